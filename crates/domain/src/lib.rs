@@ -1,0 +1,31 @@
+//! Domain types for Vestibule.
+//!
+//! Everything that crosses from the outside world into an engine is parsed into one of these
+//! types first ("parse, don't validate"), so engines never see an unchecked Cloud ID or e-mail.
+
+mod cloud_id;
+mod email;
+mod staff;
+mod time;
+
+pub use cloud_id::CloudId;
+pub use email::Email;
+pub use staff::{Role, StaffId, StaffMember, Tenant, TenantId};
+pub use time::{Seconds, Timestamp};
+
+/// Input that does not satisfy a domain rule. The message is written for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidInput {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl InvalidInput {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+use vestibule_domain::{InvalidInput, Seconds};
+use vestibule_storage::{Conflict, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error(transparent)]
+    InvalidInput(#[from] InvalidInput),
+    /// Deliberately the same for an unknown e-mail address, a wrong password and an account
+    /// that has not chosen a password yet, so sign-in reveals nothing about who has an account.
+    #[error("The e-mail address or password is not right.")]
+    BadCredentials,
+    #[error("Too many sign-in attempts. Try again in {} minutes.", minutes_rounded_up(*retry_after))]
+    TooManyAttempts { retry_after: Seconds },
+    #[error(
+        "This setup link has expired or has already been used. Ask an operator for a new one."
+    )]
+    SetupLinkInvalid,
+    #[error("Please sign in.")]
+    NotSignedIn,
+    #[error("Your session has expired or this form is stale. Reload the page and try again.")]
+    CsrfMismatch,
+    #[error("You do not have access to this.")]
+    Forbidden,
+    #[error("Not found.")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(Conflict),
+    #[error("storage: {0}")]
+    Storage(StorageError),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+impl From<StorageError> for StaffError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::Conflict(conflict) => StaffError::Conflict(conflict),
+            other => StaffError::Storage(other),
+        }
+    }
+}
+
+fn minutes_rounded_up(duration: Seconds) -> i64 {
+    ((duration.0 + 59) / 60).max(1)
+}

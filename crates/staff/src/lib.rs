@@ -1,0 +1,14 @@
+//! The Cloud Dashboard's accounts: staff sign-in, sessions, setup links and tenant access.
+//!
+//! This crate knows nothing of HTTP. The web layer hands it the raw cookie value, the client's
+//! address and the time of the request, and turns its answers into cookies and pages.
+
+mod error;
+mod password;
+mod service;
+mod token;
+
+pub use error::StaffError;
+pub use password::{PasswordHasher, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+pub use service::{CurrentStaff, Policy, SetupLink, SignedIn, StaffAccounts};
+pub use token::generate_password;

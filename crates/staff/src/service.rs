@@ -1,0 +1,458 @@
+use subtle::ConstantTimeEq;
+use vestibule_domain::{CloudId, Email, Role, Seconds, StaffMember, Tenant, Timestamp};
+use vestibule_storage::{NewStaff, SessionRecord, SetupTokenRecord, Store};
+
+use crate::password::PasswordHasher;
+use crate::token::{random_token, token_hash};
+use crate::StaffError;
+
+/// Session lifetimes, setup-link lifetime and sign-in rate limits.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// A session unused for this long ends.
+    pub idle_timeout: Seconds,
+    /// A session ends this long after sign-in, however busy.
+    pub absolute_timeout: Seconds,
+    pub setup_link_lifetime: Seconds,
+    /// Failed attempts allowed per e-mail address within `failure_window`.
+    pub failures_per_account: i64,
+    /// Failed attempts allowed per client address within `failure_window`.
+    pub failures_per_address: i64,
+    pub failure_window: Seconds,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Seconds::minutes(30),
+            absolute_timeout: Seconds::hours(12),
+            setup_link_lifetime: Seconds::hours(72),
+            failures_per_account: 5,
+            failures_per_address: 30,
+            failure_window: Seconds::minutes(15),
+        }
+    }
+}
+
+/// A successful sign-in: `session_token` goes into the cookie and nowhere else.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub staff: StaffMember,
+    pub session_token: String,
+}
+
+/// The staff member behind a valid session cookie.
+#[derive(Debug, Clone)]
+pub struct CurrentStaff {
+    pub staff: StaffMember,
+    /// Synchroniser token that every state-changing dashboard request must echo.
+    pub csrf_token: String,
+}
+
+impl CurrentStaff {
+    /// Constant-time comparison of a submitted CSRF token with the session's.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), StaffError> {
+        let matches: bool = self
+            .csrf_token
+            .as_bytes()
+            .ct_eq(submitted.as_bytes())
+            .into();
+        if matches {
+            Ok(())
+        } else {
+            Err(StaffError::CsrfMismatch)
+        }
+    }
+
+    pub fn require_operator(&self) -> Result<(), StaffError> {
+        if self.staff.role.is_operator() {
+            Ok(())
+        } else {
+            Err(StaffError::Forbidden)
+        }
+    }
+}
+
+/// Who a setup link is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupLink {
+    /// The first operator of a new installation: they choose their e-mail address too.
+    FirstOperator,
+    /// An invited staff member, whose e-mail address is fixed.
+    Invitation { email: Email },
+}
+
+/// The dashboard's account engine.
+#[derive(Clone)]
+pub struct StaffAccounts {
+    store: Store,
+    hasher: PasswordHasher,
+    policy: Policy,
+}
+
+impl StaffAccounts {
+    pub fn new(store: Store, hasher: PasswordHasher, policy: Policy) -> Self {
+        Self {
+            store,
+            hasher,
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    // --- sign-in and sessions ------------------------------------------------------------------
+
+    /// Signs a staff member in and starts a new session.
+    ///
+    /// `client` identifies the caller's network address for rate limiting. `previous_session` is
+    /// the cookie the browser already had, if any: it is ended so that a session id is never
+    /// carried across a sign-in (session fixation).
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: &str,
+        previous_session: Option<&str>,
+        now: Timestamp,
+    ) -> Result<SignedIn, StaffError> {
+        // Rate-limit on the address as typed (normalised when possible), whether or not such an
+        // account exists, so the limit itself reveals nothing.
+        let account_key = format!(
+            "account:{}",
+            Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.to_string())
+        );
+        let address_key = format!("address:{client}");
+        // A failure counts for exactly `failure_window` seconds, matching the Retry-After we report.
+        let since = now - self.policy.failure_window + Seconds(1);
+        self.check_rate(&account_key, self.policy.failures_per_account, since, now)
+            .await?;
+        self.check_rate(&address_key, self.policy.failures_per_address, since, now)
+            .await?;
+
+        let credentials = match Email::parse(email) {
+            Ok(email) => self.store.staff_credentials(&email).await?,
+            Err(_) => None,
+        };
+        let stored_hash = credentials
+            .as_ref()
+            .and_then(|c| c.password_hash.as_deref());
+        let verified = self.hasher.verify(password, stored_hash).await?;
+
+        let staff = match credentials {
+            Some(credentials) if verified => credentials.staff,
+            _ => {
+                self.store
+                    .record_sign_in_failure(&[&account_key, &address_key], now, since)
+                    .await?;
+                tracing::info!(client, "staff sign-in failed");
+                return Err(StaffError::BadCredentials);
+            }
+        };
+        self.store.clear_sign_in_failures(&account_key).await?;
+        if let Some(previous) = previous_session {
+            self.store.delete_session(&token_hash(previous)).await?;
+        }
+        let session_token = random_token();
+        self.store
+            .insert_session(&SessionRecord {
+                token_hash: token_hash(&session_token),
+                staff_id: staff.id,
+                csrf_token: random_token(),
+                created_at: now,
+                last_seen_at: now,
+                expires_at: now + self.policy.absolute_timeout,
+            })
+            .await?;
+        tracing::info!(staff = %staff.email, "staff signed in");
+        Ok(SignedIn {
+            staff,
+            session_token,
+        })
+    }
+
+    async fn check_rate(
+        &self,
+        bucket: &str,
+        limit: i64,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StaffError> {
+        let (failures, oldest) = self.store.sign_in_failures(bucket, since).await?;
+        if failures < limit {
+            return Ok(());
+        }
+        let retry_at = oldest.unwrap_or(now) + self.policy.failure_window;
+        Err(StaffError::TooManyAttempts {
+            retry_after: Seconds((retry_at - now).0.max(1)),
+        })
+    }
+
+    /// Resolves a session cookie. Expired or idle sessions are deleted and give `None`.
+    pub async fn authenticate(
+        &self,
+        session_token: &str,
+        now: Timestamp,
+    ) -> Result<Option<CurrentStaff>, StaffError> {
+        let hash = token_hash(session_token);
+        let Some(session) = self.store.session(&hash).await? else {
+            return Ok(None);
+        };
+        let idle_expired = session.last_seen_at + self.policy.idle_timeout <= now;
+        if session.expires_at <= now || idle_expired {
+            self.store.delete_session(&hash).await?;
+            return Ok(None);
+        }
+        let Some(staff) = self.store.staff_by_id(session.staff_id).await? else {
+            self.store.delete_session(&hash).await?;
+            return Ok(None);
+        };
+        // Sliding idle expiry; at most one write a minute per session.
+        if now - session.last_seen_at >= Seconds(60) {
+            self.store.touch_session(&hash, now).await?;
+        }
+        Ok(Some(CurrentStaff {
+            staff,
+            csrf_token: session.csrf_token,
+        }))
+    }
+
+    pub async fn sign_out(&self, session_token: &str) -> Result<(), StaffError> {
+        self.store
+            .delete_session(&token_hash(session_token))
+            .await?;
+        Ok(())
+    }
+
+    /// Removes expired and idle sessions; run periodically.
+    pub async fn sweep_sessions(&self, now: Timestamp) -> Result<u64, StaffError> {
+        Ok(self
+            .store
+            .delete_stale_sessions(now, now - self.policy.idle_timeout)
+            .await?)
+    }
+
+    // --- setup links ---------------------------------------------------------------------------
+
+    /// When nobody can sign in yet, makes a fresh first-operator setup link (invalidating older
+    /// ones) and returns its token. Returns `None` once any staff member exists.
+    pub async fn first_operator_link(&self, now: Timestamp) -> Result<Option<String>, StaffError> {
+        if self.store.staff_count().await? > 0 {
+            return Ok(None);
+        }
+        self.store.delete_bootstrap_tokens().await?;
+        let token = random_token();
+        self.store
+            .insert_setup_token(&SetupTokenRecord {
+                token_hash: token_hash(&token),
+                staff_id: None,
+                created_at: now,
+                expires_at: now + self.policy.setup_link_lifetime,
+            })
+            .await?;
+        Ok(Some(token))
+    }
+
+    /// Says who a setup link is for, without using it up.
+    pub async fn setup_link(&self, token: &str, now: Timestamp) -> Result<SetupLink, StaffError> {
+        let record = self
+            .store
+            .setup_token(&token_hash(token), now)
+            .await?
+            .ok_or(StaffError::SetupLinkInvalid)?;
+        match record.staff_id {
+            None => Ok(SetupLink::FirstOperator),
+            Some(id) => {
+                let staff = self
+                    .store
+                    .staff_by_id(id)
+                    .await?
+                    .ok_or(StaffError::SetupLinkInvalid)?;
+                Ok(SetupLink::Invitation { email: staff.email })
+            }
+        }
+    }
+
+    /// Uses a setup link: sets the password (and, for the first operator, creates the account).
+    pub async fn complete_setup(
+        &self,
+        token: &str,
+        email: Option<&str>,
+        password: &str,
+        now: Timestamp,
+    ) -> Result<StaffMember, StaffError> {
+        let link = self.setup_link(token, now).await?;
+        let password_hash = self.hasher.hash(password).await?;
+        let hash = token_hash(token);
+        let completed = match link {
+            SetupLink::FirstOperator => {
+                let email = Email::parse(email.unwrap_or_default())?;
+                self.store
+                    .complete_bootstrap(&hash, &email, &password_hash, now)
+                    .await?
+            }
+            SetupLink::Invitation { .. } => {
+                self.store
+                    .complete_invitation(&hash, &password_hash, now)
+                    .await?
+            }
+        };
+        completed.ok_or(StaffError::SetupLinkInvalid)
+    }
+
+    /// Creates a staff member without a password and returns their one-time setup token.
+    pub async fn invite(
+        &self,
+        email: &str,
+        role: Role,
+        now: Timestamp,
+    ) -> Result<(StaffMember, String), StaffError> {
+        let staff = self
+            .store
+            .create_staff(
+                &NewStaff {
+                    email: Email::parse(email)?,
+                    role,
+                    password_hash: None,
+                },
+                now,
+            )
+            .await?;
+        let token = random_token();
+        self.store
+            .insert_setup_token(&SetupTokenRecord {
+                token_hash: token_hash(&token),
+                staff_id: Some(staff.id),
+                created_at: now,
+                expires_at: now + self.policy.setup_link_lifetime,
+            })
+            .await?;
+        Ok((staff, token))
+    }
+
+    /// Creates a staff member with a password chosen by an operator at the command line.
+    pub async fn add_with_password(
+        &self,
+        email: &str,
+        role: Role,
+        password: &str,
+        now: Timestamp,
+    ) -> Result<StaffMember, StaffError> {
+        let email = Email::parse(email)?;
+        let password_hash = self.hasher.hash(password).await?;
+        Ok(self
+            .store
+            .create_staff(
+                &NewStaff {
+                    email,
+                    role,
+                    password_hash: Some(password_hash),
+                },
+                now,
+            )
+            .await?)
+    }
+
+    // --- tenants -------------------------------------------------------------------------------
+
+    /// Creates a tenant; operators only.
+    pub async fn create_tenant(
+        &self,
+        caller: &CurrentStaff,
+        cloud_id: &str,
+        display_name: &str,
+        now: Timestamp,
+    ) -> Result<Tenant, StaffError> {
+        caller.require_operator()?;
+        let cloud_id = CloudId::parse(cloud_id)?;
+        let display_name = Tenant::parse_display_name(display_name)?;
+        Ok(self
+            .store
+            .create_tenant(&cloud_id, &display_name, now)
+            .await?)
+    }
+
+    /// The tenants a caller may see: all of them for operators, their own for tenant admins.
+    pub async fn visible_tenants(&self, caller: &CurrentStaff) -> Result<Vec<Tenant>, StaffError> {
+        match &caller.staff.role {
+            Role::Operator => Ok(self.store.list_tenants().await?),
+            Role::TenantAdmin(_) => match &caller.staff.cloud_id {
+                Some(own) => Ok(self
+                    .store
+                    .tenant_by_cloud_id(own)
+                    .await?
+                    .into_iter()
+                    .collect()),
+                None => Ok(Vec::new()),
+            },
+        }
+    }
+
+    /// The one gate to tenant data: resolves a Cloud ID from a request and checks the caller may
+    /// use it. Tenant admins get `Forbidden` for any Cloud ID but their own, whether or not it
+    /// exists, so ids cannot be probed.
+    pub async fn tenant_for(
+        &self,
+        caller: &CurrentStaff,
+        cloud_id: &str,
+    ) -> Result<Tenant, StaffError> {
+        let cloud_id = CloudId::parse(cloud_id).map_err(|_| StaffError::NotFound)?;
+        if let Role::TenantAdmin(_) = caller.staff.role {
+            if caller.staff.cloud_id.as_ref() != Some(&cloud_id) {
+                return Err(StaffError::Forbidden);
+            }
+        }
+        let tenant = self
+            .store
+            .tenant_by_cloud_id(&cloud_id)
+            .await?
+            .ok_or(StaffError::NotFound)?;
+        if !caller.staff.role.can_access(tenant.id) {
+            return Err(StaffError::Forbidden);
+        }
+        Ok(tenant)
+    }
+
+    pub async fn rename_tenant(
+        &self,
+        caller: &CurrentStaff,
+        cloud_id: &str,
+        display_name: &str,
+    ) -> Result<Tenant, StaffError> {
+        let tenant = self.tenant_for(caller, cloud_id).await?;
+        let display_name = Tenant::parse_display_name(display_name)?;
+        self.store.rename_tenant(tenant.id, &display_name).await?;
+        Ok(Tenant {
+            display_name,
+            ..tenant
+        })
+    }
+
+    pub async fn tenant_team(
+        &self,
+        caller: &CurrentStaff,
+        cloud_id: &str,
+    ) -> Result<(Tenant, Vec<StaffMember>), StaffError> {
+        let tenant = self.tenant_for(caller, cloud_id).await?;
+        let team = self.store.list_tenant_staff(tenant.id).await?;
+        Ok((tenant, team))
+    }
+
+    /// Invites a tenant admin to a tenant the caller may access.
+    pub async fn invite_tenant_admin(
+        &self,
+        caller: &CurrentStaff,
+        cloud_id: &str,
+        email: &str,
+        now: Timestamp,
+    ) -> Result<(StaffMember, String), StaffError> {
+        let tenant = self.tenant_for(caller, cloud_id).await?;
+        self.invite(email, Role::TenantAdmin(tenant.id), now).await
+    }
+}

@@ -1,0 +1,419 @@
+//! The account engine against real databases (SQLite and PostgreSQL).
+
+use vestibule_domain::{Role, Seconds, Timestamp};
+use vestibule_staff::{CurrentStaff, PasswordHasher, Policy, SetupLink, StaffAccounts, StaffError};
+use vestibule_storage::testing::{each_backend, TestDatabase};
+
+const NOW: Timestamp = Timestamp(1_800_000_000);
+const PASSWORD: &str = "correct horse battery staple";
+
+fn accounts(db: &TestDatabase) -> StaffAccounts {
+    // Cheap Argon2 parameters keep the suite fast; production parameters are tested in the crate.
+    StaffAccounts::new(
+        db.store().clone(),
+        PasswordHasher::new(1024, 1, 2),
+        Policy::default(),
+    )
+}
+
+async fn for_each_backend<F, Fut>(scenario: F)
+where
+    F: Fn(TestDatabase) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for database in each_backend().await {
+        eprintln!("running on {:?}", database.backend());
+        scenario(database).await;
+    }
+}
+
+async fn operator(accounts: &StaffAccounts) -> CurrentStaff {
+    accounts
+        .add_with_password("ops@vestibule.test", Role::Operator, PASSWORD, NOW)
+        .await
+        .unwrap();
+    let signed_in = accounts
+        .sign_in("ops@vestibule.test", PASSWORD, "127.0.0.1", None, NOW)
+        .await
+        .unwrap();
+    accounts
+        .authenticate(&signed_in.session_token, NOW)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_fail_alike() {
+    for_each_backend(|db| async move {
+        let accounts = accounts(&db);
+        accounts
+            .add_with_password("ops@vestibule.test", Role::Operator, PASSWORD, NOW)
+            .await
+            .unwrap();
+        let wrong = accounts
+            .sign_in(
+                "ops@vestibule.test",
+                "not the password",
+                "10.0.0.1",
+                None,
+                NOW,
+            )
+            .await
+            .unwrap_err();
+        let unknown = accounts
+            .sign_in("nobody@vestibule.test", PASSWORD, "10.0.0.1", None, NOW)
+            .await
+            .unwrap_err();
+        let malformed = accounts
+            .sign_in("not an email", PASSWORD, "10.0.0.1", None, NOW)
+            .await
+            .unwrap_err();
+        assert!(matches!(wrong, StaffError::BadCredentials));
+        assert!(matches!(unknown, StaffError::BadCredentials));
+        assert!(matches!(malformed, StaffError::BadCredentials));
+        assert_eq!(wrong.to_string(), unknown.to_string());
+
+        // An invited person who has not chosen a password cannot sign in with any password.
+        let acme = db
+            .store()
+            .create_tenant(&"acme".parse().unwrap(), "Acme", NOW)
+            .await
+            .unwrap();
+        accounts
+            .invite("new@acme.org", Role::TenantAdmin(acme.id), NOW)
+            .await
+            .unwrap();
+        let pending = accounts
+            .sign_in("new@acme.org", "", "10.0.0.2", None, NOW)
+            .await
+            .unwrap_err();
+        assert!(matches!(pending, StaffError::BadCredentials));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failures_are_limited_per_account_and_per_address() {
+    for_each_backend(|db| async move {
+        let accounts = accounts(&db);
+        accounts
+            .add_with_password("ops@vestibule.test", Role::Operator, PASSWORD, NOW)
+            .await
+            .unwrap();
+        let policy = Policy::default();
+        for attempt in 0..policy.failures_per_account {
+            let address = format!("10.0.1.{attempt}");
+            let error = accounts
+                .sign_in("OPS@vestibule.test", "wrong password!", &address, None, NOW)
+                .await
+                .unwrap_err();
+            assert!(matches!(error, StaffError::BadCredentials));
+        }
+        // Even the right password is refused while the account is limited, from any address.
+        let limited = accounts
+            .sign_in("ops@vestibule.test", PASSWORD, "10.9.9.9", None, NOW)
+            .await
+            .unwrap_err();
+        match limited {
+            StaffError::TooManyAttempts { retry_after } => {
+                assert_eq!(retry_after, policy.failure_window);
+                assert!(limited.to_string().contains("15 minutes"));
+            }
+            other => panic!("expected a rate limit, got {other:?}"),
+        }
+        // After the window, the right password works again and clears the count.
+        let later = NOW + policy.failure_window;
+        accounts
+            .sign_in("ops@vestibule.test", PASSWORD, "10.9.9.9", None, later)
+            .await
+            .unwrap();
+
+        // One address trying many accounts is limited too.
+        for n in 0..policy.failures_per_address {
+            let email = format!("guess{n}@vestibule.test");
+            let _ = accounts.sign_in(&email, "x", "10.6.6.6", None, later).await;
+        }
+        let by_address = accounts
+            .sign_in("ops@vestibule.test", PASSWORD, "10.6.6.6", None, later)
+            .await
+            .unwrap_err();
+        assert!(matches!(by_address, StaffError::TooManyAttempts { .. }));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_rotate_and_expire() {
+    for_each_backend(|db| async move {
+        let accounts = accounts(&db);
+        let policy = Policy::default();
+        accounts
+            .add_with_password("ops@vestibule.test", Role::Operator, PASSWORD, NOW)
+            .await
+            .unwrap();
+        let first = accounts
+            .sign_in("ops@vestibule.test", PASSWORD, "127.0.0.1", None, NOW)
+            .await
+            .unwrap();
+        let second = accounts
+            .sign_in(
+                "ops@vestibule.test",
+                PASSWORD,
+                "127.0.0.1",
+                Some(&first.session_token),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_ne!(first.session_token, second.session_token);
+        assert!(
+            accounts
+                .authenticate(&first.session_token, NOW)
+                .await
+                .unwrap()
+                .is_none(),
+            "old id ends at sign-in"
+        );
+        let current = accounts
+            .authenticate(&second.session_token, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(current.check_csrf(&current.csrf_token).is_ok());
+        assert!(matches!(
+            current.check_csrf("forged"),
+            Err(StaffError::CsrfMismatch)
+        ));
+
+        // Activity keeps the session alive past the idle timeout...
+        let mut t = NOW;
+        while t < NOW + Seconds::hours(2) {
+            t = t + Seconds::minutes(20);
+            assert!(accounts
+                .authenticate(&second.session_token, t)
+                .await
+                .unwrap()
+                .is_some());
+        }
+        // ...but idleness ends it.
+        let idle = t + policy.idle_timeout;
+        assert!(accounts
+            .authenticate(&second.session_token, idle)
+            .await
+            .unwrap()
+            .is_none());
+
+        // The absolute limit holds however active the session is.
+        let third = accounts
+            .sign_in("ops@vestibule.test", PASSWORD, "127.0.0.1", None, NOW)
+            .await
+            .unwrap();
+        let mut t = NOW;
+        while t + Seconds::minutes(10) < NOW + policy.absolute_timeout {
+            t = t + Seconds::minutes(10);
+            assert!(accounts
+                .authenticate(&third.session_token, t)
+                .await
+                .unwrap()
+                .is_some());
+        }
+        let past = NOW + policy.absolute_timeout;
+        assert!(accounts
+            .authenticate(&third.session_token, past)
+            .await
+            .unwrap()
+            .is_none());
+
+        // Signing out ends the session.
+        let fourth = accounts
+            .sign_in("ops@vestibule.test", PASSWORD, "127.0.0.1", None, NOW)
+            .await
+            .unwrap();
+        accounts.sign_out(&fourth.session_token).await.unwrap();
+        assert!(accounts
+            .authenticate(&fourth.session_token, NOW)
+            .await
+            .unwrap()
+            .is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn first_operator_link_then_invitation() {
+    for_each_backend(|db| async move {
+        let accounts = accounts(&db);
+        let old = accounts.first_operator_link(NOW).await.unwrap().unwrap();
+        let token = accounts.first_operator_link(NOW).await.unwrap().unwrap();
+        assert!(
+            matches!(
+                accounts.setup_link(&old, NOW).await,
+                Err(StaffError::SetupLinkInvalid)
+            ),
+            "a newer link replaces older ones"
+        );
+        assert_eq!(
+            accounts.setup_link(&token, NOW).await.unwrap(),
+            SetupLink::FirstOperator
+        );
+
+        let short = accounts
+            .complete_setup(&token, Some("ops@x.org"), "short", NOW)
+            .await;
+        assert!(matches!(short, Err(StaffError::InvalidInput(_))));
+        let operator = accounts
+            .complete_setup(&token, Some("Ops@X.org"), PASSWORD, NOW)
+            .await
+            .unwrap();
+        assert_eq!(operator.email.as_str(), "ops@x.org");
+        assert!(
+            accounts.first_operator_link(NOW).await.unwrap().is_none(),
+            "no link once staff exist"
+        );
+        assert!(matches!(
+            accounts
+                .complete_setup(&token, Some("b@x.org"), PASSWORD, NOW)
+                .await,
+            Err(StaffError::SetupLinkInvalid)
+        ));
+
+        let caller = {
+            let signed_in = accounts
+                .sign_in("ops@x.org", PASSWORD, "::1", None, NOW)
+                .await
+                .unwrap();
+            accounts
+                .authenticate(&signed_in.session_token, NOW)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        accounts
+            .create_tenant(&caller, "acme", "Acme Association", NOW)
+            .await
+            .unwrap();
+        let (admin, invite) = accounts
+            .invite_tenant_admin(&caller, "acme", "admin@acme.org", NOW)
+            .await
+            .unwrap();
+        assert!(!admin.has_password);
+        assert_eq!(
+            accounts.setup_link(&invite, NOW).await.unwrap(),
+            SetupLink::Invitation {
+                email: admin.email.clone()
+            }
+        );
+        let expired = NOW + accounts.policy().setup_link_lifetime;
+        assert!(matches!(
+            accounts.setup_link(&invite, expired).await,
+            Err(StaffError::SetupLinkInvalid)
+        ));
+        // The e-mail typed on an invitation is ignored: the account's address is fixed.
+        accounts
+            .complete_setup(&invite, Some("evil@x.org"), PASSWORD, NOW)
+            .await
+            .unwrap();
+        accounts
+            .sign_in("admin@acme.org", PASSWORD, "::1", None, NOW)
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tenant_admins_reach_only_their_own_cloud_id() {
+    for_each_backend(|db| async move {
+        let accounts = accounts(&db);
+        let operator = operator(&accounts).await;
+        accounts
+            .create_tenant(&operator, "acme", "Acme", NOW)
+            .await
+            .unwrap();
+        accounts
+            .create_tenant(&operator, "beta", "Beta", NOW)
+            .await
+            .unwrap();
+        let (_, invite) = accounts
+            .invite_tenant_admin(&operator, "acme", "admin@acme.org", NOW)
+            .await
+            .unwrap();
+        accounts
+            .complete_setup(&invite, None, PASSWORD, NOW)
+            .await
+            .unwrap();
+        let signed_in = accounts
+            .sign_in("admin@acme.org", PASSWORD, "::1", None, NOW)
+            .await
+            .unwrap();
+        let admin = accounts
+            .authenticate(&signed_in.session_token, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+
+        let visible: Vec<String> = accounts
+            .visible_tenants(&admin)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.cloud_id.to_string())
+            .collect();
+        assert_eq!(visible, ["acme"]);
+        assert_eq!(accounts.visible_tenants(&operator).await.unwrap().len(), 2);
+
+        assert!(accounts.tenant_team(&admin, "acme").await.is_ok());
+        assert!(matches!(
+            accounts.tenant_team(&admin, "beta").await,
+            Err(StaffError::Forbidden)
+        ));
+        assert!(
+            matches!(
+                accounts.tenant_team(&admin, "nosuch").await,
+                Err(StaffError::Forbidden)
+            ),
+            "no probing"
+        );
+        assert!(matches!(
+            accounts.rename_tenant(&admin, "beta", "Pwned").await,
+            Err(StaffError::Forbidden)
+        ));
+        assert!(matches!(
+            accounts
+                .invite_tenant_admin(&admin, "beta", "mole@x.org", NOW)
+                .await,
+            Err(StaffError::Forbidden)
+        ));
+        assert!(matches!(
+            accounts.create_tenant(&admin, "gamma", "Gamma", NOW).await,
+            Err(StaffError::Forbidden)
+        ));
+        let beta = db
+            .store()
+            .tenant_by_cloud_id(&"beta".parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(beta.display_name, "Beta", "nothing changed");
+
+        // Within their own tenant they can work.
+        accounts
+            .rename_tenant(&admin, "acme", "Acme Assoc.")
+            .await
+            .unwrap();
+        accounts
+            .invite_tenant_admin(&admin, "acme", "second@acme.org", NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            accounts.tenant_team(&admin, "acme").await.unwrap().1.len(),
+            2
+        );
+        assert!(matches!(
+            accounts.tenant_team(&operator, "nosuch").await,
+            Err(StaffError::NotFound)
+        ));
+    })
+    .await;
+}

@@ -1,0 +1,21 @@
+//! Vestibule's storage engine.
+//!
+//! One [`Store`] serves both SQLite (the embedded default) and PostgreSQL (several server nodes).
+//! Queries are written once in the SQL both dialects share (`$n` placeholders, `RETURNING`,
+//! `ON CONFLICT`) and run through sqlx's runtime API; the conformance suite in `tests/` runs every
+//! query against both databases. Compile-time checked macros are not used because they bind a
+//! crate to a single database.
+//!
+//! Storage speaks domain types only: it never sees HTTP requests and never returns HTTP errors.
+
+mod error;
+mod staff;
+mod store;
+mod tenants;
+pub mod testing;
+
+pub use error::{Conflict, StorageError};
+pub use staff::{NewStaff, SessionRecord, SetupTokenRecord, StaffCredentials};
+pub use store::{Backend, Store};
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -1,0 +1,466 @@
+use vestibule_domain::{CloudId, Email, Role, StaffId, StaffMember, TenantId, Timestamp};
+
+use crate::store::with_pool;
+use crate::{Result, StorageError, Store};
+
+/// A staff member to create. `password_hash` is `None` for someone who will choose a password
+/// through a setup link.
+#[derive(Debug, Clone)]
+pub struct NewStaff {
+    pub email: Email,
+    pub role: Role,
+    pub password_hash: Option<String>,
+}
+
+/// What sign-in needs: the member and their password hash, if they have chosen one.
+#[derive(Debug, Clone)]
+pub struct StaffCredentials {
+    pub staff: StaffMember,
+    pub password_hash: Option<String>,
+}
+
+/// A dashboard session as stored: the cookie's token is kept only as a SHA-256 hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub token_hash: String,
+    pub staff_id: StaffId,
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A one-time setup link as stored (hash only). `staff_id` is `None` for the first operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupTokenRecord {
+    pub token_hash: String,
+    pub staff_id: Option<StaffId>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+const STAFF_COLUMNS: &str =
+    "s.id, s.email, s.role, s.tenant_id, t.cloud_id, s.password_hash, s.created_at \
+     FROM staff s LEFT JOIN tenants t ON t.id = s.tenant_id";
+
+type StaffRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+fn credentials_from_row(row: StaffRow) -> Result<StaffCredentials> {
+    let (id, email, role, tenant_id, cloud_id, password_hash, created_at) = row;
+    let role = match (role.as_str(), tenant_id) {
+        ("operator", None) => Role::Operator,
+        ("tenant_admin", Some(tenant)) => Role::TenantAdmin(TenantId(tenant)),
+        (other, _) => {
+            return Err(StorageError::Corrupt(format!(
+                "staff {id} has role {other:?} with tenant {tenant_id:?}"
+            )))
+        }
+    };
+    Ok(StaffCredentials {
+        staff: StaffMember {
+            id: StaffId(id),
+            email: Email::parse(&email)?,
+            role,
+            cloud_id: cloud_id.map(|c| CloudId::parse(&c)).transpose()?,
+            has_password: password_hash.is_some(),
+            created_at: Timestamp(created_at),
+        },
+        password_hash,
+    })
+}
+
+fn role_columns(role: &Role) -> (&'static str, Option<i64>) {
+    match role {
+        Role::Operator => ("operator", None),
+        Role::TenantAdmin(tenant) => ("tenant_admin", Some(tenant.0)),
+    }
+}
+
+type SessionRow = (String, i64, String, i64, i64, i64);
+
+fn session_from_row(row: SessionRow) -> SessionRecord {
+    let (token_hash, staff_id, csrf_token, created_at, last_seen_at, expires_at) = row;
+    SessionRecord {
+        token_hash,
+        staff_id: StaffId(staff_id),
+        csrf_token,
+        created_at: Timestamp(created_at),
+        last_seen_at: Timestamp(last_seen_at),
+        expires_at: Timestamp(expires_at),
+    }
+}
+
+type SetupTokenRow = (String, Option<i64>, i64, i64);
+
+fn setup_token_from_row(
+    (token_hash, staff_id, created_at, expires_at): SetupTokenRow,
+) -> SetupTokenRecord {
+    SetupTokenRecord {
+        token_hash,
+        staff_id: staff_id.map(StaffId),
+        created_at: Timestamp(created_at),
+        expires_at: Timestamp(expires_at),
+    }
+}
+
+impl Store {
+    // --- staff -------------------------------------------------------------------------------
+
+    /// Creates a staff member. A taken e-mail address gives [`crate::Conflict::StaffEmail`].
+    pub async fn create_staff(&self, new: &NewStaff, now: Timestamp) -> Result<StaffMember> {
+        let (role, tenant_id) = role_columns(&new.role);
+        let id: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "INSERT INTO staff (email, role, tenant_id, password_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(new.email.as_str())
+            .bind(role)
+            .bind(tenant_id)
+            .bind(new.password_hash.as_deref())
+            .bind(now.0)
+            .fetch_one(pool)
+            .await?
+        });
+        self.staff_by_id(StaffId(id))
+            .await?
+            .ok_or_else(|| StorageError::Corrupt(format!("staff {id} vanished after insert")))
+    }
+
+    pub async fn staff_count(&self) -> Result<i64> {
+        let count: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM staff").fetch_one(pool).await?
+        });
+        Ok(count)
+    }
+
+    pub async fn staff_by_id(&self, id: StaffId) -> Result<Option<StaffMember>> {
+        let sql = format!("SELECT {STAFF_COLUMNS} WHERE s.id = $1");
+        let row: Option<StaffRow> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(id.0).fetch_optional(pool).await?
+        });
+        Ok(row.map(credentials_from_row).transpose()?.map(|c| c.staff))
+    }
+
+    pub async fn staff_credentials(&self, email: &Email) -> Result<Option<StaffCredentials>> {
+        let sql = format!("SELECT {STAFF_COLUMNS} WHERE s.email = $1");
+        let row: Option<StaffRow> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(email.as_str()).fetch_optional(pool).await?
+        });
+        row.map(credentials_from_row).transpose()
+    }
+
+    /// The staff of one tenant. Tenant data is always read through its tenant id.
+    pub async fn list_tenant_staff(&self, tenant: TenantId) -> Result<Vec<StaffMember>> {
+        let sql = format!("SELECT {STAFF_COLUMNS} WHERE s.tenant_id = $1 ORDER BY s.email");
+        let rows: Vec<StaffRow> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(tenant.0).fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|row| credentials_from_row(row).map(|c| c.staff))
+            .collect()
+    }
+
+    pub async fn list_operators(&self) -> Result<Vec<StaffMember>> {
+        let sql = format!("SELECT {STAFF_COLUMNS} WHERE s.role = 'operator' ORDER BY s.email");
+        let rows: Vec<StaffRow> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|row| credentials_from_row(row).map(|c| c.staff))
+            .collect()
+    }
+
+    /// Replaces a password hash and ends every session of that staff member, so a password
+    /// change signs out other browsers.
+    pub async fn set_staff_password(&self, id: StaffId, password_hash: &str) -> Result<bool> {
+        let affected = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let affected = sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("DELETE FROM staff_sessions WHERE staff_id = $1")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            affected
+        });
+        Ok(affected == 1)
+    }
+
+    // --- sessions ----------------------------------------------------------------------------
+
+    pub async fn insert_session(&self, session: &SessionRecord) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO staff_sessions \
+                 (token_hash, staff_id, csrf_token, created_at, last_seen_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&session.token_hash)
+            .bind(session.staff_id.0)
+            .bind(&session.csrf_token)
+            .bind(session.created_at.0)
+            .bind(session.last_seen_at.0)
+            .bind(session.expires_at.0)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+        let row: Option<SessionRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT token_hash, staff_id, csrf_token, created_at, last_seen_at, expires_at \
+                 FROM staff_sessions WHERE token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(session_from_row))
+    }
+
+    pub async fn touch_session(&self, token_hash: &str, now: Timestamp) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE staff_sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                .bind(now.0)
+                .bind(token_hash)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM staff_sessions WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Deletes sessions past their absolute expiry or idle for longer than `idle`.
+    pub async fn delete_stale_sessions(
+        &self,
+        now: Timestamp,
+        idle_since: Timestamp,
+    ) -> Result<u64> {
+        let deleted = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM staff_sessions WHERE expires_at <= $1 OR last_seen_at < $2")
+                .bind(now.0)
+                .bind(idle_since.0)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(deleted)
+    }
+
+    // --- setup links -------------------------------------------------------------------------
+
+    pub async fn insert_setup_token(&self, token: &SetupTokenRecord) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO setup_tokens (token_hash, staff_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&token.token_hash)
+            .bind(token.staff_id.map(|id| id.0))
+            .bind(token.created_at.0)
+            .bind(token.expires_at.0)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Reads a setup link without using it up, so the setup page can say who it is for.
+    pub async fn setup_token(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<SetupTokenRecord>> {
+        let row: Option<SetupTokenRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT token_hash, staff_id, created_at, expires_at FROM setup_tokens \
+                 WHERE token_hash = $1 AND expires_at > $2",
+            )
+            .bind(token_hash)
+            .bind(now.0)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(setup_token_from_row))
+    }
+
+    /// Removes every unused first-operator link, so only the newest printed link works.
+    pub async fn delete_bootstrap_tokens(&self) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM setup_tokens WHERE staff_id IS NULL")
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Uses up a first-operator link and creates that operator, atomically: a link works once,
+    /// and only while no operator exists. Returns `None` when the link is unknown, expired or
+    /// already used, or an operator already exists.
+    pub async fn complete_bootstrap(
+        &self,
+        token_hash: &str,
+        email: &Email,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<StaffMember>> {
+        let id: Option<i64> = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let used: Option<String> = sqlx::query_scalar(
+                "DELETE FROM setup_tokens WHERE token_hash = $1 AND staff_id IS NULL \
+                 AND expires_at > $2 RETURNING token_hash",
+            )
+            .bind(token_hash)
+            .bind(now.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let operators: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff WHERE role = 'operator'")
+                .fetch_one(&mut *tx)
+                .await?;
+            if used.is_none() || operators > 0 {
+                tx.rollback().await?;
+                None
+            } else {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO staff (email, role, tenant_id, password_hash, created_at) \
+                     VALUES ($1, 'operator', NULL, $2, $3) RETURNING id",
+                )
+                .bind(email.as_str())
+                .bind(password_hash)
+                .bind(now.0)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Some(id)
+            }
+        });
+        match id {
+            Some(id) => self.staff_by_id(StaffId(id)).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Uses up an invitation link and sets that staff member's password, atomically.
+    pub async fn complete_invitation(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<StaffMember>> {
+        let id: Option<i64> = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let staff_id: Option<Option<i64>> = sqlx::query_scalar(
+                "DELETE FROM setup_tokens WHERE token_hash = $1 AND staff_id IS NOT NULL \
+                 AND expires_at > $2 RETURNING staff_id",
+            )
+            .bind(token_hash)
+            .bind(now.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match staff_id.flatten() {
+                Some(id) => {
+                    sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
+                        .bind(password_hash)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM staff_sessions WHERE staff_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Some(id)
+                }
+                None => {
+                    tx.rollback().await?;
+                    None
+                }
+            }
+        });
+        match id {
+            Some(id) => self.staff_by_id(StaffId(id)).await,
+            None => Ok(None),
+        }
+    }
+
+    // --- sign-in failures --------------------------------------------------------------------
+
+    /// Records one failed sign-in in each bucket (per account, per address) and drops records
+    /// older than `forget_before`, so the table stays small.
+    pub async fn record_sign_in_failure(
+        &self,
+        buckets: &[&str],
+        now: Timestamp,
+        forget_before: Timestamp,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for bucket in buckets {
+                sqlx::query("INSERT INTO sign_in_failures (bucket, at) VALUES ($1, $2)")
+                    .bind(*bucket)
+                    .bind(now.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM sign_in_failures WHERE at < $1")
+                .bind(forget_before.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// How many failures a bucket has had since `since`, and when the oldest of them happened.
+    pub async fn sign_in_failures(
+        &self,
+        bucket: &str,
+        since: Timestamp,
+    ) -> Result<(i64, Option<Timestamp>)> {
+        let (count, oldest): (i64, Option<i64>) = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE bucket = $1 AND at >= $2",
+            )
+            .bind(bucket)
+            .bind(since.0)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok((count, oldest.map(Timestamp)))
+    }
+
+    pub async fn clear_sign_in_failures(&self, bucket: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM sign_in_failures WHERE bucket = $1")
+                .bind(bucket)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

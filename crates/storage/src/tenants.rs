@@ -1,0 +1,74 @@
+use vestibule_domain::{CloudId, Tenant, TenantId, Timestamp};
+
+use crate::store::with_pool;
+use crate::{Result, Store};
+
+type TenantRow = (i64, String, String, i64);
+
+fn tenant_from_row((id, cloud_id, display_name, created_at): TenantRow) -> Result<Tenant> {
+    Ok(Tenant {
+        id: TenantId(id),
+        cloud_id: CloudId::parse(&cloud_id)?,
+        display_name,
+        created_at: Timestamp(created_at),
+    })
+}
+
+impl Store {
+    /// Creates a tenant. A Cloud ID that is taken gives [`crate::Conflict::CloudId`].
+    pub async fn create_tenant(
+        &self,
+        cloud_id: &CloudId,
+        display_name: &str,
+        now: Timestamp,
+    ) -> Result<Tenant> {
+        let row: TenantRow = with_pool!(self, pool => {
+            sqlx::query_as(
+                "INSERT INTO tenants (cloud_id, display_name, created_at) VALUES ($1, $2, $3) \
+                 RETURNING id, cloud_id, display_name, created_at",
+            )
+            .bind(cloud_id.as_str())
+            .bind(display_name)
+            .bind(now.0)
+            .fetch_one(pool)
+            .await?
+        });
+        tenant_from_row(row)
+    }
+
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
+        let rows: Vec<TenantRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, cloud_id, display_name, created_at FROM tenants ORDER BY cloud_id",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(tenant_from_row).collect()
+    }
+
+    pub async fn tenant_by_cloud_id(&self, cloud_id: &CloudId) -> Result<Option<Tenant>> {
+        let row: Option<TenantRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, cloud_id, display_name, created_at FROM tenants WHERE cloud_id = $1",
+            )
+            .bind(cloud_id.as_str())
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(tenant_from_row).transpose()
+    }
+
+    /// Renames a tenant. Returns false when no tenant has that id.
+    pub async fn rename_tenant(&self, tenant: TenantId, display_name: &str) -> Result<bool> {
+        let affected = with_pool!(self, pool => {
+            sqlx::query("UPDATE tenants SET display_name = $1 WHERE id = $2")
+                .bind(display_name)
+                .bind(tenant.0)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(affected == 1)
+    }
+}

@@ -1,0 +1,370 @@
+//! One storage suite, run against SQLite and PostgreSQL: every query the engines rely on.
+
+use vestibule_domain::{CloudId, Email, Role, StaffId, Timestamp};
+use vestibule_storage::testing::{each_backend, TestDatabase};
+use vestibule_storage::{Conflict, NewStaff, SessionRecord, SetupTokenRecord, StorageError};
+
+const NOW: Timestamp = Timestamp(1_800_000_000);
+
+fn cloud(id: &str) -> CloudId {
+    CloudId::parse(id).expect("valid cloud id")
+}
+
+fn email(address: &str) -> Email {
+    Email::parse(address).expect("valid e-mail")
+}
+
+async fn for_each_backend<F, Fut>(scenario: F)
+where
+    F: Fn(TestDatabase) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for database in each_backend().await {
+        let backend = database.backend();
+        eprintln!("running on {backend:?}");
+        scenario(database).await;
+    }
+}
+
+#[tokio::test]
+async fn tenants_are_created_listed_and_unique() {
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&cloud("acme"), "Acme Association", NOW)
+            .await
+            .unwrap();
+        store
+            .create_tenant(&cloud("beta"), "Beta Society", NOW)
+            .await
+            .unwrap();
+        assert_eq!(acme.cloud_id, cloud("acme"));
+        assert_eq!(acme.created_at, NOW);
+
+        let duplicate = store.create_tenant(&cloud("acme"), "Another", NOW).await;
+        assert!(
+            matches!(duplicate, Err(StorageError::Conflict(Conflict::CloudId))),
+            "{duplicate:?}"
+        );
+
+        let listed: Vec<String> = store
+            .list_tenants()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.cloud_id.to_string())
+            .collect();
+        assert_eq!(listed, ["acme", "beta"]);
+
+        assert!(store.rename_tenant(acme.id, "Acme Assoc.").await.unwrap());
+        let renamed = store
+            .tenant_by_cloud_id(&cloud("acme"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(renamed.display_name, "Acme Assoc.");
+        assert!(store
+            .tenant_by_cloud_id(&cloud("nobody"))
+            .await
+            .unwrap()
+            .is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn staff_are_scoped_to_their_tenant() {
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&cloud("acme"), "Acme", NOW)
+            .await
+            .unwrap();
+        let beta = store
+            .create_tenant(&cloud("beta"), "Beta", NOW)
+            .await
+            .unwrap();
+        let admin = store
+            .create_staff(
+                &NewStaff {
+                    email: email("admin@acme.org"),
+                    role: Role::TenantAdmin(acme.id),
+                    password_hash: Some("hash".into()),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(admin.cloud_id, Some(cloud("acme")));
+        assert!(admin.has_password);
+        store
+            .create_staff(
+                &NewStaff {
+                    email: email("admin@beta.org"),
+                    role: Role::TenantAdmin(beta.id),
+                    password_hash: None,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let operator = store
+            .create_staff(
+                &NewStaff {
+                    email: email("ops@vestibule.test"),
+                    role: Role::Operator,
+                    password_hash: None,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(operator.role, Role::Operator);
+        assert_eq!(operator.cloud_id, None);
+
+        let duplicate = store
+            .create_staff(
+                &NewStaff {
+                    email: email("ADMIN@acme.org"),
+                    role: Role::Operator,
+                    password_hash: None,
+                },
+                NOW,
+            )
+            .await;
+        assert!(
+            matches!(duplicate, Err(StorageError::Conflict(Conflict::StaffEmail))),
+            "{duplicate:?}"
+        );
+
+        let acme_staff: Vec<String> = store
+            .list_tenant_staff(acme.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.email.to_string())
+            .collect();
+        assert_eq!(acme_staff, ["admin@acme.org"]);
+        assert_eq!(store.list_operators().await.unwrap().len(), 1);
+        assert_eq!(store.staff_count().await.unwrap(), 3);
+
+        let credentials = store
+            .staff_credentials(&email("admin@acme.org"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(credentials.password_hash.as_deref(), Some("hash"));
+        assert!(store
+            .staff_credentials(&email("nobody@acme.org"))
+            .await
+            .unwrap()
+            .is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_are_stored_touched_and_expired() {
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let staff = store
+            .create_staff(
+                &NewStaff {
+                    email: email("ops@vestibule.test"),
+                    role: Role::Operator,
+                    password_hash: Some("old".into()),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let session = SessionRecord {
+            token_hash: "a".repeat(64),
+            staff_id: staff.id,
+            csrf_token: "csrf".into(),
+            created_at: NOW,
+            last_seen_at: NOW,
+            expires_at: Timestamp(NOW.0 + 3600),
+        };
+        store.insert_session(&session).await.unwrap();
+        assert_eq!(
+            store.session(&session.token_hash).await.unwrap(),
+            Some(session.clone())
+        );
+
+        store
+            .touch_session(&session.token_hash, Timestamp(NOW.0 + 60))
+            .await
+            .unwrap();
+        let touched = store.session(&session.token_hash).await.unwrap().unwrap();
+        assert_eq!(touched.last_seen_at, Timestamp(NOW.0 + 60));
+
+        // Idle for too long: removed by the sweep.
+        let removed = store
+            .delete_stale_sessions(Timestamp(NOW.0 + 120), Timestamp(NOW.0 + 61))
+            .await
+            .unwrap();
+        assert_eq!(removed, 1);
+        assert!(store.session(&session.token_hash).await.unwrap().is_none());
+
+        // A password change ends every session of that person.
+        store.insert_session(&session).await.unwrap();
+        assert!(store.set_staff_password(staff.id, "new").await.unwrap());
+        assert!(store.session(&session.token_hash).await.unwrap().is_none());
+        assert!(!store.set_staff_password(StaffId(9_999), "x").await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bootstrap_link_works_once_and_only_without_operators() {
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let link = |hash: &str| SetupTokenRecord {
+            token_hash: hash.into(),
+            staff_id: None,
+            created_at: NOW,
+            expires_at: Timestamp(NOW.0 + 600),
+        };
+        store.insert_setup_token(&link("first")).await.unwrap();
+        store.insert_setup_token(&link("second")).await.unwrap();
+        assert!(store.setup_token("first", NOW).await.unwrap().is_some());
+        assert!(store
+            .setup_token("first", Timestamp(NOW.0 + 601))
+            .await
+            .unwrap()
+            .is_none());
+
+        let expired = store
+            .complete_bootstrap("first", &email("late@x.org"), "h", Timestamp(NOW.0 + 601))
+            .await
+            .unwrap();
+        assert!(expired.is_none());
+
+        let operator = store
+            .complete_bootstrap("first", &email("ops@x.org"), "h", NOW)
+            .await
+            .unwrap()
+            .expect("first use works");
+        assert_eq!(operator.role, Role::Operator);
+        let again = store
+            .complete_bootstrap("first", &email("ops2@x.org"), "h", NOW)
+            .await
+            .unwrap();
+        assert!(again.is_none(), "a link works once");
+        let other = store
+            .complete_bootstrap("second", &email("ops3@x.org"), "h", NOW)
+            .await
+            .unwrap();
+        assert!(other.is_none(), "no second first operator");
+        assert_eq!(store.staff_count().await.unwrap(), 1);
+
+        store.delete_bootstrap_tokens().await.unwrap();
+        assert!(store.setup_token("second", NOW).await.unwrap().is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn invitation_link_sets_the_password_once() {
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&cloud("acme"), "Acme", NOW)
+            .await
+            .unwrap();
+        let invited = store
+            .create_staff(
+                &NewStaff {
+                    email: email("new@acme.org"),
+                    role: Role::TenantAdmin(acme.id),
+                    password_hash: None,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        store
+            .insert_setup_token(&SetupTokenRecord {
+                token_hash: "invite".into(),
+                staff_id: Some(invited.id),
+                created_at: NOW,
+                expires_at: Timestamp(NOW.0 + 600),
+            })
+            .await
+            .unwrap();
+        assert!(store
+            .complete_bootstrap("invite", &email("x@y.org"), "h", NOW)
+            .await
+            .unwrap()
+            .is_none());
+        let done = store
+            .complete_invitation("invite", "hash", NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.id, invited.id);
+        assert!(done.has_password);
+        assert!(store
+            .complete_invitation("invite", "other", NOW)
+            .await
+            .unwrap()
+            .is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sign_in_failures_are_counted_per_bucket_and_forgotten() {
+    for_each_backend(|db| async move {
+        let store = db.store();
+        for offset in 0..3 {
+            store
+                .record_sign_in_failure(
+                    &["account:a", "ip:1"],
+                    Timestamp(NOW.0 + offset),
+                    Timestamp(0),
+                )
+                .await
+                .unwrap();
+        }
+        store
+            .record_sign_in_failure(&["ip:1"], Timestamp(NOW.0 + 10), Timestamp(0))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.sign_in_failures("account:a", NOW).await.unwrap(),
+            (3, Some(NOW))
+        );
+        assert_eq!(
+            store
+                .sign_in_failures("ip:1", Timestamp(NOW.0 + 1))
+                .await
+                .unwrap()
+                .0,
+            3
+        );
+        assert_eq!(
+            store.sign_in_failures("ip:2", NOW).await.unwrap(),
+            (0, None)
+        );
+
+        store.clear_sign_in_failures("account:a").await.unwrap();
+        assert_eq!(store.sign_in_failures("account:a", NOW).await.unwrap().0, 0);
+
+        // Recording prunes what is older than the window.
+        store
+            .record_sign_in_failure(&["ip:2"], Timestamp(NOW.0 + 100), Timestamp(NOW.0 + 50))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .sign_in_failures("ip:1", Timestamp(0))
+                .await
+                .unwrap()
+                .0,
+            0
+        );
+    })
+    .await;
+}

@@ -1,0 +1,7 @@
+//! Hydrates the server-rendered Cloud Dashboard in the browser.
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,180 @@
+//! What crosses the wire between the browser and the server: view models, the one error type,
+//! and the server functions. Every server function is a public HTTP endpoint, so each one first
+//! establishes who is calling; every state-changing one also checks the session's CSRF token.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use crate::ssr;
+
+/// The signed-in staff member, as the pages need them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub email: String,
+    pub is_operator: bool,
+    /// A tenant admin's own Cloud ID.
+    pub cloud_id: Option<String>,
+    /// Echoed by every state-changing form.
+    pub csrf: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantView {
+    pub cloud_id: String,
+    pub display_name: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffView {
+    pub email: String,
+    pub role: String,
+    pub active: bool,
+    pub created_at: String,
+}
+
+/// A freshly invited staff member and the one-time link to hand them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub email: String,
+    pub setup_url: String,
+}
+
+/// Who a setup link is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetupView {
+    FirstOperator,
+    Invitation { email: String },
+}
+
+/// The dashboard's one error type. Messages are safe to show: internal causes are logged on the
+/// server and replaced by [`AppError::Internal`] before they reach a browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Please sign in.")]
+    NotSignedIn,
+    #[error("You do not have access to this.")]
+    Forbidden,
+    #[error("Not found.")]
+    NotFound,
+    /// Input the person can correct; the message says how.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadCredentials(String),
+    #[error("{0}")]
+    TooManyAttempts(String),
+    #[error("{0}")]
+    SetupLink(String),
+    #[error("Your session has expired or this form is stale. Reload the page and try again.")]
+    Csrf,
+    #[error("Something went wrong on our side. Please try again in a moment.")]
+    Internal,
+    /// The request itself failed (network, decoding).
+    #[error("The request could not be completed: {0}")]
+    Request(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Request(value.to_string())
+    }
+}
+
+// --- session ---------------------------------------------------------------------------------
+
+/// The current staff member, or `None` when nobody is signed in.
+#[server(prefix = "/api", endpoint = "me")]
+pub async fn current_staff() -> Result<Option<Me>, AppError> {
+    Ok(ssr::optional_caller().await?.map(|caller| ssr::me(&caller)))
+}
+
+/// Signs in and returns where to go next.
+#[server(prefix = "/api", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<String, AppError> {
+    ssr::sign_in(&email, &password).await
+}
+
+#[server(prefix = "/api", endpoint = "sign_out")]
+pub async fn sign_out(csrf: String) -> Result<(), AppError> {
+    ssr::sign_out(&csrf).await
+}
+
+#[server(prefix = "/api", endpoint = "setup_link")]
+pub async fn setup_link(token: String) -> Result<SetupView, AppError> {
+    ssr::setup_link(&token).await
+}
+
+/// Uses a setup link. `email` is read only for the first operator.
+#[server(prefix = "/api", endpoint = "complete_setup")]
+pub async fn complete_setup(
+    token: String,
+    email: Option<String>,
+    password: String,
+    confirm: String,
+) -> Result<(), AppError> {
+    if password != confirm {
+        return Err(AppError::Invalid("The two passwords do not match.".into()));
+    }
+    ssr::complete_setup(&token, email.as_deref(), &password).await
+}
+
+// --- tenants ---------------------------------------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "tenants")]
+pub async fn list_tenants() -> Result<Vec<TenantView>, AppError> {
+    let caller = ssr::caller().await?;
+    let tenants = ssr::accounts()?.visible_tenants(&caller).await?;
+    Ok(tenants.iter().map(ssr::tenant_view).collect())
+}
+
+#[server(prefix = "/api", endpoint = "create_tenant")]
+pub async fn create_tenant(
+    csrf: String,
+    cloud_id: String,
+    display_name: String,
+) -> Result<TenantView, AppError> {
+    let caller = ssr::caller_for_change(&csrf).await?;
+    let tenant = ssr::accounts()?
+        .create_tenant(&caller, &cloud_id, &display_name, ssr::now())
+        .await?;
+    Ok(ssr::tenant_view(&tenant))
+}
+
+/// One tenant, if the caller may see it.
+#[server(prefix = "/api", endpoint = "tenant")]
+pub async fn tenant(cloud_id: String) -> Result<TenantView, AppError> {
+    let caller = ssr::caller().await?;
+    let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+    Ok(ssr::tenant_view(&tenant))
+}
+
+#[server(prefix = "/api", endpoint = "team")]
+pub async fn tenant_team(cloud_id: String) -> Result<Vec<StaffView>, AppError> {
+    let caller = ssr::caller().await?;
+    let (_, team) = ssr::accounts()?.tenant_team(&caller, &cloud_id).await?;
+    Ok(team.iter().map(ssr::staff_view).collect())
+}
+
+#[server(prefix = "/api", endpoint = "invite_admin")]
+pub async fn invite_admin(
+    csrf: String,
+    cloud_id: String,
+    email: String,
+) -> Result<Invitation, AppError> {
+    let caller = ssr::caller_for_change(&csrf).await?;
+    let (staff, token) = ssr::accounts()?
+        .invite_tenant_admin(&caller, &cloud_id, &email, ssr::now())
+        .await?;
+    Ok(Invitation {
+        email: staff.email.to_string(),
+        setup_url: ssr::setup_url(&token)?,
+    })
+}

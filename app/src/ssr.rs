@@ -1,0 +1,240 @@
+//! Server-side glue for the server functions: the dashboard's state, who is calling, cookies,
+//! and the single mapping from engine errors to [`AppError`].
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use http::header::{COOKIE, SET_COOKIE};
+use http::HeaderValue;
+use leptos::prelude::*;
+use vestibule_domain::{Role, StaffMember, Tenant, Timestamp};
+use vestibule_staff::{CurrentStaff, SetupLink, StaffAccounts, StaffError};
+
+use crate::api::{AppError, Me, SetupView, StaffView, TenantView};
+
+/// Everything the dashboard's server functions need, provided as Leptos context per request.
+#[derive(Clone)]
+pub struct DashboardState {
+    pub accounts: StaffAccounts,
+    /// Where the dashboard is reached, e.g. `https://dashboard.vestibule.example`.
+    pub public_url: String,
+}
+
+impl DashboardState {
+    /// Cookies get `Secure` and the `__Host-` prefix whenever the dashboard is served over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.secure_cookies() {
+            "__Host-vestibule_session"
+        } else {
+            "vestibule_session"
+        }
+    }
+}
+
+impl From<StaffError> for AppError {
+    fn from(error: StaffError) -> Self {
+        match error {
+            StaffError::InvalidInput(invalid) => AppError::Invalid(invalid.to_string()),
+            StaffError::BadCredentials => AppError::BadCredentials(error.to_string()),
+            StaffError::TooManyAttempts { .. } => AppError::TooManyAttempts(error.to_string()),
+            StaffError::SetupLinkInvalid => AppError::SetupLink(error.to_string()),
+            StaffError::NotSignedIn => AppError::NotSignedIn,
+            StaffError::CsrfMismatch => AppError::Csrf,
+            StaffError::Forbidden => AppError::Forbidden,
+            StaffError::NotFound => AppError::NotFound,
+            StaffError::Conflict(conflict) => {
+                let mut message = conflict.to_string();
+                if let Some(first) = message.get(..1) {
+                    message.replace_range(..1, &first.to_uppercase());
+                }
+                AppError::Conflict(format!("{message}."))
+            }
+            StaffError::Storage(_) | StaffError::Hashing(_) => {
+                tracing::error!(error = %error, "dashboard request failed");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+pub fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+pub fn state() -> Result<DashboardState, AppError> {
+    use_context::<DashboardState>().ok_or_else(|| {
+        tracing::error!("DashboardState missing from the Leptos context");
+        AppError::Internal
+    })
+}
+
+pub fn accounts() -> Result<StaffAccounts, AppError> {
+    Ok(state()?.accounts)
+}
+
+fn request_parts() -> Result<http::request::Parts, AppError> {
+    use_context::<http::request::Parts>().ok_or_else(|| {
+        tracing::error!("request parts missing from the Leptos context");
+        AppError::Internal
+    })
+}
+
+fn session_token(parts: &http::request::Parts, cookie_name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == cookie_name)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The staff member behind the request's session cookie, if any.
+pub async fn optional_caller() -> Result<Option<CurrentStaff>, AppError> {
+    let state = state()?;
+    let parts = request_parts()?;
+    match session_token(&parts, state.session_cookie_name()) {
+        Some(token) => Ok(state.accounts.authenticate(&token, now()).await?),
+        None => Ok(None),
+    }
+}
+
+pub async fn caller() -> Result<CurrentStaff, AppError> {
+    optional_caller().await?.ok_or(AppError::NotSignedIn)
+}
+
+/// The caller of a state-changing request, after checking the CSRF token it echoed.
+pub async fn caller_for_change(csrf: &str) -> Result<CurrentStaff, AppError> {
+    let caller = caller().await?;
+    caller.check_csrf(csrf)?;
+    Ok(caller)
+}
+
+pub fn me(caller: &CurrentStaff) -> Me {
+    Me {
+        email: caller.staff.email.to_string(),
+        is_operator: caller.staff.role.is_operator(),
+        cloud_id: caller.staff.cloud_id.as_ref().map(ToString::to_string),
+        csrf: caller.csrf_token.clone(),
+    }
+}
+
+/// Where a staff member lands after signing in.
+pub fn home_of(staff: &StaffMember) -> String {
+    match (&staff.role, &staff.cloud_id) {
+        (Role::TenantAdmin(_), Some(cloud_id)) => format!("/t/{cloud_id}/domain"),
+        _ => "/tenants".to_string(),
+    }
+}
+
+fn client_address(parts: &http::request::Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn set_cookie(value: String) {
+    match HeaderValue::from_str(&value) {
+        Ok(value) => {
+            expect_context::<leptos_axum::ResponseOptions>().append_header(SET_COOKIE, value)
+        }
+        Err(error) => tracing::error!(%error, "unencodable cookie"),
+    }
+}
+
+fn session_cookie(state: &DashboardState, value: &str, max_age: i64) -> String {
+    let secure = if state.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        state.session_cookie_name()
+    )
+}
+
+pub async fn sign_in(email: &str, password: &str) -> Result<String, AppError> {
+    let state = state()?;
+    let parts = request_parts()?;
+    let previous = session_token(&parts, state.session_cookie_name());
+    let signed_in = state
+        .accounts
+        .sign_in(
+            email,
+            password,
+            &client_address(&parts),
+            previous.as_deref(),
+            now(),
+        )
+        .await?;
+    let lifetime = state.accounts.policy().absolute_timeout.0;
+    set_cookie(session_cookie(&state, &signed_in.session_token, lifetime));
+    Ok(home_of(&signed_in.staff))
+}
+
+pub async fn sign_out(csrf: &str) -> Result<(), AppError> {
+    let state = state()?;
+    let parts = request_parts()?;
+    if let Some(token) = session_token(&parts, state.session_cookie_name()) {
+        if let Some(caller) = state.accounts.authenticate(&token, now()).await? {
+            caller.check_csrf(csrf)?;
+        }
+        state.accounts.sign_out(&token).await?;
+    }
+    set_cookie(session_cookie(&state, "", 0));
+    Ok(())
+}
+
+pub async fn setup_link(token: &str) -> Result<SetupView, AppError> {
+    Ok(match accounts()?.setup_link(token, now()).await? {
+        SetupLink::FirstOperator => SetupView::FirstOperator,
+        SetupLink::Invitation { email } => SetupView::Invitation {
+            email: email.to_string(),
+        },
+    })
+}
+
+pub async fn complete_setup(
+    token: &str,
+    email: Option<&str>,
+    password: &str,
+) -> Result<(), AppError> {
+    let staff = accounts()?
+        .complete_setup(token, email, password, now())
+        .await?;
+    tracing::info!(staff = %staff, "setup link used");
+    Ok(())
+}
+
+pub fn setup_url(token: &str) -> Result<String, AppError> {
+    Ok(format!(
+        "{}/setup?token={token}",
+        state()?.public_url.trim_end_matches('/')
+    ))
+}
+
+pub fn tenant_view(tenant: &Tenant) -> TenantView {
+    TenantView {
+        cloud_id: tenant.cloud_id.to_string(),
+        display_name: tenant.display_name.clone(),
+        created_at: tenant.created_at.to_string(),
+    }
+}
+
+pub fn staff_view(staff: &StaffMember) -> StaffView {
+    StaffView {
+        email: staff.email.to_string(),
+        role: staff.role.label().to_string(),
+        active: staff.has_password,
+        created_at: staff.created_at.to_string(),
+    }
+}

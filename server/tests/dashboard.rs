@@ -1,0 +1,589 @@
+//! The dashboard's HTTP surface, driven with `oneshot` on a fresh database per backend:
+//! sign-in, cookies, CSRF, same-origin writes and tenant isolation.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use tower::ServiceExt;
+use vestibule_domain::{Role, Timestamp};
+use vestibule_server::{dashboard_router, Config};
+use vestibule_staff::{PasswordHasher, StaffAccounts};
+use vestibule_storage::testing::{each_backend, TestDatabase};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Dashboard {
+    router: Router,
+    accounts: StaffAccounts,
+    _db: TestDatabase,
+}
+
+async fn dashboard(db: TestDatabase, public_url: &str) -> Dashboard {
+    let config = Config {
+        public_url: public_url.to_string(),
+        ..Config::default()
+    };
+    let accounts = StaffAccounts::new(
+        db.store().clone(),
+        PasswordHasher::new(1024, 1, 2),
+        config.staff_policy(),
+    );
+    Dashboard {
+        router: dashboard_router(&config, accounts.clone()),
+        accounts,
+        _db: db,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Dashboard {
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 4 << 20)
+            .await
+            .expect("body");
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn call(&self, endpoint: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut request = Request::post(format!("/api/{endpoint}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .header(header::HOST, "127.0.0.1:3000");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::from(body)).expect("request"))
+            .await
+    }
+
+    async fn page(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut request =
+            Request::get(path).header(header::ACCEPT, "text/html,application/xhtml+xml");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).expect("request"))
+            .await
+    }
+
+    /// Signs in and returns the `name=value` cookie pair plus the session's CSRF token.
+    async fn sign_in(&self, email: &str) -> (String, String) {
+        let reply = self
+            .call("sign_in", &[("email", email), ("password", PASSWORD)], None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let set_cookie = reply.headers[header::SET_COOKIE]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        let pair = set_cookie.split(';').next().expect("pair").to_string();
+        let me = self.call("me", &[], Some(&pair)).await;
+        let json: serde_json::Value = serde_json::from_str(&me.body).expect("json");
+        let csrf = json["csrf"].as_str().expect("csrf").to_string();
+        (pair, csrf)
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// An operator, two tenants, and a signed-up admin for `acme`.
+async fn seeded(db: TestDatabase, public_url: &str) -> Dashboard {
+    let dashboard = dashboard(db, public_url).await;
+    let now = Timestamp::now();
+    let accounts = &dashboard.accounts;
+    accounts
+        .add_with_password("ops@vestibule.test", Role::Operator, PASSWORD, now)
+        .await
+        .unwrap();
+    let store = accounts.store();
+    let acme = store
+        .create_tenant(&"acme".parse().unwrap(), "Acme Association", now)
+        .await
+        .unwrap();
+    store
+        .create_tenant(&"beta".parse().unwrap(), "Beta Society", now)
+        .await
+        .unwrap();
+    accounts
+        .add_with_password("admin@acme.org", Role::TenantAdmin(acme.id), PASSWORD, now)
+        .await
+        .unwrap();
+    let (_, token) = accounts
+        .invite("pending@beta.org", Role::Operator, now)
+        .await
+        .unwrap();
+    drop(token);
+    dashboard
+}
+
+async fn for_each_backend<F, Fut>(scenario: F)
+where
+    F: Fn(TestDatabase) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for database in each_backend().await {
+        eprintln!("running on {:?}", database.backend());
+        scenario(database).await;
+    }
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_hardened_session_cookie() {
+    for_each_backend(|db| async move {
+        let dashboard = seeded(db, "http://127.0.0.1:3000").await;
+        let reply = dashboard
+            .call(
+                "sign_in",
+                &[("email", "admin@acme.org"), ("password", PASSWORD)],
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body, "\"/t/acme/domain\"");
+        let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.starts_with("vestibule_session="), "{cookie}");
+        for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(cookie.contains(flag), "{flag} missing in {cookie}");
+        }
+        assert!(
+            !cookie.contains("Secure"),
+            "plain-HTTP development must still work: {cookie}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn over_https_the_cookie_is_secure_and_host_only() {
+    let dashboard = seeded(
+        vestibule_storage::testing::sqlite().await,
+        "https://dash.vestibule.test",
+    )
+    .await;
+    let reply = dashboard
+        .call(
+            "sign_in",
+            &[("email", "ops@vestibule.test"), ("password", PASSWORD)],
+            None,
+        )
+        .await;
+    let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("__Host-vestibule_session="), "{cookie}");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let page = dashboard.page("/login", None).await;
+    assert!(page.headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
+}
+
+#[tokio::test]
+async fn sign_in_failures_look_the_same() {
+    for_each_backend(|db| async move {
+        let dashboard = seeded(db, "http://127.0.0.1:3000").await;
+        let wrong = dashboard
+            .call(
+                "sign_in",
+                &[("email", "admin@acme.org"), ("password", "wrong password!")],
+                None,
+            )
+            .await;
+        let unknown = dashboard
+            .call(
+                "sign_in",
+                &[("email", "nobody@acme.org"), ("password", PASSWORD)],
+                None,
+            )
+            .await;
+        let pending = dashboard
+            .call(
+                "sign_in",
+                &[("email", "pending@beta.org"), ("password", PASSWORD)],
+                None,
+            )
+            .await;
+        assert_ne!(wrong.status, StatusCode::OK);
+        assert_eq!(wrong.status, unknown.status);
+        assert_eq!(wrong.body, unknown.body);
+        assert_eq!(wrong.body, pending.body);
+        assert!(
+            wrong
+                .body
+                .contains("The e-mail address or password is not right."),
+            "{}",
+            wrong.body
+        );
+        assert!(!wrong.headers.contains_key(header::SET_COOKIE));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn repeated_failures_are_rate_limited() {
+    let dashboard = seeded(
+        vestibule_storage::testing::sqlite().await,
+        "http://127.0.0.1:3000",
+    )
+    .await;
+    for _ in 0..5 {
+        dashboard
+            .call(
+                "sign_in",
+                &[("email", "admin@acme.org"), ("password", "wrong password!")],
+                None,
+            )
+            .await;
+    }
+    let limited = dashboard
+        .call(
+            "sign_in",
+            &[("email", "admin@acme.org"), ("password", PASSWORD)],
+            None,
+        )
+        .await;
+    assert!(
+        limited.body.contains("Too many sign-in attempts"),
+        "{}",
+        limited.body
+    );
+}
+
+#[tokio::test]
+async fn state_changes_need_the_session_csrf_token() {
+    for_each_backend(|db| async move {
+        let dashboard = seeded(db, "http://127.0.0.1:3000").await;
+        let (cookie, csrf) = dashboard.sign_in("ops@vestibule.test").await;
+        let form = |token: &'static str| {
+            [
+                ("csrf", token),
+                ("cloud_id", "gamma"),
+                ("display_name", "Gamma Guild"),
+            ]
+        };
+
+        let missing = dashboard
+            .call(
+                "create_tenant",
+                &[("cloud_id", "gamma"), ("display_name", "Gamma Guild")],
+                Some(&cookie),
+            )
+            .await;
+        assert_ne!(missing.status, StatusCode::OK, "{}", missing.body);
+        let forged = dashboard
+            .call("create_tenant", &form("forged"), Some(&cookie))
+            .await;
+        assert!(forged.body.contains("Csrf"), "{}", forged.body);
+        assert!(dashboard
+            .accounts
+            .store()
+            .tenant_by_cloud_id(&"gamma".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none());
+
+        let csrf: &'static str = Box::leak(csrf.into_boxed_str());
+        let created = dashboard
+            .call("create_tenant", &form(csrf), Some(&cookie))
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        assert!(created.body.contains("gamma"));
+        let duplicate = dashboard
+            .call("create_tenant", &form(csrf), Some(&cookie))
+            .await;
+        assert!(
+            duplicate.body.contains("already exists"),
+            "{}",
+            duplicate.body
+        );
+
+        let no_session = dashboard.call("create_tenant", &form(csrf), None).await;
+        assert!(
+            no_session.body.contains("NotSignedIn"),
+            "{}",
+            no_session.body
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cross_site_writes_are_refused() {
+    let dashboard = seeded(
+        vestibule_storage::testing::sqlite().await,
+        "http://127.0.0.1:3000",
+    )
+    .await;
+    let forged = Request::post("/api/sign_in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::from(format!(
+            "email=ops%40vestibule.test&password={}",
+            urlencode(PASSWORD)
+        )))
+        .unwrap();
+    let reply = dashboard.send(forged).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(!reply.headers.contains_key(header::SET_COOKIE));
+
+    let same_origin = Request::post("/api/sign_in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::HOST, "localhost:3000")
+        .header(header::ORIGIN, "http://localhost:3000")
+        .header(header::ACCEPT, "application/json")
+        .body(Body::from(format!(
+            "email=ops%40vestibule.test&password={}",
+            urlencode(PASSWORD)
+        )))
+        .unwrap();
+    assert_eq!(dashboard.send(same_origin).await.status, StatusCode::OK);
+
+    let fetch_metadata = Request::post("/api/sign_in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::from("email=a%40b.org&password=x"))
+        .unwrap();
+    assert_eq!(
+        dashboard.send(fetch_metadata).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_admin_cannot_reach_another_cloud_id_by_editing_ids() {
+    for_each_backend(|db| async move {
+        let dashboard = seeded(db, "http://127.0.0.1:3000").await;
+        let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;
+
+        let own = dashboard
+            .call("team", &[("cloud_id", "acme")], Some(&cookie))
+            .await;
+        assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+        assert!(own.body.contains("admin@acme.org"));
+
+        for endpoint in ["team", "tenant"] {
+            for other in ["beta", "nosuch", "ACME-x", "../beta"] {
+                let reply = dashboard
+                    .call(endpoint, &[("cloud_id", other)], Some(&cookie))
+                    .await;
+                assert_ne!(
+                    reply.status,
+                    StatusCode::OK,
+                    "{endpoint} {other}: {}",
+                    reply.body
+                );
+                assert!(!reply.body.contains("Beta Society"), "{}", reply.body);
+            }
+        }
+        let invite = dashboard
+            .call(
+                "invite_admin",
+                &[
+                    ("csrf", &csrf),
+                    ("cloud_id", "beta"),
+                    ("email", "mole@evil.example"),
+                ],
+                Some(&cookie),
+            )
+            .await;
+        assert!(invite.body.contains("Forbidden"), "{}", invite.body);
+        let create = dashboard
+            .call(
+                "create_tenant",
+                &[
+                    ("csrf", &csrf),
+                    ("cloud_id", "delta"),
+                    ("display_name", "Delta"),
+                ],
+                Some(&cookie),
+            )
+            .await;
+        assert!(create.body.contains("Forbidden"), "{}", create.body);
+
+        let tenants = dashboard.call("tenants", &[], Some(&cookie)).await;
+        assert!(
+            tenants.body.contains("acme") && !tenants.body.contains("beta"),
+            "{}",
+            tenants.body
+        );
+
+        let store = dashboard.accounts.store();
+        let beta = store
+            .tenant_by_cloud_id(&"beta".parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            store.list_tenant_staff(beta.id).await.unwrap().is_empty(),
+            "nothing was added to beta"
+        );
+        assert!(store
+            .tenant_by_cloud_id(&"delta".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none());
+
+        // The page for another Cloud ID renders a refusal, not the tenant.
+        let page = dashboard.page("/t/beta/team", Some(&cookie)).await;
+        assert!(page.body.contains("No access"), "{}", page.body);
+        assert!(!page.body.contains("Beta Society"));
+
+        // Inviting within their own Cloud ID works and yields a setup link.
+        let invite = dashboard
+            .call(
+                "invite_admin",
+                &[
+                    ("csrf", &csrf),
+                    ("cloud_id", "acme"),
+                    ("email", "second@acme.org"),
+                ],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(invite.status, StatusCode::OK, "{}", invite.body);
+        assert!(
+            invite.body.contains("http://127.0.0.1:3000/setup?token="),
+            "{}",
+            invite.body
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pages_redirect_visitors_without_a_session() {
+    let dashboard = seeded(
+        vestibule_storage::testing::sqlite().await,
+        "http://127.0.0.1:3000",
+    )
+    .await;
+    for path in ["/", "/tenants", "/t/acme/domain"] {
+        let reply = dashboard.page(path, None).await;
+        assert!(reply.status.is_redirection(), "{path}: {}", reply.status);
+        assert_eq!(reply.headers[header::LOCATION], "/login", "{path}");
+    }
+    let login = dashboard.page("/login", None).await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.body.contains("Sign in to Vestibule"));
+    assert_eq!(login.headers[header::X_FRAME_OPTIONS], "DENY");
+    let missing = dashboard.page("/no/such/page", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("Page not found"));
+}
+
+#[tokio::test]
+async fn signed_in_pages_show_the_navigation_and_sign_out_ends_the_session() {
+    let dashboard = seeded(
+        vestibule_storage::testing::sqlite().await,
+        "http://127.0.0.1:3000",
+    )
+    .await;
+    let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;
+    let page = dashboard.page("/t/acme/domain", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "Domain Setup",
+        "Settings",
+        "OIDC Client Apps",
+        "SAML Client Apps",
+        "Not Provisioned",
+        "Acme Association",
+    ] {
+        assert!(page.body.contains(text), "{text} missing");
+    }
+    assert!(
+        !page.body.contains("Tenants</a>"),
+        "tenant admins do not see the operator's Tenants page"
+    );
+
+    let out = dashboard
+        .call("sign_out", &[("csrf", &csrf)], Some(&cookie))
+        .await;
+    assert_eq!(out.status, StatusCode::OK, "{}", out.body);
+    assert!(out.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let me = dashboard.call("me", &[], Some(&cookie)).await;
+    assert_eq!(me.body, "null");
+}
+
+#[tokio::test]
+async fn the_first_operator_sets_a_password_through_the_setup_link() {
+    let db = vestibule_storage::testing::sqlite().await;
+    let dashboard = dashboard(db, "http://127.0.0.1:3000").await;
+    let token = dashboard
+        .accounts
+        .first_operator_link(Timestamp::now())
+        .await
+        .unwrap()
+        .unwrap();
+    let info = dashboard
+        .call("setup_link", &[("token", &token)], None)
+        .await;
+    assert_eq!(info.body, "\"FirstOperator\"");
+    let mismatch = dashboard
+        .call(
+            "complete_setup",
+            &[
+                ("token", &token),
+                ("email", "ops@x.org"),
+                ("password", PASSWORD),
+                ("confirm", "other"),
+            ],
+            None,
+        )
+        .await;
+    assert!(mismatch.body.contains("do not match"), "{}", mismatch.body);
+    let done = dashboard
+        .call(
+            "complete_setup",
+            &[
+                ("token", &token),
+                ("email", "ops@x.org"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let reused = dashboard
+        .call("setup_link", &[("token", &token)], None)
+        .await;
+    assert!(
+        reused.body.contains("expired or has already been used"),
+        "{}",
+        reused.body
+    );
+    dashboard.sign_in("ops@x.org").await;
+}

@@ -84,15 +84,19 @@ pub fn Setup() -> impl IntoView {
             <section class="auth-card">
                 <Suspense fallback=|| view! { <p class="loading">"Checking your link…"</p> }>
                     {move || Suspend::new(async move {
-                        let view = match link.await {
-                            Err(error) => view! {
-                                <h1>"This link does not work"</h1>
-                                <p class="form-error" role="alert">{error.to_string()}</p>
-                            }.into_any(),
-                            Ok(_) if matches!(action.value().get(), Some(Ok(()))) => view! {
+                        // Once the password is set the link is used up, so success is checked
+                        // before the (re-fetched, now invalid) link.
+                        let done = matches!(action.value().get(), Some(Ok(())));
+                        let link = link.await;
+                        let view = match link {
+                            _ if done => view! {
                                 <h1>"Your password is set"</h1>
                                 <p>"You can now sign in with it."</p>
                                 <a class="button primary" href="/login">"Go to sign in"</a>
+                            }.into_any(),
+                            Err(error) => view! {
+                                <h1>"This link does not work"</h1>
+                                <p class="form-error" role="alert">{error.to_string()}</p>
                             }.into_any(),
                             Ok(setup) => {
                                 let (heading, email_field) = match setup {

@@ -1,0 +1,113 @@
+import { expect, Page, test } from '@playwright/test';
+
+// One story, in order, as a newcomer lives it: set the first operator's password from the
+// printed link, create tenants, invite a tenant admin, and sign in as that admin.
+test.describe.configure({ mode: 'serial' });
+
+const operator = { email: 'ops@vestibule.test', password: 'operator password 1' };
+const admin = { email: 'admin@acme.test', password: 'tenant admin password 1' };
+let invitationUrl = '';
+
+async function signIn(page: Page, email: string, password: string) {
+  await page.goto('/login');
+  await page.getByLabel('E-mail address').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+async function signOut(page: Page) {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+}
+
+test('the first operator sets a password from the printed link', async ({ page }) => {
+  const setupUrl = process.env.VESTIBULE_SETUP_URL;
+  expect(setupUrl, 'global setup captured the link').toBeTruthy();
+  await page.goto(setupUrl!);
+  await expect(page.getByRole('heading', { name: 'Create the first operator' })).toBeVisible();
+  await page.getByLabel('Your e-mail address').fill(operator.email);
+  await page.getByLabel('New password (at least 12 characters)').fill(operator.password);
+  await page.getByLabel('Repeat the password').fill(operator.password);
+  await page.getByRole('button', { name: 'Set password' }).click();
+  await expect(page.getByRole('heading', { name: 'Your password is set' })).toBeVisible();
+
+  await page.goto(setupUrl!);
+  await expect(page.getByRole('heading', { name: 'This link does not work' })).toBeVisible();
+});
+
+test('a wrong password shows an error and no session', async ({ page }) => {
+  await signIn(page, operator.email, 'not the right password');
+  await expect(page.getByRole('alert')).toHaveText('The e-mail address or password is not right.');
+  await expect(page).toHaveURL(/\/login$/);
+  await signIn(page, 'nobody@vestibule.test', operator.password);
+  await expect(page.getByRole('alert')).toHaveText('The e-mail address or password is not right.');
+});
+
+test('the operator creates tenants and invites a tenant admin', async ({ page }) => {
+  await signIn(page, operator.email, operator.password);
+  await expect(page).toHaveURL(/\/tenants$/);
+  await expect(page.getByText('No tenants yet.')).toBeVisible();
+
+  for (const [cloudId, name] of [['acme', 'Acme Association'], ['beta', 'Beta Society']]) {
+    await page.getByLabel('Cloud ID').fill(cloudId);
+    await page.getByLabel('Display name').fill(name);
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    await expect(page.getByRole('cell', { name })).toBeVisible();
+  }
+  await page.getByLabel('Cloud ID').fill('acme');
+  await page.getByLabel('Display name').fill('Duplicate');
+  await page.getByRole('button', { name: 'Create tenant' }).click();
+  await expect(page.getByRole('alert')).toContainText('already exists');
+
+  await page.getByRole('link', { name: 'acme' }).click();
+  await expect(page.getByRole('heading', { name: 'Domain Setup' })).toBeVisible();
+  await page.getByRole('link', { name: 'Team' }).click();
+  await expect(page.getByText('No tenant admins yet.')).toBeVisible();
+  await page.getByLabel('E-mail address').fill(admin.email);
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const link = page.getByLabel('Setup link');
+  await expect(link).toHaveValue(/\/setup\?token=/);
+  invitationUrl = await link.inputValue();
+  await expect(page.getByRole('cell', { name: 'Invitation pending' })).toBeVisible();
+  await signOut(page);
+});
+
+test('the tenant admin signs in and sees only their Cloud ID', async ({ page }) => {
+  expect(invitationUrl).toContain('/setup?token=');
+  await page.goto(invitationUrl);
+  await expect(page.getByRole('heading', { name: 'Choose your password' })).toBeVisible();
+  await expect(page.locator('.setup-email')).toHaveText(admin.email);
+  await page.getByLabel('New password (at least 12 characters)').fill(admin.password);
+  await page.getByLabel('Repeat the password').fill(admin.password);
+  await page.getByRole('button', { name: 'Set password' }).click();
+  await expect(page.getByRole('heading', { name: 'Your password is set' })).toBeVisible();
+
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await expect(page.getByText('Acme Association')).toBeVisible();
+  await expect(page.getByText('Not Provisioned')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Tenants' })).toHaveCount(0);
+
+  // Every Cloud SSO page renders, reached from the navigation.
+  for (const name of ['Settings', 'OIDC Client Apps', 'SAML Client Apps', 'Team', 'Domain Setup']) {
+    await page.getByRole('navigation').getByRole('link', { name }).click();
+    await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+  }
+  await page.goto('/t/acme/team');
+  await expect(page.getByRole('cell', { name: admin.email })).toBeVisible();
+
+  // Editing the Cloud ID in the address bar does not reveal another tenant.
+  await page.goto('/t/beta/domain');
+  await expect(page.getByRole('heading', { name: 'No access' })).toBeVisible();
+  await expect(page.getByText('Beta Society')).toHaveCount(0);
+  await page.goto('/tenants');
+  await expect(page.getByRole('heading', { name: 'No access' })).toBeVisible();
+
+  // The keyboard reaches the skip link first.
+  await page.goto('/t/acme/domain');
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
+  await signOut(page);
+  await page.goto('/t/acme/domain');
+  await expect(page).toHaveURL(/\/login$/);
+});

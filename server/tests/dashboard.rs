@@ -1,6 +1,9 @@
 //! The dashboard's HTTP surface, driven with `oneshot` on a fresh database per backend:
 //! sign-in, cookies, CSRF, same-origin writes and tenant isolation.
 
+// Helpers outside #[test] functions unwrap too: a panic is the failure report we want.
+#![allow(clippy::unwrap_used)]
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;

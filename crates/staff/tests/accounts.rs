@@ -1,5 +1,8 @@
 //! The account engine against real databases (SQLite and PostgreSQL).
 
+// Helpers outside #[test] functions unwrap too: a panic is the failure report we want.
+#![allow(clippy::unwrap_used)]
+
 use vestibule_domain::{Role, Seconds, Timestamp};
 use vestibule_staff::{CurrentStaff, PasswordHasher, Policy, SetupLink, StaffAccounts, StaffError};
 use vestibule_storage::testing::{each_backend, TestDatabase};

@@ -1,5 +1,8 @@
 //! One storage suite, run against SQLite and PostgreSQL: every query the engines rely on.
 
+// Helpers outside #[test] functions unwrap too: a panic is the failure report we want.
+#![allow(clippy::unwrap_used)]
+
 use vestibule_domain::{CloudId, Email, Role, StaffId, Timestamp};
 use vestibule_storage::testing::{each_backend, TestDatabase};
 use vestibule_storage::{Conflict, NewStaff, SessionRecord, SetupTokenRecord, StorageError};

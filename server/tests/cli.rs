@@ -1,0 +1,200 @@
+//! The `vestibule` binary's subcommands, run as an operator would run them from a script.
+
+// Helpers outside #[test] functions unwrap too: a panic is the failure report we want.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use vestibule_domain::{Role, Timestamp};
+use vestibule_staff::{PasswordHasher, Policy, StaffAccounts};
+use vestibule_storage::Store;
+
+fn vestibule(folder: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vestibule"))
+        .args(args)
+        .current_dir(folder)
+        .env(
+            "VESTIBULE_DATABASE_URL",
+            format!("sqlite://{}/v.db", folder.display()),
+        )
+        .env("VESTIBULE_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn can_sign_in(folder: &Path, email: &str, password: &str) -> bool {
+    let store = Store::connect(&format!("sqlite://{}/v.db", folder.display()))
+        .await
+        .unwrap();
+    let accounts = StaffAccounts::new(store, PasswordHasher::default(), Policy::default());
+    accounts
+        .sign_in(email, password, "cli-test", None, Timestamp::now())
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn tenants_and_staff_can_be_added_from_a_script() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path();
+
+    let added = vestibule(dir, &["tenant", "add", "acme", "Acme Association"], None);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    assert_eq!(
+        text(&added.stdout).trim(),
+        "Created tenant acme (Acme Association)"
+    );
+
+    let duplicate = vestibule(dir, &["tenant", "add", "ACME", "Again"], None);
+    assert!(!duplicate.status.success());
+    assert!(
+        text(&duplicate.stderr).contains("already exists"),
+        "{}",
+        text(&duplicate.stderr)
+    );
+
+    let malformed = vestibule(dir, &["tenant", "add", "1acme", "Bad"], None);
+    assert!(!malformed.status.success());
+    assert!(
+        text(&malformed.stderr).contains("starts with a letter"),
+        "{}",
+        text(&malformed.stderr)
+    );
+
+    let listed = vestibule(dir, &["tenant", "list"], None);
+    assert!(
+        text(&listed.stdout).starts_with("acme\tAcme Association\t"),
+        "{}",
+        text(&listed.stdout)
+    );
+
+    let admin = vestibule(
+        dir,
+        &[
+            "staff",
+            "add",
+            "admin@acme.org",
+            "--role",
+            "tenant-admin",
+            "--tenant",
+            "acme",
+            "--password-stdin",
+        ],
+        Some("a chosen passphrase\n"),
+    );
+    assert!(admin.status.success(), "{}", text(&admin.stderr));
+    assert!(
+        !text(&admin.stdout).contains("Password"),
+        "a chosen password is not echoed"
+    );
+    assert!(can_sign_in(dir, "admin@acme.org", "a chosen passphrase").await);
+
+    let operator = vestibule(
+        dir,
+        &["staff", "add", "ops@example.org", "--role", "operator"],
+        None,
+    );
+    assert!(operator.status.success(), "{}", text(&operator.stderr));
+    let stdout = text(&operator.stdout);
+    let generated = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("Password (shown once): "))
+        .expect("the generated password is printed once");
+    assert_eq!(generated.len(), 24);
+    assert!(can_sign_in(dir, "ops@example.org", generated).await);
+    let store = Store::connect(&format!("sqlite://{}/v.db", dir.display()))
+        .await
+        .unwrap();
+    let ops = store.list_operators().await.unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].role, Role::Operator);
+
+    let no_tenant = vestibule(
+        dir,
+        &["staff", "add", "x@acme.org", "--role", "tenant-admin"],
+        None,
+    );
+    assert!(!no_tenant.status.success());
+    assert!(
+        text(&no_tenant.stderr).contains("--tenant"),
+        "{}",
+        text(&no_tenant.stderr)
+    );
+    let short = vestibule(
+        dir,
+        &[
+            "staff",
+            "add",
+            "y@acme.org",
+            "--role",
+            "operator",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!short.status.success());
+    assert!(
+        text(&short.stderr).contains("at least 12 characters"),
+        "{}",
+        text(&short.stderr)
+    );
+}
+
+#[test]
+fn config_check_validates_and_hides_the_database_password() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_vestibule"))
+        .args(["config", "check"])
+        .current_dir(folder.path())
+        .env(
+            "VESTIBULE_DATABASE_URL",
+            "postgres://vestibule:hunter2@db.internal/vestibule",
+        )
+        .env("VESTIBULE_PUBLIC_URL", "https://dashboard.example.org")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let shown = text(&output.stdout);
+    assert!(
+        shown.contains("postgres://vestibule:***@db.internal/vestibule"),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"));
+    assert!(shown.contains("public_url = \"https://dashboard.example.org\""));
+
+    let invalid = Command::new(env!("CARGO_BIN_EXE_vestibule"))
+        .args(["config", "check"])
+        .current_dir(folder.path())
+        .env("VESTIBULE_LISTEN", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(text(&invalid.stderr).contains("VESTIBULE_LISTEN"));
+}
+
+#[test]
+fn migrate_creates_the_database() {
+    let folder = tempfile::tempdir().unwrap();
+    let output = vestibule(folder.path(), &["migrate"], None);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(folder.path().join("v.db").exists());
+}

@@ -11,7 +11,7 @@ use tower::ServiceExt;
 use vestibule_domain::{Role, Timestamp};
 use vestibule_server::{dashboard_router, Config};
 use vestibule_staff::{PasswordHasher, StaffAccounts};
-use vestibule_storage::testing::{each_backend, TestDatabase};
+use vestibule_storage::testing::{for_each_backend, sqlite, TestDatabase};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -151,17 +151,6 @@ async fn seeded(db: TestDatabase, public_url: &str) -> Dashboard {
     dashboard
 }
 
-async fn for_each_backend<F, Fut>(scenario: F)
-where
-    F: Fn(TestDatabase) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for database in each_backend().await {
-        eprintln!("running on {:?}", database.backend());
-        scenario(database).await;
-    }
-}
-
 #[tokio::test]
 async fn sign_in_sets_a_hardened_session_cookie() {
     for_each_backend(|db| async move {
@@ -190,11 +179,7 @@ async fn sign_in_sets_a_hardened_session_cookie() {
 
 #[tokio::test]
 async fn over_https_the_cookie_is_secure_and_host_only() {
-    let dashboard = seeded(
-        vestibule_storage::testing::sqlite().await,
-        "https://dash.vestibule.test",
-    )
-    .await;
+    let dashboard = seeded(sqlite().await, "https://dash.vestibule.test").await;
     let reply = dashboard
         .call(
             "sign_in",
@@ -252,11 +237,7 @@ async fn sign_in_failures_look_the_same() {
 
 #[tokio::test]
 async fn repeated_failures_are_rate_limited() {
-    let dashboard = seeded(
-        vestibule_storage::testing::sqlite().await,
-        "http://127.0.0.1:3000",
-    )
-    .await;
+    let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
     for _ in 0..5 {
         dashboard
             .call(
@@ -340,11 +321,7 @@ async fn state_changes_need_the_session_csrf_token() {
 
 #[tokio::test]
 async fn cross_site_writes_are_refused() {
-    let dashboard = seeded(
-        vestibule_storage::testing::sqlite().await,
-        "http://127.0.0.1:3000",
-    )
-    .await;
+    let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
     let forged = Request::post("/api/sign_in")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::HOST, "127.0.0.1:3000")
@@ -484,11 +461,7 @@ async fn a_tenant_admin_cannot_reach_another_cloud_id_by_editing_ids() {
 
 #[tokio::test]
 async fn pages_redirect_visitors_without_a_session() {
-    let dashboard = seeded(
-        vestibule_storage::testing::sqlite().await,
-        "http://127.0.0.1:3000",
-    )
-    .await;
+    let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
     for path in ["/", "/tenants", "/t/acme/domain"] {
         let reply = dashboard.page(path, None).await;
         assert!(reply.status.is_redirection(), "{path}: {}", reply.status);
@@ -505,11 +478,7 @@ async fn pages_redirect_visitors_without_a_session() {
 
 #[tokio::test]
 async fn signed_in_pages_show_the_navigation_and_sign_out_ends_the_session() {
-    let dashboard = seeded(
-        vestibule_storage::testing::sqlite().await,
-        "http://127.0.0.1:3000",
-    )
-    .await;
+    let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
     let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;
     let page = dashboard.page("/t/acme/domain", Some(&cookie)).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -542,7 +511,7 @@ async fn signed_in_pages_show_the_navigation_and_sign_out_ends_the_session() {
 
 #[tokio::test]
 async fn the_first_operator_sets_a_password_through_the_setup_link() {
-    let db = vestibule_storage::testing::sqlite().await;
+    let db = sqlite().await;
     let dashboard = dashboard(db, "http://127.0.0.1:3000").await;
     let token = dashboard
         .accounts

@@ -106,3 +106,15 @@ pub async fn each_backend() -> Vec<TestDatabase> {
     databases.extend(postgres().await);
     databases
 }
+
+/// Runs `scenario` once on each available backend with a fresh database, saying which.
+pub async fn for_each_backend<F, Fut>(scenario: F)
+where
+    F: Fn(TestDatabase) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for database in each_backend().await {
+        eprintln!("running on {:?}", database.backend());
+        scenario(database).await;
+    }
+}

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use vestibule_domain::{CloudId, Email, Role, StaffId, Timestamp};
-use vestibule_storage::testing::{each_backend, TestDatabase};
+use vestibule_storage::testing::for_each_backend;
 use vestibule_storage::{Conflict, NewStaff, SessionRecord, SetupTokenRecord, StorageError};
 
 const NOW: Timestamp = Timestamp(1_800_000_000);
@@ -17,15 +17,11 @@ fn email(address: &str) -> Email {
     Email::parse(address).expect("valid e-mail")
 }
 
-async fn for_each_backend<F, Fut>(scenario: F)
-where
-    F: Fn(TestDatabase) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for database in each_backend().await {
-        let backend = database.backend();
-        eprintln!("running on {backend:?}");
-        scenario(database).await;
+fn new_staff(address: &str, role: Role, password_hash: Option<&str>) -> NewStaff {
+    NewStaff {
+        email: email(address),
+        role,
+        password_hash: password_hash.map(str::to_string),
     }
 }
 
@@ -89,11 +85,7 @@ async fn staff_are_scoped_to_their_tenant() {
             .unwrap();
         let admin = store
             .create_staff(
-                &NewStaff {
-                    email: email("admin@acme.org"),
-                    role: Role::TenantAdmin(acme.id),
-                    password_hash: Some("hash".into()),
-                },
+                &new_staff("admin@acme.org", Role::TenantAdmin(acme.id), Some("hash")),
                 NOW,
             )
             .await
@@ -102,38 +94,20 @@ async fn staff_are_scoped_to_their_tenant() {
         assert!(admin.has_password);
         store
             .create_staff(
-                &NewStaff {
-                    email: email("admin@beta.org"),
-                    role: Role::TenantAdmin(beta.id),
-                    password_hash: None,
-                },
+                &new_staff("admin@beta.org", Role::TenantAdmin(beta.id), None),
                 NOW,
             )
             .await
             .unwrap();
         let operator = store
-            .create_staff(
-                &NewStaff {
-                    email: email("ops@vestibule.test"),
-                    role: Role::Operator,
-                    password_hash: None,
-                },
-                NOW,
-            )
+            .create_staff(&new_staff("ops@vestibule.test", Role::Operator, None), NOW)
             .await
             .unwrap();
         assert_eq!(operator.role, Role::Operator);
         assert_eq!(operator.cloud_id, None);
 
         let duplicate = store
-            .create_staff(
-                &NewStaff {
-                    email: email("ADMIN@acme.org"),
-                    role: Role::Operator,
-                    password_hash: None,
-                },
-                NOW,
-            )
+            .create_staff(&new_staff("ADMIN@acme.org", Role::Operator, None), NOW)
             .await;
         assert!(
             matches!(duplicate, Err(StorageError::Conflict(Conflict::StaffEmail))),
@@ -172,11 +146,7 @@ async fn sessions_are_stored_touched_and_expired() {
         let store = db.store();
         let staff = store
             .create_staff(
-                &NewStaff {
-                    email: email("ops@vestibule.test"),
-                    role: Role::Operator,
-                    password_hash: Some("old".into()),
-                },
+                &new_staff("ops@vestibule.test", Role::Operator, Some("old")),
                 NOW,
             )
             .await
@@ -278,11 +248,7 @@ async fn invitation_link_sets_the_password_once() {
             .unwrap();
         let invited = store
             .create_staff(
-                &NewStaff {
-                    email: email("new@acme.org"),
-                    role: Role::TenantAdmin(acme.id),
-                    password_hash: None,
-                },
+                &new_staff("new@acme.org", Role::TenantAdmin(acme.id), None),
                 NOW,
             )
             .await

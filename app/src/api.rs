@@ -67,8 +67,11 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     BadCredentials(String),
-    #[error("{0}")]
-    TooManyAttempts(String),
+    #[error("{message}")]
+    TooManyAttempts {
+        message: String,
+        retry_after_seconds: i64,
+    },
     #[error("{0}")]
     SetupLink(String),
     #[error("Your session has expired or this form is stale. Reload the page and try again.")]
@@ -93,23 +96,23 @@ impl FromServerFnError for AppError {
 /// The current staff member, or `None` when nobody is signed in.
 #[server(prefix = "/api", endpoint = "me")]
 pub async fn current_staff() -> Result<Option<Me>, AppError> {
-    Ok(ssr::optional_caller().await?.map(|caller| ssr::me(&caller)))
+    ssr::respond(async { Ok(ssr::optional_caller().await?.map(|caller| ssr::me(&caller))) }.await)
 }
 
 /// Signs in and returns where to go next.
 #[server(prefix = "/api", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<String, AppError> {
-    ssr::sign_in(&email, &password).await
+    ssr::respond(ssr::sign_in(&email, &password).await)
 }
 
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out(csrf: String) -> Result<(), AppError> {
-    ssr::sign_out(&csrf).await
+    ssr::respond(ssr::sign_out(&csrf).await)
 }
 
 #[server(prefix = "/api", endpoint = "setup_link")]
 pub async fn setup_link(token: String) -> Result<SetupView, AppError> {
-    ssr::setup_link(&token).await
+    ssr::respond(ssr::setup_link(&token).await)
 }
 
 /// Uses a setup link. `email` is read only for the first operator.
@@ -120,19 +123,26 @@ pub async fn complete_setup(
     password: String,
     confirm: String,
 ) -> Result<(), AppError> {
-    if password != confirm {
-        return Err(AppError::Invalid("The two passwords do not match.".into()));
-    }
-    ssr::complete_setup(&token, email.as_deref(), &password).await
+    let outcome = if password != confirm {
+        Err(AppError::Invalid("The two passwords do not match.".into()))
+    } else {
+        ssr::complete_setup(&token, email.as_deref(), &password).await
+    };
+    ssr::respond(outcome)
 }
 
 // --- tenants ---------------------------------------------------------------------------------
 
 #[server(prefix = "/api", endpoint = "tenants")]
 pub async fn list_tenants() -> Result<Vec<TenantView>, AppError> {
-    let caller = ssr::caller().await?;
-    let tenants = ssr::accounts()?.visible_tenants(&caller).await?;
-    Ok(tenants.iter().map(ssr::tenant_view).collect())
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenants = ssr::accounts()?.visible_tenants(&caller).await?;
+            Ok(tenants.iter().map(ssr::tenant_view).collect())
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "create_tenant")]
@@ -141,26 +151,41 @@ pub async fn create_tenant(
     cloud_id: String,
     display_name: String,
 ) -> Result<TenantView, AppError> {
-    let caller = ssr::caller_for_change(&csrf).await?;
-    let tenant = ssr::accounts()?
-        .create_tenant(&caller, &cloud_id, &display_name, ssr::now())
-        .await?;
-    Ok(ssr::tenant_view(&tenant))
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?
+                .create_tenant(&caller, &cloud_id, &display_name, ssr::now())
+                .await?;
+            Ok(ssr::tenant_view(&tenant))
+        }
+        .await,
+    )
 }
 
 /// One tenant, if the caller may see it.
 #[server(prefix = "/api", endpoint = "tenant")]
 pub async fn tenant(cloud_id: String) -> Result<TenantView, AppError> {
-    let caller = ssr::caller().await?;
-    let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-    Ok(ssr::tenant_view(&tenant))
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            Ok(ssr::tenant_view(&tenant))
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "team")]
 pub async fn tenant_team(cloud_id: String) -> Result<Vec<StaffView>, AppError> {
-    let caller = ssr::caller().await?;
-    let (_, team) = ssr::accounts()?.tenant_team(&caller, &cloud_id).await?;
-    Ok(team.iter().map(ssr::staff_view).collect())
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let (_, team) = ssr::accounts()?.tenant_team(&caller, &cloud_id).await?;
+            Ok(team.iter().map(ssr::staff_view).collect())
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/api", endpoint = "invite_admin")]
@@ -169,12 +194,17 @@ pub async fn invite_admin(
     cloud_id: String,
     email: String,
 ) -> Result<Invitation, AppError> {
-    let caller = ssr::caller_for_change(&csrf).await?;
-    let (staff, token) = ssr::accounts()?
-        .invite_tenant_admin(&caller, &cloud_id, &email, ssr::now())
-        .await?;
-    Ok(Invitation {
-        email: staff.email.to_string(),
-        setup_url: ssr::setup_url(&token)?,
-    })
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let (staff, token) = ssr::accounts()?
+                .invite_tenant_admin(&caller, &cloud_id, &email, ssr::now())
+                .await?;
+            Ok(Invitation {
+                email: staff.email.to_string(),
+                setup_url: ssr::setup_url(&token)?,
+            })
+        }
+        .await,
+    )
 }

@@ -1,55 +1,88 @@
 //! The signed-in frame: top bar, navigation and the tenant context of the Cloud SSO pages.
 
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{current_staff, tenant, AppError, Me, SignOut, TenantView};
 
-/// The signed-in staff member, shared with the pages inside [`Frame`].
-#[derive(Clone)]
-pub struct Session(pub Me);
-
-/// The tenant whose pages are shown, shared with the pages inside [`TenantLayout`].
-#[derive(Clone)]
-pub struct CurrentTenant(pub TenantView);
-
-/// Loads the session and renders `children` inside the dashboard frame, or sends the visitor to
-/// the sign-in page.
+/// Loads the session and renders `page` inside the dashboard frame, or sends the visitor to the
+/// sign-in page. The page gets the session as a value rather than through context, so the server
+/// and the hydrating browser always build the same tree.
+///
+/// Pages create their resources and actions before this frame (never inside `page`), so every
+/// resource has a lasting owner and the request's context on the server.
 #[component]
-pub fn Frame(
-    /// The Cloud ID whose navigation to show, if any.
-    #[prop(optional, into)]
-    cloud_id: Option<Signal<String>>,
-    children: ChildrenFn,
-) -> impl IntoView {
+pub fn Frame<P>(page: P) -> impl IntoView
+where
+    P: Fn(Me) -> AnyView + Clone + Send + Sync + 'static,
+{
     let me = Resource::new_blocking(|| (), |_| current_staff());
-    let children = StoredValue::new(children);
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
                 match me.await {
-                    Ok(Some(me)) => {
-                        provide_context(Session(me.clone()));
-                        view! {
-                            <div class="frame">
-                                <TopBar me=me.clone()/>
-                                <div class="frame-body">
-                                    <Navigation me=me cloud_id=cloud_id/>
-                                    <main class="content" id="content">
-                                        {children.with_value(|children| children())}
-                                    </main>
-                                </div>
-                            </div>
-                        }
-                            .into_any()
-                    }
+                    Ok(Some(me)) => chrome(me.clone(), None, page(me)),
                     Ok(None) | Err(AppError::NotSignedIn) => go_to("/login").into_any(),
                     Err(error) => view! { <ErrorPage error/> }.into_any(),
                 }
-            })}
+            })}}
         </Suspense>
     }
+}
+
+/// Like [`Frame`] for the pages of one Cloud ID (`/t/:cloud_id/…`): also loads the tenant, which
+/// the server refuses unless the caller may see it, and hands both to `page`.
+#[component]
+pub fn TenantFrame<P>(page: P) -> impl IntoView
+where
+    P: Fn(Me, TenantView) -> AnyView + Clone + Send + Sync + 'static,
+{
+    let params = use_params_map();
+    let cloud_id = move || params.read().get("cloud_id").unwrap_or_default();
+    let me = Resource::new_blocking(|| (), |_| current_staff());
+    let current = Resource::new_blocking(cloud_id, tenant);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
+                match (me.await, current.await) {
+                    (Ok(None) | Err(AppError::NotSignedIn), _) => go_to("/login").into_any(),
+                    (Err(error), _) => view! { <ErrorPage error/> }.into_any(),
+                    (Ok(Some(me)), Ok(tenant)) => {
+                        let heading = view! {
+                            <p class="tenant-name">
+                                {tenant.display_name.clone()}
+                                <span class="cloud-id">{tenant.cloud_id.clone()}</span>
+                            </p>
+                        };
+                        let content = view! { {heading} {page(me.clone(), tenant.clone())} };
+                        chrome(me, Some(tenant.cloud_id), content.into_any())
+                    }
+                    (Ok(Some(me)), Err(error)) => {
+                        chrome(me, None, view! { <ErrorPage error/> }.into_any())
+                    }
+                }
+            })}}
+        </Suspense>
+    }
+}
+
+/// The signed-in frame around a page's content.
+fn chrome(me: Me, cloud_id: Option<String>, content: AnyView) -> AnyView {
+    view! {
+        <div class="frame">
+            <TopBar me=me.clone()/>
+            <div class="frame-body">
+                <Navigation me=me cloud_id=cloud_id/>
+                <main class="content" id="content">{content}</main>
+            </div>
+        </div>
+    }
+    .into_any()
 }
 
 #[component]
@@ -82,9 +115,9 @@ fn TopBar(me: Me) -> impl IntoView {
 }
 
 #[component]
-fn Navigation(me: Me, cloud_id: Option<Signal<String>>) -> impl IntoView {
+fn Navigation(me: Me, cloud_id: Option<String>) -> impl IntoView {
     let tenant_links = cloud_id.map(|cloud_id| {
-        let link = move |page: &'static str| move || format!("/t/{}/{page}", cloud_id.get());
+        let link = |page: &str| format!("/t/{cloud_id}/{page}");
         view! {
             <p class="nav-heading">"Cloud SSO"</p>
             <ul>
@@ -112,37 +145,6 @@ fn Navigation(me: Me, cloud_id: Option<Signal<String>>) -> impl IntoView {
     }
 }
 
-/// The frame for one tenant's pages: checks the caller may see this Cloud ID, then renders the
-/// page with the tenant in context.
-#[component]
-pub fn TenantLayout() -> impl IntoView {
-    let params = use_params_map();
-    let cloud_id = Signal::derive(move || params.read().get("cloud_id").unwrap_or_default());
-    let current = Resource::new_blocking(move || cloud_id.get(), tenant);
-    view! {
-        <Frame cloud_id=cloud_id>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match current.await {
-                        Ok(tenant) => {
-                            provide_context(CurrentTenant(tenant.clone()));
-                            view! {
-                                <p class="tenant-name">
-                                    {tenant.display_name.clone()}
-                                    <span class="cloud-id">{tenant.cloud_id.clone()}</span>
-                                </p>
-                                <Outlet/>
-                            }
-                                .into_any()
-                        }
-                        Err(error) => view! { <ErrorPage error/> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </Frame>
-    }
-}
-
 /// Sends the browser elsewhere: an HTTP redirect while rendering on the server (the session is
 /// resolved before headers go out), client-side navigation after hydration.
 pub fn go_to(path: &str) -> impl IntoView {
@@ -155,6 +157,8 @@ pub fn go_to(path: &str) -> impl IntoView {
 /// A readable error in place of a page.
 #[component]
 pub fn ErrorPage(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let _ = crate::ssr::respond::<()>(Err(error.clone()));
     let title = match error {
         AppError::Forbidden => "No access",
         AppError::NotFound => "Not found",

@@ -13,11 +13,13 @@ pub mod ssr;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -39,24 +41,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Every route renders in `SsrMode::Async`: the server waits for the session lookup before
-    // sending headers, so redirects are real HTTP redirects and pages are whole without JavaScript.
+    // All page data are blocking resources: the server resolves the session and the page's data
+    // before it sends the head, so redirects and error statuses are real HTTP, and pages are
+    // whole without JavaScript. Pages create their resources at the top of the page component,
+    // never inside a `Suspend`, where a fetcher could outlive its owner and lose the request.
     view! {
         <Stylesheet id="leptos" href="/pkg/vestibule.css"/>
         <Title formatter=|page: String| format!("{page} · Vestibule")/>
         <Router>
             <Routes fallback=pages::NotFound>
-                <Route path=path!("/") view=pages::Home ssr=SsrMode::Async/>
-                <Route path=path!("/login") view=pages::SignIn ssr=SsrMode::Async/>
-                <Route path=path!("/setup") view=pages::Setup ssr=SsrMode::Async/>
-                <Route path=path!("/tenants") view=pages::Tenants ssr=SsrMode::Async/>
-                <ParentRoute path=path!("/t/:cloud_id") view=layout::TenantLayout ssr=SsrMode::Async>
-                    <Route path=path!("domain") view=pages::DomainSetup ssr=SsrMode::Async/>
-                    <Route path=path!("settings") view=pages::Settings ssr=SsrMode::Async/>
-                    <Route path=path!("oidc") view=pages::OidcApps ssr=SsrMode::Async/>
-                    <Route path=path!("saml") view=pages::SamlApps ssr=SsrMode::Async/>
-                    <Route path=path!("team") view=pages::Team ssr=SsrMode::Async/>
-                </ParentRoute>
+                <Route path=path!("/") view=pages::Home/>
+                <Route path=path!("/login") view=pages::SignIn/>
+                <Route path=path!("/setup") view=pages::Setup/>
+                <Route path=path!("/tenants") view=pages::Tenants/>
+                <Route path=path!("/t/:cloud_id/domain") view=pages::DomainSetup/>
+                <Route path=path!("/t/:cloud_id/settings") view=pages::Settings/>
+                <Route path=path!("/t/:cloud_id/oidc") view=pages::OidcApps/>
+                <Route path=path!("/t/:cloud_id/saml") view=pages::SamlApps/>
+                <Route path=path!("/t/:cloud_id/team") view=pages::Team/>
             </Routes>
         </Router>
     }

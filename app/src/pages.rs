@@ -3,13 +3,13 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
     current_staff, list_tenants, setup_link, tenant_team, AppError, CompleteSetup, CreateTenant,
-    InviteAdmin, SetupView, SignIn as SignInAction,
+    InviteAdmin, Me, SetupView, SignIn as SignInAction, StaffView, TenantView,
 };
-use crate::layout::{go_to, CurrentTenant, ErrorPage, Frame, Session};
+use crate::layout::{go_to, ErrorPage, Frame, TenantFrame};
 
 /// `/`: sends each visitor where they belong.
 #[component]
@@ -76,7 +76,7 @@ pub fn SignIn() -> impl IntoView {
 pub fn Setup() -> impl IntoView {
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
-    let link = Resource::new(token, setup_link);
+    let link = Resource::new_blocking(token, setup_link);
     let action = ServerAction::<CompleteSetup>::new();
     view! {
         <Title text="Set your password"/>
@@ -140,24 +140,22 @@ pub fn Setup() -> impl IntoView {
 /// `/tenants`: operators list and create Cloud IDs.
 #[component]
 pub fn Tenants() -> impl IntoView {
+    let create = ServerAction::<CreateTenant>::new();
+    let tenants = Resource::new_blocking(move || create.version().get(), |_| list_tenants());
     view! {
         <Title text="Tenants"/>
-        <Frame>
-            <TenantsBody/>
-        </Frame>
+        <Frame page=move |me| tenants_body(me, create, tenants)/>
     }
 }
 
-#[component]
-fn TenantsBody() -> impl IntoView {
-    let Some(Session(me)) = use_context::<Session>() else {
-        return view! { <ErrorPage error=AppError::NotSignedIn/> }.into_any();
-    };
+fn tenants_body(
+    me: Me,
+    create: ServerAction<CreateTenant>,
+    tenants: Resource<Result<Vec<TenantView>, AppError>>,
+) -> AnyView {
     if !me.is_operator {
         return view! { <ErrorPage error=AppError::Forbidden/> }.into_any();
     }
-    let create = ServerAction::<CreateTenant>::new();
-    let tenants = Resource::new(move || create.version().get(), |_| list_tenants());
     view! {
         <h1>"Tenants"</h1>
         <p class="muted">"Each tenant is one association's Cloud ID. Its staff see only their own."</p>
@@ -194,7 +192,7 @@ fn TenantsBody() -> impl IntoView {
                 <input type="hidden" name="csrf" value=me.csrf.clone()/>
                 <label for="cloud_id">"Cloud ID"</label>
                 <input id="cloud_id" name="cloud_id" required placeholder="acme-association"
-                    pattern="[a-zA-Z][a-zA-Z0-9-]{2,39}" title="3 to 40 letters, digits and hyphens, starting with a letter"/>
+                    pattern="[a-zA-Z][a-zA-Z0-9\\-]{2,39}" title="3 to 40 letters, digits and hyphens, starting with a letter"/>
                 <label for="display_name">"Display name"</label>
                 <input id="display_name" name="display_name" required placeholder="Acme Association"/>
                 {action_error(move || create.value().get())}
@@ -235,6 +233,10 @@ fn NotYetAvailable(
 
 #[component]
 pub fn DomainSetup() -> impl IntoView {
+    view! { <TenantFrame page=domain_setup/> }
+}
+
+fn domain_setup(_: Me, _: TenantView) -> AnyView {
     view! {
         <NotYetAvailable
             page="Domain Setup"
@@ -242,10 +244,15 @@ pub fn DomainSetup() -> impl IntoView {
             status=Some("Not Provisioned")
         />
     }
+    .into_any()
 }
 
 #[component]
 pub fn Settings() -> impl IntoView {
+    view! { <TenantFrame page=settings/> }
+}
+
+fn settings(_: Me, _: TenantView) -> AnyView {
     view! {
         <NotYetAvailable
             page="Settings"
@@ -253,10 +260,15 @@ pub fn Settings() -> impl IntoView {
             status=None
         />
     }
+    .into_any()
 }
 
 #[component]
 pub fn OidcApps() -> impl IntoView {
+    view! { <TenantFrame page=oidc_apps/> }
+}
+
+fn oidc_apps(_: Me, _: TenantView) -> AnyView {
     view! {
         <NotYetAvailable
             page="OIDC Client Apps"
@@ -264,10 +276,15 @@ pub fn OidcApps() -> impl IntoView {
             status=None
         />
     }
+    .into_any()
 }
 
 #[component]
 pub fn SamlApps() -> impl IntoView {
+    view! { <TenantFrame page=saml_apps/> }
+}
+
+fn saml_apps(_: Me, _: TenantView) -> AnyView {
     view! {
         <NotYetAvailable
             page="SAML Client Apps"
@@ -275,23 +292,30 @@ pub fn SamlApps() -> impl IntoView {
             status=None
         />
     }
+    .into_any()
 }
 
 /// `/t/:cloud_id/team`: the tenant's admins, and invitations.
 #[component]
 pub fn Team() -> impl IntoView {
-    let Some(CurrentTenant(tenant)) = use_context::<CurrentTenant>() else {
-        return view! { <ErrorPage error=AppError::NotFound/> }.into_any();
-    };
-    let Some(Session(me)) = use_context::<Session>() else {
-        return view! { <ErrorPage error=AppError::NotSignedIn/> }.into_any();
-    };
+    let params = use_params_map();
     let invite = ServerAction::<InviteAdmin>::new();
-    let cloud_id = tenant.cloud_id.clone();
-    let team = Resource::new(
-        move || (cloud_id.clone(), invite.version().get()),
+    let team = Resource::new_blocking(
+        move || {
+            let cloud_id = params.read().get("cloud_id").unwrap_or_default();
+            (cloud_id, invite.version().get())
+        },
         |(cloud_id, _)| tenant_team(cloud_id),
     );
+    view! { <TenantFrame page=move |me, tenant| team_body(me, tenant, invite, team)/> }
+}
+
+fn team_body(
+    me: Me,
+    tenant: TenantView,
+    invite: ServerAction<InviteAdmin>,
+    team: Resource<Result<Vec<StaffView>, AppError>>,
+) -> AnyView {
     view! {
         {tenant_page_title("Team")}
         <p class="muted">"Tenant admins manage this Cloud ID and nothing else."</p>

@@ -40,7 +40,10 @@ impl From<StaffError> for AppError {
         match error {
             StaffError::InvalidInput(invalid) => AppError::Invalid(invalid.to_string()),
             StaffError::BadCredentials => AppError::BadCredentials(error.to_string()),
-            StaffError::TooManyAttempts { .. } => AppError::TooManyAttempts(error.to_string()),
+            StaffError::TooManyAttempts { retry_after } => AppError::TooManyAttempts {
+                message: error.to_string(),
+                retry_after_seconds: retry_after.0,
+            },
             StaffError::SetupLinkInvalid => AppError::SetupLink(error.to_string()),
             StaffError::NotSignedIn => AppError::NotSignedIn,
             StaffError::CsrfMismatch => AppError::Csrf,
@@ -59,6 +62,60 @@ impl From<StaffError> for AppError {
             }
         }
     }
+}
+
+/// Sends a strict Content-Security-Policy with every page: scripts only from our origin or
+/// carrying this response's nonce (Leptos puts it on its hydration scripts), WebAssembly
+/// compilation allowed, no plugins, no framing, forms only to ourselves.
+pub fn content_security_policy() {
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let nonce = leptos::nonce::use_nonce()
+        .map(|nonce| format!(" 'nonce-{nonce}'"))
+        .unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'"
+    );
+    match HeaderValue::from_str(&policy) {
+        Ok(value) => response.insert_header(http::header::CONTENT_SECURITY_POLICY, value),
+        Err(error) => tracing::error!(%error, "unencodable Content-Security-Policy"),
+    }
+}
+
+/// The one place where dashboard errors become HTTP statuses (and `Retry-After`), for server
+/// function responses and for pages whose data failed to load.
+pub fn respond<T>(outcome: Result<T, AppError>) -> Result<T, AppError> {
+    use http::StatusCode;
+    let Err(error) = &outcome else {
+        return outcome;
+    };
+    let status = match error {
+        AppError::NotSignedIn | AppError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+        AppError::NotFound => StatusCode::NOT_FOUND,
+        AppError::Invalid(_) | AppError::Request(_) => StatusCode::BAD_REQUEST,
+        AppError::Conflict(_) => StatusCode::CONFLICT,
+        AppError::SetupLink(_) => StatusCode::GONE,
+        AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(status);
+        if let AppError::TooManyAttempts {
+            retry_after_seconds,
+            ..
+        } = error
+        {
+            response.insert_header(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(*retry_after_seconds),
+            );
+        }
+    }
+    outcome
 }
 
 pub fn now() -> Timestamp {

@@ -8,8 +8,36 @@ const operator = { email: 'ops@vestibule.test', password: 'operator password 1' 
 const admin = { email: 'admin@acme.test', password: 'tenant admin password 1' };
 let invitationUrl = '';
 
+// Hydration errors, Content-Security-Policy violations and server errors reach only the console:
+// fail on them. Chromium also logs each 4xx answer, which these tests provoke on purpose.
+const expectedAnswer = /^Failed to load resource: the server responded with a status of 4\d\d/;
+let consoleErrors: string[] = [];
+test.beforeEach(({ page }) => {
+  consoleErrors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !expectedAnswer.test(message.text())) {
+      consoleErrors.push(message.text());
+    }
+  });
+  page.on('pageerror', (error) => consoleErrors.push(error.message));
+});
+test.afterEach(() => {
+  expect(consoleErrors, 'browser console errors').toEqual([]);
+});
+
+// A full page load is interactive once the wasm has hydrated it; forms submitted earlier would
+// go to the server as plain HTML forms.
+async function hydrated(page: Page) {
+  await page.locator('body[data-hydrated]').waitFor({ state: 'attached' });
+}
+
+async function visit(page: Page, url: string) {
+  await page.goto(url);
+  await hydrated(page);
+}
+
 async function signIn(page: Page, email: string, password: string) {
-  await page.goto('/login');
+  await visit(page, '/login');
   await page.getByLabel('E-mail address').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -23,7 +51,7 @@ async function signOut(page: Page) {
 test('the first operator sets a password from the printed link', async ({ page }) => {
   const setupUrl = process.env.VESTIBULE_SETUP_URL;
   expect(setupUrl, 'global setup captured the link').toBeTruthy();
-  await page.goto(setupUrl!);
+  await visit(page, setupUrl!);
   await expect(page.getByRole('heading', { name: 'Create the first operator' })).toBeVisible();
   await page.getByLabel('Your e-mail address').fill(operator.email);
   await page.getByLabel('New password (at least 12 characters)').fill(operator.password);
@@ -31,7 +59,7 @@ test('the first operator sets a password from the printed link', async ({ page }
   await page.getByRole('button', { name: 'Set password' }).click();
   await expect(page.getByRole('heading', { name: 'Your password is set' })).toBeVisible();
 
-  await page.goto(setupUrl!);
+  await visit(page, setupUrl!);
   await expect(page.getByRole('heading', { name: 'This link does not work' })).toBeVisible();
 });
 
@@ -46,6 +74,7 @@ test('a wrong password shows an error and no session', async ({ page }) => {
 test('the operator creates tenants and invites a tenant admin', async ({ page }) => {
   await signIn(page, operator.email, operator.password);
   await expect(page).toHaveURL(/\/tenants$/);
+  await hydrated(page);
   await expect(page.getByText('No tenants yet.')).toBeVisible();
 
   for (const [cloudId, name] of [['acme', 'Acme Association'], ['beta', 'Beta Society']]) {
@@ -74,7 +103,7 @@ test('the operator creates tenants and invites a tenant admin', async ({ page })
 
 test('the tenant admin signs in and sees only their Cloud ID', async ({ page }) => {
   expect(invitationUrl).toContain('/setup?token=');
-  await page.goto(invitationUrl);
+  await visit(page, invitationUrl);
   await expect(page.getByRole('heading', { name: 'Choose your password' })).toBeVisible();
   await expect(page.locator('.setup-email')).toHaveText(admin.email);
   await page.getByLabel('New password (at least 12 characters)').fill(admin.password);
@@ -84,6 +113,7 @@ test('the tenant admin signs in and sees only their Cloud ID', async ({ page }) 
 
   await signIn(page, admin.email, admin.password);
   await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await hydrated(page);
   await expect(page.getByText('Acme Association')).toBeVisible();
   await expect(page.getByText('Not Provisioned')).toBeVisible();
   await expect(page.getByRole('link', { name: 'Tenants' })).toHaveCount(0);
@@ -93,21 +123,21 @@ test('the tenant admin signs in and sees only their Cloud ID', async ({ page }) 
     await page.getByRole('navigation').getByRole('link', { name }).click();
     await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
   }
-  await page.goto('/t/acme/team');
+  await visit(page, '/t/acme/team');
   await expect(page.getByRole('cell', { name: admin.email })).toBeVisible();
 
   // Editing the Cloud ID in the address bar does not reveal another tenant.
-  await page.goto('/t/beta/domain');
+  await visit(page, '/t/beta/domain');
   await expect(page.getByRole('heading', { name: 'No access' })).toBeVisible();
   await expect(page.getByText('Beta Society')).toHaveCount(0);
-  await page.goto('/tenants');
+  await visit(page, '/tenants');
   await expect(page.getByRole('heading', { name: 'No access' })).toBeVisible();
 
   // The keyboard reaches the skip link first.
-  await page.goto('/t/acme/domain');
+  await visit(page, '/t/acme/domain');
   await page.keyboard.press('Tab');
   await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
   await signOut(page);
-  await page.goto('/t/acme/domain');
+  await visit(page, '/t/acme/domain');
   await expect(page).toHaveURL(/\/login$/);
 });

@@ -219,8 +219,9 @@ async fn sign_in_failures_look_the_same() {
                 None,
             )
             .await;
-        assert_ne!(wrong.status, StatusCode::OK);
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
         assert_eq!(wrong.status, unknown.status);
+        assert_eq!(wrong.status, pending.status);
         assert_eq!(wrong.body, unknown.body);
         assert_eq!(wrong.body, pending.body);
         assert!(
@@ -254,6 +255,13 @@ async fn repeated_failures_are_rate_limited() {
             None,
         )
         .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: i64 = limited.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
     assert!(
         limited.body.contains("Too many sign-in attempts"),
         "{}",
@@ -285,6 +293,7 @@ async fn state_changes_need_the_session_csrf_token() {
         let forged = dashboard
             .call("create_tenant", &form("forged"), Some(&cookie))
             .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
         assert!(forged.body.contains("Csrf"), "{}", forged.body);
         assert!(dashboard
             .accounts
@@ -303,6 +312,7 @@ async fn state_changes_need_the_session_csrf_token() {
         let duplicate = dashboard
             .call("create_tenant", &form(csrf), Some(&cookie))
             .await;
+        assert_eq!(duplicate.status, StatusCode::CONFLICT);
         assert!(
             duplicate.body.contains("already exists"),
             "{}",
@@ -310,6 +320,7 @@ async fn state_changes_need_the_session_csrf_token() {
         );
 
         let no_session = dashboard.call("create_tenant", &form(csrf), None).await;
+        assert_eq!(no_session.status, StatusCode::UNAUTHORIZED);
         assert!(
             no_session.body.contains("NotSignedIn"),
             "{}",
@@ -395,6 +406,7 @@ async fn a_tenant_admin_cannot_reach_another_cloud_id_by_editing_ids() {
                 Some(&cookie),
             )
             .await;
+        assert_eq!(invite.status, StatusCode::FORBIDDEN);
         assert!(invite.body.contains("Forbidden"), "{}", invite.body);
         let create = dashboard
             .call(
@@ -434,8 +446,13 @@ async fn a_tenant_admin_cannot_reach_another_cloud_id_by_editing_ids() {
 
         // The page for another Cloud ID renders a refusal, not the tenant.
         let page = dashboard.page("/t/beta/team", Some(&cookie)).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
         assert!(page.body.contains("No access"), "{}", page.body);
         assert!(!page.body.contains("Beta Society"));
+
+        let operators_only = dashboard.page("/tenants", Some(&cookie)).await;
+        assert_eq!(operators_only.status, StatusCode::FORBIDDEN);
+        assert!(operators_only.body.contains("No access"));
 
         // Inviting within their own Cloud ID works and yields a setup link.
         let invite = dashboard
@@ -471,6 +488,22 @@ async fn pages_redirect_visitors_without_a_session() {
     assert_eq!(login.status, StatusCode::OK);
     assert!(login.body.contains("Sign in to Vestibule"));
     assert_eq!(login.headers[header::X_FRAME_OPTIONS], "DENY");
+    let csp = login.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"),
+        "{csp}"
+    );
+    assert!(
+        login.body.contains(&format!("nonce=\"{nonce}\"")),
+        "the page's scripts carry the policy's nonce"
+    );
     let missing = dashboard.page("/no/such/page", None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.body.contains("Page not found"));

@@ -211,88 +211,69 @@ fn tenant_page_title(page: &'static str) -> impl IntoView {
     view! { <Title text=page/> <h1>{page}</h1> }
 }
 
-/// Shared body of the Cloud SSO pages whose features have not landed yet: says plainly what the
-/// page will do and that it is not available, rather than showing controls that do nothing.
+/// A Cloud SSO page whose feature has not landed yet: says plainly what the page will do and that
+/// it is not available, rather than showing controls that do nothing.
 #[component]
 fn NotYetAvailable(
     page: &'static str,
     purpose: &'static str,
-    status: Option<&'static str>,
+    #[prop(optional)] status: Option<&'static str>,
 ) -> impl IntoView {
-    view! {
-        {tenant_page_title(page)}
-        {status.map(|status| view! {
-            <p class="status-line">"Domain Status: " <span class="status status-off">{status}</span></p>
-        })}
-        <section class="card empty">
-            <p>{purpose}</p>
-            <p class="muted">"This part of the Cloud Dashboard is not available in this version of Vestibule yet. Nothing has been configured for this Cloud ID."</p>
-        </section>
-    }
+    let body = move |_: Me, _: TenantView| {
+        view! {
+            {tenant_page_title(page)}
+            {status.map(|status| view! {
+                <p class="status-line">"Domain Status: " <span class="status status-off">{status}</span></p>
+            })}
+            <section class="card empty">
+                <p>{purpose}</p>
+                <p class="muted">"This part of the Cloud Dashboard is not available in this version of Vestibule yet. Nothing has been configured for this Cloud ID."</p>
+            </section>
+        }
+        .into_any()
+    };
+    view! { <TenantFrame page=body/> }
 }
 
 #[component]
 pub fn DomainSetup() -> impl IntoView {
-    view! { <TenantFrame page=domain_setup/> }
-}
-
-fn domain_setup(_: Me, _: TenantView) -> AnyView {
     view! {
         <NotYetAvailable
             page="Domain Setup"
             purpose="Here you will point a CNAME record at Vestibule, press Provision Your Domain, and get a login page on your own SSO domain with its own certificate."
-            status=Some("Not Provisioned")
+            status="Not Provisioned"
         />
     }
-    .into_any()
 }
 
 #[component]
 pub fn Settings() -> impl IntoView {
-    view! { <TenantFrame page=settings/> }
-}
-
-fn settings(_: Me, _: TenantView) -> AnyView {
     view! {
         <NotYetAvailable
             page="Settings"
             purpose="Here you will connect iMIS (base URL, RiSE client applications for OpenID Connect and SAML, the SSO page) and brand the login page."
-            status=None
         />
     }
-    .into_any()
 }
 
 #[component]
 pub fn OidcApps() -> impl IntoView {
-    view! { <TenantFrame page=oidc_apps/> }
-}
-
-fn oidc_apps(_: Me, _: TenantView) -> AnyView {
     view! {
         <NotYetAvailable
             page="OIDC Client Apps"
             purpose="Here you will register OpenID Connect client apps for event, learning and community vendors and copy the values they need."
-            status=None
         />
     }
-    .into_any()
 }
 
 #[component]
 pub fn SamlApps() -> impl IntoView {
-    view! { <TenantFrame page=saml_apps/> }
-}
-
-fn saml_apps(_: Me, _: TenantView) -> AnyView {
     view! {
         <NotYetAvailable
             page="SAML Client Apps"
             purpose="Here you will register SAML service providers, import their metadata and copy the IdP metadata URL and sign-in links."
-            status=None
         />
     }
-    .into_any()
 }
 
 /// `/t/:cloud_id/team`: the tenant's admins, and invitations.

@@ -5,11 +5,13 @@
 
 mod cloud_id;
 mod email;
+mod sso_domain;
 mod staff;
 mod time;
 
 pub use cloud_id::CloudId;
 pub use email::Email;
+pub use sso_domain::{DomainState, ProvisioningPhase};
 pub use staff::{Role, StaffId, StaffMember, Tenant, TenantId};
 pub use time::{Seconds, Timestamp};
 

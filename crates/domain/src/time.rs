@@ -36,6 +36,20 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The time in UTC as people read it, e.g. `2026-11-23 09:41 UTC`.
+    pub fn to_utc_string(self) -> String {
+        let days = self.0.div_euclid(86_400);
+        let secs = self.0.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        format!(
+            "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+            secs / 3600,
+            secs % 3600 / 60
+        )
+    }
+}
+
 impl Add<Seconds> for Timestamp {
     type Output = Timestamp;
     fn add(self, rhs: Seconds) -> Timestamp {
@@ -90,6 +104,19 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_utc_dates_people_read() {
+        assert_eq!(Timestamp(0).to_utc_string(), "1970-01-01 00:00 UTC");
+        assert_eq!(
+            Timestamp(1_795_426_860).to_utc_string(),
+            "2026-11-23 09:41 UTC"
+        );
+        assert_eq!(
+            Timestamp(951_782_400).to_utc_string(),
+            "2000-02-29 00:00 UTC"
+        );
+    }
 
     #[test]
     fn formats_rfc3339() {

@@ -5,6 +5,10 @@ use std::fmt;
 pub enum Conflict {
     CloudId,
     StaffEmail,
+    /// The domain is already claimed by a Cloud ID.
+    DomainName,
+    /// The Cloud ID already has a domain.
+    TenantDomain,
 }
 
 impl fmt::Display for Conflict {
@@ -12,6 +16,8 @@ impl fmt::Display for Conflict {
         f.write_str(match self {
             Conflict::CloudId => "a tenant with this Cloud ID already exists",
             Conflict::StaffEmail => "a staff member with this e-mail address already exists",
+            Conflict::DomainName => "this domain is already in use by another Cloud ID",
+            Conflict::TenantDomain => "this Cloud ID already has a domain",
         })
     }
 }
@@ -43,6 +49,12 @@ impl From<sqlx::Error> for StorageError {
                 }
                 if constraint == "staff_email_key" || message.contains("staff.email") {
                     return StorageError::Conflict(Conflict::StaffEmail);
+                }
+                if constraint == "domains_name_key" || message.contains("domains.name") {
+                    return StorageError::Conflict(Conflict::DomainName);
+                }
+                if constraint == "domains_tenant_key" || message.contains("domains.tenant_id") {
+                    return StorageError::Conflict(Conflict::TenantDomain);
                 }
             }
         }

@@ -8,12 +8,14 @@
 //!
 //! Storage speaks domain types only: it never sees HTTP requests and never returns HTTP errors.
 
+mod domains;
 mod error;
 mod staff;
 mod store;
 mod tenants;
 pub mod testing;
 
+pub use domains::{CertificateRecord, DomainRecord, JobOutcome};
 pub use error::{Conflict, StorageError};
 pub use staff::{NewStaff, SessionRecord, SetupTokenRecord, StaffCredentials};
 pub use store::{Backend, Store};

@@ -59,6 +59,16 @@ impl Store {
         row.map(tenant_from_row).transpose()
     }
 
+    pub async fn tenant_by_id(&self, tenant: TenantId) -> Result<Option<Tenant>> {
+        let row: Option<TenantRow> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, cloud_id, display_name, created_at FROM tenants WHERE id = $1")
+                .bind(tenant.0)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(tenant_from_row).transpose()
+    }
+
     /// Renames a tenant. Returns false when no tenant has that id.
     pub async fn rename_tenant(&self, tenant: TenantId, display_name: &str) -> Result<bool> {
         let affected = with_pool!(self, pool => {

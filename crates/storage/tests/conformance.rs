@@ -337,3 +337,159 @@ async fn sign_in_failures_are_counted_per_bucket_and_forgotten() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
+    use vestibule_domain::{DomainState, ProvisioningPhase, Seconds};
+    use vestibule_storage::{CertificateRecord, JobOutcome};
+
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&cloud("acme"), "Acme", NOW)
+            .await
+            .unwrap();
+        let beta = store
+            .create_tenant(&cloud("beta"), "Beta", NOW)
+            .await
+            .unwrap();
+
+        let claimed = store
+            .claim_domain(acme.id, "sso.acme.org", NOW)
+            .await
+            .unwrap();
+        assert_eq!(claimed.state, DomainState::Provisioning);
+        assert_eq!(claimed.phase, ProvisioningPhase::DnsCheck);
+        assert!(matches!(
+            store.claim_domain(beta.id, "sso.acme.org", NOW).await,
+            Err(StorageError::Conflict(Conflict::DomainName))
+        ));
+        assert!(matches!(
+            store.claim_domain(acme.id, "login.acme.org", NOW).await,
+            Err(StorageError::Conflict(Conflict::TenantDomain))
+        ));
+
+        // One node wins the lease; the other sees nothing due until it runs out.
+        let lease = NOW + Seconds(60);
+        let first = store.lease_due_job("node-a", NOW, lease).await.unwrap();
+        assert_eq!(first.map(|d| d.id), Some(claimed.id));
+        assert!(store
+            .lease_due_job("node-b", NOW, lease)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .report_job_progress(
+                claimed.id,
+                "node-a",
+                ProvisioningPhase::Challenge,
+                "",
+                NOW,
+                lease
+            )
+            .await
+            .unwrap());
+        assert!(!store
+            .report_job_progress(
+                claimed.id,
+                "node-b",
+                ProvisioningPhase::Challenge,
+                "",
+                NOW,
+                lease
+            )
+            .await
+            .unwrap());
+
+        store
+            .put_challenge("token-1", "token-1.thumb", claimed.id, NOW + Seconds(3600))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .challenge_answer("token-1", NOW)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("token-1.thumb")
+        );
+        assert!(store
+            .challenge_answer("token-1", NOW + Seconds(7200))
+            .await
+            .unwrap()
+            .is_none());
+
+        let certificate = CertificateRecord {
+            domain_id: claimed.id,
+            domain: "sso.acme.org".into(),
+            chain_pem: "chain".into(),
+            key_sealed: "v1:sealed".into(),
+            not_before: NOW,
+            not_after: NOW + Seconds(90 * 86_400),
+            issued_at: NOW,
+        };
+        store.put_certificate(&certificate).await.unwrap();
+        store
+            .put_certificate(&CertificateRecord {
+                chain_pem: "renewed".into(),
+                ..certificate.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.all_certificates().await.unwrap().len(), 1);
+        let outcome = JobOutcome {
+            state: DomainState::Online,
+            phase: ProvisioningPhase::Online,
+            message: String::new(),
+            attempts: 0,
+            next_attempt_at: NOW + Seconds(60 * 86_400),
+        };
+        assert!(!store
+            .finish_job(claimed.id, "node-b", &outcome, NOW)
+            .await
+            .unwrap());
+        assert!(store
+            .finish_job(claimed.id, "node-a", &outcome, NOW)
+            .await
+            .unwrap());
+        store
+            .record_domain_check(claimed.id, DomainState::Offline, "CNAME gone", NOW)
+            .await
+            .unwrap();
+        let checked = store.domain_for_tenant(acme.id).await.unwrap().unwrap();
+        assert_eq!(checked.state, DomainState::Offline);
+        assert_eq!(checked.check_message, "CNAME gone");
+        assert_eq!(store.provisioned_domains().await.unwrap().len(), 1);
+        assert!(store
+            .lease_due_job("node-b", NOW, lease)
+            .await
+            .unwrap()
+            .is_none());
+
+        assert_eq!(
+            store.release_domain(acme.id).await.unwrap().as_deref(),
+            Some("sso.acme.org")
+        );
+        assert!(store.all_certificates().await.unwrap().is_empty());
+        assert!(store
+            .challenge_answer("token-1", NOW)
+            .await
+            .unwrap()
+            .is_none());
+        store
+            .claim_domain(beta.id, "sso.acme.org", NOW)
+            .await
+            .unwrap();
+
+        let sealed = store
+            .put_acme_account("https://ca/dir", "first", NOW)
+            .await
+            .unwrap();
+        let again = store
+            .put_acme_account("https://ca/dir", "second", NOW)
+            .await
+            .unwrap();
+        assert_eq!((sealed.as_str(), again.as_str()), ("first", "first"));
+    })
+    .await;
+}

@@ -1,0 +1,157 @@
+//! The certificates the TLS edge serves: loaded from the database, picked by SNI, refreshed
+//! without a restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use rustls::crypto::ring::{cipher_suite, default_provider};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
+use vestibule_domain::Timestamp;
+use vestibule_storage::{CertificateRecord, Store};
+
+use crate::{ProvisioningError, SecretKey};
+
+/// The context a certificate's private key is sealed under.
+pub(crate) fn key_context(domain: &str) -> String {
+    format!("certificate-key:{domain}")
+}
+
+/// `notBefore` and `notAfter` of the first (leaf) certificate in a PEM chain.
+pub fn validity(chain_pem: &str) -> Result<(Timestamp, Timestamp), ProvisioningError> {
+    let leaf = parse_chain(chain_pem)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ProvisioningError::Certificate("the chain is empty".into()))?;
+    let (_, certificate) = x509_parser::parse_x509_certificate(&leaf)
+        .map_err(|e| ProvisioningError::Certificate(format!("unreadable certificate: {e}")))?;
+    let validity = certificate.validity();
+    Ok((
+        Timestamp(validity.not_before.timestamp()),
+        Timestamp(validity.not_after.timestamp()),
+    ))
+}
+
+fn parse_chain(chain_pem: &str) -> Result<Vec<CertificateDer<'static>>, ProvisioningError> {
+    rustls_pemfile::certs(&mut chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ProvisioningError::Certificate(format!("unreadable chain: {e}")))
+}
+
+/// Builds what rustls serves from a stored certificate, opening its sealed key.
+fn certified_key(
+    record: &CertificateRecord,
+    secret: &SecretKey,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, ProvisioningError> {
+    let chain = parse_chain(&record.chain_pem)?;
+    let key_pem = secret.open(&key_context(&record.domain), &record.key_sealed)?;
+    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .map_err(|e| ProvisioningError::Certificate(format!("unreadable key: {e}")))?
+        .ok_or_else(|| ProvisioningError::Certificate("no private key".into()))?;
+    CertifiedKey::from_der(chain, key, provider)
+        .map_err(|e| ProvisioningError::Certificate(format!("key does not fit: {e}")))
+}
+
+/// Picks each tenant's certificate by the name the client asks for (SNI). A name we hold no
+/// certificate for gets none, and the handshake fails: never another tenant's certificate.
+#[derive(Debug)]
+pub struct CertificateResolver {
+    by_name: RwLock<HashMap<String, Arc<CertifiedKey>>>,
+    store: Store,
+    secret: SecretKey,
+    provider: Arc<CryptoProvider>,
+}
+
+impl CertificateResolver {
+    pub fn new(store: Store, secret: SecretKey) -> Arc<Self> {
+        Arc::new(Self {
+            by_name: RwLock::new(HashMap::new()),
+            store,
+            secret,
+            provider: Arc::new(provider()),
+        })
+    }
+
+    /// Reloads every certificate from the database. Called after issuance on this node and
+    /// periodically, so certificates issued or renewed by another node appear too. A
+    /// certificate that cannot be loaded is skipped with a log line; the others still serve.
+    pub async fn reload(&self) -> Result<usize, ProvisioningError> {
+        let records = self.store.all_certificates().await?;
+        let mut loaded = HashMap::with_capacity(records.len());
+        for record in &records {
+            match certified_key(record, &self.secret, &self.provider) {
+                Ok(key) => {
+                    loaded.insert(record.domain.clone(), Arc::new(key));
+                }
+                Err(error) => {
+                    tracing::error!(domain = %record.domain, %error, "certificate not loaded");
+                }
+            }
+        }
+        let count = loaded.len();
+        if let Ok(mut by_name) = self.by_name.write() {
+            *by_name = loaded;
+        }
+        Ok(count)
+    }
+
+    pub fn serves(&self, name: &str) -> bool {
+        self.by_name
+            .read()
+            .map(|by_name| by_name.contains_key(&name.to_ascii_lowercase()))
+            .unwrap_or(false)
+    }
+}
+
+impl ResolvesServerCert for CertificateResolver {
+    fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let name = client_hello.server_name()?.to_ascii_lowercase();
+        self.by_name.read().ok()?.get(&name).cloned()
+    }
+}
+
+/// The edge's crypto: ring, with only AEAD suites that have forward secrecy (all TLS 1.3
+/// suites; ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2), strongest first.
+pub fn provider() -> CryptoProvider {
+    CryptoProvider {
+        cipher_suites: vec![
+            cipher_suite::TLS13_AES_256_GCM_SHA384,
+            cipher_suite::TLS13_AES_128_GCM_SHA256,
+            cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ],
+        ..default_provider()
+    }
+}
+
+/// TLS 1.3 and 1.2 only, the server's suite order, certificates from `resolver`.
+pub fn server_config(
+    resolver: Arc<CertificateResolver>,
+) -> Result<ServerConfig, ProvisioningError> {
+    let mut config = ServerConfig::builder_with_provider(Arc::new(provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| ProvisioningError::Config(format!("TLS settings: {e}")))?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.ignore_client_order = true;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The leaf certificate a stored chain starts with, for comparing with what the edge serves.
+pub fn leaf_der(chain_pem: &str) -> Result<Vec<u8>, ProvisioningError> {
+    parse_chain(chain_pem)?
+        .into_iter()
+        .next()
+        .map(|der| der.as_ref().to_vec())
+        .ok_or_else(|| ProvisioningError::Certificate("the chain is empty".into()))
+}

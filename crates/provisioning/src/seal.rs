@@ -1,0 +1,136 @@
+//! Secrets at rest (certificate private keys, ACME account keys), sealed with ChaCha20-Poly1305
+//! under the server's secret key. The purpose and owner are bound in as associated data, so a
+//! sealed value copied onto another row does not open.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::ProvisioningError;
+
+/// The 32-byte key that seals secrets in the database. Every node of a deployment shares it.
+#[derive(Clone)]
+pub struct SecretKey {
+    bytes: [u8; 32],
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+impl SecretKey {
+    pub const ENCODED_LEN: usize = 44;
+
+    /// Reads the base64 form used in configuration.
+    pub fn from_base64(encoded: &str) -> Result<Self, ProvisioningError> {
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| ProvisioningError::Config("the secret key is not base64".into()))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+            ProvisioningError::Config(
+                "the secret key must be 32 bytes (44 base64 characters)".into(),
+            )
+        })?;
+        Ok(Self { bytes })
+    }
+
+    /// A fresh random key, base64-encoded, for `vestibule` to write on first start.
+    pub fn generate_base64() -> String {
+        let mut bytes = [0u8; 32];
+        // The system RNG failing is not recoverable and happens only on a broken host.
+        #[allow(clippy::expect_used)]
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .expect("the system random number generator works");
+        STANDARD.encode(bytes)
+    }
+
+    fn key(&self) -> LessSafeKey {
+        // 32 bytes is always a valid ChaCha20-Poly1305 key.
+        #[allow(clippy::expect_used)]
+        LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &self.bytes).expect("32-byte key"))
+    }
+
+    /// Seals `plaintext` for `context` (for example `"certificate-key:sso.acme.org"`).
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<String, ProvisioningError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| ProvisioningError::Seal("no randomness for a nonce".into()))?;
+        let mut data = plaintext.to_vec();
+        self.key()
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context.as_bytes()),
+                &mut data,
+            )
+            .map_err(|_| ProvisioningError::Seal("sealing failed".into()))?;
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&data);
+        Ok(format!("v1:{}", STANDARD.encode(sealed)))
+    }
+
+    pub fn open(&self, context: &str, sealed: &str) -> Result<Vec<u8>, ProvisioningError> {
+        let encoded = sealed
+            .strip_prefix("v1:")
+            .ok_or_else(|| ProvisioningError::Seal("unknown format".into()))?;
+        let mut data = STANDARD
+            .decode(encoded)
+            .map_err(|_| ProvisioningError::Seal("not base64".into()))?;
+        if data.len() < NONCE_LEN {
+            return Err(ProvisioningError::Seal("too short".into()));
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&data[..NONCE_LEN]);
+        let plaintext = self
+            .key()
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context.as_bytes()),
+                &mut data[NONCE_LEN..],
+            )
+            .map_err(|_| {
+                ProvisioningError::Seal(
+                    "the secret key does not match the one it was sealed with".into(),
+                )
+            })?;
+        Ok(plaintext.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seals_and_opens_only_with_the_same_key_and_context() {
+        let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+        let sealed = key
+            .seal("certificate-key:a.example.org", b"secret")
+            .unwrap();
+        assert!(!sealed.contains("secret"));
+        assert_eq!(
+            key.open("certificate-key:a.example.org", &sealed).unwrap(),
+            b"secret"
+        );
+        assert!(key.open("certificate-key:b.example.org", &sealed).is_err());
+        let other = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+        assert!(other
+            .open("certificate-key:a.example.org", &sealed)
+            .is_err());
+        assert_ne!(
+            sealed,
+            key.seal("certificate-key:a.example.org", b"secret")
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn refuses_keys_of_the_wrong_size() {
+        assert!(SecretKey::from_base64("c2hvcnQ=").is_err());
+        assert!(SecretKey::from_base64("not base64!").is_err());
+    }
+}

@@ -1,0 +1,520 @@
+//! The provisioning engine: what the dashboard and the CLI call, and the background work that
+//! provisions, renews and monitors domains.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::Notify;
+use vestibule_domain::{DomainState, ProvisioningPhase, Seconds, TenantId, Timestamp};
+use vestibule_storage::{
+    CertificateRecord, Conflict, DomainRecord, JobOutcome, StorageError, Store,
+};
+
+use crate::acme::{AcmeIssuer, AcmeSettings};
+use crate::certificates::{key_context, leaf_der, CertificateResolver};
+use crate::dns::DnsChecker;
+use crate::{self_check, ProvisioningError, SecretKey, SsoDomain};
+
+/// Everything the engine needs to know about this deployment.
+#[derive(Debug, Clone)]
+pub struct ProvisioningSettings {
+    /// The name tenants point their CNAME record at.
+    pub cname_target: String,
+    /// Names Vestibule serves itself; tenants may not claim them or their subdomains.
+    pub own_domains: Vec<String>,
+    /// DNS servers for the CNAME and CAA checks; empty means the system's.
+    pub dns_servers: Vec<SocketAddr>,
+    pub acme: AcmeSettings,
+    /// CAA `issue` values that allow our CA (for Let's Encrypt, `letsencrypt.org`). Empty
+    /// skips the CAA check.
+    pub caa_identities: Vec<String>,
+    /// Where this node's HTTPS edge listens, for the handshake check.
+    pub edge_address: SocketAddr,
+    /// How long a node holds a job before another may take it over.
+    pub lease: Seconds,
+    /// Attempts before a provisioning job that cannot reach the CA gives up.
+    pub max_attempts: i64,
+    /// First retry delay; doubles with each attempt, up to six hours.
+    pub retry_base: Seconds,
+    /// How often provisioned domains are checked.
+    pub check_interval: Seconds,
+    /// How often certificates are reloaded from the database (to see other nodes' work).
+    pub reload_interval: Seconds,
+}
+
+/// A tenant's domain as the Domain Setup page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainOverview {
+    pub domain: SsoDomain,
+    pub record: DomainRecord,
+    pub certificate_expires: Option<Timestamp>,
+}
+
+#[derive(Clone)]
+pub struct Provisioning {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: ProvisioningSettings,
+    store: Store,
+    secret: SecretKey,
+    dns: DnsChecker,
+    acme: AcmeIssuer,
+    resolver: Arc<CertificateResolver>,
+    /// Names this node's leases, so a restarted or second node can tell them apart.
+    node: String,
+    wake: Notify,
+}
+
+const MAX_RETRY_DELAY: Seconds = Seconds::hours(6);
+
+impl Provisioning {
+    pub fn new(
+        settings: ProvisioningSettings,
+        store: Store,
+        secret: SecretKey,
+    ) -> Result<Self, ProvisioningError> {
+        let dns = DnsChecker::new(&settings.dns_servers)?;
+        let acme = AcmeIssuer::new(settings.acme.clone(), store.clone(), secret.clone());
+        let resolver = CertificateResolver::new(store.clone(), secret.clone());
+        let node = format!("node-{:016x}", rand::thread_rng().gen::<u64>());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                secret,
+                dns,
+                acme,
+                resolver,
+                node,
+                wake: Notify::new(),
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &ProvisioningSettings {
+        &self.inner.settings
+    }
+
+    /// The SNI certificate resolver the TLS edge serves from.
+    pub fn resolver(&self) -> Arc<CertificateResolver> {
+        self.inner.resolver.clone()
+    }
+
+    /// Claims `input` for `tenant` and queues provisioning. Returns at once; the background
+    /// worker does the rest and the page follows its progress.
+    pub async fn start(
+        &self,
+        tenant: TenantId,
+        input: &str,
+        now: Timestamp,
+    ) -> Result<DomainOverview, ProvisioningError> {
+        let domain = SsoDomain::parse(input, &self.inner.settings.own_domains)?;
+        let record = self
+            .inner
+            .store
+            .claim_domain(tenant, domain.as_str(), now)
+            .await
+            .map_err(|error| match error {
+                StorageError::Conflict(Conflict::DomainName) => {
+                    ProvisioningError::DomainTaken(domain.to_unicode())
+                }
+                other => other.into(),
+            })?;
+        tracing::info!(domain = %domain, tenant = tenant.0, "provisioning queued");
+        self.inner.wake.notify_one();
+        Ok(DomainOverview {
+            domain,
+            record,
+            certificate_expires: None,
+        })
+    }
+
+    /// Queues a failed domain again, with the same name.
+    pub async fn retry(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+    ) -> Result<DomainOverview, ProvisioningError> {
+        let record = self
+            .inner
+            .store
+            .domain_for_tenant(tenant)
+            .await?
+            .ok_or(ProvisioningError::NoDomain)?;
+        if record.state != DomainState::Failed {
+            return Err(ProvisioningError::AlreadyHasDomain);
+        }
+        self.start(tenant, &record.name, now).await
+    }
+
+    pub async fn overview(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<DomainOverview>, ProvisioningError> {
+        let Some(record) = self.inner.store.domain_for_tenant(tenant).await? else {
+            return Ok(None);
+        };
+        let certificate_expires = self
+            .inner
+            .store
+            .certificate_for_domain(record.id)
+            .await?
+            .map(|c| c.not_after);
+        Ok(Some(DomainOverview {
+            domain: SsoDomain::from_stored(record.name.clone()),
+            record,
+            certificate_expires,
+        }))
+    }
+
+    /// Releases the tenant's domain: it stops being served at once, on this node, and on the
+    /// others at their next reload. Returns the name that was released.
+    pub async fn release(&self, tenant: TenantId) -> Result<SsoDomain, ProvisioningError> {
+        let name = self
+            .inner
+            .store
+            .release_domain(tenant)
+            .await?
+            .ok_or(ProvisioningError::NoDomain)?;
+        self.inner.resolver.reload().await?;
+        tracing::info!(domain = %name, tenant = tenant.0, "domain released");
+        Ok(SsoDomain::from_stored(name))
+    }
+
+    /// The answer to an HTTP-01 challenge, for the plain-HTTP listener.
+    pub async fn challenge_answer(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, ProvisioningError> {
+        Ok(self.inner.store.challenge_answer(token, now).await?)
+    }
+
+    /// Runs every job that is due, one after the other, and returns how many ran.
+    pub async fn run_due_jobs(&self) -> Result<usize, ProvisioningError> {
+        let mut ran = 0;
+        loop {
+            let now = Timestamp::now();
+            let lease_until = now + self.inner.settings.lease;
+            let Some(record) = self
+                .inner
+                .store
+                .lease_due_job(&self.inner.node, now, lease_until)
+                .await?
+            else {
+                return Ok(ran);
+            };
+            self.run_job(record).await?;
+            ran += 1;
+        }
+    }
+
+    async fn run_job(&self, record: DomainRecord) -> Result<(), ProvisioningError> {
+        let domain = SsoDomain::from_stored(record.name.clone());
+        let renewing = record.state != DomainState::Provisioning;
+        let result = if renewing {
+            self.issue(&record, &domain).await
+        } else {
+            self.provision(&record, &domain).await
+        };
+        let now = Timestamp::now();
+        let mut check = None;
+        let outcome = match result {
+            Ok(certificate) => {
+                tracing::info!(domain = %domain, renewing, "certificate issued");
+                let (state, message) = self.check(&record, &domain, now).await;
+                check = Some((state, message));
+                JobOutcome {
+                    state,
+                    phase: ProvisioningPhase::Online,
+                    message: String::new(),
+                    attempts: 0,
+                    next_attempt_at: renewal_time(&certificate),
+                }
+            }
+            Err(ProvisioningError::Cancelled) => return Ok(()),
+            Err(error) if renewing => {
+                let attempts = record.attempts + 1;
+                let expires = self
+                    .inner
+                    .store
+                    .certificate_for_domain(record.id)
+                    .await?
+                    .map(|c| c.not_after);
+                tracing::warn!(domain = %domain, %error, attempts, "renewal failed");
+                JobOutcome {
+                    state: record.state,
+                    phase: ProvisioningPhase::Online,
+                    message: format!(
+                        "Renewing the certificate failed: {error} The current certificate stays \
+                         in use{}; Vestibule will try again.",
+                        expires
+                            .map(|at| format!(" until it expires at {}", at.to_utc_string()))
+                            .unwrap_or_default()
+                    ),
+                    attempts,
+                    next_attempt_at: now + self.retry_delay(attempts),
+                }
+            }
+            Err(error) => {
+                let attempts = record.attempts + 1;
+                let phase = self.current_phase(&record).await.unwrap_or(record.phase);
+                let retryable = matches!(
+                    error,
+                    ProvisioningError::AcmeUnavailable(_) | ProvisioningError::Storage(_)
+                );
+                if retryable && attempts < self.inner.settings.max_attempts {
+                    tracing::warn!(domain = %domain, %error, attempts, "provisioning will retry");
+                    let next = now + self.retry_delay(attempts);
+                    JobOutcome {
+                        state: DomainState::Provisioning,
+                        phase,
+                        message: format!(
+                            "{error} Attempt {attempts} of {}; the next one starts at {}.",
+                            self.inner.settings.max_attempts,
+                            next.to_utc_string()
+                        ),
+                        attempts,
+                        next_attempt_at: next,
+                    }
+                } else {
+                    tracing::warn!(domain = %domain, %error, "provisioning failed");
+                    JobOutcome {
+                        state: DomainState::Failed,
+                        phase,
+                        message: error.to_string(),
+                        attempts,
+                        next_attempt_at: now,
+                    }
+                }
+            }
+        };
+        self.inner
+            .store
+            .finish_job(record.id, &self.inner.node, &outcome, now)
+            .await?;
+        if let Some((state, message)) = check {
+            self.inner
+                .store
+                .record_domain_check(record.id, state, &message, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// First provisioning: DNS, CAA, then a certificate.
+    async fn provision(
+        &self,
+        record: &DomainRecord,
+        domain: &SsoDomain,
+    ) -> Result<CertificateRecord, ProvisioningError> {
+        self.progress(record.id, ProvisioningPhase::DnsCheck)
+            .await?;
+        let settings = &self.inner.settings;
+        self.inner
+            .dns
+            .check_cname(domain, &settings.cname_target)
+            .await?;
+        self.inner
+            .dns
+            .check_caa(domain, &settings.caa_identities)
+            .await?;
+        self.issue(record, domain).await
+    }
+
+    /// Orders a certificate, stores it with its key sealed, and starts serving it.
+    async fn issue(
+        &self,
+        record: &DomainRecord,
+        domain: &SsoDomain,
+    ) -> Result<CertificateRecord, ProvisioningError> {
+        self.progress(record.id, ProvisioningPhase::CertificateOrder)
+            .await?;
+        let issued = self
+            .inner
+            .acme
+            .issue(domain, record.id, Timestamp::now(), |phase| {
+                self.progress(record.id, phase)
+            })
+            .await?;
+        let certificate = CertificateRecord {
+            domain_id: record.id,
+            domain: domain.as_str().to_string(),
+            chain_pem: issued.chain_pem,
+            key_sealed: self
+                .inner
+                .secret
+                .seal(&key_context(domain.as_str()), issued.key_pem.as_bytes())?,
+            not_before: issued.not_before,
+            not_after: issued.not_after,
+            issued_at: Timestamp::now(),
+        };
+        // The domain may have been released while the CA was working.
+        if self
+            .inner
+            .store
+            .domain_by_name(domain.as_str())
+            .await?
+            .map(|d| d.id)
+            != Some(record.id)
+        {
+            return Err(ProvisioningError::Cancelled);
+        }
+        self.inner.store.put_certificate(&certificate).await?;
+        self.inner.resolver.reload().await?;
+        Ok(certificate)
+    }
+
+    async fn progress(&self, id: i64, phase: ProvisioningPhase) -> Result<(), ProvisioningError> {
+        let now = Timestamp::now();
+        let kept = self
+            .inner
+            .store
+            .report_job_progress(
+                id,
+                &self.inner.node,
+                phase,
+                "",
+                now,
+                now + self.inner.settings.lease,
+            )
+            .await?;
+        if kept {
+            Ok(())
+        } else {
+            Err(ProvisioningError::Cancelled)
+        }
+    }
+
+    /// The step a job had reached, as its progress reports recorded it.
+    async fn current_phase(&self, record: &DomainRecord) -> Option<ProvisioningPhase> {
+        let stored = self
+            .inner
+            .store
+            .domain_for_tenant(record.tenant)
+            .await
+            .ok()??;
+        (stored.id == record.id).then_some(stored.phase)
+    }
+
+    fn retry_delay(&self, attempts: i64) -> Seconds {
+        let base = self.inner.settings.retry_base.0.max(1);
+        let factor = 1i64 << attempts.clamp(1, 20).saturating_sub(1);
+        Seconds(base.saturating_mul(factor).min(MAX_RETRY_DELAY.0))
+    }
+
+    /// Checks every provisioned domain and records Online or Offline with the reason.
+    pub async fn check_all(&self) -> Result<(), ProvisioningError> {
+        for record in self.inner.store.provisioned_domains().await? {
+            let domain = SsoDomain::from_stored(record.name.clone());
+            let now = Timestamp::now();
+            let (state, message) = self.check(&record, &domain, now).await;
+            if state != record.state {
+                tracing::info!(domain = %domain, ?state, %message, "domain status changed");
+            }
+            self.inner
+                .store
+                .record_domain_check(record.id, state, &message, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// One check of a provisioned domain: the CNAME still points at us, the certificate is
+    /// valid, and a real handshake with our edge gets that certificate.
+    async fn check(
+        &self,
+        record: &DomainRecord,
+        domain: &SsoDomain,
+        now: Timestamp,
+    ) -> (DomainState, String) {
+        let settings = &self.inner.settings;
+        if let Err(error) = self
+            .inner
+            .dns
+            .check_cname(domain, &settings.cname_target)
+            .await
+        {
+            return (DomainState::Offline, error.to_string());
+        }
+        let certificate = match self.inner.store.certificate_for_domain(record.id).await {
+            Ok(Some(certificate)) => certificate,
+            Ok(None) => return (DomainState::Offline, "No certificate is stored.".into()),
+            Err(error) => {
+                return (
+                    DomainState::Offline,
+                    format!("Cannot read the certificate: {error}"),
+                )
+            }
+        };
+        if certificate.not_after <= now {
+            return (
+                DomainState::Offline,
+                format!(
+                    "The certificate expired at {}; renewal has not succeeded yet.",
+                    certificate.not_after.to_utc_string()
+                ),
+            );
+        }
+        let leaf = match leaf_der(&certificate.chain_pem) {
+            Ok(leaf) => leaf,
+            Err(error) => return (DomainState::Offline, error.to_string()),
+        };
+        let edge = loopback_if_unspecified(settings.edge_address);
+        match self_check::handshake(edge, domain.as_str(), leaf).await {
+            Ok(()) => (DomainState::Online, String::new()),
+            Err(error) => (
+                DomainState::Offline,
+                format!("The HTTPS check failed: {error}."),
+            ),
+        }
+    }
+
+    /// Runs the background work until the process ends: due jobs when woken or every few
+    /// seconds, checks every `check_interval`, certificate reloads every `reload_interval`.
+    pub async fn run_background(self) {
+        if let Err(error) = self.inner.resolver.reload().await {
+            tracing::error!(%error, "loading certificates failed");
+        }
+        let settings = &self.inner.settings;
+        let mut checks = tokio::time::interval(seconds(settings.check_interval));
+        let mut reloads = tokio::time::interval(seconds(settings.reload_interval));
+        let mut polls = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                _ = self.inner.wake.notified() => self.log(self.run_due_jobs().await.map(drop)),
+                _ = polls.tick() => self.log(self.run_due_jobs().await.map(drop)),
+                _ = checks.tick() => self.log(self.check_all().await),
+                _ = reloads.tick() => self.log(self.inner.resolver.reload().await.map(drop)),
+            }
+        }
+    }
+
+    fn log(&self, result: Result<(), ProvisioningError>) {
+        if let Err(error) = result {
+            tracing::error!(%error, "background provisioning work failed");
+        }
+    }
+}
+
+/// Renew when a third of the certificate's lifetime is left (day 60 of 90 for Let's Encrypt).
+fn renewal_time(certificate: &CertificateRecord) -> Timestamp {
+    let lifetime = certificate.not_after.0 - certificate.not_before.0;
+    Timestamp(certificate.not_before.0 + lifetime * 2 / 3)
+}
+
+fn seconds(value: Seconds) -> Duration {
+    Duration::from_secs(u64::try_from(value.0.max(1)).unwrap_or(1))
+}
+
+fn loopback_if_unspecified(address: SocketAddr) -> SocketAddr {
+    if address.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], address.port()))
+    } else {
+        address
+    }
+}

@@ -1,0 +1,431 @@
+use vestibule_domain::{DomainState, ProvisioningPhase, TenantId, Timestamp};
+
+use crate::store::with_pool;
+use crate::{Result, StorageError, Store};
+
+/// A tenant's SSO domain and the provisioning or renewal job it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainRecord {
+    pub id: i64,
+    pub tenant: TenantId,
+    /// ASCII (IDNA) form, lower case, no trailing dot.
+    pub name: String,
+    pub state: DomainState,
+    pub phase: ProvisioningPhase,
+    /// The last problem or progress note, in words staff can act on.
+    pub message: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub checked_at: Option<Timestamp>,
+    pub check_message: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A certificate as stored; the private key stays sealed until the edge loads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    pub domain_id: i64,
+    pub domain: String,
+    pub chain_pem: String,
+    pub key_sealed: String,
+    pub not_before: Timestamp,
+    pub not_after: Timestamp,
+    pub issued_at: Timestamp,
+}
+
+/// Where a job stands after one run, written back when its lease is given up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    pub state: DomainState,
+    pub phase: ProvisioningPhase,
+    pub message: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+}
+
+const DOMAIN_FIELDS: &str = "id, tenant_id, name, state, phase, message, attempts, \
+     next_attempt_at, checked_at, check_message, created_at, updated_at";
+
+type DomainRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    i64,
+    i64,
+);
+
+fn domain_from_row(row: DomainRow) -> Result<DomainRecord> {
+    let (id, tenant, name, state, phase, message, attempts, next, checked, check, created, updated) =
+        row;
+    Ok(DomainRecord {
+        id,
+        tenant: TenantId(tenant),
+        state: DomainState::parse(&state)
+            .ok_or_else(|| StorageError::Corrupt(format!("domain {name} has state {state:?}")))?,
+        phase: ProvisioningPhase::parse(&phase)
+            .ok_or_else(|| StorageError::Corrupt(format!("domain {name} has phase {phase:?}")))?,
+        name,
+        message,
+        attempts,
+        next_attempt_at: Timestamp(next),
+        checked_at: checked.map(Timestamp),
+        check_message: check,
+        created_at: Timestamp(created),
+        updated_at: Timestamp(updated),
+    })
+}
+
+type CertificateRow = (i64, String, String, String, i64, i64, i64);
+
+fn certificate_from_row(row: CertificateRow) -> CertificateRecord {
+    let (domain_id, domain, chain_pem, key_sealed, not_before, not_after, issued_at) = row;
+    CertificateRecord {
+        domain_id,
+        domain,
+        chain_pem,
+        key_sealed,
+        not_before: Timestamp(not_before),
+        not_after: Timestamp(not_after),
+        issued_at: Timestamp(issued_at),
+    }
+}
+
+const CERTIFICATE_COLUMNS: &str = "c.domain_id, d.name, c.chain_pem, c.key_sealed, \
+     c.not_before, c.not_after, c.issued_at FROM certificates c JOIN domains d ON d.id = c.domain_id";
+
+impl Store {
+    /// Claims `name` for `tenant` and queues its provisioning job. A tenant's earlier failed
+    /// attempt is replaced; a domain another tenant holds gives [`crate::Conflict::DomainName`],
+    /// and a tenant that already has a domain gives [`crate::Conflict::TenantDomain`].
+    pub async fn claim_domain(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<DomainRecord> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM domains WHERE tenant_id = $1 AND state = 'failed'")
+                .bind(tenant.0)
+                .execute(pool)
+                .await?;
+        });
+        let row: DomainRow = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "INSERT INTO domains (tenant_id, name, state, phase, next_attempt_at, created_at, \
+                 updated_at) VALUES ($1, $2, 'provisioning', 'dns_check', $3, $3, $3) \
+                 RETURNING {DOMAIN_FIELDS}"
+            ))
+            .bind(tenant.0)
+            .bind(name)
+            .bind(now.0)
+            .fetch_one(pool)
+            .await?
+        });
+        domain_from_row(row)
+    }
+
+    pub async fn domain_for_tenant(&self, tenant: TenantId) -> Result<Option<DomainRecord>> {
+        let row: Option<DomainRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!("SELECT {DOMAIN_FIELDS} FROM domains WHERE tenant_id = $1"))
+                .bind(tenant.0)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(domain_from_row).transpose()
+    }
+
+    pub async fn domain_by_name(&self, name: &str) -> Result<Option<DomainRecord>> {
+        let row: Option<DomainRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!("SELECT {DOMAIN_FIELDS} FROM domains WHERE name = $1"))
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(domain_from_row).transpose()
+    }
+
+    /// Domains that have been provisioned (online or offline), for monitoring.
+    pub async fn provisioned_domains(&self) -> Result<Vec<DomainRecord>> {
+        let rows: Vec<DomainRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {DOMAIN_FIELDS} FROM domains WHERE state IN ('online', 'offline') ORDER BY id"
+            ))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(domain_from_row).collect()
+    }
+
+    /// Takes the lease on one job that is due: a provisioning attempt or a renewal. Several
+    /// nodes may call this at once; the conditional update lets exactly one of them win.
+    pub async fn lease_due_job(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<DomainRecord>> {
+        let candidates: Vec<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT id FROM domains WHERE state <> 'failed' AND next_attempt_at <= $1 \
+                 AND lease_until < $1 ORDER BY next_attempt_at LIMIT 5",
+            )
+            .bind(now.0)
+            .fetch_all(pool)
+            .await?
+        });
+        for id in candidates {
+            let taken = with_pool!(self, pool => {
+                sqlx::query(
+                    "UPDATE domains SET lease_owner = $1, lease_until = $2 \
+                     WHERE id = $3 AND lease_until < $4 AND next_attempt_at <= $4",
+                )
+                .bind(owner)
+                .bind(lease_until.0)
+                .bind(id)
+                .bind(now.0)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            });
+            if taken == 1 {
+                let row: Option<DomainRow> = with_pool!(self, pool => {
+                    sqlx::query_as(&format!("SELECT {DOMAIN_FIELDS} FROM domains WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(pool)
+                        .await?
+                });
+                return row.map(domain_from_row).transpose();
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records progress of a leased job and extends its lease. False when the lease was lost
+    /// (the domain was released, or another node took over after the lease ran out).
+    pub async fn report_job_progress(
+        &self,
+        id: i64,
+        owner: &str,
+        phase: ProvisioningPhase,
+        message: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<bool> {
+        let affected = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE domains SET phase = $1, message = $2, updated_at = $3, lease_until = $4 \
+                 WHERE id = $5 AND lease_owner = $6",
+            )
+            .bind(phase.as_str())
+            .bind(message)
+            .bind(now.0)
+            .bind(lease_until.0)
+            .bind(id)
+            .bind(owner)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(affected == 1)
+    }
+
+    /// Writes a job's outcome and gives up its lease. False when the lease was lost.
+    pub async fn finish_job(
+        &self,
+        id: i64,
+        owner: &str,
+        outcome: &JobOutcome,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let affected = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE domains SET state = $1, phase = $2, message = $3, attempts = $4, \
+                 next_attempt_at = $5, updated_at = $6, lease_owner = '', lease_until = 0 \
+                 WHERE id = $7 AND lease_owner = $8",
+            )
+            .bind(outcome.state.as_str())
+            .bind(outcome.phase.as_str())
+            .bind(&outcome.message)
+            .bind(outcome.attempts)
+            .bind(outcome.next_attempt_at.0)
+            .bind(now.0)
+            .bind(id)
+            .bind(owner)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(affected == 1)
+    }
+
+    /// Records a monitoring check. Only provisioned domains move between online and offline;
+    /// a domain that is being provisioned or was released is left alone.
+    pub async fn record_domain_check(
+        &self,
+        id: i64,
+        state: DomainState,
+        message: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE domains SET state = $1, checked_at = $2, check_message = $3 \
+                 WHERE id = $4 AND state IN ('online', 'offline')",
+            )
+            .bind(state.as_str())
+            .bind(now.0)
+            .bind(message)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Releases a tenant's domain: the domain row, its certificate and challenges go.
+    pub async fn release_domain(&self, tenant: TenantId) -> Result<Option<String>> {
+        let name: Option<String> = with_pool!(self, pool => {
+            sqlx::query_scalar("DELETE FROM domains WHERE tenant_id = $1 RETURNING name")
+                .bind(tenant.0)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(name)
+    }
+
+    /// Stores the certificate a domain serves, replacing the one before.
+    pub async fn put_certificate(&self, certificate: &CertificateRecord) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO certificates (domain_id, chain_pem, key_sealed, not_before, \
+                 not_after, issued_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (domain_id) DO UPDATE SET chain_pem = excluded.chain_pem, \
+                 key_sealed = excluded.key_sealed, not_before = excluded.not_before, \
+                 not_after = excluded.not_after, issued_at = excluded.issued_at",
+            )
+            .bind(certificate.domain_id)
+            .bind(&certificate.chain_pem)
+            .bind(&certificate.key_sealed)
+            .bind(certificate.not_before.0)
+            .bind(certificate.not_after.0)
+            .bind(certificate.issued_at.0)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn certificate_for_domain(
+        &self,
+        domain_id: i64,
+    ) -> Result<Option<CertificateRecord>> {
+        let row: Option<CertificateRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!("SELECT {CERTIFICATE_COLUMNS} WHERE c.domain_id = $1"))
+                .bind(domain_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(certificate_from_row))
+    }
+
+    /// Every stored certificate, for the TLS edge to load.
+    pub async fn all_certificates(&self) -> Result<Vec<CertificateRecord>> {
+        let rows: Vec<CertificateRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!("SELECT {CERTIFICATE_COLUMNS} ORDER BY c.domain_id"))
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(certificate_from_row).collect())
+    }
+
+    pub async fn put_challenge(
+        &self,
+        token: &str,
+        key_authorization: &str,
+        domain_id: i64,
+        expires_at: Timestamp,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO acme_challenges (token, key_authorization, domain_id, expires_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (token) DO UPDATE SET \
+                 key_authorization = excluded.key_authorization, expires_at = excluded.expires_at",
+            )
+            .bind(token)
+            .bind(key_authorization)
+            .bind(domain_id)
+            .bind(expires_at.0)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The key authorization for an HTTP-01 token, if one is live.
+    pub async fn challenge_answer(&self, token: &str, now: Timestamp) -> Result<Option<String>> {
+        let answer: Option<String> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT key_authorization FROM acme_challenges WHERE token = $1 AND expires_at > $2",
+            )
+            .bind(token)
+            .bind(now.0)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(answer)
+    }
+
+    pub async fn delete_challenges(&self, domain_id: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM acme_challenges WHERE domain_id = $1")
+                .bind(domain_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn acme_account(&self, directory_url: &str) -> Result<Option<String>> {
+        let sealed: Option<String> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT credentials_sealed FROM acme_accounts WHERE directory_url = $1",
+            )
+            .bind(directory_url)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(sealed)
+    }
+
+    /// Stores the account for a directory unless one is there already, and returns the one that
+    /// is stored: when two nodes create an account at once, both go on with the same one.
+    pub async fn put_acme_account(
+        &self,
+        directory_url: &str,
+        credentials_sealed: &str,
+        now: Timestamp,
+    ) -> Result<String> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO acme_accounts (directory_url, credentials_sealed, created_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (directory_url) DO NOTHING",
+            )
+            .bind(directory_url)
+            .bind(credentials_sealed)
+            .bind(now.0)
+            .execute(pool)
+            .await?;
+        });
+        self.acme_account(directory_url)
+            .await?
+            .ok_or_else(|| StorageError::Corrupt("the ACME account vanished".to_string()))
+    }
+}

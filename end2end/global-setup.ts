@@ -1,21 +1,39 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-// Starts `vestibule serve` on a fresh SQLite database and hands the one-time setup link it
-// prints to the tests through the environment. Returns the teardown.
+// Starts a private ACME CA and DNS server (scripts/acme-sandbox), then `vestibule serve` on a
+// fresh SQLite database, and hands the one-time setup link it prints and the sandbox's
+// addresses to the tests through the environment. Returns the teardown.
 export default async function globalSetup() {
   const repo = resolve(__dirname, '..');
   const port = process.env.VESTIBULE_E2E_PORT ?? '3310';
   const url = `http://127.0.0.1:${port}`;
+  const httpPort = String(Number(port) + 1);
+  const httpsPort = String(Number(port) + 2);
   const data = mkdtempSync(join(tmpdir(), 'vestibule-e2e-'));
+  const sandboxFolder = join(data, 'sandbox');
+  const sandboxScript = join(repo, 'scripts/acme-sandbox');
+  const sandbox = Object.fromEntries(
+    execFileSync(sandboxScript, ['start', sandboxFolder, httpPort], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+  );
   const server = spawn(join(repo, 'target/debug/vestibule'), ['serve'], {
     cwd: repo,
     env: {
       ...process.env,
+      ...sandbox,
       VESTIBULE_DATABASE_URL: `sqlite://${data}/vestibule.db`,
+      VESTIBULE_SECRET_KEY_FILE: `${data}/secret.key`,
       VESTIBULE_LISTEN: `127.0.0.1:${port}`,
+      VESTIBULE_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+      VESTIBULE_HTTPS_LISTEN: `127.0.0.1:${httpsPort}`,
+      VESTIBULE_CNAME_TARGET: 'edge.vestibule.test',
+      VESTIBULE_ACME_CAA_IDENTITIES: '',
+      VESTIBULE_DOMAIN_CHECK_SECONDS: '5',
       VESTIBULE_PUBLIC_URL: url,
       VESTIBULE_SITE_ROOT: join(repo, 'target/site'),
       VESTIBULE_LOG: 'warn',
@@ -39,7 +57,12 @@ export default async function globalSetup() {
 
   process.env.VESTIBULE_E2E_URL = url;
   process.env.VESTIBULE_SETUP_URL = setupUrl;
+  process.env.VESTIBULE_E2E_HTTPS_PORT = httpsPort;
+  process.env.SANDBOX_DNS_API = sandbox.SANDBOX_DNS_API;
+  process.env.SANDBOX_ACME_API = sandbox.SANDBOX_ACME_API;
+  process.env.SANDBOX_TRUSTED_ROOT = sandbox.VESTIBULE_ACME_ROOT;
   return async () => {
     server.kill('SIGTERM');
+    execFileSync(sandboxScript, ['stop', sandboxFolder]);
   };
 }

@@ -43,6 +43,34 @@ pub struct Invitation {
     pub setup_url: String,
 }
 
+/// A tenant's domain as the Domain Setup page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainSetupView {
+    /// "Not Provisioned", "Provisioning", "Online" or "Offline".
+    pub status: String,
+    /// "none", "provisioning", "online", "offline" or "failed".
+    pub state: String,
+    /// The domain as people read it (internationalised names in their own script).
+    pub domain: Option<String>,
+    /// The ASCII form, as it goes into DNS.
+    pub domain_ascii: Option<String>,
+    pub cname_target: String,
+    pub steps: Vec<StepView>,
+    /// Why provisioning failed or is waiting to retry, or why renewal failed.
+    pub message: String,
+    /// The last check's finding when the domain is Offline.
+    pub check_message: String,
+    pub checked_at: Option<String>,
+    pub certificate_expires: Option<String>,
+}
+
+/// One provisioning step: "done", "active", "waiting" or "failed".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    pub label: String,
+    pub status: String,
+}
+
 /// Who a setup link is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SetupView {
@@ -204,6 +232,74 @@ pub async fn invite_admin(
                 email: staff.email.to_string(),
                 setup_url: ssr::setup_url(&token)?,
             })
+        }
+        .await,
+    )
+}
+
+// --- domain setup ----------------------------------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "domain")]
+pub async fn domain_setup(cloud_id: String) -> Result<DomainSetupView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            ssr::domain_view(ssr::provisioning()?.overview(tenant.id).await?)
+        }
+        .await,
+    )
+}
+
+/// Claims the domain and queues provisioning; the page follows the job's progress.
+#[server(prefix = "/api", endpoint = "start_provisioning")]
+pub async fn start_provisioning(
+    csrf: String,
+    cloud_id: String,
+    domain: String,
+) -> Result<DomainSetupView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let overview = ssr::provisioning()?
+                .start(tenant.id, &domain, ssr::now())
+                .await?;
+            ssr::domain_view(Some(overview))
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "retry_provisioning")]
+pub async fn retry_provisioning(
+    csrf: String,
+    cloud_id: String,
+) -> Result<DomainSetupView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let overview = ssr::provisioning()?.retry(tenant.id, ssr::now()).await?;
+            ssr::domain_view(Some(overview))
+        }
+        .await,
+    )
+}
+
+/// Releases the domain. `confirm` must repeat the domain name: releasing breaks every SSO
+/// connection that uses it.
+#[server(prefix = "/api", endpoint = "release_domain")]
+pub async fn release_domain(
+    csrf: String,
+    cloud_id: String,
+    confirm: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            ssr::release_domain(tenant.id, &confirm).await
         }
         .await,
     )

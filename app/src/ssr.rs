@@ -7,15 +7,20 @@ use axum::extract::ConnectInfo;
 use http::header::{COOKIE, SET_COOKIE};
 use http::HeaderValue;
 use leptos::prelude::*;
-use vestibule_domain::{Role, StaffMember, Tenant, Timestamp};
 use vestibule_staff::{CurrentStaff, SetupLink, StaffAccounts, StaffError};
 
-use crate::api::{AppError, Me, SetupView, StaffView, TenantView};
+use vestibule_domain::{
+    DomainState, ProvisioningPhase, Role, StaffMember, Tenant, TenantId, Timestamp,
+};
+use vestibule_provisioning::{DomainOverview, Provisioning, ProvisioningError};
+
+use crate::api::{AppError, DomainSetupView, Me, SetupView, StaffView, StepView, TenantView};
 
 /// Everything the dashboard's server functions need, provided as Leptos context per request.
 #[derive(Clone)]
 pub struct DashboardState {
     pub accounts: StaffAccounts,
+    pub provisioning: Provisioning,
     /// Where the dashboard is reached, e.g. `https://dashboard.vestibule.example`.
     pub public_url: String,
 }
@@ -58,6 +63,24 @@ impl From<StaffError> for AppError {
             }
             StaffError::Storage(_) | StaffError::Hashing(_) => {
                 tracing::error!(error = %error, "dashboard request failed");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+impl From<ProvisioningError> for AppError {
+    fn from(error: ProvisioningError) -> Self {
+        match error {
+            ProvisioningError::InvalidDomain(_) => AppError::Invalid(error.to_string()),
+            ProvisioningError::DomainTaken(_) | ProvisioningError::AlreadyHasDomain => {
+                AppError::Conflict(error.to_string())
+            }
+            ProvisioningError::NoDomain | ProvisioningError::Cancelled => {
+                AppError::Conflict(error.to_string())
+            }
+            other => {
+                tracing::error!(error = %other, "domain request failed");
                 AppError::Internal
             }
         }
@@ -294,4 +317,72 @@ pub fn staff_view(staff: &StaffMember) -> StaffView {
         active: staff.has_password,
         created_at: staff.created_at.to_string(),
     }
+}
+
+pub fn provisioning() -> Result<Provisioning, AppError> {
+    Ok(state()?.provisioning)
+}
+
+pub fn domain_view(overview: Option<DomainOverview>) -> Result<DomainSetupView, AppError> {
+    let cname_target = provisioning()?.settings().cname_target.clone();
+    let Some(overview) = overview else {
+        return Ok(DomainSetupView {
+            status: "Not Provisioned".into(),
+            state: "none".into(),
+            domain: None,
+            domain_ascii: None,
+            cname_target,
+            steps: Vec::new(),
+            message: String::new(),
+            check_message: String::new(),
+            checked_at: None,
+            certificate_expires: None,
+        });
+    };
+    let record = &overview.record;
+    let steps = ProvisioningPhase::ALL
+        .into_iter()
+        .map(|phase| {
+            let status = match record.state {
+                DomainState::Online | DomainState::Offline => "done",
+                _ if phase < record.phase => "done",
+                DomainState::Failed if phase == record.phase => "failed",
+                DomainState::Provisioning if phase == record.phase => "active",
+                _ => "waiting",
+            };
+            StepView {
+                label: phase.label().to_string(),
+                status: status.to_string(),
+            }
+        })
+        .collect();
+    Ok(DomainSetupView {
+        status: record.state.to_string(),
+        state: record.state.as_str().to_string(),
+        domain: Some(overview.domain.to_unicode()),
+        domain_ascii: Some(overview.domain.as_str().to_string()),
+        cname_target,
+        steps,
+        message: record.message.clone(),
+        check_message: record.check_message.clone(),
+        checked_at: record.checked_at.map(|at| at.to_utc_string()),
+        certificate_expires: overview.certificate_expires.map(|at| at.to_utc_string()),
+    })
+}
+
+pub async fn release_domain(tenant: TenantId, confirm: &str) -> Result<(), AppError> {
+    let provisioning = provisioning()?;
+    let overview = provisioning
+        .overview(tenant)
+        .await?
+        .ok_or_else(|| AppError::Conflict("This Cloud ID has no domain to release.".into()))?;
+    let typed = confirm.trim().trim_end_matches('.').to_lowercase();
+    if typed != overview.domain.as_str() && typed != overview.domain.to_unicode() {
+        return Err(AppError::Invalid(format!(
+            "Type {} to confirm that you want to release it.",
+            overview.domain.to_unicode()
+        )));
+    }
+    provisioning.release(tenant).await?;
+    Ok(())
 }

@@ -1,4 +1,7 @@
 import { expect, Page, test } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 
 // One story, in order, as a newcomer lives it: set the first operator's password from the
 // printed link, create tenants, invite a tenant admin, and sign in as that admin.
@@ -140,4 +143,97 @@ test('the tenant admin signs in and sees only their Cloud ID', async ({ page }) 
   await signOut(page);
   await visit(page, '/t/acme/domain');
   await expect(page).toHaveURL(/\/login$/);
+});
+
+// --- Domain Setup, against the sandbox's ACME CA (Pebble) and DNS server ----------------------
+
+// Set VESTIBULE_E2E_SCREENSHOTS to a folder to keep pictures of key states for review.
+async function snapshot(page: Page, name: string) {
+  const folder = process.env.VESTIBULE_E2E_SCREENSHOTS;
+  if (folder) await page.screenshot({ path: `${folder}/${name}.png`, fullPage: true });
+}
+
+async function setDns(endpoint: string, body: object) {
+  const response = await fetch(`${process.env.SANDBOX_DNS_API}/${endpoint}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+  });
+  expect(response.ok, `${endpoint} ${JSON.stringify(body)}`).toBeTruthy();
+}
+
+// Pebble's issuing root, from its management API (served with the sandbox's own CA).
+function issuingRoot(): Promise<string> {
+  const ca = readFileSync(process.env.SANDBOX_TRUSTED_ROOT!);
+  return new Promise((resolveRoot, reject) => {
+    httpsGet(`${process.env.SANDBOX_ACME_API}/roots/0`, { ca }, (response) => {
+      let body = '';
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => resolveRoot(body));
+    }).on('error', reject);
+  });
+}
+
+// A TLS client asking the edge for `servername`, verifying the chain against `ca`.
+function httpsHome(servername: string, ca: string): Promise<{ authorized: boolean; body: string }> {
+  return new Promise((resolveReply, reject) => {
+    const socket = tlsConnect(
+      { host: '127.0.0.1', port: Number(process.env.VESTIBULE_E2E_HTTPS_PORT), servername, ca },
+      () => {
+        socket.write(`GET / HTTP/1.1\r\nHost: ${servername}\r\nConnection: close\r\n\r\n`);
+      },
+    );
+    let body = '';
+    socket.on('data', (chunk) => (body += chunk));
+    socket.on('end', () => resolveReply({ authorized: socket.authorized, body }));
+    socket.on('error', reject);
+  });
+}
+
+test('the tenant admin provisions the SSO domain and it serves HTTPS', async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await hydrated(page);
+  await expect(page.locator('#domain-status')).toHaveText('Not Provisioned');
+  await expect(page.locator('.cname-target')).toHaveText('edge.vestibule.test');
+
+  // A pasted URL is explained, not accepted.
+  await page.getByLabel('SSO Domain').fill('https://sso.acme.test/');
+  await page.getByRole('button', { name: 'Start Provisioning' }).click();
+  await expect(page.getByRole('alert')).toContainText('without "https://"');
+
+  // Before the CNAME exists the DNS check says what it found and what it expected.
+  await page.getByLabel('SSO Domain').fill('sso.acme.test');
+  await page.getByRole('button', { name: 'Start Provisioning' }).click();
+  await expect(page.locator('#domain-problem')).toContainText('instead of a CNAME', { timeout: 30_000 });
+  await expect(page.locator('#domain-status')).toHaveText('Not Provisioned');
+  await expect(page.locator('.cname-name')).toHaveText('sso.acme.test');
+  await snapshot(page, 'domain-failed');
+
+  // With the record in place, trying again brings the domain online; the page follows the
+  // job on its own.
+  await setDns('set-cname', { host: 'sso.acme.test.', target: 'edge.vestibule.test.' });
+  await page.getByRole('button', { name: 'Try again with sso.acme.test' }).click();
+  await expect(page.locator('#domain-status')).toHaveText('Online', { timeout: 90_000 });
+  await expect(page.getByText('Certificate valid until')).toBeVisible();
+  await snapshot(page, 'domain-online');
+
+  // A member's browser reaches the domain over TLS with a chain from the CA.
+  const root = await issuingRoot();
+  const reply = await httpsHome('sso.acme.test', root);
+  expect(reply.authorized).toBe(true);
+  expect(reply.body).toMatch(/^HTTP\/1\.1 200/);
+  expect(reply.body).toContain('Acme Association');
+  expect(reply.body.toLowerCase()).toContain('strict-transport-security');
+
+  // A reload shows the same state: nothing lived only in the browser.
+  await visit(page, '/t/acme/domain');
+  await expect(page.locator('#domain-status')).toHaveText('Online');
+
+  // Releasing needs the name typed out, then the edge stops serving it.
+  await page.getByLabel(/to confirm/).fill('sso.acme.test');
+  await page.getByRole('button', { name: 'Release domain' }).click();
+  await expect(page.locator('#domain-status')).toHaveText('Not Provisioned');
+  await expect(httpsHome('sso.acme.test', root)).rejects.toThrow();
+  await signOut(page);
 });

@@ -9,7 +9,10 @@ use vestibule_domain::{CloudId, Role, Tenant, Timestamp};
 use vestibule_staff::generate_password;
 use vestibule_storage::Store;
 
+use vestibule_provisioning::{DomainOverview, Provisioning};
+
 use crate::config::Config;
+use crate::tenant_edge;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,9 +40,32 @@ pub enum Command {
     /// Manage dashboard staff.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Manage tenants' SSO domains (what the Domain Setup page does).
+    #[command(subcommand)]
+    Domain(DomainCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Claim a domain for a tenant and queue provisioning; a running `vestibule serve` does
+    /// the work, and `domain status` follows it.
+    Provision { cloud_id: String, domain: String },
+    /// Queue a failed provisioning again.
+    Retry { cloud_id: String },
+    /// Show a tenant's domain, its status and the CNAME record it needs.
+    Status { cloud_id: String },
+    /// Every claimed domain.
+    List,
+    /// Release a tenant's domain. SSO connections that use it stop working.
+    Release {
+        cloud_id: String,
+        /// Repeat the domain name to confirm.
+        #[arg(long)]
+        confirm: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +119,8 @@ pub enum CliError {
     Staff(#[from] vestibule_staff::StaffError),
     #[error(transparent)]
     Input(#[from] vestibule_domain::InvalidInput),
+    #[error(transparent)]
+    Provisioning(#[from] vestibule_provisioning::ProvisioningError),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -113,6 +141,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             println!("Migrations applied.");
             Ok(())
         }
+        Command::Domain(command) => domain(config, command).await,
         Command::Config(ConfigCommand::Check) => {
             println!("# configuration is valid\n{}", config.redacted_toml());
             Ok(())
@@ -198,6 +227,101 @@ fn read_password_line() -> Result<String, CliError> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
+async fn tenant_by_cloud_id(store: &Store, cloud_id: &str) -> Result<Tenant, CliError> {
+    let cloud_id = CloudId::parse(cloud_id)?;
+    store
+        .tenant_by_cloud_id(&cloud_id)
+        .await?
+        .ok_or_else(|| CliError::Usage(format!("no tenant has the Cloud ID {cloud_id}")))
+}
+
+fn provisioning(config: &Config, store: Store) -> Result<Provisioning, CliError> {
+    Ok(Provisioning::new(
+        config.provisioning_settings(),
+        store,
+        config.load_secret_key()?,
+    )?)
+}
+
+async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> {
+    let store = open_store(&config).await?;
+    let engine = provisioning(&config, store.clone())?;
+    let print = |overview: &DomainOverview| {
+        let record = &overview.record;
+        println!(
+            "Domain:  {} ({})",
+            overview.domain.to_unicode(),
+            overview.domain
+        );
+        println!("Status:  {}", record.state);
+        println!("Step:    {}", record.phase.label());
+        if !record.message.is_empty() {
+            println!("Note:    {}", record.message);
+        }
+        if !record.check_message.is_empty() {
+            println!("Check:   {}", record.check_message);
+        }
+        if let Some(expires) = overview.certificate_expires {
+            println!("Expires: {}", expires.to_utc_string());
+        }
+        println!(
+            "CNAME:   {} -> {}",
+            overview.domain,
+            engine.settings().cname_target
+        );
+    };
+    match command {
+        DomainCommand::Provision { cloud_id, domain } => {
+            let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
+            let overview = engine.start(tenant.id, &domain, Timestamp::now()).await?;
+            print(&overview);
+            println!("Queued: a running `vestibule serve` provisions it.");
+        }
+        DomainCommand::Retry { cloud_id } => {
+            let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
+            print(&engine.retry(tenant.id, Timestamp::now()).await?);
+        }
+        DomainCommand::Status { cloud_id } => {
+            let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
+            match engine.overview(tenant.id).await? {
+                Some(overview) => print(&overview),
+                None => println!(
+                    "Status:  Not Provisioned\nCNAME:   <your SSO domain> -> {}",
+                    engine.settings().cname_target
+                ),
+            }
+        }
+        DomainCommand::List => {
+            for tenant in store.list_tenants().await? {
+                if let Some(overview) = engine.overview(tenant.id).await? {
+                    println!(
+                        "{}\t{}\t{}",
+                        tenant.cloud_id, overview.domain, overview.record.state
+                    );
+                }
+            }
+        }
+        DomainCommand::Release { cloud_id, confirm } => {
+            let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
+            let overview = engine
+                .overview(tenant.id)
+                .await?
+                .ok_or(vestibule_provisioning::ProvisioningError::NoDomain)?;
+            let confirm = confirm.trim().trim_end_matches('.').to_lowercase();
+            if confirm != overview.domain.as_str() && confirm != overview.domain.to_unicode() {
+                return Err(CliError::Usage(format!(
+                    "--confirm must repeat the domain name ({})",
+                    overview.domain
+                )));
+            }
+            let released = engine.release(tenant.id).await?;
+            println!("Released {released}. SSO connections that used it no longer work.");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
 async fn serve(config: Config) -> Result<(), CliError> {
     let store = open_store(&config).await?;
     let accounts = crate::staff_accounts(&config, store.clone());
@@ -210,7 +334,21 @@ async fn serve(config: Config) -> Result<(), CliError> {
     }
     spawn_session_sweeper(accounts.clone());
 
-    let router = crate::dashboard_router(&config, accounts);
+    let provisioning = provisioning(&config, store.clone())?;
+    let plain = tokio::net::TcpListener::bind(config.edge.http_listen).await?;
+    let https = tokio::net::TcpListener::bind(config.edge.https_listen).await?;
+    let https_port = config.edge.https_listen.port();
+    tokio::spawn(provisioning.clone().run_background());
+    let plain_router = tenant_edge::plain_http_router(provisioning.clone(), https_port);
+    tokio::spawn(async move { axum::serve(plain, plain_router).await });
+    tokio::spawn(tenant_edge::serve_https(
+        https,
+        provisioning.clone(),
+        tenant_edge::tenant_site_router(store.clone()),
+    ));
+    tracing::info!(http = %config.edge.http_listen, https = %config.edge.https_listen, cname_target = %config.edge.cname_target, "tenant edge listening");
+
+    let router = crate::dashboard_router(&config, accounts, provisioning);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, public_url = %config.public_url, "dashboard listening");
     println!("Cloud Dashboard: {}", config.public_origin());

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use vestibule_domain::Seconds;
+use vestibule_provisioning::{reserved_names, AcmeSettings, ProvisioningSettings, SecretKey};
 use vestibule_staff::Policy;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,88 @@ pub struct Config {
     pub log: String,
     pub sessions: SessionConfig,
     pub sign_in_limits: SignInLimits,
+    /// Seals secrets at rest (certificate keys): 32 bytes, base64. Every node needs the same
+    /// key. When unset, the key is read from `secret_key_file`, created there on first start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    pub secret_key_file: PathBuf,
+    pub edge: EdgeConfig,
+    pub acme: AcmeConfig,
+    pub provisioning: ProvisioningConfig,
+}
+
+/// The listeners that serve tenant domains, and what tenants point their DNS at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// Plain HTTP: ACME HTTP-01 answers, and a redirect to HTTPS for everything else. Port 80
+    /// in production (the CA always connects to port 80).
+    pub http_listen: SocketAddr,
+    /// HTTPS for tenant domains, certificates picked by SNI. Port 443 in production.
+    pub https_listen: SocketAddr,
+    /// The name tenants create their CNAME record for.
+    pub cname_target: String,
+    /// DNS servers for the CNAME and CAA checks (`host:port`); empty uses the system's.
+    pub dns_servers: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AcmeConfig {
+    /// The CA's ACME directory URL.
+    pub directory: String,
+    /// A PEM root to trust for the directory's HTTPS instead of the public roots (test CAs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_root: Option<PathBuf>,
+    /// `mailto:` contact for the CA's expiry notices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    /// CAA `issue` values naming our CA; empty skips the CAA check.
+    pub caa_identities: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvisioningConfig {
+    pub lease_seconds: i64,
+    pub max_attempts: i64,
+    pub retry_seconds: i64,
+    pub check_seconds: i64,
+    pub reload_seconds: i64,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            https_listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            cname_target: "edge.vestibule.localhost".to_string(),
+            dns_servers: Vec::new(),
+        }
+    }
+}
+
+impl Default for AcmeConfig {
+    fn default() -> Self {
+        Self {
+            directory: "https://acme-v02.api.letsencrypt.org/directory".to_string(),
+            trusted_root: None,
+            contact: None,
+            caa_identities: vec!["letsencrypt.org".to_string()],
+        }
+    }
+}
+
+impl Default for ProvisioningConfig {
+    fn default() -> Self {
+        Self {
+            lease_seconds: 180,
+            max_attempts: 6,
+            retry_seconds: 30,
+            check_seconds: 300,
+            reload_seconds: 15,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +157,11 @@ impl Default for Config {
             log: "info".to_string(),
             sessions: SessionConfig::default(),
             sign_in_limits: SignInLimits::default(),
+            secret_key: None,
+            secret_key_file: PathBuf::from("data/secret.key"),
+            edge: EdgeConfig::default(),
+            acme: AcmeConfig::default(),
+            provisioning: ProvisioningConfig::default(),
         }
     }
 }
@@ -171,6 +259,49 @@ impl Config {
                 self.sign_in_limits.window_minutes =
                     parse("VESTIBULE_SIGN_IN_WINDOW_MINUTES", value)?
             }
+            "VESTIBULE_SECRET_KEY" => self.secret_key = Some(value.trim().to_string()),
+            "VESTIBULE_SECRET_KEY_FILE" => self.secret_key_file = PathBuf::from(value),
+            "VESTIBULE_HTTP_LISTEN" => {
+                self.edge.http_listen = parse("VESTIBULE_HTTP_LISTEN", value)?
+            }
+            "VESTIBULE_HTTPS_LISTEN" => {
+                self.edge.https_listen = parse("VESTIBULE_HTTPS_LISTEN", value)?
+            }
+            "VESTIBULE_CNAME_TARGET" => self.edge.cname_target = value.trim().to_string(),
+            "VESTIBULE_DNS_SERVERS" => {
+                self.edge.dns_servers = list(value)
+                    .map(|server| parse("VESTIBULE_DNS_SERVERS", server))
+                    .collect::<Result<_, _>>()?
+            }
+            "VESTIBULE_ACME_DIRECTORY" => self.acme.directory = value.trim().to_string(),
+            "VESTIBULE_ACME_ROOT" => {
+                self.acme.trusted_root = (!value.is_empty()).then(|| PathBuf::from(value))
+            }
+            "VESTIBULE_ACME_CONTACT" => {
+                self.acme.contact = Some(value.trim().to_string()).filter(|c| !c.is_empty())
+            }
+            "VESTIBULE_ACME_CAA_IDENTITIES" => {
+                self.acme.caa_identities = list(value).map(str::to_string).collect()
+            }
+            "VESTIBULE_PROVISIONING_LEASE_SECONDS" => {
+                self.provisioning.lease_seconds =
+                    parse("VESTIBULE_PROVISIONING_LEASE_SECONDS", value)?
+            }
+            "VESTIBULE_PROVISIONING_MAX_ATTEMPTS" => {
+                self.provisioning.max_attempts =
+                    parse("VESTIBULE_PROVISIONING_MAX_ATTEMPTS", value)?
+            }
+            "VESTIBULE_PROVISIONING_RETRY_SECONDS" => {
+                self.provisioning.retry_seconds =
+                    parse("VESTIBULE_PROVISIONING_RETRY_SECONDS", value)?
+            }
+            "VESTIBULE_DOMAIN_CHECK_SECONDS" => {
+                self.provisioning.check_seconds = parse("VESTIBULE_DOMAIN_CHECK_SECONDS", value)?
+            }
+            "VESTIBULE_CERTIFICATE_RELOAD_SECONDS" => {
+                self.provisioning.reload_seconds =
+                    parse("VESTIBULE_CERTIFICATE_RELOAD_SECONDS", value)?
+            }
             _ => {}
         }
         Ok(())
@@ -220,6 +351,37 @@ impl Config {
                 self.sign_in_limits.window_minutes,
             ),
         ];
+        let positive = positive.into_iter().chain([
+            (
+                "provisioning.lease_seconds",
+                self.provisioning.lease_seconds,
+            ),
+            ("provisioning.max_attempts", self.provisioning.max_attempts),
+            (
+                "provisioning.retry_seconds",
+                self.provisioning.retry_seconds,
+            ),
+            (
+                "provisioning.check_seconds",
+                self.provisioning.check_seconds,
+            ),
+            (
+                "provisioning.reload_seconds",
+                self.provisioning.reload_seconds,
+            ),
+        ]);
+        if !self.acme.directory.starts_with("https://") {
+            return invalid(
+                "acme.directory",
+                "the ACME directory must be an https:// URL",
+            );
+        }
+        if self.edge.cname_target.trim().is_empty() || self.edge.cname_target.contains('/') {
+            return invalid(
+                "edge.cname_target",
+                "use a host name such as edge.example.net",
+            );
+        }
         for (setting, value) in positive {
             if value <= 0 {
                 return invalid(setting, "must be greater than zero");
@@ -244,12 +406,96 @@ impl Config {
         }
     }
 
+    /// What the provisioning engine needs from this configuration.
+    pub fn provisioning_settings(&self) -> ProvisioningSettings {
+        let public_host = self
+            .public_origin()
+            .split_once("://")
+            .map(|(_, authority)| authority.rsplit_once(':').map_or(authority, |(h, _)| h))
+            .unwrap_or_default();
+        ProvisioningSettings {
+            cname_target: self
+                .edge
+                .cname_target
+                .trim_end_matches('.')
+                .to_ascii_lowercase(),
+            own_domains: reserved_names(&[&self.edge.cname_target, public_host]),
+            dns_servers: self.edge.dns_servers.clone(),
+            acme: AcmeSettings {
+                directory_url: self.acme.directory.clone(),
+                trusted_root: self.acme.trusted_root.clone(),
+                contact: self.acme.contact.clone(),
+            },
+            caa_identities: self.acme.caa_identities.clone(),
+            edge_address: self.edge.https_listen,
+            lease: Seconds(self.provisioning.lease_seconds),
+            max_attempts: self.provisioning.max_attempts,
+            retry_base: Seconds(self.provisioning.retry_seconds),
+            check_interval: Seconds(self.provisioning.check_seconds),
+            reload_interval: Seconds(self.provisioning.reload_seconds),
+        }
+    }
+
+    /// The key that seals secrets at rest: `secret_key` when set, else the key file, which is
+    /// created with a fresh key (readable by this user only) when it does not exist yet.
+    pub fn load_secret_key(&self) -> Result<SecretKey, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            setting: "secret_key",
+            message,
+        };
+        if let Some(encoded) = &self.secret_key {
+            return SecretKey::from_base64(encoded).map_err(|e| invalid(e.to_string()));
+        }
+        let path = &self.secret_key_file;
+        if !path.exists() {
+            if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) {
+                std::fs::create_dir_all(folder).map_err(|source| ConfigError::Read {
+                    path: folder.to_path_buf(),
+                    source,
+                })?;
+            }
+            write_private_file(path, &SecretKey::generate_base64()).map_err(|source| {
+                ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            tracing::warn!(path = %path.display(), "created a new secret key; back it up, and give every node the same one");
+        }
+        let encoded = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        SecretKey::from_base64(&encoded).map_err(|e| invalid(format!("{}: {e}", path.display())))
+    }
+
     /// The effective configuration as TOML, with the database password hidden.
     pub fn redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = redact_url_password(&shown.database_url);
+        shown.secret_key = shown.secret_key.map(|_| "***".to_string());
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// Items of a comma-separated environment value, trimmed, empty ones dropped.
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 fn redact_url_password(url: &str) -> String {
@@ -306,7 +552,65 @@ mod tests {
         assert_eq!(config.sessions.absolute_hours, 12);
         let shown = config.redacted_toml();
         assert!(shown.contains("postgres://u:***@db/vestibule"), "{shown}");
-        assert!(!shown.contains("secret"));
+        assert!(!shown.contains(":secret@"), "{shown}");
+    }
+
+    #[test]
+    fn edge_and_acme_settings_come_from_the_environment() {
+        let key = SecretKey::generate_base64();
+        let config = Config::load(
+            None,
+            env(&[
+                ("VESTIBULE_CNAME_TARGET", "edge.vestibule.example."),
+                ("VESTIBULE_DNS_SERVERS", "127.0.0.1:8053, [::1]:53"),
+                ("VESTIBULE_ACME_DIRECTORY", "https://127.0.0.1:14000/dir"),
+                ("VESTIBULE_ACME_CAA_IDENTITIES", ""),
+                ("VESTIBULE_SECRET_KEY", &key),
+                (
+                    "VESTIBULE_PUBLIC_URL",
+                    "https://dashboard.vestibule.example",
+                ),
+            ]),
+        )
+        .unwrap();
+        let settings = config.provisioning_settings();
+        assert_eq!(settings.cname_target, "edge.vestibule.example");
+        assert_eq!(settings.dns_servers.len(), 2);
+        assert!(settings.caa_identities.is_empty());
+        assert!(settings
+            .own_domains
+            .contains(&"vestibule.example".to_string()));
+        assert!(config.load_secret_key().is_ok());
+        assert!(!config.redacted_toml().contains(&key));
+        let error =
+            Config::load(None, env(&[("VESTIBULE_DNS_SERVERS", "dns.example")])).unwrap_err();
+        assert!(
+            error.to_string().contains("VESTIBULE_DNS_SERVERS"),
+            "{error}"
+        );
+        let error =
+            Config::load(None, env(&[("VESTIBULE_ACME_DIRECTORY", "http://ca/dir")])).unwrap_err();
+        assert!(error.to_string().contains("acme.directory"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_key_file_is_created_once_and_kept_private() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("keys/secret.key");
+        let config = Config {
+            secret_key_file: path.clone(),
+            ..Config::default()
+        };
+        config.load_secret_key().unwrap();
+        let first = std::fs::read_to_string(&path).unwrap();
+        config.load_secret_key().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "only the owner may read the key");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 mod edge;
+pub mod tenant_edge;
 
 use std::sync::Arc;
 
@@ -13,16 +14,22 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use vestibule_provisioning::Provisioning;
 use vestibule_staff::{PasswordHasher, StaffAccounts};
 use vestibule_storage::Store;
 
 pub use config::Config;
 
 /// Builds the dashboard's router. Tests drive it with `oneshot`; `serve` puts it on a socket.
-pub fn dashboard_router(config: &Config, accounts: StaffAccounts) -> Router {
+pub fn dashboard_router(
+    config: &Config,
+    accounts: StaffAccounts,
+    provisioning: Provisioning,
+) -> Router {
     let options = leptos_options(config);
     let state = DashboardState {
         accounts,
+        provisioning,
         public_url: config.public_origin().to_string(),
     };
     let routes = generate_route_list(App);

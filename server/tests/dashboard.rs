@@ -9,6 +9,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use tower::ServiceExt;
 use vestibule_domain::{Role, Timestamp};
+use vestibule_provisioning::{Provisioning, SecretKey};
 use vestibule_server::{dashboard_router, Config};
 use vestibule_staff::{PasswordHasher, StaffAccounts};
 use vestibule_storage::testing::{for_each_backend, sqlite, TestDatabase};
@@ -24,15 +25,22 @@ struct Dashboard {
 async fn dashboard(db: TestDatabase, public_url: &str) -> Dashboard {
     let config = Config {
         public_url: public_url.to_string(),
+        secret_key: Some(SecretKey::generate_base64()),
         ..Config::default()
     };
+    let provisioning = Provisioning::new(
+        config.provisioning_settings(),
+        db.store().clone(),
+        config.load_secret_key().unwrap(),
+    )
+    .unwrap();
     let accounts = StaffAccounts::new(
         db.store().clone(),
         PasswordHasher::new(1024, 1, 2),
         config.staff_policy(),
     );
     Dashboard {
-        router: dashboard_router(&config, accounts.clone()),
+        router: dashboard_router(&config, accounts.clone(), provisioning),
         accounts,
         _db: db,
     }
@@ -591,4 +599,111 @@ async fn the_first_operator_sets_a_password_through_the_setup_link() {
         reused.body
     );
     dashboard.sign_in("ops@x.org").await;
+}
+
+#[tokio::test]
+async fn domain_setup_is_scoped_to_the_callers_cloud_id_and_explains_bad_input() {
+    for_each_backend(|db| async move {
+        let dashboard = seeded(db, "http://127.0.0.1:3000").await;
+        let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;
+
+        let own = dashboard
+            .call("domain", &[("cloud_id", "acme")], Some(&cookie))
+            .await;
+        assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+        assert!(own.body.contains("Not Provisioned"), "{}", own.body);
+        assert!(
+            own.body.contains("edge.vestibule.localhost"),
+            "{}",
+            own.body
+        );
+
+        let peek = dashboard
+            .call("domain", &[("cloud_id", "beta")], Some(&cookie))
+            .await;
+        assert_eq!(peek.status, StatusCode::FORBIDDEN, "{}", peek.body);
+        for (endpoint, extra) in [
+            ("start_provisioning", Some(("domain", "sso.beta.org"))),
+            ("retry_provisioning", None),
+            ("release_domain", Some(("confirm", "sso.beta.org"))),
+        ] {
+            let mut form = vec![("csrf", csrf.as_str()), ("cloud_id", "beta")];
+            form.extend(extra);
+            let reply = dashboard.call(endpoint, &form, Some(&cookie)).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "{endpoint}: {}",
+                reply.body
+            );
+        }
+        let store = dashboard.accounts.store();
+        assert!(store
+            .domain_by_name("sso.beta.org")
+            .await
+            .unwrap()
+            .is_none());
+
+        let pasted = dashboard
+            .call(
+                "start_provisioning",
+                &[
+                    ("csrf", &csrf),
+                    ("cloud_id", "acme"),
+                    ("domain", "https://sso.acme.org/"),
+                ],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(pasted.status, StatusCode::BAD_REQUEST, "{}", pasted.body);
+        assert!(pasted.body.contains("without"), "{}", pasted.body);
+
+        let queued = dashboard
+            .call(
+                "start_provisioning",
+                &[
+                    ("csrf", &csrf),
+                    ("cloud_id", "acme"),
+                    ("domain", "SSO.Acme.org"),
+                ],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(queued.status, StatusCode::OK, "{}", queued.body);
+        assert!(queued.body.contains("Provisioning"), "{}", queued.body);
+        assert!(queued.body.contains("sso.acme.org"), "{}", queued.body);
+
+        let wrong_confirmation = dashboard
+            .call(
+                "release_domain",
+                &[("csrf", &csrf), ("cloud_id", "acme"), ("confirm", "yes")],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(wrong_confirmation.status, StatusCode::BAD_REQUEST);
+        assert!(store
+            .domain_by_name("sso.acme.org")
+            .await
+            .unwrap()
+            .is_some());
+
+        let released = dashboard
+            .call(
+                "release_domain",
+                &[
+                    ("csrf", &csrf),
+                    ("cloud_id", "acme"),
+                    ("confirm", "sso.acme.org"),
+                ],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(released.status, StatusCode::OK, "{}", released.body);
+        assert!(store
+            .domain_by_name("sso.acme.org")
+            .await
+            .unwrap()
+            .is_none());
+    })
+    .await;
 }

@@ -1,0 +1,610 @@
+//! Domain provisioning against real servers: Pebble as the ACME CA and pebble-challtestsrv as
+//! the DNS server, both started per test by `scripts/acme-sandbox`, with Vestibule's own
+//! plain-HTTP and HTTPS listeners on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, RootCertStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsConnector;
+use vestibule_domain::{DomainState, ProvisioningPhase, TenantId, Timestamp};
+use vestibule_provisioning::{
+    provider, AcmeSettings, Provisioning, ProvisioningError, ProvisioningSettings, SecretKey,
+};
+use vestibule_server::tenant_edge;
+use vestibule_storage::testing::{sqlite, TestDatabase};
+use vestibule_storage::Store;
+
+const TARGET: &str = "edge.vestibule.test";
+const REQUIRE_VAR: &str = "VESTIBULE_REQUIRE_SANDBOX";
+
+/// Pebble, the DNS server and Vestibule's edge listeners for one test.
+struct Sandbox {
+    folder: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    http: SocketAddr,
+    https: SocketAddr,
+    https_listener: Option<TcpListener>,
+    http_listener: Option<TcpListener>,
+}
+
+impl Sandbox {
+    /// `None` when Pebble is not installed and the test command did not ask for it.
+    async fn start(cert_seconds: Option<u32>) -> Option<Self> {
+        if Command::new("pebble").arg("-h").output().is_err() {
+            if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
+                panic!("{REQUIRE_VAR}=1 but pebble is not installed");
+            }
+            eprintln!("note: pebble is not installed; skipping this test");
+            return None;
+        }
+        let http_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let https_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http = http_listener.local_addr().unwrap();
+        let https = https_listener.local_addr().unwrap();
+        let folder = tempfile::tempdir().unwrap();
+        let mut command = Command::new(script());
+        command
+            .arg("start")
+            .arg(folder.path())
+            .arg(http.port().to_string());
+        if let Some(seconds) = cert_seconds {
+            command.env("SANDBOX_CERT_SECONDS", seconds.to_string());
+        }
+        let output = command.output().expect("run scripts/acme-sandbox");
+        assert!(
+            output.status.success(),
+            "sandbox: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let env = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Some(Self {
+            folder,
+            env,
+            http,
+            https,
+            https_listener: Some(https_listener),
+            http_listener: Some(http_listener),
+        })
+    }
+
+    fn var(&self, name: &str) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("sandbox did not print {name}"))
+    }
+
+    fn settings(&self) -> ProvisioningSettings {
+        ProvisioningSettings {
+            cname_target: TARGET.to_string(),
+            own_domains: vec!["vestibule.test".to_string()],
+            dns_servers: vec![self.var("VESTIBULE_DNS_SERVERS").parse().unwrap()],
+            acme: AcmeSettings {
+                directory_url: self.var("VESTIBULE_ACME_DIRECTORY"),
+                trusted_root: Some(PathBuf::from(self.var("VESTIBULE_ACME_ROOT"))),
+                contact: None,
+            },
+            caa_identities: vec!["pebble.vestibule.test".to_string()],
+            edge_address: self.https,
+            lease: vestibule_domain::Seconds(60),
+            max_attempts: 3,
+            retry_base: vestibule_domain::Seconds(1),
+            check_interval: vestibule_domain::Seconds(300),
+            reload_interval: vestibule_domain::Seconds(300),
+        }
+    }
+
+    /// Starts Vestibule's plain-HTTP and HTTPS listeners for `provisioning`.
+    fn serve(&mut self, provisioning: &Provisioning, store: &Store) {
+        let plain = self.http_listener.take().expect("listeners start once");
+        let https = self.https_listener.take().expect("listeners start once");
+        let router = tenant_edge::plain_http_router(provisioning.clone(), self.https.port());
+        tokio::spawn(async move { axum::serve(plain, router).await });
+        tokio::spawn(tenant_edge::serve_https(
+            https,
+            provisioning.clone(),
+            tenant_edge::tenant_site_router(store.clone()),
+        ));
+    }
+
+    /// Calls the DNS server's management API (`/set-cname`, `/add-a`, `/add-caa`, …).
+    fn dns(&self, endpoint: &str, body: serde_json::Value) {
+        let url = format!("{}/{endpoint}", self.var("SANDBOX_DNS_API"));
+        let status = Command::new("curl")
+            .args(["-sf", "-X", "POST", &url, "-d", &body.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{endpoint} {body}");
+    }
+
+    fn point_cname(&self, domain: &str, target: &str) {
+        self.dns(
+            "set-cname",
+            serde_json::json!({ "host": format!("{domain}."), "target": format!("{target}.") }),
+        );
+    }
+
+    /// Pebble's issuing root, to verify served chains the way a browser would.
+    fn issuing_root(&self) -> Vec<u8> {
+        let url = format!("{}/roots/0", self.var("SANDBOX_ACME_API"));
+        let output = Command::new("curl")
+            .args(["-sf", "--cacert", &self.var("VESTIBULE_ACME_ROOT"), &url])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        output.stdout
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = Command::new(script())
+            .arg("stop")
+            .arg(self.folder.path())
+            .status();
+    }
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/acme-sandbox")
+}
+
+async fn tenant(store: &Store, cloud_id: &str) -> TenantId {
+    store
+        .create_tenant(&cloud_id.parse().unwrap(), cloud_id, Timestamp::now())
+        .await
+        .unwrap()
+        .id
+}
+
+fn engine(sandbox: &Sandbox, db: &TestDatabase, secret: &SecretKey) -> Provisioning {
+    Provisioning::new(sandbox.settings(), db.store().clone(), secret.clone()).unwrap()
+}
+
+/// A TLS connection to the edge asking for `name`, verified against `root`; returns the
+/// response to `GET /`.
+async fn https_get(edge: SocketAddr, name: &str, root: &[u8]) -> Result<String, String> {
+    let mut roots = RootCertStore::empty();
+    for certificate in rustls_pemfile::certs(&mut &root[..]) {
+        roots.add(certificate.unwrap()).unwrap();
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(edge).await.map_err(|e| e.to_string())?;
+    let mut tls = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    tls.write_all(
+        format!("GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    tls.read_to_string(&mut response)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response)
+}
+
+async fn plain_get(address: SocketAddr, host: &str, path: &str) -> String {
+    let mut tcp = TcpStream::connect(address).await.unwrap();
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+async fn state_of(provisioning: &Provisioning, tenant: TenantId) -> (DomainState, String) {
+    let overview = provisioning.overview(tenant).await.unwrap().unwrap();
+    (overview.record.state, overview.record.message)
+}
+
+#[tokio::test]
+async fn provisions_a_domain_and_serves_it_over_tls_by_sni() {
+    let Some(mut sandbox) = Sandbox::start(None).await else {
+        return;
+    };
+    let db = sqlite().await;
+    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let provisioning = engine(&sandbox, &db, &secret);
+    sandbox.serve(&provisioning, db.store());
+    let acme = tenant(db.store(), "acme").await;
+    sandbox.point_cname("sso.acme.test", TARGET);
+
+    provisioning
+        .start(acme, "SSO.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(provisioning.run_due_jobs().await.unwrap(), 1);
+    let overview = provisioning.overview(acme).await.unwrap().unwrap();
+    assert_eq!(
+        overview.record.state,
+        DomainState::Online,
+        "{} / {}",
+        overview.record.message,
+        overview.record.check_message
+    );
+    assert_eq!(overview.record.phase, ProvisioningPhase::Online);
+    assert!(overview.record.checked_at.is_some());
+    assert!(overview.certificate_expires.unwrap() > Timestamp::now());
+
+    // A member's browser: verifies the chain against the CA's root and gets the tenant's page.
+    let root = sandbox.issuing_root();
+    let response = https_get(sandbox.https, "sso.acme.test", &root)
+        .await
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response
+        .to_ascii_lowercase()
+        .contains("strict-transport-security: max-age="));
+    assert!(response.contains("acme"), "{response}");
+
+    // A name we hold no certificate for gets no certificate at all.
+    let refused = https_get(sandbox.https, "other.acme.test", &root).await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    // The plain listener redirects to HTTPS and does not serve pages.
+    let redirect = plain_get(sandbox.http, "sso.acme.test", "/login?x=1").await;
+    assert!(redirect.starts_with("HTTP/1.1 301"), "{redirect}");
+    assert!(
+        redirect.contains(&format!(
+            "https://sso.acme.test:{}/login?x=1",
+            sandbox.https.port()
+        )),
+        "{redirect}"
+    );
+
+    // The key is sealed at rest, and a new engine (a restart) serves from the database.
+    let stored = db
+        .store()
+        .certificate_for_domain(overview.record.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.key_sealed.contains("PRIVATE KEY"));
+    let restarted = engine(&sandbox, &db, &secret);
+    assert_eq!(restarted.resolver().reload().await.unwrap(), 1);
+    assert!(restarted.resolver().serves("sso.acme.test"));
+
+    // Released: the edge stops serving it at once, and another Cloud ID may claim it.
+    provisioning.release(acme).await.unwrap();
+    assert!(https_get(sandbox.https, "sso.acme.test", &root)
+        .await
+        .is_err());
+    let beta = tenant(db.store(), "beta").await;
+    provisioning
+        .start(beta, "sso.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn dns_problems_are_explained_and_stop_provisioning() {
+    let Some(mut sandbox) = Sandbox::start(None).await else {
+        return;
+    };
+    let db = sqlite().await;
+    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let provisioning = engine(&sandbox, &db, &secret);
+    sandbox.serve(&provisioning, db.store());
+
+    // (setup, domain, what the message must say)
+    let cases: Vec<(&str, &str)> = vec![
+        (
+            "missing.acme.test",
+            "No DNS record exists for missing.acme.test",
+        ),
+        (
+            "a-record.acme.test",
+            "has an address record (192.0.2.7) instead of a CNAME",
+        ),
+        (
+            "elsewhere.acme.test",
+            "is a CNAME to other.example.net, not to edge.vestibule.test",
+        ),
+        (
+            "sso.caa-org.test",
+            "A CAA record on caa-org.test allows only another-ca.example",
+        ),
+        ("servfail.acme.test", "answered with an error (SERVFAIL)"),
+    ];
+    sandbox.dns(
+        "add-a",
+        serde_json::json!({"host": "a-record.acme.test.", "addresses": ["192.0.2.7"]}),
+    );
+    sandbox.point_cname("elsewhere.acme.test", "other.example.net");
+    // CAA usually sits on the organisation's own domain, above the CNAME.
+    sandbox.point_cname("sso.caa-org.test", TARGET);
+    sandbox.dns(
+        "add-caa",
+        serde_json::json!({"host": "caa-org.test.", "policies": [{"tag": "issue", "value": "another-ca.example"}]}),
+    );
+    sandbox.dns(
+        "set-servfail",
+        serde_json::json!({"host": "servfail.acme.test."}),
+    );
+    // pebble-challtestsrv answers A queries for unknown names with its default address, so
+    // "missing" needs no setup: it has no CNAME and the check reports the address instead.
+    for (index, (domain, expected)) in cases.iter().enumerate() {
+        let tenant = tenant(db.store(), &format!("tenant{index}")).await;
+        provisioning
+            .start(tenant, domain, Timestamp::now())
+            .await
+            .unwrap();
+        provisioning.run_due_jobs().await.unwrap();
+        let (state, message) = state_of(&provisioning, tenant).await;
+        assert_eq!(state, DomainState::Failed, "{domain}: {message}");
+        let overview = provisioning.overview(tenant).await.unwrap().unwrap();
+        assert_eq!(overview.record.phase, ProvisioningPhase::DnsCheck);
+        if *domain == "missing.acme.test" {
+            assert!(
+                message.contains(expected) || message.contains("instead of a CNAME"),
+                "{domain}: {message}"
+            );
+        } else {
+            assert!(message.contains(expected), "{domain}: {message}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_ca_is_retried_then_reported() {
+    let Some(mut sandbox) = Sandbox::start(None).await else {
+        return;
+    };
+    let db = sqlite().await;
+    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut settings = sandbox.settings();
+    settings.acme.directory_url = format!("https://{closed}/dir");
+    settings.max_attempts = 2;
+    let provisioning = Provisioning::new(settings, db.store().clone(), secret).unwrap();
+    sandbox.serve(&provisioning, db.store());
+    let acme = tenant(db.store(), "acme").await;
+    sandbox.point_cname("sso.acme.test", TARGET);
+    provisioning
+        .start(acme, "sso.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+
+    provisioning.run_due_jobs().await.unwrap();
+    let (state, message) = state_of(&provisioning, acme).await;
+    assert_eq!(state, DomainState::Provisioning, "{message}");
+    assert!(
+        message.contains("Could not reach the certificate authority"),
+        "{message}"
+    );
+    assert!(message.contains("Attempt 1 of 2"), "{message}");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    provisioning.run_due_jobs().await.unwrap();
+    let (state, message) = state_of(&provisioning, acme).await;
+    assert_eq!(state, DomainState::Failed, "{message}");
+    assert!(
+        message.contains("Could not reach the certificate authority"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_domain_belongs_to_one_cloud_id() {
+    let db = sqlite().await;
+    let Some(sandbox) = Sandbox::start(None).await else {
+        return;
+    };
+    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let provisioning = engine(&sandbox, &db, &secret);
+    let acme = tenant(db.store(), "acme").await;
+    let beta = tenant(db.store(), "beta").await;
+    provisioning
+        .start(acme, "sso.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+    let taken = provisioning
+        .start(beta, "SSO.ACME.TEST.", Timestamp::now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(taken, ProvisioningError::DomainTaken(_)),
+        "{taken}"
+    );
+    assert!(taken.to_string().contains("another Cloud ID"), "{taken}");
+    let second = provisioning
+        .start(acme, "login.acme.test", Timestamp::now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(second, ProvisioningError::AlreadyHasDomain),
+        "{second}"
+    );
+}
+
+#[tokio::test]
+async fn a_job_interrupted_by_a_restart_is_taken_over_and_finished() {
+    let Some(mut sandbox) = Sandbox::start(None).await else {
+        return;
+    };
+    let db = sqlite().await;
+    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let mut settings = sandbox.settings();
+    settings.lease = vestibule_domain::Seconds(1);
+    let acme = tenant(db.store(), "acme").await;
+    sandbox.point_cname("sso.acme.test", TARGET);
+
+    // The first server queues the job, takes its lease, and dies mid-way.
+    let first = Provisioning::new(settings.clone(), db.store().clone(), secret.clone()).unwrap();
+    first
+        .start(acme, "sso.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let leased = db
+        .store()
+        .lease_due_job("crashed-node", now, now + vestibule_domain::Seconds(1))
+        .await
+        .unwrap();
+    assert!(leased.is_some());
+    drop(first);
+
+    // The restarted server cannot take the job while the lease holds, then finishes it.
+    let restarted = Provisioning::new(settings, db.store().clone(), secret).unwrap();
+    sandbox.serve(&restarted, db.store());
+    assert_eq!(restarted.run_due_jobs().await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(restarted.run_due_jobs().await.unwrap(), 1);
+    let (state, message) = state_of(&restarted, acme).await;
+    assert_eq!(state, DomainState::Online, "{message}");
+}
+
+#[tokio::test]
+async fn a_short_lived_certificate_is_renewed_and_served_without_a_restart() {
+    let Some(mut sandbox) = Sandbox::start(Some(9)).await else {
+        return;
+    };
+    let db = sqlite().await;
+    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let provisioning = engine(&sandbox, &db, &secret);
+    sandbox.serve(&provisioning, db.store());
+    let acme = tenant(db.store(), "acme").await;
+    sandbox.point_cname("sso.acme.test", TARGET);
+    provisioning
+        .start(acme, "sso.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+    provisioning.run_due_jobs().await.unwrap();
+    let first = provisioning.overview(acme).await.unwrap().unwrap();
+    assert_eq!(
+        first.record.state,
+        DomainState::Online,
+        "{}",
+        first.record.message
+    );
+    let first_certificate = db
+        .store()
+        .certificate_for_domain(first.record.id)
+        .await
+        .unwrap()
+        .unwrap();
+
+    // Renewal is due when a third of the lifetime is left: about six seconds in.
+    let due = first.record.next_attempt_at;
+    assert!(
+        due < first_certificate.not_after,
+        "renewal is planned before expiry"
+    );
+    let wait = (due.0 - Timestamp::now().0 + 1).max(0) as u64;
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(provisioning.run_due_jobs().await.unwrap(), 1);
+    let renewed = db
+        .store()
+        .certificate_for_domain(first.record.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(renewed.chain_pem, first_certificate.chain_pem);
+    assert!(renewed.not_after > first_certificate.not_after);
+    let (state, message) = state_of(&provisioning, acme).await;
+    assert_eq!(state, DomainState::Online, "{message}");
+    // The edge serves the renewed certificate: the handshake check compares leaves.
+    let root = sandbox.issuing_root();
+    assert!(https_get(sandbox.https, "sso.acme.test", &root)
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn the_edge_refuses_old_protocols_and_non_aead_suites() {
+    if Command::new("sslscan").arg("--version").output().is_err() {
+        if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
+            panic!("{REQUIRE_VAR}=1 but sslscan is not installed");
+        }
+        eprintln!("note: sslscan is not installed; skipping");
+        return;
+    }
+    let Some(mut sandbox) = Sandbox::start(None).await else {
+        return;
+    };
+    let db = sqlite().await;
+    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let provisioning = engine(&sandbox, &db, &secret);
+    sandbox.serve(&provisioning, db.store());
+    let acme = tenant(db.store(), "acme").await;
+    sandbox.point_cname("sso.acme.test", TARGET);
+    provisioning
+        .start(acme, "sso.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+    provisioning.run_due_jobs().await.unwrap();
+    assert_eq!(state_of(&provisioning, acme).await.0, DomainState::Online);
+
+    // Off the runtime's thread: the edge under scan runs on it.
+    let target = sandbox.https.to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("sslscan")
+            .args([
+                "--no-colour",
+                "--no-heartbleed",
+                "--no-renegotiation",
+                "--sni-name=sso.acme.test",
+                &target,
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    for old in ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"] {
+        let line = report
+            .lines()
+            .find(|line| line.trim_start().starts_with(old))
+            .unwrap_or_else(|| panic!("sslscan did not report {old}:\n{report}"));
+        assert!(line.contains("disabled"), "{old} must be refused: {line}");
+    }
+    for current in ["TLSv1.2", "TLSv1.3"] {
+        let line = report
+            .lines()
+            .find(|line| line.trim_start().starts_with(current))
+            .unwrap_or_else(|| panic!("sslscan did not report {current}:\n{report}"));
+        assert!(
+            line.contains("enabled"),
+            "{current} must be offered: {line}"
+        );
+    }
+    let accepted: Vec<&str> = report
+        .lines()
+        .filter(|line| line.starts_with("Preferred") || line.starts_with("Accepted"))
+        .collect();
+    assert!(!accepted.is_empty(), "{report}");
+    for line in accepted {
+        let aead = line.contains("GCM") || line.contains("CHACHA20");
+        let forward_secret = line.contains("TLSv1.3") || line.contains("ECDHE");
+        assert!(aead && forward_secret, "weak suite offered: {line}");
+    }
+}

@@ -198,3 +198,70 @@ fn migrate_creates_the_database() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(folder.path().join("v.db").exists());
 }
+
+#[tokio::test]
+async fn domains_can_be_managed_from_the_command_line() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path();
+    assert!(vestibule(dir, &["tenant", "add", "acme", "Acme"], None)
+        .status
+        .success());
+    assert!(vestibule(dir, &["tenant", "add", "beta", "Beta"], None)
+        .status
+        .success());
+
+    let before = vestibule(dir, &["domain", "status", "acme"], None);
+    assert!(before.status.success(), "{}", text(&before.stderr));
+    assert!(text(&before.stdout).contains("Not Provisioned"));
+    assert!(text(&before.stdout).contains("edge.vestibule.localhost"));
+
+    let pasted = vestibule(
+        dir,
+        &["domain", "provision", "acme", "https://sso.acme.org"],
+        None,
+    );
+    assert!(!pasted.status.success());
+    assert!(
+        text(&pasted.stderr).contains("without \"https://\""),
+        "{}",
+        text(&pasted.stderr)
+    );
+
+    let queued = vestibule(dir, &["domain", "provision", "acme", "sso.acme.org"], None);
+    assert!(queued.status.success(), "{}", text(&queued.stderr));
+    assert!(
+        text(&queued.stdout).contains("Status:  Provisioning"),
+        "{}",
+        text(&queued.stdout)
+    );
+    // The key that seals certificate keys was created on first use, private to its owner.
+    assert!(dir.join("data/secret.key").exists());
+
+    let taken = vestibule(dir, &["domain", "provision", "beta", "SSO.acme.org"], None);
+    assert!(!taken.status.success());
+    assert!(
+        text(&taken.stderr).contains("another Cloud ID"),
+        "{}",
+        text(&taken.stderr)
+    );
+
+    let listed = vestibule(dir, &["domain", "list"], None);
+    assert!(text(&listed.stdout).contains("acme\tsso.acme.org\tProvisioning"));
+
+    let unconfirmed = vestibule(
+        dir,
+        &["domain", "release", "acme", "--confirm", "yes"],
+        None,
+    );
+    assert!(!unconfirmed.status.success());
+    let released = vestibule(
+        dir,
+        &["domain", "release", "acme", "--confirm", "sso.acme.org"],
+        None,
+    );
+    assert!(released.status.success(), "{}", text(&released.stderr));
+    assert!(
+        text(&vestibule(dir, &["domain", "status", "acme"], None).stdout)
+            .contains("Not Provisioned")
+    );
+}

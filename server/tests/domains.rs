@@ -178,6 +178,17 @@ fn engine(sandbox: &Sandbox, db: &TestDatabase, secret: &SecretKey) -> Provision
 /// A TLS connection to the edge asking for `name`, verified against `root`; returns the
 /// response to `GET /`.
 async fn https_get(edge: SocketAddr, name: &str, root: &[u8]) -> Result<String, String> {
+    https_exchange(edge, name, root)
+        .await
+        .map(|(response, _)| response)
+}
+
+/// As [`https_get`], also returning the leaf certificate the edge presented.
+async fn https_exchange(
+    edge: SocketAddr,
+    name: &str,
+    root: &[u8],
+) -> Result<(String, Vec<u8>), String> {
     let mut roots = RootCertStore::empty();
     for certificate in rustls_pemfile::certs(&mut &root[..]) {
         roots.add(certificate.unwrap()).unwrap();
@@ -197,11 +208,12 @@ async fn https_get(edge: SocketAddr, name: &str, root: &[u8]) -> Result<String, 
     )
     .await
     .map_err(|e| e.to_string())?;
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
     let mut response = String::new();
     tls.read_to_string(&mut response)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(response)
+    Ok((response, leaf))
 }
 
 async fn plain_get(address: SocketAddr, host: &str, path: &str) -> String {
@@ -531,11 +543,105 @@ async fn a_short_lived_certificate_is_renewed_and_served_without_a_restart() {
     assert!(renewed.not_after > first_certificate.not_after);
     let (state, message) = state_of(&provisioning, acme).await;
     assert_eq!(state, DomainState::Online, "{message}");
-    // The edge serves the renewed certificate: the handshake check compares leaves.
+    // The running edge serves the renewed certificate, without a restart.
     let root = sandbox.issuing_root();
-    assert!(https_get(sandbox.https, "sso.acme.test", &root)
+    let (_, served) = https_exchange(sandbox.https, "sso.acme.test", &root)
         .await
-        .is_ok());
+        .unwrap();
+    assert_eq!(served, leaf_of(&renewed.chain_pem));
+    assert_ne!(served, leaf_of(&first_certificate.chain_pem));
+
+    // A renewal that cannot reach the CA keeps the valid certificate and says so.
+    let mut unreachable = sandbox.settings();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    unreachable.acme.directory_url = format!("https://{closed}/dir");
+    let cut_off = Provisioning::new(unreachable, db.store().clone(), secret.clone()).unwrap();
+    let due = provisioning
+        .overview(acme)
+        .await
+        .unwrap()
+        .unwrap()
+        .record
+        .next_attempt_at;
+    let wait = (due.0 - Timestamp::now().0 + 1).max(0) as u64;
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    assert_eq!(cut_off.run_due_jobs().await.unwrap(), 1);
+    let after = provisioning.overview(acme).await.unwrap().unwrap();
+    assert_eq!(after.record.state, DomainState::Online);
+    assert!(
+        after
+            .record
+            .message
+            .contains("Renewing the certificate failed"),
+        "{}",
+        after.record.message
+    );
+    assert!(
+        after.record.message.contains("stays in use"),
+        "{}",
+        after.record.message
+    );
+    let (_, still_served) = https_exchange(sandbox.https, "sso.acme.test", &root)
+        .await
+        .unwrap();
+    assert_eq!(still_served, leaf_of(&renewed.chain_pem));
+}
+
+fn leaf_of(chain_pem: &str) -> Vec<u8> {
+    rustls_pemfile::certs(&mut chain_pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn monitoring_marks_a_domain_offline_with_the_reason_and_online_again() {
+    let Some(mut sandbox) = Sandbox::start(None).await else {
+        return;
+    };
+    let db = sqlite().await;
+    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let provisioning = engine(&sandbox, &db, &secret);
+    sandbox.serve(&provisioning, db.store());
+    let acme = tenant(db.store(), "acme").await;
+    sandbox.point_cname("sso.acme.test", TARGET);
+    provisioning
+        .start(acme, "sso.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+    provisioning.run_due_jobs().await.unwrap();
+    assert_eq!(state_of(&provisioning, acme).await.0, DomainState::Online);
+
+    // Someone changes the CNAME record at the DNS provider.
+    sandbox.point_cname("sso.acme.test", "old-provider.example.net");
+    provisioning.check_all().await.unwrap();
+    let offline = provisioning.overview(acme).await.unwrap().unwrap();
+    assert_eq!(offline.record.state, DomainState::Offline);
+    assert!(
+        offline
+            .record
+            .check_message
+            .contains("old-provider.example.net"),
+        "{}",
+        offline.record.check_message
+    );
+    assert!(offline.record.checked_at.is_some());
+
+    sandbox.point_cname("sso.acme.test", TARGET);
+    provisioning.check_all().await.unwrap();
+    let online = provisioning.overview(acme).await.unwrap().unwrap();
+    assert_eq!(
+        online.record.state,
+        DomainState::Online,
+        "{}",
+        online.record.check_message
+    );
+    assert!(online.record.check_message.is_empty());
 }
 
 #[tokio::test]

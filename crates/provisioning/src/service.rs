@@ -251,10 +251,11 @@ impl Provisioning {
                     phase: ProvisioningPhase::Online,
                     message: format!(
                         "Renewing the certificate failed: {error} The current certificate stays \
-                         in use{}; Vestibule will try again.",
+                         in use{}; the next attempt is at {}.",
                         expires
                             .map(|at| format!(" until it expires at {}", at.to_utc_string()))
-                            .unwrap_or_default()
+                            .unwrap_or_default(),
+                        (now + self.retry_delay(attempts)).to_utc_string()
                     ),
                     attempts,
                     next_attempt_at: now + self.retry_delay(attempts),

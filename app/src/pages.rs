@@ -242,14 +242,18 @@ pub fn DomainSetup() -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let polling = RwSignal::new(false);
     Effect::new(move |_| {
-        let _ = set_interval_with_handle(
+        let interval = set_interval_with_handle(
             move || {
-                if polling.get_untracked() {
-                    tick.update(|t| *t = t.wrapping_add(1));
+                if polling.try_get_untracked() == Some(true) {
+                    tick.try_update(|t| *t = t.wrapping_add(1));
                 }
             },
             std::time::Duration::from_secs(2),
         );
+        // Leaving the page stops the polling.
+        if let Ok(interval) = interval {
+            on_cleanup(move || interval.clear());
+        }
     });
     let domain = Resource::new_blocking(
         move || {

@@ -181,7 +181,9 @@ pub async fn serve_https(
         let (tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
+                // Usually out of file descriptors: pause rather than spin.
                 tracing::warn!(%error, "accepting a TLS connection failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
         };

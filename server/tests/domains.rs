@@ -228,6 +228,45 @@ async fn plain_get(address: SocketAddr, host: &str, path: &str) -> String {
     response
 }
 
+/// Pebble, the DNS server, a fresh database, and Vestibule's engine and listeners.
+struct Edge {
+    sandbox: Sandbox,
+    db: TestDatabase,
+    secret: SecretKey,
+    provisioning: Provisioning,
+}
+
+async fn running_edge(cert_seconds: Option<u32>) -> Option<Edge> {
+    let mut sandbox = Sandbox::start(cert_seconds).await?;
+    let db = sqlite().await;
+    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let provisioning = engine(&sandbox, &db, &secret);
+    sandbox.serve(&provisioning, db.store());
+    Some(Edge {
+        sandbox,
+        db,
+        secret,
+        provisioning,
+    })
+}
+
+impl Edge {
+    /// Creates the tenant, points the CNAME at us and provisions the domain as typed.
+    async fn provision(&self, cloud_id: &str, typed: &str) -> TenantId {
+        let tenant = tenant(self.db.store(), cloud_id).await;
+        self.sandbox
+            .point_cname(&typed.trim_end_matches('.').to_ascii_lowercase(), TARGET);
+        self.provisioning
+            .start(tenant, typed, Timestamp::now())
+            .await
+            .unwrap();
+        assert_eq!(self.provisioning.run_due_jobs().await.unwrap(), 1);
+        let (state, message) = state_of(&self.provisioning, tenant).await;
+        assert_eq!(state, DomainState::Online, "{message}");
+        tenant
+    }
+}
+
 async fn state_of(provisioning: &Provisioning, tenant: TenantId) -> (DomainState, String) {
     let overview = provisioning.overview(tenant).await.unwrap().unwrap();
     (overview.record.state, overview.record.message)
@@ -235,21 +274,16 @@ async fn state_of(provisioning: &Provisioning, tenant: TenantId) -> (DomainState
 
 #[tokio::test]
 async fn provisions_a_domain_and_serves_it_over_tls_by_sni() {
-    let Some(mut sandbox) = Sandbox::start(None).await else {
+    let Some(edge) = running_edge(None).await else {
         return;
     };
-    let db = sqlite().await;
-    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
-    let provisioning = engine(&sandbox, &db, &secret);
-    sandbox.serve(&provisioning, db.store());
-    let acme = tenant(db.store(), "acme").await;
-    sandbox.point_cname("sso.acme.test", TARGET);
-
-    provisioning
-        .start(acme, "SSO.acme.test", Timestamp::now())
-        .await
-        .unwrap();
-    assert_eq!(provisioning.run_due_jobs().await.unwrap(), 1);
+    let Edge {
+        sandbox,
+        db,
+        secret,
+        provisioning,
+    } = &edge;
+    let acme = edge.provision("acme", "SSO.acme.test").await;
     let overview = provisioning.overview(acme).await.unwrap().unwrap();
     assert_eq!(
         overview.record.state,
@@ -296,7 +330,7 @@ async fn provisions_a_domain_and_serves_it_over_tls_by_sni() {
         .unwrap()
         .unwrap();
     assert!(!stored.key_sealed.contains("PRIVATE KEY"));
-    let restarted = engine(&sandbox, &db, &secret);
+    let restarted = engine(sandbox, db, secret);
     assert_eq!(restarted.resolver().reload().await.unwrap(), 1);
     assert!(restarted.resolver().serves("sso.acme.test"));
 
@@ -314,13 +348,15 @@ async fn provisions_a_domain_and_serves_it_over_tls_by_sni() {
 
 #[tokio::test]
 async fn dns_problems_are_explained_and_stop_provisioning() {
-    let Some(mut sandbox) = Sandbox::start(None).await else {
+    let Some(edge) = running_edge(None).await else {
         return;
     };
-    let db = sqlite().await;
-    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
-    let provisioning = engine(&sandbox, &db, &secret);
-    sandbox.serve(&provisioning, db.store());
+    let Edge {
+        sandbox,
+        db,
+        provisioning,
+        ..
+    } = &edge;
 
     // (setup, domain, what the message must say)
     let cases: Vec<(&str, &str)> = vec![
@@ -366,7 +402,7 @@ async fn dns_problems_are_explained_and_stop_provisioning() {
             .await
             .unwrap();
         provisioning.run_due_jobs().await.unwrap();
-        let (state, message) = state_of(&provisioning, tenant).await;
+        let (state, message) = state_of(provisioning, tenant).await;
         assert_eq!(state, DomainState::Failed, "{domain}: {message}");
         let overview = provisioning.overview(tenant).await.unwrap().unwrap();
         assert_eq!(overview.record.phase, ProvisioningPhase::DnsCheck);
@@ -496,20 +532,16 @@ async fn a_job_interrupted_by_a_restart_is_taken_over_and_finished() {
 
 #[tokio::test]
 async fn a_short_lived_certificate_is_renewed_and_served_without_a_restart() {
-    let Some(mut sandbox) = Sandbox::start(Some(9)).await else {
+    let Some(edge) = running_edge(Some(9)).await else {
         return;
     };
-    let db = sqlite().await;
-    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
-    let provisioning = engine(&sandbox, &db, &secret);
-    sandbox.serve(&provisioning, db.store());
-    let acme = tenant(db.store(), "acme").await;
-    sandbox.point_cname("sso.acme.test", TARGET);
-    provisioning
-        .start(acme, "sso.acme.test", Timestamp::now())
-        .await
-        .unwrap();
-    provisioning.run_due_jobs().await.unwrap();
+    let Edge {
+        sandbox,
+        db,
+        secret,
+        provisioning,
+    } = &edge;
+    let acme = edge.provision("acme", "sso.acme.test").await;
     let first = provisioning.overview(acme).await.unwrap().unwrap();
     assert_eq!(
         first.record.state,
@@ -541,7 +573,7 @@ async fn a_short_lived_certificate_is_renewed_and_served_without_a_restart() {
         .unwrap();
     assert_ne!(renewed.chain_pem, first_certificate.chain_pem);
     assert!(renewed.not_after > first_certificate.not_after);
-    let (state, message) = state_of(&provisioning, acme).await;
+    let (state, message) = state_of(provisioning, acme).await;
     assert_eq!(state, DomainState::Online, "{message}");
     // The running edge serves the renewed certificate, without a restart.
     let root = sandbox.issuing_root();
@@ -601,21 +633,15 @@ fn leaf_of(chain_pem: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn monitoring_marks_a_domain_offline_with_the_reason_and_online_again() {
-    let Some(mut sandbox) = Sandbox::start(None).await else {
+    let Some(edge) = running_edge(None).await else {
         return;
     };
-    let db = sqlite().await;
-    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
-    let provisioning = engine(&sandbox, &db, &secret);
-    sandbox.serve(&provisioning, db.store());
-    let acme = tenant(db.store(), "acme").await;
-    sandbox.point_cname("sso.acme.test", TARGET);
-    provisioning
-        .start(acme, "sso.acme.test", Timestamp::now())
-        .await
-        .unwrap();
-    provisioning.run_due_jobs().await.unwrap();
-    assert_eq!(state_of(&provisioning, acme).await.0, DomainState::Online);
+    let Edge {
+        sandbox,
+        provisioning,
+        ..
+    } = &edge;
+    let acme = edge.provision("acme", "sso.acme.test").await;
 
     // Someone changes the CNAME record at the DNS provider.
     sandbox.point_cname("sso.acme.test", "old-provider.example.net");
@@ -653,21 +679,11 @@ async fn the_edge_refuses_old_protocols_and_non_aead_suites() {
         eprintln!("note: sslscan is not installed; skipping");
         return;
     }
-    let Some(mut sandbox) = Sandbox::start(None).await else {
+    let Some(edge) = running_edge(None).await else {
         return;
     };
-    let db = sqlite().await;
-    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
-    let provisioning = engine(&sandbox, &db, &secret);
-    sandbox.serve(&provisioning, db.store());
-    let acme = tenant(db.store(), "acme").await;
-    sandbox.point_cname("sso.acme.test", TARGET);
-    provisioning
-        .start(acme, "sso.acme.test", Timestamp::now())
-        .await
-        .unwrap();
-    provisioning.run_due_jobs().await.unwrap();
-    assert_eq!(state_of(&provisioning, acme).await.0, DomainState::Online);
+    let Edge { sandbox, .. } = &edge;
+    edge.provision("acme", "sso.acme.test").await;
 
     // Off the runtime's thread: the edge under scan runs on it.
     let target = sandbox.https.to_string();

@@ -222,6 +222,30 @@ impl Emulator {
         })
     }
 
+    /// What the Single Sign On content item does for a signed-in user: a fresh refresh token
+    /// for `client_id`, single use, living as long as the client application says. Public so
+    /// tests of iMIS clients can get one without driving a browser through the page.
+    pub fn issue_refresh_token(&self, username: &str, client_id: &str) -> Option<String> {
+        let app = self
+            .inner
+            .directory
+            .client_applications
+            .iter()
+            .find(|app| app.client_id == client_id)?;
+        let username = self.user(username)?.username.clone();
+        let refresh_token = random_token();
+        self.grants().refresh_tokens.insert(
+            refresh_token.clone(),
+            RefreshGrant {
+                username,
+                client_id: app.client_id.clone(),
+                expires: Instant::now()
+                    + Duration::from_secs(app.refresh_token_lifetime_minutes * 60),
+            },
+        );
+        Some(refresh_token)
+    }
+
     fn signed_in(&self, headers: &HeaderMap) -> Option<String> {
         let token = cookie(headers, SESSION_COOKIE)?;
         self.grants().sessions.get(&token).cloned()
@@ -410,15 +434,13 @@ async fn sso_page(State(emulator): State<Emulator>, headers: HeaderMap, uri: Uri
     let Some(username) = emulator.signed_in(&headers) else {
         return Redirect::to(&format!("/sign-in?returnUrl={}", app.sso_page)).into_response();
     };
-    let refresh_token = random_token();
-    emulator.grants().refresh_tokens.insert(
-        refresh_token.clone(),
-        RefreshGrant {
-            username,
-            client_id: app.client_id.clone(),
-            expires: Instant::now() + Duration::from_secs(app.refresh_token_lifetime_minutes * 60),
-        },
-    );
+    let Some(refresh_token) = emulator.issue_refresh_token(&username, &app.client_id) else {
+        return (
+            StatusCode::NOT_FOUND,
+            page("Not found", "<h1>Page not found</h1>"),
+        )
+            .into_response();
+    };
     page(
         "Single Sign On",
         &format!(

@@ -1,0 +1,227 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+use crate::profile::parse_iqa;
+use crate::token::{parse, snippet};
+use crate::{AccessToken, ImisError, Profile};
+
+/// A RiSE Client Application's credentials, as entered in Settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"…")
+            .finish()
+    }
+}
+
+/// One tenant's iMIS, reached at its base URL.
+#[derive(Clone)]
+pub struct Imis {
+    base: Arc<str>,
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+}
+
+/// Answers larger than this are not iMIS answers we want to read.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+impl Imis {
+    /// `base_url` is the iMIS site root, e.g. `https://members.acme.org` (a path prefix such as
+    /// `/imis` is kept). `http://` is accepted for development and tests.
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, ImisError> {
+        let base = base_url.trim().trim_end_matches('/');
+        let uri: http::Uri = base
+            .parse()
+            .map_err(|e| ImisError::InvalidBaseUrl(format!("{base}: {e}")))?;
+        if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.host().is_none() {
+            return Err(ImisError::InvalidBaseUrl(format!(
+                "{base}: use the site's address, like https://members.example.org"
+            )));
+        }
+        if uri.query().is_some() {
+            return Err(ImisError::InvalidBaseUrl(format!(
+                "{base}: leave out the part after ?"
+            )));
+        }
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_platform_verifier(rustls::crypto::ring::default_provider())
+            .map_err(|e| ImisError::InvalidBaseUrl(format!("TLS set-up failed: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Self {
+            base: Arc::from(base),
+            http: Client::builder(TokioExecutor::new()).build(connector),
+            timeout,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Exchanges the `refresh_token` iMIS posted to our callback for an access token.
+    pub async fn refresh_token_grant(
+        &self,
+        client: &ClientCredentials,
+        refresh_token: &str,
+    ) -> Result<AccessToken, ImisError> {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client.client_id),
+            ("client_secret", &client.client_secret),
+            ("refresh_token", refresh_token),
+        ])
+        .await
+    }
+
+    /// Signs in a user by name and password (the background account for REST calls).
+    pub async fn password_grant(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<AccessToken, ImisError> {
+        self.token(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ])
+        .await
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> Result<AccessToken, ImisError> {
+        let url = format!("{}/token", self.base);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(&url)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| ImisError::InvalidBaseUrl(e.to_string()))?;
+        let (status, body) = self.send(&url, request).await?;
+        parse(&url, status.as_u16(), &body)
+    }
+
+    /// The first row of the IQA query `query` for `username`, as a profile.
+    pub async fn profile(
+        &self,
+        token: &AccessToken,
+        query: &str,
+        username: &str,
+    ) -> Result<Profile, ImisError> {
+        let parameters = form_urlencoded::Serializer::new(String::new())
+            .append_pair("QueryName", query)
+            .append_pair("parameter", username)
+            .finish();
+        let body = self
+            .get_json(&format!("{}/api/IQA?{parameters}", self.base), token)
+            .await?;
+        parse_iqa(&body)
+    }
+
+    /// `GET /api/Party/{id}`, as iMIS's JSON.
+    pub async fn party(&self, token: &AccessToken, id: &str) -> Result<Value, ImisError> {
+        let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        self.get_json(&format!("{}/api/Party/{id}", self.base), token)
+            .await
+    }
+
+    /// Fetches a page of the iMIS site (the SSO page, for Test connection) and returns the
+    /// status it answered with.
+    pub async fn page_status(&self, url: &str) -> Result<u16, ImisError> {
+        let request = Request::get(url)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| ImisError::InvalidBaseUrl(e.to_string()))?;
+        let (status, _) = self.send(url, request).await?;
+        Ok(status.as_u16())
+    }
+
+    async fn get_json(&self, url: &str, token: &AccessToken) -> Result<Value, ImisError> {
+        let request = Request::get(url)
+            .header(header::AUTHORIZATION, format!("Bearer {}", token.token))
+            .header(header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| ImisError::InvalidBaseUrl(e.to_string()))?;
+        let (status, body) = self.send(url, request).await?;
+        match status {
+            StatusCode::UNAUTHORIZED => return Err(ImisError::Unauthorized),
+            StatusCode::FORBIDDEN => return Err(ImisError::Forbidden),
+            StatusCode::NOT_FOUND => return Err(ImisError::NotFound),
+            status if !status.is_success() => {
+                return Err(ImisError::Unexpected {
+                    url: url.to_string(),
+                    status: status.as_u16(),
+                    detail: snippet(&body),
+                })
+            }
+            _ => {}
+        }
+        serde_json::from_slice(&body).map_err(|_| ImisError::Unexpected {
+            url: url.to_string(),
+            status: status.as_u16(),
+            detail: format!("not JSON: {}", snippet(&body)),
+        })
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(StatusCode, Bytes), ImisError> {
+        let exchange = async {
+            let response =
+                self.http
+                    .request(request)
+                    .await
+                    .map_err(|e| ImisError::Unreachable {
+                        url: url.to_string(),
+                        detail: describe(&e),
+                    })?;
+            let status = response.status();
+            let body = http_body_util::Limited::new(response.into_body(), MAX_BODY)
+                .collect()
+                .await
+                .map_err(|e| ImisError::Unreachable {
+                    url: url.to_string(),
+                    detail: format!("the answer broke off: {e}"),
+                })?
+                .to_bytes();
+            Ok((status, body))
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| ImisError::Timeout {
+                url: url.to_string(),
+                seconds: self.timeout.as_secs().max(1),
+            })?
+    }
+}
+
+/// The innermost cause of a connection error: that is where "certificate expired" or
+/// "connection refused" is.
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}

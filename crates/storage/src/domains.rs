@@ -111,14 +111,15 @@ impl Store {
         name: &str,
         now: Timestamp,
     ) -> Result<DomainRecord> {
-        with_pool!(self, pool => {
+        // One transaction: when the new name is refused, the failed attempt (and its message)
+        // stays as it was.
+        let row: DomainRow = with_pool!(self, pool => {
+            let mut transaction = pool.begin().await?;
             sqlx::query("DELETE FROM domains WHERE tenant_id = $1 AND state = 'failed'")
                 .bind(tenant.0)
-                .execute(pool)
+                .execute(&mut *transaction)
                 .await?;
-        });
-        let row: DomainRow = with_pool!(self, pool => {
-            sqlx::query_as(&format!(
+            let row = sqlx::query_as(&format!(
                 "INSERT INTO domains (tenant_id, name, state, phase, next_attempt_at, created_at, \
                  updated_at) VALUES ($1, $2, 'provisioning', 'dns_check', $3, $3, $3) \
                  RETURNING {DOMAIN_FIELDS}"
@@ -126,8 +127,10 @@ impl Store {
             .bind(tenant.0)
             .bind(name)
             .bind(now.0)
-            .fetch_one(pool)
-            .await?
+            .fetch_one(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
+            row
         });
         domain_from_row(row)
     }

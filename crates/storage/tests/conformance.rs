@@ -481,6 +481,45 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
             .await
             .unwrap();
 
+        // A failed attempt survives a refused new claim, and gives way to an accepted one.
+        let failed = store
+            .claim_domain(acme.id, "sso.acme-old.org", NOW)
+            .await
+            .unwrap();
+        let failure = JobOutcome {
+            state: DomainState::Failed,
+            phase: ProvisioningPhase::DnsCheck,
+            message: "no CNAME".into(),
+            attempts: 1,
+            next_attempt_at: NOW,
+        };
+        // Both queued claims (beta's and this one) are due; node-a takes them.
+        for _ in 0..2 {
+            store
+                .lease_due_job("node-a", NOW, lease)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        assert!(store
+            .finish_job(failed.id, "node-a", &failure, NOW)
+            .await
+            .unwrap());
+        assert!(matches!(
+            store.claim_domain(acme.id, "sso.acme.org", NOW).await,
+            Err(StorageError::Conflict(Conflict::DomainName))
+        ));
+        let kept = store.domain_for_tenant(acme.id).await.unwrap().unwrap();
+        assert_eq!(
+            (kept.state, kept.message.as_str()),
+            (DomainState::Failed, "no CNAME")
+        );
+        let replaced = store
+            .claim_domain(acme.id, "sso.acme-new.org", NOW)
+            .await
+            .unwrap();
+        assert_eq!(replaced.state, DomainState::Provisioning);
+
         let sealed = store
             .put_acme_account("https://ca/dir", "first", NOW)
             .await

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use vestibule_domain::Seconds;
-use vestibule_provisioning::{reserved_names, AcmeSettings, ProvisioningSettings, SecretKey};
+use vestibule_provisioning::{reserved_names, AcmeSettings, ProvisioningSettings};
+use vestibule_secrets::SecretKey;
 use vestibule_staff::Policy;
 
 #[derive(Debug, thiserror::Error)]

@@ -16,8 +16,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
 use vestibule_domain::{DomainState, ProvisioningPhase, TenantId, Timestamp};
 use vestibule_provisioning::{
-    provider, AcmeSettings, Provisioning, ProvisioningError, ProvisioningSettings, SecretKey,
+    provider, AcmeSettings, Provisioning, ProvisioningError, ProvisioningSettings,
 };
+use vestibule_secrets::SecretKey;
 use vestibule_server::tenant_edge;
 use vestibule_storage::testing::{sqlite, TestDatabase};
 use vestibule_storage::Store;

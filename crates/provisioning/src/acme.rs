@@ -15,7 +15,9 @@ use vestibule_domain::{ProvisioningPhase, Seconds, Timestamp};
 use vestibule_storage::Store;
 
 use crate::certificates::validity;
-use crate::{ProvisioningError, SecretKey, SsoDomain};
+use vestibule_secrets::SecretKey;
+
+use crate::{ProvisioningError, SsoDomain};
 
 /// Where certificates come from.
 #[derive(Debug, Clone, PartialEq, Eq)]

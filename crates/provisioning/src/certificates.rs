@@ -13,7 +13,9 @@ use rustls::ServerConfig;
 use vestibule_domain::Timestamp;
 use vestibule_storage::{CertificateRecord, Store};
 
-use crate::{ProvisioningError, SecretKey};
+use vestibule_secrets::SecretKey;
+
+use crate::ProvisioningError;
 
 /// The context a certificate's private key is sealed under.
 pub(crate) fn key_context(domain: &str) -> String {

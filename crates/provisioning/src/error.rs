@@ -30,7 +30,7 @@ pub enum ProvisioningError {
     AcmeUnavailable(String),
     /// A sealed secret did not open: the secret key changed or the data was altered.
     #[error("stored secret cannot be opened: {0}")]
-    Seal(String),
+    Seal(#[from] vestibule_secrets::SealError),
     #[error("certificate problem: {0}")]
     Certificate(String),
     #[error("configuration: {0}")]

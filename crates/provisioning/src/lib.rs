@@ -5,7 +5,7 @@
 //! * The ACME client orders certificates with HTTP-01; answers live in the database so every
 //!   node's plain-HTTP listener can give them.
 //! * [`CertificateResolver`] serves each tenant's certificate by SNI from the database, private
-//!   keys sealed at rest with [`SecretKey`].
+//!   keys sealed at rest with `vestibule_secrets::SecretKey`.
 //! * [`Provisioning`] ties these together as durable jobs: a domain row is its own job, leased
 //!   by one node at a time, resumed after a restart, retried with backoff, renewed before
 //!   expiry and checked for as long as it is provisioned.
@@ -18,7 +18,6 @@ mod certificates;
 mod dns;
 mod error;
 mod name;
-mod seal;
 mod self_check;
 mod service;
 
@@ -27,5 +26,4 @@ pub use certificates::{provider, server_config, validity, CertificateResolver};
 pub use dns::DnsChecker;
 pub use error::ProvisioningError;
 pub use name::{reserved_names, SsoDomain};
-pub use seal::SecretKey;
 pub use service::{DomainOverview, Provisioning, ProvisioningSettings};

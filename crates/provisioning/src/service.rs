@@ -15,7 +15,9 @@ use vestibule_storage::{
 use crate::acme::{AcmeIssuer, AcmeSettings};
 use crate::certificates::{key_context, leaf_der, CertificateResolver};
 use crate::dns::DnsChecker;
-use crate::{self_check, ProvisioningError, SecretKey, SsoDomain};
+use vestibule_secrets::SecretKey;
+
+use crate::{self_check, ProvisioningError, SsoDomain};
 
 /// Everything the engine needs to know about this deployment.
 #[derive(Debug, Clone)]

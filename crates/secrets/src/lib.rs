@@ -1,13 +1,16 @@
-//! Secrets at rest (certificate private keys, ACME account keys), sealed with ChaCha20-Poly1305
-//! under the server's secret key. The purpose and owner are bound in as associated data, so a
-//! sealed value copied onto another row does not open.
+//! Secrets at rest (certificate private keys, ACME account keys, iMIS client secrets), sealed
+//! with ChaCha20-Poly1305 under the deployment's secret key. The purpose and owner are bound in
+//! as associated data, so a sealed value copied onto another row does not open.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::ProvisioningError;
+/// A key that cannot be used, or a sealed value that does not open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SealError(String);
 
 /// The 32-byte key that seals secrets in the database. Every node of a deployment shares it.
 #[derive(Clone)]
@@ -25,14 +28,12 @@ impl SecretKey {
     pub const ENCODED_LEN: usize = 44;
 
     /// Reads the base64 form used in configuration.
-    pub fn from_base64(encoded: &str) -> Result<Self, ProvisioningError> {
+    pub fn from_base64(encoded: &str) -> Result<Self, SealError> {
         let bytes = STANDARD
             .decode(encoded.trim())
-            .map_err(|_| ProvisioningError::Config("the secret key is not base64".into()))?;
+            .map_err(|_| SealError("the secret key is not base64".into()))?;
         let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
-            ProvisioningError::Config(
-                "the secret key must be 32 bytes (44 base64 characters)".into(),
-            )
+            SealError("the secret key must be 32 bytes (44 base64 characters)".into())
         })?;
         Ok(Self { bytes })
     }
@@ -55,11 +56,11 @@ impl SecretKey {
     }
 
     /// Seals `plaintext` for `context` (for example `"certificate-key:sso.acme.org"`).
-    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<String, ProvisioningError> {
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<String, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
-            .map_err(|_| ProvisioningError::Seal("no randomness for a nonce".into()))?;
+            .map_err(|_| SealError("no randomness for a nonce".into()))?;
         let mut data = plaintext.to_vec();
         self.key()
             .seal_in_place_append_tag(
@@ -67,21 +68,21 @@ impl SecretKey {
                 Aad::from(context.as_bytes()),
                 &mut data,
             )
-            .map_err(|_| ProvisioningError::Seal("sealing failed".into()))?;
+            .map_err(|_| SealError("sealing failed".into()))?;
         let mut sealed = nonce.to_vec();
         sealed.extend_from_slice(&data);
         Ok(format!("v1:{}", STANDARD.encode(sealed)))
     }
 
-    pub fn open(&self, context: &str, sealed: &str) -> Result<Vec<u8>, ProvisioningError> {
+    pub fn open(&self, context: &str, sealed: &str) -> Result<Vec<u8>, SealError> {
         let encoded = sealed
             .strip_prefix("v1:")
-            .ok_or_else(|| ProvisioningError::Seal("unknown format".into()))?;
+            .ok_or_else(|| SealError("unknown format".into()))?;
         let mut data = STANDARD
             .decode(encoded)
-            .map_err(|_| ProvisioningError::Seal("not base64".into()))?;
+            .map_err(|_| SealError("not base64".into()))?;
         if data.len() < NONCE_LEN {
-            return Err(ProvisioningError::Seal("too short".into()));
+            return Err(SealError("too short".into()));
         }
         let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(&data[..NONCE_LEN]);
@@ -93,9 +94,7 @@ impl SecretKey {
                 &mut data[NONCE_LEN..],
             )
             .map_err(|_| {
-                ProvisioningError::Seal(
-                    "the secret key does not match the one it was sealed with".into(),
-                )
+                SealError("the secret key does not match the one it was sealed with".into())
             })?;
         Ok(plaintext.to_vec())
     }

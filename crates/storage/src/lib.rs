@@ -10,6 +10,7 @@
 
 mod domains;
 mod error;
+mod settings;
 mod staff;
 mod store;
 mod tenants;
@@ -17,6 +18,7 @@ pub mod testing;
 
 pub use domains::{CertificateRecord, DomainRecord, JobOutcome};
 pub use error::{Conflict, StorageError};
+pub use settings::SettingsRecord;
 pub use staff::{NewStaff, SessionRecord, SetupTokenRecord, StaffCredentials};
 pub use store::{Backend, Store};
 

@@ -532,3 +532,43 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn tenant_settings_are_saved_whole_and_scoped_to_their_tenant() {
+    use vestibule_storage::SettingsRecord;
+
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&cloud("acme"), "Acme", NOW)
+            .await
+            .unwrap();
+        let beta = store
+            .create_tenant(&cloud("beta"), "Beta", NOW)
+            .await
+            .unwrap();
+        assert!(store.tenant_settings(acme.id).await.unwrap().is_none());
+        let first = SettingsRecord {
+            imis_base_url: "https://members.acme.org".into(),
+            oidc_client_id: "oidc".into(),
+            oidc_client_secret_sealed: "v1:sealed".into(),
+            profile_iqa: "$/Vestibule/MemberProfile".into(),
+            brand_colour: "#1f5fbf".into(),
+            ..SettingsRecord::empty(NOW)
+        };
+        store.put_tenant_settings(acme.id, &first).await.unwrap();
+        assert_eq!(
+            store.tenant_settings(acme.id).await.unwrap(),
+            Some(first.clone())
+        );
+        assert!(store.tenant_settings(beta.id).await.unwrap().is_none());
+        let second = SettingsRecord {
+            oidc_client_secret_sealed: String::new(),
+            sign_in_text: "Welcome".into(),
+            ..first
+        };
+        store.put_tenant_settings(acme.id, &second).await.unwrap();
+        assert_eq!(store.tenant_settings(acme.id).await.unwrap(), Some(second));
+    })
+    .await;
+}

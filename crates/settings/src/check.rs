@@ -1,0 +1,189 @@
+//! Test connection: each step in plain words, every step run so every problem shows.
+
+use vestibule_imis::{Imis, ImisError};
+
+use crate::ImisConnection;
+
+/// One step of the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckStep {
+    pub step: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl CheckStep {
+    pub fn passed(step: &str, detail: impl Into<String>) -> Self {
+        Self {
+            step: step.to_string(),
+            ok: true,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn failed(step: &str, detail: impl Into<String>) -> Self {
+        Self {
+            step: step.to_string(),
+            ok: false,
+            detail: detail.into(),
+        }
+    }
+}
+
+fn unreachable_words(error: &ImisError) -> String {
+    match error {
+        ImisError::Timeout { seconds, .. } => {
+            format!("iMIS did not answer within {seconds} seconds. It may be down or overloaded.")
+        }
+        ImisError::Unreachable { detail, .. } => format!(
+            "Vestibule could not connect ({detail}). Check the address and that the site's certificate is valid."
+        ),
+        other => other.to_string(),
+    }
+}
+
+pub(crate) async fn run(connection: &ImisConnection) -> Vec<CheckStep> {
+    let imis = &connection.imis;
+    let mut steps = Vec::new();
+
+    let address = "iMIS address";
+    steps.push(match imis.page_status(imis.base_url()).await {
+        Ok(status) => CheckStep::passed(
+            address,
+            format!(
+                "{} answered (HTTP {status}) over a verified connection.",
+                imis.base_url()
+            ),
+        ),
+        Err(error) => CheckStep::failed(address, unreachable_words(&error)),
+    });
+
+    let account = "Background account";
+    let token = if connection.api_username.is_empty() || connection.api_password.is_empty() {
+        steps.push(CheckStep::failed(
+            account,
+            "Enter the background account's username and password: Vestibule reads member profiles with it.",
+        ));
+        None
+    } else {
+        match imis
+            .password_grant(&connection.api_username, &connection.api_password)
+            .await
+        {
+            Ok(token) => {
+                steps.push(CheckStep::passed(
+                    account,
+                    format!("/token accepted {}.", connection.api_username),
+                ));
+                Some(token)
+            }
+            Err(ImisError::InvalidGrant(_)) => {
+                steps.push(CheckStep::failed(
+                    account,
+                    format!(
+                        "iMIS refused the username or password of {}.",
+                        connection.api_username
+                    ),
+                ));
+                None
+            }
+            Err(error) => {
+                steps.push(CheckStep::failed(account, unreachable_words(&error)));
+                None
+            }
+        }
+    };
+
+    let query = "Profile IQA";
+    steps.push(match (&token, connection.profile_iqa.is_empty()) {
+        (_, true) => CheckStep::failed(query, "Enter the IQA query that returns a member's profile."),
+        (None, false) => CheckStep::failed(query, "Not checked: it needs the background account."),
+        (Some(token), false) => match imis
+            .profile(token, &connection.profile_iqa, &connection.api_username)
+            .await
+        {
+            Ok(profile) => CheckStep::passed(
+                query,
+                format!(
+                    "{} returned {} fields for {}.",
+                    connection.profile_iqa,
+                    profile.properties.len(),
+                    connection.api_username
+                ),
+            ),
+            Err(ImisError::NoProfile) => CheckStep::failed(
+                query,
+                format!(
+                    "{} ran but returned no row for {}. It must take the username as its parameter.",
+                    connection.profile_iqa, connection.api_username
+                ),
+            ),
+            Err(ImisError::Unexpected { status: 400 | 404 | 500, .. }) => CheckStep::failed(
+                query,
+                format!("iMIS does not run {}. Check the query's path.", connection.profile_iqa),
+            ),
+            Err(error) => CheckStep::failed(query, unreachable_words(&error)),
+        },
+    });
+
+    for (label, credentials, page) in [
+        (
+            "OpenID Connect",
+            &connection.oidc,
+            &connection.oidc_sso_page,
+        ),
+        ("SAML", &connection.saml, &connection.saml_sso_page),
+    ] {
+        let step = format!("{label} client application");
+        steps.push(match credentials {
+            None => CheckStep::failed(
+                &step,
+                format!("Enter the {label} RiSE client id and secret."),
+            ),
+            Some(credentials) => client_check(imis, &step, credentials).await,
+        });
+        let step = format!("{label} SSO page");
+        steps.push(if page.is_empty() {
+            CheckStep::failed(&step, format!("Enter the {label} SSO page (the published page with the Single Sign On content item)."))
+        } else {
+            match imis.page_status(page).await {
+                Ok(status) if status < 400 => {
+                    CheckStep::passed(&step, format!("{page} answered (HTTP {status})."))
+                }
+                Ok(status) => CheckStep::failed(
+                    &step,
+                    format!("{page} answered HTTP {status}. Check that the page is published at this address."),
+                ),
+                Err(error) => CheckStep::failed(&step, unreachable_words(&error)),
+            }
+        });
+    }
+    steps
+}
+
+/// iMIS checks a client's id and secret before it looks at the refresh token, so a made-up
+/// token tells a wrong secret (`invalid_client`) from a right one (`invalid_grant`).
+async fn client_check(
+    imis: &Imis,
+    step: &str,
+    credentials: &vestibule_imis::ClientCredentials,
+) -> CheckStep {
+    match imis
+        .refresh_token_grant(credentials, "vestibule-connection-test")
+        .await
+    {
+        Err(ImisError::InvalidGrant(_)) => CheckStep::passed(
+            step,
+            format!("iMIS accepts the client id {} and its secret.", credentials.client_id),
+        ),
+        Err(ImisError::InvalidClient(_)) => CheckStep::failed(
+            step,
+            format!(
+                "iMIS does not accept the client id {} with this secret. Copy both from RiSE > Client Applications.",
+                credentials.client_id
+            ),
+        ),
+        Ok(_) => CheckStep::passed(step, "iMIS accepts the client application."),
+        Err(error) => CheckStep::failed(step, unreachable_words(&error)),
+    }
+}

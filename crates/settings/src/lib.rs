@@ -1,0 +1,239 @@
+//! A tenant's Settings: how Vestibule reaches their iMIS, and how their sign-in page looks.
+//!
+//! Secrets (RiSE client secrets, the background account's password) are write-only: they are
+//! sealed on the way in, never returned, and an empty field on save keeps the stored one.
+//! [`TenantSettings::test_connection`] walks the connection step by step and says in plain words
+//! what works and what does not.
+
+mod check;
+mod input;
+
+use std::time::Duration;
+
+use vestibule_domain::{TenantId, Timestamp};
+use vestibule_imis::{ClientCredentials, Imis};
+use vestibule_secrets::{SealError, SecretKey};
+use vestibule_storage::{SettingsRecord, StorageError, Store};
+
+pub use check::CheckStep;
+pub use input::{FieldError, SettingsInput};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// Input the tenant admin can correct, field by field.
+    #[error("{}", .0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join(" "))]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("a stored secret cannot be opened: {0}")]
+    Seal(#[from] SealError),
+}
+
+/// One RiSE client application as the Settings page shows it: the secret only as "set" or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientView {
+    pub client_id: String,
+    pub has_secret: bool,
+    pub sso_page: String,
+}
+
+/// A tenant's Settings without their secrets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsView {
+    pub imis_base_url: String,
+    pub oidc: ClientView,
+    pub saml: ClientView,
+    pub api_username: String,
+    pub has_api_password: bool,
+    pub profile_iqa: String,
+    pub brand_name: String,
+    pub brand_colour: String,
+    pub sign_in_text: String,
+    pub support_contact: String,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// Everything needed to talk to a tenant's iMIS, secrets opened. Lives only as long as a
+/// request or check needs it.
+pub struct ImisConnection {
+    pub imis: Imis,
+    pub oidc: Option<ClientCredentials>,
+    pub saml: Option<ClientCredentials>,
+    pub oidc_sso_page: String,
+    pub saml_sso_page: String,
+    pub api_username: String,
+    pub api_password: String,
+    pub profile_iqa: String,
+}
+
+#[derive(Clone)]
+pub struct TenantSettings {
+    store: Store,
+    secret: SecretKey,
+    timeout: Duration,
+}
+
+fn context(kind: &str, tenant: TenantId) -> String {
+    format!("{kind}:tenant-{}", tenant.0)
+}
+
+impl TenantSettings {
+    /// `timeout` bounds every call to a tenant's iMIS.
+    pub fn new(store: Store, secret: SecretKey, timeout: Duration) -> Self {
+        Self {
+            store,
+            secret,
+            timeout,
+        }
+    }
+
+    pub async fn get(&self, tenant: TenantId) -> Result<SettingsView, SettingsError> {
+        Ok(match self.store.tenant_settings(tenant).await? {
+            Some(record) => view(&record),
+            None => SettingsView::default(),
+        })
+    }
+
+    /// Validates and saves. Empty secret fields keep the stored secrets.
+    pub async fn save(
+        &self,
+        tenant: TenantId,
+        input: SettingsInput,
+        now: Timestamp,
+    ) -> Result<SettingsView, SettingsError> {
+        let input = input.validated().map_err(SettingsError::Invalid)?;
+        let previous = self
+            .store
+            .tenant_settings(tenant)
+            .await?
+            .unwrap_or_else(|| SettingsRecord::empty(now));
+        let seal = |kind: &str, typed: &str, kept: &str| -> Result<String, SettingsError> {
+            if typed.is_empty() {
+                Ok(kept.to_string())
+            } else {
+                Ok(self.secret.seal(&context(kind, tenant), typed.as_bytes())?)
+            }
+        };
+        let record = SettingsRecord {
+            imis_base_url: input.imis_base_url.clone(),
+            oidc_client_id: input.oidc_client_id.clone(),
+            oidc_client_secret_sealed: seal(
+                "oidc-client-secret",
+                &input.oidc_client_secret,
+                &previous.oidc_client_secret_sealed,
+            )?,
+            oidc_sso_page: input.oidc_sso_page.clone(),
+            saml_client_id: input.saml_client_id.clone(),
+            saml_client_secret_sealed: seal(
+                "saml-client-secret",
+                &input.saml_client_secret,
+                &previous.saml_client_secret_sealed,
+            )?,
+            saml_sso_page: input.saml_sso_page.clone(),
+            api_username: input.api_username.clone(),
+            api_password_sealed: seal(
+                "api-password",
+                &input.api_password,
+                &previous.api_password_sealed,
+            )?,
+            profile_iqa: input.profile_iqa.clone(),
+            brand_name: input.brand_name.clone(),
+            brand_colour: input.brand_colour.clone(),
+            sign_in_text: input.sign_in_text.clone(),
+            support_contact: input.support_contact.clone(),
+            updated_at: now,
+        };
+        self.store.put_tenant_settings(tenant, &record).await?;
+        tracing::info!(tenant = tenant.0, "settings saved");
+        Ok(view(&record))
+    }
+
+    /// The tenant's iMIS connection with its secrets opened, or `None` until a base URL is set.
+    pub async fn connection(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<ImisConnection>, SettingsError> {
+        let Some(record) = self.store.tenant_settings(tenant).await? else {
+            return Ok(None);
+        };
+        if record.imis_base_url.is_empty() {
+            return Ok(None);
+        }
+        let open = |kind: &str, sealed: &str| -> Result<String, SettingsError> {
+            if sealed.is_empty() {
+                return Ok(String::new());
+            }
+            let bytes = self.secret.open(&context(kind, tenant), sealed)?;
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        let credentials = |client_id: &str, secret: String| {
+            (!client_id.is_empty() && !secret.is_empty()).then(|| ClientCredentials {
+                client_id: client_id.to_string(),
+                client_secret: secret,
+            })
+        };
+        let imis = Imis::new(&record.imis_base_url, self.timeout).map_err(|e| {
+            SettingsError::Invalid(vec![FieldError::new("imis_base_url", e.to_string())])
+        })?;
+        Ok(Some(ImisConnection {
+            oidc: credentials(
+                &record.oidc_client_id,
+                open("oidc-client-secret", &record.oidc_client_secret_sealed)?,
+            ),
+            saml: credentials(
+                &record.saml_client_id,
+                open("saml-client-secret", &record.saml_client_secret_sealed)?,
+            ),
+            oidc_sso_page: absolute(&record.imis_base_url, &record.oidc_sso_page),
+            saml_sso_page: absolute(&record.imis_base_url, &record.saml_sso_page),
+            api_username: record.api_username.clone(),
+            api_password: open("api-password", &record.api_password_sealed)?,
+            profile_iqa: record.profile_iqa.clone(),
+            imis,
+        }))
+    }
+
+    /// Checks the saved connection step by step; stops at nothing, so every problem shows.
+    pub async fn test_connection(&self, tenant: TenantId) -> Result<Vec<CheckStep>, SettingsError> {
+        match self.connection(tenant).await? {
+            Some(connection) => Ok(check::run(&connection).await),
+            None => Ok(vec![CheckStep::failed(
+                "iMIS address",
+                "No iMIS address is saved yet. Enter the base URL of your iMIS site and save.",
+            )]),
+        }
+    }
+}
+
+/// An SSO page setting as a full URL: paths are taken relative to the iMIS base URL.
+fn absolute(base: &str, page: &str) -> String {
+    if page.starts_with('/') {
+        format!("{}{page}", base.trim_end_matches('/'))
+    } else {
+        page.to_string()
+    }
+}
+
+fn view(record: &SettingsRecord) -> SettingsView {
+    SettingsView {
+        imis_base_url: record.imis_base_url.clone(),
+        oidc: ClientView {
+            client_id: record.oidc_client_id.clone(),
+            has_secret: !record.oidc_client_secret_sealed.is_empty(),
+            sso_page: record.oidc_sso_page.clone(),
+        },
+        saml: ClientView {
+            client_id: record.saml_client_id.clone(),
+            has_secret: !record.saml_client_secret_sealed.is_empty(),
+            sso_page: record.saml_sso_page.clone(),
+        },
+        api_username: record.api_username.clone(),
+        has_api_password: !record.api_password_sealed.is_empty(),
+        profile_iqa: record.profile_iqa.clone(),
+        brand_name: record.brand_name.clone(),
+        brand_colour: record.brand_colour.clone(),
+        sign_in_text: record.sign_in_text.clone(),
+        support_contact: record.support_contact.clone(),
+        updated_at: Some(record.updated_at),
+    }
+}

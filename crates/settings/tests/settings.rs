@@ -1,0 +1,167 @@
+//! Settings saved through the engine and checked against the iMIS emulator over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use imis_emulator::{Behaviour, Directory, Emulator};
+use vestibule_domain::{TenantId, Timestamp};
+use vestibule_secrets::SecretKey;
+use vestibule_settings::{SettingsError, SettingsInput, TenantSettings};
+use vestibule_storage::testing::sqlite;
+
+const NOW: Timestamp = Timestamp(1_800_000_000);
+
+async fn emulator_base() -> String {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tools/imis-emulator/demo.toml"
+    ))
+    .unwrap();
+    let emulator = Emulator::new(Directory::parse(&text).unwrap(), Behaviour::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = emulator.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+fn demo_input(base: &str) -> SettingsInput {
+    SettingsInput {
+        imis_base_url: base.to_string(),
+        oidc_client_id: "vestibule-oidc".into(),
+        oidc_client_secret: "demo-oidc-secret".into(),
+        oidc_sso_page: "/sso/oidc".into(),
+        saml_client_id: "vestibule-saml".into(),
+        saml_client_secret: "demo-saml-secret".into(),
+        saml_sso_page: format!("{base}/sso/saml"),
+        api_username: "vestibule-api".into(),
+        api_password: "demo-api-password".into(),
+        profile_iqa: "$/Vestibule/MemberProfile".into(),
+        brand_name: "Acme Association".into(),
+        brand_colour: "#1f5fbf".into(),
+        sign_in_text: "Members sign in with their Acme account.".into(),
+        support_contact: "help@acme.test".into(),
+    }
+}
+
+async fn tenant(db: &vestibule_storage::testing::TestDatabase, cloud_id: &str) -> TenantId {
+    db.store()
+        .create_tenant(&cloud_id.parse().unwrap(), cloud_id, NOW)
+        .await
+        .unwrap()
+        .id
+}
+
+#[tokio::test]
+async fn secrets_are_write_only_sealed_and_kept_when_left_empty() {
+    let db = sqlite().await;
+    let acme = tenant(&db, "acme").await;
+    let beta = tenant(&db, "beta").await;
+    let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let settings = TenantSettings::new(db.store().clone(), key, Duration::from_secs(5));
+
+    let saved = settings
+        .save(acme, demo_input("https://members.acme.test"), NOW)
+        .await
+        .unwrap();
+    assert!(saved.oidc.has_secret && saved.saml.has_secret && saved.has_api_password);
+    assert!(!format!("{saved:?}").contains("demo-oidc-secret"));
+    let stored = db.store().tenant_settings(acme).await.unwrap().unwrap();
+    for secret in ["demo-oidc-secret", "demo-saml-secret", "demo-api-password"] {
+        assert!(
+            !format!("{stored:?}").contains(secret),
+            "{secret} stored in the clear"
+        );
+    }
+    assert_eq!(settings.get(beta).await.unwrap(), Default::default());
+
+    // Saving again with the secret fields empty keeps them.
+    let mut again = demo_input("https://members.acme.test");
+    again.oidc_client_secret.clear();
+    again.api_password.clear();
+    again.sign_in_text = "Changed".into();
+    settings.save(acme, again, NOW).await.unwrap();
+    let connection = settings.connection(acme).await.unwrap().unwrap();
+    assert_eq!(connection.oidc.unwrap().client_secret, "demo-oidc-secret");
+    assert_eq!(connection.api_password, "demo-api-password");
+    assert_eq!(
+        connection.oidc_sso_page,
+        "https://members.acme.test/sso/oidc"
+    );
+
+    // Bad input changes nothing and says what is wrong.
+    let mut bad = demo_input("http://members.acme.test");
+    bad.brand_colour = "blue".into();
+    let error = settings.save(acme, bad, NOW).await.unwrap_err();
+    let SettingsError::Invalid(fields) = error else {
+        panic!("expected a validation error");
+    };
+    // The address, the SAML page on that address, and the colour.
+    assert_eq!(fields.len(), 3, "{fields:?}");
+    assert_eq!(settings.get(acme).await.unwrap().sign_in_text, "Changed");
+}
+
+#[tokio::test]
+async fn test_connection_reports_each_step() {
+    let base = emulator_base().await;
+    let db = sqlite().await;
+    let acme = tenant(&db, "acme").await;
+    let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let settings = TenantSettings::new(db.store().clone(), key, Duration::from_secs(5));
+
+    let nothing = settings.test_connection(acme).await.unwrap();
+    assert_eq!(nothing.len(), 1);
+    assert!(!nothing[0].ok);
+
+    settings.save(acme, demo_input(&base), NOW).await.unwrap();
+    let steps = settings.test_connection(acme).await.unwrap();
+    let failed: Vec<_> = steps.iter().filter(|s| !s.ok).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(steps.len(), 7, "{steps:#?}");
+
+    let mut wrong = demo_input(&base);
+    wrong.oidc_client_secret = "not-the-secret".into();
+    wrong.api_password = "wrong".into();
+    wrong.saml_sso_page = "/no-such-page".into();
+    settings.save(acme, wrong, NOW).await.unwrap();
+    let steps = settings.test_connection(acme).await.unwrap();
+    let verdict = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s.step == name)
+            .unwrap_or_else(|| panic!("no step {name}: {steps:#?}"))
+            .clone()
+    };
+    assert!(verdict("iMIS address").ok);
+    let account = verdict("Background account");
+    assert!(
+        !account.ok && account.detail.contains("refused the username or password"),
+        "{account:?}"
+    );
+    assert!(!verdict("Profile IQA").ok);
+    let client = verdict("OpenID Connect client application");
+    assert!(
+        !client.ok && client.detail.contains("does not accept"),
+        "{client:?}"
+    );
+    assert!(verdict("SAML client application").ok);
+    let page = verdict("SAML SSO page");
+    assert!(!page.ok && page.detail.contains("404"), "{page:?}");
+
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    settings
+        .save(acme, demo_input(&format!("http://{closed}")), NOW)
+        .await
+        .unwrap();
+    let down = settings.test_connection(acme).await.unwrap();
+    assert!(down.iter().all(|s| !s.ok), "{down:#?}");
+    assert!(
+        down[0].detail.contains("could not connect"),
+        "{:?}",
+        down[0]
+    );
+}

@@ -21,6 +21,13 @@ export default async function globalSetup() {
       .split('\n')
       .map((line) => line.split(/=(.*)/s).slice(0, 2)),
   );
+  // The iMIS emulator with its demo data, for the Settings page's Test connection.
+  const imisPort = String(Number(port) + 3);
+  const imis = spawn(
+    join(repo, 'target/debug/imis-emulator'),
+    ['--listen', `127.0.0.1:${imisPort}`, '--data', join(repo, 'tools/imis-emulator/demo.toml')],
+    { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const server = spawn(join(repo, 'target/debug/vestibule'), ['serve'], {
     cwd: repo,
     env: {
@@ -58,11 +65,13 @@ export default async function globalSetup() {
   process.env.VESTIBULE_E2E_URL = url;
   process.env.VESTIBULE_SETUP_URL = setupUrl;
   process.env.VESTIBULE_E2E_HTTPS_PORT = httpsPort;
+  process.env.VESTIBULE_E2E_IMIS_URL = `http://127.0.0.1:${imisPort}`;
   process.env.SANDBOX_DNS_API = sandbox.SANDBOX_DNS_API;
   process.env.SANDBOX_ACME_API = sandbox.SANDBOX_ACME_API;
   process.env.SANDBOX_TRUSTED_ROOT = sandbox.VESTIBULE_ACME_ROOT;
   return async () => {
     server.kill('SIGTERM');
+    imis.kill('SIGTERM');
     execFileSync(sandboxScript, ['stop', sandboxFolder]);
   };
 }

@@ -2,6 +2,9 @@
 //! and the server functions. Every server function is a public HTTP endpoint, so each one first
 //! establishes who is calling; every state-changing one also checks the session's CSRF token.
 
+// A server function takes one argument per form field, so a whole form (Settings) has many.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -62,6 +65,37 @@ pub struct DomainSetupView {
     pub check_message: String,
     pub checked_at: Option<String>,
     pub certificate_expires: Option<String>,
+}
+
+/// A tenant's Settings as the page shows them. Secrets appear only as "set" or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsPageView {
+    pub imis_base_url: String,
+    pub oidc_client_id: String,
+    pub oidc_has_secret: bool,
+    pub oidc_sso_page: String,
+    pub saml_client_id: String,
+    pub saml_has_secret: bool,
+    pub saml_sso_page: String,
+    pub api_username: String,
+    pub has_api_password: bool,
+    pub profile_iqa: String,
+    pub brand_name: String,
+    pub brand_colour: String,
+    pub sign_in_text: String,
+    pub support_contact: String,
+    /// The Login Redirect URLs to enter in RiSE, once the tenant has a domain.
+    pub oidc_callback: Option<String>,
+    pub saml_callback: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+/// One step of Test connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckView {
+    pub step: String,
+    pub ok: bool,
+    pub detail: String,
 }
 
 /// One provisioning step: "done", "active", "waiting" or "failed".
@@ -300,6 +334,89 @@ pub async fn release_domain(
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             ssr::release_domain(tenant.id, &confirm).await
+        }
+        .await,
+    )
+}
+
+// --- settings --------------------------------------------------------------------------------
+
+#[server(prefix = "/api", endpoint = "settings")]
+pub async fn tenant_settings(cloud_id: String) -> Result<SettingsPageView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let view = ssr::settings()?.get(tenant.id).await?;
+            ssr::settings_view(tenant.id, view).await
+        }
+        .await,
+    )
+}
+
+/// Saves the Settings form. Secret fields left empty keep the stored secrets.
+#[server(prefix = "/api", endpoint = "save_settings")]
+pub async fn save_settings(
+    csrf: String,
+    cloud_id: String,
+    imis_base_url: String,
+    oidc_client_id: String,
+    oidc_client_secret: String,
+    oidc_sso_page: String,
+    saml_client_id: String,
+    saml_client_secret: String,
+    saml_sso_page: String,
+    api_username: String,
+    api_password: String,
+    profile_iqa: String,
+    brand_name: String,
+    brand_colour: String,
+    sign_in_text: String,
+    support_contact: String,
+) -> Result<SettingsPageView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let input = vestibule_settings::SettingsInput {
+                imis_base_url,
+                oidc_client_id,
+                oidc_client_secret,
+                oidc_sso_page,
+                saml_client_id,
+                saml_client_secret,
+                saml_sso_page,
+                api_username,
+                api_password,
+                profile_iqa,
+                brand_name,
+                brand_colour,
+                sign_in_text,
+                support_contact,
+            };
+            let view = ssr::settings()?.save(tenant.id, input, ssr::now()).await?;
+            ssr::settings_view(tenant.id, view).await
+        }
+        .await,
+    )
+}
+
+/// Runs Test connection on the saved Settings.
+#[server(prefix = "/api", endpoint = "test_connection")]
+pub async fn test_connection(csrf: String, cloud_id: String) -> Result<Vec<CheckView>, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let steps = ssr::settings()?.test_connection(tenant.id).await?;
+            Ok(steps
+                .into_iter()
+                .map(|s| CheckView {
+                    step: s.step,
+                    ok: s.ok,
+                    detail: s.detail,
+                })
+                .collect())
         }
         .await,
     )

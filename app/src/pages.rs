@@ -6,9 +6,10 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    current_staff, domain_setup, list_tenants, setup_link, tenant_team, AppError, CompleteSetup,
-    CreateTenant, DomainSetupView, InviteAdmin, Me, ReleaseDomain, RetryProvisioning, SetupView,
-    SignIn as SignInAction, StaffView, StartProvisioning, TenantView,
+    current_staff, domain_setup, list_tenants, setup_link, tenant_settings, tenant_team, AppError,
+    CompleteSetup, CreateTenant, DomainSetupView, InviteAdmin, Me, ReleaseDomain,
+    RetryProvisioning, SaveSettings, SettingsPageView, SetupView, SignIn as SignInAction,
+    StaffView, StartProvisioning, TenantView, TestConnection,
 };
 use crate::layout::{go_to, ErrorPage, Frame, TenantFrame};
 
@@ -477,14 +478,147 @@ fn provisioned(
     .into_any()
 }
 
+/// `/t/:cloud_id/settings`: the iMIS connection and branding, and Test connection.
 #[component]
 pub fn Settings() -> impl IntoView {
+    let params = use_params_map();
+    let save = ServerAction::<SaveSettings>::new();
+    let check = ServerAction::<TestConnection>::new();
+    let current = Resource::new_blocking(
+        move || {
+            let cloud_id = params.read().get("cloud_id").unwrap_or_default();
+            (cloud_id, save.version().get())
+        },
+        |(cloud_id, _)| tenant_settings(cloud_id),
+    );
     view! {
-        <NotYetAvailable
-            page="Settings"
-            purpose="Here you will connect iMIS (base URL, RiSE client applications for OpenID Connect and SAML, the SSO page) and brand the login page."
-        />
+        <TenantFrame page=move |me, tenant| {
+            view! {
+                {tenant_page_title("Settings")}
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || {
+                        let me = me.clone();
+                        let tenant = tenant.clone();
+                        Suspend::new(async move {
+                            match current.await {
+                                Ok(view) => settings_body(me, tenant, view, save, check),
+                                Err(error) => view! { <ErrorPage error/> }.into_any(),
+                            }
+                        })
+                    }}
+                </Transition>
+            }
+            .into_any()
+        }/>
     }
+}
+
+/// A labelled text field of the Settings form.
+fn field(id: &'static str, label: &'static str, value: String, hint: &'static str) -> AnyView {
+    view! {
+        <label for=id>{label}</label>
+        <input id=id name=id value=value autocomplete="off" spellcheck="false"/>
+        {(!hint.is_empty()).then(|| view! { <p class="muted hint">{hint}</p> })}
+    }
+    .into_any()
+}
+
+/// A write-only secret: never shown, empty keeps the stored one.
+fn secret_field(id: &'static str, label: &'static str, is_set: bool) -> AnyView {
+    let placeholder = if is_set {
+        "Saved — leave empty to keep"
+    } else {
+        "Not set"
+    };
+    view! {
+        <label for=id>{label}</label>
+        <input id=id name=id type="password" placeholder=placeholder autocomplete="new-password"/>
+    }
+    .into_any()
+}
+
+fn settings_body(
+    me: Me,
+    tenant: TenantView,
+    view: SettingsPageView,
+    save: ServerAction<SaveSettings>,
+    check: ServerAction<TestConnection>,
+) -> AnyView {
+    let callback = |url: Option<String>| {
+        url.unwrap_or_else(|| "Provision your domain first (Domain Setup)".to_string())
+    };
+    let oidc_callback = callback(view.oidc_callback.clone());
+    let saml_callback = callback(view.saml_callback.clone());
+    let csrf = me.csrf.clone();
+    let cloud_id = tenant.cloud_id.clone();
+    view! {
+        <p class="muted">"Members sign in with their iMIS account. Create two RiSE Client Applications in iMIS (Settings > Contacts > Client Applications), one for OpenID Connect and one for SAML, with these Login Redirect URLs:"</p>
+        <dl class="facts">
+            <dt>"OpenID Connect"</dt><dd><code class="oidc-callback">{oidc_callback}</code></dd>
+            <dt>"SAML"</dt><dd><code class="saml-callback">{saml_callback}</code></dd>
+        </dl>
+        <ActionForm action=save attr:class="settings-form">
+            <input type="hidden" name="csrf" value=me.csrf.clone()/>
+            <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
+            <section class="card">
+                <h2>"iMIS"</h2>
+                {field("imis_base_url", "iMIS base URL", view.imis_base_url.clone(), "The address of your iMIS site, for example https://members.your-association.org")}
+                {field("profile_iqa", "Profile IQA", view.profile_iqa.clone(), "The IQA query that returns a member's profile, taking the username as its parameter.")}
+            </section>
+            <section class="card">
+                <h2>"OpenID Connect client application"</h2>
+                {field("oidc_client_id", "Client ID", view.oidc_client_id.clone(), "")}
+                {secret_field("oidc_client_secret", "Client secret", view.oidc_has_secret)}
+                {field("oidc_sso_page", "SSO page (publish location)", view.oidc_sso_page.clone(), "The published page with the Single Sign On content item, e.g. /sso-oidc")}
+            </section>
+            <section class="card">
+                <h2>"SAML client application"</h2>
+                {field("saml_client_id", "Client ID", view.saml_client_id.clone(), "")}
+                {secret_field("saml_client_secret", "Client secret", view.saml_has_secret)}
+                {field("saml_sso_page", "SSO page (publish location)", view.saml_sso_page.clone(), "")}
+            </section>
+            <section class="card">
+                <h2>"Background account"</h2>
+                <p class="muted">"An iMIS account Vestibule uses to read member profiles over the REST API."</p>
+                {field("api_username", "Username", view.api_username.clone(), "")}
+                {secret_field("api_password", "Password", view.has_api_password)}
+            </section>
+            <section class="card">
+                <h2>"Branding"</h2>
+                {field("brand_name", "Display name", view.brand_name.clone(), "Shown on the sign-in page; your Cloud ID's name when empty.")}
+                {field("brand_colour", "Colour", view.brand_colour.clone(), "A hex colour such as #1f5fbf.")}
+                <label for="sign_in_text">"Sign-in text"</label>
+                <textarea id="sign_in_text" name="sign_in_text" rows="3">{view.sign_in_text.clone()}</textarea>
+                {field("support_contact", "Support contact", view.support_contact.clone(), "An e-mail address or web page members can use for help.")}
+            </section>
+            {action_error(move || save.value().get())}
+            {move || matches!(save.value().get(), Some(Ok(_))).then(|| view! {
+                <p class="form-success" role="status">"Settings saved."</p>
+            })}
+            <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save settings"</button>
+        </ActionForm>
+        <section class="card">
+            <h2>"Test connection"</h2>
+            <p class="muted">"Checks the saved settings against your iMIS, step by step."</p>
+            <ActionForm action=check>
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="cloud_id" value=cloud_id/>
+                <button type="submit" class="button" disabled=move || check.pending().get()>
+                    {move || if check.pending().get() { "Testing…" } else { "Test connection" }}
+                </button>
+            </ActionForm>
+            {action_error(move || check.value().get())}
+            {move || check.value().get().and_then(Result::ok).map(|steps| view! {
+                <ol class="steps checks">
+                    {steps.into_iter().map(|step| {
+                        let class = if step.ok { "step step-done" } else { "step step-failed" };
+                        view! { <li class=class><strong>{step.step}</strong> " — " {step.detail}</li> }
+                    }).collect_view()}
+                </ol>
+            })}
+        </section>
+    }
+    .into_any()
 }
 
 #[component]

@@ -14,13 +14,18 @@ use vestibule_domain::{
 };
 use vestibule_provisioning::{DomainOverview, Provisioning, ProvisioningError};
 
-use crate::api::{AppError, DomainSetupView, Me, SetupView, StaffView, StepView, TenantView};
+use vestibule_settings::{SettingsError, SettingsView, TenantSettings};
+
+use crate::api::{
+    AppError, DomainSetupView, Me, SettingsPageView, SetupView, StaffView, StepView, TenantView,
+};
 
 /// Everything the dashboard's server functions need, provided as Leptos context per request.
 #[derive(Clone)]
 pub struct DashboardState {
     pub accounts: StaffAccounts,
     pub provisioning: Provisioning,
+    pub settings: TenantSettings,
     /// Where the dashboard is reached, e.g. `https://dashboard.vestibule.example`.
     pub public_url: String,
 }
@@ -81,6 +86,18 @@ impl From<ProvisioningError> for AppError {
             }
             other => {
                 tracing::error!(error = %other, "domain request failed");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+impl From<SettingsError> for AppError {
+    fn from(error: SettingsError) -> Self {
+        match error {
+            SettingsError::Invalid(_) => AppError::Invalid(error.to_string()),
+            other => {
+                tracing::error!(error = %other, "settings request failed");
                 AppError::Internal
             }
         }
@@ -385,4 +402,42 @@ pub async fn release_domain(tenant: TenantId, confirm: &str) -> Result<(), AppEr
     }
     provisioning.release(tenant).await?;
     Ok(())
+}
+
+pub fn settings() -> Result<TenantSettings, AppError> {
+    Ok(state()?.settings)
+}
+
+/// The page's view of the Settings, with the RiSE Login Redirect URLs for the tenant's domain.
+pub async fn settings_view(
+    tenant: TenantId,
+    view: SettingsView,
+) -> Result<SettingsPageView, AppError> {
+    let domain = provisioning()?
+        .overview(tenant)
+        .await?
+        .map(|overview| overview.domain.as_str().to_string());
+    Ok(SettingsPageView {
+        imis_base_url: view.imis_base_url,
+        oidc_client_id: view.oidc.client_id,
+        oidc_has_secret: view.oidc.has_secret,
+        oidc_sso_page: view.oidc.sso_page,
+        saml_client_id: view.saml.client_id,
+        saml_has_secret: view.saml.has_secret,
+        saml_sso_page: view.saml.sso_page,
+        api_username: view.api_username,
+        has_api_password: view.has_api_password,
+        profile_iqa: view.profile_iqa,
+        brand_name: view.brand_name,
+        brand_colour: view.brand_colour,
+        sign_in_text: view.sign_in_text,
+        support_contact: view.support_contact,
+        oidc_callback: domain
+            .as_ref()
+            .map(|d| format!("https://{d}/imis/callback")),
+        saml_callback: domain
+            .as_ref()
+            .map(|d| format!("https://{d}/saml/imis/callback")),
+        updated_at: view.updated_at.map(|at| at.to_utc_string()),
+    })
 }

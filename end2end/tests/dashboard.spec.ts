@@ -237,3 +237,54 @@ test('the tenant admin provisions the SSO domain and it serves HTTPS', async ({ 
   await expect(httpsHome('sso.acme.test', root)).rejects.toThrow();
   await signOut(page);
 });
+
+test('the tenant admin connects iMIS in Settings and tests the connection', async ({ page }) => {
+  const imis = process.env.VESTIBULE_E2E_IMIS_URL!;
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await page.getByRole('navigation').getByRole('link', { name: 'Settings' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Settings' })).toBeVisible();
+  await hydrated(page);
+
+  // A plain-HTTP address on another host is refused with the reason; nothing is saved.
+  await page.getByLabel('iMIS base URL').fill('http://members.acme.test');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('alert')).toContainText('https://');
+
+  await page.getByLabel('iMIS base URL').fill(imis);
+  await page.getByLabel('Profile IQA').fill('$/Vestibule/MemberProfile');
+  const oidc = page.locator('section', { hasText: 'OpenID Connect client application' });
+  await oidc.getByLabel('Client ID').fill('vestibule-oidc');
+  await oidc.getByLabel('Client secret').fill('not-the-secret');
+  await oidc.getByLabel('SSO page (publish location)').fill('/sso/oidc');
+  const saml = page.locator('section', { hasText: 'SAML client application' });
+  await saml.getByLabel('Client ID').fill('vestibule-saml');
+  await saml.getByLabel('Client secret').fill('demo-saml-secret');
+  await saml.getByLabel('SSO page (publish location)').fill('/sso/saml');
+  await page.getByLabel('Username').fill('vestibule-api');
+  await page.getByLabel('Password', { exact: true }).fill('demo-api-password');
+  await page.getByLabel('Display name').fill('Acme Association');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('status')).toHaveText('Settings saved.');
+
+  // Secrets are write-only: the form never shows them again.
+  await visit(page, '/t/acme/settings');
+  await expect(oidc.getByLabel('Client secret')).toHaveValue('');
+  await expect(oidc.getByLabel('Client secret')).toHaveAttribute('placeholder', /Saved/);
+  expect(await page.content()).not.toContain('demo-api-password');
+
+  await page.getByRole('button', { name: 'Test connection' }).click();
+  const checks = page.locator('.checks');
+  await expect(checks.locator('li')).toHaveCount(7);
+  await expect(checks.locator('li.step-failed')).toHaveCount(1);
+  await expect(checks.locator('li.step-failed')).toContainText('does not accept the client id vestibule-oidc');
+  await snapshot(page, 'settings-test-connection');
+
+  // Fix the secret (other secrets stay as saved) and everything passes.
+  await oidc.getByLabel('Client secret').fill('demo-oidc-secret');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('status')).toHaveText('Settings saved.');
+  await page.getByRole('button', { name: 'Test connection' }).click();
+  await expect(checks.locator('li.step-done')).toHaveCount(7);
+  await signOut(page);
+});

@@ -348,7 +348,12 @@ async fn serve(config: Config) -> Result<(), CliError> {
     ));
     tracing::info!(http = %config.edge.http_listen, https = %config.edge.https_listen, cname_target = %config.edge.cname_target, "tenant edge listening");
 
-    let router = crate::dashboard_router(&config, accounts, provisioning);
+    let settings = vestibule_settings::TenantSettings::new(
+        store.clone(),
+        config.load_secret_key()?,
+        std::time::Duration::from_secs(10),
+    );
+    let router = crate::dashboard_router(&config, accounts, provisioning, settings);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, public_url = %config.public_url, "dashboard listening");
     println!("Cloud Dashboard: {}", config.public_origin());

@@ -15,6 +15,7 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use vestibule_provisioning::Provisioning;
+use vestibule_settings::TenantSettings;
 use vestibule_staff::{PasswordHasher, StaffAccounts};
 use vestibule_storage::Store;
 
@@ -25,11 +26,13 @@ pub fn dashboard_router(
     config: &Config,
     accounts: StaffAccounts,
     provisioning: Provisioning,
+    settings: TenantSettings,
 ) -> Router {
     let options = leptos_options(config);
     let state = DashboardState {
         accounts,
         provisioning,
+        settings,
         public_url: config.public_origin().to_string(),
     };
     let routes = generate_route_list(App);

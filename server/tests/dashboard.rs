@@ -12,6 +12,7 @@ use vestibule_domain::{Role, Timestamp};
 use vestibule_provisioning::Provisioning;
 use vestibule_secrets::SecretKey;
 use vestibule_server::{dashboard_router, Config};
+use vestibule_settings::TenantSettings;
 use vestibule_staff::{PasswordHasher, StaffAccounts};
 use vestibule_storage::testing::{for_each_backend, sqlite, TestDatabase};
 
@@ -41,7 +42,16 @@ async fn dashboard(db: TestDatabase, public_url: &str) -> Dashboard {
         config.staff_policy(),
     );
     Dashboard {
-        router: dashboard_router(&config, accounts.clone(), provisioning),
+        router: dashboard_router(
+            &config,
+            accounts.clone(),
+            provisioning,
+            TenantSettings::new(
+                db.store().clone(),
+                config.load_secret_key().unwrap(),
+                std::time::Duration::from_secs(5),
+            ),
+        ),
         accounts,
         _db: db,
     }
@@ -705,6 +715,96 @@ async fn domain_setup_is_scoped_to_the_callers_cloud_id_and_explains_bad_input()
             .await
             .unwrap()
             .is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn settings_are_scoped_to_the_callers_cloud_id_and_secrets_never_come_back() {
+    for_each_backend(|db| async move {
+        let dashboard = seeded(db, "http://127.0.0.1:3000").await;
+        let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;
+        let form = |cloud_id: &'static str, base: &'static str| {
+            vec![
+                ("csrf", csrf.clone()),
+                ("cloud_id", cloud_id.to_string()),
+                ("imis_base_url", base.to_string()),
+                ("oidc_client_id", "vestibule-oidc".into()),
+                ("oidc_client_secret", "very-secret-oidc".into()),
+                ("oidc_sso_page", "/sso/oidc".into()),
+                ("saml_client_id", String::new()),
+                ("saml_client_secret", String::new()),
+                ("saml_sso_page", String::new()),
+                ("api_username", "vestibule-api".into()),
+                ("api_password", "very-secret-password".into()),
+                ("profile_iqa", "$/Vestibule/MemberProfile".into()),
+                ("brand_name", "Acme".into()),
+                ("brand_colour", "#1f5fbf".into()),
+                ("sign_in_text", "Welcome".into()),
+                ("support_contact", "help@acme.org".into()),
+            ]
+        };
+        let send = |fields: Vec<(&'static str, String)>| {
+            let dashboard = &dashboard;
+            let cookie = cookie.clone();
+            async move {
+                let pairs: Vec<(&str, &str)> =
+                    fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                dashboard.call("save_settings", &pairs, Some(&cookie)).await
+            }
+        };
+
+        let saved = send(form("acme", "https://members.acme.org")).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        let read = dashboard
+            .call("settings", &[("cloud_id", "acme")], Some(&cookie))
+            .await;
+        for reply in [&saved, &read] {
+            assert!(reply.body.contains("members.acme.org"), "{}", reply.body);
+            assert!(
+                reply.body.contains("\"oidc_has_secret\":true"),
+                "{}",
+                reply.body
+            );
+            assert!(!reply.body.contains("very-secret"), "{}", reply.body);
+        }
+
+        let other = send(form("beta", "https://evil.example")).await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN, "{}", other.body);
+        for endpoint in ["settings", "test_connection"] {
+            let reply = dashboard
+                .call(
+                    endpoint,
+                    &[("csrf", &csrf), ("cloud_id", "beta")],
+                    Some(&cookie),
+                )
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "{endpoint}: {}",
+                reply.body
+            );
+        }
+        let store = dashboard.accounts.store();
+        let beta = store
+            .tenant_by_cloud_id(&"beta".parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(store.tenant_settings(beta.id).await.unwrap().is_none());
+
+        let invalid = send(form("acme", "http://members.acme.org")).await;
+        assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{}", invalid.body);
+        assert!(invalid.body.contains("https://"), "{}", invalid.body);
+        let kept = dashboard
+            .call("settings", &[("cloud_id", "acme")], Some(&cookie))
+            .await;
+        assert!(
+            kept.body.contains("https://members.acme.org"),
+            "{}",
+            kept.body
+        );
     })
     .await;
 }

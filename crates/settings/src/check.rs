@@ -48,13 +48,17 @@ pub(crate) async fn run(connection: &ImisConnection) -> Vec<CheckStep> {
 
     let address = "iMIS address";
     steps.push(match imis.page_status(imis.base_url()).await {
-        Ok(status) => CheckStep::passed(
-            address,
-            format!(
-                "{} answered (HTTP {status}) over a verified connection.",
-                imis.base_url()
-            ),
-        ),
+        Ok(status) => {
+            let transport = if imis.base_url().starts_with("https://") {
+                "over a verified HTTPS connection"
+            } else {
+                "over plain HTTP, accepted only for a server on this machine"
+            };
+            CheckStep::passed(
+                address,
+                format!("{} answered (HTTP {status}) {transport}.", imis.base_url()),
+            )
+        }
         Err(error) => CheckStep::failed(address, unreachable_words(&error)),
     });
 

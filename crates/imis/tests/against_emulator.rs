@@ -9,16 +9,8 @@ use vestibule_imis::{ClientCredentials, Imis, ImisError};
 const PROFILE_QUERY: &str = "$/Vestibule/MemberProfile";
 
 async fn running_emulator() -> (Emulator, String) {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tools/imis-emulator/demo.toml"
-    ))
-    .unwrap();
-    let emulator = Emulator::new(Directory::parse(&text).unwrap(), Behaviour::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = emulator.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let emulator = Emulator::new(Directory::demo(), Behaviour::default());
+    let base = emulator.serve_on_loopback().await.unwrap();
     (emulator, base)
 }
 

@@ -12,17 +12,10 @@ use vestibule_storage::testing::sqlite;
 const NOW: Timestamp = Timestamp(1_800_000_000);
 
 async fn emulator_base() -> String {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tools/imis-emulator/demo.toml"
-    ))
-    .unwrap();
-    let emulator = Emulator::new(Directory::parse(&text).unwrap(), Behaviour::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = emulator.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    base
+    Emulator::new(Directory::demo(), Behaviour::default())
+        .serve_on_loopback()
+        .await
+        .unwrap()
 }
 
 fn demo_input(base: &str) -> SettingsInput {

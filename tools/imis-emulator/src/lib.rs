@@ -82,7 +82,17 @@ pub enum EmulatorError {
     Parse { path: String, message: String },
 }
 
+/// The demo data shipped with the emulator (`demo.toml`).
+pub const DEMO_DATA: &str = include_str!("../demo.toml");
+
 impl Directory {
+    /// The demo association: two members, a background account, two client applications.
+    pub fn demo() -> Self {
+        // The file is part of this crate and covered by its tests.
+        #[allow(clippy::expect_used)]
+        Self::parse(DEMO_DATA).expect("demo.toml is valid")
+    }
+
     pub fn load(path: &str) -> Result<Self, EmulatorError> {
         let text = std::fs::read_to_string(path).map_err(|source| EmulatorError::Read {
             path: path.to_string(),
@@ -165,6 +175,16 @@ impl Emulator {
                 behaviour: Mutex::new(behaviour),
             }),
         }
+    }
+
+    /// Serves the emulator on a free loopback port in the background and returns its base URL;
+    /// for tests of code that talks to iMIS.
+    pub async fn serve_on_loopback(&self) -> std::io::Result<String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let router = self.router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Ok(base)
     }
 
     pub fn router(&self) -> Router {
@@ -700,19 +720,25 @@ async fn iqa(
     .into_response()
 }
 
+/// The REST calls' common start: misbehave as configured, check the bearer token, and find a
+/// record the caller may read.
+async fn record_for(emulator: &Emulator, headers: &HeaderMap, id: &str) -> Result<User, Response> {
+    if let Some(failure) = emulator.misbehave(FailMode::Api).await {
+        return Err(failure);
+    }
+    bearer(emulator, headers)
+        .and_then(|caller| readable(emulator, &caller, id).cloned())
+        .map_err(IntoResponse::into_response)
+}
+
 async fn user_record(
     State(emulator): State<Emulator>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(failure) = emulator.misbehave(FailMode::Api).await {
-        return failure;
-    }
-    let user = match bearer(&emulator, &headers)
-        .and_then(|caller| readable(&emulator, &caller, &id).cloned())
-    {
+    let user = match record_for(&emulator, &headers, &id).await {
         Ok(user) => user,
-        Err(refusal) => return refusal.into_response(),
+        Err(response) => return response,
     };
     Json(json!({
         "$type": "Asi.Soa.Membership.DataContracts.User.UserData, Asi.Contracts",
@@ -729,14 +755,9 @@ async fn party_record(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(failure) = emulator.misbehave(FailMode::Api).await {
-        return failure;
-    }
-    let user = match bearer(&emulator, &headers)
-        .and_then(|caller| readable(&emulator, &caller, &id).cloned())
-    {
+    let user = match record_for(&emulator, &headers, &id).await {
         Ok(user) => user,
-        Err(refusal) => return refusal.into_response(),
+        Err(response) => return response,
     };
     Json(json!({
         "$type": "Asi.Soa.Membership.DataContracts.PersonData, Asi.Contracts",

@@ -9,8 +9,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 fn emulator() -> (Emulator, Router) {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo.toml")).unwrap();
-    let emulator = Emulator::new(Directory::parse(&text).unwrap(), Behaviour::default());
+    let emulator = Emulator::new(Directory::demo(), Behaviour::default());
     let router = emulator.router();
     (emulator, router)
 }
@@ -324,10 +323,7 @@ async fn it_can_be_made_to_fail_and_to_be_slow() {
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
 
     let all = Emulator::new(
-        Directory::parse(
-            &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo.toml")).unwrap(),
-        )
-        .unwrap(),
+        Directory::demo(),
         Behaviour {
             delay_ms: 0,
             fail: FailMode::All,
@@ -342,12 +338,10 @@ async fn it_can_be_made_to_fail_and_to_be_slow() {
 
 #[tokio::test]
 async fn an_expired_refresh_token_is_refused() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo.toml"))
-        .unwrap()
-        .replace(
-            "refresh_token_lifetime_minutes = 5",
-            "refresh_token_lifetime_minutes = 0",
-        );
+    let text = imis_emulator::DEMO_DATA.replace(
+        "refresh_token_lifetime_minutes = 5",
+        "refresh_token_lifetime_minutes = 0",
+    );
     let router = Emulator::new(Directory::parse(&text).unwrap(), Behaviour::default()).router();
     let cookie = signed_in(&router, "jane", "jane-demo-password").await;
     let refresh_token = refresh_token_from_sso_page(&router, &cookie).await;

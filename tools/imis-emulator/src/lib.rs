@@ -65,6 +65,12 @@ pub struct User {
     pub staff: bool,
 }
 
+impl User {
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IqaSettings {
@@ -686,10 +692,7 @@ async fn iqa(
                 ("UserName", user.username.as_str()),
                 ("FirstName", user.first_name.as_str()),
                 ("LastName", user.last_name.as_str()),
-                (
-                    "FullName",
-                    &format!("{} {}", user.first_name, user.last_name),
-                ),
+                ("FullName", &user.full_name()),
                 ("Email", user.email.as_str()),
                 ("MemberType", user.member_type.as_str()),
                 ("Company", user.company.as_str()),
@@ -742,7 +745,7 @@ async fn user_record(
     };
     Json(json!({
         "$type": "Asi.Soa.Membership.DataContracts.User.UserData, Asi.Contracts",
-        "Party": { "$type": "Asi.Soa.Core.DataContracts.PartySummaryData, Asi.Contracts", "PartyId": user.id, "Id": user.id, "Name": format!("{} {}", user.first_name, user.last_name) },
+        "Party": { "$type": "Asi.Soa.Core.DataContracts.PartySummaryData, Asi.Contracts", "PartyId": user.id, "Id": user.id, "Name": user.full_name() },
         "UserId": user.id,
         "UserName": user.username,
         "IsDisabled": false,
@@ -765,11 +768,11 @@ async fn party_record(
             "$type": "Asi.Soa.Membership.DataContracts.PersonNameData, Asi.Contracts",
             "FirstName": user.first_name,
             "LastName": user.last_name,
-            "FullName": format!("{} {}", user.first_name, user.last_name),
+            "FullName": user.full_name(),
         },
         "PartyId": user.id,
         "Id": user.id,
-        "Name": format!("{} {}", user.first_name, user.last_name),
+        "Name": user.full_name(),
         "Emails": {
             "$type": "Asi.Soa.Membership.DataContracts.EmailDataCollection, Asi.Contracts",
             "$values": [{

@@ -10,6 +10,7 @@ use vestibule_staff::generate_password;
 use vestibule_storage::Store;
 
 use vestibule_provisioning::{DomainOverview, Provisioning};
+use vestibule_secrets::SecretKey;
 
 use crate::config::Config;
 use crate::tenant_edge;
@@ -235,17 +236,21 @@ async fn tenant_by_cloud_id(store: &Store, cloud_id: &str) -> Result<Tenant, Cli
         .ok_or_else(|| CliError::Usage(format!("no tenant has the Cloud ID {cloud_id}")))
 }
 
-fn provisioning(config: &Config, store: Store) -> Result<Provisioning, CliError> {
+fn provisioning(
+    config: &Config,
+    store: Store,
+    secret: SecretKey,
+) -> Result<Provisioning, CliError> {
     Ok(Provisioning::new(
         config.provisioning_settings(),
         store,
-        config.load_secret_key()?,
+        secret,
     )?)
 }
 
 async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> {
     let store = open_store(&config).await?;
-    let engine = provisioning(&config, store.clone())?;
+    let engine = provisioning(&config, store.clone(), config.load_secret_key()?)?;
     let print = |overview: &DomainOverview| {
         let record = &overview.record;
         println!(
@@ -334,7 +339,9 @@ async fn serve(config: Config) -> Result<(), CliError> {
     }
     spawn_session_sweeper(accounts.clone());
 
-    let provisioning = provisioning(&config, store.clone())?;
+    // Read (or, on first start, create) the key once; both engines seal with it.
+    let secret = config.load_secret_key()?;
+    let provisioning = provisioning(&config, store.clone(), secret.clone())?;
     let plain = tokio::net::TcpListener::bind(config.edge.http_listen).await?;
     let https = tokio::net::TcpListener::bind(config.edge.https_listen).await?;
     let https_port = config.edge.https_listen.port();
@@ -350,7 +357,7 @@ async fn serve(config: Config) -> Result<(), CliError> {
 
     let settings = vestibule_settings::TenantSettings::new(
         store.clone(),
-        config.load_secret_key()?,
+        secret,
         std::time::Duration::from_secs(10),
     );
     let router = crate::dashboard_router(&config, accounts, provisioning, settings);

@@ -84,9 +84,14 @@ pub struct SettingsPageView {
     pub brand_colour: String,
     pub sign_in_text: String,
     pub support_contact: String,
+    /// `imis` or `directory`.
+    pub identity_source: String,
+    pub has_logo: bool,
     /// The Login Redirect URLs to enter in RiSE, once the tenant has a domain.
     pub oidc_callback: Option<String>,
     pub saml_callback: Option<String>,
+    /// Where members sign in, once the tenant has a domain.
+    pub site_url: Option<String>,
     pub updated_at: Option<String>,
 }
 
@@ -348,7 +353,7 @@ pub async fn tenant_settings(cloud_id: String) -> Result<SettingsPageView, AppEr
             let caller = ssr::caller().await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let view = ssr::settings()?.get(tenant.id).await?;
-            ssr::settings_view(tenant.id, view).await
+            ssr::settings_view(&tenant, view).await
         }
         .await,
     )
@@ -373,6 +378,7 @@ pub async fn save_settings(
     brand_colour: String,
     sign_in_text: String,
     support_contact: String,
+    #[server(default)] identity_source: String,
 ) -> Result<SettingsPageView, AppError> {
     ssr::respond(
         async {
@@ -393,9 +399,10 @@ pub async fn save_settings(
                 brand_colour,
                 sign_in_text,
                 support_contact,
+                identity_source,
             };
             let view = ssr::settings()?.save(tenant.id, input, ssr::now()).await?;
-            ssr::settings_view(tenant.id, view).await
+            ssr::settings_view(&tenant, view).await
         }
         .await,
     )
@@ -417,6 +424,177 @@ pub async fn test_connection(csrf: String, cloud_id: String) -> Result<Vec<Check
                     detail: s.detail,
                 })
                 .collect())
+        }
+        .await,
+    )
+}
+
+// --- members ---------------------------------------------------------------------------------
+
+/// A member of the built-in directory, as the Members page lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryMemberView {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// One member sign-in, with its technical cause when it failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInEventView {
+    pub at: String,
+    pub source: String,
+    pub member: String,
+    pub outcome: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersPageView {
+    /// `imis` or `directory`.
+    pub identity_source: String,
+    pub site_url: Option<String>,
+    pub directory: Vec<DirectoryMemberView>,
+    pub events: Vec<SignInEventView>,
+}
+
+#[server(prefix = "/api", endpoint = "members")]
+pub async fn tenant_members(cloud_id: String) -> Result<MembersPageView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let members = ssr::members()?;
+            let directory = members
+                .directory(tenant.id)
+                .await?
+                .into_iter()
+                .map(|m| DirectoryMemberView {
+                    id: m.id,
+                    name: format!("{} {}", m.given_name, m.family_name)
+                        .trim()
+                        .to_string(),
+                    username: m.username,
+                    email: m.email,
+                    created_at: m.created_at.to_utc_string(),
+                })
+                .collect();
+            let events = members
+                .sign_in_events(tenant.id, 50)
+                .await?
+                .into_iter()
+                .map(|e| SignInEventView {
+                    at: e.at.to_utc_string(),
+                    ok: e.outcome == "signed in",
+                    source: if e.source == "imis" {
+                        "iMIS"
+                    } else {
+                        "Member directory"
+                    }
+                    .to_string(),
+                    member: e.member,
+                    outcome: e.outcome,
+                    detail: e.detail,
+                })
+                .collect();
+            Ok(MembersPageView {
+                identity_source: members
+                    .identity_source(tenant.id)
+                    .await?
+                    .as_str()
+                    .to_string(),
+                site_url: ssr::member_site(&tenant).await?,
+                directory,
+                events,
+            })
+        }
+        .await,
+    )
+}
+
+/// Adds a member to the tenant's member directory.
+#[server(prefix = "/api", endpoint = "add_member")]
+pub async fn add_member(
+    csrf: String,
+    cloud_id: String,
+    username: String,
+    email: String,
+    given_name: String,
+    family_name: String,
+    password: String,
+) -> Result<String, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let added = ssr::members()?
+                .add_directory_member(
+                    tenant.id,
+                    vestibule_members::NewDirectoryMember {
+                        username,
+                        email,
+                        given_name,
+                        family_name,
+                        password,
+                    },
+                    ssr::now(),
+                )
+                .await?;
+            Ok(added.username)
+        }
+        .await,
+    )
+}
+
+/// Sets a new password for a directory member.
+#[server(prefix = "/api", endpoint = "set_member_password")]
+pub async fn set_member_password(
+    csrf: String,
+    cloud_id: String,
+    id: i64,
+    password: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            ssr::members()?
+                .set_directory_password(tenant.id, id, &password, ssr::now())
+                .await?;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Removes a directory member and ends their sessions.
+#[server(prefix = "/api", endpoint = "remove_member")]
+pub async fn remove_member(csrf: String, cloud_id: String, id: i64) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            ssr::members()?
+                .remove_directory_member(tenant.id, id)
+                .await?;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Removes the logo from the hosted pages.
+#[server(prefix = "/api", endpoint = "remove_logo")]
+pub async fn remove_logo(csrf: String, cloud_id: String) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            ssr::members()?.remove_logo(tenant.id).await?;
+            Ok(())
         }
         .await,
     )

@@ -6,10 +6,11 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    current_staff, domain_setup, list_tenants, setup_link, tenant_settings, tenant_team, AppError,
-    CompleteSetup, CreateTenant, DomainSetupView, InviteAdmin, Me, ReleaseDomain,
-    RetryProvisioning, SaveSettings, SettingsPageView, SetupView, SignIn as SignInAction,
-    StaffView, StartProvisioning, TenantView, TestConnection,
+    current_staff, domain_setup, list_tenants, setup_link, tenant_members, tenant_settings,
+    tenant_team, AddMember, AppError, CompleteSetup, CreateTenant, DomainSetupView, InviteAdmin,
+    Me, MembersPageView, ReleaseDomain, RemoveLogo, RemoveMember, RetryProvisioning, SaveSettings,
+    SetMemberPassword, SettingsPageView, SetupView, SignIn as SignInAction, StaffView,
+    StartProvisioning, TenantView, TestConnection,
 };
 use crate::layout::{go_to, ErrorPage, Frame, TenantFrame};
 
@@ -482,15 +483,25 @@ fn provisioned(
 #[component]
 pub fn Settings() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     let save = ServerAction::<SaveSettings>::new();
     let check = ServerAction::<TestConnection>::new();
+    let remove_logo = ServerAction::<RemoveLogo>::new();
     let current = Resource::new_blocking(
         move || {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();
-            (cloud_id, save.version().get())
+            (cloud_id, save.version().get(), remove_logo.version().get())
         },
-        |(cloud_id, _)| tenant_settings(cloud_id),
+        |(cloud_id, _, _)| tenant_settings(cloud_id),
     );
+    // The logo form posts to a plain route that comes back here saying how it went.
+    let logo_outcome = move || {
+        let query = query.read();
+        (
+            query.get("logo").as_deref() == Some("saved"),
+            query.get("logo_error"),
+        )
+    };
     view! {
         <TenantFrame page=move |me, tenant| {
             view! {
@@ -501,7 +512,14 @@ pub fn Settings() -> impl IntoView {
                         let tenant = tenant.clone();
                         Suspend::new(async move {
                             match current.await {
-                                Ok(view) => settings_body(me, tenant, view, save, check),
+                                Ok(view) => {
+                                    let logo = logo_section(&me, &tenant, &view, remove_logo, logo_outcome);
+                                    view! {
+                                        {settings_body(me, tenant, view, save, check)}
+                                        {logo}
+                                    }
+                                    .into_any()
+                                }
                                 Err(error) => view! { <ErrorPage error/> }.into_any(),
                             }
                         })
@@ -551,7 +569,14 @@ fn settings_body(
     let saml_callback = callback(view.saml_callback.clone());
     let csrf = me.csrf.clone();
     let cloud_id = tenant.cloud_id.clone();
+    let uses_directory = view.identity_source == "directory";
+    let site = view.site_url.clone().map(|url| {
+        view! {
+            <p>"Members sign in at " <a class="member-site" href=url.clone()>{url.clone()}</a> "."</p>
+        }
+    });
     view! {
+        {site}
         <p class="muted">"Members sign in with their iMIS account. Create two RiSE Client Applications in iMIS (Settings > Contacts > Client Applications), one for OpenID Connect and one for SAML, with these Login Redirect URLs:"</p>
         <dl class="facts">
             <dt>"OpenID Connect"</dt><dd><code class="oidc-callback">{oidc_callback}</code></dd>
@@ -560,6 +585,20 @@ fn settings_body(
         <ActionForm action=save attr:class="settings-form">
             <input type="hidden" name="csrf" value=me.csrf.clone()/>
             <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
+            <section class="card">
+                <h2>"How members sign in"</h2>
+                <fieldset class="choices">
+                    <legend class="visually-hidden">"Identity source"</legend>
+                    <label class="choice">
+                        <input type="radio" name="identity_source" value="imis" checked=!uses_directory/>
+                        " With their iMIS account (through the SSO page below)"
+                    </label>
+                    <label class="choice">
+                        <input type="radio" name="identity_source" value="directory" checked=uses_directory/>
+                        " With a username and password from the member directory (Members page)"
+                    </label>
+                </fieldset>
+            </section>
             <section class="card">
                 <h2>"iMIS"</h2>
                 {field("imis_base_url", "iMIS base URL", view.imis_base_url.clone(), "The address of your iMIS site, for example https://members.your-association.org")}
@@ -616,6 +655,212 @@ fn settings_body(
                     }).collect_view()}
                 </ol>
             })}
+        </section>
+    }
+    .into_any()
+}
+
+/// The logo on the hosted pages: a plain multipart form (works without JavaScript) to a route
+/// that checks the image and comes back with `?logo=saved` or `?logo_error=…`.
+fn logo_section(
+    me: &Me,
+    tenant: &TenantView,
+    view: &SettingsPageView,
+    remove: ServerAction<RemoveLogo>,
+    outcome: impl Fn() -> (bool, Option<String>) + Send + Sync + 'static + Copy,
+) -> AnyView {
+    let action = format!("/t/{}/settings/logo", tenant.cloud_id);
+    let preview = view.site_url.clone().filter(|_| view.has_logo).map(|site| {
+        view! { <p class="muted">"Current logo: " <a href=format!("{site}/branding/logo")>"open"</a></p> }
+    });
+    let has_logo = view.has_logo;
+    let csrf = me.csrf.clone();
+    let cloud_id = tenant.cloud_id.clone();
+    view! {
+        <section class="card">
+            <h2>"Logo"</h2>
+            <p class="muted">"Shown on the sign-in pages. PNG, JPEG, GIF or WebP, at most 256 KB."</p>
+            {preview}
+            {move || outcome().0.then(|| view! { <p class="form-success" role="status">"Logo saved."</p> })}
+            {move || outcome().1.map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+            <form method="post" action=action enctype="multipart/form-data" class="logo-form">
+                <input type="hidden" name="csrf" value=me.csrf.clone()/>
+                <label for="logo">"Image file"</label>
+                <input id="logo" name="logo" type="file" accept="image/png,image/jpeg,image/gif,image/webp" required/>
+                <button type="submit" class="button">"Upload logo"</button>
+            </form>
+            {has_logo.then(|| view! {
+                <ActionForm action=remove>
+                    <input type="hidden" name="csrf" value=csrf.clone()/>
+                    <input type="hidden" name="cloud_id" value=cloud_id.clone()/>
+                    <button type="submit" class="button subtle">"Remove logo"</button>
+                </ActionForm>
+            })}
+        </section>
+    }
+    .into_any()
+}
+
+/// `/t/:cloud_id/members`: the member directory and recent member sign-ins.
+#[component]
+pub fn Members() -> impl IntoView {
+    let params = use_params_map();
+    let add = ServerAction::<AddMember>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let password = ServerAction::<SetMemberPassword>::new();
+    let members = Resource::new_blocking(
+        move || {
+            let cloud_id = params.read().get("cloud_id").unwrap_or_default();
+            (cloud_id, add.version().get(), remove.version().get())
+        },
+        |(cloud_id, _, _)| tenant_members(cloud_id),
+    );
+    view! {
+        <TenantFrame page=move |me, tenant| {
+            view! {
+                {tenant_page_title("Members")}
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || {
+                        let me = me.clone();
+                        let tenant = tenant.clone();
+                        Suspend::new(async move {
+                            match members.await {
+                                Ok(view) => members_body(me, tenant, view, add, remove, password),
+                                Err(error) => view! { <ErrorPage error/> }.into_any(),
+                            }
+                        })
+                    }}
+                </Transition>
+            }
+            .into_any()
+        }/>
+    }
+}
+
+fn members_body(
+    me: Me,
+    tenant: TenantView,
+    view: MembersPageView,
+    add: ServerAction<AddMember>,
+    remove: ServerAction<RemoveMember>,
+    password: ServerAction<SetMemberPassword>,
+) -> AnyView {
+    let source = if view.identity_source == "directory" {
+        "Members sign in with the member directory below."
+    } else {
+        "Members sign in with their iMIS account; the directory below is not used until you choose it in Settings."
+    };
+    let site = view.site_url.clone().map(|url| {
+        view! { <p>"Sign-in page: " <a class="member-site" href=url.clone()>{url.clone()}</a></p> }
+    });
+    let directory = if view.directory.is_empty() {
+        view! { <p class="empty">"The member directory is empty."</p> }.into_any()
+    } else {
+        let rows = view.directory.into_iter().map(|member| {
+            let csrf = me.csrf.clone();
+            let cloud_id = tenant.cloud_id.clone();
+            let (csrf2, cloud_id2) = (csrf.clone(), cloud_id.clone());
+            let id = member.id.to_string();
+            let id2 = id.clone();
+            let password_id = format!("password-{}", member.id);
+            view! {
+                <tr>
+                    <td>{member.username}</td>
+                    <td>{member.name}</td>
+                    <td>{member.email}</td>
+                    <td><time>{member.created_at}</time></td>
+                    <td>
+                        <ActionForm action=password attr:class="inline-form">
+                            <input type="hidden" name="csrf" value=csrf2/>
+                            <input type="hidden" name="cloud_id" value=cloud_id2/>
+                            <input type="hidden" name="id" value=id2/>
+                            <label for=password_id.clone() class="visually-hidden">"New password"</label>
+                            <input id=password_id type="password" name="password" placeholder="New password" autocomplete="new-password" required minlength="12"/>
+                            <button type="submit" class="button subtle">"Set"</button>
+                        </ActionForm>
+                        <ActionForm action=remove attr:class="inline-form">
+                            <input type="hidden" name="csrf" value=csrf/>
+                            <input type="hidden" name="cloud_id" value=cloud_id/>
+                            <input type="hidden" name="id" value=id/>
+                            <button type="submit" class="button subtle danger">"Remove"</button>
+                        </ActionForm>
+                    </td>
+                </tr>
+            }
+        }).collect_view();
+        view! {
+            <table class="table members">
+                <thead><tr><th>"Username"</th><th>"Name"</th><th>"E-mail"</th><th>"Added"</th><th>"Actions"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    let events = if view.events.is_empty() {
+        view! { <p class="empty">"No member has signed in yet."</p> }.into_any()
+    } else {
+        let rows = view
+            .events
+            .into_iter()
+            .map(|event| {
+                let class = if event.ok { "event-ok" } else { "event-failed" };
+                view! {
+                    <tr class=class>
+                        <td><time>{event.at}</time></td>
+                        <td>{event.source}</td>
+                        <td>{event.member}</td>
+                        <td>{event.outcome}</td>
+                        <td class="detail">{event.detail}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="table events">
+                <thead><tr><th>"When"</th><th>"Source"</th><th>"Member"</th><th>"Outcome"</th><th>"Technical cause"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        {site}
+        <p class="muted">{source}</p>
+        <section class="card">
+            <h2>"Member directory"</h2>
+            {directory}
+            {action_error(move || remove.value().get())}
+            {action_error(move || password.value().get())}
+            {move || matches!(password.value().get(), Some(Ok(()))).then(|| view! {
+                <p class="form-success" role="status">"Password changed."</p>
+            })}
+        </section>
+        <section class="card">
+            <h2>"Add a member"</h2>
+            <ActionForm action=add attr:class="form-grid">
+                <input type="hidden" name="csrf" value=me.csrf.clone()/>
+                <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
+                <label for="member-username">"Username"</label>
+                <input id="member-username" name="username" required autocomplete="off" spellcheck="false"/>
+                <label for="member-email">"E-mail address"</label>
+                <input id="member-email" name="email" type="email" required/>
+                <label for="member-given">"First name"</label>
+                <input id="member-given" name="given_name"/>
+                <label for="member-family">"Last name"</label>
+                <input id="member-family" name="family_name"/>
+                <label for="member-password">"Initial password"</label>
+                <input id="member-password" name="password" type="password" required minlength="12" autocomplete="new-password"/>
+                {action_error(move || add.value().get())}
+                {move || add.value().get().and_then(Result::ok).map(|username| view! {
+                    <p class="form-success" role="status">"Added " <strong>{username}</strong> "."</p>
+                })}
+                <button type="submit" class="button primary">"Add member"</button>
+            </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"Recent sign-ins"</h2>
+            <p class="muted">"The last 50 member sign-ins on your domain. When one fails, the technical cause says what to fix."</p>
+            {events}
         </section>
     }
     .into_any()

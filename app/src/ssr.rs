@@ -2,6 +2,7 @@
 //! and the single mapping from engine errors to [`AppError`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
 use http::header::{COOKIE, SET_COOKIE};
@@ -10,8 +11,9 @@ use leptos::prelude::*;
 use vestibule_staff::{CurrentStaff, SetupLink, StaffAccounts, StaffError};
 
 use vestibule_domain::{
-    DomainState, ProvisioningPhase, Role, StaffMember, Tenant, TenantId, Timestamp,
+    CloudId, DomainState, ProvisioningPhase, Role, StaffMember, Tenant, TenantId, Timestamp,
 };
+use vestibule_members::{Members, MembersError};
 use vestibule_provisioning::{DomainOverview, Provisioning, ProvisioningError};
 
 use vestibule_settings::{SettingsError, SettingsView, TenantSettings};
@@ -26,9 +28,16 @@ pub struct DashboardState {
     pub accounts: StaffAccounts,
     pub provisioning: Provisioning,
     pub settings: TenantSettings,
+    pub members: Members,
     /// Where the dashboard is reached, e.g. `https://dashboard.vestibule.example`.
     pub public_url: String,
+    /// The origin of a tenant's member site, given its provisioned domain (if any): the edge
+    /// decides ports and test domains.
+    pub member_site_origin: MemberSiteOrigin,
 }
+
+/// Given a Cloud ID and its provisioned domain, the origin of its member site.
+pub type MemberSiteOrigin = Arc<dyn Fn(&CloudId, Option<&str>) -> Option<String> + Send + Sync>;
 
 impl DashboardState {
     /// Cookies get `Secure` and the `__Host-` prefix whenever the dashboard is served over HTTPS.
@@ -86,6 +95,19 @@ impl From<ProvisioningError> for AppError {
             }
             other => {
                 tracing::error!(error = %other, "domain request failed");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+impl From<MembersError> for AppError {
+    fn from(error: MembersError) -> Self {
+        match error {
+            MembersError::Invalid(invalid) => AppError::Invalid(invalid.to_string()),
+            MembersError::NotFound => AppError::NotFound,
+            other => {
+                tracing::error!(error = %other, "members request failed");
                 AppError::Internal
             }
         }
@@ -408,15 +430,29 @@ pub fn settings() -> Result<TenantSettings, AppError> {
     Ok(state()?.settings)
 }
 
-/// The page's view of the Settings, with the RiSE Login Redirect URLs for the tenant's domain.
-pub async fn settings_view(
-    tenant: TenantId,
-    view: SettingsView,
-) -> Result<SettingsPageView, AppError> {
+pub fn members() -> Result<Members, AppError> {
+    Ok(state()?.members)
+}
+
+/// The origin members use for this tenant: the provisioned domain, or a test domain.
+pub async fn member_site(tenant: &Tenant) -> Result<Option<String>, AppError> {
     let domain = provisioning()?
-        .overview(tenant)
+        .overview(tenant.id)
         .await?
         .map(|overview| overview.domain.as_str().to_string());
+    Ok((state()?.member_site_origin)(
+        &tenant.cloud_id,
+        domain.as_deref(),
+    ))
+}
+
+/// The page's view of the Settings, with the RiSE Login Redirect URLs for the tenant's domain.
+pub async fn settings_view(
+    tenant: &Tenant,
+    view: SettingsView,
+) -> Result<SettingsPageView, AppError> {
+    let site = member_site(tenant).await?;
+    let has_logo = members()?.logo(tenant.id).await?.is_some();
     Ok(SettingsPageView {
         imis_base_url: view.imis_base_url,
         oidc_client_id: view.oidc.client_id,
@@ -432,12 +468,11 @@ pub async fn settings_view(
         brand_colour: view.brand_colour,
         sign_in_text: view.sign_in_text,
         support_contact: view.support_contact,
-        oidc_callback: domain
-            .as_ref()
-            .map(|d| format!("https://{d}/imis/callback")),
-        saml_callback: domain
-            .as_ref()
-            .map(|d| format!("https://{d}/saml/imis/callback")),
+        identity_source: view.identity_source,
+        has_logo,
+        oidc_callback: site.as_ref().map(|s| format!("{s}/imis/callback")),
+        saml_callback: site.as_ref().map(|s| format!("{s}/saml/imis/callback")),
+        site_url: site,
         updated_at: view.updated_at.map(|at| at.to_utc_string()),
     })
 }

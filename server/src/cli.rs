@@ -47,6 +47,15 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Set up (or refresh) a demo tenant whose members sign in through the iMIS emulator's
+    /// demo data (tools/imis-emulator/demo.toml), for trying Vestibule on this machine.
+    Demo {
+        /// Where the emulator runs, e.g. http://127.0.0.1:8090.
+        #[arg(long)]
+        imis_url: String,
+        #[arg(long, default_value = "demo")]
+        cloud_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +152,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             Ok(())
         }
         Command::Domain(command) => domain(config, command).await,
+        Command::Demo { imis_url, cloud_id } => demo(config, &imis_url, &cloud_id).await,
         Command::Config(ConfigCommand::Check) => {
             println!("# configuration is valid\n{}", config.redacted_toml());
             Ok(())
@@ -216,6 +226,69 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// The demo tenant: Settings that match the emulator's demo data, branding, and one member in
+/// the member directory for trying the directory too.
+async fn demo(config: Config, imis_url: &str, cloud_id: &str) -> Result<(), CliError> {
+    let store = open_store(&config).await?;
+    let cloud_id = CloudId::parse(cloud_id)?;
+    let tenant = match store.tenant_by_cloud_id(&cloud_id).await? {
+        Some(tenant) => tenant,
+        None => {
+            store
+                .create_tenant(&cloud_id, "Demo Association", Timestamp::now())
+                .await?
+        }
+    };
+    let secret = config.load_secret_key()?;
+    let provisioning = provisioning(&config, store.clone(), secret.clone())?;
+    let engines = crate::Engines::new(&config, store.clone(), secret, provisioning);
+    let input = vestibule_settings::SettingsInput {
+        imis_base_url: imis_url.to_string(),
+        oidc_client_id: "vestibule-oidc".into(),
+        oidc_client_secret: "demo-oidc-secret".into(),
+        oidc_sso_page: "/sso/oidc".into(),
+        saml_client_id: "vestibule-saml".into(),
+        saml_client_secret: "demo-saml-secret".into(),
+        saml_sso_page: "/sso/saml".into(),
+        api_username: "vestibule-api".into(),
+        api_password: "demo-api-password".into(),
+        profile_iqa: "$/Vestibule/MemberProfile".into(),
+        brand_name: "Demo Association".into(),
+        brand_colour: "#7a1f5c".into(),
+        sign_in_text: "Members of the Demo Association sign in here for events, learning and \
+                       the community."
+            .into(),
+        support_contact: "membership@demo.example".into(),
+        identity_source: "imis".into(),
+    };
+    engines
+        .settings
+        .save(tenant.id, input, Timestamp::now())
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let added = engines
+        .members
+        .add_directory_member(
+            tenant.id,
+            vestibule_members::NewDirectoryMember {
+                username: "demo.member".into(),
+                email: "demo.member@demo.example".into(),
+                given_name: "Demo".into(),
+                family_name: "Member".into(),
+                password: "demo-member-password".into(),
+            },
+            Timestamp::now(),
+        )
+        .await;
+    match added {
+        Ok(_) | Err(vestibule_members::MembersError::Invalid(_)) => {}
+        Err(error) => return Err(CliError::Usage(error.to_string())),
+    }
+    println!("Demo tenant {cloud_id} signs members in through the iMIS at {imis_url}.");
+    store.close().await;
+    Ok(())
 }
 
 fn read_password_line() -> Result<String, CliError> {
@@ -329,7 +402,11 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
 
 async fn serve(config: Config) -> Result<(), CliError> {
     let store = open_store(&config).await?;
-    let accounts = crate::staff_accounts(&config, store.clone());
+    // Read (or, on first start, create) the key once; every engine seals with it.
+    let secret = config.load_secret_key()?;
+    let provisioning = provisioning(&config, store.clone(), secret.clone())?;
+    let engines = crate::Engines::new(&config, store.clone(), secret, provisioning.clone());
+    let accounts = engines.accounts.clone();
     if let Some(token) = accounts.first_operator_link(Timestamp::now()).await? {
         println!(
             "\nNo staff account exists yet. Open this one-time link to create the first operator:\n\n    {}/setup?token={token}\n\nThe link works once and expires in {} hours; restarting prints a new one.\n",
@@ -337,30 +414,36 @@ async fn serve(config: Config) -> Result<(), CliError> {
             config.sessions.setup_link_hours
         );
     }
-    spawn_session_sweeper(accounts.clone());
-
-    // Read (or, on first start, create) the key once; both engines seal with it.
-    let secret = config.load_secret_key()?;
-    let provisioning = provisioning(&config, store.clone(), secret.clone())?;
+    spawn_session_sweeper(accounts);
+    spawn_member_session_sweeper(engines.members.clone());
+    let site = engines.member_site(&config)?;
     let plain = tokio::net::TcpListener::bind(config.edge.http_listen).await?;
     let https = tokio::net::TcpListener::bind(config.edge.https_listen).await?;
     let https_port = config.edge.https_listen.port();
     tokio::spawn(provisioning.clone().run_background());
-    let plain_router = tenant_edge::plain_http_router(provisioning.clone(), https_port);
-    tokio::spawn(async move { axum::serve(plain, plain_router).await });
+    let plain_router =
+        tenant_edge::plain_http_router(provisioning.clone(), https_port, site.clone());
+    tokio::spawn(async move {
+        axum::serve(
+            plain,
+            plain_router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
     tokio::spawn(tenant_edge::serve_https(
         https,
         provisioning.clone(),
-        tenant_edge::tenant_site_router(store.clone()),
+        crate::member_site::https_router(site),
     ));
     tracing::info!(http = %config.edge.http_listen, https = %config.edge.https_listen, cname_target = %config.edge.cname_target, "tenant edge listening");
+    for (name, cloud_id) in config.test_domains()? {
+        println!(
+            "Test domain for {cloud_id}: http://{name}:{}/",
+            config.edge.http_listen.port()
+        );
+    }
 
-    let settings = vestibule_settings::TenantSettings::new(
-        store.clone(),
-        secret,
-        std::time::Duration::from_secs(10),
-    );
-    let router = crate::dashboard_router(&config, accounts, provisioning, settings);
+    let router = crate::dashboard_router(&config, &engines)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, public_url = %config.public_url, "dashboard listening");
     println!("Cloud Dashboard: {}", config.public_origin());
@@ -372,6 +455,19 @@ async fn serve(config: Config) -> Result<(), CliError> {
     .await?;
     store.close().await;
     Ok(())
+}
+
+/// Deletes members' expired sessions every ten minutes.
+fn spawn_member_session_sweeper(members: vestibule_members::Members) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            if let Err(error) = members.delete_stale_sessions(Timestamp::now()).await {
+                tracing::warn!(%error, "member session sweep failed");
+            }
+        }
+    });
 }
 
 /// Deletes expired sessions every ten minutes so the table does not grow without bound.

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use vestibule_domain::Seconds;
+use vestibule_domain::{CloudId, Seconds};
+use vestibule_members::MemberPolicy;
 use vestibule_provisioning::{reserved_names, AcmeSettings, ProvisioningSettings};
 use vestibule_secrets::SecretKey;
 use vestibule_staff::Policy;
@@ -48,6 +49,7 @@ pub struct Config {
     pub log: String,
     pub sessions: SessionConfig,
     pub sign_in_limits: SignInLimits,
+    pub members: MemberConfig,
     /// Seals secrets at rest (certificate keys): 32 bytes, base64. Every node needs the same
     /// key. When unset, the key is read from `secret_key_file`, created there on first start.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +73,10 @@ pub struct EdgeConfig {
     pub cname_target: String,
     /// DNS servers for the CNAME and CAA checks (`host:port`); empty uses the system's.
     pub dns_servers: Vec<SocketAddr>,
+    /// Development and test domains, `name=cloud-id`, served over plain HTTP on `http_listen`
+    /// without ACME. Names must end in `.localhost`: browsers resolve those to this machine and
+    /// treat them as secure, so the hosted pages' `Secure` cookies work as in production.
+    pub test_domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,6 +111,7 @@ impl Default for EdgeConfig {
             https_listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             cname_target: "edge.vestibule.localhost".to_string(),
             dns_servers: Vec::new(),
+            test_domains: Vec::new(),
         }
     }
 }
@@ -140,6 +147,29 @@ pub struct SessionConfig {
     pub setup_link_hours: i64,
 }
 
+/// Member sign-in on tenant domains.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemberConfig {
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    /// How long a member may spend at the iMIS sign-in page.
+    pub pending_sign_in_minutes: i64,
+    /// How long one call to a tenant's iMIS may take.
+    pub imis_timeout_seconds: i64,
+}
+
+impl Default for MemberConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 30,
+            session_absolute_hours: 10,
+            pending_sign_in_minutes: 15,
+            imis_timeout_seconds: 10,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SignInLimits {
@@ -158,6 +188,7 @@ impl Default for Config {
             log: "info".to_string(),
             sessions: SessionConfig::default(),
             sign_in_limits: SignInLimits::default(),
+            members: MemberConfig::default(),
             secret_key: None,
             secret_key_file: PathBuf::from("data/secret.key"),
             edge: EdgeConfig::default(),
@@ -274,6 +305,20 @@ impl Config {
                     .map(|server| parse("VESTIBULE_DNS_SERVERS", server))
                     .collect::<Result<_, _>>()?
             }
+            "VESTIBULE_TEST_DOMAINS" => {
+                self.edge.test_domains = list(value).map(str::to_string).collect()
+            }
+            "VESTIBULE_MEMBER_SESSION_IDLE_MINUTES" => {
+                self.members.session_idle_minutes =
+                    parse("VESTIBULE_MEMBER_SESSION_IDLE_MINUTES", value)?
+            }
+            "VESTIBULE_MEMBER_SESSION_ABSOLUTE_HOURS" => {
+                self.members.session_absolute_hours =
+                    parse("VESTIBULE_MEMBER_SESSION_ABSOLUTE_HOURS", value)?
+            }
+            "VESTIBULE_IMIS_TIMEOUT_SECONDS" => {
+                self.members.imis_timeout_seconds = parse("VESTIBULE_IMIS_TIMEOUT_SECONDS", value)?
+            }
             "VESTIBULE_ACME_DIRECTORY" => self.acme.directory = value.trim().to_string(),
             "VESTIBULE_ACME_ROOT" => {
                 self.acme.trusted_root = (!value.is_empty()).then(|| PathBuf::from(value))
@@ -354,6 +399,22 @@ impl Config {
         ];
         let positive = positive.into_iter().chain([
             (
+                "members.session_idle_minutes",
+                self.members.session_idle_minutes,
+            ),
+            (
+                "members.session_absolute_hours",
+                self.members.session_absolute_hours,
+            ),
+            (
+                "members.pending_sign_in_minutes",
+                self.members.pending_sign_in_minutes,
+            ),
+            (
+                "members.imis_timeout_seconds",
+                self.members.imis_timeout_seconds,
+            ),
+            (
                 "provisioning.lease_seconds",
                 self.provisioning.lease_seconds,
             ),
@@ -388,7 +449,51 @@ impl Config {
                 return invalid(setting, "must be greater than zero");
             }
         }
+        self.test_domains()?;
         Ok(())
+    }
+
+    /// `edge.test_domains` as (name, Cloud ID) pairs.
+    pub fn test_domains(&self) -> Result<Vec<(String, CloudId)>, ConfigError> {
+        self.edge
+            .test_domains
+            .iter()
+            .map(|entry| {
+                let invalid = |message: String| ConfigError::Invalid {
+                    setting: "edge.test_domains",
+                    message,
+                };
+                let (name, cloud_id) = entry
+                    .split_once('=')
+                    .ok_or_else(|| invalid(format!("{entry}: use name=cloud-id")))?;
+                let name = name.trim().to_ascii_lowercase();
+                let plausible = name.ends_with(".localhost")
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+                if !plausible {
+                    return Err(invalid(format!(
+                        "{name}: test domains are names ending in .localhost"
+                    )));
+                }
+                let cloud_id = CloudId::parse(cloud_id.trim())
+                    .map_err(|e| invalid(format!("{entry}: {e}")))?;
+                Ok((name, cloud_id))
+            })
+            .collect()
+    }
+
+    pub fn member_policy(&self) -> MemberPolicy {
+        MemberPolicy {
+            idle_timeout: Seconds::minutes(self.members.session_idle_minutes),
+            absolute_timeout: Seconds::hours(self.members.session_absolute_hours),
+            pending_timeout: Seconds::minutes(self.members.pending_sign_in_minutes),
+            ..MemberPolicy::default()
+        }
+    }
+
+    pub fn imis_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.members.imis_timeout_seconds.unsigned_abs())
     }
 
     /// The public URL without a trailing slash.

@@ -4,6 +4,9 @@
 pub mod cli;
 pub mod config;
 mod edge;
+mod logo_upload;
+mod member_pages;
+pub mod member_site;
 pub mod tenant_edge;
 
 use std::sync::Arc;
@@ -14,26 +17,100 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use member_site::{MemberSite, SiteAddresses, TestDomains};
+use vestibule_domain::CloudId;
+use vestibule_members::Members;
 use vestibule_provisioning::Provisioning;
+use vestibule_secrets::SecretKey;
 use vestibule_settings::TenantSettings;
 use vestibule_staff::{PasswordHasher, StaffAccounts};
 use vestibule_storage::Store;
 
-pub use config::Config;
+pub use config::{Config, ConfigError};
+
+/// The engines every listener shares, built once by `serve` (and by tests).
+#[derive(Clone)]
+pub struct Engines {
+    pub store: Store,
+    pub accounts: StaffAccounts,
+    pub provisioning: Provisioning,
+    pub settings: TenantSettings,
+    pub members: Members,
+}
+
+impl Engines {
+    /// The engines for `config`, with production password hashing.
+    pub fn new(
+        config: &Config,
+        store: Store,
+        secret: SecretKey,
+        provisioning: Provisioning,
+    ) -> Self {
+        Self::with_hasher(
+            config,
+            store,
+            secret,
+            provisioning,
+            PasswordHasher::default(),
+        )
+    }
+
+    /// The engines with the given password hashing (tests use cheap parameters).
+    pub fn with_hasher(
+        config: &Config,
+        store: Store,
+        secret: SecretKey,
+        provisioning: Provisioning,
+        hasher: PasswordHasher,
+    ) -> Self {
+        let settings = TenantSettings::new(store.clone(), secret, config.imis_timeout());
+        let members = Members::new(
+            store.clone(),
+            settings.clone(),
+            hasher.clone(),
+            config.member_policy(),
+        );
+        Self {
+            accounts: StaffAccounts::new(store.clone(), hasher, config.staff_policy()),
+            store,
+            provisioning,
+            settings,
+            members,
+        }
+    }
+
+    /// What the tenant-domain listeners serve members.
+    pub fn member_site(&self, config: &Config) -> Result<MemberSite, ConfigError> {
+        Ok(MemberSite {
+            store: self.store.clone(),
+            members: self.members.clone(),
+            settings: self.settings.clone(),
+            addresses: site_addresses(config)?,
+        })
+    }
+}
+
+fn site_addresses(config: &Config) -> Result<SiteAddresses, ConfigError> {
+    Ok(SiteAddresses {
+        test_domains: Arc::new(TestDomains::new(config.test_domains()?)),
+        http_port: config.edge.http_listen.port(),
+        https_port: config.edge.https_listen.port(),
+    })
+}
 
 /// Builds the dashboard's router. Tests drive it with `oneshot`; `serve` puts it on a socket.
-pub fn dashboard_router(
-    config: &Config,
-    accounts: StaffAccounts,
-    provisioning: Provisioning,
-    settings: TenantSettings,
-) -> Router {
+pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, ConfigError> {
     let options = leptos_options(config);
+    let addresses = site_addresses(config)?;
     let state = DashboardState {
-        accounts,
-        provisioning,
-        settings,
+        accounts: engines.accounts.clone(),
+        provisioning: engines.provisioning.clone(),
+        settings: engines.settings.clone(),
+        members: engines.members.clone(),
         public_url: config.public_origin().to_string(),
+        member_site_origin: Arc::new(move |cloud_id: &CloudId, domain: Option<&str>| {
+            addresses.origin(cloud_id, domain)
+        }),
     };
     let routes = generate_route_list(App);
     let router = Router::new()
@@ -51,12 +128,16 @@ pub fn dashboard_router(
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(options);
-    edge::harden(
+        .with_state(options)
+        .merge(logo_upload::router(
+            engines.clone(),
+            state.session_cookie_name(),
+        ));
+    Ok(edge::harden(
         router,
         Arc::from(config.public_origin()),
         state.secure_cookies(),
-    )
+    ))
 }
 
 /// The account engine with production password hashing.

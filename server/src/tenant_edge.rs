@@ -1,39 +1,59 @@
-//! The listeners for tenant domains: plain HTTP (ACME HTTP-01 answers and a redirect to
-//! HTTPS) and HTTPS with each tenant's certificate picked by SNI.
+//! The listeners for tenant domains: plain HTTP (ACME HTTP-01 answers, test domains, and a
+//! redirect to HTTPS) and HTTPS with each tenant's certificate picked by SNI.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower::ServiceExt;
 use vestibule_domain::Timestamp;
 use vestibule_provisioning::{server_config, Provisioning};
-use vestibule_storage::Store;
+
+use crate::member_site::{self, request_host, MemberSite, TestDomains};
 
 #[derive(Clone)]
 struct PlainState {
     provisioning: Provisioning,
     https_port: u16,
+    test_domains: Arc<TestDomains>,
+    test_domain_site: Router,
 }
 
 /// The plain-HTTP router: challenge answers from the database (any node can answer for any
-/// order), everything else redirected to the same URL over HTTPS.
-pub fn plain_http_router(provisioning: Provisioning, https_port: u16) -> Router {
+/// order), the member site for configured test domains, and everything else redirected to the
+/// same URL over HTTPS.
+pub fn plain_http_router(provisioning: Provisioning, https_port: u16, site: MemberSite) -> Router {
+    let test_domains = site.addresses.test_domains.clone();
     Router::new()
         .route("/.well-known/acme-challenge/{token}", get(challenge))
-        .fallback(to_https)
+        .fallback(test_domain_or_https)
         .with_state(PlainState {
             provisioning,
             https_port,
+            test_domains,
+            test_domain_site: member_site::test_domain_router(site),
         })
+}
+
+async fn test_domain_or_https(State(state): State<PlainState>, request: Request) -> Response {
+    let is_test_domain = request_host(request.headers())
+        .is_some_and(|host| state.test_domains.cloud_id(&host).is_some());
+    if is_test_domain {
+        return match state.test_domain_site.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+    }
+    let (parts, _) = request.into_parts();
+    to_https(state.https_port, &parts.method, &parts.headers, &parts.uri)
 }
 
 async fn challenge(State(state): State<PlainState>, Path(token): Path<String>) -> Response {
@@ -53,16 +73,11 @@ async fn challenge(State(state): State<PlainState>, Path(token): Path<String>) -
     }
 }
 
-async fn to_https(
-    State(state): State<PlainState>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let Some(host) = request_host(&headers) else {
+fn to_https(https_port: u16, method: &Method, headers: &HeaderMap, uri: &Uri) -> Response {
+    let Some(host) = request_host(headers) else {
         return (StatusCode::BAD_REQUEST, "This request names no host.").into_response();
     };
-    let port = match state.https_port {
+    let port = match https_port {
         443 => String::new(),
         port => format!(":{port}"),
     };
@@ -75,96 +90,6 @@ async fn to_https(
         StatusCode::PERMANENT_REDIRECT
     };
     (status, [(header::LOCATION, location)]).into_response()
-}
-
-/// The host name a request was sent to, without the port, if it is a plausible DNS name.
-fn request_host(headers: &HeaderMap) -> Option<String> {
-    let host = headers.get(header::HOST)?.to_str().ok()?;
-    let name = host.rsplit_once(':').map_or(host, |(name, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) {
-            name
-        } else {
-            host
-        }
-    });
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    valid.then(|| name.to_ascii_lowercase())
-}
-
-#[derive(Clone)]
-struct SiteState {
-    store: Store,
-}
-
-/// What a tenant's domain serves over HTTPS. Member sign-in (the hosted login pages and the
-/// protocol endpoints) arrives with the identity issues; until then the domain says whose it
-/// is and that it is working.
-pub fn tenant_site_router(store: Store) -> Router {
-    Router::new()
-        .route("/", get(tenant_home))
-        .route("/healthz", get(|| async { "ok" }))
-        .with_state(SiteState { store })
-        .layer(SetResponseHeaderLayer::overriding(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-}
-
-async fn tenant_home(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let Some(host) = request_host(&headers) else {
-        return (StatusCode::BAD_REQUEST, "This request names no host.").into_response();
-    };
-    let tenant = match state.store.domain_by_name(&host).await {
-        Ok(Some(domain)) => match state.store.tenant_by_id(domain.tenant).await {
-            Ok(tenant) => tenant,
-            Err(error) => return unavailable(error),
-        },
-        Ok(None) => None,
-        Err(error) => return unavailable(error),
-    };
-    let Some(tenant) = tenant else {
-        // The TLS layer only completes handshakes for names we serve; a Host header naming
-        // another one is a misdirected request.
-        return (
-            StatusCode::MISDIRECTED_REQUEST,
-            "This address is not served here.",
-        )
-            .into_response();
-    };
-    let name = escape(&tenant.display_name);
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{name} sign-in</title></head><body style=\"font-family: system-ui, sans-serif; \
-         max-width: 36rem; margin: 4rem auto; padding: 0 1rem\"><h1>{name}</h1>\
-         <p>This is the single sign-on address of {name}. Member sign-in opens here once \
-         the association has connected its membership system.</p></body></html>"
-    ))
-    .into_response()
-}
-
-fn unavailable(error: impl std::fmt::Display) -> Response {
-    tracing::error!(%error, "tenant site lookup failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in is unavailable for a moment. Please try again.",
-    )
-        .into_response()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Accepts TLS connections and serves `router` on them until the process ends. A client that
@@ -203,6 +128,8 @@ pub async fn serve_https(
                 }
                 Err(_) => return,
             };
+            // Handlers see the client's address as they do behind `axum::serve`.
+            let router = router.layer(Extension(ConnectInfo(peer)));
             let service = TowerToHyperService::new(router);
             if let Err(error) = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(tls), service)

@@ -11,8 +11,7 @@ use tower::ServiceExt;
 use vestibule_domain::{Role, Timestamp};
 use vestibule_provisioning::Provisioning;
 use vestibule_secrets::SecretKey;
-use vestibule_server::{dashboard_router, Config};
-use vestibule_settings::TenantSettings;
+use vestibule_server::{dashboard_router, Config, Engines};
 use vestibule_staff::{PasswordHasher, StaffAccounts};
 use vestibule_storage::testing::{for_each_backend, sqlite, TestDatabase};
 
@@ -36,22 +35,16 @@ async fn dashboard(db: TestDatabase, public_url: &str) -> Dashboard {
         config.load_secret_key().unwrap(),
     )
     .unwrap();
-    let accounts = StaffAccounts::new(
+    let engines = Engines::with_hasher(
+        &config,
         db.store().clone(),
+        config.load_secret_key().unwrap(),
+        provisioning,
         PasswordHasher::new(1024, 1, 2),
-        config.staff_policy(),
     );
+    let accounts = engines.accounts.clone();
     Dashboard {
-        router: dashboard_router(
-            &config,
-            accounts.clone(),
-            provisioning,
-            TenantSettings::new(
-                db.store().clone(),
-                config.load_secret_key().unwrap(),
-                std::time::Duration::from_secs(5),
-            ),
-        ),
+        router: dashboard_router(&config, &engines).unwrap(),
         accounts,
         _db: db,
     }

@@ -19,7 +19,8 @@ use vestibule_provisioning::{
     provider, AcmeSettings, Provisioning, ProvisioningError, ProvisioningSettings,
 };
 use vestibule_secrets::SecretKey;
-use vestibule_server::tenant_edge;
+use vestibule_server::{member_site, tenant_edge, Config, Engines};
+use vestibule_staff::PasswordHasher;
 use vestibule_storage::testing::{sqlite, TestDatabase};
 use vestibule_storage::Store;
 
@@ -113,12 +114,22 @@ impl Sandbox {
     fn serve(&mut self, provisioning: &Provisioning, store: &Store) {
         let plain = self.http_listener.take().expect("listeners start once");
         let https = self.https_listener.take().expect("listeners start once");
-        let router = tenant_edge::plain_http_router(provisioning.clone(), self.https.port());
+        let config = Config::default();
+        let engines = Engines::with_hasher(
+            &config,
+            store.clone(),
+            SecretKey::from_base64(&SecretKey::generate_base64()).unwrap(),
+            provisioning.clone(),
+            PasswordHasher::new(1024, 1, 1),
+        );
+        let site = engines.member_site(&config).unwrap();
+        let router =
+            tenant_edge::plain_http_router(provisioning.clone(), self.https.port(), site.clone());
         tokio::spawn(async move { axum::serve(plain, router).await });
         tokio::spawn(tenant_edge::serve_https(
             https,
             provisioning.clone(),
-            tenant_edge::tenant_site_router(store.clone()),
+            member_site::https_router(site),
         ));
     }
 

@@ -35,6 +35,8 @@ pub struct SettingsInput {
     pub brand_colour: String,
     pub sign_in_text: String,
     pub support_contact: String,
+    /// `imis` or `directory`; empty means `imis`.
+    pub identity_source: String,
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -81,6 +83,14 @@ impl SettingsInput {
         }
         self.imis_base_url = self.imis_base_url.trim_end_matches('/').to_string();
         let mut errors = Vec::new();
+        match self.identity_source.trim() {
+            "" | "imis" => self.identity_source = "imis".to_string(),
+            "directory" => self.identity_source = "directory".to_string(),
+            _ => errors.push(FieldError::new(
+                "identity_source",
+                "Choose whether members sign in with iMIS or with the member directory.",
+            )),
+        }
 
         let mut base_host = None;
         if !self.imis_base_url.is_empty() {

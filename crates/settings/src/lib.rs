@@ -50,6 +50,8 @@ pub struct SettingsView {
     pub brand_colour: String,
     pub sign_in_text: String,
     pub support_contact: String,
+    /// `imis` or `directory`.
+    pub identity_source: String,
     pub updated_at: Option<Timestamp>,
 }
 
@@ -141,6 +143,7 @@ impl TenantSettings {
             brand_colour: input.brand_colour.clone(),
             sign_in_text: input.sign_in_text.clone(),
             support_contact: input.support_contact.clone(),
+            identity_source: input.identity_source.clone(),
             updated_at: now,
         };
         self.store.put_tenant_settings(tenant, &record).await?;
@@ -234,6 +237,7 @@ fn view(record: &SettingsRecord) -> SettingsView {
         brand_colour: record.brand_colour.clone(),
         sign_in_text: record.sign_in_text.clone(),
         support_contact: record.support_contact.clone(),
+        identity_source: record.identity_source.clone(),
         updated_at: Some(record.updated_at),
     }
 }

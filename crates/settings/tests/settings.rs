@@ -34,6 +34,7 @@ fn demo_input(base: &str) -> SettingsInput {
         brand_colour: "#1f5fbf".into(),
         sign_in_text: "Members sign in with their Acme account.".into(),
         support_contact: "help@acme.test".into(),
+        identity_source: "imis".into(),
     }
 }
 

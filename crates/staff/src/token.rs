@@ -5,7 +5,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// 256 random bits, base64url: session cookies, CSRF tokens and setup links.
-pub(crate) fn random_token() -> String {
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
@@ -13,7 +13,7 @@ pub(crate) fn random_token() -> String {
 
 /// Tokens are stored only as their SHA-256, so a copy of the database cannot be replayed as a
 /// cookie or a setup link. A fast hash is right here: the input already has 256 bits of entropy.
-pub(crate) fn token_hash(token: &str) -> String {
+pub fn token_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }

@@ -9,6 +9,8 @@ pub enum Conflict {
     DomainName,
     /// The Cloud ID already has a domain.
     TenantDomain,
+    /// The tenant's member directory already has this username.
+    MemberUsername,
 }
 
 impl fmt::Display for Conflict {
@@ -18,6 +20,7 @@ impl fmt::Display for Conflict {
             Conflict::StaffEmail => "a staff member with this e-mail address already exists",
             Conflict::DomainName => "this domain is already in use by another Cloud ID",
             Conflict::TenantDomain => "this Cloud ID already has a domain",
+            Conflict::MemberUsername => "a member with this username already exists",
         })
     }
 }
@@ -55,6 +58,11 @@ impl From<sqlx::Error> for StorageError {
                 }
                 if constraint == "domains_tenant_key" || message.contains("domains.tenant_id") {
                     return StorageError::Conflict(Conflict::TenantDomain);
+                }
+                if constraint == "directory_members_username_key"
+                    || message.contains("directory_members.username")
+                {
+                    return StorageError::Conflict(Conflict::MemberUsername);
                 }
             }
         }

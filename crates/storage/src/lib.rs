@@ -10,6 +10,7 @@
 
 mod domains;
 mod error;
+mod members;
 mod settings;
 mod staff;
 mod store;
@@ -18,6 +19,9 @@ pub mod testing;
 
 pub use domains::{CertificateRecord, DomainRecord, JobOutcome};
 pub use error::{Conflict, StorageError};
+pub use members::{
+    DirectoryMemberRecord, LogoRecord, MemberSessionRecord, PendingSignInRecord, SignInEventRecord,
+};
 pub use settings::SettingsRecord;
 pub use staff::{NewStaff, SessionRecord, SetupTokenRecord, StaffCredentials};
 pub use store::{Backend, Store};

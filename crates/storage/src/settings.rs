@@ -20,6 +20,8 @@ pub struct SettingsRecord {
     pub brand_colour: String,
     pub sign_in_text: String,
     pub support_contact: String,
+    /// `imis` or `directory`: where members sign in.
+    pub identity_source: String,
     pub updated_at: Timestamp,
 }
 
@@ -41,6 +43,7 @@ impl SettingsRecord {
             brand_colour: String::new(),
             sign_in_text: String::new(),
             support_contact: String::new(),
+            identity_source: "imis".to_string(),
             updated_at,
         }
     }
@@ -48,7 +51,7 @@ impl SettingsRecord {
 
 const FIELDS: &str = "imis_base_url, oidc_client_id, oidc_client_secret_sealed, oidc_sso_page, \
      saml_client_id, saml_client_secret_sealed, saml_sso_page, api_username, api_password_sealed, \
-     profile_iqa, brand_name, brand_colour, sign_in_text, support_contact, updated_at";
+     profile_iqa, brand_name, brand_colour, sign_in_text, support_contact, identity_source, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct SettingsRow {
@@ -66,6 +69,7 @@ struct SettingsRow {
     brand_colour: String,
     sign_in_text: String,
     support_contact: String,
+    identity_source: String,
     updated_at: i64,
 }
 
@@ -86,6 +90,7 @@ impl From<SettingsRow> for SettingsRecord {
             brand_colour: row.brand_colour,
             sign_in_text: row.sign_in_text,
             support_contact: row.support_contact,
+            identity_source: row.identity_source,
             updated_at: Timestamp(row.updated_at),
         }
     }
@@ -112,7 +117,7 @@ impl Store {
         with_pool!(self, pool => {
             sqlx::query(&format!(
                 "INSERT INTO tenant_settings (tenant_id, {FIELDS}) VALUES ($1, $2, $3, $4, $5, \
-                 $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (tenant_id) DO \
+                 $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (tenant_id) DO \
                  UPDATE SET imis_base_url = excluded.imis_base_url, \
                  oidc_client_id = excluded.oidc_client_id, \
                  oidc_client_secret_sealed = excluded.oidc_client_secret_sealed, \
@@ -122,7 +127,8 @@ impl Store {
                  api_password_sealed = excluded.api_password_sealed, \
                  profile_iqa = excluded.profile_iqa, brand_name = excluded.brand_name, \
                  brand_colour = excluded.brand_colour, sign_in_text = excluded.sign_in_text, \
-                 support_contact = excluded.support_contact, updated_at = excluded.updated_at"
+                 support_contact = excluded.support_contact, \
+                 identity_source = excluded.identity_source, updated_at = excluded.updated_at"
             ))
             .bind(tenant.0)
             .bind(&record.imis_base_url)
@@ -139,6 +145,7 @@ impl Store {
             .bind(&record.brand_colour)
             .bind(&record.sign_in_text)
             .bind(&record.support_contact)
+            .bind(&record.identity_source)
             .bind(record.updated_at.0)
             .execute(pool)
             .await?;

@@ -210,6 +210,13 @@ impl Emulator {
             .with_state(self.clone())
     }
 
+    /// Makes the emulator slow or failing from now on (tests of what callers do then).
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        if let Ok(mut current) = self.inner.behaviour.lock() {
+            *current = behaviour;
+        }
+    }
+
     fn behaviour(&self) -> Behaviour {
         self.inner.behaviour.lock().map(|b| *b).unwrap_or_default()
     }
@@ -799,8 +806,6 @@ async fn set_behaviour(
     State(emulator): State<Emulator>,
     Json(behaviour): Json<Behaviour>,
 ) -> Json<Behaviour> {
-    if let Ok(mut current) = emulator.inner.behaviour.lock() {
-        *current = behaviour;
-    }
+    emulator.set_behaviour(behaviour);
     Json(behaviour)
 }

@@ -86,7 +86,7 @@ async fn refresh_token_from_sso_page(router: &Router, cookie: &str) -> String {
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.body
-            .contains("action=\"https://sso.acme.test:8443/imis/callback\""),
+            .contains("action=\"http://sso.demo.localhost:8080/imis/callback\""),
         "{}",
         page.body
     );

@@ -1,0 +1,169 @@
+//! The built-in member directory, managed by the tenant's admins in the dashboard.
+
+use vestibule_domain::{Email, InvalidInput, TenantId, Timestamp};
+use vestibule_storage::{Conflict, DirectoryMemberRecord, StorageError};
+
+use crate::{Members, MembersError};
+
+/// A member to add, as the dashboard's form sends it.
+#[derive(Debug, Clone, Default)]
+pub struct NewDirectoryMember {
+    pub username: String,
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub password: String,
+}
+
+/// A directory member as the dashboard lists them: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryMember {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub created_at: Timestamp,
+}
+
+impl From<DirectoryMemberRecord> for DirectoryMember {
+    fn from(record: DirectoryMemberRecord) -> Self {
+        Self {
+            id: record.id,
+            username: record.username,
+            email: record.email,
+            given_name: record.given_name,
+            family_name: record.family_name,
+            created_at: record.created_at,
+        }
+    }
+}
+
+/// Usernames are compared without regard to case or surrounding spaces.
+pub(crate) fn normalise_username(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+fn check_username(username: &str) -> Result<(), InvalidInput> {
+    let ok = (1..=64).contains(&username.chars().count())
+        && username
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'));
+    if ok {
+        Ok(())
+    } else {
+        Err(InvalidInput::new(
+            "username",
+            "A username is 1 to 64 letters, digits, and . _ - @ +, without spaces.",
+        ))
+    }
+}
+
+fn check_name(field: &'static str, value: &str) -> Result<String, InvalidInput> {
+    let value = value.trim();
+    if value.chars().count() > 100 || value.chars().any(char::is_control) {
+        return Err(InvalidInput::new(
+            field,
+            "A name is at most 100 characters on one line.",
+        ));
+    }
+    Ok(value.to_string())
+}
+
+impl Members {
+    pub async fn directory(&self, tenant: TenantId) -> Result<Vec<DirectoryMember>, MembersError> {
+        Ok(self
+            .store
+            .directory_members(tenant)
+            .await?
+            .into_iter()
+            .map(DirectoryMember::from)
+            .collect())
+    }
+
+    /// Adds a member with an initial password (argon2id, at least 12 characters).
+    pub async fn add_directory_member(
+        &self,
+        tenant: TenantId,
+        new: NewDirectoryMember,
+        now: Timestamp,
+    ) -> Result<DirectoryMember, MembersError> {
+        let username = normalise_username(&new.username);
+        check_username(&username)?;
+        let email = Email::parse(&new.email)?;
+        let given_name = check_name("given_name", &new.given_name)?;
+        let family_name = check_name("family_name", &new.family_name)?;
+        let password_hash = self.hasher.hash(&new.password).await?;
+        let record = DirectoryMemberRecord {
+            id: 0,
+            tenant,
+            username,
+            email: email.to_string(),
+            given_name,
+            family_name,
+            password_hash,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.store.insert_directory_member(&record).await {
+            Ok(record) => {
+                tracing::info!(tenant = tenant.0, member = %record.username, "directory member added");
+                Ok(record.into())
+            }
+            Err(StorageError::Conflict(Conflict::MemberUsername)) => Err(InvalidInput::new(
+                "username",
+                "A member with this username already exists.",
+            )
+            .into()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Sets a new password for one of the tenant's members.
+    pub async fn set_directory_password(
+        &self,
+        tenant: TenantId,
+        id: i64,
+        password: &str,
+        now: Timestamp,
+    ) -> Result<(), MembersError> {
+        let hash = self.hasher.hash(password).await?;
+        if self
+            .store
+            .set_directory_password(tenant, id, &hash, now)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(MembersError::NotFound)
+        }
+    }
+
+    /// Removes one of the tenant's members and ends their sessions.
+    pub async fn remove_directory_member(
+        &self,
+        tenant: TenantId,
+        id: i64,
+    ) -> Result<(), MembersError> {
+        if self.store.delete_directory_member(tenant, id).await? {
+            Ok(())
+        } else {
+            Err(MembersError::NotFound)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_plain_and_case_insensitive() {
+        assert_eq!(normalise_username("  Jane.Doe "), "jane.doe");
+        assert!(check_username("jane.doe@acme").is_ok());
+        assert!(check_username("").is_err());
+        assert!(check_username("jane doe").is_err());
+        assert!(check_username("<script>").is_err());
+        assert!(check_username(&"x".repeat(65)).is_err());
+    }
+}

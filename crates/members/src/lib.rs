@@ -1,0 +1,496 @@
+//! Members signing in on a tenant's domain.
+//!
+//! Two identity sources sit behind one [`Member`]: the tenant's iMIS (the member signs in on the
+//! iMIS site, whose SSO page posts a single-use refresh token back to us) and Vestibule's
+//! built-in member directory (username and argon2id password). Either way the result is a
+//! server-side member session holding the profile the protocols turn into claims.
+//!
+//! iMIS sends nothing of ours back, so a sign-in we start is remembered as a *pending sign-in*
+//! keyed by a cookie; the callback takes it (once) to learn where the member was going.
+
+mod directory;
+mod error;
+mod logo;
+mod member;
+
+use vestibule_domain::{Seconds, TenantId, Timestamp};
+use vestibule_imis::ImisError;
+use vestibule_settings::TenantSettings;
+use vestibule_staff::{random_token, token_hash, PasswordHasher};
+use vestibule_storage::{
+    MemberSessionRecord, PendingSignInRecord, SignInEventRecord, StorageError, Store,
+};
+
+pub use directory::{DirectoryMember, NewDirectoryMember};
+pub use error::MembersError;
+pub use logo::{Logo, MAX_LOGO_BYTES};
+pub use member::{IdentitySource, Member};
+pub use vestibule_storage::SignInEventRecord as SignInEvent;
+
+/// Which RiSE client application a sign-in goes through; each has its own Login Redirect URL
+/// (`/imis/callback` and `/saml/imis/callback`) and its own credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImisFlow {
+    OpenIdConnect,
+    Saml,
+}
+
+/// How long member sessions and pending sign-ins last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberPolicy {
+    pub idle_timeout: Seconds,
+    pub absolute_timeout: Seconds,
+    /// How long a member may take at the iMIS sign-in page before the pending sign-in lapses.
+    pub pending_timeout: Seconds,
+    /// Failed directory sign-ins allowed per username, and per client address, per window.
+    pub failures_per_member: i64,
+    pub failures_per_address: i64,
+    pub failure_window: Seconds,
+}
+
+impl Default for MemberPolicy {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Seconds::minutes(30),
+            absolute_timeout: Seconds::hours(10),
+            pending_timeout: Seconds::minutes(15),
+            failures_per_member: 5,
+            failures_per_address: 30,
+            failure_window: Seconds::minutes(15),
+        }
+    }
+}
+
+/// A member's session as the hosted pages and protocols see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSession {
+    pub member: Member,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A sign-in started: the cookie value that remembers it and where to send the member.
+#[derive(Debug)]
+pub struct StartedSignIn {
+    pub pending_token: String,
+    pub sso_page: String,
+}
+
+/// A member signed in: the session cookie's value, who they are, and what they were doing.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub session_token: String,
+    pub member: Member,
+    /// Where the member was going, when the sign-in was started here; `None` when the member
+    /// came from the iMIS SSO page on their own (or took too long).
+    pub return_to: Option<String>,
+    /// The protocol request to answer now, as the protocol saved it.
+    pub resume: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Members {
+    store: Store,
+    settings: TenantSettings,
+    hasher: PasswordHasher,
+    policy: MemberPolicy,
+}
+
+impl Members {
+    pub fn new(
+        store: Store,
+        settings: TenantSettings,
+        hasher: PasswordHasher,
+        policy: MemberPolicy,
+    ) -> Self {
+        Self {
+            store,
+            settings,
+            hasher,
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> MemberPolicy {
+        self.policy
+    }
+
+    /// Where the tenant's members sign in.
+    pub async fn identity_source(&self, tenant: TenantId) -> Result<IdentitySource, MembersError> {
+        Ok(IdentitySource::parse(
+            &self.settings.get(tenant).await?.identity_source,
+        ))
+    }
+
+    // --- iMIS ------------------------------------------------------------------------------------
+
+    /// Starts an iMIS sign-in: remembers where the member is going (`return_to`, a path on the
+    /// tenant's domain) and the protocol request to resume, and names the SSO page to send
+    /// them to. OpenID Connect's client application is used when both are set up, unless the
+    /// protocol asks for SAML.
+    pub async fn start_imis_sign_in(
+        &self,
+        tenant: TenantId,
+        prefer: Option<ImisFlow>,
+        return_to: &str,
+        resume: &str,
+        now: Timestamp,
+    ) -> Result<StartedSignIn, MembersError> {
+        let connection = self.settings.connection(tenant).await?.ok_or_else(|| {
+            MembersError::NotConfigured("no iMIS address is saved in Settings".to_string())
+        })?;
+        let oidc = (connection.oidc.is_some() && !connection.oidc_sso_page.is_empty())
+            .then_some(connection.oidc_sso_page);
+        let saml = (connection.saml.is_some() && !connection.saml_sso_page.is_empty())
+            .then_some(connection.saml_sso_page);
+        let sso_page = match prefer {
+            Some(ImisFlow::Saml) => saml.or(oidc),
+            _ => oidc.or(saml),
+        }
+        .ok_or_else(|| {
+            MembersError::NotConfigured(
+                "no RiSE client application (client id, secret and SSO page) is complete in \
+                 Settings"
+                    .to_string(),
+            )
+        })?;
+        let pending_token = random_token();
+        self.store
+            .insert_pending_sign_in(&PendingSignInRecord {
+                token_hash: token_hash(&pending_token),
+                tenant,
+                return_to: safe_return_to(return_to),
+                resume: resume.to_string(),
+                created_at: now,
+                expires_at: now + self.policy.pending_timeout,
+            })
+            .await?;
+        Ok(StartedSignIn {
+            pending_token,
+            sso_page,
+        })
+    }
+
+    /// Completes an iMIS sign-in at the Login Redirect URL: exchanges the refresh token iMIS
+    /// posted, reads the member's profile, and opens a session. Records the outcome for the
+    /// tenant's admins either way.
+    pub async fn complete_imis_sign_in(
+        &self,
+        tenant: TenantId,
+        flow: ImisFlow,
+        pending_token: Option<&str>,
+        refresh_token: &str,
+        now: Timestamp,
+    ) -> Result<SignedIn, MembersError> {
+        // Taken first and whatever happens next: a pending sign-in is good for one attempt.
+        let pending = match pending_token {
+            Some(token) => {
+                self.store
+                    .take_pending_sign_in(tenant, &token_hash(token), now)
+                    .await?
+            }
+            None => None,
+        };
+        let outcome = self.exchange(tenant, flow, refresh_token).await;
+        let source = IdentitySource::Imis;
+        match outcome {
+            Ok(member) => {
+                let session_token = self.open_session(tenant, &member, now).await?;
+                self.record(tenant, source, &member.username, "signed in", "", now)
+                    .await;
+                Ok(SignedIn {
+                    session_token,
+                    member,
+                    return_to: pending.as_ref().map(|p| p.return_to.clone()),
+                    resume: pending.map(|p| p.resume).filter(|r| !r.is_empty()),
+                })
+            }
+            Err(error) => {
+                self.record(tenant, source, "", error.outcome(), &error.to_string(), now)
+                    .await;
+                tracing::info!(tenant = tenant.0, %error, "iMIS sign-in failed");
+                Err(error)
+            }
+        }
+    }
+
+    async fn exchange(
+        &self,
+        tenant: TenantId,
+        flow: ImisFlow,
+        refresh_token: &str,
+    ) -> Result<Member, MembersError> {
+        if refresh_token.trim().is_empty() {
+            return Err(MembersError::MissingRefreshToken);
+        }
+        let connection = self.settings.connection(tenant).await?.ok_or_else(|| {
+            MembersError::NotConfigured("no iMIS address is saved in Settings".to_string())
+        })?;
+        let (client, name) = match flow {
+            ImisFlow::OpenIdConnect => (connection.oidc.as_ref(), "OpenID Connect"),
+            ImisFlow::Saml => (connection.saml.as_ref(), "SAML"),
+        };
+        let client = client.ok_or_else(|| {
+            MembersError::NotConfigured(format!(
+                "the {name} client id or secret is missing in Settings"
+            ))
+        })?;
+        let imis = &connection.imis;
+        let member_token = imis
+            .refresh_token_grant(client, refresh_token.trim())
+            .await
+            .map_err(MembersError::from_imis)?;
+        let username = member_token.user_name.clone().ok_or_else(|| {
+            MembersError::ProfileUnavailable(ImisError::Unexpected {
+                url: format!("{}/token", imis.base_url()),
+                status: 200,
+                detail: "the token answer does not name the user (userName)".to_string(),
+            })
+        })?;
+        if connection.profile_iqa.is_empty() {
+            return Err(MembersError::NotConfigured(
+                "no profile IQA is saved in Settings".to_string(),
+            ));
+        }
+        // The background account reads profiles when one is set up (it can see fields a
+        // member cannot); otherwise the member's own token reads their own row.
+        let reader = if connection.api_username.is_empty() {
+            member_token
+        } else {
+            imis.password_grant(&connection.api_username, &connection.api_password)
+                .await
+                .map_err(|error| match error {
+                    ImisError::InvalidGrant(_) => MembersError::NotConfigured(format!(
+                        "the background account in Settings cannot sign in to iMIS: {error}"
+                    )),
+                    error => MembersError::from_imis(error),
+                })?
+        };
+        let profile = imis
+            .profile(&reader, &connection.profile_iqa, &username)
+            .await
+            .map_err(|error| match error {
+                error if error.is_transient() => MembersError::ImisUnavailable(error),
+                error => MembersError::ProfileUnavailable(error),
+            })?;
+        Member::from_imis(&username, profile).ok_or_else(|| {
+            MembersError::ProfileUnavailable(ImisError::Unexpected {
+                url: format!("{}/api/IQA", imis.base_url()),
+                status: 200,
+                detail: format!(
+                    "the profile IQA {} has no ID column for {username}",
+                    connection.profile_iqa
+                ),
+            })
+        })
+    }
+
+    // --- the member directory --------------------------------------------------------------------
+
+    /// Signs a member in with the directory's username and password.
+    pub async fn sign_in_with_password(
+        &self,
+        tenant: TenantId,
+        username: &str,
+        password: &str,
+        client: &str,
+        now: Timestamp,
+    ) -> Result<SignedIn, MembersError> {
+        if self.identity_source(tenant).await? != IdentitySource::Directory {
+            return Err(MembersError::NotConfigured(
+                "members sign in with iMIS, not the member directory".to_string(),
+            ));
+        }
+        let username = directory::normalise_username(username);
+        let member_key = format!("member:{}:{username}", tenant.0);
+        let address_key = format!("member-address:{client}");
+        let since = now - self.policy.failure_window + Seconds(1);
+        self.check_rate(&member_key, self.policy.failures_per_member, since, now)
+            .await?;
+        self.check_rate(&address_key, self.policy.failures_per_address, since, now)
+            .await?;
+        let record = self
+            .store
+            .directory_member_by_username(tenant, &username)
+            .await?;
+        let verified = self
+            .hasher
+            .verify(password, record.as_ref().map(|r| r.password_hash.as_str()))
+            .await?;
+        let source = IdentitySource::Directory;
+        let Some(record) = record.filter(|_| verified) else {
+            self.store
+                .record_sign_in_failure(&[&member_key, &address_key], now, since)
+                .await?;
+            let error = MembersError::BadCredentials;
+            self.record(tenant, source, &username, error.outcome(), "", now)
+                .await;
+            return Err(error);
+        };
+        self.store.clear_sign_in_failures(&member_key).await?;
+        let member = Member::from_directory(&record);
+        let session_token = self.open_session(tenant, &member, now).await?;
+        self.record(tenant, source, &username, "signed in", "", now)
+            .await;
+        Ok(SignedIn {
+            session_token,
+            member,
+            return_to: None,
+            resume: None,
+        })
+    }
+
+    async fn check_rate(
+        &self,
+        bucket: &str,
+        limit: i64,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), MembersError> {
+        let (failures, oldest) = self.store.sign_in_failures(bucket, since).await?;
+        if failures < limit {
+            return Ok(());
+        }
+        let retry_at = oldest.unwrap_or(now) + self.policy.failure_window;
+        Err(MembersError::TooManyAttempts {
+            retry_after: Seconds((retry_at - now).0.max(1)),
+        })
+    }
+
+    // --- sessions --------------------------------------------------------------------------------
+
+    async fn open_session(
+        &self,
+        tenant: TenantId,
+        member: &Member,
+        now: Timestamp,
+    ) -> Result<String, MembersError> {
+        let session_token = random_token();
+        let profile = serde_json::to_string(member)
+            .map_err(|e| StorageError::Corrupt(format!("member profile: {e}")))?;
+        self.store
+            .insert_member_session(&MemberSessionRecord {
+                token_hash: token_hash(&session_token),
+                tenant,
+                subject: member.subject.clone(),
+                member: profile,
+                created_at: now,
+                last_seen_at: now,
+                expires_at: now + self.policy.absolute_timeout,
+            })
+            .await?;
+        Ok(session_token)
+    }
+
+    /// The member signed in on this tenant's domain with this cookie. Sessions past either
+    /// timeout are ended here; another tenant's cookie finds nothing.
+    pub async fn session(
+        &self,
+        tenant: TenantId,
+        session_token: &str,
+        now: Timestamp,
+    ) -> Result<Option<MemberSession>, MembersError> {
+        let hash = token_hash(session_token);
+        let Some(record) = self.store.member_session(tenant, &hash).await? else {
+            return Ok(None);
+        };
+        if record.expires_at <= now || record.last_seen_at + self.policy.idle_timeout <= now {
+            self.store.delete_member_session(&hash).await?;
+            return Ok(None);
+        }
+        // Touch at most once a minute: a page with many requests costs one write.
+        if now - record.last_seen_at >= Seconds(60) {
+            self.store.touch_member_session(&hash, now).await?;
+        }
+        let member: Member = serde_json::from_str(&record.member)
+            .map_err(|e| StorageError::Corrupt(format!("member session: {e}")))?;
+        Ok(Some(MemberSession {
+            member,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+        }))
+    }
+
+    pub async fn sign_out(&self, session_token: &str) -> Result<(), MembersError> {
+        self.store
+            .delete_member_session(&token_hash(session_token))
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes sessions past their timeouts; run now and then by the server.
+    pub async fn delete_stale_sessions(&self, now: Timestamp) -> Result<u64, MembersError> {
+        Ok(self
+            .store
+            .delete_stale_member_sessions(now, now - self.policy.idle_timeout)
+            .await?)
+    }
+
+    // --- what admins see -------------------------------------------------------------------------
+
+    /// The tenant's recent member sign-ins, newest first.
+    pub async fn sign_in_events(
+        &self,
+        tenant: TenantId,
+        limit: i64,
+    ) -> Result<Vec<SignInEvent>, MembersError> {
+        Ok(self.store.sign_in_events(tenant, limit).await?)
+    }
+
+    /// Events are for admins' eyes; failing to write one must not fail the member's sign-in.
+    async fn record(
+        &self,
+        tenant: TenantId,
+        source: IdentitySource,
+        member: &str,
+        outcome: &str,
+        detail: &str,
+        now: Timestamp,
+    ) {
+        let event = SignInEventRecord {
+            at: now,
+            source: source.as_str().to_string(),
+            member: member.to_string(),
+            outcome: outcome.to_string(),
+            detail: detail.to_string(),
+        };
+        if let Err(error) = self.store.record_sign_in_event(tenant, &event).await {
+            tracing::warn!(%error, "recording a sign-in event failed");
+        }
+    }
+}
+
+/// A path on the tenant's own domain, or `/`: never another site (`//evil.example`,
+/// `/\evil.example`, `https://…`), so the sign-in cannot be used as an open redirect.
+pub fn safe_return_to(requested: &str) -> String {
+    let ok = requested.starts_with('/')
+        && !requested.starts_with("//")
+        && !requested.starts_with("/\\")
+        && !requested.chars().any(|c| c.is_control() || c == '\\')
+        && requested.len() <= 2000;
+    if ok {
+        requested.to_string()
+    } else {
+        "/".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_stays_on_the_tenant_domain() {
+        assert_eq!(safe_return_to("/account?tab=1"), "/account?tab=1");
+        for hostile in [
+            "//evil.example/x",
+            "/\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "",
+            "/a\nb",
+        ] {
+            assert_eq!(safe_return_to(hostile), "/", "{hostile}");
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! Member sign-in against the iMIS emulator over real HTTP, on SQLite and PostgreSQL: the iMIS
+//! round trip, each failure a member can hit, the member directory, sessions and isolation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use imis_emulator::{Behaviour, Directory, Emulator, FailMode};
+use vestibule_domain::{Seconds, TenantId, Timestamp};
+use vestibule_members::{
+    IdentitySource, ImisFlow, MemberPolicy, Members, MembersError, NewDirectoryMember,
+};
+use vestibule_secrets::SecretKey;
+use vestibule_settings::{SettingsInput, TenantSettings};
+use vestibule_staff::PasswordHasher;
+use vestibule_storage::testing::{for_each_backend, sqlite, TestDatabase};
+
+const NOW: Timestamp = Timestamp(1_900_000_000);
+
+struct World {
+    members: Members,
+    settings: TenantSettings,
+    emulator: Emulator,
+    imis: String,
+    acme: TenantId,
+    beta: TenantId,
+}
+
+fn input(base: &str, oidc_secret: &str) -> SettingsInput {
+    SettingsInput {
+        imis_base_url: base.to_string(),
+        oidc_client_id: "vestibule-oidc".into(),
+        oidc_client_secret: oidc_secret.into(),
+        oidc_sso_page: "/sso/oidc".into(),
+        saml_client_id: "vestibule-saml".into(),
+        saml_client_secret: "demo-saml-secret".into(),
+        saml_sso_page: "/sso/saml".into(),
+        api_username: "vestibule-api".into(),
+        api_password: "demo-api-password".into(),
+        profile_iqa: "$/Vestibule/MemberProfile".into(),
+        identity_source: "imis".into(),
+        ..SettingsInput::default()
+    }
+}
+
+async fn world(db: &TestDatabase) -> World {
+    let store = db.store().clone();
+    let acme = store
+        .create_tenant(&"acme".parse().unwrap(), "Acme", NOW)
+        .await
+        .unwrap()
+        .id;
+    let beta = store
+        .create_tenant(&"beta".parse().unwrap(), "Beta", NOW)
+        .await
+        .unwrap()
+        .id;
+    let emulator = Emulator::new(Directory::demo(), Behaviour::default());
+    let imis = emulator.serve_on_loopback().await.unwrap();
+    let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let settings = TenantSettings::new(store.clone(), key, Duration::from_secs(2));
+    settings
+        .save(acme, input(&imis, "demo-oidc-secret"), NOW)
+        .await
+        .unwrap();
+    let members = Members::new(
+        store,
+        settings.clone(),
+        PasswordHasher::new(1024, 1, 2),
+        MemberPolicy::default(),
+    );
+    World {
+        members,
+        settings,
+        emulator,
+        imis,
+        acme,
+        beta,
+    }
+}
+
+impl World {
+    fn refresh_token(&self, username: &str) -> String {
+        self.emulator
+            .issue_refresh_token(username, "vestibule-oidc")
+            .unwrap()
+    }
+
+    async fn complete(&self, pending: Option<&str>, token: &str) -> Result<String, MembersError> {
+        self.members
+            .complete_imis_sign_in(self.acme, ImisFlow::OpenIdConnect, pending, token, NOW)
+            .await
+            .map(|signed_in| signed_in.session_token)
+    }
+
+    async fn last_event(&self) -> (String, String) {
+        let event = self
+            .members
+            .sign_in_events(self.acme, 1)
+            .await
+            .unwrap()
+            .remove(0);
+        (event.outcome, event.detail)
+    }
+}
+
+#[tokio::test]
+async fn imis_sign_in_round_trip_keeps_the_destination_and_opens_a_session() {
+    for_each_backend(|db| async move {
+        let world = world(&db).await;
+        let started = world
+            .members
+            .start_imis_sign_in(world.acme, None, "/account?tab=events", "", NOW)
+            .await
+            .unwrap();
+        assert_eq!(started.sso_page, format!("{}/sso/oidc", world.imis));
+
+        let token = world.refresh_token("jane");
+        let signed_in = world
+            .members
+            .complete_imis_sign_in(
+                world.acme,
+                ImisFlow::OpenIdConnect,
+                Some(&started.pending_token),
+                &token,
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(signed_in.return_to.as_deref(), Some("/account?tab=events"));
+        let member = &signed_in.member;
+        assert_eq!(member.source, IdentitySource::Imis);
+        assert_eq!(member.subject, "imis:23201");
+        assert_eq!(member.name, "Jane Member");
+        assert_eq!(member.email, "jane@members.acme.test");
+        assert_eq!(member.attributes["MemberType"], "REG");
+
+        // The session holds the profile; another tenant's domain does not know the cookie.
+        let session = world
+            .members
+            .session(world.acme, &signed_in.session_token, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&session.member, member);
+        assert!(world
+            .members
+            .session(world.beta, &signed_in.session_token, NOW)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(world.last_event().await.0, "signed in");
+
+        // The pending sign-in was single use: iMIS coming back again has no destination.
+        let again = world
+            .members
+            .complete_imis_sign_in(
+                world.acme,
+                ImisFlow::OpenIdConnect,
+                Some(&started.pending_token),
+                &world.refresh_token("jane"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.return_to, None);
+
+        world
+            .members
+            .sign_out(&signed_in.session_token)
+            .await
+            .unwrap();
+        assert!(world
+            .members
+            .session(world.acme, &signed_in.session_token, NOW)
+            .await
+            .unwrap()
+            .is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn saml_flow_uses_the_saml_client_application() {
+    let db = sqlite().await;
+    let world = world(&db).await;
+    let started = world
+        .members
+        .start_imis_sign_in(world.acme, Some(ImisFlow::Saml), "/", "", NOW)
+        .await
+        .unwrap();
+    assert_eq!(started.sso_page, format!("{}/sso/saml", world.imis));
+    let token = world
+        .emulator
+        .issue_refresh_token("omar", "vestibule-saml")
+        .unwrap();
+    let member = world
+        .members
+        .complete_imis_sign_in(world.acme, ImisFlow::Saml, None, &token, NOW)
+        .await
+        .unwrap()
+        .member;
+    assert_eq!(member.subject, "imis:23202");
+    // A token issued to the SAML application is refused at the OpenID Connect callback.
+    let token = world
+        .emulator
+        .issue_refresh_token("omar", "vestibule-saml")
+        .unwrap();
+    assert!(matches!(
+        world.complete(None, &token).await,
+        Err(MembersError::TokenRefused(_))
+    ));
+}
+
+#[tokio::test]
+async fn every_failure_a_member_can_hit_is_told_apart_and_recorded() {
+    let db = sqlite().await;
+    let world = world(&db).await;
+
+    // Replayed refresh token.
+    let token = world.refresh_token("jane");
+    world.complete(None, &token).await.unwrap();
+    let replay = world.complete(None, &token).await;
+    assert!(
+        matches!(replay, Err(MembersError::TokenRefused(_))),
+        "{replay:?}"
+    );
+    let (outcome, detail) = world.last_event().await;
+    assert_eq!(outcome, "refresh token refused");
+    assert!(
+        detail.contains("invalid_grant") || detail.contains("refused"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains(&token),
+        "the token must not reach the events"
+    );
+
+    // Made-up (or expired) refresh token.
+    assert!(matches!(
+        world.complete(None, "never-issued").await,
+        Err(MembersError::TokenRefused(_))
+    ));
+
+    // No refresh token at all.
+    assert!(matches!(
+        world.complete(None, "  ").await,
+        Err(MembersError::MissingRefreshToken)
+    ));
+
+    // iMIS down, then slow.
+    world.emulator.set_behaviour(Behaviour {
+        fail: FailMode::Token,
+        ..Behaviour::default()
+    });
+    let down = world.complete(None, &world.refresh_token("jane")).await;
+    assert!(
+        matches!(down, Err(MembersError::ImisUnavailable(_))),
+        "{down:?}"
+    );
+    world.emulator.set_behaviour(Behaviour {
+        delay_ms: 2_500,
+        ..Behaviour::default()
+    });
+    let slow = world.complete(None, &world.refresh_token("jane")).await;
+    assert!(
+        matches!(slow, Err(MembersError::ImisUnavailable(_))),
+        "{slow:?}"
+    );
+    assert!(world.last_event().await.1.contains("did not answer"));
+    world.emulator.set_behaviour(Behaviour::default());
+
+    // The client secret in Settings is wrong.
+    world
+        .settings
+        .save(world.acme, input(&world.imis, "wrong-secret"), NOW)
+        .await
+        .unwrap();
+    let misconfigured = world.complete(None, &world.refresh_token("jane")).await;
+    assert!(
+        matches!(misconfigured, Err(MembersError::ClientRefused(_))),
+        "{misconfigured:?}"
+    );
+    let (outcome, detail) = world.last_event().await;
+    assert_eq!(outcome, "client secret refused");
+    assert!(!detail.contains("wrong-secret"), "{detail}");
+
+    // A tenant that has not set up iMIS.
+    assert!(matches!(
+        world
+            .members
+            .start_imis_sign_in(world.beta, None, "/", "", NOW)
+            .await,
+        Err(MembersError::NotConfigured(_))
+    ));
+}
+
+#[tokio::test]
+async fn sessions_end_after_the_idle_and_absolute_timeouts() {
+    let db = sqlite().await;
+    let world = world(&db).await;
+    let policy = world.members.policy();
+    let token = world
+        .complete(None, &world.refresh_token("jane"))
+        .await
+        .unwrap();
+    let later = |seconds: Seconds| NOW + seconds;
+
+    // Active use keeps it alive past the idle timeout...
+    let mut at = NOW;
+    for _ in 0..3 {
+        at = at + policy.idle_timeout - Seconds(60);
+        assert!(world
+            .members
+            .session(world.acme, &token, at)
+            .await
+            .unwrap()
+            .is_some());
+    }
+    // ...but an idle gap ends it.
+    let idle = at + policy.idle_timeout + Seconds(1);
+    assert!(world
+        .members
+        .session(world.acme, &token, idle)
+        .await
+        .unwrap()
+        .is_none());
+
+    // And nothing outlives the absolute timeout.
+    let token = world
+        .complete(None, &world.refresh_token("jane"))
+        .await
+        .unwrap();
+    let mut at = NOW;
+    while at < later(policy.absolute_timeout) - policy.idle_timeout {
+        at = at + policy.idle_timeout - Seconds(60);
+        world.members.session(world.acme, &token, at).await.unwrap();
+    }
+    let past = later(policy.absolute_timeout);
+    assert!(world
+        .members
+        .session(world.acme, &token, past)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn the_member_directory_signs_members_in_with_argon2id_passwords() {
+    for_each_backend(|db| async move {
+        let world = world(&db).await;
+        let members = &world.members;
+        let new = || NewDirectoryMember {
+            username: "Demo.Member".into(),
+            email: "demo@acme.test".into(),
+            given_name: "Demo".into(),
+            family_name: "Member".into(),
+            password: "demo-member-password".into(),
+        };
+        let added = members
+            .add_directory_member(world.acme, new(), NOW)
+            .await
+            .unwrap();
+        assert_eq!(added.username, "demo.member");
+        let duplicate = members.add_directory_member(world.acme, new(), NOW).await;
+        assert!(matches!(duplicate, Err(MembersError::Invalid(_))));
+        // Another tenant may use the same username.
+        members
+            .add_directory_member(world.beta, new(), NOW)
+            .await
+            .unwrap();
+        let stored = db
+            .store()
+            .directory_member_by_username(world.acme, "demo.member")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(stored.password_hash.starts_with("$argon2id$"));
+
+        // Only once the tenant chooses the directory.
+        let refused = members
+            .sign_in_with_password(world.acme, "demo.member", "demo-member-password", "ip", NOW)
+            .await;
+        assert!(matches!(refused, Err(MembersError::NotConfigured(_))));
+        let mut settings = input(&world.imis, "");
+        settings.identity_source = "directory".into();
+        world
+            .settings
+            .save(world.acme, settings, NOW)
+            .await
+            .unwrap();
+
+        let signed_in = members
+            .sign_in_with_password(
+                world.acme,
+                " DEMO.member ",
+                "demo-member-password",
+                "ip",
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(signed_in.member.subject, "directory:demo.member");
+        assert_eq!(signed_in.member.name, "Demo Member");
+        let wrong = members
+            .sign_in_with_password(world.acme, "demo.member", "not the password", "ip", NOW)
+            .await;
+        assert!(matches!(wrong, Err(MembersError::BadCredentials)));
+        assert_eq!(world.last_event().await.0, "wrong password");
+        let unknown = members
+            .sign_in_with_password(world.acme, "nobody", "demo-member-password", "ip", NOW)
+            .await;
+        assert!(matches!(unknown, Err(MembersError::BadCredentials)));
+
+        // A new password works and the old one stops working.
+        members
+            .set_directory_password(world.acme, added.id, "a brand new password", NOW)
+            .await
+            .unwrap();
+        assert!(members
+            .sign_in_with_password(world.acme, "demo.member", "a brand new password", "ip", NOW)
+            .await
+            .is_ok());
+        // Another tenant cannot touch this member.
+        assert!(matches!(
+            members.remove_directory_member(world.beta, added.id).await,
+            Err(MembersError::NotFound)
+        ));
+        // Removing the member ends their sessions.
+        members
+            .remove_directory_member(world.acme, added.id)
+            .await
+            .unwrap();
+        assert!(members
+            .session(world.acme, &signed_in.session_token, NOW)
+            .await
+            .unwrap()
+            .is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_limited() {
+    let db = sqlite().await;
+    let world = world(&db).await;
+    let mut settings = input(&world.imis, "");
+    settings.identity_source = "directory".into();
+    world
+        .settings
+        .save(world.acme, settings, NOW)
+        .await
+        .unwrap();
+    let members = &world.members;
+    let limit = members.policy().failures_per_member;
+    for _ in 0..limit {
+        let wrong = members
+            .sign_in_with_password(world.acme, "jane", "wrong password!", "ip", NOW)
+            .await;
+        assert!(matches!(wrong, Err(MembersError::BadCredentials)));
+    }
+    let limited = members
+        .sign_in_with_password(world.acme, "jane", "wrong password!", "ip", NOW)
+        .await;
+    assert!(
+        matches!(limited, Err(MembersError::TooManyAttempts { .. })),
+        "{limited:?}"
+    );
+}
+
+#[tokio::test]
+async fn logos_must_be_small_raster_images() {
+    let db = sqlite().await;
+    let world = world(&db).await;
+    let png = b"\x89PNG\r\n\x1a\n rest of a png".to_vec();
+    world
+        .members
+        .set_logo(world.acme, png.clone(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        world
+            .members
+            .logo(world.acme)
+            .await
+            .unwrap()
+            .unwrap()
+            .content_type,
+        "image/png"
+    );
+    assert!(world.members.logo(world.beta).await.unwrap().is_none());
+    let svg = b"<svg onload=\"alert(1)\"/>".to_vec();
+    assert!(matches!(
+        world.members.set_logo(world.acme, svg, NOW).await,
+        Err(MembersError::Invalid(_))
+    ));
+    let huge = [png.clone(), vec![0; vestibule_members::MAX_LOGO_BYTES]].concat();
+    assert!(matches!(
+        world.members.set_logo(world.acme, huge, NOW).await,
+        Err(MembersError::Invalid(_))
+    ));
+    // The refused uploads left the saved logo alone.
+    assert_eq!(
+        world.members.logo(world.acme).await.unwrap().unwrap().data,
+        png
+    );
+}

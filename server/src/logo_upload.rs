@@ -1,0 +1,137 @@
+//! The Settings page's logo upload: a plain multipart form, so it works without JavaScript.
+//! Server functions speak URL-encoded forms; a file needs `multipart/form-data`, so this one
+//! form posts here and comes back to the Settings page saying how it went.
+
+use axum::extract::multipart::Multipart;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::Router;
+use vestibule_domain::Timestamp;
+use vestibule_members::{MembersError, MAX_LOGO_BYTES};
+use vestibule_staff::StaffError;
+
+use crate::member_pages::query_value;
+use crate::Engines;
+
+#[derive(Clone)]
+struct UploadState {
+    engines: Engines,
+    session_cookie: &'static str,
+}
+
+pub fn router(engines: Engines, session_cookie: &'static str) -> Router {
+    Router::new()
+        .route("/t/{cloud_id}/settings/logo", post(upload))
+        // Room for the image and the form's other parts; anything larger is refused unread.
+        .layer(DefaultBodyLimit::max(MAX_LOGO_BYTES + 16 * 1024))
+        .with_state(UploadState {
+            engines,
+            session_cookie,
+        })
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_string())
+}
+
+async fn upload(
+    State(state): State<UploadState>,
+    Path(cloud_id): Path<String>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    let accounts = &state.engines.accounts;
+    let now = Timestamp::now();
+    let caller = match cookie(&headers, state.session_cookie) {
+        Some(token) => accounts.authenticate(&token, now).await,
+        None => Ok(None),
+    };
+    let caller = match caller {
+        Ok(Some(caller)) => caller,
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(error) => return staff_error(&error),
+    };
+    let back = |outcome: &str| Redirect::to(&format!("/t/{cloud_id}/settings?{outcome}"));
+    let mut csrf = String::new();
+    let mut image = None;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => match field.name() {
+                Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+                Some("logo") => match field.bytes().await {
+                    Ok(bytes) => image = Some(bytes.to_vec()),
+                    Err(_) => {
+                        return back(&format!(
+                            "logo_error={}",
+                            query_value(&format!(
+                            "The logo is larger than {} KB. Save it smaller and upload it again.",
+                            MAX_LOGO_BYTES / 1024
+                        ))
+                        ))
+                        .into_response()
+                    }
+                },
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(_) => {
+                return back(&format!(
+                    "logo_error={}",
+                    query_value(&format!(
+                        "The upload did not arrive whole, or is larger than {} KB.",
+                        MAX_LOGO_BYTES / 1024
+                    ))
+                ))
+                .into_response()
+            }
+        }
+    }
+    if let Err(error) = caller.check_csrf(&csrf) {
+        return staff_error(&error);
+    }
+    let tenant = match accounts.tenant_for(&caller, &cloud_id).await {
+        Ok(tenant) => tenant,
+        Err(error) => return staff_error(&error),
+    };
+    let saved = state
+        .engines
+        .members
+        .set_logo(tenant.id, image.unwrap_or_default(), now)
+        .await;
+    match saved {
+        Ok(()) => back("logo=saved").into_response(),
+        Err(MembersError::Invalid(invalid)) => {
+            back(&format!("logo_error={}", query_value(&invalid.message))).into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "saving a logo failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The logo could not be saved.",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn staff_error(error: &StaffError) -> Response {
+    match error {
+        StaffError::Forbidden | StaffError::CsrfMismatch => {
+            (StatusCode::FORBIDDEN, "You may not change this Cloud ID.").into_response()
+        }
+        StaffError::NotFound => (StatusCode::NOT_FOUND, "No such Cloud ID.").into_response(),
+        error => {
+            tracing::error!(%error, "logo upload failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response()
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The HTML of the hosted member pages. Plain server-rendered HTML with one stylesheet: these
+//! pages must work without JavaScript, on any phone, on the tenant's own domain.
+
+use axum::response::Html;
+use vestibule_members::MemberSession;
+
+/// How a tenant's pages look, from their Settings.
+#[derive(Debug, Clone)]
+pub struct Branding {
+    pub name: String,
+    /// A validated `#rrggbb`, or empty for the default.
+    pub colour: String,
+    pub sign_in_text: String,
+    pub support_contact: String,
+    /// When the logo was last changed, if there is one: busts caches on change.
+    pub logo_version: Option<i64>,
+}
+
+/// An error page's words: what happened and what to try.
+pub struct Page {
+    pub title: String,
+    pub happened: String,
+    pub try_next: String,
+}
+
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The shared stylesheet with the tenant's colour.
+pub fn stylesheet(branding: &Branding) -> String {
+    let mut css = include_str!("../../style/member.css").to_string();
+    let valid = branding.colour.len() == 7
+        && branding.colour.starts_with('#')
+        && branding.colour[1..].chars().all(|c| c.is_ascii_hexdigit());
+    if valid {
+        css.push_str(&format!(":root {{ --brand: {}; }}\n", branding.colour));
+    }
+    css
+}
+
+fn frame(branding: &Branding, title: &str, body: &str) -> Html<String> {
+    let name = escape(&branding.name);
+    let logo = match branding.logo_version {
+        Some(version) => format!("<img src=\"/branding/logo?v={version}\" alt=\"{name}\">"),
+        None => String::new(),
+    };
+    let support = if branding.support_contact.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<footer class=\"muted\">Need help? Contact {}.</footer>",
+            escape(&branding.support_contact)
+        )
+    };
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · {name}</title><link rel=\"stylesheet\" href=\"/branding/site.css\">\
+         </head><body><main><header class=\"brand\">{logo}<span>{name}</span></header>\
+         {body}{support}</main></body></html>",
+        title = escape(title),
+    ))
+}
+
+fn sign_in_text(branding: &Branding) -> String {
+    branding
+        .sign_in_text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| format!("<p>{}</p>", escape(line)))
+        .collect()
+}
+
+/// Percent-encodes a query-string value.
+pub(crate) fn query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Sign-in for tenants on iMIS: one button to the membership site's sign-in.
+pub fn imis_login(branding: &Branding, return_to: &str) -> Html<String> {
+    let body = format!(
+        "<h1>Sign in</h1>{text}<p>You sign in with your {name} account on the membership site, \
+         then come straight back here.</p>\
+         <a class=\"button\" href=\"/login/imis?return_to={return_to}\">Sign in with your {name} \
+         account</a>",
+        text = sign_in_text(branding),
+        name = escape(&branding.name),
+        return_to = query_value(return_to),
+    );
+    frame(branding, "Sign in", &body)
+}
+
+/// Sign-in for tenants on the member directory: username and password.
+pub fn password_login(branding: &Branding, return_to: &str, error: Option<&str>) -> Html<String> {
+    let error = error
+        .map(|message| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(message)))
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Sign in</h1>{error}{text}<form method=\"post\" action=\"/login\">\
+         <input type=\"hidden\" name=\"return_to\" value=\"{return_to}\">\
+         <label for=\"username\">Username</label>\
+         <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" \
+         autocapitalize=\"none\" spellcheck=\"false\" required>\
+         <label for=\"password\">Password</label>\
+         <input type=\"password\" id=\"password\" name=\"password\" \
+         autocomplete=\"current-password\" required>\
+         <button type=\"submit\">Sign in</button></form>",
+        text = sign_in_text(branding),
+        return_to = escape(return_to),
+    );
+    frame(branding, "Sign in", &body)
+}
+
+pub fn signed_in(branding: &Branding, session: &MemberSession) -> Html<String> {
+    let member = &session.member;
+    let email = if member.email.is_empty() {
+        String::new()
+    } else {
+        format!("<dt>E-mail</dt><dd>{}</dd>", escape(&member.email))
+    };
+    let body = format!(
+        "<h1>You are signed in</h1><p>Welcome, {name}. You can now open {brand}'s event, \
+         learning and community sites without signing in again.</p>\
+         <dl><dt>Signed in as</dt><dd>{username}</dd>{email}<dt>Until</dt><dd>{until}</dd></dl>\
+         <form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form>",
+        name = escape(&member.name),
+        brand = escape(&branding.name),
+        username = escape(&member.username),
+        until = session.expires_at.to_utc_string(),
+    );
+    frame(branding, "Signed in", &body)
+}
+
+pub fn signed_out(branding: &Branding) -> Html<String> {
+    frame(
+        branding,
+        "Signed out",
+        "<h1>You are signed out</h1><p>You have signed out of single sign-on on this \
+         browser.</p><a class=\"button\" href=\"/login\">Sign in again</a>",
+    )
+}
+
+pub fn error(branding: &Branding, page: &Page) -> Html<String> {
+    let body = format!(
+        "<h1>{title}</h1><p>{happened}</p><p>{try_next}</p>\
+         <a class=\"button\" href=\"/login\">Go to sign-in</a>",
+        title = escape(&page.title),
+        happened = escape(&page.happened),
+        try_next = escape(&page.try_next),
+    );
+    frame(branding, &page.title, &body)
+}

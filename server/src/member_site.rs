@@ -1,0 +1,729 @@
+//! What a tenant's domain serves to members: the hosted, branded sign-in pages, the iMIS
+//! callbacks (the RiSE client applications' Login Redirect URLs), member sessions and sign-out.
+//!
+//! Every page here works without JavaScript and sends none. Errors a member can hit get a
+//! branded page saying what happened and what to try; the technical cause goes to the sign-in
+//! events tenant admins read in the dashboard, never to the member.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tower_http::set_header::SetResponseHeaderLayer;
+use vestibule_domain::{CloudId, Tenant, Timestamp};
+use vestibule_members::{IdentitySource, ImisFlow, Members, MembersError, SignedIn};
+use vestibule_settings::TenantSettings;
+use vestibule_storage::Store;
+
+use crate::member_pages::{self, Branding, Page};
+
+/// The session cookie: `__Host-` pins it to this exact host over a secure connection.
+/// `SameSite=Lax` keeps it off other sites' requests.
+const SESSION_COOKIE: &str = "__Host-vestibule_member";
+/// The pending sign-in's cookie. iMIS returns the member with a cross-site POST, so this one
+/// must be `SameSite=None` to come back with it.
+const PENDING_COOKIE: &str = "__Host-vestibule_pending";
+
+/// Test domains (`*.localhost`, plain HTTP) and the names the edge serves them on.
+#[derive(Debug, Clone, Default)]
+pub struct TestDomains {
+    by_name: BTreeMap<String, CloudId>,
+}
+
+impl TestDomains {
+    pub fn new(pairs: impl IntoIterator<Item = (String, CloudId)>) -> Self {
+        Self {
+            by_name: pairs.into_iter().collect(),
+        }
+    }
+
+    pub fn cloud_id(&self, name: &str) -> Option<&CloudId> {
+        self.by_name.get(name)
+    }
+
+    /// The test domain a tenant is reachable on, if any.
+    pub fn name_of(&self, cloud_id: &CloudId) -> Option<&str> {
+        self.by_name
+            .iter()
+            .find(|(_, id)| *id == cloud_id)
+            .map(|(name, _)| name.as_str())
+    }
+}
+
+/// Where the member site is reachable, for links and Login Redirect URLs.
+#[derive(Debug, Clone)]
+pub struct SiteAddresses {
+    pub test_domains: Arc<TestDomains>,
+    pub http_port: u16,
+    pub https_port: u16,
+}
+
+impl SiteAddresses {
+    /// The origin of a tenant's site: its test domain over HTTP, or its domain over HTTPS.
+    pub fn origin(&self, cloud_id: &CloudId, domain: Option<&str>) -> Option<String> {
+        if let Some(domain) = domain {
+            let port = match self.https_port {
+                443 => String::new(),
+                port => format!(":{port}"),
+            };
+            return Some(format!("https://{domain}{port}"));
+        }
+        let name = self.test_domains.name_of(cloud_id)?;
+        let port = match self.http_port {
+            80 => String::new(),
+            port => format!(":{port}"),
+        };
+        Some(format!("http://{name}{port}"))
+    }
+}
+
+#[derive(Clone)]
+pub struct MemberSite {
+    pub store: Store,
+    pub members: Members,
+    pub settings: TenantSettings,
+    pub addresses: SiteAddresses,
+}
+
+/// One request's tenant, with what its pages need.
+struct Site {
+    tenant: Tenant,
+    origin: String,
+    branding: Branding,
+    source: IdentitySource,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Http,
+    Https,
+}
+
+#[derive(Clone)]
+struct SiteState {
+    site: MemberSite,
+    scheme: Scheme,
+}
+
+/// The member site for tenant domains over HTTPS.
+pub fn https_router(site: MemberSite) -> Router {
+    router(site, Scheme::Https).layer(SetResponseHeaderLayer::overriding(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    ))
+}
+
+/// The member site for test domains over plain HTTP.
+pub fn test_domain_router(site: MemberSite) -> Router {
+    router(site, Scheme::Http)
+}
+
+fn router(site: MemberSite, scheme: Scheme) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login_with_password))
+        .route("/login/imis", get(login_with_imis))
+        .route(
+            "/imis/callback",
+            post(oidc_callback).get(callback_without_sign_in),
+        )
+        .route(
+            "/saml/imis/callback",
+            post(saml_callback).get(callback_without_sign_in),
+        )
+        .route("/logout", post(logout))
+        .route("/branding/logo", get(logo))
+        .route("/branding/site.css", get(stylesheet))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+        .with_state(SiteState { site, scheme })
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+}
+
+/// The host name a request was sent to, without the port, if it is a plausible DNS name.
+pub(crate) fn request_host(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let name = host.rsplit_once(':').map_or(host, |(name, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            name
+        } else {
+            host
+        }
+    });
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    valid.then(|| name.to_ascii_lowercase())
+}
+
+impl SiteState {
+    /// The tenant this request's host belongs to, or the response to send instead.
+    async fn site(&self, headers: &HeaderMap) -> Result<Site, Response> {
+        let Some(host) = request_host(headers) else {
+            return Err((StatusCode::BAD_REQUEST, "This request names no host.").into_response());
+        };
+        let store = &self.site.store;
+        let addresses = &self.site.addresses;
+        let tenant = match self.scheme {
+            Scheme::Http => match addresses.test_domains.cloud_id(&host) {
+                Some(cloud_id) => store.tenant_by_cloud_id(cloud_id).await,
+                None => Ok(None),
+            },
+            Scheme::Https => match store.domain_by_name(&host).await {
+                Ok(Some(domain)) => store.tenant_by_id(domain.tenant).await,
+                Ok(None) => Ok(None),
+                Err(error) => Err(error),
+            },
+        }
+        .map_err(|error| unavailable(&error))?;
+        let Some(tenant) = tenant else {
+            // The TLS layer only completes handshakes for names we serve; a Host header naming
+            // another one is a misdirected request.
+            return Err((
+                StatusCode::MISDIRECTED_REQUEST,
+                "This address is not served here.",
+            )
+                .into_response());
+        };
+        let origin = match self.scheme {
+            Scheme::Https => addresses.origin(&tenant.cloud_id, Some(&host)),
+            Scheme::Http => addresses.origin(&tenant.cloud_id, None),
+        }
+        .unwrap_or_default();
+        let settings = self
+            .site
+            .settings
+            .get(tenant.id)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let has_logo = self
+            .site
+            .members
+            .logo(tenant.id)
+            .await
+            .map_err(|error| unavailable(&error))?
+            .map(|logo| logo.updated_at);
+        let branding = Branding {
+            name: if settings.brand_name.is_empty() {
+                tenant.display_name.clone()
+            } else {
+                settings.brand_name.clone()
+            },
+            colour: settings.brand_colour.clone(),
+            sign_in_text: settings.sign_in_text.clone(),
+            support_contact: settings.support_contact.clone(),
+            logo_version: has_logo.map(|at| at.0),
+        };
+        Ok(Site {
+            source: IdentitySource::parse(&settings.identity_source),
+            tenant,
+            origin,
+            branding,
+        })
+    }
+}
+
+fn unavailable(error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(%error, "member site request failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is unavailable for a moment. Please try again.",
+    )
+        .into_response()
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn set_cookie(response: &mut Response, value: String) {
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+fn session_cookie(token: &str) -> String {
+    format!("{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Lax")
+}
+
+fn clear(name: &str) -> String {
+    format!("{name}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+/// The browser must say the form came from this site: the member's forms post to their own
+/// origin, and nothing else may sign a member in or out.
+fn same_origin(site: &Site, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|origin| origin == site.origin)
+}
+
+fn client_address(request_extensions: &Extensions) -> String {
+    request_extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string())
+}
+
+#[derive(Deserialize, Default)]
+struct ReturnTo {
+    #[serde(default)]
+    return_to: String,
+}
+
+async fn current_member(
+    state: &SiteState,
+    site: &Site,
+    headers: &HeaderMap,
+) -> Result<Option<vestibule_members::MemberSession>, Response> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    state
+        .site
+        .members
+        .session(site.tenant.id, &token, Timestamp::now())
+        .await
+        .map_err(|error| unavailable(&error))
+}
+
+async fn home(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    match current_member(&state, &site, &headers).await {
+        Ok(Some(session)) => member_pages::signed_in(&site.branding, &session).into_response(),
+        Ok(None) => login_response(&site, "/", None, StatusCode::OK),
+        Err(response) => response,
+    }
+}
+
+async fn login_page(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    Query(query): Query<ReturnTo>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let return_to = vestibule_members::safe_return_to(&query.return_to);
+    match current_member(&state, &site, &headers).await {
+        Ok(Some(_)) => Redirect::to(&return_to).into_response(),
+        Ok(None) => login_response(&site, &return_to, None, StatusCode::OK),
+        Err(response) => response,
+    }
+}
+
+fn login_response(
+    site: &Site,
+    return_to: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let page = match site.source {
+        IdentitySource::Imis => member_pages::imis_login(&site.branding, return_to),
+        IdentitySource::Directory => member_pages::password_login(&site.branding, return_to, error),
+    };
+    (status, page).into_response()
+}
+
+/// Starts an iMIS sign-in: remembers it in a cookie and sends the member to the SSO page.
+async fn login_with_imis(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    Query(query): Query<ReturnTo>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    if site.source != IdentitySource::Imis {
+        return login_response(&site, &query.return_to, None, StatusCode::OK);
+    }
+    let started = state
+        .site
+        .members
+        .start_imis_sign_in(site.tenant.id, None, &query.return_to, "", Timestamp::now())
+        .await;
+    match started {
+        Ok(started) => {
+            let mut response = Redirect::to(&started.sso_page).into_response();
+            let max_age = state.site.members.policy().pending_timeout.0;
+            set_cookie(
+                &mut response,
+                format!(
+                    "{PENDING_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=None; Max-Age={max_age}",
+                    started.pending_token
+                ),
+            );
+            response
+        }
+        Err(error) => error_response(&site, &error),
+    }
+}
+
+#[derive(Deserialize)]
+struct CallbackForm {
+    #[serde(default)]
+    refresh_token: String,
+}
+
+async fn oidc_callback(
+    state: State<SiteState>,
+    headers: HeaderMap,
+    form: Form<CallbackForm>,
+) -> Response {
+    callback(state, headers, form, ImisFlow::OpenIdConnect).await
+}
+
+async fn saml_callback(
+    state: State<SiteState>,
+    headers: HeaderMap,
+    form: Form<CallbackForm>,
+) -> Response {
+    callback(state, headers, form, ImisFlow::Saml).await
+}
+
+/// The RiSE client application's Login Redirect URL: iMIS posts `refresh_token` here.
+async fn callback(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    Form(form): Form<CallbackForm>,
+    flow: ImisFlow,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let pending = cookie(&headers, PENDING_COOKIE);
+    let outcome = state
+        .site
+        .members
+        .complete_imis_sign_in(
+            site.tenant.id,
+            flow,
+            pending.as_deref(),
+            &form.refresh_token,
+            Timestamp::now(),
+        )
+        .await;
+    let mut response = match outcome {
+        Ok(signed_in) => signed_in_response(&signed_in),
+        Err(error) => error_response(&site, &error),
+    };
+    if pending.is_some() {
+        set_cookie(&mut response, clear(PENDING_COOKIE));
+    }
+    response
+}
+
+/// Sends the member on to where they were going, or to the signed-in page.
+fn signed_in_response(signed_in: &SignedIn) -> Response {
+    let to = signed_in.return_to.as_deref().unwrap_or("/");
+    let mut response = Redirect::to(to).into_response();
+    set_cookie(&mut response, session_cookie(&signed_in.session_token));
+    response
+}
+
+/// Someone opened a callback address directly (a bookmark, the Back button): there is no
+/// sign-in to finish.
+async fn callback_without_sign_in(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    (
+        StatusCode::BAD_REQUEST,
+        member_pages::error(
+            &site.branding,
+            &Page {
+                title: "There is no sign-in to finish".to_string(),
+                happened: "This address is where the membership site sends you after signing \
+                           in, and it was opened without a sign-in to finish."
+                    .to_string(),
+                try_next: "Start again from the sign-in page.".to_string(),
+            },
+        ),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+/// The member directory's sign-in form.
+async fn login_with_password(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    form: Result<Form<PasswordForm>, FormRejection>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    if !same_origin(&site, &headers) {
+        return forbidden(&site);
+    }
+    let Ok(Form(form)) = form else {
+        return login_response(
+            &site,
+            "/",
+            Some("Enter your username and password."),
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let return_to = vestibule_members::safe_return_to(&form.return_to);
+    let outcome = state
+        .site
+        .members
+        .sign_in_with_password(
+            site.tenant.id,
+            &form.username,
+            &form.password,
+            &client_address(&extensions),
+            Timestamp::now(),
+        )
+        .await;
+    match outcome {
+        Ok(signed_in) => {
+            let mut response = Redirect::to(&return_to).into_response();
+            set_cookie(&mut response, session_cookie(&signed_in.session_token));
+            response
+        }
+        Err(MembersError::BadCredentials) => login_response(
+            &site,
+            &return_to,
+            Some("That username and password do not match. Check them and try again."),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(error) => error_response(&site, &error),
+    }
+}
+
+async fn logout(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    if !same_origin(&site, &headers) {
+        return forbidden(&site);
+    }
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        if let Err(error) = state.site.members.sign_out(&token).await {
+            return unavailable(&error);
+        }
+    }
+    let mut response = member_pages::signed_out(&site.branding).into_response();
+    set_cookie(&mut response, clear(SESSION_COOKIE));
+    response
+}
+
+fn forbidden(site: &Site) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        member_pages::error(
+            &site.branding,
+            &Page {
+                title: "This form came from another site".to_string(),
+                happened: "For your safety, sign-in and sign-out only accept forms sent from \
+                           this page."
+                    .to_string(),
+                try_next: "Open the sign-in page and try again.".to_string(),
+            },
+        ),
+    )
+        .into_response()
+}
+
+/// The page for each error a member can hit: what happened and what to try, in words for the
+/// member. The technical cause was recorded for the tenant's admins by the engine.
+fn error_response(site: &Site, error: &MembersError) -> Response {
+    let support = if site.branding.support_contact.is_empty() {
+        format!("{}'s membership team", site.branding.name)
+    } else {
+        site.branding.support_contact.clone()
+    };
+    let (status, title, happened, try_next) = match error {
+        MembersError::NotConfigured(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is not available yet",
+            format!(
+                "{} has not finished setting up member sign-in.",
+                site.branding.name
+            ),
+            format!("Please contact {support}."),
+        ),
+        MembersError::MissingRefreshToken => (
+            StatusCode::BAD_REQUEST,
+            "Sign-in did not finish",
+            "The membership site sent you back without completing the sign-in.".to_string(),
+            "Start again from the sign-in page.".to_string(),
+        ),
+        MembersError::TokenRefused(_) => (
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired",
+            "The sign-in from the membership site was already used or is too old. This \
+             happens after using the browser's Back button or leaving the page open for a \
+             while."
+                .to_string(),
+            "Start again from the sign-in page.".to_string(),
+        ),
+        MembersError::ClientRefused(_) => (
+            StatusCode::BAD_GATEWAY,
+            "Sign-in is not working right now",
+            format!(
+                "{}'s membership system did not accept this sign-in service's credentials. \
+                 This is not something you did.",
+                site.branding.name
+            ),
+            format!("Please let {support} know, and try again later."),
+        ),
+        MembersError::ImisUnavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The membership system is not answering",
+            "The membership system is down or very slow at the moment.".to_string(),
+            "Please try again in a few minutes.".to_string(),
+        ),
+        MembersError::ProfileUnavailable(_) => (
+            StatusCode::BAD_GATEWAY,
+            "Your membership record could not be read",
+            "You signed in, but your membership record could not be read.".to_string(),
+            format!("Please contact {support}."),
+        ),
+        MembersError::TooManyAttempts { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            "There were too many unsuccessful sign-ins for this account.".to_string(),
+            "Please wait a quarter of an hour and try again.".to_string(),
+        ),
+        MembersError::BadCredentials
+        | MembersError::Invalid(_)
+        | MembersError::NotFound
+        | MembersError::Storage(_)
+        | MembersError::Settings(_)
+        | MembersError::Hashing(_) => {
+            tracing::error!(%error, tenant = %site.tenant.cloud_id, "member sign-in failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Something went wrong on our side while signing you in.".to_string(),
+                "Please try again. If it keeps happening, contact support.".to_string(),
+            )
+        }
+    };
+    let mut response = (
+        status,
+        member_pages::error(
+            &site.branding,
+            &Page {
+                title: title.to_string(),
+                happened,
+                try_next,
+            },
+        ),
+    )
+        .into_response();
+    if let MembersError::TooManyAttempts { retry_after } = error {
+        if let Ok(value) = HeaderValue::from_str(&retry_after.0.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
+}
+
+async fn logo(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    match state.site.members.logo(site.tenant.id).await {
+        Ok(Some(logo)) => (
+            [
+                (header::CONTENT_TYPE, logo.content_type),
+                (header::CACHE_CONTROL, "public, max-age=300".to_string()),
+            ],
+            logo.data,
+        )
+            .into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "No logo.").into_response(),
+        Err(error) => unavailable(&error),
+    }
+}
+
+async fn stylesheet(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        member_pages::stylesheet(&site.branding),
+    )
+        .into_response()
+}
+
+async fn not_found(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    (
+        StatusCode::NOT_FOUND,
+        member_pages::error(
+            &site.branding,
+            &Page {
+                title: "Page not found".to_string(),
+                happened: "There is no page at this address.".to_string(),
+                try_next: "Go to the sign-in page.".to_string(),
+            },
+        ),
+    )
+        .into_response()
+}

@@ -801,3 +801,182 @@ async fn settings_are_scoped_to_the_callers_cloud_id_and_secrets_never_come_back
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_member_directory_is_managed_per_cloud_id() {
+    for_each_backend(|db| async move {
+        let dashboard = seeded(db, "http://127.0.0.1:3000").await;
+        let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;
+        let add = |cloud_id: &'static str, password: &'static str| {
+            let dashboard = &dashboard;
+            let (cookie, csrf) = (cookie.clone(), csrf.clone());
+            async move {
+                dashboard
+                    .call(
+                        "add_member",
+                        &[
+                            ("csrf", &csrf),
+                            ("cloud_id", cloud_id),
+                            ("username", "Demo.Member"),
+                            ("email", "demo@acme.org"),
+                            ("given_name", "Demo"),
+                            ("family_name", "Member"),
+                            ("password", password),
+                        ],
+                        Some(&cookie),
+                    )
+                    .await
+            }
+        };
+        let short = add("acme", "short").await;
+        assert_eq!(short.status, StatusCode::BAD_REQUEST, "{}", short.body);
+        assert!(short.body.contains("12 characters"), "{}", short.body);
+        let added = add("acme", "demo-member-password").await;
+        assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+        assert!(added.body.contains("demo.member"));
+        let again = add("acme", "demo-member-password").await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+        assert!(again.body.contains("already exists"), "{}", again.body);
+
+        let listed = dashboard
+            .call("members", &[("cloud_id", "acme")], Some(&cookie))
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+        assert!(listed.body.contains("\"username\":\"demo.member\""));
+        assert!(!listed.body.contains("argon2"), "hashes stay on the server");
+        assert!(!listed.body.contains("demo-member-password"));
+
+        // Another Cloud ID's directory is out of reach, by every route.
+        assert_eq!(
+            add("beta", "demo-member-password").await.status,
+            StatusCode::FORBIDDEN
+        );
+        for (endpoint, id) in [("members", None), ("remove_member", Some("1"))] {
+            let mut form = vec![("csrf", csrf.as_str()), ("cloud_id", "beta")];
+            if let Some(id) = id {
+                form.push(("id", id));
+            }
+            let reply = dashboard.call(endpoint, &form, Some(&cookie)).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{endpoint}");
+        }
+        // An id from another tenant is not found in this one.
+        let store = dashboard.accounts.store();
+        let beta = store
+            .tenant_by_cloud_id(&"beta".parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let foreign = store
+            .insert_directory_member(&vestibule_storage::DirectoryMemberRecord {
+                id: 0,
+                tenant: beta.id,
+                username: "beta.member".into(),
+                email: "b@beta.org".into(),
+                given_name: String::new(),
+                family_name: String::new(),
+                password_hash: "$argon2id$x".into(),
+                created_at: Timestamp::now(),
+                updated_at: Timestamp::now(),
+            })
+            .await
+            .unwrap();
+        let foreign_id = foreign.id.to_string();
+        let reply = dashboard
+            .call(
+                "remove_member",
+                &[("csrf", &csrf), ("cloud_id", "acme"), ("id", &foreign_id)],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.body);
+        assert_eq!(store.directory_members(beta.id).await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+/// A multipart upload as the Settings page's logo form sends it.
+fn logo_upload(cloud_id: &str, cookie: &str, csrf: &str, image: &[u8]) -> Request<Body> {
+    let boundary = "XxVestibuleBoundaryxX";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"logo\"; filename=\"logo.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(image);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Request::post(format!("/t/{cloud_id}/settings/logo"))
+        .header(header::HOST, "127.0.0.1:3000")
+        .header(header::ORIGIN, "http://127.0.0.1:3000")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn logo_uploads_are_checked_and_scoped() {
+    let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
+    let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;
+    let png = b"\x89PNG\r\n\x1a\nthe rest of the image".to_vec();
+    let location = |reply: &Reply| {
+        reply
+            .headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+
+    let saved = dashboard
+        .send(logo_upload("acme", &cookie, &csrf, &png))
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(location(&saved), "/t/acme/settings?logo=saved");
+    let settings = dashboard
+        .call("settings", &[("cloud_id", "acme")], Some(&cookie))
+        .await;
+    assert!(
+        settings.body.contains("\"has_logo\":true"),
+        "{}",
+        settings.body
+    );
+
+    let svg = dashboard
+        .send(logo_upload(
+            "acme",
+            &cookie,
+            &csrf,
+            b"<svg onload=alert(1)>",
+        ))
+        .await;
+    assert!(
+        location(&svg).contains("logo_error=Upload%20a%20PNG"),
+        "{}",
+        location(&svg)
+    );
+    let huge = [png.clone(), vec![0; 300 * 1024]].concat();
+    let too_big = dashboard
+        .send(logo_upload("acme", &cookie, &csrf, &huge))
+        .await;
+    assert!(
+        location(&too_big).contains("logo_error="),
+        "{:?}",
+        too_big.status
+    );
+
+    let forged = dashboard
+        .send(logo_upload("acme", &cookie, "not-the-token", &png))
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let other = dashboard
+        .send(logo_upload("beta", &cookie, &csrf, &png))
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let anonymous = dashboard
+        .send(logo_upload("acme", "vestibule_session=nobody", &csrf, &png))
+        .await;
+    assert_eq!(location(&anonymous), "/login");
+}

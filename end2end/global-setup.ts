@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -21,11 +21,21 @@ export default async function globalSetup() {
       .split('\n')
       .map((line) => line.split(/=(.*)/s).slice(0, 2)),
   );
-  // The iMIS emulator with its demo data, for the Settings page's Test connection.
+  // The iMIS emulator with its demo data, its RiSE client applications' Login Redirect URLs
+  // pointed at acme's test domain (served over plain HTTP by the edge, no ACME needed).
   const imisPort = String(Number(port) + 3);
+  const memberSite = `http://sso.acme.localhost:${httpPort}`;
+  const imisData = join(data, 'imis.toml');
+  writeFileSync(
+    imisData,
+    readFileSync(join(repo, 'tools/imis-emulator/demo.toml'), 'utf8').replaceAll(
+      'http://sso.demo.localhost:8080',
+      memberSite,
+    ),
+  );
   const imis = spawn(
     join(repo, 'target/debug/imis-emulator'),
-    ['--listen', `127.0.0.1:${imisPort}`, '--data', join(repo, 'tools/imis-emulator/demo.toml')],
+    ['--listen', `127.0.0.1:${imisPort}`, '--data', imisData],
     { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const server = spawn(join(repo, 'target/debug/vestibule'), ['serve'], {
@@ -43,6 +53,7 @@ export default async function globalSetup() {
       VESTIBULE_DOMAIN_CHECK_SECONDS: '5',
       VESTIBULE_PUBLIC_URL: url,
       VESTIBULE_SITE_ROOT: join(repo, 'target/site'),
+      VESTIBULE_TEST_DOMAINS: 'sso.acme.localhost=acme',
       VESTIBULE_LOG: 'warn',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -66,6 +77,7 @@ export default async function globalSetup() {
   process.env.VESTIBULE_SETUP_URL = setupUrl;
   process.env.VESTIBULE_E2E_HTTPS_PORT = httpsPort;
   process.env.VESTIBULE_E2E_IMIS_URL = `http://127.0.0.1:${imisPort}`;
+  process.env.VESTIBULE_E2E_MEMBER_SITE = memberSite;
   process.env.SANDBOX_DNS_API = sandbox.SANDBOX_DNS_API;
   process.env.SANDBOX_ACME_API = sandbox.SANDBOX_ACME_API;
   process.env.SANDBOX_TRUSTED_ROOT = sandbox.VESTIBULE_ACME_ROOT;

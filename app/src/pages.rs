@@ -595,7 +595,7 @@ fn settings_body(
                     </label>
                     <label class="choice">
                         <input type="radio" name="identity_source" value="directory" checked=uses_directory/>
-                        " With a username and password from the member directory (Members page)"
+                        " With an account in Vestibule's member directory (see the Members page)"
                     </label>
                 </fieldset>
             </section>

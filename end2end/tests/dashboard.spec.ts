@@ -288,3 +288,120 @@ test('the tenant admin connects iMIS in Settings and tests the connection', asyn
   await expect(checks.locator('li.step-done')).toHaveCount(7);
   await signOut(page);
 });
+
+// The hosted member pages have no JavaScript of their own: plain navigation, no hydration.
+const memberSite = () => process.env.VESTIBULE_E2E_MEMBER_SITE!;
+
+test('a member signs in on the branded hosted page through iMIS', async ({ page }) => {
+  const site = memberSite();
+  await page.goto(`${site}/`);
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  await expect(page.locator('header.brand')).toHaveText('Acme Association');
+  await page.getByRole('link', { name: 'Sign in with your Acme Association account' }).click();
+
+  // iMIS's own sign-in page, then its SSO page posts the member back to our callback.
+  await expect(page.getByRole('heading', { name: 'Sign In' })).toBeVisible();
+  expect(page.url()).toContain(process.env.VESTIBULE_E2E_IMIS_URL!);
+  await page.getByLabel('Username').fill('jane');
+  await page.getByLabel('Password').fill('jane-demo-password');
+  await page.getByRole('button', { name: 'Sign In' }).click();
+
+  await expect(page.getByRole('heading', { name: 'You are signed in' })).toBeVisible();
+  expect(page.url()).toBe(`${site}/`);
+  await expect(page.locator('main')).toContainText('Welcome, Jane Member.');
+  await expect(page.locator('main')).toContainText('jane@members.acme.test');
+  await snapshot(page, 'member-signed-in');
+  const cookies = await page.context().cookies(site);
+  const session = cookies.find((c) => c.name === '__Host-vestibule_member');
+  expect(session?.httpOnly && session?.secure, 'session cookie flags').toBeTruthy();
+  expect(cookies.find((c) => c.name === '__Host-vestibule_pending'), 'pending cleared').toBeUndefined();
+
+  // Coming back to the sign-in page with a destination goes straight there.
+  await page.goto(`${site}/login?return_to=/`);
+  await expect(page.getByRole('heading', { name: 'You are signed in' })).toBeVisible();
+
+  // A replayed refresh token (a stale tab, the Back button) gets the branded explanation and
+  // leaves the session alone.
+  await page.evaluate(() => {
+    const form = document.createElement('form');
+    form.method = 'post';
+    form.action = '/imis/callback';
+    const token = document.createElement('input');
+    token.name = 'refresh_token';
+    token.value = 'stale-or-replayed';
+    form.append(token);
+    document.body.append(form);
+    form.submit();
+  });
+  await expect(page.getByRole('heading', { name: 'This sign-in has expired' })).toBeVisible();
+  await expect(page.locator('header.brand')).toHaveText('Acme Association');
+  await page.goto(`${site}/`);
+  await expect(page.getByRole('heading', { name: 'You are signed in' })).toBeVisible();
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('heading', { name: 'You are signed out' })).toBeVisible();
+  await page.goto(`${site}/`);
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+});
+
+test('tenant admins see member sign-ins with the technical cause of failures', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await page.getByRole('navigation').getByRole('link', { name: 'Members' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Members' })).toBeVisible();
+  const events = page.locator('table.events');
+  await expect(events.locator('tr.event-ok').first()).toContainText('jane');
+  await expect(events.locator('tr.event-failed').first()).toContainText('refresh token refused');
+  await expect(events.locator('tr.event-failed').first()).toContainText('iMIS refused the grant');
+  await snapshot(page, 'members-events');
+  await signOut(page);
+});
+
+// A 1×1 PNG.
+const logoPng = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+test('members of a tenant without iMIS sign in with the member directory', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await visit(page, '/t/acme/members');
+  await page.getByLabel('Username').fill('demo.member');
+  await page.getByLabel('E-mail address').fill('demo.member@acme.test');
+  await page.getByLabel('First name').fill('Demo');
+  await page.getByLabel('Last name').fill('Member');
+  await page.getByLabel('Initial password').fill('demo-member-password');
+  await page.getByRole('button', { name: 'Add member' }).click();
+  await expect(page.getByRole('status')).toContainText('Added demo.member');
+  await expect(page.locator('table.members')).toContainText('demo.member@acme.test');
+
+  // Choose the directory in Settings, and upload a logo.
+  await visit(page, '/t/acme/settings');
+  await page.getByLabel("With an account in Vestibule's member directory").check();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByRole('status')).toHaveText('Settings saved.');
+  await page.getByLabel('Image file').setInputFiles({ name: 'logo.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg/>') });
+  await page.getByRole('button', { name: 'Upload logo' }).click();
+  await expect(page.getByRole('alert')).toContainText('SVG is not accepted');
+  await hydrated(page);
+  await page.getByLabel('Image file').setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: logoPng });
+  await page.getByRole('button', { name: 'Upload logo' }).click();
+  await expect(page.getByRole('status')).toHaveText('Logo saved.');
+  await hydrated(page);
+  await signOut(page);
+
+  const site = memberSite();
+  await page.goto(`${site}/login`);
+  await expect(page.locator('header.brand img')).toHaveAttribute('src', /\/branding\/logo\?v=/);
+  await page.getByLabel('Username').fill('demo.member');
+  await page.getByLabel('Password').fill('wrong password here');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toContainText('do not match');
+  await page.getByLabel('Username').fill('demo.member');
+  await page.getByLabel('Password').fill('demo-member-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'You are signed in' })).toBeVisible();
+  await expect(page.locator('main')).toContainText('Welcome, Demo Member.');
+  await snapshot(page, 'member-directory-signed-in');
+});

@@ -136,6 +136,36 @@ impl Members {
         resume: &str,
         now: Timestamp,
     ) -> Result<StartedSignIn, MembersError> {
+        let started = self
+            .start_pending(tenant, prefer, return_to, resume, now)
+            .await;
+        if let Err(error) = &started {
+            self.record(
+                tenant,
+                IdentitySource::Imis,
+                "",
+                error.outcome(),
+                &error.to_string(),
+                now,
+            )
+            .await;
+        }
+        started
+    }
+
+    async fn start_pending(
+        &self,
+        tenant: TenantId,
+        prefer: Option<ImisFlow>,
+        return_to: &str,
+        resume: &str,
+        now: Timestamp,
+    ) -> Result<StartedSignIn, MembersError> {
+        if self.identity_source(tenant).await? != IdentitySource::Imis {
+            return Err(MembersError::NotConfigured(
+                "members sign in with the member directory, not iMIS".to_string(),
+            ));
+        }
         let connection = self.settings.connection(tenant).await?.ok_or_else(|| {
             MembersError::NotConfigured("no iMIS address is saved in Settings".to_string())
         })?;
@@ -222,6 +252,13 @@ impl Members {
     ) -> Result<Member, MembersError> {
         if refresh_token.trim().is_empty() {
             return Err(MembersError::MissingRefreshToken);
+        }
+        if self.identity_source(tenant).await? != IdentitySource::Imis {
+            return Err(MembersError::NotConfigured(
+                "members sign in with the member directory; iMIS sign-ins are turned off in \
+                 Settings"
+                    .to_string(),
+            ));
         }
         let connection = self.settings.connection(tenant).await?.ok_or_else(|| {
             MembersError::NotConfigured("no iMIS address is saved in Settings".to_string())

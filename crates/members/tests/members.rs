@@ -285,12 +285,32 @@ async fn every_failure_a_member_can_hit_is_told_apart_and_recorded() {
     assert_eq!(outcome, "client secret refused");
     assert!(!detail.contains("wrong-secret"), "{detail}");
 
-    // A tenant that has not set up iMIS.
+    // A tenant that has not set up iMIS: refused, and its admins can read why.
     assert!(matches!(
         world
             .members
             .start_imis_sign_in(world.beta, None, "/", "", NOW)
             .await,
+        Err(MembersError::NotConfigured(_))
+    ));
+    let events = world.members.sign_in_events(world.beta, 1).await.unwrap();
+    assert_eq!(events[0].outcome, "not set up");
+    assert!(
+        events[0].detail.contains("no iMIS address"),
+        "{}",
+        events[0].detail
+    );
+
+    // A tenant that turned iMIS off for the member directory accepts no iMIS callbacks.
+    let mut directory = input(&world.imis, "demo-oidc-secret");
+    directory.identity_source = "directory".into();
+    world
+        .settings
+        .save(world.acme, directory, NOW)
+        .await
+        .unwrap();
+    assert!(matches!(
+        world.complete(None, &world.refresh_token("jane")).await,
         Err(MembersError::NotConfigured(_))
     ));
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::multipart::Multipart;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::Router;
@@ -13,6 +13,7 @@ use vestibule_members::{MembersError, MAX_LOGO_BYTES};
 use vestibule_staff::StaffError;
 
 use crate::member_pages::query_value;
+use crate::member_site::cookie;
 use crate::Engines;
 
 #[derive(Clone)]
@@ -30,17 +31,6 @@ pub fn router(engines: Engines, session_cookie: &'static str) -> Router {
             engines,
             session_cookie,
         })
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_string())
 }
 
 async fn upload(

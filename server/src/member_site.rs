@@ -250,6 +250,16 @@ impl SiteState {
     }
 }
 
+/// A branded page with a status: what happened and what to try.
+fn page(site: &Site, status: StatusCode, title: &str, happened: &str, try_next: &str) -> Response {
+    let words = Page {
+        title: title.to_string(),
+        happened: happened.to_string(),
+        try_next: try_next.to_string(),
+    };
+    (status, member_pages::error(&site.branding, &words)).into_response()
+}
+
 fn unavailable(error: &dyn std::fmt::Display) -> Response {
     tracing::error!(%error, "member site request failed");
     (
@@ -259,7 +269,8 @@ fn unavailable(error: &dyn std::fmt::Display) -> Response {
         .into_response()
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A cookie's value from the request's `Cookie` headers.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -468,20 +479,14 @@ async fn callback_without_sign_in(State(state): State<SiteState>, headers: Heade
         Ok(site) => site,
         Err(response) => return response,
     };
-    (
+    page(
+        &site,
         StatusCode::BAD_REQUEST,
-        member_pages::error(
-            &site.branding,
-            &Page {
-                title: "There is no sign-in to finish".to_string(),
-                happened: "This address is where the membership site sends you after signing \
-                           in, and it was opened without a sign-in to finish."
-                    .to_string(),
-                try_next: "Start again from the sign-in page.".to_string(),
-            },
-        ),
+        "There is no sign-in to finish",
+        "This address is where the membership site sends you after signing in, and it was \
+         opened without a sign-in to finish.",
+        "Start again from the sign-in page.",
     )
-        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -563,20 +568,13 @@ async fn logout(State(state): State<SiteState>, headers: HeaderMap) -> Response 
 }
 
 fn forbidden(site: &Site) -> Response {
-    (
+    page(
+        site,
         StatusCode::FORBIDDEN,
-        member_pages::error(
-            &site.branding,
-            &Page {
-                title: "This form came from another site".to_string(),
-                happened: "For your safety, sign-in and sign-out only accept forms sent from \
-                           this page."
-                    .to_string(),
-                try_next: "Open the sign-in page and try again.".to_string(),
-            },
-        ),
+        "This form came from another site",
+        "For your safety, sign-in and sign-out only accept forms sent from this page.",
+        "Open the sign-in page and try again.",
     )
-        .into_response()
 }
 
 /// The page for each error a member can hit: what happened and what to try, in words for the
@@ -655,18 +653,7 @@ fn error_response(site: &Site, error: &MembersError) -> Response {
             )
         }
     };
-    let mut response = (
-        status,
-        member_pages::error(
-            &site.branding,
-            &Page {
-                title: title.to_string(),
-                happened,
-                try_next,
-            },
-        ),
-    )
-        .into_response();
+    let mut response = page(site, status, title, &happened, &try_next);
     if let MembersError::TooManyAttempts { retry_after } = error {
         if let Ok(value) = HeaderValue::from_str(&retry_after.0.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -714,16 +701,11 @@ async fn not_found(State(state): State<SiteState>, headers: HeaderMap) -> Respon
         Ok(site) => site,
         Err(response) => return response,
     };
-    (
+    page(
+        &site,
         StatusCode::NOT_FOUND,
-        member_pages::error(
-            &site.branding,
-            &Page {
-                title: "Page not found".to_string(),
-                happened: "There is no page at this address.".to_string(),
-                try_next: "Go to the sign-in page.".to_string(),
-            },
-        ),
+        "Page not found",
+        "There is no page at this address.",
+        "Go to the sign-in page.",
     )
-        .into_response()
 }

@@ -124,6 +124,18 @@ impl Members {
 
     // --- iMIS ------------------------------------------------------------------------------------
 
+    /// Tenants that chose the member directory accept no iMIS sign-ins, even with iMIS set up.
+    async fn require_imis(&self, tenant: TenantId) -> Result<(), MembersError> {
+        match self.identity_source(tenant).await? {
+            IdentitySource::Imis => Ok(()),
+            IdentitySource::Directory => Err(MembersError::NotConfigured(
+                "members sign in with the member directory; iMIS sign-in is turned off in \
+                 Settings"
+                    .to_string(),
+            )),
+        }
+    }
+
     /// Starts an iMIS sign-in: remembers where the member is going (`return_to`, a path on the
     /// tenant's domain) and the protocol request to resume, and names the SSO page to send
     /// them to. OpenID Connect's client application is used when both are set up, unless the
@@ -161,11 +173,7 @@ impl Members {
         resume: &str,
         now: Timestamp,
     ) -> Result<StartedSignIn, MembersError> {
-        if self.identity_source(tenant).await? != IdentitySource::Imis {
-            return Err(MembersError::NotConfigured(
-                "members sign in with the member directory, not iMIS".to_string(),
-            ));
-        }
+        self.require_imis(tenant).await?;
         let connection = self.settings.connection(tenant).await?.ok_or_else(|| {
             MembersError::NotConfigured("no iMIS address is saved in Settings".to_string())
         })?;
@@ -253,13 +261,7 @@ impl Members {
         if refresh_token.trim().is_empty() {
             return Err(MembersError::MissingRefreshToken);
         }
-        if self.identity_source(tenant).await? != IdentitySource::Imis {
-            return Err(MembersError::NotConfigured(
-                "members sign in with the member directory; iMIS sign-ins are turned off in \
-                 Settings"
-                    .to_string(),
-            ));
-        }
+        self.require_imis(tenant).await?;
         let connection = self.settings.connection(tenant).await?.ok_or_else(|| {
             MembersError::NotConfigured("no iMIS address is saved in Settings".to_string())
         })?;
@@ -342,9 +344,9 @@ impl Members {
         let member_key = format!("member:{}:{username}", tenant.0);
         let address_key = format!("member-address:{client}");
         let since = now - self.policy.failure_window + Seconds(1);
-        self.check_rate(&member_key, self.policy.failures_per_member, since, now)
+        self.check_rate(&member_key, self.policy.failures_per_member, now)
             .await?;
-        self.check_rate(&address_key, self.policy.failures_per_address, since, now)
+        self.check_rate(&address_key, self.policy.failures_per_address, now)
             .await?;
         let record = self
             .store
@@ -381,17 +383,16 @@ impl Members {
         &self,
         bucket: &str,
         limit: i64,
-        since: Timestamp,
         now: Timestamp,
     ) -> Result<(), MembersError> {
-        let (failures, oldest) = self.store.sign_in_failures(bucket, since).await?;
-        if failures < limit {
-            return Ok(());
+        match self
+            .store
+            .sign_in_retry_after(bucket, limit, self.policy.failure_window, now)
+            .await?
+        {
+            None => Ok(()),
+            Some(retry_after) => Err(MembersError::TooManyAttempts { retry_after }),
         }
-        let retry_at = oldest.unwrap_or(now) + self.policy.failure_window;
-        Err(MembersError::TooManyAttempts {
-            retry_after: Seconds((retry_at - now).0.max(1)),
-        })
     }
 
     // --- sessions --------------------------------------------------------------------------------

@@ -131,9 +131,9 @@ impl StaffAccounts {
         let address_key = format!("address:{client}");
         // A failure counts for exactly `failure_window` seconds, matching the Retry-After we report.
         let since = now - self.policy.failure_window + Seconds(1);
-        self.check_rate(&account_key, self.policy.failures_per_account, since, now)
+        self.check_rate(&account_key, self.policy.failures_per_account, now)
             .await?;
-        self.check_rate(&address_key, self.policy.failures_per_address, since, now)
+        self.check_rate(&address_key, self.policy.failures_per_address, now)
             .await?;
 
         let credentials = match Email::parse(email) {
@@ -177,21 +177,15 @@ impl StaffAccounts {
         })
     }
 
-    async fn check_rate(
-        &self,
-        bucket: &str,
-        limit: i64,
-        since: Timestamp,
-        now: Timestamp,
-    ) -> Result<(), StaffError> {
-        let (failures, oldest) = self.store.sign_in_failures(bucket, since).await?;
-        if failures < limit {
-            return Ok(());
+    async fn check_rate(&self, bucket: &str, limit: i64, now: Timestamp) -> Result<(), StaffError> {
+        match self
+            .store
+            .sign_in_retry_after(bucket, limit, self.policy.failure_window, now)
+            .await?
+        {
+            None => Ok(()),
+            Some(retry_after) => Err(StaffError::TooManyAttempts { retry_after }),
         }
-        let retry_at = oldest.unwrap_or(now) + self.policy.failure_window;
-        Err(StaffError::TooManyAttempts {
-            retry_after: Seconds((retry_at - now).0.max(1)),
-        })
     }
 
     /// Resolves a session cookie. Expired or idle sessions are deleted and give `None`.

@@ -1,4 +1,4 @@
-use vestibule_domain::{CloudId, Email, Role, StaffId, StaffMember, TenantId, Timestamp};
+use vestibule_domain::{CloudId, Email, Role, Seconds, StaffId, StaffMember, TenantId, Timestamp};
 
 use crate::store::with_pool;
 use crate::{Result, StorageError, Store};
@@ -452,6 +452,26 @@ impl Store {
             .await?
         });
         Ok((count, oldest.map(Timestamp)))
+    }
+
+    /// `None` while `bucket` has had fewer than `limit` failures in the last `window`; otherwise
+    /// how long until its oldest failure stops counting (at least a second).
+    pub async fn sign_in_retry_after(
+        &self,
+        bucket: &str,
+        limit: i64,
+        window: Seconds,
+        now: Timestamp,
+    ) -> Result<Option<Seconds>> {
+        // A failure counts for exactly `window` seconds, matching the Retry-After reported.
+        let (failures, oldest) = self
+            .sign_in_failures(bucket, now - window + Seconds(1))
+            .await?;
+        if failures < limit {
+            return Ok(None);
+        }
+        let retry_at = oldest.unwrap_or(now) + window;
+        Ok(Some(Seconds((retry_at - now).0.max(1))))
     }
 
     pub async fn clear_sign_in_failures(&self, bucket: &str) -> Result<()> {

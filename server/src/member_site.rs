@@ -385,7 +385,8 @@ async fn login_with_imis(
         Err(response) => return response,
     };
     if site.source != IdentitySource::Imis {
-        return login_response(&site, &query.return_to, None, StatusCode::OK);
+        let return_to = vestibule_members::safe_return_to(&query.return_to);
+        return login_response(&site, &return_to, None, StatusCode::OK);
     }
     let started = state
         .site
@@ -535,6 +536,12 @@ async fn login_with_password(
         .await;
     match outcome {
         Ok(signed_in) => {
+            // A new session replaces the one this browser had; the old one ends now.
+            if let Some(previous) = cookie(&headers, SESSION_COOKIE) {
+                if let Err(error) = state.site.members.sign_out(&previous).await {
+                    tracing::warn!(%error, "ending the previous member session failed");
+                }
+            }
             let mut response = Redirect::to(&return_to).into_response();
             set_cookie(&mut response, session_cookie(&signed_in.session_token));
             response

@@ -476,6 +476,17 @@ async fn directory_members_sign_in_with_a_form_from_this_site() {
         .await
         .body
         .contains("Demo Member"));
+
+    // Signing in again in the same browser ends the session it had.
+    let again = site
+        .post("/login", form, Some(&session), Some(ORIGIN))
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert!(!site
+        .get(ACME, "/", Some(&session))
+        .await
+        .body
+        .contains("Demo Member"));
 }
 
 #[tokio::test]

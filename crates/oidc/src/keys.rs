@@ -1,0 +1,202 @@
+//! Tenant signing keys: generated here, sealed at rest, rotated with overlap.
+//!
+//! Each tenant has one series of keys per RSA algorithm. A key is published in the JWKS from
+//! the moment it exists; the next key is made `publish_ahead` before the current one retires, so
+//! relying parties that cache the JWKS already know it when it starts signing; a retired key
+//! stays published for `overlap` (at least the longest token lifetime) so tokens it signed still
+//! verify.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use ring::signature::RsaKeyPair;
+use rsa::pkcs8::EncodePrivateKey;
+use rsa::traits::PublicKeyParts;
+use vestibule_domain::{Seconds, TenantId, Timestamp};
+use vestibule_secrets::SecretKey;
+use vestibule_storage::{SigningKeyRecord, Store};
+
+use crate::jws::{RsaPublicKey, Signer};
+use crate::{OidcError, SigningAlgorithm};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// How long one key signs.
+    pub lifetime: Seconds,
+    /// How long before it signs a key is published.
+    pub publish_ahead: Seconds,
+    /// How long after it stops signing a key stays published; at least the longest lifetime
+    /// of a token it may have signed.
+    pub overlap: Seconds,
+}
+
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        Self {
+            lifetime: Seconds::hours(24 * 90),
+            publish_ahead: Seconds::hours(24 * 7),
+            overlap: Seconds::hours(24 * 2),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct SigningKeys {
+    store: Store,
+    secret: SecretKey,
+    policy: KeyPolicy,
+}
+
+fn seal_context(tenant: TenantId, kid: &str) -> String {
+    format!("oidc-signing-key:tenant-{}:{kid}", tenant.0)
+}
+
+fn public_key(record: &SigningKeyRecord) -> Option<RsaPublicKey> {
+    Some(RsaPublicKey {
+        kid: record.kid.clone(),
+        algorithm: SigningAlgorithm::parse(&record.algorithm)?,
+        n: record.modulus.clone(),
+        e: record.exponent.clone(),
+    })
+}
+
+impl SigningKeys {
+    pub fn new(store: Store, secret: SecretKey, policy: KeyPolicy) -> Self {
+        Self {
+            store,
+            secret,
+            policy,
+        }
+    }
+
+    /// The key that signs for `tenant` with `algorithm` at `now`, making or rotating keys first
+    /// when the series needs it.
+    pub async fn signer(
+        &self,
+        tenant: TenantId,
+        algorithm: SigningAlgorithm,
+        now: Timestamp,
+    ) -> Result<Signer, OidcError> {
+        let keys = self.series(tenant, algorithm, now).await?;
+        let current = keys
+            .iter()
+            .filter(|k| k.active_from <= now && now < k.active_until)
+            .max_by_key(|k| k.active_from)
+            .ok_or_else(|| OidcError::Key("no current signing key".to_string()))?;
+        let pkcs8 = self.secret.open(
+            &seal_context(tenant, &current.kid),
+            &current.private_key_sealed,
+        )?;
+        let key = RsaKeyPair::from_pkcs8(&pkcs8)
+            .map_err(|e| OidcError::Key(format!("stored key {}: {e}", current.kid)))?;
+        Ok(Signer::Rsa {
+            algorithm,
+            kid: current.kid.clone(),
+            key,
+        })
+    }
+
+    /// Every key the tenant's JWKS publishes at `now`: next, current and recently retired.
+    pub async fn published(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<RsaPublicKey>, OidcError> {
+        Ok(self
+            .store
+            .signing_keys(tenant, None, now)
+            .await?
+            .iter()
+            .filter_map(public_key)
+            .collect())
+    }
+
+    /// The tenant's published keys for `algorithm`, after making a current key when there is
+    /// none and the next one when the current one retires within `publish_ahead`.
+    async fn series(
+        &self,
+        tenant: TenantId,
+        algorithm: SigningAlgorithm,
+        now: Timestamp,
+    ) -> Result<Vec<SigningKeyRecord>, OidcError> {
+        let bits = algorithm
+            .rsa_bits()
+            .ok_or(OidcError::NotRsa(algorithm.as_str()))?;
+        // At most two keys are ever missing: the current one and the next.
+        for _ in 0..3 {
+            let keys = self
+                .store
+                .signing_keys(tenant, Some(algorithm.as_str()), now)
+                .await?;
+            let current = keys
+                .iter()
+                .filter(|k| k.active_from <= now && now < k.active_until)
+                .max_by_key(|k| k.active_from);
+            let missing_from = match current {
+                None => Some(now),
+                Some(current) => {
+                    let due = current.active_until - self.policy.publish_ahead <= now;
+                    let has_next = keys.iter().any(|k| k.active_from >= current.active_until);
+                    (due && !has_next).then_some(current.active_until)
+                }
+            };
+            match missing_from {
+                None => return Ok(keys),
+                Some(from) => self.create(tenant, algorithm, bits, from, now).await?,
+            }
+        }
+        Err(OidcError::Key(
+            "signing keys could not be set up".to_string(),
+        ))
+    }
+
+    async fn create(
+        &self,
+        tenant: TenantId,
+        algorithm: SigningAlgorithm,
+        bits: usize,
+        active_from: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), OidcError> {
+        // RSA key generation takes from milliseconds to seconds: off the async executor.
+        let (pkcs8, modulus, exponent) = tokio::task::spawn_blocking(move || {
+            let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
+                .map_err(|e| OidcError::Key(e.to_string()))?;
+            let pkcs8 = key
+                .to_pkcs8_der()
+                .map_err(|e| OidcError::Key(e.to_string()))?;
+            Ok::<_, OidcError>((
+                pkcs8.as_bytes().to_vec(),
+                key.n().to_bytes_be(),
+                key.e().to_bytes_be(),
+            ))
+        })
+        .await
+        .map_err(|e| OidcError::Key(e.to_string()))??;
+        let mut kid = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut kid);
+        let kid = URL_SAFE_NO_PAD.encode(kid);
+        let active_until = active_from + self.policy.lifetime;
+        let record = SigningKeyRecord {
+            private_key_sealed: self.secret.seal(&seal_context(tenant, &kid), &pkcs8)?,
+            kid,
+            tenant,
+            algorithm: algorithm.as_str().to_string(),
+            modulus,
+            exponent,
+            active_from,
+            active_until,
+            published_until: active_until + self.policy.overlap,
+            created_at: now,
+        };
+        if self.store.insert_signing_key(&record).await? {
+            tracing::info!(tenant = tenant.0, kid = %record.kid, algorithm = algorithm.as_str(), "signing key created");
+        }
+        Ok(())
+    }
+
+    /// Forgets keys that are no longer published; run now and then.
+    pub async fn delete_retired(&self, now: Timestamp) -> Result<u64, OidcError> {
+        Ok(self.store.delete_unpublished_signing_keys(now).await?)
+    }
+}

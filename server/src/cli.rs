@@ -47,8 +47,9 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Set up (or refresh) a demo tenant whose members sign in through the iMIS emulator's
-    /// demo data (tools/imis-emulator/demo.toml), for trying Vestibule on this machine.
+    /// Set up a demo tenant whose members sign in through the iMIS emulator's demo data
+    /// (tools/imis-emulator/demo.toml), for trying Vestibule on this machine. Does nothing
+    /// when the tenant exists.
     Demo {
         /// Where the emulator runs, e.g. http://127.0.0.1:8090.
         #[arg(long)]
@@ -233,14 +234,15 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
 async fn demo(config: Config, imis_url: &str, cloud_id: &str) -> Result<(), CliError> {
     let store = open_store(&config).await?;
     let cloud_id = CloudId::parse(cloud_id)?;
-    let tenant = match store.tenant_by_cloud_id(&cloud_id).await? {
-        Some(tenant) => tenant,
-        None => {
-            store
-                .create_tenant(&cloud_id, "Demo Association", Timestamp::now())
-                .await?
-        }
-    };
+    if store.tenant_by_cloud_id(&cloud_id).await?.is_some() {
+        // Whatever was changed on the demo tenant since stays as it is.
+        println!("Demo tenant {cloud_id} exists; its Settings and members are left as they are.");
+        store.close().await;
+        return Ok(());
+    }
+    let tenant = store
+        .create_tenant(&cloud_id, "Demo Association", Timestamp::now())
+        .await?;
     let secret = config.load_secret_key()?;
     let provisioning = provisioning(&config, store.clone(), secret.clone())?;
     let engines = crate::Engines::new(&config, store.clone(), secret, provisioning);
@@ -282,9 +284,8 @@ async fn demo(config: Config, imis_url: &str, cloud_id: &str) -> Result<(), CliE
             Timestamp::now(),
         )
         .await;
-    match added {
-        Ok(_) | Err(vestibule_members::MembersError::Invalid(_)) => {}
-        Err(error) => return Err(CliError::Usage(error.to_string())),
+    if let Err(error) = added {
+        return Err(CliError::Usage(error.to_string()));
     }
     println!("Demo tenant {cloud_id} signs members in through the iMIS at {imis_url}.");
     store.close().await;

@@ -265,3 +265,38 @@ async fn domains_can_be_managed_from_the_command_line() {
             .contains("Not Provisioned")
     );
 }
+
+#[tokio::test]
+async fn demo_sets_up_a_tenant_once_and_then_leaves_it_alone() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path();
+    let url = "http://127.0.0.1:8090";
+    let first = vestibule(dir, &["demo", "--imis-url", url], None);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stdout).contains("through the iMIS at http://127.0.0.1:8090"));
+
+    let store = Store::connect(&format!("sqlite://{}/v.db", dir.display()))
+        .await
+        .unwrap();
+    let demo = store
+        .tenant_by_cloud_id(&"demo".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let settings = store.tenant_settings(demo.id).await.unwrap().unwrap();
+    assert_eq!(settings.imis_base_url, url);
+    assert!(settings.oidc_client_secret_sealed.starts_with("v1:"));
+    assert!(!format!("{settings:?}").contains("demo-oidc-secret"));
+    assert_eq!(store.directory_members(demo.id).await.unwrap().len(), 1);
+
+    // A second run (every run-local start) keeps what was changed since.
+    let mut changed = settings.clone();
+    changed.brand_name = "Renamed by the newcomer".into();
+    store.put_tenant_settings(demo.id, &changed).await.unwrap();
+    let again = vestibule(dir, &["demo", "--imis-url", "http://127.0.0.1:9999"], None);
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).contains("left as they are"));
+    let kept = store.tenant_settings(demo.id).await.unwrap().unwrap();
+    assert_eq!(kept.brand_name, "Renamed by the newcomer");
+    assert_eq!(kept.imis_base_url, url);
+}

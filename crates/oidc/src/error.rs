@@ -7,6 +7,14 @@ pub enum OidcError {
     /// not verify. Deliberately one variant: callers must not learn which check failed.
     #[error("the token is not valid")]
     InvalidToken,
+    /// Input a tenant admin can correct.
+    #[error("{0}")]
+    Invalid(vestibule_domain::InvalidInput),
+    #[error("no such client application")]
+    NoSuchClient,
+    /// Unknown client or wrong secret, deliberately the same.
+    #[error("client authentication failed")]
+    InvalidClient,
     #[error("{0} is not an RSA algorithm")]
     NotRsa(&'static str),
     #[error("a signing key could not be made or read: {0}")]

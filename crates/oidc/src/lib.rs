@@ -1,16 +1,21 @@
 //! The OpenID Connect provider's engine.
 //!
-//! This first part holds what every token needs: the tenant's signing keys (RSA, generated
-//! here, sealed at rest, rotated with overlap and published ahead of use), compact JWS signing
-//! and verification for RS256, RS512 and HS512 as seed 002 ticks them, and the JWKS. The
-//! protocol endpoints and the OIDC Client Apps build on it.
+//! So far: the tenant's signing keys (RSA, generated here, sealed at rest, rotated with overlap
+//! and published ahead of use), compact JWS signing and verification for RS256, RS512 and
+//! HS512 as seed 002 ticks them, the JWKS, and the registry of client applications (exact
+//! redirect URIs, enabled flows, algorithm and HS512 key, lifetimes, consent, claim mapping,
+//! secrets shown once and rotated with overlap). The protocol endpoints build on these.
 
 mod algorithm;
+mod clients;
 mod error;
 mod jws;
 mod keys;
 
 pub use algorithm::SigningAlgorithm;
+pub use clients::{
+    ClaimMapping, Client, ClientInput, ClientSettings, OidcClients, SecretInfo, ShownOnce,
+};
 pub use error::OidcError;
 pub use jws::{RsaPublicKey, Signer, Verifier};
 pub use keys::{KeyPolicy, SigningKeys};

@@ -11,6 +11,7 @@
 mod domains;
 mod error;
 mod members;
+mod oidc_clients;
 mod oidc_keys;
 mod settings;
 mod staff;
@@ -23,6 +24,7 @@ pub use error::{Conflict, StorageError};
 pub use members::{
     DirectoryMemberRecord, LogoRecord, MemberSessionRecord, PendingSignInRecord, SignInEventRecord,
 };
+pub use oidc_clients::{ClientSecretRecord, OidcClientRecord};
 pub use oidc_keys::SigningKeyRecord;
 pub use settings::SettingsRecord;
 pub use staff::{NewStaff, SessionRecord, SetupTokenRecord, StaffCredentials};

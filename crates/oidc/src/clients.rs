@@ -1,0 +1,595 @@
+//! OpenID Connect client applications: what the OIDC Client Apps page manages and what the
+//! protocol endpoints check requests against.
+//!
+//! Client secrets are 256-bit random values shown once and stored as SHA-256 (a slow hash adds
+//! nothing to that much entropy); checking one compares hashes in constant time against every
+//! secret still valid, so a rotation can keep the old secret working for an overlap.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use ring::digest;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use vestibule_domain::{InvalidInput, Seconds, TenantId, Timestamp};
+use vestibule_secrets::SecretKey;
+use vestibule_storage::{OidcClientRecord, Store};
+
+use crate::{OidcError, SigningAlgorithm};
+
+/// A claim in the ID token and userinfo, filled from a member profile property. Dotted claim
+/// names (`address.country`) become nested objects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimMapping {
+    pub claim: String,
+    pub property: String,
+}
+
+/// A client application's settings, as stored (JSON) and as the endpoints read them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSettings {
+    /// Matched exactly, character for character.
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Confidential applications authenticate with a secret; public ones must use PKCE.
+    pub confidential: bool,
+    pub require_pkce: bool,
+    pub allow_implicit: bool,
+    pub allow_password: bool,
+    pub algorithm: SigningAlgorithm,
+    /// The HS512 key shared with this application, sealed; empty for RSA algorithms.
+    #[serde(default)]
+    pub hs512_key_sealed: String,
+    pub id_token_seconds: i64,
+    pub access_token_seconds: i64,
+    pub consent: bool,
+    /// How long a member's consent lasts before it is asked again.
+    pub consent_grace_days: i64,
+    pub claims: Vec<ClaimMapping>,
+}
+
+/// The OIDC Client Apps form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInput {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub confidential: bool,
+    pub require_pkce: bool,
+    pub allow_implicit: bool,
+    pub allow_password: bool,
+    /// `RS256`, `RS512` or `HS512`.
+    pub algorithm: String,
+    pub id_token_minutes: i64,
+    pub access_token_minutes: i64,
+    pub consent: bool,
+    pub consent_grace_days: i64,
+    pub claims: Vec<ClaimMapping>,
+}
+
+impl Default for ClientInput {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            confidential: true,
+            require_pkce: false,
+            allow_implicit: false,
+            allow_password: false,
+            algorithm: "RS256".to_string(),
+            id_token_minutes: 60,
+            access_token_minutes: 60,
+            consent: false,
+            consent_grace_days: 90,
+            claims: vec![
+                ClaimMapping {
+                    claim: "email".into(),
+                    property: "Email".into(),
+                },
+                ClaimMapping {
+                    claim: "given_name".into(),
+                    property: "FirstName".into(),
+                },
+                ClaimMapping {
+                    claim: "family_name".into(),
+                    property: "LastName".into(),
+                },
+                ClaimMapping {
+                    claim: "name".into(),
+                    property: "FullName".into(),
+                },
+            ],
+        }
+    }
+}
+
+/// A client secret as the dashboard lists it: never the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretInfo {
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A client application as the dashboard and the endpoints see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub tenant: TenantId,
+    pub client_id: String,
+    pub name: String,
+    pub settings: ClientSettings,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    row: i64,
+}
+
+/// Values shown once: a new client secret, and a new HS512 key.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ShownOnce {
+    pub client_secret: Option<String>,
+    pub hs512_key: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct OidcClients {
+    store: Store,
+    secret: SecretKey,
+}
+
+fn random(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buffer);
+    URL_SAFE_NO_PAD.encode(buffer)
+}
+
+fn secret_hash(secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, secret.as_bytes()))
+}
+
+fn hs512_context(tenant: TenantId, client_id: &str) -> String {
+    format!("oidc-hs512:tenant-{}:{client_id}", tenant.0)
+}
+
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]") || host.ends_with(".localhost")
+}
+
+/// An exact redirect URI: absolute, https (http only on this machine, as OAuth 2.0 for native
+/// apps allows), no fragment, no wildcard.
+fn check_uri(field: &'static str, uri: &str) -> Result<(), InvalidInput> {
+    let invalid = |why: &str| Err(InvalidInput::new(field, format!("{uri}: {why}")));
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return invalid("use a full address such as https://events.example.org/callback");
+    };
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default()
+        .rsplit_once(':')
+        .map_or_else(
+            || rest.split(['/', '?', '#']).next().unwrap_or_default(),
+            |(host, _)| host,
+        );
+    if host.is_empty() {
+        return invalid("the address names no host");
+    }
+    if uri.contains('#') {
+        return invalid("redirect addresses may not contain a # fragment");
+    }
+    if uri.contains('*') {
+        return invalid("wildcards are not allowed; list each address");
+    }
+    if uri.len() > 2000 || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return invalid("the address is too long or contains spaces");
+    }
+    match scheme {
+        "https" => Ok(()),
+        "http" if is_loopback(host) => Ok(()),
+        _ => invalid("use https://"),
+    }
+}
+
+fn check_claim(mapping: &ClaimMapping) -> Result<(), InvalidInput> {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 100
+            && s.split('.').all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            })
+    };
+    if !plain(&mapping.claim) || !plain(&mapping.property) {
+        return Err(InvalidInput::new(
+            "claims",
+            format!(
+                "{} → {}: claim and property names are letters, digits, _ and -, with dots for \
+                 nested claims",
+                mapping.claim, mapping.property
+            ),
+        ));
+    }
+    // These come from the protocol, not from the profile.
+    const RESERVED: [&str; 9] = [
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "at_hash",
+        "azp",
+    ];
+    if RESERVED.contains(&mapping.claim.as_str()) {
+        return Err(InvalidInput::new(
+            "claims",
+            format!(
+                "{} is set by the protocol and cannot be mapped",
+                mapping.claim
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl ClientInput {
+    fn validated(mut self) -> Result<(Self, SigningAlgorithm), InvalidInput> {
+        self.name = self.name.trim().to_string();
+        if self.name.is_empty() || self.name.chars().count() > 100 {
+            return Err(InvalidInput::new(
+                "name",
+                "Give the application a name of at most 100 characters.",
+            ));
+        }
+        let clean = |uris: Vec<String>| -> Vec<String> {
+            uris.iter()
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .collect()
+        };
+        self.redirect_uris = clean(self.redirect_uris);
+        self.post_logout_redirect_uris = clean(self.post_logout_redirect_uris);
+        if self.redirect_uris.is_empty() {
+            return Err(InvalidInput::new(
+                "redirect_uris",
+                "Add the redirect URI the vendor gave you.",
+            ));
+        }
+        for uri in &self.redirect_uris {
+            check_uri("redirect_uris", uri)?;
+        }
+        for uri in &self.post_logout_redirect_uris {
+            check_uri("post_logout_redirect_uris", uri)?;
+        }
+        let algorithm = SigningAlgorithm::parse(&self.algorithm)
+            .ok_or_else(|| InvalidInput::new("algorithm", "Choose RS256, RS512 or HS512."))?;
+        if algorithm == SigningAlgorithm::HS512 && !self.confidential {
+            return Err(InvalidInput::new(
+                "algorithm",
+                "HS512 shares a key with the application, so only a confidential application \
+                 (one that keeps a secret on its server) can use it.",
+            ));
+        }
+        for (field, minutes, max) in [
+            ("id_token_minutes", self.id_token_minutes, 24 * 60),
+            ("access_token_minutes", self.access_token_minutes, 24 * 60),
+        ] {
+            if !(1..=max).contains(&minutes) {
+                return Err(InvalidInput::new(
+                    field,
+                    format!("A token lifetime is 1 to {max} minutes."),
+                ));
+            }
+        }
+        if !(0..=365).contains(&self.consent_grace_days) {
+            return Err(InvalidInput::new(
+                "consent_grace_days",
+                "Consent is remembered for 0 to 365 days.",
+            ));
+        }
+        for mapping in &self.claims {
+            check_claim(mapping)?;
+        }
+        Ok((self, algorithm))
+    }
+}
+
+impl OidcClients {
+    pub fn new(store: Store, secret: SecretKey) -> Self {
+        Self { store, secret }
+    }
+
+    fn client(&self, record: OidcClientRecord) -> Result<Client, OidcError> {
+        let settings: ClientSettings = serde_json::from_str(&record.settings).map_err(|e| {
+            OidcError::Storage(vestibule_storage::StorageError::Corrupt(format!(
+                "client {}: {e}",
+                record.client_id
+            )))
+        })?;
+        Ok(Client {
+            tenant: record.tenant,
+            client_id: record.client_id,
+            name: record.name,
+            settings,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            row: record.id,
+        })
+    }
+
+    /// The settings for `input`, keeping the HS512 key of `previous` when the algorithm stays
+    /// HS512, or making one (returned to show once).
+    fn settings(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+        input: ClientInput,
+        algorithm: SigningAlgorithm,
+        previous: Option<&ClientSettings>,
+    ) -> Result<(ClientSettings, Option<String>), OidcError> {
+        let mut new_key = None;
+        let hs512_key_sealed = match (algorithm, previous) {
+            (SigningAlgorithm::HS512, Some(previous)) if !previous.hs512_key_sealed.is_empty() => {
+                previous.hs512_key_sealed.clone()
+            }
+            (SigningAlgorithm::HS512, _) => {
+                // 512 bits: as long as the hash, as RFC 7518 asks of HS512 keys.
+                let key = random(64);
+                let sealed = self
+                    .secret
+                    .seal(&hs512_context(tenant, client_id), key.as_bytes())?;
+                new_key = Some(key);
+                sealed
+            }
+            _ => String::new(),
+        };
+        Ok((
+            ClientSettings {
+                redirect_uris: input.redirect_uris,
+                post_logout_redirect_uris: input.post_logout_redirect_uris,
+                confidential: input.confidential,
+                // Public applications have no secret: PKCE is what protects their codes.
+                require_pkce: input.require_pkce || !input.confidential,
+                allow_implicit: input.allow_implicit,
+                allow_password: input.allow_password,
+                algorithm,
+                hs512_key_sealed,
+                id_token_seconds: Seconds::minutes(input.id_token_minutes).0,
+                access_token_seconds: Seconds::minutes(input.access_token_minutes).0,
+                consent: input.consent,
+                consent_grace_days: input.consent_grace_days,
+                claims: input.claims,
+            },
+            new_key,
+        ))
+    }
+
+    /// Registers a client application; the secret (and HS512 key) are returned to show once.
+    pub async fn create(
+        &self,
+        tenant: TenantId,
+        input: ClientInput,
+        now: Timestamp,
+    ) -> Result<(Client, ShownOnce), OidcError> {
+        let (input, algorithm) = input.validated().map_err(OidcError::Invalid)?;
+        let client_id = random(18);
+        let name = input.name.clone();
+        let confidential = input.confidential;
+        let (settings, hs512_key) = self.settings(tenant, &client_id, input, algorithm, None)?;
+        let client_secret = confidential.then(|| random(32));
+        let record = OidcClientRecord {
+            id: 0,
+            tenant,
+            client_id,
+            name,
+            settings: serde_json::to_string(&settings)
+                .map_err(|e| OidcError::Key(e.to_string()))?,
+            created_at: now,
+            updated_at: now,
+        };
+        let stored = self
+            .store
+            .insert_oidc_client(
+                &record,
+                client_secret.as_deref().map(secret_hash).as_deref(),
+            )
+            .await?;
+        tracing::info!(tenant = tenant.0, client_id = %stored.client_id, "OIDC client created");
+        Ok((
+            self.client(stored)?,
+            ShownOnce {
+                client_secret,
+                hs512_key,
+            },
+        ))
+    }
+
+    pub async fn list(&self, tenant: TenantId) -> Result<Vec<Client>, OidcError> {
+        self.store
+            .oidc_clients(tenant)
+            .await?
+            .into_iter()
+            .map(|record| self.client(record))
+            .collect()
+    }
+
+    pub async fn get(&self, tenant: TenantId, client_id: &str) -> Result<Client, OidcError> {
+        let record = self
+            .store
+            .oidc_client(tenant, client_id)
+            .await?
+            .ok_or(OidcError::NoSuchClient)?;
+        self.client(record)
+    }
+
+    /// Saves an edited application; a new HS512 key (on switching to HS512) is shown once.
+    pub async fn update(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+        input: ClientInput,
+        now: Timestamp,
+    ) -> Result<(Client, ShownOnce), OidcError> {
+        let existing = self.get(tenant, client_id).await?;
+        let (input, algorithm) = input.validated().map_err(OidcError::Invalid)?;
+        if input.confidential != existing.settings.confidential {
+            return Err(OidcError::Invalid(InvalidInput::new(
+                "confidential",
+                "An application cannot switch between confidential and public; create a new one.",
+            )));
+        }
+        let name = input.name.clone();
+        let (settings, hs512_key) = self.settings(
+            tenant,
+            client_id,
+            input,
+            algorithm,
+            Some(&existing.settings),
+        )?;
+        let json = serde_json::to_string(&settings).map_err(|e| OidcError::Key(e.to_string()))?;
+        if !self
+            .store
+            .update_oidc_client(tenant, client_id, &name, &json, now)
+            .await?
+        {
+            return Err(OidcError::NoSuchClient);
+        }
+        Ok((
+            self.get(tenant, client_id).await?,
+            ShownOnce {
+                client_secret: None,
+                hs512_key,
+            },
+        ))
+    }
+
+    pub async fn delete(&self, tenant: TenantId, client_id: &str) -> Result<(), OidcError> {
+        if self.store.delete_oidc_client(tenant, client_id).await? {
+            tracing::info!(tenant = tenant.0, client_id, "OIDC client deleted");
+            Ok(())
+        } else {
+            Err(OidcError::NoSuchClient)
+        }
+    }
+
+    /// A new client secret, shown once; the current ones keep working for `overlap`.
+    pub async fn rotate_secret(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+        overlap: Seconds,
+        now: Timestamp,
+    ) -> Result<String, OidcError> {
+        let client = self.get(tenant, client_id).await?;
+        if !client.settings.confidential {
+            return Err(OidcError::Invalid(InvalidInput::new(
+                "client_secret",
+                "A public application has no secret.",
+            )));
+        }
+        let secret = random(32);
+        self.store
+            .rotate_client_secret(client.row, &secret_hash(&secret), now, now + overlap)
+            .await?;
+        Ok(secret)
+    }
+
+    /// The application's secrets that still work, newest first.
+    pub async fn secrets(
+        &self,
+        client: &Client,
+        now: Timestamp,
+    ) -> Result<Vec<SecretInfo>, OidcError> {
+        Ok(self
+            .store
+            .client_secrets(client.row, now)
+            .await?
+            .into_iter()
+            .map(|s| SecretInfo {
+                created_at: s.created_at,
+                expires_at: s.expires_at,
+                last_used_at: s.last_used_at,
+            })
+            .collect())
+    }
+
+    /// Authenticates a confidential client (`client_secret_basic` or `client_secret_post`):
+    /// the same answer, in constant time per secret, for an unknown client and a wrong secret.
+    pub async fn authenticate(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+        secret: &str,
+        now: Timestamp,
+    ) -> Result<Client, OidcError> {
+        let Some(record) = self.store.oidc_client(tenant, client_id).await? else {
+            return Err(OidcError::InvalidClient);
+        };
+        let client = self.client(record)?;
+        let offered = secret_hash(secret);
+        let mut matched = None;
+        for stored in self.store.client_secrets(client.row, now).await? {
+            if bool::from(stored.secret_hash.as_bytes().ct_eq(offered.as_bytes())) {
+                matched = Some(stored.id);
+            }
+        }
+        let id = matched.ok_or(OidcError::InvalidClient)?;
+        self.store.touch_client_secret(id, now).await?;
+        Ok(client)
+    }
+
+    /// The application's shared HS512 key, for signing and verifying its tokens.
+    pub fn hs512_key(&self, client: &Client) -> Result<Vec<u8>, OidcError> {
+        if client.settings.hs512_key_sealed.is_empty() {
+            return Err(OidcError::NotRsa("no HS512 key"));
+        }
+        Ok(self.secret.open(
+            &hs512_context(client.tenant, &client.client_id),
+            &client.settings.hs512_key_sealed,
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_are_exact_https_addresses() {
+        for good in [
+            "https://events.example.org/oidc/callback",
+            "https://events.example.org:8443/cb?tenant=acme",
+            "http://localhost:3000/callback",
+            "http://127.0.0.1:8080/cb",
+        ] {
+            assert!(check_uri("redirect_uris", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "events.example.org/callback",
+            "http://events.example.org/callback",
+            "https://events.example.org/cb#frag",
+            "https://*.example.org/cb",
+            "https:///cb",
+            "javascript://alert(1)",
+            "https://events.example.org/a b",
+        ] {
+            assert!(check_uri("redirect_uris", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn claims_map_plain_names_and_keep_protocol_claims() {
+        let mapping = |claim: &str, property: &str| ClaimMapping {
+            claim: claim.into(),
+            property: property.into(),
+        };
+        assert!(check_claim(&mapping("address.country", "Country")).is_ok());
+        assert!(check_claim(&mapping("member_type", "MemberType")).is_ok());
+        assert!(check_claim(&mapping("sub", "ID")).is_err());
+        assert!(check_claim(&mapping("a..b", "X")).is_err());
+        assert!(check_claim(&mapping("name", "Full Name")).is_err());
+    }
+}

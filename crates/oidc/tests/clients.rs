@@ -1,0 +1,257 @@
+//! The registry of OIDC client applications on SQLite and PostgreSQL: validation, secrets shown
+//! once and rotated with overlap, constant-time client authentication, HS512 keys, isolation.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use vestibule_domain::{Seconds, TenantId, Timestamp};
+use vestibule_oidc::{ClientInput, OidcClients, OidcError, SigningAlgorithm};
+use vestibule_secrets::SecretKey;
+use vestibule_storage::testing::{for_each_backend, sqlite, TestDatabase};
+
+const T0: Timestamp = Timestamp(1_900_000_000);
+
+async fn setup(db: &TestDatabase) -> (OidcClients, TenantId, TenantId) {
+    let store = db.store();
+    let acme = store
+        .create_tenant(&"acme".parse().unwrap(), "Acme", T0)
+        .await
+        .unwrap();
+    let beta = store
+        .create_tenant(&"beta".parse().unwrap(), "Beta", T0)
+        .await
+        .unwrap();
+    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    (OidcClients::new(store.clone(), secret), acme.id, beta.id)
+}
+
+fn events_app() -> ClientInput {
+    ClientInput {
+        name: "Events".into(),
+        redirect_uris: vec![
+            " https://events.example.org/oidc/callback ".into(),
+            String::new(),
+        ],
+        post_logout_redirect_uris: vec!["https://events.example.org/".into()],
+        ..ClientInput::default()
+    }
+}
+
+#[tokio::test]
+async fn secrets_are_shown_once_rotated_with_overlap_and_checked_per_tenant() {
+    for_each_backend(|db| async move {
+        let (clients, acme, beta) = setup(&db).await;
+        let (client, shown) = clients.create(acme, events_app(), T0).await.unwrap();
+        let secret = shown.client_secret.unwrap();
+        assert!(shown.hs512_key.is_none());
+        assert_eq!(secret.len(), 43);
+        assert_eq!(
+            client.settings.redirect_uris,
+            ["https://events.example.org/oidc/callback"]
+        );
+        assert_eq!(client.settings.algorithm, SigningAlgorithm::RS256);
+        assert_eq!(client.settings.id_token_seconds, 3600);
+
+        // The secret itself is stored nowhere.
+        let stored = db.store().oidc_clients(acme).await.unwrap();
+        assert!(!format!("{stored:?}").contains(&secret));
+
+        let id = client.client_id.clone();
+        let authenticated = clients.authenticate(acme, &id, &secret, T0).await.unwrap();
+        assert_eq!(authenticated.name, "Events");
+        for (tenant, client_id, offered) in [
+            (acme, id.as_str(), "wrong"),
+            (acme, "unknown", secret.as_str()),
+            (beta, id.as_str(), secret.as_str()),
+        ] {
+            assert!(matches!(
+                clients.authenticate(tenant, client_id, offered, T0).await,
+                Err(OidcError::InvalidClient)
+            ));
+        }
+        let used = clients.secrets(&client, T0).await.unwrap();
+        assert_eq!(used[0].last_used_at, Some(T0));
+
+        // Rotation: the new secret works at once, the old one until the overlap ends.
+        let later = T0 + Seconds(10);
+        let rotated = clients
+            .rotate_secret(acme, &id, Seconds(3600), later)
+            .await
+            .unwrap();
+        assert_ne!(rotated, secret);
+        assert!(clients
+            .authenticate(acme, &id, &rotated, later)
+            .await
+            .is_ok());
+        assert!(clients
+            .authenticate(acme, &id, &secret, later)
+            .await
+            .is_ok());
+        let listed = clients.secrets(&client, later).await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[1].expires_at, Some(later + Seconds(3600)));
+        let after = later + Seconds(3600);
+        assert!(clients
+            .authenticate(acme, &id, &secret, after)
+            .await
+            .is_err());
+        assert!(clients
+            .authenticate(acme, &id, &rotated, after)
+            .await
+            .is_ok());
+
+        // Another tenant can neither see, edit nor delete it.
+        assert!(clients.list(beta).await.unwrap().is_empty());
+        assert!(matches!(
+            clients.update(beta, &id, events_app(), T0).await,
+            Err(OidcError::NoSuchClient)
+        ));
+        assert!(matches!(
+            clients.delete(beta, &id).await,
+            Err(OidcError::NoSuchClient)
+        ));
+        clients.delete(acme, &id).await.unwrap();
+        assert!(clients
+            .authenticate(acme, &id, &rotated, after)
+            .await
+            .is_err());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn hs512_keys_are_sealed_kept_on_edit_and_only_for_confidential_apps() {
+    let db = sqlite().await;
+    let (clients, acme, _) = setup(&db).await;
+    let hs512 = ClientInput {
+        algorithm: "HS512".into(),
+        ..events_app()
+    };
+    let (client, shown) = clients.create(acme, hs512.clone(), T0).await.unwrap();
+    let key = shown.hs512_key.unwrap();
+    assert_eq!(key.len(), 86, "512 bits");
+    assert_eq!(clients.hs512_key(&client).unwrap(), key.as_bytes());
+    assert!(!client.settings.hs512_key_sealed.contains(&key));
+
+    // Editing keeps the key; switching away and back makes a new one.
+    let renamed = ClientInput {
+        name: "Events (new)".into(),
+        ..hs512.clone()
+    };
+    let (edited, shown) = clients
+        .update(acme, &client.client_id, renamed, T0)
+        .await
+        .unwrap();
+    assert!(shown.hs512_key.is_none());
+    assert_eq!(clients.hs512_key(&edited).unwrap(), key.as_bytes());
+    clients
+        .update(acme, &client.client_id, events_app(), T0)
+        .await
+        .unwrap();
+    let (_, shown) = clients
+        .update(acme, &client.client_id, hs512, T0)
+        .await
+        .unwrap();
+    assert_ne!(shown.hs512_key.unwrap(), key);
+
+    let public_hs512 = ClientInput {
+        algorithm: "HS512".into(),
+        confidential: false,
+        ..events_app()
+    };
+    assert!(matches!(
+        clients.create(acme, public_hs512, T0).await,
+        Err(OidcError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn public_apps_have_no_secret_and_always_need_pkce() {
+    let db = sqlite().await;
+    let (clients, acme, _) = setup(&db).await;
+    let spa = ClientInput {
+        confidential: false,
+        require_pkce: false,
+        ..events_app()
+    };
+    let (client, shown) = clients.create(acme, spa.clone(), T0).await.unwrap();
+    assert!(shown.client_secret.is_none());
+    assert!(client.settings.require_pkce);
+    assert!(matches!(
+        clients
+            .rotate_secret(acme, &client.client_id, Seconds(0), T0)
+            .await,
+        Err(OidcError::Invalid(_))
+    ));
+    let switch = ClientInput {
+        confidential: true,
+        ..spa
+    };
+    assert!(matches!(
+        clients.update(acme, &client.client_id, switch, T0).await,
+        Err(OidcError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_the_field_and_nothing_is_saved() {
+    let db = sqlite().await;
+    let (clients, acme, _) = setup(&db).await;
+    let cases = [
+        (
+            ClientInput {
+                name: " ".into(),
+                ..events_app()
+            },
+            "name",
+        ),
+        (
+            ClientInput {
+                redirect_uris: vec![],
+                ..events_app()
+            },
+            "redirect_uris",
+        ),
+        (
+            ClientInput {
+                redirect_uris: vec!["http://events.example.org/cb".into()],
+                ..events_app()
+            },
+            "redirect_uris",
+        ),
+        (
+            ClientInput {
+                post_logout_redirect_uris: vec!["https://x.example/#a".into()],
+                ..events_app()
+            },
+            "post_logout_redirect_uris",
+        ),
+        (
+            ClientInput {
+                algorithm: "ES256".into(),
+                ..events_app()
+            },
+            "algorithm",
+        ),
+        (
+            ClientInput {
+                id_token_minutes: 0,
+                ..events_app()
+            },
+            "id_token_minutes",
+        ),
+        (
+            ClientInput {
+                consent_grace_days: 400,
+                ..events_app()
+            },
+            "consent_grace_days",
+        ),
+    ];
+    for (input, field) in cases {
+        match clients.create(acme, input, T0).await {
+            Err(OidcError::Invalid(invalid)) => assert_eq!(invalid.field, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert!(clients.list(acme).await.unwrap().is_empty());
+}

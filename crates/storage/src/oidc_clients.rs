@@ -1,0 +1,242 @@
+//! OpenID Connect client applications and their secrets.
+
+use vestibule_domain::{TenantId, Timestamp};
+
+use crate::store::with_pool;
+use crate::{Result, Store};
+
+/// A client application as stored; `settings` is the engine's JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcClientRecord {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub client_id: String,
+    pub name: String,
+    pub settings: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One client secret, as its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSecretRecord {
+    pub id: i64,
+    pub secret_hash: String,
+    pub created_at: Timestamp,
+    /// Set when a rotation retires it: it keeps working until then.
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+type ClientRow = (i64, i64, String, String, String, i64, i64);
+type SecretRow = (i64, String, i64, Option<i64>, Option<i64>);
+
+fn client(row: ClientRow) -> OidcClientRecord {
+    let (id, tenant, client_id, name, settings, created_at, updated_at) = row;
+    OidcClientRecord {
+        id,
+        tenant: TenantId(tenant),
+        client_id,
+        name,
+        settings,
+        created_at: Timestamp(created_at),
+        updated_at: Timestamp(updated_at),
+    }
+}
+
+const CLIENT_COLUMNS: &str =
+    "id, tenant_id, client_id, name, settings, created_at, updated_at FROM oidc_clients";
+
+impl Store {
+    /// Stores a new client application with its first secret (if it is confidential).
+    pub async fn insert_oidc_client(
+        &self,
+        record: &OidcClientRecord,
+        secret_hash: Option<&str>,
+    ) -> Result<OidcClientRecord> {
+        let id: i64 = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO oidc_clients (tenant_id, client_id, name, settings, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(record.tenant.0)
+            .bind(&record.client_id)
+            .bind(&record.name)
+            .bind(&record.settings)
+            .bind(record.created_at.0)
+            .bind(record.updated_at.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(hash) = secret_hash {
+                sqlx::query(
+                    "INSERT INTO oidc_client_secrets (client, secret_hash, created_at) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(id)
+                .bind(hash)
+                .bind(record.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            id
+        });
+        Ok(OidcClientRecord {
+            id,
+            ..record.clone()
+        })
+    }
+
+    /// The tenant's client applications, by name.
+    pub async fn oidc_clients(&self, tenant: TenantId) -> Result<Vec<OidcClientRecord>> {
+        let rows: Vec<ClientRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {CLIENT_COLUMNS} WHERE tenant_id = $1 ORDER BY name, id"
+            ))
+            .bind(tenant.0)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(client).collect())
+    }
+
+    /// The tenant's client application with this client id; another tenant's is not found.
+    pub async fn oidc_client(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+    ) -> Result<Option<OidcClientRecord>> {
+        let row: Option<ClientRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {CLIENT_COLUMNS} WHERE tenant_id = $1 AND client_id = $2"
+            ))
+            .bind(tenant.0)
+            .bind(client_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(client))
+    }
+
+    /// Replaces a client application's name and settings; false when the tenant has no such
+    /// application.
+    pub async fn update_oidc_client(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+        name: &str,
+        settings: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let affected = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE oidc_clients SET name = $1, settings = $2, updated_at = $3 \
+                 WHERE tenant_id = $4 AND client_id = $5",
+            )
+            .bind(name)
+            .bind(settings)
+            .bind(now.0)
+            .bind(tenant.0)
+            .bind(client_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(affected == 1)
+    }
+
+    /// Deletes a client application and its secrets; false when the tenant has no such one.
+    pub async fn delete_oidc_client(&self, tenant: TenantId, client_id: &str) -> Result<bool> {
+        let affected = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM oidc_clients WHERE tenant_id = $1 AND client_id = $2")
+                .bind(tenant.0)
+                .bind(client_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(affected == 1)
+    }
+
+    /// A client application's secrets that still work at `now`, newest first.
+    pub async fn client_secrets(
+        &self,
+        client: i64,
+        now: Timestamp,
+    ) -> Result<Vec<ClientSecretRecord>> {
+        let rows: Vec<SecretRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, secret_hash, created_at, expires_at, last_used_at \
+                 FROM oidc_client_secrets WHERE client = $1 \
+                 AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC, id DESC",
+            )
+            .bind(client)
+            .bind(now.0)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, secret_hash, created_at, expires_at, last_used_at)| ClientSecretRecord {
+                    id,
+                    secret_hash,
+                    created_at: Timestamp(created_at),
+                    expires_at: expires_at.map(Timestamp),
+                    last_used_at: last_used_at.map(Timestamp),
+                },
+            )
+            .collect())
+    }
+
+    /// Adds a new secret and lets every current one work until `old_until` (at the latest),
+    /// in one transaction; expired secrets are deleted.
+    pub async fn rotate_client_secret(
+        &self,
+        client: i64,
+        secret_hash: &str,
+        now: Timestamp,
+        old_until: Timestamp,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE oidc_client_secrets SET expires_at = $1 WHERE client = $2 \
+                 AND (expires_at IS NULL OR expires_at > $1)",
+            )
+            .bind(old_until.0)
+            .bind(client)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM oidc_client_secrets WHERE client = $1 AND expires_at <= $2")
+                .bind(client)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO oidc_client_secrets (client, secret_hash, created_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(client)
+            .bind(secret_hash)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Notes that a secret was just used, for the dashboard's "last used".
+    pub async fn touch_client_secret(&self, id: i64, now: Timestamp) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE oidc_client_secrets SET last_used_at = $1 WHERE id = $2")
+                .bind(now.0)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

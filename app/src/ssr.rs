@@ -452,7 +452,7 @@ pub async fn settings_view(
     view: SettingsView,
 ) -> Result<SettingsPageView, AppError> {
     let site = member_site(tenant).await?;
-    let has_logo = members()?.logo(tenant.id).await?.is_some();
+    let has_logo = members()?.logo_version(tenant.id).await?.is_some();
     Ok(SettingsPageView {
         imis_base_url: view.imis_base_url,
         oidc_client_id: view.oidc.client_id,

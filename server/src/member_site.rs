@@ -223,13 +223,12 @@ impl SiteState {
             .get(tenant.id)
             .await
             .map_err(|error| unavailable(&error))?;
-        let has_logo = self
+        let logo_version = self
             .site
             .members
-            .logo(tenant.id)
+            .logo_version(tenant.id)
             .await
-            .map_err(|error| unavailable(&error))?
-            .map(|logo| logo.updated_at);
+            .map_err(|error| unavailable(&error))?;
         let branding = Branding {
             name: if settings.brand_name.is_empty() {
                 tenant.display_name.clone()
@@ -239,7 +238,7 @@ impl SiteState {
             colour: settings.brand_colour.clone(),
             sign_in_text: settings.sign_in_text.clone(),
             support_contact: settings.support_contact.clone(),
-            logo_version: has_logo.map(|at| at.0),
+            logo_version: logo_version.map(|at| at.0),
         };
         Ok(Site {
             source: IdentitySource::parse(&settings.identity_source),

@@ -15,7 +15,7 @@ mod member;
 
 use vestibule_domain::{Seconds, TenantId, Timestamp};
 use vestibule_imis::ImisError;
-use vestibule_settings::TenantSettings;
+use vestibule_settings::{ImisConnection, TenantSettings};
 use vestibule_staff::{random_token, token_hash, PasswordHasher};
 use vestibule_storage::{
     MemberSessionRecord, PendingSignInRecord, SignInEventRecord, StorageError, Store,
@@ -124,14 +124,29 @@ impl Members {
 
     // --- iMIS ------------------------------------------------------------------------------------
 
-    /// Tenants that chose the member directory accept no iMIS sign-ins, even with iMIS set up.
-    async fn require_imis(&self, tenant: TenantId) -> Result<(), MembersError> {
-        match self.identity_source(tenant).await? {
-            IdentitySource::Imis => Ok(()),
-            IdentitySource::Directory => Err(MembersError::NotConfigured(
+    /// The tenant's iMIS connection, read once per sign-in. Tenants that chose the member
+    /// directory accept no iMIS sign-ins, even with iMIS set up.
+    async fn imis_connection(&self, tenant: TenantId) -> Result<ImisConnection, MembersError> {
+        let directory = || {
+            MembersError::NotConfigured(
                 "members sign in with the member directory; iMIS sign-in is turned off in \
                  Settings"
                     .to_string(),
+            )
+        };
+        match self.settings.connection(tenant).await? {
+            Some(connection)
+                if IdentitySource::parse(&connection.identity_source)
+                    == IdentitySource::Directory =>
+            {
+                Err(directory())
+            }
+            Some(connection) => Ok(connection),
+            None if self.identity_source(tenant).await? == IdentitySource::Directory => {
+                Err(directory())
+            }
+            None => Err(MembersError::NotConfigured(
+                "no iMIS address is saved in Settings".to_string(),
             )),
         }
     }
@@ -173,10 +188,7 @@ impl Members {
         resume: &str,
         now: Timestamp,
     ) -> Result<StartedSignIn, MembersError> {
-        self.require_imis(tenant).await?;
-        let connection = self.settings.connection(tenant).await?.ok_or_else(|| {
-            MembersError::NotConfigured("no iMIS address is saved in Settings".to_string())
-        })?;
+        let connection = self.imis_connection(tenant).await?;
         let oidc = (connection.oidc.is_some() && !connection.oidc_sso_page.is_empty())
             .then_some(connection.oidc_sso_page);
         let saml = (connection.saml.is_some() && !connection.saml_sso_page.is_empty())
@@ -261,10 +273,7 @@ impl Members {
         if refresh_token.trim().is_empty() {
             return Err(MembersError::MissingRefreshToken);
         }
-        self.require_imis(tenant).await?;
-        let connection = self.settings.connection(tenant).await?.ok_or_else(|| {
-            MembersError::NotConfigured("no iMIS address is saved in Settings".to_string())
-        })?;
+        let connection = self.imis_connection(tenant).await?;
         let (client, name) = match flow {
             ImisFlow::OpenIdConnect => (connection.oidc.as_ref(), "OpenID Connect"),
             ImisFlow::Saml => (connection.saml.as_ref(), "SAML"),

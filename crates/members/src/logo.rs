@@ -82,6 +82,12 @@ impl Members {
         }))
     }
 
+    /// When the logo was last changed, if there is one: pages link `/branding/logo?v=…` with
+    /// it, so they need not read the image.
+    pub async fn logo_version(&self, tenant: TenantId) -> Result<Option<Timestamp>, MembersError> {
+        Ok(self.store.tenant_logo_updated_at(tenant).await?)
+    }
+
     pub async fn remove_logo(&self, tenant: TenantId) -> Result<(), MembersError> {
         Ok(self.store.delete_tenant_logo(tenant).await?)
     }

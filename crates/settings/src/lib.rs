@@ -66,6 +66,8 @@ pub struct ImisConnection {
     pub api_username: String,
     pub api_password: String,
     pub profile_iqa: String,
+    /// `imis` or `directory`: whether members sign in through this connection at all.
+    pub identity_source: String,
 }
 
 #[derive(Clone)]
@@ -192,6 +194,7 @@ impl TenantSettings {
             api_username: record.api_username.clone(),
             api_password: open("api-password", &record.api_password_sealed)?,
             profile_iqa: record.profile_iqa.clone(),
+            identity_source: record.identity_source.clone(),
             imis,
         }))
     }

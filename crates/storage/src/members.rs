@@ -426,6 +426,17 @@ impl Store {
         }))
     }
 
+    /// When the tenant's logo was last changed, if it has one, without reading the image.
+    pub async fn tenant_logo_updated_at(&self, tenant: TenantId) -> Result<Option<Timestamp>> {
+        let updated_at: Option<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT updated_at FROM tenant_logos WHERE tenant_id = $1")
+                .bind(tenant.0)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(updated_at.map(Timestamp))
+    }
+
     pub async fn put_tenant_logo(&self, tenant: TenantId, logo: &LogoRecord) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(

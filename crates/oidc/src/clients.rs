@@ -124,6 +124,22 @@ pub struct Client {
     row: i64,
 }
 
+#[cfg(test)]
+impl Client {
+    /// A client application as the engine sees it, for tests of request checks.
+    pub(crate) fn for_tests(client_id: &str, settings: ClientSettings) -> Self {
+        Self {
+            tenant: TenantId(1),
+            client_id: client_id.to_string(),
+            name: "Test".to_string(),
+            settings,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            row: 0,
+        }
+    }
+}
+
 /// Values shown once: a new client secret, and a new HS512 key.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShownOnce {

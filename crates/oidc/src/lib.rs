@@ -13,6 +13,7 @@ mod authorize;
 mod claims;
 mod clients;
 mod error;
+mod grants;
 mod jws;
 mod keys;
 
@@ -26,6 +27,7 @@ pub use clients::{
     ClaimMapping, Client, ClientInput, ClientSettings, OidcClients, SecretInfo, ShownOnce,
 };
 pub use error::OidcError;
+pub use grants::{Grant, Grants, ImplicitResponse, TokenError, TokenResponse, CODE_LIFETIME};
 pub use jws::{RsaPublicKey, Signer, Verifier};
 pub use keys::{KeyPolicy, SigningKeys};
 

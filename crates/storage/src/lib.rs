@@ -12,6 +12,7 @@ mod domains;
 mod error;
 mod members;
 mod oidc_clients;
+mod oidc_grants;
 mod oidc_keys;
 mod settings;
 mod staff;
@@ -25,6 +26,7 @@ pub use members::{
     DirectoryMemberRecord, LogoRecord, MemberSessionRecord, PendingSignInRecord, SignInEventRecord,
 };
 pub use oidc_clients::{ClientSecretRecord, OidcClientRecord};
+pub use oidc_grants::{AccessTokenRecord, CodeRecord, CodeUse};
 pub use oidc_keys::SigningKeyRecord;
 pub use settings::SettingsRecord;
 pub use staff::{NewStaff, SessionRecord, SetupTokenRecord, StaffCredentials};

@@ -1,0 +1,349 @@
+//! Authorization codes and the tokens issued for them (RFC 6749 §4.1, RFC 7636, OpenID Connect
+//! Core §3.1.3), and implicit responses (§3.2.2.5).
+//!
+//! Codes and access tokens are 256-bit random values stored as SHA-256. A code lives a minute,
+//! is bound to its client, redirect URI and PKCE challenge, and works once: a second redemption
+//! fails and revokes the access token the first one got.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use ring::digest;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use vestibule_domain::{Seconds, TenantId, Timestamp};
+use vestibule_storage::{AccessTokenRecord, CodeRecord, CodeUse, Store};
+
+use crate::authorize::valid_challenge;
+use crate::{
+    AuthorizationRequest, ChallengeMethod, Client, CodeChallenge, IdTokenContent, OidcClients,
+    OidcError, Signer, SigningAlgorithm, SigningKeys, Subject,
+};
+
+/// How long an authorization code may wait to be redeemed.
+pub const CODE_LIFETIME: Seconds = Seconds(60);
+
+/// What the member granted the application, kept with the code and the access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub subject: Subject,
+    pub scopes: Vec<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<CodeChallenge>,
+    pub auth_time: Timestamp,
+}
+
+/// The token endpoint's answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub id_token: String,
+    pub scope: String,
+}
+
+/// An error of the token endpoint (RFC 6749 §5.2), with the spec's code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenError {
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl TokenError {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            description: description.into(),
+        }
+    }
+
+    fn invalid_grant(description: &str) -> Self {
+        Self::new("invalid_grant", description)
+    }
+}
+
+/// What the authorization endpoint returns in the implicit flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImplicitResponse {
+    pub access_token: String,
+    pub expires_in: i64,
+    /// For `token id_token`.
+    pub id_token: Option<String>,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn hash(value: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, value.as_bytes()))
+}
+
+/// RFC 7636 §4.6.
+fn verifier_matches(challenge: &CodeChallenge, verifier: &str) -> bool {
+    let derived = match challenge.method {
+        ChallengeMethod::S256 => {
+            URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()))
+        }
+        ChallengeMethod::Plain => verifier.to_string(),
+    };
+    derived
+        .as_bytes()
+        .ct_eq(challenge.challenge.as_bytes())
+        .into()
+}
+
+#[derive(Clone)]
+pub struct Grants {
+    store: Store,
+    keys: SigningKeys,
+    clients: OidcClients,
+}
+
+impl Grants {
+    pub fn new(store: Store, keys: SigningKeys, clients: OidcClients) -> Self {
+        Self {
+            store,
+            keys,
+            clients,
+        }
+    }
+
+    /// A code for a checked authorization request and the member who granted it.
+    pub async fn issue_code(
+        &self,
+        tenant: TenantId,
+        request: &AuthorizationRequest,
+        subject: Subject,
+        auth_time: Timestamp,
+        now: Timestamp,
+    ) -> Result<String, OidcError> {
+        let grant = Grant {
+            subject,
+            scopes: request.scopes.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            auth_time,
+        };
+        let code = random_token();
+        self.store
+            .insert_code(&CodeRecord {
+                code_hash: hash(&code),
+                tenant,
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri.clone(),
+                grant_json: to_json(&grant)?,
+                expires_at: now + CODE_LIFETIME,
+                used_at: None,
+            })
+            .await?;
+        Ok(code)
+    }
+
+    /// Redeems a code at the token endpoint for an authenticated (or public) `client`.
+    pub async fn redeem_code(
+        &self,
+        issuer: &str,
+        client: &Client,
+        code: &str,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Result<TokenResponse, TokenError>, OidcError> {
+        let code_hash = hash(code);
+        let record = match self.store.use_code(client.tenant, &code_hash, now).await? {
+            None => return Ok(Err(TokenError::invalid_grant("the code is not valid"))),
+            Some(CodeUse::Again(_)) => {
+                // RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
+                let revoked = self.store.revoke_tokens_of_code(&code_hash, now).await?;
+                tracing::warn!(client_id = %client.client_id, revoked, "authorization code replayed");
+                return Ok(Err(TokenError::invalid_grant(
+                    "the code was already used; the tokens it gave are revoked",
+                )));
+            }
+            Some(CodeUse::First(record)) => record,
+        };
+        if record.client_id != client.client_id {
+            return Ok(Err(TokenError::invalid_grant(
+                "the code was issued to another client",
+            )));
+        }
+        if record.expires_at <= now {
+            return Ok(Err(TokenError::invalid_grant("the code has expired")));
+        }
+        if redirect_uri != Some(record.redirect_uri.as_str()) {
+            return Ok(Err(TokenError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            )));
+        }
+        let grant: Grant = from_json(&record.grant_json)?;
+        match (&grant.code_challenge, code_verifier) {
+            (Some(challenge), Some(verifier)) => {
+                if !valid_challenge(verifier) || !verifier_matches(challenge, verifier) {
+                    return Ok(Err(TokenError::invalid_grant(
+                        "code_verifier does not match the code_challenge",
+                    )));
+                }
+            }
+            (Some(_), None) => {
+                return Ok(Err(TokenError::invalid_grant("code_verifier is missing")));
+            }
+            (None, Some(_)) => {
+                return Ok(Err(TokenError::invalid_grant(
+                    "code_verifier was sent but the authorization request had no code_challenge",
+                )));
+            }
+            (None, None) => {}
+        }
+        let access_token = self
+            .store_access_token(client, &grant, Some(code_hash), now)
+            .await?;
+        let id_token = self.id_token(issuer, client, &grant, None, now).await?;
+        Ok(Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: client.settings.access_token_seconds,
+            id_token,
+            scope: grant.scopes.join(" "),
+        }))
+    }
+
+    /// The implicit flow's tokens, issued at the authorization endpoint.
+    pub async fn issue_implicit(
+        &self,
+        issuer: &str,
+        client: &Client,
+        request: &AuthorizationRequest,
+        subject: Subject,
+        auth_time: Timestamp,
+        now: Timestamp,
+    ) -> Result<ImplicitResponse, OidcError> {
+        let grant = Grant {
+            subject,
+            scopes: request.scopes.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: None,
+            auth_time,
+        };
+        let access_token = self.store_access_token(client, &grant, None, now).await?;
+        let id_token = match request.response_type {
+            crate::ResponseType::IdTokenToken => Some(
+                self.id_token(issuer, client, &grant, Some(&access_token), now)
+                    .await?,
+            ),
+            _ => None,
+        };
+        Ok(ImplicitResponse {
+            access_token,
+            expires_in: client.settings.access_token_seconds,
+            id_token,
+        })
+    }
+
+    /// The grant behind an access token, if it is this tenant's, unexpired and not revoked.
+    pub async fn access_grant(
+        &self,
+        tenant: TenantId,
+        access_token: &str,
+        now: Timestamp,
+    ) -> Result<Option<(String, Grant)>, OidcError> {
+        let Some(record) = self.store.access_token(tenant, &hash(access_token)).await? else {
+            return Ok(None);
+        };
+        if record.revoked_at.is_some() || record.expires_at <= now {
+            return Ok(None);
+        }
+        Ok(Some((record.client_id, from_json(&record.grant_json)?)))
+    }
+
+    async fn store_access_token(
+        &self,
+        client: &Client,
+        grant: &Grant,
+        code_hash: Option<String>,
+        now: Timestamp,
+    ) -> Result<String, OidcError> {
+        let token = random_token();
+        self.store
+            .insert_access_token(&AccessTokenRecord {
+                token_hash: hash(&token),
+                tenant: client.tenant,
+                client_id: client.client_id.clone(),
+                code_hash,
+                grant_json: to_json(grant)?,
+                expires_at: now + Seconds(client.settings.access_token_seconds),
+                revoked_at: None,
+            })
+            .await?;
+        Ok(token)
+    }
+
+    async fn id_token(
+        &self,
+        issuer: &str,
+        client: &Client,
+        grant: &Grant,
+        access_token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<String, OidcError> {
+        let signer = match client.settings.algorithm {
+            SigningAlgorithm::HS512 => Signer::hs512(&self.clients.hs512_key(client)?),
+            algorithm => self.keys.signer(client.tenant, algorithm, now).await?,
+        };
+        let content = IdTokenContent {
+            issuer,
+            client,
+            subject: &grant.subject,
+            scopes: &grant.scopes,
+            auth_time: grant.auth_time,
+            nonce: grant.nonce.as_deref(),
+            access_token,
+            now,
+        };
+        signer.sign(&content.claims())
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, OidcError> {
+    serde_json::to_string(value).map_err(|e| OidcError::Key(format!("grant: {e}")))
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, OidcError> {
+    serde_json::from_str(text).map_err(|e| {
+        OidcError::Storage(vestibule_storage::StorageError::Corrupt(format!(
+            "grant: {e}"
+        )))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_matches_rfc_7636_appendix_b() {
+        let challenge = CodeChallenge {
+            challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            method: ChallengeMethod::S256,
+        };
+        assert!(verifier_matches(
+            &challenge,
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        ));
+        assert!(!verifier_matches(
+            &challenge,
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"
+        ));
+        let plain = CodeChallenge {
+            challenge: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
+            method: ChallengeMethod::Plain,
+        };
+        assert!(verifier_matches(
+            &plain,
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        ));
+    }
+}

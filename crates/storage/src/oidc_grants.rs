@@ -1,0 +1,221 @@
+//! Authorization codes and access tokens of the OpenID Connect provider.
+
+use vestibule_domain::{TenantId, Timestamp};
+
+use crate::store::with_pool;
+use crate::{Result, Store};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRecord {
+    pub code_hash: String,
+    pub tenant: TenantId,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub grant_json: String,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub token_hash: String,
+    pub tenant: TenantId,
+    pub client_id: String,
+    /// The code it was issued for, if any.
+    pub code_hash: Option<String>,
+    pub grant_json: String,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+type CodeRow = (String, i64, String, String, String, i64, Option<i64>);
+
+fn code(row: CodeRow) -> CodeRecord {
+    let (code_hash, tenant, client_id, redirect_uri, grant_json, expires_at, used_at) = row;
+    CodeRecord {
+        code_hash,
+        tenant: TenantId(tenant),
+        client_id,
+        redirect_uri,
+        grant_json,
+        expires_at: Timestamp(expires_at),
+        used_at: used_at.map(Timestamp),
+    }
+}
+
+type TokenRow = (
+    String,
+    i64,
+    String,
+    Option<String>,
+    String,
+    i64,
+    Option<i64>,
+);
+
+fn token(row: TokenRow) -> AccessTokenRecord {
+    let (token_hash, tenant, client_id, code_hash, grant_json, expires_at, revoked_at) = row;
+    AccessTokenRecord {
+        token_hash,
+        tenant: TenantId(tenant),
+        client_id,
+        code_hash,
+        grant_json,
+        expires_at: Timestamp(expires_at),
+        revoked_at: revoked_at.map(Timestamp),
+    }
+}
+
+const CODE_COLUMNS: &str =
+    "code_hash, tenant_id, client_id, redirect_uri, grant_json, expires_at, used_at";
+const TOKEN_COLUMNS: &str =
+    "token_hash, tenant_id, client_id, code_hash, grant_json, expires_at, revoked_at";
+
+/// Whether this redemption of a code was the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeUse {
+    First(CodeRecord),
+    /// The code was redeemed before: a replay.
+    Again(CodeRecord),
+}
+
+impl Store {
+    pub async fn insert_code(&self, record: &CodeRecord) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(&format!(
+                "INSERT INTO oidc_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ))
+            .bind(&record.code_hash)
+            .bind(record.tenant.0)
+            .bind(&record.client_id)
+            .bind(&record.redirect_uri)
+            .bind(&record.grant_json)
+            .bind(record.expires_at.0)
+            .bind(record.used_at.map(|t| t.0))
+            .execute(pool)
+            .await?;
+            sqlx::query("DELETE FROM oidc_codes WHERE expires_at < $1")
+                .bind(record.expires_at.0 - 24 * 3600)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Marks the tenant's code as used. The one statement that sets `used_at` decides which
+    /// redemption is first, also across nodes.
+    pub async fn use_code(
+        &self,
+        tenant: TenantId,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<CodeUse>> {
+        let first: Option<CodeRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND tenant_id = $3 \
+                 AND used_at IS NULL RETURNING {CODE_COLUMNS}"
+            ))
+            .bind(now.0)
+            .bind(code_hash)
+            .bind(tenant.0)
+            .fetch_optional(pool)
+            .await?
+        });
+        if let Some(row) = first {
+            return Ok(Some(CodeUse::First(code(row))));
+        }
+        let again: Option<CodeRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {CODE_COLUMNS} FROM oidc_codes WHERE code_hash = $1 AND tenant_id = $2"
+            ))
+            .bind(code_hash)
+            .bind(tenant.0)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(again.map(|row| CodeUse::Again(code(row))))
+    }
+
+    pub async fn insert_access_token(&self, record: &AccessTokenRecord) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(&format!(
+                "INSERT INTO oidc_access_tokens ({TOKEN_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ))
+            .bind(&record.token_hash)
+            .bind(record.tenant.0)
+            .bind(&record.client_id)
+            .bind(&record.code_hash)
+            .bind(&record.grant_json)
+            .bind(record.expires_at.0)
+            .bind(record.revoked_at.map(|t| t.0))
+            .execute(pool)
+            .await?;
+            sqlx::query("DELETE FROM oidc_access_tokens WHERE expires_at < $1")
+                .bind(record.expires_at.0 - 7 * 24 * 3600)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The tenant's access token with this hash, revoked or not.
+    pub async fn access_token(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+    ) -> Result<Option<AccessTokenRecord>> {
+        let row: Option<TokenRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM oidc_access_tokens \
+                 WHERE token_hash = $1 AND tenant_id = $2"
+            ))
+            .bind(token_hash)
+            .bind(tenant.0)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(token))
+    }
+
+    /// Revokes every access token issued for a code (the code was replayed).
+    pub async fn revoke_tokens_of_code(&self, code_hash: &str, now: Timestamp) -> Result<u64> {
+        let revoked = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE oidc_access_tokens SET revoked_at = $1 \
+                 WHERE code_hash = $2 AND revoked_at IS NULL",
+            )
+            .bind(now.0)
+            .bind(code_hash)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(revoked)
+    }
+
+    /// Revokes one of a client's access tokens; false when the tenant's client has no such
+    /// token (RFC 7009 answers the same either way).
+    pub async fn revoke_access_token(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let revoked = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE oidc_access_tokens SET revoked_at = $1 WHERE token_hash = $2 \
+                 AND tenant_id = $3 AND client_id = $4 AND revoked_at IS NULL",
+            )
+            .bind(now.0)
+            .bind(token_hash)
+            .bind(tenant.0)
+            .bind(client_id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(revoked == 1)
+    }
+}

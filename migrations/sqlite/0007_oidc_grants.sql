@@ -1,0 +1,28 @@
+-- Authorization codes and access tokens of the OpenID Connect provider, stored as SHA-256.
+-- `grant` is what the member granted (subject, profile, scopes, nonce, PKCE challenge, auth
+-- time) as JSON. A code is used once: `used_at` is set by the redemption that wins, and a
+-- second redemption revokes the tokens the first one got (RFC 6749 §4.1.2).
+-- Keep in step with migrations/postgres/0007_oidc_grants.sql.
+
+CREATE TABLE oidc_codes (
+    code_hash    TEXT    PRIMARY KEY,
+    tenant_id    INTEGER NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    client_id    TEXT    NOT NULL,
+    redirect_uri TEXT    NOT NULL,
+    grant_json   TEXT    NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    used_at      INTEGER
+);
+CREATE INDEX oidc_codes_expiry_idx ON oidc_codes (expires_at);
+
+CREATE TABLE oidc_access_tokens (
+    token_hash TEXT    PRIMARY KEY,
+    tenant_id  INTEGER NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    client_id  TEXT    NOT NULL,
+    code_hash  TEXT,
+    grant_json TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE INDEX oidc_access_tokens_code_idx ON oidc_access_tokens (code_hash);
+CREATE INDEX oidc_access_tokens_expiry_idx ON oidc_access_tokens (expires_at);

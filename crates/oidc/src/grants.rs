@@ -51,7 +51,7 @@ pub struct TokenError {
 }
 
 impl TokenError {
-    fn new(error: &'static str, description: impl Into<String>) -> Self {
+    pub(crate) fn new(error: &'static str, description: impl Into<String>) -> Self {
         Self {
             error,
             description: description.into(),
@@ -257,6 +257,52 @@ impl Grants {
             return Ok(None);
         }
         Ok(Some((record.client_id, from_json(&record.grant_json)?)))
+    }
+
+    /// RFC 7662: an active token's facts, only to the client it was issued to; anything else
+    /// (unknown, expired, revoked, another client's or tenant's) is just `{"active": false}`.
+    pub async fn introspect(
+        &self,
+        client: &Client,
+        access_token: &str,
+        now: Timestamp,
+    ) -> Result<serde_json::Value, OidcError> {
+        let Some(record) = self
+            .store
+            .access_token(client.tenant, &hash(access_token))
+            .await?
+        else {
+            return Ok(serde_json::json!({ "active": false }));
+        };
+        if record.revoked_at.is_some()
+            || record.expires_at <= now
+            || record.client_id != client.client_id
+        {
+            return Ok(serde_json::json!({ "active": false }));
+        }
+        let grant: Grant = from_json(&record.grant_json)?;
+        Ok(serde_json::json!({
+            "active": true,
+            "client_id": record.client_id,
+            "sub": grant.subject.sub,
+            "scope": grant.scopes.join(" "),
+            "exp": record.expires_at.0,
+            "token_type": "Bearer",
+        }))
+    }
+
+    /// RFC 7009: revokes the token if it is this client's; the caller answers 200 either way,
+    /// so nobody learns whether a token existed.
+    pub async fn revoke(
+        &self,
+        client: &Client,
+        access_token: &str,
+        now: Timestamp,
+    ) -> Result<(), OidcError> {
+        self.store
+            .revoke_access_token(client.tenant, &client.client_id, &hash(access_token), now)
+            .await?;
+        Ok(())
     }
 
     async fn store_access_token(

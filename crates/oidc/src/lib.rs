@@ -16,6 +16,7 @@ mod error;
 mod grants;
 mod jws;
 mod keys;
+mod token_request;
 
 pub use algorithm::SigningAlgorithm;
 pub use authorize::{
@@ -30,6 +31,7 @@ pub use error::OidcError;
 pub use grants::{Grant, Grants, ImplicitResponse, TokenError, TokenResponse, CODE_LIFETIME};
 pub use jws::{RsaPublicKey, Signer, Verifier};
 pub use keys::{KeyPolicy, SigningKeys};
+pub use token_request::{client_credentials, grant_request, ClientCredentials, GrantRequest};
 
 /// The JWKS document (RFC 7517) for a tenant's published keys.
 pub fn jwks(keys: &[RsaPublicKey]) -> serde_json::Value {

@@ -125,6 +125,20 @@ async fn the_code_flow_issues_verifiable_tokens_once() {
         assert_eq!(client_id, events.client_id);
         assert_eq!(grant.subject.sub, "imis:23201");
 
+        // Introspection answers only the client the token belongs to.
+        let facts = world
+            .grants
+            .introspect(&events, &tokens.access_token, T0)
+            .await
+            .unwrap();
+        assert_eq!(facts["active"], true);
+        assert_eq!(facts["sub"], "imis:23201");
+        let other = app(&world, |i| i.name = "Other".into()).await;
+        for (client, token) in [(&other, tokens.access_token.as_str()), (&events, "made-up")] {
+            let facts = world.grants.introspect(client, token, T0).await.unwrap();
+            assert_eq!(facts, serde_json::json!({ "active": false }));
+        }
+
         // A replayed code fails and revokes the access token the first redemption got.
         let replay = world
             .grants
@@ -290,6 +304,30 @@ async fn hs512_and_implicit_tokens() {
     assert!(world
         .grants
         .access_grant(world.acme, &response.access_token, expired)
+        .await
+        .unwrap()
+        .is_none());
+    // Revocation by another client changes nothing; by the owner it ends the token.
+    let other = app(&world, |i| i.name = "Other".into()).await;
+    world
+        .grants
+        .revoke(&other, &response.access_token, T0)
+        .await
+        .unwrap();
+    assert!(world
+        .grants
+        .access_grant(world.acme, &response.access_token, T0)
+        .await
+        .unwrap()
+        .is_some());
+    world
+        .grants
+        .revoke(&shared, &response.access_token, T0)
+        .await
+        .unwrap();
+    assert!(world
+        .grants
+        .access_grant(world.acme, &response.access_token, T0)
         .await
         .unwrap()
         .is_none());

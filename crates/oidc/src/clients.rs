@@ -5,16 +5,13 @@
 //! nothing to that much entropy); checking one compares hashes in constant time against every
 //! secret still valid, so a rotation can keep the old secret working for an overlap.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
-use ring::digest;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use vestibule_domain::{InvalidInput, Seconds, TenantId, Timestamp};
 use vestibule_secrets::SecretKey;
 use vestibule_storage::{OidcClientRecord, Store};
 
+use crate::random::{random, stored_hash};
 use crate::{OidcError, SigningAlgorithm};
 
 /// A claim in the ID token and userinfo, filled from a member profile property. Dotted claim
@@ -151,16 +148,6 @@ pub struct ShownOnce {
 pub struct OidcClients {
     store: Store,
     secret: SecretKey,
-}
-
-fn random(bytes: usize) -> String {
-    let mut buffer = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buffer);
-    URL_SAFE_NO_PAD.encode(buffer)
-}
-
-fn secret_hash(secret: &str) -> String {
-    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, secret.as_bytes()))
 }
 
 fn hs512_context(tenant: TenantId, client_id: &str) -> String {
@@ -410,7 +397,7 @@ impl OidcClients {
             .store
             .insert_oidc_client(
                 &record,
-                client_secret.as_deref().map(secret_hash).as_deref(),
+                client_secret.as_deref().map(stored_hash).as_deref(),
             )
             .await?;
         tracing::info!(tenant = tenant.0, client_id = %stored.client_id, "OIDC client created");
@@ -508,7 +495,7 @@ impl OidcClients {
         }
         let secret = random(32);
         self.store
-            .rotate_client_secret(client.row, &secret_hash(&secret), now, now + overlap)
+            .rotate_client_secret(client.row, &stored_hash(&secret), now, now + overlap)
             .await?;
         Ok(secret)
     }
@@ -545,7 +532,7 @@ impl OidcClients {
             return Err(OidcError::InvalidClient);
         };
         let client = self.client(record)?;
-        let offered = secret_hash(secret);
+        let offered = stored_hash(secret);
         let mut matched = None;
         for stored in self.store.client_secrets(client.row, now).await? {
             if bool::from(stored.secret_hash.as_bytes().ct_eq(offered.as_bytes())) {

@@ -7,7 +7,6 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rand::RngCore;
 use ring::digest;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -15,6 +14,7 @@ use vestibule_domain::{Seconds, TenantId, Timestamp};
 use vestibule_storage::{AccessTokenRecord, CodeRecord, CodeUse, Store};
 
 use crate::authorize::valid_challenge;
+use crate::random::{random, stored_hash};
 use crate::{
     AuthorizationRequest, ChallengeMethod, Client, CodeChallenge, IdTokenContent, OidcClients,
     OidcError, Signer, SigningAlgorithm, SigningKeys, Subject,
@@ -72,16 +72,6 @@ pub struct ImplicitResponse {
     pub id_token: Option<String>,
 }
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn hash(value: &str) -> String {
-    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, value.as_bytes()))
-}
-
 /// RFC 7636 §4.6.
 fn verifier_matches(challenge: &CodeChallenge, verifier: &str) -> bool {
     let derived = match challenge.method {
@@ -128,10 +118,10 @@ impl Grants {
             code_challenge: request.code_challenge.clone(),
             auth_time,
         };
-        let code = random_token();
+        let code = random(32);
         self.store
             .insert_code(&CodeRecord {
-                code_hash: hash(&code),
+                code_hash: stored_hash(&code),
                 tenant,
                 client_id: request.client_id.clone(),
                 redirect_uri: request.redirect_uri.clone(),
@@ -153,7 +143,7 @@ impl Grants {
         code_verifier: Option<&str>,
         now: Timestamp,
     ) -> Result<Result<TokenResponse, TokenError>, OidcError> {
-        let code_hash = hash(code);
+        let code_hash = stored_hash(code);
         let record = match self.store.use_code(client.tenant, &code_hash, now).await? {
             None => return Ok(Err(TokenError::invalid_grant("the code is not valid"))),
             Some(CodeUse::Again(_)) => {
@@ -250,7 +240,11 @@ impl Grants {
         access_token: &str,
         now: Timestamp,
     ) -> Result<Option<(String, Grant)>, OidcError> {
-        let Some(record) = self.store.access_token(tenant, &hash(access_token)).await? else {
+        let Some(record) = self
+            .store
+            .access_token(tenant, &stored_hash(access_token))
+            .await?
+        else {
             return Ok(None);
         };
         if record.revoked_at.is_some() || record.expires_at <= now {
@@ -269,7 +263,7 @@ impl Grants {
     ) -> Result<serde_json::Value, OidcError> {
         let Some(record) = self
             .store
-            .access_token(client.tenant, &hash(access_token))
+            .access_token(client.tenant, &stored_hash(access_token))
             .await?
         else {
             return Ok(serde_json::json!({ "active": false }));
@@ -300,7 +294,12 @@ impl Grants {
         now: Timestamp,
     ) -> Result<(), OidcError> {
         self.store
-            .revoke_access_token(client.tenant, &client.client_id, &hash(access_token), now)
+            .revoke_access_token(
+                client.tenant,
+                &client.client_id,
+                &stored_hash(access_token),
+                now,
+            )
             .await?;
         Ok(())
     }
@@ -312,10 +311,10 @@ impl Grants {
         code_hash: Option<String>,
         now: Timestamp,
     ) -> Result<String, OidcError> {
-        let token = random_token();
+        let token = random(32);
         self.store
             .insert_access_token(&AccessTokenRecord {
-                token_hash: hash(&token),
+                token_hash: stored_hash(&token),
                 tenant: client.tenant,
                 client_id: client.client_id.clone(),
                 code_hash,

@@ -6,9 +6,6 @@
 //! stays published for `overlap` (at least the longest token lifetime) so tokens it signed still
 //! verify.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
 use ring::signature::RsaKeyPair;
 use rsa::pkcs8::EncodePrivateKey;
 use rsa::traits::PublicKeyParts;
@@ -17,6 +14,7 @@ use vestibule_secrets::SecretKey;
 use vestibule_storage::{SigningKeyRecord, Store};
 
 use crate::jws::{RsaPublicKey, Signer};
+use crate::random::random;
 use crate::{OidcError, SigningAlgorithm};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,9 +171,7 @@ impl SigningKeys {
         })
         .await
         .map_err(|e| OidcError::Key(e.to_string()))??;
-        let mut kid = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut kid);
-        let kid = URL_SAFE_NO_PAD.encode(kid);
+        let kid = random(16);
         let active_until = active_from + self.policy.lifetime;
         let record = SigningKeyRecord {
             private_key_sealed: self.secret.seal(&seal_context(tenant, &kid), &pkcs8)?,

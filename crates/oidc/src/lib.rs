@@ -16,6 +16,7 @@ mod error;
 mod grants;
 mod jws;
 mod keys;
+mod random;
 mod token_request;
 
 pub use algorithm::SigningAlgorithm;

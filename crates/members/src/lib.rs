@@ -14,7 +14,7 @@ mod logo;
 mod member;
 
 use vestibule_domain::{Seconds, TenantId, Timestamp};
-use vestibule_imis::ImisError;
+use vestibule_imis::{AccessToken, ImisError};
 use vestibule_settings::{ImisConnection, TenantSettings};
 use vestibule_staff::{random_token, token_hash, PasswordHasher};
 use vestibule_storage::{
@@ -295,13 +295,25 @@ impl Members {
                 detail: "the token answer does not name the user (userName)".to_string(),
             })
         })?;
+        self.read_profile(&connection, member_token, &username)
+            .await
+    }
+
+    /// The member's profile from the profile IQA. The background account reads it when one is
+    /// set up (it can see fields a member cannot); otherwise the member's own token reads their
+    /// own row.
+    async fn read_profile(
+        &self,
+        connection: &ImisConnection,
+        member_token: AccessToken,
+        username: &str,
+    ) -> Result<Member, MembersError> {
         if connection.profile_iqa.is_empty() {
             return Err(MembersError::NotConfigured(
                 "no profile IQA is saved in Settings".to_string(),
             ));
         }
-        // The background account reads profiles when one is set up (it can see fields a
-        // member cannot); otherwise the member's own token reads their own row.
+        let imis = &connection.imis;
         let reader = if connection.api_username.is_empty() {
             member_token
         } else {
@@ -315,13 +327,13 @@ impl Members {
                 })?
         };
         let profile = imis
-            .profile(&reader, &connection.profile_iqa, &username)
+            .profile(&reader, &connection.profile_iqa, username)
             .await
             .map_err(|error| match error {
                 error if error.is_transient() => MembersError::ImisUnavailable(error),
                 error => MembersError::ProfileUnavailable(error),
             })?;
-        Member::from_imis(&username, profile).ok_or_else(|| {
+        Member::from_imis(username, profile).ok_or_else(|| {
             MembersError::ProfileUnavailable(ImisError::Unexpected {
                 url: format!("{}/api/IQA", imis.base_url()),
                 status: 200,
@@ -335,7 +347,8 @@ impl Members {
 
     // --- the member directory --------------------------------------------------------------------
 
-    /// Signs a member in with the directory's username and password.
+    /// Signs a member in with the directory's username and password (the hosted sign-in
+    /// form; iMIS members sign in on iMIS's own page instead).
     pub async fn sign_in_with_password(
         &self,
         tenant: TenantId,
@@ -349,6 +362,31 @@ impl Members {
                 "members sign in with iMIS, not the member directory".to_string(),
             ));
         }
+        let member = self
+            .verify_password(tenant, username, password, client, now)
+            .await?;
+        let session_token = self.open_session(tenant, &member, now).await?;
+        Ok(SignedIn {
+            session_token,
+            member,
+            return_to: None,
+            resume: None,
+        })
+    }
+
+    /// Checks a username and password with the tenant's identity source, without opening a
+    /// session: the OAuth password grant (ROPC) for applications that enable it. For iMIS the
+    /// password goes to iMIS's `/token` (password grant), as the member types it at iMIS.
+    /// Failures count toward the same per-username and per-address limits as sign-in.
+    pub async fn verify_password(
+        &self,
+        tenant: TenantId,
+        username: &str,
+        password: &str,
+        client: &str,
+        now: Timestamp,
+    ) -> Result<Member, MembersError> {
+        let source = self.identity_source(tenant).await?;
         let username = directory::normalise_username(username);
         let member_key = format!("member:{}:{username}", tenant.0);
         let address_key = format!("member-address:{client}");
@@ -357,35 +395,79 @@ impl Members {
             .await?;
         self.check_rate(&address_key, self.policy.failures_per_address, now)
             .await?;
+        let verified = match source {
+            IdentitySource::Directory => self.directory_password(tenant, &username, password).await,
+            IdentitySource::Imis => self.imis_password(tenant, &username, password).await,
+        };
+        match verified {
+            Ok(member) => {
+                self.store.clear_sign_in_failures(&member_key).await?;
+                self.record(tenant, source, &username, "signed in", "", now)
+                    .await;
+                Ok(member)
+            }
+            Err(error) => {
+                if matches!(error, MembersError::BadCredentials) {
+                    self.store
+                        .record_sign_in_failure(&[&member_key, &address_key], now, since)
+                        .await?;
+                }
+                self.record(
+                    tenant,
+                    source,
+                    &username,
+                    error.outcome(),
+                    &error.to_string(),
+                    now,
+                )
+                .await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn directory_password(
+        &self,
+        tenant: TenantId,
+        username: &str,
+        password: &str,
+    ) -> Result<Member, MembersError> {
         let record = self
             .store
-            .directory_member_by_username(tenant, &username)
+            .directory_member_by_username(tenant, username)
             .await?;
         let verified = self
             .hasher
             .verify(password, record.as_ref().map(|r| r.password_hash.as_str()))
             .await?;
-        let source = IdentitySource::Directory;
-        let Some(record) = record.filter(|_| verified) else {
-            self.store
-                .record_sign_in_failure(&[&member_key, &address_key], now, since)
-                .await?;
-            let error = MembersError::BadCredentials;
-            self.record(tenant, source, &username, error.outcome(), "", now)
-                .await;
-            return Err(error);
-        };
-        self.store.clear_sign_in_failures(&member_key).await?;
-        let member = Member::from_directory(&record);
-        let session_token = self.open_session(tenant, &member, now).await?;
-        self.record(tenant, source, &username, "signed in", "", now)
-            .await;
-        Ok(SignedIn {
-            session_token,
-            member,
-            return_to: None,
-            resume: None,
-        })
+        match record {
+            Some(record) if verified => Ok(Member::from_directory(&record)),
+            _ => Err(MembersError::BadCredentials),
+        }
+    }
+
+    async fn imis_password(
+        &self,
+        tenant: TenantId,
+        username: &str,
+        password: &str,
+    ) -> Result<Member, MembersError> {
+        let connection = self.imis_connection(tenant).await?;
+        let member_token = connection
+            .imis
+            .password_grant(username, password)
+            .await
+            .map_err(|error| match error {
+                ImisError::InvalidGrant(_) => MembersError::BadCredentials,
+                error => MembersError::from_imis(error),
+            })?;
+        // iMIS names the account in its own spelling when it says; otherwise as typed.
+        let username = member_token
+            .user_name
+            .clone()
+            .unwrap_or_else(|| username.to_string());
+        self.read_profile(&connection, member_token, &username)
+            .await
     }
 
     async fn check_rate(

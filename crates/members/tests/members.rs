@@ -525,3 +525,73 @@ async fn logos_must_be_small_raster_images() {
         png
     );
 }
+
+#[tokio::test]
+async fn passwords_are_verified_against_either_identity_source_without_a_session() {
+    let db = sqlite().await;
+    let world = world(&db).await;
+    let members = &world.members;
+
+    // iMIS: the password grant at iMIS, then the profile.
+    let jane = members
+        .verify_password(world.acme, "jane", "jane-demo-password", "ip", NOW)
+        .await
+        .unwrap();
+    assert_eq!(jane.subject, "imis:23201");
+    assert_eq!(jane.email, "jane@members.acme.test");
+    let wrong = members
+        .verify_password(world.acme, "jane", "not her password", "ip", NOW)
+        .await;
+    assert!(
+        matches!(wrong, Err(MembersError::BadCredentials)),
+        "{wrong:?}"
+    );
+    assert_eq!(world.last_event().await.0, "wrong password");
+    world.emulator.set_behaviour(Behaviour {
+        fail: FailMode::Token,
+        ..Behaviour::default()
+    });
+    let down = members
+        .verify_password(world.acme, "jane", "jane-demo-password", "ip", NOW)
+        .await;
+    assert!(
+        matches!(down, Err(MembersError::ImisUnavailable(_))),
+        "{down:?}"
+    );
+    world.emulator.set_behaviour(Behaviour::default());
+
+    // The member directory, once chosen.
+    members
+        .add_directory_member(
+            world.acme,
+            NewDirectoryMember {
+                username: "demo.member".into(),
+                email: "demo@acme.test".into(),
+                given_name: "Demo".into(),
+                family_name: "Member".into(),
+                password: "demo-member-password".into(),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let mut directory = input(&world.imis, "");
+    directory.identity_source = "directory".into();
+    world
+        .settings
+        .save(world.acme, directory, NOW)
+        .await
+        .unwrap();
+    let demo = members
+        .verify_password(world.acme, "demo.member", "demo-member-password", "ip", NOW)
+        .await
+        .unwrap();
+    assert_eq!(demo.subject, "directory:demo.member");
+    // iMIS passwords no longer work for this tenant.
+    assert!(matches!(
+        members
+            .verify_password(world.acme, "jane", "jane-demo-password", "ip", NOW)
+            .await,
+        Err(MembersError::BadCredentials)
+    ));
+}

@@ -12,6 +12,7 @@ mod algorithm;
 mod authorize;
 mod claims;
 mod clients;
+mod discovery;
 mod error;
 mod grants;
 mod jws;
@@ -28,6 +29,7 @@ pub use claims::{at_hash, profile_claims, userinfo, IdTokenContent, Subject};
 pub use clients::{
     ClaimMapping, Client, ClientInput, ClientSettings, OidcClients, SecretInfo, ShownOnce,
 };
+pub use discovery::{discovery_document, paths};
 pub use error::OidcError;
 pub use grants::{Grant, Grants, ImplicitResponse, TokenError, TokenResponse, CODE_LIFETIME};
 pub use jws::{RsaPublicKey, Signer, Verifier};

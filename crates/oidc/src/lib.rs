@@ -12,6 +12,7 @@ mod algorithm;
 mod authorize;
 mod claims;
 mod clients;
+mod consent;
 mod discovery;
 mod error;
 mod grants;
@@ -29,6 +30,7 @@ pub use claims::{at_hash, profile_claims, userinfo, IdTokenContent, Subject};
 pub use clients::{
     ClaimMapping, Client, ClientInput, ClientSettings, OidcClients, SecretInfo, ShownOnce,
 };
+pub use consent::Consents;
 pub use discovery::{discovery_document, paths};
 pub use error::OidcError;
 pub use grants::{Grant, Grants, ImplicitResponse, TokenError, TokenResponse, CODE_LIFETIME};

@@ -255,3 +255,72 @@ async fn bad_input_is_refused_with_the_field_and_nothing_is_saved() {
     }
     assert!(clients.list(acme).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn consent_is_asked_when_on_again_after_the_grace_period_and_for_more_scopes() {
+    for_each_backend(|db| async move {
+        let (clients, acme, _) = setup(&db).await;
+        let consents = vestibule_oidc::Consents::new(db.store().clone());
+        let scopes = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (quiet, _) = clients.create(acme, events_app(), T0).await.unwrap();
+        let asking = ClientInput {
+            name: "Learning".into(),
+            consent: true,
+            consent_grace_days: 30,
+            ..events_app()
+        };
+        let (asking, _) = clients.create(acme, asking, T0).await.unwrap();
+        let openid = scopes(&["openid"]);
+        let both = scopes(&["openid", "profile"]);
+        let none: [vestibule_oidc::Prompt; 0] = [];
+
+        assert!(!consents
+            .needed(&quiet, "imis:1", &both, &none, T0)
+            .await
+            .unwrap());
+        assert!(consents
+            .needed(
+                &quiet,
+                "imis:1",
+                &both,
+                &[vestibule_oidc::Prompt::Consent],
+                T0
+            )
+            .await
+            .unwrap());
+        assert!(consents
+            .needed(&asking, "imis:1", &openid, &none, T0)
+            .await
+            .unwrap());
+        consents
+            .grant(&asking, "imis:1", &openid, T0)
+            .await
+            .unwrap();
+        assert!(!consents
+            .needed(&asking, "imis:1", &openid, &none, T0)
+            .await
+            .unwrap());
+        assert!(consents
+            .needed(&asking, "imis:2", &openid, &none, T0)
+            .await
+            .unwrap());
+        assert!(consents
+            .needed(&asking, "imis:1", &both, &none, T0)
+            .await
+            .unwrap());
+        let later = T0 + Seconds::hours(24 * 30);
+        assert!(consents
+            .needed(&asking, "imis:1", &openid, &none, later)
+            .await
+            .unwrap());
+        // Deleting the application forgets its consents.
+        clients.delete(acme, &asking.client_id).await.unwrap();
+        assert!(db
+            .store()
+            .consent(acme, &asking.client_id, "imis:1")
+            .await
+            .unwrap()
+            .is_none());
+    })
+    .await;
+}

@@ -219,3 +219,52 @@ impl Store {
         Ok(revoked == 1)
     }
 }
+
+impl Store {
+    /// Records (or renews) a member's consent for a client application.
+    pub async fn put_consent(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+        subject: &str,
+        scopes: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO oidc_consents (tenant_id, client_id, subject, scopes, granted_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, client_id, subject) \
+                 DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
+            )
+            .bind(tenant.0)
+            .bind(client_id)
+            .bind(subject)
+            .bind(scopes)
+            .bind(now.0)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The scopes a member consented to for a client application, and when.
+    pub async fn consent(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+        subject: &str,
+    ) -> Result<Option<(String, Timestamp)>> {
+        let row: Option<(String, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT scopes, granted_at FROM oidc_consents \
+                 WHERE tenant_id = $1 AND client_id = $2 AND subject = $3",
+            )
+            .bind(tenant.0)
+            .bind(client_id)
+            .bind(subject)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(scopes, at)| (scopes, Timestamp(at))))
+    }
+}

@@ -7,6 +7,7 @@ mod edge;
 mod logo_upload;
 mod member_pages;
 pub mod member_site;
+mod oidc_site;
 pub mod tenant_edge;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use member_site::{MemberSite, SiteAddresses, TestDomains};
 use vestibule_domain::CloudId;
 use vestibule_members::Members;
+use vestibule_oidc::{Consents, Grants, KeyPolicy, OidcClients, SigningKeys};
 use vestibule_provisioning::Provisioning;
 use vestibule_secrets::SecretKey;
 use vestibule_settings::TenantSettings;
@@ -36,6 +38,16 @@ pub struct Engines {
     pub provisioning: Provisioning,
     pub settings: TenantSettings,
     pub members: Members,
+    pub oidc: OidcEngines,
+}
+
+/// The OpenID Connect provider's engines.
+#[derive(Clone)]
+pub struct OidcEngines {
+    pub clients: OidcClients,
+    pub keys: SigningKeys,
+    pub grants: Grants,
+    pub consents: Consents,
 }
 
 impl Engines {
@@ -63,6 +75,14 @@ impl Engines {
         provisioning: Provisioning,
         hasher: PasswordHasher,
     ) -> Self {
+        let clients = OidcClients::new(store.clone(), secret.clone());
+        let keys = SigningKeys::new(store.clone(), secret.clone(), KeyPolicy::default());
+        let oidc = OidcEngines {
+            grants: Grants::new(store.clone(), keys.clone(), clients.clone()),
+            consents: Consents::new(store.clone()),
+            clients,
+            keys,
+        };
         let settings = TenantSettings::new(store.clone(), secret, config.imis_timeout());
         let members = Members::new(
             store.clone(),
@@ -76,6 +96,7 @@ impl Engines {
             provisioning,
             settings,
             members,
+            oidc,
         }
     }
 
@@ -85,6 +106,7 @@ impl Engines {
             store: self.store.clone(),
             members: self.members.clone(),
             settings: self.settings.clone(),
+            oidc: self.oidc.clone(),
             addresses: site_addresses(config)?,
         })
     }

@@ -163,3 +163,33 @@ pub fn error(branding: &Branding, page: &Page) -> Html<String> {
     );
     frame(branding, &page.title, &body)
 }
+
+/// The consent page: which application, what it will receive, yes or no.
+pub fn consent(
+    branding: &Branding,
+    application: &str,
+    member: &str,
+    scopes: &[String],
+    request: &str,
+) -> Html<String> {
+    let shares = if scopes.iter().any(|s| s == "profile") {
+        "<li>that you are a member, with an identifier</li><li>your profile: name, e-mail \
+         address and membership details</li>"
+    } else {
+        "<li>that you are a member, with an identifier</li>"
+    };
+    let body = format!(
+        "<h1>Share your details?</h1><p>{member}, <strong>{application}</strong> asks to sign \
+         you in with your {brand} account. It will receive:</p><ul>{shares}</ul>\
+         <form method=\"post\" action=\"/oidc/consent\">\
+         <input type=\"hidden\" name=\"request\" value=\"{request}\">\
+         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
+         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\
+         </form>",
+        member = escape(member),
+        application = escape(application),
+        brand = escape(&branding.name),
+        request = escape(request),
+    );
+    frame(branding, "Share your details?", &body)
+}

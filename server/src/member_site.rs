@@ -26,7 +26,7 @@ use crate::member_pages::{self, Branding, Page};
 
 /// The session cookie: `__Host-` pins it to this exact host over a secure connection.
 /// `SameSite=Lax` keeps it off other sites' requests.
-const SESSION_COOKIE: &str = "__Host-vestibule_member";
+pub(crate) const SESSION_COOKIE: &str = "__Host-vestibule_member";
 /// The pending sign-in's cookie. iMIS returns the member with a cross-site POST, so this one
 /// must be `SameSite=None` to come back with it.
 const PENDING_COOKIE: &str = "__Host-vestibule_pending";
@@ -89,14 +89,16 @@ pub struct MemberSite {
     pub store: Store,
     pub members: Members,
     pub settings: TenantSettings,
+    pub oidc: crate::OidcEngines,
     pub addresses: SiteAddresses,
 }
 
 /// One request's tenant, with what its pages need.
-struct Site {
-    tenant: Tenant,
-    origin: String,
-    branding: Branding,
+pub(crate) struct Site {
+    pub(crate) tenant: Tenant,
+    /// `https://<domain>` (or a test domain's `http://` origin): also the OIDC issuer.
+    pub(crate) origin: String,
+    pub(crate) branding: Branding,
     source: IdentitySource,
 }
 
@@ -107,8 +109,8 @@ enum Scheme {
 }
 
 #[derive(Clone)]
-struct SiteState {
-    site: MemberSite,
+pub(crate) struct SiteState {
+    pub(crate) site: MemberSite,
     scheme: Scheme,
 }
 
@@ -142,13 +144,16 @@ fn router(site: MemberSite, scheme: Scheme) -> Router {
         .route("/branding/logo", get(logo))
         .route("/branding/site.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::oidc_site::routes())
         .fallback(not_found)
         .with_state(SiteState { site, scheme })
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                 frame-ancestors 'none'; base-uri 'none'",
+                // No form-action: after a sign-in or consent form the answer continues to
+                // the application's redirect URI, and browsers apply form-action to redirects.
+                "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; \
+                 base-uri 'none'",
             ),
         ))
         .layer(SetResponseHeaderLayer::overriding(
@@ -185,7 +190,7 @@ pub(crate) fn request_host(headers: &HeaderMap) -> Option<String> {
 
 impl SiteState {
     /// The tenant this request's host belongs to, or the response to send instead.
-    async fn site(&self, headers: &HeaderMap) -> Result<Site, Response> {
+    pub(crate) async fn site(&self, headers: &HeaderMap) -> Result<Site, Response> {
         let Some(host) = request_host(headers) else {
             return Err((StatusCode::BAD_REQUEST, "This request names no host.").into_response());
         };
@@ -250,7 +255,13 @@ impl SiteState {
 }
 
 /// A branded page with a status: what happened and what to try.
-fn page(site: &Site, status: StatusCode, title: &str, happened: &str, try_next: &str) -> Response {
+pub(crate) fn page(
+    site: &Site,
+    status: StatusCode,
+    title: &str,
+    happened: &str,
+    try_next: &str,
+) -> Response {
     let words = Page {
         title: title.to_string(),
         happened: happened.to_string(),
@@ -259,7 +270,7 @@ fn page(site: &Site, status: StatusCode, title: &str, happened: &str, try_next: 
     (status, member_pages::error(&site.branding, &words)).into_response()
 }
 
-fn unavailable(error: &dyn std::fmt::Display) -> Response {
+pub(crate) fn unavailable(error: &dyn std::fmt::Display) -> Response {
     tracing::error!(%error, "member site request failed");
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -280,7 +291,7 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn set_cookie(response: &mut Response, value: String) {
+pub(crate) fn set_cookie(response: &mut Response, value: String) {
     if let Ok(value) = HeaderValue::from_str(&value) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -290,20 +301,20 @@ fn session_cookie(token: &str) -> String {
     format!("{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Lax")
 }
 
-fn clear(name: &str) -> String {
+pub(crate) fn clear(name: &str) -> String {
     format!("{name}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
 }
 
 /// The browser must say the form came from this site: the member's forms post to their own
 /// origin, and nothing else may sign a member in or out.
-fn same_origin(site: &Site, headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(site: &Site, headers: &HeaderMap) -> bool {
     headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|origin| origin == site.origin)
 }
 
-fn client_address(request_extensions: &Extensions) -> String {
+pub(crate) fn client_address(request_extensions: &Extensions) -> String {
     request_extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string())
@@ -315,7 +326,7 @@ struct ReturnTo {
     return_to: String,
 }
 
-async fn current_member(
+pub(crate) async fn current_member(
     state: &SiteState,
     site: &Site,
     headers: &HeaderMap,
@@ -573,7 +584,7 @@ async fn logout(State(state): State<SiteState>, headers: HeaderMap) -> Response 
     response
 }
 
-fn forbidden(site: &Site) -> Response {
+pub(crate) fn forbidden(site: &Site) -> Response {
     page(
         site,
         StatusCode::FORBIDDEN,

@@ -228,7 +228,7 @@ async fn a_member_signs_in_through_imis_and_lands_where_they_were_going() {
     let csp = login.headers[header::CONTENT_SECURITY_POLICY]
         .to_str()
         .unwrap();
-    assert!(csp.contains("default-src 'none'") && csp.contains("form-action 'self'"));
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
     let css = site.get(ACME, "/branding/site.css", None).await;
     assert!(css.body.contains("--brand: #7a1f5c"));
 

@@ -17,7 +17,7 @@ use crate::authorize::valid_challenge;
 use crate::random::{random, stored_hash};
 use crate::{
     AuthorizationRequest, ChallengeMethod, Client, CodeChallenge, IdTokenContent, OidcClients,
-    OidcError, Signer, SigningAlgorithm, SigningKeys, Subject,
+    OidcError, Signer, SigningAlgorithm, SigningKeys, Subject, Verifier,
 };
 
 /// How long an authorization code may wait to be redeemed.
@@ -199,6 +199,73 @@ impl Grants {
             id_token,
             scope: grant.scopes.join(" "),
         }))
+    }
+
+    /// The application an `id_token_hint` names, when the hint is an ID token this tenant's
+    /// issuer signed for it (RP-initiated logout). Expired hints are fine: logging out after the
+    /// token expired is the usual case.
+    pub async fn hinted_client(
+        &self,
+        tenant: TenantId,
+        issuer: &str,
+        hint: &str,
+        now: Timestamp,
+    ) -> Result<Option<Client>, OidcError> {
+        // The audience is read before verifying only to learn which key verifies the hint.
+        let Some(client_id) = crate::jws::unverified_claim(hint, "aud") else {
+            return Ok(None);
+        };
+        let client = match self.clients.get(tenant, &client_id).await {
+            Ok(client) => client,
+            Err(OidcError::NoSuchClient) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let claims = match client.settings.algorithm {
+            SigningAlgorithm::HS512 => {
+                let key = self.clients.hs512_key(&client)?;
+                Verifier::Hs512 { secret: &key }.verify(hint)
+            }
+            algorithm => {
+                let keys = self.keys.published(tenant, now).await?;
+                Verifier::Rsa {
+                    algorithm,
+                    keys: &keys,
+                }
+                .verify(hint)
+            }
+        };
+        Ok(claims
+            .ok()
+            .filter(|claims| claims.get("iss").and_then(|v| v.as_str()) == Some(issuer))
+            .map(|_| client))
+    }
+
+    /// Tokens for the password grant (ROPC): the member's password was just verified with the
+    /// identity source, so the sign-in time is now and there is no nonce.
+    pub async fn issue_for_password(
+        &self,
+        issuer: &str,
+        client: &Client,
+        subject: Subject,
+        scopes: Vec<String>,
+        now: Timestamp,
+    ) -> Result<TokenResponse, OidcError> {
+        let grant = Grant {
+            subject,
+            scopes,
+            nonce: None,
+            code_challenge: None,
+            auth_time: now,
+        };
+        let access_token = self.store_access_token(client, &grant, None, now).await?;
+        let id_token = self.id_token(issuer, client, &grant, None, now).await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: client.settings.access_token_seconds,
+            id_token,
+            scope: grant.scopes.join(" "),
+        })
     }
 
     /// The implicit flow's tokens, issued at the authorization endpoint.

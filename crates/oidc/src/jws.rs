@@ -145,6 +145,13 @@ fn split(token: &str) -> Result<Parts<'_>, OidcError> {
     })
 }
 
+/// A string claim of a token whose signature has not been checked: only for choosing the key
+/// that will check it.
+pub(crate) fn unverified_claim(token: &str, name: &str) -> Option<String> {
+    let parts = split(token).ok()?;
+    parts.claims.get(name)?.as_str().map(str::to_string)
+}
+
 impl Verifier<'_> {
     /// The claims of `token` if its signature verifies with this verifier's algorithm and keys.
     /// Expiry and audience are the caller's to check: they depend on what the token is for.

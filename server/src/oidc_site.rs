@@ -1,0 +1,775 @@
+//! The OpenID Connect provider's endpoints on a tenant's domain: discovery, JWKS, authorization
+//! (with the hosted sign-in and consent), token, userinfo, introspection, revocation and
+//! RP-initiated logout. Decisions live in `vestibule-oidc`; this maps HTTP to them, once.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde_json::{json, Value};
+use vestibule_domain::Timestamp;
+use vestibule_members::{Member, MembersError};
+use vestibule_oidc::{
+    check_request, client_credentials, discovery_document, grant_request, jwks, paths,
+    AuthorizationRequest, AuthorizeError, Client, GrantRequest, OidcError, Prompt, ResponseMode,
+    ResponseType, SignInNeed, Subject, TokenError,
+};
+
+use crate::member_pages::{self, query_value};
+use crate::member_site::{
+    clear, client_address, cookie, current_member, forbidden, page, same_origin, set_cookie,
+    unavailable, Site, SiteState, SESSION_COOKIE,
+};
+
+type Params = Vec<(String, String)>;
+
+pub(crate) fn routes() -> Router<SiteState> {
+    Router::new()
+        .route(paths::DISCOVERY, get(discovery))
+        .route(paths::JWKS, get(jwks_document))
+        .route(paths::AUTHORIZE, get(authorize))
+        .route("/oidc/consent", post(consent))
+        .route(paths::TOKEN, post(token))
+        .route(paths::USERINFO, get(userinfo).post(userinfo))
+        .route(paths::INTROSPECT, post(introspect))
+        .route(paths::REVOKE, post(revoke))
+        .route(paths::END_SESSION, get(end_session))
+}
+
+/// Metadata and keys are public and read by browsers' JavaScript too.
+fn public_json(value: Value) -> Response {
+    (
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        Json(value),
+    )
+        .into_response()
+}
+
+async fn discovery(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    match state.site(&headers).await {
+        Ok(site) => public_json(discovery_document(&site.origin)),
+        Err(response) => response,
+    }
+}
+
+async fn jwks_document(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    match state
+        .site
+        .oidc
+        .keys
+        .published(site.tenant.id, Timestamp::now())
+        .await
+    {
+        Ok(keys) => public_json(jwks(&keys)),
+        Err(error) => unavailable(&error),
+    }
+}
+
+fn subject(member: &Member) -> Subject {
+    Subject {
+        sub: member.subject.clone(),
+        attributes: member.attributes.clone(),
+    }
+}
+
+fn encode(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", query_value(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Sends the answer to the application's redirect URI, in the query or the fragment.
+fn to_application(
+    redirect_uri: &str,
+    mode: ResponseMode,
+    mut pairs: Vec<(&str, String)>,
+    state: Option<&str>,
+) -> Response {
+    if let Some(state) = state {
+        pairs.push(("state", state.to_string()));
+    }
+    let encoded = encode(&pairs);
+    if encoded.is_empty() {
+        return Redirect::to(redirect_uri).into_response();
+    }
+    let location = match mode {
+        ResponseMode::Query if redirect_uri.contains('?') => format!("{redirect_uri}&{encoded}"),
+        ResponseMode::Query => format!("{redirect_uri}?{encoded}"),
+        ResponseMode::Fragment => format!("{redirect_uri}#{encoded}"),
+    };
+    Redirect::to(&location).into_response()
+}
+
+fn error_to_application(
+    request: &AuthorizationRequest,
+    error: &str,
+    description: &str,
+) -> Response {
+    to_application(
+        &request.redirect_uri,
+        request.response_mode,
+        vec![
+            ("error", error.to_string()),
+            ("error_description", description.to_string()),
+        ],
+        request.state.as_deref(),
+    )
+}
+
+fn authorize_error(site: &Site, error: AuthorizeError) -> Response {
+    match error {
+        AuthorizeError::Page(message) => page(
+            site,
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is not valid",
+            &message,
+            "Go back to the site you came from and try again, or tell its support team.",
+        ),
+        AuthorizeError::Redirect {
+            redirect_uri,
+            response_mode,
+            error,
+            description,
+            state,
+        } => to_application(
+            &redirect_uri,
+            response_mode,
+            vec![
+                ("error", error.to_string()),
+                ("error_description", description),
+            ],
+            state.as_deref(),
+        ),
+    }
+}
+
+/// The authorization request again, without `prompt`: what the member returns to after
+/// signing in or consenting, so `prompt=login` or `prompt=consent` is not asked twice.
+fn resume_url(params: &Params) -> String {
+    let kept: Vec<(&str, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "prompt")
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    format!("{}?{}", paths::AUTHORIZE, encode(&kept))
+}
+
+async fn client_named(
+    state: &SiteState,
+    site: &Site,
+    params: &Params,
+) -> Result<Option<Client>, Response> {
+    let client_id = params
+        .iter()
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    match state.site.oidc.clients.get(site.tenant.id, client_id).await {
+        Ok(client) => Ok(Some(client)),
+        Err(OidcError::NoSuchClient) => Ok(None),
+        Err(error) => Err(unavailable(&error)),
+    }
+}
+
+async fn authorize(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let client = match client_named(&state, &site, &params).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    let request = match check_request(&params, client.as_ref()) {
+        Ok(request) => request,
+        Err(error) => return authorize_error(&site, error),
+    };
+    let Some(client) = client else {
+        return unavailable(&"a checked request without its client");
+    };
+    let now = Timestamp::now();
+    let session = match current_member(&state, &site, &headers).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let session = match request.sign_in_need(session.as_ref().map(|s| s.created_at), now) {
+        SignInNeed::LoginRequired => {
+            return error_to_application(&request, "login_required", "the member must sign in")
+        }
+        SignInNeed::SignIn => {
+            // A forced sign-in (prompt=login, max_age) ends the session it replaces.
+            let mut response = Redirect::to(&format!(
+                "/login?return_to={}",
+                query_value(&resume_url(&params))
+            ))
+            .into_response();
+            if session.is_some() {
+                if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+                    if let Err(error) = state.site.members.sign_out(&token).await {
+                        return unavailable(&error);
+                    }
+                    set_cookie(&mut response, clear(SESSION_COOKIE));
+                }
+            }
+            return response;
+        }
+        SignInNeed::UseSession => match session {
+            Some(session) => session,
+            None => return unavailable(&"a usable session that is missing"),
+        },
+    };
+    let subject = subject(&session.member);
+    let consent_needed = state
+        .site
+        .oidc
+        .consents
+        .needed(&client, &subject.sub, &request.scopes, &request.prompt, now)
+        .await;
+    match consent_needed {
+        Ok(true) if request.prompt.contains(&Prompt::None) => {
+            return error_to_application(&request, "consent_required", "the member must consent")
+        }
+        Ok(true) => {
+            return member_pages::consent(
+                &site.branding,
+                &client.name,
+                &session.member.name,
+                &request.scopes,
+                &resume_url(&params),
+            )
+            .into_response()
+        }
+        Ok(false) => {}
+        Err(error) => return unavailable(&error),
+    }
+    respond(
+        &state,
+        &site,
+        &client,
+        &request,
+        subject,
+        session.created_at,
+        now,
+    )
+    .await
+}
+
+/// Issues what the request asked for and sends it to the application.
+async fn respond(
+    state: &SiteState,
+    site: &Site,
+    client: &Client,
+    request: &AuthorizationRequest,
+    subject: Subject,
+    auth_time: Timestamp,
+    now: Timestamp,
+) -> Response {
+    let grants = &state.site.oidc.grants;
+    let pairs = match request.response_type {
+        ResponseType::Code => {
+            match grants
+                .issue_code(site.tenant.id, request, subject, auth_time, now)
+                .await
+            {
+                Ok(code) => vec![("code", code)],
+                Err(error) => return unavailable(&error),
+            }
+        }
+        ResponseType::Token | ResponseType::IdTokenToken => {
+            match grants
+                .issue_implicit(&site.origin, client, request, subject, auth_time, now)
+                .await
+            {
+                Ok(issued) => {
+                    let mut pairs = vec![
+                        ("access_token", issued.access_token),
+                        ("token_type", "Bearer".to_string()),
+                        ("expires_in", issued.expires_in.to_string()),
+                    ];
+                    if let Some(id_token) = issued.id_token {
+                        pairs.push(("id_token", id_token));
+                    }
+                    pairs
+                }
+                Err(error) => return unavailable(&error),
+            }
+        }
+    };
+    to_application(
+        &request.redirect_uri,
+        request.response_mode,
+        pairs,
+        request.state.as_deref(),
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct ConsentForm {
+    /// The authorization request to resume (`/oidc/authorize?…`).
+    request: String,
+    decision: String,
+}
+
+/// The consent page's answer. The request is checked again from scratch: the form is only a
+/// member's yes or no, never a way around the checks.
+async fn consent(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    form: Result<Form<ConsentForm>, FormRejection>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    if !same_origin(&site, &headers) {
+        return forbidden(&site);
+    }
+    let Ok(Form(form)) = form else {
+        return page(
+            &site,
+            StatusCode::BAD_REQUEST,
+            "The answer did not arrive",
+            "The consent form came back incomplete.",
+            "Go back to the site you came from and sign in again.",
+        );
+    };
+    let query = form
+        .request
+        .strip_prefix(&format!("{}?", paths::AUTHORIZE))
+        .unwrap_or_default();
+    let params: Params = serde_urlencoded_pairs(query);
+    let client = match client_named(&state, &site, &params).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    let request = match check_request(&params, client.as_ref()) {
+        Ok(request) => request,
+        Err(error) => return authorize_error(&site, error),
+    };
+    let Some(client) = client else {
+        return unavailable(&"a checked request without its client");
+    };
+    if form.decision != "allow" {
+        return error_to_application(&request, "access_denied", "the member did not consent");
+    }
+    let session = match current_member(&state, &site, &headers).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return Redirect::to(&form.request).into_response(),
+        Err(response) => return response,
+    };
+    if let Err(error) = state
+        .site
+        .oidc
+        .consents
+        .grant(
+            &client,
+            &session.member.subject,
+            &request.scopes,
+            Timestamp::now(),
+        )
+        .await
+    {
+        return unavailable(&error);
+    }
+    Redirect::to(&resume_url(&params)).into_response()
+}
+
+fn serde_urlencoded_pairs(query: &str) -> Params {
+    axum::extract::Query::<Params>::try_from_uri(&format!("/?{query}").parse().unwrap_or_default())
+        .map(|Query(pairs)| pairs)
+        .unwrap_or_default()
+}
+
+// --- the back channel: JSON endpoints for the applications' servers --------------------------
+
+/// An OAuth error answer (RFC 6749 §5.2) with the right status; `invalid_client` with HTTP
+/// Basic asks for credentials again, as the RFC says.
+fn oauth_error(error: &TokenError, basic: bool) -> Response {
+    let status = match error.error {
+        "invalid_client" => StatusCode::UNAUTHORIZED,
+        "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut response = (
+        status,
+        Json(json!({ "error": error.error, "error_description": error.description })),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED && basic {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"token\""),
+        );
+    }
+    no_store(response)
+}
+
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+fn token_error(error: &'static str, description: &str) -> TokenError {
+    TokenError {
+        error,
+        description: description.to_string(),
+    }
+}
+
+/// Who is calling a back-channel endpoint. `require_secret`: introspection and revocation are
+/// for confidential applications only.
+async fn calling_client(
+    state: &SiteState,
+    site: &Site,
+    headers: &HeaderMap,
+    form: &Params,
+    require_secret: bool,
+) -> Result<Client, Response> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let basic = authorization.is_some();
+    let credentials =
+        client_credentials(authorization, form).map_err(|e| oauth_error(&e, basic))?;
+    let clients = &state.site.oidc.clients;
+    let now = Timestamp::now();
+    let refused = || {
+        oauth_error(
+            &token_error("invalid_client", "client authentication failed"),
+            basic,
+        )
+    };
+    match credentials.secret {
+        Some(secret) => match clients
+            .authenticate(site.tenant.id, &credentials.client_id, &secret, now)
+            .await
+        {
+            Ok(client) => Ok(client),
+            Err(OidcError::InvalidClient) => Err(refused()),
+            Err(error) => Err(unavailable(&error)),
+        },
+        None if require_secret => Err(refused()),
+        None => match clients.get(site.tenant.id, &credentials.client_id).await {
+            // A public application identifies itself; PKCE protects its codes.
+            Ok(client) if !client.settings.confidential => Ok(client),
+            Ok(_) | Err(OidcError::NoSuchClient) => Err(refused()),
+            Err(error) => Err(unavailable(&error)),
+        },
+    }
+}
+
+async fn token(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    form: Result<Form<Params>, FormRejection>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let Ok(Form(form)) = form else {
+        return oauth_error(
+            &token_error(
+                "invalid_request",
+                "send an application/x-www-form-urlencoded body",
+            ),
+            false,
+        );
+    };
+    let client = match calling_client(&state, &site, &headers, &form, false).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    let grant = match grant_request(&form) {
+        Ok(grant) => grant,
+        Err(error) => return oauth_error(&error, false),
+    };
+    let now = Timestamp::now();
+    let grants = &state.site.oidc.grants;
+    let outcome = match grant {
+        GrantRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            grants
+                .redeem_code(
+                    &site.origin,
+                    &client,
+                    &code,
+                    redirect_uri.as_deref(),
+                    code_verifier.as_deref(),
+                    now,
+                )
+                .await
+        }
+        GrantRequest::Password {
+            username,
+            password,
+            scope,
+        } => {
+            if !client.settings.allow_password {
+                return oauth_error(
+                    &token_error(
+                        "unauthorized_client",
+                        "the password grant is not enabled for this application",
+                    ),
+                    false,
+                );
+            }
+            let scopes: Vec<String> = scope
+                .as_deref()
+                .unwrap_or("openid profile")
+                .split(' ')
+                .filter(|s| matches!(*s, "openid" | "profile"))
+                .map(str::to_string)
+                .collect();
+            if !scopes.iter().any(|s| s == "openid") {
+                return oauth_error(
+                    &token_error("invalid_scope", "the openid scope is required"),
+                    false,
+                );
+            }
+            let verified = state
+                .site
+                .members
+                .verify_password(
+                    site.tenant.id,
+                    &username,
+                    &password,
+                    &client_address(&extensions),
+                    now,
+                )
+                .await;
+            let member = match verified {
+                Ok(member) => member,
+                Err(MembersError::BadCredentials | MembersError::TooManyAttempts { .. }) => {
+                    return oauth_error(
+                        &token_error("invalid_grant", "the username or password is not right"),
+                        false,
+                    )
+                }
+                Err(
+                    MembersError::ImisUnavailable(_)
+                    | MembersError::NotConfigured(_)
+                    | MembersError::ProfileUnavailable(_)
+                    | MembersError::ClientRefused(_),
+                ) => {
+                    return oauth_error(
+                        &token_error(
+                            "temporarily_unavailable",
+                            "the membership system cannot verify passwords right now",
+                        ),
+                        false,
+                    )
+                }
+                Err(error) => return unavailable(&error),
+            };
+            grants
+                .issue_for_password(&site.origin, &client, subject(&member), scopes, now)
+                .await
+                .map(Ok)
+        }
+    };
+    match outcome {
+        Ok(Ok(tokens)) => no_store(Json(tokens).into_response()),
+        Ok(Err(error)) => oauth_error(&error, false),
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// RFC 6750 §3: a missing or bad bearer token is a 401 that says so.
+fn bearer_refused(error: Option<&str>) -> Response {
+    let challenge = match error {
+        Some(error) => format!("Bearer error=\"{error}\""),
+        None => "Bearer".to_string(),
+    };
+    let mut response = StatusCode::UNAUTHORIZED.into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    no_store(response)
+}
+
+async fn userinfo(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return bearer_refused(None);
+    };
+    let oidc = &state.site.oidc;
+    let grant = match oidc
+        .grants
+        .access_grant(site.tenant.id, token.trim(), Timestamp::now())
+        .await
+    {
+        Ok(Some(grant)) => grant,
+        Ok(None) => return bearer_refused(Some("invalid_token")),
+        Err(error) => return unavailable(&error),
+    };
+    let (client_id, grant) = grant;
+    match oidc.clients.get(site.tenant.id, &client_id).await {
+        Ok(client) => no_store(
+            Json(vestibule_oidc::userinfo(
+                &client,
+                &grant.subject,
+                &grant.scopes,
+            ))
+            .into_response(),
+        ),
+        Err(OidcError::NoSuchClient) => bearer_refused(Some("invalid_token")),
+        Err(error) => unavailable(&error),
+    }
+}
+
+async fn introspect(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    form: Result<Form<Params>, FormRejection>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let client = match calling_client(&state, &site, &headers, &form, true).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    let Some(token) = form.iter().find(|(k, _)| k == "token").map(|(_, v)| v) else {
+        return oauth_error(&token_error("invalid_request", "token is missing"), false);
+    };
+    match state
+        .site
+        .oidc
+        .grants
+        .introspect(&client, token, Timestamp::now())
+        .await
+    {
+        Ok(facts) => no_store(Json(facts).into_response()),
+        Err(error) => unavailable(&error),
+    }
+}
+
+async fn revoke(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    form: Result<Form<Params>, FormRejection>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let client = match calling_client(&state, &site, &headers, &form, true).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    let Some(token) = form.iter().find(|(k, _)| k == "token").map(|(_, v)| v) else {
+        return oauth_error(&token_error("invalid_request", "token is missing"), false);
+    };
+    match state
+        .site
+        .oidc
+        .grants
+        .revoke(&client, token, Timestamp::now())
+        .await
+    {
+        // RFC 7009 §2.2: 200 whether or not there was such a token.
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(error) => unavailable(&error),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct LogoutQuery {
+    id_token_hint: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+/// RP-initiated logout: ends the member's session here, then returns to the application only
+/// when the ID token hint proves which application asks and the address is registered for it.
+async fn end_session(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    Query(query): Query<LogoutQuery>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let client = match query.id_token_hint.as_deref() {
+        Some(hint) => match state
+            .site
+            .oidc
+            .grants
+            .hinted_client(site.tenant.id, &site.origin, hint, Timestamp::now())
+            .await
+        {
+            Ok(client) => client,
+            Err(error) => return unavailable(&error),
+        },
+        None => None,
+    };
+    // The member asked to sign out: that happens whatever else is wrong with the request. The
+    // return address is used only when it is registered for the application the hint proves.
+    let back = match (&client, query.post_logout_redirect_uri.as_deref()) {
+        (Some(client), Some(uri))
+            if client
+                .settings
+                .post_logout_redirect_uris
+                .iter()
+                .any(|registered| registered == uri) =>
+        {
+            Some(uri.to_string())
+        }
+        _ => None,
+    };
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        if let Err(error) = state.site.members.sign_out(&token).await {
+            return unavailable(&error);
+        }
+    }
+    let mut response = match back {
+        Some(uri) => to_application(
+            &uri,
+            ResponseMode::Query,
+            Vec::new(),
+            query.state.as_deref(),
+        ),
+        None => member_pages::signed_out(&site.branding).into_response(),
+    };
+    set_cookie(&mut response, clear(SESSION_COOKIE));
+    response
+}

@@ -47,6 +47,9 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage a tenant's OpenID Connect client applications (the dashboard page is to come).
+    #[command(subcommand)]
+    Oidc(OidcCommand),
     /// Set up a demo tenant whose members sign in through the iMIS emulator's demo data
     /// (tools/imis-emulator/demo.toml), for trying Vestibule on this machine. Does nothing
     /// when the tenant exists.
@@ -57,6 +60,38 @@ pub enum Command {
         #[arg(long, default_value = "demo")]
         cloud_id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OidcCommand {
+    /// Register an application; prints its client id, its secret (once) and the discovery URL.
+    Add {
+        cloud_id: String,
+        name: String,
+        /// Exact redirect URI; repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Exact address to return to after signing out; repeat for several.
+        #[arg(long = "post-logout-uri")]
+        post_logout_uris: Vec<String>,
+        /// A public application (no secret; PKCE required).
+        #[arg(long)]
+        public: bool,
+        /// Enable the implicit flow (token, token id_token).
+        #[arg(long)]
+        implicit: bool,
+        /// Enable the password grant (ROPC).
+        #[arg(long)]
+        password: bool,
+        /// RS256, RS512 or HS512.
+        #[arg(long, default_value = "RS256")]
+        algorithm: String,
+        /// Ask members for consent.
+        #[arg(long)]
+        consent: bool,
+    },
+    /// List a tenant's applications.
+    List { cloud_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +189,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         }
         Command::Domain(command) => domain(config, command).await,
         Command::Demo { imis_url, cloud_id } => demo(config, &imis_url, &cloud_id).await,
+        Command::Oidc(command) => oidc(config, command).await,
         Command::Config(ConfigCommand::Check) => {
             println!("# configuration is valid\n{}", config.redacted_toml());
             Ok(())
@@ -227,6 +263,76 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+async fn oidc(config: Config, command: OidcCommand) -> Result<(), CliError> {
+    let store = open_store(&config).await?;
+    let secret = config.load_secret_key()?;
+    let provisioning = provisioning(&config, store.clone(), secret.clone())?;
+    let engines = crate::Engines::new(&config, store.clone(), secret, provisioning);
+    let clients = &engines.oidc.clients;
+    let usage = |e: vestibule_oidc::OidcError| CliError::Usage(e.to_string());
+    match command {
+        OidcCommand::Add {
+            cloud_id,
+            name,
+            redirect_uris,
+            post_logout_uris,
+            public,
+            implicit,
+            password,
+            algorithm,
+            consent,
+        } => {
+            let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
+            let input = vestibule_oidc::ClientInput {
+                name,
+                redirect_uris,
+                post_logout_redirect_uris: post_logout_uris,
+                confidential: !public,
+                allow_implicit: implicit,
+                allow_password: password,
+                algorithm,
+                consent,
+                ..vestibule_oidc::ClientInput::default()
+            };
+            let (client, shown) = clients
+                .create(tenant.id, input, Timestamp::now())
+                .await
+                .map_err(usage)?;
+            println!("client_id: {}", client.client_id);
+            if let Some(secret) = shown.client_secret {
+                println!("client_secret (shown once): {secret}");
+            }
+            if let Some(key) = shown.hs512_key {
+                println!("HS512 key (shown once): {key}");
+            }
+            let addresses = engines.member_site(&config)?.addresses;
+            let domain = engines
+                .provisioning
+                .overview(tenant.id)
+                .await?
+                .map(|overview| overview.domain.as_str().to_string());
+            match addresses.origin(&tenant.cloud_id, domain.as_deref()) {
+                Some(origin) => println!("discovery: {origin}{}", vestibule_oidc::paths::DISCOVERY),
+                None => println!("discovery: provision the tenant's domain first"),
+            }
+        }
+        OidcCommand::List { cloud_id } => {
+            let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
+            for client in clients.list(tenant.id).await.map_err(usage)? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    client.client_id,
+                    client.name,
+                    client.settings.algorithm.as_str(),
+                    client.settings.redirect_uris.join(" ")
+                );
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
 }
 
 /// The demo tenant: Settings that match the emulator's demo data, branding, and one member in

@@ -300,3 +300,63 @@ async fn demo_sets_up_a_tenant_once_and_then_leaves_it_alone() {
     assert_eq!(kept.brand_name, "Renamed by the newcomer");
     assert_eq!(kept.imis_base_url, url);
 }
+
+#[tokio::test]
+async fn oidc_applications_can_be_registered_from_a_script() {
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path();
+    assert!(vestibule(dir, &["tenant", "add", "acme", "Acme"], None)
+        .status
+        .success());
+    let added = std::process::Command::new(env!("CARGO_BIN_EXE_vestibule"))
+        .args([
+            "oidc",
+            "add",
+            "acme",
+            "Events",
+            "--redirect-uri",
+            "https://events.example.org/cb",
+        ])
+        .current_dir(dir)
+        .env(
+            "VESTIBULE_DATABASE_URL",
+            format!("sqlite://{}/v.db", dir.display()),
+        )
+        .env("VESTIBULE_TEST_DOMAINS", "sso.acme.localhost=acme")
+        .env("VESTIBULE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let out = text(&added.stdout);
+    assert!(out.contains("client_secret (shown once): "), "{out}");
+    assert!(
+        out.contains("discovery: http://sso.acme.localhost:8080/.well-known/openid-configuration"),
+        "{out}"
+    );
+    let client_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id: "))
+        .unwrap()
+        .to_string();
+    let listed = vestibule(dir, &["oidc", "list", "acme"], None);
+    assert!(text(&listed.stdout).contains(&client_id));
+
+    let refused = vestibule(
+        dir,
+        &[
+            "oidc",
+            "add",
+            "acme",
+            "Bad",
+            "--redirect-uri",
+            "http://events.example.org/cb",
+        ],
+        None,
+    );
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("https"),
+        "{}",
+        text(&refused.stderr)
+    );
+}

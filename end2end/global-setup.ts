@@ -78,6 +78,10 @@ export default async function globalSetup() {
   process.env.VESTIBULE_E2E_HTTPS_PORT = httpsPort;
   process.env.VESTIBULE_E2E_IMIS_URL = `http://127.0.0.1:${imisPort}`;
   process.env.VESTIBULE_E2E_MEMBER_SITE = memberSite;
+  // For tests that use the CLI beside the running server (SQLite in WAL mode allows it).
+  process.env.VESTIBULE_E2E_DATABASE_URL = `sqlite://${data}/vestibule.db`;
+  process.env.VESTIBULE_E2E_SECRET_KEY_FILE = `${data}/secret.key`;
+  process.env.VESTIBULE_E2E_HTTP_PORT = httpPort;
   process.env.SANDBOX_DNS_API = sandbox.SANDBOX_DNS_API;
   process.env.SANDBOX_ACME_API = sandbox.SANDBOX_ACME_API;
   process.env.SANDBOX_TRUSTED_ROOT = sandbox.VESTIBULE_ACME_ROOT;

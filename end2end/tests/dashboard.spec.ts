@@ -1,5 +1,9 @@
 import { expect, Page, test } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { createHash, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { resolve as resolvePath } from 'node:path';
 import { get as httpsGet } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 
@@ -404,4 +408,130 @@ test('members of a tenant without iMIS sign in with the member directory', async
   await expect(page.getByRole('heading', { name: 'You are signed in' })).toBeVisible();
   await expect(page.locator('main')).toContainText('Welcome, Demo Member.');
   await snapshot(page, 'member-directory-signed-in');
+});
+
+// The relying party's side of the code flow, as an application's server would do it: the token
+// request goes to the edge on loopback with the tenant's host name (Node does not resolve
+// *.localhost), and the ID token is checked with Node's own crypto against the published JWKS.
+function backchannel(path: string, init: { method?: string; body?: string; headers?: Record<string, string> }) {
+  const port = Number(process.env.VESTIBULE_E2E_HTTP_PORT);
+  return new Promise<{ status: number; body: string }>((resolveReply, reject) => {
+    const request = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: init.method ?? 'GET',
+        headers: { Host: `sso.acme.localhost:${port}`, ...(init.headers ?? {}) },
+      },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk) => (body += chunk));
+        response.on('end', () => resolveReply({ status: response.statusCode ?? 0, body }));
+      },
+    );
+    request.on('error', reject);
+    if (init.body) request.write(init.body);
+    request.end();
+  });
+}
+
+test('an OpenID Connect application signs a member in with the code flow and PKCE', async ({ page }) => {
+  const repo = resolvePath(__dirname, '../..');
+  const registered = execFileSync(
+    resolvePath(repo, 'target/debug/vestibule'),
+    ['oidc', 'add', 'acme', 'Events', '--redirect-uri', 'https://rp.example.test/cb', '--consent'],
+    {
+      cwd: repo,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        VESTIBULE_DATABASE_URL: process.env.VESTIBULE_E2E_DATABASE_URL,
+        VESTIBULE_SECRET_KEY_FILE: process.env.VESTIBULE_E2E_SECRET_KEY_FILE,
+        VESTIBULE_TEST_DOMAINS: 'sso.acme.localhost=acme',
+        VESTIBULE_HTTP_LISTEN: `127.0.0.1:${process.env.VESTIBULE_E2E_HTTP_PORT}`,
+        VESTIBULE_LOG: 'warn',
+      },
+    },
+  );
+  const clientId = registered.match(/client_id: (\S+)/)![1];
+  const secret = registered.match(/client_secret \(shown once\): (\S+)/)![1];
+  const site = memberSite();
+  const discovery = JSON.parse((await backchannel('/.well-known/openid-configuration', {})).body);
+  expect(discovery.issuer).toBe(site);
+
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const authorize = new URL(`${site}/oidc/authorize`);
+  for (const [key, value] of Object.entries({
+    client_id: clientId,
+    redirect_uri: 'https://rp.example.test/cb',
+    response_type: 'code',
+    scope: 'openid profile',
+    state: 'state-1',
+    nonce: 'nonce-1',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  })) {
+    authorize.searchParams.set(key, value);
+  }
+
+  // The member directory's sign-in form (acme switched to it above), then consent.
+  await page.goto(authorize.toString());
+  await page.getByLabel('Username').fill('demo.member');
+  await page.getByLabel('Password').fill('demo-member-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Share your details?' })).toBeVisible();
+  await snapshot(page, 'oidc-consent');
+  // The browser is sent on to the application's callback (which does not exist here: only the
+  // address it is sent to matters).
+  const sentBack = page.waitForRequest((request) => request.url().startsWith('https://rp.example.test/cb'));
+  await page.getByRole('button', { name: 'Allow' }).click();
+  const returned = new URL((await sentBack).url());
+  expect(returned.searchParams.get('state')).toBe('state-1');
+  const code = returned.searchParams.get('code')!;
+
+  const token = await backchannel('/oidc/token', {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: 'https://rp.example.test/cb',
+      code_verifier: verifier,
+    }).toString(),
+  });
+  expect(token.status).toBe(200);
+  const tokens = JSON.parse(token.body);
+  const [header, payload, signature] = tokens.id_token.split('.');
+  const jwks = JSON.parse((await backchannel('/oidc/jwks', {})).body);
+  const { kid } = JSON.parse(Buffer.from(header, 'base64url').toString());
+  const jwk = jwks.keys.find((key: { kid: string }) => key.kid === kid);
+  const verified = cryptoVerify(
+    'RSA-SHA256',
+    Buffer.from(`${header}.${payload}`),
+    createPublicKey({ key: jwk, format: 'jwk' }),
+    Buffer.from(signature, 'base64url'),
+  );
+  expect(verified, 'the ID token verifies with the published key').toBe(true);
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+  expect(claims).toMatchObject({ iss: site, aud: clientId, nonce: 'nonce-1', sub: 'directory:demo.member' });
+
+  const userinfo = await backchannel('/oidc/userinfo', {
+    headers: { Authorization: `Bearer ${tokens.access_token}` },
+  });
+  expect(JSON.parse(userinfo.body)).toMatchObject({ sub: 'directory:demo.member', email: 'demo.member@acme.test' });
+  // The code works once.
+  const replay = await backchannel('/oidc/token', {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'https://rp.example.test/cb', code_verifier: verifier }).toString(),
+  });
+  expect(JSON.parse(replay.body).error).toBe('invalid_grant');
 });

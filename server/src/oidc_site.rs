@@ -29,7 +29,7 @@ pub(crate) fn routes() -> Router<SiteState> {
     Router::new()
         .route(paths::DISCOVERY, get(discovery))
         .route(paths::JWKS, get(jwks_document))
-        .route(paths::AUTHORIZE, get(authorize))
+        .route(paths::AUTHORIZE, get(authorize).post(authorize_form))
         .route("/oidc/consent", post(consent))
         .route(paths::TOKEN, post(token))
         .route(paths::USERINFO, get(userinfo).post(userinfo))
@@ -187,6 +187,19 @@ async fn authorize(
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Response {
+    authorize_with(state, headers, params).await
+}
+
+/// OpenID Connect Core §3.1.2.1: the authorization endpoint takes POST (form) as well as GET.
+async fn authorize_form(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    Form(params): Form<Params>,
+) -> Response {
+    authorize_with(state, headers, params).await
+}
+
+async fn authorize_with(state: SiteState, headers: HeaderMap, params: Params) -> Response {
     let site = match state.site(&headers).await {
         Ok(site) => site,
         Err(response) => return response,

@@ -460,6 +460,20 @@ async fn errors_go_to_a_page_or_to_the_application_as_the_spec_says() {
         assert_eq!(param(&reply.location(), "state").as_deref(), Some("st-1"));
     }
 
+    // The authorization endpoint takes a form post too.
+    let posted = op
+        .browser_post(
+            "/oidc/authorize",
+            op.authorize_url(&[]).split_once('?').unwrap().1.to_string(),
+            Some(&session),
+        )
+        .await;
+    assert!(
+        param(&posted.location(), "code").is_some(),
+        "{}",
+        posted.body
+    );
+
     let code = op.code(&session).await;
     let wrong_secret = op
         .backchannel(

@@ -599,3 +599,197 @@ pub async fn remove_logo(csrf: String, cloud_id: String) -> Result<(), AppError>
         .await,
     )
 }
+
+// --- OIDC client apps ------------------------------------------------------------------------
+
+/// One client secret as the page lists it (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretView {
+    pub created_at: String,
+    /// When a rotation retires it.
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcAppView {
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub confidential: bool,
+    pub flows: Vec<String>,
+    pub algorithm: String,
+    pub consent: bool,
+    pub secrets: Vec<SecretView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcAppsView {
+    /// The issuer (`https://<domain>`), once the tenant has a domain.
+    pub issuer: Option<String>,
+    pub apps: Vec<OidcAppView>,
+}
+
+/// What is shown once after creating an app or rotating its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownOnceView {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub hs512_key: Option<String>,
+}
+
+#[server(prefix = "/api", endpoint = "oidc_apps")]
+pub async fn oidc_apps(cloud_id: String) -> Result<OidcAppsView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let clients = ssr::oidc_clients()?;
+            let now = ssr::now();
+            let mut apps = Vec::new();
+            for client in clients.list(tenant.id).await? {
+                let secrets = clients
+                    .secrets(&client, now)
+                    .await?
+                    .into_iter()
+                    .map(|s| SecretView {
+                        created_at: s.created_at.to_utc_string(),
+                        expires_at: s.expires_at.map(|t| t.to_utc_string()),
+                        last_used_at: s.last_used_at.map(|t| t.to_utc_string()),
+                    })
+                    .collect();
+                let settings = &client.settings;
+                let mut flows = vec!["Authorization code".to_string()];
+                if settings.require_pkce {
+                    flows[0].push_str(" (PKCE required)");
+                }
+                if settings.allow_implicit {
+                    flows.push("Implicit".to_string());
+                }
+                if settings.allow_password {
+                    flows.push("Password (ROPC)".to_string());
+                }
+                apps.push(OidcAppView {
+                    client_id: client.client_id.clone(),
+                    name: client.name.clone(),
+                    redirect_uris: settings.redirect_uris.clone(),
+                    post_logout_redirect_uris: settings.post_logout_redirect_uris.clone(),
+                    confidential: settings.confidential,
+                    flows,
+                    algorithm: settings.algorithm.as_str().to_string(),
+                    consent: settings.consent,
+                    secrets,
+                });
+            }
+            Ok(OidcAppsView {
+                issuer: ssr::member_site(&tenant).await?,
+                apps,
+            })
+        }
+        .await,
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Registers an OIDC client app. Checkboxes arrive only when ticked.
+#[server(prefix = "/api", endpoint = "create_oidc_app")]
+pub async fn create_oidc_app(
+    csrf: String,
+    cloud_id: String,
+    name: String,
+    redirect_uris: String,
+    #[server(default)] post_logout_redirect_uris: String,
+    #[server(default)] public: Option<String>,
+    #[server(default)] implicit: Option<String>,
+    #[server(default)] password: Option<String>,
+    #[server(default)] consent: Option<String>,
+    algorithm: String,
+) -> Result<ShownOnceView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let input = vestibule_oidc::ClientInput {
+                name,
+                redirect_uris: lines(&redirect_uris),
+                post_logout_redirect_uris: lines(&post_logout_redirect_uris),
+                confidential: public.is_none(),
+                allow_implicit: implicit.is_some(),
+                allow_password: password.is_some(),
+                consent: consent.is_some(),
+                algorithm,
+                ..vestibule_oidc::ClientInput::default()
+            };
+            let (client, shown) = ssr::oidc_clients()?
+                .create(tenant.id, input, ssr::now())
+                .await?;
+            Ok(ShownOnceView {
+                client_id: client.client_id,
+                client_secret: shown.client_secret,
+                hs512_key: shown.hs512_key,
+            })
+        }
+        .await,
+    )
+}
+
+/// A new client secret; the current ones keep working for `overlap_hours`.
+#[server(prefix = "/api", endpoint = "rotate_oidc_secret")]
+pub async fn rotate_oidc_secret(
+    csrf: String,
+    cloud_id: String,
+    client_id: String,
+    overlap_hours: i64,
+) -> Result<ShownOnceView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            if !(0..=24 * 30).contains(&overlap_hours) {
+                return Err(AppError::Invalid(
+                    "The overlap is 0 to 720 hours.".to_string(),
+                ));
+            }
+            let secret = ssr::oidc_clients()?
+                .rotate_secret(
+                    tenant.id,
+                    &client_id,
+                    vestibule_domain::Seconds::hours(overlap_hours),
+                    ssr::now(),
+                )
+                .await?;
+            Ok(ShownOnceView {
+                client_id,
+                client_secret: Some(secret),
+                hs512_key: None,
+            })
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "delete_oidc_app")]
+pub async fn delete_oidc_app(
+    csrf: String,
+    cloud_id: String,
+    client_id: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            ssr::oidc_clients()?.delete(tenant.id, &client_id).await?;
+            Ok(())
+        }
+        .await,
+    )
+}

@@ -6,10 +6,11 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    current_staff, domain_setup, list_tenants, setup_link, tenant_members, tenant_settings,
-    tenant_team, AddMember, AppError, CompleteSetup, CreateTenant, DomainSetupView, InviteAdmin,
-    Me, MembersPageView, ReleaseDomain, RemoveLogo, RemoveMember, RetryProvisioning, SaveSettings,
-    SetMemberPassword, SettingsPageView, SetupView, SignIn as SignInAction, StaffView,
+    current_staff, domain_setup, list_tenants, oidc_apps, setup_link, tenant_members,
+    tenant_settings, tenant_team, AddMember, AppError, CompleteSetup, CreateOidcApp, CreateTenant,
+    DeleteOidcApp, DomainSetupView, InviteAdmin, Me, MembersPageView, OidcAppsView, ReleaseDomain,
+    RemoveLogo, RemoveMember, RetryProvisioning, RotateOidcSecret, SaveSettings, SetMemberPassword,
+    SettingsPageView, SetupView, ShownOnceView, SignIn as SignInAction, StaffView,
     StartProvisioning, TenantView, TestConnection,
 };
 use crate::layout::{go_to, ErrorPage, Frame, TenantFrame};
@@ -866,14 +867,189 @@ fn members_body(
     .into_any()
 }
 
+/// `/t/:cloud_id/oidc`: the tenant's OpenID Connect client apps.
 #[component]
 pub fn OidcApps() -> impl IntoView {
+    let params = use_params_map();
+    let create = ServerAction::<CreateOidcApp>::new();
+    let rotate = ServerAction::<RotateOidcSecret>::new();
+    let delete = ServerAction::<DeleteOidcApp>::new();
+    let apps = Resource::new_blocking(
+        move || {
+            let cloud_id = params.read().get("cloud_id").unwrap_or_default();
+            (
+                cloud_id,
+                create.version().get(),
+                rotate.version().get(),
+                delete.version().get(),
+            )
+        },
+        |(cloud_id, _, _, _)| oidc_apps(cloud_id),
+    );
     view! {
-        <NotYetAvailable
-            page="OIDC Client Apps"
-            purpose="Here you will register OpenID Connect client apps for event, learning and community vendors and copy the values they need."
-        />
+        <TenantFrame page=move |me, tenant| {
+            view! {
+                {tenant_page_title("OIDC Client Apps")}
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || {
+                        let me = me.clone();
+                        let tenant = tenant.clone();
+                        Suspend::new(async move {
+                            match apps.await {
+                                Ok(view) => oidc_body(me, tenant, view, create, rotate, delete),
+                                Err(error) => view! { <ErrorPage error/> }.into_any(),
+                            }
+                        })
+                    }}
+                </Transition>
+            }
+            .into_any()
+        }/>
     }
+}
+
+/// A value shown once, to copy now.
+fn shown_once(shown: ShownOnceView) -> AnyView {
+    view! {
+        <div class="form-success" role="status">
+            <p>"Copy these now: the secret is shown only once."</p>
+            <dl class="facts">
+                <dt>"Client ID"</dt><dd><code class="client-id">{shown.client_id}</code></dd>
+                {shown.client_secret.map(|secret| view! {
+                    <dt>"Client secret"</dt><dd><input class="copy-field client-secret" readonly value=secret aria-label="Client secret"/></dd>
+                })}
+                {shown.hs512_key.map(|key| view! {
+                    <dt>"HS512 key"</dt><dd><input class="copy-field" readonly value=key aria-label="HS512 key"/></dd>
+                })}
+            </dl>
+        </div>
+    }
+    .into_any()
+}
+
+fn oidc_body(
+    me: Me,
+    tenant: TenantView,
+    view: OidcAppsView,
+    create: ServerAction<CreateOidcApp>,
+    rotate: ServerAction<RotateOidcSecret>,
+    delete: ServerAction<DeleteOidcApp>,
+) -> AnyView {
+    let endpoints = view.issuer.clone().map(|issuer| {
+        let url = |path: &str| format!("{issuer}{path}");
+        view! {
+            <section class="card">
+                <h2>"For vendors"</h2>
+                <dl class="facts endpoints">
+                    <dt>"Discovery URL"</dt><dd><code class="discovery-url">{url("/.well-known/openid-configuration")}</code></dd>
+                    <dt>"Issuer"</dt><dd><code>{issuer.clone()}</code></dd>
+                    <dt>"Authorization"</dt><dd><code>{url("/oidc/authorize")}</code></dd>
+                    <dt>"Token"</dt><dd><code>{url("/oidc/token")}</code></dd>
+                    <dt>"UserInfo"</dt><dd><code>{url("/oidc/userinfo")}</code></dd>
+                    <dt>"JWKS"</dt><dd><code>{url("/oidc/jwks")}</code></dd>
+                    <dt>"Logout"</dt><dd><code>{url("/oidc/logout")}</code></dd>
+                </dl>
+            </section>
+        }
+    });
+    let apps = if view.apps.is_empty() {
+        view! { <p class="empty">"No OIDC client apps yet. Add the first one below."</p> }
+            .into_any()
+    } else {
+        view.apps
+            .into_iter()
+            .map(|app| {
+                let csrf = me.csrf.clone();
+                let cloud_id = tenant.cloud_id.clone();
+                let (csrf2, cloud_id2, client_id2) = (csrf.clone(), cloud_id.clone(), app.client_id.clone());
+                let secrets = app.secrets.into_iter().map(|secret| {
+                    let state = match secret.expires_at {
+                        Some(until) => format!("retiring, works until {until}"),
+                        None => "current".to_string(),
+                    };
+                    view! {
+                        <li>
+                            "Created " <time>{secret.created_at}</time> ", " {state} ", last used: "
+                            {secret.last_used_at.unwrap_or_else(|| "never".to_string())}
+                        </li>
+                    }
+                }).collect_view();
+                let rotate_form = app.confidential.then(|| view! {
+                    <ActionForm action=rotate attr:class="inline-form">
+                        <input type="hidden" name="csrf" value=csrf2/>
+                        <input type="hidden" name="cloud_id" value=cloud_id2/>
+                        <input type="hidden" name="client_id" value=client_id2/>
+                        <label>"Old secret keeps working for "
+                            <select name="overlap_hours">
+                                <option value="0">"no time"</option>
+                                <option value="24" selected>"1 day"</option>
+                                <option value="168">"7 days"</option>
+                            </select>
+                        </label>
+                        <button type="submit" class="button subtle">"Rotate secret"</button>
+                    </ActionForm>
+                });
+                view! {
+                    <section class="card oidc-app">
+                        <h2>{app.name}</h2>
+                        <dl class="facts">
+                            <dt>"Client ID"</dt><dd><code>{app.client_id.clone()}</code></dd>
+                            <dt>"Type"</dt><dd>{if app.confidential { "Confidential (has a secret)" } else { "Public (PKCE, no secret)" }}</dd>
+                            <dt>"Redirect URIs"</dt><dd>{app.redirect_uris.join(", ")}</dd>
+                            <dt>"Post-logout URIs"</dt><dd>{app.post_logout_redirect_uris.join(", ")}</dd>
+                            <dt>"Flows"</dt><dd>{app.flows.join(", ")}</dd>
+                            <dt>"Signing"</dt><dd>{app.algorithm}</dd>
+                            <dt>"Consent"</dt><dd>{if app.consent { "Asked" } else { "Not asked" }}</dd>
+                        </dl>
+                        <ul class="secrets">{secrets}</ul>
+                        {rotate_form}
+                        <ActionForm action=delete attr:class="inline-form">
+                            <input type="hidden" name="csrf" value=csrf/>
+                            <input type="hidden" name="cloud_id" value=cloud_id/>
+                            <input type="hidden" name="client_id" value=app.client_id/>
+                            <button type="submit" class="button subtle danger">"Delete"</button>
+                        </ActionForm>
+                    </section>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    view! {
+        <p class="muted">"Register each event, learning or community site that signs members in with OpenID Connect. Redirect URIs must match exactly."</p>
+        {endpoints}
+        {move || rotate.value().get().and_then(Result::ok).map(shown_once)}
+        {action_error(move || rotate.value().get())}
+        {action_error(move || delete.value().get())}
+        {apps}
+        <section class="card">
+            <h2>"Add an app"</h2>
+            <ActionForm action=create attr:class="form-grid">
+                <input type="hidden" name="csrf" value=me.csrf.clone()/>
+                <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
+                <label for="app-name">"Name"</label>
+                <input id="app-name" name="name" required/>
+                <label for="app-redirects">"Redirect URIs (one per line)"</label>
+                <textarea id="app-redirects" name="redirect_uris" rows="2" required></textarea>
+                <label for="app-logout">"Post-logout redirect URIs (one per line)"</label>
+                <textarea id="app-logout" name="post_logout_redirect_uris" rows="2"></textarea>
+                <label for="app-algorithm">"Signing algorithm"</label>
+                <select id="app-algorithm" name="algorithm">
+                    <option value="RS256" selected>"RS256"</option>
+                    <option value="RS512">"RS512"</option>
+                    <option value="HS512">"HS512 (shared key)"</option>
+                </select>
+                <label class="choice"><input type="checkbox" name="public"/>" Public app (no secret; PKCE required)"</label>
+                <label class="choice"><input type="checkbox" name="consent"/>" Ask members for consent"</label>
+                <label class="choice"><input type="checkbox" name="implicit"/>" Allow the implicit flow (legacy, less secure)"</label>
+                <label class="choice"><input type="checkbox" name="password"/>" Allow the password grant (legacy, less secure)"</label>
+                {action_error(move || create.value().get())}
+                {move || create.value().get().and_then(Result::ok).map(shown_once)}
+                <button type="submit" class="button primary">"Add app"</button>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
 }
 
 #[component]

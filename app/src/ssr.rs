@@ -14,6 +14,7 @@ use vestibule_domain::{
     CloudId, DomainState, ProvisioningPhase, Role, StaffMember, Tenant, TenantId, Timestamp,
 };
 use vestibule_members::{Members, MembersError};
+use vestibule_oidc::{OidcClients, OidcError};
 use vestibule_provisioning::{DomainOverview, Provisioning, ProvisioningError};
 
 use vestibule_settings::{SettingsError, SettingsView, TenantSettings};
@@ -29,6 +30,7 @@ pub struct DashboardState {
     pub provisioning: Provisioning,
     pub settings: TenantSettings,
     pub members: Members,
+    pub oidc_clients: OidcClients,
     /// Where the dashboard is reached, e.g. `https://dashboard.vestibule.example`.
     pub public_url: String,
     /// The origin of a tenant's member site, given its provisioned domain (if any): the edge
@@ -112,6 +114,23 @@ impl From<MembersError> for AppError {
             }
         }
     }
+}
+
+impl From<OidcError> for AppError {
+    fn from(error: OidcError) -> Self {
+        match error {
+            OidcError::Invalid(invalid) => AppError::Invalid(invalid.to_string()),
+            OidcError::NoSuchClient => AppError::NotFound,
+            other => {
+                tracing::error!(error = %other, "OIDC client request failed");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+pub fn oidc_clients() -> Result<OidcClients, AppError> {
+    Ok(state()?.oidc_clients)
 }
 
 impl From<SettingsError> for AppError {

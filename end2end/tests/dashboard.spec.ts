@@ -436,6 +436,33 @@ function backchannel(path: string, init: { method?: string; body?: string; heade
   });
 }
 
+test('the tenant admin registers an OIDC client app and sees its secret once', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await page.getByRole('navigation').getByRole('link', { name: 'OIDC Client Apps' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'OIDC Client Apps' })).toBeVisible();
+  await hydrated(page);
+  await expect(page.locator('.discovery-url')).toHaveText(
+    `${memberSite()}/.well-known/openid-configuration`,
+  );
+
+  await page.getByLabel('Name').fill('Learning');
+  await page.getByLabel('Redirect URIs (one per line)', { exact: true }).fill('http://learning.example.org/cb');
+  await page.getByRole('button', { name: 'Add app' }).click();
+  await expect(page.getByRole('alert')).toContainText('https://');
+  await page.getByLabel('Redirect URIs (one per line)', { exact: true }).fill('https://learning.example.org/cb');
+  await page.getByRole('button', { name: 'Add app' }).click();
+  const secret = await page.locator('.client-secret').inputValue();
+  expect(secret).toHaveLength(43);
+  await snapshot(page, 'oidc-app-created');
+
+  // Shown once: after a reload the app is listed and its secret is nowhere on the page.
+  await visit(page, '/t/acme/oidc');
+  await expect(page.locator('section.oidc-app h2')).toContainText(['Learning']);
+  expect(await page.content()).not.toContain(secret);
+  await signOut(page);
+});
+
 test('an OpenID Connect application signs a member in with the code flow and PKCE', async ({ page }) => {
   const repo = resolvePath(__dirname, '../..');
   const registered = execFileSync(

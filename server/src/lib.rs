@@ -129,6 +129,7 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
         provisioning: engines.provisioning.clone(),
         settings: engines.settings.clone(),
         members: engines.members.clone(),
+        oidc_clients: engines.oidc.clients.clone(),
         public_url: config.public_origin().to_string(),
         member_site_origin: Arc::new(move |cloud_id: &CloudId, domain: Option<&str>| {
             addresses.origin(cloud_id, domain)

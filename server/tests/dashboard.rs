@@ -980,3 +980,97 @@ async fn logo_uploads_are_checked_and_scoped() {
         .await;
     assert_eq!(location(&anonymous), "/login");
 }
+
+#[tokio::test]
+async fn oidc_client_apps_are_managed_per_cloud_id_and_secrets_are_shown_once() {
+    let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
+    let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;
+    let create = |cloud_id: &'static str, redirect: &'static str| {
+        let dashboard = &dashboard;
+        let (cookie, csrf) = (cookie.clone(), csrf.clone());
+        async move {
+            dashboard
+                .call(
+                    "create_oidc_app",
+                    &[
+                        ("csrf", &csrf),
+                        ("cloud_id", cloud_id),
+                        ("name", "Events"),
+                        ("redirect_uris", redirect),
+                        ("algorithm", "RS256"),
+                        ("consent", "on"),
+                    ],
+                    Some(&cookie),
+                )
+                .await
+        }
+    };
+    let created = create("acme", "https://events.example.org/cb\n").await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let shown: serde_json::Value = serde_json::from_str(&created.body).unwrap();
+    let secret = shown["client_secret"].as_str().unwrap().to_string();
+    let client_id = shown["client_id"].as_str().unwrap().to_string();
+
+    let listed = dashboard
+        .call("oidc_apps", &[("cloud_id", "acme")], Some(&cookie))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert!(listed.body.contains(&client_id));
+    assert!(listed.body.contains("\"consent\":true"));
+    assert!(
+        !listed.body.contains(&secret),
+        "the secret is shown once only"
+    );
+
+    let invalid = create("acme", "http://events.example.org/cb").await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{}", invalid.body);
+    assert!(invalid.body.contains("https"), "{}", invalid.body);
+    assert_eq!(
+        create("beta", "https://x.example/cb").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let other = dashboard
+        .call("oidc_apps", &[("cloud_id", "beta")], Some(&cookie))
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+
+    let rotated = dashboard
+        .call(
+            "rotate_oidc_secret",
+            &[
+                ("csrf", &csrf),
+                ("cloud_id", "acme"),
+                ("client_id", &client_id),
+                ("overlap_hours", "24"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    assert!(!rotated.body.contains(&secret));
+    let listed = dashboard
+        .call("oidc_apps", &[("cloud_id", "acme")], Some(&cookie))
+        .await;
+    assert!(listed.body.contains("\"expires_at\":\""), "{}", listed.body);
+
+    let missing = dashboard
+        .call(
+            "delete_oidc_app",
+            &[("csrf", &csrf), ("cloud_id", "acme"), ("client_id", "nope")],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let deleted = dashboard
+        .call(
+            "delete_oidc_app",
+            &[
+                ("csrf", &csrf),
+                ("cloud_id", "acme"),
+                ("client_id", &client_id),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+}

@@ -665,28 +665,37 @@ async fn userinfo(State(state): State<SiteState>, headers: HeaderMap) -> Respons
     }
 }
 
+/// The confidential client calling introspection or revocation, and the token it asks about.
+async fn about_a_token(
+    state: &SiteState,
+    headers: &HeaderMap,
+    form: Result<Form<Params>, FormRejection>,
+) -> Result<(Client, String), Response> {
+    let site = state.site(headers).await?;
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let client = calling_client(state, &site, headers, &form, true).await?;
+    let token = form
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| oauth_error(&token_error("invalid_request", "token is missing"), false))?;
+    Ok((client, token))
+}
+
 async fn introspect(
     State(state): State<SiteState>,
     headers: HeaderMap,
     form: Result<Form<Params>, FormRejection>,
 ) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
+    let (client, token) = match about_a_token(&state, &headers, form).await {
+        Ok(call) => call,
         Err(response) => return response,
-    };
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    let client = match calling_client(&state, &site, &headers, &form, true).await {
-        Ok(client) => client,
-        Err(response) => return response,
-    };
-    let Some(token) = form.iter().find(|(k, _)| k == "token").map(|(_, v)| v) else {
-        return oauth_error(&token_error("invalid_request", "token is missing"), false);
     };
     match state
         .site
         .oidc
         .grants
-        .introspect(&client, token, Timestamp::now())
+        .introspect(&client, &token, Timestamp::now())
         .await
     {
         Ok(facts) => no_store(Json(facts).into_response()),
@@ -699,23 +708,15 @@ async fn revoke(
     headers: HeaderMap,
     form: Result<Form<Params>, FormRejection>,
 ) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
+    let (client, token) = match about_a_token(&state, &headers, form).await {
+        Ok(call) => call,
         Err(response) => return response,
-    };
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    let client = match calling_client(&state, &site, &headers, &form, true).await {
-        Ok(client) => client,
-        Err(response) => return response,
-    };
-    let Some(token) = form.iter().find(|(k, _)| k == "token").map(|(_, v)| v) else {
-        return oauth_error(&token_error("invalid_request", "token is missing"), false);
     };
     match state
         .site
         .oidc
         .grants
-        .revoke(&client, token, Timestamp::now())
+        .revoke(&client, &token, Timestamp::now())
         .await
     {
         // RFC 7009 §2.2: 200 whether or not there was such a token.

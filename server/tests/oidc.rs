@@ -528,6 +528,23 @@ async fn errors_go_to_a_page_or_to_the_application_as_the_spec_says() {
         )
         .await;
     assert_eq!(ropc.status, StatusCode::OK, "{}", ropc.body);
+    let access = ropc.json()["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        op.get("/oidc/userinfo", None, Some(&access)).await.status,
+        StatusCode::OK
+    );
+    let revoked = op
+        .backchannel("/oidc/revoke", form(&[("token", &access)]), op.basic())
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    assert_eq!(
+        op.get("/oidc/userinfo", None, Some(&access)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let unauthenticated = op
+        .backchannel("/oidc/revoke", form(&[("token", &access)]), None)
+        .await;
+    assert_eq!(unauthenticated.json()["error"], "invalid_client");
     let wrong = op
         .backchannel(
             "/oidc/token",

@@ -94,6 +94,12 @@ pub struct MemberSite {
 }
 
 /// One request's tenant, with what its pages need.
+/// A request's tenant and the origin its site is reached at (also the OIDC issuer).
+pub(crate) struct Located {
+    pub(crate) tenant: Tenant,
+    pub(crate) origin: String,
+}
+
 pub(crate) struct Site {
     pub(crate) tenant: Tenant,
     /// `https://<domain>` (or a test domain's `http://` origin): also the OIDC issuer.
@@ -190,7 +196,9 @@ pub(crate) fn request_host(headers: &HeaderMap) -> Option<String> {
 
 impl SiteState {
     /// The tenant this request's host belongs to, or the response to send instead.
-    pub(crate) async fn site(&self, headers: &HeaderMap) -> Result<Site, Response> {
+    /// The tenant this request's host belongs to and its site's origin, or the response to
+    /// send instead. What machine-to-machine endpoints need: no branding.
+    pub(crate) async fn located(&self, headers: &HeaderMap) -> Result<Located, Response> {
         let Some(host) = request_host(headers) else {
             return Err((StatusCode::BAD_REQUEST, "This request names no host.").into_response());
         };
@@ -222,6 +230,12 @@ impl SiteState {
             Scheme::Http => addresses.origin(&tenant.cloud_id, None),
         }
         .unwrap_or_default();
+        Ok(Located { tenant, origin })
+    }
+
+    /// The tenant with what its pages need: branding and how members sign in.
+    pub(crate) async fn site(&self, headers: &HeaderMap) -> Result<Site, Response> {
+        let Located { tenant, origin } = self.located(headers).await?;
         let settings = self
             .site
             .settings

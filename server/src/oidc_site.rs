@@ -20,7 +20,7 @@ use vestibule_oidc::{
 use crate::member_pages::{self, query_value};
 use crate::member_site::{
     clear, client_address, cookie, current_member, forbidden, page, same_origin, set_cookie,
-    unavailable, Site, SiteState, SESSION_COOKIE,
+    unavailable, Located, Site, SiteState, SESSION_COOKIE,
 };
 
 type Params = Vec<(String, String)>;
@@ -51,15 +51,15 @@ fn public_json(value: Value) -> Response {
 }
 
 async fn discovery(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    match state.site(&headers).await {
-        Ok(site) => public_json(discovery_document(&site.origin)),
+    match state.located(&headers).await {
+        Ok(located) => public_json(discovery_document(&located.origin)),
         Err(response) => response,
     }
 }
 
 async fn jwks_document(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
+    let site = match state.located(&headers).await {
+        Ok(located) => located,
         Err(response) => return response,
     };
     match state
@@ -454,7 +454,7 @@ fn token_error(error: &'static str, description: &str) -> TokenError {
 /// for confidential applications only.
 async fn calling_client(
     state: &SiteState,
-    site: &Site,
+    site: &Located,
     headers: &HeaderMap,
     form: &Params,
     require_secret: bool,
@@ -498,8 +498,8 @@ async fn token(
     extensions: Extensions,
     form: Result<Form<Params>, FormRejection>,
 ) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
+    let site = match state.located(&headers).await {
+        Ok(located) => located,
         Err(response) => return response,
     };
     let Ok(Form(form)) = form else {
@@ -629,8 +629,8 @@ fn bearer_refused(error: Option<&str>) -> Response {
 }
 
 async fn userinfo(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
+    let site = match state.located(&headers).await {
+        Ok(located) => located,
         Err(response) => return response,
     };
     let Some(token) = headers
@@ -671,9 +671,9 @@ async fn about_a_token(
     headers: &HeaderMap,
     form: Result<Form<Params>, FormRejection>,
 ) -> Result<(Client, String), Response> {
-    let site = state.site(headers).await?;
+    let located = state.located(headers).await?;
     let form = form.map(|Form(f)| f).unwrap_or_default();
-    let client = calling_client(state, &site, headers, &form, true).await?;
+    let client = calling_client(state, &located, headers, &form, true).await?;
     let token = form
         .iter()
         .find(|(k, _)| k == "token")

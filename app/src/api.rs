@@ -793,3 +793,187 @@ pub async fn delete_oidc_app(
         .await,
     )
 }
+
+/// One app's settings as its edit form shows them (never a secret or the HS512 key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcAppEditView {
+    pub client_id: String,
+    pub name: String,
+    /// One per line.
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub confidential: bool,
+    pub require_pkce: bool,
+    pub implicit: bool,
+    pub password: bool,
+    pub algorithm: String,
+    pub id_token_minutes: i64,
+    pub access_token_minutes: i64,
+    pub consent: bool,
+    pub consent_grace_days: i64,
+    /// `claim = Property`, one mapping per line.
+    pub claims: String,
+}
+
+#[server(prefix = "/api", endpoint = "oidc_app")]
+pub async fn oidc_app(cloud_id: String, client_id: String) -> Result<OidcAppEditView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let client = ssr::oidc_clients()?.get(tenant.id, &client_id).await?;
+            let settings = client.settings;
+            Ok(OidcAppEditView {
+                client_id: client.client_id,
+                name: client.name,
+                redirect_uris: settings.redirect_uris.join("\n"),
+                post_logout_redirect_uris: settings.post_logout_redirect_uris.join("\n"),
+                confidential: settings.confidential,
+                require_pkce: settings.require_pkce,
+                implicit: settings.allow_implicit,
+                password: settings.allow_password,
+                algorithm: settings.algorithm.as_str().to_string(),
+                id_token_minutes: settings.id_token_seconds / 60,
+                access_token_minutes: settings.access_token_seconds / 60,
+                consent: settings.consent,
+                consent_grace_days: settings.consent_grace_days,
+                claims: settings
+                    .claims
+                    .iter()
+                    .map(|m| format!("{} = {}", m.claim, m.property))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            })
+        }
+        .await,
+    )
+}
+
+/// `claim = Property` lines; blank lines are skipped.
+#[cfg(feature = "ssr")]
+fn claim_mappings(text: &str) -> Result<Vec<vestibule_oidc::ClaimMapping>, AppError> {
+    lines(text)
+        .iter()
+        .enumerate()
+        .map(|(index, line)| match line.split_once('=') {
+            Some((claim, property)) => Ok(vestibule_oidc::ClaimMapping {
+                claim: claim.trim().to_string(),
+                property: property.trim().to_string(),
+            }),
+            None => Err(AppError::Invalid(format!(
+                "Claim mapping line {}: write it as claim = Property, e.g. email = Email.",
+                index + 1
+            ))),
+        })
+        .collect()
+}
+
+#[cfg(feature = "ssr")]
+fn minutes(field: &str, text: &str) -> Result<i64, AppError> {
+    text.trim()
+        .parse()
+        .map_err(|_| AppError::Invalid(format!("{field}: enter a whole number.")))
+}
+
+/// Saves an edited app. The app's type (confidential or public) stays as created; switching to
+/// HS512 makes a new shared key, shown once.
+#[server(prefix = "/api", endpoint = "update_oidc_app")]
+#[allow(clippy::too_many_arguments)]
+pub async fn update_oidc_app(
+    csrf: String,
+    cloud_id: String,
+    client_id: String,
+    name: String,
+    redirect_uris: String,
+    #[server(default)] post_logout_redirect_uris: String,
+    #[server(default)] require_pkce: Option<String>,
+    #[server(default)] implicit: Option<String>,
+    #[server(default)] password: Option<String>,
+    #[server(default)] consent: Option<String>,
+    consent_grace_days: String,
+    algorithm: String,
+    id_token_minutes: String,
+    access_token_minutes: String,
+    #[server(default)] claims: String,
+) -> Result<ShownOnceView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let clients = ssr::oidc_clients()?;
+            let existing = clients.get(tenant.id, &client_id).await?;
+            let input = vestibule_oidc::ClientInput {
+                name,
+                redirect_uris: lines(&redirect_uris),
+                post_logout_redirect_uris: lines(&post_logout_redirect_uris),
+                confidential: existing.settings.confidential,
+                require_pkce: require_pkce.is_some(),
+                allow_implicit: implicit.is_some(),
+                allow_password: password.is_some(),
+                algorithm,
+                id_token_minutes: minutes("ID token lifetime", &id_token_minutes)?,
+                access_token_minutes: minutes("Access token lifetime", &access_token_minutes)?,
+                consent: consent.is_some(),
+                consent_grace_days: minutes("Consent remembered for", &consent_grace_days)?,
+                claims: claim_mappings(&claims)?,
+            };
+            let (client, shown) = clients
+                .update(tenant.id, &client_id, input, ssr::now())
+                .await?;
+            Ok(ShownOnceView {
+                client_id: client.client_id,
+                client_secret: None,
+                hs512_key: shown.hs512_key,
+            })
+        }
+        .await,
+    )
+}
+
+/// The ID token the app would receive for a member now, as pretty JSON (unsigned): checks a
+/// claim mapping against a real profile before a vendor sees it.
+#[server(prefix = "/api", endpoint = "preview_oidc_id_token")]
+pub async fn preview_oidc_id_token(
+    csrf: String,
+    cloud_id: String,
+    client_id: String,
+    username: String,
+) -> Result<String, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let client = ssr::oidc_clients()?.get(tenant.id, &client_id).await?;
+            if username.trim().is_empty() {
+                return Err(AppError::Invalid(
+                    "Enter the username of a member to preview.".to_string(),
+                ));
+            }
+            let member = ssr::members()?
+                .find_member(tenant.id, &username)
+                .await
+                .map_err(|error| match error {
+                    vestibule_members::MembersError::NotFound => AppError::Invalid(format!(
+                        "There is no member {} in the member directory.",
+                        username.trim()
+                    )),
+                    error @ (vestibule_members::MembersError::NotConfigured(_)
+                    | vestibule_members::MembersError::ImisUnavailable(_)
+                    | vestibule_members::MembersError::ProfileUnavailable(_)) => {
+                        AppError::Conflict(format!("The member could not be read: {error}."))
+                    }
+                    error => error.into(),
+                })?;
+            let subject = vestibule_oidc::Subject {
+                sub: member.subject,
+                attributes: member.attributes,
+            };
+            let issuer = ssr::member_site(&tenant)
+                .await?
+                .unwrap_or_else(|| "https://<your SSO domain>".to_string());
+            let claims = vestibule_oidc::preview_id_token(&issuer, &client, &subject, ssr::now());
+            serde_json::to_string_pretty(&claims).map_err(|_| AppError::Internal)
+        }
+        .await,
+    )
+}

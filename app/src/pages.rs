@@ -6,12 +6,13 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    current_staff, domain_setup, list_tenants, oidc_apps, setup_link, tenant_members,
+    current_staff, domain_setup, list_tenants, oidc_app, oidc_apps, setup_link, tenant_members,
     tenant_settings, tenant_team, AddMember, AppError, CompleteSetup, CreateOidcApp, CreateTenant,
-    DeleteOidcApp, DomainSetupView, InviteAdmin, Me, MembersPageView, OidcAppsView, ReleaseDomain,
-    RemoveLogo, RemoveMember, RetryProvisioning, RotateOidcSecret, SaveSettings, SetMemberPassword,
-    SettingsPageView, SetupView, ShownOnceView, SignIn as SignInAction, StaffView,
-    StartProvisioning, TenantView, TestConnection,
+    DeleteOidcApp, DomainSetupView, InviteAdmin, Me, MembersPageView, OidcAppEditView,
+    OidcAppsView, PreviewOidcIdToken, ReleaseDomain, RemoveLogo, RemoveMember, RetryProvisioning,
+    RotateOidcSecret, SaveSettings, SetMemberPassword, SettingsPageView, SetupView, ShownOnceView,
+    SignIn as SignInAction, StaffView, StartProvisioning, TenantView, TestConnection,
+    UpdateOidcApp,
 };
 use crate::layout::{go_to, ErrorPage, Frame, TenantFrame};
 
@@ -989,9 +990,10 @@ fn oidc_body(
                         <button type="submit" class="button subtle">"Rotate secret"</button>
                     </ActionForm>
                 });
+                let edit_href = format!("/t/{}/oidc/{}", tenant.cloud_id, app.client_id);
                 view! {
                     <section class="card oidc-app">
-                        <h2>{app.name}</h2>
+                        <h2>{app.name.clone()}</h2>
                         <dl class="facts">
                             <dt>"Client ID"</dt><dd><code>{app.client_id.clone()}</code></dd>
                             <dt>"Type"</dt><dd>{if app.confidential { "Confidential (has a secret)" } else { "Public (PKCE, no secret)" }}</dd>
@@ -1002,6 +1004,7 @@ fn oidc_body(
                             <dt>"Consent"</dt><dd>{if app.consent { "Asked" } else { "Not asked" }}</dd>
                         </dl>
                         <ul class="secrets">{secrets}</ul>
+                        <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
                         {rotate_form}
                         <ActionForm action=delete attr:class="inline-form">
                             <input type="hidden" name="csrf" value=csrf/>
@@ -1047,6 +1050,136 @@ fn oidc_body(
                 {move || create.value().get().and_then(Result::ok).map(shown_once)}
                 <button type="submit" class="button primary">"Add app"</button>
             </ActionForm>
+        </section>
+    }
+    .into_any()
+}
+
+/// `/t/:cloud_id/oidc/:client_id`: everything about one app, and a preview of its ID token.
+#[component]
+pub fn OidcAppEdit() -> impl IntoView {
+    let params = use_params_map();
+    let update = ServerAction::<UpdateOidcApp>::new();
+    let preview = ServerAction::<PreviewOidcIdToken>::new();
+    let app = Resource::new_blocking(
+        move || {
+            let params = params.read();
+            (
+                params.get("cloud_id").unwrap_or_default(),
+                params.get("client_id").unwrap_or_default(),
+                update.version().get(),
+            )
+        },
+        |(cloud_id, client_id, _)| oidc_app(cloud_id, client_id),
+    );
+    view! {
+        <TenantFrame page=move |me, tenant| {
+            view! {
+                {tenant_page_title("OIDC Client App")}
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || {
+                        let me = me.clone();
+                        let tenant = tenant.clone();
+                        Suspend::new(async move {
+                            match app.await {
+                                Ok(view) => oidc_edit_body(me, tenant, view, update, preview),
+                                Err(error) => view! { <ErrorPage error/> }.into_any(),
+                            }
+                        })
+                    }}
+                </Transition>
+            }
+            .into_any()
+        }/>
+    }
+}
+
+fn oidc_edit_body(
+    me: Me,
+    tenant: TenantView,
+    app: OidcAppEditView,
+    update: ServerAction<UpdateOidcApp>,
+    preview: ServerAction<PreviewOidcIdToken>,
+) -> AnyView {
+    let back = format!("/t/{}/oidc", tenant.cloud_id);
+    let algorithm = app.algorithm.clone();
+    let option = move |value: &'static str, label: &'static str| {
+        view! { <option value=value selected=algorithm == value>{label}</option> }
+    };
+    let hs512 = if app.confidential {
+        Some(option("HS512", "HS512 (shared key)"))
+    } else {
+        None
+    };
+    let (csrf, cloud_id, client_id) = (me.csrf, tenant.cloud_id, app.client_id.clone());
+    let (preview_csrf, preview_cloud_id, preview_client_id) =
+        (csrf.clone(), cloud_id.clone(), client_id.clone());
+    view! {
+        <p><a href=back>"← All OIDC client apps"</a></p>
+        <section class="card">
+            <h2>{app.name.clone()}</h2>
+            <p class="muted">"Client ID " <code class="client-id">{app.client_id.clone()}</code> ". "
+                {if app.confidential { "Confidential: authenticates with its secret." } else { "Public: no secret, PKCE always required." }}
+            </p>
+            <ActionForm action=update attr:class="form-grid oidc-edit">
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="cloud_id" value=cloud_id/>
+                <input type="hidden" name="client_id" value=client_id/>
+                <label for="edit-name">"Name"</label>
+                <input id="edit-name" name="name" required value=app.name.clone()/>
+                <label for="edit-redirects">"Redirect URIs (one per line)"</label>
+                <textarea id="edit-redirects" name="redirect_uris" rows="3" required>{app.redirect_uris.clone()}</textarea>
+                <label for="edit-logout">"Post-logout redirect URIs (one per line)"</label>
+                <textarea id="edit-logout" name="post_logout_redirect_uris" rows="2">{app.post_logout_redirect_uris.clone()}</textarea>
+                <fieldset>
+                    <legend>"Flows"</legend>
+                    <label class="choice"><input type="checkbox" name="require_pkce" checked=app.require_pkce || !app.confidential disabled=!app.confidential/>" Require PKCE for the authorization code flow"</label>
+                    {(!app.confidential).then(|| view! { <input type="hidden" name="require_pkce" value="on"/> })}
+                    <label class="choice"><input type="checkbox" name="implicit" checked=app.implicit/>" Allow the implicit flow (legacy, less secure)"</label>
+                    <label class="choice"><input type="checkbox" name="password" checked=app.password/>" Allow the password grant (legacy, less secure)"</label>
+                </fieldset>
+                <label for="edit-algorithm">"Signing algorithm"</label>
+                <select id="edit-algorithm" name="algorithm">
+                    {option("RS256", "RS256")}
+                    {option("RS512", "RS512 (4096-bit key)")}
+                    {hs512}
+                </select>
+                <label for="edit-id-token">"ID token lifetime (minutes)"</label>
+                <input id="edit-id-token" name="id_token_minutes" inputmode="numeric" value=app.id_token_minutes.to_string()/>
+                <label for="edit-access-token">"Access token lifetime (minutes)"</label>
+                <input id="edit-access-token" name="access_token_minutes" inputmode="numeric" value=app.access_token_minutes.to_string()/>
+                <fieldset>
+                    <legend>"Consent"</legend>
+                    <label class="choice"><input type="checkbox" name="consent" checked=app.consent/>" Ask members for consent"</label>
+                    <label for="edit-grace">"Remember a member's consent for (days)"</label>
+                    <input id="edit-grace" name="consent_grace_days" inputmode="numeric" value=app.consent_grace_days.to_string()/>
+                </fieldset>
+                <label for="edit-claims">"Claim mapping (claim = profile property, one per line)"</label>
+                <textarea id="edit-claims" name="claims" rows="6" spellcheck="false">{app.claims.clone()}</textarea>
+                <p class="muted hint">"Dotted claim names nest: address.country = Country gives {\"address\": {\"country\": …}}. Mapped claims are sent with the profile scope."</p>
+                {action_error(move || update.value().get())}
+                {move || update.value().get().and_then(Result::ok).map(|shown| view! {
+                    <p class="form-success" role="status">"Saved."</p>
+                    {shown.hs512_key.is_some().then(|| shown_once(shown))}
+                })}
+                <button type="submit" class="button primary">"Save changes"</button>
+            </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"Preview the ID token"</h2>
+            <p class="muted">"What this app receives for a member with the saved settings, before signing. Nobody is signed in."</p>
+            <ActionForm action=preview attr:class="form-grid">
+                <input type="hidden" name="csrf" value=preview_csrf/>
+                <input type="hidden" name="cloud_id" value=preview_cloud_id/>
+                <input type="hidden" name="client_id" value=preview_client_id/>
+                <label for="preview-username">"Member username"</label>
+                <input id="preview-username" name="username" required autocomplete="off"/>
+                {action_error(move || preview.value().get())}
+                <button type="submit" class="button">"Preview"</button>
+            </ActionForm>
+            {move || preview.value().get().and_then(Result::ok).map(|claims| view! {
+                <pre class="token-preview" aria-label="ID token claims">{claims}</pre>
+            })}
         </section>
     }
     .into_any()

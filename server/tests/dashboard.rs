@@ -1074,3 +1074,220 @@ async fn oidc_client_apps_are_managed_per_cloud_id_and_secrets_are_shown_once() 
         .await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
 }
+
+#[tokio::test]
+async fn an_oidc_app_is_edited_and_its_id_token_previewed_for_a_member() {
+    let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
+    let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;
+    let created = dashboard
+        .call(
+            "create_oidc_app",
+            &[
+                ("csrf", &csrf),
+                ("cloud_id", "acme"),
+                ("name", "Events"),
+                ("redirect_uris", "https://events.example.org/cb"),
+                ("algorithm", "RS256"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    let shown: serde_json::Value = serde_json::from_str(&created.body).unwrap();
+    let client_id = shown["client_id"].as_str().unwrap().to_string();
+    let edit = |cloud_id: &'static str, changes: &[(&'static str, &'static str)]| {
+        let mut fields: Vec<(&str, String)> = vec![
+            ("csrf", csrf.clone()),
+            ("cloud_id", cloud_id.to_string()),
+            ("client_id", client_id.clone()),
+            ("name", "Events and Meetings".into()),
+            (
+                "redirect_uris",
+                "https://events.example.org/cb\nhttps://events.example.org/cb2".into(),
+            ),
+            (
+                "post_logout_redirect_uris",
+                "https://events.example.org/bye".into(),
+            ),
+            ("implicit", "on".into()),
+            ("algorithm", "RS512".into()),
+            ("id_token_minutes", "15".into()),
+            ("access_token_minutes", "30".into()),
+            ("consent_grace_days", "30".into()),
+            (
+                "claims",
+                "email = Email\nmember.type = MemberType\nname = FullName".into(),
+            ),
+        ];
+        for (name, value) in changes {
+            fields.retain(|(field, _)| field != name);
+            fields.push((name, value.to_string()));
+        }
+        let dashboard = &dashboard;
+        let cookie = cookie.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            dashboard
+                .call("update_oidc_app", &pairs, Some(&cookie))
+                .await
+        }
+    };
+
+    let saved = edit("acme", &[]).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert!(saved.body.contains("\"hs512_key\":null"), "{}", saved.body);
+    let read = dashboard
+        .call(
+            "oidc_app",
+            &[("cloud_id", "acme"), ("client_id", &client_id)],
+            Some(&cookie),
+        )
+        .await;
+    let app: serde_json::Value = serde_json::from_str(&read.body).unwrap();
+    assert_eq!(app["name"], "Events and Meetings");
+    assert_eq!(app["algorithm"], "RS512");
+    assert_eq!(app["id_token_minutes"], 15);
+    assert_eq!(app["access_token_minutes"], 30);
+    assert_eq!(app["implicit"], true);
+    assert_eq!(app["password"], false);
+    assert_eq!(
+        app["claims"],
+        "email = Email\nmember.type = MemberType\nname = FullName"
+    );
+
+    // Switching to HS512 shows the new shared key once.
+    let hs512 = edit("acme", &[("algorithm", "HS512")]).await;
+    let shown: serde_json::Value = serde_json::from_str(&hs512.body).unwrap();
+    assert!(
+        shown["hs512_key"].as_str().is_some_and(|k| k.len() >= 40),
+        "{}",
+        hs512.body
+    );
+
+    // Bad input says what to fix and changes nothing.
+    for (change, says) in [
+        (("claims", "email Email"), "claim = Property"),
+        (("claims", "sub = Email"), "set by the protocol"),
+        (("id_token_minutes", "ten"), "whole number"),
+        (("id_token_minutes", "0"), "1 to 1440 minutes"),
+        (
+            ("redirect_uris", "https://events.example.org/*"),
+            "wildcards",
+        ),
+    ] {
+        let refused = edit("acme", &[change]).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::BAD_REQUEST,
+            "{change:?}: {}",
+            refused.body
+        );
+        assert!(refused.body.contains(says), "{change:?}: {}", refused.body);
+    }
+    let unchanged = dashboard
+        .call(
+            "oidc_app",
+            &[("cloud_id", "acme"), ("client_id", &client_id)],
+            Some(&cookie),
+        )
+        .await;
+    assert!(
+        unchanged.body.contains("\"id_token_minutes\":15"),
+        "{}",
+        unchanged.body
+    );
+    assert_eq!(edit("beta", &[]).await.status, StatusCode::FORBIDDEN);
+    let stale = edit("acme", &[("csrf", "not-the-token")]).await;
+    assert_eq!(stale.status, StatusCode::FORBIDDEN);
+
+    // The preview reads the member from the identity source the tenant chose.
+    let preview = |username: &'static str| {
+        let dashboard = &dashboard;
+        let (cookie, csrf, client_id) = (cookie.clone(), csrf.clone(), client_id.clone());
+        async move {
+            dashboard
+                .call(
+                    "preview_oidc_id_token",
+                    &[
+                        ("csrf", &csrf),
+                        ("cloud_id", "acme"),
+                        ("client_id", &client_id),
+                        ("username", username),
+                    ],
+                    Some(&cookie),
+                )
+                .await
+        }
+    };
+    let not_set_up = preview("jane").await;
+    assert_eq!(
+        not_set_up.status,
+        StatusCode::CONFLICT,
+        "{}",
+        not_set_up.body
+    );
+    assert!(
+        not_set_up.body.contains("no iMIS address"),
+        "{}",
+        not_set_up.body
+    );
+    let settings: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("cloud_id", "acme"),
+        ("imis_base_url", ""),
+        ("oidc_client_id", ""),
+        ("oidc_client_secret", ""),
+        ("oidc_sso_page", ""),
+        ("saml_client_id", ""),
+        ("saml_client_secret", ""),
+        ("saml_sso_page", ""),
+        ("api_username", ""),
+        ("api_password", ""),
+        ("profile_iqa", ""),
+        ("brand_name", "Acme"),
+        ("brand_colour", "#1f5fbf"),
+        ("sign_in_text", ""),
+        ("support_contact", ""),
+        ("identity_source", "directory"),
+    ];
+    let saved = dashboard
+        .call("save_settings", &settings, Some(&cookie))
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let added = dashboard
+        .call(
+            "add_member",
+            &[
+                ("csrf", &csrf),
+                ("cloud_id", "acme"),
+                ("username", "demo.member"),
+                ("email", "demo@acme.org"),
+                ("given_name", "Demo"),
+                ("family_name", "Member"),
+                ("password", "demo-member-password"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let unknown = preview("nobody").await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{}", unknown.body);
+    assert!(
+        unknown.body.contains("no member nobody"),
+        "{}",
+        unknown.body
+    );
+    let previewed = preview("Demo.Member").await;
+    assert_eq!(previewed.status, StatusCode::OK, "{}", previewed.body);
+    let text: String = serde_json::from_str(&previewed.body).unwrap();
+    let claims: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(claims["sub"], "directory:demo.member");
+    assert_eq!(claims["aud"], client_id.as_str());
+    assert_eq!(claims["email"], "demo@acme.org");
+    assert_eq!(claims["name"], "Demo Member");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        15 * 60
+    );
+    // MemberType is not a directory property: the claim is left out, not sent empty.
+    assert!(claims.get("member").is_none(), "{claims}");
+}

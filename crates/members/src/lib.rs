@@ -295,8 +295,30 @@ impl Members {
                 detail: "the token answer does not name the user (userName)".to_string(),
             })
         })?;
-        self.read_profile(&connection, member_token, &username)
+        self.read_profile(&connection, Some(member_token), &username)
             .await
+    }
+
+    /// The member with this username as the identity source describes them now, without
+    /// signing them in: the dashboard's preview of what an application would receive. iMIS
+    /// is read with the background account, which must be set up for this.
+    pub async fn find_member(
+        &self,
+        tenant: TenantId,
+        username: &str,
+    ) -> Result<Member, MembersError> {
+        match self.identity_source(tenant).await? {
+            IdentitySource::Directory => self
+                .store
+                .directory_member_by_username(tenant, &directory::normalise_username(username))
+                .await?
+                .map(|record| Member::from_directory(&record))
+                .ok_or(MembersError::NotFound),
+            IdentitySource::Imis => {
+                let connection = self.imis_connection(tenant).await?;
+                self.read_profile(&connection, None, username.trim()).await
+            }
+        }
     }
 
     /// The member's profile from the profile IQA. The background account reads it when one is
@@ -305,7 +327,7 @@ impl Members {
     async fn read_profile(
         &self,
         connection: &ImisConnection,
-        member_token: AccessToken,
+        member_token: Option<AccessToken>,
         username: &str,
     ) -> Result<Member, MembersError> {
         if connection.profile_iqa.is_empty() {
@@ -315,7 +337,13 @@ impl Members {
         }
         let imis = &connection.imis;
         let reader = if connection.api_username.is_empty() {
-            member_token
+            member_token.ok_or_else(|| {
+                MembersError::NotConfigured(
+                    "reading a member's profile without their sign-in needs the background \
+                     account in Settings"
+                        .to_string(),
+                )
+            })?
         } else {
             imis.password_grant(&connection.api_username, &connection.api_password)
                 .await
@@ -466,7 +494,7 @@ impl Members {
             .user_name
             .clone()
             .unwrap_or_else(|| username.to_string());
-        self.read_profile(&connection, member_token, &username)
+        self.read_profile(&connection, Some(member_token), &username)
             .await
     }
 

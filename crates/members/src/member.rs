@@ -98,6 +98,7 @@ impl Member {
             ("Email".to_string(), record.email.clone()),
             ("FirstName".to_string(), record.given_name.clone()),
             ("LastName".to_string(), record.family_name.clone()),
+            ("FullName".to_string(), name.clone()),
         ]);
         Member {
             source: IdentitySource::Directory,

@@ -595,3 +595,70 @@ async fn passwords_are_verified_against_either_identity_source_without_a_session
         Err(MembersError::BadCredentials)
     ));
 }
+
+#[tokio::test]
+async fn members_are_looked_up_for_previews_without_signing_in() {
+    for_each_backend(|db| async move {
+        let world = world(&db).await;
+        let members = &world.members;
+
+        // iMIS, read with the background account: no session, no sign-in event.
+        let jane = members.find_member(world.acme, " jane ").await.unwrap();
+        assert_eq!(jane.subject, "imis:23201");
+        assert_eq!(jane.attributes["Email"], "jane@members.acme.test");
+        assert!(members.sign_in_events(world.acme, 5).await.unwrap().is_empty());
+        let nobody = members.find_member(world.acme, "nobody").await;
+        assert!(
+            matches!(nobody, Err(MembersError::ProfileUnavailable(_))),
+            "{nobody:?}"
+        );
+
+        // Without a background account there is nobody to read the profile with.
+        let mut no_account = input(&world.imis, "");
+        no_account.api_username = String::new();
+        no_account.api_password = String::new();
+        world
+            .settings
+            .save(world.acme, no_account, NOW)
+            .await
+            .unwrap();
+        let refused = members.find_member(world.acme, "jane").await;
+        assert!(
+            matches!(&refused, Err(MembersError::NotConfigured(why)) if why.contains("background account")),
+            "{refused:?}"
+        );
+
+        // The directory, once chosen: usernames in any case, FullName for the default mapping.
+        members
+            .add_directory_member(
+                world.acme,
+                NewDirectoryMember {
+                    username: "demo.member".into(),
+                    email: "demo@acme.test".into(),
+                    given_name: "Demo".into(),
+                    family_name: "Member".into(),
+                    password: "demo-member-password".into(),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let mut directory = input(&world.imis, "");
+        directory.identity_source = "directory".into();
+        world
+            .settings
+            .save(world.acme, directory, NOW)
+            .await
+            .unwrap();
+        let demo = members.find_member(world.acme, "Demo.Member").await.unwrap();
+        assert_eq!(demo.subject, "directory:demo.member");
+        assert_eq!(demo.attributes["FullName"], "Demo Member");
+        assert!(matches!(
+            members.find_member(world.acme, "jane").await,
+            Err(MembersError::NotFound)
+        ));
+        // Another tenant's directory is not searched.
+        assert!(members.find_member(world.beta, "demo.member").await.is_err());
+    })
+    .await;
+}

@@ -122,6 +122,24 @@ impl IdTokenContent<'_> {
     }
 }
 
+/// The claims of the ID token an application would receive for this member now, unsigned:
+/// the dashboard's preview of a claim mapping. Both scopes are granted, as they are when an
+/// application asks for `openid profile`; there is no nonce or access token to bind.
+pub fn preview_id_token(issuer: &str, client: &Client, subject: &Subject, now: Timestamp) -> Value {
+    let scopes = ["openid".to_string(), "profile".to_string()];
+    IdTokenContent {
+        issuer,
+        client,
+        subject,
+        scopes: &scopes,
+        auth_time: now,
+        nonce: None,
+        access_token: None,
+        now,
+    }
+    .claims()
+}
+
 /// The userinfo answer: `sub` and the same mapped claims as the ID token.
 pub fn userinfo(client: &Client, subject: &Subject, scopes: &[String]) -> Value {
     let mut claims = profile_claims(client, subject, scopes);
@@ -203,6 +221,17 @@ mod tests {
         assert!(profile_claims(&events, &jane(), &scopes(&["openid"])).is_empty());
         let info = userinfo(&events, &jane(), &scopes(&["openid"]));
         assert_eq!(info, serde_json::json!({ "sub": "imis:23201" }));
+    }
+
+    #[test]
+    fn the_preview_shows_the_mapped_profile_without_nonce_or_at_hash() {
+        let client = client(&[("address.city", "City")], SigningAlgorithm::RS256);
+        let preview = preview_id_token("https://sso.acme.test", &client, &jane(), Timestamp(1000));
+        assert_eq!(preview["iss"], "https://sso.acme.test");
+        assert_eq!(preview["aud"], "events");
+        assert_eq!(preview["exp"], 1600);
+        assert_eq!(preview["address"]["city"], "Ottawa");
+        assert!(preview.get("nonce").is_none() && preview.get("at_hash").is_none());
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use authorize::{
     check_request, AuthorizationRequest, AuthorizeError, ChallengeMethod, CodeChallenge, Prompt,
     ResponseMode, ResponseType, SignInNeed,
 };
-pub use claims::{at_hash, profile_claims, userinfo, IdTokenContent, Subject};
+pub use claims::{at_hash, preview_id_token, profile_claims, userinfo, IdTokenContent, Subject};
 pub use clients::{
     ClaimMapping, Client, ClientInput, ClientSettings, OidcClients, SecretInfo, ShownOnce,
 };

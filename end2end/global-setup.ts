@@ -48,6 +48,9 @@ export default async function globalSetup() {
       VESTIBULE_LISTEN: `127.0.0.1:${port}`,
       VESTIBULE_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
       VESTIBULE_HTTPS_LISTEN: `127.0.0.1:${httpsPort}`,
+      // Members and applications reach provisioned domains on 443, as on the internet; the
+      // tests' network (tests/relying-party.ts) forwards that port to the listener.
+      VESTIBULE_PUBLIC_HTTPS_PORT: '443',
       VESTIBULE_CNAME_TARGET: 'edge.vestibule.test',
       VESTIBULE_ACME_CAA_IDENTITIES: '',
       VESTIBULE_DOMAIN_CHECK_SECONDS: '5',

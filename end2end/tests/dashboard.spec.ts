@@ -1,11 +1,12 @@
-import { expect, Page, test } from '@playwright/test';
+import { Browser, expect, Page, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { createHash, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { resolve as resolvePath } from 'node:path';
 import { get as httpsGet } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
+import { callbackServer, discover, Network, oidc, sandboxFetch, sandboxNetwork } from './relying-party';
 
 // One story, in order, as a newcomer lives it: set the first operator's password from the
 // printed link, create tenants, invite a tenant admin, and sign in as that admin.
@@ -463,11 +464,12 @@ test('the tenant admin registers an OIDC client app and sees its secret once', a
   await signOut(page);
 });
 
-test('an OpenID Connect application signs a member in with the code flow and PKCE', async ({ page }) => {
+// `vestibule oidc add acme …` beside the running server, as an operator's script would.
+function registerApp(name: string, ...options: string[]) {
   const repo = resolvePath(__dirname, '../..');
-  const registered = execFileSync(
+  const printed = execFileSync(
     resolvePath(repo, 'target/debug/vestibule'),
-    ['oidc', 'add', 'acme', 'Events', '--redirect-uri', 'https://rp.example.test/cb', '--consent'],
+    ['oidc', 'add', 'acme', name, ...options],
     {
       cwd: repo,
       encoding: 'utf8',
@@ -481,8 +483,17 @@ test('an OpenID Connect application signs a member in with the code flow and PKC
       },
     },
   );
-  const clientId = registered.match(/client_id: (\S+)/)![1];
-  const secret = registered.match(/client_secret \(shown once\): (\S+)/)![1];
+  return {
+    clientId: printed.match(/client_id: (\S+)/)![1],
+    secret: printed.match(/client_secret \(shown once\): (\S+)/)?.[1],
+    hs512Key: printed.match(/HS512 key \(shown once\): (\S+)/)?.[1],
+  };
+}
+
+test('an OpenID Connect application signs a member in with the code flow and PKCE', async ({ page }) => {
+  const registered = registerApp('Events', '--redirect-uri', 'https://rp.example.test/cb', '--consent');
+  const clientId = registered.clientId;
+  const secret = registered.secret!;
   const site = memberSite();
   const discovery = JSON.parse((await backchannel('/.well-known/openid-configuration', {})).body);
   expect(discovery.issuer).toBe(site);
@@ -561,4 +572,309 @@ test('an OpenID Connect application signs a member in with the code flow and PKC
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'https://rp.example.test/cb', code_verifier: verifier }).toString(),
   });
   expect(JSON.parse(replay.body).error).toBe('invalid_grant');
+});
+
+// --- Vendor applications with a maintained OpenID Connect library, on the provisioned domain --
+
+const issuer = 'https://sso.acme.test';
+const member = { username: 'demo.member', password: 'demo-member-password' };
+let network: Network;
+let vendor: { origin: string; close: () => Promise<void> };
+let fetchThrough: oidc.CustomFetch;
+
+test.afterAll(async () => {
+  await vendor?.close();
+  await network?.close();
+});
+
+// The member's browser, on the same network as the vendor's server.
+async function memberBrowser(browser: Browser) {
+  const context = await browser.newContext({ proxy: { server: network.proxy }, ignoreHTTPSErrors: true });
+  return context.newPage();
+}
+
+async function signInAsMember(page: Page) {
+  await expect(page.locator('header.brand')).toContainText('Acme Association');
+  await page.getByLabel('Username').fill(member.username);
+  await page.getByLabel('Password').fill(member.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+function fragment(page: Page) {
+  return new URLSearchParams(new URL(page.url()).hash.slice(1));
+}
+
+test('the tenant admin provisions the domain again and tunes an app on its edit page', async ({ page }) => {
+  test.setTimeout(150_000);
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await hydrated(page);
+  await page.getByLabel('SSO Domain').fill('sso.acme.test');
+  await page.getByRole('button', { name: 'Start Provisioning' }).click();
+  await expect(page.locator('#domain-status')).toHaveText('Online', { timeout: 90_000 });
+
+  network = await sandboxNetwork({ 'sso.acme.test:443': Number(process.env.VESTIBULE_E2E_HTTPS_PORT) });
+  vendor = await callbackServer();
+  fetchThrough = sandboxFetch(network, await issuingRoot());
+
+  // The vendor panel now names the provisioned domain.
+  await visit(page, '/t/acme/oidc');
+  await expect(page.locator('.discovery-url')).toHaveText(`${issuer}/.well-known/openid-configuration`);
+  await page.getByLabel('Name').fill('Conference');
+  await page.getByLabel('Redirect URIs (one per line)', { exact: true }).fill(`${vendor.origin}/cb`);
+  await page.getByLabel('Post-logout redirect URIs (one per line)', { exact: true }).fill(`${vendor.origin}/signed-out`);
+  await page.getByRole('button', { name: 'Add app' }).click();
+  apps.conference = {
+    clientId: await page.locator('.form-success .client-id').innerText(),
+    secret: await page.locator('.client-secret').inputValue(),
+  };
+
+  // Edit: a nested claim and a shorter ID token; bad input is explained and nothing is lost.
+  await visit(page, '/t/acme/oidc');
+  await page.getByRole('link', { name: 'Edit Conference' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'OIDC Client App' })).toBeVisible();
+  await hydrated(page);
+  const claims = page.getByLabel('Claim mapping (claim = profile property, one per line)');
+  await claims.fill('email = Email\nname = FullName\nmembership.username = Username\nbroken line');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('alert')).toContainText('line 4: write it as claim = Property');
+  await claims.fill('email = Email\nname = FullName\nmembership.username = Username');
+  await page.getByLabel('ID token lifetime (minutes)').fill('10');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('status')).toHaveText('Saved.');
+
+  // The preview shows what the app will receive for a real member.
+  await page.getByLabel('Member username').fill('nobody');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await expect(page.getByRole('alert')).toContainText('no member nobody');
+  await page.getByLabel('Member username').fill(member.username);
+  await page.getByRole('button', { name: 'Preview' }).click();
+  const preview = JSON.parse(await page.getByLabel('ID token claims').innerText());
+  expect(preview).toMatchObject({
+    iss: issuer,
+    aud: apps.conference.clientId,
+    sub: 'directory:demo.member',
+    membership: { username: 'demo.member' },
+    name: 'Demo Member',
+  });
+  expect(preview.exp - preview.iat).toBe(600);
+  await snapshot(page, 'oidc-app-edit');
+
+  // A reload shows the saved values.
+  await visit(page, page.url());
+  await expect(page.getByLabel('ID token lifetime (minutes)')).toHaveValue('10');
+  await signOut(page);
+});
+
+const apps: Record<string, { clientId: string; secret?: string; hs512Key?: string }> = {};
+
+test('openid-client signs a member in with the code flow, reads userinfo, introspects, revokes and logs out', async ({ browser }) => {
+  const { clientId, secret } = apps.conference;
+  const config = await discover(issuer, clientId, oidc.ClientSecretBasic(secret!), fetchThrough);
+  // Check every ID token signature against the JWKS, not only its claims.
+  oidc.enableNonRepudiationChecks(config);
+  expect(config.serverMetadata().issuer).toBe(issuer);
+
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const page = await memberBrowser(browser);
+  await page.goto(
+    oidc.buildAuthorizationUrl(config, {
+      redirect_uri: `${vendor.origin}/cb`,
+      scope: 'openid profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    }).href,
+  );
+  await signInAsMember(page);
+  await page.waitForURL(`${vendor.origin}/cb?**`);
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  const claims = tokens.claims()!;
+  expect(claims).toMatchObject({ sub: 'directory:demo.member', membership: { username: 'demo.member' } });
+  expect(claims.exp - claims.iat).toBe(600);
+
+  const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+  expect(userinfo).toMatchObject({ email: 'demo.member@acme.test', name: 'Demo Member' });
+  expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
+  await oidc.tokenRevocation(config, tokens.access_token);
+  expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+  await expect(oidc.fetchUserInfo(config, tokens.access_token, claims.sub)).rejects.toThrow();
+
+  // The same code a second time is refused.
+  await expect(
+    oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }),
+  ).rejects.toMatchObject({ error: 'invalid_grant' });
+
+  // RP-initiated logout comes back to the registered address with the state, signed out.
+  await page.goto(
+    oidc.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: `${vendor.origin}/signed-out`,
+      state: 'see-you',
+    }).href,
+  );
+  await page.waitForURL(`${vendor.origin}/signed-out?state=see-you`);
+  await page.goto(`${issuer}/`);
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  await page.context().close();
+});
+
+test('openid-client runs a public app with PKCE and the implicit flow, RS512-signed', async ({ browser }) => {
+  const { clientId } = (apps.learning = registerApp(
+    'Learning',
+    '--public',
+    '--implicit',
+    '--password',
+    '--algorithm',
+    'RS512',
+    '--redirect-uri',
+    `${vendor.origin}/cb`,
+  ));
+  const config = await discover(issuer, clientId, oidc.None(), fetchThrough, { id_token_signed_response_alg: 'RS512' });
+  oidc.enableNonRepudiationChecks(config);
+  const page = await memberBrowser(browser);
+
+  // Authorization code with PKCE, no secret.
+  const verifier = oidc.randomPKCECodeVerifier();
+  const nonce = oidc.randomNonce();
+  await page.goto(
+    oidc.buildAuthorizationUrl(config, {
+      redirect_uri: `${vendor.origin}/cb`,
+      scope: 'openid profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      nonce,
+    }).href,
+  );
+  await signInAsMember(page);
+  await page.waitForURL(`${vendor.origin}/cb?**`);
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), {
+    pkceCodeVerifier: verifier,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  expect(tokens.claims()!.sub).toBe('directory:demo.member');
+
+  // Implicit, `id_token token`: the member is signed in, so the answer comes straight back in
+  // the fragment; the library checks state, nonce, claims and the RS512 signature.
+  const implicit = await discover(issuer, clientId, oidc.None(), fetchThrough, { id_token_signed_response_alg: 'RS512' });
+  oidc.useIdTokenResponseType(implicit);
+  const state = oidc.randomState();
+  const implicitNonce = oidc.randomNonce();
+  await page.goto(
+    oidc.buildAuthorizationUrl(implicit, {
+      redirect_uri: `${vendor.origin}/cb`,
+      response_type: 'id_token token',
+      scope: 'openid profile',
+      state,
+      nonce: implicitNonce,
+    }).href,
+  );
+  await page.waitForURL(`${vendor.origin}/cb#**`);
+  const implicitClaims = await oidc.implicitAuthentication(implicit, new URL(page.url()), implicitNonce, {
+    expectedState: state,
+  });
+  const accessToken = fragment(page).get('access_token')!;
+  // at_hash: the left half of the access token's SHA-512 (the hash of RS512).
+  const atHash = createHash('sha512').update(accessToken).digest().subarray(0, 32).toString('base64url');
+  expect(implicitClaims.at_hash).toBe(atHash);
+  expect(await oidc.fetchUserInfo(config, accessToken, implicitClaims.sub)).toMatchObject({ email: 'demo.member@acme.test' });
+
+  // Implicit, `token` alone: an access token for userinfo, no ID token.
+  await page.goto(
+    oidc.buildAuthorizationUrl(config, {
+      redirect_uri: `${vendor.origin}/cb`,
+      response_type: 'token',
+      scope: 'openid profile',
+      state: 'token-only',
+    }).href,
+  );
+  await page.waitForURL(`${vendor.origin}/cb#**`);
+  expect(fragment(page).get('state')).toBe('token-only');
+  expect(fragment(page).get('id_token')).toBeNull();
+  const userinfo = await oidc.fetchUserInfo(config, fragment(page).get('access_token')!, oidc.skipSubjectCheck);
+  expect(userinfo.sub).toBe('directory:demo.member');
+
+  // Hybrid is not offered: the error goes back to the app with its state.
+  await page.goto(
+    oidc.buildAuthorizationUrl(config, {
+      redirect_uri: `${vendor.origin}/cb`,
+      response_type: 'code id_token',
+      scope: 'openid',
+      state: 'hybrid',
+      nonce: 'n',
+    }).href,
+  );
+  await page.waitForURL(`${vendor.origin}/cb**`);
+  const refused = new URL(page.url());
+  const answer = refused.hash ? new URLSearchParams(refused.hash.slice(1)) : refused.searchParams;
+  expect(answer.get('error')).toBe('unsupported_response_type');
+  expect(answer.get('state')).toBe('hybrid');
+  await page.context().close();
+});
+
+test('openid-client uses the password grant, public and confidential, with HS512 tokens', async () => {
+  // Confidential, client_secret_post, HS512 with the shared key the dashboard showed once.
+  const community = registerApp(
+    'Community',
+    '--password',
+    '--algorithm',
+    'HS512',
+    '--redirect-uri',
+    `${vendor.origin}/cb`,
+  );
+  const config = await discover(issuer, community.clientId, oidc.ClientSecretPost(community.secret!), fetchThrough, {
+    id_token_signed_response_alg: 'HS512',
+  });
+  const tokens = await oidc.genericGrantRequest(config, 'password', {
+    username: member.username,
+    password: member.password,
+    scope: 'openid profile',
+  });
+  const claims = tokens.claims()!;
+  expect(claims).toMatchObject({ iss: issuer, aud: community.clientId, sub: 'directory:demo.member' });
+  const [header, payload, signature] = tokens.id_token!.split('.');
+  expect(JSON.parse(Buffer.from(header, 'base64url').toString()).alg).toBe('HS512');
+  const expected = createHmac('sha512', community.hs512Key!).update(`${header}.${payload}`).digest('base64url');
+  expect(signature, 'HS512 with the shared key').toBe(expected);
+  // The JWKS carries no key material for the shared key.
+  const jwks = await (await fetchThrough(`${issuer}/oidc/jwks`, { method: 'GET', headers: {}, redirect: 'manual' })).text();
+  expect(jwks).not.toContain(community.hs512Key!);
+
+  await expect(
+    oidc.genericGrantRequest(config, 'password', { username: member.username, password: 'not the password', scope: 'openid' }),
+  ).rejects.toMatchObject({ error: 'invalid_grant' });
+  const wrongSecret = await discover(issuer, community.clientId, oidc.ClientSecretPost('not-the-secret'), fetchThrough);
+  await expect(
+    oidc.genericGrantRequest(wrongSecret, 'password', { username: member.username, password: member.password }),
+  ).rejects.toMatchObject({ error: 'invalid_client' });
+  // What seed 002 crosses out gets the spec's error.
+  for (const grant of ['client_credentials', 'urn:ietf:params:oauth:grant-type:device_code']) {
+    await expect(oidc.genericGrantRequest(config, grant, {})).rejects.toMatchObject({ error: 'unsupported_grant_type' });
+  }
+
+  // Public, no secret, RS512 (the Learning app).
+  const learning = await discover(issuer, apps.learning.clientId, oidc.None(), fetchThrough, {
+    id_token_signed_response_alg: 'RS512',
+  });
+  oidc.enableNonRepudiationChecks(learning);
+  const publicTokens = await oidc.genericGrantRequest(learning, 'password', {
+    username: member.username,
+    password: member.password,
+    scope: 'openid profile',
+  });
+  expect(publicTokens.claims()!.sub).toBe('directory:demo.member');
+  // The Conference app did not enable the password grant.
+  const conference = await discover(issuer, apps.conference.clientId, oidc.ClientSecretBasic(apps.conference.secret!), fetchThrough);
+  await expect(
+    oidc.genericGrantRequest(conference, 'password', { username: member.username, password: member.password }),
+  ).rejects.toMatchObject({ error: 'unauthorized_client' });
 });

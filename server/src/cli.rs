@@ -526,7 +526,7 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let site = engines.member_site(&config)?;
     let plain = tokio::net::TcpListener::bind(config.edge.http_listen).await?;
     let https = tokio::net::TcpListener::bind(config.edge.https_listen).await?;
-    let https_port = config.edge.https_listen.port();
+    let https_port = config.public_https_port();
     tokio::spawn(provisioning.clone().run_background());
     let plain_router =
         tenant_edge::plain_http_router(provisioning.clone(), https_port, site.clone());

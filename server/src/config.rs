@@ -69,6 +69,11 @@ pub struct EdgeConfig {
     pub http_listen: SocketAddr,
     /// HTTPS for tenant domains, certificates picked by SNI. Port 443 in production.
     pub https_listen: SocketAddr,
+    /// The port members and applications reach HTTPS on, when it is not `https_listen`'s (a
+    /// load balancer or port forward in front): it goes into issuer URLs and redirects. Unset,
+    /// `https_listen`'s port is used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_https_port: Option<u16>,
     /// The name tenants create their CNAME record for.
     pub cname_target: String,
     /// DNS servers for the CNAME and CAA checks (`host:port`); empty uses the system's.
@@ -109,6 +114,7 @@ impl Default for EdgeConfig {
         Self {
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             https_listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            public_https_port: None,
             cname_target: "edge.vestibule.localhost".to_string(),
             dns_servers: Vec::new(),
             test_domains: Vec::new(),
@@ -299,6 +305,9 @@ impl Config {
             "VESTIBULE_HTTPS_LISTEN" => {
                 self.edge.https_listen = parse("VESTIBULE_HTTPS_LISTEN", value)?
             }
+            "VESTIBULE_PUBLIC_HTTPS_PORT" => {
+                self.edge.public_https_port = Some(parse("VESTIBULE_PUBLIC_HTTPS_PORT", value)?)
+            }
             "VESTIBULE_CNAME_TARGET" => self.edge.cname_target = value.trim().to_string(),
             "VESTIBULE_DNS_SERVERS" => {
                 self.edge.dns_servers = list(value)
@@ -451,6 +460,13 @@ impl Config {
         }
         self.test_domains()?;
         Ok(())
+    }
+
+    /// The HTTPS port members and applications use: see `edge.public_https_port`.
+    pub fn public_https_port(&self) -> u16 {
+        self.edge
+            .public_https_port
+            .unwrap_or_else(|| self.edge.https_listen.port())
     }
 
     /// `edge.test_domains` as (name, Cloud ID) pairs.
@@ -671,6 +687,8 @@ mod tests {
                 ("VESTIBULE_DNS_SERVERS", "127.0.0.1:8053, [::1]:53"),
                 ("VESTIBULE_ACME_DIRECTORY", "https://127.0.0.1:14000/dir"),
                 ("VESTIBULE_ACME_CAA_IDENTITIES", ""),
+                ("VESTIBULE_HTTPS_LISTEN", "0.0.0.0:8443"),
+                ("VESTIBULE_PUBLIC_HTTPS_PORT", "443"),
                 ("VESTIBULE_SECRET_KEY", &key),
                 (
                     "VESTIBULE_PUBLIC_URL",
@@ -688,6 +706,8 @@ mod tests {
             .contains(&"vestibule.example".to_string()));
         assert!(config.load_secret_key().is_ok());
         assert!(!config.redacted_toml().contains(&key));
+        assert_eq!(config.public_https_port(), 443);
+        assert_eq!(Config::default().public_https_port(), 8443);
         let error =
             Config::load(None, env(&[("VESTIBULE_DNS_SERVERS", "dns.example")])).unwrap_err();
         assert!(

@@ -116,7 +116,7 @@ fn site_addresses(config: &Config) -> Result<SiteAddresses, ConfigError> {
     Ok(SiteAddresses {
         test_domains: Arc::new(TestDomains::new(config.test_domains()?)),
         http_port: config.edge.http_listen.port(),
-        https_port: config.edge.https_listen.port(),
+        https_port: config.public_https_port(),
     })
 }
 

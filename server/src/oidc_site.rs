@@ -32,7 +32,7 @@ pub(crate) fn routes() -> Router<SiteState> {
         .route(paths::AUTHORIZE, get(authorize).post(authorize_form))
         .route("/oidc/consent", post(consent))
         .route(paths::TOKEN, post(token))
-        .route(paths::USERINFO, get(userinfo).post(userinfo))
+        .route(paths::USERINFO, get(userinfo).post(userinfo_form))
         .route(paths::INTROSPECT, post(introspect))
         .route(paths::REVOKE, post(revoke))
         .route(paths::END_SESSION, get(end_session))
@@ -62,11 +62,19 @@ async fn jwks_document(State(state): State<SiteState>, headers: HeaderMap) -> Re
         Ok(located) => located,
         Err(response) => return response,
     };
-    match state
-        .site
-        .oidc
+    let oidc = &state.site.oidc;
+    let mut in_use = match oidc.clients.list(site.tenant.id).await {
+        Ok(clients) => clients
+            .iter()
+            .map(|client| client.settings.algorithm)
+            .collect::<Vec<_>>(),
+        Err(error) => return unavailable(&error),
+    };
+    in_use.sort_by_key(|algorithm| algorithm.as_str());
+    in_use.dedup();
+    match oidc
         .keys
-        .published(site.tenant.id, Timestamp::now())
+        .publish(site.tenant.id, &in_use, Timestamp::now())
         .await
     {
         Ok(keys) => public_json(jwks(&keys)),
@@ -156,10 +164,12 @@ fn authorize_error(site: &Site, error: AuthorizeError) -> Response {
 
 /// The authorization request again, without `prompt`: what the member returns to after
 /// signing in or consenting, so `prompt=login` or `prompt=consent` is not asked twice.
+/// The request to come back to after the hosted sign-in. A sign-in the request forced
+/// (`prompt=login`, `max_age=0`) has then happened: asking for it again would never end.
 fn resume_url(params: &Params) -> String {
     let kept: Vec<(&str, String)> = params
         .iter()
-        .filter(|(k, _)| k != "prompt")
+        .filter(|(k, v)| k != "prompt" && !(k == "max_age" && v.trim() == "0"))
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
     format!("{}?{}", paths::AUTHORIZE, encode(&kept))
@@ -615,11 +625,16 @@ async fn token(
 
 /// RFC 6750 §3: a missing or bad bearer token is a 401 that says so.
 fn bearer_refused(error: Option<&str>) -> Response {
+    bearer_error(StatusCode::UNAUTHORIZED, error)
+}
+
+/// RFC 6750 §3: the challenge, with the error code when the request carried a token.
+fn bearer_error(status: StatusCode, error: Option<&str>) -> Response {
     let challenge = match error {
         Some(error) => format!("Bearer error=\"{error}\""),
         None => "Bearer".to_string(),
     };
-    let mut response = StatusCode::UNAUTHORIZED.into_response();
+    let mut response = status.into_response();
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         response
             .headers_mut()
@@ -629,16 +644,42 @@ fn bearer_refused(error: Option<&str>) -> Response {
 }
 
 async fn userinfo(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    userinfo_for(state, headers, None).await
+}
+
+/// POST: the token may come in the form body instead (RFC 6750 §2.2), as OpenID Connect Core
+/// §5.3.1 allows.
+async fn userinfo_form(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let in_body = form.ok().and_then(|Form(pairs)| {
+        pairs
+            .into_iter()
+            .find(|(name, _)| name == "access_token")
+            .map(|(_, token)| token)
+    });
+    userinfo_for(state, headers, in_body).await
+}
+
+async fn userinfo_for(state: SiteState, headers: HeaderMap, in_body: Option<String>) -> Response {
     let site = match state.located(&headers).await {
         Ok(located) => located,
         Err(response) => return response,
     };
-    let Some(token) = headers
+    let in_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return bearer_refused(None);
+        .map(str::to_string);
+    let token = match (in_header, in_body) {
+        (Some(_), Some(_)) => {
+            // RFC 6750 §2: a client uses one method per request.
+            return bearer_error(StatusCode::BAD_REQUEST, Some("invalid_request"));
+        }
+        (Some(token), None) | (None, Some(token)) => token,
+        (None, None) => return bearer_refused(None),
     };
     let oidc = &state.site.oidc;
     let grant = match oidc

@@ -610,3 +610,635 @@ async fn consent_is_asked_once_and_a_refusal_goes_back_as_access_denied() {
     // Consent is remembered: the next request goes straight through.
     op.code(&session).await;
 }
+
+/// What an authorization request leads to, as the OpenID Foundation's OP tests judge it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    /// A code, with the state, at the registered redirect URI.
+    Code,
+    /// This error, with the state, at the registered redirect URI.
+    ToApplication(&'static str),
+    /// An error page on our site; the browser is sent nowhere.
+    Page,
+    /// The hosted sign-in form first.
+    SignIn,
+}
+
+impl Provider {
+    /// `extra` replaces parameters of the standard request; a value of `None` removes one.
+    fn authorize_with(&self, changes: &[(&str, Option<&str>)]) -> String {
+        let mut pairs: Vec<(String, String)> = [
+            ("client_id", self.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid profile"),
+            ("state", "st-1"),
+            ("nonce", "no-1"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (key, value) in changes {
+            pairs.retain(|(k, _)| k != key);
+            if let Some(value) = value {
+                pairs.push((key.to_string(), value.to_string()));
+            }
+        }
+        let borrowed: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        format!("/oidc/authorize?{}", form(&borrowed))
+    }
+
+    async fn outcome(&self, url: &str, session: Option<&str>) -> Outcome {
+        let reply = self.get(url, session, None).await;
+        let location = reply.location();
+        if location.starts_with("/login?") {
+            return Outcome::SignIn;
+        }
+        if location.starts_with(REDIRECT) {
+            assert_eq!(
+                param(&location, "state").as_deref(),
+                Some("st-1"),
+                "{url}: state echoed"
+            );
+            return match param(&location, "error") {
+                Some(error) => Outcome::ToApplication(match error.as_str() {
+                    "invalid_request" => "invalid_request",
+                    "invalid_scope" => "invalid_scope",
+                    "login_required" => "login_required",
+                    "unsupported_response_type" => "unsupported_response_type",
+                    "unauthorized_client" => "unauthorized_client",
+                    "request_not_supported" => "request_not_supported",
+                    "request_uri_not_supported" => "request_uri_not_supported",
+                    "registration_not_supported" => "registration_not_supported",
+                    other => panic!("{url}: unexpected error {other}"),
+                }),
+                None if param(&location, "code").is_some() => Outcome::Code,
+                None => panic!("{url}: neither code nor error in {location}"),
+            };
+        }
+        assert!(location.is_empty(), "{url}: sent to {location}");
+        assert!(
+            reply.status.is_client_error(),
+            "{url}: {} {}",
+            reply.status,
+            reply.body
+        );
+        assert!(reply.body.contains("Acme Association"), "a branded page");
+        Outcome::Page
+    }
+}
+
+/// The authorization requests of the OpenID Foundation's Basic OP test plan (and the errors
+/// seed 002 asks for what it crosses out), one row each, against a signed-in member.
+#[tokio::test]
+async fn oidf_basic_op_authorization_requests() {
+    let op = provider(|_| {}).await;
+    let session = op.sign_in().await;
+    use Outcome::*;
+    let cases: &[(&str, &[(&str, Option<&str>)], Outcome)] = &[
+        ("OP-Response-code", &[], Code),
+        (
+            "OP-Response-Missing",
+            &[("response_type", None)],
+            ToApplication("invalid_request"),
+        ),
+        (
+            "OP-Response-id_token (seed: not offered)",
+            &[("response_type", Some("id_token"))],
+            ToApplication("unsupported_response_type"),
+        ),
+        (
+            "hybrid code id_token (seed: crossed out)",
+            &[("response_type", Some("code id_token"))],
+            ToApplication("unsupported_response_type"),
+        ),
+        (
+            "hybrid code token (seed: crossed out)",
+            &[("response_type", Some("code token"))],
+            ToApplication("unsupported_response_type"),
+        ),
+        (
+            "implicit not enabled for the app",
+            &[("response_type", Some("id_token token"))],
+            ToApplication("unauthorized_client"),
+        ),
+        (
+            "form_post (seed: crossed out)",
+            &[("response_mode", Some("form_post"))],
+            ToApplication("invalid_request"),
+        ),
+        (
+            "OP-redirect_uri-NotReg",
+            &[("redirect_uri", Some("https://attacker.example/cb"))],
+            Page,
+        ),
+        ("OP-redirect_uri-Missing", &[("redirect_uri", None)], Page),
+        (
+            "OP-redirect_uri-Query-Added",
+            &[(
+                "redirect_uri",
+                Some("https://events.example.org/cb?foo=bar"),
+            )],
+            Page,
+        ),
+        (
+            "redirect_uri differing in case",
+            &[("redirect_uri", Some("https://events.example.org/CB"))],
+            Page,
+        ),
+        (
+            "unknown client_id",
+            &[("client_id", Some("no-such-app"))],
+            Page,
+        ),
+        ("client_id missing", &[("client_id", None)], Page),
+        (
+            "OP-scope-openid missing",
+            &[("scope", Some("profile"))],
+            ToApplication("invalid_scope"),
+        ),
+        ("OP-Req-NotUnderstood", &[("extra", Some("foobar"))], Code),
+        ("OP-Req-ui_locales", &[("ui_locales", Some("se"))], Code),
+        (
+            "OP-Req-claims_locales",
+            &[("claims_locales", Some("se"))],
+            Code,
+        ),
+        ("OP-Req-acr_values", &[("acr_values", Some("1 2"))], Code),
+        ("OP-Req-login_hint", &[("login_hint", Some("jane"))], Code),
+        ("OP-nonce-NoReq-code", &[("nonce", None)], Code),
+        ("OP-prompt-none-LoggedIn", &[("prompt", Some("none"))], Code),
+        ("OP-prompt-login", &[("prompt", Some("login"))], SignIn),
+        (
+            "prompt none with login",
+            &[("prompt", Some("none login"))],
+            ToApplication("invalid_request"),
+        ),
+        ("OP-Req-max_age=10000", &[("max_age", Some("10000"))], Code),
+        (
+            "max_age=0 is a fresh sign-in",
+            &[("max_age", Some("0"))],
+            SignIn,
+        ),
+        (
+            "max_age not a number",
+            &[("max_age", Some("soon"))],
+            ToApplication("invalid_request"),
+        ),
+        (
+            "request object",
+            &[("request", Some("eyJhbGciOiJub25lIn0.e30."))],
+            ToApplication("request_not_supported"),
+        ),
+        (
+            "request_uri",
+            &[("request_uri", Some("https://events.example.org/r"))],
+            ToApplication("request_uri_not_supported"),
+        ),
+        (
+            "registration",
+            &[("registration", Some("{}"))],
+            ToApplication("registration_not_supported"),
+        ),
+        (
+            "PKCE method unknown",
+            &[("code_challenge_method", Some("S512"))],
+            ToApplication("invalid_request"),
+        ),
+        (
+            "PKCE method without challenge",
+            &[("code_challenge", None)],
+            ToApplication("invalid_request"),
+        ),
+    ];
+    for (name, changes, expected) in cases {
+        // Forced sign-ins end the session they replace: each row gets a fresh one.
+        let session = if *expected == SignIn {
+            op.sign_in().await
+        } else {
+            session.clone()
+        };
+        let url = op.authorize_with(changes);
+        assert_eq!(op.outcome(&url, Some(&session)).await, *expected, "{name}");
+    }
+    // A forced sign-in happens once: the request it resumes then gives a code.
+    let fresh = op.authorize_with(&[("max_age", Some("0"))]);
+    let first = op.get(&fresh, Some(&op.sign_in().await), None).await;
+    let return_to = param(&first.location(), "return_to").unwrap();
+    let (again, next) = op.sign_in_to(&return_to).await;
+    assert!(!next.contains("max_age"), "{next}");
+    assert_eq!(op.outcome(&next, Some(&again)).await, Code);
+
+    // The state parameter given twice is refused (and so cannot be echoed).
+    let twice = format!("{}&state=st-2", op.authorize_with(&[]));
+    let reply = op.get(&twice, Some(&session), None).await;
+    assert_eq!(
+        param(&reply.location(), "error").as_deref(),
+        Some("invalid_request")
+    );
+
+    // Without a session.
+    assert_eq!(op.outcome(&op.authorize_with(&[]), None).await, SignIn);
+    assert_eq!(
+        op.outcome(&op.authorize_with(&[("prompt", Some("none"))]), None)
+            .await,
+        ToApplication("login_required"),
+        "OP-prompt-none-NotLoggedIn"
+    );
+}
+
+/// The token, userinfo and ID token checks of the Basic OP plan: client authentication,
+/// code binding, replay, headers, and the ID token's claims and signature.
+#[tokio::test]
+async fn oidf_basic_op_token_and_userinfo_requests() {
+    let op = provider(|_| {}).await;
+    let session = op.sign_in().await;
+    let redeem = |code: String, changes: Vec<(&'static str, &'static str)>| {
+        let op = &op;
+        async move {
+            let mut pairs = vec![
+                ("grant_type", "authorization_code"),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ];
+            for (key, value) in &changes {
+                pairs.retain(|(k, _)| k != key);
+                if !value.is_empty() {
+                    pairs.push((key, value));
+                }
+            }
+            pairs.push(("code", &code));
+            op.backchannel("/oidc/token", form(&pairs), op.basic())
+                .await
+        }
+    };
+    for (name, changes, error) in [
+        (
+            "redirect_uri differs from the request",
+            vec![("redirect_uri", "https://events.example.org/other")],
+            "invalid_grant",
+        ),
+        (
+            "redirect_uri missing",
+            vec![("redirect_uri", "")],
+            "invalid_grant",
+        ),
+        (
+            "PKCE verifier missing",
+            vec![("code_verifier", "")],
+            "invalid_grant",
+        ),
+        (
+            "PKCE verifier wrong",
+            vec![(
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj",
+            )],
+            "invalid_grant",
+        ),
+        (
+            "grant_type missing",
+            vec![("grant_type", "")],
+            "invalid_request",
+        ),
+        (
+            "OP-OAuth-2nd-30s (not a code)",
+            vec![("grant_type", "authorization_code")],
+            "invalid_grant",
+        ),
+    ] {
+        let code = if name.starts_with("OP-OAuth-2nd-30s") {
+            "a-code-we-never-issued".to_string()
+        } else {
+            op.code(&session).await
+        };
+        let reply = redeem(code, changes).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{name}: {}",
+            reply.body
+        );
+        assert_eq!(reply.json()["error"], error, "{name}");
+        assert_eq!(reply.headers[header::CACHE_CONTROL], "no-store", "{name}");
+    }
+
+    // OP-ClientAuth-SecretPost-Static: the secret in the form instead of Basic.
+    let redeemed_code = op.code(&session).await;
+    let code = redeemed_code.clone();
+    let posted = op
+        .backchannel(
+            "/oidc/token",
+            form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+                ("client_id", &op.client_id),
+                ("client_secret", &op.secret),
+            ]),
+            None,
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
+    assert_eq!(posted.headers[header::PRAGMA], "no-cache");
+    assert!(posted.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    // Both methods at once is ambiguous (RFC 6749 §2.3).
+    let code = op.code(&session).await;
+    let both = op
+        .backchannel(
+            "/oidc/token",
+            form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+                ("client_id", &op.client_id),
+                ("client_secret", &op.secret),
+            ]),
+            op.basic(),
+        )
+        .await;
+    assert_eq!(both.json()["error"], "invalid_request", "{}", both.body);
+    // A code redeemed by another application's credentials is refused.
+    let code = op.code(&session).await;
+    let stranger = op
+        .backchannel(
+            "/oidc/token",
+            form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ]),
+            Some(("no-such-app", "whatever")),
+        )
+        .await;
+    assert_eq!(stranger.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(stranger.json()["error"], "invalid_client");
+
+    // OP-IDToken-kid, OP-IDToken-RS256, OP-nonce-code, auth_time.
+    let tokens = posted.json();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let header_json: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header_json["alg"], "RS256");
+    let keys = op.jwks().await;
+    assert!(
+        keys.iter().any(|k| k.kid == header_json["kid"]),
+        "kid is in the JWKS"
+    );
+    let claims = Verifier::Rsa {
+        algorithm: SigningAlgorithm::RS256,
+        keys: &keys,
+    }
+    .verify(id_token)
+    .unwrap();
+    assert_eq!(claims["nonce"], "no-1");
+    assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
+    assert!(claims["exp"].as_i64().unwrap() > claims["iat"].as_i64().unwrap());
+    // A token signed for RS256 does not pass as RS512 (alg is fixed per app, never read from
+    // the token).
+    assert!(Verifier::Rsa {
+        algorithm: SigningAlgorithm::RS512,
+        keys: &keys,
+    }
+    .verify(id_token)
+    .is_err());
+
+    // OP-UserInfo-Header, OP-UserInfo-Body, and a bad token.
+    let access = tokens["access_token"].as_str().unwrap();
+    let in_header = op.get("/oidc/userinfo", None, Some(access)).await;
+    assert_eq!(in_header.json()["sub"], claims["sub"]);
+    let in_body = op
+        .backchannel("/oidc/userinfo", form(&[("access_token", access)]), None)
+        .await;
+    assert_eq!(in_body.status, StatusCode::OK, "{}", in_body.body);
+    assert_eq!(in_body.json()["sub"], claims["sub"]);
+    let twice = op
+        .send(
+            Request::post("/oidc/userinfo")
+                .header(header::HOST, HOST)
+                .header(header::AUTHORIZATION, format!("Bearer {access}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form(&[("access_token", access)])))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        twice.status,
+        StatusCode::BAD_REQUEST,
+        "one method per request"
+    );
+    let forged = op.get("/oidc/userinfo", None, Some("not-a-token")).await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    assert!(forged.headers[header::WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    let missing = op.get("/oidc/userinfo", None, None).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+
+    // OP-OAuth-2nd-Revokes: replaying the code revokes the access token it gave.
+    let replay = op
+        .backchannel(
+            "/oidc/token",
+            form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &redeemed_code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ]),
+            op.basic(),
+        )
+        .await;
+    assert_eq!(replay.json()["error"], "invalid_grant");
+    assert_eq!(
+        op.get("/oidc/userinfo", None, Some(access)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// The Implicit OP plan for an application that enabled it: tokens in the fragment, at_hash,
+/// nonce required.
+#[tokio::test]
+async fn oidf_implicit_op_requests() {
+    let op = provider(|input| input.allow_implicit = true).await;
+    let session = op.sign_in().await;
+    let implicit = |changes: &[(&str, Option<&str>)]| {
+        let mut all = vec![
+            ("response_type", Some("id_token token")),
+            ("code_challenge", None),
+            ("code_challenge_method", None),
+        ];
+        all.extend_from_slice(changes);
+        op.authorize_with(&all)
+    };
+
+    // OP-Response-id_token+token.
+    let reply = op.get(&implicit(&[]), Some(&session), None).await;
+    let location = reply.location();
+    assert!(location.starts_with(&format!("{REDIRECT}#")), "{location}");
+    let fragment = |name| param(&location, name);
+    assert_eq!(fragment("state").as_deref(), Some("st-1"));
+    assert_eq!(fragment("token_type").as_deref(), Some("Bearer"));
+    assert!(fragment("expires_in").is_some());
+    let access = fragment("access_token").unwrap();
+    let claims = Verifier::Rsa {
+        algorithm: SigningAlgorithm::RS256,
+        keys: &op.jwks().await,
+    }
+    .verify(&fragment("id_token").unwrap())
+    .unwrap();
+    assert_eq!(claims["nonce"], "no-1");
+    assert_eq!(
+        claims["at_hash"],
+        vestibule_oidc::at_hash(SigningAlgorithm::RS256, &access)
+    );
+    assert_eq!(
+        op.get("/oidc/userinfo", None, Some(&access)).await.status,
+        StatusCode::OK
+    );
+
+    // OP-Response-token: an access token alone.
+    let reply = op
+        .get(
+            &implicit(&[("response_type", Some("token"))]),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert!(param(&reply.location(), "access_token").is_some());
+    assert!(param(&reply.location(), "id_token").is_none());
+
+    // OP-nonce-NoReq-noncode: the nonce is required; the error goes in the fragment.
+    for (name, changes, error) in [
+        (
+            "OP-nonce-NoReq-noncode",
+            vec![("nonce", None)],
+            "invalid_request",
+        ),
+        (
+            "tokens in the query",
+            vec![("response_mode", Some("query"))],
+            "invalid_request",
+        ),
+        (
+            "OP-prompt-none-NotLoggedIn",
+            vec![("prompt", Some("none"))],
+            "login_required",
+        ),
+    ] {
+        let signed_in = (name != "OP-prompt-none-NotLoggedIn").then_some(session.as_str());
+        let reply = op.get(&implicit(&changes), signed_in, None).await;
+        let location = reply.location();
+        assert!(
+            location.starts_with(&format!("{REDIRECT}#")),
+            "{name}: {location}"
+        );
+        assert_eq!(param(&location, "error").as_deref(), Some(error), "{name}");
+        assert_eq!(param(&location, "state").as_deref(), Some("st-1"), "{name}");
+        assert!(param(&location, "access_token").is_none(), "{name}");
+    }
+}
+
+/// The Config OP plan: the discovery document and the JWKS.
+#[tokio::test]
+async fn oidf_config_op_discovery_and_jwks() {
+    let op = provider(|_| {}).await;
+    let reply = op
+        .get("/.well-known/openid-configuration", None, None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let document = reply.json();
+    // OP-Discovery-Config: the issuer exactly, every endpoint on it.
+    assert_eq!(document["issuer"], ISSUER);
+    for endpoint in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "introspection_endpoint",
+        "revocation_endpoint",
+        "end_session_endpoint",
+    ] {
+        let url = document[endpoint].as_str().unwrap();
+        assert!(url.starts_with(&format!("{ISSUER}/")), "{endpoint}: {url}");
+        let path = url.strip_prefix(ISSUER).unwrap();
+        let answered = op.get(path, None, None).await.status;
+        assert_ne!(answered, StatusCode::NOT_FOUND, "{endpoint} is served");
+    }
+    let strings = |name: &str| -> Vec<String> {
+        document[name]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(strings("subject_types_supported"), ["public"]);
+    assert_eq!(
+        strings("response_types_supported"),
+        ["code", "token", "id_token token"]
+    );
+    assert!(strings("scopes_supported").contains(&"openid".to_string()));
+    assert!(!strings("grant_types_supported").contains(&"client_credentials".to_string()));
+    assert_eq!(
+        strings("id_token_signing_alg_values_supported"),
+        ["RS256", "RS512", "HS512"]
+    );
+    for auth in ["client_secret_basic", "client_secret_post"] {
+        assert!(strings("token_endpoint_auth_methods_supported").contains(&auth.to_string()));
+    }
+    // Dynamic registration and the session-management drafts are not offered.
+    for absent in [
+        "registration_endpoint",
+        "check_session_iframe",
+        "frontchannel_logout_supported",
+        "backchannel_logout_supported",
+    ] {
+        assert!(document.get(absent).is_none(), "{absent}");
+    }
+
+    // OP-Discovery-jwks_uri: public RSA signing keys only, each with a distinct kid.
+    let jwks = op.get("/oidc/jwks", None, None).await.json();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert!(!keys.is_empty());
+    let mut kids: Vec<&str> = keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    kids.dedup();
+    assert_eq!(kids.len(), keys.len());
+    for key in keys {
+        assert_eq!(key["kty"], "RSA");
+        assert_eq!(key["use"], "sig");
+        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            assert!(key.get(private).is_none(), "{private} is never published");
+        }
+    }
+    // OP-Discovery-WebFinger is not offered: nothing there.
+    assert_eq!(
+        op.get(
+            "/.well-known/webfinger?resource=acct:jane@acme.test",
+            None,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}

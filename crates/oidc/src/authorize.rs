@@ -408,7 +408,8 @@ impl AuthorizationRequest {
         let fresh_enough = match (auth_time, self.max_age) {
             (None, _) => false,
             (Some(_), None) => true,
-            (Some(at), Some(max_age)) => now - at <= max_age,
+            // "max_age=0 is equivalent to prompt=login" (Core §3.1.2.1, errata set 2).
+            (Some(at), Some(max_age)) => max_age.0 > 0 && now - at <= max_age,
         };
         let forced = self.prompt.contains(&Prompt::Login);
         match (fresh_enough && !forced, self.prompt.contains(&Prompt::None)) {
@@ -659,6 +660,8 @@ mod tests {
             max_age.sign_in_need(Some(Timestamp(9_000)), now),
             SignInNeed::SignIn
         );
+        let zero = request(&[("max_age", "0")]);
+        assert_eq!(zero.sign_in_need(Some(now), now), SignInNeed::SignIn);
         let none_max_age = request(&[("max_age", "0"), ("prompt", "none")]);
         assert_eq!(
             none_max_age.sign_in_need(Some(Timestamp(9_999)), now),

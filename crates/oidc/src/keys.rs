@@ -94,6 +94,24 @@ impl SigningKeys {
         })
     }
 
+    /// The tenant's JWKS at `now`, after bringing each series in `in_use` up to date: an
+    /// application's first key, and the next key `publish_ahead` before it signs, are published
+    /// even when nothing has signed lately, so a relying party that cached the JWKS knows a key
+    /// before it sees a token signed with it.
+    pub async fn publish(
+        &self,
+        tenant: TenantId,
+        in_use: &[SigningAlgorithm],
+        now: Timestamp,
+    ) -> Result<Vec<RsaPublicKey>, OidcError> {
+        for algorithm in in_use {
+            if algorithm.rsa_bits().is_some() {
+                self.series(tenant, *algorithm, now).await?;
+            }
+        }
+        self.published(tenant, now).await
+    }
+
     /// Every key the tenant's JWKS publishes at `now`: next, current and recently retired.
     pub async fn published(
         &self,

@@ -111,6 +111,22 @@ async fn keys_rotate_with_overlap_and_stay_per_tenant() {
         ));
         assert_eq!(keys.delete_retired(after_overlap).await.unwrap(), 1);
 
+        // With nothing signing, publishing still keeps the series ahead: the key after the
+        // second appears publish_ahead before it signs, and HS512 has no key to publish.
+        let quiet = T0 + Seconds(1001 + 1000 - 50);
+        let before = kids(&keys.published(acme, quiet).await.unwrap());
+        let published = keys
+            .publish(acme, &[rs256, SigningAlgorithm::HS512], quiet)
+            .await
+            .unwrap();
+        assert_eq!(published.len(), before.len() + 1);
+        let third = kids(&published).last().unwrap().clone();
+        let signer = keys.signer(acme, rs256, T0 + Seconds(2002)).await.unwrap();
+        assert!(
+            format!("{signer:?}").contains(&third),
+            "the published key signs next"
+        );
+
         // Another tenant has its own keys, and cannot verify acme's tokens with them.
         keys.signer(beta, rs256, T0).await.unwrap();
         let beta_keys = keys.published(beta, T0).await.unwrap();

@@ -693,6 +693,9 @@ impl Provider {
     }
 }
 
+/// A named authorization request (changes to the standard one) and what it must lead to.
+type Case<'a> = (&'a str, &'a [(&'a str, Option<&'a str>)], Outcome);
+
 /// The authorization requests of the OpenID Foundation's Basic OP test plan (and the errors
 /// seed 002 asks for what it crosses out), one row each, against a signed-in member.
 #[tokio::test]
@@ -700,7 +703,7 @@ async fn oidf_basic_op_authorization_requests() {
     let op = provider(|_| {}).await;
     let session = op.sign_in().await;
     use Outcome::*;
-    let cases: &[(&str, &[(&str, Option<&str>)], Outcome)] = &[
+    let cases: &[Case] = &[
         ("OP-Response-code", &[], Code),
         (
             "OP-Response-Missing",

@@ -821,7 +821,7 @@ test('openid-client runs a public app with PKCE and the implicit flow, RS512-sig
   await page.context().close();
 });
 
-test('openid-client uses the password grant, public and confidential, with HS512 tokens', async () => {
+test('openid-client uses the password grant, public and confidential, and HS512 tokens', async ({ browser }) => {
   // Confidential, client_secret_post, HS512 with the shared key the dashboard showed once.
   const community = registerApp(
     'Community',
@@ -845,6 +845,21 @@ test('openid-client uses the password grant, public and confidential, with HS512
   expect(JSON.parse(Buffer.from(header, 'base64url').toString()).alg).toBe('HS512');
   const expected = createHmac('sha512', community.hs512Key!).update(`${header}.${payload}`).digest('base64url');
   expect(signature, 'HS512 with the shared key').toBe(expected);
+  // The code flow without PKCE (a confidential app may skip it), HS512 as well.
+  const page = await memberBrowser(browser);
+  const nonce = oidc.randomNonce();
+  await page.goto(
+    oidc.buildAuthorizationUrl(config, { redirect_uri: `${vendor.origin}/cb`, scope: 'openid profile', nonce }).href,
+  );
+  await signInAsMember(page);
+  await page.waitForURL(`${vendor.origin}/cb?**`);
+  const coded = await oidc.authorizationCodeGrant(config, new URL(page.url()), { expectedNonce: nonce, idTokenExpected: true });
+  const [codedHeader, codedPayload, codedSignature] = coded.id_token!.split('.');
+  expect(codedSignature).toBe(
+    createHmac('sha512', community.hs512Key!).update(`${codedHeader}.${codedPayload}`).digest('base64url'),
+  );
+  await page.context().close();
+
   // The JWKS carries no key material for the shared key.
   const jwks = await (await fetchThrough(`${issuer}/oidc/jwks`, { method: 'GET', headers: {}, redirect: 'manual' })).text();
   expect(jwks).not.toContain(community.hs512Key!);

@@ -1,6 +1,8 @@
 //! Compact JWS (RFC 7515) for ID tokens: signing with a tenant RSA key or an application's
 //! shared HS512 key, and verification that accepts only the algorithm the caller expects.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ring::hmac;
@@ -15,7 +17,7 @@ pub enum Signer {
     Rsa {
         algorithm: SigningAlgorithm,
         kid: String,
-        key: RsaKeyPair,
+        key: Arc<RsaKeyPair>,
     },
     Hs512 {
         key: hmac::Key,

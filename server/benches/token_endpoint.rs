@@ -1,0 +1,268 @@
+//! Token-endpoint throughput for the authorization-code flow, beside the raw signing rate of
+//! the same crypto library (ring) on the same core, measured in one run:
+//!
+//! ```text
+//! cargo bench -p vestibule --bench token_endpoint
+//! ```
+//!
+//! Each round redeems codes issued beforehand (outside the timing) with `POST /oidc/token`,
+//! client_secret_basic, through the member site's whole router on a current-thread runtime
+//! (one core; no TCP). SQLite in WAL mode, as `vestibule serve` runs it. The floor is one
+//! signature of the same algorithm over a message of an ID token's size: the work no token
+//! endpoint can avoid. Medians of several rounds are printed, and the ratio between them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ring::rand::SystemRandom;
+use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256, RSA_PKCS1_SHA512};
+use rsa::pkcs8::EncodePrivateKey;
+use tower::ServiceExt;
+use vestibule_domain::{TenantId, Timestamp};
+use vestibule_oidc::{check_request, ClientInput, Subject};
+use vestibule_provisioning::Provisioning;
+use vestibule_secrets::SecretKey;
+use vestibule_server::{tenant_edge, Config, Engines};
+use vestibule_staff::PasswordHasher;
+use vestibule_storage::testing::{sqlite, TestDatabase};
+
+const HOST: &str = "sso.acme.localhost:8080";
+const REDIRECT: &str = "https://events.example.org/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const ROUNDS: usize = 5;
+
+struct Provider {
+    router: Router,
+    engines: Engines,
+    tenant: TenantId,
+    _db: TestDatabase,
+}
+
+async fn provider() -> Provider {
+    let db = sqlite().await;
+    let store = db.store().clone();
+    let tenant = store
+        .create_tenant(&"acme".parse().unwrap(), "Acme", Timestamp::now())
+        .await
+        .unwrap()
+        .id;
+    let config = Config {
+        secret_key: Some(SecretKey::generate_base64()),
+        edge: vestibule_server::config::EdgeConfig {
+            test_domains: vec!["sso.acme.localhost=acme".into()],
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let secret = config.load_secret_key().unwrap();
+    let provisioning = Provisioning::new(
+        config.provisioning_settings(),
+        store.clone(),
+        secret.clone(),
+    )
+    .unwrap();
+    let engines = Engines::with_hasher(
+        &config,
+        store,
+        secret,
+        provisioning.clone(),
+        PasswordHasher::new(1024, 1, 2),
+    );
+    let router =
+        tenant_edge::plain_http_router(provisioning, 8443, engines.member_site(&config).unwrap());
+    Provider {
+        router,
+        engines,
+        tenant,
+        _db: db,
+    }
+}
+
+impl Provider {
+    /// An application signing with `algorithm`, and its client secret.
+    async fn app(&self, algorithm: &str) -> (String, String) {
+        let input = ClientInput {
+            name: format!("Events {algorithm}"),
+            redirect_uris: vec![REDIRECT.into()],
+            algorithm: algorithm.into(),
+            ..ClientInput::default()
+        };
+        let (client, shown) = self
+            .engines
+            .oidc
+            .clients
+            .create(self.tenant, input, Timestamp::now())
+            .await
+            .unwrap();
+        (client.client_id, shown.client_secret.unwrap())
+    }
+
+    /// Codes as the authorization endpoint issues them after a member signed in.
+    async fn codes(&self, client_id: &str, count: usize) -> Vec<String> {
+        let client = self
+            .engines
+            .oidc
+            .clients
+            .get(self.tenant, client_id)
+            .await
+            .unwrap();
+        let params: Vec<(String, String)> = [
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid profile"),
+            ("nonce", "n-0S6_WzA2Mj"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let request = check_request(&params, Some(&client)).unwrap();
+        let subject = Subject {
+            sub: "imis:23201".into(),
+            attributes: [
+                ("Email", "jane@members.acme.test"),
+                ("FirstName", "Jane"),
+                ("LastName", "Member"),
+                ("FullName", "Jane Member"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        };
+        let now = Timestamp::now();
+        let mut codes = Vec::with_capacity(count);
+        for _ in 0..count {
+            let code = self
+                .engines
+                .oidc
+                .grants
+                .issue_code(self.tenant, &request, subject.clone(), now, now)
+                .await
+                .unwrap();
+            codes.push(code);
+        }
+        codes
+    }
+
+    async fn redeem(&self, basic: &str, code: &str) {
+        let body = format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+            "https%3A%2F%2Fevents.example.org%2Fcb"
+        );
+        let request = Request::post("/oidc/token")
+            .header(header::HOST, HOST)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::AUTHORIZATION, basic)
+            .body(Body::from(body))
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Operations per second of `work`, run `count` times, median of the rounds.
+fn rate_of(count: usize, mut work: impl FnMut()) -> f64 {
+    median(
+        (0..ROUNDS)
+            .map(|_| {
+                let started = Instant::now();
+                for _ in 0..count {
+                    work();
+                }
+                count as f64 / started.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+fn rsa_pkcs8(bits: usize) -> Vec<u8> {
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits).unwrap();
+    key.to_pkcs8_der().unwrap().as_bytes().to_vec()
+}
+
+/// Signatures per second with ring over an ID token's worth of bytes.
+fn signing_floor(algorithm: &str, message: &[u8], count: usize) -> f64 {
+    let random = SystemRandom::new();
+    match algorithm {
+        "HS512" => {
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA512, &[7; 64]);
+            rate_of(count, || {
+                std::hint::black_box(ring::hmac::sign(&key, message));
+            })
+        }
+        rsa_alg => {
+            let (bits, padding) = match rsa_alg {
+                "RS256" => (2048, &RSA_PKCS1_SHA256),
+                _ => (4096, &RSA_PKCS1_SHA512),
+            };
+            let key = RsaKeyPair::from_pkcs8(&rsa_pkcs8(bits)).unwrap();
+            let mut signature = vec![0; key.public().modulus_len()];
+            rate_of(count, || {
+                key.sign(padding, &random, message, &mut signature).unwrap();
+            })
+        }
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let provider = runtime.block_on(provider());
+    // What an ID token's signing input weighs: header and claims, base64url.
+    let message = vec![b'e'; 620];
+    println!(
+        "Token endpoint (authorization_code, client_secret_basic, PKCE) vs raw signing, one core"
+    );
+    println!(
+        "{:<7} {:>16} {:>16} {:>8}",
+        "alg", "tokens/s", "signatures/s", "ratio"
+    );
+    for (algorithm, count) in [("RS256", 400), ("RS512", 60), ("HS512", 400)] {
+        let (client_id, secret) = runtime.block_on(provider.app(algorithm));
+        let basic = format!("Basic {}", STANDARD.encode(format!("{client_id}:{secret}")));
+        // Warm up: the tenant's key is generated on first use.
+        for code in runtime.block_on(provider.codes(&client_id, 3)) {
+            runtime.block_on(provider.redeem(&basic, &code));
+        }
+        let tokens = median(
+            (0..ROUNDS)
+                .map(|_| {
+                    let codes = runtime.block_on(provider.codes(&client_id, count));
+                    let started = Instant::now();
+                    runtime.block_on(async {
+                        for code in &codes {
+                            provider.redeem(&basic, code).await;
+                        }
+                    });
+                    count as f64 / started.elapsed().as_secs_f64()
+                })
+                .collect(),
+        );
+        let floor = signing_floor(algorithm, &message, count);
+        println!(
+            "{algorithm:<7} {tokens:>16.0} {floor:>16.0} {:>7.0}%",
+            100.0 * tokens / floor
+        );
+    }
+    // Keep the runtime's blocking pool from outliving main with work queued.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}

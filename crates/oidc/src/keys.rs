@@ -48,8 +48,10 @@ pub struct SigningKeys {
     policy: KeyPolicy,
     /// Keys already unsealed and parsed, by tenant and kid: parsing validates the whole RSA key,
     /// which costs a fifth of a signature, on every token otherwise.
-    parsed: Arc<Mutex<HashMap<(TenantId, String), Arc<RsaKeyPair>>>>,
+    parsed: Arc<Mutex<ParsedKeys>>,
 }
+
+type ParsedKeys = HashMap<(TenantId, String), Arc<RsaKeyPair>>;
 
 /// Past this many parsed keys the cache starts over (retired keys are never asked for again).
 const PARSED_KEYS_HELD: usize = 10_000;

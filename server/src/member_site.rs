@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -133,6 +133,9 @@ pub fn test_domain_router(site: MemberSite) -> Router {
     router(site, Scheme::Http)
 }
 
+/// The largest request body the member site reads; larger ones get `413`.
+pub const MEMBER_SITE_BODY_LIMIT: usize = 64 * 1024;
+
 fn router(site: MemberSite, scheme: Scheme) -> Router {
     Router::new()
         .route("/", get(home))
@@ -153,6 +156,8 @@ fn router(site: MemberSite, scheme: Scheme) -> Router {
         .merge(crate::oidc_site::routes())
         .fallback(not_found)
         .with_state(SiteState { site, scheme })
+        // Every form a member's browser or an application sends here is a few kilobytes.
+        .layer(DefaultBodyLimit::max(MEMBER_SITE_BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
@@ -538,13 +543,21 @@ async fn login_with_password(
     if !same_origin(&site, &headers) {
         return forbidden(&site);
     }
-    let Ok(Form(form)) = form else {
-        return login_response(
-            &site,
-            "/",
-            Some("Enter your username and password."),
-            StatusCode::BAD_REQUEST,
-        );
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => {
+            // Too large (413) or not a form (400): either way, the form again.
+            let status = match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return login_response(
+                &site,
+                "/",
+                Some("Enter your username and password."),
+                status,
+            );
+        }
     };
     let return_to = vestibule_members::safe_return_to(&form.return_to);
     let outcome = state

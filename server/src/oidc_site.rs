@@ -466,6 +466,7 @@ async fn calling_client(
     state: &SiteState,
     site: &Located,
     headers: &HeaderMap,
+    extensions: &Extensions,
     form: &Params,
     require_secret: bool,
 ) -> Result<Client, Response> {
@@ -475,31 +476,66 @@ async fn calling_client(
     let basic = authorization.is_some();
     let credentials =
         client_credentials(authorization, form).map_err(|e| oauth_error(&e, basic))?;
-    let clients = &state.site.oidc.clients;
-    let now = Timestamp::now();
-    let refused = || {
-        oauth_error(
+    // A public application identifies itself by its id alone; PKCE protects its codes.
+    match state
+        .site
+        .oidc
+        .clients
+        .authenticate_caller(
+            site.tenant.id,
+            &credentials.client_id,
+            credentials.secret.as_deref(),
+            require_secret,
+            &client_address(extensions),
+            Timestamp::now(),
+        )
+        .await
+    {
+        Ok(client) => Ok(client),
+        Err(OidcError::InvalidClient) => Err(oauth_error(
             &token_error("invalid_client", "client authentication failed"),
             basic,
-        )
-    };
-    match credentials.secret {
-        Some(secret) => match clients
-            .authenticate(site.tenant.id, &credentials.client_id, &secret, now)
-            .await
-        {
-            Ok(client) => Ok(client),
-            Err(OidcError::InvalidClient) => Err(refused()),
-            Err(error) => Err(unavailable(&error)),
-        },
-        None if require_secret => Err(refused()),
-        None => match clients.get(site.tenant.id, &credentials.client_id).await {
-            // A public application identifies itself; PKCE protects its codes.
-            Ok(client) if !client.settings.confidential => Ok(client),
-            Ok(_) | Err(OidcError::NoSuchClient) => Err(refused()),
-            Err(error) => Err(unavailable(&error)),
-        },
+        )),
+        Err(OidcError::TooManyAttempts { retry_after }) => Err(too_many_attempts(retry_after)),
+        Err(error) => Err(unavailable(&error)),
     }
+}
+
+/// The form body of a back-channel request, or the OAuth error for what arrived instead.
+fn form_body(form: Result<Form<Params>, FormRejection>) -> Result<Params, Box<Response>> {
+    let rejection = match form {
+        Ok(Form(params)) => return Ok(params),
+        Err(rejection) => rejection,
+    };
+    let (status, description) = match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => (rejection.status(), "the request body is too large"),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "send an application/x-www-form-urlencoded body",
+        ),
+    };
+    let mut response = oauth_error(&token_error("invalid_request", description), false);
+    *response.status_mut() = status;
+    Err(Box::new(response))
+}
+
+/// RFC 6585 §4: wait `retry_after` before authenticating again from this address.
+fn too_many_attempts(retry_after: vestibule_domain::Seconds) -> Response {
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(json!({
+            "error": "temporarily_unavailable",
+            "error_description": format!(
+                "too many failed client authentications from this address; retry after {} seconds",
+                retry_after.0
+            ),
+        })),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.0));
+    no_store(response)
 }
 
 async fn token(
@@ -512,16 +548,11 @@ async fn token(
         Ok(located) => located,
         Err(response) => return response,
     };
-    let Ok(Form(form)) = form else {
-        return oauth_error(
-            &token_error(
-                "invalid_request",
-                "send an application/x-www-form-urlencoded body",
-            ),
-            false,
-        );
+    let form = match form_body(form) {
+        Ok(form) => form,
+        Err(response) => return *response,
     };
-    let client = match calling_client(&state, &site, &headers, &form, false).await {
+    let client = match calling_client(&state, &site, &headers, &extensions, &form, false).await {
         Ok(client) => client,
         Err(response) => return response,
     };
@@ -710,11 +741,12 @@ async fn userinfo_for(state: SiteState, headers: HeaderMap, in_body: Option<Stri
 async fn about_a_token(
     state: &SiteState,
     headers: &HeaderMap,
+    extensions: &Extensions,
     form: Result<Form<Params>, FormRejection>,
 ) -> Result<(Client, String), Response> {
     let located = state.located(headers).await?;
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    let client = calling_client(state, &located, headers, &form, true).await?;
+    let form = form_body(form).map_err(|response| *response)?;
+    let client = calling_client(state, &located, headers, extensions, &form, true).await?;
     let token = form
         .iter()
         .find(|(k, _)| k == "token")
@@ -726,9 +758,10 @@ async fn about_a_token(
 async fn introspect(
     State(state): State<SiteState>,
     headers: HeaderMap,
+    extensions: Extensions,
     form: Result<Form<Params>, FormRejection>,
 ) -> Response {
-    let (client, token) = match about_a_token(&state, &headers, form).await {
+    let (client, token) = match about_a_token(&state, &headers, &extensions, form).await {
         Ok(call) => call,
         Err(response) => return response,
     };
@@ -747,9 +780,10 @@ async fn introspect(
 async fn revoke(
     State(state): State<SiteState>,
     headers: HeaderMap,
+    extensions: Extensions,
     form: Result<Form<Params>, FormRejection>,
 ) -> Response {
-    let (client, token) = match about_a_token(&state, &headers, form).await {
+    let (client, token) = match about_a_token(&state, &headers, &extensions, form).await {
         Ok(call) => call,
         Err(response) => return response,
     };

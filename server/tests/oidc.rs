@@ -1245,3 +1245,97 @@ async fn oidf_config_op_discovery_and_jwks() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Failed client authentications are limited per calling address, with 429 and Retry-After;
+/// the application itself is never locked out from elsewhere.
+#[tokio::test]
+async fn failed_client_authentication_is_limited_per_address() {
+    let op = provider(|_| {}).await;
+    let introspect = |secret: &'static str| {
+        let op = &op;
+        async move {
+            op.backchannel(
+                "/oidc/introspect",
+                form(&[("token", "anything")]),
+                Some((&op.client_id, secret)),
+            )
+            .await
+        }
+    };
+    for _ in 0..vestibule_oidc::CLIENT_AUTH_FAILURES_PER_ADDRESS {
+        assert_eq!(introspect("wrong").await.status, StatusCode::UNAUTHORIZED);
+    }
+    let limited = introspect("wrong").await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.body
+    );
+    let wait: i64 = limited.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        wait > 0 && wait <= vestibule_oidc::CLIENT_AUTH_WINDOW.0,
+        "{wait}"
+    );
+    assert_eq!(limited.json()["error"], "temporarily_unavailable");
+    // The token endpoint shares the count: the same address waits there too.
+    let code_attempt = op
+        .backchannel(
+            "/oidc/token",
+            form(&[("grant_type", "authorization_code"), ("code", "x")]),
+            op.basic(),
+        )
+        .await;
+    assert_eq!(code_attempt.status, StatusCode::TOO_MANY_REQUESTS);
+    // The application, calling from its own server, is unaffected.
+    let mut request = Request::post("/oidc/introspect")
+        .header(header::HOST, HOST)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(
+            header::AUTHORIZATION,
+            format!(
+                "Basic {}",
+                STANDARD.encode(format!("{}:{}", op.client_id, op.secret))
+            ),
+        )
+        .body(Body::from(form(&[("token", "anything")])))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [192, 0, 2, 10],
+            40000,
+        ))));
+    let elsewhere = op.send(request).await;
+    assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.body);
+    assert_eq!(elsewhere.json()["active"], false);
+}
+
+/// Oversized bodies are refused before anything reads them.
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let op = provider(|_| {}).await;
+    let huge = "a".repeat(vestibule_server::member_site::MEMBER_SITE_BODY_LIMIT + 1);
+    let token = op
+        .backchannel(
+            "/oidc/token",
+            form(&[("grant_type", "password"), ("username", &huge)]),
+            op.basic(),
+        )
+        .await;
+    assert_eq!(
+        token.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        token.body
+    );
+    assert_eq!(token.json()["error"], "invalid_request");
+    let sign_in = op
+        .browser_post("/login", form(&[("username", &huge)]), None)
+        .await;
+    assert_eq!(sign_in.status, StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -101,6 +101,10 @@ impl Default for ClientInput {
     }
 }
 
+/// Failed client authentications one address may make per [`CLIENT_AUTH_WINDOW`].
+pub const CLIENT_AUTH_FAILURES_PER_ADDRESS: i64 = 20;
+pub const CLIENT_AUTH_WINDOW: Seconds = Seconds(15 * 60);
+
 /// A client secret as the dashboard lists it: never the secret itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretInfo {
@@ -517,6 +521,53 @@ impl OidcClients {
                 last_used_at: s.last_used_at,
             })
             .collect())
+    }
+
+    /// The application calling the token, introspection or revocation endpoint: a
+    /// confidential one by its secret, a public one (where `require_secret` is false) by its id
+    /// alone. Failures are counted per calling address; past
+    /// [`CLIENT_AUTH_FAILURES_PER_ADDRESS`] in [`CLIENT_AUTH_WINDOW`] the address must wait.
+    /// Secrets are 256 random bits, so this is not what keeps them safe: it keeps one address
+    /// from turning the endpoint into a database load. Per-application limits would let anyone
+    /// lock a vendor out, so there are none.
+    pub async fn authenticate_caller(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+        secret: Option<&str>,
+        require_secret: bool,
+        address: &str,
+        now: Timestamp,
+    ) -> Result<Client, OidcError> {
+        let bucket = format!("oidc-client-address:{address}");
+        if let Some(retry_after) = self
+            .store
+            .sign_in_retry_after(
+                &bucket,
+                CLIENT_AUTH_FAILURES_PER_ADDRESS,
+                CLIENT_AUTH_WINDOW,
+                now,
+            )
+            .await?
+        {
+            return Err(OidcError::TooManyAttempts { retry_after });
+        }
+        let outcome = match secret {
+            Some(secret) => self.authenticate(tenant, client_id, secret, now).await,
+            None if require_secret => Err(OidcError::InvalidClient),
+            None => match self.get(tenant, client_id).await {
+                Ok(client) if !client.settings.confidential => Ok(client),
+                Ok(_) | Err(OidcError::NoSuchClient) => Err(OidcError::InvalidClient),
+                Err(error) => Err(error),
+            },
+        };
+        if matches!(outcome, Err(OidcError::InvalidClient)) {
+            let forget_before = now - CLIENT_AUTH_WINDOW + Seconds(1);
+            self.store
+                .record_sign_in_failure(&[&bucket], now, forget_before)
+                .await?;
+        }
+        outcome
     }
 
     /// Authenticates a confidential client (`client_secret_basic` or `client_secret_post`):

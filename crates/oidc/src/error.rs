@@ -15,6 +15,11 @@ pub enum OidcError {
     /// Unknown client or wrong secret, deliberately the same.
     #[error("client authentication failed")]
     InvalidClient,
+    /// Too many failed client authentications from one address.
+    #[error("too many failed client authentications; try again in {} seconds", retry_after.0)]
+    TooManyAttempts {
+        retry_after: vestibule_domain::Seconds,
+    },
     #[error("{0} is not an RSA algorithm")]
     NotRsa(&'static str),
     #[error("a signing key could not be made or read: {0}")]

@@ -29,6 +29,7 @@ pub use authorize::{
 pub use claims::{at_hash, preview_id_token, profile_claims, userinfo, IdTokenContent, Subject};
 pub use clients::{
     ClaimMapping, Client, ClientInput, ClientSettings, OidcClients, SecretInfo, ShownOnce,
+    CLIENT_AUTH_FAILURES_PER_ADDRESS, CLIENT_AUTH_WINDOW,
 };
 pub use consent::Consents;
 pub use discovery::{discovery_document, paths};

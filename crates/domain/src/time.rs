@@ -50,6 +50,25 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// An XML Schema `dateTime` in UTC, as SAML writes instants: `2026-11-23T09:41:07Z`.
+    pub fn to_xml_datetime(self) -> String {
+        let (year, month, day) = self.date();
+        let secs = self.0.rem_euclid(86_400);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        )
+    }
+
+    /// The UTC calendar date: year, month (1–12), day (1–31).
+    pub fn date(self) -> (i64, i64, i64) {
+        civil_from_days(self.0.div_euclid(86_400))
+    }
+}
+
 impl Add<Seconds> for Timestamp {
     type Output = Timestamp;
     fn add(self, rhs: Seconds) -> Timestamp {
@@ -104,6 +123,16 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_xml_datetimes() {
+        assert_eq!(Timestamp(0).to_xml_datetime(), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            Timestamp(1_795_448_417).to_xml_datetime(),
+            "2026-11-23T15:40:17Z"
+        );
+        assert_eq!(Timestamp(1_795_448_417).date(), (2026, 11, 23));
+    }
 
     #[test]
     fn formats_utc_dates_people_read() {

@@ -1,0 +1,16 @@
+use vestibule_secrets::SealError;
+use vestibule_storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SamlError {
+    /// The signing key or certificate could not be made or read.
+    #[error("a SAML signing key could not be made or read: {0}")]
+    Key(String),
+    /// libxmlsec1 refused to sign the document.
+    #[error("the SAML document could not be signed: {0}")]
+    Signing(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}

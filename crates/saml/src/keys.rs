@@ -1,0 +1,168 @@
+//! Tenant SAML signing keys: an RSA-2048 key and a self-signed certificate per tenant, made on
+//! first use, the private key sealed at rest. Service providers pin the certificate from the
+//! metadata, so it is long-lived (ten years) rather than rotated on a schedule.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use rand::RngCore;
+use rsa::pkcs8::EncodePrivateKey;
+use vestibule_domain::{Seconds, TenantId, Timestamp};
+use vestibule_secrets::SecretKey;
+use vestibule_storage::{SamlKeyRecord, Store};
+
+use crate::SamlError;
+
+/// How long a certificate is valid.
+const CERTIFICATE_LIFETIME: Seconds = Seconds(10 * 365 * 86_400);
+
+/// A tenant's key, ready to sign.
+pub struct SigningKey {
+    pub kid: String,
+    pub certificate_der: Vec<u8>,
+    /// PKCS#8 DER. Never logged (see the `Debug` implementation).
+    pub(crate) private_pkcs8: Vec<u8>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// The certificate as metadata and `KeyInfo` carry it: base64 DER without line breaks.
+    pub fn certificate_base64(&self) -> String {
+        STANDARD.encode(&self.certificate_der)
+    }
+}
+
+#[derive(Clone)]
+pub struct SamlKeys {
+    store: Store,
+    secret: SecretKey,
+}
+
+fn seal_context(tenant: TenantId, kid: &str) -> String {
+    format!("saml-signing-key:tenant-{}:{kid}", tenant.0)
+}
+
+impl SamlKeys {
+    pub fn new(store: Store, secret: SecretKey) -> Self {
+        Self { store, secret }
+    }
+
+    /// The key that signs for `tenant` now (the newest generation), made first when the tenant
+    /// has none. `common_name` names the certificate's subject (the tenant's domain or Cloud ID).
+    pub async fn signing_key(
+        &self,
+        tenant: TenantId,
+        common_name: &str,
+        now: Timestamp,
+    ) -> Result<SigningKey, SamlError> {
+        let record = match self.store.saml_keys(tenant, now).await?.pop() {
+            Some(record) => record,
+            None => {
+                self.create(tenant, 1, common_name, now).await?;
+                // Another node may have stored its key first: take whichever was kept.
+                self.store
+                    .saml_keys(tenant, now)
+                    .await?
+                    .pop()
+                    .ok_or_else(|| SamlError::Key("no key after creating one".to_string()))?
+            }
+        };
+        let private_pkcs8 = self.secret.open(
+            &seal_context(tenant, &record.kid),
+            &record.private_key_sealed,
+        )?;
+        Ok(SigningKey {
+            kid: record.kid,
+            certificate_der: record.certificate_der,
+            private_pkcs8,
+        })
+    }
+
+    /// Every certificate the metadata publishes: all generations not yet expired.
+    pub async fn certificates(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<Vec<u8>>, SamlError> {
+        Ok(self
+            .store
+            .saml_keys(tenant, now)
+            .await?
+            .into_iter()
+            .map(|record| record.certificate_der)
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        tenant: TenantId,
+        generation: i64,
+        common_name: &str,
+        now: Timestamp,
+    ) -> Result<(), SamlError> {
+        let common_name = common_name.to_string();
+        let not_after = now + CERTIFICATE_LIFETIME;
+        // RSA key generation takes tens of milliseconds or more: off the async executor.
+        let (pkcs8, certificate_der) =
+            tokio::task::spawn_blocking(move || self_signed(&common_name, now, not_after))
+                .await
+                .map_err(|e| SamlError::Key(e.to_string()))??;
+        let mut kid = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut kid);
+        let kid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(kid);
+        let record = SamlKeyRecord {
+            private_key_sealed: self.secret.seal(&seal_context(tenant, &kid), &pkcs8)?,
+            kid,
+            tenant,
+            generation,
+            certificate_der,
+            not_after,
+            created_at: now,
+        };
+        if self.store.insert_saml_key(&record).await? {
+            tracing::info!(tenant = tenant.0, kid = %record.kid, "SAML signing key created");
+        }
+        Ok(())
+    }
+}
+
+/// A new RSA-2048 key (PKCS#8 DER) and a certificate for it, signed by itself.
+fn self_signed(
+    common_name: &str,
+    not_before: Timestamp,
+    not_after: Timestamp,
+) -> Result<(Vec<u8>, Vec<u8>), SamlError> {
+    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+        .map_err(|e| SamlError::Key(e.to_string()))?;
+    let pkcs8 = key
+        .to_pkcs8_der()
+        .map_err(|e| SamlError::Key(e.to_string()))?
+        .as_bytes()
+        .to_vec();
+    let key_pair =
+        rcgen::KeyPair::try_from(pkcs8.as_slice()).map_err(|e| SamlError::Key(e.to_string()))?;
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    let day = |at: Timestamp| {
+        let (year, month, day) = at.date();
+        rcgen::date_time_ymd(
+            i32::try_from(year).unwrap_or(9999),
+            u8::try_from(month).unwrap_or(1),
+            u8::try_from(day).unwrap_or(1),
+        )
+    };
+    params.not_before = day(not_before);
+    params.not_after = day(not_after);
+    let certificate = params
+        .self_signed(&key_pair)
+        .map_err(|e| SamlError::Key(e.to_string()))?;
+    Ok((pkcs8, certificate.der().to_vec()))
+}

@@ -11,12 +11,17 @@
 mod error;
 mod keys;
 mod metadata;
+mod request;
 mod response;
 mod xml;
 
 pub use error::SamlError;
 pub use keys::{SamlKeys, SigningKey};
 pub use metadata::{idp_metadata, IdpEndpoints};
+pub use request::{
+    decode_post, decode_redirect, parse_authn_request, relay_state, AuthnRequest, RequestProblem,
+    MAX_MESSAGE_BYTES, MAX_RELAY_STATE_BYTES,
+};
 pub use response::{
     signed_response, Attribute, NameId, ResponseContent, SignedParts, AUTHN_PASSWORD_TRANSPORT,
 };

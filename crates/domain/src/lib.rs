@@ -3,12 +3,14 @@
 //! Everything that crosses from the outside world into an engine is parsed into one of these
 //! types first ("parse, don't validate"), so engines never see an unchecked Cloud ID or e-mail.
 
+mod address;
 mod cloud_id;
 mod email;
 mod sso_domain;
 mod staff;
 mod time;
 
+pub use address::check_app_address;
 pub use cloud_id::CloudId;
 pub use email::Email;
 pub use sso_domain::{DomainState, ProvisioningPhase};

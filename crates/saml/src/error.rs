@@ -3,6 +3,11 @@ use vestibule_storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SamlError {
+    /// Input a tenant admin can correct.
+    #[error("{0}")]
+    Invalid(vestibule_domain::InvalidInput),
+    #[error("no such SAML app")]
+    NoSuchApp,
     /// The signing key or certificate could not be made or read.
     #[error("a SAML signing key could not be made or read: {0}")]
     Key(String),

@@ -8,6 +8,7 @@
 //!
 //! It knows nothing of HTTP or Leptos: the server's member site turns requests into calls here.
 
+mod apps;
 mod error;
 mod keys;
 mod metadata;
@@ -15,6 +16,10 @@ mod request;
 mod response;
 mod xml;
 
+pub use apps::{
+    AssertionConsumer, AttributeMapping, NameIdFormat, SamlApp, SamlAppInput, SamlAppSettings,
+    SamlApps, SignedPartsSetting,
+};
 pub use error::SamlError;
 pub use keys::{SamlKeys, SigningKey};
 pub use metadata::{idp_metadata, IdpEndpoints};

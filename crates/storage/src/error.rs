@@ -11,6 +11,8 @@ pub enum Conflict {
     TenantDomain,
     /// The tenant's member directory already has this username.
     MemberUsername,
+    /// The tenant already has a SAML app with this entity id.
+    SamlEntityId,
 }
 
 impl fmt::Display for Conflict {
@@ -21,6 +23,7 @@ impl fmt::Display for Conflict {
             Conflict::DomainName => "this domain is already in use by another Cloud ID",
             Conflict::TenantDomain => "this Cloud ID already has a domain",
             Conflict::MemberUsername => "a member with this username already exists",
+            Conflict::SamlEntityId => "a SAML app with this entity id already exists",
         })
     }
 }
@@ -63,6 +66,11 @@ impl From<sqlx::Error> for StorageError {
                     || message.contains("directory_members.username")
                 {
                     return StorageError::Conflict(Conflict::MemberUsername);
+                }
+                if constraint == "saml_apps_entity_id_key"
+                    || message.contains("saml_apps.entity_id")
+                {
+                    return StorageError::Conflict(Conflict::SamlEntityId);
                 }
             }
         }

@@ -14,6 +14,7 @@ mod members;
 mod oidc_clients;
 mod oidc_grants;
 mod oidc_keys;
+mod saml_apps;
 mod saml_keys;
 mod settings;
 mod staff;
@@ -29,6 +30,7 @@ pub use members::{
 pub use oidc_clients::{ClientSecretRecord, OidcClientRecord};
 pub use oidc_grants::{AccessTokenRecord, CodeRecord, CodeUse};
 pub use oidc_keys::SigningKeyRecord;
+pub use saml_apps::SamlAppRecord;
 pub use saml_keys::SamlKeyRecord;
 pub use settings::SettingsRecord;
 pub use staff::{NewStaff, SessionRecord, SetupTokenRecord, StaffCredentials};

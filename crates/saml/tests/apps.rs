@@ -1,0 +1,216 @@
+//! SAML apps on SQLite and PostgreSQL: registered per tenant, found by entity id, assertion
+//! consumer services matched exactly, and bad input refused with the field to fix.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use vestibule_domain::{TenantId, Timestamp};
+use vestibule_saml::{
+    AssertionConsumer, NameIdFormat, SamlAppInput, SamlApps, SamlError, SignedPartsSetting,
+};
+use vestibule_storage::testing::{for_each_backend, TestDatabase};
+use vestibule_storage::{Conflict, StorageError};
+
+const T0: Timestamp = Timestamp(1_900_000_000);
+
+/// One way to spoil the form.
+type Change = Box<dyn Fn(&mut SamlAppInput)>;
+
+async fn tenants(db: &TestDatabase) -> (TenantId, TenantId) {
+    let store = db.store();
+    let acme = store
+        .create_tenant(&"acme".parse().unwrap(), "Acme", T0)
+        .await
+        .unwrap();
+    let beta = store
+        .create_tenant(&"beta".parse().unwrap(), "Beta", T0)
+        .await
+        .unwrap();
+    (acme.id, beta.id)
+}
+
+fn acs(url: &str, index: u32) -> AssertionConsumer {
+    AssertionConsumer {
+        url: url.into(),
+        index,
+        is_default: false,
+    }
+}
+
+fn events() -> SamlAppInput {
+    SamlAppInput {
+        name: "Events".into(),
+        entity_id: "https://events.example.org/saml".into(),
+        assertion_consumers: vec![
+            acs("https://events.example.org/saml/acs", 0),
+            acs("https://events.example.org/saml/acs2", 1),
+        ],
+        single_logout: Some("https://events.example.org/saml/slo".into()),
+        name_id_format: NameIdFormat::EmailAddress,
+        ..SamlAppInput::default()
+    }
+}
+
+#[tokio::test]
+async fn apps_are_registered_per_tenant_and_found_by_entity_id() {
+    for_each_backend(|db| async move {
+        let (acme, beta) = tenants(&db).await;
+        let apps = SamlApps::new(db.store().clone());
+        let created = apps.create(acme, events(), T0).await.unwrap();
+        assert_eq!(created.app_id.len(), 12);
+        assert!(
+            created.settings.assertion_consumers[0].is_default,
+            "the first is the default"
+        );
+        assert_eq!(created.settings.assertion_seconds, 300);
+
+        let found = apps
+            .by_entity_id(acme, "https://events.example.org/saml")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found, created);
+        assert!(apps
+            .by_entity_id(beta, "https://events.example.org/saml")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(matches!(
+            apps.get(beta, &created.app_id).await,
+            Err(SamlError::NoSuchApp)
+        ));
+
+        // The same entity id twice in one tenant is refused; another tenant may register it.
+        let again = apps.create(acme, events(), T0).await;
+        assert!(
+            matches!(
+                again,
+                Err(SamlError::Storage(StorageError::Conflict(
+                    Conflict::SamlEntityId
+                )))
+            ),
+            "{again:?}"
+        );
+        apps.create(beta, events(), T0).await.unwrap();
+
+        let mut edited = events();
+        edited.name = "Events and Meetings".into();
+        edited.signed = SignedPartsSetting::Both;
+        edited.assertion_minutes = 2;
+        let updated = apps
+            .update(acme, &created.app_id, edited, T0)
+            .await
+            .unwrap();
+        assert_eq!(updated.name, "Events and Meetings");
+        assert_eq!(updated.settings.signed, SignedPartsSetting::Both);
+        assert_eq!(
+            apps.list(acme).await.unwrap(),
+            std::slice::from_ref(&updated)
+        );
+        assert!(matches!(
+            apps.update(beta, &created.app_id, events(), T0).await,
+            Err(SamlError::NoSuchApp)
+        ));
+
+        apps.delete(acme, &created.app_id).await.unwrap();
+        assert!(apps.list(acme).await.unwrap().is_empty());
+        assert!(matches!(
+            apps.delete(acme, &created.app_id).await,
+            Err(SamlError::NoSuchApp)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn assertion_consumers_are_matched_exactly() {
+    for_each_backend(|db| async move {
+        let (acme, _) = tenants(&db).await;
+        let app = SamlApps::new(db.store().clone())
+            .create(acme, events(), T0)
+            .await
+            .unwrap();
+        let first = "https://events.example.org/saml/acs";
+        let second = "https://events.example.org/saml/acs2";
+        assert_eq!(app.assertion_consumer(None, None), Some(first));
+        assert_eq!(app.assertion_consumer(Some(second), None), Some(second));
+        assert_eq!(app.assertion_consumer(None, Some(1)), Some(second));
+        assert_eq!(app.assertion_consumer(None, Some(7)), None);
+        for unregistered in [
+            "https://events.example.org/saml/acs/",
+            "https://events.example.org/saml/ACS",
+            "https://evil.example/saml/acs",
+            "https://events.example.org/saml/acs?x=1",
+        ] {
+            assert_eq!(
+                app.assertion_consumer(Some(unregistered), None),
+                None,
+                "{unregistered}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_saves_nothing() {
+    for_each_backend(|db| async move {
+        let (acme, _) = tenants(&db).await;
+        let apps = SamlApps::new(db.store().clone());
+        let cases: Vec<(&str, Change)> = vec![
+            ("name", Box::new(|i| i.name = " ".into())),
+            ("entity_id", Box::new(|i| i.entity_id = "has spaces".into())),
+            (
+                "assertion_consumers",
+                Box::new(|i| i.assertion_consumers.clear()),
+            ),
+            (
+                "assertion_consumers",
+                Box::new(|i| i.assertion_consumers = vec![acs("http://events.example.org/acs", 0)]),
+            ),
+            (
+                "assertion_consumers",
+                Box::new(|i| {
+                    i.assertion_consumers = vec![
+                        acs("https://events.example.org/a", 0),
+                        acs("https://events.example.org/b", 0),
+                    ]
+                }),
+            ),
+            (
+                "single_logout",
+                Box::new(|i| i.single_logout = Some("ftp://x".into())),
+            ),
+            (
+                "sp_certificate",
+                Box::new(|i| i.require_signed_requests = true),
+            ),
+            (
+                "sp_certificate",
+                Box::new(|i| {
+                    i.sp_certificate = Some("-----BEGIN CERTIFICATE-----\nnot base64\n".into())
+                }),
+            ),
+            ("assertion_minutes", Box::new(|i| i.assertion_minutes = 0)),
+            (
+                "default_relay_state",
+                Box::new(|i| i.default_relay_state = "r".repeat(81)),
+            ),
+            (
+                "attributes",
+                Box::new(|i| {
+                    i.attributes[0].attribute = "e mail".into();
+                }),
+            ),
+        ];
+        for (field, change) in cases {
+            let mut input = events();
+            change(&mut input);
+            match apps.create(acme, input, T0).await {
+                Err(SamlError::Invalid(invalid)) => assert_eq!(invalid.field, field, "{invalid}"),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        assert!(apps.list(acme).await.unwrap().is_empty());
+    })
+    .await;
+}

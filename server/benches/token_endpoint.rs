@@ -26,11 +26,12 @@ use rsa::pkcs8::EncodePrivateKey;
 use tower::ServiceExt;
 use vestibule_domain::{TenantId, Timestamp};
 use vestibule_oidc::{check_request, ClientInput, Subject};
-use vestibule_provisioning::Provisioning;
 use vestibule_secrets::SecretKey;
 use vestibule_server::{tenant_edge, Config, Engines};
-use vestibule_staff::PasswordHasher;
 use vestibule_storage::testing::{sqlite, TestDatabase};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const HOST: &str = "sso.acme.localhost:8080";
 const REDIRECT: &str = "https://events.example.org/cb";
@@ -61,20 +62,8 @@ async fn provider() -> Provider {
         },
         ..Config::default()
     };
-    let secret = config.load_secret_key().unwrap();
-    let provisioning = Provisioning::new(
-        config.provisioning_settings(),
-        store.clone(),
-        secret.clone(),
-    )
-    .unwrap();
-    let engines = Engines::with_hasher(
-        &config,
-        store,
-        secret,
-        provisioning.clone(),
-        PasswordHasher::new(1024, 1, 2),
-    );
+    let engines = support::engines(&config, store);
+    let provisioning = engines.provisioning.clone();
     let router =
         tenant_edge::plain_http_router(provisioning, 8443, engines.member_site(&config).unwrap());
     Provider {

@@ -9,11 +9,12 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use tower::ServiceExt;
 use vestibule_domain::{Role, Timestamp};
-use vestibule_provisioning::Provisioning;
 use vestibule_secrets::SecretKey;
-use vestibule_server::{dashboard_router, Config, Engines};
-use vestibule_staff::{PasswordHasher, StaffAccounts};
+use vestibule_server::{dashboard_router, Config};
+use vestibule_staff::StaffAccounts;
 use vestibule_storage::testing::{for_each_backend, sqlite, TestDatabase};
+
+mod support;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -29,19 +30,7 @@ async fn dashboard(db: TestDatabase, public_url: &str) -> Dashboard {
         secret_key: Some(SecretKey::generate_base64()),
         ..Config::default()
     };
-    let provisioning = Provisioning::new(
-        config.provisioning_settings(),
-        db.store().clone(),
-        config.load_secret_key().unwrap(),
-    )
-    .unwrap();
-    let engines = Engines::with_hasher(
-        &config,
-        db.store().clone(),
-        config.load_secret_key().unwrap(),
-        provisioning,
-        PasswordHasher::new(1024, 1, 2),
-    );
+    let engines = support::engines(&config, db.store().clone());
     let accounts = engines.accounts.clone();
     Dashboard {
         router: dashboard_router(&config, &engines).unwrap(),

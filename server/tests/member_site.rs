@@ -14,12 +14,12 @@ use imis_emulator::{Behaviour, Directory, Emulator, FailMode};
 use tower::ServiceExt;
 use vestibule_domain::{TenantId, Timestamp};
 use vestibule_members::NewDirectoryMember;
-use vestibule_provisioning::Provisioning;
 use vestibule_secrets::SecretKey;
 use vestibule_server::{tenant_edge, Config, Engines};
 use vestibule_settings::SettingsInput;
-use vestibule_staff::PasswordHasher;
 use vestibule_storage::testing::{sqlite, TestDatabase};
+
+mod support;
 
 const ACME: &str = "sso.acme.localhost:8080";
 const ORIGIN: &str = "http://sso.acme.localhost:8080";
@@ -109,20 +109,8 @@ async fn site() -> Site {
         },
         ..Config::default()
     };
-    let secret = config.load_secret_key().unwrap();
-    let provisioning = Provisioning::new(
-        config.provisioning_settings(),
-        store.clone(),
-        secret.clone(),
-    )
-    .unwrap();
-    let engines = Engines::with_hasher(
-        &config,
-        store,
-        secret,
-        provisioning.clone(),
-        PasswordHasher::new(1024, 1, 2),
-    );
+    let engines = support::engines(&config, store);
+    let provisioning = engines.provisioning.clone();
     let emulator = Emulator::new(Directory::demo(), Behaviour::default());
     let imis = emulator.serve_on_loopback().await.unwrap();
     engines

@@ -15,12 +15,12 @@ use tower::ServiceExt;
 use vestibule_domain::Timestamp;
 use vestibule_members::NewDirectoryMember;
 use vestibule_oidc::{ClientInput, RsaPublicKey, SigningAlgorithm, Verifier};
-use vestibule_provisioning::Provisioning;
 use vestibule_secrets::SecretKey;
-use vestibule_server::{tenant_edge, Config, Engines};
+use vestibule_server::{tenant_edge, Config};
 use vestibule_settings::SettingsInput;
-use vestibule_staff::PasswordHasher;
 use vestibule_storage::testing::{sqlite, TestDatabase};
+
+mod support;
 
 const HOST: &str = "sso.acme.localhost:8080";
 const ISSUER: &str = "http://sso.acme.localhost:8080";
@@ -113,20 +113,8 @@ async fn provider(adjust: impl FnOnce(&mut ClientInput)) -> Provider {
         },
         ..Config::default()
     };
-    let secret = config.load_secret_key().unwrap();
-    let provisioning = Provisioning::new(
-        config.provisioning_settings(),
-        store.clone(),
-        secret.clone(),
-    )
-    .unwrap();
-    let engines = Engines::with_hasher(
-        &config,
-        store,
-        secret,
-        provisioning.clone(),
-        PasswordHasher::new(1024, 1, 2),
-    );
+    let engines = support::engines(&config, store);
+    let provisioning = engines.provisioning.clone();
     let settings = SettingsInput {
         identity_source: "directory".into(),
         brand_name: "Acme Association".into(),

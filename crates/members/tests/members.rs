@@ -93,6 +93,28 @@ impl World {
             .map(|signed_in| signed_in.session_token)
     }
 
+    /// Adds demo.member to acme's member directory and makes the directory acme's identity
+    /// source.
+    async fn use_directory_with_demo_member(&self) {
+        self.members
+            .add_directory_member(
+                self.acme,
+                NewDirectoryMember {
+                    username: "demo.member".into(),
+                    email: "demo@acme.test".into(),
+                    given_name: "Demo".into(),
+                    family_name: "Member".into(),
+                    password: "demo-member-password".into(),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let mut directory = input(&self.imis, "");
+        directory.identity_source = "directory".into();
+        self.settings.save(self.acme, directory, NOW).await.unwrap();
+    }
+
     async fn last_event(&self) -> (String, String) {
         let event = self
             .members
@@ -561,27 +583,7 @@ async fn passwords_are_verified_against_either_identity_source_without_a_session
     world.emulator.set_behaviour(Behaviour::default());
 
     // The member directory, once chosen.
-    members
-        .add_directory_member(
-            world.acme,
-            NewDirectoryMember {
-                username: "demo.member".into(),
-                email: "demo@acme.test".into(),
-                given_name: "Demo".into(),
-                family_name: "Member".into(),
-                password: "demo-member-password".into(),
-            },
-            NOW,
-        )
-        .await
-        .unwrap();
-    let mut directory = input(&world.imis, "");
-    directory.identity_source = "directory".into();
-    world
-        .settings
-        .save(world.acme, directory, NOW)
-        .await
-        .unwrap();
+    world.use_directory_with_demo_member().await;
     let demo = members
         .verify_password(world.acme, "demo.member", "demo-member-password", "ip", NOW)
         .await
@@ -629,27 +631,7 @@ async fn members_are_looked_up_for_previews_without_signing_in() {
         );
 
         // The directory, once chosen: usernames in any case, FullName for the default mapping.
-        members
-            .add_directory_member(
-                world.acme,
-                NewDirectoryMember {
-                    username: "demo.member".into(),
-                    email: "demo@acme.test".into(),
-                    given_name: "Demo".into(),
-                    family_name: "Member".into(),
-                    password: "demo-member-password".into(),
-                },
-                NOW,
-            )
-            .await
-            .unwrap();
-        let mut directory = input(&world.imis, "");
-        directory.identity_source = "directory".into();
-        world
-            .settings
-            .save(world.acme, directory, NOW)
-            .await
-            .unwrap();
+        world.use_directory_with_demo_member().await;
         let demo = members.find_member(world.acme, "Demo.Member").await.unwrap();
         assert_eq!(demo.subject, "directory:demo.member");
         assert_eq!(demo.attributes["FullName"], "Demo Member");

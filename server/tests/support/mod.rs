@@ -1,0 +1,28 @@
+//! What the server's tests and benchmarks share: the engines as `vestibule serve` wires them,
+//! on a given store, with password hashing cheap enough for tests. Included with `mod support;`
+//! (the benchmark with `#[path]`).
+
+use vestibule_provisioning::Provisioning;
+use vestibule_server::{Config, Engines};
+use vestibule_staff::PasswordHasher;
+use vestibule_storage::Store;
+
+/// `config` must carry a `secret_key`.
+pub fn engines(config: &Config, store: Store) -> Engines {
+    let secret = config
+        .load_secret_key()
+        .expect("the test config's secret key");
+    let provisioning = Provisioning::new(
+        config.provisioning_settings(),
+        store.clone(),
+        secret.clone(),
+    )
+    .expect("provisioning");
+    Engines::with_hasher(
+        config,
+        store,
+        secret,
+        provisioning,
+        PasswordHasher::new(1024, 1, 2),
+    )
+}

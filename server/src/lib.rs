@@ -8,6 +8,7 @@ mod logo_upload;
 mod member_pages;
 pub mod member_site;
 mod oidc_site;
+mod saml_site;
 pub mod tenant_edge;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use vestibule_domain::CloudId;
 use vestibule_members::Members;
 use vestibule_oidc::{Consents, Grants, KeyPolicy, OidcClients, SigningKeys};
 use vestibule_provisioning::Provisioning;
+use vestibule_saml::{SamlIdp, SsoPolicy};
 use vestibule_secrets::SecretKey;
 use vestibule_settings::TenantSettings;
 use vestibule_staff::{PasswordHasher, StaffAccounts};
@@ -39,6 +41,7 @@ pub struct Engines {
     pub settings: TenantSettings,
     pub members: Members,
     pub oidc: OidcEngines,
+    pub saml: SamlIdp,
 }
 
 /// The OpenID Connect provider's engines.
@@ -83,6 +86,7 @@ impl Engines {
             clients,
             keys,
         };
+        let saml = SamlIdp::new(store.clone(), secret.clone(), SsoPolicy::default());
         let settings = TenantSettings::new(store.clone(), secret, config.imis_timeout());
         let members = Members::new(
             store.clone(),
@@ -97,6 +101,7 @@ impl Engines {
             settings,
             members,
             oidc,
+            saml,
         }
     }
 
@@ -107,6 +112,7 @@ impl Engines {
             members: self.members.clone(),
             settings: self.settings.clone(),
             oidc: self.oidc.clone(),
+            saml: self.saml.clone(),
             addresses: site_addresses(config)?,
         })
     }

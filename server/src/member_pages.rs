@@ -193,3 +193,38 @@ pub fn consent(
     );
     frame(branding, "Share your details?", &body)
 }
+
+/// The SAML HTTP-POST binding's page: a form carrying the signed message to the service
+/// provider, sent by `/saml/post.js` at once, or by the member's click without JavaScript.
+pub fn saml_post(branding: &Branding, application: &str, message: &SamlPost<'_>) -> Html<String> {
+    let relay_state = message
+        .relay_state
+        .map(|state| {
+            format!(
+                "<input type=\"hidden\" name=\"RelayState\" value=\"{}\">",
+                escape(state)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Signing you in to {application}</h1>\
+         <form method=\"post\" action=\"{url}\" id=\"saml-post\">\
+         <input type=\"hidden\" name=\"{field}\" value=\"{value}\">{relay_state}\
+         <p>If nothing happens, continue to {application}.</p>\
+         <button type=\"submit\">Continue</button></form>\
+         <script src=\"/saml/post.js\"></script>",
+        application = escape(application),
+        url = escape(message.url),
+        field = escape(message.field),
+        value = escape(message.value),
+    );
+    frame(branding, "Signing you in", &body)
+}
+
+/// What the POST page carries.
+pub struct SamlPost<'a> {
+    pub url: &'a str,
+    pub field: &'a str,
+    pub value: &'a str,
+    pub relay_state: Option<&'a str>,
+}

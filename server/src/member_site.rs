@@ -90,6 +90,7 @@ pub struct MemberSite {
     pub members: Members,
     pub settings: TenantSettings,
     pub oidc: crate::OidcEngines,
+    pub saml: vestibule_saml::SamlIdp,
     pub addresses: SiteAddresses,
 }
 
@@ -154,11 +155,13 @@ fn router(site: MemberSite, scheme: Scheme) -> Router {
         .route("/branding/site.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::oidc_site::routes())
+        .merge(crate::saml_site::routes())
         .fallback(not_found)
         .with_state(SiteState { site, scheme })
         // Every form a member's browser or an application sends here is a few kilobytes.
         .layer(DefaultBodyLimit::max(MEMBER_SITE_BODY_LIMIT))
-        .layer(SetResponseHeaderLayer::overriding(
+        // The SAML POST page sets its own policy, which also lets its one script run.
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
                 // No form-action: after a sign-in or consent form the answer continues to
@@ -417,10 +420,21 @@ async fn login_with_imis(
         let return_to = vestibule_members::safe_return_to(&query.return_to);
         return login_response(&site, &return_to, None, StatusCode::OK);
     }
+    // A SAML sign-in goes through the RiSE client application made for SAML, when there is one.
+    let prefer = query
+        .return_to
+        .starts_with(crate::saml_site::CONTINUE)
+        .then_some(ImisFlow::Saml);
     let started = state
         .site
         .members
-        .start_imis_sign_in(site.tenant.id, None, &query.return_to, "", Timestamp::now())
+        .start_imis_sign_in(
+            site.tenant.id,
+            prefer,
+            &query.return_to,
+            "",
+            Timestamp::now(),
+        )
         .await;
     match started {
         Ok(started) => {
@@ -601,12 +615,14 @@ async fn logout(State(state): State<SiteState>, headers: HeaderMap) -> Response 
     if !same_origin(&site, &headers) {
         return forbidden(&site);
     }
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        if let Err(error) = state.site.members.sign_out(&token).await {
+    let token = cookie(&headers, SESSION_COOKIE);
+    if let Some(token) = &token {
+        if let Err(error) = state.site.members.sign_out(token).await {
             return unavailable(&error);
         }
     }
-    let mut response = member_pages::signed_out(&site.branding).into_response();
+    // Then the SAML service providers this session signed in to are told, one by one.
+    let mut response = crate::saml_site::logout_everywhere(&state, &site, token.as_deref()).await;
     set_cookie(&mut response, clear(SESSION_COOKIE));
     response
 }

@@ -9,24 +9,34 @@
 //! It knows nothing of HTTP or Leptos: the server's member site turns requests into calls here.
 
 mod apps;
+mod binding;
 mod error;
 mod keys;
+mod logout;
 mod metadata;
 mod request;
 mod response;
+mod sso;
 mod xml;
 
 pub use apps::{
     AssertionConsumer, AttributeMapping, NameIdFormat, SamlApp, SamlAppInput, SamlAppSettings,
     SamlApps, SignedPartsSetting,
 };
+pub use binding::{sign_enveloped, signed_redirect_query, verified_element, RedirectQuery};
 pub use error::SamlError;
 pub use keys::{SamlKeys, SigningKey};
+pub use logout::{
+    logout_request, logout_response, parse_logout_request, parse_logout_response, LogoutAddress,
+    LogoutRequest, LogoutResponse, STATUS_SUCCESS,
+};
 pub use metadata::{idp_metadata, IdpEndpoints};
 pub use request::{
     decode_post, decode_redirect, parse_authn_request, relay_state, AuthnRequest, RequestProblem,
-    MAX_MESSAGE_BYTES, MAX_RELAY_STATE_BYTES,
+    RequestedContext, MAX_MESSAGE_BYTES, MAX_RELAY_STATE_BYTES,
 };
 pub use response::{
-    signed_response, Attribute, NameId, ResponseContent, SignedParts, AUTHN_PASSWORD_TRANSPORT,
+    signed_response, signed_status_response, Attribute, NameId, ResponseContent, SignedParts,
+    StatusContent, AUTHN_PASSWORD_TRANSPORT,
 };
+pub use sso::*;

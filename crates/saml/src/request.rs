@@ -12,6 +12,8 @@ use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 use vestibule_domain::Timestamp;
 
+use crate::AUTHN_PASSWORD_TRANSPORT;
+
 /// The largest SAML message accepted, decoded (and inflated): real AuthnRequests are a few
 /// kilobytes, signed ones with a certificate under ten.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -37,7 +39,7 @@ pub enum RequestProblem {
     Dtd,
     #[error("the SAML message is not well-formed XML: {0}")]
     Malformed(String),
-    #[error("expected a {expected} in the SAML protocol namespace, found {found}")]
+    #[error("expected {expected} in the SAML protocol namespace, found {found}")]
     WrongMessage {
         expected: &'static str,
         found: String,
@@ -46,6 +48,12 @@ pub enum RequestProblem {
     Version(String),
     #[error("RelayState is longer than {MAX_RELAY_STATE_BYTES} bytes")]
     RelayStateTooLong,
+    #[error("the app requires signed requests and this one is not signed")]
+    Unsigned,
+    #[error("the signature is not valid: {0}")]
+    BadSignature(String),
+    #[error("the signature algorithm {0} is not accepted (RSA with SHA-256, -384 or -512 is)")]
+    SignatureAlgorithm(String),
 }
 
 impl RequestProblem {
@@ -74,6 +82,36 @@ pub struct AuthnRequest {
     pub is_passive: bool,
     /// Whether the XML carries an enveloped signature (the POST binding's way of signing).
     pub has_xml_signature: bool,
+    pub requested_context: Option<RequestedContext>,
+}
+
+/// `RequestedAuthnContext` (Core §3.3.2.2.1): how the service provider wants the member to have
+/// signed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedContext {
+    /// `exact` (the default), `minimum`, `maximum` or `better`.
+    pub comparison: String,
+    pub class_refs: Vec<String>,
+    /// Declarations by reference are not something this IdP can satisfy.
+    pub has_decl_refs: bool,
+}
+
+impl RequestedContext {
+    /// Whether a password sign-in over HTTPS satisfies the request. Nothing this IdP does is
+    /// `better`; `minimum` is met by the classes it is at least as strong as.
+    pub fn satisfied_by_password_transport(&self) -> bool {
+        const PASSWORD: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password";
+        const UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified";
+        if self.has_decl_refs {
+            return false;
+        }
+        let asks = |class: &str| self.class_refs.iter().any(|c| c == class);
+        match self.comparison.as_str() {
+            "better" => false,
+            "minimum" => asks(AUTHN_PASSWORD_TRANSPORT) || asks(PASSWORD) || asks(UNSPECIFIED),
+            _ => asks(AUTHN_PASSWORD_TRANSPORT),
+        }
+    }
 }
 
 fn bounded(bytes: Vec<u8>) -> Result<String, RequestProblem> {
@@ -124,7 +162,7 @@ pub fn relay_state(value: Option<&str>) -> Result<Option<String>, RequestProblem
 
 /// Checks that `xml` has no DTD and that its root is `expected` in the SAML protocol
 /// namespace, before anything deserializes it.
-fn check_root(xml: &str, expected: &'static str) -> Result<(), RequestProblem> {
+pub(crate) fn check_root(xml: &str, expected: &'static str) -> Result<(), RequestProblem> {
     let mut reader = NsReader::from_str(xml);
     loop {
         match reader.read_resolved_event() {
@@ -176,5 +214,22 @@ pub fn parse_authn_request(xml: &str) -> Result<AuthnRequest, RequestProblem> {
         force_authn: parsed.force_authn.unwrap_or(false),
         is_passive: parsed.is_passive.unwrap_or(false),
         has_xml_signature: parsed.signature.is_some(),
+        requested_context: parsed
+            .requested_authn_context
+            .map(|context| RequestedContext {
+                comparison: context
+                    .comparison
+                    .map_or("exact", |comparison| comparison.value())
+                    .to_string(),
+                class_refs: context
+                    .authn_context_class_refs
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|class| class.value.map(|v| v.trim().to_string()))
+                    .collect(),
+                has_decl_refs: context
+                    .authn_context_decl_refs
+                    .is_some_and(|refs| !refs.is_empty()),
+            }),
     })
 }

@@ -59,10 +59,10 @@ pub struct ResponseContent<'a> {
     pub signed: SignedParts,
 }
 
-const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
-const ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+pub(crate) const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+pub(crate) const ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     let mut bytes = [0u8; 20];
     rand::thread_rng().fill_bytes(&mut bytes);
     // IDs are xs:ID: they must not start with a digit.
@@ -72,7 +72,7 @@ fn new_id() -> String {
 
 /// An enveloped-signature template for the element with `id`: RSA-SHA256, SHA-256 digest,
 /// exclusive C14N, the certificate in `KeyInfo`. libxmlsec1 fills in the values.
-fn signature_template(id: &str, certificate_base64: &str) -> String {
+pub(crate) fn signature_template(id: &str, certificate_base64: &str) -> String {
     format!(
         "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
          <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
@@ -204,4 +204,50 @@ pub fn signed_response(
             sign(&both)
         }
     }
+}
+
+/// A response that signs no one in: the status says why (Core §3.2.2.2), in words for the
+/// service provider's logs too. The response itself is signed.
+pub struct StatusContent<'a> {
+    pub issuer: &'a str,
+    pub destination: &'a str,
+    pub in_response_to: Option<&'a str>,
+    /// A top-level status code: `Requester`, `Responder` or `VersionMismatch`.
+    pub status: &'a str,
+    /// A second-level code such as `NoPassive` or `InvalidNameIDPolicy`.
+    pub sub_status: Option<&'a str>,
+    pub message: &'a str,
+    pub now: Timestamp,
+}
+
+pub fn signed_status_response(
+    content: &StatusContent<'_>,
+    key: &SigningKey,
+) -> Result<String, SamlError> {
+    let id = new_id();
+    let in_response_to = content
+        .in_response_to
+        .map(|id| format!(" InResponseTo=\"{}\"", escape(id)))
+        .unwrap_or_default();
+    let code = match content.sub_status {
+        Some(sub) => format!(
+            "<samlp:StatusCode Value=\"{}\"><samlp:StatusCode Value=\"{}\"/></samlp:StatusCode>",
+            escape(content.status),
+            escape(sub)
+        ),
+        None => format!("<samlp:StatusCode Value=\"{}\"/>", escape(content.status)),
+    };
+    let xml = format!(
+        "<samlp:Response xmlns:samlp=\"{PROTOCOL}\" xmlns:saml=\"{ASSERTION}\" ID=\"{id}\" \
+         Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{destination}\"{in_response_to}>\
+         <saml:Issuer>{issuer}</saml:Issuer>{signature}<samlp:Status>{code}\
+         <samlp:StatusMessage>{message}</samlp:StatusMessage></samlp:Status></samlp:Response>",
+        now = content.now.to_xml_datetime(),
+        destination = escape(content.destination),
+        issuer = escape(content.issuer),
+        signature = signature_template(&id, &key.certificate_base64()),
+        message = escape(content.message),
+    );
+    XmlSec::sign_xml(xml.as_str(), &key.private_pkcs8)
+        .map_err(|e| SamlError::Signing(e.to_string()))
 }

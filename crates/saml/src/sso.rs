@@ -1,0 +1,983 @@
+//! Web Browser SSO (SAML 2.0 Profiles §4.1) and Single Logout (§4.4) as the IdP plays them:
+//! an AuthnRequest is checked against the registered app, remembered while the member signs
+//! in, and answered once with a signed response posted to an exact, registered assertion
+//! consumer service. What the seed crosses out gets the status Core §3.2.2.2 names.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use vestibule_domain::{Seconds, TenantId, Timestamp};
+use vestibule_secrets::SecretKey;
+use vestibule_staff::{random_token, token_hash};
+use vestibule_storage::{SamlParticipantRecord, SamlPendingRecord, Store};
+
+use crate::binding::{signed_redirect_query, verified_element, RedirectQuery};
+use crate::logout::{
+    logout_request, logout_response, parse_logout_request, parse_logout_response, LogoutAddress,
+    STATUS_SUCCESS,
+};
+use crate::request::{decode_post, decode_redirect, parse_authn_request, relay_state};
+use crate::response::{signed_status_response, StatusContent};
+use crate::{
+    signed_response, Attribute, NameId, NameIdFormat, RequestProblem, ResponseContent, SamlApp,
+    SamlApps, SamlError, SamlKeys,
+};
+
+pub const STATUS_REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester";
+pub const STATUS_RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder";
+pub const STATUS_REQUEST_UNSUPPORTED: &str =
+    "urn:oasis:names:tc:SAML:2.0:status:RequestUnsupported";
+pub const STATUS_INVALID_NAME_ID_POLICY: &str =
+    "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy";
+pub const STATUS_NO_AUTHN_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext";
+pub const STATUS_NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
+pub const STATUS_UNSUPPORTED_BINDING: &str =
+    "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBinding";
+pub const STATUS_UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
+pub const STATUS_REQUEST_DENIED: &str = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied";
+
+const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+
+/// Timing rules for requests and responses.
+#[derive(Debug, Clone, Copy)]
+pub struct SsoPolicy {
+    /// How far clocks may disagree: requests from up to this far in the future are accepted,
+    /// and assertions are valid from this far in the past.
+    pub clock_skew: Seconds,
+    /// How old an AuthnRequest or LogoutRequest may be when it arrives.
+    pub request_lifetime: Seconds,
+    /// How long a member has to sign in before the request is forgotten.
+    pub sign_in_window: Seconds,
+}
+
+impl Default for SsoPolicy {
+    fn default() -> Self {
+        Self {
+            clock_skew: Seconds(60),
+            request_lifetime: Seconds(300),
+            sign_in_window: Seconds(1800),
+        }
+    }
+}
+
+/// Which binding a message arrived by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    Redirect,
+    Post,
+}
+
+/// A SAML protocol message as it arrived, before anything is trusted.
+#[derive(Debug, Clone)]
+pub struct IncomingMessage {
+    pub binding: Binding,
+    /// `SAMLRequest` or `SAMLResponse`, decoded from the query or form (still base64).
+    pub encoded: String,
+    pub relay_state: Option<String>,
+    /// The Redirect binding's query as received, for its signature.
+    pub query: Option<RedirectQuery>,
+}
+
+impl IncomingMessage {
+    /// The Redirect binding: `parameter` (`SAMLRequest` or `SAMLResponse`) from the raw query.
+    pub fn redirect(raw_query: &str, parameter: &str) -> Option<Self> {
+        let query = RedirectQuery::parse(raw_query);
+        Some(Self {
+            binding: Binding::Redirect,
+            encoded: query.get(parameter)?,
+            relay_state: query.get("RelayState"),
+            query: Some(query),
+        })
+    }
+
+    pub fn post(encoded: String, relay_state: Option<String>) -> Self {
+        Self {
+            binding: Binding::Post,
+            encoded,
+            relay_state,
+            query: None,
+        }
+    }
+
+    fn xml(&self) -> Result<String, RequestProblem> {
+        match self.binding {
+            Binding::Redirect => decode_redirect(&self.encoded),
+            Binding::Post => decode_post(&self.encoded),
+        }
+    }
+}
+
+/// The IdP of one tenant as reached now: its entity id and endpoints.
+#[derive(Debug, Clone)]
+pub struct Idp {
+    pub tenant: TenantId,
+    pub entity_id: String,
+    pub single_sign_on: String,
+    pub single_logout: String,
+    /// The name in the signing certificate's subject (the tenant's domain or Cloud ID).
+    pub common_name: String,
+}
+
+/// The member a response is about, as the identity source describes them.
+#[derive(Debug, Clone)]
+pub struct Principal<'a> {
+    /// Stable within the tenant (`imis:<id>` or `directory:<username>`).
+    pub subject: &'a str,
+    pub id: &'a str,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub attributes: &'a BTreeMap<String, String>,
+}
+
+/// A signed message to post to a service provider from the member's browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostMessage {
+    pub url: String,
+    /// `SAMLResponse` or `SAMLRequest`.
+    pub field: &'static str,
+    /// Base64 of the signed XML.
+    pub value: String,
+    pub relay_state: Option<String>,
+}
+
+/// Why a sign-in request is not answered with an assertion.
+#[derive(Debug)]
+pub enum SsoRefusal {
+    /// Nowhere trustworthy to send an answer (unknown service provider, unregistered assertion
+    /// consumer service, bad signature, unreadable message): the member sees an error page.
+    Page(String),
+    /// The request came from a known app to a registered address: it gets a signed status.
+    Status(Box<StatusAnswer>),
+    Failed(SamlError),
+}
+
+impl From<SamlError> for SsoRefusal {
+    fn from(error: SamlError) -> Self {
+        SsoRefusal::Failed(error)
+    }
+}
+
+/// A status response to send instead of an assertion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusAnswer {
+    pub app_id: String,
+    pub acs_url: String,
+    pub in_response_to: Option<String>,
+    pub relay_state: Option<String>,
+    pub status: &'static str,
+    pub sub_status: Option<&'static str>,
+    pub message: String,
+}
+
+/// A checked sign-in request, waiting for the member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSso {
+    pub app_id: String,
+    pub app_name: String,
+    /// The AuthnRequest's ID; `None` for an IdP-initiated sign-in.
+    pub request_id: Option<String>,
+    pub acs_url: String,
+    pub relay_state: Option<String>,
+    pub name_id_format: NameIdFormat,
+    pub force_authn: bool,
+    pub is_passive: bool,
+    /// When the request arrived: `ForceAuthn` needs a sign-in after this.
+    pub received_at: Timestamp,
+}
+
+impl PendingSso {
+    /// The status response for this request, when it cannot be answered with an assertion.
+    pub fn refusal(&self, sub_status: &'static str, message: &str) -> StatusAnswer {
+        StatusAnswer {
+            app_id: self.app_id.clone(),
+            acs_url: self.acs_url.clone(),
+            in_response_to: self.request_id.clone(),
+            relay_state: self.relay_state.clone(),
+            status: STATUS_RESPONDER,
+            sub_status: Some(sub_status),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// A sign-in request accepted: `token` names it in the member's sign-in journey.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub token: String,
+    pub pending: PendingSso,
+}
+
+/// What a single logout asks of the member site next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogoutStep {
+    /// Send the member's browser to this URL (a signed Redirect-binding message).
+    Redirect(String),
+    /// Logout is complete; no service provider is waiting for an answer.
+    Done,
+}
+
+/// The SAML IdP for every tenant.
+#[derive(Clone)]
+pub struct SamlIdp {
+    store: Store,
+    pub apps: SamlApps,
+    pub keys: SamlKeys,
+    policy: SsoPolicy,
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A logout journey's state, kept server-side under the RelayState token while the member's
+/// browser visits each service provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LogoutJourney {
+    /// Participants still to be told, as (app id, name id, format, session index).
+    remaining: Vec<(String, String, String, String)>,
+    /// The LogoutRequest ID sent to the service provider being visited now.
+    awaiting: Option<(String, String)>,
+    /// The service provider that started the logout, waiting for our LogoutResponse.
+    answer: Option<LogoutAnswer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LogoutAnswer {
+    app_id: String,
+    in_response_to: String,
+    relay_state: Option<String>,
+    status: String,
+}
+
+impl SamlIdp {
+    pub fn new(store: Store, secret: SecretKey, policy: SsoPolicy) -> Self {
+        Self {
+            apps: SamlApps::new(store.clone()),
+            keys: SamlKeys::new(store.clone(), secret),
+            store,
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> SsoPolicy {
+        self.policy
+    }
+
+    /// Checks an AuthnRequest and remembers it for the member's sign-in. Every check a service
+    /// provider could have got wrong either refuses with a page (when there is no trustworthy
+    /// address to answer) or with a status to the registered assertion consumer service.
+    pub async fn receive_authn_request(
+        &self,
+        idp: &Idp,
+        incoming: &IncomingMessage,
+        now: Timestamp,
+    ) -> Result<Received, SsoRefusal> {
+        let page = |problem: RequestProblem| SsoRefusal::Page(problem.to_string());
+        let relay_state = relay_state(incoming.relay_state.as_deref()).map_err(page)?;
+        let xml = incoming.xml().map_err(page)?;
+        let request = parse_authn_request(&xml).map_err(page)?;
+        let issuer = request.issuer.clone().ok_or_else(|| {
+            SsoRefusal::Page("the request does not say which service provider sent it".into())
+        })?;
+        let Some(app) = self.apps.by_entity_id(idp.tenant, &issuer).await? else {
+            return Err(SsoRefusal::Page(format!(
+                "the service provider {issuer:?} is not registered with this sign-in service"
+            )));
+        };
+        // Signed requests: the signature decides what is read. For the POST binding only the
+        // element the signature covers is parsed again and acted on.
+        let request = self
+            .check_signature(
+                &app,
+                incoming,
+                &xml,
+                "SAMLRequest",
+                request.has_xml_signature,
+            )
+            .map_err(page)?
+            .map_or(Ok(request), |signed| {
+                parse_authn_request(&signed).map_err(page)
+            })?;
+        if request.issuer.as_deref() != Some(issuer.as_str()) {
+            return Err(SsoRefusal::Page(
+                "the signed request names another issuer".into(),
+            ));
+        }
+        let Some(acs_url) = app.assertion_consumer(request.acs_url.as_deref(), request.acs_index)
+        else {
+            return Err(SsoRefusal::Page(
+                match (&request.acs_url, request.acs_index) {
+                    (Some(url), _) => format!(
+                        "the assertion consumer service {url:?} is not registered for {}",
+                        app.name
+                    ),
+                    (None, Some(index)) => format!(
+                        "no assertion consumer service with index {index} is registered for {}",
+                        app.name
+                    ),
+                    (None, None) => format!("{} has no assertion consumer service", app.name),
+                },
+            ));
+        };
+        let acs_url = acs_url.to_string();
+        if let Some(destination) = &request.destination {
+            if destination != &idp.single_sign_on {
+                return Err(SsoRefusal::Page(format!(
+                    "the request is addressed to {destination:?}, not to this sign-in service"
+                )));
+            }
+        }
+        if request.issue_instant > now + self.policy.clock_skew {
+            return Err(SsoRefusal::Page(
+                "the request was issued in the future: check the service provider's clock".into(),
+            ));
+        }
+        if request.issue_instant + self.policy.request_lifetime + self.policy.clock_skew <= now {
+            return Err(SsoRefusal::Page(
+                "the request is too old: start again from the service provider".into(),
+            ));
+        }
+        let refuse = |status: &'static str, sub_status: Option<&'static str>, message: &str| {
+            SsoRefusal::Status(Box::new(StatusAnswer {
+                app_id: app.app_id.clone(),
+                acs_url: acs_url.clone(),
+                in_response_to: Some(request.id.clone()),
+                relay_state: relay_state.clone(),
+                status,
+                sub_status,
+                message: message.to_string(),
+            }))
+        };
+        if let Some(binding) = &request.protocol_binding {
+            if binding != BINDING_POST {
+                return Err(refuse(
+                    STATUS_REQUESTER,
+                    Some(STATUS_UNSUPPORTED_BINDING),
+                    "responses are sent with the HTTP-POST binding only",
+                ));
+            }
+        }
+        let name_id_format = match request.name_id_format.as_deref() {
+            None | Some("urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified") => {
+                app.settings.name_id_format
+            }
+            Some(uri) => NameIdFormat::from_uri(uri).ok_or_else(|| {
+                refuse(
+                    STATUS_REQUESTER,
+                    Some(STATUS_INVALID_NAME_ID_POLICY),
+                    &format!("the NameID format {uri} is not supported"),
+                )
+            })?,
+        };
+        if let Some(context) = &request.requested_context {
+            if !context.satisfied_by_password_transport() {
+                return Err(refuse(
+                    STATUS_REQUESTER,
+                    Some(STATUS_NO_AUTHN_CONTEXT),
+                    "members sign in with a password over HTTPS (PasswordProtectedTransport) only",
+                ));
+            }
+        }
+        let replay_window = request.issue_instant
+            + self.policy.request_lifetime
+            + self.policy.clock_skew
+            + self.policy.clock_skew;
+        let first_time = self
+            .store
+            .remember_saml_request_id(idp.tenant, &issuer, &request.id, replay_window, now)
+            .await
+            .map_err(SamlError::from)?;
+        if !first_time {
+            return Err(SsoRefusal::Page(
+                "this sign-in request was already used: start again from the service provider"
+                    .into(),
+            ));
+        }
+        let pending = PendingSso {
+            app_id: app.app_id.clone(),
+            app_name: app.name.clone(),
+            request_id: Some(request.id.clone()),
+            acs_url,
+            relay_state,
+            name_id_format,
+            force_authn: request.force_authn,
+            is_passive: request.is_passive,
+            received_at: now,
+        };
+        Ok(self.remember(idp.tenant, pending, now).await?)
+    }
+
+    /// A sign-in the IdP starts for an app (the link a tenant puts on its own website).
+    /// `relay_state` is where the service provider should take the member; the app's default
+    /// when absent.
+    pub async fn start_idp_initiated(
+        &self,
+        idp: &Idp,
+        app_id: &str,
+        relay_state_value: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Received, SsoRefusal> {
+        let app = match self.apps.get(idp.tenant, app_id).await {
+            Ok(app) => app,
+            Err(SamlError::NoSuchApp) => {
+                return Err(SsoRefusal::Page(
+                    "there is no application at this sign-in link".to_string(),
+                ))
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let relay_state = relay_state(relay_state_value)
+            .map_err(|problem| SsoRefusal::Page(problem.to_string()))?
+            .or_else(|| {
+                Some(app.settings.default_relay_state.clone()).filter(|state| !state.is_empty())
+            });
+        let acs_url = app
+            .assertion_consumer(None, None)
+            .ok_or_else(|| {
+                SsoRefusal::Page(format!("{} has no assertion consumer service", app.name))
+            })?
+            .to_string();
+        let pending = PendingSso {
+            app_id: app.app_id.clone(),
+            app_name: app.name.clone(),
+            request_id: None,
+            acs_url,
+            relay_state,
+            name_id_format: app.settings.name_id_format,
+            force_authn: false,
+            is_passive: false,
+            received_at: now,
+        };
+        Ok(self.remember(idp.tenant, pending, now).await?)
+    }
+
+    async fn remember(
+        &self,
+        tenant: TenantId,
+        pending: PendingSso,
+        now: Timestamp,
+    ) -> Result<Received, SamlError> {
+        let token = random_token();
+        let request =
+            serde_json::to_string(&pending).map_err(|e| corrupt("pending request", &e))?;
+        self.store
+            .insert_saml_pending(&SamlPendingRecord {
+                token_hash: token_hash(&token),
+                tenant,
+                request,
+                created_at: now,
+                expires_at: now + self.policy.sign_in_window,
+            })
+            .await?;
+        Ok(Received { token, pending })
+    }
+
+    /// The request `token` names, if it is still waiting.
+    pub async fn pending(
+        &self,
+        tenant: TenantId,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<PendingSso>, SamlError> {
+        let Some(record) = self
+            .store
+            .saml_pending(tenant, &token_hash(token), now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let pending =
+            serde_json::from_str(&record.request).map_err(|e| corrupt("pending request", &e))?;
+        Ok(Some(pending))
+    }
+
+    /// Answers the pending request with a signed assertion about the member, once: the token
+    /// is spent by the first answer. `None` when it was already answered or has expired.
+    pub async fn respond(
+        &self,
+        idp: &Idp,
+        token: &str,
+        session: &MemberSession<'_>,
+        now: Timestamp,
+    ) -> Result<Option<PostMessage>, SamlError> {
+        let Some(pending) = self.pending(idp.tenant, token, now).await? else {
+            return Ok(None);
+        };
+        if !self
+            .store
+            .take_saml_pending(idp.tenant, &token_hash(token))
+            .await?
+        {
+            return Ok(None);
+        }
+        let app = self.apps.get(idp.tenant, &pending.app_id).await?;
+        let principal = &session.principal;
+        let missing = match pending.name_id_format {
+            NameIdFormat::EmailAddress => principal.email.is_empty(),
+            NameIdFormat::Unspecified if app.settings.unspecified_is_imis_id => {
+                principal.id.is_empty()
+            }
+            NameIdFormat::Unspecified => principal.username.is_empty(),
+            NameIdFormat::Persistent | NameIdFormat::Transient => false,
+        };
+        if missing {
+            let answer = pending.refusal(
+                STATUS_INVALID_NAME_ID_POLICY,
+                "the member's record has no value for the NameID format asked for",
+            );
+            return self.refuse(idp, &answer, None, now).await.map(Some);
+        }
+        let participant = self
+            .participant(idp.tenant, &app, pending.name_id_format, session, now)
+            .await?;
+        let attributes = attributes(&app, &session.principal);
+        let key = self
+            .keys
+            .signing_key(idp.tenant, &idp.common_name, now)
+            .await?;
+        let xml = signed_response(
+            &ResponseContent {
+                issuer: &idp.entity_id,
+                destination: &pending.acs_url,
+                in_response_to: pending.request_id.as_deref(),
+                audience: &app.entity_id,
+                name_id: NameId {
+                    format: pending.name_id_format.uri(),
+                    value: &participant.name_id,
+                    sp_name_qualifier: (pending.name_id_format == NameIdFormat::Persistent)
+                        .then_some(app.entity_id.as_str()),
+                },
+                session_index: &participant.session_index,
+                authn_instant: session.authn_instant,
+                attributes: &attributes,
+                now,
+                lifetime: Seconds(app.settings.assertion_seconds),
+                skew: self.policy.clock_skew,
+                signed: app.settings.signed.into(),
+            },
+            &key,
+        )?;
+        Ok(Some(PostMessage {
+            url: pending.acs_url,
+            field: "SAMLResponse",
+            value: STANDARD.encode(xml),
+            relay_state: pending.relay_state,
+        }))
+    }
+
+    /// A signed status response for a request that is not answered with an assertion. A
+    /// pending request it answers is spent.
+    pub async fn refuse(
+        &self,
+        idp: &Idp,
+        answer: &StatusAnswer,
+        token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<PostMessage, SamlError> {
+        if let Some(token) = token {
+            self.store
+                .take_saml_pending(idp.tenant, &token_hash(token))
+                .await?;
+        }
+        let key = self
+            .keys
+            .signing_key(idp.tenant, &idp.common_name, now)
+            .await?;
+        let xml = signed_status_response(
+            &StatusContent {
+                issuer: &idp.entity_id,
+                destination: &answer.acs_url,
+                in_response_to: answer.in_response_to.as_deref(),
+                status: answer.status,
+                sub_status: answer.sub_status,
+                message: &answer.message,
+                now,
+            },
+            &key,
+        )?;
+        Ok(PostMessage {
+            url: answer.acs_url.clone(),
+            field: "SAMLResponse",
+            value: STANDARD.encode(xml),
+            relay_state: answer.relay_state.clone(),
+        })
+    }
+
+    /// The NameID and SessionIndex the session has with the app, made the first time.
+    async fn participant(
+        &self,
+        tenant: TenantId,
+        app: &SamlApp,
+        format: NameIdFormat,
+        session: &MemberSession<'_>,
+        now: Timestamp,
+    ) -> Result<SamlParticipantRecord, SamlError> {
+        let principal = &session.principal;
+        let name_id = match format {
+            NameIdFormat::Unspecified if app.settings.unspecified_is_imis_id => {
+                principal.id.to_string()
+            }
+            NameIdFormat::Unspecified => principal.username.to_string(),
+            NameIdFormat::EmailAddress => principal.email.to_string(),
+            NameIdFormat::Persistent => {
+                self.store
+                    .saml_persistent_id(tenant, &app.app_id, principal.subject, &new_token(), now)
+                    .await?
+            }
+            NameIdFormat::Transient => format!("_{}", new_token()),
+        };
+        let record = SamlParticipantRecord {
+            session_hash: token_hash(session.session_token),
+            tenant,
+            app_id: app.app_id.clone(),
+            name_id,
+            name_id_format: format.uri().to_string(),
+            session_index: format!("_{}", new_token()),
+            created_at: now,
+            expires_at: session.expires_at,
+        };
+        Ok(self.store.saml_participant_or_insert(&record).await?)
+    }
+
+    /// Reads a LogoutRequest from a service provider. Unsigned requests are accepted only from
+    /// apps that do not require signed requests, and they end a session only when the NameID
+    /// (and SessionIndex, if given) match what this session told that app.
+    pub async fn receive_logout_request(
+        &self,
+        idp: &Idp,
+        incoming: &IncomingMessage,
+        now: Timestamp,
+    ) -> Result<(SamlApp, crate::LogoutRequest, Option<String>), SsoRefusal> {
+        let page = |problem: RequestProblem| SsoRefusal::Page(problem.to_string());
+        let relay_state = relay_state(incoming.relay_state.as_deref()).map_err(page)?;
+        let xml = incoming.xml().map_err(page)?;
+        let request = parse_logout_request(&xml).map_err(page)?;
+        let issuer = request.issuer.clone().ok_or_else(|| {
+            SsoRefusal::Page(
+                "the logout request does not say which service provider sent it".into(),
+            )
+        })?;
+        let Some(app) = self.apps.by_entity_id(idp.tenant, &issuer).await? else {
+            return Err(SsoRefusal::Page(format!(
+                "the service provider {issuer:?} is not registered with this sign-in service"
+            )));
+        };
+        let request = self
+            .check_signature(
+                &app,
+                incoming,
+                &xml,
+                "SAMLRequest",
+                request.has_xml_signature,
+            )
+            .map_err(page)?
+            .map_or(Ok(request), |signed| {
+                parse_logout_request(&signed).map_err(page)
+            })?;
+        if app.settings.single_logout.is_none() {
+            return Err(SsoRefusal::Page(format!(
+                "{} has no single logout address registered",
+                app.name
+            )));
+        }
+        if let Some(destination) = &request.destination {
+            if destination != &idp.single_logout {
+                return Err(SsoRefusal::Page(format!(
+                    "the logout request is addressed to {destination:?}, not to this service"
+                )));
+            }
+        }
+        if request.issue_instant > now + self.policy.clock_skew
+            || request.issue_instant + self.policy.request_lifetime + self.policy.clock_skew <= now
+        {
+            return Err(SsoRefusal::Page(
+                "the logout request is stale or from the future: check the service provider's \
+                 clock"
+                    .into(),
+            ));
+        }
+        let first_time = self
+            .store
+            .remember_saml_request_id(
+                idp.tenant,
+                &issuer,
+                &request.id,
+                request.issue_instant + self.policy.request_lifetime + self.policy.clock_skew,
+                now,
+            )
+            .await
+            .map_err(SamlError::from)?;
+        if !first_time {
+            return Err(SsoRefusal::Page(
+                "this logout request was already used".into(),
+            ));
+        }
+        Ok((app, request, relay_state))
+    }
+
+    /// Whether the logout request names this member session (by its NameID with the app, and
+    /// its SessionIndex when given).
+    pub async fn logout_names_session(
+        &self,
+        app: &SamlApp,
+        request: &crate::LogoutRequest,
+        session_token: &str,
+    ) -> Result<bool, SamlError> {
+        let participants = self
+            .store
+            .saml_participants(&token_hash(session_token))
+            .await?;
+        Ok(participants.iter().any(|p| {
+            p.app_id == app.app_id
+                && p.name_id == request.name_id
+                && (request.session_indexes.is_empty()
+                    || request.session_indexes.contains(&p.session_index))
+        }))
+    }
+
+    /// Starts telling the session's service providers that it ended (`session_token`, if it
+    /// ended): the first step of the journey. `answer` is the service provider that asked for
+    /// the logout, with the status it gets in its LogoutResponse, last.
+    pub async fn begin_logout(
+        &self,
+        idp: &Idp,
+        session_token: Option<&str>,
+        answer: Option<(&SamlApp, &crate::LogoutRequest, Option<String>, &str)>,
+        now: Timestamp,
+    ) -> Result<LogoutStep, SamlError> {
+        let mut participants = Vec::new();
+        if let Some(session_token) = session_token {
+            let session_hash = token_hash(session_token);
+            participants = self.store.saml_participants(&session_hash).await?;
+            self.store
+                .delete_saml_participants(&session_hash, now)
+                .await?;
+        }
+        let initiator = answer.as_ref().map(|(app, _, _, _)| app.app_id.clone());
+        let journey = LogoutJourney {
+            remaining: participants
+                .into_iter()
+                .filter(|p| Some(&p.app_id) != initiator.as_ref())
+                .map(|p| (p.app_id, p.name_id, p.name_id_format, p.session_index))
+                .collect(),
+            awaiting: None,
+            answer: answer.map(|(app, request, relay_state, status)| LogoutAnswer {
+                app_id: app.app_id.clone(),
+                in_response_to: request.id.clone(),
+                relay_state,
+                status: status.to_string(),
+            }),
+        };
+        self.next_logout_step(idp, journey, now).await
+    }
+
+    /// A service provider answered our LogoutRequest (the RelayState names the journey).
+    /// Whatever its status, the journey goes on: one service provider failing to log out
+    /// must not keep the member signed in to the others.
+    pub async fn continue_logout(
+        &self,
+        idp: &Idp,
+        incoming: &IncomingMessage,
+        now: Timestamp,
+    ) -> Result<LogoutStep, SsoRefusal> {
+        let page = |problem: RequestProblem| SsoRefusal::Page(problem.to_string());
+        let xml = incoming.xml().map_err(page)?;
+        let response = parse_logout_response(&xml).map_err(page)?;
+        let token = incoming
+            .relay_state
+            .clone()
+            .ok_or_else(|| SsoRefusal::Page("the logout response has no RelayState".into()))?;
+        let Some(record) = self
+            .store
+            .saml_pending(idp.tenant, &token_hash(&token), now)
+            .await
+            .map_err(SamlError::from)?
+        else {
+            return Err(SsoRefusal::Page("this logout has already finished".into()));
+        };
+        if !self
+            .store
+            .take_saml_pending(idp.tenant, &token_hash(&token))
+            .await
+            .map_err(SamlError::from)?
+        {
+            return Err(SsoRefusal::Page("this logout has already finished".into()));
+        }
+        let journey: LogoutJourney = serde_json::from_str(&record.request)
+            .map_err(|e| SsoRefusal::Page(format!("this logout cannot continue: {e}")))?;
+        let Some((app_id, request_id)) = &journey.awaiting else {
+            return Err(SsoRefusal::Page("no logout response was expected".into()));
+        };
+        let app = self.apps.get(idp.tenant, app_id).await?;
+        if response.issuer.as_deref() != Some(app.entity_id.as_str())
+            || response.in_response_to.as_deref() != Some(request_id.as_str())
+        {
+            return Err(SsoRefusal::Page(
+                "the logout response does not answer the request sent".into(),
+            ));
+        }
+        self.check_signature(
+            &app,
+            incoming,
+            &xml,
+            "SAMLResponse",
+            response.has_xml_signature,
+        )
+        .map_err(page)?;
+        if response.status != STATUS_SUCCESS {
+            tracing::info!(app = %app.app_id, status = %response.status, "a service provider did not log the member out");
+        }
+        Ok(self.next_logout_step(idp, journey, now).await?)
+    }
+
+    async fn next_logout_step(
+        &self,
+        idp: &Idp,
+        mut journey: LogoutJourney,
+        now: Timestamp,
+    ) -> Result<LogoutStep, SamlError> {
+        let key = self
+            .keys
+            .signing_key(idp.tenant, &idp.common_name, now)
+            .await?;
+        while let Some((app_id, name_id, format, session_index)) = journey.remaining.pop() {
+            let app = match self.apps.get(idp.tenant, &app_id).await {
+                Ok(app) => app,
+                // Deleted since: nobody to tell.
+                Err(SamlError::NoSuchApp) => continue,
+                Err(error) => return Err(error),
+            };
+            let Some(slo) = app.settings.single_logout.clone() else {
+                continue;
+            };
+            let to = LogoutAddress {
+                issuer: &idp.entity_id,
+                destination: &slo,
+                now,
+            };
+            let (xml, request_id) = logout_request(&to, &name_id, &format, &session_index, None)?;
+            journey.awaiting = Some((app_id, request_id));
+            let token = random_token();
+            let state =
+                serde_json::to_string(&journey).map_err(|e| corrupt("logout journey", &e))?;
+            self.store
+                .insert_saml_pending(&SamlPendingRecord {
+                    token_hash: token_hash(&token),
+                    tenant: idp.tenant,
+                    request: state,
+                    created_at: now,
+                    expires_at: now + self.policy.sign_in_window,
+                })
+                .await?;
+            let query = signed_redirect_query("SAMLRequest", &xml, Some(&token), &key)?;
+            return Ok(LogoutStep::Redirect(join_query(&slo, &query)));
+        }
+        let Some(answer) = journey.answer else {
+            return Ok(LogoutStep::Done);
+        };
+        let app = match self.apps.get(idp.tenant, &answer.app_id).await {
+            Ok(app) => app,
+            Err(SamlError::NoSuchApp) => return Ok(LogoutStep::Done),
+            Err(error) => return Err(error),
+        };
+        let Some(slo) = app.settings.single_logout.clone() else {
+            return Ok(LogoutStep::Done);
+        };
+        let to = LogoutAddress {
+            issuer: &idp.entity_id,
+            destination: &slo,
+            now,
+        };
+        let xml = logout_response(&to, &answer.in_response_to, &answer.status, None)?;
+        let query =
+            signed_redirect_query("SAMLResponse", &xml, answer.relay_state.as_deref(), &key)?;
+        Ok(LogoutStep::Redirect(join_query(&slo, &query)))
+    }
+
+    /// The signed element to read instead of the whole message, when the message is signed
+    /// with an XML signature; `None` when the message is fine as it is (its query signature
+    /// checked, or no signature needed).
+    fn check_signature(
+        &self,
+        app: &SamlApp,
+        incoming: &IncomingMessage,
+        xml: &str,
+        parameter: &str,
+        has_xml_signature: bool,
+    ) -> Result<Option<String>, RequestProblem> {
+        let certificate = app.settings.sp_certificate.as_deref();
+        let query_signed = incoming
+            .query
+            .as_ref()
+            .is_some_and(RedirectQuery::is_signed);
+        match (certificate, query_signed, has_xml_signature) {
+            (Some(certificate), true, _) => {
+                // The Redirect binding signs the query; an XML signature inside is ignored
+                // (Bindings §3.4.4.1 says it must not be there).
+                let query = incoming.query.as_ref().ok_or(RequestProblem::Unsigned)?;
+                query.verify(parameter, certificate)?;
+                Ok(None)
+            }
+            (Some(certificate), false, true) => verified_element(xml, certificate).map(Some),
+            _ if app.settings.require_signed_requests => Err(RequestProblem::Unsigned),
+            // Signed, but no certificate to check it with, and signatures not required: the
+            // message is read as unsigned, which is all the app's settings ask for.
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The member session an answer is made in.
+#[derive(Debug, Clone)]
+pub struct MemberSession<'a> {
+    /// The session cookie's value: participants are recorded against its hash.
+    pub session_token: &'a str,
+    pub principal: Principal<'a>,
+    pub authn_instant: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+fn corrupt(what: &str, error: &serde_json::Error) -> SamlError {
+    SamlError::Storage(vestibule_storage::StorageError::Corrupt(format!(
+        "SAML {what}: {error}"
+    )))
+}
+
+fn join_query(url: &str, query: &str) -> String {
+    if url.contains('?') {
+        format!("{url}&{query}")
+    } else {
+        format!("{url}?{query}")
+    }
+}
+
+/// The app's attribute mapping applied to the member's profile; empty values are left out.
+fn attributes(app: &SamlApp, principal: &Principal<'_>) -> Vec<Attribute> {
+    app.settings
+        .attributes
+        .iter()
+        .filter_map(|mapping| {
+            let value = principal
+                .attributes
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(&mapping.property))
+                .map(|(_, value)| value.clone())
+                .or_else(|| match mapping.property.to_ascii_lowercase().as_str() {
+                    "email" => Some(principal.email.to_string()),
+                    "username" => Some(principal.username.to_string()),
+                    "id" | "imisid" => Some(principal.id.to_string()),
+                    _ => None,
+                })
+                .filter(|value| !value.is_empty())?;
+            Some(Attribute {
+                name: mapping.attribute.clone(),
+                values: vec![value],
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,541 @@
+//! The SAML 2.0 IdP's endpoints on a tenant's domain: metadata, single sign-on for the
+//! HTTP-Redirect and HTTP-POST bindings, the IdP-initiated sign-in link, and single logout.
+//! Decisions live in `vestibule-saml`; this maps HTTP to them, once.
+
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+use vestibule_domain::{Tenant, Timestamp};
+use vestibule_saml::{
+    idp_metadata, Idp, IdpEndpoints, IncomingMessage, LogoutStep, MemberSession, PendingSso,
+    PostMessage, Principal, SsoRefusal, STATUS_NO_PASSIVE, STATUS_REQUESTER, STATUS_SUCCESS,
+};
+
+use crate::member_pages::{self, query_value, SamlPost};
+use crate::member_site::{
+    clear, cookie, current_member, page, set_cookie, unavailable, Site, SiteState, SESSION_COOKIE,
+};
+
+/// Where a SAML sign-in continues after the hosted sign-in page.
+pub(crate) const CONTINUE: &str = "/saml/continue";
+
+pub(crate) fn routes() -> Router<SiteState> {
+    Router::new()
+        .route("/saml/metadata", get(metadata))
+        .route("/saml/sso", get(sso_redirect).post(sso_post))
+        .route(CONTINUE, get(continue_sign_in))
+        .route("/saml/idp/{app_id}", get(idp_initiated))
+        .route("/saml/slo", get(slo_redirect).post(slo_post))
+        .route("/saml/post.js", get(post_script))
+}
+
+/// The tenant's IdP as reached at `origin`: the entity id is the metadata's URL.
+pub(crate) fn idp(tenant: &Tenant, origin: &str) -> Idp {
+    Idp {
+        tenant: tenant.id,
+        entity_id: format!("{origin}/saml/metadata"),
+        single_sign_on: format!("{origin}/saml/sso"),
+        single_logout: format!("{origin}/saml/slo"),
+        common_name: tenant.cloud_id.to_string(),
+    }
+}
+
+async fn metadata(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    let located = match state.located(&headers).await {
+        Ok(located) => located,
+        Err(response) => return response,
+    };
+    let idp = idp(&located.tenant, &located.origin);
+    let keys = &state.site.saml.keys;
+    let now = Timestamp::now();
+    // The first read of a tenant's metadata makes its signing key.
+    if let Err(error) = keys.signing_key(idp.tenant, &idp.common_name, now).await {
+        return unavailable(&error);
+    }
+    let certificates = match keys.certificates(idp.tenant, now).await {
+        Ok(certificates) => certificates,
+        Err(error) => return unavailable(&error),
+    };
+    let xml = idp_metadata(
+        &IdpEndpoints {
+            entity_id: &idp.entity_id,
+            single_sign_on: &idp.single_sign_on,
+            single_logout: &idp.single_logout,
+        },
+        &certificates,
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "application/samlmetadata+xml"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        xml,
+    )
+        .into_response()
+}
+
+/// The HTTP-POST binding's form fields.
+#[derive(Deserialize)]
+struct SamlForm {
+    #[serde(rename = "SAMLRequest")]
+    request: Option<String>,
+    #[serde(rename = "SAMLResponse")]
+    response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+async fn sso_redirect(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let incoming = IncomingMessage::redirect(query.as_deref().unwrap_or_default(), "SAMLRequest");
+    sso(state, headers, incoming).await
+}
+
+async fn sso_post(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    Form(form): Form<SamlForm>,
+) -> Response {
+    let incoming = form
+        .request
+        .map(|request| IncomingMessage::post(request, form.relay_state));
+    sso(state, headers, incoming).await
+}
+
+async fn sso(state: SiteState, headers: HeaderMap, incoming: Option<IncomingMessage>) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let Some(incoming) = incoming else {
+        return bad_request(&site, "There is no SAML request in this address.");
+    };
+    let idp = idp(&site.tenant, &site.origin);
+    let now = Timestamp::now();
+    match state
+        .site
+        .saml
+        .receive_authn_request(&idp, &incoming, now)
+        .await
+    {
+        Ok(received) => {
+            let fresh = Fresh::JustReceived;
+            answer(
+                &state,
+                &site,
+                &headers,
+                &idp,
+                &received.token,
+                received.pending,
+                fresh,
+            )
+            .await
+        }
+        Err(refusal) => refused(&state, &site, &idp, refusal, None).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct RelayStateQuery {
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// The IdP-initiated sign-in link an admin copies from the dashboard.
+async fn idp_initiated(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+    Query(query): Query<RelayStateQuery>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let idp = idp(&site.tenant, &site.origin);
+    match state
+        .site
+        .saml
+        .start_idp_initiated(
+            &idp,
+            &app_id,
+            query.relay_state.as_deref(),
+            Timestamp::now(),
+        )
+        .await
+    {
+        Ok(received) => {
+            let fresh = Fresh::JustReceived;
+            answer(
+                &state,
+                &site,
+                &headers,
+                &idp,
+                &received.token,
+                received.pending,
+                fresh,
+            )
+            .await
+        }
+        Err(refusal) => refused(&state, &site, &idp, refusal, None).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct ContinueQuery {
+    #[serde(default)]
+    request: String,
+}
+
+/// Back from the hosted sign-in page.
+async fn continue_sign_in(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    Query(query): Query<ContinueQuery>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let idp = idp(&site.tenant, &site.origin);
+    match state
+        .site
+        .saml
+        .pending(site.tenant.id, &query.request, Timestamp::now())
+        .await
+    {
+        Ok(Some(pending)) => {
+            let fresh = Fresh::BackFromSignIn;
+            answer(
+                &state,
+                &site,
+                &headers,
+                &idp,
+                &query.request,
+                pending,
+                fresh,
+            )
+            .await
+        }
+        Ok(None) => already_finished(&site),
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// Where a pending request is answered from. `ForceAuthn` never accepts the session a request
+/// arrived with (it is ended on the way to the sign-in page), and accepts one made since.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    JustReceived,
+    BackFromSignIn,
+}
+
+/// Answers a pending request: with an assertion when the member is signed in (freshly enough
+/// for `ForceAuthn`), through the hosted sign-in page when not, or `NoPassive` when the
+/// request forbade showing one.
+async fn answer(
+    state: &SiteState,
+    site: &Site,
+    headers: &HeaderMap,
+    idp: &Idp,
+    token: &str,
+    pending: PendingSso,
+    fresh: Fresh,
+) -> Response {
+    let session = match current_member(state, site, headers).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let session_token = cookie(headers, SESSION_COOKIE);
+    let usable = session.as_ref().filter(|session| {
+        !pending.force_authn
+            || (fresh == Fresh::BackFromSignIn && session.created_at >= pending.received_at)
+    });
+    let (Some(session), Some(session_token)) = (usable, session_token.as_deref()) else {
+        if pending.is_passive {
+            let answer = pending.refusal(STATUS_NO_PASSIVE, "the member is not signed in");
+            return refused(
+                state,
+                site,
+                idp,
+                SsoRefusal::Status(Box::new(answer)),
+                Some(token),
+            )
+            .await;
+        }
+        let mut response = Redirect::to(&format!(
+            "/login?return_to={}",
+            query_value(&format!("{CONTINUE}?request={token}"))
+        ))
+        .into_response();
+        // ForceAuthn: the session it replaces ends here.
+        if let (Some(_), Some(old)) = (&session, &session_token) {
+            if let Err(error) = state.site.members.sign_out(old).await {
+                return unavailable(&error);
+            }
+            set_cookie(&mut response, clear(SESSION_COOKIE));
+        }
+        return response;
+    };
+    let member = &session.member;
+    let principal = Principal {
+        subject: &member.subject,
+        id: &member.id,
+        username: &member.username,
+        email: &member.email,
+        attributes: &member.attributes,
+    };
+    let answered = state
+        .site
+        .saml
+        .respond(
+            idp,
+            token,
+            &MemberSession {
+                session_token,
+                principal,
+                authn_instant: session.created_at,
+                expires_at: session.expires_at,
+            },
+            Timestamp::now(),
+        )
+        .await;
+    match answered {
+        Ok(Some(message)) => post_page(site, &pending.app_name, &message),
+        Ok(None) => already_finished(site),
+        Err(error) => unavailable(&error),
+    }
+}
+
+async fn refused(
+    state: &SiteState,
+    site: &Site,
+    idp: &Idp,
+    refusal: SsoRefusal,
+    token: Option<&str>,
+) -> Response {
+    match refusal {
+        SsoRefusal::Page(message) => bad_request(site, &sentence(&message)),
+        SsoRefusal::Status(answer) => {
+            tracing::info!(app = %answer.app_id, status = ?answer.sub_status, message = %answer.message, "SAML request refused with a status");
+            let app_name = match state
+                .site
+                .saml
+                .apps
+                .get(site.tenant.id, &answer.app_id)
+                .await
+            {
+                Ok(app) => app.name,
+                Err(error) => return unavailable(&error),
+            };
+            match state
+                .site
+                .saml
+                .refuse(idp, &answer, token, Timestamp::now())
+                .await
+            {
+                Ok(message) => post_page(site, &app_name, &message),
+                Err(error) => unavailable(&error),
+            }
+        }
+        SsoRefusal::Failed(error) => unavailable(&error),
+    }
+}
+
+/// `the request is too old` → `The request is too old.`
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let first = chars
+        .next()
+        .map(|c| c.to_uppercase().to_string())
+        .unwrap_or_default();
+    format!("{first}{}.", chars.as_str())
+}
+
+fn bad_request(site: &Site, message: &str) -> Response {
+    page(
+        site,
+        StatusCode::BAD_REQUEST,
+        "This sign-in request cannot be used",
+        message,
+        "Go back to the site you came from and try again. If it keeps happening, tell its \
+         support team.",
+    )
+}
+
+fn already_finished(site: &Site) -> Response {
+    page(
+        site,
+        StatusCode::BAD_REQUEST,
+        "This sign-in has already finished",
+        "The sign-in this page belongs to was completed or has expired. This happens after \
+         using the browser's Back button or leaving the page open for a while.",
+        "Go back to the site you came from and sign in again.",
+    )
+}
+
+/// The page that posts a signed message on to a service provider. Its policy lets exactly one
+/// script run: our own, which submits the form.
+fn post_page(site: &Site, application: &str, message: &PostMessage) -> Response {
+    let html = member_pages::saml_post(
+        &site.branding,
+        application,
+        &SamlPost {
+            url: &message.url,
+            field: message.field,
+            value: &message.value,
+            relay_state: message.relay_state.as_deref(),
+        },
+    );
+    let mut response = html.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    response
+}
+
+async fn post_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        "document.getElementById('saml-post').submit();\n",
+    )
+        .into_response()
+}
+
+async fn slo_redirect(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let incoming = IncomingMessage::redirect(&query, "SAMLRequest")
+        .map(Slo::Request)
+        .or_else(|| IncomingMessage::redirect(&query, "SAMLResponse").map(Slo::Response));
+    slo(state, headers, incoming).await
+}
+
+async fn slo_post(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    Form(form): Form<SamlForm>,
+) -> Response {
+    let incoming = match (form.request, form.response) {
+        (Some(request), _) => Some(Slo::Request(IncomingMessage::post(
+            request,
+            form.relay_state,
+        ))),
+        (None, Some(response)) => Some(Slo::Response(IncomingMessage::post(
+            response,
+            form.relay_state,
+        ))),
+        (None, None) => None,
+    };
+    slo(state, headers, incoming).await
+}
+
+enum Slo {
+    Request(IncomingMessage),
+    Response(IncomingMessage),
+}
+
+/// Single logout: a service provider asks to end the member's session (and is answered after
+/// the session's other service providers are told), or answers our own LogoutRequest.
+async fn slo(state: SiteState, headers: HeaderMap, incoming: Option<Slo>) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let idp = idp(&site.tenant, &site.origin);
+    let saml = &state.site.saml;
+    let now = Timestamp::now();
+    let step = match incoming {
+        None => return bad_request(&site, "There is no SAML logout message in this address."),
+        Some(Slo::Response(incoming)) => saml.continue_logout(&idp, &incoming, now).await,
+        Some(Slo::Request(incoming)) => {
+            let (app, request, relay_state) =
+                match saml.receive_logout_request(&idp, &incoming, now).await {
+                    Ok(received) => received,
+                    Err(refusal) => return refused(&state, &site, &idp, refusal, None).await,
+                };
+            let session = match current_member(&state, &site, &headers).await {
+                Ok(session) => session,
+                Err(response) => return response,
+            };
+            let token = cookie(&headers, SESSION_COOKIE);
+            let ends = match (&session, &token) {
+                (Some(_), Some(token)) => {
+                    match saml.logout_names_session(&app, &request, token).await {
+                        Ok(named) => named.then_some(token.as_str()),
+                        Err(error) => return unavailable(&error),
+                    }
+                }
+                _ => None,
+            };
+            // A request naming someone else leaves this browser's session alone. Without a
+            // session there is nothing left to end: that is a success.
+            let status = match (&session, ends) {
+                (Some(_), None) => STATUS_REQUESTER,
+                _ => STATUS_SUCCESS,
+            };
+            if let Some(token) = ends {
+                if let Err(error) = state.site.members.sign_out(token).await {
+                    return unavailable(&error);
+                }
+            }
+            let step = saml
+                .begin_logout(&idp, ends, Some((&app, &request, relay_state, status)), now)
+                .await
+                .map_err(SsoRefusal::Failed);
+            let mut response = logout_step(&site, step);
+            if ends.is_some() {
+                set_cookie(&mut response, clear(SESSION_COOKIE));
+            }
+            return response;
+        }
+    };
+    match step {
+        Err(refusal) => refused(&state, &site, &idp, refusal, None).await,
+        ok => logout_step(&site, ok),
+    }
+}
+
+fn logout_step(site: &Site, step: Result<LogoutStep, SsoRefusal>) -> Response {
+    match step {
+        Ok(LogoutStep::Redirect(url)) => Redirect::to(&url).into_response(),
+        Ok(LogoutStep::Done) => member_pages::signed_out(&site.branding).into_response(),
+        Err(SsoRefusal::Page(message)) => bad_request(site, &sentence(&message)),
+        Err(SsoRefusal::Status(_)) => unavailable(&"a logout step that is a status"),
+        Err(SsoRefusal::Failed(error)) => unavailable(&error),
+    }
+}
+
+/// After the member signs out on the tenant's domain: every SAML service provider the session
+/// signed in to is sent a LogoutRequest, one after the other, and the signed-out page ends it.
+pub(crate) async fn logout_everywhere(
+    state: &SiteState,
+    site: &Site,
+    session_token: Option<&str>,
+) -> Response {
+    let idp = idp(&site.tenant, &site.origin);
+    let step = state
+        .site
+        .saml
+        .begin_logout(&idp, session_token, None, Timestamp::now())
+        .await
+        .map_err(SsoRefusal::Failed);
+    logout_step(site, step)
+}

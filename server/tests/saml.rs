@@ -1,0 +1,1125 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The SAML IdP on a tenant's domain, driven as a service provider and a member's browser would:
+//! SP-initiated sign-in over both bindings, the IdP-initiated link, NameID formats, the statuses
+//! for what the seed crosses out, single logout both ways, and every hostile input the issue
+//! lists. Responses are checked with libxmlsec1 against the tenant's published certificate.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use tower::ServiceExt;
+use vestibule_domain::{TenantId, Timestamp};
+use vestibule_members::NewDirectoryMember;
+use vestibule_saml::{
+    decode_redirect, logout_request, logout_response, sign_enveloped, signed_redirect_query,
+    verified_element, AssertionConsumer, LogoutAddress, NameIdFormat, RedirectQuery, SamlAppInput,
+    SignedPartsSetting, SigningKey, STATUS_SUCCESS,
+};
+use vestibule_secrets::SecretKey;
+use vestibule_server::{tenant_edge, Config, Engines};
+use vestibule_settings::SettingsInput;
+use vestibule_storage::testing::{sqlite, TestDatabase};
+
+mod support;
+
+const HOST: &str = "sso.acme.localhost:8080";
+const ORIGIN: &str = "http://sso.acme.localhost:8080";
+const IDP_ENTITY: &str = "http://sso.acme.localhost:8080/saml/metadata";
+const IDP_SSO: &str = "http://sso.acme.localhost:8080/saml/sso";
+const IDP_SLO: &str = "http://sso.acme.localhost:8080/saml/slo";
+const SP: &str = "https://events.example.org/saml";
+const ACS: &str = "https://events.example.org/saml/acs";
+const ACS_2: &str = "https://events.example.org/saml/acs2";
+const SP_SLO: &str = "https://events.example.org/saml/slo";
+const SP_2: &str = "https://learning.example.org/saml";
+const SP_2_ACS: &str = "https://learning.example.org/saml/acs";
+const SP_2_SLO: &str = "https://learning.example.org/saml/slo";
+const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+
+struct Idp {
+    router: Router,
+    engines: Engines,
+    acme: TenantId,
+    app_id: String,
+    /// The service provider's key: signs its requests, its certificate is registered.
+    sp_key: SigningKey,
+    _db: TestDatabase,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn location(&self) -> String {
+        self.headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The auto-posting form: where it posts and what.
+    fn posted(&self) -> Posted {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.body);
+        let attribute = |marker: &str| -> Option<String> {
+            let start = self.body.find(marker)? + marker.len();
+            let end = self.body[start..].find('"')? + start;
+            Some(unescape(&self.body[start..end]))
+        };
+        let action = attribute("<form method=\"post\" action=\"").expect("a POST form");
+        let response = attribute("name=\"SAMLResponse\" value=\"").expect("SAMLResponse");
+        let xml = String::from_utf8(STANDARD.decode(response).unwrap()).unwrap();
+        Posted {
+            action,
+            xml,
+            relay_state: attribute("name=\"RelayState\" value=\""),
+        }
+    }
+}
+
+struct Posted {
+    action: String,
+    xml: String,
+    relay_state: Option<String>,
+}
+
+fn unescape(value: &str) -> String {
+    value
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn pem(der: &[u8]) -> String {
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        STANDARD.encode(der)
+    )
+}
+
+fn app(name: &str, entity: &str, acs: &[&str], slo: &str) -> SamlAppInput {
+    SamlAppInput {
+        name: name.into(),
+        entity_id: entity.into(),
+        assertion_consumers: acs
+            .iter()
+            .enumerate()
+            .map(|(index, url)| AssertionConsumer {
+                url: (*url).into(),
+                index: index as u32,
+                is_default: index == 0,
+            })
+            .collect(),
+        single_logout: Some(slo.into()),
+        name_id_format: NameIdFormat::EmailAddress,
+        ..SamlAppInput::default()
+    }
+}
+
+async fn idp(adjust: impl FnOnce(&mut SamlAppInput)) -> Idp {
+    let db = sqlite().await;
+    let store = db.store().clone();
+    let now = Timestamp::now();
+    let acme = store
+        .create_tenant(&"acme".parse().unwrap(), "Acme", now)
+        .await
+        .unwrap()
+        .id;
+    let config = Config {
+        secret_key: Some(SecretKey::generate_base64()),
+        edge: vestibule_server::config::EdgeConfig {
+            test_domains: vec!["sso.acme.localhost=acme".into()],
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let engines = support::engines(&config, store.clone());
+    let settings = SettingsInput {
+        identity_source: "directory".into(),
+        brand_name: "Acme Association".into(),
+        ..SettingsInput::default()
+    };
+    engines.settings.save(acme, settings, now).await.unwrap();
+    engines
+        .members
+        .add_directory_member(
+            acme,
+            NewDirectoryMember {
+                username: "jane".into(),
+                email: "jane@acme.test".into(),
+                given_name: "Jane".into(),
+                family_name: "Member".into(),
+                password: "jane-member-password".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    // Another tenant's SAML key plays the service provider's: a real RSA key and certificate.
+    let sp_tenant = store
+        .create_tenant(&"events".parse().unwrap(), "Events", now)
+        .await
+        .unwrap()
+        .id;
+    let sp_key = engines
+        .saml
+        .keys
+        .signing_key(sp_tenant, "events.example.org", now)
+        .await
+        .unwrap();
+    let mut input = app("Events", SP, &[ACS, ACS_2], SP_SLO);
+    input.sp_certificate = Some(pem(&sp_key.certificate_der));
+    adjust(&mut input);
+    let created = engines.saml.apps.create(acme, input, now).await.unwrap();
+    let router = tenant_edge::plain_http_router(
+        engines.provisioning.clone(),
+        8443,
+        engines.member_site(&config).unwrap(),
+    );
+    Idp {
+        router,
+        engines,
+        acme,
+        app_id: created.app_id,
+        sp_key,
+        _db: db,
+    }
+}
+
+fn now_xml() -> String {
+    Timestamp::now().to_xml_datetime()
+}
+
+/// An AuthnRequest from the Events service provider; tests vary it by replacing text.
+fn authn_request(id: &str) -> String {
+    format!(
+        "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+         xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{id}\" Version=\"2.0\" \
+         IssueInstant=\"{now}\" Destination=\"{IDP_SSO}\" AssertionConsumerServiceURL=\"{ACS}\" \
+         ProtocolBinding=\"{POST}\"><saml:Issuer>{SP}</saml:Issuer>\
+         <samlp:NameIDPolicy AllowCreate=\"true\"/></samlp:AuthnRequest>",
+        now = now_xml()
+    )
+}
+
+/// The Redirect binding's query for `xml`, signed with `key` or not.
+fn redirect_query(xml: &str, relay_state: Option<&str>, key: &SigningKey, sign: bool) -> String {
+    let signed = signed_redirect_query("SAMLRequest", xml, relay_state, key).unwrap();
+    if sign {
+        signed
+    } else {
+        signed.split("&SigAlg=").next().unwrap().to_string()
+    }
+}
+
+impl Idp {
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut request = Request::get(path).header(header::HOST, HOST);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// A form post from the member's browser; `origin` is the page that posted it.
+    async fn post(&self, path: &str, body: String, cookie: Option<&str>, origin: &str) -> Reply {
+        let mut request = Request::post(path)
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, origin)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Signs in on the hosted form, going on to `return_to`; the session cookie and where next.
+    async fn sign_in(&self, return_to: &str) -> (String, String) {
+        let reply = self
+            .post(
+                "/login",
+                form(&[
+                    ("username", "jane"),
+                    ("password", "jane-member-password"),
+                    ("return_to", return_to),
+                ]),
+                None,
+                ORIGIN,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+        (
+            cookie.split(';').next().unwrap().to_string(),
+            reply.location(),
+        )
+    }
+
+    /// The certificate the tenant's metadata publishes (made on first use).
+    async fn idp_certificate(&self) -> Vec<u8> {
+        self.engines
+            .saml
+            .keys
+            .signing_key(self.acme, "acme", Timestamp::now())
+            .await
+            .unwrap()
+            .certificate_der
+    }
+
+    /// The member signs in through a Redirect-binding request; the posted response.
+    async fn sign_in_with(&self, xml: &str, relay_state: Option<&str>) -> (String, Posted) {
+        let query = redirect_query(xml, relay_state, &self.sp_key, true);
+        let reply = self.get(&format!("/saml/sso?{query}"), None).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        let login = reply.location();
+        let return_to = login.strip_prefix("/login?return_to=").expect(&login);
+        let return_to = unescape_query(return_to);
+        assert!(
+            return_to.starts_with("/saml/continue?request="),
+            "{return_to}"
+        );
+        let (cookie, next) = self.sign_in(&return_to).await;
+        assert_eq!(next, return_to);
+        let posted = self.get(&next, Some(&cookie)).await.posted();
+        (cookie, posted)
+    }
+}
+
+fn unescape_query(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&value[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// The signed assertion (or response) libxmlsec1 verified against the IdP's certificate.
+fn verified(xml: &str, certificate: &[u8]) -> String {
+    verified_element(xml, certificate).unwrap_or_else(|e| panic!("{e}: {xml}"))
+}
+
+fn name_id(xml: &str) -> String {
+    let start = xml.find("<saml:NameID").unwrap();
+    let start = xml[start..].find('>').unwrap() + start + 1;
+    let end = xml[start..].find("</saml:NameID>").unwrap() + start;
+    xml[start..end].to_string()
+}
+
+fn between<'a>(xml: &'a str, before: &str, after: &str) -> &'a str {
+    let start = xml
+        .find(before)
+        .unwrap_or_else(|| panic!("{before} in {xml}"))
+        + before.len();
+    let end = xml[start..].find(after).unwrap() + start;
+    &xml[start..end]
+}
+
+#[tokio::test]
+async fn sp_initiated_redirect_binding_signs_the_member_in_once() {
+    let idp = idp(|_| {}).await;
+    let request = authn_request("_req-redirect-1");
+    let (_, posted) = idp
+        .sign_in_with(&request, Some("https://events.example.org/talks?id=7&x=1"))
+        .await;
+    assert_eq!(posted.action, ACS);
+    assert_eq!(
+        posted.relay_state.as_deref(),
+        Some("https://events.example.org/talks?id=7&x=1")
+    );
+    let xml = &posted.xml;
+    assert!(xml.contains(&format!("Destination=\"{ACS}\"")), "{xml}");
+    assert!(xml.contains("InResponseTo=\"_req-redirect-1\""), "{xml}");
+    assert!(xml.contains(":status:Success"), "{xml}");
+    // The assertion is what the signature covers (the default: sign the assertion).
+    let assertion = verified(xml, &idp.idp_certificate().await);
+    assert!(assertion.starts_with("<saml:Assertion"), "{assertion}");
+    assert!(assertion.contains(&format!("<saml:Issuer>{IDP_ENTITY}</saml:Issuer>")));
+    assert!(assertion.contains(&format!("<saml:Audience>{SP}</saml:Audience>")));
+    assert!(assertion.contains(&format!("Recipient=\"{ACS}\"")));
+    assert!(assertion.contains("Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\""));
+    assert!(assertion.contains("InResponseTo=\"_req-redirect-1\""));
+    assert!(assertion.contains("ac:classes:PasswordProtectedTransport"));
+    assert!(assertion.contains("SessionIndex=\"_"));
+    assert!(assertion.contains("nameid-format:emailAddress"));
+    assert_eq!(name_id(&assertion), "jane@acme.test");
+    assert!(assertion.contains(
+        "<saml:Attribute Name=\"firstName\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:basic\">"
+    ));
+    assert!(assertion.contains(">Jane</saml:AttributeValue>"));
+    // Conditions: valid from a minute back (skew) to the app's five minutes.
+    let not_before = between(&assertion, "NotBefore=\"", "\"");
+    let not_on_or_after = between(
+        &assertion,
+        "<saml:Conditions NotBefore=\"",
+        "</saml:Conditions>",
+    );
+    assert!(!not_before.is_empty() && not_on_or_after.contains("NotOnOrAfter=\""));
+
+    // The same request again is a replay; the continue link is spent.
+    let query = redirect_query(&request, None, &idp.sp_key, true);
+    let replay = idp.get(&format!("/saml/sso?{query}"), None).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert!(replay.body.contains("already used"), "{}", replay.body);
+}
+
+#[tokio::test]
+async fn a_signed_in_member_is_answered_at_once_and_the_continue_link_is_single_use() {
+    let idp = idp(|_| {}).await;
+    let (cookie, _) = idp.sign_in("/").await;
+    let query = redirect_query(&authn_request("_req-signed-in"), None, &idp.sp_key, true);
+    let reply = idp.get(&format!("/saml/sso?{query}"), Some(&cookie)).await;
+    let posted = reply.posted();
+    assert!(posted.xml.contains("InResponseTo=\"_req-signed-in\""));
+    // The POST page runs one script, our own, and nothing inline.
+    let policy = reply.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(reply
+        .body
+        .contains("<script src=\"/saml/post.js\"></script>"));
+    let script = idp.get("/saml/post.js", None).await;
+    assert!(script.body.contains("submit()"));
+
+    // A continue link that was never issued, or was used, shows a page.
+    let stale = idp
+        .get("/saml/continue?request=not-a-request", Some(&cookie))
+        .await;
+    assert_eq!(stale.status, StatusCode::BAD_REQUEST);
+    assert!(stale.body.contains("already finished"), "{}", stale.body);
+}
+
+#[tokio::test]
+async fn post_binding_with_a_signed_request_and_an_acs_chosen_by_index() {
+    let idp = idp(|app| {
+        app.require_signed_requests = true;
+        app.signed = SignedPartsSetting::Both;
+    })
+    .await;
+    let (cookie, _) = idp.sign_in("/").await;
+    let xml = authn_request("_req-post-1").replace(
+        &format!("AssertionConsumerServiceURL=\"{ACS}\" ProtocolBinding=\"{POST}\""),
+        "AssertionConsumerServiceIndex=\"1\"",
+    );
+    let signed = sign_enveloped(&xml, "_req-post-1", &idp.sp_key).unwrap();
+    let body = form(&[
+        ("SAMLRequest", &STANDARD.encode(&signed)),
+        ("RelayState", "token-42"),
+    ]);
+    let posted = idp
+        .post(
+            "/saml/sso",
+            body,
+            Some(&cookie),
+            "https://events.example.org",
+        )
+        .await
+        .posted();
+    assert_eq!(posted.action, ACS_2);
+    assert_eq!(posted.relay_state.as_deref(), Some("token-42"));
+    // Both signed: the response's signature covers everything, the assertion's signature
+    // stands on its own once the assertion is taken out of the response.
+    let certificate = idp.idp_certificate().await;
+    let xml = &posted.xml;
+    assert_eq!(xml.matches("<ds:Signature xmlns").count(), 2, "{xml}");
+    let response = verified(xml, &certificate);
+    assert!(response.starts_with("<samlp:Response"), "{response}");
+    assert!(response.contains("<saml:Assertion"));
+    let assertion_start = xml.find("<saml:Assertion").unwrap();
+    let assertion_end = xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
+    let assertion = verified(&xml[assertion_start..assertion_end], &certificate);
+    assert!(assertion.contains("InResponseTo=\"_req-post-1\""));
+    // Taking the assertion out breaks the response's signature.
+    let without_assertion = format!("{}{}", &xml[..assertion_start], &xml[assertion_end..]);
+    assert!(verified_element(&without_assertion, &certificate).is_err());
+}
+
+#[tokio::test]
+async fn signatures_are_required_when_the_app_asks_and_cannot_be_bypassed() {
+    let idp = idp(|app| app.require_signed_requests = true).await;
+    let (cookie, _) = idp.sign_in("/").await;
+    let refused = |reply: &Reply, words: &str| {
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert!(reply.body.contains(words), "{words}: {}", reply.body);
+        assert!(!reply.body.contains("SAMLResponse"));
+    };
+
+    // Redirect binding, unsigned.
+    let query = redirect_query(&authn_request("_unsigned"), None, &idp.sp_key, false);
+    refused(
+        &idp.get(&format!("/saml/sso?{query}"), Some(&cookie)).await,
+        "not signed",
+    );
+
+    // Redirect binding, signed, then RelayState changed in transit.
+    let query = redirect_query(&authn_request("_tampered"), Some("a"), &idp.sp_key, true)
+        .replace("RelayState=a", "RelayState=b");
+    refused(
+        &idp.get(&format!("/saml/sso?{query}"), Some(&cookie)).await,
+        "signature",
+    );
+
+    // Redirect binding, signed by someone else's key.
+    let other = idp
+        .engines
+        .saml
+        .keys
+        .signing_key(idp.acme, "acme", Timestamp::now())
+        .await
+        .unwrap();
+    let query = redirect_query(&authn_request("_other-key"), None, &other, true);
+    refused(
+        &idp.get(&format!("/saml/sso?{query}"), Some(&cookie)).await,
+        "signature",
+    );
+
+    // Redirect binding, RSA-SHA1.
+    let query = redirect_query(&authn_request("_sha1"), None, &idp.sp_key, true)
+        .replace("xmldsig-more%23rsa-sha256", "xmldsig%23rsa-sha1");
+    refused(
+        &idp.get(&format!("/saml/sso?{query}"), Some(&cookie)).await,
+        "not accepted",
+    );
+
+    // POST binding, unsigned.
+    let post = |xml: &str| form(&[("SAMLRequest", &STANDARD.encode(xml))]);
+    let origin = "https://events.example.org";
+    let reply = idp
+        .post(
+            "/saml/sso",
+            post(&authn_request("_post-unsigned")),
+            Some(&cookie),
+            origin,
+        )
+        .await;
+    refused(&reply, "not signed");
+
+    // POST binding, signed, then the ACS changed: the digest no longer matches.
+    let signed = sign_enveloped(&authn_request("_post-edited"), "_post-edited", &idp.sp_key)
+        .unwrap()
+        .replace(ACS, ACS_2);
+    let reply = idp
+        .post("/saml/sso", post(&signed), Some(&cookie), origin)
+        .await;
+    refused(&reply, "signature");
+
+    // Signature wrapping: a validly signed request moved inside an unsigned one that asks for
+    // another consumer service, its signature moved to the new root (still referencing the
+    // genuine element, so libxmlsec1 finds it valid). Only the signed element is read: the
+    // answer goes where the signed request said, in response to its ID.
+    let genuine = sign_enveloped(&authn_request("_genuine"), "_genuine", &idp.sp_key).unwrap();
+    let genuine = genuine[genuine.find("<samlp:AuthnRequest").unwrap()..]
+        .trim()
+        .to_string();
+    let signature_start = genuine.find("<ds:Signature xmlns").unwrap();
+    let signature_end = genuine.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+    let signature = &genuine[signature_start..signature_end];
+    let unsigned_genuine = format!(
+        "{}{}",
+        &genuine[..signature_start],
+        &genuine[signature_end..]
+    );
+    let wrapper = |with_signature: bool| {
+        authn_request("_wrapper")
+            .replace(
+                &format!("AssertionConsumerServiceURL=\"{ACS}\""),
+                &format!("AssertionConsumerServiceURL=\"{ACS_2}\""),
+            )
+            .replace(
+                &format!("<saml:Issuer>{SP}</saml:Issuer>"),
+                &format!(
+                    "<saml:Issuer>{SP}</saml:Issuer>{}",
+                    if with_signature { signature } else { "" }
+                ),
+            )
+            .replace(
+                "<samlp:NameIDPolicy AllowCreate=\"true\"/>",
+                &format!("<samlp:Extensions>{unsigned_genuine}</samlp:Extensions>"),
+            )
+    };
+    let reply = idp
+        .post("/saml/sso", post(&wrapper(true)), Some(&cookie), origin)
+        .await;
+    let posted = reply.posted();
+    assert_eq!(posted.action, ACS);
+    assert!(posted.xml.contains("InResponseTo=\"_genuine\""));
+    assert!(!posted.xml.contains("_wrapper"));
+    // Without a signature on its root, the wrapper is simply unsigned.
+    let reply = idp
+        .post("/saml/sso", post(&wrapper(false)), Some(&cookie), origin)
+        .await;
+    refused(&reply, "not signed");
+}
+
+#[tokio::test]
+async fn hostile_requests_get_an_error_page_and_no_response() {
+    let idp = idp(|_| {}).await;
+    let (cookie, _) = idp.sign_in("/").await;
+    let old = Timestamp(Timestamp::now().0 - 3600).to_xml_datetime();
+    let future = Timestamp(Timestamp::now().0 + 3600).to_xml_datetime();
+    let base = |id: &str| authn_request(id);
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "unknown issuer",
+            base("_c1").replace(SP, "https://stranger.example.org/saml"),
+            "is not registered",
+        ),
+        (
+            "unregistered ACS URL",
+            base("_c2").replace(ACS, "https://evil.example.org/acs"),
+            "is not registered for Events",
+        ),
+        (
+            "unregistered ACS index",
+            base("_c3").replace(
+                &format!("AssertionConsumerServiceURL=\"{ACS}\""),
+                "AssertionConsumerServiceIndex=\"9\"",
+            ),
+            "index 9",
+        ),
+        (
+            "stale IssueInstant",
+            base("_c4").replacen("IssueInstant=\"", &format!("IssueInstant=\"{old}\" X=\""), 1),
+            "too old",
+        ),
+        (
+            "future IssueInstant",
+            base("_c5").replacen("IssueInstant=\"", &format!("IssueInstant=\"{future}\" X=\""), 1),
+            "in the future",
+        ),
+        (
+            "another IdP's Destination",
+            base("_c6").replace(IDP_SSO, "https://other-idp.example.org/sso"),
+            "not to this sign-in service",
+        ),
+        (
+            "XXE",
+            format!(
+                "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
+                base("_c7").replace(SP, "&x;")
+            ),
+            "DTD",
+        ),
+        (
+            "billion laughs",
+            format!(
+                "<!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]>{}",
+                base("_c8").replace(SP, "&b;")
+            ),
+            "DTD",
+        ),
+        (
+            "SAML 1.1",
+            base("_c9").replace("Version=\"2.0\"", "Version=\"1.1\""),
+            "version 1.1",
+        ),
+        (
+            "not an AuthnRequest",
+            base("_c10")
+                .replace("samlp:AuthnRequest", "samlp:ArtifactResolve"),
+            "found ArtifactResolve",
+        ),
+    ];
+    for (case, xml, words) in cases {
+        let query = redirect_query(&xml, None, &idp.sp_key, false);
+        let reply = idp.get(&format!("/saml/sso?{query}"), Some(&cookie)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{case}: {}",
+            reply.body
+        );
+        assert!(
+            reply.body.contains(words),
+            "{case}: {words} in {}",
+            reply.body
+        );
+        assert!(!reply.body.contains("SAMLResponse"), "{case}");
+    }
+
+    // A deflate bomb: a megabyte of zeros deflates to about a kilobyte.
+    let bomb = {
+        use std::io::Write;
+        let mut deflater =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        deflater.write_all(&vec![b' '; 1 << 20]).unwrap();
+        STANDARD.encode(deflater.finish().unwrap())
+    };
+    let reply = idp
+        .get(
+            &format!("/saml/sso?SAMLRequest={}", urlencode(&bomb)),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("larger than"), "{}", reply.body);
+
+    // RelayState over 80 bytes.
+    let query = redirect_query(&base("_c11"), Some(&"r".repeat(81)), &idp.sp_key, false);
+    let reply = idp.get(&format!("/saml/sso?{query}"), Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("80 bytes"), "{}", reply.body);
+
+    // No request at all, and garbage.
+    let reply = idp.get("/saml/sso", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let reply = idp.get("/saml/sso?SAMLRequest=%%%", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
+/// The statuses for what the seed crosses out, signed and posted to the registered ACS.
+#[tokio::test]
+async fn unsupported_requests_get_the_saml_status_that_names_why() {
+    let idp = idp(|_| {}).await;
+    let certificate = idp.idp_certificate().await;
+    let (cookie, _) = idp.sign_in("/").await;
+    let cases = [
+        (
+            "X.509 subject NameID",
+            authn_request("_s1").replace(
+                "<samlp:NameIDPolicy AllowCreate=\"true\"/>",
+                "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName\"/>",
+            ),
+            "InvalidNameIDPolicy",
+        ),
+        (
+            "Kerberos authentication",
+            authn_request("_s2").replace(
+                "<samlp:NameIDPolicy AllowCreate=\"true\"/>",
+                "<samlp:RequestedAuthnContext Comparison=\"exact\"><saml:AuthnContextClassRef>\
+                 urn:oasis:names:tc:SAML:2.0:ac:classes:Kerberos</saml:AuthnContextClassRef>\
+                 </samlp:RequestedAuthnContext>",
+            ),
+            "NoAuthnContext",
+        ),
+        (
+            "better than a password",
+            authn_request("_s3").replace(
+                "<samlp:NameIDPolicy AllowCreate=\"true\"/>",
+                "<samlp:RequestedAuthnContext Comparison=\"better\"><saml:AuthnContextClassRef>\
+                 urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport\
+                 </saml:AuthnContextClassRef></samlp:RequestedAuthnContext>",
+            ),
+            "NoAuthnContext",
+        ),
+        (
+            "the artifact binding",
+            authn_request("_s4").replace(
+                POST,
+                "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact",
+            ),
+            "UnsupportedBinding",
+        ),
+    ];
+    for (case, xml, status) in cases {
+        let query = redirect_query(&xml, Some("rs"), &idp.sp_key, false);
+        let posted = idp
+            .get(&format!("/saml/sso?{query}"), Some(&cookie))
+            .await
+            .posted();
+        assert_eq!(posted.action, ACS, "{case}");
+        assert_eq!(posted.relay_state.as_deref(), Some("rs"));
+        let response = verified(&posted.xml, &certificate);
+        assert!(
+            response.contains(&format!("urn:oasis:names:tc:SAML:2.0:status:{status}")),
+            "{case}: {response}"
+        );
+        assert!(!response.contains("Assertion"), "{case}");
+    }
+
+    // Minimum Password is met by a password over HTTPS.
+    let xml = authn_request("_s5").replace(
+        "<samlp:NameIDPolicy AllowCreate=\"true\"/>",
+        "<samlp:RequestedAuthnContext Comparison=\"minimum\"><saml:AuthnContextClassRef>\
+         urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef>\
+         </samlp:RequestedAuthnContext>",
+    );
+    let query = redirect_query(&xml, None, &idp.sp_key, false);
+    let posted = idp
+        .get(&format!("/saml/sso?{query}"), Some(&cookie))
+        .await
+        .posted();
+    assert!(posted.xml.contains(":status:Success"));
+
+    // IsPassive without a session: NoPassive, no sign-in page.
+    let xml = authn_request("_s6").replace("Version=\"2.0\"", "Version=\"2.0\" IsPassive=\"true\"");
+    let query = redirect_query(&xml, None, &idp.sp_key, false);
+    let posted = idp.get(&format!("/saml/sso?{query}"), None).await.posted();
+    assert!(posted.xml.contains(":status:NoPassive"), "{}", posted.xml);
+
+    // ForceAuthn with a session: the sign-in page again, and the old session ends.
+    let xml =
+        authn_request("_s7").replace("Version=\"2.0\"", "Version=\"2.0\" ForceAuthn=\"true\"");
+    let query = redirect_query(&xml, None, &idp.sp_key, false);
+    let reply = idp.get(&format!("/saml/sso?{query}"), Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert!(reply.location().starts_with("/login?return_to="));
+    let home = idp.get("/", Some(&cookie)).await;
+    assert!(home.body.contains("password"), "the old session ended");
+    let return_to = unescape_query(reply.location().strip_prefix("/login?return_to=").unwrap());
+    let (fresh, next) = idp.sign_in(&return_to).await;
+    let posted = idp.get(&next, Some(&fresh)).await.posted();
+    assert!(posted.xml.contains("InResponseTo=\"_s7\""));
+}
+
+#[tokio::test]
+async fn the_idp_initiated_link_signs_in_with_the_apps_relay_state() {
+    let idp = idp(|app| app.default_relay_state = "/dashboard".into()).await;
+    let (cookie, _) = idp.sign_in("/").await;
+    let link = format!("/saml/idp/{}", idp.app_id);
+    let posted = idp.get(&link, Some(&cookie)).await.posted();
+    assert_eq!(posted.action, ACS);
+    assert_eq!(posted.relay_state.as_deref(), Some("/dashboard"));
+    assert!(!posted.xml.contains("InResponseTo"), "{}", posted.xml);
+    verified(&posted.xml, &idp.idp_certificate().await);
+
+    let posted = idp
+        .get(&format!("{link}?RelayState=%2Fcourses%2F12"), Some(&cookie))
+        .await
+        .posted();
+    assert_eq!(posted.relay_state.as_deref(), Some("/courses/12"));
+
+    // Signed out: the link goes through the sign-in page first.
+    let reply = idp.get(&link, None).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert!(unescape_query(&reply.location()).starts_with("/login?return_to=/saml/continue"));
+
+    let reply = idp.get("/saml/idp/no-such-app", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let long = format!("{link}?RelayState={}", "r".repeat(81));
+    assert_eq!(
+        idp.get(&long, Some(&cookie)).await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn name_id_formats_follow_the_app_and_the_request() {
+    let idp = idp(|app| app.name_id_format = NameIdFormat::Persistent).await;
+    let certificate = idp.idp_certificate().await;
+    let learning = idp
+        .engines
+        .saml
+        .apps
+        .create(
+            idp.acme,
+            app("Learning", SP_2, &[SP_2_ACS], SP_2_SLO),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let nameid_of = |posted: &Posted| name_id(&verified(&posted.xml, &certificate));
+
+    let (first, _) = idp.sign_in("/").await;
+    let events_1 = nameid_of(
+        &idp.get(&format!("/saml/idp/{}", idp.app_id), Some(&first))
+            .await
+            .posted(),
+    );
+    let (second, _) = idp.sign_in("/").await;
+    let events_2 = nameid_of(
+        &idp.get(&format!("/saml/idp/{}", idp.app_id), Some(&second))
+            .await
+            .posted(),
+    );
+    // Persistent: the same in every session, opaque, and another app gets another one.
+    assert_eq!(events_1, events_2);
+    assert!(!events_1.contains("jane"), "{events_1}");
+    let learning_request = idp
+        .get(&format!("/saml/idp/{}", learning.app_id), Some(&second))
+        .await
+        .posted();
+    assert!(learning_request.xml.contains("nameid-format:emailAddress"));
+
+    // A request may ask for another format the IdP offers.
+    let transient = |id: &str| {
+        authn_request(id).replace(
+            "<samlp:NameIDPolicy AllowCreate=\"true\"/>",
+            "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:transient\"/>",
+        )
+    };
+    let query = redirect_query(&transient("_t1"), None, &idp.sp_key, false);
+    let posted = idp
+        .get(&format!("/saml/sso?{query}"), Some(&first))
+        .await
+        .posted();
+    assert!(posted.xml.contains("nameid-format:transient"));
+    let transient_1 = nameid_of(&posted);
+    let (third, _) = idp.sign_in("/").await;
+    let learning_app = idp
+        .engines
+        .saml
+        .apps
+        .get(idp.acme, &learning.app_id)
+        .await
+        .unwrap();
+    assert_eq!(learning_app.name, "Learning");
+    let query = redirect_query(&transient("_t2"), None, &idp.sp_key, false);
+    let transient_2 = nameid_of(
+        &idp.get(&format!("/saml/sso?{query}"), Some(&third))
+            .await
+            .posted(),
+    );
+    assert_ne!(
+        transient_1, transient_2,
+        "transient NameIDs are new per session"
+    );
+    assert_ne!(transient_2, events_1);
+
+    // Unspecified: the username, or the iMIS id when the app says so.
+    let query = redirect_query(
+        &authn_request("_u1").replace(
+            "<samlp:NameIDPolicy AllowCreate=\"true\"/>",
+            "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\"/>",
+        ),
+        None,
+        &idp.sp_key,
+        false,
+    );
+    let (fourth, _) = idp.sign_in("/").await;
+    let email = nameid_of(
+        &idp.get(&format!("/saml/sso?{query}"), Some(&fourth))
+            .await
+            .posted(),
+    );
+    assert_eq!(email, "jane@acme.test");
+}
+
+#[tokio::test]
+async fn sp_initiated_logout_ends_the_session_and_tells_the_other_service_providers() {
+    let idp = idp(|_| {}).await;
+    let learning = idp
+        .engines
+        .saml
+        .apps
+        .create(
+            idp.acme,
+            app("Learning", SP_2, &[SP_2_ACS], SP_2_SLO),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let certificate = idp.idp_certificate().await;
+    let (cookie, events) = idp.sign_in_with(&authn_request("_l1"), None).await;
+    let learning_posted = idp
+        .get(&format!("/saml/idp/{}", learning.app_id), Some(&cookie))
+        .await
+        .posted();
+    assert_eq!(learning_posted.action, SP_2_ACS);
+    let events_assertion = verified(&events.xml, &certificate);
+    let session_index = between(&events_assertion, "SessionIndex=\"", "\"").to_string();
+
+    // A LogoutRequest naming someone else leaves the session alone.
+    let address = LogoutAddress {
+        issuer: SP,
+        destination: IDP_SLO,
+        now: Timestamp::now(),
+    };
+    let format = NameIdFormat::EmailAddress.uri();
+    let (wrong, _) =
+        logout_request(&address, "john@acme.test", format, &session_index, None).unwrap();
+    let query = signed_redirect_query("SAMLRequest", &wrong, Some("back"), &idp.sp_key).unwrap();
+    let reply = idp.get(&format!("/saml/slo?{query}"), Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let answer = decode_redirect(&query_param(&reply.location(), "SAMLResponse")).unwrap();
+    assert!(answer.contains(":status:Requester"), "{answer}");
+    assert!(idp.get("/", Some(&cookie)).await.body.contains("signed in"));
+
+    // The right one: the session ends, Learning is told first (signed, Redirect binding)…
+    let (request, request_id) =
+        logout_request(&address, "jane@acme.test", format, &session_index, None).unwrap();
+    let query = signed_redirect_query("SAMLRequest", &request, Some("back-to-events"), &idp.sp_key)
+        .unwrap();
+    let reply = idp.get(&format!("/saml/slo?{query}"), Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert!(reply.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let to_learning = reply.location();
+    assert!(
+        to_learning.starts_with(&format!("{SP_2_SLO}?SAMLRequest=")),
+        "{to_learning}"
+    );
+    let (_, query) = to_learning.split_once('?').unwrap();
+    RedirectQuery::parse(query)
+        .verify("SAMLRequest", &certificate)
+        .unwrap();
+    let told = decode_redirect(&query_param(&to_learning, "SAMLRequest")).unwrap();
+    assert!(
+        told.contains(&format!("Destination=\"{SP_2_SLO}\"")),
+        "{told}"
+    );
+    assert!(told.contains(&name_id(&verified(&learning_posted.xml, &certificate))));
+    let told_id = between(&told, "ID=\"", "\"").to_string();
+    let journey = query_param(&to_learning, "RelayState");
+    assert!(idp.get("/", Some(&cookie)).await.body.contains("password"));
+
+    // …Learning answers; then Events gets its LogoutResponse, signed, to its SLO URL.
+    let learning_answer = logout_response(
+        &LogoutAddress {
+            issuer: SP_2,
+            destination: IDP_SLO,
+            now: Timestamp::now(),
+        },
+        &told_id,
+        STATUS_SUCCESS,
+        None,
+    )
+    .unwrap();
+    let query = form(&[
+        ("SAMLResponse", &STANDARD.encode(&learning_answer)),
+        ("RelayState", &journey),
+    ]);
+    let reply = idp
+        .post(
+            "/saml/slo",
+            query.clone(),
+            None,
+            "https://learning.example.org",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let to_events = reply.location();
+    assert!(
+        to_events.starts_with(&format!("{SP_SLO}?SAMLResponse=")),
+        "{to_events}"
+    );
+    let (_, query_string) = to_events.split_once('?').unwrap();
+    RedirectQuery::parse(query_string)
+        .verify("SAMLResponse", &certificate)
+        .unwrap();
+    assert_eq!(query_param(&to_events, "RelayState"), "back-to-events");
+    let response = decode_redirect(&query_param(&to_events, "SAMLResponse")).unwrap();
+    assert!(
+        response.contains(&format!("InResponseTo=\"{request_id}\"")),
+        "{response}"
+    );
+    assert!(response.contains(":status:Success"));
+
+    // The journey cannot be replayed, nor the LogoutRequest.
+    let again = idp
+        .post("/saml/slo", query, None, "https://learning.example.org")
+        .await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    let query = signed_redirect_query("SAMLRequest", &request, None, &idp.sp_key).unwrap();
+    let replay = idp.get(&format!("/saml/slo?{query}"), None).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn signing_out_on_the_idp_logs_out_of_every_service_provider() {
+    let idp = idp(|_| {}).await;
+    let (cookie, _) = idp.sign_in_with(&authn_request("_o1"), None).await;
+    let reply = idp
+        .post("/logout", String::new(), Some(&cookie), ORIGIN)
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let to_events = reply.location();
+    assert!(to_events.starts_with(&format!("{SP_SLO}?SAMLRequest=")));
+    let told = decode_redirect(&query_param(&to_events, "SAMLRequest")).unwrap();
+    let told_id = between(&told, "ID=\"", "\"").to_string();
+    let answer = logout_response(
+        &LogoutAddress {
+            issuer: SP,
+            destination: IDP_SLO,
+            now: Timestamp::now(),
+        },
+        &told_id,
+        STATUS_SUCCESS,
+        None,
+    )
+    .unwrap();
+    // The service provider answers with the Redirect binding, signed.
+    let query = signed_redirect_query(
+        "SAMLResponse",
+        &answer,
+        Some(&query_param(&to_events, "RelayState")),
+        &idp.sp_key,
+    )
+    .unwrap();
+    let done = idp.get(&format!("/saml/slo?{query}"), None).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("You are signed out"));
+
+    // A member with no SAML sessions just sees the signed-out page.
+    let (plain, _) = idp.sign_in("/").await;
+    let reply = idp
+        .post("/logout", String::new(), Some(&plain), ORIGIN)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body.contains("You are signed out"));
+}
+
+#[tokio::test]
+async fn metadata_publishes_the_entity_endpoints_and_certificate() {
+    let idp = idp(|_| {}).await;
+    let reply = idp.get("/saml/metadata", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.headers[header::CONTENT_TYPE],
+        "application/samlmetadata+xml"
+    );
+    let xml = &reply.body;
+    assert!(xml.contains(&format!("entityID=\"{IDP_ENTITY}\"")));
+    assert!(xml.contains(&format!("Location=\"{IDP_SSO}\"")));
+    assert!(xml.contains(&format!("Location=\"{IDP_SLO}\"")));
+    let certificate = STANDARD.encode(idp.idp_certificate().await);
+    assert!(xml.contains(&certificate));
+    let parsed: samael::metadata::EntityDescriptor = xml.parse().unwrap();
+    assert_eq!(parsed.entity_id.as_deref(), Some(IDP_ENTITY));
+    assert!(ORIGIN.starts_with("http://"));
+}
+
+fn query_param(url: &str, name: &str) -> String {
+    let query = url.split_once('?').map_or(url, |(_, q)| q);
+    RedirectQuery::parse(query).get(name).unwrap_or_default()
+}

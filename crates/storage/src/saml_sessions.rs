@@ -233,47 +233,6 @@ impl Store {
         Ok(rows.into_iter().map(participant).collect())
     }
 
-    /// The participant a service provider names in a LogoutRequest by its SessionIndex.
-    pub async fn saml_participant_by_index(
-        &self,
-        tenant: TenantId,
-        session_index: &str,
-    ) -> Result<Option<SamlParticipantRecord>> {
-        let row: Option<ParticipantRow> = with_pool!(self, pool => {
-            sqlx::query_as(&format!(
-                "SELECT {PARTICIPANT_COLUMNS} FROM saml_session_participants \
-                 WHERE tenant_id = $1 AND session_index = $2"
-            ))
-            .bind(tenant.0)
-            .bind(session_index)
-            .fetch_optional(pool)
-            .await?
-        });
-        Ok(row.map(participant))
-    }
-
-    /// The participants of an app with this NameID (a LogoutRequest without SessionIndex ends
-    /// every session the member has with the app).
-    pub async fn saml_participants_by_name_id(
-        &self,
-        tenant: TenantId,
-        app_id: &str,
-        name_id: &str,
-    ) -> Result<Vec<SamlParticipantRecord>> {
-        let rows: Vec<ParticipantRow> = with_pool!(self, pool => {
-            sqlx::query_as(&format!(
-                "SELECT {PARTICIPANT_COLUMNS} FROM saml_session_participants \
-                 WHERE tenant_id = $1 AND app_id = $2 AND name_id = $3"
-            ))
-            .bind(tenant.0)
-            .bind(app_id)
-            .bind(name_id)
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows.into_iter().map(participant).collect())
-    }
-
     /// Forgets a session's participants (it ended), and any past their time.
     pub async fn delete_saml_participants(&self, session_hash: &str, now: Timestamp) -> Result<()> {
         with_pool!(self, pool => {

@@ -572,3 +572,127 @@ async fn tenant_settings_are_saved_whole_and_scoped_to_their_tenant() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn saml_request_ids_pending_requests_and_participants() {
+    use vestibule_storage::{SamlParticipantRecord, SamlPendingRecord};
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&cloud("acme"), "Acme", NOW)
+            .await
+            .unwrap()
+            .id;
+        let beta = store
+            .create_tenant(&cloud("beta"), "Beta", NOW)
+            .await
+            .unwrap()
+            .id;
+        let later = NOW + vestibule_domain::Seconds(600);
+
+        // Request IDs: once per issuer and tenant, forgotten after their time.
+        assert!(store
+            .remember_saml_request_id(acme, "sp", "_r1", later, NOW)
+            .await
+            .unwrap());
+        assert!(!store
+            .remember_saml_request_id(acme, "sp", "_r1", later, NOW)
+            .await
+            .unwrap());
+        assert!(store
+            .remember_saml_request_id(acme, "sp2", "_r1", later, NOW)
+            .await
+            .unwrap());
+        assert!(store
+            .remember_saml_request_id(beta, "sp", "_r1", later, NOW)
+            .await
+            .unwrap());
+        let after = later + vestibule_domain::Seconds(1);
+        assert!(store
+            .remember_saml_request_id(
+                acme,
+                "sp",
+                "_r1",
+                after + vestibule_domain::Seconds(600),
+                after
+            )
+            .await
+            .unwrap());
+
+        // Pending requests: the tenant's own, until taken once or expired.
+        let pending = SamlPendingRecord {
+            token_hash: "hash-1".into(),
+            tenant: acme,
+            request: "{}".into(),
+            created_at: NOW,
+            expires_at: later,
+        };
+        store.insert_saml_pending(&pending).await.unwrap();
+        assert_eq!(
+            store.saml_pending(acme, "hash-1", NOW).await.unwrap(),
+            Some(pending)
+        );
+        assert_eq!(store.saml_pending(beta, "hash-1", NOW).await.unwrap(), None);
+        assert_eq!(
+            store.saml_pending(acme, "hash-1", later).await.unwrap(),
+            None
+        );
+        assert!(!store.take_saml_pending(beta, "hash-1").await.unwrap());
+        assert!(store.take_saml_pending(acme, "hash-1").await.unwrap());
+        assert!(!store.take_saml_pending(acme, "hash-1").await.unwrap());
+
+        // Persistent NameIDs: the first candidate stays.
+        let first = store
+            .saml_persistent_id(acme, "app1", "directory:jane", "p-1", NOW)
+            .await
+            .unwrap();
+        let again = store
+            .saml_persistent_id(acme, "app1", "directory:jane", "p-2", NOW)
+            .await
+            .unwrap();
+        let other_app = store
+            .saml_persistent_id(acme, "app2", "directory:jane", "p-3", NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            (first.as_str(), again.as_str(), other_app.as_str()),
+            ("p-1", "p-1", "p-3")
+        );
+
+        // Participants: one per session and app, found by session.
+        let participant = |session: &str, app: &str, index: &str| SamlParticipantRecord {
+            session_hash: session.into(),
+            tenant: acme,
+            app_id: app.into(),
+            name_id: "jane@acme.test".into(),
+            name_id_format: "email".into(),
+            session_index: index.into(),
+            created_at: NOW,
+            expires_at: later,
+        };
+        let stored = store
+            .saml_participant_or_insert(&participant("s1", "app1", "i1"))
+            .await
+            .unwrap();
+        let kept = store
+            .saml_participant_or_insert(&participant("s1", "app1", "i2"))
+            .await
+            .unwrap();
+        assert_eq!(stored, kept);
+        store
+            .saml_participant_or_insert(&participant("s1", "app2", "i3"))
+            .await
+            .unwrap();
+        store
+            .saml_participant_or_insert(&participant("s2", "app1", "i4"))
+            .await
+            .unwrap();
+        assert_eq!(store.saml_participants("s1").await.unwrap().len(), 2);
+        store.delete_saml_participants("s1", NOW).await.unwrap();
+        assert!(store.saml_participants("s1").await.unwrap().is_empty());
+        assert_eq!(store.saml_participants("s2").await.unwrap().len(), 1);
+        store.delete_saml_participants("none", after).await.unwrap();
+        assert!(store.saml_participants("s2").await.unwrap().is_empty());
+    })
+    .await;
+}

@@ -59,6 +59,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/t/:cloud_id/oidc") view=pages::OidcApps/>
                 <Route path=path!("/t/:cloud_id/oidc/:client_id") view=pages::OidcAppEdit/>
                 <Route path=path!("/t/:cloud_id/saml") view=pages::SamlApps/>
+                <Route path=path!("/t/:cloud_id/saml/:app_id") view=pages::SamlAppEdit/>
                 <Route path=path!("/t/:cloud_id/members") view=pages::Members/>
                 <Route path=path!("/t/:cloud_id/team") view=pages::Team/>
             </Routes>

@@ -16,6 +16,8 @@ use vestibule_domain::{
 use vestibule_members::{Members, MembersError};
 use vestibule_oidc::{OidcClients, OidcError};
 use vestibule_provisioning::{DomainOverview, Provisioning, ProvisioningError};
+use vestibule_saml::{SamlError, SamlIdp};
+use vestibule_storage::StorageError;
 
 use vestibule_settings::{SettingsError, SettingsView, TenantSettings};
 
@@ -31,6 +33,7 @@ pub struct DashboardState {
     pub settings: TenantSettings,
     pub members: Members,
     pub oidc_clients: OidcClients,
+    pub saml: SamlIdp,
     /// Where the dashboard is reached, e.g. `https://dashboard.vestibule.example`.
     pub public_url: String,
     /// The origin of a tenant's member site, given its provisioned domain (if any): the edge
@@ -131,6 +134,34 @@ impl From<OidcError> for AppError {
 
 pub fn oidc_clients() -> Result<OidcClients, AppError> {
     Ok(state()?.oidc_clients)
+}
+
+impl From<SamlError> for AppError {
+    fn from(error: SamlError) -> Self {
+        match error {
+            SamlError::Invalid(invalid) => AppError::Invalid(invalid.to_string()),
+            SamlError::NoSuchApp => AppError::NotFound,
+            SamlError::Storage(StorageError::Conflict(conflict)) => {
+                AppError::Conflict(format!("{}.", capitalized(&conflict.to_string())))
+            }
+            other => {
+                tracing::error!(error = %other, "SAML app request failed");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+pub fn saml() -> Result<SamlIdp, AppError> {
+    Ok(state()?.saml)
 }
 
 impl From<SettingsError> for AppError {

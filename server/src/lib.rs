@@ -136,6 +136,7 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
         settings: engines.settings.clone(),
         members: engines.members.clone(),
         oidc_clients: engines.oidc.clients.clone(),
+        saml: engines.saml.clone(),
         public_url: config.public_origin().to_string(),
         member_site_origin: Arc::new(move |cloud_id: &CloudId, domain: Option<&str>| {
             addresses.origin(cloud_id, domain)

@@ -10,8 +10,9 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use vestibule_domain::{Tenant, Timestamp};
 use vestibule_saml::{
-    idp_metadata, Idp, IdpEndpoints, IncomingMessage, LogoutStep, MemberSession, PendingSso,
-    PostMessage, Principal, SsoRefusal, STATUS_NO_PASSIVE, STATUS_REQUESTER, STATUS_SUCCESS,
+    certificate_pem, idp_metadata, Idp, IdpEndpoints, IncomingMessage, LogoutStep, MemberSession,
+    PendingSso, PostMessage, Principal, SsoRefusal, STATUS_NO_PASSIVE, STATUS_REQUESTER,
+    STATUS_SUCCESS,
 };
 
 use crate::member_pages::{self, query_value, SamlPost};
@@ -25,6 +26,7 @@ pub(crate) const CONTINUE: &str = "/saml/continue";
 pub(crate) fn routes() -> Router<SiteState> {
     Router::new()
         .route("/saml/metadata", get(metadata))
+        .route("/saml/certificate.pem", get(certificate))
         .route("/saml/sso", get(sso_redirect).post(sso_post))
         .route(CONTINUE, get(continue_sign_in))
         .route("/saml/idp/{app_id}", get(idp_initiated))
@@ -76,6 +78,35 @@ async fn metadata(State(state): State<SiteState>, headers: HeaderMap) -> Respons
         xml,
     )
         .into_response()
+}
+
+/// The signing certificate alone, for service providers configured by hand.
+async fn certificate(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    let located = match state.located(&headers).await {
+        Ok(located) => located,
+        Err(response) => return response,
+    };
+    let idp = idp(&located.tenant, &located.origin);
+    match state
+        .site
+        .saml
+        .keys
+        .signing_key(idp.tenant, &idp.common_name, Timestamp::now())
+        .await
+    {
+        Ok(key) => (
+            [
+                (header::CONTENT_TYPE, "application/x-pem-file"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"idp-signing-certificate.pem\"",
+                ),
+            ],
+            certificate_pem(&key.certificate_der),
+        )
+            .into_response(),
+        Err(error) => unavailable(&error),
+    }
 }
 
 /// The HTTP-POST binding's form fields.

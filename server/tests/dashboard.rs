@@ -1280,3 +1280,233 @@ async fn an_oidc_app_is_edited_and_its_id_token_previewed_for_a_member() {
     // MemberType is not a directory property: the claim is left out, not sent empty.
     assert!(claims.get("member").is_none(), "{claims}");
 }
+
+#[tokio::test]
+async fn saml_apps_are_imported_previewed_saved_edited_and_deleted_per_cloud_id() {
+    let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
+    let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;
+    // A real certificate for the service provider's metadata: another tenant's SAML key.
+    let store = dashboard.accounts.store().clone();
+    let sp_tenant = store
+        .create_tenant(&"vendor".parse().unwrap(), "Vendor", Timestamp::now())
+        .await
+        .unwrap();
+    let sp_key = vestibule_saml::SamlKeys::new(
+        store,
+        SecretKey::from_base64(&SecretKey::generate_base64()).unwrap(),
+    )
+    .signing_key(sp_tenant.id, "events.example.org", Timestamp::now())
+    .await
+    .unwrap();
+    let metadata = format!(
+        r#"<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://events.example.org/saml">
+  <md:SPSSODescriptor AuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://events.example.org/saml/slo-post"/>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://events.example.org/saml/slo"/>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact" Location="https://events.example.org/saml/artifact" index="0"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://events.example.org/saml/acs2" index="2"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://events.example.org/saml/acs" index="1" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>"#,
+        certificate = sp_key.certificate_base64()
+    );
+    let preview = dashboard
+        .call(
+            "preview_saml_metadata",
+            &[
+                ("csrf", &csrf),
+                ("cloud_id", "acme"),
+                ("metadata", &metadata),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    let preview: serde_json::Value = serde_json::from_str(&preview.body).unwrap();
+    let form = &preview["form"];
+    assert_eq!(form["entity_id"], "https://events.example.org/saml");
+    assert_eq!(
+        form["assertion_consumers"],
+        "1 https://events.example.org/saml/acs\n2 https://events.example.org/saml/acs2"
+    );
+    assert_eq!(form["single_logout"], "https://events.example.org/saml/slo");
+    assert_eq!(form["name_id_format"], "persistent");
+    assert_eq!(form["require_signed_requests"], "on");
+    assert!(form["sp_certificate"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(preview["notes"][0]
+        .as_str()
+        .unwrap()
+        .contains("HTTP-Artifact"));
+    // Nothing was saved by the preview.
+    let listed = dashboard
+        .call("saml_apps", &[("cloud_id", "acme")], Some(&cookie))
+        .await;
+    assert!(listed.body.contains("\"apps\":[]"), "{}", listed.body);
+
+    // Hostile or wrong metadata is refused with words.
+    for (bad, words) in [
+        ("<!DOCTYPE x [<!ENTITY e \"e\">]><x/>", "DTD"),
+        ("<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"x\"/>", "SPSSODescriptor"),
+        ("not xml", "cannot be imported"),
+    ] {
+        let reply = dashboard
+            .call(
+                "preview_saml_metadata",
+                &[("csrf", &csrf), ("cloud_id", "acme"), ("metadata", bad)],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert!(reply.body.contains(words), "{words}: {}", reply.body);
+    }
+
+    // Saving the previewed form, as the page posts it (`form[field]`).
+    let field = |name: &str| form[name].as_str().unwrap_or_default().to_string();
+    let save = |endpoint: &'static str, extra: Vec<(&'static str, String)>, name: &str| {
+        let mut pairs: Vec<(String, String)> = vec![
+            ("csrf".into(), csrf.clone()),
+            ("cloud_id".into(), "acme".into()),
+            ("form[name]".into(), name.to_string()),
+        ];
+        for key in [
+            "entity_id",
+            "assertion_consumers",
+            "single_logout",
+            "name_id_format",
+            "attributes",
+            "signed",
+            "require_signed_requests",
+            "sp_certificate",
+            "assertion_minutes",
+            "default_relay_state",
+        ] {
+            pairs.push((format!("form[{key}]"), field(key)));
+        }
+        for (key, value) in extra {
+            pairs.retain(|(k, _)| k != key);
+            pairs.push((key.to_string(), value));
+        }
+        let dashboard = &dashboard;
+        let cookie = cookie.clone();
+        async move {
+            let borrowed: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            dashboard.call(endpoint, &borrowed, Some(&cookie)).await
+        }
+    };
+    let created = save("create_saml_app", vec![], "Events").await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let app_id: String = serde_json::from_str(&created.body).unwrap();
+    let again = save("create_saml_app", vec![], "Events again").await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert!(
+        again.body.contains("entity id already exists"),
+        "{}",
+        again.body
+    );
+
+    let listed = dashboard
+        .call("saml_apps", &[("cloud_id", "acme")], Some(&cookie))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert!(listed.body.contains(&app_id));
+    assert!(listed
+        .body
+        .contains("https://events.example.org/saml/acs (index 1)"));
+    let html = dashboard.page("/t/acme/saml", Some(&cookie)).await;
+    assert_eq!(html.status, StatusCode::OK);
+    assert!(html.body.contains("Import metadata") && html.body.contains("Events"));
+    let edit_page = dashboard
+        .page(&format!("/t/acme/saml/{app_id}"), Some(&cookie))
+        .await;
+    assert_eq!(edit_page.status, StatusCode::OK);
+    assert!(edit_page
+        .body
+        .contains("https://events.example.org/saml/acs2"));
+
+    // Edits: a bad ACS address is explained and changes nothing; a good edit is saved.
+    let bad = save(
+        "update_saml_app",
+        vec![
+            ("app_id", app_id.clone()),
+            (
+                "form[assertion_consumers]",
+                "http://events.example.org/acs".into(),
+            ),
+        ],
+        "Events renamed",
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert!(bad.body.contains("https"), "{}", bad.body);
+    let unchanged = dashboard
+        .call(
+            "saml_app",
+            &[("cloud_id", "acme"), ("app_id", &app_id)],
+            Some(&cookie),
+        )
+        .await;
+    assert!(
+        unchanged.body.contains("\"name\":\"Events\""),
+        "{}",
+        unchanged.body
+    );
+    let good = save(
+        "update_saml_app",
+        vec![
+            ("app_id", app_id.clone()),
+            ("form[signed]", "both".into()),
+            (
+                "form[attributes]",
+                "mail = Email\nurn:oid:2.5.4.42 = FirstName".into(),
+            ),
+        ],
+        "Events renamed",
+    )
+    .await;
+    assert_eq!(good.status, StatusCode::OK, "{}", good.body);
+    let edited = dashboard
+        .call(
+            "saml_app",
+            &[("cloud_id", "acme"), ("app_id", &app_id)],
+            Some(&cookie),
+        )
+        .await;
+    let edited: serde_json::Value = serde_json::from_str(&edited.body).unwrap();
+    assert_eq!(edited["name"], "Events renamed");
+    assert_eq!(edited["signed"], "both");
+    assert_eq!(
+        edited["attributes"],
+        "mail = Email\nurn:oid:2.5.4.42 = FirstName"
+    );
+
+    // Another Cloud ID's apps are out of reach; delete removes the app.
+    let other = dashboard
+        .call("saml_apps", &[("cloud_id", "beta")], Some(&cookie))
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let deleted = dashboard
+        .call(
+            "delete_saml_app",
+            &[("csrf", &csrf), ("cloud_id", "acme"), ("app_id", &app_id)],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    let gone = dashboard
+        .call(
+            "saml_app",
+            &[("cloud_id", "acme"), ("app_id", &app_id)],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+}

@@ -166,3 +166,15 @@ fn self_signed(
         .map_err(|e| SamlError::Key(e.to_string()))?;
     Ok((pkcs8, certificate.der().to_vec()))
 }
+
+/// A certificate as PEM, in 64-character lines, for pasting and downloading.
+pub fn certificate_pem(der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}

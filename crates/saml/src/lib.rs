@@ -16,6 +16,7 @@ mod logout;
 mod metadata;
 mod request;
 mod response;
+mod sp_metadata;
 mod sso;
 mod xml;
 
@@ -25,7 +26,7 @@ pub use apps::{
 };
 pub use binding::{sign_enveloped, signed_redirect_query, verified_element, RedirectQuery};
 pub use error::SamlError;
-pub use keys::{SamlKeys, SigningKey};
+pub use keys::{certificate_pem, SamlKeys, SigningKey};
 pub use logout::{
     logout_request, logout_response, parse_logout_request, parse_logout_response, LogoutAddress,
     LogoutRequest, LogoutResponse, STATUS_SUCCESS,
@@ -39,4 +40,5 @@ pub use response::{
     signed_response, signed_status_response, Attribute, NameId, ResponseContent, SignedParts,
     StatusContent, AUTHN_PASSWORD_TRANSPORT,
 };
+pub use sp_metadata::{parse_sp_metadata, SpMetadata};
 pub use sso::*;

@@ -39,7 +39,7 @@ pub enum RequestProblem {
     Dtd,
     #[error("the SAML message is not well-formed XML: {0}")]
     Malformed(String),
-    #[error("expected {expected} in the SAML protocol namespace, found {found}")]
+    #[error("expected {expected} in its SAML namespace, found {found}")]
     WrongMessage {
         expected: &'static str,
         found: String,
@@ -163,13 +163,30 @@ pub fn relay_state(value: Option<&str>) -> Result<Option<String>, RequestProblem
 /// Checks that `xml` has no DTD and that its root is `expected` in the SAML protocol
 /// namespace, before anything deserializes it.
 pub(crate) fn check_root(xml: &str, expected: &'static str) -> Result<(), RequestProblem> {
+    check_root_in(xml, PROTOCOL, expected)
+}
+
+/// Checks that `xml` is an `EntityDescriptor` in the SAML metadata namespace, without a DTD.
+pub(crate) fn check_metadata_root(xml: &str) -> Result<(), RequestProblem> {
+    check_root_in(
+        xml,
+        "urn:oasis:names:tc:SAML:2.0:metadata",
+        "EntityDescriptor",
+    )
+}
+
+fn check_root_in(
+    xml: &str,
+    namespace_uri: &str,
+    expected: &'static str,
+) -> Result<(), RequestProblem> {
     let mut reader = NsReader::from_str(xml);
     loop {
         match reader.read_resolved_event() {
             Ok((_, Event::DocType(_))) => return Err(RequestProblem::Dtd),
             Ok((namespace, Event::Start(element) | Event::Empty(element))) => {
                 let local = String::from_utf8_lossy(element.local_name().as_ref()).into_owned();
-                let in_protocol = matches!(namespace, ResolveResult::Bound(ns) if ns.as_ref() == PROTOCOL.as_bytes());
+                let in_protocol = matches!(namespace, ResolveResult::Bound(ns) if ns.as_ref() == namespace_uri.as_bytes());
                 return if local == expected && in_protocol {
                     Ok(())
                 } else {

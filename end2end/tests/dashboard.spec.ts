@@ -893,3 +893,60 @@ test('openid-client uses the password grant, public and confidential, and HS512 
     oidc.genericGrantRequest(conference, 'password', { username: member.username, password: member.password }),
   ).rejects.toMatchObject({ error: 'unauthorized_client' });
 });
+
+// --- SAML: metadata import on the dashboard, then a member signs in through the IdP-initiated link
+
+test('the tenant admin imports SAML metadata and a member signs in through the IdP-initiated link', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await page.getByRole('navigation').getByRole('link', { name: 'SAML Client Apps' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'SAML Client Apps' })).toBeVisible();
+  await hydrated(page);
+  const metadataUrl = await page.locator('.saml-metadata-url').inputValue();
+  expect(metadataUrl).toMatch(/\/saml\/metadata$/);
+  await expect(page.getByLabel('Signing certificate', { exact: true })).toHaveValue(/^-----BEGIN CERTIFICATE-----/);
+
+  await page.getByLabel('Service provider metadata').fill(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example.test/saml">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example.test/slo"/>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact" Location="https://sp.example.test/artifact" index="0"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example.test/acs" index="1"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>`);
+  await page.getByRole('button', { name: 'Preview' }).click();
+  const preview = page.locator('.saml-preview');
+  await expect(preview.getByText('HTTP-Artifact')).toBeVisible();
+  await expect(preview.getByLabel('Entity ID')).toHaveValue('https://sp.example.test/saml');
+  await expect(preview.getByLabel(/^Assertion consumer services/)).toHaveValue('1 https://sp.example.test/acs');
+  await expect(preview.getByLabel('NameID format')).toHaveValue('email_address');
+  await snapshot(page, 'saml-import-preview');
+  await preview.getByLabel('Name', { exact: true }).fill('Conference portal');
+  await preview.getByLabel(/^Default RelayState/).fill('/welcome');
+  await preview.getByRole('button', { name: 'Save imported app' }).click();
+  const card = page.locator('section.saml-app', { hasText: 'Conference portal' });
+  await expect(card).toBeVisible();
+  const link = await card.locator('.idp-initiated-link').inputValue();
+  expect(link).toMatch(/\/saml\/idp\/[A-Za-z0-9_-]+$/);
+  await snapshot(page, 'saml-apps');
+  await signOut(page);
+
+  // The member follows the link, signs in on the hosted page, and the browser posts the signed
+  // response to the service provider's ACS by itself (the POST page's own script).
+  await page.goto(link);
+  await expect(page.locator('header.brand')).toContainText('Acme Association');
+  await page.getByLabel('Username').fill('demo.member');
+  await page.getByLabel('Password').fill('demo-member-password');
+  const posted = page.waitForRequest(
+    (request) => request.url() === 'https://sp.example.test/acs' && request.method() === 'POST',
+  );
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const form = new URLSearchParams((await posted).postData() ?? '');
+  expect(form.get('RelayState')).toBe('/welcome');
+  const response = Buffer.from(form.get('SAMLResponse')!, 'base64').toString('utf8');
+  expect(response).toContain('Destination="https://sp.example.test/acs"');
+  expect(response).toContain(`<saml:Issuer>${metadataUrl}</saml:Issuer>`);
+  expect(response).toContain('<saml:Audience>https://sp.example.test/saml</saml:Audience>');
+  expect(response).toContain('>demo.member@acme.test</saml:NameID>');
+  expect(response).toContain('<ds:SignatureValue>');
+});

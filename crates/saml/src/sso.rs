@@ -277,37 +277,10 @@ impl SamlIdp {
         incoming: &IncomingMessage,
         now: Timestamp,
     ) -> Result<Received, SsoRefusal> {
-        let page = |problem: RequestProblem| SsoRefusal::Page(problem.to_string());
-        let relay_state = relay_state(incoming.relay_state.as_deref()).map_err(page)?;
-        let xml = incoming.xml().map_err(page)?;
-        let request = parse_authn_request(&xml).map_err(page)?;
-        let issuer = request.issuer.clone().ok_or_else(|| {
-            SsoRefusal::Page("the request does not say which service provider sent it".into())
-        })?;
-        let Some(app) = self.apps.by_entity_id(idp.tenant, &issuer).await? else {
-            return Err(SsoRefusal::Page(format!(
-                "the service provider {issuer:?} is not registered with this sign-in service"
-            )));
-        };
-        // Signed requests: the signature decides what is read. For the POST binding only the
-        // element the signature covers is parsed again and acted on.
-        let request = self
-            .check_signature(
-                &app,
-                incoming,
-                &xml,
-                "SAMLRequest",
-                request.has_xml_signature,
-            )
-            .map_err(page)?
-            .map_or(Ok(request), |signed| {
-                parse_authn_request(&signed).map_err(page)
-            })?;
-        if request.issuer.as_deref() != Some(issuer.as_str()) {
-            return Err(SsoRefusal::Page(
-                "the signed request names another issuer".into(),
-            ));
-        }
+        let (app, request, relay_state) = self
+            .read_request(idp, incoming, parse_authn_request)
+            .await?;
+        let issuer = app.entity_id.clone();
         let Some(acs_url) = app.assertion_consumer(request.acs_url.as_deref(), request.acs_index)
         else {
             return Err(SsoRefusal::Page(
@@ -653,32 +626,10 @@ impl SamlIdp {
         incoming: &IncomingMessage,
         now: Timestamp,
     ) -> Result<(SamlApp, crate::LogoutRequest, Option<String>), SsoRefusal> {
-        let page = |problem: RequestProblem| SsoRefusal::Page(problem.to_string());
-        let relay_state = relay_state(incoming.relay_state.as_deref()).map_err(page)?;
-        let xml = incoming.xml().map_err(page)?;
-        let request = parse_logout_request(&xml).map_err(page)?;
-        let issuer = request.issuer.clone().ok_or_else(|| {
-            SsoRefusal::Page(
-                "the logout request does not say which service provider sent it".into(),
-            )
-        })?;
-        let Some(app) = self.apps.by_entity_id(idp.tenant, &issuer).await? else {
-            return Err(SsoRefusal::Page(format!(
-                "the service provider {issuer:?} is not registered with this sign-in service"
-            )));
-        };
-        let request = self
-            .check_signature(
-                &app,
-                incoming,
-                &xml,
-                "SAMLRequest",
-                request.has_xml_signature,
-            )
-            .map_err(page)?
-            .map_or(Ok(request), |signed| {
-                parse_logout_request(&signed).map_err(page)
-            })?;
+        let (app, request, relay_state) = self
+            .read_request(idp, incoming, parse_logout_request)
+            .await?;
+        let issuer = app.entity_id.clone();
         if app.settings.single_logout.is_none() {
             return Err(SsoRefusal::Page(format!(
                 "{} has no single logout address registered",
@@ -899,6 +850,48 @@ impl SamlIdp {
         Ok(LogoutStep::Redirect(join_query(&slo, &query)))
     }
 
+    /// Reads a request from a service provider: decoded, parsed, its app found by `Issuer`, its
+    /// signature checked. When an XML signature is checked, what is returned is the element the
+    /// signature covers, parsed again: an unsigned wrapper around a signed request is never read.
+    async fn read_request<T: SpRequest>(
+        &self,
+        idp: &Idp,
+        incoming: &IncomingMessage,
+        parse: fn(&str) -> Result<T, RequestProblem>,
+    ) -> Result<(SamlApp, T, Option<String>), SsoRefusal> {
+        let page = |problem: RequestProblem| SsoRefusal::Page(problem.to_string());
+        let relay_state = relay_state(incoming.relay_state.as_deref()).map_err(page)?;
+        let xml = incoming.xml().map_err(page)?;
+        let request = parse(&xml).map_err(page)?;
+        let issuer = request.issuer().map(str::to_string).ok_or_else(|| {
+            SsoRefusal::Page("the request does not say which service provider sent it".into())
+        })?;
+        let Some(app) = self.apps.by_entity_id(idp.tenant, &issuer).await? else {
+            return Err(SsoRefusal::Page(format!(
+                "the service provider {issuer:?} is not registered with this sign-in service"
+            )));
+        };
+        let signed = self
+            .check_signature(
+                &app,
+                incoming,
+                &xml,
+                "SAMLRequest",
+                request.has_xml_signature(),
+            )
+            .map_err(page)?;
+        let request = match signed {
+            Some(signed) => parse(&signed).map_err(page)?,
+            None => request,
+        };
+        if request.issuer() != Some(issuer.as_str()) {
+            return Err(SsoRefusal::Page(
+                "the signed request names another issuer".into(),
+            ));
+        }
+        Ok((app, request, relay_state))
+    }
+
     /// The signed element to read instead of the whole message, when the message is signed
     /// with an XML signature; `None` when the message is fine as it is (its query signature
     /// checked, or no signature needed).
@@ -929,6 +922,32 @@ impl SamlIdp {
             // message is read as unsigned, which is all the app's settings ask for.
             _ => Ok(None),
         }
+    }
+}
+
+/// What every request from a service provider has.
+trait SpRequest {
+    fn issuer(&self) -> Option<&str>;
+    fn has_xml_signature(&self) -> bool;
+}
+
+impl SpRequest for crate::AuthnRequest {
+    fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    fn has_xml_signature(&self) -> bool {
+        self.has_xml_signature
+    }
+}
+
+impl SpRequest for crate::LogoutRequest {
+    fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    fn has_xml_signature(&self) -> bool {
+        self.has_xml_signature
     }
 }
 

@@ -896,7 +896,7 @@ test('openid-client uses the password grant, public and confidential, and HS512 
 
 // --- SAML: metadata import on the dashboard, then a member signs in through the IdP-initiated link
 
-test('the tenant admin imports SAML metadata and a member signs in through the IdP-initiated link', async ({ page }) => {
+test('the tenant admin imports SAML metadata and a member signs in through the IdP-initiated link', async ({ page, browser }) => {
   await signIn(page, admin.email, admin.password);
   await expect(page).toHaveURL(/\/t\/acme\/domain$/);
   await page.getByRole('navigation').getByRole('link', { name: 'SAML Client Apps' }).click();
@@ -931,17 +931,17 @@ test('the tenant admin imports SAML metadata and a member signs in through the I
   await snapshot(page, 'saml-apps');
   await signOut(page);
 
-  // The member follows the link, signs in on the hosted page, and the browser posts the signed
-  // response to the service provider's ACS by itself (the POST page's own script).
-  await page.goto(link);
-  await expect(page.locator('header.brand')).toContainText('Acme Association');
-  await page.getByLabel('Username').fill('demo.member');
-  await page.getByLabel('Password').fill('demo-member-password');
-  const posted = page.waitForRequest(
+  // The member follows the link (on the provisioned domain, through the sandbox network), signs
+  // in on the hosted page, and the browser posts the signed response to the service provider's
+  // ACS by itself (the POST page's own script).
+  const memberPage = await memberBrowser(browser);
+  await memberPage.goto(link);
+  const posted = memberPage.waitForRequest(
     (request) => request.url() === 'https://sp.example.test/acs' && request.method() === 'POST',
   );
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInAsMember(memberPage);
   const form = new URLSearchParams((await posted).postData() ?? '');
+  await memberPage.context().close();
   expect(form.get('RelayState')).toBe('/welcome');
   const response = Buffer.from(form.get('SAMLResponse')!, 'base64').toString('utf8');
   expect(response).toContain('Destination="https://sp.example.test/acs"');

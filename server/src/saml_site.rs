@@ -11,7 +11,7 @@ use serde::Deserialize;
 use vestibule_domain::{Tenant, Timestamp};
 use vestibule_saml::{
     certificate_pem, idp_metadata, Idp, IdpEndpoints, IncomingMessage, LogoutStep, MemberSession,
-    PendingSso, PostMessage, Principal, SsoRefusal, STATUS_NO_PASSIVE, STATUS_REQUESTER,
+    PendingSso, PostMessage, Principal, Received, SsoRefusal, STATUS_NO_PASSIVE, STATUS_REQUESTER,
     STATUS_SUCCESS,
 };
 
@@ -150,26 +150,37 @@ async fn sso(state: SiteState, headers: HeaderMap, incoming: Option<IncomingMess
     };
     let idp = idp(&site.tenant, &site.origin);
     let now = Timestamp::now();
-    match state
+    let received = state
         .site
         .saml
         .receive_authn_request(&idp, &incoming, now)
-        .await
-    {
+        .await;
+    answer_received(&state, &site, &headers, &idp, received).await
+}
+
+/// A request just accepted is answered at once (or sent through the sign-in page).
+async fn answer_received(
+    state: &SiteState,
+    site: &Site,
+    headers: &HeaderMap,
+    idp: &Idp,
+    received: Result<Received, SsoRefusal>,
+) -> Response {
+    match received {
         Ok(received) => {
             let fresh = Fresh::JustReceived;
             answer(
-                &state,
-                &site,
-                &headers,
-                &idp,
+                state,
+                site,
+                headers,
+                idp,
                 &received.token,
                 received.pending,
                 fresh,
             )
             .await
         }
-        Err(refusal) => refused(&state, &site, &idp, refusal, None).await,
+        Err(refusal) => refused(state, site, idp, refusal, None).await,
     }
 }
 
@@ -191,7 +202,7 @@ async fn idp_initiated(
         Err(response) => return response,
     };
     let idp = idp(&site.tenant, &site.origin);
-    match state
+    let received = state
         .site
         .saml
         .start_idp_initiated(
@@ -200,23 +211,8 @@ async fn idp_initiated(
             query.relay_state.as_deref(),
             Timestamp::now(),
         )
-        .await
-    {
-        Ok(received) => {
-            let fresh = Fresh::JustReceived;
-            answer(
-                &state,
-                &site,
-                &headers,
-                &idp,
-                &received.token,
-                received.pending,
-                fresh,
-            )
-            .await
-        }
-        Err(refusal) => refused(&state, &site, &idp, refusal, None).await,
-    }
+        .await;
+    answer_received(&state, &site, &headers, &idp, received).await
 }
 
 #[derive(Deserialize)]

@@ -5,9 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use vestibule_domain::{Seconds, TenantId, Timestamp};
 use vestibule_secrets::SecretKey;
@@ -226,12 +225,6 @@ pub struct SamlIdp {
     pub apps: SamlApps,
     pub keys: SamlKeys,
     policy: SsoPolicy,
-}
-
-fn new_token() -> String {
-    let mut bytes = [0u8; 24];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// A logout journey's state, kept server-side under the RelayState token while the member's
@@ -599,10 +592,16 @@ impl SamlIdp {
             NameIdFormat::EmailAddress => principal.email.to_string(),
             NameIdFormat::Persistent => {
                 self.store
-                    .saml_persistent_id(tenant, &app.app_id, principal.subject, &new_token(), now)
+                    .saml_persistent_id(
+                        tenant,
+                        &app.app_id,
+                        principal.subject,
+                        &random_token(),
+                        now,
+                    )
                     .await?
             }
-            NameIdFormat::Transient => format!("_{}", new_token()),
+            NameIdFormat::Transient => format!("_{}", random_token()),
         };
         let record = SamlParticipantRecord {
             session_hash: token_hash(session.session_token),
@@ -610,7 +609,7 @@ impl SamlIdp {
             app_id: app.app_id.clone(),
             name_id,
             name_id_format: format.uri().to_string(),
-            session_index: format!("_{}", new_token()),
+            session_index: format!("_{}", random_token()),
             created_at: now,
             expires_at: session.expires_at,
         };

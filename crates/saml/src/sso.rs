@@ -27,16 +27,12 @@ use crate::{
 
 pub const STATUS_REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester";
 pub const STATUS_RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder";
-pub const STATUS_REQUEST_UNSUPPORTED: &str =
-    "urn:oasis:names:tc:SAML:2.0:status:RequestUnsupported";
 pub const STATUS_INVALID_NAME_ID_POLICY: &str =
     "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy";
 pub const STATUS_NO_AUTHN_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext";
 pub const STATUS_NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
 pub const STATUS_UNSUPPORTED_BINDING: &str =
     "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBinding";
-pub const STATUS_UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
-pub const STATUS_REQUEST_DENIED: &str = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied";
 
 const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 
@@ -255,10 +251,6 @@ impl SamlIdp {
             store,
             policy,
         }
-    }
-
-    pub fn policy(&self) -> SsoPolicy {
-        self.policy
     }
 
     /// Checks an AuthnRequest and remembers it for the member's sign-in. Every check a service

@@ -1002,6 +1002,7 @@ pub struct SamlAppView {
     pub name_id_format: String,
     pub signed: String,
     pub require_signed_requests: bool,
+    pub encrypt_assertions: bool,
     /// The IdP-initiated sign-in link, once the tenant has a domain.
     pub idp_initiated_link: Option<String>,
 }
@@ -1048,6 +1049,12 @@ pub struct SamlAppForm {
     pub assertion_minutes: String,
     #[serde(default)]
     pub default_relay_state: String,
+    /// Checkbox: present when ticked.
+    #[serde(default)]
+    pub encrypt_assertions: Option<String>,
+    /// PEM.
+    #[serde(default)]
+    pub sp_encryption_certificate: String,
 }
 
 /// What imported metadata would register, shown before saving, with the form it fills.
@@ -1150,6 +1157,8 @@ fn saml_input(form: SamlAppForm) -> Result<vestibule_saml::SamlAppInput, AppErro
     };
     let single_logout = Some(form.single_logout.trim().to_string()).filter(|s| !s.is_empty());
     let sp_certificate = Some(form.sp_certificate.trim().to_string()).filter(|s| !s.is_empty());
+    let sp_encryption_certificate =
+        Some(form.sp_encryption_certificate.trim().to_string()).filter(|s| !s.is_empty());
     Ok(vestibule_saml::SamlAppInput {
         name: form.name,
         entity_id: form.entity_id.trim().to_string(),
@@ -1163,6 +1172,8 @@ fn saml_input(form: SamlAppForm) -> Result<vestibule_saml::SamlAppInput, AppErro
         sp_certificate,
         assertion_minutes: minutes("Assertion lifetime", &form.assertion_minutes)?,
         default_relay_state: form.default_relay_state.trim().to_string(),
+        encrypt_assertions: form.encrypt_assertions.is_some(),
+        sp_encryption_certificate,
     })
 }
 
@@ -1191,6 +1202,12 @@ fn saml_form(app: &vestibule_saml::SamlApp) -> SamlAppForm {
             .unwrap_or_default(),
         assertion_minutes: (settings.assertion_seconds / 60).to_string(),
         default_relay_state: settings.default_relay_state.clone(),
+        encrypt_assertions: settings.encrypt_assertions.then(|| "on".to_string()),
+        sp_encryption_certificate: settings
+            .sp_encryption_certificate
+            .as_deref()
+            .map(pem)
+            .unwrap_or_default(),
     }
 }
 
@@ -1260,6 +1277,7 @@ pub async fn saml_apps(cloud_id: String) -> Result<SamlAppsView, AppError> {
                         name_id_format: app.settings.name_id_format.uri().to_string(),
                         signed: signed_key(app.settings.signed).to_string(),
                         require_signed_requests: app.settings.require_signed_requests,
+                        encrypt_assertions: app.settings.encrypt_assertions,
                     }
                 })
                 .collect();
@@ -1381,6 +1399,12 @@ pub async fn preview_saml_metadata(
                 .then(|| "on".to_string()),
                 sp_certificate: parsed
                     .signing_certificate
+                    .as_deref()
+                    .map(pem)
+                    .unwrap_or_default(),
+                // Offered, not switched on: the admin decides to encrypt.
+                sp_encryption_certificate: parsed
+                    .encryption_certificate
                     .as_deref()
                     .map(pem)
                     .unwrap_or_default(),

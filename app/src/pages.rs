@@ -1246,12 +1246,49 @@ fn saml_fields(id: &'static str, form: SamlAppForm) -> AnyView {
         <label class="choice"><input type="checkbox" name="form[require_signed_requests]" checked=form.require_signed_requests.is_some()/>" Require signed requests"</label>
         <label for=field("certificate")>"Service provider's signing certificate (PEM): checks its signed requests and logout messages"</label>
         <textarea id=field("certificate") name="form[sp_certificate]" rows="4" spellcheck="false">{form.sp_certificate}</textarea>
+        <label class="choice"><input type="checkbox" name="form[encrypt_assertions]" checked=form.encrypt_assertions.is_some()/>" Encrypt assertions (AES-256-GCM, key by RSA-OAEP)"</label>
+        <label for=field("encryption")>"Service provider's encryption certificate (PEM, RSA)"</label>
+        <textarea id=field("encryption") name="form[sp_encryption_certificate]" rows="4" spellcheck="false">{form.sp_encryption_certificate}</textarea>
         <label for=field("minutes")>"Assertion lifetime (minutes)"</label>
         <input id=field("minutes") name="form[assertion_minutes]" inputmode="numeric" value=form.assertion_minutes/>
         <label for=field("relay")>"Default RelayState for IdP-initiated sign-in (where the app takes the member)"</label>
         <input id=field("relay") name="form[default_relay_state]" value=form.default_relay_state spellcheck="false"/>
     }
     .into_any()
+}
+
+/// Metadata files are a few kilobytes; anything far larger is not metadata.
+const METADATA_FILE_LIMIT: f64 = 1024.0 * 1024.0;
+
+/// Puts the chosen metadata file's text into the paste box, where the admin sees it before the
+/// preview. Read in the browser: nothing is sent until Preview.
+fn read_metadata_file(
+    event: &leptos::ev::Event,
+    metadata: RwSignal<String>,
+    upload_error: RwSignal<Option<String>>,
+) {
+    use web_sys::HtmlInputElement;
+    let input: HtmlInputElement = event_target(event);
+    let Some(file) = input.files().and_then(|files| files.get(0)) else {
+        return;
+    };
+    if file.size() > METADATA_FILE_LIMIT {
+        upload_error.set(Some(format!(
+            "{} is too large to be SAML metadata (over 1 MB).",
+            file.name()
+        )));
+        return;
+    }
+    let name = file.name();
+    leptos::task::spawn_local(async move {
+        match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+            Ok(text) => {
+                upload_error.set(None);
+                metadata.set(text.as_string().unwrap_or_default());
+            }
+            Err(_) => upload_error.set(Some(format!("{name} could not be read."))),
+        }
+    });
 }
 
 fn saml_body(
@@ -1308,7 +1345,7 @@ fn saml_body(
                             <dt>"Assertion consumer services"</dt><dd>{app.assertion_consumers.join(", ")}</dd>
                             <dt>"Single logout"</dt><dd>{app.single_logout.clone().unwrap_or_else(|| "none".to_string())}</dd>
                             <dt>"NameID format"</dt><dd><code>{app.name_id_format.clone()}</code></dd>
-                            <dt>"Signed"</dt><dd>{app.signed.clone()}{if app.require_signed_requests { "; requests must be signed" } else { "" }}</dd>
+                            <dt>"Signed"</dt><dd>{app.signed.clone()}{if app.require_signed_requests { "; requests must be signed" } else { "" }}{if app.encrypt_assertions { "; assertions encrypted" } else { "" }}</dd>
                             {link}
                         </dl>
                         <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
@@ -1325,6 +1362,8 @@ fn saml_body(
             .into_any()
     };
     let (import_csrf, import_cloud) = (me.csrf.clone(), tenant.cloud_id.clone());
+    let metadata = RwSignal::new(String::new());
+    let upload_error = RwSignal::new(None::<String>);
     let (preview_csrf, preview_cloud) = (me.csrf.clone(), tenant.cloud_id.clone());
     let new_app = view.new_app;
     view! {
@@ -1334,12 +1373,15 @@ fn saml_body(
         {apps}
         <section class="card">
             <h2>"Import metadata"</h2>
-            <p class="muted">"Paste the service provider's metadata XML. You will see what it registers before anything is saved."</p>
+            <p class="muted">"Upload or paste the service provider's metadata XML. You will see what it registers before anything is saved."</p>
             <ActionForm action=import attr:class="form-grid">
                 <input type="hidden" name="csrf" value=import_csrf/>
                 <input type="hidden" name="cloud_id" value=import_cloud/>
+                <label for="saml-metadata-file">"Metadata file"</label>
+                <input id="saml-metadata-file" type="file" accept=".xml,application/xml,text/xml,application/samlmetadata+xml" on:change=move |event| read_metadata_file(&event, metadata, upload_error)/>
+                {move || upload_error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
                 <label for="saml-metadata">"Service provider metadata"</label>
-                <textarea id="saml-metadata" name="metadata" rows="6" required spellcheck="false"></textarea>
+                <textarea id="saml-metadata" name="metadata" rows="6" required spellcheck="false" prop:value=move || metadata.get() on:input=move |event| metadata.set(event_target_value(&event))></textarea>
                 {action_error(move || import.value().get())}
                 <button type="submit" class="button">"Preview"</button>
             </ActionForm>

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use vestibule_domain::{check_app_address, InvalidInput, Seconds, TenantId, Timestamp};
 use vestibule_storage::{SamlAppRecord, Store};
 
-use crate::{SamlError, SignedParts};
+use crate::{EncryptionKey, SamlError, SignedParts};
 
 /// The NameID a service provider receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +77,21 @@ pub struct SamlAppSettings {
     pub assertion_seconds: i64,
     /// Where an IdP-initiated sign-in sends the member at the service provider.
     pub default_relay_state: String,
+    /// Assertions are encrypted to [`Self::sp_encryption_certificate`].
+    #[serde(default)]
+    pub encrypt_assertions: bool,
+    /// The service provider's encryption certificate (DER, RSA).
+    #[serde(default)]
+    pub sp_encryption_certificate: Option<Vec<u8>>,
+}
+
+impl SamlAppSettings {
+    /// The certificate assertions are encrypted to, when the app asks for encryption.
+    pub fn encryption_certificate(&self) -> Option<&[u8]> {
+        self.sp_encryption_certificate
+            .as_deref()
+            .filter(|_| self.encrypt_assertions)
+    }
 }
 
 /// [`SignedParts`] as stored.
@@ -145,6 +160,9 @@ pub struct SamlAppInput {
     pub sp_certificate: Option<String>,
     pub assertion_minutes: i64,
     pub default_relay_state: String,
+    pub encrypt_assertions: bool,
+    /// PEM (or bare base64 DER), as pasted.
+    pub sp_encryption_certificate: Option<String>,
 }
 
 impl Default for SamlAppInput {
@@ -175,16 +193,18 @@ impl Default for SamlAppInput {
             sp_certificate: None,
             assertion_minutes: 5,
             default_relay_state: String::new(),
+            encrypt_assertions: false,
+            sp_encryption_certificate: None,
         }
     }
 }
 
 /// A certificate as pasted: PEM, or the base64 inside it. Only its shape is checked here;
 /// libxmlsec1 reads it when it verifies a signature.
-fn certificate_der(pasted: &str) -> Result<Vec<u8>, InvalidInput> {
+fn certificate_der(field: &'static str, pasted: &str) -> Result<Vec<u8>, InvalidInput> {
     let invalid = || {
         InvalidInput::new(
-            "sp_certificate",
+            field,
             "Paste the service provider's certificate as PEM (-----BEGIN CERTIFICATE-----).",
         )
     };
@@ -285,9 +305,30 @@ impl SamlAppInput {
             check_attribute(mapping)?;
         }
         let sp_certificate = match self.sp_certificate.as_deref().map(str::trim) {
-            Some(pasted) if !pasted.is_empty() => Some(certificate_der(pasted)?),
+            Some(pasted) if !pasted.is_empty() => Some(certificate_der("sp_certificate", pasted)?),
             _ => None,
         };
+        let sp_encryption_certificate =
+            match self.sp_encryption_certificate.as_deref().map(str::trim) {
+                Some(pasted) if !pasted.is_empty() => {
+                    let der = certificate_der("sp_encryption_certificate", pasted)?;
+                    EncryptionKey::from_certificate(&der).map_err(|why| {
+                        InvalidInput::new(
+                            "sp_encryption_certificate",
+                            format!("The encryption certificate cannot be used: {why}."),
+                        )
+                    })?;
+                    Some(der)
+                }
+                _ => None,
+            };
+        if self.encrypt_assertions && sp_encryption_certificate.is_none() {
+            return Err(InvalidInput::new(
+                "sp_encryption_certificate",
+                "Assertions are encrypted to the service provider's encryption certificate: \
+                 paste it, or stop encrypting assertions.",
+            ));
+        }
         if self.require_signed_requests && sp_certificate.is_none() {
             return Err(InvalidInput::new(
                 "sp_certificate",
@@ -321,6 +362,8 @@ impl SamlAppInput {
                 sp_certificate,
                 assertion_seconds: Seconds::minutes(self.assertion_minutes).0,
                 default_relay_state: self.default_relay_state,
+                encrypt_assertions: self.encrypt_assertions,
+                sp_encryption_certificate,
             },
         ))
     }

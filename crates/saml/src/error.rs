@@ -14,6 +14,9 @@ pub enum SamlError {
     /// libxmlsec1 refused to sign the document.
     #[error("the SAML document could not be signed: {0}")]
     Signing(String),
+    /// The assertion could not be encrypted to the service provider's key.
+    #[error("the SAML assertion could not be encrypted: {0}")]
+    Encryption(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]

@@ -10,6 +10,7 @@
 
 mod apps;
 mod binding;
+mod encryption;
 mod error;
 mod keys;
 mod logout;
@@ -25,6 +26,7 @@ pub use apps::{
     SamlApps, SignedPartsSetting,
 };
 pub use binding::{sign_enveloped, signed_redirect_query, verified_element, RedirectQuery};
+pub use encryption::EncryptionKey;
 pub use error::SamlError;
 pub use keys::{certificate_pem, SamlKeys, SigningKey};
 pub use logout::{

@@ -5,6 +5,7 @@ use rand::RngCore;
 use samael::crypto::{CryptoProvider, XmlSec};
 use vestibule_domain::{Seconds, Timestamp};
 
+use crate::encryption::{encrypted_assertion, EncryptionKey};
 use crate::xml::escape;
 use crate::{SamlError, SigningKey};
 
@@ -57,6 +58,8 @@ pub struct ResponseContent<'a> {
     /// How far back `NotBefore` reaches, for service providers whose clocks run behind.
     pub skew: Seconds,
     pub signed: SignedParts,
+    /// The service provider's key, when it wants the assertion encrypted.
+    pub encrypt_to: Option<&'a EncryptionKey>,
 }
 
 pub(crate) const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
@@ -181,28 +184,40 @@ pub fn signed_response(
         )
     };
     let sign = |xml: &str| {
-        XmlSec::sign_xml(xml, &key.private_pkcs8).map_err(|e| SamlError::Signing(e.to_string()))
+        XmlSec::sign_xml(xml, &key.private_pkcs8)
+            .map(|signed| without_declaration(&signed).to_string())
+            .map_err(|e| SamlError::Signing(e.to_string()))
+    };
+    // The assertion is signed on its own (it declares every namespace it uses, so exclusive
+    // C14N gives the same digest wherever it is placed), then encrypted if the service provider
+    // asked, then placed in the response. Signing the response last means its digest covers
+    // the assertion's signature or ciphertext too.
+    let assertion = if sign_assertion {
+        sign(&assertion)?
+    } else {
+        assertion
+    };
+    let assertion = match content.encrypt_to {
+        Some(encryption_key) => encrypted_assertion(&assertion, encryption_key)?,
+        None => assertion,
     };
     match content.signed {
-        SignedParts::Assertion => sign(&response("", &assertion)),
-        SignedParts::Response => sign(&response(
+        SignedParts::Assertion => Ok(response("", &assertion)),
+        SignedParts::Response | SignedParts::Both => sign(&response(
             &signature_template(&response_id, &certificate),
             &assertion,
         )),
-        SignedParts::Both => {
-            // The assertion is signed first: the response's digest then covers the assertion's
-            // signature too. libxmlsec1 signs the first Signature element in document order,
-            // which is the response's once it is in place.
-            let signed_assertion = sign(&response("", &assertion))?;
-            let marker = "</saml:Issuer>";
-            let at = signed_assertion
-                .find(marker)
-                .ok_or_else(|| SamlError::Signing("the response lost its Issuer".to_string()))?
-                + marker.len();
-            let mut both = signed_assertion;
-            both.insert_str(at, &signature_template(&response_id, &certificate));
-            sign(&both)
-        }
+    }
+}
+
+/// libxml2 writes documents with an `<?xml …?>` declaration, which an element placed inside
+/// another document must not carry.
+fn without_declaration(xml: &str) -> &str {
+    match xml.trim_start().strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map_or(xml, |(_, body)| body.trim_start()),
+        None => xml,
     }
 }
 

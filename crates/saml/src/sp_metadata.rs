@@ -20,6 +20,8 @@ pub struct SpMetadata {
     pub single_logout: Option<String>,
     /// The signing certificate (DER), when there is one.
     pub signing_certificate: Option<Vec<u8>>,
+    /// The certificate assertions may be encrypted to (DER), when there is one.
+    pub encryption_certificate: Option<Vec<u8>>,
     pub name_id_format: Option<NameIdFormat>,
     pub authn_requests_signed: bool,
     /// What was left out and why, for the preview.
@@ -92,19 +94,8 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SpMetadata, RequestProblem> {
         );
     }
     let keys = descriptor.key_descriptors.as_deref().unwrap_or(&[]);
-    let signing_certificate = keys
-        .iter()
-        .filter(|key| key.key_use.is_none() || key.is_signing())
-        .filter_map(|key| key.key_info.x509_data.as_ref())
-        .flat_map(|data| data.certificates.iter())
-        .map(|certificate| certificate.split_whitespace().collect::<String>())
-        .next()
-        .map(|base64| {
-            STANDARD.decode(base64).map_err(|_| {
-                RequestProblem::Malformed("the signing certificate is not base64".into())
-            })
-        })
-        .transpose()?;
+    let signing_certificate = first_certificate(keys, "signing")?;
+    let encryption_certificate = first_certificate(keys, "encryption")?;
     let formats = descriptor.name_id_formats.as_deref().unwrap_or(&[]);
     let name_id_format = formats
         .iter()
@@ -120,8 +111,29 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SpMetadata, RequestProblem> {
         assertion_consumers: consumers,
         single_logout,
         signing_certificate,
+        encryption_certificate,
         name_id_format,
         authn_requests_signed: descriptor.authn_requests_signed.unwrap_or(false),
         notes,
     })
+}
+
+/// The first certificate of a key for `key_use` (`signing` or `encryption`); a key descriptor
+/// without `use` serves both (Metadata §2.4.1.1).
+fn first_certificate(
+    keys: &[samael::metadata::KeyDescriptor],
+    key_use: &str,
+) -> Result<Option<Vec<u8>>, RequestProblem> {
+    keys.iter()
+        .filter(|key| key.key_use.as_deref().is_none_or(|used| used == key_use))
+        .filter_map(|key| key.key_info.x509_data.as_ref())
+        .flat_map(|data| data.certificates.iter())
+        .map(|certificate| certificate.split_whitespace().collect::<String>())
+        .next()
+        .map(|base64| {
+            STANDARD.decode(base64).map_err(|_| {
+                RequestProblem::Malformed(format!("the {key_use} certificate is not base64"))
+            })
+        })
+        .transpose()
 }

@@ -21,8 +21,8 @@ use crate::logout::{
 use crate::request::{decode_post, decode_redirect, parse_authn_request, relay_state};
 use crate::response::{signed_status_response, StatusContent};
 use crate::{
-    signed_response, Attribute, NameId, NameIdFormat, RequestProblem, ResponseContent, SamlApp,
-    SamlApps, SamlError, SamlKeys,
+    signed_response, Attribute, EncryptionKey, NameId, NameIdFormat, RequestProblem,
+    ResponseContent, SamlApp, SamlApps, SamlError, SamlKeys,
 };
 
 pub const STATUS_REQUESTER: &str = "urn:oasis:names:tc:SAML:2.0:status:Requester";
@@ -498,6 +498,12 @@ impl SamlIdp {
             .keys
             .signing_key(idp.tenant, &idp.common_name, now)
             .await?;
+        let encryption_key = app
+            .settings
+            .encryption_certificate()
+            .map(EncryptionKey::from_certificate)
+            .transpose()
+            .map_err(SamlError::Encryption)?;
         let xml = signed_response(
             &ResponseContent {
                 issuer: &idp.entity_id,
@@ -517,6 +523,7 @@ impl SamlIdp {
                 lifetime: Seconds(app.settings.assertion_seconds),
                 skew: self.policy.clock_skew,
                 signed: app.settings.signed.into(),
+                encrypt_to: encryption_key.as_ref(),
             },
             &key,
         )?;

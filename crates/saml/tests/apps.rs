@@ -5,7 +5,8 @@
 
 use vestibule_domain::{TenantId, Timestamp};
 use vestibule_saml::{
-    AssertionConsumer, NameIdFormat, SamlAppInput, SamlApps, SamlError, SignedPartsSetting,
+    parse_sp_metadata, AssertionConsumer, EncryptionKey, NameIdFormat, SamlAppInput, SamlApps,
+    SamlError, SignedPartsSetting,
 };
 use vestibule_storage::testing::{for_each_backend, TestDatabase};
 use vestibule_storage::{Conflict, StorageError};
@@ -190,6 +191,17 @@ async fn bad_input_names_the_field_and_saves_nothing() {
                     i.sp_certificate = Some("-----BEGIN CERTIFICATE-----\nnot base64\n".into())
                 }),
             ),
+            (
+                "sp_encryption_certificate",
+                Box::new(|i| i.encrypt_assertions = true),
+            ),
+            (
+                "sp_encryption_certificate",
+                Box::new(|i| {
+                    // A certificate's shape, but not one.
+                    i.sp_encryption_certificate = Some(format!("MI{}", "A".repeat(200)));
+                }),
+            ),
             ("assertion_minutes", Box::new(|i| i.assertion_minutes = 0)),
             (
                 "default_relay_state",
@@ -213,4 +225,31 @@ async fn bad_input_names_the_field_and_saves_nothing() {
         assert!(apps.list(acme).await.unwrap().is_empty());
     })
     .await;
+}
+
+/// Metadata exactly as pysaml2 7.5 writes it (the service provider of the browser stories):
+/// `ns0:` prefixes, algorithm-support extensions, separate signing and encryption keys.
+#[test]
+fn pysaml2_metadata_fills_the_form_with_both_certificates() {
+    let xml = include_str!("fixtures/pysaml2-sp-metadata.xml");
+    let parsed = parse_sp_metadata(xml).unwrap();
+    assert_eq!(parsed.entity_id, "http://127.0.0.1:43257/metadata");
+    assert_eq!(
+        parsed.assertion_consumers,
+        vec![AssertionConsumer {
+            url: "http://127.0.0.1:43257/acs".into(),
+            index: 1,
+            is_default: true,
+        }]
+    );
+    assert_eq!(
+        parsed.single_logout.as_deref(),
+        Some("http://127.0.0.1:43257/slo")
+    );
+    assert_eq!(parsed.name_id_format, Some(NameIdFormat::Persistent));
+    assert!(parsed.authn_requests_signed);
+    assert!(parsed.signing_certificate.is_some());
+    let encryption = parsed.encryption_certificate.unwrap();
+    assert!(EncryptionKey::from_certificate(&encryption).is_ok());
+    assert!(parsed.notes.is_empty(), "{:?}", parsed.notes);
 }

@@ -89,6 +89,7 @@ fn content<'a>(signed: SignedParts, attributes: &'a [Attribute]) -> ResponseCont
         lifetime: Seconds(300),
         skew: Seconds(60),
         signed,
+        encrypt_to: None,
     }
 }
 
@@ -273,4 +274,124 @@ async fn metadata_names_the_endpoints_and_the_signing_certificate() {
         .unwrap()
         .certificates[0];
     assert_eq!(STANDARD.decode(certificate).unwrap(), key.certificate_der);
+}
+
+/// A service provider's RSA key and self-signed certificate (PEM key, DER certificate).
+fn service_provider_key(bits: u32) -> (Vec<u8>, Vec<u8>) {
+    use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509};
+    let key = PKey::from_rsa(Rsa::generate(bits).unwrap()).unwrap();
+    let mut name = x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "events.example.org")
+        .unwrap();
+    let name = name.build();
+    let mut builder = x509::X509Builder::new().unwrap();
+    builder.set_version(2).unwrap();
+    builder.set_subject_name(&name).unwrap();
+    builder.set_issuer_name(&name).unwrap();
+    builder.set_pubkey(&key).unwrap();
+    builder
+        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    builder.sign(&key, MessageDigest::sha256()).unwrap();
+    (
+        key.private_key_to_pem_pkcs8().unwrap(),
+        builder.build().to_der().unwrap(),
+    )
+}
+
+/// `xmlsec1 --decrypt` with the service provider's private key: the decrypted document, or
+/// `Err` with xmlsec1's complaint.
+fn xmlsec1_decrypts(folder: &Path, xml: &str, private_key_pem: &[u8]) -> Result<String, String> {
+    let document = folder.join("encrypted.xml");
+    let key = folder.join("sp.key");
+    std::fs::write(&document, xml).unwrap();
+    std::fs::write(&key, private_key_pem).unwrap();
+    let output = Command::new("xmlsec1")
+        .args(["--decrypt", "--privkey-pem"])
+        .arg(&key)
+        .arg(&document)
+        .output()
+        .unwrap();
+    if output.status.success() {
+        Ok(String::from_utf8(output.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+#[tokio::test]
+async fn encrypted_assertions_decrypt_with_the_service_providers_key_only_and_stay_signed() {
+    if Command::new("xmlsec1").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("VESTIBULE_REQUIRE_SANDBOX").is_err(),
+            "xmlsec1 is missing: scripts/prerequisites test installs it"
+        );
+        return;
+    }
+    let (_db, key) = acme_key().await;
+    let folder = tempfile::tempdir().unwrap();
+    let (sp_key, sp_certificate) = service_provider_key(2048);
+    let (other_key, _) = service_provider_key(2048);
+    let encryption = vestibule_saml::EncryptionKey::from_certificate(&sp_certificate).unwrap();
+    let attributes = [Attribute {
+        name: "email".into(),
+        values: vec!["jane@members.acme.test".into()],
+    }];
+    for (signed, elements) in [
+        (SignedParts::Assertion, &["Assertion"][..]),
+        (SignedParts::Response, &["Response"][..]),
+        (SignedParts::Both, &["Response", "Assertion"][..]),
+    ] {
+        let content = ResponseContent {
+            encrypt_to: Some(&encryption),
+            ..content(signed, &attributes)
+        };
+        let xml = signed_response(&content, &key).unwrap();
+        // Nothing about the member is readable on the way.
+        assert!(!xml.contains("jane@members.acme.test"), "{signed:?}: {xml}");
+        assert!(xml.contains("<saml:EncryptedAssertion>"));
+        assert!(xml.contains("http://www.w3.org/2009/xmlenc11#aes256-gcm"));
+        assert!(xml.contains("http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"));
+        if elements.contains(&"Response") {
+            let verified = xmlsec1_verifies(folder.path(), &xml, &key.certificate_der, "Response");
+            assert_eq!(
+                verified,
+                Some(true),
+                "{signed:?}: the response verifies encrypted"
+            );
+        }
+
+        let decrypted = xmlsec1_decrypts(folder.path(), &xml, &sp_key).unwrap();
+        assert!(
+            decrypted.contains(">jane@members.acme.test</saml:NameID>"),
+            "{decrypted}"
+        );
+        if elements.contains(&"Assertion") {
+            let verified =
+                xmlsec1_verifies(folder.path(), &decrypted, &key.certificate_der, "Assertion");
+            assert_eq!(
+                verified,
+                Some(true),
+                "{signed:?}: the decrypted assertion verifies\n{decrypted}"
+            );
+        }
+
+        assert!(
+            xmlsec1_decrypts(folder.path(), &xml, &other_key).is_err(),
+            "{signed:?}: another key cannot decrypt"
+        );
+    }
+}
+
+#[test]
+fn encryption_needs_an_rsa_key_of_2048_bits() {
+    let (_, small) = service_provider_key(1024);
+    let error = vestibule_saml::EncryptionKey::from_certificate(&small)
+        .err()
+        .unwrap();
+    assert!(error.contains("1024 bits"), "{error}");
+    assert!(vestibule_saml::EncryptionKey::from_certificate(b"not a certificate").is_err());
 }

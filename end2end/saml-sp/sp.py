@@ -14,6 +14,7 @@ prints `listening on http://127.0.0.1:<port>` once it serves.
 """
 
 import argparse
+from base64 import b64decode
 import html
 import secrets
 import sys
@@ -33,6 +34,7 @@ from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import create_metadata_string
 from saml2.saml import NAMEID_FORMAT_PERSISTENT
+from saml2.samlp import response_from_string
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 BINDINGS = {"redirect": BINDING_HTTP_REDIRECT, "post": BINDING_HTTP_POST}
@@ -167,7 +169,8 @@ class ServiceProvider:
             "attributes": response.ava,
             "relay_state": form.get("RelayState", ""),
             "solicited": bool(response.in_response_to),
-            "encrypted": bool(response.response.encrypted_assertion),
+            # pysaml2 drops the encrypted form once decrypted: look at what arrived.
+            "encrypted": bool(response_from_string(b64decode(form["SAMLResponse"])).encrypted_assertion),
         }
         token = secrets.token_urlsafe(16)
         self.sessions[token] = session

@@ -1,12 +1,23 @@
 import { Browser, expect, Page, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { createHash, createHmac, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request as httpRequest } from 'node:http';
-import { resolve as resolvePath } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { get as httpsGet } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
-import { callbackServer, discover, Network, oidc, sandboxFetch, sandboxNetwork } from './relying-party';
+import {
+  callbackServer,
+  discover,
+  fetchText,
+  Network,
+  oidc,
+  pysaml2ServiceProvider,
+  sandboxFetch,
+  sandboxNetwork,
+  ServiceProvider,
+} from './relying-party';
 
 // One story, in order, as a newcomer lives it: set the first operator's password from the
 // printed link, create tenants, invite a tenant admin, and sign in as that admin.
@@ -949,4 +960,112 @@ test('the tenant admin imports SAML metadata and a member signs in through the I
   expect(response).toContain('<saml:Audience>https://sp.example.test/saml</saml:Audience>');
   expect(response).toContain('>demo.member@acme.test</saml:NameID>');
   expect(response).toContain('<ds:SignatureValue>');
+});
+
+// --- SAML with a third-party service provider library: pysaml2, on the vendors' side
+
+test('pysaml2 service providers sign a member in and out: both bindings, IdP-initiated, encrypted, single logout', async ({ page, browser }) => {
+  test.setTimeout(120_000);
+  // Each vendor downloads the IdP metadata from the tenant's domain and configures pysaml2.
+  const idpMetadata = join(mkdtempSync(join(tmpdir(), 'vestibule-idp-')), 'idp.xml');
+  writeFileSync(idpMetadata, await fetchText(fetchThrough, `${issuer}/saml/metadata`));
+  const events: ServiceProvider = await pysaml2ServiceProvider('events', idpMetadata);
+  const learning: ServiceProvider = await pysaml2ServiceProvider('learning', idpMetadata, 'both');
+  try {
+    // The tenant admin uploads each service provider's metadata file and saves what the
+    // preview shows; Learning then gets signed responses and encrypted assertions.
+    await signIn(page, admin.email, admin.password);
+    await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+    await visit(page, '/t/acme/saml');
+    for (const [sp, name] of [
+      [events, 'Events'],
+      [learning, 'Learning'],
+    ] as const) {
+      const metadata = await (await fetch(`${sp.origin}/metadata`)).text();
+      await page.getByLabel('Metadata file').setInputFiles({
+        name: `${name.toLowerCase()}-metadata.xml`,
+        mimeType: 'application/samlmetadata+xml',
+        buffer: Buffer.from(metadata),
+      });
+      await expect(page.getByLabel('Service provider metadata')).toHaveValue(/SPSSODescriptor/);
+      await page.getByRole('button', { name: 'Preview' }).click();
+      const preview = page.locator('.saml-preview');
+      await expect(preview.getByLabel('Entity ID')).toHaveValue(`${sp.origin}/metadata`);
+      await expect(preview.getByLabel(/^Assertion consumer services/)).toHaveValue(`1 ${sp.origin}/acs`);
+      await expect(preview.getByLabel('Single logout URL (HTTP-Redirect)')).toHaveValue(`${sp.origin}/slo`);
+      await expect(preview.getByLabel('NameID format')).toHaveValue('persistent');
+      await expect(preview.getByLabel('Require signed requests')).toBeChecked();
+      await expect(preview.getByLabel(/^Service provider's encryption certificate/)).toHaveValue(/^-----BEGIN CERTIFICATE-----/);
+      await preview.getByLabel('Name', { exact: true }).fill(name);
+      await preview.getByRole('button', { name: 'Save imported app' }).click();
+      await expect(page.locator('section.saml-app', { hasText: name })).toBeVisible();
+    }
+    await page.getByRole('link', { name: 'Edit Learning' }).click();
+    await expect(page.getByRole('heading', { level: 2, name: 'Learning' })).toBeVisible();
+    await hydrated(page);
+    await page.getByLabel('Signed', { exact: true }).selectOption('both');
+    await page.getByLabel(/Encrypt assertions/).check();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect(page.getByRole('status')).toHaveText('Saved.');
+    await visit(page, '/t/acme/saml');
+    await expect(page.locator('section.saml-app', { hasText: 'Learning' })).toContainText('assertions encrypted');
+    const eventsLink = await page
+      .locator('section.saml-app', { hasText: 'Events' })
+      .locator('.idp-initiated-link')
+      .inputValue();
+    await signOut(page);
+
+    // SP-initiated over HTTP-Redirect: pysaml2 signs the request's query, the member signs in
+    // on the hosted page, and pysaml2 accepts the signed response posted back.
+    const member = await memberBrowser(browser);
+    await member.goto(`${events.origin}/login?binding=redirect&relay_state=/programme`);
+    await expect(member).toHaveURL(/^https:\/\/sso\.acme\.test\//);
+    await signInAsMember(member);
+    await expect(member.getByRole('heading', { name: 'Signed in to events' })).toBeVisible();
+    await expect(member.locator('#name-id-format')).toHaveText('urn:oasis:names:tc:SAML:2.0:nameid-format:persistent');
+    await expect(member.locator('#relay-state')).toHaveText('/programme');
+    await expect(member.locator('#solicited')).toHaveText('True');
+    await expect(member.locator('#encrypted')).toHaveText('False');
+    await expect(member.locator('[data-attribute="email"]')).toHaveText('email: demo.member@acme.test');
+    const eventsNameId = await member.locator('#name-id').textContent();
+
+    // SP-initiated over HTTP-POST (an XML-signed request) to a second service provider: the
+    // member is already signed in, so the answer comes at once, encrypted and signed twice.
+    await member.goto(`${learning.origin}/login?binding=post`);
+    await expect(member.getByRole('heading', { name: 'Signed in to learning' })).toBeVisible();
+    await expect(member.locator('#encrypted')).toHaveText('True');
+    await expect(member.locator('[data-attribute="email"]')).toHaveText('email: demo.member@acme.test');
+    // Persistent identifiers are different for each service provider.
+    const learningNameId = await member.locator('#name-id').textContent();
+    expect(learningNameId).toMatch(/\S{16,}/);
+    expect(learningNameId).not.toBe(eventsNameId);
+
+    // Single logout started at Learning (a POST-bound LogoutRequest): Vestibule ends the
+    // session, tells Events, and answers Learning.
+    await member.goto(`${learning.origin}/logout`);
+    await expect(member.getByRole('heading', { name: 'Signed out of learning' })).toBeVisible();
+    await expect(member.locator('#status')).toHaveText('urn:oasis:names:tc:SAML:2.0:status:Success');
+    await member.goto(`${events.origin}/`);
+    await expect(member.getByRole('heading', { name: 'Not signed in to events' })).toBeVisible();
+    await member.goto(`${issuer}/`);
+    await expect(member.getByRole('button', { name: 'Sign in' })).toBeVisible();
+
+    // IdP-initiated sign-in from the link the dashboard shows, then logout on the tenant's
+    // domain, which Vestibule passes on to Events.
+    await member.goto(`${eventsLink}?RelayState=%2Ffrom-the-portal`);
+    await signInAsMember(member);
+    await expect(member.getByRole('heading', { name: 'Signed in to events' })).toBeVisible();
+    await expect(member.locator('#solicited')).toHaveText('False');
+    await expect(member.locator('#relay-state')).toHaveText('/from-the-portal');
+    await expect(member.locator('#name-id')).toHaveText(eventsNameId!);
+    await member.goto(`${issuer}/`);
+    await member.getByRole('button', { name: 'Sign out' }).click();
+    await expect(member.getByRole('heading', { name: 'You are signed out' })).toBeVisible();
+    await member.goto(`${events.origin}/`);
+    await expect(member.getByRole('heading', { name: 'Not signed in to events' })).toBeVisible();
+    await member.context().close();
+  } finally {
+    await events.close();
+    await learning.close();
+  }
 });

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use vestibule_domain::{CloudId, Seconds};
 use vestibule_members::MemberPolicy;
 use vestibule_provisioning::{reserved_names, AcmeSettings, ProvisioningSettings};
+use vestibule_saml::SsoPolicy;
 use vestibule_secrets::SecretKey;
 use vestibule_staff::Policy;
 
@@ -50,6 +51,7 @@ pub struct Config {
     pub sessions: SessionConfig,
     pub sign_in_limits: SignInLimits,
     pub members: MemberConfig,
+    pub saml: SamlConfig,
     /// Seals secrets at rest (certificate keys): 32 bytes, base64. Every node needs the same
     /// key. When unset, the key is read from `secret_key_file`, created there on first start.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,6 +178,30 @@ impl Default for MemberConfig {
     }
 }
 
+/// Timing rules of the SAML identity provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SamlConfig {
+    /// How far service providers' clocks may disagree with ours: requests issued up to this far
+    /// in the future are accepted, and assertions are valid from this far in the past.
+    pub clock_skew_seconds: i64,
+    /// How old an AuthnRequest or LogoutRequest may be when it arrives.
+    pub request_lifetime_seconds: i64,
+    /// How long a member has to sign in before a service provider's request is forgotten.
+    pub sign_in_window_minutes: i64,
+}
+
+impl Default for SamlConfig {
+    fn default() -> Self {
+        let policy = SsoPolicy::default();
+        Self {
+            clock_skew_seconds: policy.clock_skew.0,
+            request_lifetime_seconds: policy.request_lifetime.0,
+            sign_in_window_minutes: policy.sign_in_window.0 / 60,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SignInLimits {
@@ -195,6 +221,7 @@ impl Default for Config {
             sessions: SessionConfig::default(),
             sign_in_limits: SignInLimits::default(),
             members: MemberConfig::default(),
+            saml: SamlConfig::default(),
             secret_key: None,
             secret_key_file: PathBuf::from("data/secret.key"),
             edge: EdgeConfig::default(),
@@ -328,6 +355,17 @@ impl Config {
             "VESTIBULE_IMIS_TIMEOUT_SECONDS" => {
                 self.members.imis_timeout_seconds = parse("VESTIBULE_IMIS_TIMEOUT_SECONDS", value)?
             }
+            "VESTIBULE_SAML_CLOCK_SKEW_SECONDS" => {
+                self.saml.clock_skew_seconds = parse("VESTIBULE_SAML_CLOCK_SKEW_SECONDS", value)?
+            }
+            "VESTIBULE_SAML_REQUEST_LIFETIME_SECONDS" => {
+                self.saml.request_lifetime_seconds =
+                    parse("VESTIBULE_SAML_REQUEST_LIFETIME_SECONDS", value)?
+            }
+            "VESTIBULE_SAML_SIGN_IN_WINDOW_MINUTES" => {
+                self.saml.sign_in_window_minutes =
+                    parse("VESTIBULE_SAML_SIGN_IN_WINDOW_MINUTES", value)?
+            }
             "VESTIBULE_ACME_DIRECTORY" => self.acme.directory = value.trim().to_string(),
             "VESTIBULE_ACME_ROOT" => {
                 self.acme.trusted_root = (!value.is_empty()).then(|| PathBuf::from(value))
@@ -424,6 +462,14 @@ impl Config {
                 self.members.imis_timeout_seconds,
             ),
             (
+                "saml.request_lifetime_seconds",
+                self.saml.request_lifetime_seconds,
+            ),
+            (
+                "saml.sign_in_window_minutes",
+                self.saml.sign_in_window_minutes,
+            ),
+            (
                 "provisioning.lease_seconds",
                 self.provisioning.lease_seconds,
             ),
@@ -457,6 +503,11 @@ impl Config {
             if value <= 0 {
                 return invalid(setting, "must be greater than zero");
             }
+        }
+        // A small skew, as the seed asks: minutes of disagreement stretch every assertion's
+        // validity by as much.
+        if !(0..=600).contains(&self.saml.clock_skew_seconds) {
+            return invalid("saml.clock_skew_seconds", "use 0 to 600 seconds");
         }
         self.test_domains()?;
         Ok(())
@@ -505,6 +556,14 @@ impl Config {
             absolute_timeout: Seconds::hours(self.members.session_absolute_hours),
             pending_timeout: Seconds::minutes(self.members.pending_sign_in_minutes),
             ..MemberPolicy::default()
+        }
+    }
+
+    pub fn saml_policy(&self) -> SsoPolicy {
+        SsoPolicy {
+            clock_skew: Seconds(self.saml.clock_skew_seconds),
+            request_lifetime: Seconds(self.saml.request_lifetime_seconds),
+            sign_in_window: Seconds::minutes(self.saml.sign_in_window_minutes),
         }
     }
 
@@ -749,6 +808,21 @@ mod tests {
         let error =
             Config::load(None, env(&[("VESTIBULE_DATABASE_URL", "mysql://x")])).unwrap_err();
         assert!(error.to_string().contains("database_url"), "{error}");
+        let error =
+            Config::load(None, env(&[("VESTIBULE_SAML_CLOCK_SKEW_SECONDS", "3600")])).unwrap_err();
+        assert!(
+            error.to_string().contains("saml.clock_skew_seconds"),
+            "{error}"
+        );
+        let error = Config::load(
+            None,
+            env(&[("VESTIBULE_SAML_REQUEST_LIFETIME_SECONDS", "0")]),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("saml.request_lifetime_seconds"),
+            "{error}"
+        );
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("v.toml");
         std::fs::write(&path, "unknown_key = 1\n").unwrap();

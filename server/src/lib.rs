@@ -24,7 +24,7 @@ use vestibule_domain::CloudId;
 use vestibule_members::Members;
 use vestibule_oidc::{Consents, Grants, KeyPolicy, OidcClients, SigningKeys};
 use vestibule_provisioning::Provisioning;
-use vestibule_saml::{SamlIdp, SsoPolicy};
+use vestibule_saml::SamlIdp;
 use vestibule_secrets::SecretKey;
 use vestibule_settings::TenantSettings;
 use vestibule_staff::{PasswordHasher, StaffAccounts};
@@ -86,7 +86,7 @@ impl Engines {
             clients,
             keys,
         };
-        let saml = SamlIdp::new(store.clone(), secret.clone(), SsoPolicy::default());
+        let saml = SamlIdp::new(store.clone(), secret.clone(), config.saml_policy());
         let settings = TenantSettings::new(store.clone(), secret, config.imis_timeout());
         let members = Members::new(
             store.clone(),

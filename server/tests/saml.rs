@@ -157,6 +157,11 @@ async fn idp(adjust: impl FnOnce(&mut SamlAppInput)) -> Idp {
             test_domains: vec!["sso.acme.localhost=acme".into()],
             ..Default::default()
         },
+        // Not the default, to see the setting reach the assertions.
+        saml: vestibule_server::config::SamlConfig {
+            clock_skew_seconds: 90,
+            ..Default::default()
+        },
         ..Config::default()
     };
     let engines = support::engines(&config, store.clone());
@@ -394,14 +399,15 @@ async fn sp_initiated_redirect_binding_signs_the_member_in_once() {
         "<saml:Attribute Name=\"firstName\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:basic\">"
     ));
     assert!(assertion.contains(">Jane</saml:AttributeValue>"));
-    // Conditions: valid from a minute back (skew) to the app's five minutes.
-    let not_before = between(&assertion, "NotBefore=\"", "\"");
-    let not_on_or_after = between(
-        &assertion,
-        "<saml:Conditions NotBefore=\"",
-        "</saml:Conditions>",
-    );
-    assert!(!not_before.is_empty() && not_on_or_after.contains("NotOnOrAfter=\""));
+    // Conditions: valid from the configured skew back to the app's five minutes on.
+    let instant = |at: &str| {
+        chrono::DateTime::parse_from_rfc3339(between(&assertion, at, "\""))
+            .unwrap()
+            .timestamp()
+    };
+    let issued = instant("IssueInstant=\"");
+    assert_eq!(issued - instant("<saml:Conditions NotBefore=\""), 90);
+    assert_eq!(instant("\" NotOnOrAfter=\"") - issued, 300);
 
     // The same request again is a replay; the continue link is spent.
     let query = redirect_query(&request, None, &idp.sp_key, true);

@@ -47,7 +47,7 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Manage a tenant's OpenID Connect client applications (the dashboard page is to come).
+    /// Manage a tenant's OpenID Connect client applications (as the OIDC Client Apps page does).
     #[command(subcommand)]
     Oidc(OidcCommand),
     /// Set up a demo tenant whose members sign in through the iMIS emulator's demo data

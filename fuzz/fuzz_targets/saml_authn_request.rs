@@ -5,7 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vestibule_saml::{decode_post, decode_redirect, parse_authn_request, relay_state, RedirectQuery};
+use vestibule_saml::{
+    decode_post, decode_redirect, parse_authn_request, relay_state, RedirectQuery,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = parse_logout_response(text);
     let query = RedirectQuery::parse(text);
     for field in ["SAMLRequest", "SAMLResponse"] {
-        if let Some(xml) = query.get(field).and_then(|value| decode_redirect(&value).ok()) {
+        if let Some(xml) = query
+            .get(field)
+            .and_then(|value| decode_redirect(&value).ok())
+        {
             let _ = parse_logout_request(&xml);
             let _ = parse_logout_response(&xml);
         }

@@ -57,7 +57,8 @@ fn encryption_certificate() -> Vec<u8> {
     use openssl::{asn1::Asn1Time, rsa::Rsa, x509};
     let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
     let mut name = x509::X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "events.example.org").unwrap();
+    name.append_entry_by_text("CN", "events.example.org")
+        .unwrap();
     let name = name.build();
     let mut builder = x509::X509Builder::new().unwrap();
     builder.set_version(2).unwrap();

@@ -24,6 +24,7 @@ export default async function globalSetup() {
   // The iMIS emulator with its demo data, its RiSE client applications' Login Redirect URLs
   // pointed at acme's test domain (served over plain HTTP by the edge, no ACME needed).
   const imisPort = String(Number(port) + 3);
+  const operatorPort = String(Number(port) + 4);
   const memberSite = `http://sso.acme.localhost:${httpPort}`;
   const imisData = join(data, 'imis.toml');
   writeFileSync(
@@ -48,6 +49,7 @@ export default async function globalSetup() {
       VESTIBULE_LISTEN: `127.0.0.1:${port}`,
       VESTIBULE_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
       VESTIBULE_HTTPS_LISTEN: `127.0.0.1:${httpsPort}`,
+      VESTIBULE_OPERATOR_LISTEN: `127.0.0.1:${operatorPort}`,
       // Members and applications reach provisioned domains on 443, as on the internet; the
       // tests' network (tests/relying-party.ts) forwards that port to the listener.
       VESTIBULE_PUBLIC_HTTPS_PORT: '443',
@@ -85,6 +87,7 @@ export default async function globalSetup() {
   process.env.VESTIBULE_E2E_DATABASE_URL = `sqlite://${data}/vestibule.db`;
   process.env.VESTIBULE_E2E_SECRET_KEY_FILE = `${data}/secret.key`;
   process.env.VESTIBULE_E2E_HTTP_PORT = httpPort;
+  process.env.VESTIBULE_E2E_OPERATOR_URL = `http://127.0.0.1:${operatorPort}`;
   process.env.SANDBOX_DNS_API = sandbox.SANDBOX_DNS_API;
   process.env.SANDBOX_ACME_API = sandbox.SANDBOX_ACME_API;
   process.env.SANDBOX_TRUSTED_ROOT = sandbox.VESTIBULE_ACME_ROOT;

@@ -1069,3 +1069,20 @@ test('pysaml2 service providers sign a member in and out: both bindings, IdP-ini
     await learning.close();
   }
 });
+
+// --- The operator's view of all of the above
+
+test('the operator listener reports the requests, the certificate and readiness', async () => {
+  const operator = process.env.VESTIBULE_E2E_OPERATOR_URL!;
+  expect((await fetch(`${operator}/healthz`)).status).toBe(200);
+  expect(await (await fetch(`${operator}/readyz`)).text()).toBe('ready\n');
+  const metrics = await (await fetch(`${operator}/metrics`)).text();
+  // The stories' SAML and OpenID Connect traffic on the tenant's domain, by route.
+  expect(metrics).toMatch(/vestibule_http_requests_total\{listener="edge",route="\/saml\/sso",method="GET",status="\d+"\} \d+/);
+  expect(metrics).toMatch(/vestibule_http_requests_total\{listener="edge",route="\/oidc\/token",method="POST",status="200"\} \d+/);
+  expect(metrics).toMatch(/vestibule_http_requests_total\{listener="dashboard",route="[^"]+",method="POST",status="200"\} \d+/);
+  // Pebble's certificate for the provisioned domain.
+  const days = Number(metrics.match(/vestibule_certificate_days_to_expiry\{domain="sso\.acme\.test"\} ([\d.]+)/)?.[1]);
+  expect(days).toBeGreaterThan(1);
+  expect(metrics).toContain('vestibule_provisioning_jobs{state="running"} 0');
+});

@@ -13,6 +13,7 @@ use vestibule_provisioning::{DomainOverview, Provisioning};
 use vestibule_secrets::SecretKey;
 
 use crate::config::Config;
+use crate::operator::Listener;
 use crate::tenant_edge;
 
 #[derive(Debug, Parser)]
@@ -524,12 +525,19 @@ async fn serve(config: Config) -> Result<(), CliError> {
     spawn_session_sweeper(accounts);
     spawn_member_session_sweeper(engines.members.clone());
     let site = engines.member_site(&config)?;
+    let metrics = crate::operator::Metrics::default();
+    let operator = tokio::net::TcpListener::bind(config.operator_listen).await?;
+    let operator_router = crate::operator::operator_router(metrics.clone(), store.clone());
+    tokio::spawn(async move { axum::serve(operator, operator_router).await });
+    tracing::info!(listen = %config.operator_listen, "operator endpoints listening (/metrics, /healthz, /readyz)");
     let plain = tokio::net::TcpListener::bind(config.edge.http_listen).await?;
     let https = tokio::net::TcpListener::bind(config.edge.https_listen).await?;
     let https_port = config.public_https_port();
     tokio::spawn(provisioning.clone().run_background());
-    let plain_router =
-        tenant_edge::plain_http_router(provisioning.clone(), https_port, site.clone());
+    let plain_router = metrics.track(
+        Listener::Edge,
+        tenant_edge::plain_http_router(provisioning.clone(), https_port, site.clone()),
+    );
     tokio::spawn(async move {
         axum::serve(
             plain,
@@ -540,7 +548,7 @@ async fn serve(config: Config) -> Result<(), CliError> {
     tokio::spawn(tenant_edge::serve_https(
         https,
         provisioning.clone(),
-        crate::member_site::https_router(site),
+        metrics.track(Listener::Edge, crate::member_site::https_router(site)),
     ));
     tracing::info!(http = %config.edge.http_listen, https = %config.edge.https_listen, cname_target = %config.edge.cname_target, "tenant edge listening");
     for (name, cloud_id) in config.test_domains()? {
@@ -550,7 +558,10 @@ async fn serve(config: Config) -> Result<(), CliError> {
         );
     }
 
-    let router = crate::dashboard_router(&config, &engines)?;
+    let router = metrics.track(
+        Listener::Dashboard,
+        crate::dashboard_router(&config, &engines)?,
+    );
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, public_url = %config.public_url, "dashboard listening");
     println!("Cloud Dashboard: {}", config.public_origin());

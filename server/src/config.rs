@@ -42,6 +42,8 @@ pub struct Config {
     pub database_url: String,
     /// Address the dashboard listens on.
     pub listen: SocketAddr,
+    /// `/metrics`, `/healthz` and `/readyz` for operators: keep it off the public network.
+    pub operator_listen: SocketAddr,
     /// The URL people use to reach the dashboard; decides cookie security and setup links.
     pub public_url: String,
     /// Folder with the compiled front-end (`pkg/`) and public assets, written by cargo-leptos.
@@ -215,6 +217,7 @@ impl Default for Config {
         Self {
             database_url: "sqlite://data/vestibule.db".to_string(),
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            operator_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
             public_url: "http://127.0.0.1:3000".to_string(),
             site_root: PathBuf::from("target/site"),
             log: "info".to_string(),
@@ -323,6 +326,9 @@ impl Config {
             "VESTIBULE_SIGN_IN_WINDOW_MINUTES" => {
                 self.sign_in_limits.window_minutes =
                     parse("VESTIBULE_SIGN_IN_WINDOW_MINUTES", value)?
+            }
+            "VESTIBULE_OPERATOR_LISTEN" => {
+                self.operator_listen = parse("VESTIBULE_OPERATOR_LISTEN", value)?
             }
             "VESTIBULE_SECRET_KEY" => self.secret_key = Some(value.trim().to_string()),
             "VESTIBULE_SECRET_KEY_FILE" => self.secret_key_file = PathBuf::from(value),

@@ -8,6 +8,7 @@ mod logo_upload;
 mod member_pages;
 pub mod member_site;
 mod oidc_site;
+pub mod operator;
 mod saml_site;
 pub mod tenant_edge;
 

@@ -158,6 +158,9 @@ fn router(site: MemberSite, scheme: Scheme) -> Router {
         .merge(crate::saml_site::routes())
         .fallback(not_found)
         .with_state(SiteState { site, scheme })
+        // The edge dispatches by host before this router matches a route: hand the route back
+        // for the request metrics.
+        .layer(axum::middleware::from_fn(crate::operator::report_route))
         // Every form a member's browser or an application sends here is a few kilobytes.
         .layer(DefaultBodyLimit::max(MEMBER_SITE_BODY_LIMIT))
         // The SAML POST page sets its own policy, which also lets its one script run.

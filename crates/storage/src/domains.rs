@@ -34,6 +34,15 @@ pub struct CertificateRecord {
     pub issued_at: Timestamp,
 }
 
+/// How many provisioning and renewal jobs wait and run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobQueue {
+    /// Due and not leased by any node.
+    pub waiting: i64,
+    /// Leased by a node now.
+    pub running: i64,
+}
+
 /// Where a job stands after one run, written back when its lease is given up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOutcome {
@@ -347,6 +356,39 @@ impl Store {
                 .await?
         });
         Ok(rows.into_iter().map(certificate_from_row).collect())
+    }
+
+    /// Each certificate's domain and expiry, for monitoring: no key material is read.
+    pub async fn certificate_expiries(&self) -> Result<Vec<(String, Timestamp)>> {
+        let rows: Vec<(String, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT d.name, c.not_after FROM certificates c \
+                 JOIN domains d ON d.id = c.domain_id ORDER BY d.name",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(name, not_after)| (name, Timestamp(not_after)))
+            .collect())
+    }
+
+    /// The provisioning and renewal queue at `now`: jobs due and not leased, and jobs a node is
+    /// working on.
+    pub async fn job_queue(&self, now: Timestamp) -> Result<JobQueue> {
+        let (waiting, running): (i64, i64) = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT \
+                 COALESCE(SUM(CASE WHEN next_attempt_at <= $1 AND lease_until < $1 THEN 1 ELSE 0 END), 0), \
+                 COALESCE(SUM(CASE WHEN lease_until >= $1 THEN 1 ELSE 0 END), 0) \
+                 FROM domains WHERE state <> 'failed'",
+            )
+            .bind(now.0)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(JobQueue { waiting, running })
     }
 
     pub async fn put_challenge(

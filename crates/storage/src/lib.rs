@@ -23,7 +23,7 @@ mod store;
 mod tenants;
 pub mod testing;
 
-pub use domains::{CertificateRecord, DomainRecord, JobOutcome};
+pub use domains::{CertificateRecord, DomainRecord, JobOutcome, JobQueue};
 pub use error::{Conflict, StorageError};
 pub use members::{
     DirectoryMemberRecord, LogoRecord, MemberSessionRecord, PendingSignInRecord, SignInEventRecord,

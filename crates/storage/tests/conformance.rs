@@ -370,9 +370,19 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
         ));
 
         // One node wins the lease; the other sees nothing due until it runs out.
+        let waiting = vestibule_storage::JobQueue {
+            waiting: 1,
+            running: 0,
+        };
+        assert_eq!(store.job_queue(NOW).await.unwrap(), waiting);
         let lease = NOW + Seconds(60);
         let first = store.lease_due_job("node-a", NOW, lease).await.unwrap();
         assert_eq!(first.map(|d| d.id), Some(claimed.id));
+        let running = vestibule_storage::JobQueue {
+            waiting: 0,
+            running: 1,
+        };
+        assert_eq!(store.job_queue(NOW).await.unwrap(), running);
         assert!(store
             .lease_due_job("node-b", NOW, lease)
             .await
@@ -437,6 +447,10 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
             .await
             .unwrap();
         assert_eq!(store.all_certificates().await.unwrap().len(), 1);
+        assert_eq!(
+            store.certificate_expiries().await.unwrap(),
+            vec![("sso.acme.org".to_string(), NOW + Seconds(90 * 86_400))]
+        );
         let outcome = JobOutcome {
             state: DomainState::Online,
             phase: ProvisioningPhase::Online,

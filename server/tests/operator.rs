@@ -1,0 +1,161 @@
+//! The operator listener: what `/metrics` counts for the edge's requests (by route template,
+//! never by path), the certificate and job figures read from the database at each scrape, and
+//! `/healthz` and `/readyz`, which turns 503 when the database stops answering.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use tower::ServiceExt;
+use vestibule_domain::{Seconds, Timestamp};
+use vestibule_secrets::SecretKey;
+use vestibule_server::operator::{operator_router, Listener, Metrics};
+use vestibule_server::{tenant_edge, Config};
+use vestibule_storage::testing::sqlite;
+use vestibule_storage::CertificateRecord;
+
+async fn get(router: &Router, host: &str, path: &str) -> (StatusCode, String) {
+    let request = Request::get(path)
+        .header(header::HOST, host)
+        .body(Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_read_certificates_and_jobs_from_the_database() {
+    let db = sqlite().await;
+    let store = db.store().clone();
+    let now = Timestamp::now();
+    let acme = store
+        .create_tenant(&"acme".parse().unwrap(), "Acme", now)
+        .await
+        .unwrap();
+    let config = Config {
+        secret_key: Some(SecretKey::generate_base64()),
+        edge: vestibule_server::config::EdgeConfig {
+            test_domains: vec!["sso.acme.localhost=acme".into()],
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let engines = support::engines(&config, store.clone());
+    let metrics = Metrics::default();
+    let edge = metrics.track(
+        Listener::Edge,
+        tenant_edge::plain_http_router(
+            engines.provisioning.clone(),
+            8443,
+            engines.member_site(&config).unwrap(),
+        ),
+    );
+    let operator = operator_router(metrics, store.clone());
+
+    // Two members follow IdP-initiated links to apps that do not exist: one series, labelled
+    // with the route as declared.
+    for app in ["first-app", "second-app"] {
+        let (status, _) = get(
+            &edge,
+            "sso.acme.localhost:8080",
+            &format!("/saml/idp/{app}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    get(&edge, "sso.acme.localhost:8080", "/saml/metadata").await;
+
+    // A domain with its certificate, expiring in 30 days, and one renewal job due.
+    let domain = store
+        .claim_domain(acme.id, "sso.acme.org", now)
+        .await
+        .unwrap();
+    store
+        .put_certificate(&CertificateRecord {
+            domain_id: domain.id,
+            domain: "sso.acme.org".into(),
+            chain_pem: "-----BEGIN CERTIFICATE-----".into(),
+            key_sealed: "sealed".into(),
+            not_before: now,
+            not_after: now + Seconds(30 * 86_400),
+            issued_at: now,
+        })
+        .await
+        .unwrap();
+
+    let (status, text) = get(&operator, "127.0.0.1:9464", "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text.contains(
+            "vestibule_http_requests_total{listener=\"edge\",route=\"/saml/idp/{app_id}\",method=\"GET\",status=\"400\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "vestibule_http_requests_total{listener=\"edge\",route=\"/saml/metadata\",method=\"GET\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("first-app"),
+        "paths never become labels: {text}"
+    );
+    assert!(
+        text.contains(
+            "vestibule_http_request_duration_seconds_count{listener=\"edge\",route=\"/saml/idp/{app_id}\",method=\"GET\"} 2"
+        ),
+        "{text}"
+    );
+    let days = text
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("vestibule_certificate_days_to_expiry{domain=\"sso.acme.org\"} ")
+        })
+        .unwrap_or_else(|| panic!("certificate gauge in {text}"));
+    let days: f64 = days.parse().unwrap();
+    assert!((29.9..=30.0).contains(&days), "{days}");
+    assert!(
+        text.contains("vestibule_provisioning_jobs{state=\"waiting\"} 1"),
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"));
+
+    // Released domains leave the figures at the next scrape.
+    store.release_domain(acme.id).await.unwrap();
+    let (_, text) = get(&operator, "127.0.0.1:9464", "/metrics").await;
+    assert!(!text.contains("sso.acme.org"), "{text}");
+    assert!(
+        text.contains("vestibule_provisioning_jobs{state=\"waiting\"} 0"),
+        "{text}"
+    );
+
+    assert_eq!(
+        get(&operator, "127.0.0.1:9464", "/healthz").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&operator, "127.0.0.1:9464", "/readyz").await.0,
+        StatusCode::OK
+    );
+    // The database goes away: the node is alive but not ready, and says so.
+    store.close().await;
+    assert_eq!(
+        get(&operator, "127.0.0.1:9464", "/healthz").await.0,
+        StatusCode::OK
+    );
+    let (status, body) = get(&operator, "127.0.0.1:9464", "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("database"), "{body}");
+    assert_eq!(
+        get(&operator, "127.0.0.1:9464", "/metrics").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}

@@ -50,6 +50,8 @@ pub struct Config {
     pub site_root: PathBuf,
     /// `tracing` filter, e.g. `info` or `vestibule=debug,info`.
     pub log: String,
+    /// `text` for people, `json` (one object per line) for log collectors.
+    pub log_format: LogFormat,
     pub sessions: SessionConfig,
     pub sign_in_limits: SignInLimits,
     pub members: MemberConfig,
@@ -180,6 +182,14 @@ impl Default for MemberConfig {
     }
 }
 
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 /// Timing rules of the SAML identity provider.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -221,6 +231,7 @@ impl Default for Config {
             public_url: "http://127.0.0.1:3000".to_string(),
             site_root: PathBuf::from("target/site"),
             log: "info".to_string(),
+            log_format: LogFormat::Text,
             sessions: SessionConfig::default(),
             sign_in_limits: SignInLimits::default(),
             members: MemberConfig::default(),
@@ -329,6 +340,18 @@ impl Config {
             }
             "VESTIBULE_OPERATOR_LISTEN" => {
                 self.operator_listen = parse("VESTIBULE_OPERATOR_LISTEN", value)?
+            }
+            "VESTIBULE_LOG_FORMAT" => {
+                self.log_format = match value.trim() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            setting: "VESTIBULE_LOG_FORMAT",
+                            message: "use text or json".to_string(),
+                        })
+                    }
+                }
             }
             "VESTIBULE_SECRET_KEY" => self.secret_key = Some(value.trim().to_string()),
             "VESTIBULE_SECRET_KEY_FILE" => self.secret_key_file = PathBuf::from(value),
@@ -814,6 +837,13 @@ mod tests {
         let error =
             Config::load(None, env(&[("VESTIBULE_DATABASE_URL", "mysql://x")])).unwrap_err();
         assert!(error.to_string().contains("database_url"), "{error}");
+        let error = Config::load(None, env(&[("VESTIBULE_LOG_FORMAT", "xml")])).unwrap_err();
+        assert!(
+            error.to_string().contains("VESTIBULE_LOG_FORMAT"),
+            "{error}"
+        );
+        let json = Config::load(None, env(&[("VESTIBULE_LOG_FORMAT", "json")])).unwrap();
+        assert_eq!(json.log_format, LogFormat::Json);
         let error =
             Config::load(None, env(&[("VESTIBULE_SAML_CLOCK_SKEW_SECONDS", "3600")])).unwrap_err();
         assert!(

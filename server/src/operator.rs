@@ -3,6 +3,10 @@
 //! (`operator_listen`, loopback by default) because what it shows is for the people who run
 //! Vestibule, not for tenants or members.
 //!
+//! [`Metrics::track`] also gives every request an id (`X-Request-Id`, taken from a load balancer
+//! in front when it sends a plausible one), a tracing span with it, and one log line when
+//! answered.
+//!
 //! Request counts and latencies are this node's, as Prometheus expects (it adds the nodes up).
 //! Certificate expiry and the job queue are read from the database at each scrape: every node
 //! reports the same values, so dashboards take their `max`.
@@ -11,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,6 +27,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use tracing::Instrument;
 use vestibule_domain::Timestamp;
 use vestibule_storage::Store;
 
@@ -82,6 +87,28 @@ struct Inner {
 #[derive(Clone)]
 pub struct Metrics {
     inner: Arc<Inner>,
+}
+
+/// The header that carries a request's id, in and out.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id a load balancer in front gave the request when it looks like one (so its logs and
+/// ours join up), or a new random one.
+fn request_id(request: &Request) -> String {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map_or_else(
+            || vestibule_staff::random_token()[..16].to_string(),
+            str::to_string,
+        )
 }
 
 /// Methods outside this list are counted as `other`, for the same reason as routes.
@@ -151,12 +178,34 @@ impl Metrics {
     async fn observe(&self, listener: Listener, request: Request, next: Next) -> Response {
         let matched = request.extensions().get::<MatchedPath>().cloned();
         let method = method_label(request.method());
+        let request_id = request_id(&request);
+        // Every log line of this request carries its id; the path, never the query (which
+        // holds codes, SAML messages and tokens).
+        let span = tracing::info_span!(
+            "request",
+            id = %request_id,
+            listener = listener.label(),
+            method = %method,
+            path = %request.uri().path(),
+        );
         let started = Instant::now();
-        let response = next.run(request).await;
+        let mut response = next.run(request).instrument(span.clone()).await;
+        let elapsed = started.elapsed();
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
         let route = matched
             .as_ref()
             .or_else(|| response.extensions().get::<MatchedPath>())
             .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string());
+        span.in_scope(|| {
+            tracing::info!(
+                status = response.status().as_u16(),
+                route = %route,
+                ms = elapsed.as_secs_f64() * 1000.0,
+                "answered"
+            );
+        });
         self.inner
             .durations
             .get_or_create(&RouteLabels {
@@ -164,7 +213,7 @@ impl Metrics {
                 route: route.clone(),
                 method: method.clone(),
             })
-            .observe(started.elapsed().as_secs_f64());
+            .observe(elapsed.as_secs_f64());
         self.inner
             .requests
             .get_or_create(&RequestLabels {

@@ -159,3 +159,40 @@ async fn metrics_count_requests_by_route_and_read_certificates_and_jobs_from_the
         StatusCode::SERVICE_UNAVAILABLE
     );
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_a_plausible_one_from_the_load_balancer_is_kept() {
+    let metrics = Metrics::default();
+    let router = metrics.track(
+        Listener::Dashboard,
+        Router::new().route("/", axum::routing::get(|| async { "hello" })),
+    );
+    let id_of = |incoming: Option<&str>| {
+        let router = router.clone();
+        let incoming = incoming.map(str::to_string);
+        async move {
+            let mut request = Request::get("/");
+            if let Some(id) = incoming {
+                request = request.header("x-request-id", id);
+            }
+            let response = router
+                .oneshot(request.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (first, second) = (id_of(None).await, id_of(None).await);
+    assert_eq!(first.len(), 16);
+    assert_ne!(first, second);
+    assert_eq!(id_of(Some("lb-7f3a.1")).await, "lb-7f3a.1");
+    // Anything that could forge a log line or grow without bound is replaced.
+    for hostile in ["a b", "x\"}{", &"x".repeat(65)] {
+        let id = id_of(Some(hostile)).await;
+        assert_ne!(id, hostile);
+        assert_eq!(id.len(), 16);
+    }
+}

@@ -1081,6 +1081,9 @@ test('the operator listener reports the requests, the certificate and readiness'
   expect(metrics).toMatch(/vestibule_http_requests_total\{listener="edge",route="\/saml\/sso",method="GET",status="\d+"\} \d+/);
   expect(metrics).toMatch(/vestibule_http_requests_total\{listener="edge",route="\/oidc\/token",method="POST",status="200"\} \d+/);
   expect(metrics).toMatch(/vestibule_http_requests_total\{listener="dashboard",route="[^"]+",method="POST",status="200"\} \d+/);
+  // The members who signed in during the stories, through iMIS and the directory.
+  expect(metrics).toMatch(/vestibule_member_sign_ins_total\{source="directory",outcome="signed in"\} \d+/);
+  expect(metrics).toMatch(/vestibule_member_sign_ins_total\{source="imis",outcome="signed in"\} \d+/);
   // Pebble's certificate for the provisioned domain.
   const days = Number(metrics.match(/vestibule_certificate_days_to_expiry\{domain="sso\.acme\.test"\} ([\d.]+)/)?.[1]);
   expect(days).toBeGreaterThan(1);

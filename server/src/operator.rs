@@ -66,6 +66,12 @@ struct RouteLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SignInLabels {
+    source: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DomainLabels {
     domain: String,
 }
@@ -79,6 +85,7 @@ struct Inner {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram>,
+    sign_ins: Family<SignInLabels, Counter>,
     certificate_days: Family<DomainLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     jobs: Family<QueueLabels, Gauge>,
 }
@@ -139,6 +146,12 @@ impl Default for Metrics {
             "Time from request to response headers, by listener, route and method",
             durations.clone(),
         );
+        let sign_ins = Family::<SignInLabels, Counter>::default();
+        registry.register(
+            "member_sign_ins",
+            "Member sign-ins on this node, by identity source and outcome",
+            sign_ins.clone(),
+        );
         let certificate_days = Family::default();
         registry.register(
             "certificate_days_to_expiry",
@@ -156,6 +169,7 @@ impl Default for Metrics {
                 registry,
                 requests,
                 durations,
+                sign_ins,
                 certificate_days,
                 jobs,
             }),
@@ -224,6 +238,19 @@ impl Metrics {
             })
             .inc();
         response
+    }
+
+    /// Counts each member sign-in outcome the members engine records.
+    pub fn sign_in_observer(&self) -> vestibule_members::SignInObserver {
+        let sign_ins = self.inner.sign_ins.clone();
+        Arc::new(move |source: &str, outcome: &str| {
+            sign_ins
+                .get_or_create(&SignInLabels {
+                    source: source.to_string(),
+                    outcome: outcome.to_string(),
+                })
+                .inc();
+        })
     }
 
     /// The exposition, with the database's figures read now.

@@ -11,9 +11,11 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use tower::ServiceExt;
 use vestibule_domain::{Seconds, Timestamp};
+use vestibule_members::NewDirectoryMember;
 use vestibule_secrets::SecretKey;
 use vestibule_server::operator::{operator_router, Listener, Metrics};
 use vestibule_server::{tenant_edge, Config};
+use vestibule_settings::SettingsInput;
 use vestibule_storage::testing::sqlite;
 use vestibule_storage::CertificateRecord;
 
@@ -57,7 +59,34 @@ async fn metrics_count_requests_by_route_and_read_certificates_and_jobs_from_the
             engines.member_site(&config).unwrap(),
         ),
     );
+    assert!(engines.members.observe_sign_ins(metrics.sign_in_observer()));
     let operator = operator_router(metrics, store.clone());
+
+    // Members of the directory sign in: once right, twice wrong.
+    let settings = SettingsInput {
+        identity_source: "directory".into(),
+        brand_name: "Acme".into(),
+        ..SettingsInput::default()
+    };
+    engines.settings.save(acme.id, settings, now).await.unwrap();
+    let jane = NewDirectoryMember {
+        username: "jane".into(),
+        email: "jane@acme.test".into(),
+        given_name: "Jane".into(),
+        family_name: "Member".into(),
+        password: "jane-member-password".into(),
+    };
+    engines
+        .members
+        .add_directory_member(acme.id, jane, now)
+        .await
+        .unwrap();
+    for password in ["jane-member-password", "wrong", "also wrong"] {
+        let _ = engines
+            .members
+            .sign_in_with_password(acme.id, "jane", password, "192.0.2.1", now)
+            .await;
+    }
 
     // Two members follow IdP-initiated links to apps that do not exist: one series, labelled
     // with the route as declared.
@@ -124,6 +153,18 @@ async fn metrics_count_requests_by_route_and_read_certificates_and_jobs_from_the
     assert!((29.9..=30.0).contains(&days), "{days}");
     assert!(
         text.contains("vestibule_provisioning_jobs{state=\"waiting\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "vestibule_member_sign_ins_total{source=\"directory\",outcome=\"signed in\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "vestibule_member_sign_ins_total{source=\"directory\",outcome=\"wrong password\"} 2"
+        ),
         "{text}"
     );
     assert!(text.ends_with("# EOF\n"));

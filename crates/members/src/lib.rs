@@ -13,6 +13,8 @@ mod error;
 mod logo;
 mod member;
 
+use std::sync::{Arc, OnceLock};
+
 use vestibule_domain::{Seconds, TenantId, Timestamp};
 use vestibule_imis::{AccessToken, ImisError};
 use vestibule_settings::{ImisConnection, TenantSettings};
@@ -94,7 +96,14 @@ pub struct Members {
     settings: TenantSettings,
     hasher: PasswordHasher,
     policy: MemberPolicy,
+    /// Shared by every clone, so an observer set once hears them all.
+    observer: Arc<OnceLock<SignInObserver>>,
 }
+
+/// Told of every sign-in outcome as it is recorded: the identity source (`imis`, `directory`)
+/// and the outcome (`signed in`, `wrong password`, `iMIS unavailable`, …; a small fixed set).
+/// The server counts them for its metrics.
+pub type SignInObserver = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 impl Members {
     pub fn new(
@@ -108,7 +117,13 @@ impl Members {
             settings,
             hasher,
             policy,
+            observer: Arc::default(),
         }
+    }
+
+    /// Sets the one observer of sign-in outcomes; false when one was set before.
+    pub fn observe_sign_ins(&self, observer: SignInObserver) -> bool {
+        self.observer.set(observer).is_ok()
     }
 
     pub fn policy(&self) -> MemberPolicy {
@@ -611,6 +626,9 @@ impl Members {
             outcome: outcome.to_string(),
             detail: detail.to_string(),
         };
+        if let Some(observer) = self.observer.get() {
+            observer(source.as_str(), outcome);
+        }
         if let Err(error) = self.store.record_sign_in_event(tenant, &event).await {
             tracing::warn!(%error, "recording a sign-in event failed");
         }

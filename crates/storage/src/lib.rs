@@ -8,6 +8,7 @@
 //!
 //! Storage speaks domain types only: it never sees HTTP requests and never returns HTTP errors.
 
+mod audit;
 mod domains;
 mod error;
 mod members;
@@ -23,6 +24,7 @@ mod store;
 mod tenants;
 pub mod testing;
 
+pub use audit::{AuditEventRecord, AuditFilter};
 pub use domains::{CertificateRecord, DomainRecord, JobOutcome, JobQueue};
 pub use error::{Conflict, StorageError};
 pub use members::{

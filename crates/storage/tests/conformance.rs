@@ -710,3 +710,94 @@ async fn saml_request_ids_pending_requests_and_participants() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn audit_events_are_per_tenant_newest_first_and_filtered() {
+    use vestibule_domain::Seconds;
+    use vestibule_storage::{AuditEventRecord, AuditFilter};
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&cloud("acme"), "Acme", NOW)
+            .await
+            .unwrap();
+        let beta = store
+            .create_tenant(&cloud("beta"), "Beta", NOW)
+            .await
+            .unwrap();
+        let event = |tenant, at: i64, actor: &str, action: &str| AuditEventRecord {
+            id: 0,
+            tenant: Some(tenant),
+            at: NOW + Seconds(at),
+            actor: actor.into(),
+            action: action.into(),
+            target: "Events (abc)".into(),
+            before: (action != "saml_app.create").then(|| "{\"name\":\"Old\"}".into()),
+            after: Some("{\"name\":\"New\"}".into()),
+        };
+        for record in [
+            event(acme.id, 0, "Admin@Acme.test", "saml_app.create"),
+            event(acme.id, 10, "admin@acme.test", "saml_app.update"),
+            event(acme.id, 20, "ops@vestibule.test", "settings.save"),
+            event(acme.id, 30, "admin@acme.test", "saml_apps.import"),
+            event(beta.id, 40, "admin@beta.test", "saml_app.update"),
+        ] {
+            store.record_audit_event(&record).await.unwrap();
+        }
+        let all = store
+            .audit_events(acme.id, &AuditFilter::default(), 100)
+            .await
+            .unwrap();
+        let actions: Vec<&str> = all.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "saml_apps.import",
+                "settings.save",
+                "saml_app.update",
+                "saml_app.create"
+            ]
+        );
+        assert_eq!(all[3].before, None);
+        assert_eq!(all[2].before.as_deref(), Some("{\"name\":\"Old\"}"));
+
+        let filter = |action: Option<&str>, actor: Option<&str>| AuditFilter {
+            action: action.map(str::to_string),
+            actor: actor.map(str::to_string),
+            ..AuditFilter::default()
+        };
+        // `_` in a filter is a letter, not a wildcard: `saml_app` does not find `samlXapp`, and
+        // does find `saml_apps.import` as a prefix.
+        let saml = store
+            .audit_events(acme.id, &filter(Some("saml_app."), None), 100)
+            .await
+            .unwrap();
+        assert_eq!(saml.len(), 2);
+        let by_admin = store
+            .audit_events(acme.id, &filter(None, Some("ADMIN@acme")), 100)
+            .await
+            .unwrap();
+        assert_eq!(by_admin.len(), 3, "actors match without case");
+        let window = AuditFilter {
+            since: Some(NOW + Seconds(10)),
+            until: Some(NOW + Seconds(30)),
+            ..AuditFilter::default()
+        };
+        let windowed = store.audit_events(acme.id, &window, 100).await.unwrap();
+        assert_eq!(windowed.len(), 2);
+        assert_eq!(
+            store
+                .audit_events(acme.id, &AuditFilter::default(), 1)
+                .await
+                .unwrap()[0]
+                .action,
+            "saml_apps.import"
+        );
+        let percent = store
+            .audit_events(acme.id, &filter(Some("%"), None), 100)
+            .await
+            .unwrap();
+        assert!(percent.is_empty(), "% is not a wildcard either");
+    })
+    .await;
+}

@@ -264,9 +264,22 @@ pub async fn invite_admin(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let (staff, token) = ssr::accounts()?
+            let accounts = ssr::accounts()?;
+            let (staff, token) = accounts
                 .invite_tenant_admin(&caller, &cloud_id, &email, ssr::now())
                 .await?;
+            let tenant = accounts.tenant_for(&caller, &cloud_id).await?;
+            let after =
+                serde_json::json!({ "email": staff.email.as_str(), "role": "tenant admin" });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "team.invite",
+                staff.email.to_string(),
+                None,
+                Some(&after),
+            )
+            .await;
             Ok(Invitation {
                 email: staff.email.to_string(),
                 setup_url: ssr::setup_url(&token)?,
@@ -304,6 +317,16 @@ pub async fn start_provisioning(
             let overview = ssr::provisioning()?
                 .start(tenant.id, &domain, ssr::now())
                 .await?;
+            let after = serde_json::json!({ "domain": overview.domain.to_string() });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "domain.provision",
+                overview.domain.to_string(),
+                None,
+                Some(&after),
+            )
+            .await;
             ssr::domain_view(Some(overview))
         }
         .await,
@@ -320,6 +343,16 @@ pub async fn retry_provisioning(
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let overview = ssr::provisioning()?.retry(tenant.id, ssr::now()).await?;
+            let after = serde_json::json!({ "domain": overview.domain.to_string() });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "domain.retry",
+                overview.domain.to_string(),
+                None,
+                Some(&after),
+            )
+            .await;
             ssr::domain_view(Some(overview))
         }
         .await,
@@ -338,7 +371,18 @@ pub async fn release_domain(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            ssr::release_domain(tenant.id, &confirm).await
+            ssr::release_domain(tenant.id, &confirm).await?;
+            let before = serde_json::json!({ "domain": confirm.trim() });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "domain.release",
+                confirm.trim().to_string(),
+                Some(&before),
+                None,
+            )
+            .await;
+            Ok(())
         }
         .await,
     )
@@ -401,11 +445,60 @@ pub async fn save_settings(
                 support_contact,
                 identity_source,
             };
-            let view = ssr::settings()?.save(tenant.id, input, ssr::now()).await?;
+            // Secrets are write-only: the log says which were replaced, never their values.
+            let replaced: Vec<&str> = [
+                ("oidc_client_secret", &input.oidc_client_secret),
+                ("saml_client_secret", &input.saml_client_secret),
+                ("api_password", &input.api_password),
+            ]
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, _)| name)
+            .collect();
+            let settings = ssr::settings()?;
+            let before = settings_snapshot(&settings.get(tenant.id).await?, &[]);
+            let view = settings.save(tenant.id, input, ssr::now()).await?;
+            let after = settings_snapshot(&view, &replaced);
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "settings.save",
+                "Settings".to_string(),
+                Some(&before),
+                Some(&after),
+            )
+            .await;
             ssr::settings_view(&tenant, view).await
         }
         .await,
     )
+}
+
+/// Settings as the audit log records them: no secret, only whether each is set, and which the
+/// change replaced.
+#[cfg(feature = "ssr")]
+fn settings_snapshot(
+    view: &vestibule_settings::SettingsView,
+    replaced: &[&str],
+) -> serde_json::Value {
+    serde_json::json!({
+        "imis_base_url": view.imis_base_url,
+        "oidc_client_id": view.oidc.client_id,
+        "oidc_has_secret": view.oidc.has_secret,
+        "oidc_sso_page": view.oidc.sso_page,
+        "saml_client_id": view.saml.client_id,
+        "saml_has_secret": view.saml.has_secret,
+        "saml_sso_page": view.saml.sso_page,
+        "api_username": view.api_username,
+        "has_api_password": view.has_api_password,
+        "profile_iqa": view.profile_iqa,
+        "brand_name": view.brand_name,
+        "brand_colour": view.brand_colour,
+        "sign_in_text": view.sign_in_text,
+        "support_contact": view.support_contact,
+        "identity_source": view.identity_source,
+        "replaced": replaced,
+    })
 }
 
 /// Runs Test connection on the saved Settings.
@@ -543,6 +636,21 @@ pub async fn add_member(
                     ssr::now(),
                 )
                 .await?;
+            let after = serde_json::json!({
+                "username": added.username,
+                "email": added.email,
+                "given_name": added.given_name,
+                "family_name": added.family_name,
+            });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "member.add",
+                added.username.clone(),
+                None,
+                Some(&after),
+            )
+            .await;
             Ok(added.username)
         }
         .await,
@@ -561,9 +669,21 @@ pub async fn set_member_password(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            ssr::members()?
+            let members = ssr::members()?;
+            members
                 .set_directory_password(tenant.id, id, &password, ssr::now())
                 .await?;
+            let target = member_target(&members, tenant.id, id).await?;
+            let after = serde_json::json!({ "password": "set" });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "member.set_password",
+                target,
+                None,
+                Some(&after),
+            )
+            .await;
             Ok(())
         }
         .await,
@@ -577,9 +697,19 @@ pub async fn remove_member(csrf: String, cloud_id: String, id: i64) -> Result<()
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            ssr::members()?
-                .remove_directory_member(tenant.id, id)
-                .await?;
+            let members = ssr::members()?;
+            let target = member_target(&members, tenant.id, id).await?;
+            members.remove_directory_member(tenant.id, id).await?;
+            let before = serde_json::json!({ "username": target });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "member.remove",
+                target,
+                Some(&before),
+                None,
+            )
+            .await;
             Ok(())
         }
         .await,
@@ -587,6 +717,21 @@ pub async fn remove_member(csrf: String, cloud_id: String, id: i64) -> Result<()
 }
 
 /// Removes the logo from the hosted pages.
+/// A directory member's username for the audit log.
+#[cfg(feature = "ssr")]
+async fn member_target(
+    members: &vestibule_members::Members,
+    tenant: vestibule_domain::TenantId,
+    id: i64,
+) -> Result<String, AppError> {
+    Ok(members
+        .directory(tenant)
+        .await?
+        .into_iter()
+        .find(|member| member.id == id)
+        .map_or_else(|| format!("member #{id}"), |member| member.username))
+}
+
 #[server(prefix = "/api", endpoint = "remove_logo")]
 pub async fn remove_logo(csrf: String, cloud_id: String) -> Result<(), AppError> {
     ssr::respond(
@@ -594,7 +739,75 @@ pub async fn remove_logo(csrf: String, cloud_id: String) -> Result<(), AppError>
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             ssr::members()?.remove_logo(tenant.id).await?;
+            let before = serde_json::json!({ "logo": true });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "branding.remove_logo",
+                "Logo".to_string(),
+                Some(&before),
+                None,
+            )
+            .await;
             Ok(())
+        }
+        .await,
+    )
+}
+
+// --- audit log -------------------------------------------------------------------------------
+
+/// One change in the audit log; `before` and `after` are JSON with secrets redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEventView {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLogView {
+    pub events: Vec<AuditEventView>,
+    /// The most a page lists; narrow the filters or download the CSV for a closer look.
+    pub limit: i64,
+}
+
+/// A tenant's audit log, newest first: `action` is a prefix (`saml_app`), `actor` part of an
+/// e-mail address.
+#[server(prefix = "/api", endpoint = "audit_log")]
+pub async fn audit_log(
+    cloud_id: String,
+    #[server(default)] action: String,
+    #[server(default)] actor: String,
+) -> Result<AuditLogView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let given = |text: &str| Some(text.trim().to_string()).filter(|t| !t.is_empty());
+            let filter = vestibule_audit::AuditFilter {
+                action: given(&action),
+                actor: given(&actor),
+                ..vestibule_audit::AuditFilter::default()
+            };
+            let events = ssr::audit()?.search(tenant.id, &filter).await?;
+            Ok(AuditLogView {
+                events: events
+                    .into_iter()
+                    .map(|event| AuditEventView {
+                        at: event.at.to_utc_string(),
+                        actor: event.actor,
+                        action: event.action,
+                        target: event.target,
+                        before: event.before,
+                        after: event.after,
+                    })
+                    .collect(),
+                limit: vestibule_audit::SEARCH_LIMIT,
+            })
         }
         .await,
     )
@@ -732,6 +945,16 @@ pub async fn create_oidc_app(
             let (client, shown) = ssr::oidc_clients()?
                 .create(tenant.id, input, ssr::now())
                 .await?;
+            let after = oidc_edit_view(client.clone());
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "oidc_app.create",
+                oidc_target(&after),
+                None,
+                Some(&after),
+            )
+            .await;
             Ok(ShownOnceView {
                 client_id: client.client_id,
                 client_secret: shown.client_secret,
@@ -759,7 +982,8 @@ pub async fn rotate_oidc_secret(
                     "The overlap is 0 to 720 hours.".to_string(),
                 ));
             }
-            let secret = ssr::oidc_clients()?
+            let clients = ssr::oidc_clients()?;
+            let secret = clients
                 .rotate_secret(
                     tenant.id,
                     &client_id,
@@ -767,6 +991,18 @@ pub async fn rotate_oidc_secret(
                     ssr::now(),
                 )
                 .await?;
+            // What changed is a secret: the log says that it was rotated, and the overlap.
+            let view = oidc_edit_view(clients.get(tenant.id, &client_id).await?);
+            let after = serde_json::json!({ "overlap_hours": overlap_hours });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "oidc_app.rotate_secret",
+                oidc_target(&view),
+                None,
+                Some(&after),
+            )
+            .await;
             Ok(ShownOnceView {
                 client_id,
                 client_secret: Some(secret),
@@ -787,7 +1023,18 @@ pub async fn delete_oidc_app(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            ssr::oidc_clients()?.delete(tenant.id, &client_id).await?;
+            let clients = ssr::oidc_clients()?;
+            let before = oidc_edit_view(clients.get(tenant.id, &client_id).await?);
+            clients.delete(tenant.id, &client_id).await?;
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "oidc_app.delete",
+                oidc_target(&before),
+                Some(&before),
+                None,
+            )
+            .await;
             Ok(())
         }
         .await,
@@ -822,31 +1069,43 @@ pub async fn oidc_app(cloud_id: String, client_id: String) -> Result<OidcAppEdit
             let caller = ssr::caller().await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let client = ssr::oidc_clients()?.get(tenant.id, &client_id).await?;
-            let settings = client.settings;
-            Ok(OidcAppEditView {
-                client_id: client.client_id,
-                name: client.name,
-                redirect_uris: settings.redirect_uris.join("\n"),
-                post_logout_redirect_uris: settings.post_logout_redirect_uris.join("\n"),
-                confidential: settings.confidential,
-                require_pkce: settings.require_pkce,
-                implicit: settings.allow_implicit,
-                password: settings.allow_password,
-                algorithm: settings.algorithm.as_str().to_string(),
-                id_token_minutes: settings.id_token_seconds / 60,
-                access_token_minutes: settings.access_token_seconds / 60,
-                consent: settings.consent,
-                consent_grace_days: settings.consent_grace_days,
-                claims: settings
-                    .claims
-                    .iter()
-                    .map(|m| format!("{} = {}", m.claim, m.property))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            })
+            Ok(oidc_edit_view(client))
         }
         .await,
     )
+}
+
+/// An app as its edit form shows it; also what the audit log records of it.
+#[cfg(feature = "ssr")]
+fn oidc_edit_view(client: vestibule_oidc::Client) -> OidcAppEditView {
+    let settings = client.settings;
+    OidcAppEditView {
+        client_id: client.client_id,
+        name: client.name,
+        redirect_uris: settings.redirect_uris.join("\n"),
+        post_logout_redirect_uris: settings.post_logout_redirect_uris.join("\n"),
+        confidential: settings.confidential,
+        require_pkce: settings.require_pkce,
+        implicit: settings.allow_implicit,
+        password: settings.allow_password,
+        algorithm: settings.algorithm.as_str().to_string(),
+        id_token_minutes: settings.id_token_seconds / 60,
+        access_token_minutes: settings.access_token_seconds / 60,
+        consent: settings.consent,
+        consent_grace_days: settings.consent_grace_days,
+        claims: settings
+            .claims
+            .iter()
+            .map(|m| format!("{} = {}", m.claim, m.property))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+/// How an app is named in the audit log.
+#[cfg(feature = "ssr")]
+fn oidc_target(view: &OidcAppEditView) -> String {
+    format!("{} ({})", view.name, view.client_id)
 }
 
 /// `claim = Property` lines; blank lines are skipped.
@@ -902,6 +1161,7 @@ pub async fn update_oidc_app(
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let clients = ssr::oidc_clients()?;
             let existing = clients.get(tenant.id, &client_id).await?;
+            let before = oidc_edit_view(existing.clone());
             let input = vestibule_oidc::ClientInput {
                 name,
                 redirect_uris: lines(&redirect_uris),
@@ -920,6 +1180,16 @@ pub async fn update_oidc_app(
             let (client, shown) = clients
                 .update(tenant.id, &client_id, input, ssr::now())
                 .await?;
+            let after = oidc_edit_view(client.clone());
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "oidc_app.update",
+                oidc_target(&after),
+                Some(&before),
+                Some(&after),
+            )
+            .await;
             Ok(ShownOnceView {
                 client_id: client.client_id,
                 client_secret: None,
@@ -1305,6 +1575,17 @@ pub async fn create_saml_app(
                 .apps
                 .create(tenant.id, saml_input(form)?, ssr::now())
                 .await?;
+            let target = format!("{} ({})", app.name, app.app_id);
+            let after = saml_form(&app);
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "saml_app.create",
+                target,
+                None,
+                Some(&after),
+            )
+            .await;
             Ok(app.app_id)
         }
         .await,
@@ -1335,10 +1616,22 @@ pub async fn update_saml_app(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            ssr::saml()?
-                .apps
+            let apps = ssr::saml()?.apps;
+            let before = saml_form(&apps.get(tenant.id, &app_id).await?);
+            let app = apps
                 .update(tenant.id, &app_id, saml_input(form)?, ssr::now())
                 .await?;
+            let target = format!("{} ({})", app.name, app.app_id);
+            let after = saml_form(&app);
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "saml_app.update",
+                target,
+                Some(&before),
+                Some(&after),
+            )
+            .await;
             Ok(())
         }
         .await,
@@ -1355,7 +1648,20 @@ pub async fn delete_saml_app(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            ssr::saml()?.apps.delete(tenant.id, &app_id).await?;
+            let apps = ssr::saml()?.apps;
+            let app = apps.get(tenant.id, &app_id).await?;
+            apps.delete(tenant.id, &app_id).await?;
+            let target = format!("{} ({})", app.name, app.app_id);
+            let before = saml_form(&app);
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "saml_app.delete",
+                target,
+                Some(&before),
+                None,
+            )
+            .await;
             Ok(())
         }
         .await,

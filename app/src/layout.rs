@@ -130,6 +130,7 @@ fn Navigation(me: Me, cloud_id: Option<String>) -> impl IntoView {
             <p class="nav-heading">"Cloud ID"</p>
             <ul>
                 <li><A href=link("team")>"Team"</A></li>
+                <li><A href=link("audit")>"Audit log"</A></li>
             </ul>
         }
     });

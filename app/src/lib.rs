@@ -61,6 +61,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/t/:cloud_id/saml") view=pages::SamlApps/>
                 <Route path=path!("/t/:cloud_id/saml/:app_id") view=pages::SamlAppEdit/>
                 <Route path=path!("/t/:cloud_id/members") view=pages::Members/>
+                <Route path=path!("/t/:cloud_id/audit") view=pages::AuditLog/>
                 <Route path=path!("/t/:cloud_id/team") view=pages::Team/>
             </Routes>
         </Router>

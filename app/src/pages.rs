@@ -6,14 +6,14 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    current_staff, domain_setup, list_tenants, oidc_app, oidc_apps, saml_app, saml_apps,
-    setup_link, tenant_members, tenant_settings, tenant_team, AddMember, AppError, CompleteSetup,
-    CreateOidcApp, CreateSamlApp, CreateTenant, DeleteOidcApp, DeleteSamlApp, DomainSetupView,
-    InviteAdmin, Me, MembersPageView, OidcAppEditView, OidcAppsView, PreviewOidcIdToken,
-    PreviewSamlMetadata, ReleaseDomain, RemoveLogo, RemoveMember, RetryProvisioning,
-    RotateOidcSecret, SamlAppForm, SamlAppsView, SaveSettings, SetMemberPassword, SettingsPageView,
-    SetupView, ShownOnceView, SignIn as SignInAction, StaffView, StartProvisioning, TenantView,
-    TestConnection, UpdateOidcApp, UpdateSamlApp,
+    audit_log, current_staff, domain_setup, list_tenants, oidc_app, oidc_apps, saml_app, saml_apps,
+    setup_link, tenant_members, tenant_settings, tenant_team, AddMember, AppError, AuditLogView,
+    CompleteSetup, CreateOidcApp, CreateSamlApp, CreateTenant, DeleteOidcApp, DeleteSamlApp,
+    DomainSetupView, InviteAdmin, Me, MembersPageView, OidcAppEditView, OidcAppsView,
+    PreviewOidcIdToken, PreviewSamlMetadata, ReleaseDomain, RemoveLogo, RemoveMember,
+    RetryProvisioning, RotateOidcSecret, SamlAppForm, SamlAppsView, SaveSettings,
+    SetMemberPassword, SettingsPageView, SetupView, ShownOnceView, SignIn as SignInAction,
+    StaffView, StartProvisioning, TenantView, TestConnection, UpdateOidcApp, UpdateSamlApp,
 };
 use crate::layout::{go_to, ErrorPage, Frame, TenantFrame};
 
@@ -1480,6 +1480,117 @@ pub fn SamlAppEdit() -> impl IntoView {
             .into_any()
         }/>
     }
+}
+
+/// `/t/:cloud_id/audit`: who changed what, newest first, with the values before and after;
+/// filtered by action and actor (a plain GET form, so a filtered view is a link), and the same
+/// as CSV.
+#[component]
+pub fn AuditLog() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let log = Resource::new_blocking(
+        move || {
+            let cloud_id = params.read().get("cloud_id").unwrap_or_default();
+            let query = query.read();
+            (
+                cloud_id,
+                query.get("action").unwrap_or_default(),
+                query.get("actor").unwrap_or_default(),
+            )
+        },
+        |(cloud_id, action, actor)| audit_log(cloud_id, action, actor),
+    );
+    view! {
+        <TenantFrame page=move |_me, tenant| {
+            view! {
+                {tenant_page_title("Audit log")}
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || {
+                        let tenant = tenant.clone();
+                        Suspend::new(async move {
+                            match log.await {
+                                Ok(view) => audit_body(&tenant, view, &query.read_untracked()),
+                                Err(error) => view! { <ErrorPage error/> }.into_any(),
+                            }
+                        })
+                    }}
+                </Transition>
+            }
+            .into_any()
+        }/>
+    }
+}
+
+fn audit_body(
+    tenant: &TenantView,
+    view: AuditLogView,
+    query: &leptos_router::params::ParamsMap,
+) -> AnyView {
+    let action = query.get("action").unwrap_or_default();
+    let actor = query.get("actor").unwrap_or_default();
+    let csv = format!(
+        "/t/{}/audit.csv?action={}&actor={}",
+        tenant.cloud_id,
+        url_encode(&action),
+        url_encode(&actor)
+    );
+    let count = view.events.len();
+    let rows = view
+        .events
+        .into_iter()
+        .map(|event| {
+            view! {
+                <tr>
+                    <td>{event.at}</td>
+                    <td>{event.actor}</td>
+                    <td><code>{event.action}</code></td>
+                    <td>{event.target}</td>
+                    <td><code class="json">{event.before.unwrap_or_default()}</code></td>
+                    <td><code class="json">{event.after.unwrap_or_default()}</code></td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let more = (count as i64 >= view.limit).then(|| {
+        view! { <p class="muted">"Only the newest " {view.limit} " changes are listed: narrow the filters, or download the CSV."</p> }
+    });
+    view! {
+        <p class="muted">"Every change made on this Cloud ID's pages: who, when, and the values before and after. Secrets are never shown, only that they changed."</p>
+        <form method="get" class="filters">
+            <label for="audit-action">"Action starts with"</label>
+            <input id="audit-action" name="action" value=action placeholder="saml_app" spellcheck="false"/>
+            <label for="audit-actor">"Changed by"</label>
+            <input id="audit-actor" name="actor" value=actor placeholder="admin@" spellcheck="false"/>
+            <button type="submit" class="button">"Filter"</button>
+            <a class="button subtle" href=csv download>"Download CSV"</a>
+        </form>
+        {more}
+        {if count == 0 {
+            view! { <p class="empty">"No changes match."</p> }.into_any()
+        } else {
+            view! {
+                <table class="table audit-log">
+                    <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"What"</th><th>"Before"</th><th>"After"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            }
+            .into_any()
+        }}
+    }
+    .into_any()
+}
+
+/// A query-string value.
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// `/t/:cloud_id/team`: the tenant's admins, and invitations.

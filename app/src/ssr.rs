@@ -10,6 +10,7 @@ use http::HeaderValue;
 use leptos::prelude::*;
 use vestibule_staff::{CurrentStaff, SetupLink, StaffAccounts, StaffError};
 
+use vestibule_audit::{AuditLog, Change};
 use vestibule_domain::{
     CloudId, DomainState, ProvisioningPhase, Role, StaffMember, Tenant, TenantId, Timestamp,
 };
@@ -34,6 +35,7 @@ pub struct DashboardState {
     pub members: Members,
     pub oidc_clients: OidcClients,
     pub saml: SamlIdp,
+    pub audit: AuditLog,
     /// Where the dashboard is reached, e.g. `https://dashboard.vestibule.example`.
     pub public_url: String,
     /// The origin of a tenant's member site, given its provisioned domain (if any): the edge
@@ -162,6 +164,51 @@ fn capitalized(text: &str) -> String {
 
 pub fn saml() -> Result<SamlIdp, AppError> {
     Ok(state()?.saml)
+}
+
+pub fn audit() -> Result<AuditLog, AppError> {
+    Ok(state()?.audit)
+}
+
+/// Writes down a change `caller` just made. The change is done whatever happens here, so a
+/// failure to record it is logged for the operators rather than shown as the change failing.
+pub async fn record_change<T: serde::Serialize>(
+    caller: &CurrentStaff,
+    tenant: Option<TenantId>,
+    action: &str,
+    target: String,
+    before: Option<&T>,
+    after: Option<&T>,
+) {
+    let snapshot = |value: Option<&T>| value.map(vestibule_audit::snapshot).transpose();
+    let change = match (snapshot(before), snapshot(after)) {
+        (Ok(before), Ok(after)) => Change {
+            tenant,
+            actor: caller.staff.email.as_str(),
+            action,
+            target,
+            before,
+            after,
+        },
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(%error, action, "an audit event could not be made");
+            return;
+        }
+    };
+    let recorded = match audit() {
+        Ok(audit) => audit.record(change, now()).await.map_err(|e| e.to_string()),
+        Err(_) => Err("the dashboard has no audit log".to_string()),
+    };
+    if let Err(error) = recorded {
+        tracing::error!(%error, action, "an audit event could not be recorded");
+    }
+}
+
+impl From<vestibule_audit::AuditError> for AppError {
+    fn from(error: vestibule_audit::AuditError) -> Self {
+        tracing::error!(%error, "audit log request failed");
+        AppError::Internal
+    }
 }
 
 impl From<SettingsError> for AppError {

@@ -1070,6 +1070,36 @@ test('pysaml2 service providers sign a member in and out: both bindings, IdP-ini
   }
 });
 
+// --- The audit log of all of the above
+
+test('the tenant admin reads the audit log, filters it and downloads it as CSV', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await page.getByRole('navigation').getByRole('link', { name: 'Audit log' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Audit log' })).toBeVisible();
+  const rows = page.locator('table.audit-log tbody tr');
+  // The stories' changes: Settings, apps, the domain, members, newest first.
+  await expect(rows.first()).toContainText('saml_app.update');
+  await expect(page.locator('table.audit-log')).toContainText('settings.save');
+  await expect(page.locator('table.audit-log')).toContainText('domain.provision');
+  await expect(page.locator('table.audit-log')).not.toContainText('very-secret');
+  await hydrated(page);
+  await page.getByLabel('Action starts with').fill('saml_app.update');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/action=saml_app\.update/);
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText('Learning');
+  await expect(rows.first()).toContainText('"encrypt_assertions":"on"');
+  await snapshot(page, 'audit-log');
+  const csv = await page.request.get(await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href') ?? '');
+  expect(csv.headers()['content-type']).toBe('text/csv; charset=utf-8');
+  const lines = (await csv.text()).trim().split('\r\n');
+  expect(lines[0]).toBe('time,actor,action,target,before,after');
+  expect(lines).toHaveLength(2);
+  expect(lines[1]).toContain(`${admin.email},saml_app.update,Learning (`);
+  await signOut(page);
+});
+
 // --- The operator's view of all of the above
 
 test('the operator listener reports the requests, the certificate and readiness', async () => {

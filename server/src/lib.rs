@@ -1,6 +1,7 @@
 #![recursion_limit = "256"]
 //! The `vestibule` server: configuration, wiring and the HTTP edge of the Cloud Dashboard.
 
+mod audit_export;
 pub mod cli;
 pub mod config;
 mod edge;
@@ -21,6 +22,7 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use member_site::{MemberSite, SiteAddresses, TestDomains};
+use vestibule_audit::AuditLog;
 use vestibule_domain::CloudId;
 use vestibule_members::Members;
 use vestibule_oidc::{Consents, Grants, KeyPolicy, OidcClients, SigningKeys};
@@ -43,6 +45,7 @@ pub struct Engines {
     pub members: Members,
     pub oidc: OidcEngines,
     pub saml: SamlIdp,
+    pub audit: AuditLog,
 }
 
 /// The OpenID Connect provider's engines.
@@ -97,6 +100,7 @@ impl Engines {
         );
         Self {
             accounts: StaffAccounts::new(store.clone(), hasher, config.staff_policy()),
+            audit: AuditLog::new(store.clone()),
             store,
             provisioning,
             settings,
@@ -138,6 +142,7 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
         members: engines.members.clone(),
         oidc_clients: engines.oidc.clients.clone(),
         saml: engines.saml.clone(),
+        audit: engines.audit.clone(),
         public_url: config.public_origin().to_string(),
         member_site_origin: Arc::new(move |cloud_id: &CloudId, domain: Option<&str>| {
             addresses.origin(cloud_id, domain)
@@ -161,6 +166,10 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
         .merge(logo_upload::router(
+            engines.clone(),
+            state.session_cookie_name(),
+        ))
+        .merge(audit_export::router(
             engines.clone(),
             state.session_cookie_name(),
         ));

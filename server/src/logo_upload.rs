@@ -97,6 +97,19 @@ async fn upload(
         .members
         .set_logo(tenant.id, image.unwrap_or_default(), now)
         .await;
+    if saved.is_ok() {
+        let change = vestibule_audit::Change {
+            tenant: Some(tenant.id),
+            actor: caller.staff.email.as_str(),
+            action: "branding.upload_logo",
+            target: "Logo".to_string(),
+            before: None,
+            after: Some(serde_json::json!({ "logo": true })),
+        };
+        if let Err(error) = state.engines.audit.record(change, now).await {
+            tracing::error!(%error, "an audit event could not be recorded");
+        }
+    }
     match saved {
         Ok(()) => back("logo=saved").into_response(),
         Err(MembersError::Invalid(invalid)) => {

@@ -787,6 +787,25 @@ async fn settings_are_scoped_to_the_callers_cloud_id_and_secrets_never_come_back
             "{}",
             kept.body
         );
+
+        // The audit log says which secrets were replaced, never what they are.
+        let log = dashboard
+            .call("audit_log", &[("cloud_id", "acme")], Some(&cookie))
+            .await;
+        assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+        assert!(!log.body.contains("very-secret"), "{}", log.body);
+        let log: serde_json::Value = serde_json::from_str(&log.body).unwrap();
+        let events = log["events"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "only the saved change: {events:?}");
+        assert_eq!(events[0]["action"], "settings.save");
+        let after: serde_json::Value =
+            serde_json::from_str(events[0]["after"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            after["replaced"],
+            serde_json::json!(["oidc_client_secret", "api_password"])
+        );
+        assert_eq!(after["oidc_has_secret"], true);
+        assert_eq!(after["imis_base_url"], "https://members.acme.org");
     })
     .await;
 }
@@ -1509,4 +1528,75 @@ async fn saml_apps_are_imported_previewed_saved_edited_and_deleted_per_cloud_id(
         )
         .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
+
+    // The audit log has each change (the refused edit and the refused duplicate are not
+    // changes), newest first, with the values before and after.
+    let log = dashboard
+        .call("audit_log", &[("cloud_id", "acme")], Some(&cookie))
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    let log: serde_json::Value = serde_json::from_str(&log.body).unwrap();
+    let events = log["events"].as_array().unwrap();
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["saml_app.delete", "saml_app.update", "saml_app.create"]
+    );
+    assert!(events.iter().all(|e| e["actor"] == "admin@acme.org"));
+    assert_eq!(events[1]["target"], format!("Events renamed ({app_id})"));
+    let before: serde_json::Value =
+        serde_json::from_str(events[1]["before"].as_str().unwrap()).unwrap();
+    let after: serde_json::Value =
+        serde_json::from_str(events[1]["after"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (before["name"].as_str(), after["name"].as_str()),
+        (Some("Events"), Some("Events renamed"))
+    );
+    assert_eq!(
+        (before["signed"].as_str(), after["signed"].as_str()),
+        (Some("assertion"), Some("both"))
+    );
+    assert!(events[2]["before"].is_null() && events[0]["after"].is_null());
+    let filtered = dashboard
+        .call(
+            "audit_log",
+            &[
+                ("cloud_id", "acme"),
+                ("action", "saml_app.upd"),
+                ("actor", "ADMIN@"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(
+        filtered.body.matches("\"action\"").count(),
+        1,
+        "{}",
+        filtered.body
+    );
+    let page = dashboard.page("/t/acme/audit", Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("saml_app.update") && page.body.contains("Download CSV"));
+
+    // The same as CSV, for this Cloud ID's admins only.
+    let csv = dashboard
+        .page("/t/acme/audit.csv?action=saml_app", Some(&cookie))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "time,actor,action,target,before,after");
+    assert_eq!(lines.len(), 4, "{}", csv.body);
+    assert!(
+        lines[2].contains(",saml_app.update,Events renamed ("),
+        "{}",
+        lines[2]
+    );
+    let elsewhere = dashboard.page("/t/beta/audit.csv", Some(&cookie)).await;
+    assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
+    let anonymous = dashboard.page("/t/acme/audit.csv", None).await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
 }

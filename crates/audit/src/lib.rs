@@ -1,0 +1,216 @@
+//! The audit log: every change a tenant admin or operator makes, with who, when, which tenant,
+//! what, and the values before and after. Secrets never reach it: [`redact`] replaces them
+//! before anything is stored.
+//!
+//! It knows nothing of HTTP or Leptos: the dashboard's server functions record changes here
+//! after the engines made them, and the dashboard lists and exports them.
+
+use serde::Serialize;
+use serde_json::Value;
+use vestibule_domain::{TenantId, Timestamp};
+use vestibule_storage::{AuditEventRecord, StorageError, Store};
+
+pub use vestibule_storage::{AuditEventRecord as AuditEvent, AuditFilter};
+
+/// What stands in for a secret's value.
+pub const REDACTED: &str = "[redacted]";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("the change could not be written down: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// One change, as the caller describes it.
+pub struct Change<'a> {
+    pub tenant: Option<TenantId>,
+    /// The staff member's e-mail address.
+    pub actor: &'a str,
+    /// `thing.verb`: `saml_app.update`, `settings.save`, `domain.release`, …
+    pub action: &'a str,
+    /// Which one, in words an admin recognises: `Events (k3Jd9sLq)`, `sso.acme.org`.
+    pub target: String,
+    /// `None` for creations.
+    pub before: Option<Value>,
+    /// `None` for deletions.
+    pub after: Option<Value>,
+}
+
+/// A value for [`Change::before`] or [`Change::after`].
+pub fn snapshot(value: &impl Serialize) -> Result<Value, AuditError> {
+    Ok(serde_json::to_value(value)?)
+}
+
+/// Field names that hold secrets, wherever they appear.
+fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "secret", "password", "private", "token", "api_key", "sealed",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+/// `value` with every secret's value replaced by [`REDACTED`]. Flags, nulls and empty strings
+/// stay, so the log still shows whether a secret was set.
+pub fn redact(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| {
+                    // Flags (`has_secret`), nulls and empty strings say whether a secret is
+                    // set without saying what it is: they stay.
+                    let value = if !is_secret(&key) {
+                        redact(value)
+                    } else if matches!(&value, Value::Null | Value::Bool(_))
+                        || value.as_str().is_some_and(str::is_empty)
+                    {
+                        value
+                    } else {
+                        Value::String(REDACTED.to_string())
+                    };
+                    (key, value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
+        other => other,
+    }
+}
+
+#[derive(Clone)]
+pub struct AuditLog {
+    store: Store,
+}
+
+/// How many events a search returns at most.
+pub const SEARCH_LIMIT: i64 = 500;
+
+impl AuditLog {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Writes `change` down, secrets redacted. Nothing is recorded when before and after are
+    /// the same: saving an unchanged form is not a change.
+    pub async fn record(&self, change: Change<'_>, now: Timestamp) -> Result<(), AuditError> {
+        let before = change.before.map(redact);
+        let after = change.after.map(redact);
+        if before.is_some() && before == after {
+            return Ok(());
+        }
+        let event = AuditEventRecord {
+            id: 0,
+            tenant: change.tenant,
+            at: now,
+            actor: change.actor.to_string(),
+            action: change.action.to_string(),
+            target: change.target,
+            before: before.map(|value| value.to_string()),
+            after: after.map(|value| value.to_string()),
+        };
+        self.store.record_audit_event(&event).await?;
+        Ok(())
+    }
+
+    /// A tenant's events matching `filter`, newest first, at most [`SEARCH_LIMIT`].
+    pub async fn search(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEvent>, AuditError> {
+        Ok(self
+            .store
+            .audit_events(tenant, filter, SEARCH_LIMIT)
+            .await?)
+    }
+}
+
+/// One CSV field (RFC 4180). A field a spreadsheet would run as a formula (`=`, `+`, `-`, `@`,
+/// tab, carriage return first) is prefixed with `'`: values come from tenant admins' input.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+/// The events as CSV with a header row: time (UTC, ISO 8601), actor, action, target, before,
+/// after.
+pub fn to_csv(events: &[AuditEvent]) -> String {
+    let mut csv = String::from("time,actor,action,target,before,after\r\n");
+    for event in events {
+        let fields = [
+            event.at.to_xml_datetime(),
+            event.actor.clone(),
+            event.action.clone(),
+            event.target.clone(),
+            event.before.clone().unwrap_or_default(),
+            event.after.clone().unwrap_or_default(),
+        ];
+        let line: Vec<String> = fields.iter().map(|field| csv_field(field)).collect();
+        csv.push_str(&line.join(","));
+        csv.push_str("\r\n");
+    }
+    csv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_redacted_wherever_they_are_and_empty_ones_stay_visible() {
+        let value = json!({
+            "name": "Events",
+            "client_secret": "s3cr3t",
+            "imis": {"background_password": "hunter2", "base_url": "https://imis.acme.org"},
+            "hs512_key": "",
+            "keys": [{"private_key": "-----BEGIN"}],
+            "refresh_token": null,
+            "has_secret": true,
+        });
+        assert_eq!(
+            redact(value),
+            json!({
+                "name": "Events",
+                "client_secret": REDACTED,
+                "imis": {"background_password": REDACTED, "base_url": "https://imis.acme.org"},
+                "hs512_key": "",
+                "keys": [{"private_key": REDACTED}],
+                "refresh_token": null,
+                "has_secret": true,
+            })
+        );
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting_and_defuses_formulas() {
+        let event = AuditEvent {
+            id: 1,
+            tenant: Some(TenantId(1)),
+            at: Timestamp(1_900_000_000),
+            actor: "admin@acme.test".into(),
+            action: "saml_app.update".into(),
+            target: "=HYPERLINK(\"http://evil\")".into(),
+            before: Some("{\"name\":\"Old, \\\"quoted\\\"\"}".into()),
+            after: None,
+        };
+        assert_eq!(
+            to_csv(&[event]),
+            "time,actor,action,target,before,after\r\n\
+             2030-03-17T17:46:40Z,admin@acme.test,saml_app.update,\
+             \"'=HYPERLINK(\"\"http://evil\"\")\",\
+             \"{\"\"name\"\":\"\"Old, \\\"\"quoted\\\"\"\"\"}\",\r\n"
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! The audit log as CSV, for a tenant's admins (and operators): the same filters as the Audit
+//! log page. A plain GET with the session cookie, so the browser downloads it as a file.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use vestibule_audit::{to_csv, AuditFilter};
+use vestibule_domain::Timestamp;
+use vestibule_staff::StaffError;
+
+use crate::member_site::cookie;
+use crate::Engines;
+
+#[derive(Clone)]
+struct ExportState {
+    engines: Engines,
+    session_cookie: &'static str,
+}
+
+/// The page's filters; empty ones filter nothing.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub actor: String,
+}
+
+impl AuditQuery {
+    pub fn filter(&self) -> AuditFilter {
+        let given = |text: &str| Some(text.trim().to_string()).filter(|t| !t.is_empty());
+        AuditFilter {
+            action: given(&self.action),
+            actor: given(&self.actor),
+            ..AuditFilter::default()
+        }
+    }
+}
+
+pub fn router(engines: Engines, session_cookie: &'static str) -> Router {
+    Router::new()
+        .route("/t/{cloud_id}/audit.csv", get(export))
+        .with_state(ExportState {
+            engines,
+            session_cookie,
+        })
+}
+
+async fn export(
+    State(state): State<ExportState>,
+    Path(cloud_id): Path<String>,
+    Query(query): Query<AuditQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let accounts = &state.engines.accounts;
+    let caller = match cookie(&headers, state.session_cookie) {
+        Some(token) => accounts.authenticate(&token, Timestamp::now()).await,
+        None => Ok(None),
+    };
+    let caller = match caller {
+        Ok(Some(caller)) => caller,
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(error) => return staff_error(&error),
+    };
+    let tenant = match accounts.tenant_for(&caller, &cloud_id).await {
+        Ok(tenant) => tenant,
+        Err(error) => return staff_error(&error),
+    };
+    match state.engines.audit.search(tenant.id, &query.filter()).await {
+        Ok(events) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}-audit-log.csv\"", tenant.cloud_id),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+            to_csv(&events),
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "reading the audit log failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The audit log could not be read.",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn staff_error(error: &StaffError) -> Response {
+    match error {
+        StaffError::Forbidden => {
+            (StatusCode::FORBIDDEN, "You may not see this Cloud ID.").into_response()
+        }
+        StaffError::NotFound => (StatusCode::NOT_FOUND, "No such Cloud ID.").into_response(),
+        error => {
+            tracing::error!(%error, "audit export failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response()
+        }
+    }
+}

@@ -317,20 +317,24 @@ pub async fn start_provisioning(
             let overview = ssr::provisioning()?
                 .start(tenant.id, &domain, ssr::now())
                 .await?;
-            let after = serde_json::json!({ "domain": overview.domain.to_string() });
-            ssr::record_change(
-                &caller,
-                Some(tenant.id),
-                "domain.provision",
-                overview.domain.to_string(),
-                None,
-                Some(&after),
-            )
-            .await;
+            record_domain_change(&caller, &tenant, "domain.provision", &overview).await;
             ssr::domain_view(Some(overview))
         }
         .await,
     )
+}
+
+/// Provisioning asked for (again): the audit log names the domain.
+#[cfg(feature = "ssr")]
+async fn record_domain_change(
+    caller: &vestibule_staff::CurrentStaff,
+    tenant: &vestibule_domain::Tenant,
+    action: &str,
+    overview: &vestibule_provisioning::DomainOverview,
+) {
+    let domain = overview.domain.to_string();
+    let after = serde_json::json!({ "domain": domain });
+    ssr::record_change(caller, Some(tenant.id), action, domain, None, Some(&after)).await;
 }
 
 #[server(prefix = "/api", endpoint = "retry_provisioning")]
@@ -343,16 +347,7 @@ pub async fn retry_provisioning(
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let overview = ssr::provisioning()?.retry(tenant.id, ssr::now()).await?;
-            let after = serde_json::json!({ "domain": overview.domain.to_string() });
-            ssr::record_change(
-                &caller,
-                Some(tenant.id),
-                "domain.retry",
-                overview.domain.to_string(),
-                None,
-                Some(&after),
-            )
-            .await;
+            record_domain_change(&caller, &tenant, "domain.retry", &overview).await;
             ssr::domain_view(Some(overview))
         }
         .await,

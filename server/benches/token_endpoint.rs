@@ -26,8 +26,7 @@ use rsa::pkcs8::EncodePrivateKey;
 use tower::ServiceExt;
 use vestibule_domain::{TenantId, Timestamp};
 use vestibule_oidc::{check_request, ClientInput, Subject};
-use vestibule_secrets::SecretKey;
-use vestibule_server::{tenant_edge, Config, Engines};
+use vestibule_server::{tenant_edge, Engines};
 use vestibule_storage::testing::{sqlite, TestDatabase};
 
 #[path = "../tests/support/mod.rs"]
@@ -54,14 +53,7 @@ async fn provider() -> Provider {
         .await
         .unwrap()
         .id;
-    let config = Config {
-        secret_key: Some(SecretKey::generate_base64()),
-        edge: vestibule_server::config::EdgeConfig {
-            test_domains: vec!["sso.acme.localhost=acme".into()],
-            ..Default::default()
-        },
-        ..Config::default()
-    };
+    let config = support::config(&["sso.acme.localhost=acme"]);
     let engines = support::engines(&config, store);
     let provisioning = engines.provisioning.clone();
     let router =

@@ -27,8 +27,7 @@ struct Dashboard {
 async fn dashboard(db: TestDatabase, public_url: &str) -> Dashboard {
     let config = Config {
         public_url: public_url.to_string(),
-        secret_key: Some(SecretKey::generate_base64()),
-        ..Config::default()
+        ..support::config(&[])
     };
     let engines = support::engines(&config, db.store().clone());
     let accounts = engines.accounts.clone();

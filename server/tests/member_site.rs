@@ -14,8 +14,7 @@ use imis_emulator::{Behaviour, Directory, Emulator, FailMode};
 use tower::ServiceExt;
 use vestibule_domain::{TenantId, Timestamp};
 use vestibule_members::NewDirectoryMember;
-use vestibule_secrets::SecretKey;
-use vestibule_server::{tenant_edge, Config, Engines};
+use vestibule_server::{tenant_edge, Engines};
 use vestibule_settings::SettingsInput;
 use vestibule_storage::testing::{sqlite, TestDatabase};
 
@@ -98,17 +97,7 @@ async fn site() -> Site {
         .create_tenant(&"beta".parse().unwrap(), "Beta", Timestamp::now())
         .await
         .unwrap();
-    let config = Config {
-        secret_key: Some(SecretKey::generate_base64()),
-        edge: vestibule_server::config::EdgeConfig {
-            test_domains: vec![
-                "sso.acme.localhost=acme".into(),
-                "sso.beta.localhost=beta".into(),
-            ],
-            ..Default::default()
-        },
-        ..Config::default()
-    };
+    let config = support::config(&["sso.acme.localhost=acme", "sso.beta.localhost=beta"]);
     let engines = support::engines(&config, store);
     let provisioning = engines.provisioning.clone();
     let emulator = Emulator::new(Directory::demo(), Behaviour::default());

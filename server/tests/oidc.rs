@@ -15,8 +15,7 @@ use tower::ServiceExt;
 use vestibule_domain::Timestamp;
 use vestibule_members::NewDirectoryMember;
 use vestibule_oidc::{ClientInput, RsaPublicKey, SigningAlgorithm, Verifier};
-use vestibule_secrets::SecretKey;
-use vestibule_server::{tenant_edge, Config};
+use vestibule_server::tenant_edge;
 use vestibule_settings::SettingsInput;
 use vestibule_storage::testing::{sqlite, TestDatabase};
 
@@ -105,14 +104,7 @@ async fn provider(adjust: impl FnOnce(&mut ClientInput)) -> Provider {
         .await
         .unwrap()
         .id;
-    let config = Config {
-        secret_key: Some(SecretKey::generate_base64()),
-        edge: vestibule_server::config::EdgeConfig {
-            test_domains: vec!["sso.acme.localhost=acme".into()],
-            ..Default::default()
-        },
-        ..Config::default()
-    };
+    let config = support::config(&["sso.acme.localhost=acme"]);
     let engines = support::engines(&config, store);
     let provisioning = engines.provisioning.clone();
     let settings = SettingsInput {

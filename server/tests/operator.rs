@@ -12,9 +12,8 @@ use axum::Router;
 use tower::ServiceExt;
 use vestibule_domain::{Seconds, Timestamp};
 use vestibule_members::NewDirectoryMember;
-use vestibule_secrets::SecretKey;
 use vestibule_server::operator::{operator_router, Listener, Metrics};
-use vestibule_server::{tenant_edge, Config};
+use vestibule_server::tenant_edge;
 use vestibule_settings::SettingsInput;
 use vestibule_storage::testing::sqlite;
 use vestibule_storage::CertificateRecord;
@@ -41,14 +40,7 @@ async fn metrics_count_requests_by_route_and_read_certificates_and_jobs_from_the
         .create_tenant(&"acme".parse().unwrap(), "Acme", now)
         .await
         .unwrap();
-    let config = Config {
-        secret_key: Some(SecretKey::generate_base64()),
-        edge: vestibule_server::config::EdgeConfig {
-            test_domains: vec!["sso.acme.localhost=acme".into()],
-            ..Default::default()
-        },
-        ..Config::default()
-    };
+    let config = support::config(&["sso.acme.localhost=acme"]);
     let engines = support::engines(&config, store.clone());
     let metrics = Metrics::default();
     let edge = metrics.track(

@@ -17,7 +17,6 @@ use vestibule_saml::{
     verified_element, AssertionConsumer, LogoutAddress, NameIdFormat, RedirectQuery, SamlAppInput,
     SignedPartsSetting, SigningKey, STATUS_SUCCESS,
 };
-use vestibule_secrets::SecretKey;
 use vestibule_server::{tenant_edge, Config, Engines};
 use vestibule_settings::SettingsInput;
 use vestibule_storage::testing::{sqlite, TestDatabase};
@@ -152,17 +151,12 @@ async fn idp(adjust: impl FnOnce(&mut SamlAppInput)) -> Idp {
         .unwrap()
         .id;
     let config = Config {
-        secret_key: Some(SecretKey::generate_base64()),
-        edge: vestibule_server::config::EdgeConfig {
-            test_domains: vec!["sso.acme.localhost=acme".into()],
-            ..Default::default()
-        },
         // Not the default, to see the setting reach the assertions.
         saml: vestibule_server::config::SamlConfig {
             clock_skew_seconds: 90,
             ..Default::default()
         },
-        ..Config::default()
+        ..support::config(&["sso.acme.localhost=acme"])
     };
     let engines = support::engines(&config, store.clone());
     let settings = SettingsInput {

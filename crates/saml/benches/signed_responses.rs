@@ -29,6 +29,10 @@ use vestibule_saml::{
 use vestibule_secrets::SecretKey;
 use vestibule_storage::testing::sqlite;
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::service_provider_key;
+
 const ROUNDS: usize = 5;
 const COUNT: usize = 300;
 
@@ -52,29 +56,6 @@ fn rate_of(mut work: impl FnMut()) -> f64 {
     )
 }
 
-/// An RSA-2048 certificate for the service provider's encryption key.
-fn encryption_certificate() -> Vec<u8> {
-    use openssl::{asn1::Asn1Time, rsa::Rsa, x509};
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = x509::X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "events.example.org")
-        .unwrap();
-    let name = name.build();
-    let mut builder = x509::X509Builder::new().unwrap();
-    builder.set_version(2).unwrap();
-    builder.set_subject_name(&name).unwrap();
-    builder.set_issuer_name(&name).unwrap();
-    builder.set_pubkey(&key).unwrap();
-    builder
-        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    builder
-        .set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    builder.sign(&key, MessageDigest::sha256()).unwrap();
-    builder.build().to_der().unwrap()
-}
-
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -96,7 +77,7 @@ fn main() {
         .await
         .unwrap()
     });
-    let encryption = EncryptionKey::from_certificate(&encryption_certificate()).unwrap();
+    let encryption = EncryptionKey::from_certificate(&service_provider_key(2048).1).unwrap();
     let attributes = [
         ("email", "jane@members.acme.test"),
         ("firstName", "Jane"),

@@ -19,6 +19,9 @@ use vestibule_saml::{
 use vestibule_secrets::SecretKey;
 use vestibule_storage::testing::{for_each_backend, sqlite, TestDatabase};
 
+mod support;
+use support::service_provider_key;
+
 const T0: Timestamp = Timestamp(1_900_000_000);
 const ISSUER: &str = "https://sso.acme.test/saml/metadata";
 const ACS: &str = "https://events.example.org/saml/acs";
@@ -274,32 +277,6 @@ async fn metadata_names_the_endpoints_and_the_signing_certificate() {
         .unwrap()
         .certificates[0];
     assert_eq!(STANDARD.decode(certificate).unwrap(), key.certificate_der);
-}
-
-/// A service provider's RSA key and self-signed certificate (PEM key, DER certificate).
-fn service_provider_key(bits: u32) -> (Vec<u8>, Vec<u8>) {
-    use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509};
-    let key = PKey::from_rsa(Rsa::generate(bits).unwrap()).unwrap();
-    let mut name = x509::X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "events.example.org")
-        .unwrap();
-    let name = name.build();
-    let mut builder = x509::X509Builder::new().unwrap();
-    builder.set_version(2).unwrap();
-    builder.set_subject_name(&name).unwrap();
-    builder.set_issuer_name(&name).unwrap();
-    builder.set_pubkey(&key).unwrap();
-    builder
-        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    builder
-        .set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    builder.sign(&key, MessageDigest::sha256()).unwrap();
-    (
-        key.private_key_to_pem_pkcs8().unwrap(),
-        builder.build().to_der().unwrap(),
-    )
 }
 
 /// `xmlsec1 --decrypt` with the service provider's private key: the decrypted document, or

@@ -3,6 +3,7 @@
 //! (the benchmark with `#[path]`).
 
 use vestibule_provisioning::Provisioning;
+use vestibule_secrets::SecretKey;
 use vestibule_server::{Config, Engines};
 use vestibule_staff::PasswordHasher;
 use vestibule_storage::Store;
@@ -25,4 +26,17 @@ pub fn engines(config: &Config, store: Store) -> Engines {
         provisioning,
         PasswordHasher::new(1024, 1, 2),
     )
+}
+
+/// The defaults with a fresh secret key, serving `test_domains` (`name=cloud-id`) over plain
+/// HTTP as `vestibule serve` does.
+pub fn config(test_domains: &[&str]) -> Config {
+    Config {
+        secret_key: Some(SecretKey::generate_base64()),
+        edge: vestibule_server::config::EdgeConfig {
+            test_domains: test_domains.iter().map(|d| d.to_string()).collect(),
+            ..Default::default()
+        },
+        ..Config::default()
+    }
 }

@@ -1,0 +1,402 @@
+//! Two `vestibule serve` processes on one PostgreSQL database, as a load balancer would run
+//! them: a member's requests land on either node and nothing is lost between them.
+//!
+//! The nodes listen on the same port of two loopback addresses (127.0.0.1 and 127.0.0.2), so
+//! the tenant's test domain has one origin, as behind a load balancer; each request below
+//! names the node it goes to. Runs when the test command's PostgreSQL is there (required in CI).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use vestibule_domain::Timestamp;
+use vestibule_members::NewDirectoryMember;
+use vestibule_oidc::ClientInput;
+use vestibule_settings::SettingsInput;
+use vestibule_storage::testing::postgres;
+
+const DOMAIN: &str = "sso.acme.localhost";
+const REDIRECT: &str = "https://events.example.org/cb";
+
+/// A running `vestibule serve`, stopped when dropped.
+struct Node {
+    child: Child,
+    ip: IpAddr,
+    edge_port: u16,
+    operator: SocketAddr,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port(ip: IpAddr) -> u16 {
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Node {
+    fn start(database_url: &str, secret: &str, ip: IpAddr, edge_port: u16) -> Self {
+        let folder = std::env::temp_dir();
+        let dashboard = SocketAddr::new(ip, free_port(ip));
+        let operator = SocketAddr::new(ip, free_port(ip));
+        let child = Command::new(env!("CARGO_BIN_EXE_vestibule"))
+            .arg("serve")
+            .current_dir(folder)
+            .env("VESTIBULE_DATABASE_URL", database_url)
+            .env("VESTIBULE_SECRET_KEY", secret)
+            .env("VESTIBULE_LISTEN", dashboard.to_string())
+            .env("VESTIBULE_PUBLIC_URL", format!("http://{dashboard}"))
+            .env("VESTIBULE_HTTP_LISTEN", format!("{ip}:{edge_port}"))
+            .env("VESTIBULE_HTTPS_LISTEN", format!("{ip}:{}", free_port(ip)))
+            .env("VESTIBULE_OPERATOR_LISTEN", operator.to_string())
+            .env("VESTIBULE_TEST_DOMAINS", format!("{DOMAIN}=acme"))
+            .env("VESTIBULE_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        Node {
+            child,
+            ip,
+            edge_port,
+            operator,
+        }
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(reply) = exchange(self.operator, "GET /readyz HTTP/1.1\r\n", "", "").await {
+                if reply.status == 200 {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} never got ready",
+                self.ip
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A request to this node's edge for the tenant's domain.
+    async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {DOMAIN}:{}\r\n",
+            self.edge_port
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let address = SocketAddr::new(self.ip, self.edge_port);
+        exchange(address, &head, body, "application/x-www-form-urlencoded")
+            .await
+            .unwrap()
+    }
+
+    async fn metrics(&self) -> String {
+        exchange(self.operator, "GET /metrics HTTP/1.1\r\n", "", "")
+            .await
+            .unwrap()
+            .body
+    }
+}
+
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_string())
+        })
+    }
+
+    fn location(&self) -> String {
+        self.header("location").expect("a Location header")
+    }
+}
+
+/// One HTTP/1.1 exchange on a fresh connection (`Connection: close`, so the body ends with it).
+async fn exchange(
+    address: SocketAddr,
+    head: &str,
+    body: &str,
+    content_type: &str,
+) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect(address).await?;
+    let mut request = head.to_string();
+    if head.starts_with("GET /readyz") || head.starts_with("GET /metrics") {
+        request.push_str(&format!("Host: {address}\r\n"));
+    }
+    if !body.is_empty() {
+        request.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    Ok(Reply {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    })
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn query_value(url: &str, key: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == key).then(|| v.to_string())
+    })
+}
+
+/// The application's back-channel code exchange at `node`.
+async fn redeem(node: &Node, code: &str, basic: &str) -> Reply {
+    let body = form(&[
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        (
+            "code_verifier",
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+        ),
+    ]);
+    node.send("POST", "/oidc/token", &[("Authorization", basic)], &body)
+        .await
+}
+
+#[tokio::test]
+async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
+    let Some(db) = postgres().await else {
+        return;
+    };
+    // A tenant admin's work, done through the engines on the same database (a third node).
+    let config = support::config(&[&format!("{DOMAIN}=acme")]);
+    let secret = config.secret_key.clone().unwrap();
+    let engines = support::engines(&config, db.store().clone());
+    let now = Timestamp::now();
+    let acme = db
+        .store()
+        .create_tenant(&"acme".parse().unwrap(), "Acme", now)
+        .await
+        .unwrap()
+        .id;
+    let settings = |brand: &str| SettingsInput {
+        identity_source: "directory".into(),
+        brand_name: brand.into(),
+        ..SettingsInput::default()
+    };
+    engines
+        .settings
+        .save(acme, settings("Acme Association"), now)
+        .await
+        .unwrap();
+    let jane = NewDirectoryMember {
+        username: "jane".into(),
+        email: "jane@acme.test".into(),
+        given_name: "Jane".into(),
+        family_name: "Member".into(),
+        password: "jane-member-password".into(),
+    };
+    engines
+        .members
+        .add_directory_member(acme, jane, now)
+        .await
+        .unwrap();
+    let input = ClientInput {
+        name: "Events".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        consent: false,
+        ..ClientInput::default()
+    };
+    let (client, shown) = engines.oidc.clients.create(acme, input, now).await.unwrap();
+    let basic = format!(
+        "Basic {}",
+        STANDARD.encode(format!(
+            "{}:{}",
+            client.client_id,
+            shown.client_secret.unwrap()
+        ))
+    );
+
+    let port = free_port(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
+    let a = Node::start(db.url(), &secret, Ipv4Addr::new(127, 0, 0, 1).into(), port);
+    let b = Node::start(db.url(), &secret, Ipv4Addr::new(127, 0, 0, 2).into(), port);
+    a.wait_ready().await;
+    b.wait_ready().await;
+    let origin = format!("http://{DOMAIN}:{port}");
+
+    // The application sends the member to node A, which asks them to sign in.
+    let authorize = format!(
+        "/oidc/authorize?{}",
+        form(&[
+            ("client_id", &client.client_id),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid profile"),
+            ("state", "st-1"),
+            ("nonce", "no-1"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            ),
+            ("code_challenge_method", "S256"),
+        ])
+    );
+    let asked = a.send("GET", &authorize, &[], "").await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    let login = asked.location();
+    assert!(login.starts_with("/login?return_to="), "{login}");
+
+    // The sign-in form is posted to node B: the session it opens is in the database.
+    let signed_in = b
+        .send(
+            "POST",
+            "/login",
+            &[("Origin", &origin)],
+            &form(&[
+                ("username", "jane"),
+                ("password", "jane-member-password"),
+                ("return_to", &authorize),
+            ]),
+        )
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let cookie = signed_in
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // Back at node A with the cookie B set: A knows the member and issues the code.
+    let answered = a.send("GET", &authorize, &[("Cookie", &cookie)], "").await;
+    assert_eq!(answered.status, 303, "{}", answered.body);
+    let callback = answered.location();
+    assert!(callback.starts_with(REDIRECT), "{callback}");
+    assert_eq!(query_value(&callback, "state").as_deref(), Some("st-1"));
+    let code = query_value(&callback, "code").unwrap();
+
+    // The application redeems the code at node B, once: a second try at A is refused.
+    let tokens = redeem(&b, &code, &basic).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let tokens: serde_json::Value = serde_json::from_str(&tokens.body).unwrap();
+    assert!(tokens["id_token"]
+        .as_str()
+        .is_some_and(|t| t.split('.').count() == 3));
+    // The access token B issued works at A's userinfo.
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let userinfo = a
+        .send("GET", "/oidc/userinfo", &[("Authorization", &bearer)], "")
+        .await;
+    assert_eq!(userinfo.status, 200, "{}", userinfo.body);
+    assert!(
+        userinfo.body.contains("jane@acme.test"),
+        "{}",
+        userinfo.body
+    );
+
+    let replay = redeem(&a, &code, &basic).await;
+    assert_eq!(replay.status, 400, "{}", replay.body);
+    assert!(replay.body.contains("invalid_grant"), "{}", replay.body);
+
+    // Replaying a code revokes what it gave (RFC 6749 §4.1.2), on every node.
+    let revoked = b
+        .send("GET", "/oidc/userinfo", &[("Authorization", &bearer)], "")
+        .await;
+    assert_eq!(revoked.status, 401, "{}", revoked.body);
+
+    // A Settings change is on both nodes' pages at once (within the promised seconds).
+    engines
+        .settings
+        .save(acme, settings("Acme Members"), Timestamp::now())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for node in [&a, &b] {
+        loop {
+            let page = node.send("GET", "/login", &[], "").await;
+            if page.body.contains("Acme Members") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} still shows the old brand",
+                node.ip
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // Each node's metrics show its own part: B the sign-in and the token, A the code.
+    let (metrics_a, metrics_b) = (a.metrics().await, b.metrics().await);
+    assert!(
+        metrics_b.contains(
+            "vestibule_member_sign_ins_total{source=\"directory\",outcome=\"signed in\"} 1"
+        ),
+        "{metrics_b}"
+    );
+    assert!(
+        !metrics_a.contains("vestibule_member_sign_ins_total{"),
+        "{metrics_a}"
+    );
+    assert!(
+        metrics_b.contains("route=\"/oidc/token\",method=\"POST\",status=\"200\"} 1"),
+        "{metrics_b}"
+    );
+    assert!(
+        metrics_a.contains("route=\"/oidc/authorize\",method=\"GET\",status=\"303\"} 2"),
+        "{metrics_a}"
+    );
+}

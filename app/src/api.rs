@@ -782,12 +782,7 @@ pub async fn audit_log(
         async {
             let caller = ssr::caller().await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            let given = |text: &str| Some(text.trim().to_string()).filter(|t| !t.is_empty());
-            let filter = vestibule_audit::AuditFilter {
-                action: given(&action),
-                actor: given(&actor),
-                ..vestibule_audit::AuditFilter::default()
-            };
+            let filter = vestibule_audit::filter(&action, &actor);
             let events = ssr::audit()?.search(tenant.id, &filter).await?;
             Ok(AuditLogView {
                 events: events

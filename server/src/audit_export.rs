@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use vestibule_audit::{to_csv, AuditFilter};
+use vestibule_audit::to_csv;
 use vestibule_domain::Timestamp;
 use vestibule_staff::StaffError;
 
@@ -22,22 +22,11 @@ struct ExportState {
 
 /// The page's filters; empty ones filter nothing.
 #[derive(Debug, Default, Deserialize)]
-pub struct AuditQuery {
+struct AuditQuery {
     #[serde(default)]
-    pub action: String,
+    action: String,
     #[serde(default)]
-    pub actor: String,
-}
-
-impl AuditQuery {
-    pub fn filter(&self) -> AuditFilter {
-        let given = |text: &str| Some(text.trim().to_string()).filter(|t| !t.is_empty());
-        AuditFilter {
-            action: given(&self.action),
-            actor: given(&self.actor),
-            ..AuditFilter::default()
-        }
-    }
+    actor: String,
 }
 
 pub fn router(engines: Engines, session_cookie: &'static str) -> Router {
@@ -69,7 +58,8 @@ async fn export(
         Ok(tenant) => tenant,
         Err(error) => return staff_error(&error),
     };
-    match state.engines.audit.search(tenant.id, &query.filter()).await {
+    let filter = vestibule_audit::filter(&query.action, &query.actor);
+    match state.engines.audit.search(tenant.id, &filter).await {
         Ok(events) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

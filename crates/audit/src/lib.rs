@@ -23,6 +23,17 @@ pub enum AuditError {
     Serialize(#[from] serde_json::Error),
 }
 
+/// The filter a search form describes: `action` a prefix (`saml_app`), `actor` part of an
+/// e-mail address; blank fields filter nothing.
+pub fn filter(action: &str, actor: &str) -> AuditFilter {
+    let given = |text: &str| Some(text.trim().to_string()).filter(|t| !t.is_empty());
+    AuditFilter {
+        action: given(action),
+        actor: given(actor),
+        ..AuditFilter::default()
+    }
+}
+
 /// One change, as the caller describes it.
 pub struct Change<'a> {
     pub tenant: Option<TenantId>,

@@ -4,33 +4,30 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsConnector;
 use vestibule_domain::{DomainState, ProvisioningPhase, TenantId, Timestamp};
-use vestibule_provisioning::{
-    provider, AcmeSettings, Provisioning, ProvisioningError, ProvisioningSettings,
-};
+use vestibule_provisioning::{AcmeSettings, Provisioning, ProvisioningError, ProvisioningSettings};
 use vestibule_secrets::SecretKey;
 use vestibule_server::{member_site, tenant_edge, Config, Engines};
 use vestibule_staff::PasswordHasher;
 use vestibule_storage::testing::{sqlite, TestDatabase};
 use vestibule_storage::Store;
 
+#[path = "support/sandbox.rs"]
+mod sandbox;
+use sandbox::{https_exchange, AcmeSandbox};
+
 const TARGET: &str = "edge.vestibule.test";
 const REQUIRE_VAR: &str = "VESTIBULE_REQUIRE_SANDBOX";
 
 /// Pebble, the DNS server and Vestibule's edge listeners for one test.
 struct Sandbox {
-    folder: tempfile::TempDir,
-    env: Vec<(String, String)>,
+    acme: AcmeSandbox,
     http: SocketAddr,
     https: SocketAddr,
     https_listener: Option<TcpListener>,
@@ -40,41 +37,13 @@ struct Sandbox {
 impl Sandbox {
     /// `None` when Pebble is not installed and the test command did not ask for it.
     async fn start(cert_seconds: Option<u32>) -> Option<Self> {
-        if Command::new("pebble").arg("-h").output().is_err() {
-            if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
-                panic!("{REQUIRE_VAR}=1 but pebble is not installed");
-            }
-            eprintln!("note: pebble is not installed; skipping this test");
-            return None;
-        }
         let http_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let https_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http = http_listener.local_addr().unwrap();
         let https = https_listener.local_addr().unwrap();
-        let folder = tempfile::tempdir().unwrap();
-        let mut command = Command::new(script());
-        command
-            .arg("start")
-            .arg(folder.path())
-            .arg(http.port().to_string());
-        if let Some(seconds) = cert_seconds {
-            command.env("SANDBOX_CERT_SECONDS", seconds.to_string());
-        }
-        let output = command.output().expect("run scripts/acme-sandbox");
-        assert!(
-            output.status.success(),
-            "sandbox: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let env = String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|line| line.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let acme = AcmeSandbox::start(http.port(), cert_seconds)?;
         Some(Self {
-            folder,
-            env,
+            acme,
             http,
             https,
             https_listener: Some(https_listener),
@@ -83,11 +52,7 @@ impl Sandbox {
     }
 
     fn var(&self, name: &str) -> String {
-        self.env
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| panic!("sandbox did not print {name}"))
+        self.acme.var(name)
     }
 
     fn settings(&self) -> ProvisioningSettings {
@@ -133,46 +98,17 @@ impl Sandbox {
         ));
     }
 
-    /// Calls the DNS server's management API (`/set-cname`, `/add-a`, `/add-caa`, …).
     fn dns(&self, endpoint: &str, body: serde_json::Value) {
-        let url = format!("{}/{endpoint}", self.var("SANDBOX_DNS_API"));
-        let status = Command::new("curl")
-            .args(["-sf", "-X", "POST", &url, "-d", &body.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "{endpoint} {body}");
+        self.acme.dns(endpoint, body);
     }
 
     fn point_cname(&self, domain: &str, target: &str) {
-        self.dns(
-            "set-cname",
-            serde_json::json!({ "host": format!("{domain}."), "target": format!("{target}.") }),
-        );
+        self.acme.point_cname(domain, target);
     }
 
-    /// Pebble's issuing root, to verify served chains the way a browser would.
     fn issuing_root(&self) -> Vec<u8> {
-        let url = format!("{}/roots/0", self.var("SANDBOX_ACME_API"));
-        let output = Command::new("curl")
-            .args(["-sf", "--cacert", &self.var("VESTIBULE_ACME_ROOT"), &url])
-            .output()
-            .unwrap();
-        assert!(output.status.success());
-        output.stdout
+        self.acme.issuing_root()
     }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = Command::new(script())
-            .arg("stop")
-            .arg(self.folder.path())
-            .status();
-    }
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/acme-sandbox")
 }
 
 async fn tenant(store: &Store, cloud_id: &str) -> TenantId {
@@ -193,39 +129,6 @@ async fn https_get(edge: SocketAddr, name: &str, root: &[u8]) -> Result<String, 
     https_exchange(edge, name, root)
         .await
         .map(|(response, _)| response)
-}
-
-/// As [`https_get`], also returning the leaf certificate the edge presented.
-async fn https_exchange(
-    edge: SocketAddr,
-    name: &str,
-    root: &[u8],
-) -> Result<(String, Vec<u8>), String> {
-    let mut roots = RootCertStore::empty();
-    for certificate in rustls_pemfile::certs(&mut &root[..]) {
-        roots.add(certificate.unwrap()).unwrap();
-    }
-    let config = ClientConfig::builder_with_provider(Arc::new(provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = TcpStream::connect(edge).await.map_err(|e| e.to_string())?;
-    let mut tls = TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
-        .await
-        .map_err(|e| e.to_string())?;
-    tls.write_all(
-        format!("GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
-    let mut response = String::new();
-    tls.read_to_string(&mut response)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((response, leaf))
 }
 
 async fn plain_get(address: SocketAddr, host: &str, path: &str) -> String {

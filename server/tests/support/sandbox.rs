@@ -1,0 +1,141 @@
+//! Pebble (the ACME CA) and pebble-challtestsrv (the DNS server) for one test, started by
+//! `scripts/acme-sandbox`, and a TLS client that checks what the edge serves against Pebble's
+//! root. Included with `#[path = "support/sandbox.rs"] mod sandbox;` by the tests that provision.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, RootCertStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use vestibule_provisioning::provider;
+
+const REQUIRE_VAR: &str = "VESTIBULE_REQUIRE_SANDBOX";
+
+/// A running sandbox, stopped when dropped.
+pub struct AcmeSandbox {
+    folder: tempfile::TempDir,
+    /// What `scripts/acme-sandbox` printed: `VESTIBULE_*` settings and `SANDBOX_*` addresses.
+    pub env: Vec<(String, String)>,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/acme-sandbox")
+}
+
+impl AcmeSandbox {
+    /// Pebble validating HTTP-01 on `http_port`; `None` when Pebble is not installed and the
+    /// test command did not ask for it.
+    pub fn start(http_port: u16, cert_seconds: Option<u32>) -> Option<Self> {
+        if Command::new("pebble").arg("-h").output().is_err() {
+            if std::env::var(REQUIRE_VAR).as_deref() == Ok("1") {
+                panic!("{REQUIRE_VAR}=1 but pebble is not installed");
+            }
+            eprintln!("note: pebble is not installed; skipping this test");
+            return None;
+        }
+        let folder = tempfile::tempdir().unwrap();
+        let mut command = Command::new(script());
+        command
+            .arg("start")
+            .arg(folder.path())
+            .arg(http_port.to_string());
+        if let Some(seconds) = cert_seconds {
+            command.env("SANDBOX_CERT_SECONDS", seconds.to_string());
+        }
+        let output = command.output().expect("run scripts/acme-sandbox");
+        assert!(
+            output.status.success(),
+            "sandbox: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let env = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Some(Self { folder, env })
+    }
+
+    pub fn var(&self, name: &str) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("sandbox did not print {name}"))
+    }
+
+    /// Calls the DNS server's management API (`/set-cname`, `/add-a`, `/add-caa`, …).
+    pub fn dns(&self, endpoint: &str, body: serde_json::Value) {
+        let url = format!("{}/{endpoint}", self.var("SANDBOX_DNS_API"));
+        let status = Command::new("curl")
+            .args(["-sf", "-X", "POST", &url, "-d", &body.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{endpoint} {body}");
+    }
+
+    pub fn point_cname(&self, domain: &str, target: &str) {
+        self.dns(
+            "set-cname",
+            serde_json::json!({ "host": format!("{domain}."), "target": format!("{target}.") }),
+        );
+    }
+
+    /// Pebble's issuing root, to verify served chains the way a browser would.
+    pub fn issuing_root(&self) -> Vec<u8> {
+        let url = format!("{}/roots/0", self.var("SANDBOX_ACME_API"));
+        let output = Command::new("curl")
+            .args(["-sf", "--cacert", &self.var("VESTIBULE_ACME_ROOT"), &url])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        output.stdout
+    }
+}
+
+impl Drop for AcmeSandbox {
+    fn drop(&mut self) {
+        let _ = Command::new(script())
+            .arg("stop")
+            .arg(self.folder.path())
+            .status();
+    }
+}
+
+/// A TLS connection to `edge` asking for `name`, verified against `root`: the response to
+/// `GET /` and the leaf certificate the edge presented.
+pub async fn https_exchange(
+    edge: std::net::SocketAddr,
+    name: &str,
+    root: &[u8],
+) -> Result<(String, Vec<u8>), String> {
+    let mut roots = RootCertStore::empty();
+    for certificate in rustls_pemfile::certs(&mut &root[..]) {
+        roots.add(certificate.unwrap()).unwrap();
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(edge).await.map_err(|e| e.to_string())?;
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    tls.write_all(
+        format!("GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    let mut response = String::new();
+    tls.read_to_string(&mut response)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((response, leaf))
+}

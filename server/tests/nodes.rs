@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/sandbox.rs"]
+mod sandbox;
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -31,6 +33,7 @@ struct Node {
     child: Child,
     ip: IpAddr,
     edge_port: u16,
+    https: SocketAddr,
     operator: SocketAddr,
 }
 
@@ -51,18 +54,31 @@ fn free_port(ip: IpAddr) -> u16 {
 
 impl Node {
     fn start(database_url: &str, secret: &str, ip: IpAddr, edge_port: u16) -> Self {
+        Self::start_with(database_url, secret, ip, edge_port, &[])
+    }
+
+    /// With more settings (`VESTIBULE_*`), e.g. the ACME sandbox's.
+    fn start_with(
+        database_url: &str,
+        secret: &str,
+        ip: IpAddr,
+        edge_port: u16,
+        env: &[(String, String)],
+    ) -> Self {
         let folder = std::env::temp_dir();
         let dashboard = SocketAddr::new(ip, free_port(ip));
         let operator = SocketAddr::new(ip, free_port(ip));
+        let https = SocketAddr::new(ip, free_port(ip));
         let child = Command::new(env!("CARGO_BIN_EXE_vestibule"))
             .arg("serve")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(folder)
             .env("VESTIBULE_DATABASE_URL", database_url)
             .env("VESTIBULE_SECRET_KEY", secret)
             .env("VESTIBULE_LISTEN", dashboard.to_string())
             .env("VESTIBULE_PUBLIC_URL", format!("http://{dashboard}"))
             .env("VESTIBULE_HTTP_LISTEN", format!("{ip}:{edge_port}"))
-            .env("VESTIBULE_HTTPS_LISTEN", format!("{ip}:{}", free_port(ip)))
+            .env("VESTIBULE_HTTPS_LISTEN", https.to_string())
             .env("VESTIBULE_OPERATOR_LISTEN", operator.to_string())
             .env("VESTIBULE_TEST_DOMAINS", format!("{DOMAIN}=acme"))
             .env("VESTIBULE_LOG", "warn")
@@ -73,6 +89,7 @@ impl Node {
             child,
             ip,
             edge_port,
+            https,
             operator,
         }
     }
@@ -399,4 +416,103 @@ async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
         metrics_a.contains("route=\"/oidc/authorize\",method=\"GET\",status=\"303\"} 2"),
         "{metrics_a}"
     );
+}
+
+#[tokio::test]
+async fn a_domain_provisioned_by_either_node_is_served_over_tls_by_both() {
+    let Some(db) = postgres().await else {
+        return;
+    };
+    // Pebble validates HTTP-01 at the shared edge port; the DNS server sends it to 127.0.0.1.
+    let port = free_port(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
+    let Some(acme) = sandbox::AcmeSandbox::start(port, None) else {
+        return;
+    };
+    let config = support::config(&[]);
+    let secret = config.secret_key.clone().unwrap();
+    let engines = support::engines(&config, db.store().clone());
+    let tenant = db
+        .store()
+        .create_tenant(&"acme".parse().unwrap(), "Acme", Timestamp::now())
+        .await
+        .unwrap()
+        .id;
+    acme.point_cname("sso.acme.test", "edge.vestibule.test");
+    let mut env = acme.env.clone();
+    env.extend(
+        [
+            ("VESTIBULE_CNAME_TARGET", "edge.vestibule.test"),
+            ("VESTIBULE_ACME_CAA_IDENTITIES", ""),
+            ("VESTIBULE_CERTIFICATE_RELOAD_SECONDS", "1"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    // Both nodes run the job worker; whichever leases the job first does it, once.
+    let a = Node::start_with(
+        db.url(),
+        &secret,
+        Ipv4Addr::new(127, 0, 0, 1).into(),
+        port,
+        &env,
+    );
+    let b = Node::start_with(
+        db.url(),
+        &secret,
+        Ipv4Addr::new(127, 0, 0, 2).into(),
+        port,
+        &env,
+    );
+    a.wait_ready().await;
+    b.wait_ready().await;
+
+    // The tenant admin presses Start Provisioning (on a third node: the engines here).
+    engines
+        .provisioning
+        .start(tenant, "sso.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let overview = engines
+            .provisioning
+            .overview(tenant)
+            .await
+            .unwrap()
+            .unwrap();
+        if overview.record.state == vestibule_domain::DomainState::Online {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not online: {:?} {}",
+            overview.record.state,
+            overview.record.message
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Both nodes serve the certificate Pebble issued, by SNI, within the reload interval.
+    let root = acme.issuing_root();
+    for node in [&a, &b] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match sandbox::https_exchange(node.https, "sso.acme.test", &root).await {
+                Ok((response, _)) => {
+                    assert!(response.starts_with("HTTP/1.1 "), "{response}");
+                    break;
+                }
+                Err(error) => assert!(Instant::now() < deadline, "node {}: {error}", node.ip),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    // One certificate for the domain, and both nodes' figures show it.
+    assert_eq!(db.store().certificate_expiries().await.unwrap().len(), 1);
+    for node in [&a, &b] {
+        let metrics = node.metrics().await;
+        assert!(
+            metrics.contains("vestibule_certificate_days_to_expiry{domain=\"sso.acme.test\"}"),
+            "{metrics}"
+        );
+    }
 }

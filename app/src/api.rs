@@ -1471,6 +1471,12 @@ fn saml_form(app: &vestibule_saml::SamlApp) -> SamlAppForm {
     }
 }
 
+/// How an app is named in the audit log.
+#[cfg(feature = "ssr")]
+fn saml_target(app: &vestibule_saml::SamlApp) -> String {
+    format!("{} ({})", app.name, app.app_id)
+}
+
 /// The form for a new app: the engine's defaults.
 #[cfg(feature = "ssr")]
 fn new_saml_form() -> SamlAppForm {
@@ -1565,7 +1571,7 @@ pub async fn create_saml_app(
                 .apps
                 .create(tenant.id, saml_input(form)?, ssr::now())
                 .await?;
-            let target = format!("{} ({})", app.name, app.app_id);
+            let target = saml_target(&app);
             let after = saml_form(&app);
             ssr::record_change(
                 &caller,
@@ -1611,7 +1617,7 @@ pub async fn update_saml_app(
             let app = apps
                 .update(tenant.id, &app_id, saml_input(form)?, ssr::now())
                 .await?;
-            let target = format!("{} ({})", app.name, app.app_id);
+            let target = saml_target(&app);
             let after = saml_form(&app);
             ssr::record_change(
                 &caller,
@@ -1641,7 +1647,7 @@ pub async fn delete_saml_app(
             let apps = ssr::saml()?.apps;
             let app = apps.get(tenant.id, &app_id).await?;
             apps.delete(tenant.id, &app_id).await?;
-            let target = format!("{} ({})", app.name, app.app_id);
+            let target = saml_target(&app);
             let before = saml_form(&app);
             ssr::record_change(
                 &caller,

@@ -14,7 +14,10 @@ use vestibule_server::{dashboard_router, Config};
 use vestibule_staff::StaffAccounts;
 use vestibule_storage::testing::{for_each_backend, sqlite, TestDatabase};
 
+#[path = "support/form.rs"]
+mod form_encoding;
 mod support;
+use form_encoding::{form, urlencode};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -64,12 +67,8 @@ impl Dashboard {
         }
     }
 
-    async fn call(&self, endpoint: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Reply {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+    async fn call(&self, endpoint: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+        let body = form(fields);
         let mut request = Request::post(format!("/api/{endpoint}"))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
@@ -107,18 +106,6 @@ impl Dashboard {
         let csrf = json["csrf"].as_str().expect("csrf").to_string();
         (pair, csrf)
     }
-}
-
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// An operator, two tenants, and a signed-up admin for `acme`.

@@ -7,8 +7,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/form.rs"]
+mod form_encoding;
 #[path = "support/sandbox.rs"]
 mod sandbox;
+use form_encoding::form;
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
@@ -97,7 +100,7 @@ impl Node {
     async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(reply) = exchange(self.operator, "GET /readyz HTTP/1.1\r\n", "", "").await {
+            if let Ok(reply) = self.operator_get("/readyz").await {
                 if reply.status == 200 {
                     return;
                 }
@@ -126,11 +129,13 @@ impl Node {
             .unwrap()
     }
 
+    async fn operator_get(&self, path: &str) -> std::io::Result<Reply> {
+        let head = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n", self.operator);
+        exchange(self.operator, &head, "", "").await
+    }
+
     async fn metrics(&self) -> String {
-        exchange(self.operator, "GET /metrics HTTP/1.1\r\n", "", "")
-            .await
-            .unwrap()
-            .body
+        self.operator_get("/metrics").await.unwrap().body
     }
 }
 
@@ -163,9 +168,6 @@ async fn exchange(
 ) -> std::io::Result<Reply> {
     let mut stream = TcpStream::connect(address).await?;
     let mut request = head.to_string();
-    if head.starts_with("GET /readyz") || head.starts_with("GET /metrics") {
-        request.push_str(&format!("Host: {address}\r\n"));
-    }
     if !body.is_empty() {
         request.push_str(&format!(
             "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
@@ -189,24 +191,6 @@ async fn exchange(
         head: head.to_string(),
         body: body.to_string(),
     })
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let encode = |text: &str| -> String {
-        text.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 fn query_value(url: &str, key: &str) -> Option<String> {

@@ -19,7 +19,10 @@ use vestibule_server::tenant_edge;
 use vestibule_settings::SettingsInput;
 use vestibule_storage::testing::{sqlite, TestDatabase};
 
+#[path = "support/form.rs"]
+mod form_encoding;
 mod support;
+use form_encoding::form;
 
 const HOST: &str = "sso.acme.localhost:8080";
 const ISSUER: &str = "http://sso.acme.localhost:8080";
@@ -74,26 +77,6 @@ fn param(url: &str, name: &str) -> Option<String> {
             String::from_utf8(out).unwrap()
         })
     })
-}
-
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 async fn provider(adjust: impl FnOnce(&mut ClientInput)) -> Provider {

@@ -21,7 +21,10 @@ use vestibule_server::{tenant_edge, Config, Engines};
 use vestibule_settings::SettingsInput;
 use vestibule_storage::testing::{sqlite, TestDatabase};
 
+#[path = "support/form.rs"]
+mod form_encoding;
 mod support;
+use form_encoding::{form, urlencode};
 
 const HOST: &str = "sso.acme.localhost:8080";
 const ORIGIN: &str = "http://sso.acme.localhost:8080";
@@ -93,26 +96,6 @@ fn unescape(value: &str) -> String {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
-}
-
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 fn pem(der: &[u8]) -> String {

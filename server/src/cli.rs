@@ -527,6 +527,7 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let site = engines.member_site(&config)?;
     let metrics = crate::operator::Metrics::default();
     engines.members.observe_sign_ins(metrics.sign_in_observer());
+    provisioning.observe_orders(metrics.order_observer());
     let operator = tokio::net::TcpListener::bind(config.operator_listen).await?;
     let operator_router = crate::operator::operator_router(metrics.clone(), store.clone());
     tokio::spawn(async move { axum::serve(operator, operator_router).await });

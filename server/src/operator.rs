@@ -88,6 +88,7 @@ struct Inner {
     sign_ins: Family<SignInLabels, Counter>,
     certificate_days: Family<DomainLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     jobs: Family<QueueLabels, Gauge>,
+    certificate_orders: Counter,
 }
 
 /// This node's metrics. Cheap to clone.
@@ -164,6 +165,12 @@ impl Default for Metrics {
             "Provisioning and renewal jobs: waiting (due, not leased) and running (leased)",
             jobs.clone(),
         );
+        let certificate_orders = Counter::default();
+        registry.register(
+            "certificate_orders",
+            "Certificate orders this node placed at the ACME CA (first issue and renewals)",
+            certificate_orders.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -172,6 +179,7 @@ impl Default for Metrics {
                 sign_ins,
                 certificate_days,
                 jobs,
+                certificate_orders,
             }),
         }
     }
@@ -250,6 +258,14 @@ impl Metrics {
                     outcome: outcome.to_string(),
                 })
                 .inc();
+        })
+    }
+
+    /// Counts each certificate order this node places at the CA.
+    pub fn order_observer(&self) -> vestibule_provisioning::OrderObserver {
+        let orders = self.inner.certificate_orders.clone();
+        Box::new(move || {
+            orders.inc();
         })
     }
 

@@ -402,8 +402,91 @@ async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
     );
 }
 
+/// The settings both nodes provision with: the sandbox's CA and DNS, certificates reloaded
+/// every second, and `lease_seconds` on each job.
+fn provisioning_env(acme: &sandbox::AcmeSandbox, lease_seconds: &str) -> Vec<(String, String)> {
+    let mut env = acme.env.clone();
+    env.extend(
+        [
+            ("VESTIBULE_CNAME_TARGET", "edge.vestibule.test"),
+            ("VESTIBULE_ACME_CAA_IDENTITIES", ""),
+            ("VESTIBULE_CERTIFICATE_RELOAD_SECONDS", "1"),
+            ("VESTIBULE_PROVISIONING_LEASE_SECONDS", lease_seconds),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    env
+}
+
+/// A tenant admin presses Start Provisioning (on a third node: the engines here).
+async fn start_provisioning(
+    engines: &vestibule_server::Engines,
+    db: &vestibule_storage::testing::TestDatabase,
+) -> vestibule_domain::TenantId {
+    let tenant = db
+        .store()
+        .create_tenant(&"acme".parse().unwrap(), "Acme", Timestamp::now())
+        .await
+        .unwrap()
+        .id;
+    engines
+        .provisioning
+        .start(tenant, "sso.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+    tenant
+}
+
+async fn wait_online(engines: &vestibule_server::Engines, tenant: vestibule_domain::TenantId) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let overview = engines
+            .provisioning
+            .overview(tenant)
+            .await
+            .unwrap()
+            .unwrap();
+        if overview.record.state == vestibule_domain::DomainState::Online {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not online: {:?} {}",
+            overview.record.state,
+            overview.record.message
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The node serves the certificate Pebble issued for the domain, by SNI, within the reload
+/// interval.
+async fn wait_served(node: &Node, root: &[u8]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match sandbox::https_exchange(node.https, "sso.acme.test", root).await {
+            Ok((response, _)) => {
+                assert!(response.starts_with("HTTP/1.1 "), "{response}");
+                return;
+            }
+            Err(error) => assert!(Instant::now() < deadline, "node {}: {error}", node.ip),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A counter's value in a node's exposition (0 when it never counted).
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+const ORDERS: &str = "vestibule_certificate_orders_total";
+
 #[tokio::test]
-async fn a_domain_provisioned_by_either_node_is_served_over_tls_by_both() {
+async fn two_nodes_racing_for_a_domain_order_one_certificate_and_both_serve_it() {
     let Some(db) = postgres().await else {
         return;
     };
@@ -415,23 +498,10 @@ async fn a_domain_provisioned_by_either_node_is_served_over_tls_by_both() {
     let config = support::config(&[]);
     let secret = config.secret_key.clone().unwrap();
     let engines = support::engines(&config, db.store().clone());
-    let tenant = db
-        .store()
-        .create_tenant(&"acme".parse().unwrap(), "Acme", Timestamp::now())
-        .await
-        .unwrap()
-        .id;
     acme.point_cname("sso.acme.test", "edge.vestibule.test");
-    let mut env = acme.env.clone();
-    env.extend(
-        [
-            ("VESTIBULE_CNAME_TARGET", "edge.vestibule.test"),
-            ("VESTIBULE_ACME_CAA_IDENTITIES", ""),
-            ("VESTIBULE_CERTIFICATE_RELOAD_SECONDS", "1"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    // Both nodes run the job worker; whichever leases the job first does it, once.
+    let env = provisioning_env(&acme, "180");
+    // The job is queued before either node runs, so both workers find it due at start.
+    let tenant = start_provisioning(&engines, &db).await;
     let a = Node::start_with(
         db.url(),
         &secret,
@@ -448,55 +518,100 @@ async fn a_domain_provisioned_by_either_node_is_served_over_tls_by_both() {
     );
     a.wait_ready().await;
     b.wait_ready().await;
+    wait_online(&engines, tenant).await;
 
-    // The tenant admin presses Start Provisioning (on a third node: the engines here).
-    engines
-        .provisioning
-        .start(tenant, "sso.acme.test", Timestamp::now())
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let overview = engines
-            .provisioning
-            .overview(tenant)
-            .await
-            .unwrap()
-            .unwrap();
-        if overview.record.state == vestibule_domain::DomainState::Online {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not online: {:?} {}",
-            overview.record.state,
-            overview.record.message
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-
-    // Both nodes serve the certificate Pebble issued, by SNI, within the reload interval.
     let root = acme.issuing_root();
     for node in [&a, &b] {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match sandbox::https_exchange(node.https, "sso.acme.test", &root).await {
-                Ok((response, _)) => {
-                    assert!(response.starts_with("HTTP/1.1 "), "{response}");
-                    break;
-                }
-                Err(error) => assert!(Instant::now() < deadline, "node {}: {error}", node.ip),
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        wait_served(node, &root).await;
     }
-    // One certificate for the domain, and both nodes' figures show it.
+    // One certificate, from one order placed by one of the nodes; both nodes' figures show it.
     assert_eq!(db.store().certificate_expiries().await.unwrap().len(), 1);
-    for node in [&a, &b] {
-        let metrics = node.metrics().await;
+    let (metrics_a, metrics_b) = (a.metrics().await, b.metrics().await);
+    assert_eq!(
+        counter(&metrics_a, ORDERS) + counter(&metrics_b, ORDERS),
+        1.0,
+        "{metrics_a}\n{metrics_b}"
+    );
+    for metrics in [&metrics_a, &metrics_b] {
         assert!(
             metrics.contains("vestibule_certificate_days_to_expiry{domain=\"sso.acme.test\"}"),
             "{metrics}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_node_killed_in_the_middle_of_provisioning_leaves_the_job_to_the_other() {
+    let Some(db) = postgres().await else {
+        return;
+    };
+    let port = free_port(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
+    let Some(acme) = sandbox::AcmeSandbox::start(port, None) else {
+        return;
+    };
+    // Pebble's validation first goes to 127.0.0.3, where nothing answers: node A's order is
+    // held there, in the middle, until A is killed.
+    let stall = std::net::SocketAddr::new(Ipv4Addr::new(127, 0, 0, 3).into(), port);
+    let stall = tokio::net::TcpListener::bind(stall).await.unwrap();
+    let point_at = |address: &str| {
+        for host in ["sso.acme.test.", "edge.vestibule.test."] {
+            acme.dns("clear-a", serde_json::json!({ "host": host }));
+            acme.dns(
+                "add-a",
+                serde_json::json!({ "host": host, "addresses": [address] }),
+            );
+        }
+    };
+    acme.point_cname("sso.acme.test", "edge.vestibule.test");
+    point_at("127.0.0.3");
+    let config = support::config(&[]);
+    let secret = config.secret_key.clone().unwrap();
+    let engines = support::engines(&config, db.store().clone());
+    // A short lease, so the takeover comes within seconds of the death.
+    let env = provisioning_env(&acme, "3");
+    let mut a = Node::start_with(
+        db.url(),
+        &secret,
+        Ipv4Addr::new(127, 0, 0, 1).into(),
+        port,
+        &env,
+    );
+    a.wait_ready().await;
+    let tenant = start_provisioning(&engines, &db).await;
+
+    // Pebble knocks: A has ordered and asked for validation, and holds the job's lease.
+    let (_held, _) = tokio::time::timeout(Duration::from_secs(60), stall.accept())
+        .await
+        .expect("Pebble never came to validate A's order")
+        .unwrap();
+    let midway = engines
+        .provisioning
+        .overview(tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        midway.record.state,
+        vestibule_domain::DomainState::Provisioning
+    );
+    assert_eq!(counter(&a.metrics().await, ORDERS), 1.0);
+
+    let b = Node::start_with(
+        db.url(),
+        &secret,
+        Ipv4Addr::new(127, 0, 0, 2).into(),
+        port,
+        &env,
+    );
+    b.wait_ready().await;
+    // A dies without a word; validations now reach B.
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    point_at("127.0.0.2");
+
+    // B takes the job over once A's lease runs out, orders again and finishes.
+    wait_online(&engines, tenant).await;
+    wait_served(&b, &acme.issuing_root()).await;
+    assert_eq!(db.store().certificate_expiries().await.unwrap().len(), 1);
+    assert_eq!(counter(&b.metrics().await, ORDERS), 1.0);
 }

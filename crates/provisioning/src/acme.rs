@@ -3,6 +3,7 @@
 //! reaches can answer.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use instant_acme::{
@@ -44,7 +45,12 @@ pub struct AcmeIssuer {
     store: Store,
     secret: SecretKey,
     account: Mutex<Option<Account>>,
+    /// Hears each order placed at the CA (the operator's metrics count them).
+    order_observer: OnceLock<OrderObserver>,
 }
+
+/// Told when this node places a certificate order at the CA.
+pub type OrderObserver = Box<dyn Fn() + Send + Sync>;
 
 /// How the order polls: the CA validates within seconds; give slow CAs two minutes.
 const POLLING: RetryPolicy = RetryPolicy::new()
@@ -59,7 +65,13 @@ impl AcmeIssuer {
             store,
             secret,
             account: Mutex::new(None),
+            order_observer: OnceLock::new(),
         }
+    }
+
+    /// Sets the one observer of certificate orders; false when one was set before.
+    pub fn observe_orders(&self, observer: OrderObserver) -> bool {
+        self.order_observer.set(observer).is_ok()
     }
 
     /// Orders a certificate for `domain`, answering HTTP-01 through the database. `progress`
@@ -81,6 +93,10 @@ impl AcmeIssuer {
             .new_order(&NewOrder::new(&identifiers))
             .await
             .map_err(|e| self.failure("start a certificate order", e))?;
+        tracing::info!(domain = %domain, "certificate ordered");
+        if let Some(observer) = self.order_observer.get() {
+            observer();
+        }
 
         progress(ProvisioningPhase::Challenge).await?;
         let mut authorizations = order.authorizations();

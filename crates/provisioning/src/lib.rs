@@ -21,7 +21,7 @@ mod name;
 mod self_check;
 mod service;
 
-pub use acme::AcmeSettings;
+pub use acme::{AcmeSettings, OrderObserver};
 pub use certificates::{provider, server_config, validity, CertificateResolver};
 pub use dns::DnsChecker;
 pub use error::ProvisioningError;

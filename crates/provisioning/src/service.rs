@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio::sync::Notify;
@@ -12,7 +12,7 @@ use vestibule_storage::{
     CertificateRecord, Conflict, DomainRecord, JobOutcome, StorageError, Store,
 };
 
-use crate::acme::{AcmeIssuer, AcmeSettings};
+use crate::acme::{AcmeIssuer, AcmeSettings, OrderObserver};
 use crate::certificates::{key_context, leaf_der, CertificateResolver};
 use crate::dns::DnsChecker;
 use vestibule_secrets::SecretKey;
@@ -99,6 +99,11 @@ impl Provisioning {
 
     pub fn settings(&self) -> &ProvisioningSettings {
         &self.inner.settings
+    }
+
+    /// Sets the one observer of certificate orders this node places; false when one was set.
+    pub fn observe_orders(&self, observer: OrderObserver) -> bool {
+        self.inner.acme.observe_orders(observer)
     }
 
     /// The SNI certificate resolver the TLS edge serves from.
@@ -218,10 +223,18 @@ impl Provisioning {
     async fn run_job(&self, record: DomainRecord) -> Result<(), ProvisioningError> {
         let domain = SsoDomain::from_stored(record.name.clone());
         let renewing = record.state != DomainState::Provisioning;
-        let result = if renewing {
-            self.issue(&record, &domain).await
-        } else {
-            self.provision(&record, &domain).await
+        let work = async {
+            if renewing {
+                self.issue(&record, &domain).await
+            } else {
+                self.provision(&record, &domain).await
+            }
+        };
+        // The job stops the moment this node can no longer be sure it holds the lease, so a
+        // node that takes over never orders alongside it.
+        let result = tokio::select! {
+            result = work => result,
+            lost = self.hold_lease(record.id) => Err(lost),
         };
         let now = Timestamp::now();
         let mut check = None;
@@ -238,7 +251,10 @@ impl Provisioning {
                     next_attempt_at: renewal_time(&certificate),
                 }
             }
-            Err(ProvisioningError::Cancelled) => return Ok(()),
+            Err(ProvisioningError::Cancelled) => {
+                tracing::info!(domain = %domain, "job given up: its lease was lost or released");
+                return Ok(());
+            }
             Err(error) if renewing => {
                 let attempts = record.attempts + 1;
                 let expires = self
@@ -393,6 +409,33 @@ impl Provisioning {
         }
     }
 
+    /// Renews the lease on a running job every third of the lease, and returns (ending the
+    /// job) when it was lost, or when renewals have failed for so long that the lease may run
+    /// out before the next one: past that point another node may take the job.
+    async fn hold_lease(&self, id: i64) -> ProvisioningError {
+        let lease = seconds(self.inner.settings.lease);
+        let beat = lease / 3;
+        let mut held_until = Instant::now() + lease;
+        loop {
+            tokio::time::sleep(beat).await;
+            let asked = Instant::now();
+            let until = Timestamp::now() + self.inner.settings.lease;
+            match self
+                .inner
+                .store
+                .renew_lease(id, &self.inner.node, until)
+                .await
+            {
+                Ok(true) => held_until = asked + lease,
+                Ok(false) => return ProvisioningError::Cancelled,
+                Err(error) => tracing::warn!(%error, "cannot renew a job's lease"),
+            }
+            if held_until.saturating_duration_since(Instant::now()) <= beat {
+                return ProvisioningError::Cancelled;
+            }
+        }
+    }
+
     /// The step a job had reached, as its progress reports recorded it.
     async fn current_phase(&self, record: &DomainRecord) -> Option<ProvisioningPhase> {
         let stored = self
@@ -410,11 +453,35 @@ impl Provisioning {
         Seconds(base.saturating_mul(factor).min(MAX_RETRY_DELAY.0))
     }
 
-    /// Checks every provisioned domain and records Online or Offline with the reason.
+    /// Checks every provisioned domain now and records Online or Offline with the reason.
     pub async fn check_all(&self) -> Result<(), ProvisioningError> {
+        self.check_domains(None).await
+    }
+
+    /// This round's monitoring: the domains no other node has checked within the last half
+    /// interval, so the cluster checks each domain once per interval, not once per node.
+    pub async fn check_due(&self) -> Result<(), ProvisioningError> {
+        let interval = self.inner.settings.check_interval;
+        self.check_domains(Some(Seconds(interval.0 / 2))).await
+    }
+
+    async fn check_domains(
+        &self,
+        claim_older_than: Option<Seconds>,
+    ) -> Result<(), ProvisioningError> {
         for record in self.inner.store.provisioned_domains().await? {
             let domain = SsoDomain::from_stored(record.name.clone());
             let now = Timestamp::now();
+            if let Some(age) = claim_older_than {
+                let claimed = self
+                    .inner
+                    .store
+                    .claim_domain_check(record.id, now, now - age)
+                    .await?;
+                if !claimed {
+                    continue;
+                }
+            }
             let (state, message) = self.check(&record, &domain, now).await;
             if state != record.state {
                 tracing::info!(domain = %domain, ?state, %message, "domain status changed");
@@ -491,7 +558,7 @@ impl Provisioning {
             tokio::select! {
                 _ = self.inner.wake.notified() => self.log(self.run_due_jobs().await.map(drop)),
                 _ = polls.tick() => self.log(self.run_due_jobs().await.map(drop)),
-                _ = checks.tick() => self.log(self.check_all().await),
+                _ = checks.tick() => self.log(self.check_due().await),
                 _ = reloads.tick() => self.log(self.inner.resolver.reload().await.map(drop)),
             }
         }

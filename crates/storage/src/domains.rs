@@ -249,6 +249,44 @@ impl Store {
         Ok(affected == 1)
     }
 
+    /// Extends a leased job's lease while its node works on it. False when the lease was lost
+    /// (the domain was released, or another node took over after the lease ran out).
+    pub async fn renew_lease(&self, id: i64, owner: &str, lease_until: Timestamp) -> Result<bool> {
+        let affected = with_pool!(self, pool => {
+            sqlx::query("UPDATE domains SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
+                .bind(lease_until.0)
+                .bind(id)
+                .bind(owner)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(affected == 1)
+    }
+
+    /// Claims this round's monitoring check of a domain: true for exactly one of the nodes that
+    /// ask, when the last check is older than `checked_before`.
+    pub async fn claim_domain_check(
+        &self,
+        id: i64,
+        now: Timestamp,
+        checked_before: Timestamp,
+    ) -> Result<bool> {
+        let affected = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE domains SET checked_at = $1 \
+                 WHERE id = $2 AND (checked_at IS NULL OR checked_at < $3)",
+            )
+            .bind(now.0)
+            .bind(id)
+            .bind(checked_before.0)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(affected == 1)
+    }
+
     /// Writes a job's outcome and gives up its lease. False when the lease was lost.
     pub async fn finish_job(
         &self,

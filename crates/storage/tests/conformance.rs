@@ -410,6 +410,20 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
             )
             .await
             .unwrap());
+        // The worker's heartbeat keeps the lease; another node's cannot.
+        assert!(store
+            .renew_lease(claimed.id, "node-a", lease + Seconds(60))
+            .await
+            .unwrap());
+        assert!(!store
+            .renew_lease(claimed.id, "node-b", lease + Seconds(60))
+            .await
+            .unwrap());
+        assert!(store
+            .lease_due_job("node-b", lease + Seconds(1), lease + Seconds(120))
+            .await
+            .unwrap()
+            .is_none());
 
         store
             .put_challenge("token-1", "token-1.thumb", claimed.id, NOW + Seconds(3600))
@@ -474,6 +488,16 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
         assert_eq!(checked.state, DomainState::Offline);
         assert_eq!(checked.check_message, "CNAME gone");
         assert_eq!(store.provisioned_domains().await.unwrap().len(), 1);
+        // One node per round runs the monitoring check.
+        let next_round = NOW + Seconds(300);
+        assert!(store
+            .claim_domain_check(claimed.id, next_round, next_round - Seconds(200))
+            .await
+            .unwrap());
+        assert!(!store
+            .claim_domain_check(claimed.id, next_round, next_round - Seconds(200))
+            .await
+            .unwrap());
         assert!(store
             .lease_due_job("node-b", NOW, lease)
             .await

@@ -1482,8 +1482,8 @@ pub fn SamlAppEdit() -> impl IntoView {
     }
 }
 
-/// `/t/:cloud_id/audit`: who changed what, newest first, with the values before and after;
-/// filtered by action and actor (a plain GET form, so a filtered view is a link), and the same
+/// `/t/:cloud_id/audit`: who changed what, newest first, with the values before and after,
+/// and every member sign-in outcome per application; filtered by action and actor (a plain GET form, so a filtered view is a link), and the same
 /// as CSV.
 #[component]
 pub fn AuditLog() -> impl IntoView {
@@ -1553,21 +1553,21 @@ fn audit_body(
         })
         .collect_view();
     let more = (count as i64 >= view.limit).then(|| {
-        view! { <p class="muted">"Only the newest " {view.limit} " changes are listed: narrow the filters, or download the CSV."</p> }
+        view! { <p class="muted">"Only the newest " {view.limit} " events are listed: narrow the filters, or download the CSV."</p> }
     });
     view! {
-        <p class="muted">"Every change made on this Cloud ID's pages: who, when, and the values before and after. Secrets are never shown, only that they changed."</p>
+        <p class="muted">"Every change made on this Cloud ID's pages (who, when, and the values before and after; secrets are never shown, only that they changed), and every member sign-in to its applications (" <code>"sign_in.succeeded"</code> ", " <code>"sign_in.failed"</code> " with the reason)."</p>
         <form method="get" class="filters">
             <label for="audit-action">"Action starts with"</label>
             <input id="audit-action" name="action" value=action placeholder="saml_app" spellcheck="false"/>
-            <label for="audit-actor">"Changed by"</label>
-            <input id="audit-actor" name="actor" value=actor placeholder="admin@" spellcheck="false"/>
+            <label for="audit-actor">"By (staff or member)"</label>
+            <input id="audit-actor" name="actor" value=actor placeholder="admin@ or a username" spellcheck="false"/>
             <button type="submit" class="button">"Filter"</button>
             <a class="button subtle" href=csv download>"Download CSV"</a>
         </form>
         {more}
         {if count == 0 {
-            view! { <p class="empty">"No changes match."</p> }.into_any()
+            view! { <p class="empty">"Nothing matches."</p> }.into_any()
         } else {
             view! {
                 <table class="table audit-log">

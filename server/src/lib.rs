@@ -11,6 +11,7 @@ pub mod member_site;
 mod oidc_site;
 pub mod operator;
 mod saml_site;
+mod sign_in_audit;
 pub mod tenant_edge;
 
 use std::sync::Arc;
@@ -118,6 +119,7 @@ impl Engines {
             settings: self.settings.clone(),
             oidc: self.oidc.clone(),
             saml: self.saml.clone(),
+            audit: self.audit.clone(),
             addresses: site_addresses(config)?,
         })
     }

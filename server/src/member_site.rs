@@ -23,6 +23,7 @@ use vestibule_settings::TenantSettings;
 use vestibule_storage::Store;
 
 use crate::member_pages::{self, Branding, Page};
+use crate::sign_in_audit::{self, Destination, SIGNED_IN};
 
 /// The session cookie: `__Host-` pins it to this exact host over a secure connection.
 /// `SameSite=Lax` keeps it off other sites' requests.
@@ -91,6 +92,8 @@ pub struct MemberSite {
     pub settings: TenantSettings,
     pub oidc: crate::OidcEngines,
     pub saml: vestibule_saml::SamlIdp,
+    /// Where member sign-in outcomes per application are written down.
+    pub audit: vestibule_audit::AuditLog,
     pub addresses: SiteAddresses,
 }
 
@@ -501,9 +504,23 @@ async fn callback(
             Timestamp::now(),
         )
         .await;
+    let tenant = site.tenant.id;
     let mut response = match outcome {
-        Ok(signed_in) => signed_in_response(&signed_in),
-        Err(error) => error_response(&site, &error),
+        Ok(signed_in) => {
+            let return_to = signed_in.return_to.as_deref().unwrap_or("/");
+            if !sign_in_audit::continues_to_application(return_to) {
+                let username = &signed_in.member.username;
+                let destination = Destination::HostedLogin;
+                sign_in_audit::record(&state.site, tenant, username, destination, SIGNED_IN).await;
+            }
+            signed_in_response(&signed_in)
+        }
+        Err(error) => {
+            // Who it was and where they were going stay unknown when iMIS's answer is refused.
+            let destination = Destination::HostedLogin;
+            sign_in_audit::record(&state.site, tenant, "", destination, error.outcome()).await;
+            error_response(&site, &error)
+        }
     };
     if pending.is_some() {
         set_cookie(&mut response, clear(PENDING_COOKIE));
@@ -588,6 +605,27 @@ async fn login_with_password(
             Timestamp::now(),
         )
         .await;
+    let tenant = site.tenant.id;
+    match &outcome {
+        // Reaching the application it was for is written down when that application is
+        // answered; only a sign-in with nowhere else to go is written down here.
+        Ok(signed_in) if !sign_in_audit::continues_to_application(&return_to) => {
+            let destination = Destination::HostedLogin;
+            let username = &signed_in.member.username;
+            sign_in_audit::record(&state.site, tenant, username, destination, SIGNED_IN).await;
+        }
+        Ok(_) => {}
+        Err(error) => {
+            sign_in_audit::record_for_return_to(
+                &state.site,
+                tenant,
+                &form.username,
+                &return_to,
+                error.outcome(),
+            )
+            .await;
+        }
+    }
     match outcome {
         Ok(signed_in) => {
             // A new session replaces the one this browser had; the old one ends now.

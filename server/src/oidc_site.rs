@@ -22,6 +22,7 @@ use crate::member_site::{
     clear, client_address, cookie, current_member, forbidden, page, same_origin, set_cookie,
     unavailable, Located, Site, SiteState, SESSION_COOKIE,
 };
+use crate::sign_in_audit::{self, Destination, SIGNED_IN};
 
 type Params = Vec<(String, String)>;
 
@@ -280,7 +281,7 @@ async fn authorize_with(state: SiteState, headers: HeaderMap, params: Params) ->
         Ok(false) => {}
         Err(error) => return unavailable(&error),
     }
-    respond(
+    let answer = respond(
         &state,
         &site,
         &client,
@@ -289,7 +290,16 @@ async fn authorize_with(state: SiteState, headers: HeaderMap, params: Params) ->
         session.created_at,
         now,
     )
-    .await
+    .await;
+    if answer.status().is_redirection() {
+        let destination = Destination::Oidc {
+            name: &client.name,
+            client_id: &client.client_id,
+        };
+        let member = &session.member.username;
+        sign_in_audit::record(&state.site, site.tenant.id, member, destination, SIGNED_IN).await;
+    }
+    answer
 }
 
 /// Issues what the request asked for and sends it to the application.
@@ -375,7 +385,7 @@ async fn consent(
         .request
         .strip_prefix(&format!("{}?", paths::AUTHORIZE))
         .unwrap_or_default();
-    let params: Params = serde_urlencoded_pairs(query);
+    let params: Params = query_pairs(query);
     let client = match client_named(&state, &site, &params).await {
         Ok(client) => client,
         Err(response) => return response,
@@ -387,13 +397,28 @@ async fn consent(
     let Some(client) = client else {
         return unavailable(&"a checked request without its client");
     };
+    let session = match current_member(&state, &site, &headers).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
     if form.decision != "allow" {
+        let member = session.as_ref().map_or("", |s| s.member.username.as_str());
+        let destination = Destination::Oidc {
+            name: &client.name,
+            client_id: &client.client_id,
+        };
+        sign_in_audit::record(
+            &state.site,
+            site.tenant.id,
+            member,
+            destination,
+            "access_denied",
+        )
+        .await;
         return error_to_application(&request, "access_denied", "the member did not consent");
     }
-    let session = match current_member(&state, &site, &headers).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return Redirect::to(&form.request).into_response(),
-        Err(response) => return response,
+    let Some(session) = session else {
+        return Redirect::to(&form.request).into_response();
     };
     if let Err(error) = state
         .site
@@ -412,7 +437,8 @@ async fn consent(
     Redirect::to(&resume_url(&params)).into_response()
 }
 
-fn serde_urlencoded_pairs(query: &str) -> Params {
+/// The pairs of a query string (without its `?`); nothing when it cannot be read.
+pub(crate) fn query_pairs(query: &str) -> Params {
     axum::extract::Query::<Params>::try_from_uri(&format!("/?{query}").parse().unwrap_or_default())
         .map(|Query(pairs)| pairs)
         .unwrap_or_default()
@@ -616,6 +642,15 @@ async fn token(
                     &client_address(&extensions),
                     now,
                 )
+                .await;
+            let destination = Destination::Oidc {
+                name: &client.name,
+                client_id: &client.client_id,
+            };
+            let outcome = verified
+                .as_ref()
+                .map_or_else(|e| e.outcome(), |_| SIGNED_IN);
+            sign_in_audit::record(&state.site, site.tenant.id, &username, destination, outcome)
                 .await;
             let member = match verified {
                 Ok(member) => member,

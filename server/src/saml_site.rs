@@ -19,6 +19,7 @@ use crate::member_pages::{self, query_value, SamlPost};
 use crate::member_site::{
     clear, cookie, current_member, page, set_cookie, unavailable, Site, SiteState, SESSION_COOKIE,
 };
+use crate::sign_in_audit::{self, Destination, SIGNED_IN};
 
 /// Where a SAML sign-in continues after the hosted sign-in page.
 pub(crate) const CONTINUE: &str = "/saml/continue";
@@ -335,7 +336,22 @@ async fn answer(
         )
         .await;
     match answered {
-        Ok(Some(message)) => post_page(site, &pending.app_name, &message),
+        Ok(Some(message)) => {
+            let destination = Destination::Saml {
+                name: &pending.app_name,
+                app_id: &pending.app_id,
+            };
+            let username = &member.username;
+            sign_in_audit::record(
+                &state.site,
+                site.tenant.id,
+                username,
+                destination,
+                SIGNED_IN,
+            )
+            .await;
+            post_page(site, &pending.app_name, &message)
+        }
         Ok(None) => already_finished(site),
         Err(error) => unavailable(&error),
     }

@@ -34,7 +34,8 @@ struct Provider {
     router: Router,
     client_id: String,
     secret: String,
-    _db: TestDatabase,
+    db: TestDatabase,
+    tenant: vestibule_domain::TenantId,
 }
 
 struct Reply {
@@ -135,7 +136,8 @@ async fn provider(adjust: impl FnOnce(&mut ClientInput)) -> Provider {
         router,
         client_id: client.client_id,
         secret: shown.client_secret.unwrap_or_default(),
-        _db: db,
+        db,
+        tenant: acme,
     }
 }
 
@@ -572,6 +574,120 @@ async fn consent_is_asked_once_and_a_refusal_goes_back_as_access_denied() {
     assert!(allowed.location().starts_with("/oidc/authorize?"));
     // Consent is remembered: the next request goes straight through.
     op.code(&session).await;
+}
+
+impl Provider {
+    /// The tenant's member sign-in outcomes in its audit log, oldest first:
+    /// (who, action, application, outcome).
+    async fn sign_ins(&self) -> Vec<(String, String, String, String)> {
+        let filter = vestibule_storage::AuditFilter {
+            action: Some("sign_in".into()),
+            ..Default::default()
+        };
+        let mut events = self
+            .db
+            .store()
+            .audit_events(self.tenant, &filter, 100)
+            .await
+            .unwrap();
+        events.reverse();
+        events
+            .into_iter()
+            .map(|event| {
+                let after: Value = serde_json::from_str(&event.after.unwrap()).unwrap();
+                (
+                    event.actor,
+                    event.action,
+                    event.target,
+                    after["outcome"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn each_member_sign_in_outcome_is_in_the_audit_log_with_its_application() {
+    let op = provider(|input| input.consent = true).await;
+    let app = format!("OIDC app Events ({})", op.client_id);
+    let row = |who: &str, action: &str, target: &str, outcome: &str| {
+        (
+            who.to_string(),
+            action.to_string(),
+            target.to_string(),
+            outcome.to_string(),
+        )
+    };
+
+    // A wrong password on the sign-in page shown for the application.
+    let first = op.get(&op.authorize_url(&[]), None, None).await;
+    let return_to = param(&first.location(), "return_to").unwrap();
+    let wrong = op
+        .browser_post(
+            "/login",
+            form(&[
+                ("username", "jane"),
+                ("password", "guess"),
+                ("return_to", &return_to),
+            ]),
+            None,
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    // Then the right one; the consent page is refused, then given.
+    let (session, next) = op.sign_in_to(&return_to).await;
+    let asked = op.get(&next, Some(&session), None).await;
+    let request = asked
+        .body
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    for decision in ["deny", "allow"] {
+        op.browser_post(
+            "/oidc/consent",
+            form(&[("request", &request), ("decision", decision)]),
+            Some(&session),
+        )
+        .await;
+    }
+    op.code(&session).await;
+    // The password grant, wrong and right.
+    for password in ["guess", "jane-member-password"] {
+        op.backchannel(
+            "/oidc/token",
+            form(&[
+                ("grant_type", "password"),
+                ("username", "jane"),
+                ("password", password),
+                ("scope", "openid"),
+            ]),
+            op.basic(),
+        )
+        .await;
+    }
+    // A sign-in with no application waiting is the hosted page's own.
+    op.sign_in().await;
+
+    assert_eq!(
+        op.sign_ins().await,
+        vec![
+            row("jane", "sign_in.failed", &app, "wrong password"),
+            row("jane", "sign_in.failed", &app, "access_denied"),
+            row("jane", "sign_in.succeeded", &app, "signed in"),
+            row("jane", "sign_in.failed", &app, "wrong password"),
+            row("jane", "sign_in.succeeded", &app, "signed in"),
+            row(
+                "jane",
+                "sign_in.succeeded",
+                "Hosted sign-in page",
+                "signed in"
+            ),
+        ]
+    );
 }
 
 /// What an authorization request leads to, as the OpenID Foundation's OP tests judge it.

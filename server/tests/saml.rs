@@ -391,6 +391,16 @@ async fn sp_initiated_redirect_binding_signs_the_member_in_once() {
     let replay = idp.get(&format!("/saml/sso?{query}"), None).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
     assert!(replay.body.contains("already used"), "{}", replay.body);
+
+    // The audit log has the one sign-in, against the application it was for.
+    let filter = vestibule_audit::filter("sign_in", "");
+    let events = idp.engines.audit.search(idp.acme, &filter).await.unwrap();
+    let found: Vec<_> = events
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str(), e.target.as_str()))
+        .collect();
+    let target = format!("SAML app Events ({})", idp.app_id);
+    assert_eq!(found, vec![("jane", "sign_in.succeeded", target.as_str())]);
 }
 
 #[tokio::test]

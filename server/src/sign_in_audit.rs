@@ -1,0 +1,127 @@
+//! Member sign-in outcomes per application, in the tenant's audit log beside the admins'
+//! changes: who signed in to which application, and who was turned away and why.
+//!
+//! A success is written when an application receives the member (a code, tokens or an
+//! assertion), whether the member typed a password just now or came with a session. A failure
+//! is written where the member was turned away: wrong credentials at the hosted sign-in page
+//! (against the application the page was shown for), a refused consent, a SAML request answered
+//! with an error status after sign-in, the password grant.
+//!
+//! Writing it down must never stand between a member and their sign-in: a failed write is
+//! logged and the sign-in goes on.
+
+use serde_json::json;
+use vestibule_audit::Change;
+use vestibule_domain::{TenantId, Timestamp};
+
+use crate::member_site::MemberSite;
+
+/// The audit action of a member reaching an application.
+pub(crate) const SUCCEEDED: &str = "sign_in.succeeded";
+/// The audit action of a member turned away.
+pub(crate) const FAILED: &str = "sign_in.failed";
+
+/// Where the member was signing in to, as the audit log names it.
+pub(crate) enum Destination<'a> {
+    Oidc {
+        name: &'a str,
+        client_id: &'a str,
+    },
+    Saml {
+        name: &'a str,
+        app_id: &'a str,
+    },
+    /// The tenant's own sign-in page, with no application waiting.
+    HostedLogin,
+}
+
+impl Destination<'_> {
+    fn label(&self) -> String {
+        match self {
+            Destination::Oidc { name, client_id } => format!("OIDC app {name} ({client_id})"),
+            Destination::Saml { name, app_id } => format!("SAML app {name} ({app_id})"),
+            Destination::HostedLogin => "Hosted sign-in page".to_string(),
+        }
+    }
+}
+
+/// The outcome of a member reaching an application.
+pub(crate) const SIGNED_IN: &str = "signed in";
+
+/// Whether a hosted sign-in page returning to `return_to` continues to an application, which
+/// then records the sign-in itself.
+pub(crate) fn continues_to_application(return_to: &str) -> bool {
+    let path = return_to
+        .split_once('?')
+        .map_or(return_to, |(path, _)| path);
+    path == vestibule_oidc::paths::AUTHORIZE || path == crate::saml_site::CONTINUE
+}
+
+/// Writes one outcome down. `member` is the username as typed or known (empty when unknown);
+/// `outcome` a short phrase (`signed in`, `wrong password`, `access_denied`, …).
+pub(crate) async fn record(
+    site: &MemberSite,
+    tenant: TenantId,
+    member: &str,
+    destination: Destination<'_>,
+    outcome: &str,
+) {
+    let action = if outcome == SIGNED_IN {
+        SUCCEEDED
+    } else {
+        FAILED
+    };
+    let change = Change {
+        tenant: Some(tenant),
+        actor: member,
+        action,
+        target: destination.label(),
+        before: None,
+        after: Some(json!({ "outcome": outcome })),
+    };
+    if let Err(error) = site.audit.record(change, Timestamp::now()).await {
+        tracing::warn!(%error, "recording a member sign-in in the audit log failed");
+    }
+}
+
+/// The application a hosted sign-in page was shown for, from the address it returns to:
+/// an OIDC authorization request or a pending SAML request. Anything else (the account page,
+/// an application since deleted) is the hosted sign-in page itself.
+pub(crate) async fn record_for_return_to(
+    site: &MemberSite,
+    tenant: TenantId,
+    member: &str,
+    return_to: &str,
+    outcome: &str,
+) {
+    let (path, query) = return_to.split_once('?').unwrap_or((return_to, ""));
+    let pairs = crate::oidc_site::query_pairs(query);
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    if path == vestibule_oidc::paths::AUTHORIZE {
+        if let Some(client_id) = param("client_id") {
+            if let Ok(client) = site.oidc.clients.get(tenant, &client_id).await {
+                let destination = Destination::Oidc {
+                    name: &client.name,
+                    client_id: &client.client_id,
+                };
+                return record(site, tenant, member, destination, outcome).await;
+            }
+        }
+    } else if path == crate::saml_site::CONTINUE {
+        if let Some(token) = param("request") {
+            if let Ok(Some(pending)) = site.saml.pending(tenant, &token, Timestamp::now()).await {
+                let destination = Destination::Saml {
+                    name: &pending.app_name,
+                    app_id: &pending.app_id,
+                };
+                return record(site, tenant, member, destination, outcome).await;
+            }
+        }
+    }
+    record(site, tenant, member, Destination::HostedLogin, outcome).await;
+}

@@ -1,7 +1,6 @@
 //! The `vestibule` command line.
 
 use std::io::{BufRead, IsTerminal};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -530,7 +529,11 @@ async fn serve(config: Config) -> Result<(), CliError> {
     provisioning.observe_orders(metrics.order_observer());
     let operator = tokio::net::TcpListener::bind(config.operator_listen).await?;
     let operator_router = crate::operator::operator_router(metrics.clone(), store.clone());
-    tokio::spawn(async move { axum::serve(operator, operator_router).await });
+    tokio::spawn(crate::listen::serve(
+        operator,
+        operator_router,
+        std::future::pending(),
+    ));
     tracing::info!(listen = %config.operator_listen, "operator endpoints listening (/metrics, /healthz, /readyz)");
     let plain = tokio::net::TcpListener::bind(config.edge.http_listen).await?;
     let https = tokio::net::TcpListener::bind(config.edge.https_listen).await?;
@@ -540,13 +543,11 @@ async fn serve(config: Config) -> Result<(), CliError> {
         Listener::Edge,
         tenant_edge::plain_http_router(provisioning.clone(), https_port, site.clone()),
     );
-    tokio::spawn(async move {
-        axum::serve(
-            plain,
-            plain_router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
+    tokio::spawn(crate::listen::serve(
+        plain,
+        plain_router,
+        std::future::pending(),
+    ));
     tokio::spawn(tenant_edge::serve_https(
         https,
         provisioning.clone(),
@@ -567,12 +568,7 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, public_url = %config.public_url, "dashboard listening");
     println!("Cloud Dashboard: {}", config.public_origin());
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    crate::listen::serve(listener, router, shutdown_signal()).await?;
     store.close().await;
     Ok(())
 }

@@ -5,6 +5,7 @@ mod audit_export;
 pub mod cli;
 pub mod config;
 mod edge;
+pub mod listen;
 mod logo_upload;
 mod member_pages;
 pub mod member_site;

@@ -3,14 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
+use axum::Router;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -128,10 +126,8 @@ pub async fn serve_https(
                 }
                 Err(_) => return,
             };
-            // Handlers see the client's address as they do behind `axum::serve`.
-            let router = router.layer(Extension(ConnectInfo(peer)));
-            let service = TowerToHyperService::new(router);
-            if let Err(error) = auto::Builder::new(TokioExecutor::new())
+            let service = crate::listen::connection_service(&router, peer);
+            if let Err(error) = crate::listen::connection_builder()
                 .serve_connection(TokioIo::new(tls), service)
                 .await
             {

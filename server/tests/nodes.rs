@@ -4,6 +4,7 @@
 //! The nodes listen on the same port of two loopback addresses (127.0.0.1 and 127.0.0.2), so
 //! the tenant's test domain has one origin, as behind a load balancer; each request below
 //! names the node it goes to. Runs when the test command's PostgreSQL is there (required in CI).
+//! One process on SQLite shows the limits every listener puts on a request's head.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -38,6 +39,7 @@ struct Node {
     edge_port: u16,
     https: SocketAddr,
     operator: SocketAddr,
+    dashboard: SocketAddr,
 }
 
 impl Drop for Node {
@@ -94,6 +96,7 @@ impl Node {
             edge_port,
             https,
             operator,
+            dashboard,
         }
     }
 
@@ -216,51 +219,70 @@ async fn redeem(node: &Node, code: &str, basic: &str) -> Reply {
         .await
 }
 
-#[tokio::test]
-async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
-    let Some(db) = postgres().await else {
-        return;
-    };
-    // A tenant admin's work, done through the engines on the same database (a third node).
+/// A tenant on the test domain, set up by an admin through the engines on the same database
+/// (a third node): the member directory with `members` (password `<name>-member-password`)
+/// and one application, Events.
+struct Tenant {
+    engines: vestibule_server::Engines,
+    id: vestibule_domain::TenantId,
+    secret: String,
+    client_id: String,
+    /// The application's `Authorization: Basic …` header.
+    basic: String,
+}
+
+fn member_password(username: &str) -> String {
+    format!("{username}-member-password")
+}
+
+fn directory_settings(brand: &str) -> SettingsInput {
+    SettingsInput {
+        identity_source: "directory".into(),
+        brand_name: brand.into(),
+        ..SettingsInput::default()
+    }
+}
+
+async fn directory_tenant(
+    db: &vestibule_storage::testing::TestDatabase,
+    members: &[String],
+) -> Tenant {
     let config = support::config(&[&format!("{DOMAIN}=acme")]);
     let secret = config.secret_key.clone().unwrap();
     let engines = support::engines(&config, db.store().clone());
     let now = Timestamp::now();
-    let acme = db
+    let id = db
         .store()
         .create_tenant(&"acme".parse().unwrap(), "Acme", now)
         .await
         .unwrap()
         .id;
-    let settings = |brand: &str| SettingsInput {
-        identity_source: "directory".into(),
-        brand_name: brand.into(),
-        ..SettingsInput::default()
-    };
     engines
         .settings
-        .save(acme, settings("Acme Association"), now)
+        .save(id, directory_settings("Acme Association"), now)
         .await
         .unwrap();
-    let jane = NewDirectoryMember {
-        username: "jane".into(),
-        email: "jane@acme.test".into(),
-        given_name: "Jane".into(),
-        family_name: "Member".into(),
-        password: "jane-member-password".into(),
-    };
-    engines
-        .members
-        .add_directory_member(acme, jane, now)
-        .await
-        .unwrap();
+    for username in members {
+        let member = NewDirectoryMember {
+            username: username.clone(),
+            email: format!("{username}@acme.test"),
+            given_name: username.clone(),
+            family_name: "Member".into(),
+            password: member_password(username),
+        };
+        engines
+            .members
+            .add_directory_member(id, member, now)
+            .await
+            .unwrap();
+    }
     let input = ClientInput {
         name: "Events".into(),
         redirect_uris: vec![REDIRECT.into()],
         consent: false,
         ..ClientInput::default()
     };
-    let (client, shown) = engines.oidc.clients.create(acme, input, now).await.unwrap();
+    let (client, shown) = engines.oidc.clients.create(id, input, now).await.unwrap();
     let basic = format!(
         "Basic {}",
         STANDARD.encode(format!(
@@ -269,23 +291,25 @@ async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
             shown.client_secret.unwrap()
         ))
     );
+    Tenant {
+        engines,
+        id,
+        secret,
+        client_id: client.client_id,
+        basic,
+    }
+}
 
-    let port = free_port(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
-    let a = Node::start(db.url(), &secret, Ipv4Addr::new(127, 0, 0, 1).into(), port);
-    let b = Node::start(db.url(), &secret, Ipv4Addr::new(127, 0, 0, 2).into(), port);
-    a.wait_ready().await;
-    b.wait_ready().await;
-    let origin = format!("http://{DOMAIN}:{port}");
-
-    // The application sends the member to node A, which asks them to sign in.
-    let authorize = format!(
+/// The application's authorization request (code flow with PKCE).
+fn authorize_path(client_id: &str, state: &str) -> String {
+    format!(
         "/oidc/authorize?{}",
         form(&[
-            ("client_id", &client.client_id),
+            ("client_id", client_id),
             ("redirect_uri", REDIRECT),
             ("response_type", "code"),
             ("scope", "openid profile"),
-            ("state", "st-1"),
+            ("state", state),
             ("nonce", "no-1"),
             (
                 "code_challenge",
@@ -293,33 +317,56 @@ async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
             ),
             ("code_challenge_method", "S256"),
         ])
-    );
+    )
+}
+
+/// The hosted sign-in form posted to `node`; the session cookie it sets.
+async fn sign_in_at(node: &Node, username: &str, return_to: &str) -> Reply {
+    let origin = format!("http://{DOMAIN}:{}", node.edge_port);
+    node.send(
+        "POST",
+        "/login",
+        &[("Origin", &origin)],
+        &form(&[
+            ("username", username),
+            ("password", &member_password(username)),
+            ("return_to", return_to),
+        ]),
+    )
+    .await
+}
+
+fn session_cookie(reply: &Reply) -> String {
+    let set = reply.header("set-cookie").expect("a session cookie");
+    set.split(';').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
+    let Some(db) = postgres().await else {
+        return;
+    };
+    let tenant = directory_tenant(&db, &["jane".to_string()]).await;
+    let (engines, acme, secret, basic) =
+        (&tenant.engines, tenant.id, &tenant.secret, &tenant.basic);
+
+    let port = free_port(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
+    let a = Node::start(db.url(), secret, Ipv4Addr::new(127, 0, 0, 1).into(), port);
+    let b = Node::start(db.url(), secret, Ipv4Addr::new(127, 0, 0, 2).into(), port);
+    a.wait_ready().await;
+    b.wait_ready().await;
+
+    // The application sends the member to node A, which asks them to sign in.
+    let authorize = authorize_path(&tenant.client_id, "st-1");
     let asked = a.send("GET", &authorize, &[], "").await;
     assert_eq!(asked.status, 303, "{}", asked.body);
     let login = asked.location();
     assert!(login.starts_with("/login?return_to="), "{login}");
 
     // The sign-in form is posted to node B: the session it opens is in the database.
-    let signed_in = b
-        .send(
-            "POST",
-            "/login",
-            &[("Origin", &origin)],
-            &form(&[
-                ("username", "jane"),
-                ("password", "jane-member-password"),
-                ("return_to", &authorize),
-            ]),
-        )
-        .await;
+    let signed_in = sign_in_at(&b, "jane", &authorize).await;
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
-    let cookie = signed_in
-        .header("set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&signed_in);
 
     // Back at node A with the cookie B set: A knows the member and issues the code.
     let answered = a.send("GET", &authorize, &[("Cookie", &cookie)], "").await;
@@ -330,7 +377,7 @@ async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
     let code = query_value(&callback, "code").unwrap();
 
     // The application redeems the code at node B, once: a second try at A is refused.
-    let tokens = redeem(&b, &code, &basic).await;
+    let tokens = redeem(&b, &code, basic).await;
     assert_eq!(tokens.status, 200, "{}", tokens.body);
     let tokens: serde_json::Value = serde_json::from_str(&tokens.body).unwrap();
     assert!(tokens["id_token"]
@@ -348,7 +395,7 @@ async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
         userinfo.body
     );
 
-    let replay = redeem(&a, &code, &basic).await;
+    let replay = redeem(&a, &code, basic).await;
     assert_eq!(replay.status, 400, "{}", replay.body);
     assert!(replay.body.contains("invalid_grant"), "{}", replay.body);
 
@@ -361,7 +408,7 @@ async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
     // A Settings change is on both nodes' pages at once (within the promised seconds).
     engines
         .settings
-        .save(acme, settings("Acme Members"), Timestamp::now())
+        .save(acme, directory_settings("Acme Members"), Timestamp::now())
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -400,6 +447,172 @@ async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
         metrics_a.contains("route=\"/oidc/authorize\",method=\"GET\",status=\"303\"} 2"),
         "{metrics_a}"
     );
+}
+
+/// A request head over `address` with `extra` header lines (each ending in CRLF); its status.
+async fn status_with_headers(address: SocketAddr, host: &str, extra: &str) -> u16 {
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n{extra}");
+    exchange(address, &head, "", "").await.unwrap().status
+}
+
+/// Header lines that together exceed the limit on a request head, and more header fields than
+/// the limit on their number.
+fn oversized_heads() -> [String; 2] {
+    let long = format!("X-Padding: {}\r\n", "a".repeat(40 * 1024));
+    let many = (0..120).map(|i| format!("X-Field-{i}: {i}\r\n")).collect();
+    [long, many]
+}
+
+#[tokio::test]
+async fn every_listener_refuses_request_heads_over_the_limits_with_431() {
+    let folder = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}/v.db", folder.path().display());
+    let secret = vestibule_secrets::SecretKey::generate_base64();
+    let ip: IpAddr = Ipv4Addr::new(127, 0, 0, 1).into();
+    let node = Node::start(&database, &secret, ip, free_port(ip));
+    node.wait_ready().await;
+    let edge = SocketAddr::new(ip, node.edge_port);
+    let listeners = [
+        (node.dashboard, node.dashboard.to_string()),
+        (node.operator, node.operator.to_string()),
+        (edge, format!("{DOMAIN}:{}", node.edge_port)),
+    ];
+    for (address, host) in &listeners {
+        let fine = status_with_headers(*address, host, "X-Small: 1\r\n").await;
+        assert!(fine != 431 && fine != 0, "{address}: {fine}");
+        for extra in oversized_heads() {
+            assert_eq!(
+                status_with_headers(*address, host, &extra).await,
+                431,
+                "{address}"
+            );
+        }
+    }
+}
+
+/// Members at once in the load test, and members in all.
+const CONCURRENT_MEMBERS: usize = 64;
+const MEMBERS: usize = 256;
+
+/// One member's whole sign-in, spread over both nodes: the application's request at one, the
+/// hosted sign-in at the other, the code back at the first, the token request at the second,
+/// userinfo at the first. Returns the `sub` userinfo gave, or what went wrong.
+async fn member_signs_in(
+    nodes: [&Node; 2],
+    client_id: &str,
+    basic: &str,
+    username: &str,
+) -> Result<String, String> {
+    let [first, second] = nodes;
+    let authorize = authorize_path(client_id, username);
+    let asked = first.send("GET", &authorize, &[], "").await;
+    if asked.status != 303 || !asked.location().starts_with("/login?") {
+        return Err(format!("authorize: {} {}", asked.status, asked.body));
+    }
+    let signed_in = sign_in_at(second, username, &authorize).await;
+    if signed_in.status != 303 {
+        return Err(format!("sign-in: {} {}", signed_in.status, signed_in.body));
+    }
+    let cookie = session_cookie(&signed_in);
+    let answered = first
+        .send("GET", &authorize, &[("Cookie", &cookie)], "")
+        .await;
+    let callback = answered.location();
+    if query_value(&callback, "state").as_deref() != Some(username) {
+        return Err(format!("callback: {} {callback}", answered.status));
+    }
+    let code = query_value(&callback, "code").ok_or(format!("no code: {callback}"))?;
+    let tokens = redeem(second, &code, basic).await;
+    if tokens.status != 200 {
+        return Err(format!("token: {} {}", tokens.status, tokens.body));
+    }
+    let tokens: serde_json::Value =
+        serde_json::from_str(&tokens.body).map_err(|e| e.to_string())?;
+    let bearer = format!(
+        "Bearer {}",
+        tokens["access_token"].as_str().unwrap_or_default()
+    );
+    let userinfo = first
+        .send("GET", "/oidc/userinfo", &[("Authorization", &bearer)], "")
+        .await;
+    if userinfo.status != 200 {
+        return Err(format!("userinfo: {} {}", userinfo.status, userinfo.body));
+    }
+    let claims: serde_json::Value =
+        serde_json::from_str(&userinfo.body).map_err(|e| e.to_string())?;
+    Ok(claims["sub"].as_str().unwrap_or_default().to_string())
+}
+
+#[tokio::test]
+async fn a_bounded_load_of_sign_ins_and_token_requests_across_both_nodes_loses_nothing() {
+    let Some(db) = postgres().await else {
+        return;
+    };
+    let usernames: Vec<String> = (0..MEMBERS).map(|i| format!("member{i:03}")).collect();
+    let tenant = directory_tenant(&db, &usernames).await;
+    let port = free_port(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
+    let a = Node::start(
+        db.url(),
+        &tenant.secret,
+        Ipv4Addr::new(127, 0, 0, 1).into(),
+        port,
+    );
+    let b = Node::start(
+        db.url(),
+        &tenant.secret,
+        Ipv4Addr::new(127, 0, 0, 2).into(),
+        port,
+    );
+    a.wait_ready().await;
+    b.wait_ready().await;
+    let nodes = std::sync::Arc::new((a, b));
+
+    // Every member signs in at once, at most CONCURRENT_MEMBERS at a time; half start at A.
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_MEMBERS));
+    let mut running = tokio::task::JoinSet::new();
+    for (i, username) in usernames.iter().cloned().enumerate() {
+        let (nodes, gate) = (nodes.clone(), gate.clone());
+        let (client_id, basic) = (tenant.client_id.clone(), tenant.basic.clone());
+        running.spawn(async move {
+            let _turn = gate.acquire().await.unwrap();
+            let (a, b) = (&nodes.0, &nodes.1);
+            let order = if i % 2 == 0 { [a, b] } else { [b, a] };
+            let outcome = member_signs_in(order, &client_id, &basic, &username).await;
+            (username, outcome)
+        });
+    }
+    let mut subjects = Vec::new();
+    while let Some(joined) = running.join_next().await {
+        let (username, outcome) = joined.unwrap();
+        match outcome {
+            // Each member got their own identity, not another's.
+            Ok(sub) => assert_eq!(sub, format!("directory:{username}")),
+            Err(error) => panic!("{username}: {error}"),
+        }
+        subjects.push(username);
+    }
+    assert_eq!(subjects.len(), MEMBERS);
+
+    // Nothing lost: every sign-in is in the audit log once, and the nodes' counts add up.
+    let filter = vestibule_audit::filter("sign_in.succeeded", "");
+    let events = tenant
+        .engines
+        .audit
+        .search(tenant.id, &filter)
+        .await
+        .unwrap();
+    let mut who: Vec<String> = events.into_iter().map(|e| e.actor).collect();
+    who.sort();
+    assert_eq!(who, usernames);
+    let (metrics_a, metrics_b) = (nodes.0.metrics().await, nodes.1.metrics().await);
+    let sum = |name: &str| counter(&metrics_a, name) + counter(&metrics_b, name);
+    let total = MEMBERS as f64;
+    assert_eq!(
+        sum("vestibule_member_sign_ins_total{source=\"directory\",outcome=\"signed in\"}"),
+        total
+    );
+    let tokens = "vestibule_http_requests_total{listener=\"edge\",route=\"/oidc/token\",method=\"POST\",status=\"200\"}";
+    assert_eq!(sum(tokens), total, "{metrics_a}\n{metrics_b}");
 }
 
 /// The settings both nodes provision with: the sandbox's CA and DNS, certificates reloaded
@@ -537,6 +750,13 @@ async fn two_nodes_racing_for_a_domain_order_one_certificate_and_both_serve_it()
             metrics.contains("vestibule_certificate_days_to_expiry{domain=\"sso.acme.test\"}"),
             "{metrics}"
         );
+    }
+    // The HTTPS edge keeps the same limits on a request's head as the other listeners.
+    for extra in oversized_heads() {
+        let (response, _) = sandbox::https_request(a.https, "sso.acme.test", &root, &extra)
+            .await
+            .unwrap();
+        assert!(response.starts_with("HTTP/1.1 431 "), "{response}");
     }
 }
 

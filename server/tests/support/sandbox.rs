@@ -113,6 +113,16 @@ pub async fn https_exchange(
     name: &str,
     root: &[u8],
 ) -> Result<(String, Vec<u8>), String> {
+    https_request(edge, name, root, "").await
+}
+
+/// Like [`https_exchange`], with `extra_headers` (each line ending in CRLF) in the request.
+pub async fn https_request(
+    edge: std::net::SocketAddr,
+    name: &str,
+    root: &[u8],
+    extra_headers: &str,
+) -> Result<(String, Vec<u8>), String> {
     let mut roots = RootCertStore::empty();
     for certificate in rustls_pemfile::certs(&mut &root[..]) {
         roots.add(certificate.unwrap()).unwrap();
@@ -128,7 +138,8 @@ pub async fn https_exchange(
         .await
         .map_err(|e| e.to_string())?;
     tls.write_all(
-        format!("GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET / HTTP/1.1\r\nHost: {name}\r\n{extra_headers}Connection: close\r\n\r\n")
+            .as_bytes(),
     )
     .await
     .map_err(|e| e.to_string())?;

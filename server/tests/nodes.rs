@@ -615,15 +615,16 @@ async fn a_bounded_load_of_sign_ins_and_token_requests_across_both_nodes_loses_n
     assert_eq!(sum(tokens), total, "{metrics_a}\n{metrics_b}");
 }
 
-/// The settings both nodes provision with: the sandbox's CA and DNS, certificates reloaded
-/// every second, and `lease_seconds` on each job.
+/// The settings both nodes provision with: the sandbox's CA and DNS, and `lease_seconds` on
+/// each job. The timed certificate reload is an hour away: nodes hear of each other's
+/// certificates through PostgreSQL's notifications.
 fn provisioning_env(acme: &sandbox::AcmeSandbox, lease_seconds: &str) -> Vec<(String, String)> {
     let mut env = acme.env.clone();
     env.extend(
         [
             ("VESTIBULE_CNAME_TARGET", "edge.vestibule.test"),
             ("VESTIBULE_ACME_CAA_IDENTITIES", ""),
-            ("VESTIBULE_CERTIFICATE_RELOAD_SECONDS", "1"),
+            ("VESTIBULE_CERTIFICATE_RELOAD_SECONDS", "3600"),
             ("VESTIBULE_PROVISIONING_LEASE_SECONDS", lease_seconds),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
@@ -672,8 +673,7 @@ async fn wait_online(engines: &vestibule_server::Engines, tenant: vestibule_doma
     }
 }
 
-/// The node serves the certificate Pebble issued for the domain, by SNI, within the reload
-/// interval.
+/// The node serves the certificate Pebble issued for the domain, by SNI, within seconds.
 async fn wait_served(node: &Node, root: &[u8]) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -9,7 +9,7 @@ use rand::Rng;
 use tokio::sync::Notify;
 use vestibule_domain::{DomainState, ProvisioningPhase, Seconds, TenantId, Timestamp};
 use vestibule_storage::{
-    CertificateRecord, Conflict, DomainRecord, JobOutcome, StorageError, Store,
+    CertificateChanges, CertificateRecord, Conflict, DomainRecord, JobOutcome, StorageError, Store,
 };
 
 use crate::acme::{AcmeIssuer, AcmeSettings, OrderObserver};
@@ -178,8 +178,9 @@ impl Provisioning {
         }))
     }
 
-    /// Releases the tenant's domain: it stops being served at once, on this node, and on the
-    /// others at their next reload. Returns the name that was released.
+    /// Releases the tenant's domain: it stops being served at once, on this node and (through
+    /// PostgreSQL's notifications, or their timed reload) on the others. Returns the name that
+    /// was released.
     pub async fn release(&self, tenant: TenantId) -> Result<SsoDomain, ProvisioningError> {
         let name = self
             .inner
@@ -554,12 +555,26 @@ impl Provisioning {
         let mut checks = tokio::time::interval(seconds(settings.check_interval));
         let mut reloads = tokio::time::interval(seconds(settings.reload_interval));
         let mut polls = tokio::time::interval(Duration::from_secs(2));
+        let mut changes = match self.inner.store.certificate_changes().await {
+            Ok(changes) => changes,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for other nodes' certificate changes; reloading on the timer only");
+                None
+            }
+        };
         loop {
             tokio::select! {
                 _ = self.inner.wake.notified() => self.log(self.run_due_jobs().await.map(drop)),
                 _ = polls.tick() => self.log(self.run_due_jobs().await.map(drop)),
                 _ = checks.tick() => self.log(self.check_due().await),
                 _ = reloads.tick() => self.log(self.inner.resolver.reload().await.map(drop)),
+                heard = next_change(&mut changes) => match heard {
+                    Ok(()) => self.log(self.inner.resolver.reload().await.map(drop)),
+                    Err(error) => {
+                        tracing::warn!(%error, "listening for certificate changes failed; reloading on the timer only");
+                        changes = None;
+                    }
+                },
             }
         }
     }
@@ -568,6 +583,14 @@ impl Provisioning {
         if let Err(error) = result {
             tracing::error!(%error, "background provisioning work failed");
         }
+    }
+}
+
+/// The next certificate change another node announced; never, without a subscription.
+async fn next_change(changes: &mut Option<CertificateChanges>) -> Result<(), StorageError> {
+    match changes {
+        Some(changes) => changes.next().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -348,6 +348,9 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
+        if name.is_some() {
+            self.announce_certificate_change().await?;
+        }
         Ok(name)
     }
 
@@ -370,7 +373,7 @@ impl Store {
             .execute(pool)
             .await?;
         });
-        Ok(())
+        self.announce_certificate_change().await
     }
 
     pub async fn certificate_for_domain(

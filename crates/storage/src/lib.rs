@@ -9,6 +9,7 @@
 //! Storage speaks domain types only: it never sees HTTP requests and never returns HTTP errors.
 
 mod audit;
+mod changes;
 mod domains;
 mod error;
 mod members;
@@ -25,6 +26,7 @@ mod tenants;
 pub mod testing;
 
 pub use audit::{AuditEventRecord, AuditFilter};
+pub use changes::CertificateChanges;
 pub use domains::{CertificateRecord, DomainRecord, JobOutcome, JobQueue};
 pub use error::{Conflict, StorageError};
 pub use members::{

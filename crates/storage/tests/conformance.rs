@@ -452,7 +452,19 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
             not_after: NOW + Seconds(90 * 86_400),
             issued_at: NOW,
         };
+        // On PostgreSQL every node hears that the certificates changed; SQLite has one node.
+        let mut changes = store.certificate_changes().await.unwrap();
+        assert_eq!(
+            changes.is_some(),
+            store.backend() == vestibule_storage::Backend::Postgres
+        );
         store.put_certificate(&certificate).await.unwrap();
+        if let Some(changes) = changes.as_mut() {
+            tokio::time::timeout(std::time::Duration::from_secs(10), changes.next())
+                .await
+                .expect("a notification of the new certificate")
+                .unwrap();
+        }
         store
             .put_certificate(&CertificateRecord {
                 chain_pem: "renewed".into(),
@@ -508,6 +520,15 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
             store.release_domain(acme.id).await.unwrap().as_deref(),
             Some("sso.acme.org")
         );
+        if let Some(changes) = changes.as_mut() {
+            // The renewal above, then the release.
+            for _ in 0..2 {
+                tokio::time::timeout(std::time::Duration::from_secs(10), changes.next())
+                    .await
+                    .expect("a notification of the change")
+                    .unwrap();
+            }
+        }
         assert!(store.all_certificates().await.unwrap().is_empty());
         assert!(store
             .challenge_answer("token-1", NOW)

@@ -224,6 +224,19 @@ pub async fn create_tenant(
             let tenant = ssr::accounts()?
                 .create_tenant(&caller, &cloud_id, &display_name, ssr::now())
                 .await?;
+            let after = serde_json::json!({
+                "cloud_id": tenant.cloud_id.as_str(),
+                "display_name": tenant.display_name,
+            });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "tenant.create",
+                tenant.cloud_id.to_string(),
+                None,
+                Some(&after),
+            )
+            .await;
             Ok(ssr::tenant_view(&tenant))
         }
         .await,

@@ -1,7 +1,9 @@
 //! The `vestibule` command line.
 
+use serde_json::json;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
+use vestibule_audit::{AuditLog, Change};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use vestibule_domain::{CloudId, Role, Tenant, Timestamp};
@@ -204,6 +206,15 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             let tenant = store
                 .create_tenant(&cloud_id, &display_name, Timestamp::now())
                 .await?;
+            let after = json!({ "cloud_id": cloud_id.as_str(), "display_name": display_name });
+            record_change(
+                &store,
+                Some(tenant.id),
+                "tenant.create",
+                cloud_id.to_string(),
+                after,
+            )
+            .await;
             println!(
                 "Created tenant {} ({})",
                 tenant.cloud_id, tenant.display_name
@@ -252,10 +263,16 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             } else {
                 (generate_password(), true)
             };
-            let accounts = crate::staff_accounts(&config, store);
+            let (tenant, role_name) = match &role {
+                Role::Operator => (None, "operator"),
+                Role::TenantAdmin(tenant) => (Some(*tenant), "tenant admin"),
+            };
+            let accounts = crate::staff_accounts(&config, store.clone());
             let staff = accounts
                 .add_with_password(&email, role, &password, Timestamp::now())
                 .await?;
+            let after = json!({ "email": staff.email.as_str(), "role": role_name });
+            record_change(&store, tenant, "team.add", staff.email.to_string(), after).await;
             println!("Created {staff}");
             if generated {
                 println!("Password (shown once): {password}");
@@ -300,6 +317,10 @@ async fn oidc(config: Config, command: OidcCommand) -> Result<(), CliError> {
                 .create(tenant.id, input, Timestamp::now())
                 .await
                 .map_err(usage)?;
+            let target = format!("{} ({})", client.name, client.client_id);
+            let after =
+                json!({ "name": client.name, "redirect_uris": client.settings.redirect_uris });
+            record_change(&store, Some(tenant.id), "oidc_app.create", target, after).await;
             println!("client_id: {}", client.client_id);
             if let Some(secret) = shown.client_secret {
                 println!("client_secret (shown once): {secret}");
@@ -459,12 +480,19 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
         DomainCommand::Provision { cloud_id, domain } => {
             let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
             let overview = engine.start(tenant.id, &domain, Timestamp::now()).await?;
+            let name = overview.domain.as_str().to_string();
+            let after = json!({ "domain": name, "state": overview.record.state.as_str() });
+            record_change(&store, Some(tenant.id), "domain.provision", name, after).await;
             print(&overview);
             println!("Queued: a running `vestibule serve` provisions it.");
         }
         DomainCommand::Retry { cloud_id } => {
             let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
-            print(&engine.retry(tenant.id, Timestamp::now()).await?);
+            let overview = engine.retry(tenant.id, Timestamp::now()).await?;
+            let name = overview.domain.as_str().to_string();
+            let after = json!({ "domain": name, "state": overview.record.state.as_str() });
+            record_change(&store, Some(tenant.id), "domain.retry", name, after).await;
+            print(&overview);
         }
         DomainCommand::Status { cloud_id } => {
             let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
@@ -500,11 +528,60 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
                 )));
             }
             let released = engine.release(tenant.id).await?;
+            let change = Change {
+                tenant: Some(tenant.id),
+                actor: &command_line_actor(),
+                action: "domain.release",
+                target: released.as_str().to_string(),
+                before: Some(json!({ "domain": released.as_str() })),
+                after: None,
+            };
+            write_down(&store, change).await;
             println!("Released {released}. SSO connections that used it no longer work.");
         }
     }
     store.close().await;
     Ok(())
+}
+
+/// Who made a change from the command line, as the audit log names them.
+fn command_line_actor() -> String {
+    let user = std::env::var("USER").unwrap_or_default();
+    if user.is_empty() {
+        "command line".to_string()
+    } else {
+        format!("command line ({user})")
+    }
+}
+
+/// Writes a creation made from the command line to the audit log, as the dashboard writes its
+/// own. A failure to write it is reported and does not undo the change.
+async fn record_change(
+    store: &Store,
+    tenant: Option<vestibule_domain::TenantId>,
+    action: &str,
+    target: String,
+    after: serde_json::Value,
+) {
+    let change = Change {
+        tenant,
+        actor: &command_line_actor(),
+        action,
+        target,
+        before: None,
+        after: Some(after),
+    };
+    write_down(store, change).await;
+}
+
+async fn write_down(store: &Store, change: Change<'_>) {
+    let action = change.action.to_string();
+    if let Err(error) = AuditLog::new(store.clone())
+        .record(change, Timestamp::now())
+        .await
+    {
+        eprintln!("warning: the audit log did not record {action}: {error}");
+    }
 }
 
 async fn serve(config: Config) -> Result<(), CliError> {

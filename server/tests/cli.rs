@@ -127,6 +127,25 @@ async fn tenants_and_staff_can_be_added_from_a_script() {
     let ops = store.list_operators().await.unwrap();
     assert_eq!(ops.len(), 1);
     assert_eq!(ops[0].role, Role::Operator);
+    // The tenant's audit log has what was done to it from the command line.
+    let acme = store
+        .tenant_by_cloud_id(&"acme".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let events = store
+        .audit_events(acme.id, &Default::default(), 10)
+        .await
+        .unwrap();
+    let logged: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.action.as_str(), e.target.as_str()))
+        .collect();
+    assert_eq!(
+        logged,
+        [("team.add", "admin@acme.org"), ("tenant.create", "acme")]
+    );
+    assert!(events.iter().all(|e| e.actor.starts_with("command line")));
 
     let no_tenant = vestibule(
         dir,

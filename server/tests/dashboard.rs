@@ -296,6 +296,20 @@ async fn state_changes_need_the_session_csrf_token() {
             .await;
         assert_eq!(created.status, StatusCode::OK, "{}", created.body);
         assert!(created.body.contains("gamma"));
+        // The new Cloud ID's audit log starts with its creation and who made it.
+        let log = dashboard
+            .call("audit_log", &[("cloud_id", "gamma")], Some(&cookie))
+            .await;
+        let log: serde_json::Value = serde_json::from_str(&log.body).unwrap();
+        let first = &log["events"][0];
+        assert_eq!(
+            (&first["action"], &first["actor"], &first["target"]),
+            (
+                &serde_json::json!("tenant.create"),
+                &serde_json::json!("ops@vestibule.test"),
+                &serde_json::json!("gamma")
+            )
+        );
         let duplicate = dashboard
             .call("create_tenant", &form(csrf), Some(&cookie))
             .await;

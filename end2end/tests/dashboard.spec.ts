@@ -1078,8 +1078,10 @@ test('the tenant admin reads the audit log, filters it and downloads it as CSV',
   await page.getByRole('navigation').getByRole('link', { name: 'Audit log' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Audit log' })).toBeVisible();
   const rows = page.locator('table.audit-log tbody tr');
-  // The stories' changes: Settings, apps, the domain, members, newest first.
-  await expect(rows.first()).toContainText('saml_app.update');
+  // The stories' changes (Settings, apps, the domain, members) and their members' sign-ins
+  // to the apps, newest first.
+  await expect(rows.first()).toContainText('sign_in.succeeded');
+  await expect(page.locator('table.audit-log')).toContainText('saml_app.update');
   await expect(page.locator('table.audit-log')).toContainText('settings.save');
   await expect(page.locator('table.audit-log')).toContainText('domain.provision');
   await expect(page.locator('table.audit-log')).not.toContainText('very-secret');
@@ -1097,6 +1099,14 @@ test('the tenant admin reads the audit log, filters it and downloads it as CSV',
   expect(lines[0]).toBe('time,actor,action,target,before,after');
   expect(lines).toHaveLength(2);
   expect(lines[1]).toContain(`${admin.email},saml_app.update,Learning (`);
+  // Member sign-ins, per application: the SAML stories' members reached Events and Learning.
+  await page.getByLabel('Action starts with').fill('sign_in');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/action=sign_in/);
+  await expect(rows.first()).toContainText('sign_in.');
+  await expect(page.locator('table.audit-log')).toContainText('SAML app Events (');
+  await expect(page.locator('table.audit-log')).toContainText('SAML app Learning (');
+  await expect(page.locator('table.audit-log')).toContainText('"outcome":"signed in"');
   await signOut(page);
 });
 

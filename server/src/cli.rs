@@ -600,6 +600,7 @@ async fn serve(config: Config) -> Result<(), CliError> {
     }
     spawn_session_sweeper(accounts);
     spawn_member_session_sweeper(engines.members.clone());
+    spawn_grant_sweeper(engines.oidc.grants.clone());
     let site = engines.member_site(&config)?;
     let metrics = crate::operator::Metrics::default();
     engines.members.observe_sign_ins(metrics.sign_in_observer());
@@ -648,6 +649,19 @@ async fn serve(config: Config) -> Result<(), CliError> {
     crate::listen::serve(listener, router, shutdown_signal()).await?;
     store.close().await;
     Ok(())
+}
+
+/// Deletes OIDC codes and access tokens long past their expiry every ten minutes.
+fn spawn_grant_sweeper(grants: vestibule_oidc::Grants) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            if let Err(error) = grants.sweep(Timestamp::now()).await {
+                tracing::warn!(%error, "sweeping expired codes and tokens failed");
+            }
+        }
+    });
 }
 
 /// Deletes members' expired sessions every ten minutes.

@@ -122,6 +122,7 @@ impl Engines {
             saml: self.saml.clone(),
             audit: self.audit.clone(),
             addresses: site_addresses(config)?,
+            recent_tenants: Arc::default(),
         })
     }
 }

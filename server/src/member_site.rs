@@ -5,8 +5,9 @@
 //! branded page saying what happened and what to try; the technical cause goes to the sign-in
 //! events tenant admins read in the dashboard, never to the member.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
@@ -95,6 +96,36 @@ pub struct MemberSite {
     /// Where member sign-in outcomes per application are written down.
     pub audit: vestibule_audit::AuditLog,
     pub addresses: SiteAddresses,
+    pub recent_tenants: Arc<RecentTenants>,
+}
+
+/// Which tenant a host names, remembered for [`TENANT_HELD`]: every request to a tenant
+/// domain asks it first, and the answer only changes when a domain is released or claimed (or
+/// a tenant renamed), which then reaches every node within those seconds.
+#[derive(Default)]
+pub struct RecentTenants {
+    by_host: std::sync::Mutex<HashMap<(bool, String), (Tenant, Instant)>>,
+}
+
+const TENANT_HELD: Duration = Duration::from_secs(5);
+/// Past this many hosts the memory starts over.
+const HOSTS_HELD: usize = 10_000;
+
+impl RecentTenants {
+    fn get(&self, https: bool, host: &str) -> Option<Tenant> {
+        let held = self.by_host.lock().ok()?;
+        let (tenant, at) = held.get(&(https, host.to_string()))?;
+        (at.elapsed() < TENANT_HELD).then(|| tenant.clone())
+    }
+
+    fn put(&self, https: bool, host: String, tenant: &Tenant) {
+        if let Ok(mut held) = self.by_host.lock() {
+            if held.len() >= HOSTS_HELD {
+                held.clear();
+            }
+            held.insert((https, host), (tenant.clone(), Instant::now()));
+        }
+    }
 }
 
 /// One request's tenant, with what its pages need.
@@ -218,18 +249,24 @@ impl SiteState {
         };
         let store = &self.site.store;
         let addresses = &self.site.addresses;
-        let tenant = match self.scheme {
-            Scheme::Http => match addresses.test_domains.cloud_id(&host) {
-                Some(cloud_id) => store.tenant_by_cloud_id(cloud_id).await,
-                None => Ok(None),
-            },
-            Scheme::Https => match store.domain_by_name(&host).await {
-                Ok(Some(domain)) => store.tenant_by_id(domain.tenant).await,
-                Ok(None) => Ok(None),
-                Err(error) => Err(error),
-            },
-        }
-        .map_err(|error| unavailable(&error))?;
+        let https = self.scheme == Scheme::Https;
+        let tenant = match self.site.recent_tenants.get(https, &host) {
+            Some(tenant) => Some(tenant),
+            None => {
+                let found = match self.scheme {
+                    Scheme::Http => match addresses.test_domains.cloud_id(&host) {
+                        Some(cloud_id) => store.tenant_by_cloud_id(cloud_id).await,
+                        None => Ok(None),
+                    },
+                    Scheme::Https => store.tenant_by_domain_name(&host).await,
+                }
+                .map_err(|error| unavailable(&error))?;
+                if let Some(tenant) = &found {
+                    self.site.recent_tenants.put(https, host.clone(), tenant);
+                }
+                found
+            }
+        };
         let Some(tenant) = tenant else {
             // The TLS layer only completes handshakes for names we serve; a Host header naming
             // another one is a misdirected request.

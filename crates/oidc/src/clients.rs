@@ -148,6 +148,9 @@ pub struct ShownOnce {
     pub hs512_key: Option<String>,
 }
 
+/// How fresh a secret's "last used" time is kept.
+const LAST_USED_PRECISION: Seconds = Seconds(60);
+
 #[derive(Clone)]
 pub struct OidcClients {
     store: Store,
@@ -540,19 +543,29 @@ impl OidcClients {
         secret: &str,
         now: Timestamp,
     ) -> Result<Client, OidcError> {
-        let Some(record) = self.store.oidc_client(tenant, client_id).await? else {
+        let Some((record, secrets)) = self
+            .store
+            .oidc_client_with_secrets(tenant, client_id, now)
+            .await?
+        else {
             return Err(OidcError::InvalidClient);
         };
         let client = self.client(record)?;
         let offered = stored_hash(secret);
         let mut matched = None;
-        for stored in self.store.client_secrets(client.row, now).await? {
+        for stored in secrets {
             if bool::from(stored.secret_hash.as_bytes().ct_eq(offered.as_bytes())) {
-                matched = Some(stored.id);
+                matched = Some(stored);
             }
         }
-        let id = matched.ok_or(OidcError::InvalidClient)?;
-        self.store.touch_client_secret(id, now).await?;
+        let used = matched.ok_or(OidcError::InvalidClient)?;
+        // "Last used" is shown to the minute: one write a minute per secret, not per token.
+        if used
+            .last_used_at
+            .is_none_or(|at| now - at >= LAST_USED_PRECISION)
+        {
+            self.store.touch_client_secret(used.id, now).await?;
+        }
         Ok(client)
     }
 

@@ -102,6 +102,11 @@ impl Grants {
         }
     }
 
+    /// Deletes codes and access tokens long past their expiry; run now and then by the server.
+    pub async fn sweep(&self, now: Timestamp) -> Result<u64, OidcError> {
+        Ok(self.store.delete_expired_grants(now).await?)
+    }
+
     /// A code for a checked authorization request and the member who granted it.
     pub async fn issue_code(
         &self,

@@ -49,9 +49,28 @@ pub struct SigningKeys {
     /// Keys already unsealed and parsed, by tenant and kid: parsing validates the whole RSA key,
     /// which costs a fifth of a signature, on every token otherwise.
     parsed: Arc<Mutex<ParsedKeys>>,
+    /// Which key signs for a tenant and algorithm, remembered for at most
+    /// [`CURRENT_KEY_HELD`] and never past the moment the series needs its next key: saves the
+    /// database read that every token would otherwise make to learn the same answer.
+    current: Arc<Mutex<CurrentKeys>>,
 }
 
 type ParsedKeys = HashMap<(TenantId, String), Arc<RsaKeyPair>>;
+
+/// The signing key in use, and the window in which it stays the answer.
+#[derive(Clone)]
+struct CurrentKey {
+    kid: String,
+    key: Arc<RsaKeyPair>,
+    from: Timestamp,
+    until: Timestamp,
+}
+
+type CurrentKeys = HashMap<(TenantId, SigningAlgorithm), CurrentKey>;
+
+/// How long a node trusts its memory of the current key: keys only change on a schedule set a
+/// week ahead, so this bounds nothing but a tenant's deletion.
+const CURRENT_KEY_HELD: Seconds = Seconds(60);
 
 /// Past this many parsed keys the cache starts over (retired keys are never asked for again).
 const PARSED_KEYS_HELD: usize = 10_000;
@@ -76,6 +95,7 @@ impl SigningKeys {
             secret,
             policy,
             parsed: Arc::default(),
+            current: Arc::default(),
         }
     }
 
@@ -87,6 +107,19 @@ impl SigningKeys {
         algorithm: SigningAlgorithm,
         now: Timestamp,
     ) -> Result<Signer, OidcError> {
+        let remembered = self
+            .current
+            .lock()
+            .ok()
+            .and_then(|held| held.get(&(tenant, algorithm)).cloned())
+            .filter(|held| held.from <= now && now < held.until);
+        if let Some(held) = remembered {
+            return Ok(Signer::Rsa {
+                algorithm,
+                kid: held.kid,
+                key: held.key,
+            });
+        }
         let keys = self.series(tenant, algorithm, now).await?;
         let current = keys
             .iter()
@@ -94,6 +127,26 @@ impl SigningKeys {
             .max_by_key(|k| k.active_from)
             .ok_or_else(|| OidcError::Key("no current signing key".to_string()))?;
         let key = self.parsed_key(tenant, current)?;
+        // The answer holds until the key retires, or until the next key must be made when it
+        // is not there yet, and for at most a minute.
+        let has_next = keys.iter().any(|k| k.active_from >= current.active_until);
+        let changes_at = if has_next {
+            current.active_until
+        } else {
+            current.active_until - self.policy.publish_ahead
+        };
+        if let Ok(mut held) = self.current.lock() {
+            if held.len() >= PARSED_KEYS_HELD {
+                held.clear();
+            }
+            let remembered = CurrentKey {
+                kid: current.kid.clone(),
+                key: key.clone(),
+                from: now,
+                until: changes_at.min(now + CURRENT_KEY_HELD),
+            };
+            held.insert((tenant, algorithm), remembered);
+        }
         Ok(Signer::Rsa {
             algorithm,
             kid: current.kid.clone(),

@@ -70,6 +70,12 @@ async fn secrets_are_shown_once_rotated_with_overlap_and_checked_per_tenant() {
         }
         let used = clients.secrets(&client, T0).await.unwrap();
         assert_eq!(used[0].last_used_at, Some(T0));
+        // "Last used" moves once a minute, not with every call.
+        for (at, shown) in [(T0 + Seconds(30), T0), (T0 + Seconds(60), T0 + Seconds(60))] {
+            clients.authenticate(acme, &id, &secret, at).await.unwrap();
+            let used = clients.secrets(&client, at).await.unwrap();
+            assert_eq!(used[0].last_used_at, Some(shown));
+        }
 
         // Rotation: the new secret works at once, the old one until the overlap ends.
         let later = T0 + Seconds(10);

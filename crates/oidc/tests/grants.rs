@@ -153,6 +153,33 @@ async fn the_code_flow_issues_verifiable_tokens_once() {
             .await
             .unwrap()
             .is_none());
+
+        // The sweep keeps a used code for a day past its expiry, so a late replay is still
+        // recognised; after a week past the token's expiry, both are gone.
+        let next_day = T0 + CODE_LIFETIME + Seconds::hours(1);
+        assert_eq!(world.grants.sweep(next_day).await.unwrap(), 0);
+        let late = world
+            .grants
+            .redeem_code(
+                ISSUER,
+                &events,
+                &code,
+                Some(REDIRECT),
+                Some(VERIFIER),
+                next_day,
+            )
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(late.description.contains("already used"), "{late:?}");
+        assert_eq!(
+            world
+                .grants
+                .sweep(T0 + Seconds::hours(24 * 9))
+                .await
+                .unwrap(),
+            2
+        );
     })
     .await;
 }

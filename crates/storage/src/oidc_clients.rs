@@ -119,6 +119,70 @@ impl Store {
         Ok(row.map(client))
     }
 
+    /// The tenant's client application with its secrets in use at `now`, newest first, in one
+    /// query: what authenticating a caller of the token endpoint needs.
+    pub async fn oidc_client_with_secrets(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<(OidcClientRecord, Vec<ClientSecretRecord>)>> {
+        type JoinedRow = (
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Vec<JoinedRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT c.id, c.tenant_id, c.client_id, c.name, c.settings, c.created_at, \
+                 c.updated_at, s.id, s.secret_hash, s.created_at, s.expires_at, s.last_used_at \
+                 FROM oidc_clients c LEFT JOIN oidc_client_secrets s ON s.client = c.id \
+                 AND (s.expires_at IS NULL OR s.expires_at > $3) \
+                 WHERE c.tenant_id = $1 AND c.client_id = $2 \
+                 ORDER BY s.created_at DESC, s.id DESC",
+            )
+            .bind(tenant.0)
+            .bind(client_id)
+            .bind(now.0)
+            .fetch_all(pool)
+            .await?
+        });
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let record = client((
+            first.0,
+            first.1,
+            first.2.clone(),
+            first.3.clone(),
+            first.4.clone(),
+            first.5,
+            first.6,
+        ));
+        let secrets = rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(ClientSecretRecord {
+                    id: row.7?,
+                    secret_hash: row.8?,
+                    created_at: Timestamp(row.9?),
+                    expires_at: row.10.map(Timestamp),
+                    last_used_at: row.11.map(Timestamp),
+                })
+            })
+            .collect();
+        Ok(Some((record, secrets)))
+    }
+
     /// Replaces a client application's name and settings; false when the tenant has no such
     /// application.
     pub async fn update_oidc_client(

@@ -94,12 +94,28 @@ impl Store {
             .bind(record.used_at.map(|t| t.0))
             .execute(pool)
             .await?;
-            sqlx::query("DELETE FROM oidc_codes WHERE expires_at < $1")
-                .bind(record.expires_at.0 - 24 * 3600)
-                .execute(pool)
-                .await?;
         });
         Ok(())
+    }
+
+    /// Deletes codes a day after they expired (until then a replay is still recognised and
+    /// revokes what the code gave) and access tokens a week after. Run now and then, not on
+    /// every issue, so issuing stays one statement.
+    pub async fn delete_expired_grants(&self, now: Timestamp) -> Result<u64> {
+        let deleted = with_pool!(self, pool => {
+            let codes = sqlx::query("DELETE FROM oidc_codes WHERE expires_at < $1")
+                .bind(now.0 - 24 * 3600)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            let tokens = sqlx::query("DELETE FROM oidc_access_tokens WHERE expires_at < $1")
+                .bind(now.0 - 7 * 24 * 3600)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            codes + tokens
+        });
+        Ok(deleted)
     }
 
     /// Marks the tenant's code as used. The one statement that sets `used_at` decides which
@@ -151,10 +167,6 @@ impl Store {
             .bind(record.revoked_at.map(|t| t.0))
             .execute(pool)
             .await?;
-            sqlx::query("DELETE FROM oidc_access_tokens WHERE expires_at < $1")
-                .bind(record.expires_at.0 - 7 * 24 * 3600)
-                .execute(pool)
-                .await?;
         });
         Ok(())
     }

@@ -3,7 +3,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
 use crate::{Result, StorageError};
@@ -62,6 +62,11 @@ impl Store {
                 .create_if_missing(true)
                 .foreign_keys(true)
                 .journal_mode(SqliteJournalMode::Wal)
+                // In WAL mode NORMAL syncs at checkpoints, not on every commit: the database
+                // cannot be corrupted, and only a power cut (not a crash of the process) can
+                // lose the last commits, which are sign-in state a member repeats. FULL costs
+                // a disk flush on each of the writes a sign-in makes.
+                .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5));
             if let Some(parent) = options.get_filename().parent() {
                 create_folder(parent)?;

@@ -69,6 +69,21 @@ impl Store {
         row.map(tenant_from_row).transpose()
     }
 
+    /// The tenant whose SSO domain is `name` (ASCII form), in one query: what every request to
+    /// a tenant domain asks first.
+    pub async fn tenant_by_domain_name(&self, name: &str) -> Result<Option<Tenant>> {
+        let row: Option<TenantRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT t.id, t.cloud_id, t.display_name, t.created_at FROM tenants t \
+                 JOIN domains d ON d.tenant_id = t.id WHERE d.name = $1",
+            )
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(tenant_from_row).transpose()
+    }
+
     /// Renames a tenant. Returns false when no tenant has that id.
     pub async fn rename_tenant(&self, tenant: TenantId, display_name: &str) -> Result<bool> {
         let affected = with_pool!(self, pool => {

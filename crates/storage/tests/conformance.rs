@@ -360,6 +360,13 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
             .unwrap();
         assert_eq!(claimed.state, DomainState::Provisioning);
         assert_eq!(claimed.phase, ProvisioningPhase::DnsCheck);
+        let served = store.tenant_by_domain_name("sso.acme.org").await.unwrap();
+        assert_eq!(served.map(|t| t.id), Some(acme.id));
+        assert!(store
+            .tenant_by_domain_name("sso.beta.org")
+            .await
+            .unwrap()
+            .is_none());
         assert!(matches!(
             store.claim_domain(beta.id, "sso.acme.org", NOW).await,
             Err(StorageError::Conflict(Conflict::DomainName))

@@ -1,4 +1,4 @@
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -34,8 +34,29 @@ impl std::fmt::Debug for ClientCredentials {
 #[derive(Clone)]
 pub struct Imis {
     base: Arc<str>,
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: HttpClient,
     timeout: Duration,
+}
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The one HTTP client every tenant's iMIS is reached with. Building one reads and parses the
+/// platform's trusted roots (a quarter of a sign-in's CPU time when it was done per call), and
+/// sharing it keeps connections to each iMIS alive from one sign-in to the next.
+fn shared_client() -> Result<HttpClient, ImisError> {
+    static CLIENT: OnceLock<Result<HttpClient, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_provider_and_platform_verifier(rustls::crypto::ring::default_provider())
+                .map_err(|e| e.to_string())?
+                .https_or_http()
+                .enable_http1()
+                .build();
+            Ok(Client::builder(TokioExecutor::new()).build(connector))
+        })
+        .clone()
+        .map_err(|e| ImisError::InvalidBaseUrl(format!("TLS set-up failed: {e}")))
 }
 
 /// Answers larger than this are not iMIS answers we want to read.
@@ -59,15 +80,9 @@ impl Imis {
                 "{base}: leave out the part after ?"
             )));
         }
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_platform_verifier(rustls::crypto::ring::default_provider())
-            .map_err(|e| ImisError::InvalidBaseUrl(format!("TLS set-up failed: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
         Ok(Self {
             base: Arc::from(base),
-            http: Client::builder(TokioExecutor::new()).build(connector),
+            http: shared_client()?,
             timeout,
         })
     }

@@ -30,6 +30,9 @@ use vestibule_settings::SettingsInput;
 use vestibule_storage::testing::postgres;
 
 const DOMAIN: &str = "sso.acme.localhost";
+/// Where node A and node B listen: the same ports on two loopback addresses.
+const NODE_A: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
+const NODE_B: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const REDIRECT: &str = "https://events.example.org/cb";
 
 /// A running `vestibule serve`, stopped when dropped.
@@ -350,9 +353,9 @@ async fn two_nodes_share_sessions_codes_and_settings_through_postgres() {
     let (engines, acme, secret, basic) =
         (&tenant.engines, tenant.id, &tenant.secret, &tenant.basic);
 
-    let port = free_port(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
-    let a = Node::start(db.url(), secret, Ipv4Addr::new(127, 0, 0, 1).into(), port);
-    let b = Node::start(db.url(), secret, Ipv4Addr::new(127, 0, 0, 2).into(), port);
+    let port = free_port(NODE_A);
+    let a = Node::start(db.url(), secret, NODE_A, port);
+    let b = Node::start(db.url(), secret, NODE_B, port);
     a.wait_ready().await;
     b.wait_ready().await;
 
@@ -468,7 +471,7 @@ async fn every_listener_refuses_request_heads_over_the_limits_with_431() {
     let folder = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}/v.db", folder.path().display());
     let secret = vestibule_secrets::SecretKey::generate_base64();
-    let ip: IpAddr = Ipv4Addr::new(127, 0, 0, 1).into();
+    let ip: IpAddr = NODE_A;
     let node = Node::start(&database, &secret, ip, free_port(ip));
     node.wait_ready().await;
     let edge = SocketAddr::new(ip, node.edge_port);
@@ -550,19 +553,9 @@ async fn a_bounded_load_of_sign_ins_and_token_requests_across_both_nodes_loses_n
     };
     let usernames: Vec<String> = (0..MEMBERS).map(|i| format!("member{i:03}")).collect();
     let tenant = directory_tenant(&db, &usernames).await;
-    let port = free_port(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
-    let a = Node::start(
-        db.url(),
-        &tenant.secret,
-        Ipv4Addr::new(127, 0, 0, 1).into(),
-        port,
-    );
-    let b = Node::start(
-        db.url(),
-        &tenant.secret,
-        Ipv4Addr::new(127, 0, 0, 2).into(),
-        port,
-    );
+    let port = free_port(NODE_A);
+    let a = Node::start(db.url(), &tenant.secret, NODE_A, port);
+    let b = Node::start(db.url(), &tenant.secret, NODE_B, port);
     a.wait_ready().await;
     b.wait_ready().await;
     let nodes = std::sync::Arc::new((a, b));
@@ -704,7 +697,7 @@ async fn two_nodes_racing_for_a_domain_order_one_certificate_and_both_serve_it()
         return;
     };
     // Pebble validates HTTP-01 at the shared edge port; the DNS server sends it to 127.0.0.1.
-    let port = free_port(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
+    let port = free_port(NODE_A);
     let Some(acme) = sandbox::AcmeSandbox::start(port, None) else {
         return;
     };
@@ -715,20 +708,8 @@ async fn two_nodes_racing_for_a_domain_order_one_certificate_and_both_serve_it()
     let env = provisioning_env(&acme, "180");
     // The job is queued before either node runs, so both workers find it due at start.
     let tenant = start_provisioning(&engines, &db).await;
-    let a = Node::start_with(
-        db.url(),
-        &secret,
-        Ipv4Addr::new(127, 0, 0, 1).into(),
-        port,
-        &env,
-    );
-    let b = Node::start_with(
-        db.url(),
-        &secret,
-        Ipv4Addr::new(127, 0, 0, 2).into(),
-        port,
-        &env,
-    );
+    let a = Node::start_with(db.url(), &secret, NODE_A, port, &env);
+    let b = Node::start_with(db.url(), &secret, NODE_B, port, &env);
     a.wait_ready().await;
     b.wait_ready().await;
     wait_online(&engines, tenant).await;
@@ -765,7 +746,7 @@ async fn a_node_killed_in_the_middle_of_provisioning_leaves_the_job_to_the_other
     let Some(db) = postgres().await else {
         return;
     };
-    let port = free_port(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
+    let port = free_port(NODE_A);
     let Some(acme) = sandbox::AcmeSandbox::start(port, None) else {
         return;
     };
@@ -789,13 +770,7 @@ async fn a_node_killed_in_the_middle_of_provisioning_leaves_the_job_to_the_other
     let engines = support::engines(&config, db.store().clone());
     // A short lease, so the takeover comes within seconds of the death.
     let env = provisioning_env(&acme, "3");
-    let mut a = Node::start_with(
-        db.url(),
-        &secret,
-        Ipv4Addr::new(127, 0, 0, 1).into(),
-        port,
-        &env,
-    );
+    let mut a = Node::start_with(db.url(), &secret, NODE_A, port, &env);
     a.wait_ready().await;
     let tenant = start_provisioning(&engines, &db).await;
 
@@ -816,13 +791,7 @@ async fn a_node_killed_in_the_middle_of_provisioning_leaves_the_job_to_the_other
     );
     assert_eq!(counter(&a.metrics().await, ORDERS), 1.0);
 
-    let b = Node::start_with(
-        db.url(),
-        &secret,
-        Ipv4Addr::new(127, 0, 0, 2).into(),
-        port,
-        &env,
-    );
+    let b = Node::start_with(db.url(), &secret, NODE_B, port, &env);
     b.wait_ready().await;
     // A dies without a word; validations now reach B.
     a.child.kill().unwrap();

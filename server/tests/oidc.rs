@@ -524,6 +524,17 @@ async fn errors_go_to_a_page_or_to_the_application_as_the_spec_says() {
     assert_eq!(wrong.json()["error"], "invalid_grant");
 }
 
+/// The authorization request a consent page's form sends back.
+fn consent_request(page: &str) -> String {
+    page.split("name=\"request\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+}
+
 #[tokio::test]
 async fn consent_is_asked_once_and_a_refusal_goes_back_as_access_denied() {
     let op = provider(|input| input.consent = true).await;
@@ -531,15 +542,7 @@ async fn consent_is_asked_once_and_a_refusal_goes_back_as_access_denied() {
     let asked = op.get(&op.authorize_url(&[]), Some(&session), None).await;
     assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
     assert!(asked.body.contains("Share your details?"));
-    let request = asked
-        .body
-        .split("name=\"request\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&amp;", "&");
+    let request = consent_request(&asked.body);
 
     let denied = op
         .browser_post(
@@ -637,15 +640,7 @@ async fn each_member_sign_in_outcome_is_in_the_audit_log_with_its_application() 
     // Then the right one; the consent page is refused, then given.
     let (session, next) = op.sign_in_to(&return_to).await;
     let asked = op.get(&next, Some(&session), None).await;
-    let request = asked
-        .body
-        .split("name=\"request\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&amp;", "&");
+    let request = consent_request(&asked.body);
     for decision in ["deny", "allow"] {
         op.browser_post(
             "/oidc/consent",

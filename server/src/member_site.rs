@@ -24,7 +24,7 @@ use vestibule_settings::TenantSettings;
 use vestibule_storage::Store;
 
 use crate::member_pages::{self, Branding, Page};
-use crate::sign_in_audit::{self, Destination, SIGNED_IN};
+use crate::sign_in_audit::{self, Destination};
 
 /// The session cookie: `__Host-` pins it to this exact host over a secure connection.
 /// `SameSite=Lax` keeps it off other sites' requests.
@@ -96,6 +96,7 @@ pub struct MemberSite {
     /// Where member sign-in outcomes per application are written down.
     pub audit: vestibule_audit::AuditLog,
     pub addresses: SiteAddresses,
+    /// Shared by every clone, so all of this node's listeners remember the same answers.
     pub recent_tenants: Arc<RecentTenants>,
 }
 
@@ -545,11 +546,8 @@ async fn callback(
     let mut response = match outcome {
         Ok(signed_in) => {
             let return_to = signed_in.return_to.as_deref().unwrap_or("/");
-            if !sign_in_audit::continues_to_application(return_to) {
-                let username = &signed_in.member.username;
-                let destination = Destination::HostedLogin;
-                sign_in_audit::record(&state.site, tenant, username, destination, SIGNED_IN).await;
-            }
+            let username = &signed_in.member.username;
+            sign_in_audit::record_hosted_sign_in(&state.site, tenant, username, return_to).await;
             signed_in_response(&signed_in)
         }
         Err(error) => {
@@ -644,14 +642,10 @@ async fn login_with_password(
         .await;
     let tenant = site.tenant.id;
     match &outcome {
-        // Reaching the application it was for is written down when that application is
-        // answered; only a sign-in with nowhere else to go is written down here.
-        Ok(signed_in) if !sign_in_audit::continues_to_application(&return_to) => {
-            let destination = Destination::HostedLogin;
+        Ok(signed_in) => {
             let username = &signed_in.member.username;
-            sign_in_audit::record(&state.site, tenant, username, destination, SIGNED_IN).await;
+            sign_in_audit::record_hosted_sign_in(&state.site, tenant, username, &return_to).await;
         }
-        Ok(_) => {}
         Err(error) => {
             sign_in_audit::record_for_return_to(
                 &state.site,

@@ -50,11 +50,24 @@ pub(crate) const SIGNED_IN: &str = "signed in";
 
 /// Whether a hosted sign-in page returning to `return_to` continues to an application, which
 /// then records the sign-in itself.
-pub(crate) fn continues_to_application(return_to: &str) -> bool {
+fn continues_to_application(return_to: &str) -> bool {
     let path = return_to
         .split_once('?')
         .map_or(return_to, |(path, _)| path);
     path == vestibule_oidc::paths::AUTHORIZE || path == crate::saml_site::CONTINUE
+}
+
+/// A member signed in on the hosted page: written down here only when they go nowhere else;
+/// an application they continue to writes the sign-in down when it is answered.
+pub(crate) async fn record_hosted_sign_in(
+    site: &MemberSite,
+    tenant: TenantId,
+    member: &str,
+    return_to: &str,
+) {
+    if !continues_to_application(return_to) {
+        record(site, tenant, member, Destination::HostedLogin, SIGNED_IN).await;
+    }
 }
 
 /// Writes one outcome down. `member` is the username as typed or known (empty when unknown);

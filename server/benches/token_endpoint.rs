@@ -27,7 +27,7 @@ use tower::ServiceExt;
 use vestibule_domain::{TenantId, Timestamp};
 use vestibule_oidc::{check_request, ClientInput, Subject};
 use vestibule_server::{tenant_edge, Engines};
-use vestibule_storage::testing::{sqlite, TestDatabase};
+use vestibule_storage::testing::{postgres, sqlite, TestDatabase};
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -45,8 +45,7 @@ struct Provider {
     _db: TestDatabase,
 }
 
-async fn provider() -> Provider {
-    let db = sqlite().await;
+async fn provider(db: TestDatabase) -> Provider {
     let store = db.store().clone();
     let tenant = store
         .create_tenant(&"acme".parse().unwrap(), "Acme", Timestamp::now())
@@ -240,56 +239,76 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let provider = runtime.block_on(provider());
     // What an ID token's signing input weighs: header and claims, base64url.
     let message = vec![b'e'; 620];
     println!("Token endpoint (authorization_code, client_secret_basic, PKCE) vs raw signing");
     println!(
-        "{:<7} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7}",
-        "alg", "tokens/s", "per core", "signs/s", "per core", "wall", "core"
+        "{:<10} {:<7} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7}",
+        "database", "alg", "tokens/s", "per core", "signs/s", "per core", "wall", "core"
     );
     // `cargo bench --bench token_endpoint -- HS512` runs one row (for a profiler).
     let only: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
         .collect();
-    for (algorithm, count) in [("RS256", 400), ("RS512", 60), ("HS512", 400)] {
-        if !only.is_empty() && !only.iter().any(|a| a == algorithm) {
-            continue;
+    // SQLite always; PostgreSQL when VESTIBULE_TEST_POSTGRES_URL names a server (bench/run
+    // starts one). On PostgreSQL "per core" counts this process only: in a deployment of
+    // several nodes the database runs on its own machine.
+    let mut databases = vec![("SQLite", runtime.block_on(sqlite()))];
+    if let Some(db) = runtime.block_on(postgres()) {
+        databases.push(("PostgreSQL", db));
+    }
+    for (database, db) in databases {
+        let provider = runtime.block_on(provider(db));
+        for (algorithm, count) in [("RS256", 400), ("RS512", 60), ("HS512", 400)] {
+            if only.is_empty() || only.iter().any(|a| a == algorithm) {
+                row(&runtime, &provider, database, algorithm, count, &message);
+            }
         }
-        let (client_id, secret) = runtime.block_on(provider.app(algorithm));
-        let basic = format!("Basic {}", STANDARD.encode(format!("{client_id}:{secret}")));
-        // Warm up: the tenant's key is generated on first use.
-        for code in runtime.block_on(provider.codes(&client_id, 3)) {
-            runtime.block_on(provider.redeem(&basic, &code));
-        }
-        let mut floor = Floor::new(algorithm, message.clone());
-        // Token and floor rounds alternate, so a noisy neighbour on the machine weighs on both.
-        let (mut tokens, mut signs) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            let codes = runtime.block_on(provider.codes(&client_id, count));
-            tokens.push(timed(count, || {
-                runtime.block_on(async {
-                    for code in &codes {
-                        provider.redeem(&basic, code).await;
-                    }
-                })
-            }));
-            signs.push(floor.run(count));
-        }
-        let medians = |rates: &[Rate]| {
-            (
-                median(rates.iter().map(|r| r.wall).collect()),
-                median(rates.iter().map(|r| r.cpu).collect()),
-            )
-        };
-        let ((token_wall, token_cpu), (sign_wall, sign_cpu)) = (medians(&tokens), medians(&signs));
-        println!(
-            "{algorithm:<7} {token_wall:>10.0} {token_cpu:>10.0} {sign_wall:>10.0} {sign_cpu:>10.0} {:>6.0}% {:>6.0}%",
-            100.0 * token_wall / sign_wall,
-            100.0 * token_cpu / sign_cpu
-        );
     }
     // Keep the runtime's blocking pool from outliving main with work queued.
     runtime.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// One row: `count` codes redeemed per round beside as many signatures, five rounds.
+fn row(
+    runtime: &tokio::runtime::Runtime,
+    provider: &Provider,
+    database: &str,
+    algorithm: &str,
+    count: usize,
+    message: &[u8],
+) {
+    let (client_id, secret) = runtime.block_on(provider.app(algorithm));
+    let basic = format!("Basic {}", STANDARD.encode(format!("{client_id}:{secret}")));
+    // Warm up: the tenant's key is generated on first use.
+    for code in runtime.block_on(provider.codes(&client_id, 3)) {
+        runtime.block_on(provider.redeem(&basic, &code));
+    }
+    let mut floor = Floor::new(algorithm, message.to_vec());
+    // Token and floor rounds alternate, so a noisy neighbour on the machine weighs on both.
+    let (mut tokens, mut signs) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let codes = runtime.block_on(provider.codes(&client_id, count));
+        tokens.push(timed(count, || {
+            runtime.block_on(async {
+                for code in &codes {
+                    provider.redeem(&basic, code).await;
+                }
+            })
+        }));
+        signs.push(floor.run(count));
+    }
+    let medians = |rates: &[Rate]| {
+        (
+            median(rates.iter().map(|r| r.wall).collect()),
+            median(rates.iter().map(|r| r.cpu).collect()),
+        )
+    };
+    let ((token_wall, token_cpu), (sign_wall, sign_cpu)) = (medians(&tokens), medians(&signs));
+    println!(
+        "{database:<10} {algorithm:<7} {token_wall:>10.0} {token_cpu:>10.0} {sign_wall:>10.0} {sign_cpu:>10.0} {:>6.0}% {:>6.0}%",
+        100.0 * token_wall / sign_wall,
+        100.0 * token_cpu / sign_cpu
+    );
 }

@@ -24,16 +24,15 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use imis_emulator::{Behaviour, Directory, Emulator};
 use tower::ServiceExt;
 use vestibule_domain::Timestamp;
-use vestibule_oidc::ClientInput;
 use vestibule_server::tenant_edge;
 use vestibule_settings::SettingsInput;
 use vestibule_storage::testing::sqlite;
 
+#[path = "../tests/support/events_app.rs"]
+mod events_app;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -79,32 +78,13 @@ async fn bench() -> (Bench, vestibule_storage::testing::TestDatabase) {
         .save(acme, settings, Timestamp::now())
         .await
         .unwrap();
-    let input = ClientInput {
-        name: "Events".into(),
-        redirect_uris: vec![REDIRECT.into()],
-        consent: false,
-        ..ClientInput::default()
-    };
-    let (client, shown) = engines
-        .oidc
-        .clients
-        .create(acme, input, Timestamp::now())
-        .await
-        .unwrap();
-    let basic = format!(
-        "Basic {}",
-        STANDARD.encode(format!(
-            "{}:{}",
-            client.client_id,
-            shown.client_secret.unwrap()
-        ))
-    );
+    let (client_id, basic) = events_app::create(&engines, acme, REDIRECT).await;
     let site = engines.member_site(&config).unwrap();
     let router = tenant_edge::plain_http_router(engines.provisioning.clone(), 8443, site);
     let bench = Bench {
         router,
         emulator,
-        client_id: client.client_id,
+        client_id,
         basic,
     };
     (bench, db)

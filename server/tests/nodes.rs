@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/events_app.rs"]
+mod events_app;
 #[path = "support/form.rs"]
 mod form_encoding;
 #[path = "support/sandbox.rs"]
@@ -19,13 +21,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use vestibule_domain::Timestamp;
 use vestibule_members::NewDirectoryMember;
-use vestibule_oidc::ClientInput;
 use vestibule_settings::SettingsInput;
 use vestibule_storage::testing::postgres;
 
@@ -279,26 +278,12 @@ async fn directory_tenant(
             .await
             .unwrap();
     }
-    let input = ClientInput {
-        name: "Events".into(),
-        redirect_uris: vec![REDIRECT.into()],
-        consent: false,
-        ..ClientInput::default()
-    };
-    let (client, shown) = engines.oidc.clients.create(id, input, now).await.unwrap();
-    let basic = format!(
-        "Basic {}",
-        STANDARD.encode(format!(
-            "{}:{}",
-            client.client_id,
-            shown.client_secret.unwrap()
-        ))
-    );
+    let (client_id, basic) = events_app::create(&engines, id, REDIRECT).await;
     Tenant {
         engines,
         id,
         secret,
-        client_id: client.client_id,
+        client_id,
         basic,
     }
 }

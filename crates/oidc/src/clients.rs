@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use vestibule_domain::{check_app_address, InvalidInput, Seconds, TenantId, Timestamp};
 use vestibule_secrets::SecretKey;
-use vestibule_storage::{OidcClientRecord, Store};
+use vestibule_storage::{ClientSecretRecord, Failures, OidcClientRecord, Store};
 
 use crate::random::{random, stored_hash};
 use crate::{OidcError, SigningAlgorithm};
@@ -504,31 +504,30 @@ impl OidcClients {
         now: Timestamp,
     ) -> Result<Client, OidcError> {
         let bucket = format!("oidc-client-address:{address}");
-        if let Some(retry_after) = self
+        let since = Failures::counted_since(CLIENT_AUTH_WINDOW, now);
+        let caller = self
             .store
-            .sign_in_retry_after(
-                &bucket,
-                CLIENT_AUTH_FAILURES_PER_ADDRESS,
-                CLIENT_AUTH_WINDOW,
-                now,
-            )
-            .await?
+            .oidc_caller(tenant, client_id, Some((&bucket, since)), now)
+            .await?;
+        if let Some(retry_after) =
+            caller
+                .failures
+                .retry_after(CLIENT_AUTH_FAILURES_PER_ADDRESS, CLIENT_AUTH_WINDOW, now)
         {
             return Err(OidcError::TooManyAttempts { retry_after });
         }
-        let outcome = match secret {
-            Some(secret) => self.authenticate(tenant, client_id, secret, now).await,
-            None if require_secret => Err(OidcError::InvalidClient),
-            None => match self.get(tenant, client_id).await {
-                Ok(client) if !client.settings.confidential => Ok(client),
-                Ok(_) | Err(OidcError::NoSuchClient) => Err(OidcError::InvalidClient),
-                Err(error) => Err(error),
+        let outcome = match (secret, caller.client) {
+            (Some(secret), found) => self.check_secret(found, secret, now).await,
+            (None, _) if require_secret => Err(OidcError::InvalidClient),
+            (None, Some((record, _))) => match self.client(record)? {
+                client if !client.settings.confidential => Ok(client),
+                _ => Err(OidcError::InvalidClient),
             },
+            (None, None) => Err(OidcError::InvalidClient),
         };
         if matches!(outcome, Err(OidcError::InvalidClient)) {
-            let forget_before = now - CLIENT_AUTH_WINDOW + Seconds(1);
             self.store
-                .record_sign_in_failure(&[&bucket], now, forget_before)
+                .record_sign_in_failure(&[&bucket], now, since)
                 .await?;
         }
         outcome
@@ -543,11 +542,20 @@ impl OidcClients {
         secret: &str,
         now: Timestamp,
     ) -> Result<Client, OidcError> {
-        let Some((record, secrets)) = self
+        let found = self
             .store
             .oidc_client_with_secrets(tenant, client_id, now)
-            .await?
-        else {
+            .await?;
+        self.check_secret(found, secret, now).await
+    }
+
+    async fn check_secret(
+        &self,
+        found: Option<(OidcClientRecord, Vec<ClientSecretRecord>)>,
+        secret: &str,
+        now: Timestamp,
+    ) -> Result<Client, OidcError> {
+        let Some((record, secrets)) = found else {
             return Err(OidcError::InvalidClient);
         };
         let client = self.client(record)?;

@@ -11,7 +11,7 @@ use ring::digest;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use vestibule_domain::{Seconds, TenantId, Timestamp};
-use vestibule_storage::{AccessTokenRecord, CodeRecord, CodeUse, Store};
+use vestibule_storage::{AccessTokenRecord, CodeRecord, CodeRedemption, Redeemed, Store};
 
 use crate::authorize::valid_challenge;
 use crate::random::{random, stored_hash};
@@ -86,6 +86,45 @@ fn verifier_matches(challenge: &CodeChallenge, verifier: &str) -> bool {
         .into()
 }
 
+/// Why the database refused to issue a token for a code's first redemption.
+fn refusal(
+    record: &CodeRecord,
+    client: &Client,
+    redirect_uri: Option<&str>,
+    now: Timestamp,
+) -> TokenError {
+    if record.client_id != client.client_id {
+        TokenError::invalid_grant("the code was issued to another client")
+    } else if record.expires_at <= now {
+        TokenError::invalid_grant("the code has expired")
+    } else if redirect_uri != Some(record.redirect_uri.as_str()) {
+        TokenError::invalid_grant("redirect_uri does not match the authorization request")
+    } else {
+        // The checks are the database's; this is the one left if they change without this.
+        TokenError::invalid_grant("the code is not valid")
+    }
+}
+
+/// PKCE (RFC 7636 §4.6): the verifier must match the challenge the authorization request
+/// made, and be sent exactly when there was one.
+fn check_verifier(grant: &Grant, code_verifier: Option<&str>) -> Result<(), TokenError> {
+    match (&grant.code_challenge, code_verifier) {
+        (Some(challenge), Some(verifier)) => {
+            if !valid_challenge(verifier) || !verifier_matches(challenge, verifier) {
+                return Err(TokenError::invalid_grant(
+                    "code_verifier does not match the code_challenge",
+                ));
+            }
+            Ok(())
+        }
+        (Some(_), None) => Err(TokenError::invalid_grant("code_verifier is missing")),
+        (None, Some(_)) => Err(TokenError::invalid_grant(
+            "code_verifier was sent but the authorization request had no code_challenge",
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
 #[derive(Clone)]
 pub struct Grants {
     store: Store,
@@ -149,9 +188,22 @@ impl Grants {
         now: Timestamp,
     ) -> Result<Result<TokenResponse, TokenError>, OidcError> {
         let code_hash = stored_hash(code);
-        let record = match self.store.use_code(client.tenant, &code_hash, now).await? {
+        let access_token = random(32);
+        let token_hash = stored_hash(&access_token);
+        let redemption = CodeRedemption {
+            client_id: &client.client_id,
+            // Never equal to a stored redirect URI: a missing one fails the check below.
+            redirect_uri: redirect_uri.unwrap_or(""),
+            token_hash: &token_hash,
+            token_expires_at: now + Seconds(client.settings.access_token_seconds),
+        };
+        let redeemed = self
+            .store
+            .redeem_code(client.tenant, &code_hash, &redemption, now)
+            .await?;
+        let record = match redeemed {
             None => return Ok(Err(TokenError::invalid_grant("the code is not valid"))),
-            Some(CodeUse::Again(_)) => {
+            Some(Redeemed::Replayed(_)) => {
                 // RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
                 let revoked = self.store.revoke_tokens_of_code(&code_hash, now).await?;
                 tracing::warn!(client_id = %client.client_id, revoked, "authorization code replayed");
@@ -159,43 +211,19 @@ impl Grants {
                     "the code was already used; the tokens it gave are revoked",
                 )));
             }
-            Some(CodeUse::First(record)) => record,
+            Some(Redeemed::Refused(record)) => {
+                return Ok(Err(refusal(&record, client, redirect_uri, now)));
+            }
+            Some(Redeemed::Issued(record)) => record,
         };
-        if record.client_id != client.client_id {
-            return Ok(Err(TokenError::invalid_grant(
-                "the code was issued to another client",
-            )));
-        }
-        if record.expires_at <= now {
-            return Ok(Err(TokenError::invalid_grant("the code has expired")));
-        }
-        if redirect_uri != Some(record.redirect_uri.as_str()) {
-            return Ok(Err(TokenError::invalid_grant(
-                "redirect_uri does not match the authorization request",
-            )));
-        }
         let grant: Grant = from_json(&record.grant_json)?;
-        match (&grant.code_challenge, code_verifier) {
-            (Some(challenge), Some(verifier)) => {
-                if !valid_challenge(verifier) || !verifier_matches(challenge, verifier) {
-                    return Ok(Err(TokenError::invalid_grant(
-                        "code_verifier does not match the code_challenge",
-                    )));
-                }
-            }
-            (Some(_), None) => {
-                return Ok(Err(TokenError::invalid_grant("code_verifier is missing")));
-            }
-            (None, Some(_)) => {
-                return Ok(Err(TokenError::invalid_grant(
-                    "code_verifier was sent but the authorization request had no code_challenge",
-                )));
-            }
-            (None, None) => {}
+        if let Err(refused) = check_verifier(&grant, code_verifier) {
+            // The database issued the token before this check could run; it is never handed out.
+            self.store
+                .delete_access_token(client.tenant, &token_hash)
+                .await?;
+            return Ok(Err(refused));
         }
-        let access_token = self
-            .store_access_token(client, &grant, Some(code_hash), now)
-            .await?;
         let id_token = self.id_token(issuer, client, &grant, None, now).await?;
         Ok(Ok(TokenResponse {
             access_token,

@@ -184,94 +184,143 @@ async fn the_code_flow_issues_verifiable_tokens_once() {
     .await;
 }
 
+type Refusal<'a> = (
+    &'a Client,
+    Option<&'a str>,
+    Option<&'a str>,
+    Timestamp,
+    &'a str,
+);
+
+/// Each refusal names its reason, uses the code up, and leaves no access token behind: the
+/// database issues the token in the statement that marks the code used, and the PKCE check
+/// after it must take it back.
 #[tokio::test]
 async fn codes_are_bound_to_client_redirect_uri_pkce_and_time() {
-    let db = sqlite().await;
-    let world = world(&db).await;
-    let events = app(&world, |_| {}).await;
-    let other = app(&world, |i| i.name = "Other".into()).await;
-    let issue = || async {
-        world
+    for_each_backend(|db| async move {
+        let world = world(&db).await;
+        let events = app(&world, |_| {}).await;
+        let other = app(&world, |i| i.name = "Other".into()).await;
+        let wrong_verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj";
+        // Who redeems, with which redirect URI and verifier, when, and the reason refused.
+        let cases: Vec<Refusal> = vec![
+            (&other, Some(REDIRECT), Some(VERIFIER), T0, "another client"),
+            (
+                &events,
+                Some("https://events.example.org/other"),
+                Some(VERIFIER),
+                T0,
+                "redirect_uri does not match",
+            ),
+            (
+                &events,
+                None,
+                Some(VERIFIER),
+                T0,
+                "redirect_uri does not match",
+            ),
+            (
+                &events,
+                Some(REDIRECT),
+                Some(wrong_verifier),
+                T0,
+                "does not match the code_challenge",
+            ),
+            (
+                &events,
+                Some(REDIRECT),
+                None,
+                T0,
+                "code_verifier is missing",
+            ),
+            (
+                &events,
+                Some(REDIRECT),
+                Some(VERIFIER),
+                T0 + CODE_LIFETIME,
+                "expired",
+            ),
+        ];
+        for (client, redirect, verifier, at, reason) in &cases {
+            let code = world
+                .grants
+                .issue_code(world.acme, &request(&events, &[]), jane(), T0, T0)
+                .await
+                .unwrap();
+            let refused = world
+                .grants
+                .redeem_code(ISSUER, client, &code, *redirect, *verifier, *at)
+                .await
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(refused.error, "invalid_grant", "{reason}");
+            assert!(refused.description.contains(reason), "{refused:?}");
+            // Refused or not, the code was used: the right redemption now is a replay.
+            let again = world
+                .grants
+                .redeem_code(ISSUER, &events, &code, Some(REDIRECT), Some(VERIFIER), T0)
+                .await
+                .unwrap()
+                .unwrap_err();
+            assert!(again.description.contains("already used"), "{again:?}");
+        }
+        let made_up = world
             .grants
-            .issue_code(world.acme, &request(&events, &[]), jane(), T0, T0)
-            .await
-            .unwrap()
-    };
-    let cases: Vec<(&Client, Option<&str>, Option<&str>, Timestamp)> = vec![
-        (&other, Some(REDIRECT), Some(VERIFIER), T0),
-        (
-            &events,
-            Some("https://events.example.org/other"),
-            Some(VERIFIER),
-            T0,
-        ),
-        (&events, None, Some(VERIFIER), T0),
-        (
-            &events,
-            Some(REDIRECT),
-            Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"),
-            T0,
-        ),
-        (&events, Some(REDIRECT), None, T0),
-        (&events, Some(REDIRECT), Some(VERIFIER), T0 + CODE_LIFETIME),
-    ];
-    for (client, redirect, verifier, at) in cases {
-        let code = issue().await;
-        let refused = world
-            .grants
-            .redeem_code(ISSUER, client, &code, redirect, verifier, at)
+            .redeem_code(
+                ISSUER,
+                &events,
+                "made-up",
+                Some(REDIRECT),
+                Some(VERIFIER),
+                T0,
+            )
             .await
             .unwrap()
             .unwrap_err();
-        assert_eq!(
-            refused.error, "invalid_grant",
-            "{redirect:?} {verifier:?} {at:?}"
-        );
-    }
-    let made_up = world
-        .grants
-        .redeem_code(
-            ISSUER,
-            &events,
-            "made-up",
-            Some(REDIRECT),
-            Some(VERIFIER),
-            T0,
-        )
-        .await
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(made_up.error, "invalid_grant");
+        assert_eq!(made_up.error, "invalid_grant");
 
-    // Without a challenge at authorization, a verifier at the token endpoint is refused too.
-    let no_pkce = world
-        .grants
-        .issue_code(
-            world.acme,
-            &request(
+        // Without a challenge at authorization, a verifier at the token endpoint is refused too.
+        let no_pkce = world
+            .grants
+            .issue_code(
+                world.acme,
+                &request(
+                    &events,
+                    &[("code_challenge", ""), ("code_challenge_method", "")],
+                ),
+                jane(),
+                T0,
+                T0,
+            )
+            .await
+            .unwrap();
+        let refused = world
+            .grants
+            .redeem_code(
+                ISSUER,
                 &events,
-                &[("code_challenge", ""), ("code_challenge_method", "")],
-            ),
-            jane(),
-            T0,
-            T0,
-        )
-        .await
-        .unwrap();
-    let refused = world
-        .grants
-        .redeem_code(
-            ISSUER,
-            &events,
-            &no_pkce,
-            Some(REDIRECT),
-            Some(VERIFIER),
-            T0,
-        )
-        .await
-        .unwrap()
-        .unwrap_err();
-    assert_eq!(refused.error, "invalid_grant");
+                &no_pkce,
+                Some(REDIRECT),
+                Some(VERIFIER),
+                T0,
+            )
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            refused.description.contains("no code_challenge"),
+            "{refused:?}"
+        );
+
+        // Long after, the sweep finds the codes and not one access token.
+        let swept = world
+            .grants
+            .sweep(T0 + Seconds::hours(24 * 9))
+            .await
+            .unwrap();
+        assert_eq!(swept, cases.len() as u64 + 1);
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -32,14 +32,14 @@ pub use error::{Conflict, StorageError};
 pub use members::{
     DirectoryMemberRecord, LogoRecord, MemberSessionRecord, PendingSignInRecord, SignInEventRecord,
 };
-pub use oidc_clients::{ClientSecretRecord, OidcClientRecord};
-pub use oidc_grants::{AccessTokenRecord, CodeRecord, CodeUse};
+pub use oidc_clients::{ClientSecretRecord, OidcCaller, OidcClientRecord};
+pub use oidc_grants::{AccessTokenRecord, CodeRecord, CodeRedemption, Redeemed};
 pub use oidc_keys::SigningKeyRecord;
 pub use saml_apps::SamlAppRecord;
 pub use saml_keys::SamlKeyRecord;
 pub use saml_sessions::{SamlParticipantRecord, SamlPendingRecord};
 pub use settings::SettingsRecord;
-pub use staff::{NewStaff, SessionRecord, SetupTokenRecord, StaffCredentials};
+pub use staff::{Failures, NewStaff, SessionRecord, SetupTokenRecord, StaffCredentials};
 pub use store::{Backend, Store};
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

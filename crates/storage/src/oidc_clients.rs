@@ -3,7 +3,7 @@
 use vestibule_domain::{TenantId, Timestamp};
 
 use crate::store::with_pool;
-use crate::{Result, Store};
+use crate::{Failures, Result, Store};
 
 /// A client application as stored; `settings` is the engine's JSON document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,13 @@ pub struct ClientSecretRecord {
     /// Set when a rotation retires it: it keeps working until then.
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
+}
+
+/// What the token endpoint learns about its caller in one query: see [`Store::oidc_caller`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcCaller {
+    pub failures: Failures,
+    pub client: Option<(OidcClientRecord, Vec<ClientSecretRecord>)>,
 }
 
 type ClientRow = (i64, i64, String, String, String, i64, i64);
@@ -120,67 +127,106 @@ impl Store {
     }
 
     /// The tenant's client application with its secrets in use at `now`, newest first, in one
-    /// query: what authenticating a caller of the token endpoint needs.
+    /// query.
     pub async fn oidc_client_with_secrets(
         &self,
         tenant: TenantId,
         client_id: &str,
         now: Timestamp,
     ) -> Result<Option<(OidcClientRecord, Vec<ClientSecretRecord>)>> {
+        Ok(self.oidc_caller(tenant, client_id, None, now).await?.client)
+    }
+
+    /// Everything authenticating a caller of the token endpoint needs, in one query: the
+    /// client application with its secrets in use at `now` (newest first), and the failures
+    /// recorded against `failures.0` since `failures.1` (none counted when `failures` is None).
+    pub async fn oidc_caller(
+        &self,
+        tenant: TenantId,
+        client_id: &str,
+        failures: Option<(&str, Timestamp)>,
+        now: Timestamp,
+    ) -> Result<OidcCaller> {
         type JoinedRow = (
             i64,
-            i64,
-            String,
-            String,
-            String,
-            i64,
-            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
             Option<i64>,
             Option<String>,
             Option<i64>,
             Option<i64>,
             Option<i64>,
         );
+        // The failure count is a one-row subquery the client is joined to, so an unknown
+        // client still answers with the count. A NULL bucket matches no row.
+        let (bucket, since) = failures.unzip();
         let rows: Vec<JoinedRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT c.id, c.tenant_id, c.client_id, c.name, c.settings, c.created_at, \
-                 c.updated_at, s.id, s.secret_hash, s.created_at, s.expires_at, s.last_used_at \
-                 FROM oidc_clients c LEFT JOIN oidc_client_secrets s ON s.client = c.id \
+                "SELECT f.failures, f.oldest, c.id, c.tenant_id, c.client_id, c.name, \
+                 c.settings, c.created_at, c.updated_at, \
+                 s.id, s.secret_hash, s.created_at, s.expires_at, s.last_used_at \
+                 FROM (SELECT COUNT(*) AS failures, MIN(at) AS oldest FROM sign_in_failures \
+                       WHERE bucket = $4 AND at >= $5) f \
+                 LEFT JOIN oidc_clients c ON c.tenant_id = $1 AND c.client_id = $2 \
+                 LEFT JOIN oidc_client_secrets s ON s.client = c.id \
                  AND (s.expires_at IS NULL OR s.expires_at > $3) \
-                 WHERE c.tenant_id = $1 AND c.client_id = $2 \
                  ORDER BY s.created_at DESC, s.id DESC",
             )
             .bind(tenant.0)
             .bind(client_id)
             .bind(now.0)
+            .bind(bucket)
+            .bind(since.map(|at| at.0))
             .fetch_all(pool)
             .await?
         });
-        let Some(first) = rows.first() else {
-            return Ok(None);
+        let failures = Failures {
+            count: rows.first().map_or(0, |row| row.0),
+            oldest: rows.first().and_then(|row| row.1).map(Timestamp),
+        };
+        let Some((
+            _,
+            _,
+            Some(id),
+            Some(tenant),
+            Some(client_id),
+            Some(name),
+            Some(settings),
+            Some(created_at),
+            Some(updated_at),
+            ..,
+        )) = rows.first().cloned()
+        else {
+            return Ok(OidcCaller {
+                failures,
+                client: None,
+            });
         };
         let record = client((
-            first.0,
-            first.1,
-            first.2.clone(),
-            first.3.clone(),
-            first.4.clone(),
-            first.5,
-            first.6,
+            id, tenant, client_id, name, settings, created_at, updated_at,
         ));
         let secrets = rows
             .into_iter()
             .filter_map(|row| {
                 Some(ClientSecretRecord {
-                    id: row.7?,
-                    secret_hash: row.8?,
-                    created_at: Timestamp(row.9?),
-                    expires_at: row.10.map(Timestamp),
-                    last_used_at: row.11.map(Timestamp),
+                    id: row.9?,
+                    secret_hash: row.10?,
+                    created_at: Timestamp(row.11?),
+                    expires_at: row.12.map(Timestamp),
+                    last_used_at: row.13.map(Timestamp),
                 })
             })
             .collect();
-        Ok(Some((record, secrets)))
+        Ok(OidcCaller {
+            failures,
+            client: Some((record, secrets)),
+        })
     }
 
     /// Replaces a client application's name and settings; false when the tenant has no such

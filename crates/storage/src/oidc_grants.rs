@@ -2,7 +2,9 @@
 
 use vestibule_domain::{TenantId, Timestamp};
 
-use crate::store::with_pool;
+use sqlx::{FromRow, Row};
+
+use crate::store::{with_pool, Pool};
 use crate::{Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,12 +73,27 @@ const CODE_COLUMNS: &str =
 const TOKEN_COLUMNS: &str =
     "token_hash, tenant_id, client_id, code_hash, grant_json, expires_at, revoked_at";
 
-/// Whether this redemption of a code was the first.
+/// The access token a redemption of a code issues, if the database's checks pass.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRedemption<'a> {
+    /// The client redeeming it, which must be the one it was issued to.
+    pub client_id: &'a str,
+    /// The redirect URI sent with the redemption, which must be the authorization request's.
+    pub redirect_uri: &'a str,
+    pub token_hash: &'a str,
+    pub token_expires_at: Timestamp,
+}
+
+/// What redeeming a code did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CodeUse {
-    First(CodeRecord),
+pub enum Redeemed {
+    /// First redemption, checks passed: the access token is recorded.
+    Issued(CodeRecord),
+    /// First redemption (the code is now used), but by another client, with another redirect
+    /// URI, or after it expired: no token was recorded.
+    Refused(CodeRecord),
     /// The code was redeemed before: a replay.
-    Again(CodeRecord),
+    Replayed(CodeRecord),
 }
 
 impl Store {
@@ -118,27 +135,82 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Marks the tenant's code as used. The one statement that sets `used_at` decides which
-    /// redemption is first, also across nodes.
-    pub async fn use_code(
+    /// Redeems the tenant's code in one round trip to the database: marks it used and, when
+    /// this is its first redemption, by the client it was issued to, with the same redirect URI,
+    /// before it expired, records the access token for it, carrying the code's grant. The one
+    /// statement that sets `used_at` decides which redemption is first, also across nodes.
+    /// `None` when the tenant has no such code.
+    pub async fn redeem_code(
         &self,
         tenant: TenantId,
         code_hash: &str,
+        redemption: &CodeRedemption<'_>,
         now: Timestamp,
-    ) -> Result<Option<CodeUse>> {
-        let first: Option<CodeRow> = with_pool!(self, pool => {
-            sqlx::query_as(&format!(
-                "UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND tenant_id = $3 \
-                 AND used_at IS NULL RETURNING {CODE_COLUMNS}"
-            ))
-            .bind(now.0)
-            .bind(code_hash)
-            .bind(tenant.0)
-            .fetch_optional(pool)
-            .await?
-        });
-        if let Some(row) = first {
-            return Ok(Some(CodeUse::First(code(row))));
+    ) -> Result<Option<Redeemed>> {
+        // $1 now, $2 code, $3 tenant, $4 token hash, $5 token expiry, $6 client, $7 redirect URI.
+        // The token is inserted only after the update marked the code used: PostgreSQL reads
+        // the updated row from the update itself; SQLite runs both statements in one call to
+        // its worker thread, and `changes()` is what the update just did on this connection.
+        let update = format!(
+            "UPDATE oidc_codes SET used_at = $1 WHERE code_hash = $2 AND tenant_id = $3 \
+             AND used_at IS NULL RETURNING {CODE_COLUMNS}"
+        );
+        let insert = "INSERT INTO oidc_access_tokens \
+             (token_hash, tenant_id, client_id, code_hash, grant_json, expires_at, revoked_at) \
+             SELECT $4, tenant_id, client_id, code_hash, grant_json, $5, NULL";
+        let good = "client_id = $6 AND redirect_uri = $7 AND expires_at > $1";
+        let first: Option<(CodeRow, bool)> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let rows = sqlx::query(&format!(
+                    "{update}; {insert} FROM oidc_codes WHERE changes() = 1 \
+                     AND code_hash = $2 AND tenant_id = $3 AND {good} RETURNING token_hash"
+                ))
+                .bind(now.0)
+                .bind(code_hash)
+                .bind(tenant.0)
+                .bind(redemption.token_hash)
+                .bind(redemption.token_expires_at.0)
+                .bind(redemption.client_id)
+                .bind(redemption.redirect_uri)
+                // All rows: a driver that stops at the first would skip the insert.
+                .fetch_all(pool)
+                .await?;
+                match rows.first() {
+                    Some(row) => Some((CodeRow::from_row(row)?, rows.len() == 2)),
+                    None => None,
+                }
+            }
+            Pool::Postgres(pool) => {
+                let row = sqlx::query(&format!(
+                    "WITH used AS ({update}), \
+                     issued AS ({insert} FROM used WHERE {good} RETURNING token_hash) \
+                     SELECT {CODE_COLUMNS}, (SELECT COUNT(*) FROM issued) AS issued FROM used"
+                ))
+                .bind(now.0)
+                .bind(code_hash)
+                .bind(tenant.0)
+                .bind(redemption.token_hash)
+                .bind(redemption.token_expires_at.0)
+                .bind(redemption.client_id)
+                .bind(redemption.redirect_uri)
+                .fetch_optional(pool)
+                .await?;
+                match row {
+                    Some(row) => Some((
+                        CodeRow::from_row(&row)?,
+                        row.try_get::<i64, _>("issued")? == 1,
+                    )),
+                    None => None,
+                }
+            }
+        };
+        if let Some((row, issued)) = first {
+            let record = code(row);
+            return Ok(Some(if issued {
+                Redeemed::Issued(record)
+            } else {
+                Redeemed::Refused(record)
+            }));
         }
         let again: Option<CodeRow> = with_pool!(self, pool => {
             sqlx::query_as(&format!(
@@ -149,7 +221,20 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        Ok(again.map(|row| CodeUse::Again(code(row))))
+        Ok(again.map(|row| Redeemed::Replayed(code(row))))
+    }
+
+    /// Deletes an access token that was recorded but must not be handed out (a redemption
+    /// that failed a check made after the database's).
+    pub async fn delete_access_token(&self, tenant: TenantId, token_hash: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM oidc_access_tokens WHERE token_hash = $1 AND tenant_id = $2")
+                .bind(token_hash)
+                .bind(tenant.0)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
     pub async fn insert_access_token(&self, record: &AccessTokenRecord) -> Result<()> {

@@ -463,15 +463,10 @@ impl Store {
         window: Seconds,
         now: Timestamp,
     ) -> Result<Option<Seconds>> {
-        // A failure counts for exactly `window` seconds, matching the Retry-After reported.
-        let (failures, oldest) = self
-            .sign_in_failures(bucket, now - window + Seconds(1))
+        let (count, oldest) = self
+            .sign_in_failures(bucket, Failures::counted_since(window, now))
             .await?;
-        if failures < limit {
-            return Ok(None);
-        }
-        let retry_at = oldest.unwrap_or(now) + window;
-        Ok(Some(Seconds((retry_at - now).0.max(1))))
+        Ok(Failures { count, oldest }.retry_after(limit, window, now))
     }
 
     pub async fn clear_sign_in_failures(&self, bucket: &str) -> Result<()> {
@@ -482,5 +477,30 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+}
+
+/// The failures one bucket has had in a window, as counted by the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failures {
+    pub count: i64,
+    pub oldest: Option<Timestamp>,
+}
+
+impl Failures {
+    /// Where a window of failures ending at `now` starts: a failure counts for exactly
+    /// `window` seconds, matching the Retry-After reported.
+    pub fn counted_since(window: Seconds, now: Timestamp) -> Timestamp {
+        now - window + Seconds(1)
+    }
+
+    /// `None` while there were fewer than `limit`; otherwise how long until the oldest stops
+    /// counting (at least a second).
+    pub fn retry_after(&self, limit: i64, window: Seconds, now: Timestamp) -> Option<Seconds> {
+        if self.count < limit {
+            return None;
+        }
+        let retry_at = self.oldest.unwrap_or(now) + window;
+        Some(Seconds((retry_at - now).0.max(1)))
     }
 }

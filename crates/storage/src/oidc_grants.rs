@@ -159,19 +159,25 @@ impl Store {
              (token_hash, tenant_id, client_id, code_hash, grant_json, expires_at, revoked_at) \
              SELECT $4, tenant_id, client_id, code_hash, grant_json, $5, NULL";
         let good = "client_id = $6 AND redirect_uri = $7 AND expires_at > $1";
+        // The same seven parameters for either database's statement.
+        macro_rules! bind_redemption {
+            ($sql:expr) => {
+                sqlx::query($sql)
+                    .bind(now.0)
+                    .bind(code_hash)
+                    .bind(tenant.0)
+                    .bind(redemption.token_hash)
+                    .bind(redemption.token_expires_at.0)
+                    .bind(redemption.client_id)
+                    .bind(redemption.redirect_uri)
+            };
+        }
         let first: Option<(CodeRow, bool)> = match &self.pool {
             Pool::Sqlite(pool) => {
-                let rows = sqlx::query(&format!(
+                let rows = bind_redemption!(&format!(
                     "{update}; {insert} FROM oidc_codes WHERE changes() = 1 \
                      AND code_hash = $2 AND tenant_id = $3 AND {good} RETURNING token_hash"
                 ))
-                .bind(now.0)
-                .bind(code_hash)
-                .bind(tenant.0)
-                .bind(redemption.token_hash)
-                .bind(redemption.token_expires_at.0)
-                .bind(redemption.client_id)
-                .bind(redemption.redirect_uri)
                 // All rows: a driver that stops at the first would skip the insert.
                 .fetch_all(pool)
                 .await?;
@@ -181,18 +187,11 @@ impl Store {
                 }
             }
             Pool::Postgres(pool) => {
-                let row = sqlx::query(&format!(
+                let row = bind_redemption!(&format!(
                     "WITH used AS ({update}), \
                      issued AS ({insert} FROM used WHERE {good} RETURNING token_hash) \
                      SELECT {CODE_COLUMNS}, (SELECT COUNT(*) FROM issued) AS issued FROM used"
                 ))
-                .bind(now.0)
-                .bind(code_hash)
-                .bind(tenant.0)
-                .bind(redemption.token_hash)
-                .bind(redemption.token_expires_at.0)
-                .bind(redemption.client_id)
-                .bind(redemption.redirect_uri)
                 .fetch_optional(pool)
                 .await?;
                 match row {

@@ -1,9 +1,10 @@
 // The peer of Vestibule's token-endpoint benchmark: node-oidc-provider (panva/node-oidc-provider,
-// the OpenID-certified provider for Node.js), configured as the benchmark's Events app is on
-// Vestibule: one confidential client, client_secret_basic, PKCE S256 required, ID tokens signed
-// RS256 with an RSA-2048 key, the openid, profile and email scopes.
+// the OpenID-certified provider for Node.js), configured as the benchmark's Events apps are on
+// Vestibule: confidential clients, client_secret_basic, PKCE S256 required, the openid, profile
+// and email scopes, ID tokens signed RS256 (RSA-2048 key), RS512 (RSA-4096) or HS512 (the
+// client secret, as OpenID Connect Core specifies), one client for each.
 //
-//   node bench/peer/provider.mjs <client_id> <client_secret> <redirect_uri>
+//   node bench/peer/provider.mjs <redirect_uri> <client_id>:<client_secret>:<alg> ...
 //
 // Listens on a free port of 127.0.0.1 and prints its issuer on the first line of stdout. Members
 // sign in on its development login page (any login, any password), as the benchmark only needs
@@ -19,27 +20,34 @@ import LRU from 'oidc-provider/lib/helpers/lru.js';
 // more codes than that at once, and evicting them would refuse them. Same adapter, more room.
 const storage = new LRU({ maxSize: 1_000_000 });
 
-const [clientId, clientSecret, redirectUri] = process.argv.slice(2);
-if (!redirectUri) {
-  console.error('usage: node provider.mjs <client_id> <client_secret> <redirect_uri>');
+const [redirectUri, ...clientSpecs] = process.argv.slice(2);
+if (clientSpecs.length === 0) {
+  console.error('usage: node provider.mjs <redirect_uri> <client_id>:<client_secret>:<alg> ...');
   process.exit(2);
 }
 
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'bench', alg: 'RS256', use: 'sig' };
+function signingKey(alg, modulusLength) {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength });
+  return { ...privateKey.export({ format: 'jwk' }), kid: alg, alg, use: 'sig' };
+}
 
 const configuration = {
-  clients: [{
-    client_id: clientId,
-    client_secret: clientSecret,
-    redirect_uris: [redirectUri],
-    grant_types: ['authorization_code'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'client_secret_basic',
-    id_token_signed_response_alg: 'RS256',
-  }],
+  clients: clientSpecs.map((spec) => {
+    const [clientId, clientSecret, alg] = spec.split(':');
+    return {
+      client_id: clientId,
+      client_secret: clientSecret,
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: alg,
+    };
+  }),
   adapter: (model) => new MemoryAdapter(model, storage),
-  jwks: { keys: [signingKey] },
+  jwks: { keys: [signingKey('RS256', 2048), signingKey('RS512', 4096)] },
+  // Off by default in this provider; Vestibule offers all three.
+  enabledJWA: { idTokenSigningAlgValues: ['RS256', 'RS512', 'HS512'] },
   claims: {
     openid: ['sub'],
     profile: ['name', 'given_name', 'family_name'],

@@ -18,17 +18,17 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use ring::rand::SystemRandom;
 use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256, RSA_PKCS1_SHA512};
 use rsa::pkcs8::EncodePrivateKey;
 use tower::ServiceExt;
 use vestibule_domain::{TenantId, Timestamp};
-use vestibule_oidc::{check_request, ClientInput, Subject};
+use vestibule_oidc::{check_request, Subject};
 use vestibule_server::{tenant_edge, Engines};
 use vestibule_storage::testing::{postgres, sqlite, TestDatabase};
 
+#[path = "../tests/support/events_app.rs"]
+mod events_app;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -66,24 +66,6 @@ async fn provider(db: TestDatabase) -> Provider {
 }
 
 impl Provider {
-    /// An application signing with `algorithm`, and its client secret.
-    async fn app(&self, algorithm: &str) -> (String, String) {
-        let input = ClientInput {
-            name: format!("Events {algorithm}"),
-            redirect_uris: vec![REDIRECT.into()],
-            algorithm: algorithm.into(),
-            ..ClientInput::default()
-        };
-        let (client, shown) = self
-            .engines
-            .oidc
-            .clients
-            .create(self.tenant, input, Timestamp::now())
-            .await
-            .unwrap();
-        (client.client_id, shown.client_secret.unwrap())
-    }
-
     /// Codes as the authorization endpoint issues them after a member signed in.
     async fn codes(&self, client_id: &str, count: usize) -> Vec<String> {
         let client = self
@@ -279,8 +261,12 @@ fn row(
     count: usize,
     message: &[u8],
 ) {
-    let (client_id, secret) = runtime.block_on(provider.app(algorithm));
-    let basic = format!("Basic {}", STANDARD.encode(format!("{client_id}:{secret}")));
+    let (client_id, basic) = runtime.block_on(events_app::create_signing(
+        &provider.engines,
+        provider.tenant,
+        REDIRECT,
+        algorithm,
+    ));
     // Warm up: the tenant's key is generated on first use.
     for code in runtime.block_on(provider.codes(&client_id, 3)) {
         runtime.block_on(provider.redeem(&basic, &code));

@@ -1,21 +1,25 @@
 //! The token endpoint beside a peer on the same machine, in one run: `vestibule serve` (release,
 //! SQLite) and node-oidc-provider (`bench/peer/provider.mjs`, Node.js) each redeem authorization
-//! codes for an RS256 ID token, under the same load from the same client:
+//! codes for an ID token signed RS256 (RSA-2048), RS512 (RSA-4096) or HS512, under the same load
+//! from the same client:
 //!
 //! ```text
 //! npm ci --prefix bench/peer     # once: the peer, pinned in bench/peer/package-lock.json
 //! cargo bench -p vestibule --bench token_vs_peer
 //! ```
 //!
-//! Both are configured alike: one confidential client, `client_secret_basic`, PKCE S256
-//! required, the `openid profile email` scopes with the profile claims in the ID token. A member
-//! signs in once on each provider's own sign-in page; the codes of a round are then issued by
-//! the authorization endpoint with that session (outside the timing) and redeemed over HTTP/1.1
-//! on loopback by `CONNECTIONS` kept-alive connections from a one-thread client. Rounds alternate
-//! between the two so a noisy neighbour weighs on both. Printed: tokens per wall-clock second,
-//! tokens per second of the server process's CPU time (user and system, all its threads, from
-//! `/proc/<pid>/stat`), and the latency of one token request (p50, p99). The peer keeps its
-//! grants in memory; Vestibule writes each redemption to SQLite.
+//! Both are configured alike: confidential clients (one per algorithm), `client_secret_basic`,
+//! PKCE S256 required, the `openid profile email` scopes with the profile claims in the ID
+//! token. A member signs in once on each provider's own sign-in page; the codes of a round are
+//! then issued by the authorization endpoint with that session (outside the timing) and redeemed
+//! over HTTP/1.1 on loopback by kept-alive connections from a one-thread client. Rounds alternate
+//! between the two so a noisy neighbour weighs on both. Printed: throughput with `CONNECTIONS`
+//! connections at once, per wall-clock second and per second of the server process's CPU time
+//! (user and system, all its threads, from `/proc/<pid>/stat`); and the latency of a token
+//! request (p50, p99) with one request at a time, where it is the server's own time rather than
+//! the queue of a saturated two-core machine (where the servers' threads, SQLite's and the
+//! client's take turns on the cores). The peer keeps its grants in memory; Vestibule writes each
+//! redemption to SQLite.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -42,7 +46,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as Async
 use tokio::net::TcpStream;
 
 const ROUNDS: usize = 5;
-const CODES_PER_ROUND: usize = 1500;
+/// The rows: each algorithm, and the codes a round redeems with it (a second or two of work).
+const ROWS: [(&str, usize); 3] = [("RS256", 1500), ("RS512", 300), ("HS512", 1500)];
 const CONNECTIONS: usize = 8;
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -51,6 +56,7 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// A provider under test: where its token endpoint is and how to get codes from it.
 struct Target {
     name: &'static str,
+    algorithm: &'static str,
     address: SocketAddr,
     /// The `Host` header its requests carry.
     host: String,
@@ -76,11 +82,25 @@ impl Target {
         let mut codes = Vec::with_capacity(count);
         for _ in 0..count {
             let reply = self.get(&self.authorize).await;
-            let location = reply.location();
-            assert!(location.starts_with(REDIRECT), "{}: {location}", self.name);
+            let location = self.location(&reply);
+            assert!(
+                location.starts_with(REDIRECT),
+                "{} {}: {location}",
+                self.name,
+                self.algorithm
+            );
             codes.push(query_value(&location, "code").expect("a code"));
         }
         codes
+    }
+
+    fn location(&self, reply: &Reply) -> String {
+        reply.header("location").unwrap_or_else(|| {
+            panic!(
+                "{} {}: no redirect: {} {}",
+                self.name, self.algorithm, reply.status, reply.body
+            )
+        })
     }
 
     async fn get(&self, path: &str) -> Reply {
@@ -93,11 +113,11 @@ impl Target {
             .unwrap_or_else(|e| panic!("{}: GET {path}: {e}", self.name))
     }
 
-    /// Redeems `codes` over `CONNECTIONS` connections at once.
-    async fn redeem(&self, codes: Vec<String>) -> Round {
-        let per_connection = codes.len().div_ceil(CONNECTIONS);
+    /// Redeems `codes` over `connections` connections at once.
+    async fn redeem(&self, codes: Vec<String>, connections: usize) -> Round {
+        let per_connection = codes.len().div_ceil(connections);
         let (started, cpu_started) = (Instant::now(), process_cpu_seconds(self.pid));
-        let mut connections = tokio::task::JoinSet::new();
+        let mut running = tokio::task::JoinSet::new();
         for chunk in codes.chunks(per_connection) {
             let (chunk, address) = (chunk.to_vec(), self.address);
             let head = format!(
@@ -105,11 +125,10 @@ impl Target {
                  Content-Type: application/x-www-form-urlencoded\r\n",
                 self.token_path, self.host, self.basic
             );
-            connections
-                .spawn(async move { redeem_on_one_connection(address, &head, &chunk).await });
+            running.spawn(async move { redeem_on_one_connection(address, &head, &chunk).await });
         }
         let mut latencies = Vec::with_capacity(codes.len());
-        while let Some(joined) = connections.join_next().await {
+        while let Some(joined) = running.join_next().await {
             latencies.extend(joined.unwrap());
         }
         let wall = started.elapsed().as_secs_f64();
@@ -206,9 +225,9 @@ fn authorize_query(client_id: &str) -> String {
     ])
 }
 
-/// Vestibule: a directory tenant with the Events app on a SQLite file, served by a release
-/// `vestibule serve`; the member signs in on the hosted form.
-async fn vestibule(db: &vestibule_storage::testing::TestDatabase) -> (Node, Target) {
+/// Vestibule: a directory tenant with an Events app per algorithm on a SQLite file, served by a
+/// release `vestibule serve`; the member signs in on the hosted form.
+async fn vestibule(db: &vestibule_storage::testing::TestDatabase) -> (Node, Vec<Target>) {
     let tenant = node::directory_tenant(db, &["jane".to_string()]).await;
     let served = Node::start(
         db.url(),
@@ -217,20 +236,27 @@ async fn vestibule(db: &vestibule_storage::testing::TestDatabase) -> (Node, Targ
         node::free_port(LOOPBACK),
     );
     served.wait_ready().await;
-    let authorize = format!("/oidc/authorize?{}", authorize_query(&tenant.client_id));
-    let signed_in = node::sign_in_at(&served, "jane", &authorize).await;
+    let authorize = |client_id: &str| format!("/oidc/authorize?{}", authorize_query(client_id));
+    let signed_in = node::sign_in_at(&served, "jane", &authorize(&tenant.client_id)).await;
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
-    let target = Target {
-        name: "Vestibule",
-        address: SocketAddr::new(LOOPBACK, served.edge_port),
-        host: format!("{DOMAIN}:{}", served.edge_port),
-        token_path: "/oidc/token",
-        basic: tenant.basic.clone(),
-        pid: served.child.id(),
-        authorize,
-        cookie: node::session_cookie(&signed_in),
-    };
-    (served, target)
+    let cookie = node::session_cookie(&signed_in);
+    let mut targets = Vec::new();
+    for (algorithm, _) in ROWS {
+        let (client_id, basic) =
+            events_app::create_signing(&tenant.engines, tenant.id, REDIRECT, algorithm).await;
+        targets.push(Target {
+            name: "Vestibule",
+            algorithm,
+            address: SocketAddr::new(LOOPBACK, served.edge_port),
+            host: format!("{DOMAIN}:{}", served.edge_port),
+            token_path: "/oidc/token",
+            basic,
+            pid: served.child.id(),
+            authorize: authorize(&client_id),
+            cookie: cookie.clone(),
+        });
+    }
+    (served, targets)
 }
 
 /// The peer, stopped when dropped.
@@ -243,18 +269,29 @@ impl Drop for Peer {
     }
 }
 
-/// node-oidc-provider with the same client; the member signs in on its development login page
-/// and consents once.
-async fn peer() -> (Peer, Target) {
+/// node-oidc-provider with a client per algorithm; the member signs in on its development login
+/// page and consents once to each client.
+async fn peer() -> (Peer, Vec<Target>) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/peer/provider.mjs");
     let modules = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/peer/node_modules");
     assert!(
         std::path::Path::new(modules).is_dir(),
         "the peer is not installed: run `npm ci --prefix bench/peer` first"
     );
-    let (client_id, secret) = ("events", "events-bench-secret");
+    // HS512 signs with the client secret: 64 bytes, as long as the hash.
+    let secret = "events-bench-secret-".repeat(4);
+    let clients: Vec<(String, &str)> = ROWS
+        .iter()
+        .map(|(algorithm, _)| (format!("events-{}", algorithm.to_lowercase()), *algorithm))
+        .collect();
     let mut child = Command::new("node")
-        .args([script, client_id, secret, REDIRECT])
+        .arg(script)
+        .arg(REDIRECT)
+        .args(
+            clients
+                .iter()
+                .map(|(client_id, algorithm)| format!("{client_id}:{secret}:{algorithm}")),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -266,36 +303,46 @@ async fn peer() -> (Peer, Target) {
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let issuer = issuer.trim().to_string();
     let address: SocketAddr = issuer.trim_start_matches("http://").parse().unwrap();
-    let mut target = Target {
-        name: "oidc-provider",
-        address,
-        host: address.to_string(),
-        token_path: "/token",
-        basic: format!(
-            "Basic {}",
-            base64::Engine::encode(
-                &base64::engine::general_purpose::STANDARD,
-                format!("{client_id}:{secret}")
-            )
-        ),
-        pid: child.id(),
-        authorize: format!("/auth?{}", authorize_query(client_id)),
-        cookie: String::new(),
-    };
-    sign_in_to_peer(&mut target, &issuer).await;
-    (Peer(child), target)
+    let mut jar = BTreeMap::new();
+    let mut targets = Vec::new();
+    for (client_id, algorithm) in clients {
+        let mut target = Target {
+            name: "oidc-provider",
+            algorithm,
+            address,
+            host: address.to_string(),
+            token_path: "/token",
+            basic: format!(
+                "Basic {}",
+                base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    format!("{client_id}:{secret}")
+                )
+            ),
+            pid: child.id(),
+            authorize: format!("/auth?{}", authorize_query(&client_id)),
+            cookie: String::new(),
+        };
+        sign_in_to_peer(&mut target, &mut jar, &issuer).await;
+        targets.push(target);
+    }
+    // Each sign-in may have renewed the session: every client uses the latest cookies.
+    for target in &mut targets {
+        target.cookie = cookie_header(&jar);
+    }
+    (Peer(child), targets)
 }
 
 /// Follows the peer's interactions (login, then consent) until it redirects to the
-/// application, keeping its cookies in `target.cookie`.
-async fn sign_in_to_peer(target: &mut Target, issuer: &str) {
-    let mut jar = BTreeMap::new();
+/// application, keeping its cookies in `jar` and `target.cookie`.
+async fn sign_in_to_peer(target: &mut Target, jar: &mut BTreeMap<String, String>, issuer: &str) {
+    target.cookie = cookie_header(jar);
     let mut next = target.authorize.clone();
     for _ in 0..8 {
         let reply = target.get(&next).await;
-        keep_cookies(&mut jar, &reply);
-        target.cookie = cookie_header(&jar);
-        let location = reply.location();
+        keep_cookies(jar, &reply);
+        target.cookie = cookie_header(jar);
+        let location = target.location(&reply);
         if location.starts_with(REDIRECT) {
             return;
         }
@@ -319,9 +366,12 @@ async fn sign_in_to_peer(target: &mut Target, issuer: &str) {
             )
             .await
             .unwrap();
-            keep_cookies(&mut jar, &submitted);
-            target.cookie = cookie_header(&jar);
-            next = submitted.location().trim_start_matches(issuer).to_string();
+            keep_cookies(jar, &submitted);
+            target.cookie = cookie_header(jar);
+            next = target
+                .location(&submitted)
+                .trim_start_matches(issuer)
+                .to_string();
         } else {
             next = path;
         }
@@ -367,63 +417,68 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let db = vestibule_storage::testing::sqlite().await;
-        let (_vestibule, vestibule) = vestibule(&db).await;
-        let (_peer, peer) = peer().await;
-        let targets = [&vestibule, &peer];
-        // Warm up: keys generated and caches filled on first use.
-        for target in targets {
-            let codes = target.codes(50).await;
-            target.redeem(codes).await;
-        }
-        let mut rounds: Vec<Vec<Round>> = vec![Vec::new(), Vec::new()];
-        for _ in 0..ROUNDS {
-            for (target, rounds) in targets.iter().zip(&mut rounds) {
-                let codes = target.codes(CODES_PER_ROUND).await;
-                rounds.push(target.redeem(codes).await);
+        let (_vestibule, ours) = vestibule(&db).await;
+        let (_peer, theirs) = peer().await;
+        println!(
+            "Token endpoint (authorization_code, client_secret_basic, PKCE) over HTTP/1.1: \
+             tokens/s with {CONNECTIONS} connections, latency one request at a time"
+        );
+        println!(
+            "{:<6} {:<15} {:>10} {:>10} {:>10} {:>10}",
+            "alg", "provider", "tokens/s", "per core", "p50", "p99"
+        );
+        for (((algorithm, count), ours), theirs) in ROWS.iter().zip(&ours).zip(&theirs) {
+            let pair = [ours, theirs];
+            // Warm up: keys generated and caches filled on first use.
+            for target in pair {
+                let codes = target.codes(50).await;
+                target.redeem(codes, CONNECTIONS).await;
             }
-        }
-        println!(
-            "Token endpoint (authorization_code, RS256, client_secret_basic, PKCE) over HTTP/1.1, \
-             {CONNECTIONS} connections, {CODES_PER_ROUND} codes a round"
-        );
-        println!(
-            "{:<14} {:>10} {:>10} {:>10} {:>10}",
-            "provider", "tokens/s", "per core", "p50", "p99"
-        );
-        let mut summary = Vec::new();
-        for (target, rounds) in targets.iter().zip(&rounds) {
-            let wall = median(rounds.iter().map(|r| r.wall).collect());
-            let per_core = median(rounds.iter().map(|r| r.per_core).collect());
-            let p50 = median(
-                rounds
-                    .iter()
-                    .map(|r| percentile(&r.latencies, 0.5).as_secs_f64())
-                    .collect(),
-            );
-            let p99 = median(
-                rounds
-                    .iter()
-                    .map(|r| percentile(&r.latencies, 0.99).as_secs_f64())
-                    .collect(),
-            );
-            println!(
-                "{:<14} {wall:>10.0} {per_core:>10.0} {:>8.2}ms {:>8.2}ms",
-                target.name,
-                p50 * 1000.0,
-                p99 * 1000.0
-            );
-            summary.push((wall, per_core, p50, p99));
-        }
-        let (ours, theirs) = (summary[0], summary[1]);
-        println!(
-            "{:<14} {:>9.2}x {:>9.2}x {:>9.2}x {:>9.2}x",
-            "Vestibule/peer",
-            ours.0 / theirs.0,
-            ours.1 / theirs.1,
+            // Per target: throughput rounds, then latency rounds.
+            let mut rounds: [(Vec<Round>, Vec<Round>); 2] = Default::default();
+            for _ in 0..ROUNDS {
+                for (target, (busy, alone)) in pair.iter().zip(&mut rounds) {
+                    let codes = target.codes(*count).await;
+                    busy.push(target.redeem(codes, CONNECTIONS).await);
+                    let codes = target.codes(*count / 2).await;
+                    alone.push(target.redeem(codes, 1).await);
+                }
+            }
+            let [ours, theirs] = [summary(&rounds[0]), summary(&rounds[1])];
+            for (target, figures) in pair.iter().zip([ours, theirs]) {
+                println!(
+                    "{algorithm:<6} {:<15} {:>10.0} {:>10.0} {:>8.2}ms {:>8.2}ms",
+                    target.name,
+                    figures[0],
+                    figures[1],
+                    figures[2] * 1000.0,
+                    figures[3] * 1000.0
+                );
+            }
             // Latency: how many times shorter Vestibule's is.
-            theirs.2 / ours.2,
-            theirs.3 / ours.3
-        );
+            println!(
+                "{algorithm:<6} {:<15} {:>9.2}x {:>9.2}x {:>9.2}x {:>9.2}x",
+                "Vestibule/peer",
+                ours[0] / theirs[0],
+                ours[1] / theirs[1],
+                theirs[2] / ours[2],
+                theirs[3] / ours[3]
+            );
+        }
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// Medians over the rounds: tokens/s and per core under load, p50 and p99 latency in seconds
+/// one request at a time.
+fn summary((busy, alone): &(Vec<Round>, Vec<Round>)) -> [f64; 4] {
+    let median_of = |rounds: &[Round], figure: &dyn Fn(&Round) -> f64| {
+        median(rounds.iter().map(figure).collect())
+    };
+    [
+        median_of(busy, &|r| r.wall),
+        median_of(busy, &|r| r.per_core),
+        median_of(alone, &|r| percentile(&r.latencies, 0.5).as_secs_f64()),
+        median_of(alone, &|r| percentile(&r.latencies, 0.99).as_secs_f64()),
+    ]
 }

@@ -136,6 +136,10 @@ pub fn provider() -> CryptoProvider {
 }
 
 /// TLS 1.3 and 1.2 only, the server's suite order, certificates from `resolver`.
+///
+/// Sessions resume from stateless tickets (sealed by a key this process rotates every six
+/// hours) rather than from rustls' default cache of the last 256 sessions, which members of
+/// thousands of tenants would churn through long before they come back.
 pub fn server_config(
     resolver: Arc<CertificateResolver>,
 ) -> Result<ServerConfig, ProvisioningError> {
@@ -146,6 +150,8 @@ pub fn server_config(
         .with_cert_resolver(resolver);
     config.ignore_client_order = true;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.ticketer = rustls::crypto::ring::Ticketer::new()
+        .map_err(|e| ProvisioningError::Config(format!("TLS session tickets: {e}")))?;
     Ok(config)
 }
 
@@ -156,4 +162,103 @@ pub fn leaf_der(chain_pem: &str) -> Result<Vec<u8>, ProvisioningError> {
         .next()
         .map(|der| der.as_ref().to_vec())
         .ok_or_else(|| ProvisioningError::Certificate("the chain is empty".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::client::Resumption;
+    use rustls::{ClientConfig, HandshakeKind, RootCertStore};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_rustls::{TlsAcceptor, TlsConnector};
+    use vestibule_domain::Seconds;
+
+    const DOMAIN: &str = "sso.acme.test";
+
+    /// The edge's configuration with one tenant's certificate, accepting on loopback; the
+    /// certificate, for clients to trust.
+    async fn edge() -> (std::net::SocketAddr, CertificateDer<'static>) {
+        let db = vestibule_storage::testing::sqlite().await;
+        let store = db.store().clone();
+        let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+        let now = Timestamp::now();
+        let tenant = store
+            .create_tenant(&"acme".parse().unwrap(), "Acme", now)
+            .await
+            .unwrap();
+        let domain = store.claim_domain(tenant.id, DOMAIN, now).await.unwrap();
+        let issued = rcgen::generate_simple_self_signed(vec![DOMAIN.to_string()]).unwrap();
+        let key_pem = issued.signing_key.serialize_pem();
+        store
+            .put_certificate(&CertificateRecord {
+                domain_id: domain.id,
+                domain: DOMAIN.into(),
+                chain_pem: issued.cert.pem(),
+                key_sealed: secret
+                    .seal(&key_context(DOMAIN), key_pem.as_bytes())
+                    .unwrap(),
+                not_before: now,
+                not_after: now + Seconds(86_400),
+                issued_at: now,
+            })
+            .await
+            .unwrap();
+        let resolver = CertificateResolver::new(store, secret);
+        assert_eq!(resolver.reload().await.unwrap(), 1);
+        let acceptor = TlsAcceptor::from(Arc::new(server_config(resolver).unwrap()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            // The database lives as long as the edge does.
+            let _db = db;
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(tcp).await {
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+        (address, issued.cert.der().clone())
+    }
+
+    /// A client that trusts `root` and remembers its sessions.
+    fn client(root: &CertificateDer<'static>) -> TlsConnector {
+        let mut roots = RootCertStore::empty();
+        roots.add(root.clone()).unwrap();
+        let mut config = ClientConfig::builder_with_provider(Arc::new(provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.resumption = Resumption::in_memory_sessions(8);
+        TlsConnector::from(Arc::new(config))
+    }
+
+    /// One handshake to the tenant's domain, reading the session tickets that follow it.
+    async fn handshake(edge: std::net::SocketAddr, connector: &TlsConnector) -> HandshakeKind {
+        let tcp = TcpStream::connect(edge).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from(DOMAIN).unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        let kind = tls.get_ref().1.handshake_kind().unwrap();
+        let mut rest = Vec::new();
+        let _ = tls.read_to_end(&mut rest).await;
+        kind
+    }
+
+    #[tokio::test]
+    async fn a_member_resumes_their_session_after_hundreds_of_others_began() {
+        let (edge, root) = edge().await;
+        let member = client(&root);
+        assert_eq!(handshake(edge, &member).await, HandshakeKind::Full);
+        // More new sessions than rustls' default server cache holds (256).
+        for _ in 0..300 {
+            let other = client(&root);
+            assert_eq!(handshake(edge, &other).await, HandshakeKind::Full);
+        }
+        assert_eq!(handshake(edge, &member).await, HandshakeKind::Resumed);
+    }
 }

@@ -31,6 +31,18 @@ pub struct TenantView {
     pub created_at: String,
 }
 
+/// One page of the tenant list, and where it sits in the whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantListView {
+    pub tenants: Vec<TenantView>,
+    /// How many tenants match, on every page.
+    pub total: i64,
+    /// Counting from 1.
+    pub page: u32,
+    pub pages: u32,
+    pub per_page: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffView {
     pub email: String,
@@ -200,13 +212,25 @@ pub async fn complete_setup(
 
 // --- tenants ---------------------------------------------------------------------------------
 
+/// A page of the tenants the caller may see: operators search by Cloud ID or name.
 #[server(prefix = "/api", endpoint = "tenants")]
-pub async fn list_tenants() -> Result<Vec<TenantView>, AppError> {
+pub async fn list_tenants(
+    #[server(default)] search: String,
+    #[server(default)] page: u32,
+) -> Result<TenantListView, AppError> {
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
-            let tenants = ssr::accounts()?.visible_tenants(&caller).await?;
-            Ok(tenants.iter().map(ssr::tenant_view).collect())
+            let listed = ssr::accounts()?
+                .visible_tenants(&caller, &search, page)
+                .await?;
+            Ok(TenantListView {
+                tenants: listed.tenants.iter().map(ssr::tenant_view).collect(),
+                total: listed.total,
+                page: listed.page,
+                pages: listed.pages(),
+                per_page: vestibule_staff::TENANTS_PER_PAGE,
+            })
         }
         .await,
     )

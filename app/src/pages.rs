@@ -13,7 +13,8 @@ use crate::api::{
     PreviewOidcIdToken, PreviewSamlMetadata, ReleaseDomain, RemoveLogo, RemoveMember,
     RetryProvisioning, RotateOidcSecret, SamlAppForm, SamlAppsView, SaveSettings,
     SetMemberPassword, SettingsPageView, SetupView, ShownOnceView, SignIn as SignInAction,
-    StaffView, StartProvisioning, TenantView, TestConnection, UpdateOidcApp, UpdateSamlApp,
+    StaffView, StartProvisioning, TenantListView, TenantView, TestConnection, UpdateOidcApp,
+    UpdateSamlApp,
 };
 use crate::layout::{go_to, ErrorPage, Frame, TenantFrame};
 
@@ -143,51 +144,61 @@ pub fn Setup() -> impl IntoView {
     }
 }
 
-/// `/tenants`: operators list and create Cloud IDs.
+/// `/tenants`: operators find, list and create Cloud IDs. The list is searched and paged on
+/// the server (a GET form and links, so a search or a page is a link), as a deployment holds
+/// thousands of tenants.
 #[component]
 pub fn Tenants() -> impl IntoView {
     let create = ServerAction::<CreateTenant>::new();
-    let tenants = Resource::new_blocking(move || create.version().get(), |_| list_tenants());
+    let query = use_query_map();
+    let tenants = Resource::new_blocking(
+        move || {
+            let query = query.read();
+            (
+                create.version().get(),
+                query.get("q").unwrap_or_default(),
+                query
+                    .get("page")
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .unwrap_or(1),
+            )
+        },
+        |(_, search, page)| list_tenants(search, page),
+    );
     view! {
         <Title text="Tenants"/>
-        <Frame page=move |me| tenants_body(me, create, tenants)/>
+        <Frame page=move |me| tenants_body(me, create, tenants, query)/>
     }
 }
 
 fn tenants_body(
     me: Me,
     create: ServerAction<CreateTenant>,
-    tenants: Resource<Result<Vec<TenantView>, AppError>>,
+    tenants: Resource<Result<TenantListView, AppError>>,
+    query: Memo<leptos_router::params::ParamsMap>,
 ) -> AnyView {
     if !me.is_operator {
         return view! { <ErrorPage error=AppError::Forbidden/> }.into_any();
     }
+    let search = move || query.read().get("q").unwrap_or_default();
     view! {
         <h1>"Tenants"</h1>
         <p class="muted">"Each tenant is one association's Cloud ID. Its staff see only their own."</p>
+        <form method="get" class="filters" role="search">
+            <label for="tenant-search">"Cloud ID or name contains"</label>
+            <input id="tenant-search" type="search" name="q" value=search placeholder="acme" spellcheck="false"/>
+            <button type="submit" class="button">"Search"</button>
+        </form>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match tenants.await {
-                    Ok(list) if list.is_empty() => view! {
+                    Ok(list) if list.total == 0 && search().is_empty() => view! {
                         <p class="empty">"No tenants yet. Create the first one below."</p>
                     }.into_any(),
-                    Ok(list) => view! {
-                        <table class="table">
-                            <thead><tr><th>"Cloud ID"</th><th>"Name"</th><th>"Created"</th></tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|t| {
-                                    let href = format!("/t/{}/domain", t.cloud_id);
-                                    view! {
-                                        <tr>
-                                            <td><a href=href>{t.cloud_id}</a></td>
-                                            <td>{t.display_name}</td>
-                                            <td><time>{t.created_at}</time></td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
+                    Ok(list) if list.tenants.is_empty() => view! {
+                        <p class="empty">"No tenant matches."</p>
                     }.into_any(),
+                    Ok(list) => tenant_table(list, &search()),
                     Err(error) => view! { <ErrorPage error/> }.into_any(),
                 }
             })}
@@ -208,6 +219,48 @@ fn tenants_body(
                 <button type="submit" class="button primary">"Create tenant"</button>
             </ActionForm>
         </section>
+    }
+    .into_any()
+}
+
+/// A page of tenants, with where it sits in the whole and links to the pages beside it.
+fn tenant_table(list: TenantListView, search: &str) -> AnyView {
+    let first = i64::from(list.page - 1) * list.per_page + 1;
+    let last = first + list.tenants.len() as i64 - 1;
+    let link = |page: u32| {
+        if search.is_empty() {
+            format!("/tenants?page={page}")
+        } else {
+            format!("/tenants?q={}&page={page}", url_encode(search))
+        }
+    };
+    let previous = (list.page > 1).then(|| {
+        view! { <a class="button subtle" rel="prev" href=link(list.page - 1)>"Previous"</a> }
+    });
+    let next = (list.page < list.pages).then(|| {
+        view! { <a class="button subtle" rel="next" href=link(list.page + 1)>"Next"</a> }
+    });
+    view! {
+        <table class="table">
+            <thead><tr><th>"Cloud ID"</th><th>"Name"</th><th>"Created"</th></tr></thead>
+            <tbody>
+                {list.tenants.into_iter().map(|t| {
+                    let href = format!("/t/{}/domain", t.cloud_id);
+                    view! {
+                        <tr>
+                            <td><a href=href>{t.cloud_id}</a></td>
+                            <td>{t.display_name}</td>
+                            <td><time>{t.created_at}</time></td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="pager" aria-label="Tenant pages">
+            {previous}
+            <span class="muted">{format!("{first}–{last} of {}", list.total)}</span>
+            {next}
+        </nav>
     }
     .into_any()
 }

@@ -511,6 +511,66 @@ async fn pages_redirect_visitors_without_a_session() {
 }
 
 #[tokio::test]
+async fn the_operators_tenant_list_is_searched_and_paged() {
+    let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
+    let store = dashboard.accounts.store();
+    for i in 0..60 {
+        store
+            .create_tenant(
+                &format!("member-org-{i:02}").parse().unwrap(),
+                &format!("Member Organisation {i}"),
+                Timestamp::now(),
+            )
+            .await
+            .unwrap();
+    }
+    let (cookie, _) = dashboard.sign_in("ops@vestibule.test").await;
+    let rows = |body: &str| body.matches("<tr>").count() - 1;
+
+    // 62 tenants in Cloud ID order: acme, beta, then the member organisations.
+    let first = dashboard.page("/tenants", Some(&cookie)).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(rows(&first.body), 50);
+    assert!(first.body.contains("1–50 of 62"), "{}", first.body);
+    assert!(first.body.contains("href=\"/tenants?page=2\""));
+    assert!(!first.body.contains("rel=\"prev\""));
+    let acme = "href=\"/t/acme/domain\"";
+    assert!(first.body.contains(acme) && !first.body.contains("member-org-59"));
+
+    let second = dashboard.page("/tenants?page=2", Some(&cookie)).await;
+    assert_eq!(rows(&second.body), 12);
+    assert!(second.body.contains("51–62 of 62"), "{}", second.body);
+    assert!(second.body.contains("member-org-59") && !second.body.contains(acme));
+    assert!(!second.body.contains("rel=\"next\""));
+
+    // A search by name, any case; its pages keep the search.
+    let found = dashboard
+        .page("/tenants?q=ORGANISATION+1", Some(&cookie))
+        .await;
+    assert_eq!(rows(&found.body), 11, "1 and 10 to 19");
+    assert!(found.body.contains("1–11 of 11"));
+    let nothing = dashboard.page("/tenants?q=nobody", Some(&cookie)).await;
+    assert!(
+        nothing.body.contains("No tenant matches."),
+        "{}",
+        nothing.body
+    );
+    let paged = dashboard.page("/tenants?q=org&page=2", Some(&cookie)).await;
+    assert!(
+        paged.body.contains("href=\"/tenants?q=org&amp;page=1\""),
+        "{}",
+        paged.body
+    );
+
+    // A page past the end, or not a number, is an empty page or the first, never an error.
+    let beyond = dashboard.page("/tenants?page=99", Some(&cookie)).await;
+    assert_eq!(beyond.status, StatusCode::OK);
+    assert!(beyond.body.contains("No tenant matches."));
+    let garbled = dashboard.page("/tenants?page=x", Some(&cookie)).await;
+    assert_eq!(rows(&garbled.body), 50);
+}
+
+#[tokio::test]
 async fn signed_in_pages_show_the_navigation_and_sign_out_ends_the_session() {
     let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
     let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;

@@ -82,6 +82,26 @@ pub enum SetupLink {
     Invitation { email: Email },
 }
 
+/// How many tenants a page of the tenant list shows.
+pub const TENANTS_PER_PAGE: i64 = 50;
+
+/// A page of tenants, and how many there are in all.
+#[derive(Debug, Clone)]
+pub struct TenantPage {
+    pub tenants: Vec<Tenant>,
+    pub total: i64,
+    /// Counting from 1.
+    pub page: u32,
+}
+
+impl TenantPage {
+    /// How many pages the whole list takes (at least one, even when empty).
+    pub fn pages(&self) -> u32 {
+        let pages = (self.total + TENANTS_PER_PAGE - 1) / TENANTS_PER_PAGE;
+        u32::try_from(pages.max(1)).unwrap_or(u32::MAX)
+    }
+}
+
 /// The dashboard's account engine.
 #[derive(Clone)]
 pub struct StaffAccounts {
@@ -372,20 +392,42 @@ impl StaffAccounts {
             .await?)
     }
 
-    /// The tenants a caller may see: all of them for operators, their own for tenant admins.
-    pub async fn visible_tenants(&self, caller: &CurrentStaff) -> Result<Vec<Tenant>, StaffError> {
-        match &caller.staff.role {
-            Role::Operator => Ok(self.store.list_tenants().await?),
-            Role::TenantAdmin(_) => match &caller.staff.cloud_id {
-                Some(own) => Ok(self
-                    .store
-                    .tenant_by_cloud_id(own)
+    /// One page of the tenants a caller may see: those whose Cloud ID or name contains
+    /// `search` for operators, [`TENANTS_PER_PAGE`] at a time (`page` counts from 1); their own
+    /// for tenant admins.
+    pub async fn visible_tenants(
+        &self,
+        caller: &CurrentStaff,
+        search: &str,
+        page: u32,
+    ) -> Result<TenantPage, StaffError> {
+        let page = page.max(1);
+        let (tenants, total) = match &caller.staff.role {
+            Role::Operator => {
+                let offset = i64::from(page - 1) * TENANTS_PER_PAGE;
+                self.store
+                    .search_tenants(search, offset, TENANTS_PER_PAGE)
                     .await?
-                    .into_iter()
-                    .collect()),
-                None => Ok(Vec::new()),
-            },
-        }
+            }
+            Role::TenantAdmin(_) => {
+                let own: Vec<Tenant> = match &caller.staff.cloud_id {
+                    Some(own) => self
+                        .store
+                        .tenant_by_cloud_id(own)
+                        .await?
+                        .into_iter()
+                        .collect(),
+                    None => Vec::new(),
+                };
+                let total = own.len() as i64;
+                (own, total)
+            }
+        };
+        Ok(TenantPage {
+            tenants,
+            total,
+            page,
+        })
     }
 
     /// The one gate to tenant data: resolves a Cloud ID from a request and checks the caller may

@@ -327,14 +327,25 @@ async fn tenant_admins_reach_only_their_own_cloud_id() {
             .unwrap();
 
         let visible: Vec<String> = accounts
-            .visible_tenants(&admin)
+            .visible_tenants(&admin, "", 1)
             .await
             .unwrap()
+            .tenants
             .into_iter()
             .map(|t| t.cloud_id.to_string())
             .collect();
         assert_eq!(visible, ["acme"]);
-        assert_eq!(accounts.visible_tenants(&operator).await.unwrap().len(), 2);
+        // Searching does not widen what a tenant admin sees.
+        let searched = accounts.visible_tenants(&admin, "beta", 1).await.unwrap();
+        assert_eq!(searched.tenants.len(), 1);
+        assert_eq!(searched.tenants[0].cloud_id.to_string(), "acme");
+        let all = accounts.visible_tenants(&operator, "", 1).await.unwrap();
+        assert_eq!((all.tenants.len(), all.total, all.pages()), (2, 2, 1));
+        let beta = accounts
+            .visible_tenants(&operator, "BETA", 0)
+            .await
+            .unwrap();
+        assert_eq!((beta.total, beta.page), (1, 1));
 
         assert!(accounts.tenant_team(&admin, "acme").await.is_ok());
         assert!(matches!(

@@ -2,7 +2,7 @@
 
 use vestibule_domain::{TenantId, Timestamp};
 
-use crate::store::with_pool;
+use crate::store::{like_literal, with_pool};
 use crate::{Result, Store};
 
 /// One change, as stored.
@@ -60,13 +60,6 @@ fn from_row(row: AuditRow) -> AuditEventRecord {
         before,
         after,
     }
-}
-
-/// `LIKE` matches these literally only when escaped.
-fn like_literal(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 impl Store {

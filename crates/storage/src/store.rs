@@ -36,6 +36,13 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// `text` for a `LIKE … ESCAPE '\\'` pattern, matching itself: `%` and `_` match only when escaped.
+pub(crate) fn like_literal(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// A pooled connection that sat idle this long is checked before it is handed out.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(30);
 

@@ -1,6 +1,6 @@
 use vestibule_domain::{CloudId, Tenant, TenantId, Timestamp};
 
-use crate::store::with_pool;
+use crate::store::{like_literal, with_pool};
 use crate::{Result, Store};
 
 type TenantRow = (i64, String, String, i64);
@@ -45,6 +45,45 @@ impl Store {
             .await?
         });
         rows.into_iter().map(tenant_from_row).collect()
+    }
+
+    /// The tenants whose Cloud ID or display name contains `search` (any case; all of them when
+    /// it is empty), by Cloud ID, `limit` of them from `offset`; and how many match in all.
+    pub async fn search_tenants(
+        &self,
+        search: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Tenant>, i64)> {
+        let search = search.trim();
+        let pattern =
+            (!search.is_empty()).then(|| format!("%{}%", like_literal(&search.to_lowercase())));
+        let matching = "($1 IS NULL OR LOWER(cloud_id) LIKE $1 ESCAPE '\\' \
+                        OR LOWER(display_name) LIKE $1 ESCAPE '\\')";
+        let (rows, total): (Vec<TenantRow>, i64) = with_pool!(self, pool => {
+            let rows = sqlx::query_as(&format!(
+                "SELECT id, cloud_id, display_name, created_at FROM tenants WHERE {matching} \
+                 ORDER BY cloud_id LIMIT $2 OFFSET $3"
+            ))
+            .bind(pattern.as_deref())
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            let total = sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM tenants WHERE {matching}"
+            ))
+            .bind(pattern.as_deref())
+            .fetch_one(pool)
+            .await?;
+            (rows, total)
+        });
+        Ok((
+            rows.into_iter()
+                .map(tenant_from_row)
+                .collect::<Result<_>>()?,
+            total,
+        ))
     }
 
     pub async fn tenant_by_cloud_id(&self, cloud_id: &CloudId) -> Result<Option<Tenant>> {

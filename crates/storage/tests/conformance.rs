@@ -26,6 +26,54 @@ fn new_staff(address: &str, role: Role, password_hash: Option<&str>) -> NewStaff
 }
 
 #[tokio::test]
+async fn tenants_are_searched_and_paged_by_cloud_id() {
+    for_each_backend(|db| async move {
+        let store = db.store();
+        for i in 0..25 {
+            let name = if i % 5 == 0 {
+                format!("Society 100% {i}")
+            } else {
+                format!("Association {i}")
+            };
+            store
+                .create_tenant(&cloud(&format!("t{i:02}-org")), &name, NOW)
+                .await
+                .unwrap();
+        }
+        let ids = |page: &[vestibule_domain::Tenant]| -> Vec<String> {
+            page.iter().map(|t| t.cloud_id.to_string()).collect()
+        };
+
+        // Pages in Cloud ID order, with the count of all.
+        let (first, total) = store.search_tenants("", 0, 10).await.unwrap();
+        assert_eq!(total, 25);
+        assert_eq!(ids(&first)[..2], ["t00-org", "t01-org"]);
+        let (last, _) = store.search_tenants("", 20, 10).await.unwrap();
+        assert_eq!(
+            ids(&last),
+            ["t20-org", "t21-org", "t22-org", "t23-org", "t24-org"]
+        );
+        let (beyond, total) = store.search_tenants("", 30, 10).await.unwrap();
+        assert!(beyond.is_empty());
+        assert_eq!(total, 25);
+
+        // By display name or Cloud ID, any case; LIKE's wildcards match only themselves.
+        let (societies, total) = store.search_tenants("  SOCIETY ", 0, 10).await.unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(ids(&societies)[0], "t00-org");
+        let (percent, total) = store.search_tenants("100%", 0, 10).await.unwrap();
+        assert_eq!((percent.len(), total), (5, 5));
+        let (none, total) = store.search_tenants("%", 0, 10).await.unwrap();
+        assert_eq!((none.len(), total), (5, 5), "only names with a literal %");
+        let (underscore, total) = store.search_tenants("t_1", 0, 10).await.unwrap();
+        assert_eq!((underscore.len(), total), (0, 0));
+        let (by_id, total) = store.search_tenants("T13", 0, 10).await.unwrap();
+        assert_eq!((ids(&by_id), total), (vec!["t13-org".to_string()], 1));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn tenants_are_created_listed_and_unique() {
     for_each_backend(|db| async move {
         let store = db.store();

@@ -178,7 +178,24 @@ async fn measure(database: &str, db: TestDatabase, tenants: usize) {
     let pages: Vec<(&str, PagePick)> = vec![
         (
             "/tenants",
-            Box::new(|| ("/tenants".to_string(), cloud_id(tenants - 1))),
+            Box::new(|| ("/tenants".to_string(), format!("of {tenants}"))),
+        ),
+        (
+            "/tenants?page=<random>",
+            Box::new(|| {
+                let t = random_tenant();
+                (format!("/tenants?page={}", t / 50 + 1), cloud_id(t))
+            }),
+        ),
+        (
+            "/tenants?q=<a tenant's name>",
+            Box::new(|| {
+                let t = random_tenant();
+                (
+                    format!("/tenants?q=Association+{t}"),
+                    format!("Association {t}"),
+                )
+            }),
         ),
         (
             "/t/<cloud_id>/oidc",

@@ -185,8 +185,8 @@ fn tenants_body(
         <h1>"Tenants"</h1>
         <p class="muted">"Each tenant is one association's Cloud ID. Its staff see only their own."</p>
         <form method="get" class="filters" role="search">
-            <label for="tenant-search">"Cloud ID or name contains"</label>
-            <input id="tenant-search" type="search" name="q" value=search placeholder="acme" spellcheck="false"/>
+            <label for="tenant-search">"Search tenants"</label>
+            <input id="tenant-search" type="search" name="q" value=search placeholder="Cloud ID or name" spellcheck="false"/>
             <button type="submit" class="button">"Search"</button>
         </form>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>

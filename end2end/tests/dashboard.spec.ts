@@ -107,6 +107,15 @@ test('the operator creates tenants and invites a tenant admin', async ({ page })
   await page.getByRole('button', { name: 'Create tenant' }).click();
   await expect(page.getByRole('alert')).toContainText('already exists');
 
+  // The list is searched on the server, so a search is a link.
+  await page.getByRole('searchbox', { name: 'Search tenants' }).fill('society');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await expect(page).toHaveURL(/\/tenants\?q=society$/);
+  await expect(page.getByRole('cell', { name: 'Beta Society' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'acme' })).toHaveCount(0);
+  await expect(page.getByText('1–1 of 1')).toBeVisible();
+  await visit(page, '/tenants');
+
   await page.getByRole('link', { name: 'acme' }).click();
   await expect(page.getByRole('heading', { name: 'Domain Setup' })).toBeVisible();
   await page.getByRole('link', { name: 'Team' }).click();

@@ -27,6 +27,10 @@ use vestibule_oidc::{check_request, Subject};
 use vestibule_server::{tenant_edge, Engines};
 use vestibule_storage::testing::{postgres, sqlite, TestDatabase};
 
+#[path = "../../bench/support/figures.rs"]
+mod figures;
+use figures::{median, own_cpu_seconds};
+
 #[path = "../tests/support/events_app.rs"]
 mod events_app;
 #[path = "../tests/support/mod.rs"]
@@ -134,28 +138,6 @@ impl Provider {
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-/// CPU time this process has used so far, all threads, user and system: what a request costs
-/// the machine, whether the work ran on the executor or on SQLite's worker thread. From
-/// `/proc/self/stat`, in clock ticks (a hundredth of a second; rounds last about a second).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    // The fields after the command name (which is in parentheses and may hold spaces).
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks = |index: usize| fields[index].parse::<f64>().unwrap();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// One timed stretch of work: operations per wall-clock second and per CPU second.
 #[derive(Clone, Copy)]
 struct Rate {
@@ -163,12 +145,14 @@ struct Rate {
     cpu: f64,
 }
 
+/// CPU time counts every thread of the process: a request is charged for the work SQLite's
+/// worker thread did for it too.
 fn timed(count: usize, work: impl FnOnce()) -> Rate {
-    let (started, cpu_started) = (Instant::now(), cpu_seconds());
+    let (started, cpu_started) = (Instant::now(), own_cpu_seconds());
     work();
     let wall = started.elapsed().as_secs_f64();
     // At least one clock tick: a round shorter than that is not measured.
-    let cpu = (cpu_seconds() - cpu_started).max(0.01);
+    let cpu = (own_cpu_seconds() - cpu_started).max(0.01);
     Rate {
         wall: count as f64 / wall,
         cpu: count as f64 / cpu,
@@ -215,7 +199,7 @@ impl Floor {
     /// in hundredths of a second) is measured even for a fast algorithm.
     fn run(&mut self, count: usize) -> Rate {
         let sign = &mut self.sign;
-        let (started, cpu_started) = (Instant::now(), cpu_seconds());
+        let (started, cpu_started) = (Instant::now(), own_cpu_seconds());
         let mut done = 0;
         while done == 0 || started.elapsed() < Duration::from_millis(500) {
             (0..count).for_each(|_| sign());
@@ -223,7 +207,7 @@ impl Floor {
         }
         Rate {
             wall: done as f64 / started.elapsed().as_secs_f64(),
-            cpu: done as f64 / (cpu_seconds() - cpu_started).max(0.01),
+            cpu: done as f64 / (own_cpu_seconds() - cpu_started).max(0.01),
         }
     }
 }

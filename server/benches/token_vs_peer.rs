@@ -45,6 +45,10 @@ use node::{query_value, Node, Reply, DOMAIN, REDIRECT};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::TcpStream;
 
+#[path = "../../bench/support/figures.rs"]
+mod figures;
+use figures::{median, process_cpu_seconds};
+
 const ROUNDS: usize = 5;
 /// The rows: each algorithm, and the codes a round redeems with it (a second or two of work).
 const ROWS: [(&str, usize); 3] = [("RS256", 1500), ("RS512", 300), ("HS512", 1500)];
@@ -196,19 +200,6 @@ async fn read_response(stream: &mut AsyncBufReader<TcpStream>) -> (u16, String) 
     let mut body = vec![0; length];
     stream.read_exact(&mut body).await.unwrap();
     (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-/// CPU time process `pid` has used so far, all threads, user and system, in seconds.
-fn process_cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    // utime and stime, in clock ticks of a hundredth of a second.
-    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
 }
 
 /// The authorization request both providers get (code flow with PKCE).
@@ -398,11 +389,6 @@ fn cookie_header(jar: &BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {

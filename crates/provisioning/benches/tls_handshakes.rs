@@ -42,6 +42,10 @@ use vestibule_provisioning::{provider, server_config, CertificateResolver};
 use vestibule_secrets::SecretKey;
 use vestibule_storage::{CertificateRecord, Store};
 
+#[path = "../../../bench/support/figures.rs"]
+mod figures;
+use figures::{cpu_seconds, median};
+
 const LOADED: [usize; 3] = [1, 1_000, 10_000];
 const ROUNDS: usize = 5;
 const FULL_PER_ROUND: usize = 4_000;
@@ -128,19 +132,6 @@ fn resident_bytes() -> f64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     let pages: f64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
     pages * 4096.0
-}
-
-/// CPU seconds (user and system) in a `/proc/.../stat` line.
-fn cpu_seconds(stat_path: &str) -> f64 {
-    let stat = std::fs::read_to_string(stat_path).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    // utime and stime, in clock ticks of a hundredth of a second.
-    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
 }
 
 /// A TLS server under test: where it listens and where its CPU time is read.
@@ -357,11 +348,6 @@ async fn close(mut tls: tokio_rustls::client::TlsStream<TcpStream>) {
     let _ = tls.shutdown().await;
     let mut rest = Vec::new();
     let _ = tls.read_to_end(&mut rest).await;
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// Full and resumed handshakes against `server`, for names drawn from `names`: the medians.

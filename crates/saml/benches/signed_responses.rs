@@ -33,13 +33,12 @@ use vestibule_storage::testing::sqlite;
 mod support;
 use support::service_provider_key;
 
+#[path = "../../../bench/support/figures.rs"]
+mod figures;
+use figures::median;
+
 const ROUNDS: usize = 5;
 const COUNT: usize = 300;
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 /// Operations per second of `work`, median of the rounds.
 fn rate_of(mut work: impl FnMut()) -> f64 {

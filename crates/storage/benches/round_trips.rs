@@ -19,20 +19,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, Executor, SqliteConnection};
 use vestibule_domain::Timestamp;
 
+#[path = "../../../bench/support/figures.rs"]
+mod figures;
+use figures::{median, own_cpu_seconds};
+
 const STATEMENTS: u32 = 20_000;
 const ROUNDS: usize = 5;
-
-/// CPU time of this process so far, all threads, in seconds (clock ticks of 1/100 s).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
-}
 
 /// Microseconds of CPU and of wall-clock time per statement, median of the rounds. A macro,
 /// so the statement can borrow a connection mutably.
@@ -40,20 +32,15 @@ macro_rules! per_statement {
     ($statement:expr) => {{
         let (mut cpu, mut wall) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
-            let (started, cpu_started) = (Instant::now(), cpu_seconds());
+            let (started, cpu_started) = (Instant::now(), own_cpu_seconds());
             for _ in 0..STATEMENTS {
                 $statement;
             }
             wall.push(started.elapsed().as_secs_f64() * 1e6 / f64::from(STATEMENTS));
-            cpu.push((cpu_seconds() - cpu_started) * 1e6 / f64::from(STATEMENTS));
+            cpu.push((own_cpu_seconds() - cpu_started) * 1e6 / f64::from(STATEMENTS));
         }
         (median(cpu), median(wall))
     }};
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn main() {

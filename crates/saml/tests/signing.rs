@@ -13,8 +13,9 @@ use base64::Engine;
 use samael::crypto::{CertificateDer, CryptoProvider, XmlSec};
 use vestibule_domain::{Seconds, TenantId, Timestamp};
 use vestibule_saml::{
-    idp_metadata, signed_response, Attribute, IdpEndpoints, NameId, ResponseContent, SamlKeys,
-    SignedParts, SigningKey,
+    idp_metadata, logout_request, logout_response, signed_response, signed_status_response,
+    Attribute, IdpEndpoints, LogoutAddress, NameId, ResponseContent, SamlKeys, SignedParts,
+    SigningKey, StatusContent, STATUS_SUCCESS,
 };
 use vestibule_secrets::SecretKey;
 use vestibule_storage::testing::{for_each_backend, sqlite, TestDatabase};
@@ -109,7 +110,8 @@ fn pem(der: &[u8]) -> String {
     )
 }
 
-/// `xmlsec1 --verify` of the signature on `element` (`Response` or `Assertion`), trusting only
+/// `xmlsec1 --verify` of the signature on `element` (`Response`, `Assertion`, `LogoutRequest`
+/// or `LogoutResponse`), trusting only
 /// `certificate`; `None` when xmlsec1 is not installed and not required.
 fn xmlsec1_verifies(folder: &Path, xml: &str, certificate: &[u8], element: &str) -> Option<bool> {
     if Command::new("xmlsec1").arg("--version").output().is_err() {
@@ -134,6 +136,14 @@ fn xmlsec1_verifies(folder: &Path, xml: &str, certificate: &[u8], element: &str)
         .args([
             "--id-attr:ID",
             "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        ])
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:LogoutRequest",
+        ])
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
         ])
         .args(["--node-xpath", &xpath])
         .arg("--pubkey-cert-pem")
@@ -251,6 +261,102 @@ async fn profile_values_cannot_inject_markup() {
         Some("ID"),
     )
     .unwrap();
+}
+
+/// Canonical XML writes some characters differently from how this crate escapes them (quotes,
+/// `>`, whitespace in attributes, carriage returns): each signature still verifies.
+#[tokio::test]
+async fn signatures_cover_quotes_whitespace_and_non_ascii_in_values() {
+    let (_db, key) = acme_key().await;
+    let folder = tempfile::tempdir().unwrap();
+    let attributes = [
+        Attribute {
+            name: "display\tName 'quoted' \"double\" > & <".into(),
+            values: vec![
+                "O'Brien \"Jr.\" > 3 & < 4".into(),
+                "line one\r\nline two\rthree\ttabbed".into(),
+                "Zoë Ünïcødé 日本 🙂".into(),
+            ],
+        },
+        Attribute {
+            name: "urn:oid:2.5.4.42".into(),
+            values: vec![" leading and trailing ".into()],
+        },
+    ];
+    for (signed, elements) in [
+        (SignedParts::Assertion, &["Assertion"][..]),
+        (SignedParts::Response, &["Response"][..]),
+        (SignedParts::Both, &["Response", "Assertion"][..]),
+    ] {
+        let xml = signed_response(&content(signed, &attributes), &key).unwrap();
+        for element in elements {
+            if let Some(verified) =
+                xmlsec1_verifies(folder.path(), &xml, &key.certificate_der, element)
+            {
+                assert!(
+                    verified,
+                    "{signed:?}: the {element} signature verifies\n{xml}"
+                );
+            }
+        }
+        XmlSec::verify_signed_xml(
+            &xml,
+            &CertificateDer::from(key.certificate_der.clone()),
+            Some("ID"),
+        )
+        .unwrap();
+    }
+}
+
+/// The other messages the IdP signs: a response that signs no one in, and both logout messages.
+#[tokio::test]
+async fn status_responses_and_logout_messages_verify_with_xmlsec1() {
+    let (_db, key) = acme_key().await;
+    let folder = tempfile::tempdir().unwrap();
+    let to = LogoutAddress {
+        issuer: ISSUER,
+        destination: "https://events.example.org/saml/slo?a=1&b='2'",
+        now: T0,
+    };
+    let status = signed_status_response(
+        &StatusContent {
+            issuer: ISSUER,
+            destination: ACS,
+            in_response_to: Some("_request-1"),
+            status: "urn:oasis:names:tc:SAML:2.0:status:Responder",
+            sub_status: Some("urn:oasis:names:tc:SAML:2.0:status:NoPassive"),
+            message: "the member must sign in \"first\" & then <retry>",
+            now: T0,
+        },
+        &key,
+    )
+    .unwrap();
+    let (request, _) = logout_request(
+        &to,
+        "jane@members.acme.test",
+        "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+        "_session-1",
+        Some(&key),
+    )
+    .unwrap();
+    let response = logout_response(&to, "_logout-1", STATUS_SUCCESS, Some(&key)).unwrap();
+    for (xml, element) in [
+        (&status, "Response"),
+        (&request, "LogoutRequest"),
+        (&response, "LogoutResponse"),
+    ] {
+        if let Some(verified) = xmlsec1_verifies(folder.path(), xml, &key.certificate_der, element)
+        {
+            assert!(verified, "the {element} signature verifies\n{xml}");
+        }
+        let forged = xml.replace(ISSUER, "https://evil.test/saml/metadata");
+        assert_ne!(&forged, xml);
+        if let Some(verified) =
+            xmlsec1_verifies(folder.path(), &forged, &key.certificate_der, element)
+        {
+            assert!(!verified, "a forged {element} must not verify");
+        }
+    }
 }
 
 #[tokio::test]

@@ -154,6 +154,40 @@ fn xmlsec1_verifies(folder: &Path, xml: &str, certificate: &[u8], element: &str)
     Some(output.status.success())
 }
 
+/// Each signing mode and the elements it signs.
+const SIGNING_MODES: [(SignedParts, &[&str]); 3] = [
+    (SignedParts::Assertion, &["Assertion"]),
+    (SignedParts::Response, &["Response"]),
+    (SignedParts::Both, &["Response", "Assertion"]),
+];
+
+/// A response signed as `signed` asks, once the signature on each of `elements` verified with
+/// xmlsec1 and the document with samael's verifier (which service providers built on it use).
+fn signed_and_verified(
+    folder: &Path,
+    key: &SigningKey,
+    signed: SignedParts,
+    elements: &[&str],
+    attributes: &[Attribute],
+) -> String {
+    let xml = signed_response(&content(signed, attributes), key).unwrap();
+    for element in elements {
+        if let Some(verified) = xmlsec1_verifies(folder, &xml, &key.certificate_der, element) {
+            assert!(
+                verified,
+                "{signed:?}: the {element} signature verifies\n{xml}"
+            );
+        }
+    }
+    XmlSec::verify_signed_xml(
+        &xml,
+        &CertificateDer::from(key.certificate_der.clone()),
+        Some("ID"),
+    )
+    .unwrap();
+    xml
+}
+
 async fn acme_key() -> (TestDatabase, SigningKey) {
     let db = sqlite().await;
     let acme = tenant(&db, "acme").await;
@@ -178,31 +212,10 @@ async fn responses_are_signed_as_asked_and_verify_with_xmlsec1() {
             values: vec!["Jane".into()],
         },
     ];
-    for (signed, elements) in [
-        (SignedParts::Assertion, &["Assertion"][..]),
-        (SignedParts::Response, &["Response"][..]),
-        (SignedParts::Both, &["Response", "Assertion"][..]),
-    ] {
-        let xml = signed_response(&content(signed, &attributes), &key).unwrap();
+    for (signed, elements) in SIGNING_MODES {
+        let xml = signed_and_verified(folder.path(), &key, signed, elements, &attributes);
         let signatures = xml.matches("<ds:SignatureValue>").count();
         assert_eq!(signatures, elements.len(), "{signed:?}: {xml}");
-        for element in elements {
-            if let Some(verified) =
-                xmlsec1_verifies(folder.path(), &xml, &key.certificate_der, element)
-            {
-                assert!(
-                    verified,
-                    "{signed:?}: the {element} signature verifies\n{xml}"
-                );
-            }
-        }
-        // The same with samael's verifier, which service providers built on it use.
-        XmlSec::verify_signed_xml(
-            &xml,
-            &CertificateDer::from(key.certificate_der.clone()),
-            Some("ID"),
-        )
-        .unwrap();
 
         // The protocol's fields are where a service provider looks for them.
         for expected in [
@@ -283,28 +296,8 @@ async fn signatures_cover_quotes_whitespace_and_non_ascii_in_values() {
             values: vec![" leading and trailing ".into()],
         },
     ];
-    for (signed, elements) in [
-        (SignedParts::Assertion, &["Assertion"][..]),
-        (SignedParts::Response, &["Response"][..]),
-        (SignedParts::Both, &["Response", "Assertion"][..]),
-    ] {
-        let xml = signed_response(&content(signed, &attributes), &key).unwrap();
-        for element in elements {
-            if let Some(verified) =
-                xmlsec1_verifies(folder.path(), &xml, &key.certificate_der, element)
-            {
-                assert!(
-                    verified,
-                    "{signed:?}: the {element} signature verifies\n{xml}"
-                );
-            }
-        }
-        XmlSec::verify_signed_xml(
-            &xml,
-            &CertificateDer::from(key.certificate_der.clone()),
-            Some("ID"),
-        )
-        .unwrap();
+    for (signed, elements) in SIGNING_MODES {
+        signed_and_verified(folder.path(), &key, signed, elements, &attributes);
     }
 }
 

@@ -8,8 +8,8 @@
 //! sqlx runs each SQLite connection on a worker thread of its own: a statement is a hand-off
 //! to that thread and back. A pooled connection is also pinged when it is returned (sqlx 0.8
 //! does so on every release), which is a second hand-off. The token endpoint makes two
-//! statements a request, so these figures are most of what it costs beside its signature
-//! (docs/benchmarks.md).
+//! statements a request: this is the floor under each, before the statement does any work
+//! (its writes cost more; docs/benchmarks.md).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 

@@ -1,5 +1,7 @@
 use vestibule_domain::{DomainState, ProvisioningPhase, TenantId, Timestamp};
 
+use sqlx::Connection;
+
 use crate::store::with_pool;
 use crate::{Result, StorageError, Store};
 
@@ -123,7 +125,8 @@ impl Store {
         // One transaction: when the new name is refused, the failed attempt (and its message)
         // stays as it was.
         let row: DomainRow = with_pool!(self, pool => {
-            let mut transaction = pool.begin().await?;
+            let mut connection = pool.acquire().await?;
+            let mut transaction = connection.begin().await?;
             sqlx::query("DELETE FROM domains WHERE tenant_id = $1 AND state = 'failed'")
                 .bind(tenant.0)
                 .execute(&mut *transaction)

@@ -20,6 +20,7 @@ mod saml_apps;
 mod saml_keys;
 mod saml_sessions;
 mod settings;
+mod sqlite_pool;
 mod staff;
 mod store;
 mod tenants;

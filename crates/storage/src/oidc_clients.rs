@@ -2,6 +2,8 @@
 
 use vestibule_domain::{TenantId, Timestamp};
 
+use sqlx::Connection;
+
 use crate::store::with_pool;
 use crate::{Failures, Result, Store};
 
@@ -62,7 +64,8 @@ impl Store {
         secret_hash: Option<&str>,
     ) -> Result<OidcClientRecord> {
         let id: i64 = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut connection = pool.acquire().await?;
+            let mut tx = connection.begin().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO oidc_clients (tenant_id, client_id, name, settings, created_at, \
                  updated_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -310,7 +313,8 @@ impl Store {
         old_until: Timestamp,
     ) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut connection = pool.acquire().await?;
+            let mut tx = connection.begin().await?;
             sqlx::query(
                 "UPDATE oidc_client_secrets SET expires_at = $1 WHERE client = $2 \
                  AND (expires_at IS NULL OR expires_at > $1)",

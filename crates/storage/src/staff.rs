@@ -1,5 +1,7 @@
 use vestibule_domain::{CloudId, Email, Role, Seconds, StaffId, StaffMember, TenantId, Timestamp};
 
+use sqlx::Connection;
+
 use crate::store::with_pool;
 use crate::{Result, StorageError, Store};
 
@@ -183,7 +185,8 @@ impl Store {
     /// change signs out other browsers.
     pub async fn set_staff_password(&self, id: StaffId, password_hash: &str) -> Result<bool> {
         let affected = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut connection = pool.acquire().await?;
+            let mut tx = connection.begin().await?;
             let affected = sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
                 .bind(password_hash)
                 .bind(id.0)
@@ -330,7 +333,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<StaffMember>> {
         let id: Option<i64> = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut connection = pool.acquire().await?;
+            let mut tx = connection.begin().await?;
             let used: Option<String> = sqlx::query_scalar(
                 "DELETE FROM setup_tokens WHERE token_hash = $1 AND staff_id IS NULL \
                  AND expires_at > $2 RETURNING token_hash",
@@ -373,7 +377,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<StaffMember>> {
         let id: Option<i64> = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut connection = pool.acquire().await?;
+            let mut tx = connection.begin().await?;
             let staff_id: Option<Option<i64>> = sqlx::query_scalar(
                 "DELETE FROM setup_tokens WHERE token_hash = $1 AND staff_id IS NOT NULL \
                  AND expires_at > $2 RETURNING staff_id",
@@ -419,7 +424,8 @@ impl Store {
         forget_before: Timestamp,
     ) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut connection = pool.acquire().await?;
+            let mut tx = connection.begin().await?;
             for bucket in buckets {
                 sqlx::query("INSERT INTO sign_in_failures (bucket, at) VALUES ($1, $2)")
                     .bind(*bucket)

@@ -5,8 +5,9 @@ use std::time::Duration;
 use sqlx::pool::PoolOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Connection, Database, PgPool, SqlitePool};
+use sqlx::{Connection, Database, PgPool};
 
+use crate::sqlite_pool::SqlitePool;
 use crate::{Result, StorageError};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -47,9 +48,9 @@ pub(crate) fn like_literal(text: &str) -> String {
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(30);
 
 /// sqlx checks every connection it hands out by default: one more round trip to the server
-/// (or to SQLite's worker thread) before every statement, which the token endpoint measured as
-/// a third of its database cost. Only a connection that waited long enough for its server to
-/// have gone away is checked; a busy one is not.
+/// before every statement, which the token endpoint measured as a third of its database cost.
+/// Only a connection that waited long enough for its server to have gone away is checked; a busy
+/// one is not. (SQLite has its own pool: `sqlite_pool`.)
 fn pool_options<DB: Database>() -> PoolOptions<DB> {
     PoolOptions::new()
         .test_before_acquire(false)
@@ -99,10 +100,7 @@ impl Store {
             if let Some(parent) = options.get_filename().parent() {
                 create_folder(parent)?;
             }
-            let pool = pool_options()
-                .max_connections(8)
-                .connect_with(options)
-                .await?;
+            let pool = SqlitePool::connect(options, 8, CHECK_IDLE_AFTER).await?;
             return Ok(Self {
                 pool: Pool::Sqlite(pool),
             });
@@ -122,7 +120,7 @@ impl Store {
     /// Applies the migrations of this store's dialect that have not run yet.
     pub async fn migrate(&self) -> Result<()> {
         match &self.pool {
-            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(&mut *pool.acquire().await?).await?,
             Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -137,7 +135,10 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        with_pool!(self, pool => pool.close().await);
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

@@ -1325,12 +1325,18 @@ pub struct SamlAppForm {
     pub assertion_consumers: String,
     #[serde(default)]
     pub single_logout: String,
+    /// `redirect` or `post`: how logout messages are sent to the service provider.
+    #[serde(default)]
+    pub single_logout_binding: String,
     /// `unspecified`, `email_address`, `persistent` or `transient`.
     #[serde(default)]
     pub name_id_format: String,
     /// Checkbox: present when ticked.
     #[serde(default)]
     pub unspecified_is_imis_id: Option<String>,
+    /// Checkbox: the service provider may ask for another NameID format.
+    #[serde(default)]
+    pub sp_may_request_name_id_format: Option<String>,
     /// `attribute = Property`, one per line.
     #[serde(default)]
     pub attributes: String,
@@ -1369,6 +1375,14 @@ fn name_id_format_key(format: vestibule_saml::NameIdFormat) -> &'static str {
         NameIdFormat::EmailAddress => "email_address",
         NameIdFormat::Persistent => "persistent",
         NameIdFormat::Transient => "transient",
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn logout_binding_key(binding: vestibule_saml::LogoutBinding) -> &'static str {
+    match binding {
+        vestibule_saml::LogoutBinding::Redirect => "redirect",
+        vestibule_saml::LogoutBinding::Post => "post",
     }
 }
 
@@ -1453,6 +1467,15 @@ fn saml_input(form: SamlAppForm) -> Result<vestibule_saml::SamlAppInput, AppErro
         _ => return Err(AppError::Invalid("Choose what is signed.".to_string())),
     };
     let single_logout = Some(form.single_logout.trim().to_string()).filter(|s| !s.is_empty());
+    let single_logout_binding = match form.single_logout_binding.as_str() {
+        "" | "redirect" => vestibule_saml::LogoutBinding::Redirect,
+        "post" => vestibule_saml::LogoutBinding::Post,
+        _ => {
+            return Err(AppError::Invalid(
+                "Choose how logout messages are sent.".to_string(),
+            ))
+        }
+    };
     let sp_certificate = Some(form.sp_certificate.trim().to_string()).filter(|s| !s.is_empty());
     let sp_encryption_certificate =
         Some(form.sp_encryption_certificate.trim().to_string()).filter(|s| !s.is_empty());
@@ -1461,8 +1484,10 @@ fn saml_input(form: SamlAppForm) -> Result<vestibule_saml::SamlAppInput, AppErro
         entity_id: form.entity_id.trim().to_string(),
         assertion_consumers: consumers,
         single_logout,
+        single_logout_binding,
         name_id_format,
         unspecified_is_imis_id: form.unspecified_is_imis_id.is_some(),
+        sp_may_request_name_id_format: form.sp_may_request_name_id_format.is_some(),
         attributes,
         signed,
         require_signed_requests: form.require_signed_requests.is_some(),
@@ -1482,8 +1507,12 @@ fn saml_form(app: &vestibule_saml::SamlApp) -> SamlAppForm {
         entity_id: app.entity_id.clone(),
         assertion_consumers: consumer_lines(&settings.assertion_consumers),
         single_logout: settings.single_logout.clone().unwrap_or_default(),
+        single_logout_binding: logout_binding_key(settings.single_logout_binding).to_string(),
         name_id_format: name_id_format_key(settings.name_id_format).to_string(),
         unspecified_is_imis_id: settings.unspecified_is_imis_id.then(|| "on".to_string()),
+        sp_may_request_name_id_format: settings
+            .sp_may_request_name_id_format
+            .then(|| "on".to_string()),
         attributes: settings
             .attributes
             .iter()
@@ -1728,6 +1757,7 @@ pub async fn preview_saml_metadata(
                 entity_id: parsed.entity_id,
                 assertion_consumers: consumer_lines(&parsed.assertion_consumers),
                 single_logout: parsed.single_logout.unwrap_or_default(),
+                single_logout_binding: logout_binding_key(parsed.single_logout_binding).to_string(),
                 name_id_format: parsed
                     .name_id_format
                     .map_or(defaults.name_id_format.clone(), |format| {

@@ -1278,8 +1278,13 @@ fn saml_fields(id: &'static str, form: SamlAppForm) -> AnyView {
         <input id=field("entity") name="form[entity_id]" required value=form.entity_id spellcheck="false"/>
         <label for=field("acs")>"Assertion consumer services (HTTP-POST), one per line as \"index URL\"; the first is the default"</label>
         <textarea id=field("acs") name="form[assertion_consumers]" rows="3" required spellcheck="false">{form.assertion_consumers}</textarea>
-        <label for=field("slo")>"Single logout URL (HTTP-Redirect)"</label>
+        <label for=field("slo")>"Single logout URL"</label>
         <input id=field("slo") name="form[single_logout]" value=form.single_logout spellcheck="false"/>
+        <label for=field("slo-binding")>"Single logout binding"</label>
+        <select id=field("slo-binding") name="form[single_logout_binding]">
+            <option value="redirect" selected=form.single_logout_binding != "post">"HTTP-Redirect"</option>
+            <option value="post" selected=form.single_logout_binding == "post">"HTTP-POST"</option>
+        </select>
         <label for=field("nameid")>"NameID format"</label>
         <select id=field("nameid") name="form[name_id_format]">
             {name_id_option("unspecified", "Unspecified (iMIS username or iMIS ID)")}
@@ -1288,6 +1293,7 @@ fn saml_fields(id: &'static str, form: SamlAppForm) -> AnyView {
             {name_id_option("transient", "Transient (new every session)")}
         </select>
         <label class="choice"><input type="checkbox" name="form[unspecified_is_imis_id]" checked=form.unspecified_is_imis_id.is_some()/>" Unspecified sends the iMIS ID instead of the username"</label>
+        <label class="choice"><input type="checkbox" name="form[sp_may_request_name_id_format]" checked=form.sp_may_request_name_id_format.is_some()/>" The service provider may ask for another NameID format (otherwise a request for one gets InvalidNameIDPolicy)"</label>
         <label for=field("attributes")>"Attributes (attribute = profile property, one per line; urn:oid: names use the URI format)"</label>
         <textarea id=field("attributes") name="form[attributes]" rows="4" spellcheck="false">{form.attributes}</textarea>
         <label for=field("signed")>"Signed"</label>

@@ -2,6 +2,7 @@
 //! HTTP-Redirect and HTTP-POST bindings, the IdP-initiated sign-in link, and single logout.
 //! Decisions live in `vestibule-saml`; this maps HTTP to them, once.
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -133,8 +134,12 @@ async fn sso_redirect(
 async fn sso_post(
     State(state): State<SiteState>,
     headers: HeaderMap,
-    Form(form): Form<SamlForm>,
+    form: Result<Form<SamlForm>, FormRejection>,
 ) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return form_refused(&state, &headers, &rejection).await,
+    };
     let incoming = form
         .request
         .map(|request| IncomingMessage::post(request, form.relay_state));
@@ -402,6 +407,37 @@ fn sentence(message: &str) -> String {
     format!("{first}{}.", chars.as_str())
 }
 
+/// A POST the form extractor refused (too large, or not a form), as the branded error page
+/// with the extractor's status (413 or 400).
+async fn form_refused(
+    state: &SiteState,
+    headers: &HeaderMap,
+    rejection: &FormRejection,
+) -> Response {
+    let site = match state.site(headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    let (status, message) = match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The SAML message is larger than this sign-in service accepts.",
+        ),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "The SAML message did not arrive as a form (SAMLRequest or SAMLResponse).",
+        ),
+    };
+    page(
+        &site,
+        status,
+        "This sign-in request cannot be used",
+        message,
+        "Go back to the site you came from and try again. If it keeps happening, tell its \
+         support team.",
+    )
+}
+
 fn bad_request(site: &Site, message: &str) -> Response {
     page(
         site,
@@ -474,8 +510,12 @@ async fn slo_redirect(
 async fn slo_post(
     State(state): State<SiteState>,
     headers: HeaderMap,
-    Form(form): Form<SamlForm>,
+    form: Result<Form<SamlForm>, FormRejection>,
 ) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return form_refused(&state, &headers, &rejection).await,
+    };
     let incoming = match (form.request, form.response) {
         (Some(request), _) => Some(Slo::Request(IncomingMessage::post(
             request,
@@ -559,6 +599,7 @@ async fn slo(state: SiteState, headers: HeaderMap, incoming: Option<Slo>) -> Res
 fn logout_step(site: &Site, step: Result<LogoutStep, SsoRefusal>) -> Response {
     match step {
         Ok(LogoutStep::Redirect(url)) => Redirect::to(&url).into_response(),
+        Ok(LogoutStep::Post { app_name, message }) => post_page(site, &app_name, &message),
         Ok(LogoutStep::Done) => member_pages::signed_out(&site.branding).into_response(),
         Err(SsoRefusal::Page(message)) => bad_request(site, &sentence(&message)),
         Err(SsoRefusal::Status(_)) => unavailable(&"a logout step that is a status"),

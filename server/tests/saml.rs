@@ -323,9 +323,19 @@ fn unescape_query(value: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-/// The signed assertion (or response) libxmlsec1 verified against the IdP's certificate.
+/// The signed response (or, when only the assertion is signed, the assertion) libxmlsec1
+/// verified against the IdP's certificate, as a service provider checks it.
 fn verified(xml: &str, certificate: &[u8]) -> String {
-    verified_element(xml, certificate).unwrap_or_else(|e| panic!("{e}: {xml}"))
+    match vestibule_xmldsig::verify_enveloped(xml, certificate) {
+        Ok(response) => response,
+        Err(vestibule_xmldsig::XmlDsigError::NoSignature) => {
+            let start = xml.find("<saml:Assertion").expect("an assertion");
+            let end = xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
+            vestibule_xmldsig::verify_enveloped(&xml[start..end], certificate)
+                .unwrap_or_else(|e| panic!("{e}: {xml}"))
+        }
+        Err(error) => panic!("{error}: {xml}"),
+    }
 }
 
 fn name_id(xml: &str) -> String {
@@ -578,18 +588,185 @@ async fn signatures_are_required_when_the_app_asks_and_cannot_be_bypassed() {
                 &format!("<samlp:Extensions>{unsigned_genuine}</samlp:Extensions>"),
             )
     };
+    // A signature over anything but its own message is refused before verification (it was
+    // once verified and only the signed element read; now its shape alone refuses it).
     let reply = idp
         .post("/saml/sso", post(&wrapper(true)), Some(&cookie), origin)
         .await;
-    let posted = reply.posted();
-    assert_eq!(posted.action, ACS);
-    assert!(posted.xml.contains("InResponseTo=\"_genuine\""));
-    assert!(!posted.xml.contains("_wrapper"));
+    refused(&reply, "own ID is accepted");
+    // A validly signed request hidden in the Extensions of an unsigned one.
+    let hidden = authn_request("_outer").replace(
+        "<samlp:NameIDPolicy AllowCreate=\"true\"/>",
+        &format!("<samlp:Extensions>{genuine}</samlp:Extensions>"),
+    );
+    let reply = idp
+        .post("/saml/sso", post(&hidden), Some(&cookie), origin)
+        .await;
+    refused(&reply, "signature-wrapping");
     // Without a signature on its root, the wrapper is simply unsigned.
     let reply = idp
         .post("/saml/sso", post(&wrapper(false)), Some(&cookie), origin)
         .await;
     refused(&reply, "not signed");
+}
+
+/// What the outside review sent: signatures whose Reference or transforms reach outside the
+/// message. Each is refused by its shape, on both bindings and on the logout endpoint, before
+/// libxmlsec1 sees it: no connection arrives at the listener the signature names, and the
+/// server answers at once afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_reaching_outside_their_message_are_refused_before_verification() {
+    let idp = idp(|_| {}).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    let genuine = |id: &str| {
+        let signed = sign_enveloped(&authn_request(id), id, &idp.sp_key).unwrap();
+        signed[signed.find("<samlp:AuthnRequest").unwrap()..]
+            .trim()
+            .to_string()
+    };
+    let exclusive = "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>";
+    let xslt = format!(
+        "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xslt-19991116\">\
+         <xsl:stylesheet xmlns:xsl=\"http://www.w3.org/1999/XSL/Transform\" version=\"1.0\">\
+         <xsl:template match=\"/\"><xsl:copy-of select=\"document('http://{address}/xslt')\"/>\
+         </xsl:template></xsl:stylesheet></ds:Transform>"
+    );
+    let signature_of = |xml: &str| {
+        let start = xml.find("<ds:Signature").unwrap();
+        let end = xml.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+        xml[start..end].to_string()
+    };
+    let two = genuine("_two");
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "file reference",
+            genuine("_file").replace("URI=\"#_file\"", "URI=\"file:///dev/zero\""),
+            "points to \"file:///dev/zero\"",
+        ),
+        (
+            "http reference",
+            genuine("_http").replace("URI=\"#_http\"", &format!("URI=\"http://{address}/ref\"")),
+            "only \"#\" followed by the message's own ID",
+        ),
+        (
+            "XSLT transform",
+            genuine("_xslt").replacen(exclusive, &xslt, 1),
+            "REC-xslt-19991116 is not accepted",
+        ),
+        (
+            "Manifest",
+            genuine("_manifest").replace(
+                "</ds:Signature>",
+                &format!(
+                    "<ds:Object><ds:Manifest><ds:Reference URI=\"http://{address}/manifest\">\
+                     <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\
+                     <ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:Manifest>\
+                     </ds:Object></ds:Signature>"
+                ),
+            ),
+            "carries an Object",
+        ),
+        (
+            "two signatures",
+            two.replace("</ds:Signature>", &format!("</ds:Signature>{}", signature_of(&two))),
+            "more than one signature",
+        ),
+        (
+            "reference to another ID",
+            genuine("_self")
+                .replace("URI=\"#_self\"", "URI=\"#_elsewhere\"")
+                .replace(
+                    "<samlp:NameIDPolicy",
+                    "<samlp:Extensions><x ID=\"_elsewhere\"/></samlp:Extensions><samlp:NameIDPolicy",
+                ),
+            "points to \"#_elsewhere\"",
+        ),
+        (
+            "RetrievalMethod",
+            genuine("_rm").replace(
+                "<ds:X509Data>",
+                &format!("<ds:RetrievalMethod URI=\"http://{address}/key\"/><ds:X509Data>"),
+            ),
+            "RetrievalMethod",
+        ),
+    ];
+    let origin = "https://events.example.org";
+    for (case, xml, words) in &cases {
+        let deflated = {
+            use std::io::Write;
+            let mut deflater =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            deflater.write_all(xml.as_bytes()).unwrap();
+            STANDARD.encode(deflater.finish().unwrap())
+        };
+        let replies = [
+            (
+                "POST /saml/sso",
+                idp.post(
+                    "/saml/sso",
+                    form(&[("SAMLRequest", &STANDARD.encode(xml))]),
+                    None,
+                    origin,
+                )
+                .await,
+            ),
+            (
+                "GET /saml/sso",
+                idp.get(
+                    &format!("/saml/sso?SAMLRequest={}", urlencode(&deflated)),
+                    None,
+                )
+                .await,
+            ),
+            (
+                "POST /saml/slo",
+                idp.post(
+                    "/saml/slo",
+                    form(&[("SAMLRequest", &STANDARD.encode(xml))]),
+                    None,
+                    origin,
+                )
+                .await,
+            ),
+            (
+                "GET /saml/slo",
+                idp.get(
+                    &format!("/saml/slo?SAMLRequest={}", urlencode(&deflated)),
+                    None,
+                )
+                .await,
+            ),
+        ];
+        for (route, reply) in replies {
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{case} {route}: {}",
+                reply.body
+            );
+            assert!(
+                reply.body.contains("The signature is refused")
+                    || reply.body.contains("the signature is refused"),
+                "{case} {route}: {}",
+                reply.body
+            );
+            assert!(
+                unescape(&reply.body).contains(words),
+                "{case} {route}: {words} in {}",
+                reply.body
+            );
+            assert!(!reply.body.contains("SAMLResponse"), "{case} {route}");
+        }
+    }
+    assert!(
+        listener.accept().is_err(),
+        "the IdP connected to the address a signature named"
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(idp.get("/saml/metadata", None).await.status, StatusCode::OK);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
 }
 
 #[tokio::test]
@@ -700,6 +877,21 @@ async fn hostile_requests_get_an_error_page_and_no_response() {
     let reply = idp.get(&format!("/saml/sso?{query}"), Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.body.contains("80 bytes"), "{}", reply.body);
+
+    // A body over the member site's limit: the branded page, with 413.
+    for path in ["/saml/sso", "/saml/slo"] {
+        let body = form(&[("SAMLRequest", &"A".repeat(100 * 1024))]);
+        let reply = idp
+            .post(path, body, None, "https://events.example.org")
+            .await;
+        assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert!(
+            reply.body.contains("Acme Association"),
+            "{path}: {}",
+            reply.body
+        );
+        assert!(reply.body.contains("larger than"), "{path}: {}", reply.body);
+    }
 
     // No request at all, and garbage.
     let reply = idp.get("/saml/sso", Some(&cookie)).await;
@@ -836,7 +1028,11 @@ async fn the_idp_initiated_link_signs_in_with_the_apps_relay_state() {
 
 #[tokio::test]
 async fn name_id_formats_follow_the_app_and_the_request() {
-    let idp = idp(|app| app.name_id_format = NameIdFormat::Persistent).await;
+    let idp = idp(|app| {
+        app.name_id_format = NameIdFormat::Persistent;
+        app.sp_may_request_name_id_format = true;
+    })
+    .await;
     let certificate = idp.idp_certificate().await;
     let learning = idp
         .engines
@@ -886,6 +1082,9 @@ async fn name_id_formats_follow_the_app_and_the_request() {
         .posted();
     assert!(posted.xml.contains("nameid-format:transient"));
     let transient_1 = nameid_of(&posted);
+    // The session already had a persistent NameID with this app: the transient one is new,
+    // not the persistent value relabelled.
+    assert_ne!(transient_1, events_1);
     let (third, _) = idp.sign_in("/").await;
     let learning_app = idp
         .engines
@@ -924,6 +1123,305 @@ async fn name_id_formats_follow_the_app_and_the_request() {
             .posted(),
     );
     assert_eq!(email, "jane@acme.test");
+}
+
+/// Review finding: the NameID remembered for (session, app) was reused with whatever format the
+/// next request named, so the e-mail address went out labelled persistent and the opaque ID
+/// labelled emailAddress. The value and its format now come from the same sign-in.
+#[tokio::test]
+async fn a_name_id_is_always_the_value_of_its_format() {
+    const EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+    const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+    let idp = idp(|app| {
+        app.name_id_format = NameIdFormat::Persistent;
+        app.sp_may_request_name_id_format = true;
+    })
+    .await;
+    let certificate = idp.idp_certificate().await;
+    let (cookie, _) = idp.sign_in("/").await;
+    let asking = |id: &str, format: &str| {
+        let xml = authn_request(id).replace(
+            "<samlp:NameIDPolicy AllowCreate=\"true\"/>",
+            &format!("<samlp:NameIDPolicy Format=\"{format}\"/>"),
+        );
+        redirect_query(&xml, None, &idp.sp_key, true)
+    };
+    let persistent = verified(
+        &idp.get(&format!("/saml/idp/{}", idp.app_id), Some(&cookie))
+            .await
+            .posted()
+            .xml,
+        &certificate,
+    );
+    assert!(persistent.contains(PERSISTENT), "{persistent}");
+    let opaque = name_id(&persistent);
+    assert!(!opaque.contains('@'));
+
+    let email = verified(
+        &idp.get(&format!("/saml/sso?{}", asking("_e", EMAIL)), Some(&cookie))
+            .await
+            .posted()
+            .xml,
+        &certificate,
+    );
+    assert!(email.contains(EMAIL), "{email}");
+    assert_eq!(name_id(&email), "jane@acme.test");
+
+    let again = verified(
+        &idp.get(
+            &format!("/saml/sso?{}", asking("_p", PERSISTENT)),
+            Some(&cookie),
+        )
+        .await
+        .posted()
+        .xml,
+        &certificate,
+    );
+    assert!(again.contains(PERSISTENT), "{again}");
+    assert_eq!(name_id(&again), opaque);
+}
+
+/// The app's format wins unless the admin lets the service provider choose.
+#[tokio::test]
+async fn a_format_the_app_does_not_offer_gets_invalid_name_id_policy() {
+    let idp = idp(|app| app.name_id_format = NameIdFormat::Persistent).await;
+    let (cookie, _) = idp.sign_in("/").await;
+    let xml = authn_request("_fmt").replace(
+        "<samlp:NameIDPolicy AllowCreate=\"true\"/>",
+        "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\"/>",
+    );
+    let query = redirect_query(&xml, None, &idp.sp_key, true);
+    let posted = idp
+        .get(&format!("/saml/sso?{query}"), Some(&cookie))
+        .await
+        .posted();
+    assert!(
+        posted.xml.contains("status:InvalidNameIDPolicy"),
+        "{}",
+        posted.xml
+    );
+    assert!(!posted.xml.contains("<saml:Assertion"));
+    assert!(!posted.xml.contains("jane@acme.test"));
+}
+
+/// Core §3.4.1.4: a request naming its subject is answered for that subject or not at all.
+#[tokio::test]
+async fn a_request_naming_another_member_is_not_answered_for_the_signed_in_one() {
+    let idp = idp(|app| app.name_id_format = NameIdFormat::EmailAddress).await;
+    let (cookie, _) = idp.sign_in("/").await;
+    let naming = |id: &str, who: &str| {
+        let xml = authn_request(id).replace(
+            &format!("<saml:Issuer>{SP}</saml:Issuer>"),
+            &format!(
+                "<saml:Issuer>{SP}</saml:Issuer><saml:Subject><saml:NameID \
+                 Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\">{who}\
+                 </saml:NameID></saml:Subject>"
+            ),
+        );
+        redirect_query(&xml, None, &idp.sp_key, true)
+    };
+    let posted = idp
+        .get(
+            &format!("/saml/sso?{}", naming("_bob", "bob@acme.test")),
+            Some(&cookie),
+        )
+        .await
+        .posted();
+    assert!(posted.xml.contains("status:AuthnFailed"), "{}", posted.xml);
+    assert!(!posted.xml.contains("<saml:Assertion"));
+    let posted = idp
+        .get(
+            &format!("/saml/sso?{}", naming("_jane", "jane@acme.test")),
+            Some(&cookie),
+        )
+        .await
+        .posted();
+    assert!(posted.xml.contains("<saml:Assertion"), "{}", posted.xml);
+}
+
+/// Bindings §3.5.5.2: a signed POST request must name its Destination.
+#[tokio::test]
+async fn a_signed_request_without_destination_is_refused() {
+    let idp = idp(|_| {}).await;
+    let xml = authn_request("_nodest").replace(&format!(" Destination=\"{IDP_SSO}\""), "");
+    let signed = sign_enveloped(&xml, "_nodest", &idp.sp_key).unwrap();
+    let reply = idp
+        .post(
+            "/saml/sso",
+            form(&[("SAMLRequest", &STANDARD.encode(&signed))]),
+            None,
+            "https://events.example.org",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert!(reply.body.contains("no Destination"), "{}", reply.body);
+}
+
+/// Anyone can build an IdP-initiated link: its RelayState may only lead to the app's own site.
+#[tokio::test]
+async fn an_idp_initiated_link_cannot_relay_to_anywhere() {
+    let idp = idp(|app| app.default_relay_state = "https://events.example.org/home".into()).await;
+    let (cookie, _) = idp.sign_in("/").await;
+    let link = |relay: &str| format!("/saml/idp/{}?RelayState={}", idp.app_id, urlencode(relay));
+    for relay in [
+        "https://evil.example.net/",
+        "//evil.example.net/x",
+        "javascript:alert(1)",
+    ] {
+        let reply = idp.get(&link(relay), Some(&cookie)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{relay}: {}",
+            reply.body
+        );
+        assert!(!reply.body.contains("SAMLResponse"), "{relay}");
+    }
+    for relay in [
+        "/courses/42",
+        "https://events.example.org/agenda",
+        "https://events.example.org/home",
+    ] {
+        let posted = idp.get(&link(relay), Some(&cookie)).await.posted();
+        assert_eq!(posted.relay_state.as_deref(), Some(relay));
+    }
+}
+
+/// A cross-site GET with an unsigned LogoutRequest naming the member once signed them out.
+/// From an app with a signing certificate only a signed request ends the session; from one
+/// without, the request must also carry the session's SessionIndex.
+#[tokio::test]
+async fn unsigned_logout_requests_end_nothing() {
+    let idp = idp(|_| {}).await;
+    let certificate = idp.idp_certificate().await;
+    let (cookie, events) = idp.sign_in_with(&authn_request("_u1"), None).await;
+    let session_index = between(
+        &verified(&events.xml, &certificate),
+        "SessionIndex=\"",
+        "\"",
+    )
+    .to_string();
+    let address = LogoutAddress {
+        issuer: SP,
+        destination: IDP_SLO,
+        now: Timestamp::now(),
+    };
+    let format = NameIdFormat::EmailAddress.uri();
+    let status_of = |reply: &Reply| {
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        decode_redirect(&query_param(&reply.location(), "SAMLResponse")).unwrap()
+    };
+    let signed_in = |body: String| body.contains("signed in");
+
+    // Unsigned (even with the right SessionIndex), from an app with a certificate.
+    let (request, _) =
+        logout_request(&address, "jane@acme.test", format, &session_index, None).unwrap();
+    let query = redirect_query(&request, None, &idp.sp_key, false);
+    let reply = idp.get(&format!("/saml/slo?{query}"), Some(&cookie)).await;
+    assert!(status_of(&reply).contains(":status:Requester"));
+    assert!(signed_in(idp.get("/", Some(&cookie)).await.body));
+
+    // An app without a certificate: the NameID alone ends nothing…
+    let mut input = app("Learning", SP_2, &[SP_2_ACS], SP_2_SLO);
+    input.sp_certificate = None;
+    let learning = idp
+        .engines
+        .saml
+        .apps
+        .create(idp.acme, input, Timestamp::now())
+        .await
+        .unwrap();
+    let learning_posted = idp
+        .get(&format!("/saml/idp/{}", learning.app_id), Some(&cookie))
+        .await
+        .posted();
+    let learning_index = between(
+        &verified(&learning_posted.xml, &certificate),
+        "SessionIndex=\"",
+        "\"",
+    )
+    .to_string();
+    let from_learning = LogoutAddress {
+        issuer: SP_2,
+        destination: IDP_SLO,
+        now: Timestamp::now(),
+    };
+    let (request, _) = logout_request(&from_learning, "jane@acme.test", format, "", None).unwrap();
+    let request = request.replace("<samlp:SessionIndex></samlp:SessionIndex>", "");
+    let query = redirect_query(&request, None, &idp.sp_key, false);
+    let reply = idp.get(&format!("/saml/slo?{query}"), Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert!(
+        reply.location().starts_with(SP_2_SLO),
+        "{}",
+        reply.location()
+    );
+    let answer = decode_redirect(&query_param(&reply.location(), "SAMLResponse")).unwrap();
+    assert!(answer.contains(":status:Requester"), "{answer}");
+    assert!(signed_in(idp.get("/", Some(&cookie)).await.body));
+
+    // …with the session's SessionIndex it does.
+    let (request, _) = logout_request(
+        &from_learning,
+        "jane@acme.test",
+        format,
+        &learning_index,
+        None,
+    )
+    .unwrap();
+    let query = redirect_query(&request, None, &idp.sp_key, false);
+    let reply = idp.get(&format!("/saml/slo?{query}"), Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert!(!signed_in(idp.get("/", Some(&cookie)).await.body));
+}
+
+/// A service provider whose metadata lists only a POST single logout service takes part in
+/// logout: its LogoutRequest is posted from the browser, signed inside the document.
+#[tokio::test]
+async fn logout_reaches_a_service_provider_that_takes_post_only() {
+    let idp = idp(|_| {}).await;
+    let certificate = idp.idp_certificate().await;
+    let mut input = app("Learning", SP_2, &[SP_2_ACS], SP_2_SLO);
+    input.single_logout_binding = vestibule_saml::LogoutBinding::Post;
+    let learning = idp
+        .engines
+        .saml
+        .apps
+        .create(idp.acme, input, Timestamp::now())
+        .await
+        .unwrap();
+    let (cookie, _) = idp.sign_in("/").await;
+    idp.get(&format!("/saml/idp/{}", learning.app_id), Some(&cookie))
+        .await
+        .posted();
+    let reply = idp
+        .post("/logout", String::new(), Some(&cookie), ORIGIN)
+        .await;
+    let reply = if reply.status == StatusCode::SEE_OTHER {
+        idp.get(&reply.location(), Some(&cookie)).await
+    } else {
+        reply
+    };
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let start = reply
+        .body
+        .find("<form method=\"post\" action=\"")
+        .expect("a POST form")
+        + "<form method=\"post\" action=\"".len();
+    let action = unescape(&reply.body[start..start + reply.body[start..].find('"').unwrap()]);
+    assert_eq!(action, SP_2_SLO);
+    let marker = "name=\"SAMLRequest\" value=\"";
+    let value_start = reply.body.find(marker).expect("SAMLRequest") + marker.len();
+    let value =
+        &reply.body[value_start..value_start + reply.body[value_start..].find('"').unwrap()];
+    let xml = String::from_utf8(STANDARD.decode(unescape(value)).unwrap()).unwrap();
+    let request = verified(&xml, &certificate);
+    assert!(request.starts_with("<samlp:LogoutRequest"), "{request}");
+    assert!(
+        request.contains(&format!("Destination=\"{SP_2_SLO}\"")),
+        "{request}"
+    );
+    assert!(reply.body.contains("name=\"RelayState\""));
 }
 
 #[tokio::test]

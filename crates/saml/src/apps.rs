@@ -66,6 +66,10 @@ pub struct AttributeMapping {
 pub struct SamlAppSettings {
     pub assertion_consumers: Vec<AssertionConsumer>,
     pub single_logout: Option<String>,
+    /// How [`Self::single_logout`] takes messages: Redirect unless the service provider only
+    /// offers POST.
+    #[serde(default)]
+    pub single_logout_binding: LogoutBinding,
     pub name_id_format: NameIdFormat,
     /// With the unspecified format: the iMIS id instead of the username.
     pub unspecified_is_imis_id: bool,
@@ -83,6 +87,10 @@ pub struct SamlAppSettings {
     /// The service provider's encryption certificate (DER, RSA).
     #[serde(default)]
     pub sp_encryption_certificate: Option<Vec<u8>>,
+    /// Whether the service provider may ask for another supported NameID format than
+    /// [`Self::name_id_format`] in its AuthnRequest (otherwise it gets `InvalidNameIDPolicy`).
+    #[serde(default)]
+    pub sp_may_request_name_id_format: bool,
 }
 
 impl SamlAppSettings {
@@ -92,6 +100,16 @@ impl SamlAppSettings {
             .as_deref()
             .filter(|_| self.encrypt_assertions)
     }
+}
+
+/// The binding the IdP sends logout messages to a service provider with (SAML Bindings §3.4,
+/// §3.5): a signed query string, or a signed document in an auto-submitted form.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogoutBinding {
+    #[default]
+    Redirect,
+    Post,
 }
 
 /// [`SignedParts`] as stored.
@@ -151,6 +169,7 @@ pub struct SamlAppInput {
     /// In order; the first is the default and the index is the position unless given.
     pub assertion_consumers: Vec<AssertionConsumer>,
     pub single_logout: Option<String>,
+    pub single_logout_binding: LogoutBinding,
     pub name_id_format: NameIdFormat,
     pub unspecified_is_imis_id: bool,
     pub attributes: Vec<AttributeMapping>,
@@ -163,6 +182,7 @@ pub struct SamlAppInput {
     pub encrypt_assertions: bool,
     /// PEM (or bare base64 DER), as pasted.
     pub sp_encryption_certificate: Option<String>,
+    pub sp_may_request_name_id_format: bool,
 }
 
 impl Default for SamlAppInput {
@@ -172,6 +192,7 @@ impl Default for SamlAppInput {
             entity_id: String::new(),
             assertion_consumers: Vec::new(),
             single_logout: None,
+            single_logout_binding: LogoutBinding::Redirect,
             name_id_format: NameIdFormat::Unspecified,
             unspecified_is_imis_id: false,
             attributes: vec![
@@ -194,6 +215,7 @@ impl Default for SamlAppInput {
             assertion_minutes: 5,
             default_relay_state: String::new(),
             encrypt_assertions: false,
+            sp_may_request_name_id_format: false,
             sp_encryption_certificate: None,
         }
     }
@@ -354,6 +376,7 @@ impl SamlAppInput {
             SamlAppSettings {
                 assertion_consumers: consumers,
                 single_logout,
+                single_logout_binding: self.single_logout_binding,
                 name_id_format: self.name_id_format,
                 unspecified_is_imis_id: self.unspecified_is_imis_id,
                 attributes: self.attributes,
@@ -364,6 +387,7 @@ impl SamlAppInput {
                 default_relay_state: self.default_relay_state,
                 encrypt_assertions: self.encrypt_assertions,
                 sp_encryption_certificate,
+                sp_may_request_name_id_format: self.sp_may_request_name_id_format,
             },
         ))
     }

@@ -9,25 +9,17 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use ring::signature::{self, RsaKeyPair, UnparsedPublicKey};
-use samael::crypto::{
-    AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec,
-};
+
+use vestibule_xmldsig::XmlDsigError;
 
 use crate::request::RequestProblem;
 use crate::response::signature_template;
+use crate::signature_shape::{inspect, SignatureShape};
 use crate::{SamlError, SigningKey};
 
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 const RSA_SHA384: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384";
 const RSA_SHA512: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512";
-
-/// The signature algorithms accepted from service providers. SHA-1 is refused: its collisions
-/// are practical.
-const ACCEPTED: [AllowedSignatureAlgorithm; 3] = [
-    AllowedSignatureAlgorithm::RsaSha256,
-    AllowedSignatureAlgorithm::RsaSha384,
-    AllowedSignatureAlgorithm::RsaSha512,
-];
 
 /// Everything but RFC 3986's unreserved characters is escaped, as URLEncoder-style encoders do.
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -125,15 +117,25 @@ fn rsa_public_key(certificate_der: &[u8]) -> Result<Vec<u8>, RequestProblem> {
 
 /// Checks the enveloped XML signature of `xml` against the service provider's certificate
 /// and returns the signed element alone, as libxmlsec1 digested it. Callers read only this.
+/// The message's shape is checked first (`signature_shape`), then libxmlsec1 verifies it on a
+/// restricted context (crates/xmldsig). Synchronous and CPU-bound: the engine calls it through
+/// its signature workers, never on an async worker.
 pub fn verified_element(xml: &str, certificate_der: &[u8]) -> Result<String, RequestProblem> {
-    let certificates = [CertificateDer::from(certificate_der.to_vec())];
-    XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-        xml,
-        &certificates,
-        ReduceMode::PreDigest,
-        Some(&ACCEPTED),
-    )
-    .map_err(|error| RequestProblem::BadSignature(error.to_string()))
+    if inspect(xml)? != SignatureShape::Enveloped {
+        return Err(RequestProblem::Unsigned);
+    }
+    vestibule_xmldsig::verify_enveloped(xml, certificate_der).map_err(|error| match error {
+        XmlDsigError::Invalid => RequestProblem::BadSignature(
+            "it does not match the certificate registered for this service provider, or the \
+             message was changed after it was signed"
+                .to_string(),
+        ),
+        XmlDsigError::Key(_) => RequestProblem::BadSignature(
+            "the certificate registered for this service provider cannot be read".to_string(),
+        ),
+        XmlDsigError::Malformed => RequestProblem::Malformed("libxml2 cannot read it".into()),
+        other => RequestProblem::BadSignature(other.to_string()),
+    })
 }
 
 fn encode(value: &str) -> String {
@@ -189,6 +191,6 @@ pub fn sign_enveloped(xml: &str, id: &str, key: &SigningKey) -> Result<String, S
         + marker.len();
     let mut template = xml.to_string();
     template.insert_str(at, &signature_template(id, &key.certificate_base64()));
-    XmlSec::sign_xml(template.as_str(), &key.private_pkcs8)
+    vestibule_xmldsig::sign_enveloped(&template, &key.private_pkcs8)
         .map_err(|e| SamlError::Signing(e.to_string()))
 }

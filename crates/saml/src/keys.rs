@@ -16,6 +16,7 @@ use crate::SamlError;
 const CERTIFICATE_LIFETIME: Seconds = Seconds(10 * 365 * 86_400);
 
 /// A tenant's key, ready to sign.
+#[derive(Clone)]
 pub struct SigningKey {
     pub kid: String,
     pub certificate_der: Vec<u8>,

@@ -4,7 +4,7 @@
 //!   sealed at rest.
 //! - [`idp_metadata`]: the IdP metadata service providers import.
 //! - [`signed_response`]: a `Response` with its `Assertion`, signed with RSA-SHA256 over
-//!   exclusive C14N by libxmlsec1 (through samael): the assertion, the response, or both.
+//!   exclusive C14N by libxmlsec1 (through our restricted wrapper, crates/xmldsig): the assertion, the response, or both.
 //!
 //! It knows nothing of HTTP or Leptos: the server's member site turns requests into calls here.
 
@@ -17,13 +17,15 @@ mod logout;
 mod metadata;
 mod request;
 mod response;
+mod signature_shape;
 mod sp_metadata;
 mod sso;
+mod workers;
 mod xml;
 
 pub use apps::{
-    AssertionConsumer, AttributeMapping, NameIdFormat, SamlApp, SamlAppInput, SamlAppSettings,
-    SamlApps, SignedPartsSetting,
+    AssertionConsumer, AttributeMapping, LogoutBinding, NameIdFormat, SamlApp, SamlAppInput,
+    SamlAppSettings, SamlApps, SignedPartsSetting,
 };
 pub use binding::{sign_enveloped, signed_redirect_query, verified_element, RedirectQuery};
 pub use encryption::EncryptionKey;
@@ -42,5 +44,7 @@ pub use response::{
     signed_response, signed_status_response, Attribute, NameId, ResponseContent, SignedParts,
     StatusContent, AUTHN_PASSWORD_TRANSPORT,
 };
+pub use signature_shape::{inspect as inspect_signature, SignatureProblem, SignatureShape};
 pub use sp_metadata::{parse_sp_metadata, SpMetadata};
 pub use sso::*;
+pub use workers::SignatureWorkers;

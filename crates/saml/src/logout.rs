@@ -8,7 +8,6 @@
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
-use samael::crypto::{CryptoProvider, XmlSec};
 use vestibule_domain::Timestamp;
 
 use crate::request::{check_root, RequestProblem};
@@ -29,6 +28,8 @@ pub struct LogoutRequest {
     pub name_id: String,
     pub session_indexes: Vec<String>,
     pub has_xml_signature: bool,
+    /// Whether the engine verified a signature on it (set after reading, never by the parser).
+    pub signed: bool,
 }
 
 /// A service provider's answer to our LogoutRequest.
@@ -60,10 +61,7 @@ fn attribute(element: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, Re
     for attribute in element.attributes() {
         let attribute = attribute.map_err(|e| RequestProblem::Malformed(e.to_string()))?;
         if attribute.key.as_ref() == name {
-            let value = attribute
-                .unescape_value()
-                .map_err(|e| RequestProblem::Malformed(e.to_string()))?;
-            return Ok(Some(value.into_owned()));
+            return crate::xml::attribute_value(&attribute).map(Some);
         }
     }
     Ok(None)
@@ -125,10 +123,10 @@ fn scan(xml: &str) -> Result<Scanned, RequestProblem> {
                 }
             }
             Event::Text(t) if reading.is_some() && depth == 2 => {
-                let value = t
-                    .unescape()
-                    .map_err(|e| RequestProblem::Malformed(e.to_string()))?;
-                text.push_str(&value);
+                text.push_str(&crate::xml::text(&t)?);
+            }
+            Event::GeneralRef(r) if reading.is_some() && depth == 2 => {
+                text.push_str(&crate::xml::reference(&r)?);
             }
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
@@ -182,6 +180,7 @@ pub fn parse_logout_request(xml: &str) -> Result<LogoutRequest, RequestProblem> 
             .name_id
             .ok_or_else(|| RequestProblem::Malformed("NameID is missing".to_string()))?,
         session_indexes: scanned.session_indexes,
+        signed: false,
         has_xml_signature: scanned.has_signature,
     })
 }
@@ -266,7 +265,7 @@ pub fn logout_request(
 
 fn sign_if(xml: String, key: Option<&SigningKey>) -> Result<String, SamlError> {
     match key {
-        Some(key) => XmlSec::sign_xml(xml.as_str(), &key.private_pkcs8)
+        Some(key) => vestibule_xmldsig::sign_enveloped(&xml, &key.private_pkcs8)
             .map_err(|e| SamlError::Signing(e.to_string())),
         None => Ok(xml),
     }

@@ -54,6 +54,12 @@ pub enum RequestProblem {
     BadSignature(String),
     #[error("the signature algorithm {0} is not accepted (RSA with SHA-256, -384 or -512 is)")]
     SignatureAlgorithm(String),
+    /// Refused before any XML-security library saw it (`signature_shape`).
+    #[error("the signature is refused: {0}")]
+    SignatureShape(crate::signature_shape::SignatureProblem),
+    /// Too many signatures are being checked at once; the message was not looked at.
+    #[error("the sign-in service is busy checking signatures; try again in a moment")]
+    Busy,
 }
 
 impl RequestProblem {
@@ -83,6 +89,10 @@ pub struct AuthnRequest {
     /// Whether the XML carries an enveloped signature (the POST binding's way of signing).
     pub has_xml_signature: bool,
     pub requested_context: Option<RequestedContext>,
+    /// `<saml:Subject>`'s NameID: the member the service provider asks about (Core §3.4.1.4).
+    pub subject: Option<String>,
+    /// Whether the engine verified a signature on it (set after reading, never by the parser).
+    pub signed: bool,
 }
 
 /// `RequestedAuthnContext` (Core §3.3.2.2.1): how the service provider wants the member to have
@@ -231,6 +241,11 @@ pub fn parse_authn_request(xml: &str) -> Result<AuthnRequest, RequestProblem> {
         force_authn: parsed.force_authn.unwrap_or(false),
         is_passive: parsed.is_passive.unwrap_or(false),
         has_xml_signature: parsed.signature.is_some(),
+        subject: parsed
+            .subject
+            .and_then(|subject| subject.name_id)
+            .map(|name_id| name_id.value.trim().to_string()),
+        signed: false,
         requested_context: parsed
             .requested_authn_context
             .map(|context| RequestedContext {

@@ -2,7 +2,6 @@
 //! SSO profile's rules for bearer assertions, Profiles §4.1.4.2).
 
 use rand::RngCore;
-use samael::crypto::{CryptoProvider, XmlSec};
 use vestibule_domain::{Seconds, Timestamp};
 
 use crate::encryption::{encrypted_assertion, EncryptionKey};
@@ -184,7 +183,7 @@ pub fn signed_response(
         )
     };
     let sign = |xml: &str| {
-        XmlSec::sign_xml(xml, &key.private_pkcs8)
+        vestibule_xmldsig::sign_enveloped(xml, &key.private_pkcs8)
             .map(|signed| without_declaration(&signed).to_string())
             .map_err(|e| SamlError::Signing(e.to_string()))
     };
@@ -263,6 +262,6 @@ pub fn signed_status_response(
         signature = signature_template(&id, &key.certificate_base64()),
         message = escape(content.message),
     );
-    XmlSec::sign_xml(xml.as_str(), &key.private_pkcs8)
+    vestibule_xmldsig::sign_enveloped(&xml, &key.private_pkcs8)
         .map_err(|e| SamlError::Signing(e.to_string()))
 }

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use crate::request::{check_metadata_root, RequestProblem, MAX_MESSAGE_BYTES};
-use crate::{AssertionConsumer, NameIdFormat};
+use crate::{AssertionConsumer, LogoutBinding, NameIdFormat};
 
 const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
@@ -16,8 +16,9 @@ pub struct SpMetadata {
     pub entity_id: String,
     /// HTTP-POST assertion consumer services, the default first.
     pub assertion_consumers: Vec<AssertionConsumer>,
-    /// The single logout service for the HTTP-Redirect binding (the one this IdP uses).
+    /// The single logout service: HTTP-Redirect when offered, else HTTP-POST.
     pub single_logout: Option<String>,
+    pub single_logout_binding: LogoutBinding,
     /// The signing certificate (DER), when there is one.
     pub signing_certificate: Option<Vec<u8>>,
     /// The certificate assertions may be encrypted to (DER), when there is one.
@@ -82,14 +83,23 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SpMetadata, RequestProblem> {
         acs.is_default = false;
     }
     let logout = descriptor.single_logout_services.as_deref().unwrap_or(&[]);
-    let single_logout = logout
-        .iter()
-        .find(|endpoint| endpoint.binding == BINDING_REDIRECT)
-        .map(|endpoint| endpoint.location.trim().to_string());
+    let by_binding = |binding: &str, as_ours: LogoutBinding| {
+        logout
+            .iter()
+            .find(|endpoint| endpoint.binding == binding)
+            .map(|endpoint| (endpoint.location.trim().to_string(), as_ours))
+    };
+    let (single_logout, single_logout_binding) =
+        match by_binding(BINDING_REDIRECT, LogoutBinding::Redirect)
+            .or_else(|| by_binding(BINDING_POST, LogoutBinding::Post))
+        {
+            Some((url, binding)) => (Some(url), binding),
+            None => (None, LogoutBinding::Redirect),
+        };
     if single_logout.is_none() && !logout.is_empty() {
         notes.push(
-            "The single logout services use bindings other than HTTP-Redirect; logout will \
-             not be sent to this service provider."
+            "The single logout services use bindings other than HTTP-Redirect and HTTP-POST; \
+             logout will not be sent to this service provider."
                 .to_string(),
         );
     }
@@ -110,6 +120,7 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SpMetadata, RequestProblem> {
         entity_id: entity_id.trim().to_string(),
         assertion_consumers: consumers,
         single_logout,
+        single_logout_binding,
         signing_certificate,
         encryption_certificate,
         name_id_format,

@@ -20,8 +20,10 @@ use crate::logout::{
 };
 use crate::request::{decode_post, decode_redirect, parse_authn_request, relay_state};
 use crate::response::{signed_status_response, StatusContent};
+use crate::signature_shape::{inspect, SignatureShape};
+use crate::workers::SignatureWorkers;
 use crate::{
-    signed_response, Attribute, EncryptionKey, NameId, NameIdFormat, RequestProblem,
+    signed_response, Attribute, EncryptionKey, LogoutBinding, NameId, NameIdFormat, RequestProblem,
     ResponseContent, SamlApp, SamlApps, SamlError, SamlKeys,
 };
 
@@ -30,6 +32,7 @@ pub const STATUS_RESPONDER: &str = "urn:oasis:names:tc:SAML:2.0:status:Responder
 pub const STATUS_INVALID_NAME_ID_POLICY: &str =
     "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy";
 pub const STATUS_NO_AUTHN_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext";
+pub const STATUS_AUTHN_FAILED: &str = "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed";
 pub const STATUS_NO_PASSIVE: &str = "urn:oasis:names:tc:SAML:2.0:status:NoPassive";
 pub const STATUS_UNSUPPORTED_BINDING: &str =
     "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBinding";
@@ -181,6 +184,9 @@ pub struct PendingSso {
     pub is_passive: bool,
     /// When the request arrived: `ForceAuthn` needs a sign-in after this.
     pub received_at: Timestamp,
+    /// The NameID the request's `<Subject>` names: only that member may be answered for.
+    #[serde(default)]
+    pub requested_subject: Option<String>,
 }
 
 impl PendingSso {
@@ -210,6 +216,12 @@ pub struct Received {
 pub enum LogoutStep {
     /// Send the member's browser to this URL (a signed Redirect-binding message).
     Redirect(String),
+    /// Post this signed message from the member's browser to `app_name` (the service provider
+    /// takes logout messages by HTTP-POST only).
+    Post {
+        app_name: String,
+        message: PostMessage,
+    },
     /// Logout is complete; no service provider is waiting for an answer.
     Done,
 }
@@ -221,6 +233,7 @@ pub struct SamlIdp {
     pub apps: SamlApps,
     pub keys: SamlKeys,
     policy: SsoPolicy,
+    workers: SignatureWorkers,
 }
 
 /// A logout journey's state, kept server-side under the RelayState token while the member's
@@ -250,7 +263,14 @@ impl SamlIdp {
             keys: SamlKeys::new(store.clone(), secret),
             store,
             policy,
+            workers: SignatureWorkers::sized_to_cores(),
         }
+    }
+
+    /// The same IdP with its XML-security work on `workers` (tests size them).
+    pub fn with_workers(mut self, workers: SignatureWorkers) -> Self {
+        self.workers = workers;
+        self
     }
 
     /// Checks an AuthnRequest and remembers it for the member's sign-in. Every check a service
@@ -320,17 +340,35 @@ impl SamlIdp {
                 ));
             }
         }
+        // The app's format wins; a service provider may ask for another only when the admin
+        // allowed it, and then only for one the IdP supports.
         let name_id_format = match request.name_id_format.as_deref() {
             None | Some("urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified") => {
                 app.settings.name_id_format
             }
-            Some(uri) => NameIdFormat::from_uri(uri).ok_or_else(|| {
-                refuse(
-                    STATUS_REQUESTER,
-                    Some(STATUS_INVALID_NAME_ID_POLICY),
-                    &format!("the NameID format {uri} is not supported"),
-                )
-            })?,
+            Some(uri) => {
+                let asked = NameIdFormat::from_uri(uri).ok_or_else(|| {
+                    refuse(
+                        STATUS_REQUESTER,
+                        Some(STATUS_INVALID_NAME_ID_POLICY),
+                        &format!("the NameID format {uri} is not supported"),
+                    )
+                })?;
+                if asked != app.settings.name_id_format
+                    && !app.settings.sp_may_request_name_id_format
+                {
+                    return Err(refuse(
+                        STATUS_REQUESTER,
+                        Some(STATUS_INVALID_NAME_ID_POLICY),
+                        &format!(
+                            "{} is set up to answer with the NameID format {} only",
+                            app.name,
+                            app.settings.name_id_format.uri()
+                        ),
+                    ));
+                }
+                asked
+            }
         };
         if let Some(context) = &request.requested_context {
             if !context.satisfied_by_password_transport() {
@@ -366,6 +404,7 @@ impl SamlIdp {
             force_authn: request.force_authn,
             is_passive: request.is_passive,
             received_at: now,
+            requested_subject: request.subject.clone(),
         };
         Ok(self.remember(idp.tenant, pending, now).await?)
     }
@@ -390,10 +429,19 @@ impl SamlIdp {
             Err(error) => return Err(error.into()),
         };
         let relay_state = relay_state(relay_state_value)
-            .map_err(|problem| SsoRefusal::Page(problem.to_string()))?
-            .or_else(|| {
-                Some(app.settings.default_relay_state.clone()).filter(|state| !state.is_empty())
-            });
+            .map_err(|problem| SsoRefusal::Page(problem.to_string()))?;
+        if let Some(asked) = &relay_state {
+            if !idp_initiated_relay_state_allowed(&app, asked) {
+                return Err(SsoRefusal::Page(format!(
+                    "this sign-in link may only send members to a page of {} (a path, or an \
+                     address on the site its assertion consumer service is on)",
+                    app.name
+                )));
+            }
+        }
+        let relay_state = relay_state.or_else(|| {
+            Some(app.settings.default_relay_state.clone()).filter(|state| !state.is_empty())
+        });
         let acs_url = app
             .assertion_consumer(None, None)
             .ok_or_else(|| {
@@ -410,6 +458,7 @@ impl SamlIdp {
             force_authn: false,
             is_passive: false,
             received_at: now,
+            requested_subject: None,
         };
         Ok(self.remember(idp.tenant, pending, now).await?)
     }
@@ -493,6 +542,17 @@ impl SamlIdp {
         let participant = self
             .participant(idp.tenant, &app, pending.name_id_format, session, now)
             .await?;
+        // Core §3.4.1.4: a request that names its subject is answered for that subject or not
+        // at all; the signed-in member is someone else, so the sign-in fails.
+        if let Some(subject) = &pending.requested_subject {
+            if *subject != participant.name_id {
+                let answer = pending.refusal(
+                    STATUS_AUTHN_FAILED,
+                    "the request names a member other than the one signed in",
+                );
+                return self.refuse(idp, &answer, None, now).await.map(Some);
+            }
+        }
         let attributes = attributes(&app, &session.principal);
         let key = self
             .keys
@@ -504,29 +564,45 @@ impl SamlIdp {
             .map(EncryptionKey::from_certificate)
             .transpose()
             .map_err(SamlError::Encryption)?;
-        let xml = signed_response(
-            &ResponseContent {
-                issuer: &idp.entity_id,
-                destination: &pending.acs_url,
-                in_response_to: pending.request_id.as_deref(),
-                audience: &app.entity_id,
-                name_id: NameId {
-                    format: pending.name_id_format.uri(),
-                    value: &participant.name_id,
-                    sp_name_qualifier: (pending.name_id_format == NameIdFormat::Persistent)
-                        .then_some(app.entity_id.as_str()),
-                },
-                session_index: &participant.session_index,
-                authn_instant: session.authn_instant,
-                attributes: &attributes,
-                now,
-                lifetime: Seconds(app.settings.assertion_seconds),
-                skew: self.policy.clock_skew,
-                signed: app.settings.signed.into(),
-                encrypt_to: encryption_key.as_ref(),
-            },
-            &key,
-        )?;
+        let issuer = idp.entity_id.clone();
+        let (destination, audience) = (pending.acs_url.clone(), app.entity_id.clone());
+        let in_response_to = pending.request_id.clone();
+        let format = pending.name_id_format;
+        let authn_instant = session.authn_instant;
+        let (lifetime, skew) = (
+            Seconds(app.settings.assertion_seconds),
+            self.policy.clock_skew,
+        );
+        let signed = app.settings.signed.into();
+        let xml = self
+            .workers
+            .run(move || {
+                signed_response(
+                    &ResponseContent {
+                        issuer: &issuer,
+                        destination: &destination,
+                        in_response_to: in_response_to.as_deref(),
+                        audience: &audience,
+                        name_id: NameId {
+                            format: format.uri(),
+                            value: &participant.name_id,
+                            sp_name_qualifier: (format == NameIdFormat::Persistent)
+                                .then_some(audience.as_str()),
+                        },
+                        session_index: &participant.session_index,
+                        authn_instant,
+                        attributes: &attributes,
+                        now,
+                        lifetime,
+                        skew,
+                        signed,
+                        encrypt_to: encryption_key.as_ref(),
+                    },
+                    &key,
+                )
+            })
+            .await
+            .map_err(|_| SamlError::Signing("the signature workers are busy".into()))??;
         Ok(Some(PostMessage {
             url: pending.acs_url,
             field: "SAMLResponse",
@@ -553,18 +629,26 @@ impl SamlIdp {
             .keys
             .signing_key(idp.tenant, &idp.common_name, now)
             .await?;
-        let xml = signed_status_response(
-            &StatusContent {
-                issuer: &idp.entity_id,
-                destination: &answer.acs_url,
-                in_response_to: answer.in_response_to.as_deref(),
-                status: answer.status,
-                sub_status: answer.sub_status,
-                message: &answer.message,
-                now,
-            },
-            &key,
-        )?;
+        let issuer = idp.entity_id.clone();
+        let answer_owned = answer.clone();
+        let xml = self
+            .workers
+            .run(move || {
+                signed_status_response(
+                    &StatusContent {
+                        issuer: &issuer,
+                        destination: &answer_owned.acs_url,
+                        in_response_to: answer_owned.in_response_to.as_deref(),
+                        status: answer_owned.status,
+                        sub_status: answer_owned.sub_status,
+                        message: &answer_owned.message,
+                        now,
+                    },
+                    &key,
+                )
+            })
+            .await
+            .map_err(|_| SamlError::Signing("the signature workers are busy".into()))??;
         Ok(PostMessage {
             url: answer.acs_url.clone(),
             field: "SAMLResponse",
@@ -681,11 +765,21 @@ impl SamlIdp {
             .store
             .saml_participants(&token_hash(session_token))
             .await?;
+        // Profiles §4.4.4.1: an app that can sign must sign its logout requests. From an app
+        // that cannot, a request must also carry the SessionIndex this session gave it: the
+        // NameID alone (an e-mail address, a username) is easy to guess.
+        if app.settings.sp_certificate.is_some() && !request.signed {
+            return Ok(false);
+        }
         Ok(participants.iter().any(|p| {
             p.app_id == app.app_id
                 && p.name_id == request.name_id
-                && (request.session_indexes.is_empty()
-                    || request.session_indexes.contains(&p.session_index))
+                && if request.signed {
+                    request.session_indexes.is_empty()
+                        || request.session_indexes.contains(&p.session_index)
+                } else {
+                    request.session_indexes.contains(&p.session_index)
+                }
         }))
     }
 
@@ -736,6 +830,7 @@ impl SamlIdp {
     ) -> Result<LogoutStep, SsoRefusal> {
         let page = |problem: RequestProblem| SsoRefusal::Page(problem.to_string());
         let xml = incoming.xml().map_err(page)?;
+        let shape = self.signature_shape(idp, &xml).map_err(page)?;
         let response = parse_logout_response(&xml).map_err(page)?;
         let token = incoming
             .relay_state
@@ -770,14 +865,9 @@ impl SamlIdp {
                 "the logout response does not answer the request sent".into(),
             ));
         }
-        self.check_signature(
-            &app,
-            incoming,
-            &xml,
-            "SAMLResponse",
-            response.has_xml_signature,
-        )
-        .map_err(page)?;
+        self.check_signature(&app, incoming, &xml, "SAMLResponse", shape)
+            .await
+            .map_err(page)?;
         if response.status != STATUS_SUCCESS {
             tracing::info!(app = %app.app_id, status = %response.status, "a service provider did not log the member out");
         }
@@ -804,12 +894,21 @@ impl SamlIdp {
             let Some(slo) = app.settings.single_logout.clone() else {
                 continue;
             };
-            let to = LogoutAddress {
-                issuer: &idp.entity_id,
-                destination: &slo,
-                now,
+            let binding = app.settings.single_logout_binding;
+            let (xml, request_id) = {
+                let (issuer, destination, key) = (idp.entity_id.clone(), slo.clone(), key.clone());
+                self.on_workers(move || {
+                    let to = LogoutAddress {
+                        issuer: &issuer,
+                        destination: &destination,
+                        now,
+                    };
+                    // The POST binding carries its signature inside the document.
+                    let key = (binding == LogoutBinding::Post).then_some(&key);
+                    logout_request(&to, &name_id, &format, &session_index, key)
+                })
+                .await?
             };
-            let (xml, request_id) = logout_request(&to, &name_id, &format, &session_index, None)?;
             journey.awaiting = Some((app_id, request_id));
             let token = random_token();
             let state =
@@ -823,8 +922,15 @@ impl SamlIdp {
                     expires_at: now + self.policy.sign_in_window,
                 })
                 .await?;
-            let query = signed_redirect_query("SAMLRequest", &xml, Some(&token), &key)?;
-            return Ok(LogoutStep::Redirect(join_query(&slo, &query)));
+            return deliver(
+                &app.name,
+                &slo,
+                binding,
+                "SAMLRequest",
+                xml,
+                Some(&token),
+                &key,
+            );
         }
         let Some(answer) = journey.answer else {
             return Ok(LogoutStep::Done);
@@ -837,15 +943,49 @@ impl SamlIdp {
         let Some(slo) = app.settings.single_logout.clone() else {
             return Ok(LogoutStep::Done);
         };
-        let to = LogoutAddress {
-            issuer: &idp.entity_id,
-            destination: &slo,
-            now,
+        let binding = app.settings.single_logout_binding;
+        let xml = {
+            let (issuer, destination, key) = (idp.entity_id.clone(), slo.clone(), key.clone());
+            let (in_response_to, status) = (answer.in_response_to.clone(), answer.status.clone());
+            self.on_workers(move || {
+                let to = LogoutAddress {
+                    issuer: &issuer,
+                    destination: &destination,
+                    now,
+                };
+                let key = (binding == LogoutBinding::Post).then_some(&key);
+                logout_response(&to, &in_response_to, &status, key)
+            })
+            .await?
         };
-        let xml = logout_response(&to, &answer.in_response_to, &answer.status, None)?;
-        let query =
-            signed_redirect_query("SAMLResponse", &xml, answer.relay_state.as_deref(), &key)?;
-        Ok(LogoutStep::Redirect(join_query(&slo, &query)))
+        deliver(
+            &app.name,
+            &slo,
+            binding,
+            "SAMLResponse",
+            xml,
+            answer.relay_state.as_deref(),
+            &key,
+        )
+    }
+
+    /// Signing on the signature workers, off the async runtime.
+    async fn on_workers<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, SamlError> + Send + 'static,
+    ) -> Result<T, SamlError> {
+        self.workers
+            .run(work)
+            .await
+            .map_err(|_| SamlError::Signing("the signature workers are busy".into()))?
+    }
+
+    /// The shape of any XML signature in an incoming message, checked before anything else
+    /// reads it; a refusal is logged with the tenant, for the integrator to find.
+    fn signature_shape(&self, idp: &Idp, xml: &str) -> Result<SignatureShape, RequestProblem> {
+        inspect(xml).inspect_err(|problem| {
+            tracing::warn!(tenant = ?idp.tenant, %problem, "SAML message refused before signature verification");
+        })
     }
 
     /// Reads a request from a service provider: decoded, parsed, its app found by `Issuer`, its
@@ -860,6 +1000,7 @@ impl SamlIdp {
         let page = |problem: RequestProblem| SsoRefusal::Page(problem.to_string());
         let relay_state = relay_state(incoming.relay_state.as_deref()).map_err(page)?;
         let xml = incoming.xml().map_err(page)?;
+        let shape = self.signature_shape(idp, &xml).map_err(page)?;
         let request = parse(&xml).map_err(page)?;
         let issuer = request.issuer().map(str::to_string).ok_or_else(|| {
             SsoRefusal::Page("the request does not say which service provider sent it".into())
@@ -870,18 +1011,23 @@ impl SamlIdp {
             )));
         };
         let signed = self
-            .check_signature(
-                &app,
-                incoming,
-                &xml,
-                "SAMLRequest",
-                request.has_xml_signature(),
-            )
+            .check_signature(&app, incoming, &xml, "SAMLRequest", shape)
+            .await
             .map_err(page)?;
         let request = match signed {
-            Some(signed) => parse(&signed).map_err(page)?,
-            None => request,
+            Verified::Xml(signed) => parse(&signed).map_err(page)?.signed(),
+            Verified::Query => request.signed(),
+            Verified::Unsigned => request,
         };
+        // Bindings §3.4.5.2 and §3.5.5.2: a signed message names where it is going, so that it
+        // cannot be replayed to another endpoint that trusts the same key.
+        if request.is_signed() && request.destination().is_none() {
+            return Err(SsoRefusal::Page(
+                "the request is signed but has no Destination; a signed request must name the \
+                 endpoint it is sent to"
+                    .into(),
+            ));
+        }
         if request.issuer() != Some(issuer.as_str()) {
             return Err(SsoRefusal::Page(
                 "the signed request names another issuer".into(),
@@ -893,14 +1039,15 @@ impl SamlIdp {
     /// The signed element to read instead of the whole message, when the message is signed
     /// with an XML signature; `None` when the message is fine as it is (its query signature
     /// checked, or no signature needed).
-    fn check_signature(
+    async fn check_signature(
         &self,
         app: &SamlApp,
         incoming: &IncomingMessage,
         xml: &str,
         parameter: &str,
-        has_xml_signature: bool,
-    ) -> Result<Option<String>, RequestProblem> {
+        shape: SignatureShape,
+    ) -> Result<Verified, RequestProblem> {
+        let has_xml_signature = shape == SignatureShape::Enveloped;
         let certificate = app.settings.sp_certificate.as_deref();
         let query_signed = incoming
             .query
@@ -912,21 +1059,41 @@ impl SamlIdp {
                 // (Bindings §3.4.4.1 says it must not be there).
                 let query = incoming.query.as_ref().ok_or(RequestProblem::Unsigned)?;
                 query.verify(parameter, certificate)?;
-                Ok(None)
+                Ok(Verified::Query)
             }
-            (Some(certificate), false, true) => verified_element(xml, certificate).map(Some),
+            (Some(certificate), false, true) => {
+                let (xml, certificate) = (xml.to_string(), certificate.to_vec());
+                self.workers
+                    .run(move || verified_element(&xml, &certificate))
+                    .await
+                    .map_err(|_| RequestProblem::Busy)?
+                    .map(Verified::Xml)
+            }
             _ if app.settings.require_signed_requests => Err(RequestProblem::Unsigned),
             // Signed, but no certificate to check it with, and signatures not required: the
             // message is read as unsigned, which is all the app's settings ask for.
-            _ => Ok(None),
+            _ => Ok(Verified::Unsigned),
         }
     }
 }
 
 /// What every request from a service provider has.
-trait SpRequest {
+trait SpRequest: Sized {
     fn issuer(&self) -> Option<&str>;
-    fn has_xml_signature(&self) -> bool;
+    fn destination(&self) -> Option<&str>;
+    fn is_signed(&self) -> bool;
+    /// The request, marked as carrying a verified signature.
+    fn signed(self) -> Self;
+}
+
+/// What the signature check established about a message.
+enum Verified {
+    /// The Redirect binding's query signature verified; the message is read as it is.
+    Query,
+    /// An enveloped signature verified: the element it covers, to be read instead.
+    Xml(String),
+    /// No signature that could be checked, and the app does not require one.
+    Unsigned,
 }
 
 impl SpRequest for crate::AuthnRequest {
@@ -934,8 +1101,17 @@ impl SpRequest for crate::AuthnRequest {
         self.issuer.as_deref()
     }
 
-    fn has_xml_signature(&self) -> bool {
-        self.has_xml_signature
+    fn destination(&self) -> Option<&str> {
+        self.destination.as_deref()
+    }
+
+    fn is_signed(&self) -> bool {
+        self.signed
+    }
+
+    fn signed(mut self) -> Self {
+        self.signed = true;
+        self
     }
 }
 
@@ -944,8 +1120,17 @@ impl SpRequest for crate::LogoutRequest {
         self.issuer.as_deref()
     }
 
-    fn has_xml_signature(&self) -> bool {
-        self.has_xml_signature
+    fn destination(&self) -> Option<&str> {
+        self.destination.as_deref()
+    }
+
+    fn is_signed(&self) -> bool {
+        self.signed
+    }
+
+    fn signed(mut self) -> Self {
+        self.signed = true;
+        self
     }
 }
 
@@ -963,6 +1148,71 @@ fn corrupt(what: &str, error: &serde_json::Error) -> SamlError {
     SamlError::Storage(vestibule_storage::StorageError::Corrupt(format!(
         "SAML {what}: {error}"
     )))
+}
+
+/// Whether an IdP-initiated link may carry `relay_state`: anyone can build such a link, and
+/// service providers that follow RelayState would otherwise turn it into an open redirect. The
+/// app's default, a path on the service provider's site, or an absolute address on an origin
+/// the admin registered for the app (its assertion consumer services and logout address).
+fn idp_initiated_relay_state_allowed(app: &SamlApp, relay_state: &str) -> bool {
+    if relay_state == app.settings.default_relay_state {
+        return true;
+    }
+    if relay_state.starts_with('/') {
+        return !relay_state.starts_with("//") && !relay_state.contains('\\');
+    }
+    let Some(asked) = origin(relay_state) else {
+        return false;
+    };
+    app.settings
+        .assertion_consumers
+        .iter()
+        .map(|acs| acs.url.as_str())
+        .chain(app.settings.single_logout.as_deref())
+        .filter_map(origin)
+        .any(|registered| registered == asked)
+}
+
+/// `scheme://host[:port]` of an absolute http(s) URL, lowercased; `None` for anything else.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains(['@', '\\']) {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+/// A logout message on its way to a service provider's `slo` address, in its binding: a signed
+/// query string (`xml` unsigned), or `xml` already signed, to be posted.
+fn deliver(
+    app_name: &str,
+    slo: &str,
+    binding: LogoutBinding,
+    field: &'static str,
+    xml: String,
+    relay_state: Option<&str>,
+    key: &crate::SigningKey,
+) -> Result<LogoutStep, SamlError> {
+    Ok(match binding {
+        LogoutBinding::Redirect => LogoutStep::Redirect(join_query(
+            slo,
+            &signed_redirect_query(field, &xml, relay_state, key)?,
+        )),
+        LogoutBinding::Post => LogoutStep::Post {
+            app_name: app_name.to_string(),
+            message: PostMessage {
+                url: slo.to_string(),
+                field,
+                value: STANDARD.encode(xml),
+                relay_state: relay_state.map(str::to_string),
+            },
+        },
+    })
 }
 
 fn join_query(url: &str, query: &str) -> String {

@@ -5,8 +5,8 @@
 
 use vestibule_domain::{TenantId, Timestamp};
 use vestibule_saml::{
-    parse_sp_metadata, AssertionConsumer, EncryptionKey, NameIdFormat, SamlAppInput, SamlApps,
-    SamlError, SignedPartsSetting,
+    parse_sp_metadata, AssertionConsumer, EncryptionKey, LogoutBinding, NameIdFormat, SamlAppInput,
+    SamlApps, SamlError, SignedPartsSetting,
 };
 use vestibule_storage::testing::{for_each_backend, TestDatabase};
 use vestibule_storage::{Conflict, StorageError};
@@ -252,4 +252,23 @@ fn pysaml2_metadata_fills_the_form_with_both_certificates() {
     let encryption = parsed.encryption_certificate.unwrap();
     assert!(EncryptionKey::from_certificate(&encryption).is_ok());
     assert!(parsed.notes.is_empty(), "{:?}", parsed.notes);
+}
+
+/// Metadata whose only single logout service is HTTP-POST: kept, with its binding, so logout
+/// reaches that service provider (it used to be dropped with a note).
+#[test]
+fn a_post_only_single_logout_service_is_imported_with_its_binding() {
+    let xml = include_str!("fixtures/pysaml2-sp-metadata.xml").replace(
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"http://127.0.0.1:43257/slo\"",
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"http://127.0.0.1:43257/slo-post\"",
+    );
+    let parsed = parse_sp_metadata(&xml).unwrap();
+    assert_eq!(
+        parsed.single_logout.as_deref(),
+        Some("http://127.0.0.1:43257/slo-post")
+    );
+    assert_eq!(parsed.single_logout_binding, LogoutBinding::Post);
+    assert!(parsed.notes.is_empty(), "{:?}", parsed.notes);
+    let redirect = parse_sp_metadata(include_str!("fixtures/pysaml2-sp-metadata.xml")).unwrap();
+    assert_eq!(redirect.single_logout_binding, LogoutBinding::Redirect);
 }

@@ -181,8 +181,10 @@ impl Store {
         Ok(name_id)
     }
 
-    /// Stores a participant unless the session already has one for the app; returns the one
-    /// stored (so two tabs signing in to the same app at once agree).
+    /// Stores a participant unless the session already has one for the app in the same NameID
+    /// format; returns the one stored (so two tabs signing in to the same app at once agree).
+    /// A NameID in another format replaces the one stored, keeping the SessionIndex: the value
+    /// and its format always come from the same sign-in.
     pub async fn saml_participant_or_insert(
         &self,
         record: &SamlParticipantRecord,
@@ -192,7 +194,9 @@ impl Store {
                 "INSERT INTO saml_session_participants (session_hash, tenant_id, app_id, name_id, \
                  name_id_format, session_index, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (session_hash, app_id) DO NOTHING",
+                 ON CONFLICT (session_hash, app_id) DO UPDATE SET name_id = excluded.name_id, \
+                 name_id_format = excluded.name_id_format \
+                 WHERE saml_session_participants.name_id_format <> excluded.name_id_format",
             )
             .bind(&record.session_hash)
             .bind(record.tenant.0)

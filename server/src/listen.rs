@@ -7,13 +7,18 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 /// The request line and headers together: what a browser sends with the longest SAML
 /// Redirect-binding URL and a full cookie jar fits with room to spare (nginx allows the same
@@ -21,6 +26,15 @@ use tokio::net::TcpListener;
 pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// Header fields per request; more also get `431`.
 pub const MAX_HEADERS: usize = 100;
+/// What hyper itself buffers before answering a bare `431`: twice our limits, so that a head
+/// between the two still reaches [`head_limits`] and gets a page that says what happened (on a
+/// tenant's domain, its branded one).
+const HYPER_HEAD_BYTES: usize = 2 * MAX_HEAD_BYTES;
+const HYPER_HEADERS: usize = 2 * MAX_HEADERS;
+/// The path a router answers with its own `431` page. [`head_limits`] asks it with a bodiless
+/// GET that keeps only the `Host` header, so the oversized request itself never reaches a
+/// handler; a router without the route gets the plain page.
+pub const HEAD_TOO_LARGE_PATH: &str = "/.well-known/vestibule/head-too-large";
 /// A client must finish sending a request's head within this, so a slow trickle cannot hold
 /// a connection open.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,18 +48,80 @@ pub(crate) fn connection_builder() -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEAD_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .max_headers(MAX_HEADERS);
+        .max_buf_size(HYPER_HEAD_BYTES)
+        .max_headers(HYPER_HEADERS);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(MAX_HEAD_BYTES as u32);
+        .max_header_list_size(HYPER_HEAD_BYTES as u32);
     builder
 }
 
-/// `router` as one connection's service; handlers see the client's address as `ConnectInfo`.
+/// `router` as one connection's service; handlers see the client's address as `ConnectInfo`,
+/// and no handler sees a head over the limits.
 pub(crate) fn connection_service(router: &Router, peer: SocketAddr) -> TowerToHyperService<Router> {
-    TowerToHyperService::new(router.clone().layer(Extension(ConnectInfo(peer))))
+    TowerToHyperService::new(with_head_limits(
+        router.clone().layer(Extension(ConnectInfo(peer))),
+    ))
+}
+
+/// `router` behind [`head_limits`].
+pub fn with_head_limits(router: Router) -> Router {
+    router
+        .clone()
+        .layer(axum::middleware::from_fn_with_state(router, head_limits))
+}
+
+/// Whether the request line and headers are over [`MAX_HEAD_BYTES`] or [`MAX_HEADERS`],
+/// counted as they were sent (`name: value` and a line break per field).
+pub(crate) fn head_too_large<B>(request: &Request<B>) -> bool {
+    let line = request.method().as_str().len()
+        + request
+            .uri()
+            .path_and_query()
+            .map_or(1, |p| p.as_str().len())
+        + " HTTP/1.1\r\n ".len();
+    let fields: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    request.headers().len() > MAX_HEADERS || line + fields > MAX_HEAD_BYTES
+}
+
+/// Answers an oversized head with `431` and a page: the router's own at
+/// [`HEAD_TOO_LARGE_PATH`] (asked without the request's cookies, body or path), or a plain one.
+async fn head_limits(State(router): State<Router>, request: Request, next: Next) -> Response {
+    if !head_too_large(&request) {
+        return next.run(request).await;
+    }
+    tracing::info!(
+        uri_bytes = request.uri().to_string().len(),
+        fields = request.headers().len(),
+        "request head over the limits"
+    );
+    let mut ask = Request::get(HEAD_TOO_LARGE_PATH);
+    if let Some(host) = request.headers().get(header::HOST) {
+        ask = ask.header(header::HOST, host);
+    }
+    if let Some(authority) = request.uri().authority() {
+        ask = ask.uri(format!("http://{authority}{HEAD_TOO_LARGE_PATH}"));
+    }
+    if let Ok(ask) = ask.body(Body::empty()) {
+        let response = router
+            .oneshot(ask)
+            .await
+            .unwrap_or_else(|never| match never {});
+        if response.status() == StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE {
+            return response;
+        }
+    }
+    (
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "The request's address or headers are too large. Clearing this site's cookies, or \
+         following a shorter link, usually helps.",
+    )
+        .into_response()
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets the requests in flight

@@ -189,6 +189,7 @@ fn router(site: MemberSite, scheme: Scheme) -> Router {
         .route("/branding/logo", get(logo))
         .route("/branding/site.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok" }))
+        .route(crate::listen::HEAD_TOO_LARGE_PATH, get(head_too_large))
         .merge(crate::oidc_site::routes())
         .merge(crate::saml_site::routes())
         .fallback(not_found)
@@ -826,6 +827,23 @@ async fn stylesheet(State(state): State<SiteState>, headers: HeaderMap) -> Respo
         member_pages::stylesheet(&site.branding),
     )
         .into_response()
+}
+
+/// The branded page for a request whose head was over the listener's limits (asked by
+/// `listen::head_limits` with the request's `Host` only).
+async fn head_too_large(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    page(
+        &site,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "This request is too large",
+        "The address or the cookies your browser sent are larger than this sign-in service \
+         accepts.",
+        "Follow a shorter link, or clear this site's cookies, and try again.",
+    )
 }
 
 async fn not_found(State(state): State<SiteState>, headers: HeaderMap) -> Response {

@@ -893,6 +893,30 @@ async fn hostile_requests_get_an_error_page_and_no_response() {
         assert!(reply.body.contains("larger than"), "{path}: {}", reply.body);
     }
 
+    // A head over the listener's limits (a huge Redirect-binding URL): the branded page, 431,
+    // and the request itself never reaches the SAML endpoint.
+    let limited = vestibule_server::listen::with_head_limits(idp.router.clone());
+    let path = format!("/saml/sso?SAMLRequest={}", "A".repeat(40 * 1024));
+    let response = limited
+        .oneshot(
+            Request::get(&path)
+                .header(header::HOST, HOST)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("Acme Association"), "{body}");
+    assert!(body.contains("too large"), "{body}");
+
     // No request at all, and garbage.
     let reply = idp.get("/saml/sso", Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);

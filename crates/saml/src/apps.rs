@@ -112,6 +112,13 @@ pub enum LogoutBinding {
     Post,
 }
 
+impl LogoutBinding {
+    /// Whether the signature goes inside the document (POST) rather than over the query string.
+    pub fn signs_document(self) -> bool {
+        self == LogoutBinding::Post
+    }
+}
+
 /// [`SignedParts`] as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

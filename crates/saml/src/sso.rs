@@ -267,12 +267,6 @@ impl SamlIdp {
         }
     }
 
-    /// The same IdP with its XML-security work on `workers` (tests size them).
-    pub fn with_workers(mut self, workers: SignatureWorkers) -> Self {
-        self.workers = workers;
-        self
-    }
-
     /// Checks an AuthnRequest and remembers it for the member's sign-in. Every check a service
     /// provider could have got wrong either refuses with a page (when there is no trustworthy
     /// address to answer) or with a status to the registered assertion consumer service.
@@ -895,22 +889,31 @@ impl SamlIdp {
                 continue;
             };
             let binding = app.settings.single_logout_binding;
-            let (xml, request_id) = {
+            let token = random_token();
+            let (payload, request_id) = {
                 let (issuer, destination, key) = (idp.entity_id.clone(), slo.clone(), key.clone());
+                let relay_state = token.clone();
                 self.on_workers(move || {
                     let to = LogoutAddress {
                         issuer: &issuer,
                         destination: &destination,
                         now,
                     };
-                    // The POST binding carries its signature inside the document.
-                    let key = (binding == LogoutBinding::Post).then_some(&key);
-                    logout_request(&to, &name_id, &format, &session_index, key)
+                    let (xml, id) = logout_request(
+                        &to,
+                        &name_id,
+                        &format,
+                        &session_index,
+                        binding.signs_document().then_some(&key),
+                    )?;
+                    Ok((
+                        signed_for(binding, "SAMLRequest", xml, Some(&relay_state), &key)?,
+                        id,
+                    ))
                 })
                 .await?
             };
             journey.awaiting = Some((app_id, request_id));
-            let token = random_token();
             let state =
                 serde_json::to_string(&journey).map_err(|e| corrupt("logout journey", &e))?;
             self.store
@@ -922,15 +925,13 @@ impl SamlIdp {
                     expires_at: now + self.policy.sign_in_window,
                 })
                 .await?;
-            return deliver(
+            return Ok(deliver(
                 &app.name,
                 &slo,
-                binding,
                 "SAMLRequest",
-                xml,
+                payload,
                 Some(&token),
-                &key,
-            );
+            ));
         }
         let Some(answer) = journey.answer else {
             return Ok(LogoutStep::Done);
@@ -944,29 +945,33 @@ impl SamlIdp {
             return Ok(LogoutStep::Done);
         };
         let binding = app.settings.single_logout_binding;
-        let xml = {
-            let (issuer, destination, key) = (idp.entity_id.clone(), slo.clone(), key.clone());
+        let payload = {
+            let (issuer, destination) = (idp.entity_id.clone(), slo.clone());
             let (in_response_to, status) = (answer.in_response_to.clone(), answer.status.clone());
+            let relay_state = answer.relay_state.clone();
             self.on_workers(move || {
                 let to = LogoutAddress {
                     issuer: &issuer,
                     destination: &destination,
                     now,
                 };
-                let key = (binding == LogoutBinding::Post).then_some(&key);
-                logout_response(&to, &in_response_to, &status, key)
+                let xml = logout_response(
+                    &to,
+                    &in_response_to,
+                    &status,
+                    binding.signs_document().then_some(&key),
+                )?;
+                signed_for(binding, "SAMLResponse", xml, relay_state.as_deref(), &key)
             })
             .await?
         };
-        deliver(
+        Ok(deliver(
             &app.name,
             &slo,
-            binding,
             "SAMLResponse",
-            xml,
+            payload,
             answer.relay_state.as_deref(),
-            &key,
-        )
+        ))
     }
 
     /// Signing on the signature workers, off the async runtime.
@@ -1187,23 +1192,42 @@ fn origin(url: &str) -> Option<String> {
     Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
-/// A logout message on its way to a service provider's `slo` address, in its binding: a signed
-/// query string (`xml` unsigned), or `xml` already signed, to be posted.
-fn deliver(
-    app_name: &str,
-    slo: &str,
+/// A logout message ready to leave, signed in its binding.
+enum Outgoing {
+    /// The Redirect binding's signed query string.
+    Query(String),
+    /// The POST binding's document, its signature inside.
+    Document(String),
+}
+
+/// The signing step of a logout message, run on the signature workers: the Redirect binding
+/// signs the query string (`xml` is unsigned), the POST binding already signed `xml`.
+fn signed_for(
     binding: LogoutBinding,
-    field: &'static str,
+    field: &str,
     xml: String,
     relay_state: Option<&str>,
     key: &crate::SigningKey,
-) -> Result<LogoutStep, SamlError> {
+) -> Result<Outgoing, SamlError> {
     Ok(match binding {
-        LogoutBinding::Redirect => LogoutStep::Redirect(join_query(
-            slo,
-            &signed_redirect_query(field, &xml, relay_state, key)?,
-        )),
-        LogoutBinding::Post => LogoutStep::Post {
+        LogoutBinding::Redirect => {
+            Outgoing::Query(signed_redirect_query(field, &xml, relay_state, key)?)
+        }
+        LogoutBinding::Post => Outgoing::Document(xml),
+    })
+}
+
+/// Where the member's browser takes a signed logout message next.
+fn deliver(
+    app_name: &str,
+    slo: &str,
+    field: &'static str,
+    payload: Outgoing,
+    relay_state: Option<&str>,
+) -> LogoutStep {
+    match payload {
+        Outgoing::Query(query) => LogoutStep::Redirect(join_query(slo, &query)),
+        Outgoing::Document(xml) => LogoutStep::Post {
             app_name: app_name.to_string(),
             message: PostMessage {
                 url: slo.to_string(),
@@ -1212,7 +1236,7 @@ fn deliver(
                 relay_state: relay_state.map(str::to_string),
             },
         },
-    })
+    }
 }
 
 fn join_query(url: &str, query: &str) -> String {

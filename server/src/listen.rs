@@ -1,6 +1,7 @@
 //! How every listener serves HTTP — the dashboard, the tenant edge on both ports, the operator
-//! endpoints — with the same explicit limits on a request's head, so none of them can be made
-//! to buffer more than [`MAX_HEAD_BYTES`] before a handler runs. Bodies are limited per route
+//! endpoints — with the same explicit limits on a request's head: no handler sees a head over
+//! [`MAX_HEAD_BYTES`] or [`MAX_HEADERS`], and hyper buffers at most twice that before it
+//! answers on its own. Bodies are limited per route
 //! (the member site takes 64 KB, a logo 1 MB, everything else axum's 2 MB).
 
 use std::future::Future;

@@ -640,7 +640,7 @@ fn settings_body(
             </section>
             <section class="card">
                 <h2>"iMIS"</h2>
-                {field("imis_base_url", "iMIS base URL", view.imis_base_url.clone(), "The address of your iMIS site, for example https://members.your-association.org")}
+                {field("imis_base_url", "iMIS base URL", view.imis_base_url.clone(), "The address of your iMIS site, for example https://members.your-association.org. Changing it to another site clears the saved client secrets and background password: enter them again with the new address.")}
                 {field("profile_iqa", "Profile IQA", view.profile_iqa.clone(), "The IQA query that returns a member's profile, taking the username as its parameter.")}
             </section>
             <section class="card">

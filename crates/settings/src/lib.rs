@@ -77,6 +77,23 @@ pub struct TenantSettings {
     timeout: Duration,
 }
 
+/// `scheme://host:port` of an address, lowercased, for comparing where secrets may go.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => "",
+    };
+    let authority = authority
+        .strip_suffix(default_port)
+        .map(str::to_string)
+        .unwrap_or(authority);
+    Some(format!("{scheme}://{authority}"))
+}
+
 fn context(kind: &str, tenant: TenantId) -> String {
     format!("{kind}:tenant-{}", tenant.0)
 }
@@ -98,7 +115,10 @@ impl TenantSettings {
         })
     }
 
-    /// Validates and saves. Empty secret fields keep the stored secrets.
+    /// Validates and saves. Empty secret fields keep the stored secrets — unless the iMIS
+    /// address moved to another origin: secrets were entered for one site and are never sent
+    /// to another (a changed address would otherwise let an admin post them to any host with
+    /// Test connection), so they are cleared and must be entered again.
     pub async fn save(
         &self,
         tenant: TenantId,
@@ -111,9 +131,10 @@ impl TenantSettings {
             .tenant_settings(tenant)
             .await?
             .unwrap_or_else(|| SettingsRecord::empty(now));
+        let same_site = origin(&previous.imis_base_url) == origin(&input.imis_base_url);
         let seal = |kind: &str, typed: &str, kept: &str| -> Result<String, SettingsError> {
             if typed.is_empty() {
-                Ok(kept.to_string())
+                Ok(if same_site { kept.to_string() } else { String::new() })
             } else {
                 Ok(self.secret.seal(&context(kind, tenant), typed.as_bytes())?)
             }

@@ -95,6 +95,48 @@ async fn secrets_are_write_only_sealed_and_kept_when_left_empty() {
     assert_eq!(settings.get(acme).await.unwrap().sign_in_text, "Changed");
 }
 
+/// Review finding: change the address to your own host, leave the secrets empty, press Test
+/// connection, and the stored secrets were posted there. Secrets belong to the site they were
+/// entered for: moving the address to another origin clears them.
+#[tokio::test]
+async fn secrets_do_not_follow_the_address_to_another_site() {
+    let db = sqlite().await;
+    let acme = tenant(&db, "acme").await;
+    let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let settings = TenantSettings::new(db.store().clone(), key, Duration::from_secs(5));
+    settings
+        .save(acme, demo_input("https://members.acme.test"), NOW)
+        .await
+        .unwrap();
+
+    // The same site written differently (default port, case, a path) keeps them.
+    let mut same = demo_input("https://Members.Acme.test:443");
+    same.oidc_client_secret.clear();
+    same.saml_client_secret.clear();
+    same.api_password.clear();
+    same.saml_sso_page = "https://members.acme.test/sso/saml".into();
+    let view = settings.save(acme, same, NOW).await.unwrap();
+    assert!(view.oidc.has_secret && view.saml.has_secret && view.has_api_password);
+
+    // Another site: every secret left empty is gone, none can be sent there.
+    let mut moved = demo_input("https://attacker.example");
+    moved.oidc_client_secret.clear();
+    moved.saml_client_secret.clear();
+    moved.api_password.clear();
+    let view = settings.save(acme, moved, NOW).await.unwrap();
+    assert!(!view.oidc.has_secret && !view.saml.has_secret && !view.has_api_password);
+    let connection = settings.connection(acme).await.unwrap().unwrap();
+    assert!(connection.oidc.is_none() && connection.saml.is_none());
+    assert!(connection.api_password.is_empty());
+
+    // Typed again with the new address, they are kept.
+    let view = settings
+        .save(acme, demo_input("https://attacker.example"), NOW)
+        .await
+        .unwrap();
+    assert!(view.oidc.has_secret && view.has_api_password);
+}
+
 #[tokio::test]
 async fn test_connection_reports_each_step() {
     let base = emulator_base().await;

@@ -2,42 +2,57 @@
 
 use crate::InvalidInput;
 
-fn is_loopback(host: &str) -> bool {
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]") || host.ends_with(".localhost")
+use url::{Host, Url};
+
+/// This machine, by name or address: where plain `http://` is allowed (RFC 8252 §7.3).
+fn is_loopback(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Host::Ipv4(address) => address.is_loopback(),
+        Host::Ipv6(address) => address.is_loopback(),
+    }
 }
 
 /// An exact address an application registers (an OAuth redirect URI, a SAML assertion consumer
 /// service): absolute, https (http only on this machine, as OAuth 2.0 for native apps allows),
-/// no fragment, no wildcard.
+/// no user information, no fragment, no wildcard. Parsed as a URL (WHATWG), so the host checked
+/// is the host a browser would go to: `http://127.0.0.1:1@evil.example/` is evil.example.
 pub fn check_app_address(field: &'static str, uri: &str) -> Result<(), InvalidInput> {
     let invalid = |why: &str| Err(InvalidInput::new(field, format!("{uri}: {why}")));
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return invalid("use a full address such as https://events.example.org/callback");
-    };
-    let host = rest
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default()
-        .rsplit_once(':')
-        .map_or_else(
-            || rest.split(['/', '?', '#']).next().unwrap_or_default(),
-            |(host, _)| host,
-        );
-    if host.is_empty() {
-        return invalid("the address names no host");
-    }
-    if uri.contains('#') {
-        return invalid("addresses may not contain a # fragment");
+    if uri.len() > 2000 || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return invalid("the address is too long or contains spaces");
     }
     if uri.contains('*') {
         return invalid("wildcards are not allowed; list each address");
     }
-    if uri.len() > 2000 || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return invalid("the address is too long or contains spaces");
+    if uri.contains('#') {
+        return invalid("addresses may not contain a # fragment");
     }
-    match scheme {
+    let Some((_, after_scheme)) = uri.split_once("://") else {
+        return invalid("use a full address such as https://events.example.org/callback");
+    };
+    // WHATWG parsing would read `https:///cb` as host `cb`; what was written names no host.
+    if after_scheme.starts_with(['/', '\\']) {
+        return invalid("the address names no host");
+    }
+    let Ok(parsed) = Url::parse(uri) else {
+        return invalid("this is not a valid address");
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return invalid("addresses may not contain a user name or password (user@host)");
+    }
+    let Some(host) = parsed.host() else {
+        return invalid("the address names no host");
+    };
+    if matches!(&host, Host::Domain(name) if name.is_empty()) {
+        return invalid("the address names no host");
+    }
+    match parsed.scheme() {
         "https" => Ok(()),
-        "http" if is_loopback(host) => Ok(()),
+        "http" if is_loopback(&host) => Ok(()),
         _ => invalid("use https://"),
     }
 }
@@ -53,6 +68,8 @@ mod tests {
             "https://events.example.org:8443/cb?tenant=acme",
             "http://localhost:3000/callback",
             "http://127.0.0.1:8080/cb",
+            "http://[::1]:8080/cb",
+            "http://sso.demo.localhost:8080/cb",
         ] {
             assert!(check_app_address("redirect_uris", good).is_ok(), "{good}");
         }
@@ -64,6 +81,11 @@ mod tests {
             "https:///cb",
             "javascript://alert(1)",
             "https://events.example.org/a b",
+            // The review's bypass: the host is what follows the @.
+            "http://127.0.0.1:1@evil.example/cb",
+            "http://localhost@evil.example/cb",
+            "https://user:secret@events.example.org/cb",
+            "http://127.0.0.1.evil.example/cb",
         ] {
             assert!(check_app_address("redirect_uris", bad).is_err(), "{bad}");
         }

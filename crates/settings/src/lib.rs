@@ -134,7 +134,11 @@ impl TenantSettings {
         let same_site = origin(&previous.imis_base_url) == origin(&input.imis_base_url);
         let seal = |kind: &str, typed: &str, kept: &str| -> Result<String, SettingsError> {
             if typed.is_empty() {
-                Ok(if same_site { kept.to_string() } else { String::new() })
+                Ok(if same_site {
+                    kept.to_string()
+                } else {
+                    String::new()
+                })
             } else {
                 Ok(self.secret.seal(&context(kind, tenant), typed.as_bytes())?)
             }

@@ -293,6 +293,10 @@ async fn the_code_flow_with_pkce_through_the_hosted_sign_in() {
         .json();
     assert_eq!(discovery["issuer"], ISSUER);
     assert_eq!(discovery["token_endpoint"], format!("{ISSUER}/oidc/token"));
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
 
     // Not signed in: the hosted sign-in, then back to the same request.
     let first = op.get(&op.authorize_url(&[]), None, None).await;
@@ -408,6 +412,9 @@ async fn errors_go_to_a_page_or_to_the_application_as_the_spec_says() {
         (("response_type", "token"), "unauthorized_client"),
         (("scope", "profile"), "invalid_scope"),
         (("code_challenge_method", "S512"), "invalid_request"),
+        // PKCE plain is not offered (OAuth 2.1), by name or by leaving the method out.
+        (("code_challenge_method", "plain"), "invalid_request"),
+        (("code_challenge_method", ""), "invalid_request"),
     ] {
         let reply = op
             .get(&op.authorize_url(&[extra]), Some(&session), None)

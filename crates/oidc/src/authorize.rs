@@ -40,6 +40,8 @@ pub enum ResponseMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ChallengeMethod {
     S256,
+    /// Never accepted any more; kept so a sign-in stored before S256 became the only method
+    /// can still be read (and fails its code exchange only if the verifier is wrong).
     Plain,
 }
 
@@ -295,9 +297,17 @@ pub fn check_request(
             )
         }
         (Some(challenge), method) => {
+            // OAuth 2.1 drops `plain`, and RFC 7636 §4.2 lets a server refuse it; an absent
+            // method means `plain` (§4.3), so it is refused too.
             let method = match method {
-                None | Some("plain") => ChallengeMethod::Plain,
                 Some("S256") => ChallengeMethod::S256,
+                None | Some("plain") => {
+                    return refuse(
+                        response_mode,
+                        "invalid_request",
+                        "code_challenge_method must be S256 (plain is not supported)",
+                    )
+                }
                 Some(other) => {
                     return refuse(
                         response_mode,
@@ -601,13 +611,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s256.code_challenge.unwrap().method, ChallengeMethod::S256);
-        let plain = check_request(
-            &code_request(&[("code_challenge", challenge)]),
-            Some(&events),
-        )
-        .unwrap();
-        assert_eq!(plain.code_challenge.unwrap().method, ChallengeMethod::Plain);
         for bad in [
+            // plain, by default or by name: refused (OAuth 2.1).
+            vec![("code_challenge", challenge)],
+            vec![
+                ("code_challenge", challenge),
+                ("code_challenge_method", "plain"),
+            ],
             vec![
                 ("code_challenge", challenge),
                 ("code_challenge_method", "S512"),

@@ -41,7 +41,7 @@ pub fn discovery_document(issuer: &str) -> Value {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": client_auth,
         "revocation_endpoint_auth_methods_supported": client_auth,
-        "code_challenge_methods_supported": ["S256", "plain"],
+        "code_challenge_methods_supported": ["S256"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

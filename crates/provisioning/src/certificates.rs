@@ -116,8 +116,9 @@ impl ResolvesServerCert for CertificateResolver {
     }
 }
 
-/// The edge's crypto: ring, with only AEAD suites that have forward secrecy (all TLS 1.3
-/// suites; ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2), strongest first.
+/// The edge's crypto: ring, with exactly seed 000's suites in its order, less the two CBC
+/// suites rustls never offers: the three TLS 1.3 suites, and for TLS 1.2 ECDHE-ECDSA with
+/// AES-GCM (tenant certificates are ECDSA P-256, so no RSA suite could ever be used).
 pub fn provider() -> CryptoProvider {
     CryptoProvider {
         cipher_suites: vec![
@@ -126,10 +127,6 @@ pub fn provider() -> CryptoProvider {
             cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
             cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
             cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-            cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-            cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-            cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-            cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
         ],
         ..default_provider()
     }

@@ -257,12 +257,17 @@ async fn authorize_with(state: SiteState, headers: HeaderMap, params: Params) ->
             None => return unavailable(&"a usable session that is missing"),
         },
     };
-    let subject = subject(&session.member);
     let consent_needed = state
         .site
         .oidc
         .consents
-        .needed(&client, &subject.sub, &request.scopes, &request.prompt, now)
+        .needed(
+            &client,
+            &subject(&session.member).sub,
+            &request.scopes,
+            &request.prompt,
+            now,
+        )
         .await;
     match consent_needed {
         Ok(true) if request.prompt.contains(&Prompt::None) => {
@@ -281,12 +286,24 @@ async fn authorize_with(state: SiteState, headers: HeaderMap, params: Params) ->
         Ok(false) => {}
         Err(error) => return unavailable(&error),
     }
+    answer_signed_in(&state, &site, &client, &request, &session, now).await
+}
+
+/// Issues what the request asked for to the signed-in member and records the sign-in.
+async fn answer_signed_in(
+    state: &SiteState,
+    site: &Site,
+    client: &Client,
+    request: &AuthorizationRequest,
+    session: &vestibule_members::MemberSession,
+    now: Timestamp,
+) -> Response {
     let answer = respond(
-        &state,
-        &site,
-        &client,
-        &request,
-        subject,
+        state,
+        site,
+        client,
+        request,
+        subject(&session.member),
         session.created_at,
         now,
     )
@@ -434,7 +451,14 @@ async fn consent(
     {
         return unavailable(&error);
     }
-    Redirect::to(&resume_url(&params)).into_response()
+    // The answer to the request the member just consented to, at once: going back through
+    // the authorization endpoint would ask again whenever consent is not remembered (an
+    // application that remembers it for 0 days asked forever).
+    let now = Timestamp::now();
+    if request.sign_in_need(Some(session.created_at), now) != SignInNeed::UseSession {
+        return Redirect::to(&resume_url(&params)).into_response();
+    }
+    answer_signed_in(&state, &site, &client, &request, &session, now).await
 }
 
 /// The pairs of a query string (without its `?`); nothing when it cannot be read.

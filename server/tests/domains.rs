@@ -653,7 +653,10 @@ async fn the_edge_refuses_old_protocols_and_non_aead_suites() {
         .collect();
     assert_eq!(
         tls12,
-        ["ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-AES128-GCM-SHA256"],
+        [
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+            "ECDHE-ECDSA-AES128-GCM-SHA256"
+        ],
         "{report}"
     );
 }

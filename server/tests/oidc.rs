@@ -581,9 +581,48 @@ async fn consent_is_asked_once_and_a_refusal_goes_back_as_access_denied() {
             Some(&session),
         )
         .await;
-    assert!(allowed.location().starts_with("/oidc/authorize?"));
+    // Consenting answers the request at once, with its code and state.
+    assert!(
+        allowed.location().starts_with(REDIRECT),
+        "{}",
+        allowed.location()
+    );
+    assert!(param(&allowed.location(), "code").is_some());
+    assert_eq!(param(&allowed.location(), "state").as_deref(), Some("st-1"));
     // Consent is remembered: the next request goes straight through.
     op.code(&session).await;
+}
+
+/// Review finding: with consent remembered for 0 days the consent page came back forever.
+/// Now 0 means "ask on every sign-in": each consent answers its own request.
+#[tokio::test]
+async fn consent_remembered_for_no_days_is_asked_every_time_and_answers_each_request() {
+    let op = provider(|input| {
+        input.consent = true;
+        input.consent_grace_days = 0;
+    })
+    .await;
+    let session = op.sign_in().await;
+    for _ in 0..2 {
+        let asked = op.get(&op.authorize_url(&[]), Some(&session), None).await;
+        assert!(asked.body.contains("Share your details?"), "{}", asked.body);
+        let allowed = op
+            .browser_post(
+                "/oidc/consent",
+                form(&[
+                    ("request", &consent_request(&asked.body)),
+                    ("decision", "allow"),
+                ]),
+                Some(&session),
+            )
+            .await;
+        assert!(
+            allowed.location().starts_with(REDIRECT),
+            "{}",
+            allowed.location()
+        );
+        assert!(param(&allowed.location(), "code").is_some());
+    }
 }
 
 impl Provider {
@@ -679,6 +718,8 @@ async fn each_member_sign_in_outcome_is_in_the_audit_log_with_its_application() 
         vec![
             row("jane", "sign_in.failed", &app, "wrong password"),
             row("jane", "sign_in.failed", &app, "access_denied"),
+            // The consent answers its request, then the next request goes straight through.
+            row("jane", "sign_in.succeeded", &app, "signed in"),
             row("jane", "sign_in.succeeded", &app, "signed in"),
             row("jane", "sign_in.failed", &app, "wrong password"),
             row("jane", "sign_in.succeeded", &app, "signed in"),

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -90,6 +91,35 @@ fn to_https(https_port: u16, method: &Method, headers: &HeaderMap, uri: &Uri) ->
     (status, [(header::LOCATION, location)]).into_response()
 }
 
+/// `421 Misdirected Request` (RFC 9110 §15.5.20) for a request whose host is not the name the
+/// connection's certificate was chosen by (SNI): one tenant's pages, issuer and metadata must
+/// never be served under another tenant's certificate. HTTP/2 requests name their host in
+/// `:authority` only; it is copied to `Host`, where the member site reads it.
+async fn host_is_sni(
+    State(sni): State<Option<String>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !request.headers().contains_key(header::HOST) {
+        if let Some(value) = request
+            .uri()
+            .authority()
+            .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
+        {
+            request.headers_mut().insert(header::HOST, value);
+        }
+    }
+    let host = request_host(request.headers());
+    if sni.is_none() || host != sni {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "This connection was made for another address; open the link again.",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
 /// Accepts TLS connections and serves `router` on them until the process ends. A client that
 /// asks for a name we hold no certificate for fails the handshake.
 pub async fn serve_https(
@@ -126,6 +156,10 @@ pub async fn serve_https(
                 }
                 Err(_) => return,
             };
+            // The name the certificate was chosen by: every request on this connection must be
+            // for it, or a tenant's pages would be served under another tenant's certificate.
+            let sni = tls.get_ref().1.server_name().map(str::to_ascii_lowercase);
+            let router = router.layer(axum::middleware::from_fn_with_state(sni, host_is_sni));
             let service = crate::listen::connection_service(&router, peer);
             if let Err(error) = crate::listen::connection_builder()
                 .serve_connection(TokioIo::new(tls), service)

@@ -222,6 +222,30 @@ async fn provisions_a_domain_and_serves_it_over_tls_by_sni() {
         .contains("strict-transport-security: max-age="));
     assert!(response.contains("acme"), "{response}");
 
+    // Review finding: SNI picked acme's certificate, the Host header named another tenant, and
+    // that tenant's pages came back under acme's certificate. Now: 421, nothing served.
+    let (misdirected, _) =
+        sandbox::https_request_to_host(sandbox.https, "sso.acme.test", "sso.beta.test", &root, "")
+            .await
+            .unwrap();
+    assert!(misdirected.starts_with("HTTP/1.1 421"), "{misdirected}");
+    assert!(!misdirected.contains("acme"), "{misdirected}");
+    // HTTP/2 is offered (an h2-only client was cut off), HTTP/1.1 still.
+    assert_eq!(
+        sandbox::negotiated_protocol(sandbox.https, "sso.acme.test", &root, &[b"h2"])
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"h2"[..])
+    );
+    assert_eq!(
+        sandbox::negotiated_protocol(sandbox.https, "sso.acme.test", &root, &[b"http/1.1"])
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"http/1.1"[..])
+    );
+
     // A name we hold no certificate for gets no certificate at all.
     let refused = https_get(sandbox.https, "other.acme.test", &root).await;
     assert!(refused.is_err(), "{refused:?}");

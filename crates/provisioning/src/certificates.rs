@@ -146,7 +146,8 @@ pub fn server_config(
         .with_no_client_auth()
         .with_cert_resolver(resolver);
     config.ignore_client_order = true;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // HTTP/2 first, for clients that speak only it; the listener serves both.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config.ticketer = rustls::crypto::ring::Ticketer::new()
         .map_err(|e| ProvisioningError::Config(format!("TLS session tickets: {e}")))?;
     Ok(config)

@@ -123,22 +123,54 @@ pub async fn https_request(
     root: &[u8],
     extra_headers: &str,
 ) -> Result<(String, Vec<u8>), String> {
+    https_request_to_host(edge, name, name, root, extra_headers).await
+}
+
+fn client_config(root: &[u8], alpn: &[&[u8]]) -> ClientConfig {
     let mut roots = RootCertStore::empty();
     for certificate in rustls_pemfile::certs(&mut &root[..]) {
         roots.add(certificate.unwrap()).unwrap();
     }
-    let config = ClientConfig::builder_with_provider(Arc::new(provider()))
+    let mut config = ClientConfig::builder_with_provider(Arc::new(provider()))
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+    config
+}
+
+/// The application protocol the edge picks for `name` when a client offers `offered`.
+pub async fn negotiated_protocol(
+    edge: std::net::SocketAddr,
+    name: &str,
+    root: &[u8],
+    offered: &[&[u8]],
+) -> Result<Option<Vec<u8>>, String> {
     let tcp = TcpStream::connect(edge).await.map_err(|e| e.to_string())?;
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(client_config(root, offered)))
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec))
+}
+
+/// A request whose TLS server name is `sni` and whose `Host` header is `host`.
+pub async fn https_request_to_host(
+    edge: std::net::SocketAddr,
+    sni: &str,
+    host: &str,
+    root: &[u8],
+    extra_headers: &str,
+) -> Result<(String, Vec<u8>), String> {
+    let name = sni;
+    let tcp = TcpStream::connect(edge).await.map_err(|e| e.to_string())?;
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(client_config(root, &[])))
         .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
         .await
         .map_err(|e| e.to_string())?;
     tls.write_all(
-        format!("GET / HTTP/1.1\r\nHost: {name}\r\n{extra_headers}Connection: close\r\n\r\n")
+        format!("GET / HTTP/1.1\r\nHost: {host}\r\n{extra_headers}Connection: close\r\n\r\n")
             .as_bytes(),
     )
     .await

@@ -10,7 +10,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-use crate::profile::parse_iqa;
+use crate::profile::{parse_iqa, row_of};
 use crate::token::{parse, snippet};
 use crate::{AccessToken, ImisError, Profile};
 
@@ -136,7 +136,8 @@ impl Imis {
         parse(&url, status.as_u16(), &body)
     }
 
-    /// The first row of the IQA query `query` for `username`, as a profile.
+    /// The row of the IQA query `query` that belongs to `username` (exactly one, see
+    /// `profile::row_of`), as a profile.
     pub async fn profile(
         &self,
         token: &AccessToken,
@@ -150,7 +151,7 @@ impl Imis {
         let body = self
             .get_json(&format!("{}/api/IQA?{parameters}", self.base), token)
             .await?;
-        parse_iqa(&body)
+        row_of(parse_iqa(&body)?, username)
     }
 
     /// `GET /api/Party/{id}`, as iMIS's JSON.

@@ -23,6 +23,18 @@ pub enum ImisError {
     NotFound,
     #[error("the IQA query returned no profile for this user")]
     NoProfile,
+    /// The profile IQA's rows do not say whose they are, so none can be trusted to be the
+    /// signed-in member's.
+    #[error("the profile IQA returns no UserName column, so its rows cannot be matched to the member signing in; add UserName to the query")]
+    ProfileWithoutUsername,
+    /// The profile IQA did not return exactly one row for the username iMIS's token named
+    /// (a filter that is too loose, or none at all).
+    #[error("the profile IQA returned {matching} rows for {username} (and {other} for other users); it must return exactly that member's row: check its filter on the username parameter")]
+    ProfileNotUnique {
+        username: String,
+        matching: usize,
+        other: usize,
+    },
     #[error("iMIS answered HTTP {status} from {url}: {detail}")]
     Unexpected {
         url: String,

@@ -69,10 +69,9 @@ impl Member {
         if name.is_empty() {
             name = username.to_string();
         }
-        let username = match get(&["UserName", "Username", "LoginName"]) {
-            found if !found.is_empty() => found,
-            _ => username.to_string(),
-        };
+        // The row is the one whose username is the token's (`Imis::profile` checked it): the
+        // spelling in iMIS's record wins.
+        let username = profile.username().unwrap_or(username).to_string();
         Some(Member {
             source: IdentitySource::Imis,
             subject: format!("imis:{id}"),

@@ -126,6 +126,28 @@ impl World {
     }
 }
 
+/// Review finding: an IQA whose filter ignores the username returns every member, and the
+/// first row (jane's) signed omar in as jane. Only the row whose username is the token's counts.
+#[tokio::test]
+async fn a_loose_profile_iqa_never_signs_a_member_in_as_someone_else() {
+    let db = vestibule_storage::testing::sqlite().await;
+    let world = world(&db).await;
+    world.emulator.set_behaviour(Behaviour {
+        loose_iqa: true,
+        ..Behaviour::default()
+    });
+    let token = world.refresh_token("omar");
+    let signed_in = world
+        .members
+        .complete_imis_sign_in(world.acme, ImisFlow::OpenIdConnect, None, &token, NOW)
+        .await
+        .unwrap();
+    assert_eq!(signed_in.member.username, "omar");
+    let jane = world.members.find_member(world.acme, "jane").await.unwrap();
+    assert_ne!(signed_in.member.subject, jane.subject);
+    assert_eq!(jane.username, "jane");
+}
+
 #[tokio::test]
 async fn imis_sign_in_round_trip_keeps_the_destination_and_opens_a_session() {
     for_each_backend(|db| async move {

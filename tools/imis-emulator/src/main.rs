@@ -43,6 +43,7 @@ async fn main() -> std::process::ExitCode {
         Behaviour {
             delay_ms: cli.delay_ms,
             fail: cli.fail,
+            loose_iqa: false,
         },
     );
     let listener = match tokio::net::TcpListener::bind(cli.listen).await {

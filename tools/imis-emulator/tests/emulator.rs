@@ -325,8 +325,8 @@ async fn it_can_be_made_to_fail_and_to_be_slow() {
     let all = Emulator::new(
         Directory::demo(),
         Behaviour {
-            delay_ms: 0,
             fail: FailMode::All,
+            ..Behaviour::default()
         },
     );
     assert_eq!(

@@ -722,7 +722,7 @@ pub async fn set_member_password(
     )
 }
 
-/// Removes a directory member and ends their sessions.
+/// Removes a directory member, ends their sessions and revokes their tokens.
 #[server(prefix = "/api", endpoint = "remove_member")]
 pub async fn remove_member(csrf: String, cloud_id: String, id: i64) -> Result<(), AppError> {
     ssr::respond(
@@ -731,7 +731,9 @@ pub async fn remove_member(csrf: String, cloud_id: String, id: i64) -> Result<()
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let members = ssr::members()?;
             let target = member_target(&members, tenant.id, id).await?;
-            members.remove_directory_member(tenant.id, id).await?;
+            members
+                .remove_directory_member(tenant.id, id, ssr::now())
+                .await?;
             let before = serde_json::json!({ "username": target });
             ssr::record_change(
                 &caller,

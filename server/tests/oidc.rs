@@ -36,6 +36,7 @@ struct Provider {
     secret: String,
     db: TestDatabase,
     tenant: vestibule_domain::TenantId,
+    members: vestibule_members::Members,
 }
 
 struct Reply {
@@ -138,6 +139,7 @@ async fn provider(adjust: impl FnOnce(&mut ClientInput)) -> Provider {
         secret: shown.client_secret.unwrap_or_default(),
         db,
         tenant: acme,
+        members: engines.members.clone(),
     }
 }
 
@@ -595,6 +597,78 @@ async fn consent_is_asked_once_and_a_refusal_goes_back_as_access_denied() {
 
 /// Review finding: with consent remembered for 0 days the consent page came back forever.
 /// Now 0 means "ask on every sign-in": each consent answers its own request.
+impl Provider {
+    /// Jane signs in and holds a session, a redeemed access token and an unredeemed code.
+    async fn holdings(&self) -> (String, String, String) {
+        let session = self.sign_in().await;
+        let tokens = self.redeem(&self.code(&session).await).await.json();
+        let access = tokens["access_token"].as_str().unwrap().to_string();
+        let unredeemed = self.code(&session).await;
+        (session, access, unredeemed)
+    }
+
+    /// None of what [`Self::holdings`] gave works any more.
+    async fn all_ended(&self, session: String, access: String, unredeemed: String) {
+        let info = self.get("/oidc/userinfo", None, Some(&access)).await;
+        assert_eq!(info.status, StatusCode::UNAUTHORIZED, "{}", info.body);
+        let facts = self
+            .backchannel(
+                "/oidc/introspect",
+                form(&[("token", &access)]),
+                self.basic(),
+            )
+            .await
+            .json();
+        assert_eq!(facts["active"], false);
+        assert_eq!(
+            self.redeem(&unredeemed).await.json()["error"],
+            "invalid_grant"
+        );
+        // The session is gone: authorizing asks for the sign-in again.
+        let again = self
+            .get(&self.authorize_url(&[]), Some(&session), None)
+            .await;
+        assert!(
+            again.location().starts_with("/login?"),
+            "{}",
+            again.location()
+        );
+    }
+}
+
+/// Review finding: removing a member, or an admin resetting their password, left their access
+/// tokens (userinfo 200, introspection active) and sessions alive until they expired.
+#[tokio::test]
+async fn a_reset_password_or_a_removed_member_ends_every_token_and_session() {
+    let op = provider(|_| {}).await;
+    let jane = op.members.directory(op.tenant).await.unwrap().remove(0);
+    let (session, access, unredeemed) = op.holdings().await;
+    let info = op.get("/oidc/userinfo", None, Some(&access)).await;
+    assert_eq!(info.status, StatusCode::OK);
+    op.members
+        .set_directory_password(
+            op.tenant,
+            jane.id,
+            "an admin's new password",
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    op.all_ended(session, access, unredeemed).await;
+
+    // Signed in again with the new password, then removed.
+    op.members
+        .set_directory_password(op.tenant, jane.id, "jane-member-password", Timestamp::now())
+        .await
+        .unwrap();
+    let (session, access, unredeemed) = op.holdings().await;
+    op.members
+        .remove_directory_member(op.tenant, jane.id, Timestamp::now())
+        .await
+        .unwrap();
+    op.all_ended(session, access, unredeemed).await;
+}
+
 #[tokio::test]
 async fn consent_remembered_for_no_days_is_asked_every_time_and_answers_each_request() {
     let op = provider(|input| {

@@ -139,13 +139,14 @@ impl Members {
         }
     }
 
-    /// Removes one of the tenant's members and ends their sessions.
+    /// Removes one of the tenant's members, ends their sessions and revokes their tokens.
     pub async fn remove_directory_member(
         &self,
         tenant: TenantId,
         id: i64,
+        now: Timestamp,
     ) -> Result<(), MembersError> {
-        if self.store.delete_directory_member(tenant, id).await? {
+        if self.store.delete_directory_member(tenant, id, now).await? {
             Ok(())
         } else {
             Err(MembersError::NotFound)

@@ -487,12 +487,14 @@ async fn the_member_directory_signs_members_in_with_argon2id_passwords() {
             .is_ok());
         // Another tenant cannot touch this member.
         assert!(matches!(
-            members.remove_directory_member(world.beta, added.id).await,
+            members
+                .remove_directory_member(world.beta, added.id, NOW)
+                .await,
             Err(MembersError::NotFound)
         ));
         // Removing the member ends their sessions.
         members
-            .remove_directory_member(world.acme, added.id)
+            .remove_directory_member(world.acme, added.id, NOW)
             .await
             .unwrap();
         assert!(members

@@ -170,6 +170,7 @@ impl Grants {
                 client_id: request.client_id.clone(),
                 redirect_uri: request.redirect_uri.clone(),
                 grant_json: to_json(&grant)?,
+                subject: grant.subject.sub.clone(),
                 expires_at: now + CODE_LIFETIME,
                 used_at: None,
             })
@@ -419,6 +420,7 @@ impl Grants {
                 client_id: client.client_id.clone(),
                 code_hash,
                 grant_json: to_json(grant)?,
+                subject: grant.subject.sub.clone(),
                 expires_at: now + Seconds(client.settings.access_token_seconds),
                 revoked_at: None,
             })

@@ -85,6 +85,7 @@ fn main() {
                 redirect_uri: "https://events.example.org/cb".to_string(),
                 // About what a member's grant weighs (claims, nonce, PKCE challenge).
                 grant_json: "g".repeat(600),
+                subject: "directory:jane".to_string(),
                 expires_at: Timestamp(now.0 + 60),
                 used_at: None,
             };

@@ -171,24 +171,36 @@ impl Store {
         password_hash: &str,
         now: Timestamp,
     ) -> Result<bool> {
-        let affected = with_pool!(self, pool => {
-            sqlx::query(
+        let username: Option<String> = with_pool!(self, pool => {
+            sqlx::query_scalar(
                 "UPDATE directory_members SET password_hash = $1, updated_at = $2 \
-                 WHERE tenant_id = $3 AND id = $4",
+                 WHERE tenant_id = $3 AND id = $4 RETURNING username",
             )
             .bind(password_hash)
             .bind(now.0)
             .bind(tenant.0)
             .bind(id)
-            .execute(pool)
+            .fetch_optional(pool)
             .await?
-            .rows_affected()
         });
-        Ok(affected == 1)
+        let Some(username) = username else {
+            return Ok(false);
+        };
+        // A reset password is an admin taking the account back: whatever the old one opened
+        // ends with it.
+        self.revoke_member_grants(tenant, &format!("directory:{username}"), now)
+            .await?;
+        Ok(true)
     }
 
-    /// Removes a member and ends their sessions; false when the tenant has no such member.
-    pub async fn delete_directory_member(&self, tenant: TenantId, id: i64) -> Result<bool> {
+    /// Removes a member, ends their sessions and revokes their tokens; false when the tenant
+    /// has no such member.
+    pub async fn delete_directory_member(
+        &self,
+        tenant: TenantId,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<bool> {
         let username: Option<String> = with_pool!(self, pool => {
             sqlx::query_scalar(
                 "DELETE FROM directory_members WHERE tenant_id = $1 AND id = $2 \
@@ -202,13 +214,8 @@ impl Store {
         let Some(username) = username else {
             return Ok(false);
         };
-        with_pool!(self, pool => {
-            sqlx::query("DELETE FROM member_sessions WHERE tenant_id = $1 AND subject = $2")
-                .bind(tenant.0)
-                .bind(format!("directory:{username}"))
-                .execute(pool)
-                .await?;
-        });
+        self.revoke_member_grants(tenant, &format!("directory:{username}"), now)
+            .await?;
         Ok(true)
     }
 

@@ -14,6 +14,8 @@ pub struct CodeRecord {
     pub client_id: String,
     pub redirect_uri: String,
     pub grant_json: String,
+    /// The member's `sub`, so everything a member holds can be revoked at once.
+    pub subject: String,
     pub expires_at: Timestamp,
     pub used_at: Option<Timestamp>,
 }
@@ -26,20 +28,33 @@ pub struct AccessTokenRecord {
     /// The code it was issued for, if any.
     pub code_hash: Option<String>,
     pub grant_json: String,
+    /// The member's `sub`, so everything a member holds can be revoked at once.
+    pub subject: String,
     pub expires_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
 
-type CodeRow = (String, i64, String, String, String, i64, Option<i64>);
+type CodeRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+);
 
 fn code(row: CodeRow) -> CodeRecord {
-    let (code_hash, tenant, client_id, redirect_uri, grant_json, expires_at, used_at) = row;
+    let (code_hash, tenant, client_id, redirect_uri, grant_json, subject, expires_at, used_at) =
+        row;
     CodeRecord {
         code_hash,
         tenant: TenantId(tenant),
         client_id,
         redirect_uri,
         grant_json,
+        subject,
         expires_at: Timestamp(expires_at),
         used_at: used_at.map(Timestamp),
     }
@@ -51,27 +66,30 @@ type TokenRow = (
     String,
     Option<String>,
     String,
+    String,
     i64,
     Option<i64>,
 );
 
 fn token(row: TokenRow) -> AccessTokenRecord {
-    let (token_hash, tenant, client_id, code_hash, grant_json, expires_at, revoked_at) = row;
+    let (token_hash, tenant, client_id, code_hash, grant_json, subject, expires_at, revoked_at) =
+        row;
     AccessTokenRecord {
         token_hash,
         tenant: TenantId(tenant),
         client_id,
         code_hash,
         grant_json,
+        subject,
         expires_at: Timestamp(expires_at),
         revoked_at: revoked_at.map(Timestamp),
     }
 }
 
 const CODE_COLUMNS: &str =
-    "code_hash, tenant_id, client_id, redirect_uri, grant_json, expires_at, used_at";
+    "code_hash, tenant_id, client_id, redirect_uri, grant_json, subject, expires_at, used_at";
 const TOKEN_COLUMNS: &str =
-    "token_hash, tenant_id, client_id, code_hash, grant_json, expires_at, revoked_at";
+    "token_hash, tenant_id, client_id, code_hash, grant_json, subject, expires_at, revoked_at";
 
 /// The access token a redemption of a code issues, if the database's checks pass.
 #[derive(Debug, Clone, Copy)]
@@ -100,13 +118,14 @@ impl Store {
     pub async fn insert_code(&self, record: &CodeRecord) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(&format!(
-                "INSERT INTO oidc_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                "INSERT INTO oidc_codes ({CODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             ))
             .bind(&record.code_hash)
             .bind(record.tenant.0)
             .bind(&record.client_id)
             .bind(&record.redirect_uri)
             .bind(&record.grant_json)
+            .bind(&record.subject)
             .bind(record.expires_at.0)
             .bind(record.used_at.map(|t| t.0))
             .execute(pool)
@@ -156,8 +175,8 @@ impl Store {
              AND used_at IS NULL RETURNING {CODE_COLUMNS}"
         );
         let insert = "INSERT INTO oidc_access_tokens \
-             (token_hash, tenant_id, client_id, code_hash, grant_json, expires_at, revoked_at) \
-             SELECT $4, tenant_id, client_id, code_hash, grant_json, $5, NULL";
+             (token_hash, tenant_id, client_id, code_hash, grant_json, subject, expires_at, \
+             revoked_at) SELECT $4, tenant_id, client_id, code_hash, grant_json, subject, $5, NULL";
         let good = "client_id = $6 AND redirect_uri = $7 AND expires_at > $1";
         // The same seven parameters for either database's statement.
         macro_rules! bind_redemption {
@@ -236,17 +255,55 @@ impl Store {
         Ok(())
     }
 
+    /// Ends what a member holds with every application of the tenant at once: access tokens
+    /// are revoked, codes not yet redeemed can no longer be, and their sessions end. For a
+    /// member removed, or whose password an admin reset.
+    pub async fn revoke_member_grants(
+        &self,
+        tenant: TenantId,
+        subject: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE oidc_access_tokens SET revoked_at = $3 \
+                 WHERE tenant_id = $1 AND subject = $2 AND revoked_at IS NULL",
+            )
+            .bind(tenant.0)
+            .bind(subject)
+            .bind(now.0)
+            .execute(pool)
+            .await?;
+            sqlx::query(
+                "UPDATE oidc_codes SET used_at = $3 \
+                 WHERE tenant_id = $1 AND subject = $2 AND used_at IS NULL",
+            )
+            .bind(tenant.0)
+            .bind(subject)
+            .bind(now.0)
+            .execute(pool)
+            .await?;
+            sqlx::query("DELETE FROM member_sessions WHERE tenant_id = $1 AND subject = $2")
+                .bind(tenant.0)
+                .bind(subject)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
     pub async fn insert_access_token(&self, record: &AccessTokenRecord) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(&format!(
                 "INSERT INTO oidc_access_tokens ({TOKEN_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             ))
             .bind(&record.token_hash)
             .bind(record.tenant.0)
             .bind(&record.client_id)
             .bind(&record.code_hash)
             .bind(&record.grant_json)
+            .bind(&record.subject)
             .bind(record.expires_at.0)
             .bind(record.revoked_at.map(|t| t.0))
             .execute(pool)

@@ -330,14 +330,15 @@ async fn the_code_flow_with_pkce_through_the_hosted_sign_in() {
     .unwrap();
     assert_eq!(claims["iss"], ISSUER);
     assert_eq!(claims["aud"], op.client_id.as_str());
-    assert_eq!(claims["sub"], "directory:jane");
+    let jane = op.members.directory(op.tenant).await.unwrap().remove(0);
+    assert_eq!(claims["sub"], jane.subject.as_str());
     assert_eq!(claims["nonce"], "no-1");
     assert_eq!(claims["email"], "jane@acme.test");
 
     let access = tokens["access_token"].as_str().unwrap();
     let info = op.get("/oidc/userinfo", None, Some(access)).await;
     assert_eq!(info.status, StatusCode::OK, "{}", info.body);
-    assert_eq!(info.json()["sub"], "directory:jane");
+    assert_eq!(info.json()["sub"], jane.subject.as_str());
 
     // Introspection for the owner; then a replayed code revokes the token.
     let facts = op

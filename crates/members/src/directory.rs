@@ -19,6 +19,8 @@ pub struct NewDirectoryMember {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryMember {
     pub id: i64,
+    /// The `sub` applications know the member by.
+    pub subject: String,
     pub username: String,
     pub email: String,
     pub given_name: String,
@@ -30,6 +32,7 @@ impl From<DirectoryMemberRecord> for DirectoryMember {
     fn from(record: DirectoryMemberRecord) -> Self {
         Self {
             id: record.id,
+            subject: record.subject,
             username: record.username,
             email: record.email,
             given_name: record.given_name,
@@ -97,6 +100,9 @@ impl Members {
         let record = DirectoryMemberRecord {
             id: 0,
             tenant,
+            // Opaque and new: a `sub` is never reassigned (OpenID Connect Core §2), so a later
+            // member with this username is someone else to every application.
+            subject: format!("directory:{}", vestibule_staff::random_token()),
             username,
             email: email.to_string(),
             given_name,

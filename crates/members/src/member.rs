@@ -101,7 +101,7 @@ impl Member {
         ]);
         Member {
             source: IdentitySource::Directory,
-            subject: format!("directory:{}", record.username),
+            subject: record.subject.clone(),
             id: record.username.clone(),
             username: record.username.clone(),
             email: record.email.clone(),

@@ -11,6 +11,9 @@ use crate::{Result, Store};
 pub struct DirectoryMemberRecord {
     pub id: i64,
     pub tenant: TenantId,
+    /// The member's `sub` (and the key of their SAML persistent NameIDs and consents): opaque,
+    /// made once when they are added and never given to anyone else, whatever the username.
+    pub subject: String,
     pub username: String,
     pub email: String,
     pub given_name: String,
@@ -60,17 +63,39 @@ pub struct LogoRecord {
     pub updated_at: Timestamp,
 }
 
-const DIRECTORY_COLUMNS: &str = "id, tenant_id, username, email, given_name, family_name, \
-     password_hash, created_at, updated_at";
+const DIRECTORY_COLUMNS: &str = "id, tenant_id, subject, username, email, given_name, \
+     family_name, password_hash, created_at, updated_at";
 
-type DirectoryRow = (i64, i64, String, String, String, String, String, i64, i64);
+type DirectoryRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+);
 
 fn directory_member(row: DirectoryRow) -> DirectoryMemberRecord {
-    let (id, tenant, username, email, given_name, family_name, password_hash, created, updated) =
-        row;
+    let (
+        id,
+        tenant,
+        subject,
+        username,
+        email,
+        given_name,
+        family_name,
+        password_hash,
+        created,
+        updated,
+    ) = row;
     DirectoryMemberRecord {
         id,
         tenant: TenantId(tenant),
+        subject,
         username,
         email,
         given_name,
@@ -110,11 +135,12 @@ impl Store {
     ) -> Result<DirectoryMemberRecord> {
         let id: i64 = with_pool!(self, pool => {
             sqlx::query_scalar(
-                "INSERT INTO directory_members (tenant_id, username, email, given_name, \
+                "INSERT INTO directory_members (tenant_id, subject, username, email, given_name, \
                  family_name, password_hash, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             )
             .bind(member.tenant.0)
+            .bind(&member.subject)
             .bind(&member.username)
             .bind(&member.email)
             .bind(&member.given_name)
@@ -171,10 +197,10 @@ impl Store {
         password_hash: &str,
         now: Timestamp,
     ) -> Result<bool> {
-        let username: Option<String> = with_pool!(self, pool => {
+        let subject: Option<String> = with_pool!(self, pool => {
             sqlx::query_scalar(
                 "UPDATE directory_members SET password_hash = $1, updated_at = $2 \
-                 WHERE tenant_id = $3 AND id = $4 RETURNING username",
+                 WHERE tenant_id = $3 AND id = $4 RETURNING subject",
             )
             .bind(password_hash)
             .bind(now.0)
@@ -183,13 +209,12 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        let Some(username) = username else {
+        let Some(subject) = subject else {
             return Ok(false);
         };
         // A reset password is an admin taking the account back: whatever the old one opened
         // ends with it.
-        self.revoke_member_grants(tenant, &format!("directory:{username}"), now)
-            .await?;
+        self.revoke_member_grants(tenant, &subject, now).await?;
         Ok(true)
     }
 
@@ -201,21 +226,20 @@ impl Store {
         id: i64,
         now: Timestamp,
     ) -> Result<bool> {
-        let username: Option<String> = with_pool!(self, pool => {
+        let subject: Option<String> = with_pool!(self, pool => {
             sqlx::query_scalar(
                 "DELETE FROM directory_members WHERE tenant_id = $1 AND id = $2 \
-                 RETURNING username",
+                 RETURNING subject",
             )
             .bind(tenant.0)
             .bind(id)
             .fetch_optional(pool)
             .await?
         });
-        let Some(username) = username else {
+        let Some(subject) = subject else {
             return Ok(false);
         };
-        self.revoke_member_grants(tenant, &format!("directory:{username}"), now)
-            .await?;
+        self.revoke_member_grants(tenant, &subject, now).await?;
         Ok(true)
     }
 

@@ -1005,7 +1005,8 @@ test('pysaml2 service providers sign a member in and out: both bindings, IdP-ini
       const preview = page.locator('.saml-preview');
       await expect(preview.getByLabel('Entity ID')).toHaveValue(`${sp.origin}/metadata`);
       await expect(preview.getByLabel(/^Assertion consumer services/)).toHaveValue(`1 ${sp.origin}/acs`);
-      await expect(preview.getByLabel('Single logout URL (HTTP-Redirect)')).toHaveValue(`${sp.origin}/slo`);
+      await expect(preview.getByLabel('Single logout URL', { exact: true })).toHaveValue(`${sp.origin}/slo`);
+      await expect(preview.getByLabel('Single logout binding')).toHaveValue('redirect');
       await expect(preview.getByLabel('NameID format')).toHaveValue('persistent');
       await expect(preview.getByLabel('Require signed requests')).toBeChecked();
       await expect(preview.getByLabel(/^Service provider's encryption certificate/)).toHaveValue(/^-----BEGIN CERTIFICATE-----/);

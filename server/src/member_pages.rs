@@ -164,6 +164,39 @@ pub fn error(branding: &Branding, page: &Page) -> Html<String> {
     frame(branding, &page.title, &body)
 }
 
+/// RP-initiated logout without proof that the signed-in member asked: a same-origin form that
+/// ends the session only when the member presses the button. `fields` are the logout
+/// request's own parameters, sent back with the answer.
+pub fn confirm_sign_out(
+    branding: &Branding,
+    member: &str,
+    application: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Html<String> {
+    let asked_by = application
+        .map(|name| format!(" {} asks you to sign out.", escape(name)))
+        .unwrap_or_default();
+    let hidden: String = fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>Sign out?</h1><p>{member}, do you want to sign out of {brand} on this browser?\
+         {asked_by}</p><form method=\"post\" action=\"/oidc/logout\">{hidden}\
+         <button type=\"submit\" name=\"decision\" value=\"sign_out\">Sign out</button> \
+         <a class=\"button secondary\" href=\"/\">Stay signed in</a></form>",
+        member = escape(member),
+        brand = escape(&branding.name),
+    );
+    frame(branding, "Sign out?", &body)
+}
+
 /// The consent page: which application, what it will receive, yes or no.
 pub fn consent(
     branding: &Branding,

@@ -36,7 +36,10 @@ pub(crate) fn routes() -> Router<SiteState> {
         .route(paths::USERINFO, get(userinfo).post(userinfo_form))
         .route(paths::INTROSPECT, post(introspect))
         .route(paths::REVOKE, post(revoke))
-        .route(paths::END_SESSION, get(end_session))
+        .route(
+            paths::END_SESSION,
+            get(end_session).post(end_session_confirmed),
+        )
 }
 
 /// Metadata and keys are public and read by browsers' JavaScript too.
@@ -864,37 +867,93 @@ struct LogoutQuery {
     id_token_hint: Option<String>,
     post_logout_redirect_uri: Option<String>,
     state: Option<String>,
+    /// Present when the member pressed "Sign out" on the confirmation page.
+    decision: Option<String>,
 }
 
-/// RP-initiated logout: ends the member's session here, then returns to the application only
-/// when the ID token hint proves which application asks and the address is registered for it.
+/// RP-initiated logout (GET): ends the member's session at once only when an `id_token_hint`
+/// proves the request comes from an application the signed-in member uses, for that member.
+/// Anything else (no hint, a hint for someone else, a forged one: an `<img>` on any page) asks
+/// the member first (RP-Initiated Logout 1.0 §2); nothing ends before they answer.
 async fn end_session(
     State(state): State<SiteState>,
     headers: HeaderMap,
     Query(query): Query<LogoutQuery>,
 ) -> Response {
+    logout_request(state, headers, query, false).await
+}
+
+/// The confirmation page's answer (POST, same origin only).
+async fn end_session_confirmed(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    Form(query): Form<LogoutQuery>,
+) -> Response {
+    logout_request(state, headers, query, true).await
+}
+
+async fn logout_request(
+    state: SiteState,
+    headers: HeaderMap,
+    query: LogoutQuery,
+    confirmed: bool,
+) -> Response {
     let site = match state.site(&headers).await {
         Ok(site) => site,
         Err(response) => return response,
     };
-    let client = match query.id_token_hint.as_deref() {
+    if confirmed && (!same_origin(&site, &headers) || query.decision.as_deref() != Some("sign_out"))
+    {
+        return forbidden(&site);
+    }
+    let hint = match query.id_token_hint.as_deref() {
         Some(hint) => match state
             .site
             .oidc
             .grants
-            .hinted_client(site.tenant.id, &site.origin, hint, Timestamp::now())
+            .logout_hint(site.tenant.id, &site.origin, hint, Timestamp::now())
             .await
         {
-            Ok(client) => client,
+            Ok(hint) => hint,
             Err(error) => return unavailable(&error),
         },
         None => None,
     };
-    // The member asked to sign out: that happens whatever else is wrong with the request. The
-    // return address is used only when it is registered for the application the hint proves.
-    let back = match (&client, query.post_logout_redirect_uri.as_deref()) {
-        (Some(client), Some(uri))
-            if client
+    let session = match current_member(&state, &site, &headers).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    if let Some(session) = &session {
+        let hint_is_for_member = hint
+            .as_ref()
+            .is_some_and(|hint| hint.subject == subject(&session.member).sub);
+        if !confirmed && !hint_is_for_member {
+            let fields: Vec<(&str, &str)> = [
+                ("id_token_hint", query.id_token_hint.as_deref()),
+                (
+                    "post_logout_redirect_uri",
+                    query.post_logout_redirect_uri.as_deref(),
+                ),
+                ("state", query.state.as_deref()),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|value| (name, value)))
+            .collect();
+            return member_pages::confirm_sign_out(
+                &site.branding,
+                &session.member.name,
+                hint.as_ref().map(|hint| hint.client.name.as_str()),
+                &fields,
+            )
+            .into_response();
+        }
+    }
+    // The return address is used only when it is registered for the application the hint
+    // proves.
+    let back = match (&hint, query.post_logout_redirect_uri.as_deref()) {
+        (Some(hint), Some(uri))
+            if hint
+                .client
                 .settings
                 .post_logout_redirect_uris
                 .iter()

@@ -388,6 +388,104 @@ async fn the_code_flow_with_pkce_through_the_hosted_sign_in() {
     );
 }
 
+/// Review finding: `GET /oidc/logout` with no parameters (an `<img>` on any page), or with
+/// another member's hint, signed the member out. RP-Initiated Logout 1.0 §2: ask unless a
+/// valid hint for the current member came with the request.
+#[tokio::test]
+async fn logout_without_proof_of_the_member_asks_first() {
+    let op = provider(|_| {}).await;
+    // An ID token for another member of the same tenant.
+    op.members
+        .add_directory_member(
+            op.tenant,
+            NewDirectoryMember {
+                username: "omar".into(),
+                email: "omar@acme.test".into(),
+                given_name: "Omar".into(),
+                family_name: "Member".into(),
+                password: "omar-member-password".into(),
+            },
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let omar_tokens = op
+        .backchannel(
+            "/oidc/token",
+            form(&[
+                ("grant_type", "password"),
+                ("username", "omar"),
+                ("password", "omar-member-password"),
+                ("scope", "openid"),
+            ]),
+            op.basic(),
+        )
+        .await
+        .json();
+    let omar_hint = omar_tokens["id_token"].as_str().unwrap().to_string();
+    let session = op.sign_in().await;
+    let still_signed_in = |reply: &Reply| {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert!(reply.body.contains("Sign out?"), "{}", reply.body);
+        assert!(reply.headers.get(header::SET_COOKIE).is_none());
+    };
+    for path in [
+        "/oidc/logout".to_string(),
+        format!("/oidc/logout?{}", form(&[("id_token_hint", "not.a.token")])),
+        format!(
+            "/oidc/logout?{}",
+            form(&[
+                ("id_token_hint", &omar_hint),
+                ("post_logout_redirect_uri", "https://events.example.org/bye"),
+            ])
+        ),
+    ] {
+        still_signed_in(&op.get(&path, Some(&session), None).await);
+        assert!(
+            op.code(&session).await.len() > 10,
+            "{path}: the session survives"
+        );
+    }
+    // A cross-site POST of the confirmation ends nothing.
+    let forged = op
+        .send(
+            Request::post("/oidc/logout")
+                .header(header::HOST, HOST)
+                .header(header::ORIGIN, "https://evil.example")
+                .header(header::COOKIE, &session)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form(&[("decision", "sign_out")])))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    op.code(&session).await;
+    // The member's own answer signs them out.
+    let confirmed = op
+        .browser_post(
+            "/oidc/logout",
+            form(&[("decision", "sign_out")]),
+            Some(&session),
+        )
+        .await;
+    assert!(
+        confirmed.body.contains("You are signed out"),
+        "{}",
+        confirmed.body
+    );
+    let after = op
+        .get(
+            &op.authorize_url(&[("prompt", "none")]),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(
+        param(&after.location(), "error").as_deref(),
+        Some("login_required")
+    );
+}
+
 #[tokio::test]
 async fn errors_go_to_a_page_or_to_the_application_as_the_spec_says() {
     let op = provider(|_| {}).await;

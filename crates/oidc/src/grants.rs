@@ -33,6 +33,14 @@ pub struct Grant {
     pub auth_time: Timestamp,
 }
 
+/// What a verified `id_token_hint` proves: which application asks, about which member.
+#[derive(Debug, Clone)]
+pub struct LogoutHint {
+    pub client: Client,
+    /// The `sub` the hint was issued for.
+    pub subject: String,
+}
+
 /// The token endpoint's answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenResponse {
@@ -235,16 +243,16 @@ impl Grants {
         }))
     }
 
-    /// The application an `id_token_hint` names, when the hint is an ID token this tenant's
-    /// issuer signed for it (RP-initiated logout). Expired hints are fine: logging out after the
-    /// token expired is the usual case.
-    pub async fn hinted_client(
+    /// The application and member an `id_token_hint` names, when the hint is an ID token this
+    /// tenant's issuer signed for it (RP-initiated logout). Expired hints are fine: logging out
+    /// after the token expired is the usual case.
+    pub async fn logout_hint(
         &self,
         tenant: TenantId,
         issuer: &str,
         hint: &str,
         now: Timestamp,
-    ) -> Result<Option<Client>, OidcError> {
+    ) -> Result<Option<LogoutHint>, OidcError> {
         // The audience is read before verifying only to learn which key verifies the hint.
         let Some(client_id) = crate::jws::unverified_claim(hint, "aud") else {
             return Ok(None);
@@ -271,7 +279,14 @@ impl Grants {
         Ok(claims
             .ok()
             .filter(|claims| claims.get("iss").and_then(|v| v.as_str()) == Some(issuer))
-            .map(|_| client))
+            .map(|claims| LogoutHint {
+                subject: claims
+                    .get("sub")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                client,
+            }))
     }
 
     /// Tokens for the password grant (ROPC): the member's password was just verified with the

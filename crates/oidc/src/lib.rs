@@ -34,7 +34,9 @@ pub use clients::{
 pub use consent::Consents;
 pub use discovery::{discovery_document, paths};
 pub use error::OidcError;
-pub use grants::{Grant, Grants, ImplicitResponse, TokenError, TokenResponse, CODE_LIFETIME};
+pub use grants::{
+    Grant, Grants, ImplicitResponse, LogoutHint, TokenError, TokenResponse, CODE_LIFETIME,
+};
 pub use jws::{RsaPublicKey, Signer, Verifier};
 pub use keys::{KeyPolicy, SigningKeys};
 pub use token_request::{client_credentials, grant_request, ClientCredentials, GrantRequest};

@@ -554,7 +554,8 @@ async fn callback(
         Err(error) => {
             // Who it was and where they were going stay unknown when iMIS's answer is refused.
             let destination = Destination::HostedLogin;
-            sign_in_audit::record(&state.site, tenant, "", destination, error.outcome()).await;
+            let who = sign_in_audit::Who::Typed("");
+            sign_in_audit::record(&state.site, tenant, who, destination, error.outcome()).await;
             error_response(&site, &error)
         }
     };

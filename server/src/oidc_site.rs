@@ -317,7 +317,8 @@ async fn answer_signed_in(
             client_id: &client.client_id,
         };
         let member = &session.member.username;
-        sign_in_audit::record(&state.site, site.tenant.id, member, destination, SIGNED_IN).await;
+        let who = sign_in_audit::Who::Member(member);
+        sign_in_audit::record(&state.site, site.tenant.id, who, destination, SIGNED_IN).await;
     }
     answer
 }
@@ -422,7 +423,10 @@ async fn consent(
         Err(response) => return response,
     };
     if form.decision != "allow" {
-        let member = session.as_ref().map_or("", |s| s.member.username.as_str());
+        let who = match &session {
+            Some(session) => sign_in_audit::Who::Member(&session.member.username),
+            None => sign_in_audit::Who::Typed(""),
+        };
         let destination = Destination::Oidc {
             name: &client.name,
             client_id: &client.client_id,
@@ -430,7 +434,7 @@ async fn consent(
         sign_in_audit::record(
             &state.site,
             site.tenant.id,
-            member,
+            who,
             destination,
             "access_denied",
         )
@@ -674,11 +678,11 @@ async fn token(
                 name: &client.name,
                 client_id: &client.client_id,
             };
-            let outcome = verified
-                .as_ref()
-                .map_or_else(|e| e.outcome(), |_| SIGNED_IN);
-            sign_in_audit::record(&state.site, site.tenant.id, &username, destination, outcome)
-                .await;
+            let (who, outcome) = match &verified {
+                Ok(member) => (sign_in_audit::Who::Member(&member.username), SIGNED_IN),
+                Err(error) => (sign_in_audit::Who::Typed(&username), error.outcome()),
+            };
+            sign_in_audit::record(&state.site, site.tenant.id, who, destination, outcome).await;
             let member = match verified {
                 Ok(member) => member,
                 Err(MembersError::BadCredentials | MembersError::TooManyAttempts { .. }) => {

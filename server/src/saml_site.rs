@@ -346,15 +346,8 @@ async fn answer(
                 name: &pending.app_name,
                 app_id: &pending.app_id,
             };
-            let username = &member.username;
-            sign_in_audit::record(
-                &state.site,
-                site.tenant.id,
-                username,
-                destination,
-                SIGNED_IN,
-            )
-            .await;
+            let who = sign_in_audit::Who::Member(&member.username);
+            sign_in_audit::record(&state.site, site.tenant.id, who, destination, SIGNED_IN).await;
             post_page(site, &pending.app_name, &message)
         }
         Ok(None) => already_finished(site),

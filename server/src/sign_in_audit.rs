@@ -48,6 +48,17 @@ impl Destination<'_> {
 /// The outcome of a member reaching an application.
 pub(crate) const SIGNED_IN: &str = "signed in";
 
+/// Who an outcome is about. Only a member whose identity was established is an audit actor:
+/// a failed attempt's username is whatever was typed (by anyone, about anyone), so it is kept
+/// as the event's data and the actor stays empty.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Who<'a> {
+    /// Signed in (or holding a session): their username.
+    Member(&'a str),
+    /// Not established: the username as typed, possibly empty.
+    Typed(&'a str),
+}
+
 /// Whether a hosted sign-in page returning to `return_to` continues to an application, which
 /// then records the sign-in itself.
 fn continues_to_application(return_to: &str) -> bool {
@@ -66,16 +77,23 @@ pub(crate) async fn record_hosted_sign_in(
     return_to: &str,
 ) {
     if !continues_to_application(return_to) {
-        record(site, tenant, member, Destination::HostedLogin, SIGNED_IN).await;
+        record(
+            site,
+            tenant,
+            Who::Member(member),
+            Destination::HostedLogin,
+            SIGNED_IN,
+        )
+        .await;
     }
 }
 
-/// Writes one outcome down. `member` is the username as typed or known (empty when unknown);
-/// `outcome` a short phrase (`signed in`, `wrong password`, `access_denied`, …).
+/// Writes one outcome down; `outcome` a short phrase (`signed in`, `wrong password`,
+/// `access_denied`, …).
 pub(crate) async fn record(
     site: &MemberSite,
     tenant: TenantId,
-    member: &str,
+    who: Who<'_>,
     destination: Destination<'_>,
     outcome: &str,
 ) {
@@ -84,13 +102,17 @@ pub(crate) async fn record(
     } else {
         FAILED
     };
+    let (actor, after) = match who {
+        Who::Member(member) => (member, json!({ "outcome": outcome })),
+        Who::Typed(typed) => ("", json!({ "outcome": outcome, "typed_username": typed })),
+    };
     let change = Change {
         tenant: Some(tenant),
-        actor: member,
+        actor,
         action,
         target: destination.label(),
         before: None,
-        after: Some(json!({ "outcome": outcome })),
+        after: Some(after),
     };
     if let Err(error) = site.audit.record(change, Timestamp::now()).await {
         tracing::warn!(%error, "recording a member sign-in in the audit log failed");
@@ -103,10 +125,11 @@ pub(crate) async fn record(
 pub(crate) async fn record_for_return_to(
     site: &MemberSite,
     tenant: TenantId,
-    member: &str,
+    typed: &str,
     return_to: &str,
     outcome: &str,
 ) {
+    let member = Who::Typed(typed);
     let (path, query) = return_to.split_once('?').unwrap_or((return_to, ""));
     let pairs = crate::oidc_site::query_pairs(query);
     let param = |name: &str| {

@@ -889,12 +889,13 @@ async fn each_member_sign_in_outcome_is_in_the_audit_log_with_its_application() 
     assert_eq!(
         op.sign_ins().await,
         vec![
-            row("jane", "sign_in.failed", &app, "wrong password"),
+            // A failed attempt proves nobody's identity: no actor, the typed name as data.
+            row("", "sign_in.failed", &app, "wrong password"),
             row("jane", "sign_in.failed", &app, "access_denied"),
             // The consent answers its request, then the next request goes straight through.
             row("jane", "sign_in.succeeded", &app, "signed in"),
             row("jane", "sign_in.succeeded", &app, "signed in"),
-            row("jane", "sign_in.failed", &app, "wrong password"),
+            row("", "sign_in.failed", &app, "wrong password"),
             row("jane", "sign_in.succeeded", &app, "signed in"),
             row(
                 "jane",
@@ -903,6 +904,27 @@ async fn each_member_sign_in_outcome_is_in_the_audit_log_with_its_application() 
                 "signed in"
             ),
         ]
+    );
+    let failures = op
+        .db
+        .store()
+        .audit_events(
+            op.tenant,
+            &vestibule_storage::AuditFilter {
+                action: Some("sign_in.failed".into()),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(
+        failures.iter().any(|event| event.actor.is_empty()
+            && event
+                .after
+                .as_deref()
+                .is_some_and(|after| after.contains("\"typed_username\":\"jane\""))),
+        "{failures:?}"
     );
 }
 

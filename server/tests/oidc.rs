@@ -37,6 +37,7 @@ struct Provider {
     db: TestDatabase,
     tenant: vestibule_domain::TenantId,
     members: vestibule_members::Members,
+    engines: vestibule_server::Engines,
 }
 
 struct Reply {
@@ -140,6 +141,7 @@ async fn provider(adjust: impl FnOnce(&mut ClientInput)) -> Provider {
         db,
         tenant: acme,
         members: engines.members.clone(),
+        engines: engines.clone(),
     }
 }
 
@@ -1630,6 +1632,33 @@ async fn failed_client_authentication_is_limited_per_address() {
     let elsewhere = op.send(request).await;
     assert_eq!(elsewhere.status, StatusCode::OK, "{}", elsewhere.body);
     assert_eq!(elsewhere.json()["active"], false);
+
+    // Review finding: the bucket was the address alone, so these failures locked every
+    // application of every tenant. Another application, from the same address, is unaffected.
+    let (other, shown) = op
+        .engines
+        .oidc
+        .clients
+        .create(
+            op.tenant,
+            ClientInput {
+                name: "Learning".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                ..ClientInput::default()
+            },
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let secret = shown.client_secret.unwrap();
+    let other_app = op
+        .backchannel(
+            "/oidc/introspect",
+            form(&[("token", "anything")]),
+            Some((&other.client_id, &secret)),
+        )
+        .await;
+    assert_eq!(other_app.status, StatusCode::OK, "{}", other_app.body);
 }
 
 /// Oversized bodies are refused before anything reads them.

@@ -431,30 +431,48 @@ impl Members {
     ) -> Result<Member, MembersError> {
         let source = self.identity_source(tenant).await?;
         let username = directory::normalise_username(username);
+        // Both buckets belong to the tenant: another tenant's members (or one address's
+        // guesses at another tenant) never lock this tenant out.
         let member_key = format!("member:{}:{username}", tenant.0);
-        let address_key = format!("member-address:{client}");
+        let address_key = format!("member-address:{}:{client}", tenant.0);
         let since = now - self.policy.failure_window + Seconds(1);
-        self.check_rate(&member_key, self.policy.failures_per_member, now)
-            .await?;
-        self.check_rate(&address_key, self.policy.failures_per_address, now)
-            .await?;
+        // Counted before the password is checked, so concurrent guesses cannot all slip under
+        // the limit.
+        let attempt = match self
+            .store
+            .begin_sign_in_attempt(
+                &[
+                    (&member_key, self.policy.failures_per_member),
+                    (&address_key, self.policy.failures_per_address),
+                ],
+                self.policy.failure_window,
+                now,
+            )
+            .await?
+        {
+            Ok(attempt) => attempt,
+            Err(retry_after) => return Err(MembersError::TooManyAttempts { retry_after }),
+        };
         let verified = match source {
             IdentitySource::Directory => self.directory_password(tenant, &username, password).await,
             IdentitySource::Imis => self.imis_password(tenant, &username, password).await,
         };
+        let failed = matches!(verified, Err(MembersError::BadCredentials));
+        let clear: &[&str] = if verified.is_ok() {
+            &[&member_key]
+        } else {
+            &[]
+        };
+        self.store
+            .settle_sign_in_attempt(attempt, failed, clear, since)
+            .await?;
         match verified {
             Ok(member) => {
-                self.store.clear_sign_in_failures(&member_key).await?;
                 self.record(tenant, source, &username, "signed in", "", now)
                     .await;
                 Ok(member)
             }
             Err(error) => {
-                if matches!(error, MembersError::BadCredentials) {
-                    self.store
-                        .record_sign_in_failure(&[&member_key, &address_key], now, since)
-                        .await?;
-                }
                 self.record(
                     tenant,
                     source,
@@ -511,22 +529,6 @@ impl Members {
             .unwrap_or_else(|| username.to_string());
         self.read_profile(&connection, Some(member_token), &username)
             .await
-    }
-
-    async fn check_rate(
-        &self,
-        bucket: &str,
-        limit: i64,
-        now: Timestamp,
-    ) -> Result<(), MembersError> {
-        match self
-            .store
-            .sign_in_retry_after(bucket, limit, self.policy.failure_window, now)
-            .await?
-        {
-            None => Ok(()),
-            Some(retry_after) => Err(MembersError::TooManyAttempts { retry_after }),
-        }
     }
 
     // --- sessions --------------------------------------------------------------------------------

@@ -503,7 +503,9 @@ impl OidcClients {
         address: &str,
         now: Timestamp,
     ) -> Result<Client, OidcError> {
-        let bucket = format!("oidc-client-address:{address}");
+        // Per tenant and client: one address's failures against one application never lock
+        // the token, introspection and revocation endpoints of every other application.
+        let bucket = format!("oidc-client-address:{}:{client_id}:{address}", tenant.0);
         let since = Failures::counted_since(CLIENT_AUTH_WINDOW, now);
         let caller = self
             .store

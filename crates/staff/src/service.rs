@@ -151,10 +151,23 @@ impl StaffAccounts {
         let address_key = format!("address:{client}");
         // A failure counts for exactly `failure_window` seconds, matching the Retry-After we report.
         let since = now - self.policy.failure_window + Seconds(1);
-        self.check_rate(&account_key, self.policy.failures_per_account, now)
-            .await?;
-        self.check_rate(&address_key, self.policy.failures_per_address, now)
-            .await?;
+        // Counted before the password is checked, so concurrent guesses cannot all slip under
+        // the limit.
+        let attempt = match self
+            .store
+            .begin_sign_in_attempt(
+                &[
+                    (&account_key, self.policy.failures_per_account),
+                    (&address_key, self.policy.failures_per_address),
+                ],
+                self.policy.failure_window,
+                now,
+            )
+            .await?
+        {
+            Ok(attempt) => attempt,
+            Err(retry_after) => return Err(StaffError::TooManyAttempts { retry_after }),
+        };
 
         let credentials = match Email::parse(email) {
             Ok(email) => self.store.staff_credentials(&email).await?,
@@ -163,19 +176,29 @@ impl StaffAccounts {
         let stored_hash = credentials
             .as_ref()
             .and_then(|c| c.password_hash.as_deref());
-        let verified = self.hasher.verify(password, stored_hash).await?;
+        let verified = match self.hasher.verify(password, stored_hash).await {
+            Ok(verified) => verified,
+            Err(error) => {
+                self.store
+                    .settle_sign_in_attempt(attempt, false, &[], since)
+                    .await?;
+                return Err(error.into());
+            }
+        };
 
         let staff = match credentials {
             Some(credentials) if verified => credentials.staff,
             _ => {
                 self.store
-                    .record_sign_in_failure(&[&account_key, &address_key], now, since)
+                    .settle_sign_in_attempt(attempt, true, &[], since)
                     .await?;
                 tracing::info!(client, "staff sign-in failed");
                 return Err(StaffError::BadCredentials);
             }
         };
-        self.store.clear_sign_in_failures(&account_key).await?;
+        self.store
+            .settle_sign_in_attempt(attempt, false, &[&account_key], since)
+            .await?;
         if let Some(previous) = previous_session {
             self.store.delete_session(&token_hash(previous)).await?;
         }
@@ -195,17 +218,6 @@ impl StaffAccounts {
             staff,
             session_token,
         })
-    }
-
-    async fn check_rate(&self, bucket: &str, limit: i64, now: Timestamp) -> Result<(), StaffError> {
-        match self
-            .store
-            .sign_in_retry_after(bucket, limit, self.policy.failure_window, now)
-            .await?
-        {
-            None => Ok(()),
-            Some(retry_after) => Err(StaffError::TooManyAttempts { retry_after }),
-        }
     }
 
     /// Resolves a session cookie. Expired or idle sessions are deleted and give `None`.

@@ -40,7 +40,9 @@ pub use saml_apps::SamlAppRecord;
 pub use saml_keys::SamlKeyRecord;
 pub use saml_sessions::{SamlParticipantRecord, SamlPendingRecord};
 pub use settings::SettingsRecord;
-pub use staff::{Failures, NewStaff, SessionRecord, SetupTokenRecord, StaffCredentials};
+pub use staff::{
+    Failures, NewStaff, SessionRecord, SetupTokenRecord, SignInAttempt, StaffCredentials,
+};
 pub use store::{Backend, Store};
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

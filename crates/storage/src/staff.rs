@@ -2,7 +2,7 @@ use vestibule_domain::{CloudId, Email, Role, Seconds, StaffId, StaffMember, Tena
 
 use sqlx::Connection;
 
-use crate::store::with_pool;
+use crate::store::{with_pool, Pool};
 use crate::{Result, StorageError, Store};
 
 /// A staff member to create. `password_hash` is `None` for someone who will choose a password
@@ -475,6 +475,107 @@ impl Store {
         Ok(Failures { count, oldest }.retry_after(limit, window, now))
     }
 
+    /// Counts a password attempt against each `(bucket, limit)` *before* the password is
+    /// checked, so attempts made at the same moment cannot all pass a limit that was read
+    /// before any of them was written. Per bucket, one statement writes the attempt only while
+    /// the bucket is under its limit (SQLite runs it under its write lock; on PostgreSQL a
+    /// transaction-scoped advisory lock on the bucket serialises it), so at most `limit`
+    /// attempts a window get through however many arrive at once. Over a limit, the rows
+    /// already written are taken back and the answer is how long to wait. An allowed attempt
+    /// is settled with [`Store::settle_sign_in_attempt`]: a failure stays counted, anything
+    /// else is taken back.
+    pub async fn begin_sign_in_attempt(
+        &self,
+        buckets: &[(&str, i64)],
+        window: Seconds,
+        now: Timestamp,
+    ) -> Result<std::result::Result<SignInAttempt, Seconds>> {
+        let since = Failures::counted_since(window, now);
+        let insert = "INSERT INTO sign_in_failures (bucket, at) SELECT $1, $2 \
+             WHERE (SELECT COUNT(*) FROM sign_in_failures WHERE bucket = $1 AND at >= $3) < $4 \
+             RETURNING id";
+        let mut attempt = SignInAttempt { ids: Vec::new() };
+        for (bucket, limit) in buckets {
+            let id: Option<i64> = match &self.pool {
+                Pool::Sqlite(pool) => {
+                    sqlx::query_scalar(insert)
+                        .bind(*bucket)
+                        .bind(now.0)
+                        .bind(since.0)
+                        .bind(*limit)
+                        .fetch_optional(pool)
+                        .await?
+                }
+                Pool::Postgres(pool) => {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+                        .bind(*bucket)
+                        .execute(&mut *tx)
+                        .await?;
+                    let id = sqlx::query_scalar(insert)
+                        .bind(*bucket)
+                        .bind(now.0)
+                        .bind(since.0)
+                        .bind(*limit)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    id
+                }
+            };
+            match id {
+                Some(id) => attempt.ids.push(id),
+                None => {
+                    self.take_back(&attempt).await?;
+                    let (count, oldest) = self.sign_in_failures(bucket, since).await?;
+                    let retry_after = Failures { count, oldest }
+                        .retry_after(*limit, window, now)
+                        .unwrap_or(Seconds(1));
+                    return Ok(Err(retry_after));
+                }
+            }
+        }
+        Ok(Ok(attempt))
+    }
+
+    /// Settles an attempt [`Store::begin_sign_in_attempt`] allowed. `failed`: the password was
+    /// wrong, and the attempt keeps counting (rows older than `forget_before` go). Otherwise it
+    /// is taken back, and `clear` (the account's bucket after a success) is emptied.
+    pub async fn settle_sign_in_attempt(
+        &self,
+        attempt: SignInAttempt,
+        failed: bool,
+        clear: &[&str],
+        forget_before: Timestamp,
+    ) -> Result<()> {
+        if failed {
+            with_pool!(self, pool => {
+                sqlx::query("DELETE FROM sign_in_failures WHERE at < $1")
+                    .bind(forget_before.0)
+                    .execute(pool)
+                    .await?;
+            });
+            return Ok(());
+        }
+        self.take_back(&attempt).await?;
+        for bucket in clear {
+            self.clear_sign_in_failures(bucket).await?;
+        }
+        Ok(())
+    }
+
+    async fn take_back(&self, attempt: &SignInAttempt) -> Result<()> {
+        for id in &attempt.ids {
+            with_pool!(self, pool => {
+                sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
+                    .bind(*id)
+                    .execute(pool)
+                    .await?;
+            });
+        }
+        Ok(())
+    }
+
     pub async fn clear_sign_in_failures(&self, bucket: &str) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query("DELETE FROM sign_in_failures WHERE bucket = $1")
@@ -484,6 +585,13 @@ impl Store {
         });
         Ok(())
     }
+}
+
+/// A password attempt counted before its check; settled once the check is done.
+#[derive(Debug)]
+#[must_use = "an attempt counts as a failure until it is settled"]
+pub struct SignInAttempt {
+    ids: Vec<i64>,
 }
 
 /// The failures one bucket has had in a window, as counted by the database.

@@ -173,6 +173,7 @@ pub fn test_domain_router(site: MemberSite) -> Router {
 pub const MEMBER_SITE_BODY_LIMIT: usize = 64 * 1024;
 
 fn router(site: MemberSite, scheme: Scheme) -> Router {
+    let state = SiteState { site, scheme };
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login_with_password))
@@ -193,7 +194,11 @@ fn router(site: MemberSite, scheme: Scheme) -> Router {
         .merge(crate::oidc_site::routes())
         .merge(crate::saml_site::routes())
         .fallback(not_found)
-        .with_state(SiteState { site, scheme })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::oidc_site::cors,
+        ))
+        .with_state(state)
         // The edge dispatches by host before this router matches a route: hand the route back
         // for the request metrics.
         .layer(axum::middleware::from_fn(crate::operator::report_route))

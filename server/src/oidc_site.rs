@@ -42,6 +42,85 @@ pub(crate) fn routes() -> Router<SiteState> {
         )
 }
 
+/// The endpoints a single-page application calls from the browser with a token or code.
+const CORS_PATHS: [&str; 4] = [
+    paths::TOKEN,
+    paths::USERINFO,
+    paths::INTROSPECT,
+    paths::REVOKE,
+];
+
+/// CORS for the back-channel endpoints (Fetch standard): a browser application may call them
+/// from an origin one of the tenant's applications registered a redirect URI on, and from no
+/// other. Preflights are answered here (they used to get 405, so a single-page application
+/// could not send its Bearer token); an origin not registered gets no CORS headers, and the
+/// browser keeps the answer from the page.
+pub(crate) async fn cors(
+    State(state): State<SiteState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !CORS_PATHS.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    let allowed = match &origin {
+        Some(origin) => registered_origin(&state, request.headers(), origin).await,
+        None => false,
+    };
+    let preflight = request.method() == axum::http::Method::OPTIONS;
+    let mut response = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    if let (true, Some(origin)) = (allowed, origin) {
+        if let Ok(value) = HeaderValue::from_str(&origin) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        }
+        if preflight {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Authorization, Content-Type"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+    }
+    response
+}
+
+/// Whether `origin` is the origin of a redirect URI one of the tenant's applications
+/// registered.
+async fn registered_origin(state: &SiteState, headers: &HeaderMap, origin: &str) -> bool {
+    let Ok(site) = state.located(headers).await else {
+        return false;
+    };
+    let Ok(clients) = state.site.oidc.clients.list(site.tenant.id).await else {
+        return false;
+    };
+    clients.iter().any(|client| {
+        client
+            .settings
+            .redirect_uris
+            .iter()
+            .filter_map(|uri| url::Url::parse(uri).ok())
+            .any(|uri| uri.origin().ascii_serialization() == origin)
+    })
+}
+
 /// Metadata and keys are public and read by browsers' JavaScript too.
 fn public_json(value: Value) -> Response {
     (
@@ -503,10 +582,6 @@ fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
     response
 }
 

@@ -1661,6 +1661,65 @@ async fn failed_client_authentication_is_limited_per_address() {
     assert_eq!(other_app.status, StatusCode::OK, "{}", other_app.body);
 }
 
+/// Review finding: preflights got 405 without CORS headers, so a single-page application could
+/// not send its Bearer token, while the token endpoint told every origin `*`. Now the origins
+/// of the tenant's registered redirect URIs, and only they, may call from a browser.
+#[tokio::test]
+async fn browser_applications_on_registered_origins_may_call_the_back_channel() {
+    let op = provider(|_| {}).await;
+    let cors_request = |method: &str, path: &str, origin: &str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+            .body(Body::empty())
+            .unwrap()
+    };
+    for path in ["/oidc/userinfo", "/oidc/token"] {
+        let allowed = op
+            .send(cors_request("OPTIONS", path, "https://events.example.org"))
+            .await;
+        assert_eq!(allowed.status, StatusCode::NO_CONTENT, "{path}");
+        assert_eq!(
+            allowed.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://events.example.org"
+        );
+        assert!(allowed.headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .contains("Authorization"));
+        let refused = op
+            .send(cors_request("OPTIONS", path, "https://evil.example"))
+            .await;
+        assert!(refused
+            .headers
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none());
+    }
+    // The answers themselves: the registered origin is named, nobody gets `*`.
+    let session = op.sign_in().await;
+    let tokens = op.redeem(&op.code(&session).await).await;
+    assert!(tokens
+        .headers
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+    let access = tokens.json()["access_token"].as_str().unwrap().to_string();
+    let mut from_spa = cors_request("GET", "/oidc/userinfo", "https://events.example.org");
+    from_spa.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {access}").parse().unwrap(),
+    );
+    let info = op.send(from_spa).await;
+    assert_eq!(info.status, StatusCode::OK, "{}", info.body);
+    assert_eq!(
+        info.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://events.example.org"
+    );
+}
+
 /// Oversized bodies are refused before anything reads them.
 #[tokio::test]
 async fn oversized_bodies_are_refused() {

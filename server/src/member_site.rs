@@ -379,6 +379,35 @@ pub(crate) fn clear(name: &str) -> String {
 
 /// The browser must say the form came from this site: the member's forms post to their own
 /// origin, and nothing else may sign a member in or out.
+/// Whether a form post came from the tenant's iMIS site or from this site, by its `Origin`
+/// (or, when a browser left that out, its `Referer`).
+async fn posted_from_imis_or_here(
+    state: &SiteState,
+    site: &Site,
+    headers: &HeaderMap,
+) -> Result<bool, Response> {
+    let header_value = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(sent_from) = header_value(header::ORIGIN)
+        .filter(|origin| *origin != "null")
+        .or_else(|| header_value(header::REFERER))
+        .and_then(|url| url::Url::parse(url).ok())
+        .map(|url| url.origin().ascii_serialization())
+    else {
+        return Ok(false);
+    };
+    if sent_from == site.origin {
+        return Ok(true);
+    }
+    let settings = state
+        .site
+        .settings
+        .get(site.tenant.id)
+        .await
+        .map_err(|error| unavailable(&error))?;
+    Ok(url::Url::parse(&settings.imis_base_url)
+        .is_ok_and(|imis| imis.origin().ascii_serialization() == sent_from))
+}
+
 pub(crate) fn same_origin(site: &Site, headers: &HeaderMap) -> bool {
     headers
         .get(header::ORIGIN)
@@ -536,6 +565,14 @@ async fn callback(
         Ok(site) => site,
         Err(response) => return response,
     };
+    // Login CSRF: a page anywhere could post its own fresh iMIS refresh token here and sign
+    // the visitor in as its author. Only the tenant's iMIS site (whose SSO page posts it) and
+    // this site itself may send the form.
+    match posted_from_imis_or_here(&state, &site, &headers).await {
+        Ok(true) => {}
+        Ok(false) => return forbidden(&site),
+        Err(response) => return response,
+    }
     let pending = cookie(&headers, PENDING_COOKIE);
     let outcome = state
         .site

@@ -180,14 +180,51 @@ impl Site {
     async fn callback(&self, pending: Option<&str>, token: &str) -> Reply {
         let cookie = pending.map(|p| format!("__Host-vestibule_pending={p}"));
         // iMIS posts from its own site.
+        let imis_origin = self.imis.trim_end_matches('/').to_string();
         self.post(
             "/imis/callback",
             &format!("refresh_token={token}"),
             cookie.as_deref(),
-            Some("https://members.acme.org"),
+            Some(&imis_origin),
         )
         .await
     }
+}
+
+/// Review finding (login CSRF): any page could post its author's fresh iMIS refresh token to
+/// the callback and sign the visitor in as that author. Only the tenant's iMIS site and this
+/// site may post it; anything else is refused before the token is even exchanged.
+#[tokio::test]
+async fn the_imis_callback_takes_posts_from_imis_only() {
+    let site = site().await;
+    let token = site
+        .emulator
+        .issue_refresh_token("omar", "vestibule-oidc")
+        .unwrap();
+    for origin in [Some("https://evil.example"), Some("null"), None] {
+        let forged = site
+            .post(
+                "/imis/callback",
+                &format!("refresh_token={token}"),
+                None,
+                origin,
+            )
+            .await;
+        assert_eq!(
+            forged.status,
+            StatusCode::FORBIDDEN,
+            "{origin:?}: {}",
+            forged.body
+        );
+        assert!(forged.set_cookie("__Host-vestibule_member").is_none());
+    }
+    // The token was never exchanged: from iMIS it still works.
+    let genuine = site.callback(None, &token).await;
+    assert!(
+        genuine.set_cookie("__Host-vestibule_member").is_some(),
+        "{}",
+        genuine.body
+    );
 }
 
 #[tokio::test]
@@ -320,7 +357,12 @@ async fn every_member_facing_failure_has_a_branded_page() {
     assert_eq!(opened.status, StatusCode::BAD_REQUEST);
     assert!(opened.body.contains("There is no sign-in to finish"));
     let empty = site
-        .post("/imis/callback", "", None, Some("https://members.acme.org"))
+        .post(
+            "/imis/callback",
+            "",
+            None,
+            Some(site.imis.trim_end_matches('/')),
+        )
         .await;
     assert!(
         empty.body.contains("Sign-in did not finish"),

@@ -11,7 +11,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use crate::profile::{parse_iqa, row_of};
-use crate::token::{parse, snippet};
+use crate::token::{classify, parse};
 use crate::{AccessToken, ImisError, Profile};
 
 /// A RiSE Client Application's credentials, as entered in Settings.
@@ -186,7 +186,7 @@ impl Imis {
                 return Err(ImisError::Unexpected {
                     url: url.to_string(),
                     status: status.as_u16(),
-                    detail: snippet(&body),
+                    detail: classify(&body),
                 })
             }
             _ => {}
@@ -194,7 +194,7 @@ impl Imis {
         serde_json::from_slice(&body).map_err(|_| ImisError::Unexpected {
             url: url.to_string(),
             status: status.as_u16(),
-            detail: format!("not JSON: {}", snippet(&body)),
+            detail: format!("not JSON: {}", classify(&body)),
         })
     }
 

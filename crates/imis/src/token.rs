@@ -41,14 +41,14 @@ pub(crate) fn parse(url: &str, status: u16, body: &[u8]) -> Result<AccessToken, 
             .and_then(|(_, value)| text(value))
     };
     if let Some(error) = field("error") {
-        let description = field("error_description").unwrap_or_else(|| error.clone());
+        let description = description(&field("error_description").unwrap_or_else(|| error.clone()));
         return Err(match error.as_str() {
             "invalid_grant" => ImisError::InvalidGrant(description),
             "invalid_client" | "unauthorized_client" => ImisError::InvalidClient(description),
             _ => ImisError::Unexpected {
                 url: url.to_string(),
                 status,
-                detail: format!("{error}: {description}"),
+                detail: format!("{}: {description}", self::description(&error)),
             },
         });
     }
@@ -61,28 +61,67 @@ pub(crate) fn parse(url: &str, status: u16, body: &[u8]) -> Result<AccessToken, 
         _ => Err(ImisError::Unexpected {
             url: url.to_string(),
             status,
-            detail: snippet(body),
+            detail: classify(body),
         }),
     }
 }
 
-/// The start of a body, for messages about answers we did not expect.
-pub(crate) fn snippet(body: &[u8]) -> String {
+/// What kind of answer a body is, for messages about answers we did not expect — never the
+/// body itself: the address is the tenant admin's to choose, and Test connection must not
+/// become a way to read what some other server answers.
+pub(crate) fn classify(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    let mut short: String = text.chars().take(200).collect();
-    if text.chars().count() > 200 {
-        short.push('…');
-    }
-    if short.trim().is_empty() {
-        "an empty answer".to_string()
+    let trimmed = text.trim_start();
+    let kind = if trimmed.is_empty() {
+        return "an empty answer".to_string();
+    } else if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        "a JSON document without the expected fields"
+    } else if trimmed.starts_with('<') {
+        "an HTML or XML page"
     } else {
-        short
+        "text"
+    };
+    format!("{kind} ({} bytes)", body.len())
+}
+
+/// An OAuth `error_description` as far as it is shown: iMIS's own words for a refusal are
+/// useful to an admin, anything long or unusual is not repeated.
+fn description(text: &str) -> String {
+    let plain = text.len() <= 120
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " .,:;'()-_/".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        "(iMIS's description is not repeated)".to_string()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review finding: the first 200 characters of whatever answered were shown on the
+    /// Settings page, so Test connection could read other servers' pages.
+    #[test]
+    fn answers_are_described_never_repeated() {
+        let secret_page = b"<html><body>internal admin console: token=s3cr3t</body></html>";
+        let described = classify(secret_page);
+        assert!(!described.contains("s3cr3t"), "{described}");
+        assert_eq!(
+            described,
+            format!("an HTML or XML page ({} bytes)", secret_page.len())
+        );
+        let error = parse(
+            "u",
+            400,
+            br#"{"error":"server_error","error_description":"<script>x</script> aws_secret=AKIA..."}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!error.contains("AKIA"), "{error}");
+    }
 
     #[test]
     fn reads_owin_and_lenient_answers() {

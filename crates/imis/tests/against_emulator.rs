@@ -85,7 +85,7 @@ async fn a_refresh_token_becomes_a_profile() {
     assert_eq!(
         imis.profile(&service, "$/Missing", "jane").await.unwrap_err().to_string(),
         format!(
-            "iMIS answered HTTP 400 from {base}/api/IQA?QueryName=%24%2FMissing&parameter=jane: {{\"Message\":\"The query $/Missing was not found.\"}}"
+            "iMIS answered HTTP 400 from {base}/api/IQA?QueryName=%24%2FMissing&parameter=jane: a JSON document without the expected fields (48 bytes)"
         )
     );
 }

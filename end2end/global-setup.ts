@@ -59,6 +59,8 @@ export default async function globalSetup() {
       VESTIBULE_PUBLIC_URL: url,
       VESTIBULE_SITE_ROOT: join(repo, 'target/site'),
       VESTIBULE_TEST_DOMAINS: 'sso.acme.localhost=acme',
+      // The iMIS emulator runs on this machine.
+      VESTIBULE_IMIS_PRIVATE_NETWORK: 'true',
       VESTIBULE_LOG: 'warn',
     },
     stdio: ['ignore', 'pipe', 'inherit'],

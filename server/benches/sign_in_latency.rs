@@ -44,6 +44,8 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 struct Bench {
     router: Router,
     emulator: Emulator,
+    /// The emulator's origin, which iMIS's form posts come from.
+    imis_origin: String,
     client_id: String,
     /// The application's `Authorization: Basic …` header.
     basic: String,
@@ -61,6 +63,7 @@ async fn bench() -> (Bench, vestibule_storage::testing::TestDatabase) {
     let engines = support::engines(&config, store);
     let emulator = Emulator::new(Directory::demo(), Behaviour::default());
     let imis = emulator.serve_on_loopback().await.unwrap();
+    let imis_origin = imis.trim_end_matches('/').to_string();
     let settings = SettingsInput {
         imis_base_url: imis,
         oidc_client_id: "vestibule-oidc".into(),
@@ -82,6 +85,7 @@ async fn bench() -> (Bench, vestibule_storage::testing::TestDatabase) {
     let site = engines.member_site(&config).unwrap();
     let router = tenant_edge::plain_http_router(engines.provisioning.clone(), 8443, site);
     let bench = Bench {
+        imis_origin,
         router,
         emulator,
         client_id,
@@ -158,7 +162,7 @@ impl Bench {
             .unwrap();
         let callback = Request::post("/imis/callback")
             .header(header::HOST, HOST)
-            .header(header::ORIGIN, "https://members.acme.org")
+            .header(header::ORIGIN, &self.imis_origin)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(
                 header::COOKIE,

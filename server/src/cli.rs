@@ -358,7 +358,10 @@ async fn oidc(config: Config, command: OidcCommand) -> Result<(), CliError> {
 
 /// The demo tenant: Settings that match the emulator's demo data, branding, and one member in
 /// the member directory for trying the directory too.
-async fn demo(config: Config, imis_url: &str, cloud_id: &str) -> Result<(), CliError> {
+async fn demo(mut config: Config, imis_url: &str, cloud_id: &str) -> Result<(), CliError> {
+    // The demo tenant's iMIS is the emulator on this machine: saving its address needs the
+    // development network rule (a server reaching it needs the same setting, as run-local sets).
+    config.members.imis_private_network = true;
     let store = open_store(&config).await?;
     let cloud_id = CloudId::parse(cloud_id)?;
     if store.tenant_by_cloud_id(&cloud_id).await?.is_some() {

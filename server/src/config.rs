@@ -169,6 +169,10 @@ pub struct MemberConfig {
     pub pending_sign_in_minutes: i64,
     /// How long one call to a tenant's iMIS may take.
     pub imis_timeout_seconds: i64,
+    /// Development and tests only: lets tenants' iMIS addresses be plain HTTP and private,
+    /// loopback or link-local (the iMIS emulator on this machine). Off, as in production, every
+    /// call goes over HTTPS to public addresses only.
+    pub imis_private_network: bool,
 }
 
 impl Default for MemberConfig {
@@ -178,6 +182,7 @@ impl Default for MemberConfig {
             session_absolute_hours: 10,
             pending_sign_in_minutes: 15,
             imis_timeout_seconds: 10,
+            imis_private_network: false,
         }
     }
 }
@@ -383,6 +388,9 @@ impl Config {
             }
             "VESTIBULE_IMIS_TIMEOUT_SECONDS" => {
                 self.members.imis_timeout_seconds = parse("VESTIBULE_IMIS_TIMEOUT_SECONDS", value)?
+            }
+            "VESTIBULE_IMIS_PRIVATE_NETWORK" => {
+                self.members.imis_private_network = parse("VESTIBULE_IMIS_PRIVATE_NETWORK", value)?
             }
             "VESTIBULE_SAML_CLOCK_SKEW_SECONDS" => {
                 self.saml.clock_skew_seconds = parse("VESTIBULE_SAML_CLOCK_SKEW_SECONDS", value)?

@@ -93,7 +93,12 @@ impl Engines {
             keys,
         };
         let saml = SamlIdp::new(store.clone(), secret.clone(), config.saml_policy());
-        let settings = TenantSettings::new(store.clone(), secret, config.imis_timeout());
+        let network = if config.members.imis_private_network {
+            vestibule_imis::Network::Development
+        } else {
+            vestibule_imis::Network::PublicOnly
+        };
+        let settings = TenantSettings::new(store.clone(), secret, config.imis_timeout(), network);
         let members = Members::new(
             store.clone(),
             settings.clone(),

@@ -10,6 +10,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+use crate::network::{is_public, Network, PublicAddresses};
 use crate::profile::{parse_iqa, row_of};
 use crate::token::{classify, parse};
 use crate::{AccessToken, ImisError, Profile};
@@ -38,25 +39,58 @@ pub struct Imis {
     timeout: Duration,
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+/// The HTTP client for either network; the public one resolves through [`PublicAddresses`].
+#[derive(Clone)]
+enum HttpClient {
+    Public(Client<HttpsConnector<HttpConnector<PublicAddresses>>, Full<Bytes>>),
+    Development(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+}
 
-/// The one HTTP client every tenant's iMIS is reached with. Building one reads and parses the
-/// platform's trusted roots (a quarter of a sign-in's CPU time when it was done per call), and
-/// sharing it keeps connections to each iMIS alive from one sign-in to the next.
-fn shared_client() -> Result<HttpClient, ImisError> {
-    static CLIENT: OnceLock<Result<HttpClient, String>> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            let connector = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_platform_verifier(rustls::crypto::ring::default_provider())
-                .map_err(|e| e.to_string())?
-                .https_or_http()
-                .enable_http1()
-                .build();
-            Ok(Client::builder(TokioExecutor::new()).build(connector))
+impl HttpClient {
+    fn request(&self, request: Request<Full<Bytes>>) -> hyper_util::client::legacy::ResponseFuture {
+        match self {
+            HttpClient::Public(client) => client.request(request),
+            HttpClient::Development(client) => client.request(request),
+        }
+    }
+}
+
+fn tls<R>(http: HttpConnector<R>) -> Result<HttpsConnector<HttpConnector<R>>, String> {
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_platform_verifier(rustls::crypto::ring::default_provider())
+        .map_err(|e| e.to_string())?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http))
+}
+
+/// The HTTP client every tenant's iMIS is reached with, one per network. Building one reads
+/// and parses the platform's trusted roots (a quarter of a sign-in's CPU time when it was done
+/// per call), and sharing it keeps connections to each iMIS alive from one sign-in to the next.
+fn shared_client(network: Network) -> Result<HttpClient, ImisError> {
+    static PUBLIC: OnceLock<Result<HttpClient, String>> = OnceLock::new();
+    static DEVELOPMENT: OnceLock<Result<HttpClient, String>> = OnceLock::new();
+    let build = || -> Result<HttpClient, String> {
+        let executor = Client::builder(TokioExecutor::new());
+        Ok(match network {
+            Network::PublicOnly => {
+                let mut http = HttpConnector::new_with_resolver(PublicAddresses);
+                http.enforce_http(false);
+                HttpClient::Public(executor.build(tls(http)?))
+            }
+            Network::Development => {
+                let mut http = HttpConnector::new();
+                http.enforce_http(false);
+                HttpClient::Development(executor.build(tls(http)?))
+            }
         })
-        .clone()
-        .map_err(|e| ImisError::InvalidBaseUrl(format!("TLS set-up failed: {e}")))
+    };
+    match network {
+        Network::PublicOnly => PUBLIC.get_or_init(build),
+        Network::Development => DEVELOPMENT.get_or_init(build),
+    }
+    .clone()
+    .map_err(|e| ImisError::InvalidBaseUrl(format!("TLS set-up failed: {e}")))
 }
 
 /// Answers larger than this are not iMIS answers we want to read.
@@ -64,16 +98,39 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 
 impl Imis {
     /// `base_url` is the iMIS site root, e.g. `https://members.acme.org` (a path prefix such as
-    /// `/imis` is kept). `http://` is accepted for development and tests.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, ImisError> {
+    /// `/imis` is kept). On [`Network::PublicOnly`] it must be HTTPS at a public address; plain
+    /// HTTP and private addresses are for [`Network::Development`] only.
+    pub fn new(base_url: &str, timeout: Duration, network: Network) -> Result<Self, ImisError> {
         let base = base_url.trim().trim_end_matches('/');
+        if base.contains('#') || base.contains('@') {
+            return Err(ImisError::InvalidBaseUrl(format!(
+                "{base}: leave out any # part and any user@ part"
+            )));
+        }
         let uri: http::Uri = base
             .parse()
             .map_err(|e| ImisError::InvalidBaseUrl(format!("{base}: {e}")))?;
-        if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.host().is_none() {
+        let scheme_ok = match network {
+            Network::PublicOnly => uri.scheme_str() == Some("https"),
+            Network::Development => matches!(uri.scheme_str(), Some("https" | "http")),
+        };
+        if !scheme_ok || uri.host().is_none() {
             return Err(ImisError::InvalidBaseUrl(format!(
                 "{base}: use the site's address, like https://members.example.org"
             )));
+        }
+        let host = uri.host().unwrap_or_default();
+        let literal = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>();
+        if let (Network::PublicOnly, Ok(ip)) = (network, literal) {
+            if !is_public(ip) {
+                return Err(ImisError::InvalidBaseUrl(format!(
+                    "{base}: {ip} is a private, loopback or link-local address, which Vestibule \
+                     does not call"
+                )));
+            }
         }
         if uri.query().is_some() {
             return Err(ImisError::InvalidBaseUrl(format!(
@@ -82,7 +139,7 @@ impl Imis {
         }
         Ok(Self {
             base: Arc::from(base),
-            http: shared_client()?,
+            http: shared_client(network)?,
             timeout,
         })
     }

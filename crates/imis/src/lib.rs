@@ -8,10 +8,12 @@
 
 mod client;
 mod error;
+mod network;
 mod profile;
 mod token;
 
 pub use client::{ClientCredentials, Imis};
 pub use error::ImisError;
+pub use network::{is_public, Network};
 pub use profile::Profile;
 pub use token::AccessToken;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use imis_emulator::{Behaviour, Directory, Emulator, FailMode};
-use vestibule_imis::{ClientCredentials, Imis, ImisError};
+use vestibule_imis::{ClientCredentials, Imis, ImisError, Network};
 
 const PROFILE_QUERY: &str = "$/Vestibule/MemberProfile";
 
@@ -40,7 +40,12 @@ async fn set_behaviour(base: &str, behaviour: &str) {
 #[tokio::test]
 async fn a_refresh_token_becomes_a_profile() {
     let (emulator, base) = running_emulator().await;
-    let imis = Imis::new(&format!("{base}/"), Duration::from_secs(5)).unwrap();
+    let imis = Imis::new(
+        &format!("{base}/"),
+        Duration::from_secs(5),
+        Network::Development,
+    )
+    .unwrap();
     let refresh_token = emulator
         .issue_refresh_token("jane", "vestibule-oidc")
         .unwrap();
@@ -93,7 +98,7 @@ async fn a_refresh_token_becomes_a_profile() {
 #[tokio::test]
 async fn wrong_passwords_bad_tokens_and_outages_are_told_apart() {
     let (_, base) = running_emulator().await;
-    let imis = Imis::new(&base, Duration::from_millis(500)).unwrap();
+    let imis = Imis::new(&base, Duration::from_millis(500), Network::Development).unwrap();
     let wrong = imis
         .password_grant("vestibule-api", "nope")
         .await
@@ -138,7 +143,12 @@ async fn wrong_passwords_bad_tokens_and_outages_are_told_apart() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let nowhere = Imis::new(&format!("http://{closed}"), Duration::from_secs(2)).unwrap();
+    let nowhere = Imis::new(
+        &format!("http://{closed}"),
+        Duration::from_secs(2),
+        Network::Development,
+    )
+    .unwrap();
     let unreachable = nowhere.password_grant("a", "b").await.unwrap_err();
     assert!(
         matches!(unreachable, ImisError::Unreachable { .. }),
@@ -161,12 +171,62 @@ fn base_urls_are_checked() {
     ] {
         assert!(
             matches!(
-                Imis::new(bad, Duration::from_secs(1)),
+                Imis::new(bad, Duration::from_secs(1), Network::Development),
                 Err(ImisError::InvalidBaseUrl(_))
             ),
             "{bad}"
         );
     }
-    let imis = Imis::new("https://members.acme.org/imis/", Duration::from_secs(1)).unwrap();
+    let imis = Imis::new(
+        "https://members.acme.org/imis/",
+        Duration::from_secs(1),
+        Network::Development,
+    )
+    .unwrap();
     assert_eq!(imis.base_url(), "https://members.acme.org/imis");
+}
+
+/// Review finding: Test connection reached any host or IP, plain HTTP to any loopback port,
+/// and a `#` sent `/token` wherever the admin liked. In production nothing private is called:
+/// not by address, not by a name that resolves there, not over plain HTTP.
+#[tokio::test]
+async fn production_calls_reach_public_addresses_only() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    for refused in [
+        format!("http://127.0.0.1:{port}"),
+        format!("https://127.0.0.1:{port}"),
+        "https://169.254.169.254".to_string(),
+        "https://[::1]".to_string(),
+        "https://10.0.0.8/imis".to_string(),
+        "https://members.acme.org#/token".to_string(),
+        "https://admin@members.acme.org".to_string(),
+    ] {
+        assert!(
+            matches!(
+                Imis::new(&refused, Duration::from_secs(1), Network::PublicOnly),
+                Err(ImisError::InvalidBaseUrl(_))
+            ),
+            "{refused}"
+        );
+    }
+    // A name that resolves to this machine: refused at connect time, nothing arrives.
+    let imis = Imis::new(
+        &format!("https://localhost:{port}"),
+        Duration::from_secs(2),
+        Network::PublicOnly,
+    )
+    .unwrap();
+    let error = imis.page_status(imis.base_url()).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("private, loopback or link-local"),
+        "{error}"
+    );
+    let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+    assert!(
+        accepted.is_err(),
+        "a connection reached the loopback listener"
+    );
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use imis_emulator::{Behaviour, Directory, Emulator, FailMode};
 use vestibule_domain::{Seconds, TenantId, Timestamp};
+use vestibule_imis::Network;
 use vestibule_members::{
     IdentitySource, ImisFlow, MemberPolicy, Members, MembersError, NewDirectoryMember,
 };
@@ -58,7 +59,12 @@ async fn world(db: &TestDatabase) -> World {
     let emulator = Emulator::new(Directory::demo(), Behaviour::default());
     let imis = emulator.serve_on_loopback().await.unwrap();
     let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
-    let settings = TenantSettings::new(store.clone(), key, Duration::from_secs(2));
+    let settings = TenantSettings::new(
+        store.clone(),
+        key,
+        Duration::from_secs(2),
+        Network::Development,
+    );
     settings
         .save(acme, input(&imis, "demo-oidc-secret"), NOW)
         .await

@@ -1,6 +1,7 @@
 //! What the Settings form sends, and the rules it must meet.
 
 use http::Uri;
+use vestibule_imis::{is_public, Network};
 
 /// A problem with one field, worded for the tenant admin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,15 +44,38 @@ fn is_loopback(host: &str) -> bool {
     matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1") || host.ends_with(".localhost")
 }
 
-/// Checks an absolute URL: https, or http on this machine (the emulator, development).
-fn check_url(field: &'static str, value: &str, what: &str) -> Result<Uri, FieldError> {
+/// Checks an absolute URL: https at a public address, or (only with the development network
+/// setting, for the emulator) private addresses too and plain http on this machine. No user
+/// information, no fragment.
+fn check_url(
+    field: &'static str,
+    value: &str,
+    what: &str,
+    network: Network,
+) -> Result<Uri, FieldError> {
+    if value.contains('#') || value.contains('@') {
+        return Err(FieldError::new(
+            field,
+            format!("{what} must be a plain address, without a # part or a user@ part."),
+        ));
+    }
     let uri: Uri = value
         .parse()
         .map_err(|_| FieldError::new(field, format!("{what} is not a web address.")))?;
     let host = uri.host().unwrap_or_default();
+    let literal = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>();
+    if network == Network::PublicOnly && literal.is_ok_and(|ip| !is_public(ip)) {
+        return Err(FieldError::new(
+            field,
+            format!("{what} must be on the internet: Vestibule does not call private addresses."),
+        ));
+    }
     match uri.scheme_str() {
         Some("https") if !host.is_empty() => Ok(uri),
-        Some("http") if is_loopback(host) => Ok(uri),
+        Some("http") if network == Network::Development && is_loopback(host) => Ok(uri),
         Some("http") => Err(FieldError::new(
             field,
             format!("{what} must start with https:// so passwords and tokens stay encrypted."),
@@ -65,7 +89,7 @@ fn check_url(field: &'static str, value: &str, what: &str) -> Result<Uri, FieldE
 
 impl SettingsInput {
     /// Trims every field and checks the rules; every problem is reported, not only the first.
-    pub(crate) fn validated(mut self) -> Result<Self, Vec<FieldError>> {
+    pub(crate) fn validated(mut self, network: Network) -> Result<Self, Vec<FieldError>> {
         for field in [
             &mut self.imis_base_url,
             &mut self.oidc_client_id,
@@ -94,7 +118,12 @@ impl SettingsInput {
 
         let mut base_host = None;
         if !self.imis_base_url.is_empty() {
-            match check_url("imis_base_url", &self.imis_base_url, "The iMIS address") {
+            match check_url(
+                "imis_base_url",
+                &self.imis_base_url,
+                "The iMIS address",
+                network,
+            ) {
                 Ok(uri) if uri.query().is_some() => errors.push(FieldError::new(
                     "imis_base_url",
                     "Enter the iMIS address without anything after \"?\".",
@@ -114,7 +143,7 @@ impl SettingsInput {
             if value.is_empty() || value.starts_with('/') {
                 continue;
             }
-            match check_url(field, value, what) {
+            match check_url(field, value, what, network) {
                 Ok(uri) => {
                     let host = uri.host().map(str::to_ascii_lowercase);
                     if base_host.is_some() && host != base_host {
@@ -231,8 +260,12 @@ mod tests {
     use super::*;
 
     fn fields(input: SettingsInput) -> Vec<&'static str> {
+        fields_on(input, Network::PublicOnly)
+    }
+
+    fn fields_on(input: SettingsInput, network: Network) -> Vec<&'static str> {
         input
-            .validated()
+            .validated(network)
             .err()
             .unwrap_or_default()
             .into_iter()
@@ -251,7 +284,7 @@ mod tests {
             brand_colour: "#1F5FBF".into(),
             ..SettingsInput::default()
         };
-        let checked = input.validated().unwrap();
+        let checked = input.validated(Network::PublicOnly).unwrap();
         assert_eq!(checked.imis_base_url, "https://members.acme.org");
     }
 
@@ -285,8 +318,23 @@ mod tests {
             ..SettingsInput::default()
         };
         assert!(
-            fields(local).is_empty(),
+            fields_on(local.clone(), Network::Development).is_empty(),
             "the emulator runs on plain HTTP locally"
         );
+        // In production the same address is refused: plain HTTP, and a loopback address.
+        assert_eq!(fields(local), ["imis_base_url"]);
+        for hostile in [
+            "https://169.254.169.254",
+            "https://10.0.0.5/imis",
+            "https://[::1]:8443",
+            "https://members.acme.org#/token",
+            "https://user@members.acme.org",
+        ] {
+            let input = SettingsInput {
+                imis_base_url: hostile.into(),
+                ..SettingsInput::default()
+            };
+            assert_eq!(fields(input), ["imis_base_url"], "{hostile}");
+        }
     }
 }

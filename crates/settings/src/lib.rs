@@ -11,7 +11,7 @@ mod input;
 use std::time::Duration;
 
 use vestibule_domain::{TenantId, Timestamp};
-use vestibule_imis::{ClientCredentials, Imis};
+use vestibule_imis::{ClientCredentials, Imis, Network};
 use vestibule_secrets::{SealError, SecretKey};
 use vestibule_storage::{SettingsRecord, StorageError, Store};
 
@@ -75,6 +75,7 @@ pub struct TenantSettings {
     store: Store,
     secret: SecretKey,
     timeout: Duration,
+    network: Network,
 }
 
 /// `scheme://host:port` of an address, lowercased, for comparing where secrets may go.
@@ -99,12 +100,14 @@ fn context(kind: &str, tenant: TenantId) -> String {
 }
 
 impl TenantSettings {
-    /// `timeout` bounds every call to a tenant's iMIS.
-    pub fn new(store: Store, secret: SecretKey, timeout: Duration) -> Self {
+    /// `timeout` bounds every call to a tenant's iMIS; `network` says where those calls may
+    /// go (public HTTPS addresses only, unless this is development with the emulator).
+    pub fn new(store: Store, secret: SecretKey, timeout: Duration, network: Network) -> Self {
         Self {
             store,
             secret,
             timeout,
+            network,
         }
     }
 
@@ -125,7 +128,9 @@ impl TenantSettings {
         input: SettingsInput,
         now: Timestamp,
     ) -> Result<SettingsView, SettingsError> {
-        let input = input.validated().map_err(SettingsError::Invalid)?;
+        let input = input
+            .validated(self.network)
+            .map_err(SettingsError::Invalid)?;
         let previous = self
             .store
             .tenant_settings(tenant)
@@ -202,7 +207,7 @@ impl TenantSettings {
                 client_secret: secret,
             })
         };
-        let imis = Imis::new(&record.imis_base_url, self.timeout).map_err(|e| {
+        let imis = Imis::new(&record.imis_base_url, self.timeout, self.network).map_err(|e| {
             SettingsError::Invalid(vec![FieldError::new("imis_base_url", e.to_string())])
         })?;
         Ok(Some(ImisConnection {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use imis_emulator::{Behaviour, Directory, Emulator};
 use vestibule_domain::{TenantId, Timestamp};
+use vestibule_imis::Network;
 use vestibule_secrets::SecretKey;
 use vestibule_settings::{SettingsError, SettingsInput, TenantSettings};
 use vestibule_storage::testing::sqlite;
@@ -52,7 +53,12 @@ async fn secrets_are_write_only_sealed_and_kept_when_left_empty() {
     let acme = tenant(&db, "acme").await;
     let beta = tenant(&db, "beta").await;
     let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
-    let settings = TenantSettings::new(db.store().clone(), key, Duration::from_secs(5));
+    let settings = TenantSettings::new(
+        db.store().clone(),
+        key,
+        Duration::from_secs(5),
+        Network::Development,
+    );
 
     let saved = settings
         .save(acme, demo_input("https://members.acme.test"), NOW)
@@ -103,7 +109,12 @@ async fn secrets_do_not_follow_the_address_to_another_site() {
     let db = sqlite().await;
     let acme = tenant(&db, "acme").await;
     let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
-    let settings = TenantSettings::new(db.store().clone(), key, Duration::from_secs(5));
+    let settings = TenantSettings::new(
+        db.store().clone(),
+        key,
+        Duration::from_secs(5),
+        Network::Development,
+    );
     settings
         .save(acme, demo_input("https://members.acme.test"), NOW)
         .await
@@ -143,7 +154,12 @@ async fn test_connection_reports_each_step() {
     let db = sqlite().await;
     let acme = tenant(&db, "acme").await;
     let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
-    let settings = TenantSettings::new(db.store().clone(), key, Duration::from_secs(5));
+    let settings = TenantSettings::new(
+        db.store().clone(),
+        key,
+        Duration::from_secs(5),
+        Network::Development,
+    );
 
     let nothing = settings.test_connection(acme).await.unwrap();
     assert_eq!(nothing.len(), 1);

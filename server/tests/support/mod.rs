@@ -37,6 +37,11 @@ pub fn config(test_domains: &[&str]) -> Config {
             test_domains: test_domains.iter().map(|d| d.to_string()).collect(),
             ..Default::default()
         },
+        // The iMIS emulator runs on loopback.
+        members: vestibule_server::config::MemberConfig {
+            imis_private_network: true,
+            ..Default::default()
+        },
         ..Config::default()
     }
 }

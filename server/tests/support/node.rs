@@ -73,6 +73,7 @@ impl Node {
             .env("VESTIBULE_HTTPS_LISTEN", https.to_string())
             .env("VESTIBULE_OPERATOR_LISTEN", operator.to_string())
             .env("VESTIBULE_TEST_DOMAINS", format!("{DOMAIN}=acme"))
+            .env("VESTIBULE_IMIS_PRIVATE_NETWORK", "true")
             .env("VESTIBULE_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

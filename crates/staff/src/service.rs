@@ -182,7 +182,7 @@ impl StaffAccounts {
                 self.store
                     .settle_sign_in_attempt(attempt, false, &[], since)
                     .await?;
-                return Err(error.into());
+                return Err(error);
             }
         };
 

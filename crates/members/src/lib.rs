@@ -436,15 +436,26 @@ impl Members {
         let member_key = format!("member:{}:{username}", tenant.0);
         let address_key = format!("member-address:{}:{client}", tenant.0);
         let since = now - self.policy.failure_window + Seconds(1);
-        // Counted before the password is checked, so concurrent guesses cannot all slip under
-        // the limit.
+        if let Some(retry_after) = self
+            .store
+            .sign_in_retry_after(
+                &address_key,
+                self.policy.failures_per_address,
+                self.policy.failure_window,
+                now,
+            )
+            .await?
+        {
+            return Err(MembersError::TooManyAttempts { retry_after });
+        }
+        // The member's own count is taken before the password is checked, so concurrent
+        // guesses at one account cannot all slip under its limit. (The address's count is read
+        // and written around the check as before: members behind one address sign in at the
+        // same moment all the time, and must not take each other's turns.)
         let attempt = match self
             .store
             .begin_sign_in_attempt(
-                &[
-                    (&member_key, self.policy.failures_per_member),
-                    (&address_key, self.policy.failures_per_address),
-                ],
+                &[(&member_key, self.policy.failures_per_member)],
                 self.policy.failure_window,
                 now,
             )
@@ -466,6 +477,11 @@ impl Members {
         self.store
             .settle_sign_in_attempt(attempt, failed, clear, since)
             .await?;
+        if failed {
+            self.store
+                .record_sign_in_failure(&[&address_key], now, since)
+                .await?;
+        }
         match verified {
             Ok(member) => {
                 self.record(tenant, source, &username, "signed in", "", now)

@@ -151,15 +151,25 @@ impl StaffAccounts {
         let address_key = format!("address:{client}");
         // A failure counts for exactly `failure_window` seconds, matching the Retry-After we report.
         let since = now - self.policy.failure_window + Seconds(1);
-        // Counted before the password is checked, so concurrent guesses cannot all slip under
-        // the limit.
+        if let Some(retry_after) = self
+            .store
+            .sign_in_retry_after(
+                &address_key,
+                self.policy.failures_per_address,
+                self.policy.failure_window,
+                now,
+            )
+            .await?
+        {
+            return Err(StaffError::TooManyAttempts { retry_after });
+        }
+        // The account's count is taken before the password is checked, so concurrent guesses
+        // at one account cannot all slip under its limit; the address's is read and written
+        // around the check (people behind one address sign in at the same moment).
         let attempt = match self
             .store
             .begin_sign_in_attempt(
-                &[
-                    (&account_key, self.policy.failures_per_account),
-                    (&address_key, self.policy.failures_per_address),
-                ],
+                &[(&account_key, self.policy.failures_per_account)],
                 self.policy.failure_window,
                 now,
             )
@@ -191,6 +201,9 @@ impl StaffAccounts {
             _ => {
                 self.store
                     .settle_sign_in_attempt(attempt, true, &[], since)
+                    .await?;
+                self.store
+                    .record_sign_in_failure(&[&address_key], now, since)
                     .await?;
                 tracing::info!(client, "staff sign-in failed");
                 return Err(StaffError::BadCredentials);

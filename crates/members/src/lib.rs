@@ -20,7 +20,8 @@ use vestibule_imis::{AccessToken, ImisError};
 use vestibule_settings::{ImisConnection, TenantSettings};
 use vestibule_staff::{random_token, token_hash, PasswordHasher};
 use vestibule_storage::{
-    MemberSessionRecord, PendingSignInRecord, SignInEventRecord, StorageError, Store,
+    MemberSessionRecord, PasswordLimits, PasswordOutcome, PendingSignInRecord, SignInEventRecord,
+    StorageError, Store,
 };
 
 pub use directory::{DirectoryMember, NewDirectoryMember};
@@ -435,32 +436,12 @@ impl Members {
         // guesses at another tenant) never lock this tenant out.
         let member_key = format!("member:{}:{username}", tenant.0);
         let address_key = format!("member-address:{}:{client}", tenant.0);
-        let since = now - self.policy.failure_window + Seconds(1);
-        if let Some(retry_after) = self
-            .store
-            .sign_in_retry_after(
-                &address_key,
-                self.policy.failures_per_address,
-                self.policy.failure_window,
-                now,
-            )
-            .await?
-        {
-            return Err(MembersError::TooManyAttempts { retry_after });
-        }
-        // The member's own count is taken before the password is checked, so concurrent
-        // guesses at one account cannot all slip under its limit. (The address's count is read
-        // and written around the check as before: members behind one address sign in at the
-        // same moment all the time, and must not take each other's turns.)
-        let attempt = match self
-            .store
-            .begin_sign_in_attempt(
-                &[(&member_key, self.policy.failures_per_member)],
-                self.policy.failure_window,
-                now,
-            )
-            .await?
-        {
+        let limits = PasswordLimits {
+            account: (&member_key, self.policy.failures_per_member),
+            address: (&address_key, self.policy.failures_per_address),
+            window: self.policy.failure_window,
+        };
+        let attempt = match self.store.begin_password_check(&limits, now).await? {
             Ok(attempt) => attempt,
             Err(retry_after) => return Err(MembersError::TooManyAttempts { retry_after }),
         };
@@ -468,20 +449,14 @@ impl Members {
             IdentitySource::Directory => self.directory_password(tenant, &username, password).await,
             IdentitySource::Imis => self.imis_password(tenant, &username, password).await,
         };
-        let failed = matches!(verified, Err(MembersError::BadCredentials));
-        let clear: &[&str] = if verified.is_ok() {
-            &[&member_key]
-        } else {
-            &[]
+        let outcome = match &verified {
+            Ok(_) => PasswordOutcome::Right,
+            Err(MembersError::BadCredentials) => PasswordOutcome::Wrong,
+            Err(_) => PasswordOutcome::Unjudged,
         };
         self.store
-            .settle_sign_in_attempt(attempt, failed, clear, since)
+            .finish_password_check(attempt, &limits, outcome, now)
             .await?;
-        if failed {
-            self.store
-                .record_sign_in_failure(&[&address_key], now, since)
-                .await?;
-        }
         match verified {
             Ok(member) => {
                 self.record(tenant, source, &username, "signed in", "", now)

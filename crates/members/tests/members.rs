@@ -577,55 +577,57 @@ async fn repeated_wrong_passwords_are_limited() {
 /// now counted before its check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_sent_at_once_are_limited_too() {
-    let db = sqlite().await;
-    let world = world(&db).await;
-    let mut settings = input(&world.imis, "");
-    settings.identity_source = "directory".into();
-    world
-        .settings
-        .save(world.acme, settings, NOW)
-        .await
-        .unwrap();
-    let limit = world.members.policy().failures_per_member;
-    let mut running = tokio::task::JoinSet::new();
-    for i in 0..25 {
-        let (members, acme) = (world.members.clone(), world.acme);
-        running.spawn(async move {
-            members
-                .sign_in_with_password(acme, "jane", "wrong password!", &format!("ip-{i}"), NOW)
-                .await
-        });
-    }
-    let mut checked = 0;
-    while let Some(outcome) = running.join_next().await {
-        match outcome.unwrap() {
-            Err(MembersError::BadCredentials) => checked += 1,
-            Err(MembersError::TooManyAttempts { .. }) => {}
-            other => panic!("{other:?}"),
+    for_each_backend(|db| async move {
+        let world = world(&db).await;
+        let mut settings = input(&world.imis, "");
+        settings.identity_source = "directory".into();
+        world
+            .settings
+            .save(world.acme, settings, NOW)
+            .await
+            .unwrap();
+        let limit = world.members.policy().failures_per_member;
+        let mut running = tokio::task::JoinSet::new();
+        for i in 0..25 {
+            let (members, acme) = (world.members.clone(), world.acme);
+            running.spawn(async move {
+                members
+                    .sign_in_with_password(acme, "jane", "wrong password!", &format!("ip-{i}"), NOW)
+                    .await
+            });
         }
-    }
-    assert!(
-        checked <= limit,
-        "{checked} passwords checked, limit {limit}"
-    );
-    assert!(checked >= 1);
+        let mut checked = 0;
+        while let Some(outcome) = running.join_next().await {
+            match outcome.unwrap() {
+                Err(MembersError::BadCredentials) => checked += 1,
+                Err(MembersError::TooManyAttempts { .. }) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(
+            checked <= limit,
+            "{checked} passwords checked, limit {limit}"
+        );
+        assert!(checked >= 1);
 
-    // The address buckets are the tenant's: guesses at another tenant lock nothing here.
-    let beta = world.beta;
-    for _ in 0..world.members.policy().failures_per_address + 1 {
-        let _ = world
+        // The address buckets are the tenant's: guesses at another tenant lock nothing here.
+        let beta = world.beta;
+        for _ in 0..world.members.policy().failures_per_address + 1 {
+            let _ = world
+                .members
+                .sign_in_with_password(beta, "someone", "wrong password!", "shared-ip", NOW)
+                .await;
+        }
+        let acme_from_same_address = world
             .members
-            .sign_in_with_password(beta, "someone", "wrong password!", "shared-ip", NOW)
+            .sign_in_with_password(world.acme, "omar", "wrong password!", "shared-ip", NOW)
             .await;
-    }
-    let acme_from_same_address = world
-        .members
-        .sign_in_with_password(world.acme, "omar", "wrong password!", "shared-ip", NOW)
-        .await;
-    assert!(
-        matches!(acme_from_same_address, Err(MembersError::BadCredentials)),
-        "{acme_from_same_address:?}"
-    );
+        assert!(
+            matches!(acme_from_same_address, Err(MembersError::BadCredentials)),
+            "{acme_from_same_address:?}"
+        );
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 use subtle::ConstantTimeEq;
 use vestibule_domain::{CloudId, Email, Role, Seconds, StaffMember, Tenant, Timestamp};
-use vestibule_storage::{NewStaff, SessionRecord, SetupTokenRecord, Store};
+use vestibule_storage::{
+    NewStaff, PasswordLimits, PasswordOutcome, SessionRecord, SetupTokenRecord, Store,
+};
 
 use crate::password::PasswordHasher;
 use crate::token::{random_token, token_hash};
@@ -149,32 +151,12 @@ impl StaffAccounts {
             Email::parse(email).map_or_else(|_| email.trim().to_lowercase(), |e| e.to_string())
         );
         let address_key = format!("address:{client}");
-        // A failure counts for exactly `failure_window` seconds, matching the Retry-After we report.
-        let since = now - self.policy.failure_window + Seconds(1);
-        if let Some(retry_after) = self
-            .store
-            .sign_in_retry_after(
-                &address_key,
-                self.policy.failures_per_address,
-                self.policy.failure_window,
-                now,
-            )
-            .await?
-        {
-            return Err(StaffError::TooManyAttempts { retry_after });
-        }
-        // The account's count is taken before the password is checked, so concurrent guesses
-        // at one account cannot all slip under its limit; the address's is read and written
-        // around the check (people behind one address sign in at the same moment).
-        let attempt = match self
-            .store
-            .begin_sign_in_attempt(
-                &[(&account_key, self.policy.failures_per_account)],
-                self.policy.failure_window,
-                now,
-            )
-            .await?
-        {
+        let limits = PasswordLimits {
+            account: (&account_key, self.policy.failures_per_account),
+            address: (&address_key, self.policy.failures_per_address),
+            window: self.policy.failure_window,
+        };
+        let attempt = match self.store.begin_password_check(&limits, now).await? {
             Ok(attempt) => attempt,
             Err(retry_after) => return Err(StaffError::TooManyAttempts { retry_after }),
         };
@@ -190,7 +172,7 @@ impl StaffAccounts {
             Ok(verified) => verified,
             Err(error) => {
                 self.store
-                    .settle_sign_in_attempt(attempt, false, &[], since)
+                    .finish_password_check(attempt, &limits, PasswordOutcome::Unjudged, now)
                     .await?;
                 return Err(error);
             }
@@ -200,17 +182,14 @@ impl StaffAccounts {
             Some(credentials) if verified => credentials.staff,
             _ => {
                 self.store
-                    .settle_sign_in_attempt(attempt, true, &[], since)
-                    .await?;
-                self.store
-                    .record_sign_in_failure(&[&address_key], now, since)
+                    .finish_password_check(attempt, &limits, PasswordOutcome::Wrong, now)
                     .await?;
                 tracing::info!(client, "staff sign-in failed");
                 return Err(StaffError::BadCredentials);
             }
         };
         self.store
-            .settle_sign_in_attempt(attempt, false, &[&account_key], since)
+            .finish_password_check(attempt, &limits, PasswordOutcome::Right, now)
             .await?;
         if let Some(previous) = previous_session {
             self.store.delete_session(&token_hash(previous)).await?;

@@ -41,7 +41,8 @@ pub use saml_keys::SamlKeyRecord;
 pub use saml_sessions::{SamlParticipantRecord, SamlPendingRecord};
 pub use settings::SettingsRecord;
 pub use staff::{
-    Failures, NewStaff, SessionRecord, SetupTokenRecord, SignInAttempt, StaffCredentials,
+    Failures, NewStaff, PasswordLimits, PasswordOutcome, SessionRecord, SetupTokenRecord,
+    SignInAttempt, StaffCredentials,
 };
 pub use store::{Backend, Store};
 

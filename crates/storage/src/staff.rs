@@ -475,104 +475,101 @@ impl Store {
         Ok(Failures { count, oldest }.retry_after(limit, window, now))
     }
 
-    /// Counts a password attempt against each `(bucket, limit)` *before* the password is
-    /// checked, so attempts made at the same moment cannot all pass a limit that was read
-    /// before any of them was written. Per bucket, one statement writes the attempt only while
-    /// the bucket is under its limit (SQLite runs it under its write lock; on PostgreSQL a
-    /// transaction-scoped advisory lock on the bucket serialises it), so at most `limit`
-    /// attempts a window get through however many arrive at once. Over a limit, the rows
-    /// already written are taken back and the answer is how long to wait. An allowed attempt
-    /// is settled with [`Store::settle_sign_in_attempt`]: a failure stays counted, anything
-    /// else is taken back.
-    pub async fn begin_sign_in_attempt(
+    /// Takes a password check's place under `limits`, before the password is checked. The
+    /// address's count is read: over its limit, the answer is how long to wait. The account's
+    /// is *taken*: one statement writes the attempt only while the account is under its limit
+    /// (SQLite runs it under its write lock; on PostgreSQL a transaction-scoped advisory lock
+    /// on the bucket serialises it), so at most `limit` checks a window happen for one account
+    /// however many arrive at once. The address is only read, because members behind one
+    /// address sign in at the same moment all the time and must not take each other's turns.
+    /// Every allowed check ends with [`Store::finish_password_check`].
+    pub async fn begin_password_check(
         &self,
-        buckets: &[(&str, i64)],
-        window: Seconds,
+        limits: &PasswordLimits<'_>,
         now: Timestamp,
     ) -> Result<std::result::Result<SignInAttempt, Seconds>> {
-        let since = Failures::counted_since(window, now);
+        let (address, address_limit) = limits.address;
+        if let Some(wait) = self
+            .sign_in_retry_after(address, address_limit, limits.window, now)
+            .await?
+        {
+            return Ok(Err(wait));
+        }
+        let (account, account_limit) = limits.account;
+        let since = Failures::counted_since(limits.window, now);
         let insert = "INSERT INTO sign_in_failures (bucket, at) SELECT $1, $2 \
              WHERE (SELECT COUNT(*) FROM sign_in_failures WHERE bucket = $1 AND at >= $3) < $4 \
              RETURNING id";
-        let mut attempt = SignInAttempt { ids: Vec::new() };
-        for (bucket, limit) in buckets {
-            let id: Option<i64> = match &self.pool {
-                Pool::Sqlite(pool) => {
-                    sqlx::query_scalar(insert)
-                        .bind(*bucket)
-                        .bind(now.0)
-                        .bind(since.0)
-                        .bind(*limit)
-                        .fetch_optional(pool)
-                        .await?
-                }
-                Pool::Postgres(pool) => {
-                    let mut tx = pool.begin().await?;
-                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
-                        .bind(*bucket)
-                        .execute(&mut *tx)
-                        .await?;
-                    let id = sqlx::query_scalar(insert)
-                        .bind(*bucket)
-                        .bind(now.0)
-                        .bind(since.0)
-                        .bind(*limit)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    id
-                }
-            };
-            match id {
-                Some(id) => attempt.ids.push(id),
-                None => {
-                    self.take_back(&attempt).await?;
-                    let (count, oldest) = self.sign_in_failures(bucket, since).await?;
-                    let retry_after = Failures { count, oldest }
-                        .retry_after(*limit, window, now)
-                        .unwrap_or(Seconds(1));
-                    return Ok(Err(retry_after));
-                }
+        let id: Option<i64> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_scalar(insert)
+                    .bind(account)
+                    .bind(now.0)
+                    .bind(since.0)
+                    .bind(account_limit)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+                    .bind(account)
+                    .execute(&mut *tx)
+                    .await?;
+                let id = sqlx::query_scalar(insert)
+                    .bind(account)
+                    .bind(now.0)
+                    .bind(since.0)
+                    .bind(account_limit)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                id
+            }
+        };
+        match id {
+            Some(id) => Ok(Ok(SignInAttempt { id })),
+            None => {
+                let (count, oldest) = self.sign_in_failures(account, since).await?;
+                let wait = Failures { count, oldest }
+                    .retry_after(account_limit, limits.window, now)
+                    .unwrap_or(Seconds(1));
+                Ok(Err(wait))
             }
         }
-        Ok(Ok(attempt))
     }
 
-    /// Settles an attempt [`Store::begin_sign_in_attempt`] allowed. `failed`: the password was
-    /// wrong, and the attempt keeps counting (rows older than `forget_before` go). Otherwise it
-    /// is taken back, and `clear` (the account's bucket after a success) is emptied.
-    pub async fn settle_sign_in_attempt(
+    /// Ends a check [`Store::begin_password_check`] allowed. A wrong password stays counted
+    /// against the account and is counted against the address; a right one clears the
+    /// account's count; a check that never judged the password (iMIS down) is taken back.
+    pub async fn finish_password_check(
         &self,
         attempt: SignInAttempt,
-        failed: bool,
-        clear: &[&str],
-        forget_before: Timestamp,
+        limits: &PasswordLimits<'_>,
+        outcome: PasswordOutcome,
+        now: Timestamp,
     ) -> Result<()> {
-        if failed {
-            with_pool!(self, pool => {
-                sqlx::query("DELETE FROM sign_in_failures WHERE at < $1")
-                    .bind(forget_before.0)
-                    .execute(pool)
-                    .await?;
-            });
-            return Ok(());
+        match outcome {
+            PasswordOutcome::Wrong => {
+                let forget_before = Failures::counted_since(limits.window, now);
+                self.record_sign_in_failure(&[limits.address.0], now, forget_before)
+                    .await
+            }
+            PasswordOutcome::Right => {
+                self.take_back(&attempt).await?;
+                self.clear_sign_in_failures(limits.account.0).await
+            }
+            PasswordOutcome::Unjudged => self.take_back(&attempt).await,
         }
-        self.take_back(&attempt).await?;
-        for bucket in clear {
-            self.clear_sign_in_failures(bucket).await?;
-        }
-        Ok(())
     }
 
     async fn take_back(&self, attempt: &SignInAttempt) -> Result<()> {
-        for id in &attempt.ids {
-            with_pool!(self, pool => {
-                sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
-                    .bind(*id)
-                    .execute(pool)
-                    .await?;
-            });
-        }
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
+                .bind(attempt.id)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
@@ -587,11 +584,30 @@ impl Store {
     }
 }
 
-/// A password attempt counted before its check; settled once the check is done.
+/// A password check counted against its account before the password is checked.
 #[derive(Debug)]
-#[must_use = "an attempt counts as a failure until it is settled"]
+#[must_use = "a check counts as a failure until it is finished"]
 pub struct SignInAttempt {
-    ids: Vec<i64>,
+    id: i64,
+}
+
+/// The buckets and limits one password check counts against.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordLimits<'a> {
+    /// The account's bucket and how many wrong passwords it may have in a window.
+    pub account: (&'a str, i64),
+    /// The caller's address's bucket and limit.
+    pub address: (&'a str, i64),
+    pub window: Seconds,
+}
+
+/// What a password check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordOutcome {
+    Right,
+    Wrong,
+    /// The password was not judged (the identity source could not be asked).
+    Unjudged,
 }
 
 /// The failures one bucket has had in a window, as counted by the database.

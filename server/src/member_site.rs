@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 use tower_http::set_header::SetResponseHeaderLayer;
-use vestibule_domain::{CloudId, Tenant, Timestamp};
+use vestibule_domain::{web_origin, CloudId, Tenant, Timestamp};
 use vestibule_members::{IdentitySource, ImisFlow, Members, MembersError, SignedIn};
 use vestibule_settings::TenantSettings;
 use vestibule_storage::Store;
@@ -390,8 +390,7 @@ async fn posted_from_imis_or_here(
     let Some(sent_from) = header_value(header::ORIGIN)
         .filter(|origin| *origin != "null")
         .or_else(|| header_value(header::REFERER))
-        .and_then(|url| url::Url::parse(url).ok())
-        .map(|url| url.origin().ascii_serialization())
+        .and_then(web_origin)
     else {
         return Ok(false);
     };
@@ -404,8 +403,7 @@ async fn posted_from_imis_or_here(
         .get(site.tenant.id)
         .await
         .map_err(|error| unavailable(&error))?;
-    Ok(url::Url::parse(&settings.imis_base_url)
-        .is_ok_and(|imis| imis.origin().ascii_serialization() == sent_from))
+    Ok(web_origin(&settings.imis_base_url).is_some_and(|imis| imis == sent_from))
 }
 
 pub(crate) fn same_origin(site: &Site, headers: &HeaderMap) -> bool {

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::{json, Value};
-use vestibule_domain::Timestamp;
+use vestibule_domain::{web_origin, Timestamp};
 use vestibule_members::{Member, MembersError};
 use vestibule_oidc::{
     check_request, client_credentials, discovery_document, grant_request, jwks, paths,
@@ -116,8 +116,8 @@ async fn registered_origin(state: &SiteState, headers: &HeaderMap, origin: &str)
             .settings
             .redirect_uris
             .iter()
-            .filter_map(|uri| url::Url::parse(uri).ok())
-            .any(|uri| uri.origin().ascii_serialization() == origin)
+            .filter_map(|uri| web_origin(uri))
+            .any(|registered| registered == origin)
     })
 }
 

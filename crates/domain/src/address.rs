@@ -16,6 +16,15 @@ fn is_loopback(host: &Host<&str>) -> bool {
     }
 }
 
+/// The origin of an absolute http(s) URL as browsers compare them (`scheme://host[:port]`,
+/// host lowercased, the scheme's default port left out, user information ignored); `None` for
+/// anything else. Where a message may go, where a form came from and where secrets may be sent
+/// are all decided by origin.
+pub fn web_origin(url: &str) -> Option<String> {
+    let parsed = Url::parse(url.trim()).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then(|| parsed.origin().ascii_serialization())
+}
+
 /// An exact address an application registers (an OAuth redirect URI, a SAML assertion consumer
 /// service): absolute, https (http only on this machine, as OAuth 2.0 for native apps allows),
 /// no user information, no fragment, no wildcard. Parsed as a URL (WHATWG), so the host checked

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use vestibule_domain::{Seconds, TenantId, Timestamp};
+use vestibule_domain::{web_origin, Seconds, TenantId, Timestamp};
 use vestibule_secrets::SecretKey;
 use vestibule_staff::{random_token, token_hash};
 use vestibule_storage::{SamlParticipantRecord, SamlPendingRecord, Store};
@@ -1166,7 +1166,7 @@ fn idp_initiated_relay_state_allowed(app: &SamlApp, relay_state: &str) -> bool {
     if relay_state.starts_with('/') {
         return !relay_state.starts_with("//") && !relay_state.contains('\\');
     }
-    let Some(asked) = origin(relay_state) else {
+    let Some(asked) = web_origin(relay_state) else {
         return false;
     };
     app.settings
@@ -1174,22 +1174,8 @@ fn idp_initiated_relay_state_allowed(app: &SamlApp, relay_state: &str) -> bool {
         .iter()
         .map(|acs| acs.url.as_str())
         .chain(app.settings.single_logout.as_deref())
-        .filter_map(origin)
+        .filter_map(web_origin)
         .any(|registered| registered == asked)
-}
-
-/// `scheme://host[:port]` of an absolute http(s) URL, lowercased; `None` for anything else.
-fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "https" && scheme != "http" {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.is_empty() || authority.contains(['@', '\\']) {
-        return None;
-    }
-    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
 /// A logout message ready to leave, signed in its binding.

@@ -10,7 +10,7 @@ mod input;
 
 use std::time::Duration;
 
-use vestibule_domain::{TenantId, Timestamp};
+use vestibule_domain::{web_origin, TenantId, Timestamp};
 use vestibule_imis::{ClientCredentials, Imis, Network};
 use vestibule_secrets::{SealError, SecretKey};
 use vestibule_storage::{SettingsRecord, StorageError, Store};
@@ -78,23 +78,6 @@ pub struct TenantSettings {
     network: Network,
 }
 
-/// `scheme://host:port` of an address, lowercased, for comparing where secrets may go.
-fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.trim().split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "https" => ":443",
-        "http" => ":80",
-        _ => "",
-    };
-    let authority = authority
-        .strip_suffix(default_port)
-        .map(str::to_string)
-        .unwrap_or(authority);
-    Some(format!("{scheme}://{authority}"))
-}
-
 fn context(kind: &str, tenant: TenantId) -> String {
     format!("{kind}:tenant-{}", tenant.0)
 }
@@ -136,7 +119,7 @@ impl TenantSettings {
             .tenant_settings(tenant)
             .await?
             .unwrap_or_else(|| SettingsRecord::empty(now));
-        let same_site = origin(&previous.imis_base_url) == origin(&input.imis_base_url);
+        let same_site = web_origin(&previous.imis_base_url) == web_origin(&input.imis_base_url);
         let seal = |kind: &str, typed: &str, kept: &str| -> Result<String, SettingsError> {
             if typed.is_empty() {
                 Ok(if same_site {

@@ -247,12 +247,14 @@ impl Context {
 /// what it covers: the root element, canonicalized, without the signature — the only part of
 /// the message a caller may read afterwards.
 pub fn verify_enveloped(xml: &str, certificate_der: &[u8]) -> Result<String, XmlDsigError> {
+    initialised()?;
+    // Declared before the context, so the context (which points into it) is freed first.
+    let document = Document::parse(xml)?;
     let mut context = Context::restricted()?;
     context.set_key(
         certificate_der,
         xmlSecKeyDataFormat_xmlSecKeyDataFormatCertDer,
     )?;
-    let document = Document::parse(xml)?;
     let (root, id) = document.root_with_id()?;
     let signature = the_signature(root, &id)?;
     verify_signature_node(&context, signature, &id)
@@ -306,12 +308,14 @@ fn verify_signature_node(
 /// (its one reference names the root's `ID`) with the private key (PKCS#8 DER). Returns the
 /// signed document, with its XML declaration.
 pub fn sign_enveloped(xml: &str, private_key_pkcs8: &[u8]) -> Result<String, XmlDsigError> {
+    initialised()?;
+    // Declared before the context, so the context (which points into it) is freed first.
+    let document = Document::parse(xml)?;
     let mut context = Context::restricted()?;
     context.set_key(
         private_key_pkcs8,
         xmlSecKeyDataFormat_xmlSecKeyDataFormatDer,
     )?;
-    let document = Document::parse(xml)?;
     let (root, id) = document.root_with_id()?;
     let signature = the_signature(root, &id)?;
     // SAFETY: the context and signature node are valid; the document outlives the call.
@@ -435,8 +439,9 @@ mod tests {
         let xml = MESSAGE
             .replace("REFERENCE", reference)
             .replace("TRANSFORMS", transforms);
-        let context = Context::restricted()?;
+        initialised()?;
         let document = Document::parse(&xml)?;
+        let context = Context::restricted()?;
         let (root, id) = document.root_with_id()?;
         // SAFETY: `root` is a valid element of `document`.
         let signature =

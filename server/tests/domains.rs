@@ -285,6 +285,43 @@ async fn provisions_a_domain_and_serves_it_over_tls_by_sni() {
         .unwrap();
 }
 
+/// Review finding: a release from the command line (another process on the same SQLite file)
+/// left the certificate in handshakes until the next timed reload. The serving process now
+/// notices the change within a couple of seconds (the reload timer here is five minutes).
+#[tokio::test]
+async fn a_release_by_another_process_stops_the_edge_serving_the_name() {
+    let Some(edge) = running_edge(None).await else {
+        return;
+    };
+    let Edge {
+        sandbox,
+        db,
+        secret,
+        provisioning,
+    } = &edge;
+    let acme = edge.provision("acme", "sso.acme.test").await;
+    let root = sandbox.issuing_root();
+    tokio::spawn(provisioning.clone().run_background());
+    assert!(https_get(sandbox.https, "sso.acme.test", &root)
+        .await
+        .is_ok());
+
+    // The command line: its own engine, writing the same database.
+    let command_line = engine(sandbox, db, secret);
+    command_line.release(acme).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while https_get(sandbox.https, "sso.acme.test", &root)
+        .await
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the released name is still served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn dns_problems_are_explained_and_stop_provisioning() {
     let Some(edge) = running_edge(None).await else {

@@ -2,7 +2,7 @@
 
 use vestibule_domain::{TenantId, Timestamp};
 
-use sqlx::{FromRow, Row};
+use sqlx::{Connection, FromRow, Row};
 
 use crate::store::{with_pool, Pool};
 use crate::{Result, Store};
@@ -264,7 +264,10 @@ impl Store {
         subject: &str,
         now: Timestamp,
     ) -> Result<()> {
+        // One transaction: a member is never left half revoked.
         with_pool!(self, pool => {
+            let mut connection = pool.acquire().await?;
+            let mut tx = connection.begin().await?;
             sqlx::query(
                 "UPDATE oidc_access_tokens SET revoked_at = $3 \
                  WHERE tenant_id = $1 AND subject = $2 AND revoked_at IS NULL",
@@ -272,7 +275,7 @@ impl Store {
             .bind(tenant.0)
             .bind(subject)
             .bind(now.0)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
             sqlx::query(
                 "UPDATE oidc_codes SET used_at = $3 \
@@ -281,13 +284,14 @@ impl Store {
             .bind(tenant.0)
             .bind(subject)
             .bind(now.0)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
             sqlx::query("DELETE FROM member_sessions WHERE tenant_id = $1 AND subject = $2")
                 .bind(tenant.0)
                 .bind(subject)
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
+            tx.commit().await?;
         });
         Ok(())
     }

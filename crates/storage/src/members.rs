@@ -226,10 +226,11 @@ impl Store {
         id: i64,
         now: Timestamp,
     ) -> Result<bool> {
+        // Revoked first: should the removal then fail, the member is still there (and can be
+        // removed again) but holds nothing.
         let subject: Option<String> = with_pool!(self, pool => {
             sqlx::query_scalar(
-                "DELETE FROM directory_members WHERE tenant_id = $1 AND id = $2 \
-                 RETURNING subject",
+                "SELECT subject FROM directory_members WHERE tenant_id = $1 AND id = $2",
             )
             .bind(tenant.0)
             .bind(id)
@@ -240,7 +241,15 @@ impl Store {
             return Ok(false);
         };
         self.revoke_member_grants(tenant, &subject, now).await?;
-        Ok(true)
+        let removed = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM directory_members WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(removed == 1)
     }
 
     // --- sign-ins waiting for iMIS -------------------------------------------------------------

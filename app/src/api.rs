@@ -61,7 +61,7 @@ pub struct Invitation {
 /// A tenant's domain as the Domain Setup page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainSetupView {
-    /// "Not Provisioned", "Provisioning", "Online" or "Offline".
+    /// "Not Provisioned", "Provisioning", "Online", "Offline" or "Failed".
     pub status: String,
     /// "none", "provisioning", "online", "offline" or "failed".
     pub state: String,

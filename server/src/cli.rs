@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use vestibule_audit::{AuditLog, Change};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use vestibule_domain::{CloudId, Role, Tenant, Timestamp};
+use vestibule_domain::{CloudId, DomainState, Role, Tenant, Timestamp};
 use vestibule_staff::generate_password;
 use vestibule_storage::Store;
 
@@ -463,7 +463,12 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
             overview.domain
         );
         println!("Status:  {}", record.state);
-        println!("Step:    {}", record.phase.label());
+        // The step says where a job is, or where it stopped; a provisioned domain has none.
+        match record.state {
+            DomainState::Provisioning => println!("Step:    {}", record.phase.label()),
+            DomainState::Failed => println!("Stopped: at {}", record.phase.label()),
+            DomainState::Online | DomainState::Offline => {}
+        }
         if !record.message.is_empty() {
             println!("Note:    {}", record.message);
         }

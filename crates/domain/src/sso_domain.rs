@@ -88,7 +88,29 @@ impl fmt::Display for DomainState {
             DomainState::Provisioning => "Provisioning",
             DomainState::Online => "Online",
             DomainState::Offline => "Offline",
-            DomainState::Failed => "Not Provisioned",
+            // Named for what it is: "Not Provisioned" is a Cloud ID with no domain at all.
+            DomainState::Failed => "Failed",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Review finding: a failed provisioning was shown as "Not Provisioned" (the words for a
+    /// Cloud ID with no domain), and `bench/provisioning` waited for "Failed" forever.
+    #[test]
+    fn each_state_is_shown_by_its_own_name() {
+        let shown: Vec<String> = [
+            DomainState::Provisioning,
+            DomainState::Online,
+            DomainState::Offline,
+            DomainState::Failed,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(shown, ["Provisioning", "Online", "Offline", "Failed"]);
     }
 }

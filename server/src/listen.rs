@@ -58,15 +58,14 @@ pub(crate) fn connection_builder() -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// `router` as one connection's service; handlers see the client's address as `ConnectInfo`,
-/// and no handler sees a head over the limits.
+/// `router` as one connection's service; handlers see the client's address as `ConnectInfo`.
+/// `router` is already behind [`with_head_limits`] (done once per listener, not per connection).
 pub(crate) fn connection_service(router: &Router, peer: SocketAddr) -> TowerToHyperService<Router> {
-    TowerToHyperService::new(with_head_limits(
-        router.clone().layer(Extension(ConnectInfo(peer))),
-    ))
+    TowerToHyperService::new(router.clone().layer(Extension(ConnectInfo(peer))))
 }
 
-/// `router` behind [`head_limits`].
+/// `router` behind [`head_limits`]: no handler sees a head over the limits. Every listener
+/// applies it once to its router.
 pub fn with_head_limits(router: Router) -> Router {
     router
         .clone()
@@ -133,6 +132,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let builder = connection_builder();
+    let router = with_head_limits(router);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

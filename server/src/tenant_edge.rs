@@ -129,6 +129,7 @@ pub async fn serve_https(
 ) -> std::io::Result<()> {
     let config =
         server_config(provisioning.resolver()).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let router = crate::listen::with_head_limits(router);
     let acceptor = TlsAcceptor::from(Arc::new(config));
     loop {
         let (tcp, peer) = match listener.accept().await {

@@ -956,9 +956,6 @@ fn shown_once(shown: ShownOnceView) -> AnyView {
                 {shown.client_secret.map(|secret| view! {
                     <dt>"Client secret"</dt><dd><input class="copy-field client-secret" readonly value=secret aria-label="Client secret"/></dd>
                 })}
-                {shown.hs512_key.map(|key| view! {
-                    <dt>"HS512 key"</dt><dd><input class="copy-field" readonly value=key aria-label="HS512 key"/></dd>
-                })}
             </dl>
         </div>
     }
@@ -1077,7 +1074,7 @@ fn oidc_body(
                 <select id="app-algorithm" name="algorithm">
                     <option value="RS256" selected>"RS256"</option>
                     <option value="RS512">"RS512"</option>
-                    <option value="HS512">"HS512 (shared key)"</option>
+                    <option value="HS512">"HS512 (signed with the client secret)"</option>
                 </select>
                 <label class="choice"><input type="checkbox" name="public"/>" Public app (no secret; PKCE required)"</label>
                 <label class="choice"><input type="checkbox" name="consent"/>" Ask members for consent"</label>
@@ -1144,7 +1141,7 @@ fn oidc_edit_body(
         view! { <option value=value selected=algorithm == value>{label}</option> }
     };
     let hs512 = if app.confidential {
-        Some(option("HS512", "HS512 (shared key)"))
+        Some(option("HS512", "HS512 (signed with the client secret)"))
     } else {
         None
     };
@@ -1181,6 +1178,9 @@ fn oidc_edit_body(
                     {option("RS512", "RS512 (4096-bit key)")}
                     {hs512}
                 </select>
+                {(app.algorithm != "HS512" && app.confidential).then(|| view! {
+                    <p class="muted hint">"Switching to HS512 issues a new client secret, shown once: ID tokens are signed with it, and the current secret stops working."</p>
+                })}
                 <label for="edit-id-token">"ID token lifetime (minutes)"</label>
                 <input id="edit-id-token" name="id_token_minutes" inputmode="numeric" value=app.id_token_minutes.to_string()/>
                 <label for="edit-access-token">"Access token lifetime (minutes)"</label>
@@ -1197,7 +1197,7 @@ fn oidc_edit_body(
                 {action_error(move || update.value().get())}
                 {move || update.value().get().and_then(Result::ok).map(|shown| view! {
                     <p class="form-success" role="status">"Saved."</p>
-                    {shown.hs512_key.is_some().then(|| shown_once(shown))}
+                    {shown.client_secret.is_some().then(|| shown_once(shown))}
                 })}
                 <button type="submit" class="button primary">"Save changes"</button>
             </ActionForm>

@@ -325,9 +325,6 @@ async fn oidc(config: Config, command: OidcCommand) -> Result<(), CliError> {
             if let Some(secret) = shown.client_secret {
                 println!("client_secret (shown once): {secret}");
             }
-            if let Some(key) = shown.hs512_key {
-                println!("HS512 key (shown once): {key}");
-            }
             let addresses = engines.member_site(&config)?.addresses;
             let domain = engines
                 .provisioning
@@ -455,7 +452,7 @@ fn provisioning(
 async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> {
     let store = open_store(&config).await?;
     let engine = provisioning(&config, store.clone(), config.load_secret_key()?)?;
-    let print = |overview: &DomainOverview| {
+    let print = |overview: &DomainOverview, target: &str| {
         let record = &overview.record;
         println!(
             "Domain:  {} ({})",
@@ -478,11 +475,7 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
         if let Some(expires) = overview.certificate_expires {
             println!("Expires: {}", expires.to_utc_string());
         }
-        println!(
-            "CNAME:   {} -> {}",
-            overview.domain,
-            engine.settings().cname_target
-        );
+        println!("CNAME:   {} -> {}", overview.domain, target);
     };
     match command {
         DomainCommand::Provision { cloud_id, domain } => {
@@ -491,7 +484,7 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
             let name = overview.domain.as_str().to_string();
             let after = json!({ "domain": name, "state": overview.record.state.as_str() });
             record_change(&store, Some(tenant.id), "domain.provision", name, after).await;
-            print(&overview);
+            print(&overview, &engine.cname_target(tenant.id).await?);
             println!("Queued: a running `vestibule serve` provisions it.");
         }
         DomainCommand::Retry { cloud_id } => {
@@ -500,15 +493,15 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
             let name = overview.domain.as_str().to_string();
             let after = json!({ "domain": name, "state": overview.record.state.as_str() });
             record_change(&store, Some(tenant.id), "domain.retry", name, after).await;
-            print(&overview);
+            print(&overview, &engine.cname_target(tenant.id).await?);
         }
         DomainCommand::Status { cloud_id } => {
             let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
             match engine.overview(tenant.id).await? {
-                Some(overview) => print(&overview),
+                Some(overview) => print(&overview, &engine.cname_target(tenant.id).await?),
                 None => println!(
                     "Status:  Not Provisioned\nCNAME:   <your SSO domain> -> {}",
-                    engine.settings().cname_target
+                    engine.cname_target(tenant.id).await?
                 ),
             }
         }

@@ -1203,7 +1203,11 @@ async fn an_oidc_app_is_edited_and_its_id_token_previewed_for_a_member() {
 
     let saved = edit("acme", &[]).await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
-    assert!(saved.body.contains("\"hs512_key\":null"), "{}", saved.body);
+    assert!(
+        saved.body.contains("\"client_secret\":null"),
+        "{}",
+        saved.body
+    );
     let read = dashboard
         .call(
             "oidc_app",
@@ -1223,11 +1227,13 @@ async fn an_oidc_app_is_edited_and_its_id_token_previewed_for_a_member() {
         "email = Email\nmember.type = MemberType\nname = FullName"
     );
 
-    // Switching to HS512 shows the new shared key once.
+    // Switching to HS512 issues a new client secret (it signs the ID tokens), shown once.
     let hs512 = edit("acme", &[("algorithm", "HS512")]).await;
     let shown: serde_json::Value = serde_json::from_str(&hs512.body).unwrap();
     assert!(
-        shown["hs512_key"].as_str().is_some_and(|k| k.len() >= 40),
+        shown["client_secret"]
+            .as_str()
+            .is_some_and(|k| k.len() == 86),
         "{}",
         hs512.body
     );

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::Value;
 use tower::ServiceExt;
-use vestibule_domain::Timestamp;
+use vestibule_domain::{Seconds, Timestamp};
 use vestibule_members::NewDirectoryMember;
 use vestibule_oidc::{ClientInput, RsaPublicKey, SigningAlgorithm, Verifier};
 use vestibule_server::tenant_edge;
@@ -1567,6 +1567,44 @@ async fn oidf_config_op_discovery_and_jwks() {
 
 /// Failed client authentications are limited per calling address, with 429 and Retry-After;
 /// the application itself is never locked out from elsewhere.
+#[tokio::test]
+async fn hs512_id_tokens_are_signed_with_the_secret_the_client_authenticated_with() {
+    let mut op = provider(|input| input.algorithm = "HS512".into()).await;
+    let first = op.secret.clone();
+    assert_eq!(first.len(), 86, "512 bits for HS512");
+    let session = op.sign_in().await;
+    let verify = |token: &str, secret: &str| {
+        Verifier::Hs512 {
+            secret: secret.as_bytes(),
+        }
+        .verify(token)
+        .is_ok()
+    };
+    let code = op.code(&session).await;
+    let tokens = op.redeem(&code).await.json();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    // OpenID Connect Core §10.1: the client secret's octets are the HMAC key.
+    assert!(verify(id_token, &first), "{id_token}");
+
+    // During a rotation overlap each secret gets tokens it can verify itself.
+    let rotated = op
+        .engines
+        .oidc
+        .clients
+        .rotate_secret(op.tenant, &op.client_id, Seconds(3600), Timestamp::now())
+        .await
+        .unwrap();
+    for secret in [&first, &rotated] {
+        op.secret = secret.clone();
+        let code = op.code(&session).await;
+        let tokens = op.redeem(&code).await.json();
+        let id_token = tokens["id_token"].as_str().unwrap();
+        assert!(verify(id_token, secret));
+        let other = if secret == &first { &rotated } else { &first };
+        assert!(!verify(id_token, other));
+    }
+}
+
 #[tokio::test]
 async fn failed_client_authentication_is_limited_per_address() {
     let op = provider(|_| {}).await;

@@ -446,7 +446,6 @@ mod tests {
             allow_implicit: false,
             allow_password: false,
             algorithm: SigningAlgorithm::RS256,
-            hs512_key_sealed: String::new(),
             id_token_seconds: 3600,
             access_token_seconds: 3600,
             consent: false,

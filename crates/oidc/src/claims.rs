@@ -163,7 +163,6 @@ mod tests {
                 allow_implicit: false,
                 allow_password: false,
                 algorithm,
-                hs512_key_sealed: String::new(),
                 id_token_seconds: 600,
                 access_token_seconds: 600,
                 consent: false,

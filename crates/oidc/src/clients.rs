@@ -1,15 +1,23 @@
 //! OpenID Connect client applications: what the OIDC Client Apps page manages and what the
 //! protocol endpoints check requests against.
 //!
-//! Client secrets are 256-bit random values shown once and stored as SHA-256 (a slow hash adds
-//! nothing to that much entropy); checking one compares hashes in constant time against every
-//! secret still valid, so a rotation can keep the old secret working for an overlap.
+//! Client secrets are random values shown once and stored as SHA-256 (a slow hash adds nothing
+//! to that much entropy); checking one compares hashes in constant time against every secret
+//! still valid, so a rotation can keep the old secret working for an overlap.
+//!
+//! An HS512 application's ID tokens are signed with its client secret's octets (OpenID Connect
+//! Core §10.1), which is the key relying-party libraries verify with. Its secrets are 512 bits
+//! (RFC 7518 §3.2 asks an HS512 key to be as long as the hash) and kept sealed as well as
+//! hashed; the token endpoint signs with the secret the caller authenticated with, so both
+//! sides of a rotation overlap verify what they receive.
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use vestibule_domain::{check_app_address, InvalidInput, Seconds, TenantId, Timestamp};
 use vestibule_secrets::SecretKey;
-use vestibule_storage::{ClientSecretRecord, Failures, OidcClientRecord, Store};
+use vestibule_storage::{
+    ClientSecretChange, ClientSecretRecord, Failures, NewClientSecret, OidcClientRecord, Store,
+};
 
 use crate::random::{random, stored_hash};
 use crate::{OidcError, SigningAlgorithm};
@@ -34,9 +42,6 @@ pub struct ClientSettings {
     pub allow_implicit: bool,
     pub allow_password: bool,
     pub algorithm: SigningAlgorithm,
-    /// The HS512 key shared with this application, sealed; empty for RSA algorithms.
-    #[serde(default)]
-    pub hs512_key_sealed: String,
     pub id_token_seconds: i64,
     pub access_token_seconds: i64,
     pub consent: bool,
@@ -123,6 +128,9 @@ pub struct Client {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     row: i64,
+    /// The sealed secret this caller authenticated with, when it has one: an HS512 answer
+    /// from the token endpoint is signed with it.
+    authenticated_with: Option<String>,
 }
 
 #[cfg(test)]
@@ -137,15 +145,15 @@ impl Client {
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
             row: 0,
+            authenticated_with: None,
         }
     }
 }
 
-/// Values shown once: a new client secret, and a new HS512 key.
+/// A value shown once: a new client secret (on creation, and on switching to HS512).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ShownOnce {
     pub client_secret: Option<String>,
-    pub hs512_key: Option<String>,
 }
 
 /// How fresh a secret's "last used" time is kept.
@@ -157,8 +165,16 @@ pub struct OidcClients {
     secret: SecretKey,
 }
 
-fn hs512_context(tenant: TenantId, client_id: &str) -> String {
-    format!("oidc-hs512:tenant-{}:{client_id}", tenant.0)
+fn secret_context(tenant: TenantId, client_id: &str) -> String {
+    format!("oidc-client-secret:tenant-{}:{client_id}", tenant.0)
+}
+
+/// A new client secret: 256 bits, or 512 for an application that signs HS512 with it.
+fn new_secret(algorithm: SigningAlgorithm) -> String {
+    random(match algorithm {
+        SigningAlgorithm::HS512 => 64,
+        _ => 32,
+    })
 }
 
 fn check_claim(mapping: &ClaimMapping) -> Result<(), InvalidInput> {
@@ -288,57 +304,46 @@ impl OidcClients {
             created_at: record.created_at,
             updated_at: record.updated_at,
             row: record.id,
+            authenticated_with: None,
         })
     }
 
-    /// The settings for `input`, keeping the HS512 key of `previous` when the algorithm stays
-    /// HS512, or making one (returned to show once).
-    fn settings(
+    fn settings(input: ClientInput, algorithm: SigningAlgorithm) -> ClientSettings {
+        ClientSettings {
+            redirect_uris: input.redirect_uris,
+            post_logout_redirect_uris: input.post_logout_redirect_uris,
+            confidential: input.confidential,
+            // Public applications have no secret: PKCE is what protects their codes.
+            require_pkce: input.require_pkce || !input.confidential,
+            allow_implicit: input.allow_implicit,
+            allow_password: input.allow_password,
+            algorithm,
+            id_token_seconds: Seconds::minutes(input.id_token_minutes).0,
+            access_token_seconds: Seconds::minutes(input.access_token_minutes).0,
+            consent: input.consent,
+            consent_grace_days: input.consent_grace_days,
+            claims: input.claims,
+        }
+    }
+
+    /// `secret` as stored: hashed, and sealed when the application signs HS512 with it.
+    fn sealed_for(
         &self,
         tenant: TenantId,
         client_id: &str,
-        input: ClientInput,
         algorithm: SigningAlgorithm,
-        previous: Option<&ClientSettings>,
-    ) -> Result<(ClientSettings, Option<String>), OidcError> {
-        let mut new_key = None;
-        let hs512_key_sealed = match (algorithm, previous) {
-            (SigningAlgorithm::HS512, Some(previous)) if !previous.hs512_key_sealed.is_empty() => {
-                previous.hs512_key_sealed.clone()
-            }
-            (SigningAlgorithm::HS512, _) => {
-                // 512 bits: as long as the hash, as RFC 7518 asks of HS512 keys.
-                let key = random(64);
-                let sealed = self
-                    .secret
-                    .seal(&hs512_context(tenant, client_id), key.as_bytes())?;
-                new_key = Some(key);
-                sealed
-            }
-            _ => String::new(),
-        };
-        Ok((
-            ClientSettings {
-                redirect_uris: input.redirect_uris,
-                post_logout_redirect_uris: input.post_logout_redirect_uris,
-                confidential: input.confidential,
-                // Public applications have no secret: PKCE is what protects their codes.
-                require_pkce: input.require_pkce || !input.confidential,
-                allow_implicit: input.allow_implicit,
-                allow_password: input.allow_password,
-                algorithm,
-                hs512_key_sealed,
-                id_token_seconds: Seconds::minutes(input.id_token_minutes).0,
-                access_token_seconds: Seconds::minutes(input.access_token_minutes).0,
-                consent: input.consent,
-                consent_grace_days: input.consent_grace_days,
-                claims: input.claims,
-            },
-            new_key,
-        ))
+        secret: &str,
+    ) -> Result<Option<String>, OidcError> {
+        Ok(match algorithm {
+            SigningAlgorithm::HS512 => Some(
+                self.secret
+                    .seal(&secret_context(tenant, client_id), secret.as_bytes())?,
+            ),
+            _ => None,
+        })
     }
 
-    /// Registers a client application; the secret (and HS512 key) are returned to show once.
+    /// Registers a client application; the secret is returned to show once.
     pub async fn create(
         &self,
         tenant: TenantId,
@@ -349,8 +354,15 @@ impl OidcClients {
         let client_id = random(18);
         let name = input.name.clone();
         let confidential = input.confidential;
-        let (settings, hs512_key) = self.settings(tenant, &client_id, input, algorithm, None)?;
-        let client_secret = confidential.then(|| random(32));
+        let settings = Self::settings(input, algorithm);
+        let client_secret = confidential.then(|| new_secret(algorithm));
+        let stored_secret = match &client_secret {
+            Some(secret) => Some((
+                stored_hash(secret),
+                self.sealed_for(tenant, &client_id, algorithm, secret)?,
+            )),
+            None => None,
+        };
         let record = OidcClientRecord {
             id: 0,
             tenant,
@@ -365,17 +377,16 @@ impl OidcClients {
             .store
             .insert_oidc_client(
                 &record,
-                client_secret.as_deref().map(stored_hash).as_deref(),
+                stored_secret
+                    .as_ref()
+                    .map(|(hash, sealed)| NewClientSecret {
+                        hash,
+                        sealed: sealed.as_deref(),
+                    }),
             )
             .await?;
         tracing::info!(tenant = tenant.0, client_id = %stored.client_id, "OIDC client created");
-        Ok((
-            self.client(stored)?,
-            ShownOnce {
-                client_secret,
-                hs512_key,
-            },
-        ))
+        Ok((self.client(stored)?, ShownOnce { client_secret }))
     }
 
     pub async fn list(&self, tenant: TenantId) -> Result<Vec<Client>, OidcError> {
@@ -396,7 +407,9 @@ impl OidcClients {
         self.client(record)
     }
 
-    /// Saves an edited application; a new HS512 key (on switching to HS512) is shown once.
+    /// Saves an edited application. Switching to HS512 replaces the secrets with a new one
+    /// (shown once): the current ones were kept only as hashes, so nothing could sign with
+    /// them. Leaving HS512 forgets the sealed copies.
     pub async fn update(
         &self,
         tenant: TenantId,
@@ -413,26 +426,44 @@ impl OidcClients {
             )));
         }
         let name = input.name.clone();
-        let (settings, hs512_key) = self.settings(
-            tenant,
-            client_id,
-            input,
-            algorithm,
-            Some(&existing.settings),
-        )?;
+        let settings = Self::settings(input, algorithm);
         let json = serde_json::to_string(&settings).map_err(|e| OidcError::Key(e.to_string()))?;
+        let was_hs512 = existing.settings.algorithm == SigningAlgorithm::HS512;
+        let is_hs512 = algorithm == SigningAlgorithm::HS512;
+        let new_secret = (is_hs512 && !was_hs512).then(|| new_secret(algorithm));
+        let replacement = match &new_secret {
+            Some(secret) => Some((
+                stored_hash(secret),
+                self.sealed_for(tenant, client_id, algorithm, secret)?,
+            )),
+            None => None,
+        };
+        let change = match &replacement {
+            Some((hash, sealed)) => ClientSecretChange::ReplaceAll(NewClientSecret {
+                hash,
+                sealed: sealed.as_deref(),
+            }),
+            None if was_hs512 && !is_hs512 => ClientSecretChange::ForgetSealed,
+            None => ClientSecretChange::Keep,
+        };
         if !self
             .store
-            .update_oidc_client(tenant, client_id, &name, &json, now)
+            .update_oidc_client(tenant, client_id, &name, &json, change, now)
             .await?
         {
             return Err(OidcError::NoSuchClient);
         }
+        if new_secret.is_some() {
+            tracing::info!(
+                tenant = tenant.0,
+                client_id,
+                "OIDC client switched to HS512: new secret"
+            );
+        }
         Ok((
             self.get(tenant, client_id).await?,
             ShownOnce {
-                client_secret: None,
-                hs512_key,
+                client_secret: new_secret,
             },
         ))
     }
@@ -461,9 +492,18 @@ impl OidcClients {
                 "A public application has no secret.",
             )));
         }
-        let secret = random(32);
+        let secret = new_secret(client.settings.algorithm);
+        let sealed = self.sealed_for(tenant, client_id, client.settings.algorithm, &secret)?;
         self.store
-            .rotate_client_secret(client.row, &stored_hash(&secret), now, now + overlap)
+            .rotate_client_secret(
+                client.row,
+                NewClientSecret {
+                    hash: &stored_hash(&secret),
+                    sealed: sealed.as_deref(),
+                },
+                now,
+                now + overlap,
+            )
             .await?;
         Ok(secret)
     }
@@ -560,7 +600,7 @@ impl OidcClients {
         let Some((record, secrets)) = found else {
             return Err(OidcError::InvalidClient);
         };
-        let client = self.client(record)?;
+        let mut client = self.client(record)?;
         let offered = stored_hash(secret);
         let mut matched = None;
         for stored in secrets {
@@ -569,6 +609,7 @@ impl OidcClients {
             }
         }
         let used = matched.ok_or(OidcError::InvalidClient)?;
+        client.authenticated_with = used.secret_sealed.clone();
         // "Last used" is shown to the minute: one write a minute per secret, not per token.
         if used
             .last_used_at
@@ -579,15 +620,43 @@ impl OidcClients {
         Ok(client)
     }
 
-    /// The application's shared HS512 key, for signing and verifying its tokens.
-    pub fn hs512_key(&self, client: &Client) -> Result<Vec<u8>, OidcError> {
-        if client.settings.hs512_key_sealed.is_empty() {
-            return Err(OidcError::NotRsa("no HS512 key"));
-        }
-        Ok(self.secret.open(
-            &hs512_context(client.tenant, &client.client_id),
-            &client.settings.hs512_key_sealed,
-        )?)
+    /// The key an HS512 ID token for `client` is signed with: the secret it authenticated
+    /// with at the token endpoint, or else (the implicit flow) its newest secret.
+    pub async fn hs512_signing_key(
+        &self,
+        client: &Client,
+        now: Timestamp,
+    ) -> Result<Vec<u8>, OidcError> {
+        let sealed = match &client.authenticated_with {
+            Some(sealed) => sealed.clone(),
+            None => self
+                .store
+                .client_secrets(client.row, now)
+                .await?
+                .into_iter()
+                .find_map(|secret| secret.secret_sealed)
+                .ok_or(OidcError::NoHs512Secret)?,
+        };
+        Ok(self
+            .secret
+            .open(&secret_context(client.tenant, &client.client_id), &sealed)?)
+    }
+
+    /// Every key an HS512 ID token for `client` may have been signed with: its secrets still
+    /// in use, newest first.
+    pub async fn hs512_verifying_keys(
+        &self,
+        client: &Client,
+        now: Timestamp,
+    ) -> Result<Vec<Vec<u8>>, OidcError> {
+        let context = secret_context(client.tenant, &client.client_id);
+        self.store
+            .client_secrets(client.row, now)
+            .await?
+            .into_iter()
+            .filter_map(|secret| secret.secret_sealed)
+            .map(|sealed| Ok(self.secret.open(&context, &sealed)?))
+            .collect()
     }
 }
 

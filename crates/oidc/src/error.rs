@@ -20,6 +20,10 @@ pub enum OidcError {
     TooManyAttempts {
         retry_after: vestibule_domain::Seconds,
     },
+    /// An HS512 application whose secrets were stored before HS512 signed with them (hashes
+    /// only): rotating its secret makes one that can sign.
+    #[error("the HS512 application has no secret that can sign; rotate its client secret")]
+    NoHs512Secret,
     #[error("{0} is not an RSA algorithm")]
     NotRsa(&'static str),
     #[error("a signing key could not be made or read: {0}")]

@@ -264,8 +264,12 @@ impl Grants {
         };
         let claims = match client.settings.algorithm {
             SigningAlgorithm::HS512 => {
-                let key = self.clients.hs512_key(&client)?;
-                Verifier::Hs512 { secret: &key }.verify(hint)
+                // Signed with one of the secrets in use (a rotation overlap has two).
+                let keys = self.clients.hs512_verifying_keys(&client, now).await?;
+                keys.iter()
+                    .map(|key| Verifier::Hs512 { secret: key }.verify(hint))
+                    .find(Result::is_ok)
+                    .unwrap_or(Err(OidcError::InvalidToken))
             }
             algorithm => {
                 let keys = self.keys.published(tenant, now).await?;
@@ -452,7 +456,9 @@ impl Grants {
         now: Timestamp,
     ) -> Result<String, OidcError> {
         let signer = match client.settings.algorithm {
-            SigningAlgorithm::HS512 => Signer::hs512(&self.clients.hs512_key(client)?),
+            SigningAlgorithm::HS512 => {
+                Signer::hs512(&self.clients.hs512_signing_key(client, now).await?)
+            }
             algorithm => self.keys.signer(client.tenant, algorithm, now).await?,
         };
         let content = IdTokenContent {

@@ -1,5 +1,6 @@
 //! The registry of OIDC client applications on SQLite and PostgreSQL: validation, secrets shown
-//! once and rotated with overlap, constant-time client authentication, HS512 keys, isolation.
+//! once and rotated with overlap, constant-time client authentication, HS512 signing with the
+//! client secret, isolation.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -42,7 +43,6 @@ async fn secrets_are_shown_once_rotated_with_overlap_and_checked_per_tenant() {
         let (clients, acme, beta) = setup(&db).await;
         let (client, shown) = clients.create(acme, events_app(), T0).await.unwrap();
         let secret = shown.client_secret.unwrap();
-        assert!(shown.hs512_key.is_none());
         assert_eq!(secret.len(), 43);
         assert_eq!(
             client.settings.redirect_uris,
@@ -125,49 +125,84 @@ async fn secrets_are_shown_once_rotated_with_overlap_and_checked_per_tenant() {
 }
 
 #[tokio::test]
-async fn hs512_keys_are_sealed_kept_on_edit_and_only_for_confidential_apps() {
-    let db = sqlite().await;
-    let (clients, acme, _) = setup(&db).await;
-    let hs512 = ClientInput {
-        algorithm: "HS512".into(),
-        ..events_app()
-    };
-    let (client, shown) = clients.create(acme, hs512.clone(), T0).await.unwrap();
-    let key = shown.hs512_key.unwrap();
-    assert_eq!(key.len(), 86, "512 bits");
-    assert_eq!(clients.hs512_key(&client).unwrap(), key.as_bytes());
-    assert!(!client.settings.hs512_key_sealed.contains(&key));
+async fn hs512_apps_sign_with_their_client_secret_through_rotations_and_switches() {
+    for_each_backend(|db| async move {
+        let (clients, acme, _) = setup(&db).await;
+        let hs512 = ClientInput {
+            algorithm: "HS512".into(),
+            ..events_app()
+        };
+        let (client, shown) = clients.create(acme, hs512.clone(), T0).await.unwrap();
+        let secret = shown.client_secret.unwrap();
+        assert_eq!(secret.len(), 86, "512 bits, as long as the hash");
+        let id = client.client_id.clone();
+        // The implicit flow signs with the newest secret; the secret is sealed, never stored
+        // in the clear.
+        assert_eq!(
+            clients.hs512_signing_key(&client, T0).await.unwrap(),
+            secret.as_bytes()
+        );
+        let stored = db.store().oidc_client_with_secrets(acme, &id, T0).await;
+        assert!(!format!("{stored:?}").contains(&secret));
 
-    // Editing keeps the key; switching away and back makes a new one.
-    let renamed = ClientInput {
-        name: "Events (new)".into(),
-        ..hs512.clone()
-    };
-    let (edited, shown) = clients
-        .update(acme, &client.client_id, renamed, T0)
-        .await
-        .unwrap();
-    assert!(shown.hs512_key.is_none());
-    assert_eq!(clients.hs512_key(&edited).unwrap(), key.as_bytes());
-    clients
-        .update(acme, &client.client_id, events_app(), T0)
-        .await
-        .unwrap();
-    let (_, shown) = clients
-        .update(acme, &client.client_id, hs512, T0)
-        .await
-        .unwrap();
-    assert_ne!(shown.hs512_key.unwrap(), key);
+        // Editing keeps the secret.
+        let renamed = ClientInput {
+            name: "Events (new)".into(),
+            ..hs512.clone()
+        };
+        let (_, shown) = clients.update(acme, &id, renamed, T0).await.unwrap();
+        assert_eq!(shown.client_secret, None);
+        assert!(clients.authenticate(acme, &id, &secret, T0).await.is_ok());
 
-    let public_hs512 = ClientInput {
-        algorithm: "HS512".into(),
-        confidential: false,
-        ..events_app()
-    };
-    assert!(matches!(
-        clients.create(acme, public_hs512, T0).await,
-        Err(OidcError::Invalid(_))
-    ));
+        // During a rotation overlap each caller's answer is signed with the secret it
+        // authenticated with; the newest signs where no secret was presented.
+        let rotated = clients
+            .rotate_secret(acme, &id, Seconds(3600), T0)
+            .await
+            .unwrap();
+        assert_eq!(rotated.len(), 86);
+        for used in [&secret, &rotated] {
+            let caller = clients.authenticate(acme, &id, used, T0).await.unwrap();
+            assert_eq!(
+                clients.hs512_signing_key(&caller, T0).await.unwrap(),
+                used.as_bytes()
+            );
+        }
+        let fetched = clients.get(acme, &id).await.unwrap();
+        assert_eq!(
+            clients.hs512_signing_key(&fetched, T0).await.unwrap(),
+            rotated.as_bytes()
+        );
+        let verifying = clients.hs512_verifying_keys(&fetched, T0).await.unwrap();
+        assert_eq!(verifying, [rotated.as_bytes(), secret.as_bytes()]);
+
+        // Leaving HS512 forgets the sealed copies but keeps the secret working; coming back
+        // issues a new secret (the old one was only hashed) and retires the old ones.
+        clients.update(acme, &id, events_app(), T0).await.unwrap();
+        let stored = db.store().oidc_client_with_secrets(acme, &id, T0).await;
+        let (_, secrets) = stored.unwrap().unwrap();
+        assert!(secrets.iter().all(|s| s.secret_sealed.is_none()));
+        assert!(clients.authenticate(acme, &id, &rotated, T0).await.is_ok());
+        let (back, shown) = clients.update(acme, &id, hs512, T0).await.unwrap();
+        let fresh = shown.client_secret.unwrap();
+        assert_eq!(fresh.len(), 86);
+        assert!(clients.authenticate(acme, &id, &rotated, T0).await.is_err());
+        assert_eq!(
+            clients.hs512_signing_key(&back, T0).await.unwrap(),
+            fresh.as_bytes()
+        );
+
+        let public_hs512 = ClientInput {
+            algorithm: "HS512".into(),
+            confidential: false,
+            ..events_app()
+        };
+        assert!(matches!(
+            clients.create(acme, public_hs512, T0).await,
+            Err(OidcError::Invalid(_))
+        ));
+    })
+    .await;
 }
 
 #[tokio::test]

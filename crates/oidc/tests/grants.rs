@@ -1,6 +1,6 @@
 //! The code flow and the implicit flow at the engine level, on SQLite and PostgreSQL: codes are
 //! single use and bound to client, redirect URI and PKCE; a replay revokes what the code gave;
-//! ID tokens verify with the published keys (or the application's HS512 key).
+//! ID tokens verify with the published keys (or, for HS512, the client secret).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -327,12 +327,26 @@ async fn codes_are_bound_to_client_redirect_uri_pkce_and_time() {
 async fn hs512_and_implicit_tokens() {
     let db = sqlite().await;
     let world = world(&db).await;
-    let shared = app(&world, |i| {
-        i.algorithm = "HS512".into();
-        i.allow_implicit = true;
-    })
-    .await;
-    let key = world.clients.hs512_key(&shared).unwrap();
+    let input = ClientInput {
+        name: "Events".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        algorithm: "HS512".into(),
+        allow_implicit: true,
+        ..ClientInput::default()
+    };
+    let (created, shown) = world.clients.create(world.acme, input, T0).await.unwrap();
+    // OpenID Connect Core §10.1: the key is the client secret's octets.
+    let key = shown.client_secret.unwrap().into_bytes();
+    let shared = world
+        .clients
+        .authenticate(
+            world.acme,
+            &created.client_id,
+            std::str::from_utf8(&key).unwrap(),
+            T0,
+        )
+        .await
+        .unwrap();
     let code = world
         .grants
         .issue_code(world.acme, &request(&shared, &[]), jane(), T0, T0)

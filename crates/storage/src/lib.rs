@@ -33,7 +33,9 @@ pub use error::{Conflict, StorageError};
 pub use members::{
     DirectoryMemberRecord, LogoRecord, MemberSessionRecord, PendingSignInRecord, SignInEventRecord,
 };
-pub use oidc_clients::{ClientSecretRecord, OidcCaller, OidcClientRecord};
+pub use oidc_clients::{
+    ClientSecretChange, ClientSecretRecord, NewClientSecret, OidcCaller, OidcClientRecord,
+};
 pub use oidc_grants::{AccessTokenRecord, CodeRecord, CodeRedemption, Redeemed};
 pub use oidc_keys::SigningKeyRecord;
 pub use saml_apps::SamlAppRecord;

@@ -19,11 +19,13 @@ pub struct OidcClientRecord {
     pub updated_at: Timestamp,
 }
 
-/// One client secret, as its SHA-256.
+/// One client secret, as its SHA-256 (and sealed, for an HS512 application, which signs with
+/// it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSecretRecord {
     pub id: i64,
     pub secret_hash: String,
+    pub secret_sealed: Option<String>,
     pub created_at: Timestamp,
     /// Set when a rotation retires it: it keeps working until then.
     pub expires_at: Option<Timestamp>,
@@ -38,7 +40,26 @@ pub struct OidcCaller {
 }
 
 type ClientRow = (i64, i64, String, String, String, i64, i64);
-type SecretRow = (i64, String, i64, Option<i64>, Option<i64>);
+type SecretRow = (i64, String, Option<String>, i64, Option<i64>, Option<i64>);
+
+/// A new client secret as stored: its SHA-256, and the secret sealed when the application
+/// signs HS512 ID tokens with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewClientSecret<'a> {
+    pub hash: &'a str,
+    pub sealed: Option<&'a str>,
+}
+
+/// What saving an application's settings does to its secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientSecretChange<'a> {
+    Keep,
+    /// The application switched to HS512: a new secret replaces every current one, which
+    /// cannot sign (only their hashes were kept).
+    ReplaceAll(NewClientSecret<'a>),
+    /// The application left HS512: the sealed copies are no longer needed.
+    ForgetSealed,
+}
 
 fn client(row: ClientRow) -> OidcClientRecord {
     let (id, tenant, client_id, name, settings, created_at, updated_at) = row;
@@ -61,7 +82,7 @@ impl Store {
     pub async fn insert_oidc_client(
         &self,
         record: &OidcClientRecord,
-        secret_hash: Option<&str>,
+        secret: Option<NewClientSecret<'_>>,
     ) -> Result<OidcClientRecord> {
         let id: i64 = with_pool!(self, pool => {
             let mut connection = pool.acquire().await?;
@@ -78,13 +99,14 @@ impl Store {
             .bind(record.updated_at.0)
             .fetch_one(&mut *tx)
             .await?;
-            if let Some(hash) = secret_hash {
+            if let Some(secret) = secret {
                 sqlx::query(
-                    "INSERT INTO oidc_client_secrets (client, secret_hash, created_at) \
-                     VALUES ($1, $2, $3)",
+                    "INSERT INTO oidc_client_secrets (client, secret_hash, secret_sealed, \
+                     created_at) VALUES ($1, $2, $3, $4)",
                 )
                 .bind(id)
-                .bind(hash)
+                .bind(secret.hash)
+                .bind(secret.sealed)
                 .bind(record.created_at.0)
                 .execute(&mut *tx)
                 .await?;
@@ -162,6 +184,7 @@ impl Store {
             Option<i64>,
             Option<i64>,
             Option<String>,
+            Option<String>,
             Option<i64>,
             Option<i64>,
             Option<i64>,
@@ -173,7 +196,8 @@ impl Store {
             sqlx::query_as(
                 "SELECT f.failures, f.oldest, c.id, c.tenant_id, c.client_id, c.name, \
                  c.settings, c.created_at, c.updated_at, \
-                 s.id, s.secret_hash, s.created_at, s.expires_at, s.last_used_at \
+                 s.id, s.secret_hash, s.secret_sealed, s.created_at, s.expires_at, \
+                 s.last_used_at \
                  FROM (SELECT COUNT(*) AS failures, MIN(at) AS oldest FROM sign_in_failures \
                        WHERE bucket = $4 AND at >= $5) f \
                  LEFT JOIN oidc_clients c ON c.tenant_id = $1 AND c.client_id = $2 \
@@ -220,9 +244,10 @@ impl Store {
                 Some(ClientSecretRecord {
                     id: row.9?,
                     secret_hash: row.10?,
-                    created_at: Timestamp(row.11?),
-                    expires_at: row.12.map(Timestamp),
-                    last_used_at: row.13.map(Timestamp),
+                    secret_sealed: row.11,
+                    created_at: Timestamp(row.12?),
+                    expires_at: row.13.map(Timestamp),
+                    last_used_at: row.14.map(Timestamp),
                 })
             })
             .collect();
@@ -232,31 +257,65 @@ impl Store {
         })
     }
 
-    /// Replaces a client application's name and settings; false when the tenant has no such
-    /// application.
+    /// Replaces a client application's name and settings, and changes its secrets as
+    /// `secrets` says, in one transaction; false when the tenant has no such application.
     pub async fn update_oidc_client(
         &self,
         tenant: TenantId,
         client_id: &str,
         name: &str,
         settings: &str,
+        secrets: ClientSecretChange<'_>,
         now: Timestamp,
     ) -> Result<bool> {
-        let affected = with_pool!(self, pool => {
-            sqlx::query(
+        let updated = with_pool!(self, pool => {
+            let mut connection = pool.acquire().await?;
+            let mut tx = connection.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(
                 "UPDATE oidc_clients SET name = $1, settings = $2, updated_at = $3 \
-                 WHERE tenant_id = $4 AND client_id = $5",
+                 WHERE tenant_id = $4 AND client_id = $5 RETURNING id",
             )
             .bind(name)
             .bind(settings)
             .bind(now.0)
             .bind(tenant.0)
             .bind(client_id)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(id) = id {
+                match secrets {
+                    ClientSecretChange::Keep => {}
+                    ClientSecretChange::ForgetSealed => {
+                        sqlx::query(
+                            "UPDATE oidc_client_secrets SET secret_sealed = NULL \
+                             WHERE client = $1",
+                        )
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    ClientSecretChange::ReplaceAll(secret) => {
+                        sqlx::query("DELETE FROM oidc_client_secrets WHERE client = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(
+                            "INSERT INTO oidc_client_secrets (client, secret_hash, \
+                             secret_sealed, created_at) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(id)
+                        .bind(secret.hash)
+                        .bind(secret.sealed)
+                        .bind(now.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+            tx.commit().await?;
+            id.is_some()
         });
-        Ok(affected == 1)
+        Ok(updated)
     }
 
     /// Deletes a client application and its secrets; false when the tenant has no such one.
@@ -280,7 +339,7 @@ impl Store {
     ) -> Result<Vec<ClientSecretRecord>> {
         let rows: Vec<SecretRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT id, secret_hash, created_at, expires_at, last_used_at \
+                "SELECT id, secret_hash, secret_sealed, created_at, expires_at, last_used_at \
                  FROM oidc_client_secrets WHERE client = $1 \
                  AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC, id DESC",
             )
@@ -292,12 +351,15 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(id, secret_hash, created_at, expires_at, last_used_at)| ClientSecretRecord {
-                    id,
-                    secret_hash,
-                    created_at: Timestamp(created_at),
-                    expires_at: expires_at.map(Timestamp),
-                    last_used_at: last_used_at.map(Timestamp),
+                |(id, secret_hash, secret_sealed, created_at, expires_at, last_used_at)| {
+                    ClientSecretRecord {
+                        id,
+                        secret_hash,
+                        secret_sealed,
+                        created_at: Timestamp(created_at),
+                        expires_at: expires_at.map(Timestamp),
+                        last_used_at: last_used_at.map(Timestamp),
+                    }
                 },
             )
             .collect())
@@ -308,7 +370,7 @@ impl Store {
     pub async fn rotate_client_secret(
         &self,
         client: i64,
-        secret_hash: &str,
+        secret: NewClientSecret<'_>,
         now: Timestamp,
         old_until: Timestamp,
     ) -> Result<()> {
@@ -329,11 +391,12 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO oidc_client_secrets (client, secret_hash, created_at) \
-                 VALUES ($1, $2, $3)",
+                "INSERT INTO oidc_client_secrets (client, secret_hash, secret_sealed, created_at) \
+                 VALUES ($1, $2, $3, $4)",
             )
             .bind(client)
-            .bind(secret_hash)
+            .bind(secret.hash)
+            .bind(secret.sealed)
             .bind(now.0)
             .execute(&mut *tx)
             .await?;

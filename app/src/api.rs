@@ -334,7 +334,7 @@ pub async fn domain_setup(cloud_id: String) -> Result<DomainSetupView, AppError>
         async {
             let caller = ssr::caller().await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            ssr::domain_view(ssr::provisioning()?.overview(tenant.id).await?)
+            ssr::domain_view(tenant.id, ssr::provisioning()?.overview(tenant.id).await?).await
         }
         .await,
     )
@@ -355,7 +355,7 @@ pub async fn start_provisioning(
                 .start(tenant.id, &domain, ssr::now())
                 .await?;
             record_domain_change(&caller, &tenant, "domain.provision", &overview).await;
-            ssr::domain_view(Some(overview))
+            ssr::domain_view(tenant.id, Some(overview)).await
         }
         .await,
     )
@@ -385,7 +385,7 @@ pub async fn retry_provisioning(
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let overview = ssr::provisioning()?.retry(tenant.id, ssr::now()).await?;
             record_domain_change(&caller, &tenant, "domain.retry", &overview).await;
-            ssr::domain_view(Some(overview))
+            ssr::domain_view(tenant.id, Some(overview)).await
         }
         .await,
     )
@@ -878,7 +878,6 @@ pub struct OidcAppsView {
 pub struct ShownOnceView {
     pub client_id: String,
     pub client_secret: Option<String>,
-    pub hs512_key: Option<String>,
 }
 
 #[server(prefix = "/api", endpoint = "oidc_apps")]
@@ -987,7 +986,6 @@ pub async fn create_oidc_app(
             Ok(ShownOnceView {
                 client_id: client.client_id,
                 client_secret: shown.client_secret,
-                hs512_key: shown.hs512_key,
             })
         }
         .await,
@@ -1035,7 +1033,6 @@ pub async fn rotate_oidc_secret(
             Ok(ShownOnceView {
                 client_id,
                 client_secret: Some(secret),
-                hs512_key: None,
             })
         }
         .await,
@@ -1164,7 +1161,7 @@ fn minutes(field: &str, text: &str) -> Result<i64, AppError> {
 }
 
 /// Saves an edited app. The app's type (confidential or public) stays as created; switching to
-/// HS512 makes a new shared key, shown once.
+/// HS512 issues a new client secret (ID tokens are signed with it), shown once.
 #[server(prefix = "/api", endpoint = "update_oidc_app")]
 #[allow(clippy::too_many_arguments)]
 pub async fn update_oidc_app(
@@ -1221,8 +1218,7 @@ pub async fn update_oidc_app(
             .await;
             Ok(ShownOnceView {
                 client_id: client.client_id,
-                client_secret: None,
-                hs512_key: shown.hs512_key,
+                client_secret: shown.client_secret,
             })
         }
         .await,

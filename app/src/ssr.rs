@@ -100,6 +100,7 @@ impl From<ProvisioningError> for AppError {
             ProvisioningError::NoDomain | ProvisioningError::Cancelled => {
                 AppError::Conflict(error.to_string())
             }
+            ProvisioningError::NoTenant => AppError::NotFound,
             other => {
                 tracing::error!(error = %other, "domain request failed");
                 AppError::Internal
@@ -459,8 +460,11 @@ pub fn provisioning() -> Result<Provisioning, AppError> {
     Ok(state()?.provisioning)
 }
 
-pub fn domain_view(overview: Option<DomainOverview>) -> Result<DomainSetupView, AppError> {
-    let cname_target = provisioning()?.settings().cname_target.clone();
+pub async fn domain_view(
+    tenant: TenantId,
+    overview: Option<DomainOverview>,
+) -> Result<DomainSetupView, AppError> {
+    let cname_target = provisioning()?.cname_target(tenant).await?;
     let Some(overview) = overview else {
         return Ok(DomainSetupView {
             status: "Not Provisioned".into(),

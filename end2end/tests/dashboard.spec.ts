@@ -227,7 +227,10 @@ test('the tenant admin provisions the SSO domain and it serves HTTPS', async ({ 
   await expect(page).toHaveURL(/\/t\/acme\/domain$/);
   await hydrated(page);
   await expect(page.locator('#domain-status')).toHaveText('Not Provisioned');
-  await expect(page.locator('.cname-target')).toHaveText('edge.vestibule.test');
+  // Each Cloud ID points its record at its own name under the edge's, so no other Cloud ID
+  // can claim a name that points at this one.
+  await expect(page.locator('.cname-target')).toHaveText(/^acme-[0-9a-f]{8}\.edge\.vestibule\.test$/);
+  const cnameTarget = await page.locator('.cname-target').innerText();
 
   // A pasted URL is explained, not accepted.
   await page.getByLabel('SSO Domain').fill('https://sso.acme.test/');
@@ -244,7 +247,7 @@ test('the tenant admin provisions the SSO domain and it serves HTTPS', async ({ 
 
   // With the record in place, trying again brings the domain online; the page follows the
   // job on its own.
-  await setDns('set-cname', { host: 'sso.acme.test.', target: 'edge.vestibule.test.' });
+  await setDns('set-cname', { host: 'sso.acme.test.', target: `${cnameTarget}.` });
   await page.getByRole('button', { name: 'Try again with sso.acme.test' }).click();
   await expect(page.locator('#domain-status')).toHaveText('Online', { timeout: 90_000 });
   await expect(page.getByText('Certificate valid until')).toBeVisible();

@@ -169,8 +169,9 @@ impl Edge {
     /// Creates the tenant, points the CNAME at us and provisions the domain as typed.
     async fn provision(&self, cloud_id: &str, typed: &str) -> TenantId {
         let tenant = tenant(self.db.store(), cloud_id).await;
+        let target = self.provisioning.cname_target(tenant).await.unwrap();
         self.sandbox
-            .point_cname(&typed.trim_end_matches('.').to_ascii_lowercase(), TARGET);
+            .point_cname(&typed.trim_end_matches('.').to_ascii_lowercase(), &target);
         self.provisioning
             .start(tenant, typed, Timestamp::now())
             .await
@@ -346,7 +347,7 @@ async fn dns_problems_are_explained_and_stop_provisioning() {
         ),
         (
             "elsewhere.acme.test",
-            "is a CNAME to other.example.net, not to edge.vestibule.test",
+            "is a CNAME to other.example.net, not to tenant2-",
         ),
         (
             "sso.caa-org.test",
@@ -359,8 +360,6 @@ async fn dns_problems_are_explained_and_stop_provisioning() {
         serde_json::json!({"host": "a-record.acme.test.", "addresses": ["192.0.2.7"]}),
     );
     sandbox.point_cname("elsewhere.acme.test", "other.example.net");
-    // CAA usually sits on the organisation's own domain, above the CNAME.
-    sandbox.point_cname("sso.caa-org.test", TARGET);
     sandbox.dns(
         "add-caa",
         serde_json::json!({"host": "caa-org.test.", "policies": [{"tag": "issue", "value": "another-ca.example"}]}),
@@ -373,6 +372,11 @@ async fn dns_problems_are_explained_and_stop_provisioning() {
     // "missing" needs no setup: it has no CNAME and the check reports the address instead.
     for (index, (domain, expected)) in cases.iter().enumerate() {
         let tenant = tenant(db.store(), &format!("tenant{index}")).await;
+        if *domain == "sso.caa-org.test" {
+            // CAA usually sits on the organisation's own domain, above the CNAME.
+            let target = provisioning.cname_target(tenant).await.unwrap();
+            sandbox.point_cname(domain, &target);
+        }
         provisioning
             .start(tenant, domain, Timestamp::now())
             .await
@@ -411,7 +415,8 @@ async fn an_unreachable_ca_is_retried_then_reported() {
     let provisioning = Provisioning::new(settings, db.store().clone(), secret).unwrap();
     sandbox.serve(&provisioning, db.store());
     let acme = tenant(db.store(), "acme").await;
-    sandbox.point_cname("sso.acme.test", TARGET);
+    let target = provisioning.cname_target(acme).await.unwrap();
+    sandbox.point_cname("sso.acme.test", &target);
     provisioning
         .start(acme, "sso.acme.test", Timestamp::now())
         .await
@@ -470,6 +475,83 @@ async fn a_domain_belongs_to_one_cloud_id() {
 }
 
 #[tokio::test]
+async fn only_the_tenant_a_name_points_at_can_claim_it_and_a_failed_claim_holds_nothing() {
+    let Some(edge) = running_edge(None).await else {
+        return;
+    };
+    let Edge {
+        sandbox,
+        db,
+        provisioning,
+        ..
+    } = &edge;
+    let acme = tenant(db.store(), "acme").await;
+    let squatter = tenant(db.store(), "squatter").await;
+    let acme_target = provisioning.cname_target(acme).await.unwrap();
+    let squatter_target = provisioning.cname_target(squatter).await.unwrap();
+    assert!(acme_target.starts_with("acme-") && acme_target.ends_with(".edge.vestibule.test"));
+    assert_ne!(acme_target, squatter_target);
+
+    // The name points at its owner's target, or at the shared edge name (a dangling record
+    // left from before): neither is proof for another Cloud ID.
+    for pointed_at in [acme_target.as_str(), TARGET] {
+        sandbox.point_cname("sso.acme.test", pointed_at);
+        provisioning
+            .start(squatter, "sso.acme.test", Timestamp::now())
+            .await
+            .unwrap();
+        provisioning.run_due_jobs().await.unwrap();
+        let (state, message) = state_of(provisioning, squatter).await;
+        assert_eq!(state, DomainState::Failed, "{pointed_at}: {message}");
+        assert!(
+            message.contains(&format!("not to {squatter_target}")),
+            "{message}"
+        );
+    }
+
+    // The squatter's failed claim does not hold the name: its owner provisions it.
+    sandbox.point_cname("sso.acme.test", &acme_target);
+    provisioning
+        .start(acme, "sso.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+    provisioning.run_due_jobs().await.unwrap();
+    let (state, message) = state_of(provisioning, acme).await;
+    assert_eq!(state, DomainState::Online, "{message}");
+    assert!(provisioning.overview(squatter).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_host_routes_to_its_tenant_only_while_the_domain_is_online() {
+    let Some(edge) = running_edge(None).await else {
+        return;
+    };
+    let Edge {
+        sandbox,
+        provisioning,
+        ..
+    } = &edge;
+    let acme = edge.provision("acme", "sso.acme.test").await;
+    let root = sandbox.issuing_root();
+    let served = https_get(sandbox.https, "sso.acme.test", &root).await;
+    assert!(served.unwrap().starts_with("HTTP/1.1 200"));
+
+    // Monitoring finds the record pointing elsewhere: the host stops routing to the tenant
+    // (after the few seconds a node remembers a host's tenant).
+    sandbox.point_cname("sso.acme.test", "old-provider.example.net");
+    provisioning.check_all().await.unwrap();
+    assert_eq!(state_of(provisioning, acme).await.0, DomainState::Offline);
+    tokio::time::sleep(Duration::from_millis(5200)).await;
+    let refused = https_get(sandbox.https, "sso.acme.test", &root).await;
+    assert!(
+        refused
+            .as_deref()
+            .is_ok_and(|r| r.starts_with("HTTP/1.1 421")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_job_interrupted_by_a_restart_is_taken_over_and_finished() {
     let Some(mut sandbox) = Sandbox::start(None).await else {
         return;
@@ -479,7 +561,8 @@ async fn a_job_interrupted_by_a_restart_is_taken_over_and_finished() {
     let mut settings = sandbox.settings();
     settings.lease = vestibule_domain::Seconds(1);
     let acme = tenant(db.store(), "acme").await;
-    sandbox.point_cname("sso.acme.test", TARGET);
+    let target = vestibule_provisioning::tenant_cname_target(acme, "acme", TARGET);
+    sandbox.point_cname("sso.acme.test", &target);
 
     // The first server queues the job, takes its lease, and dies mid-way.
     let first = Provisioning::new(settings.clone(), db.store().clone(), secret.clone()).unwrap();
@@ -634,7 +717,8 @@ async fn monitoring_marks_a_domain_offline_with_the_reason_and_online_again() {
     );
     assert!(offline.record.checked_at.is_some());
 
-    sandbox.point_cname("sso.acme.test", TARGET);
+    let target = provisioning.cname_target(acme).await.unwrap();
+    sandbox.point_cname("sso.acme.test", &target);
     provisioning.check_all().await.unwrap();
     let online = provisioning.overview(acme).await.unwrap().unwrap();
     assert_eq!(

@@ -12,6 +12,8 @@ pub enum ProvisioningError {
     AlreadyHasDomain,
     #[error("This Cloud ID has no domain yet.")]
     NoDomain,
+    #[error("No such Cloud ID.")]
+    NoTenant,
     /// The domain was released while its job ran; the job stops quietly.
     #[error("The domain was released while it was being provisioned.")]
     Cancelled,

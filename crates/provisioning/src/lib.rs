@@ -26,4 +26,4 @@ pub use certificates::{provider, server_config, validity, CertificateResolver};
 pub use dns::DnsChecker;
 pub use error::ProvisioningError;
 pub use name::{reserved_names, SsoDomain};
-pub use service::{DomainOverview, Provisioning, ProvisioningSettings};
+pub use service::{tenant_cname_target, DomainOverview, Provisioning, ProvisioningSettings};

@@ -22,7 +22,9 @@ use crate::{self_check, ProvisioningError, SsoDomain};
 /// Everything the engine needs to know about this deployment.
 #[derive(Debug, Clone)]
 pub struct ProvisioningSettings {
-    /// The name tenants point their CNAME record at.
+    /// The edge's name. Each tenant points its CNAME record at its own name under it
+    /// ([`Provisioning::cname_target`]), so DNS must answer for `*.<cname_target>` with the
+    /// edge's addresses.
     pub cname_target: String,
     /// Names Vestibule serves itself; tenants may not claim them or their subdomains.
     pub own_domains: Vec<String>,
@@ -99,6 +101,25 @@ impl Provisioning {
 
     pub fn settings(&self) -> &ProvisioningSettings {
         &self.inner.settings
+    }
+
+    /// The name `tenant`'s CNAME record must point at: `<cloud-id>-<tag>.<edge name>`, where
+    /// the tag comes from the tenant's row id, which is never reused. A name can only be
+    /// claimed by the tenant its owner pointed it at, so a dangling record left after a
+    /// release, or a record a squatter hoped for, is no use to any other Cloud ID, nor to a
+    /// tenant created later with a released Cloud ID.
+    pub async fn cname_target(&self, tenant: TenantId) -> Result<String, ProvisioningError> {
+        let found = self
+            .inner
+            .store
+            .tenant_by_id(tenant)
+            .await?
+            .ok_or(ProvisioningError::NoTenant)?;
+        Ok(tenant_cname_target(
+            tenant,
+            found.cloud_id.as_str(),
+            &self.inner.settings.cname_target,
+        ))
     }
 
     /// Sets the one observer of certificate orders this node places; false when one was set.
@@ -335,10 +356,8 @@ impl Provisioning {
         self.progress(record.id, ProvisioningPhase::DnsCheck)
             .await?;
         let settings = &self.inner.settings;
-        self.inner
-            .dns
-            .check_cname(domain, &settings.cname_target)
-            .await?;
+        let target = self.cname_target(record.tenant).await?;
+        self.inner.dns.check_cname(domain, &target).await?;
         self.inner
             .dns
             .check_caa(domain, &settings.caa_identities)
@@ -504,12 +523,11 @@ impl Provisioning {
         now: Timestamp,
     ) -> (DomainState, String) {
         let settings = &self.inner.settings;
-        if let Err(error) = self
-            .inner
-            .dns
-            .check_cname(domain, &settings.cname_target)
-            .await
-        {
+        let proof = match self.cname_target(record.tenant).await {
+            Ok(target) => self.inner.dns.check_cname(domain, &target).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = proof {
             return (DomainState::Offline, error.to_string());
         }
         let certificate = match self.inner.store.certificate_for_domain(record.id).await {
@@ -592,6 +610,24 @@ async fn next_change(changes: &mut Option<CertificateChanges>) -> Result<(), Sto
         Some(changes) => changes.next().await,
         None => std::future::pending().await,
     }
+}
+
+/// `<cloud-id>-<tag>.<edge name>`: the tag is eight hex digits of SHA-256 over the tenant's row
+/// id and Cloud ID. It needs no secret: what protects a name is that only its owner's DNS can
+/// point it at the tag, and the row id keeps two tenants that held the same Cloud ID apart.
+pub fn tenant_cname_target(tenant: TenantId, cloud_id: &str, edge_name: &str) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("vestibule-cname-target:{}:{cloud_id}", tenant.0).as_bytes(),
+    );
+    let tag: String = digest.as_ref()[..4]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!(
+        "{cloud_id}-{tag}.{}",
+        edge_name.trim_end_matches('.').to_ascii_lowercase()
+    )
 }
 
 /// Renew when a third of the certificate's lifetime is left (day 60 of 90 for Let's Encrypt).

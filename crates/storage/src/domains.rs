@@ -123,14 +123,18 @@ impl Store {
         now: Timestamp,
     ) -> Result<DomainRecord> {
         // One transaction: when the new name is refused, the failed attempt (and its message)
-        // stays as it was.
+        // stays as it was. A failed attempt holds no name: this tenant's last one, and another
+        // tenant's failed attempt at this name, give way.
         let row: DomainRow = with_pool!(self, pool => {
             let mut connection = pool.acquire().await?;
             let mut transaction = connection.begin().await?;
-            sqlx::query("DELETE FROM domains WHERE tenant_id = $1 AND state = 'failed'")
-                .bind(tenant.0)
-                .execute(&mut *transaction)
-                .await?;
+            sqlx::query(
+                "DELETE FROM domains WHERE state = 'failed' AND (tenant_id = $1 OR name = $2)",
+            )
+            .bind(tenant.0)
+            .bind(name)
+            .execute(&mut *transaction)
+            .await?;
             let row = sqlx::query_as(&format!(
                 "INSERT INTO domains (tenant_id, name, state, phase, next_attempt_at, created_at, \
                  updated_at) VALUES ($1, $2, 'provisioning', 'dns_check', $3, $3, $3) \

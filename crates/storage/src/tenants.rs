@@ -108,13 +108,14 @@ impl Store {
         row.map(tenant_from_row).transpose()
     }
 
-    /// The tenant whose SSO domain is `name` (ASCII form), in one query: what every request to
-    /// a tenant domain asks first.
+    /// The tenant whose SSO domain is `name` (ASCII form) while that domain is Online, in one
+    /// query: what every request to a tenant domain asks first. A name still being
+    /// provisioned, or one monitoring found no longer pointing at its tenant, routes nowhere.
     pub async fn tenant_by_domain_name(&self, name: &str) -> Result<Option<Tenant>> {
         let row: Option<TenantRow> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT t.id, t.cloud_id, t.display_name, t.created_at FROM tenants t \
-                 JOIN domains d ON d.tenant_id = t.id WHERE d.name = $1",
+                 JOIN domains d ON d.tenant_id = t.id WHERE d.name = $1 AND d.state = 'online'",
             )
             .bind(name)
             .fetch_optional(pool)

@@ -408,8 +408,9 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
             .unwrap();
         assert_eq!(claimed.state, DomainState::Provisioning);
         assert_eq!(claimed.phase, ProvisioningPhase::DnsCheck);
+        // A name routes to its tenant only once it is Online.
         let served = store.tenant_by_domain_name("sso.acme.org").await.unwrap();
-        assert_eq!(served.map(|t| t.id), Some(acme.id));
+        assert_eq!(served.map(|t| t.id), None);
         assert!(store
             .tenant_by_domain_name("sso.beta.org")
             .await
@@ -547,12 +548,20 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
             .finish_job(claimed.id, "node-a", &outcome, NOW)
             .await
             .unwrap());
+        let served = store.tenant_by_domain_name("sso.acme.org").await.unwrap();
+        assert_eq!(served.map(|t| t.id), Some(acme.id));
         store
             .record_domain_check(claimed.id, DomainState::Offline, "CNAME gone", NOW)
             .await
             .unwrap();
         let checked = store.domain_for_tenant(acme.id).await.unwrap().unwrap();
         assert_eq!(checked.state, DomainState::Offline);
+        let served = store.tenant_by_domain_name("sso.acme.org").await.unwrap();
+        assert_eq!(
+            served.map(|t| t.id),
+            None,
+            "an Offline domain routes nowhere"
+        );
         assert_eq!(checked.check_message, "CNAME gone");
         assert_eq!(store.provisioned_domains().await.unwrap().len(), 1);
         // One node per round runs the monitoring check.
@@ -634,6 +643,17 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
             (kept.state, kept.message.as_str()),
             (DomainState::Failed, "no CNAME")
         );
+        // Nor does a failed attempt hold its name against another tenant.
+        let gamma = store
+            .create_tenant(&cloud("gamma"), "Gamma", NOW)
+            .await
+            .unwrap();
+        let taken_over = store
+            .claim_domain(gamma.id, "sso.acme-old.org", NOW)
+            .await
+            .unwrap();
+        assert_eq!(taken_over.tenant, gamma.id);
+        assert!(store.domain_for_tenant(acme.id).await.unwrap().is_none());
         let replaced = store
             .claim_domain(acme.id, "sso.acme-new.org", NOW)
             .await

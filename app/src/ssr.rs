@@ -350,7 +350,12 @@ pub fn home_of(staff: &StaffMember) -> String {
     }
 }
 
+/// The client's address as the listener established it: the TCP peer, or what a trusted
+/// proxy in front said.
 fn client_address(parts: &http::request::Parts) -> String {
+    if let Some(client) = parts.extensions.get::<vestibule_domain::ClientAddress>() {
+        return client.0.to_string();
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -611,6 +611,7 @@ async fn serve(config: Config) -> Result<(), CliError> {
     tokio::spawn(crate::listen::serve(
         operator,
         operator_router,
+        crate::listen::Front::default(),
         std::future::pending(),
     ));
     tracing::info!(listen = %config.operator_listen, "operator endpoints listening (/metrics, /healthz, /readyz)");
@@ -622,15 +623,18 @@ async fn serve(config: Config) -> Result<(), CliError> {
         Listener::Edge,
         tenant_edge::plain_http_router(provisioning.clone(), https_port, site.clone()),
     );
+    let edge_front = config.edge_front()?;
     tokio::spawn(crate::listen::serve(
         plain,
         plain_router,
+        edge_front.clone(),
         std::future::pending(),
     ));
     tokio::spawn(tenant_edge::serve_https(
         https,
         provisioning.clone(),
         metrics.track(Listener::Edge, crate::member_site::https_router(site)),
+        edge_front,
     ));
     tracing::info!(http = %config.edge.http_listen, https = %config.edge.https_listen, cname_target = %config.edge.cname_target, "tenant edge listening");
     for (name, cloud_id) in config.test_domains()? {
@@ -647,7 +651,13 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     tracing::info!(listen = %config.listen, public_url = %config.public_url, "dashboard listening");
     println!("Cloud Dashboard: {}", config.public_origin());
-    crate::listen::serve(listener, router, shutdown_signal()).await?;
+    crate::listen::serve(
+        listener,
+        router,
+        config.dashboard_front()?,
+        shutdown_signal(),
+    )
+    .await?;
     store.close().await;
     Ok(())
 }

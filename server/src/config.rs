@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use vestibule_domain::{CloudId, Seconds};
@@ -13,6 +14,9 @@ use vestibule_provisioning::{reserved_names, AcmeSettings, ProvisioningSettings}
 use vestibule_saml::SsoPolicy;
 use vestibule_secrets::SecretKey;
 use vestibule_staff::Policy;
+
+use crate::client_address::TrustedProxies;
+use crate::listen::Front;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -52,6 +56,10 @@ pub struct Config {
     pub log: String,
     /// `text` for people, `json` (one object per line) for log collectors.
     pub log_format: LogFormat,
+    /// Proxies and load balancers whose word on a request's client address counts
+    /// (`Forwarded`, `X-Forwarded-For`, PROXY protocol): addresses or networks such as
+    /// `10.0.0.0/8`. Empty, the default, trusts no one: the client is the TCP peer.
+    pub trusted_proxies: Vec<String>,
     pub sessions: SessionConfig,
     pub sign_in_limits: SignInLimits,
     pub members: MemberConfig,
@@ -84,6 +92,10 @@ pub struct EdgeConfig {
     pub cname_target: String,
     /// DNS servers for the CNAME and CAA checks (`host:port`); empty uses the system's.
     pub dns_servers: Vec<SocketAddr>,
+    /// Every connection to the edge listeners starts with a PROXY protocol v2 header (a TCP
+    /// load balancer in front that sends one); connections without it are dropped. Its client
+    /// address counts only when the balancer is in `trusted_proxies`.
+    pub proxy_protocol: bool,
     /// Development and test domains, `name=cloud-id`, served over plain HTTP on `http_listen`
     /// without ACME. Names must end in `.localhost`: browsers resolve those to this machine and
     /// treat them as secure, so the hosted pages' `Secure` cookies work as in production.
@@ -123,6 +135,7 @@ impl Default for EdgeConfig {
             public_https_port: None,
             cname_target: "edge.vestibule.localhost".to_string(),
             dns_servers: Vec::new(),
+            proxy_protocol: false,
             test_domains: Vec::new(),
         }
     }
@@ -237,6 +250,7 @@ impl Default for Config {
             site_root: PathBuf::from("target/site"),
             log: "info".to_string(),
             log_format: LogFormat::Text,
+            trusted_proxies: Vec::new(),
             sessions: SessionConfig::default(),
             sign_in_limits: SignInLimits::default(),
             members: MemberConfig::default(),
@@ -370,6 +384,12 @@ impl Config {
                 self.edge.public_https_port = Some(parse("VESTIBULE_PUBLIC_HTTPS_PORT", value)?)
             }
             "VESTIBULE_CNAME_TARGET" => self.edge.cname_target = value.trim().to_string(),
+            "VESTIBULE_TRUSTED_PROXIES" => {
+                self.trusted_proxies = list(value).map(str::to_string).collect()
+            }
+            "VESTIBULE_EDGE_PROXY_PROTOCOL" => {
+                self.edge.proxy_protocol = parse("VESTIBULE_EDGE_PROXY_PROTOCOL", value)?
+            }
             "VESTIBULE_DNS_SERVERS" => {
                 self.edge.dns_servers = list(value)
                     .map(|server| parse("VESTIBULE_DNS_SERVERS", server))
@@ -444,6 +464,7 @@ impl Config {
                 message: message.to_string(),
             })
         };
+        self.trusted_proxies()?;
         let db = &self.database_url;
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -550,6 +571,30 @@ impl Config {
         Ok(())
     }
 
+    /// What stands in front of the dashboard (trusted proxies' headers; never the PROXY
+    /// protocol, which only the edge speaks).
+    pub fn dashboard_front(&self) -> Result<Front, ConfigError> {
+        Ok(Front {
+            trusted: Arc::new(self.trusted_proxies()?),
+            proxy_protocol: false,
+        })
+    }
+
+    /// What stands in front of the tenant edge's listeners.
+    pub fn edge_front(&self) -> Result<Front, ConfigError> {
+        Ok(Front {
+            trusted: Arc::new(self.trusted_proxies()?),
+            proxy_protocol: self.edge.proxy_protocol,
+        })
+    }
+
+    fn trusted_proxies(&self) -> Result<TrustedProxies, ConfigError> {
+        TrustedProxies::parse(&self.trusted_proxies).map_err(|message| ConfigError::Invalid {
+            setting: "trusted_proxies",
+            message,
+        })
+    }
+
     /// The HTTPS port members and applications use: see `edge.public_https_port`.
     pub fn public_https_port(&self) -> u16 {
         self.edge
@@ -646,6 +691,7 @@ impl Config {
             },
             caa_identities: self.acme.caa_identities.clone(),
             edge_address: self.edge.https_listen,
+            edge_proxy_protocol: self.edge.proxy_protocol,
             lease: Seconds(self.provisioning.lease_seconds),
             max_attempts: self.provisioning.max_attempts,
             retry_base: Seconds(self.provisioning.retry_seconds),

@@ -3,6 +3,7 @@
 
 mod audit_export;
 pub mod cli;
+pub mod client_address;
 pub mod config;
 mod edge;
 pub mod listen;

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -18,8 +19,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
+
+use crate::client_address::{accept_proxied, with_client_address, TrustedProxies};
 
 /// The request line and headers together: what a browser sends with the longest SAML
 /// Redirect-binding URL and a full cookie jar fits with room to spare (nginx allows the same
@@ -41,6 +44,38 @@ pub const HEAD_TOO_LARGE_PATH: &str = "/.well-known/vestibule/head-too-large";
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long requests in flight may finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What stands in front of a listener: the proxies whose word on the client's address counts,
+/// and whether every connection starts with a PROXY protocol v2 header. The default trusts no
+/// one: the client is the TCP peer.
+#[derive(Debug, Clone, Default)]
+pub struct Front {
+    pub trusted: Arc<TrustedProxies>,
+    pub proxy_protocol: bool,
+}
+
+impl Front {
+    /// `router` with both request layers every listener applies once: the head limits and the
+    /// client's address.
+    pub(crate) fn prepare(&self, router: Router) -> Router {
+        with_client_address(with_head_limits(router), self.trusted.clone())
+    }
+
+    /// The client a new connection is for: after its PROXY header when one is expected
+    /// (`None`, and the connection is dropped, when the header is missing or malformed).
+    pub(crate) async fn accept(&self, tcp: &mut TcpStream, peer: SocketAddr) -> Option<SocketAddr> {
+        if !self.proxy_protocol {
+            return Some(peer);
+        }
+        match accept_proxied(tcp, peer, &self.trusted).await {
+            Ok(client) => Some(client),
+            Err(error) => {
+                tracing::debug!(%peer, %error, "connection without a valid PROXY header dropped");
+                None
+            }
+        }
+    }
+}
 
 /// The connection settings every listener uses: HTTP/1.1, and HTTP/2 where a client asks.
 pub(crate) fn connection_builder() -> auto::Builder<TokioExecutor> {
@@ -124,19 +159,20 @@ async fn head_limits(State(router): State<Router>, request: Request, next: Next)
         .into_response()
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets the requests in flight
-/// finish (for up to thirty seconds).
+/// Serves `router` on `listener`, behind `front`, until `shutdown` completes, then lets the
+/// requests in flight finish (for up to thirty seconds).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    front: Front,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let builder = connection_builder();
-    let router = with_head_limits(router);
+    let router = front.prepare(router);
+    let front = Arc::new(front);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
-        let (tcp, peer) = tokio::select! {
+        let (mut tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -148,12 +184,15 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let connection = builder
-            .serve_connection(TokioIo::new(tcp), connection_service(&router, peer))
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let (router, front, watcher) = (router.clone(), front.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let Some(client) = front.accept(&mut tcp, peer).await else {
+                return;
+            };
+            let connection = connection_builder()
+                .serve_connection(TokioIo::new(tcp), connection_service(&router, client))
+                .into_owned();
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });

@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 use tower_http::set_header::SetResponseHeaderLayer;
-use vestibule_domain::{web_origin, CloudId, Tenant, Timestamp};
+use vestibule_domain::{web_origin, ClientAddress, CloudId, Tenant, Timestamp};
 use vestibule_members::{IdentitySource, ImisFlow, Members, MembersError, SignedIn};
 use vestibule_settings::TenantSettings;
 use vestibule_storage::Store;
@@ -413,10 +413,14 @@ pub(crate) fn same_origin(site: &Site, headers: &HeaderMap) -> bool {
         .is_some_and(|origin| origin == site.origin)
 }
 
+/// The client's address as the listener established it (see `client_address.rs`).
 pub(crate) fn client_address(request_extensions: &Extensions) -> String {
-    request_extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string())
+    match request_extensions.get::<ClientAddress>() {
+        Some(client) => client.0.to_string(),
+        None => request_extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string()),
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -16,6 +16,7 @@ use tower::ServiceExt;
 use vestibule_domain::Timestamp;
 use vestibule_provisioning::{server_config, Provisioning};
 
+use crate::listen::Front;
 use crate::member_site::{self, request_host, MemberSite, TestDomains};
 
 #[derive(Clone)]
@@ -126,13 +127,15 @@ pub async fn serve_https(
     listener: TcpListener,
     provisioning: Provisioning,
     router: Router,
+    front: Front,
 ) -> std::io::Result<()> {
     let config =
         server_config(provisioning.resolver()).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let router = crate::listen::with_head_limits(router);
+    let router = front.prepare(router);
+    let front = Arc::new(front);
     let acceptor = TlsAcceptor::from(Arc::new(config));
     loop {
-        let (tcp, peer) = match listener.accept().await {
+        let (mut tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
                 // Usually out of file descriptors: pause rather than spin.
@@ -143,7 +146,11 @@ pub async fn serve_https(
         };
         let acceptor = acceptor.clone();
         let router = router.clone();
+        let front = front.clone();
         tokio::spawn(async move {
+            let Some(client) = front.accept(&mut tcp, peer).await else {
+                return;
+            };
             let tls = match tokio::time::timeout(
                 std::time::Duration::from_secs(10),
                 acceptor.accept(tcp),
@@ -161,7 +168,7 @@ pub async fn serve_https(
             // for it, or a tenant's pages would be served under another tenant's certificate.
             let sni = tls.get_ref().1.server_name().map(str::to_ascii_lowercase);
             let router = router.layer(axum::middleware::from_fn_with_state(sni, host_is_sni));
-            let service = crate::listen::connection_service(&router, peer);
+            let service = crate::listen::connection_service(&router, client);
             if let Err(error) = crate::listen::connection_builder()
                 .serve_connection(TokioIo::new(tls), service)
                 .await

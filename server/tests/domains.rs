@@ -20,7 +20,7 @@ use vestibule_storage::Store;
 
 #[path = "support/sandbox.rs"]
 mod sandbox;
-use sandbox::{https_exchange, AcmeSandbox};
+use sandbox::{https_exchange, https_request_after, AcmeSandbox};
 
 const TARGET: &str = "edge.vestibule.test";
 const REQUIRE_VAR: &str = "VESTIBULE_REQUIRE_SANDBOX";
@@ -32,6 +32,8 @@ struct Sandbox {
     https: SocketAddr,
     https_listener: Option<TcpListener>,
     http_listener: Option<TcpListener>,
+    /// The edge sits behind a TCP load balancer that sends PROXY protocol headers.
+    proxy_protocol: bool,
 }
 
 impl Sandbox {
@@ -48,6 +50,7 @@ impl Sandbox {
             https,
             https_listener: Some(https_listener),
             http_listener: Some(http_listener),
+            proxy_protocol: false,
         })
     }
 
@@ -67,6 +70,7 @@ impl Sandbox {
             },
             caa_identities: vec!["pebble.vestibule.test".to_string()],
             edge_address: self.https,
+            edge_proxy_protocol: self.proxy_protocol,
             lease: vestibule_domain::Seconds(60),
             max_attempts: 3,
             retry_base: vestibule_domain::Seconds(1),
@@ -95,6 +99,15 @@ impl Sandbox {
             https,
             provisioning.clone(),
             member_site::https_router(site),
+            vestibule_server::listen::Front {
+                trusted: std::sync::Arc::new(
+                    vestibule_server::client_address::TrustedProxies::parse(&[
+                        "127.0.0.1".to_string()
+                    ])
+                    .unwrap(),
+                ),
+                proxy_protocol: self.proxy_protocol,
+            },
         ));
     }
 
@@ -549,6 +562,38 @@ async fn a_host_routes_to_its_tenant_only_while_the_domain_is_online() {
             .is_ok_and(|r| r.starts_with("HTTP/1.1 421")),
         "{refused:?}"
     );
+}
+
+#[tokio::test]
+async fn behind_a_proxy_protocol_balancer_the_edge_serves_and_checks_itself() {
+    let Some(mut sandbox) = Sandbox::start(None).await else {
+        return;
+    };
+    sandbox.proxy_protocol = true;
+    let db = sqlite().await;
+    let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let provisioning = engine(&sandbox, &db, &secret);
+    sandbox.serve(&provisioning, db.store());
+    let edge = Edge {
+        sandbox,
+        db,
+        secret,
+        provisioning,
+    };
+    // Online means the self-check's handshake (which sends a LOCAL header) got the
+    // certificate.
+    edge.provision("acme", "sso.acme.test").await;
+    let root = edge.sandbox.issuing_root();
+    let https = edge.sandbox.https;
+    // A connection straight to the node, without the balancer's header, is dropped.
+    assert!(https_get(https, "sso.acme.test", &root).await.is_err());
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    header.extend_from_slice(&[198, 51, 100, 7, 127, 0, 0, 1, 0x9c, 0x40, 0x01, 0xbb]);
+    let (response, _) =
+        https_request_after(https, &header, "sso.acme.test", "sso.acme.test", &root, "")
+            .await
+            .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }
 
 #[tokio::test]

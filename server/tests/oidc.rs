@@ -1699,6 +1699,127 @@ async fn failed_client_authentication_is_limited_per_address() {
     assert_eq!(other_app.status, StatusCode::OK, "{}", other_app.body);
 }
 
+/// One request over TCP to a listener, with a PROXY protocol v2 header naming `client` first
+/// when there is one, and extra header lines; the status code, or None when the listener
+/// dropped the connection.
+async fn raw_status(
+    listener: std::net::SocketAddr,
+    proxied_for: Option<std::net::Ipv4Addr>,
+    extra_headers: &str,
+    request_line_and_body: (&str, &str, &str),
+) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(listener).await.unwrap();
+    if let Some(client) = proxied_for {
+        let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+        header.extend_from_slice(&client.octets());
+        header.extend_from_slice(&[127, 0, 0, 1, 0x9c, 0x40, 0x1f, 0x90]);
+        tcp.write_all(&header).await.unwrap();
+    }
+    let (path, authorization, body) = request_line_and_body;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: {authorization}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n{extra_headers}\r\n{body}",
+        body.len()
+    );
+    if tcp.write_all(request.as_bytes()).await.is_err() {
+        return None;
+    }
+    let mut response = String::new();
+    let _ = tcp.read_to_string(&mut response).await;
+    response.get(9..12).and_then(|code| code.parse().ok())
+}
+
+/// Review finding: behind the TCP load balancer docs/operations.md describes, every request
+/// had the balancer's address, so one client's failures locked everyone out. With the PROXY
+/// protocol and a trusted-proxy list, limits count per real client; a header from a peer not
+/// on the list is ignored, and a connection without one is dropped.
+#[tokio::test]
+async fn behind_a_trusted_load_balancer_limits_count_per_real_client() {
+    use vestibule_server::client_address::TrustedProxies;
+    use vestibule_server::listen::{serve, Front};
+    let op = provider(|_| {}).await;
+    let start = |front: Front| {
+        let router = op.router.clone();
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            tokio::spawn(serve(listener, router, front, std::future::pending()));
+            address
+        }
+    };
+    let loopback = std::sync::Arc::new(TrustedProxies::parse(&["127.0.0.1/32".into()]).unwrap());
+    let balancer = start(Front {
+        trusted: loopback.clone(),
+        proxy_protocol: true,
+    })
+    .await;
+    let wrong = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:not-the-secret", op.client_id))
+    );
+    let introspect = ("/oidc/introspect", wrong.as_str(), "token=x");
+    let (first, second) = (
+        std::net::Ipv4Addr::new(198, 51, 100, 1),
+        std::net::Ipv4Addr::new(198, 51, 100, 2),
+    );
+
+    assert_eq!(raw_status(balancer, None, "", introspect).await, None);
+    for _ in 0..vestibule_oidc::CLIENT_AUTH_FAILURES_PER_ADDRESS {
+        assert_eq!(
+            raw_status(balancer, Some(first), "", introspect).await,
+            Some(401)
+        );
+    }
+    assert_eq!(
+        raw_status(balancer, Some(first), "", introspect).await,
+        Some(429)
+    );
+    assert_eq!(
+        raw_status(balancer, Some(second), "", introspect).await,
+        Some(401)
+    );
+
+    // An HTTP proxy on the trusted list names the client in X-Forwarded-For; the entry a client
+    // wrote itself (left of what the proxy appended) counts for nothing.
+    let proxy = start(Front {
+        trusted: loopback,
+        proxy_protocol: false,
+    })
+    .await;
+    let forwarded = |client: &str| format!("X-Forwarded-For: 203.0.113.77, {client}\r\n");
+    assert_eq!(
+        raw_status(proxy, None, &forwarded("198.51.100.1"), introspect).await,
+        Some(429)
+    );
+    assert_eq!(
+        raw_status(proxy, None, &forwarded("198.51.100.3"), introspect).await,
+        Some(401)
+    );
+
+    // Off the list, the PROXY header's and X-Forwarded-For's word counts for nothing: the
+    // limit is the peer's.
+    let untrusted = start(Front {
+        trusted: Default::default(),
+        proxy_protocol: true,
+    })
+    .await;
+    for _ in 0..vestibule_oidc::CLIENT_AUTH_FAILURES_PER_ADDRESS {
+        raw_status(untrusted, Some(first), "", introspect).await;
+    }
+    assert_eq!(
+        raw_status(
+            untrusted,
+            Some(second),
+            &forwarded("198.51.100.4"),
+            introspect
+        )
+        .await,
+        Some(429)
+    );
+}
+
 /// Review finding: preflights got 405 without CORS headers, so a single-page application could
 /// not send its Bearer token, while the token endpoint told every origin `*`. Now the origins
 /// of the tenant's registered redirect URIs, and only they, may call from a browser.

@@ -100,3 +100,9 @@ mod tests {
         }
     }
 }
+
+/// The address a request came from, as the listener established it: the TCP peer, or what a
+/// trusted proxy in front said (PROXY protocol, `Forwarded`, `X-Forwarded-For`). Rate limits
+/// and the audit log use this, never a header read on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub std::net::IpAddr);

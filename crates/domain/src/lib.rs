@@ -10,7 +10,7 @@ mod sso_domain;
 mod staff;
 mod time;
 
-pub use address::{check_app_address, web_origin};
+pub use address::{check_app_address, web_origin, ClientAddress};
 pub use cloud_id::CloudId;
 pub use email::Email;
 pub use sso_domain::{DomainState, ProvisioningPhase};

@@ -26,4 +26,5 @@ pub use certificates::{provider, server_config, validity, CertificateResolver};
 pub use dns::DnsChecker;
 pub use error::ProvisioningError;
 pub use name::{reserved_names, SsoDomain};
+pub use self_check::LOCAL_PROXY_HEADER;
 pub use service::{tenant_cname_target, DomainOverview, Provisioning, ProvisioningSettings};

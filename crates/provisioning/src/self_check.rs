@@ -9,6 +9,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -75,9 +76,15 @@ impl ServerCertVerifier for ExpectLeaf {
     }
 }
 
+/// A PROXY protocol v2 `LOCAL` header: "this connection is the proxy's own", which an edge
+/// expecting PROXY headers accepts and attributes to the connecting address.
+pub const LOCAL_PROXY_HEADER: [u8; 16] = *b"\r\n\r\n\0\r\nQUIT\n\x20\0\0\0";
+
 /// Connects to `edge` asking for `domain` and checks the certificate is `expected_leaf`.
+/// `proxy_protocol`: the edge expects a PROXY header first.
 pub async fn handshake(
     edge: SocketAddr,
+    proxy_protocol: bool,
     domain: &str,
     expected_leaf: Vec<u8>,
 ) -> Result<(), String> {
@@ -93,9 +100,14 @@ pub async fn handshake(
         .with_no_client_auth();
     let name = ServerName::try_from(domain.to_string()).map_err(|e| e.to_string())?;
     let attempt = async {
-        let tcp = TcpStream::connect(edge)
+        let mut tcp = TcpStream::connect(edge)
             .await
             .map_err(|e| format!("cannot connect to the edge at {edge}: {e}"))?;
+        if proxy_protocol {
+            tcp.write_all(&LOCAL_PROXY_HEADER)
+                .await
+                .map_err(|e| format!("cannot write to the edge at {edge}: {e}"))?;
+        }
         TlsConnector::from(Arc::new(config))
             .connect(name, tcp)
             .await

@@ -36,6 +36,9 @@ pub struct ProvisioningSettings {
     pub caa_identities: Vec<String>,
     /// Where this node's HTTPS edge listens, for the handshake check.
     pub edge_address: SocketAddr,
+    /// The edge expects a PROXY protocol v2 header first: the handshake check sends a `LOCAL`
+    /// one, as a load balancer's health check would.
+    pub edge_proxy_protocol: bool,
     /// How long a node holds a job before another may take it over.
     pub lease: Seconds,
     /// Attempts before a provisioning job that cannot reach the CA gives up.
@@ -554,7 +557,8 @@ impl Provisioning {
             Err(error) => return (DomainState::Offline, error.to_string()),
         };
         let edge = loopback_if_unspecified(settings.edge_address);
-        match self_check::handshake(edge, domain.as_str(), leaf).await {
+        match self_check::handshake(edge, settings.edge_proxy_protocol, domain.as_str(), leaf).await
+        {
             Ok(()) => (DomainState::Online, String::new()),
             Err(error) => (
                 DomainState::Offline,

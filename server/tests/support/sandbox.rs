@@ -164,8 +164,24 @@ pub async fn https_request_to_host(
     root: &[u8],
     extra_headers: &str,
 ) -> Result<(String, Vec<u8>), String> {
+    https_request_after(edge, &[], sni, host, root, extra_headers).await
+}
+
+/// Like [`https_request_to_host`], with `prefix` written on the connection before TLS starts
+/// (a load balancer's PROXY protocol header).
+pub async fn https_request_after(
+    edge: std::net::SocketAddr,
+    prefix: &[u8],
+    sni: &str,
+    host: &str,
+    root: &[u8],
+    extra_headers: &str,
+) -> Result<(String, Vec<u8>), String> {
     let name = sni;
-    let tcp = TcpStream::connect(edge).await.map_err(|e| e.to_string())?;
+    let mut tcp = TcpStream::connect(edge).await.map_err(|e| e.to_string())?;
+    if !prefix.is_empty() {
+        tcp.write_all(prefix).await.map_err(|e| e.to_string())?;
+    }
     let mut tls = tokio_rustls::TlsConnector::from(Arc::new(client_config(root, &[])))
         .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
         .await

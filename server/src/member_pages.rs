@@ -2,7 +2,7 @@
 //! pages must work without JavaScript, on any phone, on the tenant's own domain.
 
 use axum::response::Html;
-use vestibule_members::MemberSession;
+use vestibule_members::{Member, MemberSession};
 
 /// How a tenant's pages look, from their Settings.
 #[derive(Debug, Clone)]
@@ -195,6 +195,39 @@ pub fn confirm_sign_out(
         brand = escape(&branding.name),
     );
     frame(branding, "Sign out?", &body)
+}
+
+/// "Continue as <name>?": an iMIS sign-in this browser did not start here, or one that would
+/// replace `current`'s session. Nothing changes until the member presses a button.
+pub fn confirm_sign_in(
+    branding: &Branding,
+    member: &Member,
+    current: Option<&Member>,
+    return_to: &str,
+) -> Html<String> {
+    let replacing = current
+        .map(|current| {
+            format!(
+                "<p>This browser is signed in as {} ({}); continuing signs them out.</p>",
+                escape(&current.name),
+                escape(&current.username)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Continue as {name}?</h1><p>You are about to sign in to {brand} as <strong>{name}\
+         </strong> ({username}). If you did not just sign in as this member, choose \
+         Cancel.</p>{replacing}<form method=\"post\" action=\"/imis/continue\">\
+         <input type=\"hidden\" name=\"return_to\" value=\"{return_to}\">\
+         <button type=\"submit\" name=\"decision\" value=\"continue\">Continue as {name}</button> \
+         <button type=\"submit\" name=\"decision\" value=\"cancel\" class=\"secondary\">Cancel</button>\
+         </form>",
+        name = escape(&member.name),
+        username = escape(&member.username),
+        brand = escape(&branding.name),
+        return_to = escape(return_to),
+    );
+    frame(branding, "Continue?", &body)
 }
 
 /// The consent page: which application, what it will receive, yes or no.

@@ -32,6 +32,12 @@ pub(crate) const SESSION_COOKIE: &str = "__Host-vestibule_member";
 /// The pending sign-in's cookie. iMIS returns the member with a cross-site POST, so this one
 /// must be `SameSite=None` to come back with it.
 const PENDING_COOKIE: &str = "__Host-vestibule_pending";
+/// An iMIS sign-in this browser did not start here (or one that would replace another
+/// member's session) waits in this cookie for the member to say "Continue as …". `Strict`:
+/// it comes back only with the confirmation, a form on this site.
+const CONFIRM_COOKIE: &str = "__Host-vestibule_confirm";
+/// How long the "Continue as …" question stays open.
+const CONFIRM_SECONDS: i64 = 10 * 60;
 
 /// Test domains (`*.localhost`, plain HTTP) and the names the edge serves them on.
 #[derive(Debug, Clone, Default)]
@@ -186,6 +192,7 @@ fn router(site: MemberSite, scheme: Scheme) -> Router {
             "/saml/imis/callback",
             post(saml_callback).get(callback_without_sign_in),
         )
+        .route("/imis/continue", post(continue_imis_sign_in))
         .route("/logout", post(logout))
         .route("/branding/logo", get(logo))
         .route("/branding/site.css", get(stylesheet))
@@ -588,12 +595,29 @@ async fn callback(
         )
         .await;
     let tenant = site.tenant.id;
+    let current = match current_member(&state, &site, &headers).await {
+        Ok(current) => current,
+        Err(response) => return response,
+    };
     let mut response = match outcome {
         Ok(signed_in) => {
-            let return_to = signed_in.return_to.as_deref().unwrap_or("/");
-            let username = &signed_in.member.username;
-            sign_in_audit::record_hosted_sign_in(&state.site, tenant, username, return_to).await;
-            signed_in_response(&signed_in)
+            // Login CSRF and session swaps: a sign-in this browser did not start here (iMIS's
+            // own SSO link, or a page that got the member's browser to post someone's
+            // refresh token), or one that would replace another member's session, waits for
+            // the member to say who they mean to be.
+            let started_here = signed_in.return_to.is_some();
+            let replaces_another = current
+                .as_ref()
+                .is_some_and(|session| session.member.subject != signed_in.member.subject);
+            if !started_here || replaces_another {
+                ask_to_continue(&site, &signed_in, current.as_ref())
+            } else {
+                let return_to = signed_in.return_to.as_deref().unwrap_or("/");
+                let username = &signed_in.member.username;
+                sign_in_audit::record_hosted_sign_in(&state.site, tenant, username, return_to)
+                    .await;
+                signed_in_response(&signed_in)
+            }
         }
         Err(error) => {
             // Who it was and where they were going stay unknown when iMIS's answer is refused.
@@ -607,6 +631,101 @@ async fn callback(
         set_cookie(&mut response, clear(PENDING_COOKIE));
     }
     response
+}
+
+/// "Continue as <name>?": the verified sign-in waits, its session token in a `Strict` cookie,
+/// until the member confirms with a form on this site.
+fn ask_to_continue(
+    site: &Site,
+    signed_in: &SignedIn,
+    current: Option<&vestibule_members::MemberSession>,
+) -> Response {
+    let return_to = signed_in.return_to.as_deref().unwrap_or("/");
+    let page = member_pages::confirm_sign_in(
+        &site.branding,
+        &signed_in.member,
+        current.map(|session| &session.member),
+        return_to,
+    );
+    let mut response = page.into_response();
+    set_cookie(
+        &mut response,
+        format!(
+            "{CONFIRM_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={CONFIRM_SECONDS}",
+            signed_in.session_token
+        ),
+    );
+    response
+}
+
+#[derive(Deserialize)]
+struct ContinueForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+/// The member's answer to "Continue as <name>?": the waiting session becomes this browser's
+/// (ending the one it replaces), or is ended.
+async fn continue_imis_sign_in(
+    State(state): State<SiteState>,
+    headers: HeaderMap,
+    form: Result<Form<ContinueForm>, FormRejection>,
+) -> Response {
+    let site = match state.site(&headers).await {
+        Ok(site) => site,
+        Err(response) => return response,
+    };
+    if !same_origin(&site, &headers) {
+        return forbidden(&site);
+    }
+    let Ok(Form(form)) = form else {
+        return forbidden(&site);
+    };
+    let members = &state.site.members;
+    let tenant = site.tenant.id;
+    let waiting = match cookie(&headers, CONFIRM_COOKIE) {
+        Some(token) => match members.session(tenant, &token, Timestamp::now()).await {
+            Ok(Some(session)) => Some((token, session)),
+            Ok(None) => None,
+            Err(error) => return unavailable(&error),
+        },
+        None => None,
+    };
+    let Some((token, waiting)) = waiting else {
+        return page(
+            &site,
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired",
+            "The sign-in you were asked to confirm is no longer waiting.",
+            "Start again from the sign-in page.",
+        );
+    };
+    let mut response = if form.decision == "continue" {
+        if let Some(previous) = cookie(&headers, SESSION_COOKIE).filter(|p| *p != token) {
+            if let Err(error) = members.sign_out(&previous).await {
+                return unavailable(&error);
+            }
+        }
+        let return_to = vestibule_members::safe_return_to(&form.return_to);
+        let username = &waiting.member.username;
+        sign_in_audit::record_hosted_sign_in(&state.site, tenant, username, &return_to).await;
+        let mut response = Redirect::to(&return_to).into_response();
+        set_cookie(&mut response, session_cookie(&token));
+        response
+    } else {
+        if let Err(error) = members.sign_out(&token).await {
+            return unavailable(&error);
+        }
+        Redirect::to("/").into_response()
+    };
+    set_cookie(&mut response, clear_strict(CONFIRM_COOKIE));
+    response
+}
+
+fn clear_strict(name: &str) -> String {
+    format!("{name}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
 /// Sends the member on to where they were going, or to the signed-in page.

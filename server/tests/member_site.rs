@@ -218,13 +218,187 @@ async fn the_imis_callback_takes_posts_from_imis_only() {
         );
         assert!(forged.set_cookie("__Host-vestibule_member").is_none());
     }
-    // The token was never exchanged: from iMIS it still works.
+    // The token was never exchanged: from iMIS it still works (and, as this browser did not
+    // start the sign-in here, the member is asked before it takes effect).
     let genuine = site.callback(None, &token).await;
     assert!(
-        genuine.set_cookie("__Host-vestibule_member").is_some(),
+        genuine.set_cookie("__Host-vestibule_confirm").is_some(),
         "{}",
         genuine.body
     );
+    assert!(genuine.body.contains("Continue as Omar Fellow"));
+}
+
+/// Review finding (login CSRF): a refresh token posted without a sign-in this browser started
+/// signed the visitor in silently, replacing whoever was signed in. Now the member is asked
+/// "Continue as …?" with a form on this site; nothing changes until they answer, and another
+/// member's session is only ended by that answer.
+#[tokio::test]
+async fn a_sign_in_this_browser_did_not_start_waits_for_the_member_to_continue() {
+    let site = site().await;
+    // Jane is signed in, through a sign-in she started here.
+    let start = site.get(ACME, "/login/imis", None).await;
+    let pending = start.cookie_value("__Host-vestibule_pending");
+    let jane = site.imis_returns(Some(&pending), "jane").await;
+    assert_eq!(jane.status, StatusCode::SEE_OTHER, "{}", jane.body);
+    let jane = format!(
+        "__Host-vestibule_member={}",
+        jane.cookie_value("__Host-vestibule_member")
+    );
+
+    // Omar's refresh token arrives without a pending sign-in, in Jane's browser.
+    let token = site
+        .emulator
+        .issue_refresh_token("omar", "vestibule-oidc")
+        .unwrap();
+    let cookie = jane.clone();
+    let imis_origin = site.imis.trim_end_matches('/').to_string();
+    let asked = site
+        .post(
+            "/imis/callback",
+            &format!("refresh_token={token}"),
+            Some(&cookie),
+            Some(&imis_origin),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    assert!(
+        asked.body.contains("Continue as Omar Fellow?"),
+        "{}",
+        asked.body
+    );
+    assert!(
+        asked.body.contains("signed in as Jane Member"),
+        "{}",
+        asked.body
+    );
+    assert!(asked.set_cookie("__Host-vestibule_member").is_none());
+    let confirm_cookie = asked.set_cookie("__Host-vestibule_confirm").unwrap();
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Max-Age=600"] {
+        assert!(confirm_cookie.contains(attribute), "{confirm_cookie}");
+    }
+    let waiting = format!(
+        "__Host-vestibule_confirm={}",
+        asked.cookie_value("__Host-vestibule_confirm")
+    );
+    // Jane is still signed in.
+    assert!(site
+        .get(ACME, "/", Some(&jane))
+        .await
+        .body
+        .contains("Jane Member"));
+
+    // The answer must come from this site.
+    let both = format!("{jane}; {waiting}");
+    for origin in [
+        Some("https://evil.example"),
+        Some(imis_origin.as_str()),
+        None,
+    ] {
+        let forged = site
+            .post("/imis/continue", "decision=continue", Some(&both), origin)
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{origin:?}");
+    }
+    // Cancel: Omar's waiting session ends, Jane stays.
+    let cancelled = site
+        .post(
+            "/imis/continue",
+            "decision=cancel",
+            Some(&both),
+            Some(ORIGIN),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::SEE_OTHER);
+    assert!(cancelled
+        .set_cookie("__Host-vestibule_confirm")
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert!(site
+        .get(ACME, "/", Some(&jane))
+        .await
+        .body
+        .contains("Jane Member"));
+    let again = site
+        .post(
+            "/imis/continue",
+            "decision=continue",
+            Some(&both),
+            Some(ORIGIN),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(again.body.contains("This sign-in has expired"));
+
+    // Asked again, the member continues: Omar is signed in, Jane's session has ended.
+    let token = site
+        .emulator
+        .issue_refresh_token("omar", "vestibule-oidc")
+        .unwrap();
+    let asked = site
+        .post(
+            "/imis/callback",
+            &format!("refresh_token={token}"),
+            Some(&jane),
+            Some(&imis_origin),
+        )
+        .await;
+    let both = format!(
+        "{jane}; __Host-vestibule_confirm={}",
+        asked.cookie_value("__Host-vestibule_confirm")
+    );
+    let continued = site
+        .post(
+            "/imis/continue",
+            "decision=continue&return_to=/account",
+            Some(&both),
+            Some(ORIGIN),
+        )
+        .await;
+    assert_eq!(
+        continued.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        continued.body
+    );
+    assert_eq!(continued.location(), "/account");
+    let omar = format!(
+        "__Host-vestibule_member={}",
+        continued.cookie_value("__Host-vestibule_member")
+    );
+    assert!(site
+        .get(ACME, "/", Some(&omar))
+        .await
+        .body
+        .contains("Omar Fellow"));
+    assert!(!site
+        .get(ACME, "/", Some(&jane))
+        .await
+        .body
+        .contains("Jane Member"));
+
+    // A sign-in Omar's browser started here that comes back as someone else is asked too.
+    let start = site.get(ACME, "/login/imis", None).await;
+    let pending = start.cookie_value("__Host-vestibule_pending");
+    let token = site
+        .emulator
+        .issue_refresh_token("jane", "vestibule-oidc")
+        .unwrap();
+    let swapped = site
+        .post(
+            "/imis/callback",
+            &format!("refresh_token={token}"),
+            Some(&format!("{omar}; __Host-vestibule_pending={pending}")),
+            Some(&imis_origin),
+        )
+        .await;
+    assert_eq!(swapped.status, StatusCode::OK, "{}", swapped.body);
+    assert!(swapped.body.contains("Continue as Jane Member?"));
+    assert!(site
+        .get(ACME, "/", Some(&omar))
+        .await
+        .body
+        .contains("Omar Fellow"));
 }
 
 #[tokio::test]
@@ -318,7 +492,24 @@ async fn a_member_signs_in_through_imis_and_lands_where_they_were_going() {
 #[tokio::test]
 async fn a_member_who_starts_at_imis_gets_the_signed_in_page() {
     let site = site().await;
-    let back = site.imis_returns(None, "omar").await;
+    let asked = site.imis_returns(None, "omar").await;
+    assert!(
+        asked.body.contains("Continue as Omar Fellow?"),
+        "{}",
+        asked.body
+    );
+    let waiting = format!(
+        "__Host-vestibule_confirm={}",
+        asked.cookie_value("__Host-vestibule_confirm")
+    );
+    let back = site
+        .post(
+            "/imis/continue",
+            "decision=continue",
+            Some(&waiting),
+            Some(ORIGIN),
+        )
+        .await;
     assert_eq!(back.status, StatusCode::SEE_OTHER);
     assert_eq!(back.location(), "/");
     let session = format!(
@@ -338,10 +529,7 @@ async fn every_member_facing_failure_has_a_branded_page() {
         .emulator
         .issue_refresh_token("jane", "vestibule-oidc")
         .unwrap();
-    assert_eq!(
-        site.callback(None, &token).await.status,
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(site.callback(None, &token).await.status, StatusCode::OK);
     let replay = site.callback(None, &token).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
     assert!(

@@ -89,13 +89,32 @@ pub(crate) fn query_value(value: &str) -> String {
         .collect()
 }
 
+/// Why the sign-in page is shown to a member who is signed in: an application asked for a
+/// fresh sign-in. Their session stays until they sign in again.
+fn again_notice(signed_in_as: Option<&str>) -> String {
+    signed_in_as
+        .map(|name| {
+            format!(
+                "<p class=\"notice\" role=\"status\">The application asks you to sign in again. \
+                 You are still signed in as {}; nothing changes until you do.</p>",
+                escape(name)
+            )
+        })
+        .unwrap_or_default()
+}
+
 /// Sign-in for tenants on iMIS: one button to the membership site's sign-in.
-pub fn imis_login(branding: &Branding, return_to: &str) -> Html<String> {
+pub fn imis_login(
+    branding: &Branding,
+    return_to: &str,
+    signed_in_as: Option<&str>,
+) -> Html<String> {
     let body = format!(
-        "<h1>Sign in</h1>{text}<p>You sign in with your {name} account on the membership site, \
+        "<h1>Sign in</h1>{again}{text}<p>You sign in with your {name} account on the membership site, \
          then come straight back here.</p>\
          <a class=\"button\" href=\"/login/imis?return_to={return_to}\">Sign in with your {name} \
          account</a>",
+        again = again_notice(signed_in_as),
         text = sign_in_text(branding),
         name = escape(&branding.name),
         return_to = query_value(return_to),
@@ -104,12 +123,17 @@ pub fn imis_login(branding: &Branding, return_to: &str) -> Html<String> {
 }
 
 /// Sign-in for tenants on the member directory: username and password.
-pub fn password_login(branding: &Branding, return_to: &str, error: Option<&str>) -> Html<String> {
+pub fn password_login(
+    branding: &Branding,
+    return_to: &str,
+    error: Option<&str>,
+    signed_in_as: Option<&str>,
+) -> Html<String> {
     let error = error
         .map(|message| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(message)))
         .unwrap_or_default();
     let body = format!(
-        "<h1>Sign in</h1>{error}{text}<form method=\"post\" action=\"/login\">\
+        "<h1>Sign in</h1>{error}{again}{text}<form method=\"post\" action=\"/login\">\
          <input type=\"hidden\" name=\"return_to\" value=\"{return_to}\">\
          <label for=\"username\">Username</label>\
          <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" \
@@ -118,6 +142,7 @@ pub fn password_login(branding: &Branding, return_to: &str, error: Option<&str>)
          <input type=\"password\" id=\"password\" name=\"password\" \
          autocomplete=\"current-password\" required>\
          <button type=\"submit\">Sign in</button></form>",
+        again = again_notice(signed_in_as),
         text = sign_in_text(branding),
         return_to = escape(return_to),
     );

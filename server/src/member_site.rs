@@ -434,6 +434,20 @@ pub(crate) fn client_address(request_extensions: &Extensions) -> String {
 struct ReturnTo {
     #[serde(default)]
     return_to: String,
+    /// Set by an application's request for a fresh sign-in (`prompt=login`, `max_age`,
+    /// `ForceAuthn`): the form is shown to a signed-in member too, whose session stays until
+    /// they sign in again.
+    #[serde(default)]
+    again: Option<String>,
+}
+
+/// The hosted sign-in page for a request that needs a fresh sign-in: it shows the form even
+/// to a signed-in member, and ends nothing.
+pub(crate) fn sign_in_again_url(return_to: &str) -> String {
+    format!(
+        "/login?again=1&return_to={}",
+        member_pages::query_value(return_to)
+    )
 }
 
 pub(crate) async fn current_member(
@@ -475,6 +489,20 @@ async fn login_page(
     };
     let return_to = vestibule_members::safe_return_to(&query.return_to);
     match current_member(&state, &site, &headers).await {
+        Ok(Some(session)) if query.again.is_some() => {
+            let page = match site.source {
+                IdentitySource::Imis => {
+                    member_pages::imis_login(&site.branding, &return_to, Some(&session.member.name))
+                }
+                IdentitySource::Directory => member_pages::password_login(
+                    &site.branding,
+                    &return_to,
+                    None,
+                    Some(&session.member.name),
+                ),
+            };
+            page.into_response()
+        }
         Ok(Some(_)) => Redirect::to(&return_to).into_response(),
         Ok(None) => login_response(&site, &return_to, None, StatusCode::OK),
         Err(response) => response,
@@ -488,8 +516,10 @@ fn login_response(
     status: StatusCode,
 ) -> Response {
     let page = match site.source {
-        IdentitySource::Imis => member_pages::imis_login(&site.branding, return_to),
-        IdentitySource::Directory => member_pages::password_login(&site.branding, return_to, error),
+        IdentitySource::Imis => member_pages::imis_login(&site.branding, return_to, None),
+        IdentitySource::Directory => {
+            member_pages::password_login(&site.branding, return_to, error, None)
+        }
     };
     (status, page).into_response()
 }
@@ -612,6 +642,13 @@ async fn callback(
             if !started_here || replaces_another {
                 ask_to_continue(&site, &signed_in, current.as_ref())
             } else {
+                // The same member signing in again (a fresh sign-in an application asked
+                // for): the new session replaces the old one, which ends now.
+                if let Some(previous) = cookie(&headers, SESSION_COOKIE) {
+                    if let Err(error) = state.site.members.sign_out(&previous).await {
+                        tracing::warn!(%error, "ending the previous member session failed");
+                    }
+                }
                 let return_to = signed_in.return_to.as_deref().unwrap_or("/");
                 let username = &signed_in.member.username;
                 sign_in_audit::record_hosted_sign_in(&state.site, tenant, username, return_to)

@@ -318,21 +318,15 @@ async fn authorize_with(state: SiteState, headers: HeaderMap, params: Params) ->
             return error_to_application(&request, "login_required", "the member must sign in")
         }
         SignInNeed::SignIn => {
-            // A forced sign-in (prompt=login, max_age) ends the session it replaces.
-            let mut response = Redirect::to(&format!(
-                "/login?return_to={}",
-                query_value(&resume_url(&params))
-            ))
-            .into_response();
-            if session.is_some() {
-                if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-                    if let Err(error) = state.site.members.sign_out(&token).await {
-                        return unavailable(&error);
-                    }
-                    set_cookie(&mut response, clear(SESSION_COOKIE));
-                }
-            }
-            return response;
+            // A forced sign-in (prompt=login, max_age) asks for one; the session it would
+            // replace ends only when the member signs in again. The ID token's auth_time
+            // tells the application which sign-in it got.
+            let resume = resume_url(&params);
+            let to = match session {
+                Some(_) => crate::member_site::sign_in_again_url(&resume),
+                None => format!("/login?return_to={}", query_value(&resume)),
+            };
+            return Redirect::to(&to).into_response();
         }
         SignInNeed::UseSession => match session {
             Some(session) => session,

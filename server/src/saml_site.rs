@@ -263,7 +263,7 @@ async fn continue_sign_in(
 }
 
 /// Where a pending request is answered from. `ForceAuthn` never accepts the session a request
-/// arrived with (it is ended on the way to the sign-in page), and accepts one made since.
+/// arrived with (which stays until the member signs in again), and accepts one made since.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Fresh {
     JustReceived,
@@ -287,9 +287,11 @@ async fn answer(
         Err(response) => return response,
     };
     let session_token = cookie(headers, SESSION_COOKIE);
-    let usable = session.as_ref().filter(|session| {
-        !pending.force_authn
-            || (fresh == Fresh::BackFromSignIn && session.created_at >= pending.received_at)
+    let usable = session.as_ref().filter(|session| match fresh {
+        Fresh::JustReceived => !pending.force_authn,
+        Fresh::BackFromSignIn => session_token
+            .as_deref()
+            .is_some_and(|token| pending.accepts_session(token, session.created_at)),
     });
     let (Some(session), Some(session_token)) = (usable, session_token.as_deref()) else {
         if pending.is_passive {
@@ -303,19 +305,23 @@ async fn answer(
             )
             .await;
         }
-        let mut response = Redirect::to(&format!(
-            "/login?return_to={}",
-            query_value(&format!("{CONTINUE}?request={token}"))
-        ))
-        .into_response();
-        // ForceAuthn: the session it replaces ends here.
+        let resume = format!("{CONTINUE}?request={token}");
+        // ForceAuthn with a member signed in: that session may not answer, and stays until
+        // the member signs in again.
         if let (Some(_), Some(old)) = (&session, &session_token) {
-            if let Err(error) = state.site.members.sign_out(old).await {
-                return unavailable(&error);
+            if fresh == Fresh::JustReceived {
+                let marked = state
+                    .site
+                    .saml
+                    .require_new_session(site.tenant.id, token, old, Timestamp::now())
+                    .await;
+                if let Err(error) = marked {
+                    return unavailable(&error);
+                }
             }
-            set_cookie(&mut response, clear(SESSION_COOKIE));
+            return Redirect::to(&crate::member_site::sign_in_again_url(&resume)).into_response();
         }
-        return response;
+        return Redirect::to(&format!("/login?return_to={}", query_value(&resume))).into_response();
     };
     let member = &session.member;
     let principal = Principal {

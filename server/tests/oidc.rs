@@ -1139,15 +1139,32 @@ async fn oidf_basic_op_authorization_requests() {
         ),
     ];
     for (name, changes, expected) in cases {
-        // Forced sign-ins end the session they replace: each row gets a fresh one.
-        let session = if *expected == SignIn {
-            op.sign_in().await
-        } else {
-            session.clone()
-        };
         let url = op.authorize_with(changes);
         assert_eq!(op.outcome(&url, Some(&session)).await, *expected, "{name}");
     }
+    // Review finding: a forced sign-in ended the member's session before they did anything,
+    // so any page could sign them out with an <img> of such a request. It asks for a fresh
+    // sign-in (showing the form to the signed-in member) and ends nothing.
+    let forced = op
+        .get(
+            &op.authorize_with(&[("prompt", Some("login"))]),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert!(
+        forced.location().starts_with("/login?again=1&"),
+        "{}",
+        forced.location()
+    );
+    assert!(forced.headers.get(header::SET_COOKIE).is_none());
+    let form = op.get(&forced.location(), Some(&session), None).await;
+    assert!(form.body.contains("sign in again"), "{}", form.body);
+    assert_eq!(
+        op.outcome(&op.authorize_with(&[]), Some(&session)).await,
+        Code,
+        "the session stays"
+    );
     // A forced sign-in happens once: the request it resumes then gives a code.
     let fresh = op.authorize_with(&[("max_age", Some("0"))]);
     let first = op.get(&fresh, Some(&op.sign_in().await), None).await;

@@ -1004,16 +1004,39 @@ async fn unsupported_requests_get_the_saml_status_that_names_why() {
     let posted = idp.get(&format!("/saml/sso?{query}"), None).await.posted();
     assert!(posted.xml.contains(":status:NoPassive"), "{}", posted.xml);
 
-    // ForceAuthn with a session: the sign-in page again, and the old session ends.
+    // ForceAuthn with a session: the sign-in page again, showing the form to the signed-in
+    // member. Review finding: the old session used to end right here, so any page could sign
+    // a member out with a forged request; now it stays until the member signs in again.
     let xml =
         authn_request("_s7").replace("Version=\"2.0\"", "Version=\"2.0\" ForceAuthn=\"true\"");
     let query = redirect_query(&xml, None, &idp.sp_key, false);
     let reply = idp.get(&format!("/saml/sso?{query}"), Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    assert!(reply.location().starts_with("/login?return_to="));
+    assert!(
+        reply.location().starts_with("/login?again=1&return_to="),
+        "{}",
+        reply.location()
+    );
+    assert!(reply.headers.get(header::SET_COOKIE).is_none());
     let home = idp.get("/", Some(&cookie)).await;
-    assert!(home.body.contains("password"), "the old session ended");
-    let return_to = unescape_query(reply.location().strip_prefix("/login?return_to=").unwrap());
+    assert!(home.body.contains("You are signed in"), "the session stays");
+    let form = idp.get(&reply.location(), Some(&cookie)).await;
+    assert!(form.body.contains("sign in again"), "{}", form.body);
+    assert!(form.body.contains("name=\"password\""), "{}", form.body);
+    let return_to = unescape_query(
+        reply
+            .location()
+            .strip_prefix("/login?again=1&return_to=")
+            .unwrap(),
+    );
+    // The session the request arrived with cannot answer it, even straight away.
+    let bypass = idp.get(&return_to, Some(&cookie)).await;
+    assert_eq!(bypass.status, StatusCode::SEE_OTHER);
+    assert!(
+        bypass.location().starts_with("/login?again=1"),
+        "{}",
+        bypass.location()
+    );
     let (fresh, next) = idp.sign_in(&return_to).await;
     let posted = idp.get(&next, Some(&fresh)).await.posted();
     assert!(posted.xml.contains("InResponseTo=\"_s7\""));

@@ -187,9 +187,24 @@ pub struct PendingSso {
     /// The NameID the request's `<Subject>` names: only that member may be answered for.
     #[serde(default)]
     pub requested_subject: Option<String>,
+    /// `ForceAuthn` arrived while a member session existed: the hash of that session's token,
+    /// which may not answer it (the member must sign in again, and keeps that session until
+    /// they do).
+    #[serde(default)]
+    pub replaced_session: Option<String>,
 }
 
 impl PendingSso {
+    /// Whether the member session `session_token`, made at `created_at`, may answer this
+    /// request once the member is back from the sign-in page: any session, unless the request
+    /// asked for `ForceAuthn`; then only one made since it arrived, and not the one it arrived
+    /// with (which may have been made in the same second).
+    pub fn accepts_session(&self, session_token: &str, created_at: Timestamp) -> bool {
+        !self.force_authn
+            || (created_at >= self.received_at
+                && self.replaced_session.as_deref() != Some(token_hash(session_token).as_str()))
+    }
+
     /// The status response for this request, when it cannot be answered with an assertion.
     pub fn refusal(&self, sub_status: &'static str, message: &str) -> StatusAnswer {
         StatusAnswer {
@@ -399,6 +414,7 @@ impl SamlIdp {
             is_passive: request.is_passive,
             received_at: now,
             requested_subject: request.subject.clone(),
+            replaced_session: None,
         };
         Ok(self.remember(idp.tenant, pending, now).await?)
     }
@@ -453,6 +469,7 @@ impl SamlIdp {
             is_passive: false,
             received_at: now,
             requested_subject: None,
+            replaced_session: None,
         };
         Ok(self.remember(idp.tenant, pending, now).await?)
     }
@@ -476,6 +493,27 @@ impl SamlIdp {
             })
             .await?;
         Ok(Received { token, pending })
+    }
+
+    /// `ForceAuthn` found the member signed in with `session_token`: that session may not
+    /// answer the request (see [`PendingSso::accepts_session`]).
+    pub async fn require_new_session(
+        &self,
+        tenant: TenantId,
+        token: &str,
+        session_token: &str,
+        now: Timestamp,
+    ) -> Result<(), SamlError> {
+        let Some(mut pending) = self.pending(tenant, token, now).await? else {
+            return Ok(());
+        };
+        pending.replaced_session = Some(token_hash(session_token));
+        let request =
+            serde_json::to_string(&pending).map_err(|e| corrupt("pending request", &e))?;
+        self.store
+            .update_saml_pending(tenant, &token_hash(token), &request)
+            .await?;
+        Ok(())
     }
 
     /// The request `token` names, if it is still waiting.

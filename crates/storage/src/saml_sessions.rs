@@ -133,6 +133,27 @@ impl Store {
         ))
     }
 
+    /// Replaces a pending request's saved state (what the engine learned after receiving it).
+    pub async fn update_saml_pending(
+        &self,
+        tenant: TenantId,
+        token_hash: &str,
+        request: &str,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE saml_pending_requests SET request = $1 \
+                 WHERE token_hash = $2 AND tenant_id = $3",
+            )
+            .bind(request)
+            .bind(token_hash)
+            .bind(tenant.0)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
     /// Ends a pending request; `true` for the one caller that ended it (single use).
     pub async fn take_saml_pending(&self, tenant: TenantId, token_hash: &str) -> Result<bool> {
         let affected = with_pool!(self, pool => {

@@ -324,22 +324,30 @@ fn provisioning_env(acme: &sandbox::AcmeSandbox, lease_seconds: &str) -> Vec<(St
 }
 
 /// A tenant admin presses Start Provisioning (on a third node: the engines here).
-async fn start_provisioning(
-    engines: &vestibule_server::Engines,
+/// Creates the tenant "acme": its id and the name its CNAME record must point at.
+async fn acme_tenant(
     db: &vestibule_storage::testing::TestDatabase,
-) -> vestibule_domain::TenantId {
+) -> (vestibule_domain::TenantId, String) {
     let tenant = db
         .store()
         .create_tenant(&"acme".parse().unwrap(), "Acme", Timestamp::now())
         .await
         .unwrap()
         .id;
+    // The nodes' edge name (VESTIBULE_CNAME_TARGET), not this process's configuration's.
+    let target = vestibule_provisioning::tenant_cname_target(tenant, "acme", "edge.vestibule.test");
+    (tenant, target)
+}
+
+async fn start_provisioning(
+    engines: &vestibule_server::Engines,
+    tenant: vestibule_domain::TenantId,
+) {
     engines
         .provisioning
         .start(tenant, "sso.acme.test", Timestamp::now())
         .await
         .unwrap();
-    tenant
 }
 
 async fn wait_online(engines: &vestibule_server::Engines, tenant: vestibule_domain::TenantId) {
@@ -402,10 +410,11 @@ async fn two_nodes_racing_for_a_domain_order_one_certificate_and_both_serve_it()
     let config = support::config(&[]);
     let secret = config.secret_key.clone().unwrap();
     let engines = support::engines(&config, db.store().clone());
-    acme.point_cname("sso.acme.test", "edge.vestibule.test");
+    let (tenant, target) = acme_tenant(&db).await;
+    acme.point_cname("sso.acme.test", &target);
     let env = provisioning_env(&acme, "180");
     // The job is queued before either node runs, so both workers find it due at start.
-    let tenant = start_provisioning(&engines, &db).await;
+    start_provisioning(&engines, tenant).await;
     let a = Node::start_with(db.url(), &secret, NODE_A, port, &env);
     let b = Node::start_with(db.url(), &secret, NODE_B, port, &env);
     a.wait_ready().await;
@@ -452,8 +461,13 @@ async fn a_node_killed_in_the_middle_of_provisioning_leaves_the_job_to_the_other
     // held there, in the middle, until A is killed.
     let stall = std::net::SocketAddr::new(Ipv4Addr::new(127, 0, 0, 3).into(), port);
     let stall = tokio::net::TcpListener::bind(stall).await.unwrap();
+    let config = support::config(&[]);
+    let secret = config.secret_key.clone().unwrap();
+    let engines = support::engines(&config, db.store().clone());
+    let (tenant, target) = acme_tenant(&db).await;
+    let target_host = format!("{target}.");
     let point_at = |address: &str| {
-        for host in ["sso.acme.test.", "edge.vestibule.test."] {
+        for host in ["sso.acme.test.", target_host.as_str()] {
             acme.dns("clear-a", serde_json::json!({ "host": host }));
             acme.dns(
                 "add-a",
@@ -461,16 +475,13 @@ async fn a_node_killed_in_the_middle_of_provisioning_leaves_the_job_to_the_other
             );
         }
     };
-    acme.point_cname("sso.acme.test", "edge.vestibule.test");
+    acme.point_cname("sso.acme.test", &target);
     point_at("127.0.0.3");
-    let config = support::config(&[]);
-    let secret = config.secret_key.clone().unwrap();
-    let engines = support::engines(&config, db.store().clone());
     // A short lease, so the takeover comes within seconds of the death.
     let env = provisioning_env(&acme, "3");
     let mut a = Node::start_with(db.url(), &secret, NODE_A, port, &env);
     a.wait_ready().await;
-    let tenant = start_provisioning(&engines, &db).await;
+    start_provisioning(&engines, tenant).await;
 
     // Pebble knocks: A has ordered and asked for validation, and holds the job's lease.
     let (_held, _) = tokio::time::timeout(Duration::from_secs(60), stall.accept())

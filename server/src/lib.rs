@@ -28,7 +28,7 @@ use member_site::{MemberSite, SiteAddresses, TestDomains};
 use vestibule_audit::AuditLog;
 use vestibule_domain::CloudId;
 use vestibule_members::Members;
-use vestibule_oidc::{Consents, Grants, KeyPolicy, OidcClients, SigningKeys};
+use vestibule_oidc::{Authorizer, Consents, Grants, KeyPolicy, OidcClients, SigningKeys};
 use vestibule_provisioning::Provisioning;
 use vestibule_saml::SamlIdp;
 use vestibule_secrets::SecretKey;
@@ -58,6 +58,8 @@ pub struct OidcEngines {
     pub keys: SigningKeys,
     pub grants: Grants,
     pub consents: Consents,
+    /// The authorization endpoint's decisions.
+    pub authorizer: Authorizer,
 }
 
 impl Engines {
@@ -87,9 +89,11 @@ impl Engines {
     ) -> Self {
         let clients = OidcClients::new(store.clone(), secret.clone());
         let keys = SigningKeys::new(store.clone(), secret.clone(), KeyPolicy::default());
+        let consents = Consents::new(store.clone());
         let oidc = OidcEngines {
             grants: Grants::new(store.clone(), keys.clone(), clients.clone()),
-            consents: Consents::new(store.clone()),
+            authorizer: Authorizer::new(clients.clone(), consents.clone()),
+            consents,
             clients,
             keys,
         };

@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use vestibule_domain::{web_origin, Timestamp};
 use vestibule_members::{Member, MembersError};
 use vestibule_oidc::{
-    check_request, client_credentials, discovery_document, grant_request, jwks, paths,
-    AuthorizationRequest, AuthorizeError, Client, GrantRequest, OidcError, Prompt, ResponseMode,
-    ResponseType, SignInNeed, Subject, TokenError,
+    client_credentials, discovery_document, grant_request, jwks, paths, AuthorizationRequest,
+    Client, ConsentAnswer, ConsentDecision, Decision, GrantRequest, OidcError, RedirectError,
+    ResponseMode, ResponseType, SessionFacts, Subject, TokenError,
 };
 
 use crate::member_pages::{self, query_value};
@@ -202,77 +202,27 @@ fn to_application(
     Redirect::to(&location).into_response()
 }
 
-fn error_to_application(
-    request: &AuthorizationRequest,
-    error: &str,
-    description: &str,
-) -> Response {
+/// An error for the application's redirect URI.
+fn redirect_error(error: RedirectError) -> Response {
     to_application(
-        &request.redirect_uri,
-        request.response_mode,
+        &error.redirect_uri,
+        error.response_mode,
         vec![
-            ("error", error.to_string()),
-            ("error_description", description.to_string()),
+            ("error", error.error.to_string()),
+            ("error_description", error.description),
         ],
-        request.state.as_deref(),
+        error.state.as_deref(),
     )
 }
 
-fn authorize_error(site: &Site, error: AuthorizeError) -> Response {
-    match error {
-        AuthorizeError::Page(message) => page(
-            site,
-            StatusCode::BAD_REQUEST,
-            "This sign-in link is not valid",
-            &message,
-            "Go back to the site you came from and try again, or tell its support team.",
-        ),
-        AuthorizeError::Redirect {
-            redirect_uri,
-            response_mode,
-            error,
-            description,
-            state,
-        } => to_application(
-            &redirect_uri,
-            response_mode,
-            vec![
-                ("error", error.to_string()),
-                ("error_description", description),
-            ],
-            state.as_deref(),
-        ),
-    }
-}
-
-/// The authorization request again, without `prompt`: what the member returns to after
-/// signing in or consenting, so `prompt=login` or `prompt=consent` is not asked twice.
-/// The request to come back to after the hosted sign-in. A sign-in the request forced
-/// (`prompt=login`, `max_age=0`) has then happened: asking for it again would never end.
-fn resume_url(params: &Params) -> String {
-    let kept: Vec<(&str, String)> = params
-        .iter()
-        .filter(|(k, v)| k != "prompt" && !(k == "max_age" && v.trim() == "0"))
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    format!("{}?{}", paths::AUTHORIZE, encode(&kept))
-}
-
-async fn client_named(
-    state: &SiteState,
-    site: &Site,
-    params: &Params,
-) -> Result<Option<Client>, Response> {
-    let client_id = params
-        .iter()
-        .find(|(k, _)| k == "client_id")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
-    match state.site.oidc.clients.get(site.tenant.id, client_id).await {
-        Ok(client) => Ok(Some(client)),
-        Err(OidcError::NoSuchClient) => Ok(None),
-        Err(error) => Err(unavailable(&error)),
-    }
+fn invalid_link(site: &Site, message: &str) -> Response {
+    page(
+        site,
+        StatusCode::BAD_REQUEST,
+        "This sign-in link is not valid",
+        message,
+        "Go back to the site you came from and try again, or tell its support team.",
+    )
 }
 
 async fn authorize(
@@ -292,77 +242,73 @@ async fn authorize_form(
     authorize_with(state, headers, params).await
 }
 
+/// The member's session as the engine's decisions see it.
+fn facts(session: Option<&vestibule_members::MemberSession>) -> Option<SessionFacts<'_>> {
+    session.map(|session| SessionFacts {
+        subject: &session.member.subject,
+        signed_in_at: session.created_at,
+    })
+}
+
+/// The authorization endpoint: the engine decides, this translates.
 async fn authorize_with(state: SiteState, headers: HeaderMap, params: Params) -> Response {
     let site = match state.site(&headers).await {
         Ok(site) => site,
         Err(response) => return response,
     };
-    let client = match client_named(&state, &site, &params).await {
-        Ok(client) => client,
-        Err(response) => return response,
-    };
-    let request = match check_request(&params, client.as_ref()) {
-        Ok(request) => request,
-        Err(error) => return authorize_error(&site, error),
-    };
-    let Some(client) = client else {
-        return unavailable(&"a checked request without its client");
-    };
-    let now = Timestamp::now();
     let session = match current_member(&state, &site, &headers).await {
         Ok(session) => session,
         Err(response) => return response,
     };
-    let session = match request.sign_in_need(session.as_ref().map(|s| s.created_at), now) {
-        SignInNeed::LoginRequired => {
-            return error_to_application(&request, "login_required", "the member must sign in")
-        }
-        SignInNeed::SignIn => {
-            // A forced sign-in (prompt=login, max_age) asks for one; the session it would
-            // replace ends only when the member signs in again. The ID token's auth_time
-            // tells the application which sign-in it got.
-            let resume = resume_url(&params);
-            let to = match session {
-                Some(_) => crate::member_site::sign_in_again_url(&resume),
-                None => format!("/login?return_to={}", query_value(&resume)),
-            };
-            return Redirect::to(&to).into_response();
-        }
-        SignInNeed::UseSession => match session {
-            Some(session) => session,
-            None => return unavailable(&"a usable session that is missing"),
-        },
-    };
-    let consent_needed = state
+    let now = Timestamp::now();
+    let decision = state
         .site
         .oidc
-        .consents
-        .needed(
-            &client,
-            &subject(&session.member).sub,
-            &request.scopes,
-            &request.prompt,
-            now,
-        )
+        .authorizer
+        .decide(site.tenant.id, &params, facts(session.as_ref()), now)
         .await;
-    match consent_needed {
-        Ok(true) if request.prompt.contains(&Prompt::None) => {
-            return error_to_application(&request, "consent_required", "the member must consent")
+    match (decision, session) {
+        (Err(error), _) => unavailable(&error),
+        (Ok(Decision::Issue { client, request }), Some(session)) => {
+            answer_signed_in(&state, &site, &client, &request, &session, now).await
         }
-        Ok(true) => {
-            return member_pages::consent(
-                &site.branding,
-                &client.name,
-                &session.member.name,
-                &request.scopes,
-                &resume_url(&params),
-            )
-            .into_response()
+        (Ok(Decision::Issue { .. }), None) => unavailable(&"an answer without a session"),
+        (Ok(decision), session) => {
+            let name = session.as_ref().map(|s| s.member.name.as_str());
+            respond_otherwise(&site, decision, name)
         }
-        Ok(false) => {}
-        Err(error) => return unavailable(&error),
     }
-    answer_signed_in(&state, &site, &client, &request, &session, now).await
+}
+
+/// Every decision but issuing: a page, an error for the application, the sign-in page or the
+/// consent page.
+fn respond_otherwise(site: &Site, decision: Decision, member: Option<&str>) -> Response {
+    match decision {
+        Decision::ErrorPage(message) => invalid_link(site, &message),
+        Decision::ErrorRedirect(error) => redirect_error(error),
+        // A forced sign-in ends nothing: the session stays until the member signs in again.
+        // The ID token's auth_time tells the application which sign-in it got.
+        Decision::SignIn {
+            resume,
+            again: true,
+        } => Redirect::to(&crate::member_site::sign_in_again_url(&resume)).into_response(),
+        Decision::SignIn { resume, .. } => {
+            Redirect::to(&format!("/login?return_to={}", query_value(&resume))).into_response()
+        }
+        Decision::AskConsent {
+            client,
+            scopes,
+            resume,
+        } => member_pages::consent(
+            &site.branding,
+            &client.name,
+            member.unwrap_or_default(),
+            &scopes,
+            &resume,
+        )
+        .into_response(),
+        Decision::Issue { .. } => unavailable(&"an answer without a session"),
+    }
 }
 
 /// Issues what the request asked for to the signed-in member and records the sign-in.
@@ -452,8 +398,8 @@ struct ConsentForm {
     decision: String,
 }
 
-/// The consent page's answer. The request is checked again from scratch: the form is only a
-/// member's yes or no, never a way around the checks.
+/// The consent page's answer. The engine checks the request again from scratch: the form is
+/// only a member's yes or no, never a way around the checks.
 async fn consent(
     State(state): State<SiteState>,
     headers: HeaderMap,
@@ -475,70 +421,49 @@ async fn consent(
             "Go back to the site you came from and sign in again.",
         );
     };
-    let query = form
-        .request
-        .strip_prefix(&format!("{}?", paths::AUTHORIZE))
-        .unwrap_or_default();
-    let params: Params = query_pairs(query);
-    let client = match client_named(&state, &site, &params).await {
-        Ok(client) => client,
-        Err(response) => return response,
-    };
-    let request = match check_request(&params, client.as_ref()) {
-        Ok(request) => request,
-        Err(error) => return authorize_error(&site, error),
-    };
-    let Some(client) = client else {
-        return unavailable(&"a checked request without its client");
-    };
     let session = match current_member(&state, &site, &headers).await {
         Ok(session) => session,
         Err(response) => return response,
     };
-    if form.decision != "allow" {
-        let who = match &session {
-            Some(session) => sign_in_audit::Who::Member(&session.member.username),
-            None => sign_in_audit::Who::Typed(""),
-        };
-        let destination = Destination::Oidc {
-            name: &client.name,
-            client_id: &client.client_id,
-        };
-        sign_in_audit::record(
-            &state.site,
-            site.tenant.id,
-            who,
-            destination,
-            "access_denied",
-        )
-        .await;
-        return error_to_application(&request, "access_denied", "the member did not consent");
-    }
-    let Some(session) = session else {
-        return Redirect::to(&form.request).into_response();
+    let answer = match form.decision.as_str() {
+        "allow" => ConsentAnswer::Allow,
+        _ => ConsentAnswer::Deny,
     };
-    if let Err(error) = state
+    let now = Timestamp::now();
+    let decided = state
         .site
         .oidc
-        .consents
-        .grant(
-            &client,
-            &session.member.subject,
-            &request.scopes,
-            Timestamp::now(),
+        .authorizer
+        .decide_consent(
+            site.tenant.id,
+            &form.request,
+            answer,
+            facts(session.as_ref()),
+            now,
         )
-        .await
-    {
-        return unavailable(&error);
+        .await;
+    match (decided, session) {
+        (Err(error), _) => unavailable(&error),
+        (Ok(ConsentDecision::Refused(decision)), _) => respond_otherwise(&site, decision, None),
+        (Ok(ConsentDecision::Denied { client, refusal }), session) => {
+            let who = match &session {
+                Some(session) => sign_in_audit::Who::Member(&session.member.username),
+                None => sign_in_audit::Who::Typed(""),
+            };
+            let destination = Destination::Oidc {
+                name: &client.name,
+                client_id: &client.client_id,
+            };
+            let outcome = refusal.error;
+            sign_in_audit::record(&state.site, site.tenant.id, who, destination, outcome).await;
+            redirect_error(refusal)
+        }
+        (Ok(ConsentDecision::Again { to }), _) => Redirect::to(&to).into_response(),
+        (Ok(ConsentDecision::Issue { client, request }), Some(session)) => {
+            answer_signed_in(&state, &site, &client, &request, &session, now).await
+        }
+        (Ok(ConsentDecision::Issue { .. }), None) => unavailable(&"consent without a session"),
     }
-    // The answer to the request the member just consented to, at once: going back through
-    // the authorization endpoint would ask again whenever consent is not remembered (an
-    // application that remembers it for 0 days asked forever).
-    let now = Timestamp::now();
-    if request.sign_in_need(Some(session.created_at), now) != SignInNeed::UseSession {
-        return Redirect::to(&resume_url(&params)).into_response();
-    }
-    answer_signed_in(&state, &site, &client, &request, &session, now).await
 }
 
 /// The pairs of a query string (without its `?`); nothing when it cannot be read.

@@ -13,6 +13,7 @@ mod authorize;
 mod claims;
 mod clients;
 mod consent;
+mod decide;
 mod discovery;
 mod error;
 mod grants;
@@ -32,6 +33,9 @@ pub use clients::{
     CLIENT_AUTH_FAILURES_PER_ADDRESS, CLIENT_AUTH_WINDOW,
 };
 pub use consent::Consents;
+pub use decide::{
+    resume_url, Authorizer, ConsentAnswer, ConsentDecision, Decision, RedirectError, SessionFacts,
+};
 pub use discovery::{discovery_document, paths};
 pub use error::OidcError;
 pub use grants::{

@@ -11,9 +11,9 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use vestibule_domain::{Tenant, Timestamp};
 use vestibule_saml::{
-    certificate_pem, idp_metadata, Idp, IdpEndpoints, IncomingMessage, LogoutStep, MemberSession,
-    PendingSso, PostMessage, Principal, Received, SsoRefusal, STATUS_NO_PASSIVE, STATUS_REQUESTER,
-    STATUS_SUCCESS,
+    certificate_pem, idp_metadata, logout_status, Arrival, Idp, IdpEndpoints, IncomingMessage,
+    LogoutStep, MemberSession, PendingSso, PostMessage, Principal, Received, SsoDecision,
+    SsoRefusal, SsoSession,
 };
 
 use crate::member_pages::{self, query_value, SamlPost};
@@ -174,7 +174,7 @@ async fn answer_received(
 ) -> Response {
     match received {
         Ok(received) => {
-            let fresh = Fresh::JustReceived;
+            let fresh = Arrival::JustReceived;
             answer(
                 state,
                 site,
@@ -245,7 +245,7 @@ async fn continue_sign_in(
         .await
     {
         Ok(Some(pending)) => {
-            let fresh = Fresh::BackFromSignIn;
+            let fresh = Arrival::BackFromSignIn;
             answer(
                 &state,
                 &site,
@@ -262,14 +262,6 @@ async fn continue_sign_in(
     }
 }
 
-/// Where a pending request is answered from. `ForceAuthn` never accepts the session a request
-/// arrived with (which stays until the member signs in again), and accepts one made since.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Fresh {
-    JustReceived,
-    BackFromSignIn,
-}
-
 /// Answers a pending request: with an assertion when the member is signed in (freshly enough
 /// for `ForceAuthn`), through the hosted sign-in page when not, or `NoPassive` when the
 /// request forbade showing one.
@@ -280,48 +272,43 @@ async fn answer(
     idp: &Idp,
     token: &str,
     pending: PendingSso,
-    fresh: Fresh,
+    fresh: Arrival,
 ) -> Response {
     let session = match current_member(state, site, headers).await {
         Ok(session) => session,
         Err(response) => return response,
     };
     let session_token = cookie(headers, SESSION_COOKIE);
-    let usable = session.as_ref().filter(|session| match fresh {
-        Fresh::JustReceived => !pending.force_authn,
-        Fresh::BackFromSignIn => session_token
-            .as_deref()
-            .is_some_and(|token| pending.accepts_session(token, session.created_at)),
-    });
-    let (Some(session), Some(session_token)) = (usable, session_token.as_deref()) else {
-        if pending.is_passive {
-            let answer = pending.refusal(STATUS_NO_PASSIVE, "the member is not signed in");
-            return refused(
-                state,
-                site,
-                idp,
-                SsoRefusal::Status(Box::new(answer)),
-                Some(token),
-            )
-            .await;
+    let facts = match (&session, session_token.as_deref()) {
+        (Some(session), Some(token)) => Some(SsoSession {
+            token,
+            signed_in_at: session.created_at,
+        }),
+        _ => None,
+    };
+    let now = Timestamp::now();
+    let decided = state
+        .site
+        .saml
+        .decide(site.tenant.id, token, &pending, facts, fresh, now)
+        .await;
+    let resume = format!("{CONTINUE}?request={token}");
+    let (session, session_token) = match (decided, session, session_token.as_deref()) {
+        (Ok(SsoDecision::Answer), Some(session), Some(session_token)) => (session, session_token),
+        (Ok(SsoDecision::NoPassive(answer)), ..) => {
+            let refusal = SsoRefusal::Status(answer);
+            return refused(state, site, idp, refusal, Some(token)).await;
         }
-        let resume = format!("{CONTINUE}?request={token}");
-        // ForceAuthn with a member signed in: that session may not answer, and stays until
-        // the member signs in again.
-        if let (Some(_), Some(old)) = (&session, &session_token) {
-            if fresh == Fresh::JustReceived {
-                let marked = state
-                    .site
-                    .saml
-                    .require_new_session(site.tenant.id, token, old, Timestamp::now())
-                    .await;
-                if let Err(error) = marked {
-                    return unavailable(&error);
-                }
-            }
-            return Redirect::to(&crate::member_site::sign_in_again_url(&resume)).into_response();
+        // A sign-in again ends nothing: the session stays until the member signs in.
+        (Ok(SsoDecision::SignIn { again: true }), ..) => {
+            return Redirect::to(&crate::member_site::sign_in_again_url(&resume)).into_response()
         }
-        return Redirect::to(&format!("/login?return_to={}", query_value(&resume))).into_response();
+        (Ok(SsoDecision::SignIn { .. }), ..) => {
+            return Redirect::to(&format!("/login?return_to={}", query_value(&resume)))
+                .into_response()
+        }
+        (Ok(SsoDecision::Answer), ..) => return unavailable(&"an answer without a session"),
+        (Err(error), ..) => return unavailable(&error),
     };
     let member = &session.member;
     let principal = Principal {
@@ -567,12 +554,7 @@ async fn slo(state: SiteState, headers: HeaderMap, incoming: Option<Slo>) -> Res
                 }
                 _ => None,
             };
-            // A request naming someone else leaves this browser's session alone. Without a
-            // session there is nothing left to end: that is a success.
-            let status = match (&session, ends) {
-                (Some(_), None) => STATUS_REQUESTER,
-                _ => STATUS_SUCCESS,
-            };
+            let status = logout_status(session.is_some(), ends.is_some());
             if let Some(token) = ends {
                 if let Err(error) = state.site.members.sign_out(token).await {
                     return unavailable(&error);

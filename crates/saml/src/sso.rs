@@ -194,6 +194,44 @@ pub struct PendingSso {
     pub replaced_session: Option<String>,
 }
 
+/// The browser's member session, as a pending request's decision sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SsoSession<'a> {
+    pub token: &'a str,
+    pub signed_in_at: Timestamp,
+}
+
+/// Where a pending request is being answered from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// It just arrived (or an IdP-initiated link was followed).
+    JustReceived,
+    /// The member is back from the hosted sign-in page.
+    BackFromSignIn,
+}
+
+/// What to do with a pending request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SsoDecision {
+    /// Answer with an assertion about the signed-in member.
+    Answer,
+    /// `IsPassive` and no usable session: `NoPassive` to the service provider.
+    NoPassive(Box<StatusAnswer>),
+    /// The member must sign in; `again` when a session exists that may not answer.
+    SignIn { again: bool },
+}
+
+/// The status of the answer to a LogoutRequest: `Requester` when this browser's member is not
+/// the one it names (their session is left alone); `Success` otherwise, including when nobody
+/// was signed in here (there was nothing left to end).
+pub fn logout_status(signed_in: bool, ends_session: bool) -> &'static str {
+    if signed_in && !ends_session {
+        STATUS_REQUESTER
+    } else {
+        STATUS_SUCCESS
+    }
+}
+
 impl PendingSso {
     /// Whether the member session `session_token`, made at `created_at`, may answer this
     /// request once the member is back from the sign-in page: any session, unless the request
@@ -493,6 +531,40 @@ impl SamlIdp {
             })
             .await?;
         Ok(Received { token, pending })
+    }
+
+    /// What to do with a pending request given the browser's member session: answer it, tell
+    /// the service provider `NoPassive`, or send the member to sign in (again). A `ForceAuthn`
+    /// request that finds a session just as it arrives records it, so that session never
+    /// answers it; the member keeps it until they sign in again.
+    pub async fn decide(
+        &self,
+        tenant: TenantId,
+        token: &str,
+        pending: &PendingSso,
+        session: Option<SsoSession<'_>>,
+        arrival: Arrival,
+        now: Timestamp,
+    ) -> Result<SsoDecision, SamlError> {
+        let usable = session.is_some_and(|session| match arrival {
+            Arrival::JustReceived => !pending.force_authn,
+            Arrival::BackFromSignIn => pending.accepts_session(session.token, session.signed_in_at),
+        });
+        if usable {
+            return Ok(SsoDecision::Answer);
+        }
+        if pending.is_passive {
+            let refusal = pending.refusal(STATUS_NO_PASSIVE, "the member is not signed in");
+            return Ok(SsoDecision::NoPassive(Box::new(refusal)));
+        }
+        let Some(session) = session else {
+            return Ok(SsoDecision::SignIn { again: false });
+        };
+        if arrival == Arrival::JustReceived {
+            self.require_new_session(tenant, token, session.token, now)
+                .await?;
+        }
+        Ok(SsoDecision::SignIn { again: true })
     }
 
     /// `ForceAuthn` found the member signed in with `session_token`: that session may not

@@ -1,19 +1,14 @@
 #![recursion_limit = "256"]
 //! The `vestibule` server: configuration, wiring and the HTTP edge of the Cloud Dashboard.
 
-mod audit_export;
 pub mod cli;
 pub mod client_address;
 pub mod config;
-mod edge;
+mod cookies;
+mod dashboard;
 pub mod listen;
-mod logo_upload;
-mod member_pages;
 pub mod member_site;
-mod oidc_site;
 pub mod operator;
-mod saml_site;
-mod sign_in_audit;
 pub mod tenant_edge;
 
 use std::sync::Arc;
@@ -179,15 +174,15 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
-        .merge(logo_upload::router(
+        .merge(dashboard::logo_upload::router(
             engines.clone(),
             state.session_cookie_name(),
         ))
-        .merge(audit_export::router(
+        .merge(dashboard::audit_export::router(
             engines.clone(),
             state.session_cookie_name(),
         ));
-    Ok(edge::harden(
+    Ok(dashboard::harden::harden(
         router,
         Arc::from(config.public_origin()),
         state.secure_cookies(),

@@ -16,11 +16,12 @@ use vestibule_saml::{
     SsoRefusal, SsoSession,
 };
 
-use crate::member_pages::{self, query_value, SamlPost};
-use crate::member_site::{
-    clear, cookie, current_member, page, set_cookie, unavailable, Site, SiteState, SESSION_COOKIE,
+use super::audit::{self, Destination, SIGNED_IN};
+use super::pages::{self, query_value, SamlPost};
+use super::site::{
+    current_member, page, session_cookie_removal, unavailable, Site, SiteState, SESSION_COOKIE,
 };
-use crate::sign_in_audit::{self, Destination, SIGNED_IN};
+use crate::cookies;
 
 /// Where a SAML sign-in continues after the hosted sign-in page.
 pub(crate) const CONTINUE: &str = "/saml/continue";
@@ -278,7 +279,7 @@ async fn answer(
         Ok(session) => session,
         Err(response) => return response,
     };
-    let session_token = cookie(headers, SESSION_COOKIE);
+    let session_token = cookies::read(headers, SESSION_COOKIE);
     let facts = match (&session, session_token.as_deref()) {
         (Some(session), Some(token)) => Some(SsoSession {
             token,
@@ -301,7 +302,7 @@ async fn answer(
         }
         // A sign-in again ends nothing: the session stays until the member signs in.
         (Ok(SsoDecision::SignIn { again: true }), ..) => {
-            return Redirect::to(&crate::member_site::sign_in_again_url(&resume)).into_response()
+            return Redirect::to(&super::site::sign_in_again_url(&resume)).into_response()
         }
         (Ok(SsoDecision::SignIn { .. }), ..) => {
             return Redirect::to(&format!("/login?return_to={}", query_value(&resume)))
@@ -339,8 +340,8 @@ async fn answer(
                 name: &pending.app_name,
                 app_id: &pending.app_id,
             };
-            let who = sign_in_audit::Who::Member(&member.username);
-            sign_in_audit::record(&state.site, site.tenant.id, who, destination, SIGNED_IN).await;
+            let who = audit::Who::Member(&member.username);
+            audit::record(&state.site, site.tenant.id, who, destination, SIGNED_IN).await;
             post_page(site, &pending.app_name, &message)
         }
         Ok(None) => already_finished(site),
@@ -449,7 +450,7 @@ fn already_finished(site: &Site) -> Response {
 /// The page that posts a signed message on to a service provider. Its policy lets exactly one
 /// script run: our own, which submits the form.
 fn post_page(site: &Site, application: &str, message: &PostMessage) -> Response {
-    let html = member_pages::saml_post(
+    let html = pages::saml_post(
         &site.branding,
         application,
         &SamlPost {
@@ -544,7 +545,7 @@ async fn slo(state: SiteState, headers: HeaderMap, incoming: Option<Slo>) -> Res
                 Ok(session) => session,
                 Err(response) => return response,
             };
-            let token = cookie(&headers, SESSION_COOKIE);
+            let token = cookies::read(&headers, SESSION_COOKIE);
             let ends = match (&session, &token) {
                 (Some(_), Some(token)) => {
                     match saml.logout_names_session(&app, &request, token).await {
@@ -566,7 +567,7 @@ async fn slo(state: SiteState, headers: HeaderMap, incoming: Option<Slo>) -> Res
                 .map_err(SsoRefusal::Failed);
             let mut response = logout_step(&site, step);
             if ends.is_some() {
-                set_cookie(&mut response, clear(SESSION_COOKIE));
+                cookies::append(&mut response, &session_cookie_removal());
             }
             return response;
         }
@@ -581,7 +582,7 @@ fn logout_step(site: &Site, step: Result<LogoutStep, SsoRefusal>) -> Response {
     match step {
         Ok(LogoutStep::Redirect(url)) => Redirect::to(&url).into_response(),
         Ok(LogoutStep::Post { app_name, message }) => post_page(site, &app_name, &message),
-        Ok(LogoutStep::Done) => member_pages::signed_out(&site.branding).into_response(),
+        Ok(LogoutStep::Done) => pages::signed_out(&site.branding).into_response(),
         Err(SsoRefusal::Page(message)) => bad_request(site, &sentence(&message)),
         Err(SsoRefusal::Status(_)) => unavailable(&"a logout step that is a status"),
         Err(SsoRefusal::Failed(error)) => unavailable(&error),

@@ -12,8 +12,8 @@ use vestibule_domain::Timestamp;
 use vestibule_members::{MembersError, MAX_LOGO_BYTES};
 use vestibule_staff::StaffError;
 
-use crate::member_pages::query_value;
-use crate::member_site::cookie;
+use crate::cookies;
+use crate::member_site::query_value;
 use crate::Engines;
 
 #[derive(Clone)]
@@ -41,7 +41,7 @@ async fn upload(
 ) -> Response {
     let accounts = &state.engines.accounts;
     let now = Timestamp::now();
-    let caller = match cookie(&headers, state.session_cookie) {
+    let caller = match cookies::read(&headers, state.session_cookie) {
         Some(token) => accounts.authenticate(&token, now).await,
         None => Ok(None),
     };

@@ -17,12 +17,13 @@ use vestibule_oidc::{
     ResponseMode, ResponseType, SessionFacts, Subject, TokenError,
 };
 
-use crate::member_pages::{self, query_value};
-use crate::member_site::{
-    clear, client_address, cookie, current_member, forbidden, page, same_origin, set_cookie,
+use super::audit::{self, Destination, SIGNED_IN};
+use super::pages::{self, query_value};
+use super::site::{
+    client_address, current_member, forbidden, page, same_origin, session_cookie_removal,
     unavailable, Located, Site, SiteState, SESSION_COOKIE,
 };
-use crate::sign_in_audit::{self, Destination, SIGNED_IN};
+use crate::cookies;
 
 type Params = Vec<(String, String)>;
 
@@ -291,7 +292,7 @@ fn respond_otherwise(site: &Site, decision: Decision, member: Option<&str>) -> R
         Decision::SignIn {
             resume,
             again: true,
-        } => Redirect::to(&crate::member_site::sign_in_again_url(&resume)).into_response(),
+        } => Redirect::to(&super::site::sign_in_again_url(&resume)).into_response(),
         Decision::SignIn { resume, .. } => {
             Redirect::to(&format!("/login?return_to={}", query_value(&resume))).into_response()
         }
@@ -299,7 +300,7 @@ fn respond_otherwise(site: &Site, decision: Decision, member: Option<&str>) -> R
             client,
             scopes,
             resume,
-        } => member_pages::consent(
+        } => pages::consent(
             &site.branding,
             &client.name,
             member.unwrap_or_default(),
@@ -336,8 +337,8 @@ async fn answer_signed_in(
             client_id: &client.client_id,
         };
         let member = &session.member.username;
-        let who = sign_in_audit::Who::Member(member);
-        sign_in_audit::record(&state.site, site.tenant.id, who, destination, SIGNED_IN).await;
+        let who = audit::Who::Member(member);
+        audit::record(&state.site, site.tenant.id, who, destination, SIGNED_IN).await;
     }
     answer
 }
@@ -447,15 +448,15 @@ async fn consent(
         (Ok(ConsentDecision::Refused(decision)), _) => respond_otherwise(&site, decision, None),
         (Ok(ConsentDecision::Denied { client, refusal }), session) => {
             let who = match &session {
-                Some(session) => sign_in_audit::Who::Member(&session.member.username),
-                None => sign_in_audit::Who::Typed(""),
+                Some(session) => audit::Who::Member(&session.member.username),
+                None => audit::Who::Typed(""),
             };
             let destination = Destination::Oidc {
                 name: &client.name,
                 client_id: &client.client_id,
             };
             let outcome = refusal.error;
-            sign_in_audit::record(&state.site, site.tenant.id, who, destination, outcome).await;
+            audit::record(&state.site, site.tenant.id, who, destination, outcome).await;
             redirect_error(refusal)
         }
         (Ok(ConsentDecision::Again { to }), _) => Redirect::to(&to).into_response(),
@@ -673,10 +674,10 @@ async fn token(
                 client_id: &client.client_id,
             };
             let (who, outcome) = match &verified {
-                Ok(member) => (sign_in_audit::Who::Member(&member.username), SIGNED_IN),
-                Err(error) => (sign_in_audit::Who::Typed(&username), error.outcome()),
+                Ok(member) => (audit::Who::Member(&member.username), SIGNED_IN),
+                Err(error) => (audit::Who::Typed(&username), error.outcome()),
             };
-            sign_in_audit::record(&state.site, site.tenant.id, who, destination, outcome).await;
+            audit::record(&state.site, site.tenant.id, who, destination, outcome).await;
             let member = match verified {
                 Ok(member) => member,
                 Err(MembersError::BadCredentials | MembersError::TooManyAttempts { .. }) => {
@@ -937,7 +938,7 @@ async fn logout_request(
             .into_iter()
             .filter_map(|(name, value)| value.map(|value| (name, value)))
             .collect();
-            return member_pages::confirm_sign_out(
+            return pages::confirm_sign_out(
                 &site.branding,
                 &session.member.name,
                 hint.as_ref().map(|hint| hint.client.name.as_str()),
@@ -961,7 +962,7 @@ async fn logout_request(
         }
         _ => None,
     };
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(token) = cookies::read(&headers, SESSION_COOKIE) {
         if let Err(error) = state.site.members.sign_out(&token).await {
             return unavailable(&error);
         }
@@ -973,8 +974,8 @@ async fn logout_request(
             Vec::new(),
             query.state.as_deref(),
         ),
-        None => member_pages::signed_out(&site.branding).into_response(),
+        None => pages::signed_out(&site.branding).into_response(),
     };
-    set_cookie(&mut response, clear(SESSION_COOKIE));
+    cookies::append(&mut response, &session_cookie_removal());
     response
 }

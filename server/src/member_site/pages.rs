@@ -33,7 +33,7 @@ pub fn escape(text: &str) -> String {
 
 /// The shared stylesheet with the tenant's colour.
 pub fn stylesheet(branding: &Branding) -> String {
-    let mut css = include_str!("../../style/member.css").to_string();
+    let mut css = include_str!("../../../style/member.css").to_string();
     let valid = branding.colour.len() == 7
         && branding.colour.starts_with('#')
         && branding.colour[1..].chars().all(|c| c.is_ascii_hexdigit());

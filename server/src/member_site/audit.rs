@@ -14,7 +14,7 @@ use serde_json::json;
 use vestibule_audit::Change;
 use vestibule_domain::{TenantId, Timestamp};
 
-use crate::member_site::MemberSite;
+use super::site::MemberSite;
 
 /// The audit action of a member reaching an application.
 pub(crate) const SUCCEEDED: &str = "sign_in.succeeded";
@@ -65,7 +65,7 @@ fn continues_to_application(return_to: &str) -> bool {
     let path = return_to
         .split_once('?')
         .map_or(return_to, |(path, _)| path);
-    path == vestibule_oidc::paths::AUTHORIZE || path == crate::saml_site::CONTINUE
+    path == vestibule_oidc::paths::AUTHORIZE || path == super::saml::CONTINUE
 }
 
 /// A member signed in on the hosted page: written down here only when they go nowhere else;
@@ -131,7 +131,7 @@ pub(crate) async fn record_for_return_to(
 ) {
     let member = Who::Typed(typed);
     let (path, query) = return_to.split_once('?').unwrap_or((return_to, ""));
-    let pairs = crate::oidc_site::query_pairs(query);
+    let pairs = super::oidc::query_pairs(query);
     let param = |name: &str| {
         pairs
             .iter()
@@ -148,7 +148,7 @@ pub(crate) async fn record_for_return_to(
                 return record(site, tenant, member, destination, outcome).await;
             }
         }
-    } else if path == crate::saml_site::CONTINUE {
+    } else if path == super::saml::CONTINUE {
         if let Some(token) = param("request") {
             if let Ok(Some(pending)) = site.saml.pending(tenant, &token, Timestamp::now()).await {
                 let destination = Destination::Saml {

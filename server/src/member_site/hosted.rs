@@ -1,185 +1,28 @@
-//! What a tenant's domain serves to members: the hosted, branded sign-in pages, the iMIS
-//! callbacks (the RiSE client applications' Login Redirect URLs), member sessions and sign-out.
-//!
-//! Every page here works without JavaScript and sends none. Errors a member can hit get a
-//! branded page saying what happened and what to try; the technical cause goes to the sign-in
-//! events tenant admins read in the dashboard, never to the member.
-
-use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+//! The hosted pages members see on a tenant's domain: sign-in (member directory or iMIS),
+//! the iMIS callbacks (the RiSE client applications' Login Redirect URLs), "Continue as …",
+//! sign-out, the branding assets and the error pages.
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use cookie::SameSite;
 use serde::Deserialize;
-use tower_http::set_header::SetResponseHeaderLayer;
-use vestibule_domain::{web_origin, ClientAddress, CloudId, Tenant, Timestamp};
-use vestibule_members::{IdentitySource, ImisFlow, Members, MembersError, SignedIn};
-use vestibule_settings::TenantSettings;
-use vestibule_storage::Store;
+use vestibule_domain::{web_origin, Seconds, Timestamp};
+use vestibule_members::{IdentitySource, ImisFlow, MembersError, SignedIn};
 
-use crate::member_pages::{self, Branding, Page};
-use crate::sign_in_audit::{self, Destination};
+use super::audit::{self, Destination};
+use super::pages;
+use super::site::{
+    client_address, current_member, forbidden, page, same_origin, session_cookie,
+    session_cookie_removal, unavailable, Site, SiteState, SESSION_COOKIE,
+};
+use crate::cookies;
 
-/// The session cookie: `__Host-` pins it to this exact host over a secure connection.
-/// `SameSite=Lax` keeps it off other sites' requests.
-pub(crate) const SESSION_COOKIE: &str = "__Host-vestibule_member";
-/// The pending sign-in's cookie. iMIS returns the member with a cross-site POST, so this one
-/// must be `SameSite=None` to come back with it.
-const PENDING_COOKIE: &str = "__Host-vestibule_pending";
-/// An iMIS sign-in this browser did not start here (or one that would replace another
-/// member's session) waits in this cookie for the member to say "Continue as …". `Strict`:
-/// it comes back only with the confirmation, a form on this site.
-const CONFIRM_COOKIE: &str = "__Host-vestibule_confirm";
-/// How long the "Continue as …" question stays open.
-const CONFIRM_SECONDS: i64 = 10 * 60;
-
-/// Test domains (`*.localhost`, plain HTTP) and the names the edge serves them on.
-#[derive(Debug, Clone, Default)]
-pub struct TestDomains {
-    by_name: BTreeMap<String, CloudId>,
-}
-
-impl TestDomains {
-    pub fn new(pairs: impl IntoIterator<Item = (String, CloudId)>) -> Self {
-        Self {
-            by_name: pairs.into_iter().collect(),
-        }
-    }
-
-    pub fn cloud_id(&self, name: &str) -> Option<&CloudId> {
-        self.by_name.get(name)
-    }
-
-    /// The test domain a tenant is reachable on, if any.
-    pub fn name_of(&self, cloud_id: &CloudId) -> Option<&str> {
-        self.by_name
-            .iter()
-            .find(|(_, id)| *id == cloud_id)
-            .map(|(name, _)| name.as_str())
-    }
-}
-
-/// Where the member site is reachable, for links and Login Redirect URLs.
-#[derive(Debug, Clone)]
-pub struct SiteAddresses {
-    pub test_domains: Arc<TestDomains>,
-    pub http_port: u16,
-    pub https_port: u16,
-}
-
-impl SiteAddresses {
-    /// The origin of a tenant's site: its test domain over HTTP, or its domain over HTTPS.
-    pub fn origin(&self, cloud_id: &CloudId, domain: Option<&str>) -> Option<String> {
-        if let Some(domain) = domain {
-            let port = match self.https_port {
-                443 => String::new(),
-                port => format!(":{port}"),
-            };
-            return Some(format!("https://{domain}{port}"));
-        }
-        let name = self.test_domains.name_of(cloud_id)?;
-        let port = match self.http_port {
-            80 => String::new(),
-            port => format!(":{port}"),
-        };
-        Some(format!("http://{name}{port}"))
-    }
-}
-
-#[derive(Clone)]
-pub struct MemberSite {
-    pub store: Store,
-    pub members: Members,
-    pub settings: TenantSettings,
-    pub oidc: crate::OidcEngines,
-    pub saml: vestibule_saml::SamlIdp,
-    /// Where member sign-in outcomes per application are written down.
-    pub audit: vestibule_audit::AuditLog,
-    pub addresses: SiteAddresses,
-    /// Shared by every clone, so all of this node's listeners remember the same answers.
-    pub recent_tenants: Arc<RecentTenants>,
-}
-
-/// Which tenant a host names, remembered for [`TENANT_HELD`]: every request to a tenant
-/// domain asks it first, and the answer only changes when a domain is released or claimed (or
-/// a tenant renamed), which then reaches every node within those seconds.
-#[derive(Default)]
-pub struct RecentTenants {
-    by_host: std::sync::Mutex<HashMap<(bool, String), (Tenant, Instant)>>,
-}
-
-const TENANT_HELD: Duration = Duration::from_secs(5);
-/// Past this many hosts the memory starts over.
-const HOSTS_HELD: usize = 10_000;
-
-impl RecentTenants {
-    fn get(&self, https: bool, host: &str) -> Option<Tenant> {
-        let held = self.by_host.lock().ok()?;
-        let (tenant, at) = held.get(&(https, host.to_string()))?;
-        (at.elapsed() < TENANT_HELD).then(|| tenant.clone())
-    }
-
-    fn put(&self, https: bool, host: String, tenant: &Tenant) {
-        if let Ok(mut held) = self.by_host.lock() {
-            if held.len() >= HOSTS_HELD {
-                held.clear();
-            }
-            held.insert((https, host), (tenant.clone(), Instant::now()));
-        }
-    }
-}
-
-/// One request's tenant, with what its pages need.
-/// A request's tenant and the origin its site is reached at (also the OIDC issuer).
-pub(crate) struct Located {
-    pub(crate) tenant: Tenant,
-    pub(crate) origin: String,
-}
-
-pub(crate) struct Site {
-    pub(crate) tenant: Tenant,
-    /// `https://<domain>` (or a test domain's `http://` origin): also the OIDC issuer.
-    pub(crate) origin: String,
-    pub(crate) branding: Branding,
-    source: IdentitySource,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Scheme {
-    Http,
-    Https,
-}
-
-#[derive(Clone)]
-pub(crate) struct SiteState {
-    pub(crate) site: MemberSite,
-    scheme: Scheme,
-}
-
-/// The member site for tenant domains over HTTPS.
-pub fn https_router(site: MemberSite) -> Router {
-    router(site, Scheme::Https).layer(SetResponseHeaderLayer::overriding(
-        header::STRICT_TRANSPORT_SECURITY,
-        HeaderValue::from_static("max-age=31536000"),
-    ))
-}
-
-/// The member site for test domains over plain HTTP.
-pub fn test_domain_router(site: MemberSite) -> Router {
-    router(site, Scheme::Http)
-}
-
-/// The largest request body the member site reads; larger ones get `413`.
-pub const MEMBER_SITE_BODY_LIMIT: usize = 64 * 1024;
-
-fn router(site: MemberSite, scheme: Scheme) -> Router {
-    let state = SiteState { site, scheme };
+/// The hosted pages' routes.
+pub(super) fn routes() -> Router<SiteState> {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login_with_password))
@@ -198,191 +41,17 @@ fn router(site: MemberSite, scheme: Scheme) -> Router {
         .route("/branding/site.css", get(stylesheet))
         .route("/healthz", get(|| async { "ok" }))
         .route(crate::listen::HEAD_TOO_LARGE_PATH, get(head_too_large))
-        .merge(crate::oidc_site::routes())
-        .merge(crate::saml_site::routes())
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::oidc_site::cors,
-        ))
-        .with_state(state)
-        // The edge dispatches by host before this router matches a route: hand the route back
-        // for the request metrics.
-        .layer(axum::middleware::from_fn(crate::operator::report_route))
-        // Every form a member's browser or an application sends here is a few kilobytes.
-        .layer(DefaultBodyLimit::max(MEMBER_SITE_BODY_LIMIT))
-        // The SAML POST page sets its own policy, which also lets its one script run.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                // No form-action: after a sign-in or consent form the answer continues to
-                // the application's redirect URI, and browsers apply form-action to redirects.
-                "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; \
-                 base-uri 'none'",
-            ),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
 }
 
-/// The host name a request was sent to, without the port, if it is a plausible DNS name.
-pub(crate) fn request_host(headers: &HeaderMap) -> Option<String> {
-    let host = headers.get(header::HOST)?.to_str().ok()?;
-    let name = host.rsplit_once(':').map_or(host, |(name, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) {
-            name
-        } else {
-            host
-        }
-    });
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    valid.then(|| name.to_ascii_lowercase())
-}
-
-impl SiteState {
-    /// The tenant this request's host belongs to, or the response to send instead.
-    /// The tenant this request's host belongs to and its site's origin, or the response to
-    /// send instead. What machine-to-machine endpoints need: no branding.
-    pub(crate) async fn located(&self, headers: &HeaderMap) -> Result<Located, Response> {
-        let Some(host) = request_host(headers) else {
-            return Err((StatusCode::BAD_REQUEST, "This request names no host.").into_response());
-        };
-        let store = &self.site.store;
-        let addresses = &self.site.addresses;
-        let https = self.scheme == Scheme::Https;
-        let tenant = match self.site.recent_tenants.get(https, &host) {
-            Some(tenant) => Some(tenant),
-            None => {
-                let found = match self.scheme {
-                    Scheme::Http => match addresses.test_domains.cloud_id(&host) {
-                        Some(cloud_id) => store.tenant_by_cloud_id(cloud_id).await,
-                        None => Ok(None),
-                    },
-                    Scheme::Https => store.tenant_by_domain_name(&host).await,
-                }
-                .map_err(|error| unavailable(&error))?;
-                if let Some(tenant) = &found {
-                    self.site.recent_tenants.put(https, host.clone(), tenant);
-                }
-                found
-            }
-        };
-        let Some(tenant) = tenant else {
-            // The TLS layer only completes handshakes for names we serve; a Host header naming
-            // another one is a misdirected request.
-            return Err((
-                StatusCode::MISDIRECTED_REQUEST,
-                "This address is not served here.",
-            )
-                .into_response());
-        };
-        let origin = match self.scheme {
-            Scheme::Https => addresses.origin(&tenant.cloud_id, Some(&host)),
-            Scheme::Http => addresses.origin(&tenant.cloud_id, None),
-        }
-        .unwrap_or_default();
-        Ok(Located { tenant, origin })
-    }
-
-    /// The tenant with what its pages need: branding and how members sign in.
-    pub(crate) async fn site(&self, headers: &HeaderMap) -> Result<Site, Response> {
-        let Located { tenant, origin } = self.located(headers).await?;
-        let settings = self
-            .site
-            .settings
-            .get(tenant.id)
-            .await
-            .map_err(|error| unavailable(&error))?;
-        let logo_version = self
-            .site
-            .members
-            .logo_version(tenant.id)
-            .await
-            .map_err(|error| unavailable(&error))?;
-        let branding = Branding {
-            name: if settings.brand_name.is_empty() {
-                tenant.display_name.clone()
-            } else {
-                settings.brand_name.clone()
-            },
-            colour: settings.brand_colour.clone(),
-            sign_in_text: settings.sign_in_text.clone(),
-            support_contact: settings.support_contact.clone(),
-            logo_version: logo_version.map(|at| at.0),
-        };
-        Ok(Site {
-            source: IdentitySource::parse(&settings.identity_source),
-            tenant,
-            origin,
-            branding,
-        })
-    }
-}
-
-/// A branded page with a status: what happened and what to try.
-pub(crate) fn page(
-    site: &Site,
-    status: StatusCode,
-    title: &str,
-    happened: &str,
-    try_next: &str,
-) -> Response {
-    let words = Page {
-        title: title.to_string(),
-        happened: happened.to_string(),
-        try_next: try_next.to_string(),
-    };
-    (status, member_pages::error(&site.branding, &words)).into_response()
-}
-
-pub(crate) fn unavailable(error: &dyn std::fmt::Display) -> Response {
-    tracing::error!(%error, "member site request failed");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in is unavailable for a moment. Please try again.",
-    )
-        .into_response()
-}
-
-/// A cookie's value from the request's `Cookie` headers.
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_string())
-}
-
-pub(crate) fn set_cookie(response: &mut Response, value: String) {
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-}
-
-fn session_cookie(token: &str) -> String {
-    format!("{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Lax")
-}
-
-pub(crate) fn clear(name: &str) -> String {
-    format!("{name}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
-}
+/// The pending sign-in's cookie. iMIS returns the member with a cross-site POST, so this one
+/// must be `SameSite=None` to come back with it.
+const PENDING_COOKIE: &str = "__Host-vestibule_pending";
+/// An iMIS sign-in this browser did not start here (or one that would replace another
+/// member's session) waits in this cookie for the member to say "Continue as …". `Strict`:
+/// it comes back only with the confirmation, a form on this site.
+const CONFIRM_COOKIE: &str = "__Host-vestibule_confirm";
+/// How long the "Continue as …" question stays open.
+const CONFIRM_FOR: Seconds = Seconds(10 * 60);
 
 /// The browser must say the form came from this site: the member's forms post to their own
 /// origin, and nothing else may sign a member in or out.
@@ -413,23 +82,6 @@ async fn posted_from_imis_or_here(
     Ok(web_origin(&settings.imis_base_url).is_some_and(|imis| imis == sent_from))
 }
 
-pub(crate) fn same_origin(site: &Site, headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|origin| origin == site.origin)
-}
-
-/// The client's address as the listener established it (see `client_address.rs`).
-pub(crate) fn client_address(request_extensions: &Extensions) -> String {
-    match request_extensions.get::<ClientAddress>() {
-        Some(client) => client.0.to_string(),
-        None => request_extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string()),
-    }
-}
-
 #[derive(Deserialize, Default)]
 struct ReturnTo {
     #[serde(default)]
@@ -441,38 +93,13 @@ struct ReturnTo {
     again: Option<String>,
 }
 
-/// The hosted sign-in page for a request that needs a fresh sign-in: it shows the form even
-/// to a signed-in member, and ends nothing.
-pub(crate) fn sign_in_again_url(return_to: &str) -> String {
-    format!(
-        "/login?again=1&return_to={}",
-        member_pages::query_value(return_to)
-    )
-}
-
-pub(crate) async fn current_member(
-    state: &SiteState,
-    site: &Site,
-    headers: &HeaderMap,
-) -> Result<Option<vestibule_members::MemberSession>, Response> {
-    let Some(token) = cookie(headers, SESSION_COOKIE) else {
-        return Ok(None);
-    };
-    state
-        .site
-        .members
-        .session(site.tenant.id, &token, Timestamp::now())
-        .await
-        .map_err(|error| unavailable(&error))
-}
-
 async fn home(State(state): State<SiteState>, headers: HeaderMap) -> Response {
     let site = match state.site(&headers).await {
         Ok(site) => site,
         Err(response) => return response,
     };
     match current_member(&state, &site, &headers).await {
-        Ok(Some(session)) => member_pages::signed_in(&site.branding, &session).into_response(),
+        Ok(Some(session)) => pages::signed_in(&site.branding, &session).into_response(),
         Ok(None) => login_response(&site, "/", None, StatusCode::OK),
         Err(response) => response,
     }
@@ -492,9 +119,9 @@ async fn login_page(
         Ok(Some(session)) if query.again.is_some() => {
             let page = match site.source {
                 IdentitySource::Imis => {
-                    member_pages::imis_login(&site.branding, &return_to, Some(&session.member.name))
+                    pages::imis_login(&site.branding, &return_to, Some(&session.member.name))
                 }
-                IdentitySource::Directory => member_pages::password_login(
+                IdentitySource::Directory => pages::password_login(
                     &site.branding,
                     &return_to,
                     None,
@@ -516,10 +143,8 @@ fn login_response(
     status: StatusCode,
 ) -> Response {
     let page = match site.source {
-        IdentitySource::Imis => member_pages::imis_login(&site.branding, return_to, None),
-        IdentitySource::Directory => {
-            member_pages::password_login(&site.branding, return_to, error, None)
-        }
+        IdentitySource::Imis => pages::imis_login(&site.branding, return_to, None),
+        IdentitySource::Directory => pages::password_login(&site.branding, return_to, error, None),
     };
     (status, page).into_response()
 }
@@ -541,7 +166,7 @@ async fn login_with_imis(
     // A SAML sign-in goes through the RiSE client application made for SAML, when there is one.
     let prefer = query
         .return_to
-        .starts_with(crate::saml_site::CONTINUE)
+        .starts_with(super::saml::CONTINUE)
         .then_some(ImisFlow::Saml);
     let started = state
         .site
@@ -557,14 +182,10 @@ async fn login_with_imis(
     match started {
         Ok(started) => {
             let mut response = Redirect::to(&started.sso_page).into_response();
-            let max_age = state.site.members.policy().pending_timeout.0;
-            set_cookie(
-                &mut response,
-                format!(
-                    "{PENDING_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=None; Max-Age={max_age}",
-                    started.pending_token
-                ),
-            );
+            let max_age = state.site.members.policy().pending_timeout;
+            let pending = &started.pending_token;
+            let value = cookies::host_only(PENDING_COOKIE, pending, SameSite::None, Some(max_age));
+            cookies::append(&mut response, &value);
             response
         }
         Err(error) => error_response(&site, &error),
@@ -612,7 +233,7 @@ async fn callback(
         Ok(false) => return forbidden(&site),
         Err(response) => return response,
     }
-    let pending = cookie(&headers, PENDING_COOKIE);
+    let pending = cookies::read(&headers, PENDING_COOKIE);
     let outcome = state
         .site
         .members
@@ -644,28 +265,30 @@ async fn callback(
             } else {
                 // The same member signing in again (a fresh sign-in an application asked
                 // for): the new session replaces the old one, which ends now.
-                if let Some(previous) = cookie(&headers, SESSION_COOKIE) {
+                if let Some(previous) = cookies::read(&headers, SESSION_COOKIE) {
                     if let Err(error) = state.site.members.sign_out(&previous).await {
                         tracing::warn!(%error, "ending the previous member session failed");
                     }
                 }
                 let return_to = signed_in.return_to.as_deref().unwrap_or("/");
                 let username = &signed_in.member.username;
-                sign_in_audit::record_hosted_sign_in(&state.site, tenant, username, return_to)
-                    .await;
+                audit::record_hosted_sign_in(&state.site, tenant, username, return_to).await;
                 signed_in_response(&signed_in)
             }
         }
         Err(error) => {
             // Who it was and where they were going stay unknown when iMIS's answer is refused.
             let destination = Destination::HostedLogin;
-            let who = sign_in_audit::Who::Typed("");
-            sign_in_audit::record(&state.site, tenant, who, destination, error.outcome()).await;
+            let who = audit::Who::Typed("");
+            audit::record(&state.site, tenant, who, destination, error.outcome()).await;
             error_response(&site, &error)
         }
     };
     if pending.is_some() {
-        set_cookie(&mut response, clear(PENDING_COOKIE));
+        cookies::append(
+            &mut response,
+            &cookies::removal(PENDING_COOKIE, SameSite::None),
+        );
     }
     response
 }
@@ -678,20 +301,16 @@ fn ask_to_continue(
     current: Option<&vestibule_members::MemberSession>,
 ) -> Response {
     let return_to = signed_in.return_to.as_deref().unwrap_or("/");
-    let page = member_pages::confirm_sign_in(
+    let page = pages::confirm_sign_in(
         &site.branding,
         &signed_in.member,
         current.map(|session| &session.member),
         return_to,
     );
     let mut response = page.into_response();
-    set_cookie(
-        &mut response,
-        format!(
-            "{CONFIRM_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={CONFIRM_SECONDS}",
-            signed_in.session_token
-        ),
-    );
+    let waiting = &signed_in.session_token;
+    let value = cookies::host_only(CONFIRM_COOKIE, waiting, SameSite::Strict, Some(CONFIRM_FOR));
+    cookies::append(&mut response, &value);
     response
 }
 
@@ -722,7 +341,7 @@ async fn continue_imis_sign_in(
     };
     let members = &state.site.members;
     let tenant = site.tenant.id;
-    let waiting = match cookie(&headers, CONFIRM_COOKIE) {
+    let waiting = match cookies::read(&headers, CONFIRM_COOKIE) {
         Some(token) => match members.session(tenant, &token, Timestamp::now()).await {
             Ok(Some(session)) => Some((token, session)),
             Ok(None) => None,
@@ -740,16 +359,16 @@ async fn continue_imis_sign_in(
         );
     };
     let mut response = if form.decision == "continue" {
-        if let Some(previous) = cookie(&headers, SESSION_COOKIE).filter(|p| *p != token) {
+        if let Some(previous) = cookies::read(&headers, SESSION_COOKIE).filter(|p| *p != token) {
             if let Err(error) = members.sign_out(&previous).await {
                 return unavailable(&error);
             }
         }
         let return_to = vestibule_members::safe_return_to(&form.return_to);
         let username = &waiting.member.username;
-        sign_in_audit::record_hosted_sign_in(&state.site, tenant, username, &return_to).await;
+        audit::record_hosted_sign_in(&state.site, tenant, username, &return_to).await;
         let mut response = Redirect::to(&return_to).into_response();
-        set_cookie(&mut response, session_cookie(&token));
+        cookies::append(&mut response, &session_cookie(&token));
         response
     } else {
         if let Err(error) = members.sign_out(&token).await {
@@ -757,19 +376,18 @@ async fn continue_imis_sign_in(
         }
         Redirect::to("/").into_response()
     };
-    set_cookie(&mut response, clear_strict(CONFIRM_COOKIE));
+    cookies::append(
+        &mut response,
+        &cookies::removal(CONFIRM_COOKIE, SameSite::Strict),
+    );
     response
-}
-
-fn clear_strict(name: &str) -> String {
-    format!("{name}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
 /// Sends the member on to where they were going, or to the signed-in page.
 fn signed_in_response(signed_in: &SignedIn) -> Response {
     let to = signed_in.return_to.as_deref().unwrap_or("/");
     let mut response = Redirect::to(to).into_response();
-    set_cookie(&mut response, session_cookie(&signed_in.session_token));
+    cookies::append(&mut response, &session_cookie(&signed_in.session_token));
     response
 }
 
@@ -846,10 +464,10 @@ async fn login_with_password(
     match &outcome {
         Ok(signed_in) => {
             let username = &signed_in.member.username;
-            sign_in_audit::record_hosted_sign_in(&state.site, tenant, username, &return_to).await;
+            audit::record_hosted_sign_in(&state.site, tenant, username, &return_to).await;
         }
         Err(error) => {
-            sign_in_audit::record_for_return_to(
+            audit::record_for_return_to(
                 &state.site,
                 tenant,
                 &form.username,
@@ -862,13 +480,13 @@ async fn login_with_password(
     match outcome {
         Ok(signed_in) => {
             // A new session replaces the one this browser had; the old one ends now.
-            if let Some(previous) = cookie(&headers, SESSION_COOKIE) {
+            if let Some(previous) = cookies::read(&headers, SESSION_COOKIE) {
                 if let Err(error) = state.site.members.sign_out(&previous).await {
                     tracing::warn!(%error, "ending the previous member session failed");
                 }
             }
             let mut response = Redirect::to(&return_to).into_response();
-            set_cookie(&mut response, session_cookie(&signed_in.session_token));
+            cookies::append(&mut response, &session_cookie(&signed_in.session_token));
             response
         }
         Err(MembersError::BadCredentials) => login_response(
@@ -889,26 +507,16 @@ async fn logout(State(state): State<SiteState>, headers: HeaderMap) -> Response 
     if !same_origin(&site, &headers) {
         return forbidden(&site);
     }
-    let token = cookie(&headers, SESSION_COOKIE);
+    let token = cookies::read(&headers, SESSION_COOKIE);
     if let Some(token) = &token {
         if let Err(error) = state.site.members.sign_out(token).await {
             return unavailable(&error);
         }
     }
     // Then the SAML service providers this session signed in to are told, one by one.
-    let mut response = crate::saml_site::logout_everywhere(&state, &site, token.as_deref()).await;
-    set_cookie(&mut response, clear(SESSION_COOKIE));
+    let mut response = super::saml::logout_everywhere(&state, &site, token.as_deref()).await;
+    cookies::append(&mut response, &session_cookie_removal());
     response
-}
-
-pub(crate) fn forbidden(site: &Site) -> Response {
-    page(
-        site,
-        StatusCode::FORBIDDEN,
-        "This form came from another site",
-        "For your safety, sign-in and sign-out only accept forms sent from this page.",
-        "Open the sign-in page and try again.",
-    )
 }
 
 /// The page for each error a member can hit: what happened and what to try, in words for the
@@ -1025,7 +633,7 @@ async fn stylesheet(State(state): State<SiteState>, headers: HeaderMap) -> Respo
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        member_pages::stylesheet(&site.branding),
+        pages::stylesheet(&site.branding),
     )
         .into_response()
 }
@@ -1047,7 +655,7 @@ async fn head_too_large(State(state): State<SiteState>, headers: HeaderMap) -> R
     )
 }
 
-async fn not_found(State(state): State<SiteState>, headers: HeaderMap) -> Response {
+pub(super) async fn not_found(State(state): State<SiteState>, headers: HeaderMap) -> Response {
     let site = match state.site(&headers).await {
         Ok(site) => site,
         Err(response) => return response,

@@ -11,7 +11,7 @@ use vestibule_audit::to_csv;
 use vestibule_domain::Timestamp;
 use vestibule_staff::StaffError;
 
-use crate::member_site::cookie;
+use crate::cookies;
 use crate::Engines;
 
 #[derive(Clone)]
@@ -45,7 +45,7 @@ async fn export(
     headers: HeaderMap,
 ) -> Response {
     let accounts = &state.engines.accounts;
-    let caller = match cookie(&headers, state.session_cookie) {
+    let caller = match cookies::read(&headers, state.session_cookie) {
         Some(token) => accounts.authenticate(&token, Timestamp::now()).await,
         None => Ok(None),
     };

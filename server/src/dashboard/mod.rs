@@ -1,0 +1,6 @@
+//! The dashboard's routes that are not Leptos pages: the logo upload (a multipart form), the
+//! audit log's CSV download, and the hardening every dashboard response passes through.
+
+pub(crate) mod audit_export;
+pub(crate) mod harden;
+pub(crate) mod logo_upload;

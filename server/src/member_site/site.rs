@@ -1,0 +1,329 @@
+//! The member site's request context: which tenant a request's host names (and how that is
+//! remembered), the branded site it gets, the signed-in member, and the responses every
+//! handler shares (a branded page, `403` for a form from elsewhere, `503`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ConnectInfo;
+use axum::http::{header, Extensions, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cookie::SameSite;
+use vestibule_domain::{ClientAddress, CloudId, Tenant, Timestamp};
+use vestibule_members::{IdentitySource, Members};
+use vestibule_settings::TenantSettings;
+use vestibule_storage::Store;
+
+use super::pages::{self, Branding, Page};
+use crate::cookies;
+
+/// The session cookie: `__Host-` pins it to this exact host over a secure connection.
+/// `SameSite=Lax` keeps it off other sites' requests.
+pub(crate) const SESSION_COOKIE: &str = "__Host-vestibule_member";
+
+/// Test domains (`*.localhost`, plain HTTP) and the names the edge serves them on.
+#[derive(Debug, Clone, Default)]
+pub struct TestDomains {
+    by_name: BTreeMap<String, CloudId>,
+}
+
+impl TestDomains {
+    pub fn new(pairs: impl IntoIterator<Item = (String, CloudId)>) -> Self {
+        Self {
+            by_name: pairs.into_iter().collect(),
+        }
+    }
+
+    pub fn cloud_id(&self, name: &str) -> Option<&CloudId> {
+        self.by_name.get(name)
+    }
+
+    /// The test domain a tenant is reachable on, if any.
+    pub fn name_of(&self, cloud_id: &CloudId) -> Option<&str> {
+        self.by_name
+            .iter()
+            .find(|(_, id)| *id == cloud_id)
+            .map(|(name, _)| name.as_str())
+    }
+}
+
+/// Where the member site is reachable, for links and Login Redirect URLs.
+#[derive(Debug, Clone)]
+pub struct SiteAddresses {
+    pub test_domains: Arc<TestDomains>,
+    pub http_port: u16,
+    pub https_port: u16,
+}
+
+impl SiteAddresses {
+    /// The origin of a tenant's site: its test domain over HTTP, or its domain over HTTPS.
+    pub fn origin(&self, cloud_id: &CloudId, domain: Option<&str>) -> Option<String> {
+        if let Some(domain) = domain {
+            let port = match self.https_port {
+                443 => String::new(),
+                port => format!(":{port}"),
+            };
+            return Some(format!("https://{domain}{port}"));
+        }
+        let name = self.test_domains.name_of(cloud_id)?;
+        let port = match self.http_port {
+            80 => String::new(),
+            port => format!(":{port}"),
+        };
+        Some(format!("http://{name}{port}"))
+    }
+}
+
+#[derive(Clone)]
+pub struct MemberSite {
+    pub store: Store,
+    pub members: Members,
+    pub settings: TenantSettings,
+    pub oidc: crate::OidcEngines,
+    pub saml: vestibule_saml::SamlIdp,
+    /// Where member sign-in outcomes per application are written down.
+    pub audit: vestibule_audit::AuditLog,
+    pub addresses: SiteAddresses,
+    /// Shared by every clone, so all of this node's listeners remember the same answers.
+    pub recent_tenants: Arc<RecentTenants>,
+}
+
+/// Which tenant a host names, remembered for [`TENANT_HELD`]: every request to a tenant
+/// domain asks it first, and the answer only changes when a domain is released or claimed (or
+/// a tenant renamed), which then reaches every node within those seconds.
+#[derive(Default)]
+pub struct RecentTenants {
+    by_host: std::sync::Mutex<HashMap<(bool, String), (Tenant, Instant)>>,
+}
+
+const TENANT_HELD: Duration = Duration::from_secs(5);
+/// Past this many hosts the memory starts over.
+const HOSTS_HELD: usize = 10_000;
+
+impl RecentTenants {
+    fn get(&self, https: bool, host: &str) -> Option<Tenant> {
+        let held = self.by_host.lock().ok()?;
+        let (tenant, at) = held.get(&(https, host.to_string()))?;
+        (at.elapsed() < TENANT_HELD).then(|| tenant.clone())
+    }
+
+    fn put(&self, https: bool, host: String, tenant: &Tenant) {
+        if let Ok(mut held) = self.by_host.lock() {
+            if held.len() >= HOSTS_HELD {
+                held.clear();
+            }
+            held.insert((https, host), (tenant.clone(), Instant::now()));
+        }
+    }
+}
+
+/// One request's tenant, with what its pages need.
+/// A request's tenant and the origin its site is reached at (also the OIDC issuer).
+pub(crate) struct Located {
+    pub(crate) tenant: Tenant,
+    pub(crate) origin: String,
+}
+
+pub(crate) struct Site {
+    pub(crate) tenant: Tenant,
+    /// `https://<domain>` (or a test domain's `http://` origin): also the OIDC issuer.
+    pub(crate) origin: String,
+    pub(crate) branding: Branding,
+    pub(crate) source: IdentitySource,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Http,
+    Https,
+}
+
+#[derive(Clone)]
+pub(crate) struct SiteState {
+    pub(crate) site: MemberSite,
+    pub(crate) scheme: Scheme,
+}
+
+/// The host name a request was sent to, without the port, if it is a plausible DNS name.
+pub(crate) fn request_host(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let name = host.rsplit_once(':').map_or(host, |(name, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            name
+        } else {
+            host
+        }
+    });
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    valid.then(|| name.to_ascii_lowercase())
+}
+
+impl SiteState {
+    /// The tenant this request's host belongs to, or the response to send instead.
+    /// The tenant this request's host belongs to and its site's origin, or the response to
+    /// send instead. What machine-to-machine endpoints need: no branding.
+    pub(crate) async fn located(&self, headers: &HeaderMap) -> Result<Located, Response> {
+        let Some(host) = request_host(headers) else {
+            return Err((StatusCode::BAD_REQUEST, "This request names no host.").into_response());
+        };
+        let store = &self.site.store;
+        let addresses = &self.site.addresses;
+        let https = self.scheme == Scheme::Https;
+        let tenant = match self.site.recent_tenants.get(https, &host) {
+            Some(tenant) => Some(tenant),
+            None => {
+                let found = match self.scheme {
+                    Scheme::Http => match addresses.test_domains.cloud_id(&host) {
+                        Some(cloud_id) => store.tenant_by_cloud_id(cloud_id).await,
+                        None => Ok(None),
+                    },
+                    Scheme::Https => store.tenant_by_domain_name(&host).await,
+                }
+                .map_err(|error| unavailable(&error))?;
+                if let Some(tenant) = &found {
+                    self.site.recent_tenants.put(https, host.clone(), tenant);
+                }
+                found
+            }
+        };
+        let Some(tenant) = tenant else {
+            // The TLS layer only completes handshakes for names we serve; a Host header naming
+            // another one is a misdirected request.
+            return Err((
+                StatusCode::MISDIRECTED_REQUEST,
+                "This address is not served here.",
+            )
+                .into_response());
+        };
+        let origin = match self.scheme {
+            Scheme::Https => addresses.origin(&tenant.cloud_id, Some(&host)),
+            Scheme::Http => addresses.origin(&tenant.cloud_id, None),
+        }
+        .unwrap_or_default();
+        Ok(Located { tenant, origin })
+    }
+
+    /// The tenant with what its pages need: branding and how members sign in.
+    pub(crate) async fn site(&self, headers: &HeaderMap) -> Result<Site, Response> {
+        let Located { tenant, origin } = self.located(headers).await?;
+        let settings = self
+            .site
+            .settings
+            .get(tenant.id)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let logo_version = self
+            .site
+            .members
+            .logo_version(tenant.id)
+            .await
+            .map_err(|error| unavailable(&error))?;
+        let branding = Branding {
+            name: if settings.brand_name.is_empty() {
+                tenant.display_name.clone()
+            } else {
+                settings.brand_name.clone()
+            },
+            colour: settings.brand_colour.clone(),
+            sign_in_text: settings.sign_in_text.clone(),
+            support_contact: settings.support_contact.clone(),
+            logo_version: logo_version.map(|at| at.0),
+        };
+        Ok(Site {
+            source: IdentitySource::parse(&settings.identity_source),
+            tenant,
+            origin,
+            branding,
+        })
+    }
+}
+
+/// A branded page with a status: what happened and what to try.
+pub(crate) fn page(
+    site: &Site,
+    status: StatusCode,
+    title: &str,
+    happened: &str,
+    try_next: &str,
+) -> Response {
+    let words = Page {
+        title: title.to_string(),
+        happened: happened.to_string(),
+        try_next: try_next.to_string(),
+    };
+    (status, pages::error(&site.branding, &words)).into_response()
+}
+
+pub(crate) fn unavailable(error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(%error, "member site request failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is unavailable for a moment. Please try again.",
+    )
+        .into_response()
+}
+
+pub(crate) fn same_origin(site: &Site, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|origin| origin == site.origin)
+}
+
+/// The client's address as the listener established it (see `client_address.rs`).
+pub(crate) fn client_address(request_extensions: &Extensions) -> String {
+    match request_extensions.get::<ClientAddress>() {
+        Some(client) => client.0.to_string(),
+        None => request_extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string()),
+    }
+}
+
+/// The hosted sign-in page for a request that needs a fresh sign-in: it shows the form even
+/// to a signed-in member, and ends nothing.
+pub(crate) fn sign_in_again_url(return_to: &str) -> String {
+    format!("/login?again=1&return_to={}", pages::query_value(return_to))
+}
+
+pub(crate) async fn current_member(
+    state: &SiteState,
+    site: &Site,
+    headers: &HeaderMap,
+) -> Result<Option<vestibule_members::MemberSession>, Response> {
+    let Some(token) = cookies::read(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    state
+        .site
+        .members
+        .session(site.tenant.id, &token, Timestamp::now())
+        .await
+        .map_err(|error| unavailable(&error))
+}
+
+pub(crate) fn forbidden(site: &Site) -> Response {
+    page(
+        site,
+        StatusCode::FORBIDDEN,
+        "This form came from another site",
+        "For your safety, sign-in and sign-out only accept forms sent from this page.",
+        "Open the sign-in page and try again.",
+    )
+}
+
+/// `Set-Cookie` for a member's session: for the browser session, `SameSite=Lax`.
+pub(crate) fn session_cookie(token: &str) -> String {
+    cookies::host_only(SESSION_COOKIE, token, SameSite::Lax, None)
+}
+
+/// `Set-Cookie` that ends the session cookie.
+pub(crate) fn session_cookie_removal() -> String {
+    cookies::removal(SESSION_COOKIE, SameSite::Lax)
+}

@@ -11,13 +11,13 @@ use axum::{Form, Router};
 use cookie::SameSite;
 use serde::Deserialize;
 use vestibule_domain::{web_origin, Seconds, Timestamp};
-use vestibule_members::{IdentitySource, ImisFlow, MembersError, SignedIn};
+use vestibule_members::{IdentitySource, ImisFlow, MemberSession, MembersError, SignedIn};
 
 use super::audit::{self, Destination};
 use super::pages;
 use super::site::{
-    client_address, current_member, forbidden, page, same_origin, session_cookie,
-    session_cookie_removal, unavailable, Site, SiteState, SESSION_COOKIE,
+    client_address, forbidden, page, session_cookie, session_cookie_removal, unavailable,
+    FromThisSite, Site, SiteError, SiteState, Visitor,
 };
 use crate::cookies;
 
@@ -53,15 +53,13 @@ const CONFIRM_COOKIE: &str = "__Host-vestibule_confirm";
 /// How long the "Continue as …" question stays open.
 const CONFIRM_FOR: Seconds = Seconds(10 * 60);
 
-/// The browser must say the form came from this site: the member's forms post to their own
-/// origin, and nothing else may sign a member in or out.
 /// Whether a form post came from the tenant's iMIS site or from this site, by its `Origin`
 /// (or, when a browser left that out, its `Referer`).
 async fn posted_from_imis_or_here(
     state: &SiteState,
     site: &Site,
     headers: &HeaderMap,
-) -> Result<bool, Response> {
+) -> Result<bool, SiteError> {
     let header_value = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let Some(sent_from) = header_value(header::ORIGIN)
         .filter(|origin| *origin != "null")
@@ -73,12 +71,8 @@ async fn posted_from_imis_or_here(
     if sent_from == site.origin {
         return Ok(true);
     }
-    let settings = state
-        .site
-        .settings
-        .get(site.tenant.id)
-        .await
-        .map_err(|error| unavailable(&error))?;
+    let settings = state.site.settings.get(site.tenant.id).await;
+    let settings = settings.map_err(|error| SiteError::Unavailable(error.to_string()))?;
     Ok(web_origin(&settings.imis_base_url).is_some_and(|imis| imis == sent_from))
 }
 
@@ -93,46 +87,29 @@ struct ReturnTo {
     again: Option<String>,
 }
 
-async fn home(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
-    match current_member(&state, &site, &headers).await {
-        Ok(Some(session)) => pages::signed_in(&site.branding, &session).into_response(),
-        Ok(None) => login_response(&site, "/", None, StatusCode::OK),
-        Err(response) => response,
+async fn home(visitor: Visitor) -> Response {
+    match visitor.session() {
+        Some(session) => pages::signed_in(&visitor.site.branding, session).into_response(),
+        None => login_response(&visitor.site, "/", None, StatusCode::OK),
     }
 }
 
-async fn login_page(
-    State(state): State<SiteState>,
-    headers: HeaderMap,
-    Query(query): Query<ReturnTo>,
-) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
+async fn login_page(visitor: Visitor, Query(query): Query<ReturnTo>) -> Response {
     let return_to = vestibule_members::safe_return_to(&query.return_to);
-    match current_member(&state, &site, &headers).await {
-        Ok(Some(session)) if query.again.is_some() => {
+    let site = &visitor.site;
+    match visitor.session() {
+        Some(session) if query.again.is_some() => {
+            let name = Some(session.member.name.as_str());
             let page = match site.source {
-                IdentitySource::Imis => {
-                    pages::imis_login(&site.branding, &return_to, Some(&session.member.name))
+                IdentitySource::Imis => pages::imis_login(&site.branding, &return_to, name),
+                IdentitySource::Directory => {
+                    pages::password_login(&site.branding, &return_to, None, name)
                 }
-                IdentitySource::Directory => pages::password_login(
-                    &site.branding,
-                    &return_to,
-                    None,
-                    Some(&session.member.name),
-                ),
             };
             page.into_response()
         }
-        Ok(Some(_)) => Redirect::to(&return_to).into_response(),
-        Ok(None) => login_response(&site, &return_to, None, StatusCode::OK),
-        Err(response) => response,
+        Some(_) => Redirect::to(&return_to).into_response(),
+        None => login_response(site, &return_to, None, StatusCode::OK),
     }
 }
 
@@ -152,13 +129,9 @@ fn login_response(
 /// Starts an iMIS sign-in: remembers it in a cookie and sends the member to the SSO page.
 async fn login_with_imis(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    site: Site,
     Query(query): Query<ReturnTo>,
 ) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
     if site.source != IdentitySource::Imis {
         let return_to = vestibule_members::safe_return_to(&query.return_to);
         return login_response(&site, &return_to, None, StatusCode::OK);
@@ -168,21 +141,13 @@ async fn login_with_imis(
         .return_to
         .starts_with(super::saml::CONTINUE)
         .then_some(ImisFlow::Saml);
-    let started = state
-        .site
-        .members
-        .start_imis_sign_in(
-            site.tenant.id,
-            prefer,
-            &query.return_to,
-            "",
-            Timestamp::now(),
-        )
-        .await;
-    match started {
+    let members = &state.site.members;
+    let now = Timestamp::now();
+    let started = members.start_imis_sign_in(site.tenant.id, prefer, &query.return_to, "", now);
+    match started.await {
         Ok(started) => {
             let mut response = Redirect::to(&started.sso_page).into_response();
-            let max_age = state.site.members.policy().pending_timeout;
+            let max_age = members.policy().pending_timeout;
             let pending = &started.pending_token;
             let value = cookies::host_only(PENDING_COOKIE, pending, SameSite::None, Some(max_age));
             cookies::append(&mut response, &value);
@@ -200,113 +165,92 @@ struct CallbackForm {
 
 async fn oidc_callback(
     state: State<SiteState>,
+    visitor: Visitor,
     headers: HeaderMap,
     form: Form<CallbackForm>,
-) -> Response {
-    callback(state, headers, form, ImisFlow::OpenIdConnect).await
+) -> Result<Response, SiteError> {
+    callback(state, visitor, headers, form, ImisFlow::OpenIdConnect).await
 }
 
 async fn saml_callback(
     state: State<SiteState>,
+    visitor: Visitor,
     headers: HeaderMap,
     form: Form<CallbackForm>,
-) -> Response {
-    callback(state, headers, form, ImisFlow::Saml).await
+) -> Result<Response, SiteError> {
+    callback(state, visitor, headers, form, ImisFlow::Saml).await
 }
 
 /// The RiSE client application's Login Redirect URL: iMIS posts `refresh_token` here.
 async fn callback(
     State(state): State<SiteState>,
+    visitor: Visitor,
     headers: HeaderMap,
     Form(form): Form<CallbackForm>,
     flow: ImisFlow,
-) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
+) -> Result<Response, SiteError> {
+    let site = &visitor.site;
     // Login CSRF: a page anywhere could post its own fresh iMIS refresh token here and sign
     // the visitor in as its author. Only the tenant's iMIS site (whose SSO page posts it) and
     // this site itself may send the form.
-    match posted_from_imis_or_here(&state, &site, &headers).await {
-        Ok(true) => {}
-        Ok(false) => return forbidden(&site),
-        Err(response) => return response,
+    if !posted_from_imis_or_here(&state, site, &headers).await? {
+        return Ok(forbidden(site));
     }
     let pending = cookies::read(&headers, PENDING_COOKIE);
-    let outcome = state
-        .site
-        .members
-        .complete_imis_sign_in(
-            site.tenant.id,
-            flow,
-            pending.as_deref(),
-            &form.refresh_token,
-            Timestamp::now(),
-        )
-        .await;
-    let tenant = site.tenant.id;
-    let current = match current_member(&state, &site, &headers).await {
-        Ok(current) => current,
-        Err(response) => return response,
-    };
-    let mut response = match outcome {
-        Ok(signed_in) => {
-            // Login CSRF and session swaps: a sign-in this browser did not start here (iMIS's
-            // own SSO link, or a page that got the member's browser to post someone's
-            // refresh token), or one that would replace another member's session, waits for
-            // the member to say who they mean to be.
-            let started_here = signed_in.return_to.is_some();
-            let replaces_another = current
-                .as_ref()
-                .is_some_and(|session| session.member.subject != signed_in.member.subject);
-            if !started_here || replaces_another {
-                ask_to_continue(&site, &signed_in, current.as_ref())
-            } else {
-                // The same member signing in again (a fresh sign-in an application asked
-                // for): the new session replaces the old one, which ends now.
-                if let Some(previous) = cookies::read(&headers, SESSION_COOKIE) {
-                    if let Err(error) = state.site.members.sign_out(&previous).await {
-                        tracing::warn!(%error, "ending the previous member session failed");
-                    }
-                }
-                let return_to = signed_in.return_to.as_deref().unwrap_or("/");
-                let username = &signed_in.member.username;
-                audit::record_hosted_sign_in(&state.site, tenant, username, return_to).await;
-                signed_in_response(&signed_in)
-            }
-        }
+    let (tenant, token, now) = (site.tenant.id, &form.refresh_token, Timestamp::now());
+    let members = &state.site.members;
+    let outcome = members.complete_imis_sign_in(tenant, flow, pending.as_deref(), token, now);
+    let mut response = match outcome.await {
+        Ok(signed_in) => signed_in_from_imis(&state, &visitor, &signed_in).await,
         Err(error) => {
             // Who it was and where they were going stay unknown when iMIS's answer is refused.
-            let destination = Destination::HostedLogin;
             let who = audit::Who::Typed("");
+            let destination = Destination::HostedLogin;
             audit::record(&state.site, tenant, who, destination, error.outcome()).await;
-            error_response(&site, &error)
+            error_response(site, &error)
         }
     };
     if pending.is_some() {
-        cookies::append(
-            &mut response,
-            &cookies::removal(PENDING_COOKIE, SameSite::None),
-        );
+        let removal = cookies::removal(PENDING_COOKIE, SameSite::None);
+        cookies::append(&mut response, &removal);
     }
-    response
+    Ok(response)
+}
+
+/// iMIS vouched for a member. Login CSRF and session swaps: a sign-in this browser did not
+/// start here (iMIS's own SSO link, or a page that got the member's browser to post someone's
+/// refresh token), or one that would replace another member's session, waits for the member
+/// to say who they mean to be. Otherwise the member goes on, and a session of theirs this
+/// browser had (a fresh sign-in an application asked for) ends now.
+async fn signed_in_from_imis(
+    state: &SiteState,
+    visitor: &Visitor,
+    signed_in: &SignedIn,
+) -> Response {
+    let current = visitor.session();
+    let started_here = signed_in.return_to.is_some();
+    let replaces_another =
+        current.is_some_and(|session| session.member.subject != signed_in.member.subject);
+    if !started_here || replaces_another {
+        return ask_to_continue(&visitor.site, signed_in, current);
+    }
+    if let Some(previous) = visitor.session_token() {
+        if let Err(error) = state.site.members.sign_out(previous).await {
+            tracing::warn!(%error, "ending the previous member session failed");
+        }
+    }
+    let return_to = signed_in.return_to.as_deref().unwrap_or("/");
+    let (tenant, username) = (visitor.site.tenant.id, &signed_in.member.username);
+    audit::record_hosted_sign_in(&state.site, tenant, username, return_to).await;
+    signed_in_response(signed_in)
 }
 
 /// "Continue as <name>?": the verified sign-in waits, its session token in a `Strict` cookie,
 /// until the member confirms with a form on this site.
-fn ask_to_continue(
-    site: &Site,
-    signed_in: &SignedIn,
-    current: Option<&vestibule_members::MemberSession>,
-) -> Response {
+fn ask_to_continue(site: &Site, signed_in: &SignedIn, current: Option<&MemberSession>) -> Response {
     let return_to = signed_in.return_to.as_deref().unwrap_or("/");
-    let page = pages::confirm_sign_in(
-        &site.branding,
-        &signed_in.member,
-        current.map(|session| &session.member),
-        return_to,
-    );
+    let current = current.map(|session| &session.member);
+    let page = pages::confirm_sign_in(&site.branding, &signed_in.member, current, return_to);
     let mut response = page.into_response();
     let waiting = &signed_in.session_token;
     let value = cookies::host_only(CONFIRM_COOKIE, waiting, SameSite::Strict, Some(CONFIRM_FOR));
@@ -326,61 +270,49 @@ struct ContinueForm {
 /// (ending the one it replaces), or is ended.
 async fn continue_imis_sign_in(
     State(state): State<SiteState>,
+    _: FromThisSite,
+    visitor: Visitor,
     headers: HeaderMap,
     form: Result<Form<ContinueForm>, FormRejection>,
-) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
-    if !same_origin(&site, &headers) {
-        return forbidden(&site);
-    }
+) -> Result<Response, SiteError> {
+    let site = &visitor.site;
     let Ok(Form(form)) = form else {
-        return forbidden(&site);
+        return Ok(forbidden(site));
     };
     let members = &state.site.members;
-    let tenant = site.tenant.id;
     let waiting = match cookies::read(&headers, CONFIRM_COOKIE) {
-        Some(token) => match members.session(tenant, &token, Timestamp::now()).await {
-            Ok(Some(session)) => Some((token, session)),
-            Ok(None) => None,
-            Err(error) => return unavailable(&error),
-        },
+        Some(token) => members
+            .session(site.tenant.id, &token, Timestamp::now())
+            .await?
+            .map(|session| (token, session)),
         None => None,
     };
     let Some((token, waiting)) = waiting else {
-        return page(
-            &site,
+        return Ok(page(
+            site,
             StatusCode::BAD_REQUEST,
             "This sign-in has expired",
             "The sign-in you were asked to confirm is no longer waiting.",
             "Start again from the sign-in page.",
-        );
+        ));
     };
     let mut response = if form.decision == "continue" {
-        if let Some(previous) = cookies::read(&headers, SESSION_COOKIE).filter(|p| *p != token) {
-            if let Err(error) = members.sign_out(&previous).await {
-                return unavailable(&error);
-            }
+        if let Some(previous) = visitor.session_token().filter(|p| *p != token) {
+            members.sign_out(previous).await?;
         }
         let return_to = vestibule_members::safe_return_to(&form.return_to);
-        let username = &waiting.member.username;
+        let (tenant, username) = (site.tenant.id, &waiting.member.username);
         audit::record_hosted_sign_in(&state.site, tenant, username, &return_to).await;
         let mut response = Redirect::to(&return_to).into_response();
         cookies::append(&mut response, &session_cookie(&token));
         response
     } else {
-        if let Err(error) = members.sign_out(&token).await {
-            return unavailable(&error);
-        }
+        members.sign_out(&token).await?;
         Redirect::to("/").into_response()
     };
-    cookies::append(
-        &mut response,
-        &cookies::removal(CONFIRM_COOKIE, SameSite::Strict),
-    );
-    response
+    let removal = cookies::removal(CONFIRM_COOKIE, SameSite::Strict);
+    cookies::append(&mut response, &removal);
+    Ok(response)
 }
 
 /// Sends the member on to where they were going, or to the signed-in page.
@@ -393,11 +325,7 @@ fn signed_in_response(signed_in: &SignedIn) -> Response {
 
 /// Someone opened a callback address directly (a bookmark, the Back button): there is no
 /// sign-in to finish.
-async fn callback_without_sign_in(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
+async fn callback_without_sign_in(site: Site) -> Response {
     page(
         &site,
         StatusCode::BAD_REQUEST,
@@ -421,17 +349,12 @@ struct PasswordForm {
 /// The member directory's sign-in form.
 async fn login_with_password(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    _: FromThisSite,
+    visitor: Visitor,
     extensions: Extensions,
     form: Result<Form<PasswordForm>, FormRejection>,
-) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
-    if !same_origin(&site, &headers) {
-        return forbidden(&site);
-    }
+) -> Result<Response, SiteError> {
+    let site = &visitor.site;
     let form = match form {
         Ok(Form(form)) => form,
         Err(rejection) => {
@@ -440,83 +363,63 @@ async fn login_with_password(
                 StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
                 _ => StatusCode::BAD_REQUEST,
             };
-            return login_response(
-                &site,
-                "/",
-                Some("Enter your username and password."),
-                status,
-            );
+            let again = Some("Enter your username and password.");
+            return Ok(login_response(site, "/", again, status));
         }
     };
     let return_to = vestibule_members::safe_return_to(&form.return_to);
-    let outcome = state
-        .site
-        .members
-        .sign_in_with_password(
-            site.tenant.id,
-            &form.username,
-            &form.password,
-            &client_address(&extensions),
-            Timestamp::now(),
-        )
-        .await;
-    let tenant = site.tenant.id;
-    match &outcome {
+    let (tenant, address) = (site.tenant.id, client_address(&extensions));
+    let members = &state.site.members;
+    let outcome = members.sign_in_with_password(
+        tenant,
+        &form.username,
+        &form.password,
+        &address,
+        Timestamp::now(),
+    );
+    match outcome.await {
         Ok(signed_in) => {
             let username = &signed_in.member.username;
             audit::record_hosted_sign_in(&state.site, tenant, username, &return_to).await;
-        }
-        Err(error) => {
-            audit::record_for_return_to(
-                &state.site,
-                tenant,
-                &form.username,
-                &return_to,
-                error.outcome(),
-            )
-            .await;
-        }
-    }
-    match outcome {
-        Ok(signed_in) => {
             // A new session replaces the one this browser had; the old one ends now.
-            if let Some(previous) = cookies::read(&headers, SESSION_COOKIE) {
-                if let Err(error) = state.site.members.sign_out(&previous).await {
+            if let Some(previous) = visitor.session_token() {
+                if let Err(error) = members.sign_out(previous).await {
                     tracing::warn!(%error, "ending the previous member session failed");
                 }
             }
             let mut response = Redirect::to(&return_to).into_response();
             cookies::append(&mut response, &session_cookie(&signed_in.session_token));
-            response
+            Ok(response)
         }
-        Err(MembersError::BadCredentials) => login_response(
-            &site,
-            &return_to,
-            Some("That username and password do not match. Check them and try again."),
-            StatusCode::UNAUTHORIZED,
-        ),
-        Err(error) => error_response(&site, &error),
+        Err(error) => {
+            let (typed, outcome) = (&form.username, error.outcome());
+            audit::record_for_return_to(&state.site, tenant, typed, &return_to, outcome).await;
+            Ok(match error {
+                MembersError::BadCredentials => login_response(
+                    site,
+                    &return_to,
+                    Some("That username and password do not match. Check them and try again."),
+                    StatusCode::UNAUTHORIZED,
+                ),
+                error => error_response(site, &error),
+            })
+        }
     }
 }
 
-async fn logout(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
-    if !same_origin(&site, &headers) {
-        return forbidden(&site);
-    }
-    let token = cookies::read(&headers, SESSION_COOKIE);
-    if let Some(token) = &token {
-        if let Err(error) = state.site.members.sign_out(token).await {
-            return unavailable(&error);
-        }
+async fn logout(
+    State(state): State<SiteState>,
+    _: FromThisSite,
+    visitor: Visitor,
+) -> Result<Response, SiteError> {
+    let token = visitor.session_token();
+    if let Some(token) = token {
+        state.site.members.sign_out(token).await?;
     }
     // Then the SAML service providers this session signed in to are told, one by one.
-    let mut response = super::saml::logout_everywhere(&state, &site, token.as_deref()).await;
+    let mut response = super::saml::logout_everywhere(&state, &visitor.site, token).await;
     cookies::append(&mut response, &session_cookie_removal());
-    response
+    Ok(response)
 }
 
 /// The page for each error a member can hit: what happened and what to try, in words for the
@@ -604,11 +507,7 @@ fn error_response(site: &Site, error: &MembersError) -> Response {
     response
 }
 
-async fn logo(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
+async fn logo(State(state): State<SiteState>, site: Site) -> Response {
     match state.site.members.logo(site.tenant.id).await {
         Ok(Some(logo)) => (
             [
@@ -623,11 +522,7 @@ async fn logo(State(state): State<SiteState>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn stylesheet(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
+async fn stylesheet(site: Site) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -640,11 +535,7 @@ async fn stylesheet(State(state): State<SiteState>, headers: HeaderMap) -> Respo
 
 /// The branded page for a request whose head was over the listener's limits (asked by
 /// `listen::head_limits` with the request's `Host` only).
-async fn head_too_large(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
+async fn head_too_large(site: Site) -> Response {
     page(
         &site,
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -655,11 +546,7 @@ async fn head_too_large(State(state): State<SiteState>, headers: HeaderMap) -> R
     )
 }
 
-pub(super) async fn not_found(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
+pub(super) async fn not_found(site: Site) -> Response {
     page(
         &site,
         StatusCode::NOT_FOUND,

@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{header, Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cookie::SameSite;
 use vestibule_domain::{ClientAddress, CloudId, Tenant, Timestamp};
-use vestibule_members::{IdentitySource, Members};
+use vestibule_members::{IdentitySource, MemberSession, Members};
 use vestibule_settings::TenantSettings;
 use vestibule_storage::Store;
 
@@ -126,6 +127,7 @@ pub(crate) struct Located {
     pub(crate) origin: String,
 }
 
+#[derive(Clone)]
 pub(crate) struct Site {
     pub(crate) tenant: Tenant,
     /// `https://<domain>` (or a test domain's `http://` origin): also the OIDC issuer.
@@ -165,7 +167,6 @@ pub(crate) fn request_host(headers: &HeaderMap) -> Option<String> {
 }
 
 impl SiteState {
-    /// The tenant this request's host belongs to, or the response to send instead.
     /// The tenant this request's host belongs to and its site's origin, or the response to
     /// send instead. What machine-to-machine endpoints need: no branding.
     pub(crate) async fn located(&self, headers: &HeaderMap) -> Result<Located, Response> {
@@ -258,6 +259,122 @@ pub(crate) fn page(
         try_next: try_next.to_string(),
     };
     (status, pages::error(&site.branding, &words)).into_response()
+}
+
+/// A handler's early answer: a response already made (this host is not served here, a
+/// branded page), or a failure on our side, logged and answered `503`. Handlers return
+/// `Result<Response, SiteError>` and use `?`.
+pub(crate) enum SiteError {
+    Respond(Response),
+    Unavailable(String),
+}
+
+impl IntoResponse for SiteError {
+    fn into_response(self) -> Response {
+        match self {
+            SiteError::Respond(response) => response,
+            SiteError::Unavailable(error) => unavailable(&error),
+        }
+    }
+}
+
+impl From<Response> for SiteError {
+    fn from(response: Response) -> Self {
+        SiteError::Respond(response)
+    }
+}
+
+/// Every engine's failure that reaches a handler unhandled is ours, not the member's.
+macro_rules! unavailable_from {
+    ($($error:ty),*) => {$(
+        impl From<$error> for SiteError {
+            fn from(error: $error) -> Self {
+                SiteError::Unavailable(error.to_string())
+            }
+        }
+    )*};
+}
+unavailable_from!(
+    vestibule_members::MembersError,
+    vestibule_oidc::OidcError,
+    vestibule_saml::SamlError,
+    vestibule_storage::StorageError
+);
+
+/// The request's tenant and its site's origin (no branding): for the protocol endpoints.
+impl FromRequestParts<SiteState> for Located {
+    type Rejection = SiteError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SiteState) -> Result<Self, SiteError> {
+        Ok(state.located(&parts.headers).await?)
+    }
+}
+
+/// The request's tenant with its branding: for every page.
+impl FromRequestParts<SiteState> for Site {
+    type Rejection = SiteError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SiteState) -> Result<Self, SiteError> {
+        // Several extractors of one request ask: the site is looked up once.
+        if let Some(site) = parts.extensions.get::<Site>() {
+            return Ok(site.clone());
+        }
+        let site = state.site(&parts.headers).await?;
+        parts.extensions.insert(site.clone());
+        Ok(site)
+    }
+}
+
+/// The request's site and the member signed in on it (their session and its cookie's value),
+/// when there is one.
+pub(crate) struct Visitor {
+    pub(crate) site: Site,
+    pub(crate) member: Option<(MemberSession, String)>,
+}
+
+impl Visitor {
+    pub(crate) fn session(&self) -> Option<&MemberSession> {
+        self.member.as_ref().map(|(session, _)| session)
+    }
+
+    pub(crate) fn session_token(&self) -> Option<&str> {
+        self.member.as_ref().map(|(_, token)| token.as_str())
+    }
+}
+
+impl FromRequestParts<SiteState> for Visitor {
+    type Rejection = SiteError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SiteState) -> Result<Self, SiteError> {
+        let site = Site::from_request_parts(parts, state).await?;
+        let member = match cookies::read(&parts.headers, SESSION_COOKIE) {
+            Some(token) => state
+                .site
+                .members
+                .session(site.tenant.id, &token, Timestamp::now())
+                .await?
+                .map(|session| (session, token)),
+            None => None,
+        };
+        Ok(Visitor { site, member })
+    }
+}
+
+/// A form this site sent, posted back from this site's own pages (`Origin` is the site's):
+/// what may sign a member in or out, consent, or confirm. Anything else gets `403`.
+pub(crate) struct FromThisSite;
+
+impl FromRequestParts<SiteState> for FromThisSite {
+    type Rejection = SiteError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SiteState) -> Result<Self, SiteError> {
+        let site = Site::from_request_parts(parts, state).await?;
+        if same_origin(&site, &parts.headers) {
+            Ok(FromThisSite)
+        } else {
+            Err(SiteError::Respond(forbidden(&site)))
+        }
+    }
 }
 
 pub(crate) fn unavailable(error: &dyn std::fmt::Display) -> Response {

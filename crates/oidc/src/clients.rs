@@ -134,6 +134,27 @@ pub struct Client {
 }
 
 #[cfg(test)]
+impl ClientSettings {
+    /// A confidential RS256 application with nothing else set, for tests of decisions.
+    pub(crate) fn for_tests() -> Self {
+        Self {
+            redirect_uris: vec!["https://events.example.org/cb".into()],
+            post_logout_redirect_uris: vec![],
+            confidential: true,
+            require_pkce: false,
+            allow_implicit: false,
+            allow_password: false,
+            algorithm: SigningAlgorithm::RS256,
+            id_token_seconds: 3600,
+            access_token_seconds: 3600,
+            consent: false,
+            consent_grace_days: 90,
+            claims: vec![],
+        }
+    }
+}
+
+#[cfg(test)]
 impl Client {
     /// A client application as the engine sees it, for tests of request checks.
     pub(crate) fn for_tests(client_id: &str, settings: ClientSettings) -> Self {

@@ -254,6 +254,48 @@ impl Authorizer {
     }
 }
 
+/// What RP-initiated logout does (RP-Initiated Logout 1.0 §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogoutDecision {
+    /// Ask the signed-in member first: no hint proved the request comes from an application
+    /// they use, for them (an `<img>` on any page could have sent it).
+    Ask,
+    /// End the session (if any), then return to `back` when the hint's application registered
+    /// that address, or show the signed-out page.
+    SignOut { back: Option<String> },
+}
+
+/// RP-initiated logout: `hint` is the verified `id_token_hint` (if one came and verified),
+/// `member` the signed-in member's subject, `confirmed` whether the member pressed "Sign out"
+/// on the confirmation page, `return_to` the `post_logout_redirect_uri` asked for.
+pub fn decide_logout(
+    hint: Option<&crate::LogoutHint>,
+    member: Option<&str>,
+    confirmed: bool,
+    return_to: Option<&str>,
+) -> LogoutDecision {
+    let hint_is_for_member = hint.is_some_and(|hint| Some(hint.subject.as_str()) == member);
+    if member.is_some() && !confirmed && !hint_is_for_member {
+        return LogoutDecision::Ask;
+    }
+    // The return address is used only when it is registered for the application the hint
+    // proves.
+    let back = match (hint, return_to) {
+        (Some(hint), Some(uri))
+            if hint
+                .client
+                .settings
+                .post_logout_redirect_uris
+                .iter()
+                .any(|registered| registered == uri) =>
+        {
+            Some(uri.to_string())
+        }
+        _ => None,
+    };
+    LogoutDecision::SignOut { back }
+}
+
 /// The request to come back to after the hosted sign-in or consent page: the same request
 /// without `prompt`, so `prompt=login` or `prompt=consent` is not asked twice, and without a
 /// `max_age=0` (a sign-in that has then happened; asking for it again would never end).
@@ -290,5 +332,55 @@ mod tests {
         assert_eq!(resume, "/oidc/authorize?client_id=app&state=a+b%26c");
         let kept = pairs(&[("max_age", "600")]);
         assert_eq!(resume_url(&kept), "/oidc/authorize?max_age=600");
+    }
+
+    fn hint(subject: &str) -> crate::LogoutHint {
+        let mut settings = crate::ClientSettings::for_tests();
+        settings.post_logout_redirect_uris = vec!["https://events.example.org/bye".into()];
+        crate::LogoutHint {
+            subject: subject.into(),
+            client: crate::Client::for_tests("events", settings),
+        }
+    }
+
+    #[test]
+    fn logout_asks_unless_a_hint_proves_the_member_asked() {
+        let bye = Some("https://events.example.org/bye");
+        let jane = hint("jane");
+        // No hint, or someone else's: ask the signed-in member.
+        assert_eq!(
+            decide_logout(None, Some("jane"), false, bye),
+            LogoutDecision::Ask
+        );
+        let omar = hint("omar");
+        assert_eq!(
+            decide_logout(Some(&omar), Some("jane"), false, bye),
+            LogoutDecision::Ask
+        );
+        // The member's own hint: out, and back to the registered address only.
+        assert_eq!(
+            decide_logout(Some(&jane), Some("jane"), false, bye),
+            LogoutDecision::SignOut {
+                back: bye.map(str::to_string)
+            }
+        );
+        assert_eq!(
+            decide_logout(
+                Some(&jane),
+                Some("jane"),
+                false,
+                Some("https://evil.example/")
+            ),
+            LogoutDecision::SignOut { back: None }
+        );
+        // Confirmed on the page, or nobody signed in: nothing to ask.
+        assert_eq!(
+            decide_logout(None, Some("jane"), true, bye),
+            LogoutDecision::SignOut { back: None }
+        );
+        assert_eq!(
+            decide_logout(None, None, false, None),
+            LogoutDecision::SignOut { back: None }
+        );
     }
 }

@@ -34,7 +34,8 @@ pub use clients::{
 };
 pub use consent::Consents;
 pub use decide::{
-    resume_url, Authorizer, ConsentAnswer, ConsentDecision, Decision, RedirectError, SessionFacts,
+    decide_logout, resume_url, Authorizer, ConsentAnswer, ConsentDecision, Decision,
+    LogoutDecision, RedirectError, SessionFacts,
 };
 pub use discovery::{discovery_document, paths};
 pub use error::OidcError;
@@ -43,7 +44,9 @@ pub use grants::{
 };
 pub use jws::{RsaPublicKey, Signer, Verifier};
 pub use keys::{KeyPolicy, SigningKeys};
-pub use token_request::{client_credentials, grant_request, ClientCredentials, GrantRequest};
+pub use token_request::{
+    client_credentials, grant_request, password_grant_scopes, ClientCredentials, GrantRequest,
+};
 
 /// The JWKS document (RFC 7517) for a tenant's published keys.
 pub fn jwks(keys: &[RsaPublicKey]) -> serde_json::Value {

@@ -150,6 +150,25 @@ pub fn grant_request(form: &[(String, String)]) -> Result<GrantRequest, TokenErr
     }
 }
 
+/// The scopes a password grant issues for (`openid profile` when none are asked): the ones this
+/// provider knows, and `openid`, which is required.
+pub fn password_grant_scopes(scope: Option<&str>) -> Result<Vec<String>, TokenError> {
+    let scopes: Vec<String> = scope
+        .unwrap_or("openid profile")
+        .split(' ')
+        .filter(|s| matches!(*s, "openid" | "profile"))
+        .map(str::to_string)
+        .collect();
+    if scopes.iter().any(|s| s == "openid") {
+        Ok(scopes)
+    } else {
+        Err(TokenError::new(
+            "invalid_scope",
+            "the openid scope is required",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +263,18 @@ mod tests {
                 "invalid_request"
             );
         }
+    }
+
+    #[test]
+    fn the_password_grant_issues_known_scopes_and_needs_openid() {
+        assert_eq!(password_grant_scopes(None).unwrap(), ["openid", "profile"]);
+        assert_eq!(
+            password_grant_scopes(Some("openid email offline_access")).unwrap(),
+            ["openid"]
+        );
+        assert_eq!(
+            password_grant_scopes(Some("profile")).unwrap_err().error,
+            "invalid_scope"
+        );
     }
 }

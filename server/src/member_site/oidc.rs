@@ -12,16 +12,17 @@ use serde_json::{json, Value};
 use vestibule_domain::{web_origin, Timestamp};
 use vestibule_members::{Member, MembersError};
 use vestibule_oidc::{
-    client_credentials, discovery_document, grant_request, jwks, paths, AuthorizationRequest,
-    Client, ConsentAnswer, ConsentDecision, Decision, GrantRequest, OidcError, RedirectError,
-    ResponseMode, ResponseType, SessionFacts, Subject, TokenError,
+    client_credentials, decide_logout, discovery_document, grant_request, jwks,
+    password_grant_scopes, paths, AuthorizationRequest, Client, ConsentAnswer, ConsentDecision,
+    Decision, GrantRequest, LogoutDecision, LogoutHint, OidcError, RedirectError, ResponseMode,
+    ResponseType, SessionFacts, Subject, TokenError,
 };
 
 use super::audit::{self, Destination, SIGNED_IN};
 use super::pages::{self, query_value};
 use super::site::{
-    client_address, current_member, forbidden, page, same_origin, session_cookie_removal,
-    unavailable, Located, Site, SiteState, SESSION_COOKIE,
+    client_address, forbidden, page, session_cookie_removal, unavailable, FromThisSite, Located,
+    Site, SiteError, SiteState, Visitor,
 };
 use crate::cookies;
 
@@ -134,36 +135,24 @@ fn public_json(value: Value) -> Response {
         .into_response()
 }
 
-async fn discovery(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    match state.located(&headers).await {
-        Ok(located) => public_json(discovery_document(&located.origin)),
-        Err(response) => response,
-    }
+async fn discovery(located: Located) -> Response {
+    public_json(discovery_document(&located.origin))
 }
 
-async fn jwks_document(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let site = match state.located(&headers).await {
-        Ok(located) => located,
-        Err(response) => return response,
-    };
+/// The keys of the algorithms the tenant's applications use (see `SigningKeys::publish`).
+async fn jwks_document(
+    State(state): State<SiteState>,
+    located: Located,
+) -> Result<Response, SiteError> {
     let oidc = &state.site.oidc;
-    let mut in_use = match oidc.clients.list(site.tenant.id).await {
-        Ok(clients) => clients
-            .iter()
-            .map(|client| client.settings.algorithm)
-            .collect::<Vec<_>>(),
-        Err(error) => return unavailable(&error),
-    };
+    let clients = oidc.clients.list(located.tenant.id).await?;
+    let mut in_use: Vec<_> = clients.iter().map(|c| c.settings.algorithm).collect();
     in_use.sort_by_key(|algorithm| algorithm.as_str());
     in_use.dedup();
-    match oidc
+    let keys = oidc
         .keys
-        .publish(site.tenant.id, &in_use, Timestamp::now())
-        .await
-    {
-        Ok(keys) => public_json(jwks(&keys)),
-        Err(error) => unavailable(&error),
-    }
+        .publish(located.tenant.id, &in_use, Timestamp::now());
+    Ok(public_json(jwks(&keys.await?)))
 }
 
 fn subject(member: &Member) -> Subject {
@@ -228,19 +217,19 @@ fn invalid_link(site: &Site, message: &str) -> Response {
 
 async fn authorize(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Query(params): Query<Params>,
-) -> Response {
-    authorize_with(state, headers, params).await
+) -> Result<Response, SiteError> {
+    authorize_with(state, visitor, params).await
 }
 
 /// OpenID Connect Core §3.1.2.1: the authorization endpoint takes POST (form) as well as GET.
 async fn authorize_form(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Form(params): Form<Params>,
-) -> Response {
-    authorize_with(state, headers, params).await
+) -> Result<Response, SiteError> {
+    authorize_with(state, visitor, params).await
 }
 
 /// The member's session as the engine's decisions see it.
@@ -252,33 +241,26 @@ fn facts(session: Option<&vestibule_members::MemberSession>) -> Option<SessionFa
 }
 
 /// The authorization endpoint: the engine decides, this translates.
-async fn authorize_with(state: SiteState, headers: HeaderMap, params: Params) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
-    let session = match current_member(&state, &site, &headers).await {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    let now = Timestamp::now();
-    let decision = state
-        .site
-        .oidc
-        .authorizer
-        .decide(site.tenant.id, &params, facts(session.as_ref()), now)
-        .await;
-    match (decision, session) {
-        (Err(error), _) => unavailable(&error),
-        (Ok(Decision::Issue { client, request }), Some(session)) => {
-            answer_signed_in(&state, &site, &client, &request, &session, now).await
+async fn authorize_with(
+    state: SiteState,
+    visitor: Visitor,
+    params: Params,
+) -> Result<Response, SiteError> {
+    let (site, now) = (&visitor.site, Timestamp::now());
+    let facts = facts(visitor.session());
+    let authorizer = &state.site.oidc.authorizer;
+    let decision = authorizer
+        .decide(site.tenant.id, &params, facts, now)
+        .await?;
+    Ok(match (decision, visitor.session()) {
+        (Decision::Issue { client, request }, Some(session)) => {
+            answer_signed_in(&state, site, &client, &request, session, now).await
         }
-        (Ok(Decision::Issue { .. }), None) => unavailable(&"an answer without a session"),
-        (Ok(decision), session) => {
-            let name = session.as_ref().map(|s| s.member.name.as_str());
-            respond_otherwise(&site, decision, name)
+        (decision, session) => {
+            let name = session.map(|s| s.member.name.as_str());
+            respond_otherwise(site, decision, name)
         }
-    }
+    })
 }
 
 /// Every decision but issuing: a page, an error for the application, the sign-in page or the
@@ -403,51 +385,32 @@ struct ConsentForm {
 /// only a member's yes or no, never a way around the checks.
 async fn consent(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    _: FromThisSite,
+    visitor: Visitor,
     form: Result<Form<ConsentForm>, FormRejection>,
-) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
-    if !same_origin(&site, &headers) {
-        return forbidden(&site);
-    }
+) -> Result<Response, SiteError> {
+    let site = &visitor.site;
     let Ok(Form(form)) = form else {
-        return page(
-            &site,
+        return Ok(page(
+            site,
             StatusCode::BAD_REQUEST,
             "The answer did not arrive",
             "The consent form came back incomplete.",
             "Go back to the site you came from and sign in again.",
-        );
-    };
-    let session = match current_member(&state, &site, &headers).await {
-        Ok(session) => session,
-        Err(response) => return response,
+        ));
     };
     let answer = match form.decision.as_str() {
         "allow" => ConsentAnswer::Allow,
         _ => ConsentAnswer::Deny,
     };
-    let now = Timestamp::now();
-    let decided = state
-        .site
-        .oidc
-        .authorizer
-        .decide_consent(
-            site.tenant.id,
-            &form.request,
-            answer,
-            facts(session.as_ref()),
-            now,
-        )
-        .await;
-    match (decided, session) {
-        (Err(error), _) => unavailable(&error),
-        (Ok(ConsentDecision::Refused(decision)), _) => respond_otherwise(&site, decision, None),
-        (Ok(ConsentDecision::Denied { client, refusal }), session) => {
-            let who = match &session {
+    let (tenant, now) = (site.tenant.id, Timestamp::now());
+    let authorizer = &state.site.oidc.authorizer;
+    let facts = facts(visitor.session());
+    let decided = authorizer.decide_consent(tenant, &form.request, answer, facts, now);
+    Ok(match (decided.await?, visitor.session()) {
+        (ConsentDecision::Refused(decision), _) => respond_otherwise(site, decision, None),
+        (ConsentDecision::Denied { client, refusal }, session) => {
+            let who = match session {
                 Some(session) => audit::Who::Member(&session.member.username),
                 None => audit::Who::Typed(""),
             };
@@ -455,16 +418,15 @@ async fn consent(
                 name: &client.name,
                 client_id: &client.client_id,
             };
-            let outcome = refusal.error;
-            audit::record(&state.site, site.tenant.id, who, destination, outcome).await;
+            audit::record(&state.site, tenant, who, destination, refusal.error).await;
             redirect_error(refusal)
         }
-        (Ok(ConsentDecision::Again { to }), _) => Redirect::to(&to).into_response(),
-        (Ok(ConsentDecision::Issue { client, request }), Some(session)) => {
-            answer_signed_in(&state, &site, &client, &request, &session, now).await
+        (ConsentDecision::Again { to }, _) => Redirect::to(&to).into_response(),
+        (ConsentDecision::Issue { client, request }, Some(session)) => {
+            answer_signed_in(&state, site, &client, &request, session, now).await
         }
-        (Ok(ConsentDecision::Issue { .. }), None) => unavailable(&"consent without a session"),
-    }
+        (ConsentDecision::Issue { .. }, None) => unavailable(&"consent without a session"),
+    })
 }
 
 /// The pairs of a query string (without its `?`); nothing when it cannot be read.
@@ -476,8 +438,45 @@ pub(crate) fn query_pairs(query: &str) -> Params {
 
 // --- the back channel: JSON endpoints for the applications' servers --------------------------
 
-/// An OAuth error answer (RFC 6749 §5.2) with the right status; `invalid_client` with HTTP
-/// Basic asks for credentials again, as the RFC says.
+/// A back-channel answer other than success: an OAuth error (RFC 6749 §5.2), the wait after
+/// too many failed client authentications (RFC 6585 §4), or the site's own failure.
+enum BackChannelError {
+    /// `basic`: the client authenticated with HTTP Basic, so `invalid_client` asks for
+    /// credentials again, as the RFC says.
+    OAuth {
+        error: TokenError,
+        basic: bool,
+    },
+    TooManyAttempts(vestibule_domain::Seconds),
+    Site(SiteError),
+}
+
+impl IntoResponse for BackChannelError {
+    fn into_response(self) -> Response {
+        match self {
+            BackChannelError::OAuth { error, basic } => oauth_error(&error, basic),
+            BackChannelError::TooManyAttempts(retry_after) => too_many_attempts(retry_after),
+            BackChannelError::Site(error) => error.into_response(),
+        }
+    }
+}
+
+impl From<TokenError> for BackChannelError {
+    fn from(error: TokenError) -> Self {
+        BackChannelError::OAuth {
+            error,
+            basic: false,
+        }
+    }
+}
+
+impl<E: Into<SiteError>> From<E> for BackChannelError {
+    fn from(error: E) -> Self {
+        BackChannelError::Site(error.into())
+    }
+}
+
+/// An OAuth error answer with the status its code calls for.
 fn oauth_error(error: &TokenError, basic: bool) -> Response {
     let status = match error.error {
         "invalid_client" => StatusCode::UNAUTHORIZED,
@@ -516,45 +515,43 @@ fn token_error(error: &'static str, description: &str) -> TokenError {
 /// for confidential applications only.
 async fn calling_client(
     state: &SiteState,
-    site: &Located,
+    located: &Located,
     headers: &HeaderMap,
     extensions: &Extensions,
     form: &Params,
     require_secret: bool,
-) -> Result<Client, Response> {
+) -> Result<Client, BackChannelError> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let basic = authorization.is_some();
-    let credentials =
-        client_credentials(authorization, form).map_err(|e| oauth_error(&e, basic))?;
+    let credentials = client_credentials(authorization, form)
+        .map_err(|error| BackChannelError::OAuth { error, basic })?;
     // A public application identifies itself by its id alone; PKCE protects its codes.
-    match state
-        .site
-        .oidc
-        .clients
-        .authenticate_caller(
-            site.tenant.id,
-            &credentials.client_id,
-            credentials.secret.as_deref(),
-            require_secret,
-            &client_address(extensions),
-            Timestamp::now(),
-        )
-        .await
-    {
+    let address = client_address(extensions);
+    let caller = state.site.oidc.clients.authenticate_caller(
+        located.tenant.id,
+        &credentials.client_id,
+        credentials.secret.as_deref(),
+        require_secret,
+        &address,
+        Timestamp::now(),
+    );
+    match caller.await {
         Ok(client) => Ok(client),
-        Err(OidcError::InvalidClient) => Err(oauth_error(
-            &token_error("invalid_client", "client authentication failed"),
+        Err(OidcError::InvalidClient) => Err(BackChannelError::OAuth {
+            error: token_error("invalid_client", "client authentication failed"),
             basic,
-        )),
-        Err(OidcError::TooManyAttempts { retry_after }) => Err(too_many_attempts(retry_after)),
-        Err(error) => Err(unavailable(&error)),
+        }),
+        Err(OidcError::TooManyAttempts { retry_after }) => {
+            Err(BackChannelError::TooManyAttempts(retry_after))
+        }
+        Err(error) => Err(error.into()),
     }
 }
 
 /// The form body of a back-channel request, or the OAuth error for what arrived instead.
-fn form_body(form: Result<Form<Params>, FormRejection>) -> Result<Params, Box<Response>> {
+fn form_body(form: Result<Form<Params>, FormRejection>) -> Result<Params, BackChannelError> {
     let rejection = match form {
         Ok(Form(params)) => return Ok(params),
         Err(rejection) => rejection,
@@ -568,7 +565,9 @@ fn form_body(form: Result<Form<Params>, FormRejection>) -> Result<Params, Box<Re
     };
     let mut response = oauth_error(&token_error("invalid_request", description), false);
     *response.status_mut() = status;
-    Err(Box::new(response))
+    Err(BackChannelError::Site(SiteError::Respond(Box::new(
+        response,
+    ))))
 }
 
 /// RFC 6585 §4: wait `retry_after` before authenticating again from this address.
@@ -592,126 +591,86 @@ fn too_many_attempts(retry_after: vestibule_domain::Seconds) -> Response {
 
 async fn token(
     State(state): State<SiteState>,
+    located: Located,
     headers: HeaderMap,
     extensions: Extensions,
     form: Result<Form<Params>, FormRejection>,
-) -> Response {
-    let site = match state.located(&headers).await {
-        Ok(located) => located,
-        Err(response) => return response,
-    };
-    let form = match form_body(form) {
-        Ok(form) => form,
-        Err(response) => return *response,
-    };
-    let client = match calling_client(&state, &site, &headers, &extensions, &form, false).await {
-        Ok(client) => client,
-        Err(response) => return response,
-    };
-    let grant = match grant_request(&form) {
-        Ok(grant) => grant,
-        Err(error) => return oauth_error(&error, false),
-    };
-    let now = Timestamp::now();
-    let grants = &state.site.oidc.grants;
-    let outcome = match grant {
+) -> Result<Response, BackChannelError> {
+    let form = form_body(form)?;
+    let client = calling_client(&state, &located, &headers, &extensions, &form, false).await?;
+    let (grants, now) = (&state.site.oidc.grants, Timestamp::now());
+    let issued = match grant_request(&form)? {
         GrantRequest::AuthorizationCode {
             code,
             redirect_uri,
             code_verifier,
         } => {
-            grants
-                .redeem_code(
-                    &site.origin,
-                    &client,
-                    &code,
-                    redirect_uri.as_deref(),
-                    code_verifier.as_deref(),
-                    now,
-                )
-                .await
+            let (redirect_uri, verifier) = (redirect_uri.as_deref(), code_verifier.as_deref());
+            let redeemed =
+                grants.redeem_code(&located.origin, &client, &code, redirect_uri, verifier, now);
+            redeemed.await??
         }
         GrantRequest::Password {
             username,
             password,
             scope,
         } => {
-            if !client.settings.allow_password {
-                return oauth_error(
-                    &token_error(
-                        "unauthorized_client",
-                        "the password grant is not enabled for this application",
-                    ),
-                    false,
-                );
-            }
-            let scopes: Vec<String> = scope
-                .as_deref()
-                .unwrap_or("openid profile")
-                .split(' ')
-                .filter(|s| matches!(*s, "openid" | "profile"))
-                .map(str::to_string)
-                .collect();
-            if !scopes.iter().any(|s| s == "openid") {
-                return oauth_error(
-                    &token_error("invalid_scope", "the openid scope is required"),
-                    false,
-                );
-            }
-            let verified = state
-                .site
-                .members
-                .verify_password(
-                    site.tenant.id,
-                    &username,
-                    &password,
-                    &client_address(&extensions),
-                    now,
-                )
-                .await;
-            let destination = Destination::Oidc {
-                name: &client.name,
-                client_id: &client.client_id,
-            };
-            let (who, outcome) = match &verified {
-                Ok(member) => (audit::Who::Member(&member.username), SIGNED_IN),
-                Err(error) => (audit::Who::Typed(&username), error.outcome()),
-            };
-            audit::record(&state.site, site.tenant.id, who, destination, outcome).await;
-            let member = match verified {
-                Ok(member) => member,
-                Err(MembersError::BadCredentials | MembersError::TooManyAttempts { .. }) => {
-                    return oauth_error(
-                        &token_error("invalid_grant", "the username or password is not right"),
-                        false,
-                    )
-                }
-                Err(
-                    MembersError::ImisUnavailable(_)
-                    | MembersError::NotConfigured(_)
-                    | MembersError::ProfileUnavailable(_)
-                    | MembersError::ClientRefused(_),
-                ) => {
-                    return oauth_error(
-                        &token_error(
-                            "temporarily_unavailable",
-                            "the membership system cannot verify passwords right now",
-                        ),
-                        false,
-                    )
-                }
-                Err(error) => return unavailable(&error),
-            };
-            grants
-                .issue_for_password(&site.origin, &client, subject(&member), scopes, now)
-                .await
-                .map(Ok)
+            let member =
+                password_member(&state, &located, &client, &extensions, username, password);
+            let (member, scopes) = member.await.map(|member| (member, scope))?;
+            let scopes = password_grant_scopes(scopes.as_deref())?;
+            let issued =
+                grants.issue_for_password(&located.origin, &client, subject(&member), scopes, now);
+            issued.await?
         }
     };
-    match outcome {
-        Ok(Ok(tokens)) => no_store(Json(tokens).into_response()),
-        Ok(Err(error)) => oauth_error(&error, false),
-        Err(error) => unavailable(&error),
+    Ok(no_store(Json(issued).into_response()))
+}
+
+/// The member a password grant names, with their password checked and the attempt recorded
+/// for the tenant's admins. Only applications that enable the grant may use it.
+async fn password_member(
+    state: &SiteState,
+    located: &Located,
+    client: &Client,
+    extensions: &Extensions,
+    username: String,
+    password: String,
+) -> Result<Member, BackChannelError> {
+    if !client.settings.allow_password {
+        let why = "the password grant is not enabled for this application";
+        return Err(token_error("unauthorized_client", why).into());
+    }
+    let (tenant, address) = (located.tenant.id, client_address(extensions));
+    let members = &state.site.members;
+    let verified =
+        members.verify_password(tenant, &username, &password, &address, Timestamp::now());
+    let verified = verified.await;
+    let destination = Destination::Oidc {
+        name: &client.name,
+        client_id: &client.client_id,
+    };
+    let (who, outcome) = match &verified {
+        Ok(member) => (audit::Who::Member(&member.username), SIGNED_IN),
+        Err(error) => (audit::Who::Typed(&username), error.outcome()),
+    };
+    audit::record(&state.site, tenant, who, destination, outcome).await;
+    match verified {
+        Ok(member) => Ok(member),
+        Err(MembersError::BadCredentials | MembersError::TooManyAttempts { .. }) => {
+            Err(token_error("invalid_grant", "the username or password is not right").into())
+        }
+        Err(
+            MembersError::ImisUnavailable(_)
+            | MembersError::NotConfigured(_)
+            | MembersError::ProfileUnavailable(_)
+            | MembersError::ClientRefused(_),
+        ) => Err(token_error(
+            "temporarily_unavailable",
+            "the membership system cannot verify passwords right now",
+        )
+        .into()),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -735,130 +694,113 @@ fn bearer_error(status: StatusCode, error: Option<&str>) -> Response {
     no_store(response)
 }
 
-async fn userinfo(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    userinfo_for(state, headers, None).await
+async fn userinfo(
+    State(state): State<SiteState>,
+    located: Located,
+    headers: HeaderMap,
+) -> Result<Response, SiteError> {
+    userinfo_for(state, located, headers, None).await
 }
 
 /// POST: the token may come in the form body instead (RFC 6750 §2.2), as OpenID Connect Core
 /// §5.3.1 allows.
 async fn userinfo_form(
     State(state): State<SiteState>,
+    located: Located,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
+) -> Result<Response, SiteError> {
     let in_body = form.ok().and_then(|Form(pairs)| {
         pairs
             .into_iter()
             .find(|(name, _)| name == "access_token")
             .map(|(_, token)| token)
     });
-    userinfo_for(state, headers, in_body).await
+    userinfo_for(state, located, headers, in_body).await
 }
 
-async fn userinfo_for(state: SiteState, headers: HeaderMap, in_body: Option<String>) -> Response {
-    let site = match state.located(&headers).await {
-        Ok(located) => located,
-        Err(response) => return response,
-    };
+async fn userinfo_for(
+    state: SiteState,
+    located: Located,
+    headers: HeaderMap,
+    in_body: Option<String>,
+) -> Result<Response, SiteError> {
     let in_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
     let token = match (in_header, in_body) {
+        // RFC 6750 §2: a client uses one method per request.
         (Some(_), Some(_)) => {
-            // RFC 6750 §2: a client uses one method per request.
-            return bearer_error(StatusCode::BAD_REQUEST, Some("invalid_request"));
+            return Ok(bearer_error(
+                StatusCode::BAD_REQUEST,
+                Some("invalid_request"),
+            ))
         }
         (Some(token), None) | (None, Some(token)) => token,
-        (None, None) => return bearer_refused(None),
+        (None, None) => return Ok(bearer_refused(None)),
     };
-    let oidc = &state.site.oidc;
-    let grant = match oidc
+    let (oidc, tenant) = (&state.site.oidc, located.tenant.id);
+    let grant = oidc
         .grants
-        .access_grant(site.tenant.id, token.trim(), Timestamp::now())
-        .await
-    {
-        Ok(Some(grant)) => grant,
-        Ok(None) => return bearer_refused(Some("invalid_token")),
-        Err(error) => return unavailable(&error),
+        .access_grant(tenant, token.trim(), Timestamp::now());
+    let Some((client_id, grant)) = grant.await? else {
+        return Ok(bearer_refused(Some("invalid_token")));
     };
-    let (client_id, grant) = grant;
-    match oidc.clients.get(site.tenant.id, &client_id).await {
-        Ok(client) => no_store(
-            Json(vestibule_oidc::userinfo(
-                &client,
-                &grant.subject,
-                &grant.scopes,
-            ))
-            .into_response(),
-        ),
-        Err(OidcError::NoSuchClient) => bearer_refused(Some("invalid_token")),
-        Err(error) => unavailable(&error),
+    match oidc.clients.get(tenant, &client_id).await {
+        Ok(client) => {
+            let claims = vestibule_oidc::userinfo(&client, &grant.subject, &grant.scopes);
+            Ok(no_store(Json(claims).into_response()))
+        }
+        Err(OidcError::NoSuchClient) => Ok(bearer_refused(Some("invalid_token"))),
+        Err(error) => Err(error.into()),
     }
 }
 
 /// The confidential client calling introspection or revocation, and the token it asks about.
 async fn about_a_token(
     state: &SiteState,
+    located: &Located,
     headers: &HeaderMap,
     extensions: &Extensions,
     form: Result<Form<Params>, FormRejection>,
-) -> Result<(Client, String), Response> {
-    let located = state.located(headers).await?;
-    let form = form_body(form).map_err(|response| *response)?;
-    let client = calling_client(state, &located, headers, extensions, &form, true).await?;
+) -> Result<(Client, String), BackChannelError> {
+    let form = form_body(form)?;
+    let client = calling_client(state, located, headers, extensions, &form, true).await?;
     let token = form
         .iter()
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.clone())
-        .ok_or_else(|| oauth_error(&token_error("invalid_request", "token is missing"), false))?;
+        .ok_or_else(|| token_error("invalid_request", "token is missing"))?;
     Ok((client, token))
 }
 
 async fn introspect(
     State(state): State<SiteState>,
+    located: Located,
     headers: HeaderMap,
     extensions: Extensions,
     form: Result<Form<Params>, FormRejection>,
-) -> Response {
-    let (client, token) = match about_a_token(&state, &headers, &extensions, form).await {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
-    match state
-        .site
-        .oidc
-        .grants
-        .introspect(&client, &token, Timestamp::now())
-        .await
-    {
-        Ok(facts) => no_store(Json(facts).into_response()),
-        Err(error) => unavailable(&error),
-    }
+) -> Result<Response, BackChannelError> {
+    let (client, token) = about_a_token(&state, &located, &headers, &extensions, form).await?;
+    let grants = &state.site.oidc.grants;
+    let facts = grants.introspect(&client, &token, Timestamp::now()).await?;
+    Ok(no_store(Json(facts).into_response()))
 }
 
 async fn revoke(
     State(state): State<SiteState>,
+    located: Located,
     headers: HeaderMap,
     extensions: Extensions,
     form: Result<Form<Params>, FormRejection>,
-) -> Response {
-    let (client, token) = match about_a_token(&state, &headers, &extensions, form).await {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
-    match state
-        .site
-        .oidc
-        .grants
-        .revoke(&client, &token, Timestamp::now())
-        .await
-    {
-        // RFC 7009 §2.2: 200 whether or not there was such a token.
-        Ok(()) => no_store(StatusCode::OK.into_response()),
-        Err(error) => unavailable(&error),
-    }
+) -> Result<Response, BackChannelError> {
+    let (client, token) = about_a_token(&state, &located, &headers, &extensions, form).await?;
+    let grants = &state.site.oidc.grants;
+    grants.revoke(&client, &token, Timestamp::now()).await?;
+    // RFC 7009 §2.2: 200 whether or not there was such a token.
+    Ok(no_store(StatusCode::OK.into_response()))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -876,106 +818,80 @@ struct LogoutQuery {
 /// the member first (RP-Initiated Logout 1.0 §2); nothing ends before they answer.
 async fn end_session(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Query(query): Query<LogoutQuery>,
-) -> Response {
-    logout_request(state, headers, query, false).await
+) -> Result<Response, SiteError> {
+    logout_request(state, visitor, query, false).await
 }
 
 /// The confirmation page's answer (POST, same origin only).
 async fn end_session_confirmed(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    _: FromThisSite,
+    visitor: Visitor,
     Form(query): Form<LogoutQuery>,
-) -> Response {
-    logout_request(state, headers, query, true).await
+) -> Result<Response, SiteError> {
+    if query.decision.as_deref() != Some("sign_out") {
+        return Ok(forbidden(&visitor.site));
+    }
+    logout_request(state, visitor, query, true).await
 }
 
+/// RP-initiated logout: the engine decides whether to ask, and where the member goes after.
 async fn logout_request(
     state: SiteState,
-    headers: HeaderMap,
+    visitor: Visitor,
     query: LogoutQuery,
     confirmed: bool,
-) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
-    if confirmed && (!same_origin(&site, &headers) || query.decision.as_deref() != Some("sign_out"))
-    {
-        return forbidden(&site);
-    }
+) -> Result<Response, SiteError> {
+    let site = &visitor.site;
     let hint = match query.id_token_hint.as_deref() {
-        Some(hint) => match state
-            .site
-            .oidc
-            .grants
-            .logout_hint(site.tenant.id, &site.origin, hint, Timestamp::now())
-            .await
-        {
-            Ok(hint) => hint,
-            Err(error) => return unavailable(&error),
-        },
+        Some(hint) => {
+            let grants = &state.site.oidc.grants;
+            let now = Timestamp::now();
+            grants
+                .logout_hint(site.tenant.id, &site.origin, hint, now)
+                .await?
+        }
         None => None,
     };
-    let session = match current_member(&state, &site, &headers).await {
-        Ok(session) => session,
-        Err(response) => return response,
+    let member = visitor
+        .session()
+        .map(|session| session.member.subject.as_str());
+    let return_to = query.post_logout_redirect_uri.as_deref();
+    let back = match decide_logout(hint.as_ref(), member, confirmed, return_to) {
+        LogoutDecision::Ask => return Ok(confirm_logout(&visitor, hint.as_ref(), &query)),
+        LogoutDecision::SignOut { back } => back,
     };
-    if let Some(session) = &session {
-        let hint_is_for_member = hint
-            .as_ref()
-            .is_some_and(|hint| hint.subject == subject(&session.member).sub);
-        if !confirmed && !hint_is_for_member {
-            let fields: Vec<(&str, &str)> = [
-                ("id_token_hint", query.id_token_hint.as_deref()),
-                (
-                    "post_logout_redirect_uri",
-                    query.post_logout_redirect_uri.as_deref(),
-                ),
-                ("state", query.state.as_deref()),
-            ]
-            .into_iter()
-            .filter_map(|(name, value)| value.map(|value| (name, value)))
-            .collect();
-            return pages::confirm_sign_out(
-                &site.branding,
-                &session.member.name,
-                hint.as_ref().map(|hint| hint.client.name.as_str()),
-                &fields,
-            )
-            .into_response();
-        }
+    if let Some(token) = visitor.session_token() {
+        state.site.members.sign_out(token).await?;
     }
-    // The return address is used only when it is registered for the application the hint
-    // proves.
-    let back = match (&hint, query.post_logout_redirect_uri.as_deref()) {
-        (Some(hint), Some(uri))
-            if hint
-                .client
-                .settings
-                .post_logout_redirect_uris
-                .iter()
-                .any(|registered| registered == uri) =>
-        {
-            Some(uri.to_string())
-        }
-        _ => None,
-    };
-    if let Some(token) = cookies::read(&headers, SESSION_COOKIE) {
-        if let Err(error) = state.site.members.sign_out(&token).await {
-            return unavailable(&error);
-        }
-    }
+    let state_value = query.state.as_deref();
     let mut response = match back {
-        Some(uri) => to_application(
-            &uri,
-            ResponseMode::Query,
-            Vec::new(),
-            query.state.as_deref(),
-        ),
+        Some(uri) => to_application(&uri, ResponseMode::Query, Vec::new(), state_value),
         None => pages::signed_out(&site.branding).into_response(),
     };
     cookies::append(&mut response, &session_cookie_removal());
-    response
+    Ok(response)
+}
+
+/// "Sign out?", with the logout request's own parameters to send back with the answer.
+fn confirm_logout(visitor: &Visitor, hint: Option<&LogoutHint>, query: &LogoutQuery) -> Response {
+    let fields: Vec<(&str, &str)> = [
+        ("id_token_hint", query.id_token_hint.as_deref()),
+        (
+            "post_logout_redirect_uri",
+            query.post_logout_redirect_uri.as_deref(),
+        ),
+        ("state", query.state.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|value| (name, value)))
+    .collect();
+    let member = visitor
+        .session()
+        .map(|s| s.member.name.as_str())
+        .unwrap_or_default();
+    let application = hint.map(|hint| hint.client.name.as_str());
+    pages::confirm_sign_out(&visitor.site.branding, member, application, &fields).into_response()
 }

@@ -265,14 +265,14 @@ pub(crate) fn page(
 /// branded page), or a failure on our side, logged and answered `503`. Handlers return
 /// `Result<Response, SiteError>` and use `?`.
 pub(crate) enum SiteError {
-    Respond(Response),
+    Respond(Box<Response>),
     Unavailable(String),
 }
 
 impl IntoResponse for SiteError {
     fn into_response(self) -> Response {
         match self {
-            SiteError::Respond(response) => response,
+            SiteError::Respond(response) => *response,
             SiteError::Unavailable(error) => unavailable(&error),
         }
     }
@@ -280,7 +280,7 @@ impl IntoResponse for SiteError {
 
 impl From<Response> for SiteError {
     fn from(response: Response) -> Self {
-        SiteError::Respond(response)
+        SiteError::Respond(Box::new(response))
     }
 }
 
@@ -372,7 +372,7 @@ impl FromRequestParts<SiteState> for FromThisSite {
         if same_origin(&site, &parts.headers) {
             Ok(FromThisSite)
         } else {
-            Err(SiteError::Respond(forbidden(&site)))
+            Err(SiteError::Respond(Box::new(forbidden(&site))))
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -19,7 +19,7 @@ use vestibule_saml::{
 use super::audit::{self, Destination, SIGNED_IN};
 use super::pages::{self, query_value, SamlPost};
 use super::site::{
-    current_member, page, session_cookie_removal, unavailable, Site, SiteState, SESSION_COOKIE,
+    page, session_cookie_removal, unavailable, Located, Site, SiteError, SiteState, Visitor,
 };
 use crate::cookies;
 
@@ -48,31 +48,20 @@ pub(crate) fn idp(tenant: &Tenant, origin: &str) -> Idp {
     }
 }
 
-async fn metadata(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let located = match state.located(&headers).await {
-        Ok(located) => located,
-        Err(response) => return response,
-    };
+async fn metadata(State(state): State<SiteState>, located: Located) -> Result<Response, SiteError> {
     let idp = idp(&located.tenant, &located.origin);
     let keys = &state.site.saml.keys;
     let now = Timestamp::now();
     // The first read of a tenant's metadata makes its signing key.
-    if let Err(error) = keys.signing_key(idp.tenant, &idp.common_name, now).await {
-        return unavailable(&error);
-    }
-    let certificates = match keys.certificates(idp.tenant, now).await {
-        Ok(certificates) => certificates,
-        Err(error) => return unavailable(&error),
+    keys.signing_key(idp.tenant, &idp.common_name, now).await?;
+    let certificates = keys.certificates(idp.tenant, now).await?;
+    let endpoints = IdpEndpoints {
+        entity_id: &idp.entity_id,
+        single_sign_on: &idp.single_sign_on,
+        single_logout: &idp.single_logout,
     };
-    let xml = idp_metadata(
-        &IdpEndpoints {
-            entity_id: &idp.entity_id,
-            single_sign_on: &idp.single_sign_on,
-            single_logout: &idp.single_logout,
-        },
-        &certificates,
-    );
-    (
+    let xml = idp_metadata(&endpoints, &certificates);
+    Ok((
         [
             (header::CONTENT_TYPE, "application/samlmetadata+xml"),
             (header::CACHE_CONTROL, "public, max-age=300"),
@@ -80,36 +69,29 @@ async fn metadata(State(state): State<SiteState>, headers: HeaderMap) -> Respons
         ],
         xml,
     )
-        .into_response()
+        .into_response())
 }
 
 /// The signing certificate alone, for service providers configured by hand.
-async fn certificate(State(state): State<SiteState>, headers: HeaderMap) -> Response {
-    let located = match state.located(&headers).await {
-        Ok(located) => located,
-        Err(response) => return response,
-    };
+async fn certificate(
+    State(state): State<SiteState>,
+    located: Located,
+) -> Result<Response, SiteError> {
     let idp = idp(&located.tenant, &located.origin);
-    match state
-        .site
-        .saml
-        .keys
-        .signing_key(idp.tenant, &idp.common_name, Timestamp::now())
-        .await
-    {
-        Ok(key) => (
-            [
-                (header::CONTENT_TYPE, "application/x-pem-file"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"idp-signing-certificate.pem\"",
-                ),
-            ],
-            certificate_pem(&key.certificate_der),
-        )
-            .into_response(),
-        Err(error) => unavailable(&error),
-    }
+    let keys = &state.site.saml.keys;
+    let key = keys.signing_key(idp.tenant, &idp.common_name, Timestamp::now());
+    let pem = certificate_pem(&key.await?.certificate_der);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-pem-file"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"idp-signing-certificate.pem\"",
+            ),
+        ],
+        pem,
+    )
+        .into_response())
 }
 
 /// The HTTP-POST binding's form fields.
@@ -125,69 +107,52 @@ struct SamlForm {
 
 async fn sso_redirect(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     RawQuery(query): RawQuery,
 ) -> Response {
     let incoming = IncomingMessage::redirect(query.as_deref().unwrap_or_default(), "SAMLRequest");
-    sso(state, headers, incoming).await
+    sso(state, visitor, incoming).await
 }
 
 async fn sso_post(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     form: Result<Form<SamlForm>, FormRejection>,
 ) -> Response {
     let form = match form {
         Ok(Form(form)) => form,
-        Err(rejection) => return form_refused(&state, &headers, &rejection).await,
+        Err(rejection) => return form_refused(&visitor.site, &rejection),
     };
     let incoming = form
         .request
         .map(|request| IncomingMessage::post(request, form.relay_state));
-    sso(state, headers, incoming).await
+    sso(state, visitor, incoming).await
 }
 
-async fn sso(state: SiteState, headers: HeaderMap, incoming: Option<IncomingMessage>) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
+async fn sso(state: SiteState, visitor: Visitor, incoming: Option<IncomingMessage>) -> Response {
+    let site = &visitor.site;
     let Some(incoming) = incoming else {
-        return bad_request(&site, "There is no SAML request in this address.");
+        return bad_request(site, "There is no SAML request in this address.");
     };
     let idp = idp(&site.tenant, &site.origin);
-    let now = Timestamp::now();
-    let received = state
-        .site
-        .saml
-        .receive_authn_request(&idp, &incoming, now)
-        .await;
-    answer_received(&state, &site, &headers, &idp, received).await
+    let saml = &state.site.saml;
+    let received = saml.receive_authn_request(&idp, &incoming, Timestamp::now());
+    answer_received(&state, &visitor, &idp, received.await).await
 }
 
 /// A request just accepted is answered at once (or sent through the sign-in page).
 async fn answer_received(
     state: &SiteState,
-    site: &Site,
-    headers: &HeaderMap,
+    visitor: &Visitor,
     idp: &Idp,
     received: Result<Received, SsoRefusal>,
 ) -> Response {
     match received {
         Ok(received) => {
-            let fresh = Arrival::JustReceived;
-            answer(
-                state,
-                site,
-                headers,
-                idp,
-                &received.token,
-                received.pending,
-                fresh,
-            )
-            .await
+            let (token, arrival) = (&received.token, Arrival::JustReceived);
+            answer(state, visitor, idp, token, received.pending, arrival).await
         }
-        Err(refusal) => refused(state, site, idp, refusal, None).await,
+        Err(refusal) => refused(state, &visitor.site, idp, refusal, None).await,
     }
 }
 
@@ -200,26 +165,15 @@ struct RelayStateQuery {
 /// The IdP-initiated sign-in link an admin copies from the dashboard.
 async fn idp_initiated(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Path(app_id): Path<String>,
     Query(query): Query<RelayStateQuery>,
 ) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
-    let idp = idp(&site.tenant, &site.origin);
-    let received = state
-        .site
-        .saml
-        .start_idp_initiated(
-            &idp,
-            &app_id,
-            query.relay_state.as_deref(),
-            Timestamp::now(),
-        )
-        .await;
-    answer_received(&state, &site, &headers, &idp, received).await
+    let idp = idp(&visitor.site.tenant, &visitor.site.origin);
+    let relay_state = query.relay_state.as_deref();
+    let saml = &state.site.saml;
+    let received = saml.start_idp_initiated(&idp, &app_id, relay_state, Timestamp::now());
+    answer_received(&state, &visitor, &idp, received.await).await
 }
 
 #[derive(Deserialize)]
@@ -231,86 +185,78 @@ struct ContinueQuery {
 /// Back from the hosted sign-in page.
 async fn continue_sign_in(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     Query(query): Query<ContinueQuery>,
-) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
+) -> Result<Response, SiteError> {
+    let site = &visitor.site;
     let idp = idp(&site.tenant, &site.origin);
-    match state
-        .site
-        .saml
-        .pending(site.tenant.id, &query.request, Timestamp::now())
-        .await
-    {
-        Ok(Some(pending)) => {
-            let fresh = Arrival::BackFromSignIn;
-            answer(
-                &state,
-                &site,
-                &headers,
-                &idp,
-                &query.request,
-                pending,
-                fresh,
-            )
-            .await
+    let saml = &state.site.saml;
+    let pending = saml.pending(site.tenant.id, &query.request, Timestamp::now());
+    Ok(match pending.await? {
+        Some(pending) => {
+            let (token, arrival) = (&query.request, Arrival::BackFromSignIn);
+            answer(&state, &visitor, &idp, token, pending, arrival).await
         }
-        Ok(None) => already_finished(&site),
-        Err(error) => unavailable(&error),
-    }
+        None => already_finished(site),
+    })
 }
 
-/// Answers a pending request: with an assertion when the member is signed in (freshly enough
-/// for `ForceAuthn`), through the hosted sign-in page when not, or `NoPassive` when the
-/// request forbade showing one.
+/// Answers a pending request as the engine decides: with an assertion about the signed-in
+/// member, through the hosted sign-in page (again), or `NoPassive`.
 async fn answer(
     state: &SiteState,
-    site: &Site,
-    headers: &HeaderMap,
+    visitor: &Visitor,
     idp: &Idp,
     token: &str,
     pending: PendingSso,
-    fresh: Arrival,
+    arrival: Arrival,
 ) -> Response {
-    let session = match current_member(state, site, headers).await {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    let session_token = cookies::read(headers, SESSION_COOKIE);
-    let facts = match (&session, session_token.as_deref()) {
-        (Some(session), Some(token)) => Some(SsoSession {
-            token,
-            signed_in_at: session.created_at,
-        }),
-        _ => None,
-    };
-    let now = Timestamp::now();
-    let decided = state
-        .site
-        .saml
-        .decide(site.tenant.id, token, &pending, facts, fresh, now)
-        .await;
+    let site = &visitor.site;
+    let facts = visitor.member.as_ref().map(|(session, token)| SsoSession {
+        token,
+        signed_in_at: session.created_at,
+    });
+    let saml = &state.site.saml;
+    let decided = saml.decide(
+        site.tenant.id,
+        token,
+        &pending,
+        facts,
+        arrival,
+        Timestamp::now(),
+    );
     let resume = format!("{CONTINUE}?request={token}");
-    let (session, session_token) = match (decided, session, session_token.as_deref()) {
-        (Ok(SsoDecision::Answer), Some(session), Some(session_token)) => (session, session_token),
-        (Ok(SsoDecision::NoPassive(answer)), ..) => {
+    match (decided.await, &visitor.member) {
+        (Ok(SsoDecision::Answer), Some((session, session_token))) => {
+            assertion(state, site, idp, token, &pending, session, session_token).await
+        }
+        (Ok(SsoDecision::NoPassive(answer)), _) => {
             let refusal = SsoRefusal::Status(answer);
-            return refused(state, site, idp, refusal, Some(token)).await;
+            refused(state, site, idp, refusal, Some(token)).await
         }
         // A sign-in again ends nothing: the session stays until the member signs in.
-        (Ok(SsoDecision::SignIn { again: true }), ..) => {
-            return Redirect::to(&super::site::sign_in_again_url(&resume)).into_response()
+        (Ok(SsoDecision::SignIn { again: true }), _) => {
+            Redirect::to(&super::site::sign_in_again_url(&resume)).into_response()
         }
-        (Ok(SsoDecision::SignIn { .. }), ..) => {
-            return Redirect::to(&format!("/login?return_to={}", query_value(&resume)))
-                .into_response()
+        (Ok(SsoDecision::SignIn { .. }), _) => {
+            Redirect::to(&format!("/login?return_to={}", query_value(&resume))).into_response()
         }
-        (Ok(SsoDecision::Answer), ..) => return unavailable(&"an answer without a session"),
-        (Err(error), ..) => return unavailable(&error),
-    };
+        (Ok(SsoDecision::Answer), None) => unavailable(&"an answer without a session"),
+        (Err(error), _) => unavailable(&error),
+    }
+}
+
+/// The signed assertion about the member for the pending request, posted on to its service
+/// provider, and the sign-in recorded for the tenant's admins.
+async fn assertion(
+    state: &SiteState,
+    site: &Site,
+    idp: &Idp,
+    token: &str,
+    pending: &PendingSso,
+    session: &vestibule_members::MemberSession,
+    session_token: &str,
+) -> Response {
     let member = &session.member;
     let principal = Principal {
         subject: &member.subject,
@@ -319,22 +265,17 @@ async fn answer(
         email: &member.email,
         attributes: &member.attributes,
     };
+    let session = MemberSession {
+        session_token,
+        principal,
+        authn_instant: session.created_at,
+        expires_at: session.expires_at,
+    };
     let answered = state
         .site
         .saml
-        .respond(
-            idp,
-            token,
-            &MemberSession {
-                session_token,
-                principal,
-                authn_instant: session.created_at,
-                expires_at: session.expires_at,
-            },
-            Timestamp::now(),
-        )
-        .await;
-    match answered {
+        .respond(idp, token, &session, Timestamp::now());
+    match answered.await {
         Ok(Some(message)) => {
             let destination = Destination::Saml {
                 name: &pending.app_name,
@@ -396,15 +337,7 @@ fn sentence(message: &str) -> String {
 
 /// A POST the form extractor refused (too large, or not a form), as the branded error page
 /// with the extractor's status (413 or 400).
-async fn form_refused(
-    state: &SiteState,
-    headers: &HeaderMap,
-    rejection: &FormRejection,
-) -> Response {
-    let site = match state.site(headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
+fn form_refused(site: &Site, rejection: &FormRejection) -> Response {
     let (status, message) = match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -416,7 +349,7 @@ async fn form_refused(
         ),
     };
     page(
-        &site,
+        site,
         status,
         "This sign-in request cannot be used",
         message,
@@ -484,24 +417,24 @@ async fn post_script() -> Response {
 
 async fn slo_redirect(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, SiteError> {
     let query = query.unwrap_or_default();
     let incoming = IncomingMessage::redirect(&query, "SAMLRequest")
         .map(Slo::Request)
         .or_else(|| IncomingMessage::redirect(&query, "SAMLResponse").map(Slo::Response));
-    slo(state, headers, incoming).await
+    slo(state, visitor, incoming).await
 }
 
 async fn slo_post(
     State(state): State<SiteState>,
-    headers: HeaderMap,
+    visitor: Visitor,
     form: Result<Form<SamlForm>, FormRejection>,
-) -> Response {
+) -> Result<Response, SiteError> {
     let form = match form {
         Ok(Form(form)) => form,
-        Err(rejection) => return form_refused(&state, &headers, &rejection).await,
+        Err(rejection) => return Ok(form_refused(&visitor.site, &rejection)),
     };
     let incoming = match (form.request, form.response) {
         (Some(request), _) => Some(Slo::Request(IncomingMessage::post(
@@ -514,7 +447,7 @@ async fn slo_post(
         ))),
         (None, None) => None,
     };
-    slo(state, headers, incoming).await
+    slo(state, visitor, incoming).await
 }
 
 enum Slo {
@@ -524,58 +457,54 @@ enum Slo {
 
 /// Single logout: a service provider asks to end the member's session (and is answered after
 /// the session's other service providers are told), or answers our own LogoutRequest.
-async fn slo(state: SiteState, headers: HeaderMap, incoming: Option<Slo>) -> Response {
-    let site = match state.site(&headers).await {
-        Ok(site) => site,
-        Err(response) => return response,
-    };
+async fn slo(
+    state: SiteState,
+    visitor: Visitor,
+    incoming: Option<Slo>,
+) -> Result<Response, SiteError> {
+    let site = &visitor.site;
     let idp = idp(&site.tenant, &site.origin);
-    let saml = &state.site.saml;
-    let now = Timestamp::now();
-    let step = match incoming {
-        None => return bad_request(&site, "There is no SAML logout message in this address."),
-        Some(Slo::Response(incoming)) => saml.continue_logout(&idp, &incoming, now).await,
-        Some(Slo::Request(incoming)) => {
-            let (app, request, relay_state) =
-                match saml.receive_logout_request(&idp, &incoming, now).await {
-                    Ok(received) => received,
-                    Err(refusal) => return refused(&state, &site, &idp, refusal, None).await,
-                };
-            let session = match current_member(&state, &site, &headers).await {
-                Ok(session) => session,
-                Err(response) => return response,
-            };
-            let token = cookies::read(&headers, SESSION_COOKIE);
-            let ends = match (&session, &token) {
-                (Some(_), Some(token)) => {
-                    match saml.logout_names_session(&app, &request, token).await {
-                        Ok(named) => named.then_some(token.as_str()),
-                        Err(error) => return unavailable(&error),
-                    }
-                }
-                _ => None,
-            };
-            let status = logout_status(session.is_some(), ends.is_some());
-            if let Some(token) = ends {
-                if let Err(error) = state.site.members.sign_out(token).await {
-                    return unavailable(&error);
-                }
-            }
-            let step = saml
-                .begin_logout(&idp, ends, Some((&app, &request, relay_state, status)), now)
-                .await
-                .map_err(SsoRefusal::Failed);
-            let mut response = logout_step(&site, step);
-            if ends.is_some() {
-                cookies::append(&mut response, &session_cookie_removal());
-            }
-            return response;
+    let (saml, now) = (&state.site.saml, Timestamp::now());
+    let incoming = match incoming {
+        None => {
+            return Ok(bad_request(
+                site,
+                "There is no SAML logout message in this address.",
+            ))
         }
+        Some(Slo::Response(incoming)) => {
+            let step = saml.continue_logout(&idp, &incoming, now).await;
+            return Ok(match step {
+                Err(refusal) => refused(&state, site, &idp, refusal, None).await,
+                ok => logout_step(site, ok),
+            });
+        }
+        Some(Slo::Request(incoming)) => incoming,
     };
-    match step {
-        Err(refusal) => refused(&state, &site, &idp, refusal, None).await,
-        ok => logout_step(&site, ok),
+    let (app, request, relay_state) = match saml.receive_logout_request(&idp, &incoming, now).await
+    {
+        Ok(received) => received,
+        Err(refusal) => return Ok(refused(&state, site, &idp, refusal, None).await),
+    };
+    // A request naming someone else leaves this browser's session alone.
+    let ends = match visitor.session_token() {
+        Some(token) => saml
+            .logout_names_session(&app, &request, token)
+            .await?
+            .then_some(token),
+        None => None,
+    };
+    let status = logout_status(visitor.session().is_some(), ends.is_some());
+    if let Some(token) = ends {
+        state.site.members.sign_out(token).await?;
     }
+    let answer = Some((&app, &request, relay_state, status));
+    let step = saml.begin_logout(&idp, ends, answer, now).await;
+    let mut response = logout_step(site, step.map_err(SsoRefusal::Failed));
+    if ends.is_some() {
+        cookies::append(&mut response, &session_cookie_removal());
+    }
+    Ok(response)
 }
 
 fn logout_step(site: &Site, step: Result<LogoutStep, SsoRefusal>) -> Response {

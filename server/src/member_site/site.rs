@@ -409,22 +409,6 @@ pub(crate) fn sign_in_again_url(return_to: &str) -> String {
     format!("/login?again=1&return_to={}", pages::query_value(return_to))
 }
 
-pub(crate) async fn current_member(
-    state: &SiteState,
-    site: &Site,
-    headers: &HeaderMap,
-) -> Result<Option<vestibule_members::MemberSession>, Response> {
-    let Some(token) = cookies::read(headers, SESSION_COOKIE) else {
-        return Ok(None);
-    };
-    state
-        .site
-        .members
-        .session(site.tenant.id, &token, Timestamp::now())
-        .await
-        .map_err(|error| unavailable(&error))
-}
-
 pub(crate) fn forbidden(site: &Site) -> Response {
     page(
         site,

@@ -32,6 +32,11 @@ pub enum ConfigError {
         variable: &'static str,
         message: String,
     },
+    #[error("{variable} is not a setting{}", closest.map(|name| format!("; did you mean {name}?")).unwrap_or_default())]
+    UnknownEnv {
+        variable: String,
+        closest: Option<&'static str>,
+    },
     #[error("{setting}: {message}")]
     Invalid {
         setting: &'static str,
@@ -238,6 +243,84 @@ pub struct SignInLimits {
     pub per_account: i64,
     pub per_address: i64,
     pub window_minutes: i64,
+}
+
+/// Every environment variable that sets something (see `Config::apply_env`), for the
+/// suggestion when one is misspelt.
+const ENV_SETTINGS: [&str; 39] = [
+    "VESTIBULE_ACME_CAA_IDENTITIES",
+    "VESTIBULE_ACME_CONTACT",
+    "VESTIBULE_ACME_DIRECTORY",
+    "VESTIBULE_ACME_ROOT",
+    "VESTIBULE_CERTIFICATE_RELOAD_SECONDS",
+    "VESTIBULE_CNAME_TARGET",
+    "VESTIBULE_DATABASE_URL",
+    "VESTIBULE_DNS_SERVERS",
+    "VESTIBULE_DOMAIN_CHECK_SECONDS",
+    "VESTIBULE_EDGE_PROXY_PROTOCOL",
+    "VESTIBULE_HTTPS_LISTEN",
+    "VESTIBULE_HTTP_LISTEN",
+    "VESTIBULE_IMIS_PRIVATE_NETWORK",
+    "VESTIBULE_IMIS_TIMEOUT_SECONDS",
+    "VESTIBULE_LISTEN",
+    "VESTIBULE_LOG",
+    "VESTIBULE_LOG_FORMAT",
+    "VESTIBULE_MEMBER_SESSION_ABSOLUTE_HOURS",
+    "VESTIBULE_MEMBER_SESSION_IDLE_MINUTES",
+    "VESTIBULE_OPERATOR_LISTEN",
+    "VESTIBULE_PROVISIONING_LEASE_SECONDS",
+    "VESTIBULE_PROVISIONING_MAX_ATTEMPTS",
+    "VESTIBULE_PROVISIONING_RETRY_SECONDS",
+    "VESTIBULE_PUBLIC_HTTPS_PORT",
+    "VESTIBULE_PUBLIC_URL",
+    "VESTIBULE_SAML_CLOCK_SKEW_SECONDS",
+    "VESTIBULE_SAML_REQUEST_LIFETIME_SECONDS",
+    "VESTIBULE_SAML_SIGN_IN_WINDOW_MINUTES",
+    "VESTIBULE_SECRET_KEY",
+    "VESTIBULE_SECRET_KEY_FILE",
+    "VESTIBULE_SESSION_ABSOLUTE_HOURS",
+    "VESTIBULE_SESSION_IDLE_MINUTES",
+    "VESTIBULE_SETUP_LINK_HOURS",
+    "VESTIBULE_SIGN_IN_FAILURES_PER_ACCOUNT",
+    "VESTIBULE_SIGN_IN_FAILURES_PER_ADDRESS",
+    "VESTIBULE_SIGN_IN_WINDOW_MINUTES",
+    "VESTIBULE_SITE_ROOT",
+    "VESTIBULE_TEST_DOMAINS",
+    "VESTIBULE_TRUSTED_PROXIES",
+];
+
+/// `VESTIBULE_` variables that are not settings: the command line's `--config`, and the test
+/// tooling's own (PostgreSQL and sandbox switches, the browser tests' hand-offs).
+const NOT_SETTINGS: [&str; 5] = [
+    "VESTIBULE_CONFIG",
+    "VESTIBULE_TEST_",
+    "VESTIBULE_E2E_",
+    "VESTIBULE_REQUIRE_",
+    "VESTIBULE_SETUP_URL",
+];
+
+/// The setting `variable` most likely meant: the nearest by edit distance, if it is near.
+fn closest_setting(variable: &str) -> Option<&'static str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut previous = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let substitution = previous + usize::from(ca != *cb);
+                previous = row[j + 1];
+                row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+            }
+        }
+        row[b.len()]
+    }
+    ENV_SETTINGS
+        .iter()
+        .map(|name| (distance(variable, name), *name))
+        .filter(|(d, _)| *d <= 6)
+        .min()
+        .map(|(_, name)| name)
 }
 
 impl Default for Config {
@@ -451,6 +534,16 @@ impl Config {
             "VESTIBULE_CERTIFICATE_RELOAD_SECONDS" => {
                 self.provisioning.reload_seconds =
                     parse("VESTIBULE_CERTIFICATE_RELOAD_SECONDS", value)?
+            }
+            other
+                if other.starts_with("VESTIBULE_")
+                    && !NOT_SETTINGS.iter().any(|prefix| other.starts_with(prefix)) =>
+            {
+                // A misspelt variable would otherwise be ignored without a word.
+                return Err(ConfigError::UnknownEnv {
+                    variable: other.to_string(),
+                    closest: closest_setting(other),
+                });
             }
             _ => {}
         }
@@ -784,6 +877,43 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_misspelt_variable_is_an_error_that_names_the_setting() {
+        let error = Config::load(None, env(&[("VESTIBULE_DATABSE_URL", "sqlite://x.db")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("VESTIBULE_DATABSE_URL is not a setting"),
+            "{error}"
+        );
+        assert!(
+            error.contains("did you mean VESTIBULE_DATABASE_URL?"),
+            "{error}"
+        );
+        let far = Config::load(None, env(&[("VESTIBULE_ZZZZZZZZZZZZZZZZZZZZ", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(!far.contains("did you mean"), "{far}");
+        // The test tooling's variables and other programs' are not settings, and not errors.
+        let others = env(&[
+            ("VESTIBULE_TEST_POSTGRES_URL", "postgres://x"),
+            ("VESTIBULE_E2E_PORT", "1"),
+            ("VESTIBULE_REQUIRE_SANDBOX", "1"),
+            ("VESTIBULE_CONFIG", "v.toml"),
+            ("PATH", "/bin"),
+        ]);
+        assert!(Config::load(None, others).is_ok());
+        // Every listed setting is one apply_env knows (its value may still be refused).
+        for name in ENV_SETTINGS {
+            let mut config = Config::default();
+            let outcome = config.apply_env(name, "");
+            assert!(
+                !matches!(outcome, Err(ConfigError::UnknownEnv { .. })),
+                "{name}"
+            );
+        }
     }
 
     #[test]

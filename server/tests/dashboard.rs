@@ -7,7 +7,6 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use tower::ServiceExt;
 use vestibule_domain::{Role, Timestamp};
 use vestibule_secrets::SecretKey;
 use vestibule_server::{dashboard_router, Config};
@@ -18,6 +17,7 @@ use vestibule_storage::testing::{for_each_backend, sqlite, TestDatabase};
 mod form_encoding;
 mod support;
 use form_encoding::{form, urlencode};
+use support::http::Reply;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -41,30 +41,9 @@ async fn dashboard(db: TestDatabase, public_url: &str) -> Dashboard {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
 impl Dashboard {
     async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 4 << 20)
-            .await
-            .expect("body");
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        support::http::send(&self.router, request).await
     }
 
     async fn call(&self, endpoint: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> Reply {

@@ -11,7 +11,6 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use imis_emulator::{Behaviour, Directory, Emulator, FailMode};
-use tower::ServiceExt;
 use vestibule_domain::{TenantId, Timestamp};
 use vestibule_members::NewDirectoryMember;
 use vestibule_server::{tenant_edge, Engines};
@@ -19,6 +18,7 @@ use vestibule_settings::SettingsInput;
 use vestibule_storage::testing::{sqlite, TestDatabase};
 
 mod support;
+use support::http::Reply;
 
 const ACME: &str = "sso.acme.localhost:8080";
 const ORIGIN: &str = "http://sso.acme.localhost:8080";
@@ -31,38 +31,6 @@ struct Site {
     imis: String,
     acme: TenantId,
     _db: TestDatabase,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .map_or("", |v| v.to_str().unwrap())
-    }
-
-    /// The `name=value` of a Set-Cookie header for `name`, with its attributes.
-    fn set_cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .find(|c| c.starts_with(&format!("{name}=")))
-    }
-
-    fn cookie_value(&self, name: &str) -> String {
-        let cookie = self.set_cookie(name).expect(name);
-        cookie[name.len() + 1..]
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string()
-    }
 }
 
 fn settings(imis: &str) -> SettingsInput {
@@ -122,21 +90,15 @@ async fn site() -> Site {
 
 impl Site {
     async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let body = String::from_utf8_lossy(&bytes).into_owned();
+        let reply = support::http::send(&self.router, request).await;
         for secret in SECRETS {
-            assert!(!body.contains(secret), "{secret} in a page: {body}");
+            assert!(
+                !reply.body.contains(secret),
+                "{secret} in a page: {}",
+                reply.body
+            );
         }
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        reply
     }
 
     async fn get(&self, host: &str, path: &str, cookie: Option<&str>) -> Reply {

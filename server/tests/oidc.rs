@@ -11,7 +11,6 @@ use axum::Router;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::Value;
-use tower::ServiceExt;
 use vestibule_domain::{Seconds, Timestamp};
 use vestibule_members::NewDirectoryMember;
 use vestibule_oidc::{ClientInput, RsaPublicKey, SigningAlgorithm, Verifier};
@@ -23,6 +22,7 @@ use vestibule_storage::testing::{sqlite, TestDatabase};
 mod form_encoding;
 mod support;
 use form_encoding::form;
+use support::http::Reply;
 
 const HOST: &str = "sso.acme.localhost:8080";
 const ISSUER: &str = "http://sso.acme.localhost:8080";
@@ -38,25 +38,6 @@ struct Provider {
     tenant: vestibule_domain::TenantId,
     members: vestibule_members::Members,
     engines: vestibule_server::Engines,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn location(&self) -> String {
-        self.headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
-    }
 }
 
 /// A query parameter of a URL (or fragment).
@@ -147,17 +128,7 @@ async fn provider(adjust: impl FnOnce(&mut ClientInput)) -> Provider {
 
 impl Provider {
     async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        support::http::send(&self.router, request).await
     }
 
     async fn get(&self, path: &str, cookie: Option<&str>, bearer: Option<&str>) -> Reply {

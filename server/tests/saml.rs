@@ -5,7 +5,7 @@
 //! lists. Responses are checked with libxmlsec1 against the tenant's published certificate.
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -25,6 +25,7 @@ use vestibule_storage::testing::{sqlite, TestDatabase};
 mod form_encoding;
 mod support;
 use form_encoding::{form, urlencode};
+use support::http::Reply;
 
 const HOST: &str = "sso.acme.localhost:8080";
 const ORIGIN: &str = "http://sso.acme.localhost:8080";
@@ -50,20 +51,12 @@ struct Idp {
     _db: TestDatabase,
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+/// The SAML answers a reply carries.
+trait SamlReply {
+    fn posted(&self) -> Posted;
 }
 
-impl Reply {
-    fn location(&self) -> String {
-        self.headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default()
-    }
-
+impl SamlReply for Reply {
     /// The auto-posting form: where it posts and what.
     fn posted(&self) -> Posted {
         assert_eq!(self.status, StatusCode::OK, "{}", self.body);
@@ -222,17 +215,7 @@ fn redirect_query(xml: &str, relay_state: Option<&str>, key: &SigningKey, sign: 
 
 impl Idp {
     async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        support::http::send(&self.router, request).await
     }
 
     async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {

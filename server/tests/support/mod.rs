@@ -2,6 +2,8 @@
 //! on a given store, with password hashing cheap enough for tests. Included with `mod support;`
 //! (the benchmark with `#[path]`).
 
+pub mod http;
+
 use vestibule_provisioning::Provisioning;
 use vestibule_secrets::SecretKey;
 use vestibule_server::{Config, Engines};

@@ -9,6 +9,7 @@ mod dashboard;
 pub mod listen;
 pub mod member_site;
 pub mod operator;
+mod security_headers;
 pub mod tenant_edge;
 
 use std::sync::Arc;

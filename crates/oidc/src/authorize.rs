@@ -433,25 +433,13 @@ impl AuthorizationRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClientSettings, SigningAlgorithm};
+    use crate::ClientSettings;
 
     const REDIRECT: &str = "https://events.example.org/cb";
 
     fn client(adjust: impl FnOnce(&mut ClientSettings)) -> Client {
-        let mut settings = ClientSettings {
-            redirect_uris: vec![REDIRECT.to_string()],
-            post_logout_redirect_uris: vec![],
-            confidential: true,
-            require_pkce: false,
-            allow_implicit: false,
-            allow_password: false,
-            algorithm: SigningAlgorithm::RS256,
-            id_token_seconds: 3600,
-            access_token_seconds: 3600,
-            consent: false,
-            consent_grace_days: 90,
-            claims: vec![],
-        };
+        let mut settings = ClientSettings::for_tests();
+        settings.redirect_uris = vec![REDIRECT.to_string()];
         adjust(&mut settings);
         Client::for_tests("events", settings)
     }

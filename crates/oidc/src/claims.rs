@@ -153,29 +153,21 @@ mod tests {
     use crate::{ClaimMapping, ClientSettings};
 
     fn client(claims: &[(&str, &str)], algorithm: SigningAlgorithm) -> Client {
-        Client::for_tests(
-            "events",
-            ClientSettings {
-                redirect_uris: vec!["https://events.example.org/cb".into()],
-                post_logout_redirect_uris: vec![],
-                confidential: true,
-                require_pkce: false,
-                allow_implicit: false,
-                allow_password: false,
-                algorithm,
-                id_token_seconds: 600,
-                access_token_seconds: 600,
-                consent: false,
-                consent_grace_days: 0,
-                claims: claims
-                    .iter()
-                    .map(|(claim, property)| ClaimMapping {
-                        claim: claim.to_string(),
-                        property: property.to_string(),
-                    })
-                    .collect(),
-            },
-        )
+        let settings = ClientSettings {
+            algorithm,
+            id_token_seconds: 600,
+            access_token_seconds: 600,
+            consent_grace_days: 0,
+            claims: claims
+                .iter()
+                .map(|(claim, property)| ClaimMapping {
+                    claim: claim.to_string(),
+                    property: property.to_string(),
+                })
+                .collect(),
+            ..ClientSettings::for_tests()
+        };
+        Client::for_tests("events", settings)
     }
 
     fn jane() -> Subject {

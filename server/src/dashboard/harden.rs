@@ -11,7 +11,7 @@ use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub fn harden(router: Router, public_origin: Arc<str>, https: bool) -> Router {
-    let mut router = router
+    let router = router
         .layer(middleware::from_fn_with_state(
             public_origin,
             same_origin_writes,
@@ -19,22 +19,8 @@ pub fn harden(router: Router, public_origin: Arc<str>, https: bool) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
         ));
-    if https {
-        router = router.layer(SetResponseHeaderLayer::overriding(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        ));
-    }
-    router
+    crate::security_headers::common(router, https)
 }
 
 /// Refuses state-changing requests sent by another site.

@@ -29,10 +29,7 @@ use site::{Scheme, SiteState};
 
 /// The member site for tenant domains over HTTPS.
 pub fn https_router(site: MemberSite) -> Router {
-    router(site, Scheme::Https).layer(SetResponseHeaderLayer::overriding(
-        header::STRICT_TRANSPORT_SECURITY,
-        HeaderValue::from_static("max-age=31536000"),
-    ))
+    router(site, Scheme::Https)
 }
 
 /// The member site for test domains over plain HTTP.
@@ -45,7 +42,7 @@ pub const MEMBER_SITE_BODY_LIMIT: usize = 64 * 1024;
 
 fn router(site: MemberSite, scheme: Scheme) -> Router {
     let state = SiteState { site, scheme };
-    Router::new()
+    let router = Router::new()
         .merge(hosted::routes())
         .merge(oidc::routes())
         .merge(saml::routes())
@@ -70,16 +67,9 @@ fn router(site: MemberSite, scheme: Scheme) -> Router {
                  base-uri 'none'",
             ),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
-        ))
+        ));
+    crate::security_headers::common(router, scheme == Scheme::Https)
 }

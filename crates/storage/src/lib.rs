@@ -24,6 +24,7 @@ mod sqlite_pool;
 mod staff;
 mod store;
 mod tenants;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use audit::{AuditEventRecord, AuditFilter};

@@ -6,10 +6,12 @@
 //! one call into the engine crates.
 
 pub mod api;
+pub mod error;
 mod layout;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod views;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -22,8 +22,9 @@ use vestibule_storage::StorageError;
 
 use vestibule_settings::{SettingsError, SettingsView, TenantSettings};
 
-use crate::api::{
-    AppError, DomainSetupView, Me, SettingsPageView, SetupView, StaffView, StepView, TenantView,
+use crate::error::AppError;
+use crate::views::{
+    DomainSetupView, Me, SettingsPageView, SetupView, StaffView, StepView, TenantView,
 };
 
 /// Everything the dashboard's server functions need, provided as Leptos context per request.

@@ -1,0 +1,101 @@
+//! Domain Setup: the tenant's SSO domain, its provisioning and release.
+
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::ssr;
+
+use crate::error::AppError;
+use crate::views::*;
+
+#[server(prefix = "/api", endpoint = "domain")]
+pub async fn domain_setup(cloud_id: String) -> Result<DomainSetupView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            ssr::domain_view(tenant.id, ssr::provisioning()?.overview(tenant.id).await?).await
+        }
+        .await,
+    )
+}
+
+/// Claims the domain and queues provisioning; the page follows the job's progress.
+#[server(prefix = "/api", endpoint = "start_provisioning")]
+pub async fn start_provisioning(
+    csrf: String,
+    cloud_id: String,
+    domain: String,
+) -> Result<DomainSetupView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let overview = ssr::provisioning()?
+                .start(tenant.id, &domain, ssr::now())
+                .await?;
+            record_domain_change(&caller, &tenant, "domain.provision", &overview).await;
+            ssr::domain_view(tenant.id, Some(overview)).await
+        }
+        .await,
+    )
+}
+
+/// Provisioning asked for (again): the audit log names the domain.
+#[cfg(feature = "ssr")]
+async fn record_domain_change(
+    caller: &vestibule_staff::CurrentStaff,
+    tenant: &vestibule_domain::Tenant,
+    action: &str,
+    overview: &vestibule_provisioning::DomainOverview,
+) {
+    let domain = overview.domain.to_string();
+    let after = serde_json::json!({ "domain": domain });
+    ssr::record_change(caller, Some(tenant.id), action, domain, None, Some(&after)).await;
+}
+
+#[server(prefix = "/api", endpoint = "retry_provisioning")]
+pub async fn retry_provisioning(
+    csrf: String,
+    cloud_id: String,
+) -> Result<DomainSetupView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let overview = ssr::provisioning()?.retry(tenant.id, ssr::now()).await?;
+            record_domain_change(&caller, &tenant, "domain.retry", &overview).await;
+            ssr::domain_view(tenant.id, Some(overview)).await
+        }
+        .await,
+    )
+}
+
+/// Releases the domain. `confirm` must repeat the domain name: releasing breaks every SSO
+/// connection that uses it.
+#[server(prefix = "/api", endpoint = "release_domain")]
+pub async fn release_domain(
+    csrf: String,
+    cloud_id: String,
+    confirm: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            ssr::release_domain(tenant.id, &confirm).await?;
+            let before = serde_json::json!({ "domain": confirm.trim() });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "domain.release",
+                confirm.trim().to_string(),
+                Some(&before),
+                None,
+            )
+            .await;
+            Ok(())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,212 @@
+//! Members: the built-in directory, sign-in events, and the logo.
+
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::ssr;
+
+use crate::error::AppError;
+use crate::views::*;
+
+#[server(prefix = "/api", endpoint = "members")]
+pub async fn tenant_members(cloud_id: String) -> Result<MembersPageView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let members = ssr::members()?;
+            let directory = members
+                .directory(tenant.id)
+                .await?
+                .into_iter()
+                .map(|m| DirectoryMemberView {
+                    id: m.id,
+                    name: format!("{} {}", m.given_name, m.family_name)
+                        .trim()
+                        .to_string(),
+                    username: m.username,
+                    email: m.email,
+                    created_at: m.created_at.to_utc_string(),
+                })
+                .collect();
+            let events = members
+                .sign_in_events(tenant.id, 50)
+                .await?
+                .into_iter()
+                .map(|e| SignInEventView {
+                    at: e.at.to_utc_string(),
+                    ok: e.outcome == "signed in",
+                    source: if e.source == "imis" {
+                        "iMIS"
+                    } else {
+                        "Member directory"
+                    }
+                    .to_string(),
+                    member: e.member,
+                    outcome: e.outcome,
+                    detail: e.detail,
+                })
+                .collect();
+            Ok(MembersPageView {
+                identity_source: members
+                    .identity_source(tenant.id)
+                    .await?
+                    .as_str()
+                    .to_string(),
+                site_url: ssr::member_site(&tenant).await?,
+                directory,
+                events,
+            })
+        }
+        .await,
+    )
+}
+
+/// Adds a member to the tenant's member directory.
+#[server(prefix = "/api", endpoint = "add_member")]
+pub async fn add_member(
+    csrf: String,
+    cloud_id: String,
+    username: String,
+    email: String,
+    given_name: String,
+    family_name: String,
+    password: String,
+) -> Result<String, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let added = ssr::members()?
+                .add_directory_member(
+                    tenant.id,
+                    vestibule_members::NewDirectoryMember {
+                        username,
+                        email,
+                        given_name,
+                        family_name,
+                        password,
+                    },
+                    ssr::now(),
+                )
+                .await?;
+            let after = serde_json::json!({
+                "username": added.username,
+                "email": added.email,
+                "given_name": added.given_name,
+                "family_name": added.family_name,
+            });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "member.add",
+                added.username.clone(),
+                None,
+                Some(&after),
+            )
+            .await;
+            Ok(added.username)
+        }
+        .await,
+    )
+}
+
+/// Sets a new password for a directory member.
+#[server(prefix = "/api", endpoint = "set_member_password")]
+pub async fn set_member_password(
+    csrf: String,
+    cloud_id: String,
+    id: i64,
+    password: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let members = ssr::members()?;
+            members
+                .set_directory_password(tenant.id, id, &password, ssr::now())
+                .await?;
+            let target = member_target(&members, tenant.id, id).await?;
+            let after = serde_json::json!({ "password": "set" });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "member.set_password",
+                target,
+                None,
+                Some(&after),
+            )
+            .await;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Removes a directory member, ends their sessions and revokes their tokens.
+#[server(prefix = "/api", endpoint = "remove_member")]
+pub async fn remove_member(csrf: String, cloud_id: String, id: i64) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let members = ssr::members()?;
+            let target = member_target(&members, tenant.id, id).await?;
+            members
+                .remove_directory_member(tenant.id, id, ssr::now())
+                .await?;
+            let before = serde_json::json!({ "username": target });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "member.remove",
+                target,
+                Some(&before),
+                None,
+            )
+            .await;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Removes the logo from the hosted pages.
+/// A directory member's username for the audit log.
+#[cfg(feature = "ssr")]
+async fn member_target(
+    members: &vestibule_members::Members,
+    tenant: vestibule_domain::TenantId,
+    id: i64,
+) -> Result<String, AppError> {
+    Ok(members
+        .directory(tenant)
+        .await?
+        .into_iter()
+        .find(|member| member.id == id)
+        .map_or_else(|| format!("member #{id}"), |member| member.username))
+}
+
+#[server(prefix = "/api", endpoint = "remove_logo")]
+pub async fn remove_logo(csrf: String, cloud_id: String) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            ssr::members()?.remove_logo(tenant.id).await?;
+            let before = serde_json::json!({ "logo": true });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "branding.remove_logo",
+                "Logo".to_string(),
+                Some(&before),
+                None,
+            )
+            .await;
+            Ok(())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,26 @@
+//! The server functions, one module per dashboard page, with the view models
+//! ([`crate::views`]) and the error type ([`crate::error`]) they answer with. Every server
+//! function is a public HTTP endpoint, so each one first establishes who is calling; every
+//! state-changing one also checks the session's CSRF token.
+
+mod audit;
+mod domain;
+#[cfg(feature = "ssr")]
+mod form;
+mod members;
+mod oidc;
+mod saml;
+mod session;
+mod settings;
+mod tenants;
+
+pub use crate::error::AppError;
+pub use crate::views::*;
+pub use audit::*;
+pub use domain::*;
+pub use members::*;
+pub use oidc::*;
+pub use saml::*;
+pub use session::*;
+pub use settings::*;
+pub use tenants::*;

@@ -1,0 +1,370 @@
+//! OIDC Client Apps: registration, secrets, editing and the ID token preview.
+
+// A server function takes one argument per form field, so a whole form has many.
+#![allow(clippy::too_many_arguments)]
+
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::ssr;
+
+#[cfg(feature = "ssr")]
+use super::form::{lines, minutes};
+use crate::error::AppError;
+use crate::views::*;
+
+#[server(prefix = "/api", endpoint = "oidc_apps")]
+pub async fn oidc_apps(cloud_id: String) -> Result<OidcAppsView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let clients = ssr::oidc_clients()?;
+            let now = ssr::now();
+            let mut apps = Vec::new();
+            for client in clients.list(tenant.id).await? {
+                let secrets = clients
+                    .secrets(&client, now)
+                    .await?
+                    .into_iter()
+                    .map(|s| SecretView {
+                        created_at: s.created_at.to_utc_string(),
+                        expires_at: s.expires_at.map(|t| t.to_utc_string()),
+                        last_used_at: s.last_used_at.map(|t| t.to_utc_string()),
+                    })
+                    .collect();
+                let settings = &client.settings;
+                let mut flows = vec!["Authorization code".to_string()];
+                if settings.require_pkce {
+                    flows[0].push_str(" (PKCE required)");
+                }
+                if settings.allow_implicit {
+                    flows.push("Implicit".to_string());
+                }
+                if settings.allow_password {
+                    flows.push("Password (ROPC)".to_string());
+                }
+                apps.push(OidcAppView {
+                    client_id: client.client_id.clone(),
+                    name: client.name.clone(),
+                    redirect_uris: settings.redirect_uris.clone(),
+                    post_logout_redirect_uris: settings.post_logout_redirect_uris.clone(),
+                    confidential: settings.confidential,
+                    flows,
+                    algorithm: settings.algorithm.as_str().to_string(),
+                    consent: settings.consent,
+                    secrets,
+                });
+            }
+            Ok(OidcAppsView {
+                issuer: ssr::member_site(&tenant).await?,
+                apps,
+            })
+        }
+        .await,
+    )
+}
+
+/// Registers an OIDC client app. Checkboxes arrive only when ticked.
+#[server(prefix = "/api", endpoint = "create_oidc_app")]
+pub async fn create_oidc_app(
+    csrf: String,
+    cloud_id: String,
+    name: String,
+    redirect_uris: String,
+    #[server(default)] post_logout_redirect_uris: String,
+    #[server(default)] public: Option<String>,
+    #[server(default)] implicit: Option<String>,
+    #[server(default)] password: Option<String>,
+    #[server(default)] consent: Option<String>,
+    algorithm: String,
+) -> Result<ShownOnceView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let input = vestibule_oidc::ClientInput {
+                name,
+                redirect_uris: lines(&redirect_uris),
+                post_logout_redirect_uris: lines(&post_logout_redirect_uris),
+                confidential: public.is_none(),
+                allow_implicit: implicit.is_some(),
+                allow_password: password.is_some(),
+                consent: consent.is_some(),
+                algorithm,
+                ..vestibule_oidc::ClientInput::default()
+            };
+            let (client, shown) = ssr::oidc_clients()?
+                .create(tenant.id, input, ssr::now())
+                .await?;
+            let after = oidc_edit_view(client.clone());
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "oidc_app.create",
+                oidc_target(&after),
+                None,
+                Some(&after),
+            )
+            .await;
+            Ok(ShownOnceView {
+                client_id: client.client_id,
+                client_secret: shown.client_secret,
+            })
+        }
+        .await,
+    )
+}
+
+/// A new client secret; the current ones keep working for `overlap_hours`.
+#[server(prefix = "/api", endpoint = "rotate_oidc_secret")]
+pub async fn rotate_oidc_secret(
+    csrf: String,
+    cloud_id: String,
+    client_id: String,
+    overlap_hours: i64,
+) -> Result<ShownOnceView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            if !(0..=24 * 30).contains(&overlap_hours) {
+                return Err(AppError::Invalid(
+                    "The overlap is 0 to 720 hours.".to_string(),
+                ));
+            }
+            let clients = ssr::oidc_clients()?;
+            let secret = clients
+                .rotate_secret(
+                    tenant.id,
+                    &client_id,
+                    vestibule_domain::Seconds::hours(overlap_hours),
+                    ssr::now(),
+                )
+                .await?;
+            // What changed is a secret: the log says that it was rotated, and the overlap.
+            let view = oidc_edit_view(clients.get(tenant.id, &client_id).await?);
+            let after = serde_json::json!({ "overlap_hours": overlap_hours });
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "oidc_app.rotate_secret",
+                oidc_target(&view),
+                None,
+                Some(&after),
+            )
+            .await;
+            Ok(ShownOnceView {
+                client_id,
+                client_secret: Some(secret),
+            })
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "delete_oidc_app")]
+pub async fn delete_oidc_app(
+    csrf: String,
+    cloud_id: String,
+    client_id: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let clients = ssr::oidc_clients()?;
+            let before = oidc_edit_view(clients.get(tenant.id, &client_id).await?);
+            clients.delete(tenant.id, &client_id).await?;
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "oidc_app.delete",
+                oidc_target(&before),
+                Some(&before),
+                None,
+            )
+            .await;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "oidc_app")]
+pub async fn oidc_app(cloud_id: String, client_id: String) -> Result<OidcAppEditView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let client = ssr::oidc_clients()?.get(tenant.id, &client_id).await?;
+            Ok(oidc_edit_view(client))
+        }
+        .await,
+    )
+}
+
+/// An app as its edit form shows it; also what the audit log records of it.
+#[cfg(feature = "ssr")]
+fn oidc_edit_view(client: vestibule_oidc::Client) -> OidcAppEditView {
+    let settings = client.settings;
+    OidcAppEditView {
+        client_id: client.client_id,
+        name: client.name,
+        redirect_uris: settings.redirect_uris.join("\n"),
+        post_logout_redirect_uris: settings.post_logout_redirect_uris.join("\n"),
+        confidential: settings.confidential,
+        require_pkce: settings.require_pkce,
+        implicit: settings.allow_implicit,
+        password: settings.allow_password,
+        algorithm: settings.algorithm.as_str().to_string(),
+        id_token_minutes: settings.id_token_seconds / 60,
+        access_token_minutes: settings.access_token_seconds / 60,
+        consent: settings.consent,
+        consent_grace_days: settings.consent_grace_days,
+        claims: settings
+            .claims
+            .iter()
+            .map(|m| format!("{} = {}", m.claim, m.property))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+/// How an app is named in the audit log.
+#[cfg(feature = "ssr")]
+fn oidc_target(view: &OidcAppEditView) -> String {
+    format!("{} ({})", view.name, view.client_id)
+}
+
+/// `claim = Property` lines; blank lines are skipped.
+#[cfg(feature = "ssr")]
+fn claim_mappings(text: &str) -> Result<Vec<vestibule_oidc::ClaimMapping>, AppError> {
+    lines(text)
+        .iter()
+        .enumerate()
+        .map(|(index, line)| match line.split_once('=') {
+            Some((claim, property)) => Ok(vestibule_oidc::ClaimMapping {
+                claim: claim.trim().to_string(),
+                property: property.trim().to_string(),
+            }),
+            None => Err(AppError::Invalid(format!(
+                "Claim mapping line {}: write it as claim = Property, e.g. email = Email.",
+                index + 1
+            ))),
+        })
+        .collect()
+}
+
+/// Saves an edited app. The app's type (confidential or public) stays as created; switching to
+/// HS512 issues a new client secret (ID tokens are signed with it), shown once.
+#[server(prefix = "/api", endpoint = "update_oidc_app")]
+#[allow(clippy::too_many_arguments)]
+pub async fn update_oidc_app(
+    csrf: String,
+    cloud_id: String,
+    client_id: String,
+    name: String,
+    redirect_uris: String,
+    #[server(default)] post_logout_redirect_uris: String,
+    #[server(default)] require_pkce: Option<String>,
+    #[server(default)] implicit: Option<String>,
+    #[server(default)] password: Option<String>,
+    #[server(default)] consent: Option<String>,
+    consent_grace_days: String,
+    algorithm: String,
+    id_token_minutes: String,
+    access_token_minutes: String,
+    #[server(default)] claims: String,
+) -> Result<ShownOnceView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let clients = ssr::oidc_clients()?;
+            let existing = clients.get(tenant.id, &client_id).await?;
+            let before = oidc_edit_view(existing.clone());
+            let input = vestibule_oidc::ClientInput {
+                name,
+                redirect_uris: lines(&redirect_uris),
+                post_logout_redirect_uris: lines(&post_logout_redirect_uris),
+                confidential: existing.settings.confidential,
+                require_pkce: require_pkce.is_some(),
+                allow_implicit: implicit.is_some(),
+                allow_password: password.is_some(),
+                algorithm,
+                id_token_minutes: minutes("ID token lifetime", &id_token_minutes)?,
+                access_token_minutes: minutes("Access token lifetime", &access_token_minutes)?,
+                consent: consent.is_some(),
+                consent_grace_days: minutes("Consent remembered for", &consent_grace_days)?,
+                claims: claim_mappings(&claims)?,
+            };
+            let (client, shown) = clients
+                .update(tenant.id, &client_id, input, ssr::now())
+                .await?;
+            let after = oidc_edit_view(client.clone());
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "oidc_app.update",
+                oidc_target(&after),
+                Some(&before),
+                Some(&after),
+            )
+            .await;
+            Ok(ShownOnceView {
+                client_id: client.client_id,
+                client_secret: shown.client_secret,
+            })
+        }
+        .await,
+    )
+}
+
+/// The ID token the app would receive for a member now, as pretty JSON (unsigned): checks a
+/// claim mapping against a real profile before a vendor sees it.
+#[server(prefix = "/api", endpoint = "preview_oidc_id_token")]
+pub async fn preview_oidc_id_token(
+    csrf: String,
+    cloud_id: String,
+    client_id: String,
+    username: String,
+) -> Result<String, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let client = ssr::oidc_clients()?.get(tenant.id, &client_id).await?;
+            if username.trim().is_empty() {
+                return Err(AppError::Invalid(
+                    "Enter the username of a member to preview.".to_string(),
+                ));
+            }
+            let member = ssr::members()?
+                .find_member(tenant.id, &username)
+                .await
+                .map_err(|error| match error {
+                    vestibule_members::MembersError::NotFound => AppError::Invalid(format!(
+                        "There is no member {} in the member directory.",
+                        username.trim()
+                    )),
+                    error @ (vestibule_members::MembersError::NotConfigured(_)
+                    | vestibule_members::MembersError::ImisUnavailable(_)
+                    | vestibule_members::MembersError::ProfileUnavailable(_)) => {
+                        AppError::Conflict(format!("The member could not be read: {error}."))
+                    }
+                    error => error.into(),
+                })?;
+            let subject = vestibule_oidc::Subject {
+                sub: member.subject,
+                attributes: member.attributes,
+            };
+            let issuer = ssr::member_site(&tenant)
+                .await?
+                .unwrap_or_else(|| "https://<your SSO domain>".to_string());
+            let claims = vestibule_oidc::preview_id_token(&issuer, &client, &subject, ssr::now());
+            serde_json::to_string_pretty(&claims).map_err(|_| AppError::Internal)
+        }
+        .await,
+    )
+}

@@ -1,0 +1,432 @@
+//! SAML Client Apps: metadata import, the app form, and the IdP's own metadata.
+
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::ssr;
+
+#[cfg(feature = "ssr")]
+use super::form::{lines, minutes};
+use crate::error::AppError;
+use crate::views::*;
+
+#[cfg(feature = "ssr")]
+fn name_id_format_key(format: vestibule_saml::NameIdFormat) -> &'static str {
+    use vestibule_saml::NameIdFormat;
+    match format {
+        NameIdFormat::Unspecified => "unspecified",
+        NameIdFormat::EmailAddress => "email_address",
+        NameIdFormat::Persistent => "persistent",
+        NameIdFormat::Transient => "transient",
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn logout_binding_key(binding: vestibule_saml::LogoutBinding) -> &'static str {
+    match binding {
+        vestibule_saml::LogoutBinding::Redirect => "redirect",
+        vestibule_saml::LogoutBinding::Post => "post",
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn signed_key(signed: vestibule_saml::SignedPartsSetting) -> &'static str {
+    use vestibule_saml::SignedPartsSetting;
+    match signed {
+        SignedPartsSetting::Assertion => "assertion",
+        SignedPartsSetting::Response => "response",
+        SignedPartsSetting::Both => "both",
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn pem(der: &[u8]) -> String {
+    vestibule_saml::certificate_pem(der)
+}
+
+#[cfg(feature = "ssr")]
+fn consumer_lines(consumers: &[vestibule_saml::AssertionConsumer]) -> String {
+    let mut sorted = consumers.to_vec();
+    sorted.sort_by_key(|acs| (!acs.is_default, acs.index));
+    sorted
+        .iter()
+        .map(|acs| format!("{} {}", acs.index, acs.url))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The form as the engine takes it: every field checked there, the text shapes here.
+#[cfg(feature = "ssr")]
+fn saml_input(form: SamlAppForm) -> Result<vestibule_saml::SamlAppInput, AppError> {
+    use vestibule_saml::{AssertionConsumer, AttributeMapping, NameIdFormat, SignedPartsSetting};
+    let mut consumers = Vec::new();
+    for (line_number, line) in lines(&form.assertion_consumers).iter().enumerate() {
+        let (index, url) = match line.split_once(char::is_whitespace) {
+            Some((index, url)) if index.chars().all(|c| c.is_ascii_digit()) => (
+                index.parse::<u32>().map_err(|_| {
+                    AppError::Invalid(format!(
+                        "Assertion consumer service line {}: the index is too large.",
+                        line_number + 1
+                    ))
+                })?,
+                url.trim(),
+            ),
+            _ => (
+                u32::try_from(line_number).unwrap_or(u32::MAX),
+                line.as_str(),
+            ),
+        };
+        consumers.push(AssertionConsumer {
+            url: url.to_string(),
+            index,
+            is_default: line_number == 0,
+        });
+    }
+    let attributes = lines(&form.attributes)
+        .iter()
+        .enumerate()
+        .map(|(index, line)| match line.split_once('=') {
+            Some((attribute, property)) => Ok(AttributeMapping {
+                attribute: attribute.trim().to_string(),
+                property: property.trim().to_string(),
+            }),
+            None => Err(AppError::Invalid(format!(
+                "Attribute line {}: write it as attribute = Property, e.g. email = Email.",
+                index + 1
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let name_id_format = match form.name_id_format.as_str() {
+        "unspecified" => NameIdFormat::Unspecified,
+        "email_address" => NameIdFormat::EmailAddress,
+        "persistent" => NameIdFormat::Persistent,
+        "transient" => NameIdFormat::Transient,
+        _ => return Err(AppError::Invalid("Choose a NameID format.".to_string())),
+    };
+    let signed = match form.signed.as_str() {
+        "assertion" => SignedPartsSetting::Assertion,
+        "response" => SignedPartsSetting::Response,
+        "both" => SignedPartsSetting::Both,
+        _ => return Err(AppError::Invalid("Choose what is signed.".to_string())),
+    };
+    let single_logout = Some(form.single_logout.trim().to_string()).filter(|s| !s.is_empty());
+    let single_logout_binding = match form.single_logout_binding.as_str() {
+        "" | "redirect" => vestibule_saml::LogoutBinding::Redirect,
+        "post" => vestibule_saml::LogoutBinding::Post,
+        _ => {
+            return Err(AppError::Invalid(
+                "Choose how logout messages are sent.".to_string(),
+            ))
+        }
+    };
+    let sp_certificate = Some(form.sp_certificate.trim().to_string()).filter(|s| !s.is_empty());
+    let sp_encryption_certificate =
+        Some(form.sp_encryption_certificate.trim().to_string()).filter(|s| !s.is_empty());
+    Ok(vestibule_saml::SamlAppInput {
+        name: form.name,
+        entity_id: form.entity_id.trim().to_string(),
+        assertion_consumers: consumers,
+        single_logout,
+        single_logout_binding,
+        name_id_format,
+        unspecified_is_imis_id: form.unspecified_is_imis_id.is_some(),
+        sp_may_request_name_id_format: form.sp_may_request_name_id_format.is_some(),
+        attributes,
+        signed,
+        require_signed_requests: form.require_signed_requests.is_some(),
+        sp_certificate,
+        assertion_minutes: minutes("Assertion lifetime", &form.assertion_minutes)?,
+        default_relay_state: form.default_relay_state.trim().to_string(),
+        encrypt_assertions: form.encrypt_assertions.is_some(),
+        sp_encryption_certificate,
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn saml_form(app: &vestibule_saml::SamlApp) -> SamlAppForm {
+    let settings = &app.settings;
+    SamlAppForm {
+        name: app.name.clone(),
+        entity_id: app.entity_id.clone(),
+        assertion_consumers: consumer_lines(&settings.assertion_consumers),
+        single_logout: settings.single_logout.clone().unwrap_or_default(),
+        single_logout_binding: logout_binding_key(settings.single_logout_binding).to_string(),
+        name_id_format: name_id_format_key(settings.name_id_format).to_string(),
+        unspecified_is_imis_id: settings.unspecified_is_imis_id.then(|| "on".to_string()),
+        sp_may_request_name_id_format: settings
+            .sp_may_request_name_id_format
+            .then(|| "on".to_string()),
+        attributes: settings
+            .attributes
+            .iter()
+            .map(|m| format!("{} = {}", m.attribute, m.property))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        signed: signed_key(settings.signed).to_string(),
+        require_signed_requests: settings.require_signed_requests.then(|| "on".to_string()),
+        sp_certificate: settings
+            .sp_certificate
+            .as_deref()
+            .map(pem)
+            .unwrap_or_default(),
+        assertion_minutes: (settings.assertion_seconds / 60).to_string(),
+        default_relay_state: settings.default_relay_state.clone(),
+        encrypt_assertions: settings.encrypt_assertions.then(|| "on".to_string()),
+        sp_encryption_certificate: settings
+            .sp_encryption_certificate
+            .as_deref()
+            .map(pem)
+            .unwrap_or_default(),
+    }
+}
+
+/// How an app is named in the audit log.
+#[cfg(feature = "ssr")]
+fn saml_target(app: &vestibule_saml::SamlApp) -> String {
+    format!("{} ({})", app.name, app.app_id)
+}
+
+/// The form for a new app: the engine's defaults.
+#[cfg(feature = "ssr")]
+fn new_saml_form() -> SamlAppForm {
+    let input = vestibule_saml::SamlAppInput::default();
+    SamlAppForm {
+        name_id_format: name_id_format_key(input.name_id_format).to_string(),
+        attributes: input
+            .attributes
+            .iter()
+            .map(|m| format!("{} = {}", m.attribute, m.property))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        signed: signed_key(input.signed).to_string(),
+        assertion_minutes: input.assertion_minutes.to_string(),
+        ..SamlAppForm::default()
+    }
+}
+
+#[server(prefix = "/api", endpoint = "saml_apps")]
+pub async fn saml_apps(cloud_id: String) -> Result<SamlAppsView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let saml = ssr::saml()?;
+            let origin = ssr::member_site(&tenant).await?;
+            let idp = match &origin {
+                Some(origin) => {
+                    let key = saml
+                        .keys
+                        .signing_key(tenant.id, tenant.cloud_id.as_str(), ssr::now())
+                        .await?;
+                    Some(SamlIdpView {
+                        metadata_url: format!("{origin}/saml/metadata"),
+                        entity_id: format!("{origin}/saml/metadata"),
+                        single_sign_on: format!("{origin}/saml/sso"),
+                        single_logout: format!("{origin}/saml/slo"),
+                        certificate_pem: pem(&key.certificate_der),
+                        certificate_url: format!("{origin}/saml/certificate.pem"),
+                    })
+                }
+                None => None,
+            };
+            let apps = saml
+                .apps
+                .list(tenant.id)
+                .await?
+                .into_iter()
+                .map(|app| {
+                    let mut consumers = app.settings.assertion_consumers.clone();
+                    consumers.sort_by_key(|acs| (!acs.is_default, acs.index));
+                    SamlAppView {
+                        idp_initiated_link: origin
+                            .as_ref()
+                            .map(|origin| format!("{origin}/saml/idp/{}", app.app_id)),
+                        app_id: app.app_id,
+                        name: app.name,
+                        entity_id: app.entity_id,
+                        assertion_consumers: consumers
+                            .iter()
+                            .map(|acs| format!("{} (index {})", acs.url, acs.index))
+                            .collect(),
+                        single_logout: app.settings.single_logout,
+                        name_id_format: app.settings.name_id_format.uri().to_string(),
+                        signed: signed_key(app.settings.signed).to_string(),
+                        require_signed_requests: app.settings.require_signed_requests,
+                        encrypt_assertions: app.settings.encrypt_assertions,
+                    }
+                })
+                .collect();
+            Ok(SamlAppsView {
+                idp,
+                apps,
+                new_app: new_saml_form(),
+            })
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "create_saml_app")]
+pub async fn create_saml_app(
+    csrf: String,
+    cloud_id: String,
+    form: SamlAppForm,
+) -> Result<String, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let app = ssr::saml()?
+                .apps
+                .create(tenant.id, saml_input(form)?, ssr::now())
+                .await?;
+            let target = saml_target(&app);
+            let after = saml_form(&app);
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "saml_app.create",
+                target,
+                None,
+                Some(&after),
+            )
+            .await;
+            Ok(app.app_id)
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "saml_app")]
+pub async fn saml_app(cloud_id: String, app_id: String) -> Result<SamlAppForm, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let app = ssr::saml()?.apps.get(tenant.id, &app_id).await?;
+            Ok(saml_form(&app))
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "update_saml_app")]
+pub async fn update_saml_app(
+    csrf: String,
+    cloud_id: String,
+    app_id: String,
+    form: SamlAppForm,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let apps = ssr::saml()?.apps;
+            let before = saml_form(&apps.get(tenant.id, &app_id).await?);
+            let app = apps
+                .update(tenant.id, &app_id, saml_input(form)?, ssr::now())
+                .await?;
+            let target = saml_target(&app);
+            let after = saml_form(&app);
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "saml_app.update",
+                target,
+                Some(&before),
+                Some(&after),
+            )
+            .await;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/api", endpoint = "delete_saml_app")]
+pub async fn delete_saml_app(
+    csrf: String,
+    cloud_id: String,
+    app_id: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let apps = ssr::saml()?.apps;
+            let app = apps.get(tenant.id, &app_id).await?;
+            apps.delete(tenant.id, &app_id).await?;
+            let target = saml_target(&app);
+            let before = saml_form(&app);
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "saml_app.delete",
+                target,
+                Some(&before),
+                None,
+            )
+            .await;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Reads pasted service provider metadata into the app form, saving nothing.
+#[server(prefix = "/api", endpoint = "preview_saml_metadata")]
+pub async fn preview_saml_metadata(
+    csrf: String,
+    cloud_id: String,
+    metadata: String,
+) -> Result<SamlMetadataPreview, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let parsed = vestibule_saml::parse_sp_metadata(metadata.trim()).map_err(|problem| {
+                AppError::Invalid(format!("The metadata cannot be imported: {problem}."))
+            })?;
+            let defaults = new_saml_form();
+            let name = parsed
+                .entity_id
+                .split("://")
+                .nth(1)
+                .and_then(|rest| rest.split(['/', ':']).next())
+                .unwrap_or(&parsed.entity_id)
+                .to_string();
+            let form = SamlAppForm {
+                name,
+                entity_id: parsed.entity_id,
+                assertion_consumers: consumer_lines(&parsed.assertion_consumers),
+                single_logout: parsed.single_logout.unwrap_or_default(),
+                single_logout_binding: logout_binding_key(parsed.single_logout_binding).to_string(),
+                name_id_format: parsed
+                    .name_id_format
+                    .map_or(defaults.name_id_format.clone(), |format| {
+                        name_id_format_key(format).to_string()
+                    }),
+                require_signed_requests: (parsed.authn_requests_signed
+                    && parsed.signing_certificate.is_some())
+                .then(|| "on".to_string()),
+                sp_certificate: parsed
+                    .signing_certificate
+                    .as_deref()
+                    .map(pem)
+                    .unwrap_or_default(),
+                // Offered, not switched on: the admin decides to encrypt.
+                sp_encryption_certificate: parsed
+                    .encryption_certificate
+                    .as_deref()
+                    .map(pem)
+                    .unwrap_or_default(),
+                ..defaults
+            };
+            Ok(SamlMetadataPreview {
+                form,
+                notes: parsed.notes,
+            })
+        }
+        .await,
+    )
+}

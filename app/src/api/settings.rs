@@ -1,0 +1,144 @@
+//! Settings: the iMIS connection (secrets write-only) and branding.
+
+// A server function takes one argument per form field, so a whole form has many.
+#![allow(clippy::too_many_arguments)]
+
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::ssr;
+
+use crate::error::AppError;
+use crate::views::*;
+
+#[server(prefix = "/api", endpoint = "settings")]
+pub async fn tenant_settings(cloud_id: String) -> Result<SettingsPageView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let view = ssr::settings()?.get(tenant.id).await?;
+            ssr::settings_view(&tenant, view).await
+        }
+        .await,
+    )
+}
+
+/// Saves the Settings form. Secret fields left empty keep the stored secrets.
+#[server(prefix = "/api", endpoint = "save_settings")]
+pub async fn save_settings(
+    csrf: String,
+    cloud_id: String,
+    imis_base_url: String,
+    oidc_client_id: String,
+    oidc_client_secret: String,
+    oidc_sso_page: String,
+    saml_client_id: String,
+    saml_client_secret: String,
+    saml_sso_page: String,
+    api_username: String,
+    api_password: String,
+    profile_iqa: String,
+    brand_name: String,
+    brand_colour: String,
+    sign_in_text: String,
+    support_contact: String,
+    #[server(default)] identity_source: String,
+) -> Result<SettingsPageView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let input = vestibule_settings::SettingsInput {
+                imis_base_url,
+                oidc_client_id,
+                oidc_client_secret,
+                oidc_sso_page,
+                saml_client_id,
+                saml_client_secret,
+                saml_sso_page,
+                api_username,
+                api_password,
+                profile_iqa,
+                brand_name,
+                brand_colour,
+                sign_in_text,
+                support_contact,
+                identity_source,
+            };
+            // Secrets are write-only: the log says which were replaced, never their values.
+            let replaced: Vec<&str> = [
+                ("oidc_client_secret", &input.oidc_client_secret),
+                ("saml_client_secret", &input.saml_client_secret),
+                ("api_password", &input.api_password),
+            ]
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, _)| name)
+            .collect();
+            let settings = ssr::settings()?;
+            let before = settings_snapshot(&settings.get(tenant.id).await?, &[]);
+            let view = settings.save(tenant.id, input, ssr::now()).await?;
+            let after = settings_snapshot(&view, &replaced);
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                "settings.save",
+                "Settings".to_string(),
+                Some(&before),
+                Some(&after),
+            )
+            .await;
+            ssr::settings_view(&tenant, view).await
+        }
+        .await,
+    )
+}
+
+/// Settings as the audit log records them: no secret, only whether each is set, and which the
+/// change replaced.
+#[cfg(feature = "ssr")]
+fn settings_snapshot(
+    view: &vestibule_settings::SettingsView,
+    replaced: &[&str],
+) -> serde_json::Value {
+    serde_json::json!({
+        "imis_base_url": view.imis_base_url,
+        "oidc_client_id": view.oidc.client_id,
+        "oidc_has_secret": view.oidc.has_secret,
+        "oidc_sso_page": view.oidc.sso_page,
+        "saml_client_id": view.saml.client_id,
+        "saml_has_secret": view.saml.has_secret,
+        "saml_sso_page": view.saml.sso_page,
+        "api_username": view.api_username,
+        "has_api_password": view.has_api_password,
+        "profile_iqa": view.profile_iqa,
+        "brand_name": view.brand_name,
+        "brand_colour": view.brand_colour,
+        "sign_in_text": view.sign_in_text,
+        "support_contact": view.support_contact,
+        "identity_source": view.identity_source,
+        "replaced": replaced,
+    })
+}
+
+/// Runs Test connection on the saved Settings.
+#[server(prefix = "/api", endpoint = "test_connection")]
+pub async fn test_connection(csrf: String, cloud_id: String) -> Result<Vec<CheckView>, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let steps = ssr::settings()?.test_connection(tenant.id).await?;
+            Ok(steps
+                .into_iter()
+                .map(|s| CheckView {
+                    step: s.step,
+                    ok: s.ok,
+                    detail: s.detail,
+                })
+                .collect())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,315 @@
+//! The view models the pages render and the forms they send back: everything that crosses the
+//! wire besides errors.
+
+use serde::{Deserialize, Serialize};
+
+/// The signed-in staff member, as the pages need them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub email: String,
+    pub is_operator: bool,
+    /// A tenant admin's own Cloud ID.
+    pub cloud_id: Option<String>,
+    /// Echoed by every state-changing form.
+    pub csrf: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantView {
+    pub cloud_id: String,
+    pub display_name: String,
+    pub created_at: String,
+}
+
+/// One page of the tenant list, and where it sits in the whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantListView {
+    pub tenants: Vec<TenantView>,
+    /// How many tenants match, on every page.
+    pub total: i64,
+    /// Counting from 1.
+    pub page: u32,
+    pub pages: u32,
+    pub per_page: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffView {
+    pub email: String,
+    pub role: String,
+    pub active: bool,
+    pub created_at: String,
+}
+
+/// A freshly invited staff member and the one-time link to hand them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub email: String,
+    pub setup_url: String,
+}
+
+/// A tenant's domain as the Domain Setup page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainSetupView {
+    /// "Not Provisioned", "Provisioning", "Online", "Offline" or "Failed".
+    pub status: String,
+    /// "none", "provisioning", "online", "offline" or "failed".
+    pub state: String,
+    /// The domain as people read it (internationalised names in their own script).
+    pub domain: Option<String>,
+    /// The ASCII form, as it goes into DNS.
+    pub domain_ascii: Option<String>,
+    pub cname_target: String,
+    pub steps: Vec<StepView>,
+    /// Why provisioning failed or is waiting to retry, or why renewal failed.
+    pub message: String,
+    /// The last check's finding when the domain is Offline.
+    pub check_message: String,
+    pub checked_at: Option<String>,
+    pub certificate_expires: Option<String>,
+}
+
+/// A tenant's Settings as the page shows them. Secrets appear only as "set" or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsPageView {
+    pub imis_base_url: String,
+    pub oidc_client_id: String,
+    pub oidc_has_secret: bool,
+    pub oidc_sso_page: String,
+    pub saml_client_id: String,
+    pub saml_has_secret: bool,
+    pub saml_sso_page: String,
+    pub api_username: String,
+    pub has_api_password: bool,
+    pub profile_iqa: String,
+    pub brand_name: String,
+    pub brand_colour: String,
+    pub sign_in_text: String,
+    pub support_contact: String,
+    /// `imis` or `directory`.
+    pub identity_source: String,
+    pub has_logo: bool,
+    /// The Login Redirect URLs to enter in RiSE, once the tenant has a domain.
+    pub oidc_callback: Option<String>,
+    pub saml_callback: Option<String>,
+    /// Where members sign in, once the tenant has a domain.
+    pub site_url: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+/// One step of Test connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckView {
+    pub step: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// One provisioning step: "done", "active", "waiting" or "failed".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    pub label: String,
+    pub status: String,
+}
+
+/// Who a setup link is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetupView {
+    FirstOperator,
+    Invitation { email: String },
+}
+
+/// A member of the built-in directory, as the Members page lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryMemberView {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// One member sign-in, with its technical cause when it failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInEventView {
+    pub at: String,
+    pub source: String,
+    pub member: String,
+    pub outcome: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersPageView {
+    /// `imis` or `directory`.
+    pub identity_source: String,
+    pub site_url: Option<String>,
+    pub directory: Vec<DirectoryMemberView>,
+    pub events: Vec<SignInEventView>,
+}
+
+/// One change in the audit log; `before` and `after` are JSON with secrets redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEventView {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLogView {
+    pub events: Vec<AuditEventView>,
+    /// The most a page lists; narrow the filters or download the CSV for a closer look.
+    pub limit: i64,
+}
+
+/// One client secret as the page lists it (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretView {
+    pub created_at: String,
+    /// When a rotation retires it.
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcAppView {
+    pub client_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub confidential: bool,
+    pub flows: Vec<String>,
+    pub algorithm: String,
+    pub consent: bool,
+    pub secrets: Vec<SecretView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcAppsView {
+    /// The issuer (`https://<domain>`), once the tenant has a domain.
+    pub issuer: Option<String>,
+    pub apps: Vec<OidcAppView>,
+}
+
+/// What is shown once after creating an app or rotating its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownOnceView {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+}
+
+/// One app's settings as its edit form shows them (never a secret or the HS512 key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcAppEditView {
+    pub client_id: String,
+    pub name: String,
+    /// One per line.
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub confidential: bool,
+    pub require_pkce: bool,
+    pub implicit: bool,
+    pub password: bool,
+    pub algorithm: String,
+    pub id_token_minutes: i64,
+    pub access_token_minutes: i64,
+    pub consent: bool,
+    pub consent_grace_days: i64,
+    /// `claim = Property`, one mapping per line.
+    pub claims: String,
+}
+
+/// The tenant's IdP as service providers import it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlIdpView {
+    pub metadata_url: String,
+    pub entity_id: String,
+    pub single_sign_on: String,
+    pub single_logout: String,
+    /// The signing certificate, PEM.
+    pub certificate_pem: String,
+    pub certificate_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlAppView {
+    pub app_id: String,
+    pub name: String,
+    pub entity_id: String,
+    pub assertion_consumers: Vec<String>,
+    pub single_logout: Option<String>,
+    pub name_id_format: String,
+    pub signed: String,
+    pub require_signed_requests: bool,
+    pub encrypt_assertions: bool,
+    /// The IdP-initiated sign-in link, once the tenant has a domain.
+    pub idp_initiated_link: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlAppsView {
+    pub idp: Option<SamlIdpView>,
+    pub apps: Vec<SamlAppView>,
+    /// The add form's starting values.
+    pub new_app: SamlAppForm,
+}
+
+/// A SAML app's form, as the dashboard's create and edit forms send it (`form[field]`) and
+/// metadata import fills it. Lists are one entry per line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlAppForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub entity_id: String,
+    /// `URL` or `index URL`, one per line; the first is the default.
+    #[serde(default)]
+    pub assertion_consumers: String,
+    #[serde(default)]
+    pub single_logout: String,
+    /// `redirect` or `post`: how logout messages are sent to the service provider.
+    #[serde(default)]
+    pub single_logout_binding: String,
+    /// `unspecified`, `email_address`, `persistent` or `transient`.
+    #[serde(default)]
+    pub name_id_format: String,
+    /// Checkbox: present when ticked.
+    #[serde(default)]
+    pub unspecified_is_imis_id: Option<String>,
+    /// Checkbox: the service provider may ask for another NameID format.
+    #[serde(default)]
+    pub sp_may_request_name_id_format: Option<String>,
+    /// `attribute = Property`, one per line.
+    #[serde(default)]
+    pub attributes: String,
+    /// `assertion`, `response` or `both`.
+    #[serde(default)]
+    pub signed: String,
+    #[serde(default)]
+    pub require_signed_requests: Option<String>,
+    /// PEM.
+    #[serde(default)]
+    pub sp_certificate: String,
+    #[serde(default)]
+    pub assertion_minutes: String,
+    #[serde(default)]
+    pub default_relay_state: String,
+    /// Checkbox: present when ticked.
+    #[serde(default)]
+    pub encrypt_assertions: Option<String>,
+    /// PEM.
+    #[serde(default)]
+    pub sp_encryption_certificate: String,
+}
+
+/// What imported metadata would register, shown before saving, with the form it fills.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlMetadataPreview {
+    pub form: SamlAppForm,
+    pub notes: Vec<String>,
+}

@@ -71,6 +71,42 @@ where
     }
 }
 
+/// A page of one Cloud ID: the [`TenantFrame`], the page's `title`, and `body` once `data`
+/// has loaded (or the error page instead). `data` is made by the page, before this frame (see
+/// [`Frame`]), and reloads whenever the page's actions change what it shows.
+#[component]
+pub fn TenantPage<T, B>(
+    title: &'static str,
+    data: Resource<Result<T, AppError>>,
+    body: B,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    B: Fn(Me, TenantView, T) -> AnyView + Clone + Send + Sync + 'static,
+{
+    view! {
+        <TenantFrame page=move |me, tenant| {
+            let body = body.clone();
+            view! {
+                <leptos_meta::Title text=title/>
+                <h1>{title}</h1>
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || {
+                        let (me, tenant, body) = (me.clone(), tenant.clone(), body.clone());
+                        Suspend::new(async move {
+                            match data.await {
+                                Ok(loaded) => body(me, tenant, loaded),
+                                Err(error) => view! { <ErrorPage error/> }.into_any(),
+                            }
+                        })
+                    }}
+                </Transition>
+            }
+            .into_any()
+        }/>
+    }
+}
+
 /// The signed-in frame around a page's content.
 fn chrome(me: Me, cloud_id: Option<String>, content: AnyView) -> AnyView {
     view! {

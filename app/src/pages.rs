@@ -16,7 +16,7 @@ use crate::api::{
     StaffView, StartProvisioning, TenantListView, TenantView, TestConnection, UpdateOidcApp,
     UpdateSamlApp,
 };
-use crate::layout::{go_to, ErrorPage, Frame, TenantFrame};
+use crate::layout::{go_to, ErrorPage, Frame, TenantFrame, TenantPage};
 
 /// `/`: sends each visitor where they belong.
 #[component]
@@ -314,26 +314,9 @@ pub fn DomainSetup() -> impl IntoView {
         release,
     };
     view! {
-        <TenantFrame page=move |me, tenant| {
-            view! {
-                {tenant_page_title("Domain Setup")}
-                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || {
-                        let me = me.clone();
-                        let tenant = tenant.clone();
-                        Suspend::new(async move {
-                            match domain.await {
-                                Ok(view) => {
-                                    polling.set(view.state == "provisioning");
-                                    domain_body(me, tenant, view, actions)
-                                }
-                                Err(error) => view! { <ErrorPage error/> }.into_any(),
-                            }
-                        })
-                    }}
-                </Transition>
-            }
-            .into_any()
+        <TenantPage title="Domain Setup" data=domain body=move |me, tenant, view| {
+            polling.set(view.state == "provisioning");
+            domain_body(me, tenant, view, actions)
         }/>
     }
 }
@@ -542,28 +525,11 @@ pub fn Settings() -> impl IntoView {
         )
     };
     view! {
-        <TenantFrame page=move |me, tenant| {
+        <TenantPage title="Settings" data=current body=move |me, tenant, view| {
+            let logo = logo_section(&me, &tenant, &view, remove_logo, logo_outcome);
             view! {
-                {tenant_page_title("Settings")}
-                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || {
-                        let me = me.clone();
-                        let tenant = tenant.clone();
-                        Suspend::new(async move {
-                            match current.await {
-                                Ok(view) => {
-                                    let logo = logo_section(&me, &tenant, &view, remove_logo, logo_outcome);
-                                    view! {
-                                        {settings_body(me, tenant, view, save, check)}
-                                        {logo}
-                                    }
-                                    .into_any()
-                                }
-                                Err(error) => view! { <ErrorPage error/> }.into_any(),
-                            }
-                        })
-                    }}
-                </Transition>
+                {settings_body(me, tenant, view, save, check)}
+                {logo}
             }
             .into_any()
         }/>
@@ -755,23 +721,8 @@ pub fn Members() -> impl IntoView {
         |(cloud_id, _, _)| tenant_members(cloud_id),
     );
     view! {
-        <TenantFrame page=move |me, tenant| {
-            view! {
-                {tenant_page_title("Members")}
-                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || {
-                        let me = me.clone();
-                        let tenant = tenant.clone();
-                        Suspend::new(async move {
-                            match members.await {
-                                Ok(view) => members_body(me, tenant, view, add, remove, password),
-                                Err(error) => view! { <ErrorPage error/> }.into_any(),
-                            }
-                        })
-                    }}
-                </Transition>
-            }
-            .into_any()
+        <TenantPage title="Members" data=members body=move |me, tenant, view| {
+            members_body(me, tenant, view, add, remove, password)
         }/>
     }
 }
@@ -925,23 +876,8 @@ pub fn OidcApps() -> impl IntoView {
         |(cloud_id, _, _, _)| oidc_apps(cloud_id),
     );
     view! {
-        <TenantFrame page=move |me, tenant| {
-            view! {
-                {tenant_page_title("OIDC Client Apps")}
-                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || {
-                        let me = me.clone();
-                        let tenant = tenant.clone();
-                        Suspend::new(async move {
-                            match apps.await {
-                                Ok(view) => oidc_body(me, tenant, view, create, rotate, delete),
-                                Err(error) => view! { <ErrorPage error/> }.into_any(),
-                            }
-                        })
-                    }}
-                </Transition>
-            }
-            .into_any()
+        <TenantPage title="OIDC Client Apps" data=apps body=move |me, tenant, view| {
+            oidc_body(me, tenant, view, create, rotate, delete)
         }/>
     }
 }
@@ -1107,23 +1043,8 @@ pub fn OidcAppEdit() -> impl IntoView {
         |(cloud_id, client_id, _)| oidc_app(cloud_id, client_id),
     );
     view! {
-        <TenantFrame page=move |me, tenant| {
-            view! {
-                {tenant_page_title("OIDC Client App")}
-                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || {
-                        let me = me.clone();
-                        let tenant = tenant.clone();
-                        Suspend::new(async move {
-                            match app.await {
-                                Ok(view) => oidc_edit_body(me, tenant, view, update, preview),
-                                Err(error) => view! { <ErrorPage error/> }.into_any(),
-                            }
-                        })
-                    }}
-                </Transition>
-            }
-            .into_any()
+        <TenantPage title="OIDC Client App" data=app body=move |me, tenant, view| {
+            oidc_edit_body(me, tenant, view, update, preview)
         }/>
     }
 }
@@ -1238,23 +1159,8 @@ pub fn SamlApps() -> impl IntoView {
         |(cloud_id, _, _)| saml_apps(cloud_id),
     );
     view! {
-        <TenantFrame page=move |me, tenant| {
-            view! {
-                {tenant_page_title("SAML Client Apps")}
-                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || {
-                        let me = me.clone();
-                        let tenant = tenant.clone();
-                        Suspend::new(async move {
-                            match apps.await {
-                                Ok(view) => saml_body(me, tenant, view, create, import, delete),
-                                Err(error) => view! { <ErrorPage error/> }.into_any(),
-                            }
-                        })
-                    }}
-                </Transition>
-            }
-            .into_any()
+        <TenantPage title="SAML Client Apps" data=apps body=move |me, tenant, view| {
+            saml_body(me, tenant, view, create, import, delete)
         }/>
     }
 }
@@ -1496,49 +1402,40 @@ pub fn SamlAppEdit() -> impl IntoView {
         |(cloud_id, app_id, _)| saml_app(cloud_id, app_id),
     );
     view! {
-        <TenantFrame page=move |me, tenant| {
-            let params = params.read_untracked();
-            let app_id = params.get("app_id").unwrap_or_default();
-            view! {
-                {tenant_page_title("SAML Client App")}
-                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || {
-                        let me = me.clone();
-                        let tenant = tenant.clone();
-                        let app_id = app_id.clone();
-                        Suspend::new(async move {
-                            match app.await {
-                                Ok(form) => {
-                                    let back = format!("/t/{}/saml", tenant.cloud_id);
-                                    let title = form.name.clone();
-                                    view! {
-                                        <p><a href=back>"← All SAML client apps"</a></p>
-                                        <section class="card">
-                                            <h2>{title}</h2>
-                                            <ActionForm action=update attr:class="form-grid saml-edit">
-                                                <input type="hidden" name="csrf" value=me.csrf.clone()/>
-                                                <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
-                                                <input type="hidden" name="app_id" value=app_id/>
-                                                {saml_fields("edit", form)}
-                                                {action_error(move || update.value().get())}
-                                                {move || update.value().get().and_then(Result::ok).map(|()| view! {
-                                                    <p class="form-success" role="status">"Saved."</p>
-                                                })}
-                                                <button type="submit" class="button primary">"Save changes"</button>
-                                            </ActionForm>
-                                        </section>
-                                    }
-                                    .into_any()
-                                }
-                                Err(error) => view! { <ErrorPage error/> }.into_any(),
-                            }
-                        })
-                    }}
-                </Transition>
-            }
-            .into_any()
+        <TenantPage title="SAML Client App" data=app body=move |me, tenant, form| {
+            let app_id = params.read_untracked().get("app_id").unwrap_or_default();
+            saml_edit_body(me, tenant, app_id, form, update)
         }/>
     }
+}
+
+fn saml_edit_body(
+    me: Me,
+    tenant: TenantView,
+    app_id: String,
+    form: SamlAppForm,
+    update: ServerAction<UpdateSamlApp>,
+) -> AnyView {
+    let back = format!("/t/{}/saml", tenant.cloud_id);
+    let title = form.name.clone();
+    view! {
+        <p><a href=back>"← All SAML client apps"</a></p>
+        <section class="card">
+            <h2>{title}</h2>
+            <ActionForm action=update attr:class="form-grid saml-edit">
+                <input type="hidden" name="csrf" value=me.csrf.clone()/>
+                <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
+                <input type="hidden" name="app_id" value=app_id/>
+                {saml_fields("edit", form)}
+                {action_error(move || update.value().get())}
+                {move || update.value().get().and_then(Result::ok).map(|()| view! {
+                    <p class="form-success" role="status">"Saved."</p>
+                })}
+                <button type="submit" class="button primary">"Save changes"</button>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
 }
 
 /// `/t/:cloud_id/audit`: who changed what, newest first, with the values before and after,
@@ -1561,22 +1458,8 @@ pub fn AuditLog() -> impl IntoView {
         |(cloud_id, action, actor)| audit_log(cloud_id, action, actor),
     );
     view! {
-        <TenantFrame page=move |_me, tenant| {
-            view! {
-                {tenant_page_title("Audit log")}
-                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || {
-                        let tenant = tenant.clone();
-                        Suspend::new(async move {
-                            match log.await {
-                                Ok(view) => audit_body(&tenant, view, &query.read_untracked()),
-                                Err(error) => view! { <ErrorPage error/> }.into_any(),
-                            }
-                        })
-                    }}
-                </Transition>
-            }
-            .into_any()
+        <TenantPage title="Audit log" data=log body=move |_me, tenant, view| {
+            audit_body(&tenant, view, &query.read_untracked())
         }/>
     }
 }

@@ -35,7 +35,7 @@ pub async fn tenant_members(cloud_id: String) -> Result<MembersPageView, AppErro
                 .into_iter()
                 .map(|e| SignInEventView {
                     at: e.at.to_utc_string(),
-                    ok: e.outcome == "signed in",
+                    ok: vestibule_members::SignInOutcome::text_is_success(&e.outcome),
                     source: if e.source == "imis" {
                         "iMIS"
                     } else {

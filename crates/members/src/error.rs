@@ -44,10 +44,42 @@ pub enum MembersError {
     Hashing(String),
 }
 
-impl MembersError {
-    /// A short name for the outcome column of the sign-in events.
-    pub fn outcome(&self) -> &'static str {
+/// How a member's sign-in ended, as the sign-in events and the audit log name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInOutcome {
+    SignedIn,
+    /// Refused, with a short name of why (`wrong password`, `refresh token refused`, …).
+    Refused(&'static str),
+    /// The member refused to share their details with the application (OAuth `access_denied`).
+    AccessDenied,
+}
+
+impl SignInOutcome {
+    const SIGNED_IN: &'static str = "signed in";
+
+    /// The outcome column's text.
+    pub fn as_str(self) -> &'static str {
         match self {
+            SignInOutcome::SignedIn => Self::SIGNED_IN,
+            SignInOutcome::Refused(why) => why,
+            SignInOutcome::AccessDenied => "access_denied",
+        }
+    }
+
+    pub fn is_success(self) -> bool {
+        self == SignInOutcome::SignedIn
+    }
+
+    /// Whether an outcome column's text says the member signed in.
+    pub fn text_is_success(text: &str) -> bool {
+        text == Self::SIGNED_IN
+    }
+}
+
+impl MembersError {
+    /// What this failure is as a sign-in outcome.
+    pub fn outcome(&self) -> SignInOutcome {
+        SignInOutcome::Refused(match self {
             MembersError::Invalid(_) => "invalid input",
             MembersError::NotConfigured(_) => "not set up",
             MembersError::MissingRefreshToken => "no refresh token",
@@ -61,7 +93,7 @@ impl MembersError {
             MembersError::Storage(_) | MembersError::Settings(_) | MembersError::Hashing(_) => {
                 "internal error"
             }
-        }
+        })
     }
 
     /// Sorts an iMIS failure during sign-in by what the member and the admin can do about it.

@@ -25,7 +25,7 @@ use vestibule_storage::{
 };
 
 pub use directory::{DirectoryMember, NewDirectoryMember};
-pub use error::MembersError;
+pub use error::{MembersError, SignInOutcome};
 pub use logo::{Logo, MAX_LOGO_BYTES};
 pub use member::{IdentitySource, Member};
 pub use vestibule_storage::SignInEventRecord as SignInEvent;
@@ -262,8 +262,15 @@ impl Members {
         match outcome {
             Ok(member) => {
                 let session_token = self.open_session(tenant, &member, now).await?;
-                self.record(tenant, source, &member.username, "signed in", "", now)
-                    .await;
+                self.record(
+                    tenant,
+                    source,
+                    &member.username,
+                    SignInOutcome::SignedIn,
+                    "",
+                    now,
+                )
+                .await;
                 Ok(SignedIn {
                     session_token,
                     member,
@@ -459,7 +466,7 @@ impl Members {
             .await?;
         match verified {
             Ok(member) => {
-                self.record(tenant, source, &username, "signed in", "", now)
+                self.record(tenant, source, &username, SignInOutcome::SignedIn, "", now)
                     .await;
                 Ok(member)
             }
@@ -608,10 +615,11 @@ impl Members {
         tenant: TenantId,
         source: IdentitySource,
         member: &str,
-        outcome: &str,
+        outcome: SignInOutcome,
         detail: &str,
         now: Timestamp,
     ) {
+        let outcome = outcome.as_str();
         let event = SignInEventRecord {
             at: now,
             source: source.as_str().to_string(),

@@ -13,6 +13,7 @@
 use serde_json::json;
 use vestibule_audit::Change;
 use vestibule_domain::{TenantId, Timestamp};
+use vestibule_members::SignInOutcome;
 
 use super::site::MemberSite;
 
@@ -44,9 +45,6 @@ impl Destination<'_> {
         }
     }
 }
-
-/// The outcome of a member reaching an application.
-pub(crate) const SIGNED_IN: &str = "signed in";
 
 /// Who an outcome is about. Only a member whose identity was established is an audit actor:
 /// a failed attempt's username is whatever was typed (by anyone, about anyone), so it is kept
@@ -82,29 +80,31 @@ pub(crate) async fn record_hosted_sign_in(
             tenant,
             Who::Member(member),
             Destination::HostedLogin,
-            SIGNED_IN,
+            SignInOutcome::SignedIn,
         )
         .await;
     }
 }
 
-/// Writes one outcome down; `outcome` a short phrase (`signed in`, `wrong password`,
-/// `access_denied`, …).
+/// Writes one outcome down.
 pub(crate) async fn record(
     site: &MemberSite,
     tenant: TenantId,
     who: Who<'_>,
     destination: Destination<'_>,
-    outcome: &str,
+    outcome: SignInOutcome,
 ) {
-    let action = if outcome == SIGNED_IN {
+    let action = if outcome.is_success() {
         SUCCEEDED
     } else {
         FAILED
     };
     let (actor, after) = match who {
-        Who::Member(member) => (member, json!({ "outcome": outcome })),
-        Who::Typed(typed) => ("", json!({ "outcome": outcome, "typed_username": typed })),
+        Who::Member(member) => (member, json!({ "outcome": outcome.as_str() })),
+        Who::Typed(typed) => (
+            "",
+            json!({ "outcome": outcome.as_str(), "typed_username": typed }),
+        ),
     };
     let change = Change {
         tenant: Some(tenant),
@@ -127,7 +127,7 @@ pub(crate) async fn record_for_return_to(
     tenant: TenantId,
     typed: &str,
     return_to: &str,
-    outcome: &str,
+    outcome: SignInOutcome,
 ) {
     let member = Who::Typed(typed);
     let (path, query) = return_to.split_once('?').unwrap_or((return_to, ""));

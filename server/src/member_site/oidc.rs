@@ -18,13 +18,14 @@ use vestibule_oidc::{
     ResponseType, SessionFacts, Subject, TokenError,
 };
 
-use super::audit::{self, Destination, SIGNED_IN};
+use super::audit::{self, Destination};
 use super::pages::{self, query_value};
 use super::site::{
     client_address, forbidden, page, session_cookie_removal, unavailable, FromThisSite, Located,
     Site, SiteError, SiteState, Visitor,
 };
 use crate::cookies;
+use vestibule_members::SignInOutcome;
 
 type Params = Vec<(String, String)>;
 
@@ -320,7 +321,14 @@ async fn answer_signed_in(
         };
         let member = &session.member.username;
         let who = audit::Who::Member(member);
-        audit::record(&state.site, site.tenant.id, who, destination, SIGNED_IN).await;
+        audit::record(
+            &state.site,
+            site.tenant.id,
+            who,
+            destination,
+            SignInOutcome::SignedIn,
+        )
+        .await;
     }
     answer
 }
@@ -418,7 +426,14 @@ async fn consent(
                 name: &client.name,
                 client_id: &client.client_id,
             };
-            audit::record(&state.site, tenant, who, destination, refusal.error).await;
+            audit::record(
+                &state.site,
+                tenant,
+                who,
+                destination,
+                SignInOutcome::AccessDenied,
+            )
+            .await;
             redirect_error(refusal)
         }
         (ConsentDecision::Again { to }, _) => Redirect::to(&to).into_response(),
@@ -651,7 +666,10 @@ async fn password_member(
         client_id: &client.client_id,
     };
     let (who, outcome) = match &verified {
-        Ok(member) => (audit::Who::Member(&member.username), SIGNED_IN),
+        Ok(member) => (
+            audit::Who::Member(&member.username),
+            SignInOutcome::SignedIn,
+        ),
         Err(error) => (audit::Who::Typed(&username), error.outcome()),
     };
     audit::record(&state.site, tenant, who, destination, outcome).await;

@@ -16,12 +16,13 @@ use vestibule_saml::{
     SsoRefusal, SsoSession,
 };
 
-use super::audit::{self, Destination, SIGNED_IN};
+use super::audit::{self, Destination};
 use super::pages::{self, query_value, SamlPost};
 use super::site::{
     page, session_cookie_removal, unavailable, Located, Site, SiteError, SiteState, Visitor,
 };
 use crate::cookies;
+use vestibule_members::SignInOutcome;
 
 /// Where a SAML sign-in continues after the hosted sign-in page.
 pub(crate) const CONTINUE: &str = "/saml/continue";
@@ -282,7 +283,14 @@ async fn assertion(
                 app_id: &pending.app_id,
             };
             let who = audit::Who::Member(&member.username);
-            audit::record(&state.site, site.tenant.id, who, destination, SIGNED_IN).await;
+            audit::record(
+                &state.site,
+                site.tenant.id,
+                who,
+                destination,
+                SignInOutcome::SignedIn,
+            )
+            .await;
             post_page(site, &pending.app_name, &message)
         }
         Ok(None) => already_finished(site),

@@ -575,7 +575,7 @@ pub async fn settings_view(
         brand_colour: view.brand_colour,
         sign_in_text: view.sign_in_text,
         support_contact: view.support_contact,
-        identity_source: view.identity_source,
+        identity_source: view.identity_source.as_str().to_string(),
         has_logo,
         oidc_callback: site.as_ref().map(|s| format!("{s}/imis/callback")),
         saml_callback: site.as_ref().map(|s| format!("{s}/saml/imis/callback")),

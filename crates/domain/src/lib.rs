@@ -6,6 +6,7 @@
 mod address;
 mod cloud_id;
 mod email;
+mod identity_source;
 mod sso_domain;
 mod staff;
 mod time;
@@ -13,6 +14,7 @@ mod time;
 pub use address::{check_app_address, web_origin, ClientAddress};
 pub use cloud_id::CloudId;
 pub use email::Email;
+pub use identity_source::IdentitySource;
 pub use sso_domain::{DomainState, ProvisioningPhase};
 pub use staff::{Role, StaffId, StaffMember, Tenant, TenantId};
 pub use time::{Seconds, Timestamp};

@@ -27,7 +27,8 @@ use vestibule_storage::{
 pub use directory::{DirectoryMember, NewDirectoryMember};
 pub use error::{MembersError, SignInOutcome};
 pub use logo::{Logo, MAX_LOGO_BYTES};
-pub use member::{IdentitySource, Member};
+pub use member::Member;
+pub use vestibule_domain::IdentitySource;
 pub use vestibule_storage::SignInEventRecord as SignInEvent;
 
 /// Which RiSE client application a sign-in goes through; each has its own Login Redirect URL
@@ -133,9 +134,7 @@ impl Members {
 
     /// Where the tenant's members sign in.
     pub async fn identity_source(&self, tenant: TenantId) -> Result<IdentitySource, MembersError> {
-        Ok(IdentitySource::parse(
-            &self.settings.get(tenant).await?.identity_source,
-        ))
+        Ok(self.settings.get(tenant).await?.identity_source)
     }
 
     // --- iMIS ------------------------------------------------------------------------------------
@@ -151,10 +150,7 @@ impl Members {
             )
         };
         match self.settings.connection(tenant).await? {
-            Some(connection)
-                if IdentitySource::parse(&connection.identity_source)
-                    == IdentitySource::Directory =>
-            {
+            Some(connection) if connection.identity_source == IdentitySource::Directory => {
                 Err(directory())
             }
             Some(connection) => Ok(connection),

@@ -1,34 +1,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use vestibule_domain::IdentitySource;
 use vestibule_imis::Profile;
 use vestibule_storage::DirectoryMemberRecord;
-
-/// Where a tenant's members sign in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IdentitySource {
-    /// The tenant's iMIS, through its SSO page and the RiSE client application.
-    Imis,
-    /// Vestibule's built-in member directory.
-    Directory,
-}
-
-impl IdentitySource {
-    pub fn parse(stored: &str) -> Self {
-        match stored {
-            "directory" => IdentitySource::Directory,
-            _ => IdentitySource::Imis,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IdentitySource::Imis => "imis",
-            IdentitySource::Directory => "directory",
-        }
-    }
-}
 
 /// A signed-in member as every identity source describes them. The protocols turn this into
 /// OpenID Connect claims and SAML attributes.

@@ -107,10 +107,9 @@ impl SettingsInput {
         }
         self.imis_base_url = self.imis_base_url.trim_end_matches('/').to_string();
         let mut errors = Vec::new();
-        match self.identity_source.trim() {
-            "" | "imis" => self.identity_source = "imis".to_string(),
-            "directory" => self.identity_source = "directory".to_string(),
-            _ => errors.push(FieldError::new(
+        match vestibule_domain::IdentitySource::from_form(&self.identity_source) {
+            Some(source) => self.identity_source = source.as_str().to_string(),
+            None => errors.push(FieldError::new(
                 "identity_source",
                 "Choose whether members sign in with iMIS or with the member directory.",
             )),

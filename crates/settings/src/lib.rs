@@ -10,7 +10,7 @@ mod input;
 
 use std::time::Duration;
 
-use vestibule_domain::{web_origin, TenantId, Timestamp};
+use vestibule_domain::{web_origin, IdentitySource, TenantId, Timestamp};
 use vestibule_imis::{ClientCredentials, Imis, Network};
 use vestibule_secrets::{SealError, SecretKey};
 use vestibule_storage::{SettingsRecord, StorageError, Store};
@@ -50,8 +50,7 @@ pub struct SettingsView {
     pub brand_colour: String,
     pub sign_in_text: String,
     pub support_contact: String,
-    /// `imis` or `directory`.
-    pub identity_source: String,
+    pub identity_source: IdentitySource,
     pub updated_at: Option<Timestamp>,
 }
 
@@ -66,8 +65,8 @@ pub struct ImisConnection {
     pub api_username: String,
     pub api_password: String,
     pub profile_iqa: String,
-    /// `imis` or `directory`: whether members sign in through this connection at all.
-    pub identity_source: String,
+    /// Whether members sign in through this connection at all.
+    pub identity_source: IdentitySource,
 }
 
 #[derive(Clone)]
@@ -158,7 +157,7 @@ impl TenantSettings {
             brand_colour: input.brand_colour.clone(),
             sign_in_text: input.sign_in_text.clone(),
             support_contact: input.support_contact.clone(),
-            identity_source: input.identity_source.clone(),
+            identity_source: input.identity_source.as_str().to_string(),
             updated_at: now,
         };
         self.store.put_tenant_settings(tenant, &record).await?;
@@ -207,7 +206,7 @@ impl TenantSettings {
             api_username: record.api_username.clone(),
             api_password: open("api-password", &record.api_password_sealed)?,
             profile_iqa: record.profile_iqa.clone(),
-            identity_source: record.identity_source.clone(),
+            identity_source: IdentitySource::parse(&record.identity_source),
             imis,
         }))
     }
@@ -253,7 +252,7 @@ fn view(record: &SettingsRecord) -> SettingsView {
         brand_colour: record.brand_colour.clone(),
         sign_in_text: record.sign_in_text.clone(),
         support_contact: record.support_contact.clone(),
-        identity_source: record.identity_source.clone(),
+        identity_source: IdentitySource::parse(&record.identity_source),
         updated_at: Some(record.updated_at),
     }
 }

@@ -237,7 +237,7 @@ impl SiteState {
             logo_version: logo_version.map(|at| at.0),
         };
         Ok(Site {
-            source: IdentitySource::parse(&settings.identity_source),
+            source: settings.identity_source,
             tenant,
             origin,
             branding,

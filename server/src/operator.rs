@@ -114,7 +114,7 @@ fn request_id(request: &Request) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
         .map_or_else(
-            || vestibule_staff::random_token()[..16].to_string(),
+            || vestibule_secrets::token::random_token()[..16].to_string(),
             str::to_string,
         )
 }

@@ -102,7 +102,7 @@ impl Members {
             tenant,
             // Opaque and new: a `sub` is never reassigned (OpenID Connect Core §2), so a later
             // member with this username is someone else to every application.
-            subject: format!("directory:{}", vestibule_staff::random_token()),
+            subject: format!("directory:{}", vestibule_secrets::token::random_token()),
             username,
             email: email.to_string(),
             given_name,

@@ -17,8 +17,9 @@ use std::sync::{Arc, OnceLock};
 
 use vestibule_domain::{Seconds, TenantId, Timestamp};
 use vestibule_imis::{AccessToken, ImisError};
+use vestibule_secrets::token::{random_token, token_hash};
 use vestibule_settings::{ImisConnection, TenantSettings};
-use vestibule_staff::{random_token, token_hash, PasswordHasher};
+use vestibule_staff::PasswordHasher;
 use vestibule_storage::{
     MemberSessionRecord, PasswordLimits, PasswordOutcome, PendingSignInRecord, SignInEventRecord,
     StorageError, Store,

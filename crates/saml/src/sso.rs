@@ -9,8 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use vestibule_domain::{web_origin, Seconds, TenantId, Timestamp};
+use vestibule_secrets::token::{random_token, token_hash};
 use vestibule_secrets::SecretKey;
-use vestibule_staff::{random_token, token_hash};
 use vestibule_storage::{SamlParticipantRecord, SamlPendingRecord, Store};
 
 use crate::binding::{signed_redirect_query, verified_element, RedirectQuery};

@@ -1,6 +1,9 @@
 //! Secrets at rest (certificate private keys, ACME account keys, iMIS client secrets), sealed
 //! with ChaCha20-Poly1305 under the deployment's secret key. The purpose and owner are bound in
-//! as associated data, so a sealed value copied onto another row does not open.
+//! as associated data, so a sealed value copied onto another row does not open. And the
+//! random tokens every crate makes, with their stored form ([`token`]).
+
+pub mod token;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -1523,16 +1523,14 @@ fn audit_body(
     .into_any()
 }
 
-/// A query-string value.
+/// A query-string value: everything but RFC 3986's unreserved characters percent-encoded.
 fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
 /// `/t/:cloud_id/team`: the tenant's admins, and invitations.

@@ -37,7 +37,7 @@ async fn upload(
     State(state): State<UploadState>,
     Path(cloud_id): Path<String>,
     headers: HeaderMap,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Response {
     let accounts = &state.engines.accounts;
     let now = Timestamp::now();
@@ -51,40 +51,12 @@ async fn upload(
         Err(error) => return staff_error(&error),
     };
     let back = |outcome: &str| Redirect::to(&format!("/t/{cloud_id}/settings?{outcome}"));
-    let mut csrf = String::new();
-    let mut image = None;
-    loop {
-        match form.next_field().await {
-            Ok(Some(field)) => match field.name() {
-                Some("csrf") => csrf = field.text().await.unwrap_or_default(),
-                Some("logo") => match field.bytes().await {
-                    Ok(bytes) => image = Some(bytes.to_vec()),
-                    Err(_) => {
-                        return back(&format!(
-                            "logo_error={}",
-                            query_value(&format!(
-                            "The logo is larger than {} KB. Save it smaller and upload it again.",
-                            MAX_LOGO_BYTES / 1024
-                        ))
-                        ))
-                        .into_response()
-                    }
-                },
-                _ => {}
-            },
-            Ok(None) => break,
-            Err(_) => {
-                return back(&format!(
-                    "logo_error={}",
-                    query_value(&format!(
-                        "The upload did not arrive whole, or is larger than {} KB.",
-                        MAX_LOGO_BYTES / 1024
-                    ))
-                ))
-                .into_response()
-            }
+    let (csrf, image) = match read_form(form).await {
+        Ok(read) => read,
+        Err(problem) => {
+            return back(&format!("logo_error={}", query_value(&problem))).into_response()
         }
-    }
+    };
     if let Err(error) = caller.check_csrf(&csrf) {
         return staff_error(&error);
     }
@@ -92,38 +64,68 @@ async fn upload(
         Ok(tenant) => tenant,
         Err(error) => return staff_error(&error),
     };
-    let saved = state
-        .engines
-        .members
-        .set_logo(tenant.id, image.unwrap_or_default(), now)
-        .await;
-    if saved.is_ok() {
-        let change = vestibule_audit::Change {
-            tenant: Some(tenant.id),
-            actor: caller.staff.email.as_str(),
-            action: "branding.upload_logo",
-            target: "Logo".to_string(),
-            before: None,
-            after: Some(serde_json::json!({ "logo": true })),
-        };
-        if let Err(error) = state.engines.audit.record(change, now).await {
-            tracing::error!(%error, "an audit event could not be recorded");
-        }
-    }
-    match saved {
+    match save(&state, &caller, tenant.id, image, now).await {
         Ok(()) => back("logo=saved").into_response(),
         Err(MembersError::Invalid(invalid)) => {
             back(&format!("logo_error={}", query_value(&invalid.message))).into_response()
         }
         Err(error) => {
             tracing::error!(%error, "saving a logo failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The logo could not be saved.",
-            )
-                .into_response()
+            let status = StatusCode::INTERNAL_SERVER_ERROR;
+            (status, "The logo could not be saved.").into_response()
         }
     }
+}
+
+/// The form's CSRF token and image, or what to tell the admin about an upload that did not
+/// arrive whole (or was too large to read).
+async fn read_form(mut form: Multipart) -> Result<(String, Vec<u8>), String> {
+    let too_large = || {
+        format!(
+            "The logo is larger than {} KB. Save it smaller and upload it again.",
+            MAX_LOGO_BYTES / 1024
+        )
+    };
+    let (mut csrf, mut image) = (String::new(), Vec::new());
+    loop {
+        let field = form.next_field().await.map_err(|_| {
+            format!(
+                "The upload did not arrive whole, or is larger than {} KB.",
+                MAX_LOGO_BYTES / 1024
+            )
+        })?;
+        let Some(field) = field else {
+            return Ok((csrf, image));
+        };
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("logo") => image = field.bytes().await.map_err(|_| too_large())?.to_vec(),
+            _ => {}
+        }
+    }
+}
+
+/// Saves the logo and, when it was saved, records the change in the audit log.
+async fn save(
+    state: &UploadState,
+    caller: &vestibule_staff::CurrentStaff,
+    tenant: vestibule_domain::TenantId,
+    image: Vec<u8>,
+    now: Timestamp,
+) -> Result<(), MembersError> {
+    state.engines.members.set_logo(tenant, image, now).await?;
+    let change = vestibule_audit::Change {
+        tenant: Some(tenant),
+        actor: caller.staff.email.as_str(),
+        action: "branding.upload_logo",
+        target: "Logo".to_string(),
+        before: None,
+        after: Some(serde_json::json!({ "logo": true })),
+    };
+    if let Err(error) = state.engines.audit.record(change, now).await {
+        tracing::error!(%error, "an audit event could not be recorded");
+    }
+    Ok(())
 }
 
 fn staff_error(error: &StaffError) -> Response {

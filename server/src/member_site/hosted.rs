@@ -357,44 +357,20 @@ async fn login_with_password(
     let site = &visitor.site;
     let form = match form {
         Ok(Form(form)) => form,
-        Err(rejection) => {
-            // Too large (413) or not a form (400): either way, the form again.
-            let status = match rejection.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            let again = Some("Enter your username and password.");
-            return Ok(login_response(site, "/", again, status));
-        }
+        Err(rejection) => return Ok(password_form_refused(site, &rejection)),
     };
     let return_to = vestibule_members::safe_return_to(&form.return_to);
     let (tenant, address) = (site.tenant.id, client_address(&extensions));
     let members = &state.site.members;
-    let outcome = members.sign_in_with_password(
-        tenant,
-        &form.username,
-        &form.password,
-        &address,
-        Timestamp::now(),
-    );
-    match outcome.await {
-        Ok(signed_in) => {
-            let username = &signed_in.member.username;
-            audit::record_hosted_sign_in(&state.site, tenant, username, &return_to).await;
-            // A new session replaces the one this browser had; the old one ends now.
-            if let Some(previous) = visitor.session_token() {
-                if let Err(error) = members.sign_out(previous).await {
-                    tracing::warn!(%error, "ending the previous member session failed");
-                }
-            }
-            let mut response = Redirect::to(&return_to).into_response();
-            cookies::append(&mut response, &session_cookie(&signed_in.session_token));
-            Ok(response)
-        }
+    let (username, password) = (&form.username, &form.password);
+    let outcome =
+        members.sign_in_with_password(tenant, username, password, &address, Timestamp::now());
+    let signed_in = match outcome.await {
+        Ok(signed_in) => signed_in,
         Err(error) => {
-            let (typed, outcome) = (&form.username, error.outcome());
-            audit::record_for_return_to(&state.site, tenant, typed, &return_to, outcome).await;
-            Ok(match error {
+            let outcome = error.outcome();
+            audit::record_for_return_to(&state.site, tenant, username, &return_to, outcome).await;
+            return Ok(match error {
                 MembersError::BadCredentials => login_response(
                     site,
                     &return_to,
@@ -402,9 +378,29 @@ async fn login_with_password(
                     StatusCode::UNAUTHORIZED,
                 ),
                 error => error_response(site, &error),
-            })
+            });
+        }
+    };
+    let username = &signed_in.member.username;
+    audit::record_hosted_sign_in(&state.site, tenant, username, &return_to).await;
+    // A new session replaces the one this browser had; the old one ends now.
+    if let Some(previous) = visitor.session_token() {
+        if let Err(error) = members.sign_out(previous).await {
+            tracing::warn!(%error, "ending the previous member session failed");
         }
     }
+    let mut response = Redirect::to(&return_to).into_response();
+    cookies::append(&mut response, &session_cookie(&signed_in.session_token));
+    Ok(response)
+}
+
+/// A sign-in post that is too large (413) or not a form (400): the form again.
+fn password_form_refused(site: &Site, rejection: &FormRejection) -> Response {
+    let status = match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    login_response(site, "/", Some("Enter your username and password."), status)
 }
 
 async fn logout(

@@ -76,17 +76,18 @@ fn sign_in_text(branding: &Branding) -> String {
         .collect()
 }
 
+/// What stays as it is in a query-string value: RFC 3986's unreserved characters, and `/`
+/// (so a `return_to` path stays readable).
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 /// Percent-encodes a query-string value.
 pub(crate) fn query_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
 /// Why the sign-in page is shown to a member who is signed in: an application asked for a

@@ -177,7 +177,7 @@ pub fn audit() -> Result<AuditLog, AppError> {
 pub async fn record_change<T: serde::Serialize>(
     caller: &CurrentStaff,
     tenant: Option<TenantId>,
-    action: &str,
+    action: vestibule_audit::AuditAction,
     target: String,
     before: Option<&T>,
     after: Option<&T>,
@@ -193,7 +193,7 @@ pub async fn record_change<T: serde::Serialize>(
             after,
         },
         (Err(error), _) | (_, Err(error)) => {
-            tracing::error!(%error, action, "an audit event could not be made");
+            tracing::error!(%error, %action, "an audit event could not be made");
             return;
         }
     };
@@ -202,7 +202,7 @@ pub async fn record_change<T: serde::Serialize>(
         Err(_) => Err("the dashboard has no audit log".to_string()),
     };
     if let Err(error) = recorded {
-        tracing::error!(%error, action, "an audit event could not be recorded");
+        tracing::error!(%error, %action, "an audit event could not be recorded");
     }
 }
 

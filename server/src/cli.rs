@@ -210,7 +210,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             record_change(
                 &store,
                 Some(tenant.id),
-                "tenant.create",
+                vestibule_audit::AuditAction::TenantCreate,
                 cloud_id.to_string(),
                 after,
             )
@@ -272,7 +272,14 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
                 .add_with_password(&email, role, &password, Timestamp::now())
                 .await?;
             let after = json!({ "email": staff.email.as_str(), "role": role_name });
-            record_change(&store, tenant, "team.add", staff.email.to_string(), after).await;
+            record_change(
+                &store,
+                tenant,
+                vestibule_audit::AuditAction::TeamAdd,
+                staff.email.to_string(),
+                after,
+            )
+            .await;
             println!("Created {staff}");
             if generated {
                 println!("Password (shown once): {password}");
@@ -320,7 +327,14 @@ async fn oidc(config: Config, command: OidcCommand) -> Result<(), CliError> {
             let target = format!("{} ({})", client.name, client.client_id);
             let after =
                 json!({ "name": client.name, "redirect_uris": client.settings.redirect_uris });
-            record_change(&store, Some(tenant.id), "oidc_app.create", target, after).await;
+            record_change(
+                &store,
+                Some(tenant.id),
+                vestibule_audit::AuditAction::OidcAppCreate,
+                target,
+                after,
+            )
+            .await;
             println!("client_id: {}", client.client_id);
             if let Some(secret) = shown.client_secret {
                 println!("client_secret (shown once): {secret}");
@@ -483,7 +497,14 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
             let overview = engine.start(tenant.id, &domain, Timestamp::now()).await?;
             let name = overview.domain.as_str().to_string();
             let after = json!({ "domain": name, "state": overview.record.state.as_str() });
-            record_change(&store, Some(tenant.id), "domain.provision", name, after).await;
+            record_change(
+                &store,
+                Some(tenant.id),
+                vestibule_audit::AuditAction::DomainProvision,
+                name,
+                after,
+            )
+            .await;
             print(&overview, &engine.cname_target(tenant.id).await?);
             println!("Queued: a running `vestibule serve` provisions it.");
         }
@@ -492,7 +513,14 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
             let overview = engine.retry(tenant.id, Timestamp::now()).await?;
             let name = overview.domain.as_str().to_string();
             let after = json!({ "domain": name, "state": overview.record.state.as_str() });
-            record_change(&store, Some(tenant.id), "domain.retry", name, after).await;
+            record_change(
+                &store,
+                Some(tenant.id),
+                vestibule_audit::AuditAction::DomainRetry,
+                name,
+                after,
+            )
+            .await;
             print(&overview, &engine.cname_target(tenant.id).await?);
         }
         DomainCommand::Status { cloud_id } => {
@@ -532,7 +560,7 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
             let change = Change {
                 tenant: Some(tenant.id),
                 actor: &command_line_actor(),
-                action: "domain.release",
+                action: vestibule_audit::AuditAction::DomainRelease,
                 target: released.as_str().to_string(),
                 before: Some(json!({ "domain": released.as_str() })),
                 after: None,
@@ -560,7 +588,7 @@ fn command_line_actor() -> String {
 async fn record_change(
     store: &Store,
     tenant: Option<vestibule_domain::TenantId>,
-    action: &str,
+    action: vestibule_audit::AuditAction,
     target: String,
     after: serde_json::Value,
 ) {

@@ -34,7 +34,13 @@ pub async fn start_provisioning(
             let overview = ssr::provisioning()?
                 .start(tenant.id, &domain, ssr::now())
                 .await?;
-            record_domain_change(&caller, &tenant, "domain.provision", &overview).await;
+            record_domain_change(
+                &caller,
+                &tenant,
+                vestibule_audit::AuditAction::DomainProvision,
+                &overview,
+            )
+            .await;
             ssr::domain_view(tenant.id, Some(overview)).await
         }
         .await,
@@ -46,7 +52,7 @@ pub async fn start_provisioning(
 async fn record_domain_change(
     caller: &vestibule_staff::CurrentStaff,
     tenant: &vestibule_domain::Tenant,
-    action: &str,
+    action: vestibule_audit::AuditAction,
     overview: &vestibule_provisioning::DomainOverview,
 ) {
     let domain = overview.domain.to_string();
@@ -64,7 +70,13 @@ pub async fn retry_provisioning(
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let overview = ssr::provisioning()?.retry(tenant.id, ssr::now()).await?;
-            record_domain_change(&caller, &tenant, "domain.retry", &overview).await;
+            record_domain_change(
+                &caller,
+                &tenant,
+                vestibule_audit::AuditAction::DomainRetry,
+                &overview,
+            )
+            .await;
             ssr::domain_view(tenant.id, Some(overview)).await
         }
         .await,
@@ -88,7 +100,7 @@ pub async fn release_domain(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "domain.release",
+                vestibule_audit::AuditAction::DomainRelease,
                 confirm.trim().to_string(),
                 Some(&before),
                 None,

@@ -99,7 +99,7 @@ pub async fn add_member(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "member.add",
+                vestibule_audit::AuditAction::MemberAdd,
                 added.username.clone(),
                 None,
                 Some(&after),
@@ -132,7 +132,7 @@ pub async fn set_member_password(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "member.set_password",
+                vestibule_audit::AuditAction::MemberSetPassword,
                 target,
                 None,
                 Some(&after),
@@ -160,7 +160,7 @@ pub async fn remove_member(csrf: String, cloud_id: String, id: i64) -> Result<()
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "member.remove",
+                vestibule_audit::AuditAction::MemberRemove,
                 target,
                 Some(&before),
                 None,
@@ -199,7 +199,7 @@ pub async fn remove_logo(csrf: String, cloud_id: String) -> Result<(), AppError>
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "branding.remove_logo",
+                vestibule_audit::AuditAction::BrandingRemoveLogo,
                 "Logo".to_string(),
                 Some(&before),
                 None,

@@ -101,7 +101,7 @@ pub async fn create_oidc_app(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "oidc_app.create",
+                vestibule_audit::AuditAction::OidcAppCreate,
                 oidc_target(&after),
                 None,
                 Some(&after),
@@ -148,7 +148,7 @@ pub async fn rotate_oidc_secret(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "oidc_app.rotate_secret",
+                vestibule_audit::AuditAction::OidcAppRotateSecret,
                 oidc_target(&view),
                 None,
                 Some(&after),
@@ -179,7 +179,7 @@ pub async fn delete_oidc_app(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "oidc_app.delete",
+                vestibule_audit::AuditAction::OidcAppDelete,
                 oidc_target(&before),
                 Some(&before),
                 None,
@@ -306,7 +306,7 @@ pub async fn update_oidc_app(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "oidc_app.update",
+                vestibule_audit::AuditAction::OidcAppUpdate,
                 oidc_target(&after),
                 Some(&before),
                 Some(&after),

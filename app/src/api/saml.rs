@@ -285,7 +285,7 @@ pub async fn create_saml_app(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "saml_app.create",
+                vestibule_audit::AuditAction::SamlAppCreate,
                 target,
                 None,
                 Some(&after),
@@ -331,7 +331,7 @@ pub async fn update_saml_app(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "saml_app.update",
+                vestibule_audit::AuditAction::SamlAppUpdate,
                 target,
                 Some(&before),
                 Some(&after),
@@ -361,7 +361,7 @@ pub async fn delete_saml_app(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "saml_app.delete",
+                vestibule_audit::AuditAction::SamlAppDelete,
                 target,
                 Some(&before),
                 None,

@@ -83,7 +83,7 @@ pub async fn save_settings(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "settings.save",
+                vestibule_audit::AuditAction::SettingsSave,
                 "Settings".to_string(),
                 Some(&before),
                 Some(&after),

@@ -51,7 +51,7 @@ pub async fn create_tenant(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "tenant.create",
+                vestibule_audit::AuditAction::TenantCreate,
                 tenant.cloud_id.to_string(),
                 None,
                 Some(&after),
@@ -107,7 +107,7 @@ pub async fn invite_admin(
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
-                "team.invite",
+                vestibule_audit::AuditAction::TeamInvite,
                 staff.email.to_string(),
                 None,
                 Some(&after),

@@ -34,13 +34,118 @@ pub fn filter(action: &str, actor: &str) -> AuditFilter {
     }
 }
 
+/// What an audit event records, as `thing.verb`. The log stores and filters the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// a tenant (Cloud ID) created.
+    TenantCreate,
+    /// a tenant admin invited from the dashboard.
+    TeamInvite,
+    /// a staff member added from the command line.
+    TeamAdd,
+    /// Settings saved.
+    SettingsSave,
+    /// a logo uploaded.
+    BrandingUploadLogo,
+    /// the logo removed.
+    BrandingRemoveLogo,
+    /// a domain claimed and provisioning queued.
+    DomainProvision,
+    /// a failed provisioning queued again.
+    DomainRetry,
+    /// a domain released.
+    DomainRelease,
+    /// a directory member added.
+    MemberAdd,
+    /// a directory member's password set by an admin.
+    MemberSetPassword,
+    /// a directory member removed.
+    MemberRemove,
+    /// an OIDC client app registered.
+    OidcAppCreate,
+    /// an OIDC client app edited.
+    OidcAppUpdate,
+    /// an OIDC client app's secret rotated.
+    OidcAppRotateSecret,
+    /// an OIDC client app deleted.
+    OidcAppDelete,
+    /// a SAML app registered.
+    SamlAppCreate,
+    /// a SAML app edited.
+    SamlAppUpdate,
+    /// a SAML app deleted.
+    SamlAppDelete,
+    /// a member signed in to an application (or the hosted page).
+    SignInSucceeded,
+    /// a member's sign-in failed, with the reason.
+    SignInFailed,
+}
+
+impl AuditAction {
+    /// Every action, in the order the dashboard lists them.
+    pub const ALL: [AuditAction; 21] = [
+        AuditAction::TenantCreate,
+        AuditAction::TeamInvite,
+        AuditAction::TeamAdd,
+        AuditAction::SettingsSave,
+        AuditAction::BrandingUploadLogo,
+        AuditAction::BrandingRemoveLogo,
+        AuditAction::DomainProvision,
+        AuditAction::DomainRetry,
+        AuditAction::DomainRelease,
+        AuditAction::MemberAdd,
+        AuditAction::MemberSetPassword,
+        AuditAction::MemberRemove,
+        AuditAction::OidcAppCreate,
+        AuditAction::OidcAppUpdate,
+        AuditAction::OidcAppRotateSecret,
+        AuditAction::OidcAppDelete,
+        AuditAction::SamlAppCreate,
+        AuditAction::SamlAppUpdate,
+        AuditAction::SamlAppDelete,
+        AuditAction::SignInSucceeded,
+        AuditAction::SignInFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::TenantCreate => "tenant.create",
+            AuditAction::TeamInvite => "team.invite",
+            AuditAction::TeamAdd => "team.add",
+            AuditAction::SettingsSave => "settings.save",
+            AuditAction::BrandingUploadLogo => "branding.upload_logo",
+            AuditAction::BrandingRemoveLogo => "branding.remove_logo",
+            AuditAction::DomainProvision => "domain.provision",
+            AuditAction::DomainRetry => "domain.retry",
+            AuditAction::DomainRelease => "domain.release",
+            AuditAction::MemberAdd => "member.add",
+            AuditAction::MemberSetPassword => "member.set_password",
+            AuditAction::MemberRemove => "member.remove",
+            AuditAction::OidcAppCreate => "oidc_app.create",
+            AuditAction::OidcAppUpdate => "oidc_app.update",
+            AuditAction::OidcAppRotateSecret => "oidc_app.rotate_secret",
+            AuditAction::OidcAppDelete => "oidc_app.delete",
+            AuditAction::SamlAppCreate => "saml_app.create",
+            AuditAction::SamlAppUpdate => "saml_app.update",
+            AuditAction::SamlAppDelete => "saml_app.delete",
+            AuditAction::SignInSucceeded => "sign_in.succeeded",
+            AuditAction::SignInFailed => "sign_in.failed",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One change, as the caller describes it.
 pub struct Change<'a> {
     pub tenant: Option<TenantId>,
     /// The staff member's e-mail address.
     pub actor: &'a str,
-    /// `thing.verb`: `saml_app.update`, `settings.save`, `domain.release`, …
-    pub action: &'a str,
+    pub action: AuditAction,
     /// Which one, in words an admin recognises: `Events (k3Jd9sLq)`, `sso.acme.org`.
     pub target: String,
     /// `None` for creations.
@@ -176,6 +281,17 @@ pub fn to_csv(events: &[AuditEvent]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_action_is_a_distinct_thing_dot_verb() {
+        let names: std::collections::BTreeSet<&str> =
+            AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names.len(), AuditAction::ALL.len());
+        for name in names {
+            let (thing, verb) = name.split_once('.').unwrap();
+            assert!(!thing.is_empty() && !verb.is_empty(), "{name}");
+        }
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -117,7 +117,7 @@ async fn save(
     let change = vestibule_audit::Change {
         tenant: Some(tenant),
         actor: caller.staff.email.as_str(),
-        action: "branding.upload_logo",
+        action: vestibule_audit::AuditAction::BrandingUploadLogo,
         target: "Logo".to_string(),
         before: None,
         after: Some(serde_json::json!({ "logo": true })),

@@ -11,16 +11,16 @@
 //! logged and the sign-in goes on.
 
 use serde_json::json;
-use vestibule_audit::Change;
+use vestibule_audit::{AuditAction, Change};
 use vestibule_domain::{TenantId, Timestamp};
 use vestibule_members::SignInOutcome;
 
 use super::site::MemberSite;
 
 /// The audit action of a member reaching an application.
-pub(crate) const SUCCEEDED: &str = "sign_in.succeeded";
+pub(crate) const SUCCEEDED: AuditAction = AuditAction::SignInSucceeded;
 /// The audit action of a member turned away.
-pub(crate) const FAILED: &str = "sign_in.failed";
+pub(crate) const FAILED: AuditAction = AuditAction::SignInFailed;
 
 /// Where the member was signing in to, as the audit log names it.
 pub(crate) enum Destination<'a> {

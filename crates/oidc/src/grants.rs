@@ -51,15 +51,50 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// The error codes of the token, introspection and revocation endpoints (RFC 6749 §5.2, and
+/// `temporarily_unavailable` for a wait or an identity source that cannot answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    /// Client authentication failed: HTTP 401.
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    /// HTTP 503 (or 429 with `Retry-After` after too many failed client authentications).
+    TemporarilyUnavailable,
+}
+
+impl OAuthErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthErrorCode::InvalidRequest => "invalid_request",
+            OAuthErrorCode::InvalidClient => "invalid_client",
+            OAuthErrorCode::InvalidGrant => "invalid_grant",
+            OAuthErrorCode::UnauthorizedClient => "unauthorized_client",
+            OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthErrorCode::InvalidScope => "invalid_scope",
+            OAuthErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+}
+
+impl PartialEq<&str> for OAuthErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// An error of the token endpoint (RFC 6749 §5.2), with the spec's code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenError {
-    pub error: &'static str,
+    pub error: OAuthErrorCode,
     pub description: String,
 }
 
 impl TokenError {
-    pub(crate) fn new(error: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(error: OAuthErrorCode, description: impl Into<String>) -> Self {
         Self {
             error,
             description: description.into(),
@@ -67,7 +102,7 @@ impl TokenError {
     }
 
     fn invalid_grant(description: &str) -> Self {
-        Self::new("invalid_grant", description)
+        Self::new(OAuthErrorCode::InvalidGrant, description)
     }
 }
 

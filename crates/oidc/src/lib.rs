@@ -40,7 +40,8 @@ pub use decide::{
 pub use discovery::{discovery_document, paths};
 pub use error::OidcError;
 pub use grants::{
-    Grant, Grants, ImplicitResponse, LogoutHint, TokenError, TokenResponse, CODE_LIFETIME,
+    Grant, Grants, ImplicitResponse, LogoutHint, OAuthErrorCode, TokenError, TokenResponse,
+    CODE_LIFETIME,
 };
 pub use jws::{RsaPublicKey, Signer, Verifier};
 pub use keys::{KeyPolicy, SigningKeys};

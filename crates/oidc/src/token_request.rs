@@ -5,7 +5,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use crate::TokenError;
+use crate::{OAuthErrorCode, TokenError};
 
 /// How the client presented itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,7 @@ fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Result<Option<&'a
     let first = values.next();
     if values.next().is_some() {
         return Err(TokenError::new(
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             format!("{name} is given more than once"),
         ));
     }
@@ -81,7 +81,7 @@ pub fn client_credentials(
             .or_else(|| header.strip_prefix("basic "))
         else {
             return Err(TokenError::new(
-                "invalid_client",
+                OAuthErrorCode::InvalidClient,
                 "use HTTP Basic or client_secret_post to authenticate the client",
             ));
         };
@@ -89,20 +89,24 @@ pub fn client_credentials(
             .decode(encoded.trim())
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| TokenError::new("invalid_client", "malformed Basic credentials"))?;
+            .ok_or_else(|| {
+                TokenError::new(OAuthErrorCode::InvalidClient, "malformed Basic credentials")
+            })?;
         let (id, secret) = decoded
             .split_once(':')
             .and_then(|(id, secret)| Some((form_decode(id)?, form_decode(secret)?)))
-            .ok_or_else(|| TokenError::new("invalid_client", "malformed Basic credentials"))?;
+            .ok_or_else(|| {
+                TokenError::new(OAuthErrorCode::InvalidClient, "malformed Basic credentials")
+            })?;
         if form_secret.is_some() {
             return Err(TokenError::new(
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "the client authenticated with more than one method",
             ));
         }
         if form_id.is_some_and(|form_id| form_id != id) {
             return Err(TokenError::new(
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "client_id differs from the authenticated client",
             ));
         }
@@ -113,7 +117,7 @@ pub fn client_credentials(
     }
     let Some(client_id) = form_id else {
         return Err(TokenError::new(
-            "invalid_client",
+            OAuthErrorCode::InvalidClient,
             "client authentication is missing",
         ));
     };
@@ -128,23 +132,29 @@ pub fn grant_request(form: &[(String, String)]) -> Result<GrantRequest, TokenErr
     let text = |name| form_value(form, name).map(|v| v.map(str::to_string));
     match form_value(form, "grant_type")? {
         Some("authorization_code") => Ok(GrantRequest::AuthorizationCode {
-            code: text("code")?
-                .ok_or_else(|| TokenError::new("invalid_request", "code is missing"))?,
+            code: text("code")?.ok_or_else(|| {
+                TokenError::new(OAuthErrorCode::InvalidRequest, "code is missing")
+            })?,
             redirect_uri: text("redirect_uri")?,
             code_verifier: text("code_verifier")?,
         }),
         Some("password") => Ok(GrantRequest::Password {
-            username: text("username")?
-                .ok_or_else(|| TokenError::new("invalid_request", "username is missing"))?,
-            password: text("password")?
-                .ok_or_else(|| TokenError::new("invalid_request", "password is missing"))?,
+            username: text("username")?.ok_or_else(|| {
+                TokenError::new(OAuthErrorCode::InvalidRequest, "username is missing")
+            })?,
+            password: text("password")?.ok_or_else(|| {
+                TokenError::new(OAuthErrorCode::InvalidRequest, "password is missing")
+            })?,
             scope: text("scope")?,
         }),
-        None => Err(TokenError::new("invalid_request", "grant_type is missing")),
+        None => Err(TokenError::new(
+            OAuthErrorCode::InvalidRequest,
+            "grant_type is missing",
+        )),
         // Client credentials, device code, refresh tokens, JWT bearer …: seed 002 crosses
         // them out or does not offer them.
         Some(other) => Err(TokenError::new(
-            "unsupported_grant_type",
+            OAuthErrorCode::UnsupportedGrantType,
             format!("grant_type {other} is not supported"),
         )),
     }
@@ -163,7 +173,7 @@ pub fn password_grant_scopes(scope: Option<&str>) -> Result<Vec<String>, TokenEr
         Ok(scopes)
     } else {
         Err(TokenError::new(
-            "invalid_scope",
+            OAuthErrorCode::InvalidScope,
             "the openid scope is required",
         ))
     }

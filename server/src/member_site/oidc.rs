@@ -14,8 +14,8 @@ use vestibule_members::{Member, MembersError};
 use vestibule_oidc::{
     client_credentials, decide_logout, discovery_document, grant_request, jwks,
     password_grant_scopes, paths, AuthorizationRequest, Client, ConsentAnswer, ConsentDecision,
-    Decision, GrantRequest, LogoutDecision, LogoutHint, OidcError, RedirectError, ResponseMode,
-    ResponseType, SessionFacts, Subject, TokenError,
+    Decision, GrantRequest, LogoutDecision, LogoutHint, OAuthErrorCode, OidcError, RedirectError,
+    ResponseMode, ResponseType, SessionFacts, Subject, TokenError,
 };
 
 use super::audit::{self, Destination};
@@ -494,13 +494,14 @@ impl<E: Into<SiteError>> From<E> for BackChannelError {
 /// An OAuth error answer with the status its code calls for.
 fn oauth_error(error: &TokenError, basic: bool) -> Response {
     let status = match error.error {
-        "invalid_client" => StatusCode::UNAUTHORIZED,
-        "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     };
+    let code = error.error.as_str();
     let mut response = (
         status,
-        Json(json!({ "error": error.error, "error_description": error.description })),
+        Json(json!({ "error": code, "error_description": error.description })),
     )
         .into_response();
     if status == StatusCode::UNAUTHORIZED && basic {
@@ -519,11 +520,8 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-fn token_error(error: &'static str, description: &str) -> TokenError {
-    TokenError {
-        error,
-        description: description.to_string(),
-    }
+fn token_error(error: OAuthErrorCode, description: &str) -> TokenError {
+    TokenError::new(error, description)
 }
 
 /// Who is calling a back-channel endpoint. `require_secret`: introspection and revocation are
@@ -555,7 +553,10 @@ async fn calling_client(
     match caller.await {
         Ok(client) => Ok(client),
         Err(OidcError::InvalidClient) => Err(BackChannelError::OAuth {
-            error: token_error("invalid_client", "client authentication failed"),
+            error: token_error(
+                OAuthErrorCode::InvalidClient,
+                "client authentication failed",
+            ),
             basic,
         }),
         Err(OidcError::TooManyAttempts { retry_after }) => {
@@ -578,7 +579,10 @@ fn form_body(form: Result<Form<Params>, FormRejection>) -> Result<Params, BackCh
             "send an application/x-www-form-urlencoded body",
         ),
     };
-    let mut response = oauth_error(&token_error("invalid_request", description), false);
+    let mut response = oauth_error(
+        &token_error(OAuthErrorCode::InvalidRequest, description),
+        false,
+    );
     *response.status_mut() = status;
     Err(BackChannelError::Site(SiteError::Respond(Box::new(
         response,
@@ -654,7 +658,7 @@ async fn password_member(
 ) -> Result<Member, BackChannelError> {
     if !client.settings.allow_password {
         let why = "the password grant is not enabled for this application";
-        return Err(token_error("unauthorized_client", why).into());
+        return Err(token_error(OAuthErrorCode::UnauthorizedClient, why).into());
     }
     let (tenant, address) = (located.tenant.id, client_address(extensions));
     let members = &state.site.members;
@@ -676,7 +680,11 @@ async fn password_member(
     match verified {
         Ok(member) => Ok(member),
         Err(MembersError::BadCredentials | MembersError::TooManyAttempts { .. }) => {
-            Err(token_error("invalid_grant", "the username or password is not right").into())
+            Err(token_error(
+                OAuthErrorCode::InvalidGrant,
+                "the username or password is not right",
+            )
+            .into())
         }
         Err(
             MembersError::ImisUnavailable(_)
@@ -684,7 +692,7 @@ async fn password_member(
             | MembersError::ProfileUnavailable(_)
             | MembersError::ClientRefused(_),
         ) => Err(token_error(
-            "temporarily_unavailable",
+            OAuthErrorCode::TemporarilyUnavailable,
             "the membership system cannot verify passwords right now",
         )
         .into()),
@@ -790,7 +798,7 @@ async fn about_a_token(
         .iter()
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.clone())
-        .ok_or_else(|| token_error("invalid_request", "token is missing"))?;
+        .ok_or_else(|| token_error(OAuthErrorCode::InvalidRequest, "token is missing"))?;
     Ok((client, token))
 }
 

@@ -240,20 +240,8 @@ fn oidc_target(view: &OidcAppEditView) -> String {
 /// `claim = Property` lines; blank lines are skipped.
 #[cfg(feature = "ssr")]
 fn claim_mappings(text: &str) -> Result<Vec<vestibule_oidc::ClaimMapping>, AppError> {
-    lines(text)
-        .iter()
-        .enumerate()
-        .map(|(index, line)| match line.split_once('=') {
-            Some((claim, property)) => Ok(vestibule_oidc::ClaimMapping {
-                claim: claim.trim().to_string(),
-                property: property.trim().to_string(),
-            }),
-            None => Err(AppError::Invalid(format!(
-                "Claim mapping line {}: write it as claim = Property, e.g. email = Email.",
-                index + 1
-            ))),
-        })
-        .collect()
+    vestibule_oidc::ClaimMapping::parse_lines(text)
+        .map_err(|invalid| AppError::Invalid(invalid.to_string()))
 }
 
 /// Saves an edited app. The app's type (confidential or public) stays as created; switching to

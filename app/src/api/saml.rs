@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::ssr;
 
 #[cfg(feature = "ssr")]
-use super::form::{lines, minutes};
+use super::form::minutes;
 use crate::error::AppError;
 use crate::views::*;
 
@@ -59,43 +59,9 @@ fn consumer_lines(consumers: &[vestibule_saml::AssertionConsumer]) -> String {
 #[cfg(feature = "ssr")]
 fn saml_input(form: SamlAppForm) -> Result<vestibule_saml::SamlAppInput, AppError> {
     use vestibule_saml::{AssertionConsumer, AttributeMapping, NameIdFormat, SignedPartsSetting};
-    let mut consumers = Vec::new();
-    for (line_number, line) in lines(&form.assertion_consumers).iter().enumerate() {
-        let (index, url) = match line.split_once(char::is_whitespace) {
-            Some((index, url)) if index.chars().all(|c| c.is_ascii_digit()) => (
-                index.parse::<u32>().map_err(|_| {
-                    AppError::Invalid(format!(
-                        "Assertion consumer service line {}: the index is too large.",
-                        line_number + 1
-                    ))
-                })?,
-                url.trim(),
-            ),
-            _ => (
-                u32::try_from(line_number).unwrap_or(u32::MAX),
-                line.as_str(),
-            ),
-        };
-        consumers.push(AssertionConsumer {
-            url: url.to_string(),
-            index,
-            is_default: line_number == 0,
-        });
-    }
-    let attributes = lines(&form.attributes)
-        .iter()
-        .enumerate()
-        .map(|(index, line)| match line.split_once('=') {
-            Some((attribute, property)) => Ok(AttributeMapping {
-                attribute: attribute.trim().to_string(),
-                property: property.trim().to_string(),
-            }),
-            None => Err(AppError::Invalid(format!(
-                "Attribute line {}: write it as attribute = Property, e.g. email = Email.",
-                index + 1
-            ))),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let invalid = |invalid: vestibule_domain::InvalidInput| AppError::Invalid(invalid.to_string());
+    let consumers = AssertionConsumer::parse_lines(&form.assertion_consumers).map_err(invalid)?;
+    let attributes = AttributeMapping::parse_lines(&form.attributes).map_err(invalid)?;
     let name_id_format = match form.name_id_format.as_str() {
         "unspecified" => NameIdFormat::Unspecified,
         "email_address" => NameIdFormat::EmailAddress,

@@ -50,6 +50,37 @@ pub struct ClientSettings {
     pub claims: Vec<ClaimMapping>,
 }
 
+impl ClaimMapping {
+    /// `claim = Property`, one per line, as the OIDC Client Apps form sends them (blank lines
+    /// are skipped). The names themselves are checked when the app is saved.
+    pub fn parse_lines(text: &str) -> Result<Vec<ClaimMapping>, InvalidInput> {
+        numbered_lines(text)
+            .map(|(number, line)| match line.split_once('=') {
+                Some((claim, property)) => Ok(ClaimMapping {
+                    claim: claim.trim().to_string(),
+                    property: property.trim().to_string(),
+                }),
+                None => Err(InvalidInput::new(
+                    "claims",
+                    format!(
+                        "Claim mapping line {number}: write it as claim = Property, e.g. email \
+                         = Email."
+                    ),
+                )),
+            })
+            .collect()
+    }
+}
+
+/// The non-empty lines of a text area, trimmed, numbered from 1.
+fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .enumerate()
+        .map(|(index, line)| (index + 1, line))
+}
+
 /// The OIDC Client Apps form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientInput {
@@ -684,6 +715,19 @@ impl OidcClients {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claim_mappings_are_read_one_per_line() {
+        let read =
+            ClaimMapping::parse_lines(" email = Email \n\n member.type=MemberType\n").unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(
+            (read[1].claim.as_str(), read[1].property.as_str()),
+            ("member.type", "MemberType")
+        );
+        let refused = ClaimMapping::parse_lines("email = Email\nemail Email").unwrap_err();
+        assert!(refused.message.contains("line 2"), "{refused}");
+    }
 
     #[test]
     fn claims_map_plain_names_and_keep_protocol_claims() {

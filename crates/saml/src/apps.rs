@@ -61,6 +61,67 @@ pub struct AttributeMapping {
     pub property: String,
 }
 
+impl AssertionConsumer {
+    /// `URL` or `index URL`, one per line, as the SAML Client Apps form sends them: the first
+    /// is the default, and a line without an index gets its position.
+    pub fn parse_lines(text: &str) -> Result<Vec<AssertionConsumer>, InvalidInput> {
+        numbered_lines(text)
+            .map(|(number, line)| {
+                let (index, url) = match line.split_once(char::is_whitespace) {
+                    Some((index, url)) if index.chars().all(|c| c.is_ascii_digit()) => {
+                        let index = index.parse::<u32>().map_err(|_| {
+                            InvalidInput::new(
+                                "assertion_consumers",
+                                format!(
+                                    "Assertion consumer service line {number}: the index is too \
+                                     large."
+                                ),
+                            )
+                        })?;
+                        (index, url.trim())
+                    }
+                    _ => (u32::try_from(number - 1).unwrap_or(u32::MAX), line),
+                };
+                Ok(AssertionConsumer {
+                    url: url.to_string(),
+                    index,
+                    is_default: number == 1,
+                })
+            })
+            .collect()
+    }
+}
+
+impl AttributeMapping {
+    /// `attribute = Property`, one per line, as the SAML Client Apps form sends them.
+    pub fn parse_lines(text: &str) -> Result<Vec<AttributeMapping>, InvalidInput> {
+        numbered_lines(text)
+            .map(|(number, line)| match line.split_once('=') {
+                Some((attribute, property)) => Ok(AttributeMapping {
+                    attribute: attribute.trim().to_string(),
+                    property: property.trim().to_string(),
+                }),
+                None => Err(InvalidInput::new(
+                    "attributes",
+                    format!(
+                        "Attribute line {number}: write it as attribute = Property, e.g. email \
+                         = Email."
+                    ),
+                )),
+            })
+            .collect()
+    }
+}
+
+/// The non-empty lines of a text area, trimmed, numbered from 1.
+fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .enumerate()
+        .map(|(index, line)| (index + 1, line))
+}
+
 /// Everything about an app beyond its name and entity id, as stored (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SamlAppSettings {

@@ -272,3 +272,31 @@ fn a_post_only_single_logout_service_is_imported_with_its_binding() {
     let redirect = parse_sp_metadata(include_str!("fixtures/pysaml2-sp-metadata.xml")).unwrap();
     assert_eq!(redirect.single_logout_binding, LogoutBinding::Redirect);
 }
+
+#[test]
+fn the_forms_text_areas_are_read_one_line_at_a_time() {
+    let consumers =
+        AssertionConsumer::parse_lines("https://a.example/acs\n\n 3 https://a.example/acs3 \n")
+            .unwrap();
+    assert_eq!(
+        consumers,
+        [
+            acs("https://a.example/acs", 0),
+            acs("https://a.example/acs3", 3)
+        ]
+        .map(|mut c| {
+            c.is_default = c.index == 0;
+            c
+        })
+    );
+    let too_large =
+        AssertionConsumer::parse_lines("99999999999 https://a.example/acs").unwrap_err();
+    assert!(
+        too_large.message.contains("line 1: the index is too large"),
+        "{too_large}"
+    );
+    let attributes = vestibule_saml::AttributeMapping::parse_lines("mail = Email").unwrap();
+    assert_eq!(attributes[0].attribute, "mail");
+    let refused = vestibule_saml::AttributeMapping::parse_lines("mail Email").unwrap_err();
+    assert!(refused.message.contains("Attribute line 1"), "{refused}");
+}

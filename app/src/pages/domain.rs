@@ -1,0 +1,239 @@
+//! Domain Setup: the CNAME to create, provisioning with live progress, release.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::*;
+use crate::api::*;
+use crate::layout::TenantPage;
+
+/// `/t/:cloud_id/domain`: the CNAME to create, provisioning with live progress, the domain's
+/// status, and releasing it.
+#[component]
+pub fn DomainSetup() -> impl IntoView {
+    let params = use_params_map();
+    let start = ServerAction::<StartProvisioning>::new();
+    let retry = ServerAction::<RetryProvisioning>::new();
+    let release = ServerAction::<ReleaseDomain>::new();
+    // While a job runs the page asks again every two seconds; the job itself runs on the
+    // server, so closing the tab loses nothing.
+    let tick = RwSignal::new(0u32);
+    let polling = RwSignal::new(false);
+    Effect::new(move |_| {
+        let interval = set_interval_with_handle(
+            move || {
+                if polling.try_get_untracked() == Some(true) {
+                    tick.try_update(|t| *t = t.wrapping_add(1));
+                }
+            },
+            std::time::Duration::from_secs(2),
+        );
+        // Leaving the page stops the polling.
+        if let Ok(interval) = interval {
+            on_cleanup(move || interval.clear());
+        }
+    });
+    let domain = Resource::new_blocking(
+        move || {
+            let cloud_id = params.read().get("cloud_id").unwrap_or_default();
+            let versions = (
+                start.version().get(),
+                retry.version().get(),
+                release.version().get(),
+            );
+            (cloud_id, versions, tick.get())
+        },
+        |(cloud_id, _, _)| domain_setup(cloud_id),
+    );
+    let actions = DomainActions {
+        start,
+        retry,
+        release,
+    };
+    view! {
+        <TenantPage title="Domain Setup" data=domain body=move |me, tenant, view| {
+            polling.set(view.state == "provisioning");
+            domain_body(me, tenant, view, actions)
+        }/>
+    }
+}
+
+#[derive(Clone, Copy)]
+struct DomainActions {
+    start: ServerAction<StartProvisioning>,
+    retry: ServerAction<RetryProvisioning>,
+    release: ServerAction<ReleaseDomain>,
+}
+
+fn domain_body(
+    me: Me,
+    tenant: TenantView,
+    view: DomainSetupView,
+    actions: DomainActions,
+) -> AnyView {
+    let status_class = match view.state.as_str() {
+        "online" => "status status-on",
+        "provisioning" => "status status-busy",
+        _ => "status status-off",
+    };
+    let record_name = view
+        .domain_ascii
+        .clone()
+        .unwrap_or_else(|| "sso.your-association.org".into());
+    let cname = view! {
+        <section class="card">
+            <h2>"1. Create a public DNS entry"</h2>
+            <p>"At your DNS provider, create this record. Your IT department or domain registrar can help."</p>
+            <table class="table dns-record">
+                <thead><tr><th>"Type"</th><th>"Name"</th><th>"Value"</th></tr></thead>
+                <tbody><tr>
+                    <td>"CNAME"</td>
+                    <td><code class="cname-name">{record_name}</code></td>
+                    <td><code class="cname-target">{view.cname_target.clone()}</code></td>
+                </tr></tbody>
+            </table>
+        </section>
+    };
+    let state = view.state.clone();
+    let body = match state.as_str() {
+        "none" | "failed" => provision_form(&me, &tenant, &view, actions),
+        "provisioning" => progress(&view),
+        _ => provisioned(&me, &tenant, &view, actions),
+    };
+    view! {
+        <p class="status-line">"Domain Status: " <span class=status_class id="domain-status">{view.status.clone()}</span></p>
+        {view.domain.clone().map(|domain| view! { <p class="domain-name">"SSO Domain: " <strong>{domain}</strong></p> })}
+        {cname}
+        {body}
+    }
+    .into_any()
+}
+
+fn steps_list(view: &DomainSetupView) -> AnyView {
+    view! {
+        <ol class="steps">
+            {view.steps.iter().map(|step| {
+                let class = format!("step step-{}", step.status);
+                let note = match step.status.as_str() {
+                    "done" => "done",
+                    "active" => "in progress",
+                    "failed" => "failed",
+                    _ => "waiting",
+                };
+                view! { <li class=class>{step.label.clone()} <span class="muted">" — " {note}</span></li> }
+            }).collect_view()}
+        </ol>
+    }
+    .into_any()
+}
+
+fn provision_form(
+    me: &Me,
+    tenant: &TenantView,
+    view: &DomainSetupView,
+    actions: DomainActions,
+) -> AnyView {
+    let start = actions.start;
+    let retry = actions.retry;
+    let failure = (view.state == "failed").then(|| {
+        let steps = steps_list(view);
+        let message = view.message.clone();
+        let domain = view.domain.clone();
+        let csrf = me.csrf.clone();
+        let cloud_id = tenant.cloud_id.clone();
+        view! {
+            {steps}
+            <div class="form-error" role="alert" id="domain-problem"><p>{message}</p></div>
+            <ActionForm action=retry>
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="cloud_id" value=cloud_id/>
+                {action_error(move || retry.value().get())}
+                <button type="submit" class="button primary">"Try again with " {domain}</button>
+            </ActionForm>
+            <p class="muted">"Or enter a different domain:"</p>
+        }
+    });
+    let csrf = me.csrf.clone();
+    let cloud_id = tenant.cloud_id.clone();
+    view! {
+        <section class="card">
+            <h2>"2. Provision Your Domain"</h2>
+            {failure}
+            <p>"Once the DNS entry is live, enter the domain (without https://) and start provisioning. Vestibule checks the DNS entry, obtains a certificate and brings the domain online. This runs on our servers: you can close this page and come back."</p>
+            <ActionForm action=start attr:class="form-grid">
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="cloud_id" value=cloud_id/>
+                <label for="sso-domain">"SSO Domain"</label>
+                <input id="sso-domain" name="domain" placeholder="sso.your-association.org" autocomplete="off" spellcheck="false" required/>
+                {action_error(move || start.value().get())}
+                <button type="submit" class="button primary" disabled=move || start.pending().get()>"Start Provisioning"</button>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
+}
+
+fn progress(view: &DomainSetupView) -> AnyView {
+    view! {
+        <section class="card" aria-live="polite">
+            <h2>"Provisioning"</h2>
+            {steps_list(view)}
+            {(!view.message.is_empty()).then(|| {
+                let message = view.message.clone();
+                view! { <p class="notice" id="domain-problem">{message}</p> }
+            })}
+            <p class="muted">"This runs on our servers; you can leave this page. " <a href="">"Refresh status"</a></p>
+        </section>
+    }
+    .into_any()
+}
+
+fn provisioned(
+    me: &Me,
+    tenant: &TenantView,
+    view: &DomainSetupView,
+    actions: DomainActions,
+) -> AnyView {
+    let release = actions.release;
+    let domain = view.domain.clone().unwrap_or_default();
+    let csrf = me.csrf.clone();
+    let cloud_id = tenant.cloud_id.clone();
+    let check_problem = (view.state == "offline").then(|| {
+        let message = view.check_message.clone();
+        view! { <div class="form-error" role="alert" id="domain-problem"><p>{message}</p></div> }
+    });
+    let renewal_note = (!view.message.is_empty()).then(|| {
+        let message = view.message.clone();
+        view! { <p class="notice">{message}</p> }
+    });
+    view! {
+        <section class="card">
+            <h2>"Your SSO domain"</h2>
+            {check_problem}
+            {renewal_note}
+            <dl class="facts">
+                <dt>"Address"</dt><dd><a href=format!("https://{}/", view.domain_ascii.clone().unwrap_or_default())>{format!("https://{domain}/")}</a></dd>
+                <dt>"Certificate valid until"</dt><dd>{view.certificate_expires.clone().unwrap_or_else(|| "—".into())}</dd>
+                <dt>"Last checked"</dt><dd>{view.checked_at.clone().unwrap_or_else(|| "not yet".into())}</dd>
+            </dl>
+            <p class="muted">"Vestibule checks the DNS entry, the certificate and a real HTTPS connection every few minutes, and renews the certificate well before it expires."</p>
+            <details class="help">
+                <summary>"Online here, but the address does not open at your office?"</summary>
+                <p>"Networks with their own internal DNS (such as Windows DNS on a domain controller, or a firewall that answers DNS) may not know the public CNAME record. Ask your IT department or MSP to add an internal CNAME that matches the public one. To confirm, open the address from outside your office network, for example on a phone hotspot."</p>
+            </details>
+        </section>
+        <section class="card danger-zone">
+            <h2>"Release this domain"</h2>
+            <p>"Releasing stops Vestibule serving " <strong>{domain.clone()}</strong> ". Every SSO connection that uses it — OIDC and SAML client apps, links on your website — stops working until a domain is provisioned again."</p>
+            <ActionForm action=release attr:class="form-grid">
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="cloud_id" value=cloud_id/>
+                <label for="release-confirm">"Type " <strong>{domain}</strong> " to confirm"</label>
+                <input id="release-confirm" name="confirm" autocomplete="off" spellcheck="false" required/>
+                {action_error(move || release.value().get())}
+                <button type="submit" class="button danger">"Release domain"</button>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
+}

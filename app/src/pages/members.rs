@@ -1,0 +1,158 @@
+//! Members: the member directory and recent member sign-ins.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::*;
+use crate::api::*;
+use crate::layout::TenantPage;
+
+/// `/t/:cloud_id/members`: the member directory and recent member sign-ins.
+#[component]
+pub fn Members() -> impl IntoView {
+    let params = use_params_map();
+    let add = ServerAction::<AddMember>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let password = ServerAction::<SetMemberPassword>::new();
+    let members = Resource::new_blocking(
+        move || {
+            let cloud_id = params.read().get("cloud_id").unwrap_or_default();
+            (cloud_id, add.version().get(), remove.version().get())
+        },
+        |(cloud_id, _, _)| tenant_members(cloud_id),
+    );
+    view! {
+        <TenantPage title="Members" data=members body=move |me, tenant, view| {
+            members_body(me, tenant, view, add, remove, password)
+        }/>
+    }
+}
+
+fn members_body(
+    me: Me,
+    tenant: TenantView,
+    view: MembersPageView,
+    add: ServerAction<AddMember>,
+    remove: ServerAction<RemoveMember>,
+    password: ServerAction<SetMemberPassword>,
+) -> AnyView {
+    let source = if view.identity_source == "directory" {
+        "Members sign in with the member directory below."
+    } else {
+        "Members sign in with their iMIS account; the directory below is not used until you choose it in Settings."
+    };
+    let site = view.site_url.clone().map(|url| {
+        view! { <p>"Sign-in page: " <a class="member-site" href=url.clone()>{url.clone()}</a></p> }
+    });
+    let directory = if view.directory.is_empty() {
+        view! { <p class="empty">"The member directory is empty."</p> }.into_any()
+    } else {
+        let rows = view.directory.into_iter().map(|member| {
+            let csrf = me.csrf.clone();
+            let cloud_id = tenant.cloud_id.clone();
+            let (csrf2, cloud_id2) = (csrf.clone(), cloud_id.clone());
+            let id = member.id.to_string();
+            let id2 = id.clone();
+            let password_id = format!("password-{}", member.id);
+            view! {
+                <tr>
+                    <td>{member.username}</td>
+                    <td>{member.name}</td>
+                    <td>{member.email}</td>
+                    <td><time>{member.created_at}</time></td>
+                    <td>
+                        <ActionForm action=password attr:class="inline-form">
+                            <input type="hidden" name="csrf" value=csrf2/>
+                            <input type="hidden" name="cloud_id" value=cloud_id2/>
+                            <input type="hidden" name="id" value=id2/>
+                            <label for=password_id.clone() class="visually-hidden">"New password"</label>
+                            <input id=password_id type="password" name="password" placeholder="New password" autocomplete="new-password" required minlength="12"/>
+                            <button type="submit" class="button subtle">"Set"</button>
+                        </ActionForm>
+                        <ActionForm action=remove attr:class="inline-form">
+                            <input type="hidden" name="csrf" value=csrf/>
+                            <input type="hidden" name="cloud_id" value=cloud_id/>
+                            <input type="hidden" name="id" value=id/>
+                            <button type="submit" class="button subtle danger">"Remove"</button>
+                        </ActionForm>
+                    </td>
+                </tr>
+            }
+        }).collect_view();
+        view! {
+            <table class="table members">
+                <thead><tr><th>"Username"</th><th>"Name"</th><th>"E-mail"</th><th>"Added"</th><th>"Actions"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    let events = if view.events.is_empty() {
+        view! { <p class="empty">"No member has signed in yet."</p> }.into_any()
+    } else {
+        let rows = view
+            .events
+            .into_iter()
+            .map(|event| {
+                let class = if event.ok { "event-ok" } else { "event-failed" };
+                view! {
+                    <tr class=class>
+                        <td><time>{event.at}</time></td>
+                        <td>{event.source}</td>
+                        <td>{event.member}</td>
+                        <td>{event.outcome}</td>
+                        <td class="detail">{event.detail}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="table events">
+                <thead><tr><th>"When"</th><th>"Source"</th><th>"Member"</th><th>"Outcome"</th><th>"Technical cause"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        {site}
+        <p class="muted">{source}</p>
+        <section class="card">
+            <h2>"Member directory"</h2>
+            {directory}
+            {action_error(move || remove.value().get())}
+            {action_error(move || password.value().get())}
+            {move || matches!(password.value().get(), Some(Ok(()))).then(|| view! {
+                <p class="form-success" role="status">"Password changed."</p>
+            })}
+        </section>
+        <section class="card">
+            <h2>"Add a member"</h2>
+            <ActionForm action=add attr:class="form-grid">
+                <input type="hidden" name="csrf" value=me.csrf.clone()/>
+                <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
+                <label for="member-username">"Username"</label>
+                <input id="member-username" name="username" required autocomplete="off" spellcheck="false"/>
+                <label for="member-email">"E-mail address"</label>
+                <input id="member-email" name="email" type="email" required/>
+                <label for="member-given">"First name"</label>
+                <input id="member-given" name="given_name"/>
+                <label for="member-family">"Last name"</label>
+                <input id="member-family" name="family_name"/>
+                <label for="member-password">"Initial password"</label>
+                <input id="member-password" name="password" type="password" required minlength="12" autocomplete="new-password"/>
+                {action_error(move || add.value().get())}
+                {move || add.value().get().and_then(Result::ok).map(|username| view! {
+                    <p class="form-success" role="status">"Added " <strong>{username}</strong> "."</p>
+                })}
+                <button type="submit" class="button primary">"Add member"</button>
+            </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"Recent sign-ins"</h2>
+            <p class="muted">"The last 50 member sign-ins on your domain. When one fails, the technical cause says what to fix."</p>
+            {events}
+        </section>
+    }
+    .into_any()
+}

@@ -1,0 +1,72 @@
+//! The dashboard's pages, one module per page (or pair of list and edit pages), and the few
+//! pieces every page uses.
+
+mod audit;
+mod domain;
+mod members;
+mod oidc;
+mod saml;
+mod session;
+mod settings;
+mod tenants;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::AppError;
+
+pub use audit::AuditLog;
+pub use domain::DomainSetup;
+pub use members::Members;
+pub use oidc::{OidcAppEdit, OidcApps};
+pub use saml::{SamlAppEdit, SamlApps};
+pub use session::{Home, Setup, SignIn};
+pub use settings::Settings;
+pub use tenants::{Team, Tenants};
+
+/// Shows the message of a failed action, announced to screen readers.
+fn action_error<T: 'static>(
+    value: impl Fn() -> Option<Result<T, AppError>> + Send + 'static,
+) -> impl IntoView {
+    move || {
+        value().and_then(Result::err).map(|error| {
+            view! { <p class="form-error" role="alert">{error.to_string()}</p> }
+        })
+    }
+}
+
+/// The heading of a tenant page.
+fn tenant_page_title(page: &'static str) -> impl IntoView {
+    view! { <Title text=page/> <h1>{page}</h1> }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <Title text="Not found"/>
+        <main class="auth-page">
+            <section class="auth-card">
+                <h1>"Page not found"</h1>
+                <p>"There is nothing at this address."</p>
+                <A href="/">"Back to the dashboard"</A>
+            </section>
+        </main>
+    }
+}
+
+/// A query-string value: everything but RFC 3986's unreserved characters percent-encoded.
+pub(crate) fn url_encode(text: &str) -> String {
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
+}

@@ -1,0 +1,295 @@
+//! OIDC Client Apps: the list, registration, secrets, and one app's edit page.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::*;
+use crate::api::*;
+use crate::layout::TenantPage;
+
+/// `/t/:cloud_id/oidc`: the tenant's OpenID Connect client apps.
+#[component]
+pub fn OidcApps() -> impl IntoView {
+    let params = use_params_map();
+    let create = ServerAction::<CreateOidcApp>::new();
+    let rotate = ServerAction::<RotateOidcSecret>::new();
+    let delete = ServerAction::<DeleteOidcApp>::new();
+    let apps = Resource::new_blocking(
+        move || {
+            let cloud_id = params.read().get("cloud_id").unwrap_or_default();
+            (
+                cloud_id,
+                create.version().get(),
+                rotate.version().get(),
+                delete.version().get(),
+            )
+        },
+        |(cloud_id, _, _, _)| oidc_apps(cloud_id),
+    );
+    view! {
+        <TenantPage title="OIDC Client Apps" data=apps body=move |me, tenant, view| {
+            oidc_body(me, tenant, view, create, rotate, delete)
+        }/>
+    }
+}
+
+/// A value shown once, to copy now.
+fn shown_once(shown: ShownOnceView) -> AnyView {
+    view! {
+        <div class="form-success" role="status">
+            <p>"Copy these now: the secret is shown only once."</p>
+            <dl class="facts">
+                <dt>"Client ID"</dt><dd><code class="client-id">{shown.client_id}</code></dd>
+                {shown.client_secret.map(|secret| view! {
+                    <dt>"Client secret"</dt><dd><input class="copy-field client-secret" readonly value=secret aria-label="Client secret"/></dd>
+                })}
+            </dl>
+        </div>
+    }
+    .into_any()
+}
+
+fn oidc_body(
+    me: Me,
+    tenant: TenantView,
+    view: OidcAppsView,
+    create: ServerAction<CreateOidcApp>,
+    rotate: ServerAction<RotateOidcSecret>,
+    delete: ServerAction<DeleteOidcApp>,
+) -> AnyView {
+    let endpoints = view.issuer.clone().map(|issuer| {
+        let url = |path: &str| format!("{issuer}{path}");
+        view! {
+            <section class="card">
+                <h2>"For vendors"</h2>
+                <dl class="facts endpoints">
+                    <dt>"Discovery URL"</dt><dd><code class="discovery-url">{url("/.well-known/openid-configuration")}</code></dd>
+                    <dt>"Issuer"</dt><dd><code>{issuer.clone()}</code></dd>
+                    <dt>"Authorization"</dt><dd><code>{url("/oidc/authorize")}</code></dd>
+                    <dt>"Token"</dt><dd><code>{url("/oidc/token")}</code></dd>
+                    <dt>"UserInfo"</dt><dd><code>{url("/oidc/userinfo")}</code></dd>
+                    <dt>"JWKS"</dt><dd><code>{url("/oidc/jwks")}</code></dd>
+                    <dt>"Logout"</dt><dd><code>{url("/oidc/logout")}</code></dd>
+                </dl>
+            </section>
+        }
+    });
+    let apps = if view.apps.is_empty() {
+        view! { <p class="empty">"No OIDC client apps yet. Add the first one below."</p> }
+            .into_any()
+    } else {
+        view.apps
+            .into_iter()
+            .map(|app| {
+                let csrf = me.csrf.clone();
+                let cloud_id = tenant.cloud_id.clone();
+                let (csrf2, cloud_id2, client_id2) = (csrf.clone(), cloud_id.clone(), app.client_id.clone());
+                let secrets = app.secrets.into_iter().map(|secret| {
+                    let state = match secret.expires_at {
+                        Some(until) => format!("retiring, works until {until}"),
+                        None => "current".to_string(),
+                    };
+                    view! {
+                        <li>
+                            "Created " <time>{secret.created_at}</time> ", " {state} ", last used: "
+                            {secret.last_used_at.unwrap_or_else(|| "never".to_string())}
+                        </li>
+                    }
+                }).collect_view();
+                let rotate_form = app.confidential.then(|| view! {
+                    <ActionForm action=rotate attr:class="inline-form">
+                        <input type="hidden" name="csrf" value=csrf2/>
+                        <input type="hidden" name="cloud_id" value=cloud_id2/>
+                        <input type="hidden" name="client_id" value=client_id2/>
+                        <label>"Old secret keeps working for "
+                            <select name="overlap_hours">
+                                <option value="0">"no time"</option>
+                                <option value="24" selected>"1 day"</option>
+                                <option value="168">"7 days"</option>
+                            </select>
+                        </label>
+                        <button type="submit" class="button subtle">"Rotate secret"</button>
+                    </ActionForm>
+                });
+                let edit_href = format!("/t/{}/oidc/{}", tenant.cloud_id, app.client_id);
+                view! {
+                    <section class="card oidc-app">
+                        <h2>{app.name.clone()}</h2>
+                        <dl class="facts">
+                            <dt>"Client ID"</dt><dd><code>{app.client_id.clone()}</code></dd>
+                            <dt>"Type"</dt><dd>{if app.confidential { "Confidential (has a secret)" } else { "Public (PKCE, no secret)" }}</dd>
+                            <dt>"Redirect URIs"</dt><dd>{app.redirect_uris.join(", ")}</dd>
+                            <dt>"Post-logout URIs"</dt><dd>{app.post_logout_redirect_uris.join(", ")}</dd>
+                            <dt>"Flows"</dt><dd>{app.flows.join(", ")}</dd>
+                            <dt>"Signing"</dt><dd>{app.algorithm}</dd>
+                            <dt>"Consent"</dt><dd>{if app.consent { "Asked" } else { "Not asked" }}</dd>
+                        </dl>
+                        <ul class="secrets">{secrets}</ul>
+                        <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
+                        {rotate_form}
+                        <ActionForm action=delete attr:class="inline-form">
+                            <input type="hidden" name="csrf" value=csrf/>
+                            <input type="hidden" name="cloud_id" value=cloud_id/>
+                            <input type="hidden" name="client_id" value=app.client_id/>
+                            <button type="submit" class="button subtle danger">"Delete"</button>
+                        </ActionForm>
+                    </section>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    view! {
+        <p class="muted">"Register each event, learning or community site that signs members in with OpenID Connect. Redirect URIs must match exactly."</p>
+        {endpoints}
+        {move || rotate.value().get().and_then(Result::ok).map(shown_once)}
+        {action_error(move || rotate.value().get())}
+        {action_error(move || delete.value().get())}
+        {apps}
+        <section class="card">
+            <h2>"Add an app"</h2>
+            <ActionForm action=create attr:class="form-grid">
+                <input type="hidden" name="csrf" value=me.csrf.clone()/>
+                <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
+                <label for="app-name">"Name"</label>
+                <input id="app-name" name="name" required/>
+                <label for="app-redirects">"Redirect URIs (one per line)"</label>
+                <textarea id="app-redirects" name="redirect_uris" rows="2" required></textarea>
+                <label for="app-logout">"Post-logout redirect URIs (one per line)"</label>
+                <textarea id="app-logout" name="post_logout_redirect_uris" rows="2"></textarea>
+                <label for="app-algorithm">"Signing algorithm"</label>
+                <select id="app-algorithm" name="algorithm">
+                    <option value="RS256" selected>"RS256"</option>
+                    <option value="RS512">"RS512"</option>
+                    <option value="HS512">"HS512 (signed with the client secret)"</option>
+                </select>
+                <label class="choice"><input type="checkbox" name="public"/>" Public app (no secret; PKCE required)"</label>
+                <label class="choice"><input type="checkbox" name="consent"/>" Ask members for consent"</label>
+                <label class="choice"><input type="checkbox" name="implicit"/>" Allow the implicit flow (legacy, less secure)"</label>
+                <label class="choice"><input type="checkbox" name="password"/>" Allow the password grant (legacy, less secure)"</label>
+                {action_error(move || create.value().get())}
+                {move || create.value().get().and_then(Result::ok).map(shown_once)}
+                <button type="submit" class="button primary">"Add app"</button>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
+}
+
+/// `/t/:cloud_id/oidc/:client_id`: everything about one app, and a preview of its ID token.
+#[component]
+pub fn OidcAppEdit() -> impl IntoView {
+    let params = use_params_map();
+    let update = ServerAction::<UpdateOidcApp>::new();
+    let preview = ServerAction::<PreviewOidcIdToken>::new();
+    let app = Resource::new_blocking(
+        move || {
+            let params = params.read();
+            (
+                params.get("cloud_id").unwrap_or_default(),
+                params.get("client_id").unwrap_or_default(),
+                update.version().get(),
+            )
+        },
+        |(cloud_id, client_id, _)| oidc_app(cloud_id, client_id),
+    );
+    view! {
+        <TenantPage title="OIDC Client App" data=app body=move |me, tenant, view| {
+            oidc_edit_body(me, tenant, view, update, preview)
+        }/>
+    }
+}
+
+fn oidc_edit_body(
+    me: Me,
+    tenant: TenantView,
+    app: OidcAppEditView,
+    update: ServerAction<UpdateOidcApp>,
+    preview: ServerAction<PreviewOidcIdToken>,
+) -> AnyView {
+    let back = format!("/t/{}/oidc", tenant.cloud_id);
+    let algorithm = app.algorithm.clone();
+    let option = move |value: &'static str, label: &'static str| {
+        view! { <option value=value selected=algorithm == value>{label}</option> }
+    };
+    let hs512 = if app.confidential {
+        Some(option("HS512", "HS512 (signed with the client secret)"))
+    } else {
+        None
+    };
+    let (csrf, cloud_id, client_id) = (me.csrf, tenant.cloud_id, app.client_id.clone());
+    let (preview_csrf, preview_cloud_id, preview_client_id) =
+        (csrf.clone(), cloud_id.clone(), client_id.clone());
+    view! {
+        <p><a href=back>"← All OIDC client apps"</a></p>
+        <section class="card">
+            <h2>{app.name.clone()}</h2>
+            <p class="muted">"Client ID " <code class="client-id">{app.client_id.clone()}</code> ". "
+                {if app.confidential { "Confidential: authenticates with its secret." } else { "Public: no secret, PKCE always required." }}
+            </p>
+            <ActionForm action=update attr:class="form-grid oidc-edit">
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="cloud_id" value=cloud_id/>
+                <input type="hidden" name="client_id" value=client_id/>
+                <label for="edit-name">"Name"</label>
+                <input id="edit-name" name="name" required value=app.name.clone()/>
+                <label for="edit-redirects">"Redirect URIs (one per line)"</label>
+                <textarea id="edit-redirects" name="redirect_uris" rows="3" required>{app.redirect_uris.clone()}</textarea>
+                <label for="edit-logout">"Post-logout redirect URIs (one per line)"</label>
+                <textarea id="edit-logout" name="post_logout_redirect_uris" rows="2">{app.post_logout_redirect_uris.clone()}</textarea>
+                <fieldset>
+                    <legend>"Flows"</legend>
+                    <label class="choice"><input type="checkbox" name="require_pkce" checked=app.require_pkce || !app.confidential disabled=!app.confidential/>" Require PKCE for the authorization code flow"</label>
+                    {(!app.confidential).then(|| view! { <input type="hidden" name="require_pkce" value="on"/> })}
+                    <label class="choice"><input type="checkbox" name="implicit" checked=app.implicit/>" Allow the implicit flow (legacy, less secure)"</label>
+                    <label class="choice"><input type="checkbox" name="password" checked=app.password/>" Allow the password grant (legacy, less secure)"</label>
+                </fieldset>
+                <label for="edit-algorithm">"Signing algorithm"</label>
+                <select id="edit-algorithm" name="algorithm">
+                    {option("RS256", "RS256")}
+                    {option("RS512", "RS512 (4096-bit key)")}
+                    {hs512}
+                </select>
+                {(app.algorithm != "HS512" && app.confidential).then(|| view! {
+                    <p class="muted hint">"Switching to HS512 issues a new client secret, shown once: ID tokens are signed with it, and the current secret stops working."</p>
+                })}
+                <label for="edit-id-token">"ID token lifetime (minutes)"</label>
+                <input id="edit-id-token" name="id_token_minutes" inputmode="numeric" value=app.id_token_minutes.to_string()/>
+                <label for="edit-access-token">"Access token lifetime (minutes)"</label>
+                <input id="edit-access-token" name="access_token_minutes" inputmode="numeric" value=app.access_token_minutes.to_string()/>
+                <fieldset>
+                    <legend>"Consent"</legend>
+                    <label class="choice"><input type="checkbox" name="consent" checked=app.consent/>" Ask members for consent"</label>
+                    <label for="edit-grace">"Remember a member's consent for (days)"</label>
+                    <input id="edit-grace" name="consent_grace_days" inputmode="numeric" value=app.consent_grace_days.to_string()/>
+                </fieldset>
+                <label for="edit-claims">"Claim mapping (claim = profile property, one per line)"</label>
+                <textarea id="edit-claims" name="claims" rows="6" spellcheck="false">{app.claims.clone()}</textarea>
+                <p class="muted hint">"Dotted claim names nest: address.country = Country gives {\"address\": {\"country\": …}}. Mapped claims are sent with the profile scope."</p>
+                {action_error(move || update.value().get())}
+                {move || update.value().get().and_then(Result::ok).map(|shown| view! {
+                    <p class="form-success" role="status">"Saved."</p>
+                    {shown.client_secret.is_some().then(|| shown_once(shown))}
+                })}
+                <button type="submit" class="button primary">"Save changes"</button>
+            </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"Preview the ID token"</h2>
+            <p class="muted">"What this app receives for a member with the saved settings, before signing. Nobody is signed in."</p>
+            <ActionForm action=preview attr:class="form-grid">
+                <input type="hidden" name="csrf" value=preview_csrf/>
+                <input type="hidden" name="cloud_id" value=preview_cloud_id/>
+                <input type="hidden" name="client_id" value=preview_client_id/>
+                <label for="preview-username">"Member username"</label>
+                <input id="preview-username" name="username" required autocomplete="off"/>
+                {action_error(move || preview.value().get())}
+                <button type="submit" class="button">"Preview"</button>
+            </ActionForm>
+            {move || preview.value().get().and_then(Result::ok).map(|claims| view! {
+                <pre class="token-preview" aria-label="ID token claims">{claims}</pre>
+            })}
+        </section>
+    }
+    .into_any()
+}

@@ -1,0 +1,303 @@
+//! SAML Client Apps: the IdP's details, metadata import, and one app's edit page.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::*;
+use crate::api::*;
+use crate::layout::TenantPage;
+
+/// `/t/:cloud_id/saml`: the tenant's SAML service providers, the IdP's details to give them,
+/// and metadata import with a preview before saving.
+#[component]
+pub fn SamlApps() -> impl IntoView {
+    let params = use_params_map();
+    let create = ServerAction::<CreateSamlApp>::new();
+    let import = ServerAction::<PreviewSamlMetadata>::new();
+    let delete = ServerAction::<DeleteSamlApp>::new();
+    let apps = Resource::new_blocking(
+        move || {
+            let cloud_id = params.read().get("cloud_id").unwrap_or_default();
+            (cloud_id, create.version().get(), delete.version().get())
+        },
+        |(cloud_id, _, _)| saml_apps(cloud_id),
+    );
+    view! {
+        <TenantPage title="SAML Client Apps" data=apps body=move |me, tenant, view| {
+            saml_body(me, tenant, view, create, import, delete)
+        }/>
+    }
+}
+
+/// The fields of a SAML app's form (`form[…]`), filled with `form`. `id` keeps labels unique
+/// when two forms share a page.
+fn saml_fields(id: &'static str, form: SamlAppForm) -> AnyView {
+    let field = move |name: &str| format!("{id}-{name}");
+    let name_id = form.name_id_format.clone();
+    let name_id_option = move |value: &'static str, label: &'static str| {
+        view! { <option value=value selected=name_id == value>{label}</option> }
+    };
+    let signed = form.signed.clone();
+    let signed_option = move |value: &'static str, label: &'static str| {
+        view! { <option value=value selected=signed == value>{label}</option> }
+    };
+    view! {
+        <label for=field("name")>"Name"</label>
+        <input id=field("name") name="form[name]" required value=form.name/>
+        <label for=field("entity")>"Entity ID (the service provider's Issuer)"</label>
+        <input id=field("entity") name="form[entity_id]" required value=form.entity_id spellcheck="false"/>
+        <label for=field("acs")>"Assertion consumer services (HTTP-POST), one per line as \"index URL\"; the first is the default"</label>
+        <textarea id=field("acs") name="form[assertion_consumers]" rows="3" required spellcheck="false">{form.assertion_consumers}</textarea>
+        <label for=field("slo")>"Single logout URL"</label>
+        <input id=field("slo") name="form[single_logout]" value=form.single_logout spellcheck="false"/>
+        <label for=field("slo-binding")>"Single logout binding"</label>
+        <select id=field("slo-binding") name="form[single_logout_binding]">
+            <option value="redirect" selected=form.single_logout_binding != "post">"HTTP-Redirect"</option>
+            <option value="post" selected=form.single_logout_binding == "post">"HTTP-POST"</option>
+        </select>
+        <label for=field("nameid")>"NameID format"</label>
+        <select id=field("nameid") name="form[name_id_format]">
+            {name_id_option("unspecified", "Unspecified (iMIS username or iMIS ID)")}
+            {name_id_option("email_address", "Email address")}
+            {name_id_option("persistent", "Persistent (opaque, stable, per app)")}
+            {name_id_option("transient", "Transient (new every session)")}
+        </select>
+        <label class="choice"><input type="checkbox" name="form[unspecified_is_imis_id]" checked=form.unspecified_is_imis_id.is_some()/>" Unspecified sends the iMIS ID instead of the username"</label>
+        <label class="choice"><input type="checkbox" name="form[sp_may_request_name_id_format]" checked=form.sp_may_request_name_id_format.is_some()/>" Let the service provider ask for another supported identifier type (otherwise such a request gets InvalidNameIDPolicy)"</label>
+        <label for=field("attributes")>"Attributes (attribute = profile property, one per line; urn:oid: names use the URI format)"</label>
+        <textarea id=field("attributes") name="form[attributes]" rows="4" spellcheck="false">{form.attributes}</textarea>
+        <label for=field("signed")>"Signed"</label>
+        <select id=field("signed") name="form[signed]">
+            {signed_option("assertion", "The assertion")}
+            {signed_option("response", "The response")}
+            {signed_option("both", "Both")}
+        </select>
+        <label class="choice"><input type="checkbox" name="form[require_signed_requests]" checked=form.require_signed_requests.is_some()/>" Require signed requests"</label>
+        <label for=field("certificate")>"Service provider's signing certificate (PEM): checks its signed requests and logout messages"</label>
+        <textarea id=field("certificate") name="form[sp_certificate]" rows="4" spellcheck="false">{form.sp_certificate}</textarea>
+        <label class="choice"><input type="checkbox" name="form[encrypt_assertions]" checked=form.encrypt_assertions.is_some()/>" Encrypt assertions (AES-256-GCM, key by RSA-OAEP)"</label>
+        <label for=field("encryption")>"Service provider's encryption certificate (PEM, RSA)"</label>
+        <textarea id=field("encryption") name="form[sp_encryption_certificate]" rows="4" spellcheck="false">{form.sp_encryption_certificate}</textarea>
+        <label for=field("minutes")>"Assertion lifetime (minutes)"</label>
+        <input id=field("minutes") name="form[assertion_minutes]" inputmode="numeric" value=form.assertion_minutes/>
+        <label for=field("relay")>"Default RelayState for IdP-initiated sign-in (where the app takes the member)"</label>
+        <input id=field("relay") name="form[default_relay_state]" value=form.default_relay_state spellcheck="false"/>
+    }
+    .into_any()
+}
+
+/// Metadata files are a few kilobytes; anything far larger is not metadata.
+const METADATA_FILE_LIMIT: f64 = 1024.0 * 1024.0;
+
+/// Puts the chosen metadata file's text into the paste box, where the admin sees it before the
+/// preview. Read in the browser: nothing is sent until Preview.
+fn read_metadata_file(
+    event: &leptos::ev::Event,
+    metadata: RwSignal<String>,
+    upload_error: RwSignal<Option<String>>,
+) {
+    use web_sys::HtmlInputElement;
+    let input: HtmlInputElement = event_target(event);
+    let Some(file) = input.files().and_then(|files| files.get(0)) else {
+        return;
+    };
+    if file.size() > METADATA_FILE_LIMIT {
+        upload_error.set(Some(format!(
+            "{} is too large to be SAML metadata (over 1 MB).",
+            file.name()
+        )));
+        return;
+    }
+    let name = file.name();
+    leptos::task::spawn_local(async move {
+        match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+            Ok(text) => {
+                upload_error.set(None);
+                metadata.set(text.as_string().unwrap_or_default());
+            }
+            Err(_) => upload_error.set(Some(format!("{name} could not be read."))),
+        }
+    });
+}
+
+fn saml_body(
+    me: Me,
+    tenant: TenantView,
+    view: SamlAppsView,
+    create: ServerAction<CreateSamlApp>,
+    import: ServerAction<PreviewSamlMetadata>,
+    delete: ServerAction<DeleteSamlApp>,
+) -> AnyView {
+    let idp = match view.idp {
+        Some(idp) => view! {
+            <section class="card">
+                <h2>"For service providers"</h2>
+                <dl class="facts endpoints">
+                    <dt>"IdP metadata URL"</dt><dd><input class="copy-field saml-metadata-url" readonly value=idp.metadata_url.clone() aria-label="IdP metadata URL"/></dd>
+                    <dt>"Entity ID"</dt><dd><code>{idp.entity_id}</code></dd>
+                    <dt>"Single sign-on (Redirect, POST)"</dt><dd><code>{idp.single_sign_on}</code></dd>
+                    <dt>"Single logout (Redirect, POST)"</dt><dd><code>{idp.single_logout}</code></dd>
+                    <dt>"Signing certificate"</dt>
+                    <dd>
+                        <textarea class="copy-field certificate" readonly rows="4" aria-label="Signing certificate">{idp.certificate_pem}</textarea>
+                        <a class="button subtle" href=idp.certificate_url download="idp-signing-certificate.pem">"Download certificate"</a>
+                        " "
+                        <a class="button subtle" href=idp.metadata_url download="idp-metadata.xml">"Download metadata"</a>
+                    </dd>
+                </dl>
+            </section>
+        }
+        .into_any(),
+        None => view! {
+            <p class="muted">"Set up your domain first: service providers need its address for the IdP metadata and sign-in links."</p>
+        }
+        .into_any(),
+    };
+    let apps = if view.apps.is_empty() {
+        view! { <p class="empty">"No SAML client apps yet. Import a service provider's metadata or add one by hand below."</p> }
+            .into_any()
+    } else {
+        view.apps
+            .into_iter()
+            .map(|app| {
+                let edit_href = format!("/t/{}/saml/{}", tenant.cloud_id, app.app_id);
+                let (csrf, cloud_id) = (me.csrf.clone(), tenant.cloud_id.clone());
+                let link = app.idp_initiated_link.clone().map(|link| view! {
+                    <dt>"IdP-initiated sign-in link"</dt>
+                    <dd><input class="copy-field idp-initiated-link" readonly value=link aria-label=format!("IdP-initiated sign-in link for {}", app.name)/></dd>
+                });
+                view! {
+                    <section class="card saml-app">
+                        <h2>{app.name.clone()}</h2>
+                        <dl class="facts">
+                            <dt>"Entity ID"</dt><dd><code>{app.entity_id.clone()}</code></dd>
+                            <dt>"Assertion consumer services"</dt><dd>{app.assertion_consumers.join(", ")}</dd>
+                            <dt>"Single logout"</dt><dd>{app.single_logout.clone().unwrap_or_else(|| "none".to_string())}</dd>
+                            <dt>"NameID format"</dt><dd><code>{app.name_id_format.clone()}</code></dd>
+                            <dt>"Signed"</dt><dd>{app.signed.clone()}{if app.require_signed_requests { "; requests must be signed" } else { "" }}{if app.encrypt_assertions { "; assertions encrypted" } else { "" }}</dd>
+                            {link}
+                        </dl>
+                        <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
+                        <ActionForm action=delete attr:class="inline-form">
+                            <input type="hidden" name="csrf" value=csrf/>
+                            <input type="hidden" name="cloud_id" value=cloud_id/>
+                            <input type="hidden" name="app_id" value=app.app_id.clone()/>
+                            <button type="submit" class="button subtle danger" aria-label=format!("Delete {}", app.name)>"Delete"</button>
+                        </ActionForm>
+                    </section>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    let (import_csrf, import_cloud) = (me.csrf.clone(), tenant.cloud_id.clone());
+    let metadata = RwSignal::new(String::new());
+    let upload_error = RwSignal::new(None::<String>);
+    let (preview_csrf, preview_cloud) = (me.csrf.clone(), tenant.cloud_id.clone());
+    let new_app = view.new_app;
+    view! {
+        <p class="muted">"Register each site that signs members in with SAML 2.0. Responses go only to the assertion consumer services listed here, exactly."</p>
+        {idp}
+        {action_error(move || delete.value().get())}
+        {apps}
+        <section class="card">
+            <h2>"Import metadata"</h2>
+            <p class="muted">"Upload or paste the service provider's metadata XML. You will see what it registers before anything is saved."</p>
+            <ActionForm action=import attr:class="form-grid">
+                <input type="hidden" name="csrf" value=import_csrf/>
+                <input type="hidden" name="cloud_id" value=import_cloud/>
+                <label for="saml-metadata-file">"Metadata file"</label>
+                <input id="saml-metadata-file" type="file" accept=".xml,application/xml,text/xml,application/samlmetadata+xml" on:change=move |event| read_metadata_file(&event, metadata, upload_error)/>
+                {move || upload_error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+                <label for="saml-metadata">"Service provider metadata"</label>
+                <textarea id="saml-metadata" name="metadata" rows="6" required spellcheck="false" prop:value=move || metadata.get() on:input=move |event| metadata.set(event_target_value(&event))></textarea>
+                {action_error(move || import.value().get())}
+                <button type="submit" class="button">"Preview"</button>
+            </ActionForm>
+            {move || {
+                let (csrf, cloud_id) = (preview_csrf.clone(), preview_cloud.clone());
+                import.value().get().and_then(Result::ok).map(move |preview| {
+                let notes = preview.notes.into_iter().map(|note| view! { <li>{note}</li> }).collect_view();
+                view! {
+                    <div class="saml-preview">
+                        <h3>"Preview: check and save"</h3>
+                        <ul class="notes">{notes}</ul>
+                        <ActionForm action=create attr:class="form-grid">
+                            <input type="hidden" name="csrf" value=csrf/>
+                            <input type="hidden" name="cloud_id" value=cloud_id/>
+                            {saml_fields("import", preview.form)}
+                            <button type="submit" class="button primary">"Save imported app"</button>
+                        </ActionForm>
+                    </div>
+                }
+            })}}
+        </section>
+        <section class="card">
+            <h2>"Add an app"</h2>
+            <ActionForm action=create attr:class="form-grid">
+                <input type="hidden" name="csrf" value=me.csrf.clone()/>
+                <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
+                {saml_fields("new", new_app)}
+                {action_error(move || create.value().get())}
+                {move || create.value().get().and_then(Result::ok).map(|_| view! {
+                    <p class="form-success" role="status">"Saved."</p>
+                })}
+                <button type="submit" class="button primary">"Add app"</button>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
+}
+
+/// `/t/:cloud_id/saml/:app_id`: one SAML app's settings.
+#[component]
+pub fn SamlAppEdit() -> impl IntoView {
+    let params = use_params_map();
+    let update = ServerAction::<UpdateSamlApp>::new();
+    let app = Resource::new_blocking(
+        move || {
+            let params = params.read();
+            (
+                params.get("cloud_id").unwrap_or_default(),
+                params.get("app_id").unwrap_or_default(),
+                update.version().get(),
+            )
+        },
+        |(cloud_id, app_id, _)| saml_app(cloud_id, app_id),
+    );
+    view! {
+        <TenantPage title="SAML Client App" data=app body=move |me, tenant, form| {
+            let app_id = params.read_untracked().get("app_id").unwrap_or_default();
+            saml_edit_body(me, tenant, app_id, form, update)
+        }/>
+    }
+}
+
+fn saml_edit_body(
+    me: Me,
+    tenant: TenantView,
+    app_id: String,
+    form: SamlAppForm,
+    update: ServerAction<UpdateSamlApp>,
+) -> AnyView {
+    let back = format!("/t/{}/saml", tenant.cloud_id);
+    let title = form.name.clone();
+    view! {
+        <p><a href=back>"← All SAML client apps"</a></p>
+        <section class="card">
+            <h2>{title}</h2>
+            <ActionForm action=update attr:class="form-grid saml-edit">
+                <input type="hidden" name="csrf" value=me.csrf.clone()/>
+                <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
+                <input type="hidden" name="app_id" value=app_id/>
+                {saml_fields("edit", form)}
+                {action_error(move || update.value().get())}
+                {move || update.value().get().and_then(Result::ok).map(|()| view! {
+                    <p class="form-success" role="status">"Saved."</p>
+                })}
+                <button type="submit" class="button primary">"Save changes"</button>
+            </ActionForm>
+        </section>
+    }
+    .into_any()
+}

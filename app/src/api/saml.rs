@@ -11,35 +11,6 @@ use crate::error::AppError;
 use crate::views::*;
 
 #[cfg(feature = "ssr")]
-fn name_id_format_key(format: vestibule_saml::NameIdFormat) -> &'static str {
-    use vestibule_saml::NameIdFormat;
-    match format {
-        NameIdFormat::Unspecified => "unspecified",
-        NameIdFormat::EmailAddress => "email_address",
-        NameIdFormat::Persistent => "persistent",
-        NameIdFormat::Transient => "transient",
-    }
-}
-
-#[cfg(feature = "ssr")]
-fn logout_binding_key(binding: vestibule_saml::LogoutBinding) -> &'static str {
-    match binding {
-        vestibule_saml::LogoutBinding::Redirect => "redirect",
-        vestibule_saml::LogoutBinding::Post => "post",
-    }
-}
-
-#[cfg(feature = "ssr")]
-fn signed_key(signed: vestibule_saml::SignedPartsSetting) -> &'static str {
-    use vestibule_saml::SignedPartsSetting;
-    match signed {
-        SignedPartsSetting::Assertion => "assertion",
-        SignedPartsSetting::Response => "response",
-        SignedPartsSetting::Both => "both",
-    }
-}
-
-#[cfg(feature = "ssr")]
 fn pem(der: &[u8]) -> String {
     vestibule_saml::certificate_pem(der)
 }
@@ -62,29 +33,12 @@ fn saml_input(form: SamlAppForm) -> Result<vestibule_saml::SamlAppInput, AppErro
     let invalid = |invalid: vestibule_domain::InvalidInput| AppError::Invalid(invalid.to_string());
     let consumers = AssertionConsumer::parse_lines(&form.assertion_consumers).map_err(invalid)?;
     let attributes = AttributeMapping::parse_lines(&form.attributes).map_err(invalid)?;
-    let name_id_format = match form.name_id_format.as_str() {
-        "unspecified" => NameIdFormat::Unspecified,
-        "email_address" => NameIdFormat::EmailAddress,
-        "persistent" => NameIdFormat::Persistent,
-        "transient" => NameIdFormat::Transient,
-        _ => return Err(AppError::Invalid("Choose a NameID format.".to_string())),
-    };
-    let signed = match form.signed.as_str() {
-        "assertion" => SignedPartsSetting::Assertion,
-        "response" => SignedPartsSetting::Response,
-        "both" => SignedPartsSetting::Both,
-        _ => return Err(AppError::Invalid("Choose what is signed.".to_string())),
-    };
+    let name_id_format = NameIdFormat::from_form_key(&form.name_id_format).map_err(invalid)?;
+    let signed = SignedPartsSetting::from_form_key(&form.signed).map_err(invalid)?;
     let single_logout = Some(form.single_logout.trim().to_string()).filter(|s| !s.is_empty());
-    let single_logout_binding = match form.single_logout_binding.as_str() {
-        "" | "redirect" => vestibule_saml::LogoutBinding::Redirect,
-        "post" => vestibule_saml::LogoutBinding::Post,
-        _ => {
-            return Err(AppError::Invalid(
-                "Choose how logout messages are sent.".to_string(),
-            ))
-        }
-    };
+    let single_logout_binding =
+        vestibule_saml::LogoutBinding::from_form_key(&form.single_logout_binding)
+            .map_err(invalid)?;
     let sp_certificate = Some(form.sp_certificate.trim().to_string()).filter(|s| !s.is_empty());
     let sp_encryption_certificate =
         Some(form.sp_encryption_certificate.trim().to_string()).filter(|s| !s.is_empty());
@@ -116,8 +70,8 @@ fn saml_form(app: &vestibule_saml::SamlApp) -> SamlAppForm {
         entity_id: app.entity_id.clone(),
         assertion_consumers: consumer_lines(&settings.assertion_consumers),
         single_logout: settings.single_logout.clone().unwrap_or_default(),
-        single_logout_binding: logout_binding_key(settings.single_logout_binding).to_string(),
-        name_id_format: name_id_format_key(settings.name_id_format).to_string(),
+        single_logout_binding: settings.single_logout_binding.form_key().to_string(),
+        name_id_format: settings.name_id_format.form_key().to_string(),
         unspecified_is_imis_id: settings.unspecified_is_imis_id.then(|| "on".to_string()),
         sp_may_request_name_id_format: settings
             .sp_may_request_name_id_format
@@ -128,7 +82,7 @@ fn saml_form(app: &vestibule_saml::SamlApp) -> SamlAppForm {
             .map(|m| format!("{} = {}", m.attribute, m.property))
             .collect::<Vec<_>>()
             .join("\n"),
-        signed: signed_key(settings.signed).to_string(),
+        signed: settings.signed.form_key().to_string(),
         require_signed_requests: settings.require_signed_requests.then(|| "on".to_string()),
         sp_certificate: settings
             .sp_certificate
@@ -157,14 +111,14 @@ fn saml_target(app: &vestibule_saml::SamlApp) -> String {
 fn new_saml_form() -> SamlAppForm {
     let input = vestibule_saml::SamlAppInput::default();
     SamlAppForm {
-        name_id_format: name_id_format_key(input.name_id_format).to_string(),
+        name_id_format: input.name_id_format.form_key().to_string(),
         attributes: input
             .attributes
             .iter()
             .map(|m| format!("{} = {}", m.attribute, m.property))
             .collect::<Vec<_>>()
             .join("\n"),
-        signed: signed_key(input.signed).to_string(),
+        signed: input.signed.form_key().to_string(),
         assertion_minutes: input.assertion_minutes.to_string(),
         ..SamlAppForm::default()
     }
@@ -216,7 +170,7 @@ pub async fn saml_apps(cloud_id: String) -> Result<SamlAppsView, AppError> {
                             .collect(),
                         single_logout: app.settings.single_logout,
                         name_id_format: app.settings.name_id_format.uri().to_string(),
-                        signed: signed_key(app.settings.signed).to_string(),
+                        signed: app.settings.signed.form_key().to_string(),
                         require_signed_requests: app.settings.require_signed_requests,
                         encrypt_assertions: app.settings.encrypt_assertions,
                     }
@@ -366,11 +320,11 @@ pub async fn preview_saml_metadata(
                 entity_id: parsed.entity_id,
                 assertion_consumers: consumer_lines(&parsed.assertion_consumers),
                 single_logout: parsed.single_logout.unwrap_or_default(),
-                single_logout_binding: logout_binding_key(parsed.single_logout_binding).to_string(),
+                single_logout_binding: parsed.single_logout_binding.form_key().to_string(),
                 name_id_format: parsed
                     .name_id_format
                     .map_or(defaults.name_id_format.clone(), |format| {
-                        name_id_format_key(format).to_string()
+                        format.form_key().to_string()
                     }),
                 require_signed_requests: (parsed.authn_requests_signed
                     && parsed.signing_certificate.is_some())

@@ -25,6 +25,28 @@ pub enum NameIdFormat {
 }
 
 impl NameIdFormat {
+    /// The SAML Client Apps form's value for this format (its stored name).
+    pub fn form_key(self) -> &'static str {
+        match self {
+            NameIdFormat::Unspecified => "unspecified",
+            NameIdFormat::EmailAddress => "email_address",
+            NameIdFormat::Persistent => "persistent",
+            NameIdFormat::Transient => "transient",
+        }
+    }
+
+    pub fn from_form_key(key: &str) -> Result<Self, InvalidInput> {
+        [
+            NameIdFormat::Unspecified,
+            NameIdFormat::EmailAddress,
+            NameIdFormat::Persistent,
+            NameIdFormat::Transient,
+        ]
+        .into_iter()
+        .find(|format| format.form_key() == key)
+        .ok_or_else(|| InvalidInput::new("name_id_format", "Choose a NameID format."))
+    }
+
     pub fn uri(self) -> &'static str {
         match self {
             NameIdFormat::Unspecified => "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
@@ -174,6 +196,26 @@ pub enum LogoutBinding {
 }
 
 impl LogoutBinding {
+    /// The SAML Client Apps form's value for this binding (its stored name).
+    pub fn form_key(self) -> &'static str {
+        match self {
+            LogoutBinding::Redirect => "redirect",
+            LogoutBinding::Post => "post",
+        }
+    }
+
+    /// The form's value; nothing chosen is the default, Redirect.
+    pub fn from_form_key(key: &str) -> Result<Self, InvalidInput> {
+        match key {
+            "" | "redirect" => Ok(LogoutBinding::Redirect),
+            "post" => Ok(LogoutBinding::Post),
+            _ => Err(InvalidInput::new(
+                "single_logout_binding",
+                "Choose how logout messages are sent.",
+            )),
+        }
+    }
+
     /// Whether the signature goes inside the document (POST) rather than over the query string.
     pub fn signs_document(self) -> bool {
         self == LogoutBinding::Post
@@ -187,6 +229,28 @@ pub enum SignedPartsSetting {
     Assertion,
     Response,
     Both,
+}
+
+impl SignedPartsSetting {
+    /// The SAML Client Apps form's value for this setting (its stored name).
+    pub fn form_key(self) -> &'static str {
+        match self {
+            SignedPartsSetting::Assertion => "assertion",
+            SignedPartsSetting::Response => "response",
+            SignedPartsSetting::Both => "both",
+        }
+    }
+
+    pub fn from_form_key(key: &str) -> Result<Self, InvalidInput> {
+        [
+            SignedPartsSetting::Assertion,
+            SignedPartsSetting::Response,
+            SignedPartsSetting::Both,
+        ]
+        .into_iter()
+        .find(|setting| setting.form_key() == key)
+        .ok_or_else(|| InvalidInput::new("signed", "Choose what is signed."))
+    }
 }
 
 impl From<SignedPartsSetting> for SignedParts {

@@ -300,3 +300,36 @@ fn the_forms_text_areas_are_read_one_line_at_a_time() {
     let refused = vestibule_saml::AttributeMapping::parse_lines("mail Email").unwrap_err();
     assert!(refused.message.contains("Attribute line 1"), "{refused}");
 }
+
+#[test]
+fn the_forms_choices_read_back_what_they_show() {
+    for format in [
+        NameIdFormat::Unspecified,
+        NameIdFormat::EmailAddress,
+        NameIdFormat::Persistent,
+        NameIdFormat::Transient,
+    ] {
+        assert_eq!(NameIdFormat::from_form_key(format.form_key()), Ok(format));
+    }
+    for signed in [
+        SignedPartsSetting::Assertion,
+        SignedPartsSetting::Response,
+        SignedPartsSetting::Both,
+    ] {
+        assert_eq!(
+            SignedPartsSetting::from_form_key(signed.form_key()),
+            Ok(signed)
+        );
+    }
+    assert_eq!(
+        LogoutBinding::from_form_key(""),
+        Ok(LogoutBinding::Redirect)
+    );
+    assert_eq!(
+        LogoutBinding::from_form_key("post"),
+        Ok(LogoutBinding::Post)
+    );
+    assert!(NameIdFormat::from_form_key("emailAddress").is_err());
+    assert!(SignedPartsSetting::from_form_key("").is_err());
+    assert!(LogoutBinding::from_form_key("artifact").is_err());
+}

@@ -144,14 +144,7 @@ impl Provider {
 
     /// A form post from the member's browser on the tenant's site.
     async fn browser_post(&self, path: &str, body: String, cookie: Option<&str>) -> Reply {
-        let mut request = Request::post(path)
-            .header(header::HOST, HOST)
-            .header(header::ORIGIN, ISSUER)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        self.send(request.body(Body::from(body)).unwrap()).await
+        support::http::browser_post(&self.router, ISSUER, path, body, cookie).await
     }
 
     /// A back-channel call from the application's server, authenticated with HTTP Basic.
@@ -178,23 +171,8 @@ impl Provider {
 
     /// Signs in on the hosted form; returns the session cookie and where the member goes next.
     async fn sign_in_to(&self, return_to: &str) -> (String, String) {
-        let reply = self
-            .browser_post(
-                "/login",
-                form(&[
-                    ("username", "jane"),
-                    ("password", "jane-member-password"),
-                    ("return_to", return_to),
-                ]),
-                None,
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-        let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
-        (
-            cookie.split(';').next().unwrap().to_string(),
-            reply.location(),
-        )
+        let jane = ("jane", "jane-member-password");
+        support::http::sign_in_on_hosted_form(&self.router, ISSUER, jane, return_to).await
     }
 
     fn authorize_url(&self, extra: &[(&str, &str)]) -> String {

@@ -235,29 +235,13 @@ impl Idp {
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
-        self.send(request.body(Body::from(body)).unwrap()).await
+        support::http::send(&self.router, request.body(Body::from(body)).unwrap()).await
     }
 
     /// Signs in on the hosted form, going on to `return_to`; the session cookie and where next.
     async fn sign_in(&self, return_to: &str) -> (String, String) {
-        let reply = self
-            .post(
-                "/login",
-                form(&[
-                    ("username", "jane"),
-                    ("password", "jane-member-password"),
-                    ("return_to", return_to),
-                ]),
-                None,
-                ORIGIN,
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
-        let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
-        (
-            cookie.split(';').next().unwrap().to_string(),
-            reply.location(),
-        )
+        let jane = ("jane", "jane-member-password");
+        support::http::sign_in_on_hosted_form(&self.router, ORIGIN, jane, return_to).await
     }
 
     /// The certificate the tenant's metadata publishes (made on first use).

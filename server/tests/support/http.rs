@@ -63,3 +63,48 @@ pub async fn send(router: &Router, request: Request<Body>) -> Reply {
         body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
+
+/// A form post from a browser on the page at `origin` (whose authority is also the `Host`).
+pub async fn browser_post(
+    router: &Router,
+    origin: &str,
+    path: &str,
+    body: String,
+    cookie: Option<&str>,
+) -> Reply {
+    let host = origin.split_once("://").map_or(origin, |(_, host)| host);
+    let mut request = Request::post(path)
+        .header(header::HOST, host)
+        .header(header::ORIGIN, origin)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    send(router, request.body(Body::from(body)).unwrap()).await
+}
+
+/// Signs a directory member in on the hosted form of the site at `origin`, going on to
+/// `return_to`: the session cookie (`name=value`) and where the member goes next.
+pub async fn sign_in_on_hosted_form(
+    router: &Router,
+    origin: &str,
+    (username, password): (&str, &str),
+    return_to: &str,
+) -> (String, String) {
+    let value = |text: &str| {
+        percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let body = format!(
+        "username={}&password={}&return_to={}",
+        value(username),
+        value(password),
+        value(return_to)
+    );
+    let reply = browser_post(router, origin, "/login", body, None).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
+    (
+        cookie.split(';').next().unwrap().to_string(),
+        reply.location(),
+    )
+}

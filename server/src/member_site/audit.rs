@@ -63,7 +63,7 @@ fn continues_to_application(return_to: &str) -> bool {
     let path = return_to
         .split_once('?')
         .map_or(return_to, |(path, _)| path);
-    path == vestibule_oidc::paths::AUTHORIZE || path == super::saml::CONTINUE
+    path == vestibule_oidc::paths::AUTHORIZE || path == super::site::SAML_CONTINUE
 }
 
 /// A member signed in on the hosted page: written down here only when they go nowhere else;
@@ -131,7 +131,9 @@ pub(crate) async fn record_for_return_to(
 ) {
     let member = Who::Typed(typed);
     let (path, query) = return_to.split_once('?').unwrap_or((return_to, ""));
-    let pairs = super::oidc::query_pairs(query);
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let param = |name: &str| {
         pairs
             .iter()
@@ -148,7 +150,7 @@ pub(crate) async fn record_for_return_to(
                 return record(site, tenant, member, destination, outcome).await;
             }
         }
-    } else if path == super::saml::CONTINUE {
+    } else if path == super::site::SAML_CONTINUE {
         if let Some(token) = param("request") {
             if let Ok(Some(pending)) = site.saml.pending(tenant, &token, Timestamp::now()).await {
                 let destination = Destination::Saml {

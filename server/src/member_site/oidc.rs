@@ -444,13 +444,6 @@ async fn consent(
     })
 }
 
-/// The pairs of a query string (without its `?`); nothing when it cannot be read.
-pub(crate) fn query_pairs(query: &str) -> Params {
-    axum::extract::Query::<Params>::try_from_uri(&format!("/?{query}").parse().unwrap_or_default())
-        .map(|Query(pairs)| pairs)
-        .unwrap_or_default()
-}
-
 // --- the back channel: JSON endpoints for the applications' servers --------------------------
 
 /// A back-channel answer other than success: an OAuth error (RFC 6749 §5.2), the wait after

@@ -25,7 +25,7 @@ use crate::cookies;
 use vestibule_members::SignInOutcome;
 
 /// Where a SAML sign-in continues after the hosted sign-in page.
-pub(crate) const CONTINUE: &str = "/saml/continue";
+pub(crate) const CONTINUE: &str = super::site::SAML_CONTINUE;
 
 pub(crate) fn routes() -> Router<SiteState> {
     Router::new()

@@ -403,6 +403,10 @@ pub(crate) fn client_address(request_extensions: &Extensions) -> String {
     }
 }
 
+/// Where a SAML sign-in continues after the hosted sign-in page. Here rather than in `saml`,
+/// because the sign-in audit (which `saml` uses) must recognise it too.
+pub(crate) const SAML_CONTINUE: &str = "/saml/continue";
+
 /// The hosted sign-in page for a request that needs a fresh sign-in: it shows the form even
 /// to a signed-in member, and ends nothing.
 pub(crate) fn sign_in_again_url(return_to: &str) -> String {

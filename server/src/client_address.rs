@@ -388,4 +388,26 @@ mod tests {
         v1[12] = 0x11;
         assert!(parse_proxy_header(&v1, &payload).is_err());
     }
+
+    /// A peer that claims a huge PROXY header is dropped after its 16 fixed bytes: nothing of
+    /// the claimed length is read or buffered.
+    #[tokio::test]
+    async fn an_oversized_proxy_header_is_refused_before_it_is_read() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut tcp = TcpStream::connect(address).await.unwrap();
+            let mut fixed = SIGNATURE.to_vec();
+            fixed.extend_from_slice(&[0x21, 0x11, 0xff, 0xff]);
+            tcp.write_all(&fixed).await.unwrap();
+            tcp
+        });
+        let (mut tcp, peer) = listener.accept().await.unwrap();
+        let trusted = TrustedProxies::parse(&["127.0.0.1".to_string()]).unwrap();
+        let refused = accept_proxied(&mut tcp, peer, &trusted).await.unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::InvalidData);
+        assert!(refused.to_string().contains("too long"), "{refused}");
+        drop(client.await.unwrap());
+    }
 }

@@ -1,7 +1,9 @@
 //! The HTML of the hosted member pages. Plain server-rendered HTML with one stylesheet: these
-//! pages must work without JavaScript, on any phone, on the tenant's own domain.
+//! pages must work without JavaScript, on any phone, on the tenant's own domain. Written with
+//! maud, so the markup is checked when it compiles and every value is escaped.
 
 use axum::response::Html;
+use maud::{html, Markup, DOCTYPE};
 use vestibule_members::{Member, MemberSession};
 
 /// How a tenant's pages look, from their Settings.
@@ -23,14 +25,6 @@ pub struct Page {
     pub try_next: String,
 }
 
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// The shared stylesheet with the tenant's colour.
 pub fn stylesheet(branding: &Branding) -> String {
     let mut css = include_str!("../../../style/member.css").to_string();
@@ -43,37 +37,42 @@ pub fn stylesheet(branding: &Branding) -> String {
     css
 }
 
-fn frame(branding: &Branding, title: &str, body: &str) -> Html<String> {
-    let name = escape(&branding.name);
-    let logo = match branding.logo_version {
-        Some(version) => format!("<img src=\"/branding/logo?v={version}\" alt=\"{name}\">"),
-        None => String::new(),
+fn frame(branding: &Branding, title: &str, body: Markup) -> Html<String> {
+    let name = &branding.name;
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (name) }
+                link rel="stylesheet" href="/branding/site.css";
+            }
+            body {
+                main {
+                    header.brand {
+                        @if let Some(version) = branding.logo_version {
+                            img src={ "/branding/logo?v=" (version) } alt=(name);
+                        }
+                        span { (name) }
+                    }
+                    (body)
+                    @if !branding.support_contact.is_empty() {
+                        footer.muted { "Need help? Contact " (branding.support_contact) "." }
+                    }
+                }
+            }
+        }
     };
-    let support = if branding.support_contact.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<footer class=\"muted\">Need help? Contact {}.</footer>",
-            escape(&branding.support_contact)
-        )
-    };
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · {name}</title><link rel=\"stylesheet\" href=\"/branding/site.css\">\
-         </head><body><main><header class=\"brand\">{logo}<span>{name}</span></header>\
-         {body}{support}</main></body></html>",
-        title = escape(title),
-    ))
+    Html(page.into_string())
 }
 
-fn sign_in_text(branding: &Branding) -> String {
-    branding
-        .sign_in_text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| format!("<p>{}</p>", escape(line)))
-        .collect()
+fn sign_in_text(branding: &Branding) -> Markup {
+    html! {
+        @for line in branding.sign_in_text.lines().filter(|line| !line.trim().is_empty()) {
+            p { (line) }
+        }
+    }
 }
 
 /// What stays as it is in a query-string value: RFC 3986's unreserved characters, and `/`
@@ -92,16 +91,15 @@ pub(crate) fn query_value(value: &str) -> String {
 
 /// Why the sign-in page is shown to a member who is signed in: an application asked for a
 /// fresh sign-in. Their session stays until they sign in again.
-fn again_notice(signed_in_as: Option<&str>) -> String {
-    signed_in_as
-        .map(|name| {
-            format!(
-                "<p class=\"notice\" role=\"status\">The application asks you to sign in again. \
-                 You are still signed in as {}; nothing changes until you do.</p>",
-                escape(name)
-            )
-        })
-        .unwrap_or_default()
+fn again_notice(signed_in_as: Option<&str>) -> Markup {
+    html! {
+        @if let Some(name) = signed_in_as {
+            p.notice role="status" {
+                "The application asks you to sign in again. You are still signed in as "
+                (name) "; nothing changes until you do."
+            }
+        }
+    }
 }
 
 /// Sign-in for tenants on iMIS: one button to the membership site's sign-in.
@@ -110,17 +108,20 @@ pub fn imis_login(
     return_to: &str,
     signed_in_as: Option<&str>,
 ) -> Html<String> {
-    let body = format!(
-        "<h1>Sign in</h1>{again}{text}<p>You sign in with your {name} account on the membership site, \
-         then come straight back here.</p>\
-         <a class=\"button\" href=\"/login/imis?return_to={return_to}\">Sign in with your {name} \
-         account</a>",
-        again = again_notice(signed_in_as),
-        text = sign_in_text(branding),
-        name = escape(&branding.name),
-        return_to = query_value(return_to),
-    );
-    frame(branding, "Sign in", &body)
+    let name = &branding.name;
+    let body = html! {
+        h1 { "Sign in" }
+        (again_notice(signed_in_as))
+        (sign_in_text(branding))
+        p {
+            "You sign in with your " (name) " account on the membership site, then come \
+             straight back here."
+        }
+        a.button href={ "/login/imis?return_to=" (query_value(return_to)) } {
+            "Sign in with your " (name) " account"
+        }
+    };
+    frame(branding, "Sign in", body)
 }
 
 /// Sign-in for tenants on the member directory: username and password.
@@ -130,64 +131,69 @@ pub fn password_login(
     error: Option<&str>,
     signed_in_as: Option<&str>,
 ) -> Html<String> {
-    let error = error
-        .map(|message| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(message)))
-        .unwrap_or_default();
-    let body = format!(
-        "<h1>Sign in</h1>{error}{again}{text}<form method=\"post\" action=\"/login\">\
-         <input type=\"hidden\" name=\"return_to\" value=\"{return_to}\">\
-         <label for=\"username\">Username</label>\
-         <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" \
-         autocapitalize=\"none\" spellcheck=\"false\" required>\
-         <label for=\"password\">Password</label>\
-         <input type=\"password\" id=\"password\" name=\"password\" \
-         autocomplete=\"current-password\" required>\
-         <button type=\"submit\">Sign in</button></form>",
-        again = again_notice(signed_in_as),
-        text = sign_in_text(branding),
-        return_to = escape(return_to),
-    );
-    frame(branding, "Sign in", &body)
+    let body = html! {
+        h1 { "Sign in" }
+        @if let Some(message) = error {
+            p.error role="alert" { (message) }
+        }
+        (again_notice(signed_in_as))
+        (sign_in_text(branding))
+        form method="post" action="/login" {
+            input type="hidden" name="return_to" value=(return_to);
+            label for="username" { "Username" }
+            input type="text" id="username" name="username" autocomplete="username"
+                autocapitalize="none" spellcheck="false" required;
+            label for="password" { "Password" }
+            input type="password" id="password" name="password"
+                autocomplete="current-password" required;
+            button type="submit" { "Sign in" }
+        }
+    };
+    frame(branding, "Sign in", body)
 }
 
 pub fn signed_in(branding: &Branding, session: &MemberSession) -> Html<String> {
     let member = &session.member;
-    let email = if member.email.is_empty() {
-        String::new()
-    } else {
-        format!("<dt>E-mail</dt><dd>{}</dd>", escape(&member.email))
+    let body = html! {
+        h1 { "You are signed in" }
+        p {
+            "Welcome, " (member.name) ". You can now open " (branding.name) "'s event, \
+             learning and community sites without signing in again."
+        }
+        dl {
+            dt { "Signed in as" }
+            dd { (member.username) }
+            @if !member.email.is_empty() {
+                dt { "E-mail" }
+                dd { (member.email) }
+            }
+            dt { "Until" }
+            dd { (session.expires_at.to_utc_string()) }
+        }
+        form method="post" action="/logout" {
+            button type="submit" { "Sign out" }
+        }
     };
-    let body = format!(
-        "<h1>You are signed in</h1><p>Welcome, {name}. You can now open {brand}'s event, \
-         learning and community sites without signing in again.</p>\
-         <dl><dt>Signed in as</dt><dd>{username}</dd>{email}<dt>Until</dt><dd>{until}</dd></dl>\
-         <form method=\"post\" action=\"/logout\"><button type=\"submit\">Sign out</button></form>",
-        name = escape(&member.name),
-        brand = escape(&branding.name),
-        username = escape(&member.username),
-        until = session.expires_at.to_utc_string(),
-    );
-    frame(branding, "Signed in", &body)
+    frame(branding, "Signed in", body)
 }
 
 pub fn signed_out(branding: &Branding) -> Html<String> {
-    frame(
-        branding,
-        "Signed out",
-        "<h1>You are signed out</h1><p>You have signed out of single sign-on on this \
-         browser.</p><a class=\"button\" href=\"/login\">Sign in again</a>",
-    )
+    let body = html! {
+        h1 { "You are signed out" }
+        p { "You have signed out of single sign-on on this browser." }
+        a.button href="/login" { "Sign in again" }
+    };
+    frame(branding, "Signed out", body)
 }
 
 pub fn error(branding: &Branding, page: &Page) -> Html<String> {
-    let body = format!(
-        "<h1>{title}</h1><p>{happened}</p><p>{try_next}</p>\
-         <a class=\"button\" href=\"/login\">Go to sign-in</a>",
-        title = escape(&page.title),
-        happened = escape(&page.happened),
-        try_next = escape(&page.try_next),
-    );
-    frame(branding, &page.title, &body)
+    let body = html! {
+        h1 { (page.title) }
+        p { (page.happened) }
+        p { (page.try_next) }
+        a.button href="/login" { "Go to sign-in" }
+    };
+    frame(branding, &page.title, body)
 }
 
 /// RP-initiated logout without proof that the signed-in member asked: a same-origin form that
@@ -199,28 +205,24 @@ pub fn confirm_sign_out(
     application: Option<&str>,
     fields: &[(&str, &str)],
 ) -> Html<String> {
-    let asked_by = application
-        .map(|name| format!(" {} asks you to sign out.", escape(name)))
-        .unwrap_or_default();
-    let hidden: String = fields
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape(name),
-                escape(value)
-            )
-        })
-        .collect();
-    let body = format!(
-        "<h1>Sign out?</h1><p>{member}, do you want to sign out of {brand} on this browser?\
-         {asked_by}</p><form method=\"post\" action=\"/oidc/logout\">{hidden}\
-         <button type=\"submit\" name=\"decision\" value=\"sign_out\">Sign out</button> \
-         <a class=\"button secondary\" href=\"/\">Stay signed in</a></form>",
-        member = escape(member),
-        brand = escape(&branding.name),
-    );
-    frame(branding, "Sign out?", &body)
+    let body = html! {
+        h1 { "Sign out?" }
+        p {
+            (member) ", do you want to sign out of " (branding.name) " on this browser?"
+            @if let Some(application) = application {
+                " " (application) " asks you to sign out."
+            }
+        }
+        form method="post" action="/oidc/logout" {
+            @for (name, value) in fields {
+                input type="hidden" name=(name) value=(value);
+            }
+            button type="submit" name="decision" value="sign_out" { "Sign out" }
+            " "
+            a.button.secondary href="/" { "Stay signed in" }
+        }
+    };
+    frame(branding, "Sign out?", body)
 }
 
 /// "Continue as <name>?": an iMIS sign-in this browser did not start here, or one that would
@@ -231,29 +233,28 @@ pub fn confirm_sign_in(
     current: Option<&Member>,
     return_to: &str,
 ) -> Html<String> {
-    let replacing = current
-        .map(|current| {
-            format!(
-                "<p>This browser is signed in as {} ({}); continuing signs them out.</p>",
-                escape(&current.name),
-                escape(&current.username)
-            )
-        })
-        .unwrap_or_default();
-    let body = format!(
-        "<h1>Continue as {name}?</h1><p>You are about to sign in to {brand} as <strong>{name}\
-         </strong> ({username}). If you did not just sign in as this member, choose \
-         Cancel.</p>{replacing}<form method=\"post\" action=\"/imis/continue\">\
-         <input type=\"hidden\" name=\"return_to\" value=\"{return_to}\">\
-         <button type=\"submit\" name=\"decision\" value=\"continue\">Continue as {name}</button> \
-         <button type=\"submit\" name=\"decision\" value=\"cancel\" class=\"secondary\">Cancel</button>\
-         </form>",
-        name = escape(&member.name),
-        username = escape(&member.username),
-        brand = escape(&branding.name),
-        return_to = escape(return_to),
-    );
-    frame(branding, "Continue?", &body)
+    let body = html! {
+        h1 { "Continue as " (member.name) "?" }
+        p {
+            "You are about to sign in to " (branding.name) " as " strong { (member.name) }
+            " (" (member.username) "). If you did not just sign in as this member, choose Cancel."
+        }
+        @if let Some(current) = current {
+            p {
+                "This browser is signed in as " (current.name) " (" (current.username)
+                "); continuing signs them out."
+            }
+        }
+        form method="post" action="/imis/continue" {
+            input type="hidden" name="return_to" value=(return_to);
+            button type="submit" name="decision" value="continue" {
+                "Continue as " (member.name)
+            }
+            " "
+            button.secondary type="submit" name="decision" value="cancel" { "Cancel" }
+        }
+    };
+    frame(branding, "Continue?", body)
 }
 
 /// The consent page: which application, what it will receive, yes or no.
@@ -264,53 +265,45 @@ pub fn consent(
     scopes: &[String],
     request: &str,
 ) -> Html<String> {
-    let shares = if scopes.iter().any(|s| s == "profile") {
-        "<li>that you are a member, with an identifier</li><li>your profile: name, e-mail \
-         address and membership details</li>"
-    } else {
-        "<li>that you are a member, with an identifier</li>"
+    let shares_profile = scopes.iter().any(|s| s == "profile");
+    let body = html! {
+        h1 { "Share your details?" }
+        p {
+            (member) ", " strong { (application) } " asks to sign you in with your "
+            (branding.name) " account. It will receive:"
+        }
+        ul {
+            li { "that you are a member, with an identifier" }
+            @if shares_profile {
+                li { "your profile: name, e-mail address and membership details" }
+            }
+        }
+        form method="post" action="/oidc/consent" {
+            input type="hidden" name="request" value=(request);
+            button type="submit" name="decision" value="allow" { "Allow" }
+            " "
+            button.secondary type="submit" name="decision" value="deny" { "Deny" }
+        }
     };
-    let body = format!(
-        "<h1>Share your details?</h1><p>{member}, <strong>{application}</strong> asks to sign \
-         you in with your {brand} account. It will receive:</p><ul>{shares}</ul>\
-         <form method=\"post\" action=\"/oidc/consent\">\
-         <input type=\"hidden\" name=\"request\" value=\"{request}\">\
-         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
-         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\
-         </form>",
-        member = escape(member),
-        application = escape(application),
-        brand = escape(&branding.name),
-        request = escape(request),
-    );
-    frame(branding, "Share your details?", &body)
+    frame(branding, "Share your details?", body)
 }
 
 /// The SAML HTTP-POST binding's page: a form carrying the signed message to the service
 /// provider, sent by `/saml/post.js` at once, or by the member's click without JavaScript.
 pub fn saml_post(branding: &Branding, application: &str, message: &SamlPost<'_>) -> Html<String> {
-    let relay_state = message
-        .relay_state
-        .map(|state| {
-            format!(
-                "<input type=\"hidden\" name=\"RelayState\" value=\"{}\">",
-                escape(state)
-            )
-        })
-        .unwrap_or_default();
-    let body = format!(
-        "<h1>Signing you in to {application}</h1>\
-         <form method=\"post\" action=\"{url}\" id=\"saml-post\">\
-         <input type=\"hidden\" name=\"{field}\" value=\"{value}\">{relay_state}\
-         <p>If nothing happens, continue to {application}.</p>\
-         <button type=\"submit\">Continue</button></form>\
-         <script src=\"/saml/post.js\"></script>",
-        application = escape(application),
-        url = escape(message.url),
-        field = escape(message.field),
-        value = escape(message.value),
-    );
-    frame(branding, "Signing you in", &body)
+    let body = html! {
+        h1 { "Signing you in to " (application) }
+        form method="post" action=(message.url) id="saml-post" {
+            input type="hidden" name=(message.field) value=(message.value);
+            @if let Some(state) = message.relay_state {
+                input type="hidden" name="RelayState" value=(state);
+            }
+            p { "If nothing happens, continue to " (application) "." }
+            button type="submit" { "Continue" }
+        }
+        script src="/saml/post.js" {}
+    };
+    frame(branding, "Signing you in", body)
 }
 
 /// What the POST page carries.
@@ -319,4 +312,69 @@ pub struct SamlPost<'a> {
     pub field: &'a str,
     pub value: &'a str,
     pub relay_state: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "\"><script>alert(1)</script>";
+
+    fn branding() -> Branding {
+        Branding {
+            name: HOSTILE.to_string(),
+            colour: "#123456;} body{display:none".to_string(),
+            sign_in_text: HOSTILE.to_string(),
+            support_contact: HOSTILE.to_string(),
+            logo_version: Some(7),
+        }
+    }
+
+    /// Every value a tenant admin, an application or a request chooses is text on the page,
+    /// never markup: in element content and in attribute values alike.
+    #[test]
+    fn values_from_admins_and_requests_are_escaped_everywhere() {
+        let branding = branding();
+        let pages = [
+            imis_login(&branding, HOSTILE, Some(HOSTILE)).0,
+            password_login(&branding, HOSTILE, Some(HOSTILE), Some(HOSTILE)).0,
+            error(
+                &branding,
+                &Page {
+                    title: HOSTILE.into(),
+                    happened: HOSTILE.into(),
+                    try_next: HOSTILE.into(),
+                },
+            )
+            .0,
+            confirm_sign_out(&branding, HOSTILE, Some(HOSTILE), &[(HOSTILE, HOSTILE)]).0,
+            consent(&branding, HOSTILE, HOSTILE, &["profile".into()], HOSTILE).0,
+            saml_post(
+                &branding,
+                HOSTILE,
+                &SamlPost {
+                    url: HOSTILE,
+                    field: HOSTILE,
+                    value: HOSTILE,
+                    relay_state: Some(HOSTILE),
+                },
+            )
+            .0,
+        ];
+        for page in pages {
+            assert!(!page.contains("<script>alert"), "{page}");
+            assert!(!page.contains("\"><script"), "{page}");
+            assert!(page.contains("&quot;&gt;&lt;script&gt;"), "{page}");
+        }
+    }
+
+    #[test]
+    fn only_a_hex_colour_reaches_the_stylesheet() {
+        assert!(!stylesheet(&branding()).contains("display:none"));
+        let plain = Branding {
+            colour: "#a1b2c3".into(),
+            ..branding()
+        };
+        assert!(stylesheet(&plain).ends_with(":root { --brand: #a1b2c3; }\n"));
+    }
 }

@@ -24,7 +24,8 @@ use vestibule_settings::{SettingsError, SettingsView, TenantSettings};
 
 use crate::error::AppError;
 use crate::views::{
-    DomainSetupView, Me, SettingsPageView, SetupView, StaffView, StepView, TenantView,
+    DomainSetupView, Me, SavedSettingsView, SettingsPageView, SetupView, StaffView, StepView,
+    TenantView,
 };
 
 /// Everything the dashboard's server functions need, provided as Leptos context per request.
@@ -561,25 +562,33 @@ pub async fn settings_view(
     let site = member_site(tenant).await?;
     let has_logo = members()?.logo_version(tenant.id).await?.is_some();
     Ok(SettingsPageView {
-        imis_base_url: view.imis_base_url,
-        oidc_client_id: view.oidc.client_id,
-        oidc_has_secret: view.oidc.has_secret,
-        oidc_sso_page: view.oidc.sso_page,
-        saml_client_id: view.saml.client_id,
-        saml_has_secret: view.saml.has_secret,
-        saml_sso_page: view.saml.sso_page,
-        api_username: view.api_username,
-        has_api_password: view.has_api_password,
-        profile_iqa: view.profile_iqa,
-        brand_name: view.brand_name,
-        brand_colour: view.brand_colour,
-        sign_in_text: view.sign_in_text,
-        support_contact: view.support_contact,
-        identity_source: view.identity_source.as_str().to_string(),
+        saved: SavedSettingsView::from(&view),
         has_logo,
         oidc_callback: site.as_ref().map(|s| format!("{s}/imis/callback")),
         saml_callback: site.as_ref().map(|s| format!("{s}/saml/imis/callback")),
         site_url: site,
         updated_at: view.updated_at.map(|at| at.to_utc_string()),
     })
+}
+
+impl From<&SettingsView> for SavedSettingsView {
+    fn from(view: &SettingsView) -> Self {
+        Self {
+            imis_base_url: view.imis_base_url.clone(),
+            oidc_client_id: view.oidc.client_id.clone(),
+            oidc_has_secret: view.oidc.has_secret,
+            oidc_sso_page: view.oidc.sso_page.clone(),
+            saml_client_id: view.saml.client_id.clone(),
+            saml_has_secret: view.saml.has_secret,
+            saml_sso_page: view.saml.sso_page.clone(),
+            api_username: view.api_username.clone(),
+            has_api_password: view.has_api_password,
+            profile_iqa: view.profile_iqa.clone(),
+            brand_name: view.brand_name.clone(),
+            brand_colour: view.brand_colour.clone(),
+            sign_in_text: view.sign_in_text.clone(),
+            support_contact: view.support_contact.clone(),
+            identity_source: view.identity_source.as_str().to_string(),
+        }
+    }
 }

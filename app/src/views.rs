@@ -69,9 +69,10 @@ pub struct DomainSetupView {
     pub certificate_expires: Option<String>,
 }
 
-/// A tenant's Settings as the page shows them. Secrets appear only as "set" or not.
+/// A tenant's saved Settings, flat, secrets only as "set" or not: what the page shows and what
+/// the audit log records of a change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SettingsPageView {
+pub struct SavedSettingsView {
     pub imis_base_url: String,
     pub oidc_client_id: String,
     pub oidc_has_secret: bool,
@@ -88,6 +89,13 @@ pub struct SettingsPageView {
     pub support_contact: String,
     /// `imis` or `directory`.
     pub identity_source: String,
+}
+
+/// The Settings page: the saved values and what follows from them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsPageView {
+    #[serde(flatten)]
+    pub saved: SavedSettingsView,
     pub has_logo: bool,
     /// The Login Redirect URLs to enter in RiSE, once the tenant has a domain.
     pub oidc_callback: Option<String>,
@@ -312,4 +320,61 @@ pub struct SamlAppForm {
 pub struct SamlMetadataPreview {
     pub form: SamlAppForm,
     pub notes: Vec<String>,
+}
+
+/// The Settings form as it is sent: one text per field, secrets empty to keep the stored ones.
+/// Sent flat (`imis_base_url=…`), beside the form's `csrf` and `cloud_id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SettingsForm {
+    pub imis_base_url: String,
+    pub oidc_client_id: String,
+    pub oidc_client_secret: String,
+    pub oidc_sso_page: String,
+    pub saml_client_id: String,
+    pub saml_client_secret: String,
+    pub saml_sso_page: String,
+    pub api_username: String,
+    pub api_password: String,
+    pub profile_iqa: String,
+    pub brand_name: String,
+    pub brand_colour: String,
+    pub sign_in_text: String,
+    pub support_contact: String,
+    /// `imis` or `directory`; empty means `imis`.
+    pub identity_source: String,
+}
+
+/// An OIDC app's form as the Add and Edit forms send it, flat. Lists are one entry per line;
+/// checkboxes are present when ticked. Adding sends the registration fields only: lifetimes,
+/// consent memory and claims start at their defaults and are changed by editing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OidcAppForm {
+    pub name: String,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    /// Adding only: a public client (no secret, PKCE required).
+    pub public: Option<String>,
+    pub require_pkce: Option<String>,
+    pub implicit: Option<String>,
+    pub password: Option<String>,
+    pub consent: Option<String>,
+    pub consent_grace_days: String,
+    pub algorithm: String,
+    pub id_token_minutes: String,
+    pub access_token_minutes: String,
+    /// `claim = Property`, one per line.
+    pub claims: String,
+}
+
+/// A member added to the built-in directory, as the Members page sends it, flat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NewMemberForm {
+    pub username: String,
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub password: String,
 }

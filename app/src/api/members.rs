@@ -67,11 +67,7 @@ pub async fn tenant_members(cloud_id: String) -> Result<MembersPageView, AppErro
 pub async fn add_member(
     csrf: String,
     cloud_id: String,
-    username: String,
-    email: String,
-    given_name: String,
-    family_name: String,
-    password: String,
+    #[server(flatten)] form: NewMemberForm,
 ) -> Result<String, AppError> {
     ssr::respond(
         async {
@@ -81,11 +77,11 @@ pub async fn add_member(
                 .add_directory_member(
                     tenant.id,
                     vestibule_members::NewDirectoryMember {
-                        username,
-                        email,
-                        given_name,
-                        family_name,
-                        password,
+                        username: form.username,
+                        email: form.email,
+                        given_name: form.given_name,
+                        family_name: form.family_name,
+                        password: form.password,
                     },
                     ssr::now(),
                 )

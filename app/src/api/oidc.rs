@@ -1,8 +1,5 @@
 //! OIDC Client Apps: registration, secrets, editing and the ID token preview.
 
-// A server function takes one argument per form field, so a whole form has many.
-#![allow(clippy::too_many_arguments)]
-
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -70,32 +67,14 @@ pub async fn oidc_apps(cloud_id: String) -> Result<OidcAppsView, AppError> {
 pub async fn create_oidc_app(
     csrf: String,
     cloud_id: String,
-    name: String,
-    redirect_uris: String,
-    #[server(default)] post_logout_redirect_uris: String,
-    #[server(default)] public: Option<String>,
-    #[server(default)] implicit: Option<String>,
-    #[server(default)] password: Option<String>,
-    #[server(default)] consent: Option<String>,
-    algorithm: String,
+    #[server(flatten)] form: OidcAppForm,
 ) -> Result<ShownOnceView, AppError> {
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            let input = vestibule_oidc::ClientInput {
-                name,
-                redirect_uris: lines(&redirect_uris),
-                post_logout_redirect_uris: lines(&post_logout_redirect_uris),
-                confidential: public.is_none(),
-                allow_implicit: implicit.is_some(),
-                allow_password: password.is_some(),
-                consent: consent.is_some(),
-                algorithm,
-                ..vestibule_oidc::ClientInput::default()
-            };
             let (client, shown) = ssr::oidc_clients()?
-                .create(tenant.id, input, ssr::now())
+                .create(tenant.id, new_client_input(form), ssr::now())
                 .await?;
             let after = oidc_edit_view(client.clone());
             ssr::record_change(
@@ -237,6 +216,45 @@ fn oidc_target(view: &OidcAppEditView) -> String {
     format!("{} ({})", view.name, view.client_id)
 }
 
+/// A new app from the Add form: the registration fields; the rest starts at the defaults.
+#[cfg(feature = "ssr")]
+fn new_client_input(form: OidcAppForm) -> vestibule_oidc::ClientInput {
+    vestibule_oidc::ClientInput {
+        name: form.name,
+        redirect_uris: lines(&form.redirect_uris),
+        post_logout_redirect_uris: lines(&form.post_logout_redirect_uris),
+        confidential: form.public.is_none(),
+        allow_implicit: form.implicit.is_some(),
+        allow_password: form.password.is_some(),
+        consent: form.consent.is_some(),
+        algorithm: form.algorithm,
+        ..vestibule_oidc::ClientInput::default()
+    }
+}
+
+/// An app from the Edit form. Its type (confidential or public) stays as created.
+#[cfg(feature = "ssr")]
+fn edited_client_input(
+    form: OidcAppForm,
+    confidential: bool,
+) -> Result<vestibule_oidc::ClientInput, AppError> {
+    Ok(vestibule_oidc::ClientInput {
+        name: form.name,
+        redirect_uris: lines(&form.redirect_uris),
+        post_logout_redirect_uris: lines(&form.post_logout_redirect_uris),
+        confidential,
+        require_pkce: form.require_pkce.is_some(),
+        allow_implicit: form.implicit.is_some(),
+        allow_password: form.password.is_some(),
+        algorithm: form.algorithm,
+        id_token_minutes: minutes("ID token lifetime", &form.id_token_minutes)?,
+        access_token_minutes: minutes("Access token lifetime", &form.access_token_minutes)?,
+        consent: form.consent.is_some(),
+        consent_grace_days: minutes("Consent remembered for", &form.consent_grace_days)?,
+        claims: claim_mappings(&form.claims)?,
+    })
+}
+
 /// `claim = Property` lines; blank lines are skipped.
 #[cfg(feature = "ssr")]
 fn claim_mappings(text: &str) -> Result<Vec<vestibule_oidc::ClaimMapping>, AppError> {
@@ -247,23 +265,11 @@ fn claim_mappings(text: &str) -> Result<Vec<vestibule_oidc::ClaimMapping>, AppEr
 /// Saves an edited app. The app's type (confidential or public) stays as created; switching to
 /// HS512 issues a new client secret (ID tokens are signed with it), shown once.
 #[server(prefix = "/api", endpoint = "update_oidc_app")]
-#[allow(clippy::too_many_arguments)]
 pub async fn update_oidc_app(
     csrf: String,
     cloud_id: String,
     client_id: String,
-    name: String,
-    redirect_uris: String,
-    #[server(default)] post_logout_redirect_uris: String,
-    #[server(default)] require_pkce: Option<String>,
-    #[server(default)] implicit: Option<String>,
-    #[server(default)] password: Option<String>,
-    #[server(default)] consent: Option<String>,
-    consent_grace_days: String,
-    algorithm: String,
-    id_token_minutes: String,
-    access_token_minutes: String,
-    #[server(default)] claims: String,
+    #[server(flatten)] form: OidcAppForm,
 ) -> Result<ShownOnceView, AppError> {
     ssr::respond(
         async {
@@ -272,21 +278,7 @@ pub async fn update_oidc_app(
             let clients = ssr::oidc_clients()?;
             let existing = clients.get(tenant.id, &client_id).await?;
             let before = oidc_edit_view(existing.clone());
-            let input = vestibule_oidc::ClientInput {
-                name,
-                redirect_uris: lines(&redirect_uris),
-                post_logout_redirect_uris: lines(&post_logout_redirect_uris),
-                confidential: existing.settings.confidential,
-                require_pkce: require_pkce.is_some(),
-                allow_implicit: implicit.is_some(),
-                allow_password: password.is_some(),
-                algorithm,
-                id_token_minutes: minutes("ID token lifetime", &id_token_minutes)?,
-                access_token_minutes: minutes("Access token lifetime", &access_token_minutes)?,
-                consent: consent.is_some(),
-                consent_grace_days: minutes("Consent remembered for", &consent_grace_days)?,
-                claims: claim_mappings(&claims)?,
-            };
+            let input = edited_client_input(form, existing.settings.confidential)?;
             let (client, shown) = clients
                 .update(tenant.id, &client_id, input, ssr::now())
                 .await?;

@@ -1,8 +1,5 @@
 //! Settings: the iMIS connection (secrets write-only) and branding.
 
-// A server function takes one argument per form field, so a whole form has many.
-#![allow(clippy::too_many_arguments)]
-
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -29,43 +26,13 @@ pub async fn tenant_settings(cloud_id: String) -> Result<SettingsPageView, AppEr
 pub async fn save_settings(
     csrf: String,
     cloud_id: String,
-    imis_base_url: String,
-    oidc_client_id: String,
-    oidc_client_secret: String,
-    oidc_sso_page: String,
-    saml_client_id: String,
-    saml_client_secret: String,
-    saml_sso_page: String,
-    api_username: String,
-    api_password: String,
-    profile_iqa: String,
-    brand_name: String,
-    brand_colour: String,
-    sign_in_text: String,
-    support_contact: String,
-    #[server(default)] identity_source: String,
+    #[server(flatten)] form: SettingsForm,
 ) -> Result<SettingsPageView, AppError> {
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            let input = vestibule_settings::SettingsInput {
-                imis_base_url,
-                oidc_client_id,
-                oidc_client_secret,
-                oidc_sso_page,
-                saml_client_id,
-                saml_client_secret,
-                saml_sso_page,
-                api_username,
-                api_password,
-                profile_iqa,
-                brand_name,
-                brand_colour,
-                sign_in_text,
-                support_contact,
-                identity_source,
-            };
+            let input = settings_input(form);
             // Secrets are write-only: the log says which were replaced, never their values.
             let replaced: Vec<&str> = [
                 ("oidc_client_secret", &input.oidc_client_secret),
@@ -95,31 +62,56 @@ pub async fn save_settings(
     )
 }
 
-/// Settings as the audit log records them: no secret, only whether each is set, and which the
-/// change replaced.
+/// The form's fields, as the settings engine takes them.
+#[cfg(feature = "ssr")]
+fn settings_input(form: SettingsForm) -> vestibule_settings::SettingsInput {
+    let SettingsForm {
+        imis_base_url,
+        oidc_client_id,
+        oidc_client_secret,
+        oidc_sso_page,
+        saml_client_id,
+        saml_client_secret,
+        saml_sso_page,
+        api_username,
+        api_password,
+        profile_iqa,
+        brand_name,
+        brand_colour,
+        sign_in_text,
+        support_contact,
+        identity_source,
+    } = form;
+    vestibule_settings::SettingsInput {
+        imis_base_url,
+        oidc_client_id,
+        oidc_client_secret,
+        oidc_sso_page,
+        saml_client_id,
+        saml_client_secret,
+        saml_sso_page,
+        api_username,
+        api_password,
+        profile_iqa,
+        brand_name,
+        brand_colour,
+        sign_in_text,
+        support_contact,
+        identity_source,
+    }
+}
+
+/// A settings change as the audit log keeps it: the saved values (secrets as "set" or not)
+/// and which secrets this change replaced.
 #[cfg(feature = "ssr")]
 fn settings_snapshot(
     view: &vestibule_settings::SettingsView,
     replaced: &[&str],
 ) -> serde_json::Value {
-    serde_json::json!({
-        "imis_base_url": view.imis_base_url,
-        "oidc_client_id": view.oidc.client_id,
-        "oidc_has_secret": view.oidc.has_secret,
-        "oidc_sso_page": view.oidc.sso_page,
-        "saml_client_id": view.saml.client_id,
-        "saml_has_secret": view.saml.has_secret,
-        "saml_sso_page": view.saml.sso_page,
-        "api_username": view.api_username,
-        "has_api_password": view.has_api_password,
-        "profile_iqa": view.profile_iqa,
-        "brand_name": view.brand_name,
-        "brand_colour": view.brand_colour,
-        "sign_in_text": view.sign_in_text,
-        "support_contact": view.support_contact,
-        "identity_source": view.identity_source,
-        "replaced": replaced,
-    })
+    let mut snapshot = serde_json::to_value(SavedSettingsView::from(view))
+        .unwrap_or_else(|_| serde_json::json!({}));
+    snapshot["replaced"] = serde_json::json!(replaced);
+    snapshot
 }
 
 /// Runs Test connection on the saved Settings.

@@ -80,7 +80,7 @@ fn settings_body(
     let saml_callback = callback(view.saml_callback.clone());
     let csrf = me.csrf.clone();
     let cloud_id = tenant.cloud_id.clone();
-    let uses_directory = view.identity_source == "directory";
+    let uses_directory = view.saved.identity_source == "directory";
     let site = view.site_url.clone().map(|url| {
         view! {
             <p>"Members sign in at " <a class="member-site" href=url.clone()>{url.clone()}</a> "."</p>
@@ -112,34 +112,34 @@ fn settings_body(
             </section>
             <section class="card">
                 <h2>"iMIS"</h2>
-                {field("imis_base_url", "iMIS base URL", view.imis_base_url.clone(), "The address of your iMIS site, for example https://members.your-association.org. Changing it to another site clears the saved client secrets and background password: enter them again with the new address.")}
-                {field("profile_iqa", "Profile IQA", view.profile_iqa.clone(), "The IQA query that returns a member's profile, taking the username as its parameter.")}
+                {field("imis_base_url", "iMIS base URL", view.saved.imis_base_url.clone(), "The address of your iMIS site, for example https://members.your-association.org. Changing it to another site clears the saved client secrets and background password: enter them again with the new address.")}
+                {field("profile_iqa", "Profile IQA", view.saved.profile_iqa.clone(), "The IQA query that returns a member's profile, taking the username as its parameter.")}
             </section>
             <section class="card">
                 <h2>"OpenID Connect client application"</h2>
-                {field("oidc_client_id", "Client ID", view.oidc_client_id.clone(), "")}
-                {secret_field("oidc_client_secret", "Client secret", view.oidc_has_secret)}
-                {field("oidc_sso_page", "SSO page (publish location)", view.oidc_sso_page.clone(), "The published page with the Single Sign On content item, e.g. /sso-oidc")}
+                {field("oidc_client_id", "Client ID", view.saved.oidc_client_id.clone(), "")}
+                {secret_field("oidc_client_secret", "Client secret", view.saved.oidc_has_secret)}
+                {field("oidc_sso_page", "SSO page (publish location)", view.saved.oidc_sso_page.clone(), "The published page with the Single Sign On content item, e.g. /sso-oidc")}
             </section>
             <section class="card">
                 <h2>"SAML client application"</h2>
-                {field("saml_client_id", "Client ID", view.saml_client_id.clone(), "")}
-                {secret_field("saml_client_secret", "Client secret", view.saml_has_secret)}
-                {field("saml_sso_page", "SSO page (publish location)", view.saml_sso_page.clone(), "")}
+                {field("saml_client_id", "Client ID", view.saved.saml_client_id.clone(), "")}
+                {secret_field("saml_client_secret", "Client secret", view.saved.saml_has_secret)}
+                {field("saml_sso_page", "SSO page (publish location)", view.saved.saml_sso_page.clone(), "")}
             </section>
             <section class="card">
                 <h2>"Background account"</h2>
                 <p class="muted">"An iMIS account Vestibule uses to read member profiles over the REST API."</p>
-                {field("api_username", "Username", view.api_username.clone(), "")}
-                {secret_field("api_password", "Password", view.has_api_password)}
+                {field("api_username", "Username", view.saved.api_username.clone(), "")}
+                {secret_field("api_password", "Password", view.saved.has_api_password)}
             </section>
             <section class="card">
                 <h2>"Branding"</h2>
-                {field("brand_name", "Display name", view.brand_name.clone(), "Shown on the sign-in page; your Cloud ID's name when empty.")}
-                {field("brand_colour", "Colour", view.brand_colour.clone(), "A hex colour such as #1f5fbf.")}
+                {field("brand_name", "Display name", view.saved.brand_name.clone(), "Shown on the sign-in page; your Cloud ID's name when empty.")}
+                {field("brand_colour", "Colour", view.saved.brand_colour.clone(), "A hex colour such as #1f5fbf.")}
                 <label for="sign_in_text">"Sign-in text"</label>
-                <textarea id="sign_in_text" name="sign_in_text" rows="3">{view.sign_in_text.clone()}</textarea>
-                {field("support_contact", "Support contact", view.support_contact.clone(), "An e-mail address or web page members can use for help.")}
+                <textarea id="sign_in_text" name="sign_in_text" rows="3">{view.saved.sign_in_text.clone()}</textarea>
+                {field("support_contact", "Support contact", view.saved.support_contact.clone(), "An e-mail address or web page members can use for help.")}
             </section>
             {action_error(move || save.value().get())}
             {move || matches!(save.value().get(), Some(Ok(_))).then(|| view! {

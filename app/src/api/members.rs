@@ -15,38 +15,10 @@ pub async fn tenant_members(cloud_id: String) -> Result<MembersPageView, AppErro
             let caller = ssr::caller().await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let members = ssr::members()?;
-            let directory = members
-                .directory(tenant.id)
-                .await?
-                .into_iter()
-                .map(|m| DirectoryMemberView {
-                    id: m.id,
-                    name: format!("{} {}", m.given_name, m.family_name)
-                        .trim()
-                        .to_string(),
-                    username: m.username,
-                    email: m.email,
-                    created_at: m.created_at.to_utc_string(),
-                })
-                .collect();
-            let events = members
-                .sign_in_events(tenant.id, 50)
-                .await?
-                .into_iter()
-                .map(|e| SignInEventView {
-                    at: e.at.to_utc_string(),
-                    ok: vestibule_members::SignInOutcome::text_is_success(&e.outcome),
-                    source: if e.source == "imis" {
-                        "iMIS"
-                    } else {
-                        "Member directory"
-                    }
-                    .to_string(),
-                    member: e.member,
-                    outcome: e.outcome,
-                    detail: e.detail,
-                })
-                .collect();
+            let directory = members.directory(tenant.id).await?;
+            let directory = directory.into_iter().map(directory_member_view).collect();
+            let events = members.sign_in_events(tenant.id, 50).await?;
+            let events = events.into_iter().map(sign_in_event_view).collect();
             Ok(MembersPageView {
                 identity_source: members
                     .identity_source(tenant.id)
@@ -205,4 +177,34 @@ pub async fn remove_logo(csrf: String, cloud_id: String) -> Result<(), AppError>
         }
         .await,
     )
+}
+
+#[cfg(feature = "ssr")]
+fn directory_member_view(member: vestibule_members::DirectoryMember) -> DirectoryMemberView {
+    DirectoryMemberView {
+        id: member.id,
+        name: format!("{} {}", member.given_name, member.family_name)
+            .trim()
+            .to_string(),
+        username: member.username,
+        email: member.email,
+        created_at: member.created_at.to_utc_string(),
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn sign_in_event_view(event: vestibule_members::SignInEvent) -> SignInEventView {
+    SignInEventView {
+        at: event.at.to_utc_string(),
+        ok: vestibule_members::SignInOutcome::text_is_success(&event.outcome),
+        source: if event.source == "imis" {
+            "iMIS"
+        } else {
+            "Member directory"
+        }
+        .to_string(),
+        member: event.member,
+        outcome: event.outcome,
+        detail: event.detail,
+    }
 }

@@ -20,38 +20,8 @@ pub async fn oidc_apps(cloud_id: String) -> Result<OidcAppsView, AppError> {
             let now = ssr::now();
             let mut apps = Vec::new();
             for client in clients.list(tenant.id).await? {
-                let secrets = clients
-                    .secrets(&client, now)
-                    .await?
-                    .into_iter()
-                    .map(|s| SecretView {
-                        created_at: s.created_at.to_utc_string(),
-                        expires_at: s.expires_at.map(|t| t.to_utc_string()),
-                        last_used_at: s.last_used_at.map(|t| t.to_utc_string()),
-                    })
-                    .collect();
-                let settings = &client.settings;
-                let mut flows = vec!["Authorization code".to_string()];
-                if settings.require_pkce {
-                    flows[0].push_str(" (PKCE required)");
-                }
-                if settings.allow_implicit {
-                    flows.push("Implicit".to_string());
-                }
-                if settings.allow_password {
-                    flows.push("Password (ROPC)".to_string());
-                }
-                apps.push(OidcAppView {
-                    client_id: client.client_id.clone(),
-                    name: client.name.clone(),
-                    redirect_uris: settings.redirect_uris.clone(),
-                    post_logout_redirect_uris: settings.post_logout_redirect_uris.clone(),
-                    confidential: settings.confidential,
-                    flows,
-                    algorithm: settings.algorithm.as_str().to_string(),
-                    consent: settings.consent,
-                    secrets,
-                });
+                let secrets = clients.secrets(&client, now).await?;
+                apps.push(oidc_app_view(client, secrets));
             }
             Ok(OidcAppsView {
                 issuer: ssr::member_site(&tenant).await?,
@@ -347,4 +317,41 @@ pub async fn preview_oidc_id_token(
         }
         .await,
     )
+}
+
+/// One app in the list: its flows in words, its secrets by age.
+#[cfg(feature = "ssr")]
+fn oidc_app_view(
+    client: vestibule_oidc::Client,
+    secrets: Vec<vestibule_oidc::SecretInfo>,
+) -> OidcAppView {
+    let settings = client.settings;
+    let mut flows = vec!["Authorization code".to_string()];
+    if settings.require_pkce {
+        flows[0].push_str(" (PKCE required)");
+    }
+    if settings.allow_implicit {
+        flows.push("Implicit".to_string());
+    }
+    if settings.allow_password {
+        flows.push("Password (ROPC)".to_string());
+    }
+    OidcAppView {
+        client_id: client.client_id,
+        name: client.name,
+        redirect_uris: settings.redirect_uris,
+        post_logout_redirect_uris: settings.post_logout_redirect_uris,
+        confidential: settings.confidential,
+        flows,
+        algorithm: settings.algorithm.as_str().to_string(),
+        consent: settings.consent,
+        secrets: secrets
+            .into_iter()
+            .map(|s| SecretView {
+                created_at: s.created_at.to_utc_string(),
+                expires_at: s.expires_at.map(|t| t.to_utc_string()),
+                last_used_at: s.last_used_at.map(|t| t.to_utc_string()),
+            })
+            .collect(),
+    }
 }

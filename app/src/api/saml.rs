@@ -138,43 +138,14 @@ pub async fn saml_apps(cloud_id: String) -> Result<SamlAppsView, AppError> {
                         .keys
                         .signing_key(tenant.id, tenant.cloud_id.as_str(), ssr::now())
                         .await?;
-                    Some(SamlIdpView {
-                        metadata_url: format!("{origin}/saml/metadata"),
-                        entity_id: format!("{origin}/saml/metadata"),
-                        single_sign_on: format!("{origin}/saml/sso"),
-                        single_logout: format!("{origin}/saml/slo"),
-                        certificate_pem: pem(&key.certificate_der),
-                        certificate_url: format!("{origin}/saml/certificate.pem"),
-                    })
+                    Some(idp_view(origin, &key.certificate_der))
                 }
                 None => None,
             };
-            let apps = saml
-                .apps
-                .list(tenant.id)
-                .await?
+            let apps = saml.apps.list(tenant.id).await?;
+            let apps = apps
                 .into_iter()
-                .map(|app| {
-                    let mut consumers = app.settings.assertion_consumers.clone();
-                    consumers.sort_by_key(|acs| (!acs.is_default, acs.index));
-                    SamlAppView {
-                        idp_initiated_link: origin
-                            .as_ref()
-                            .map(|origin| format!("{origin}/saml/idp/{}", app.app_id)),
-                        app_id: app.app_id,
-                        name: app.name,
-                        entity_id: app.entity_id,
-                        assertion_consumers: consumers
-                            .iter()
-                            .map(|acs| format!("{} (index {})", acs.url, acs.index))
-                            .collect(),
-                        single_logout: app.settings.single_logout,
-                        name_id_format: app.settings.name_id_format.uri().to_string(),
-                        signed: app.settings.signed.form_key().to_string(),
-                        require_signed_requests: app.settings.require_signed_requests,
-                        encrypt_assertions: app.settings.encrypt_assertions,
-                    }
-                })
+                .map(|app| app_view(app, origin.as_deref()))
                 .collect();
             Ok(SamlAppsView {
                 idp,
@@ -307,46 +278,87 @@ pub async fn preview_saml_metadata(
             let parsed = vestibule_saml::parse_sp_metadata(metadata.trim()).map_err(|problem| {
                 AppError::Invalid(format!("The metadata cannot be imported: {problem}."))
             })?;
-            let defaults = new_saml_form();
-            let name = parsed
-                .entity_id
-                .split("://")
-                .nth(1)
-                .and_then(|rest| rest.split(['/', ':']).next())
-                .unwrap_or(&parsed.entity_id)
-                .to_string();
-            let form = SamlAppForm {
-                name,
-                entity_id: parsed.entity_id,
-                assertion_consumers: consumer_lines(&parsed.assertion_consumers),
-                single_logout: parsed.single_logout.unwrap_or_default(),
-                single_logout_binding: parsed.single_logout_binding.form_key().to_string(),
-                name_id_format: parsed
-                    .name_id_format
-                    .map_or(defaults.name_id_format.clone(), |format| {
-                        format.form_key().to_string()
-                    }),
-                require_signed_requests: (parsed.authn_requests_signed
-                    && parsed.signing_certificate.is_some())
-                .then(|| "on".to_string()),
-                sp_certificate: parsed
-                    .signing_certificate
-                    .as_deref()
-                    .map(pem)
-                    .unwrap_or_default(),
-                // Offered, not switched on: the admin decides to encrypt.
-                sp_encryption_certificate: parsed
-                    .encryption_certificate
-                    .as_deref()
-                    .map(pem)
-                    .unwrap_or_default(),
-                ..defaults
-            };
+            let notes = parsed.notes.clone();
             Ok(SamlMetadataPreview {
-                form,
-                notes: parsed.notes,
+                form: imported_form(parsed),
+                notes,
             })
         }
         .await,
     )
+}
+
+/// What a service provider needs to know about the IdP on `origin`.
+#[cfg(feature = "ssr")]
+fn idp_view(origin: &str, certificate_der: &[u8]) -> SamlIdpView {
+    SamlIdpView {
+        metadata_url: format!("{origin}/saml/metadata"),
+        entity_id: format!("{origin}/saml/metadata"),
+        single_sign_on: format!("{origin}/saml/sso"),
+        single_logout: format!("{origin}/saml/slo"),
+        certificate_pem: pem(certificate_der),
+        certificate_url: format!("{origin}/saml/certificate.pem"),
+    }
+}
+
+/// One app in the list; the default assertion consumer first.
+#[cfg(feature = "ssr")]
+fn app_view(app: vestibule_saml::SamlApp, origin: Option<&str>) -> SamlAppView {
+    let mut consumers = app.settings.assertion_consumers.clone();
+    consumers.sort_by_key(|acs| (!acs.is_default, acs.index));
+    SamlAppView {
+        idp_initiated_link: origin.map(|origin| format!("{origin}/saml/idp/{}", app.app_id)),
+        app_id: app.app_id,
+        name: app.name,
+        entity_id: app.entity_id,
+        assertion_consumers: consumers
+            .iter()
+            .map(|acs| format!("{} (index {})", acs.url, acs.index))
+            .collect(),
+        single_logout: app.settings.single_logout,
+        name_id_format: app.settings.name_id_format.uri().to_string(),
+        signed: app.settings.signed.form_key().to_string(),
+        require_signed_requests: app.settings.require_signed_requests,
+        encrypt_assertions: app.settings.encrypt_assertions,
+    }
+}
+
+/// The add form filled from a service provider's metadata, named after its host.
+#[cfg(feature = "ssr")]
+fn imported_form(parsed: vestibule_saml::SpMetadata) -> SamlAppForm {
+    let defaults = new_saml_form();
+    let name = parsed
+        .entity_id
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or(&parsed.entity_id)
+        .to_string();
+    SamlAppForm {
+        name,
+        entity_id: parsed.entity_id,
+        assertion_consumers: consumer_lines(&parsed.assertion_consumers),
+        single_logout: parsed.single_logout.unwrap_or_default(),
+        single_logout_binding: parsed.single_logout_binding.form_key().to_string(),
+        name_id_format: parsed
+            .name_id_format
+            .map_or(defaults.name_id_format.clone(), |format| {
+                format.form_key().to_string()
+            }),
+        require_signed_requests: (parsed.authn_requests_signed
+            && parsed.signing_certificate.is_some())
+        .then(|| "on".to_string()),
+        sp_certificate: parsed
+            .signing_certificate
+            .as_deref()
+            .map(pem)
+            .unwrap_or_default(),
+        // Offered, not switched on: the admin decides to encrypt.
+        sp_encryption_certificate: parsed
+            .encryption_certificate
+            .as_deref()
+            .map(pem)
+            .unwrap_or_default(),
+        ..defaults
+    }
 }

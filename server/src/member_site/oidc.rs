@@ -9,13 +9,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::{json, Value};
-use vestibule_domain::{web_origin, Timestamp};
-use vestibule_members::{Member, MembersError};
+use vestibule_domain::{web_origin, TenantId, Timestamp};
+use vestibule_members::{Member, MemberSession, MembersError};
 use vestibule_oidc::{
     client_credentials, decide_logout, discovery_document, grant_request, jwks,
     password_grant_scopes, paths, AuthorizationRequest, Client, ConsentAnswer, ConsentDecision,
-    Decision, GrantRequest, LogoutDecision, LogoutHint, OAuthErrorCode, OidcError, RedirectError,
-    ResponseMode, ResponseType, SessionFacts, Subject, TokenError,
+    Decision, GrantRequest, ImplicitResponse, LogoutDecision, LogoutHint, OAuthErrorCode,
+    OidcError, RedirectError, ResponseMode, ResponseType, SessionFacts, Subject, TokenError,
 };
 
 use super::audit::{self, Destination};
@@ -84,25 +84,29 @@ pub(crate) async fn cors(
     let headers = response.headers_mut();
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
     if let (true, Some(origin)) = (allowed, origin) {
-        if let Ok(value) = HeaderValue::from_str(&origin) {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        }
-        if preflight {
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Authorization, Content-Type"),
-            );
-            headers.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
-        }
+        allow_origin(headers, &origin, preflight);
     }
     response
+}
+
+/// The CORS headers that let a registered application's page at `origin` read the answer.
+fn allow_origin(headers: &mut HeaderMap, origin: &str, preflight: bool) {
+    if let Ok(value) = HeaderValue::from_str(origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+    if preflight {
+        let allow = [
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Authorization, Content-Type",
+            ),
+            (header::ACCESS_CONTROL_MAX_AGE, "600"),
+        ];
+        for (name, value) in allow {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
 }
 
 /// Whether `origin` is the origin of a redirect URI one of the tenant's applications
@@ -359,17 +363,7 @@ async fn respond(
                 .issue_implicit(&site.origin, client, request, subject, auth_time, now)
                 .await
             {
-                Ok(issued) => {
-                    let mut pairs = vec![
-                        ("access_token", issued.access_token),
-                        ("token_type", "Bearer".to_string()),
-                        ("expires_in", issued.expires_in.to_string()),
-                    ];
-                    if let Some(id_token) = issued.id_token {
-                        pairs.push(("id_token", id_token));
-                    }
-                    pairs
-                }
+                Ok(issued) => implicit_pairs(issued),
                 Err(error) => return unavailable(&error),
             }
         }
@@ -380,6 +374,19 @@ async fn respond(
         pairs,
         request.state.as_deref(),
     )
+}
+
+/// The implicit flow's answer: the tokens themselves, in the fragment (OAuth 2.0 §4.2.2).
+fn implicit_pairs(issued: ImplicitResponse) -> Vec<(&'static str, String)> {
+    let mut pairs = vec![
+        ("access_token", issued.access_token),
+        ("token_type", "Bearer".to_string()),
+        ("expires_in", issued.expires_in.to_string()),
+    ];
+    if let Some(id_token) = issued.id_token {
+        pairs.push(("id_token", id_token));
+    }
+    pairs
 }
 
 #[derive(serde::Deserialize)]
@@ -418,22 +425,7 @@ async fn consent(
     Ok(match (decided.await?, visitor.session()) {
         (ConsentDecision::Refused(decision), _) => respond_otherwise(site, decision, None),
         (ConsentDecision::Denied { client, refusal }, session) => {
-            let who = match session {
-                Some(session) => audit::Who::Member(&session.member.username),
-                None => audit::Who::Typed(""),
-            };
-            let destination = Destination::Oidc {
-                name: &client.name,
-                client_id: &client.client_id,
-            };
-            audit::record(
-                &state.site,
-                tenant,
-                who,
-                destination,
-                SignInOutcome::AccessDenied,
-            )
-            .await;
+            record_denial(&state, tenant, session, &client).await;
             redirect_error(refusal)
         }
         (ConsentDecision::Again { to }, _) => Redirect::to(&to).into_response(),
@@ -442,6 +434,31 @@ async fn consent(
         }
         (ConsentDecision::Issue { .. }, None) => unavailable(&"consent without a session"),
     })
+}
+
+/// A member said no to sharing their details: their admins see it beside the sign-ins.
+async fn record_denial(
+    state: &SiteState,
+    tenant: TenantId,
+    session: Option<&MemberSession>,
+    client: &Client,
+) {
+    let who = match session {
+        Some(session) => audit::Who::Member(&session.member.username),
+        None => audit::Who::Typed(""),
+    };
+    let destination = Destination::Oidc {
+        name: &client.name,
+        client_id: &client.client_id,
+    };
+    audit::record(
+        &state.site,
+        tenant,
+        who,
+        destination,
+        SignInOutcome::AccessDenied,
+    )
+    .await;
 }
 
 // --- the back channel: JSON endpoints for the applications' servers --------------------------
@@ -670,26 +687,27 @@ async fn password_member(
         Err(error) => (audit::Who::Typed(&username), error.outcome()),
     };
     audit::record(&state.site, tenant, who, destination, outcome).await;
-    match verified {
-        Ok(member) => Ok(member),
-        Err(MembersError::BadCredentials | MembersError::TooManyAttempts { .. }) => {
-            Err(token_error(
-                OAuthErrorCode::InvalidGrant,
-                "the username or password is not right",
-            )
-            .into())
-        }
-        Err(
-            MembersError::ImisUnavailable(_)
-            | MembersError::NotConfigured(_)
-            | MembersError::ProfileUnavailable(_)
-            | MembersError::ClientRefused(_),
-        ) => Err(token_error(
+    verified.map_err(password_grant_error)
+}
+
+/// Why a password grant was refused, in the token endpoint's words (RFC 6749 §5.2). A wrong
+/// password and a locked-out username read the same, so neither can be told apart.
+fn password_grant_error(error: MembersError) -> BackChannelError {
+    match error {
+        MembersError::BadCredentials | MembersError::TooManyAttempts { .. } => token_error(
+            OAuthErrorCode::InvalidGrant,
+            "the username or password is not right",
+        )
+        .into(),
+        MembersError::ImisUnavailable(_)
+        | MembersError::NotConfigured(_)
+        | MembersError::ProfileUnavailable(_)
+        | MembersError::ClientRefused(_) => token_error(
             OAuthErrorCode::TemporarilyUnavailable,
             "the membership system cannot verify passwords right now",
         )
-        .into()),
-        Err(error) => Err(error.into()),
+        .into(),
+        error => error.into(),
     }
 }
 

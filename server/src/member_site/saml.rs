@@ -259,19 +259,7 @@ async fn assertion(
     session_token: &str,
 ) -> Response {
     let member = &session.member;
-    let principal = Principal {
-        subject: &member.subject,
-        id: &member.id,
-        username: &member.username,
-        email: &member.email,
-        attributes: &member.attributes,
-    };
-    let session = MemberSession {
-        session_token,
-        principal,
-        authn_instant: session.created_at,
-        expires_at: session.expires_at,
-    };
+    let session = saml_session(session, session_token);
     let answered = state
         .site
         .saml
@@ -295,6 +283,26 @@ async fn assertion(
         }
         Ok(None) => already_finished(site),
         Err(error) => unavailable(&error),
+    }
+}
+
+/// The member's session as the SAML engine sees it: who, since when, until when.
+fn saml_session<'a>(
+    session: &'a vestibule_members::MemberSession,
+    session_token: &'a str,
+) -> MemberSession<'a> {
+    let member = &session.member;
+    MemberSession {
+        session_token,
+        principal: Principal {
+            subject: &member.subject,
+            id: &member.id,
+            username: &member.username,
+            email: &member.email,
+            attributes: &member.attributes,
+        },
+        authn_instant: session.created_at,
+        expires_at: session.expires_at,
     }
 }
 
@@ -489,10 +497,22 @@ async fn slo(
         }
         Some(Slo::Request(incoming)) => incoming,
     };
-    let (app, request, relay_state) = match saml.receive_logout_request(&idp, &incoming, now).await
-    {
+    logout_request(&state, &visitor, &idp, &incoming, now).await
+}
+
+/// A service provider's LogoutRequest: ends this browser's session when it names it, tells the
+/// other service providers, and answers the one that asked.
+async fn logout_request(
+    state: &SiteState,
+    visitor: &Visitor,
+    idp: &Idp,
+    incoming: &IncomingMessage,
+    now: Timestamp,
+) -> Result<Response, SiteError> {
+    let (site, saml) = (&visitor.site, &state.site.saml);
+    let (app, request, relay_state) = match saml.receive_logout_request(idp, incoming, now).await {
         Ok(received) => received,
-        Err(refusal) => return Ok(refused(&state, site, &idp, refusal, None).await),
+        Err(refusal) => return Ok(refused(state, site, idp, refusal, None).await),
     };
     // A request naming someone else leaves this browser's session alone.
     let ends = match visitor.session_token() {
@@ -507,7 +527,7 @@ async fn slo(
         state.site.members.sign_out(token).await?;
     }
     let answer = Some((&app, &request, relay_state, status));
-    let step = saml.begin_logout(&idp, ends, answer, now).await;
+    let step = saml.begin_logout(idp, ends, answer, now).await;
     let mut response = logout_step(site, step.map_err(SsoRefusal::Failed));
     if ends.is_some() {
         cookies::append(&mut response, &session_cookie_removal());

@@ -400,7 +400,7 @@ pub async fn sign_in(email: &str, password: &str) -> Result<String, AppError> {
             now(),
         )
         .await?;
-    let lifetime = state.accounts.policy().absolute_timeout.0;
+    let lifetime = state.accounts.policy().sessions.absolute_timeout.0;
     set_cookie(session_cookie(&state, &signed_in.session_token, lifetime));
     Ok(home_of(&signed_in.staff))
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use vestibule_domain::{CloudId, Seconds};
+use vestibule_domain::{CloudId, Seconds, SessionLifetime};
 use vestibule_members::MemberPolicy;
 use vestibule_provisioning::{reserved_names, AcmeSettings, ProvisioningSettings};
 use vestibule_saml::SsoPolicy;
@@ -727,8 +727,10 @@ impl Config {
 
     pub fn member_policy(&self) -> MemberPolicy {
         MemberPolicy {
-            idle_timeout: Seconds::minutes(self.members.session_idle_minutes),
-            absolute_timeout: Seconds::hours(self.members.session_absolute_hours),
+            sessions: SessionLifetime {
+                idle_timeout: Seconds::minutes(self.members.session_idle_minutes),
+                absolute_timeout: Seconds::hours(self.members.session_absolute_hours),
+            },
             pending_timeout: Seconds::minutes(self.members.pending_sign_in_minutes),
             ..MemberPolicy::default()
         }
@@ -753,8 +755,10 @@ impl Config {
 
     pub fn staff_policy(&self) -> Policy {
         Policy {
-            idle_timeout: Seconds::minutes(self.sessions.idle_minutes),
-            absolute_timeout: Seconds::hours(self.sessions.absolute_hours),
+            sessions: SessionLifetime {
+                idle_timeout: Seconds::minutes(self.sessions.idle_minutes),
+                absolute_timeout: Seconds::hours(self.sessions.absolute_hours),
+            },
             setup_link_lifetime: Seconds::hours(self.sessions.setup_link_hours),
             failures_per_account: self.sign_in_limits.per_account,
             failures_per_address: self.sign_in_limits.per_address,

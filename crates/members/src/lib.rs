@@ -15,7 +15,7 @@ mod member;
 
 use std::sync::{Arc, OnceLock};
 
-use vestibule_domain::{Seconds, TenantId, Timestamp};
+use vestibule_domain::{Seconds, SessionCheck, SessionLifetime, TenantId, Timestamp};
 use vestibule_imis::{AccessToken, ImisError};
 use vestibule_secrets::token::{random_token, token_hash};
 use vestibule_settings::{ImisConnection, TenantSettings};
@@ -43,8 +43,7 @@ pub enum ImisFlow {
 /// How long member sessions and pending sign-ins last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberPolicy {
-    pub idle_timeout: Seconds,
-    pub absolute_timeout: Seconds,
+    pub sessions: SessionLifetime,
     /// How long a member may take at the iMIS sign-in page before the pending sign-in lapses.
     pub pending_timeout: Seconds,
     /// Failed directory sign-ins allowed per username, and per client address, per window.
@@ -56,8 +55,10 @@ pub struct MemberPolicy {
 impl Default for MemberPolicy {
     fn default() -> Self {
         Self {
-            idle_timeout: Seconds::minutes(30),
-            absolute_timeout: Seconds::hours(10),
+            sessions: SessionLifetime {
+                idle_timeout: Seconds::minutes(30),
+                absolute_timeout: Seconds::hours(10),
+            },
             pending_timeout: Seconds::minutes(15),
             failures_per_member: 5,
             failures_per_address: 30,
@@ -545,7 +546,7 @@ impl Members {
                 member: profile,
                 created_at: now,
                 last_seen_at: now,
-                expires_at: now + self.policy.absolute_timeout,
+                expires_at: self.policy.sessions.expires_at(now),
             })
             .await?;
         Ok(session_token)
@@ -563,12 +564,15 @@ impl Members {
         let Some(record) = self.store.member_session(tenant, &hash).await? else {
             return Ok(None);
         };
-        if record.expires_at <= now || record.last_seen_at + self.policy.idle_timeout <= now {
+        let check = self
+            .policy
+            .sessions
+            .check(record.last_seen_at, record.expires_at, now);
+        let SessionCheck::Live { touch } = check else {
             self.store.delete_member_session(&hash).await?;
             return Ok(None);
-        }
-        // Touch at most once a minute: a page with many requests costs one write.
-        if now - record.last_seen_at >= Seconds(60) {
+        };
+        if touch {
             self.store.touch_member_session(&hash, now).await?;
         }
         let member: Member = serde_json::from_str(&record.member)
@@ -591,7 +595,7 @@ impl Members {
     pub async fn delete_stale_sessions(&self, now: Timestamp) -> Result<u64, MembersError> {
         Ok(self
             .store
-            .delete_stale_member_sessions(now, now - self.policy.idle_timeout)
+            .delete_stale_member_sessions(now, self.policy.sessions.idle_since(now))
             .await?)
     }
 

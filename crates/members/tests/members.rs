@@ -379,7 +379,7 @@ async fn sessions_end_after_the_idle_and_absolute_timeouts() {
     // Active use keeps it alive past the idle timeout...
     let mut at = NOW;
     for _ in 0..3 {
-        at = at + policy.idle_timeout - Seconds(60);
+        at = at + policy.sessions.idle_timeout - Seconds(60);
         assert!(world
             .members
             .session(world.acme, &token, at)
@@ -388,7 +388,7 @@ async fn sessions_end_after_the_idle_and_absolute_timeouts() {
             .is_some());
     }
     // ...but an idle gap ends it.
-    let idle = at + policy.idle_timeout + Seconds(1);
+    let idle = at + policy.sessions.idle_timeout + Seconds(1);
     assert!(world
         .members
         .session(world.acme, &token, idle)
@@ -402,11 +402,11 @@ async fn sessions_end_after_the_idle_and_absolute_timeouts() {
         .await
         .unwrap();
     let mut at = NOW;
-    while at < later(policy.absolute_timeout) - policy.idle_timeout {
-        at = at + policy.idle_timeout - Seconds(60);
+    while at < later(policy.sessions.absolute_timeout) - policy.sessions.idle_timeout {
+        at = at + policy.sessions.idle_timeout - Seconds(60);
         world.members.session(world.acme, &token, at).await.unwrap();
     }
-    let past = later(policy.absolute_timeout);
+    let past = later(policy.sessions.absolute_timeout);
     assert!(world
         .members
         .session(world.acme, &token, past)

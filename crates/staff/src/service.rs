@@ -1,5 +1,7 @@
 use subtle::ConstantTimeEq;
-use vestibule_domain::{CloudId, Email, Role, Seconds, StaffMember, Tenant, Timestamp};
+use vestibule_domain::{
+    CloudId, Email, Role, Seconds, SessionCheck, SessionLifetime, StaffMember, Tenant, Timestamp,
+};
 use vestibule_storage::{
     NewStaff, PasswordLimits, PasswordOutcome, SessionRecord, SetupTokenRecord, Store,
 };
@@ -11,10 +13,7 @@ use crate::StaffError;
 /// Session lifetimes, setup-link lifetime and sign-in rate limits.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    /// A session unused for this long ends.
-    pub idle_timeout: Seconds,
-    /// A session ends this long after sign-in, however busy.
-    pub absolute_timeout: Seconds,
+    pub sessions: SessionLifetime,
     pub setup_link_lifetime: Seconds,
     /// Failed attempts allowed per e-mail address within `failure_window`.
     pub failures_per_account: i64,
@@ -26,8 +25,10 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Self {
-            idle_timeout: Seconds::minutes(30),
-            absolute_timeout: Seconds::hours(12),
+            sessions: SessionLifetime {
+                idle_timeout: Seconds::minutes(30),
+                absolute_timeout: Seconds::hours(12),
+            },
             setup_link_lifetime: Seconds::hours(72),
             failures_per_account: 5,
             failures_per_address: 30,
@@ -202,7 +203,7 @@ impl StaffAccounts {
                 csrf_token: random_token(),
                 created_at: now,
                 last_seen_at: now,
-                expires_at: now + self.policy.absolute_timeout,
+                expires_at: self.policy.sessions.expires_at(now),
             })
             .await?;
         tracing::info!(staff = %staff.email, "staff signed in");
@@ -222,17 +223,19 @@ impl StaffAccounts {
         let Some(session) = self.store.session(&hash).await? else {
             return Ok(None);
         };
-        let idle_expired = session.last_seen_at + self.policy.idle_timeout <= now;
-        if session.expires_at <= now || idle_expired {
+        let check = self
+            .policy
+            .sessions
+            .check(session.last_seen_at, session.expires_at, now);
+        let SessionCheck::Live { touch } = check else {
             self.store.delete_session(&hash).await?;
             return Ok(None);
-        }
+        };
         let Some(staff) = self.store.staff_by_id(session.staff_id).await? else {
             self.store.delete_session(&hash).await?;
             return Ok(None);
         };
-        // Sliding idle expiry; at most one write a minute per session.
-        if now - session.last_seen_at >= Seconds(60) {
+        if touch {
             self.store.touch_session(&hash, now).await?;
         }
         Ok(Some(CurrentStaff {
@@ -252,7 +255,7 @@ impl StaffAccounts {
     pub async fn sweep_sessions(&self, now: Timestamp) -> Result<u64, StaffError> {
         Ok(self
             .store
-            .delete_stale_sessions(now, now - self.policy.idle_timeout)
+            .delete_stale_sessions(now, self.policy.sessions.idle_since(now))
             .await?)
     }
 

@@ -186,7 +186,7 @@ async fn sessions_rotate_and_expire() {
             assert!(accepted(&accounts, &second.session_token, t).await);
         }
         // ...but idleness ends it.
-        let idle = t + policy.idle_timeout;
+        let idle = t + policy.sessions.idle_timeout;
         assert!(!accepted(&accounts, &second.session_token, idle).await);
 
         // The absolute limit holds however active the session is.
@@ -195,11 +195,11 @@ async fn sessions_rotate_and_expire() {
             .await
             .unwrap();
         let mut t = NOW;
-        while t + Seconds::minutes(10) < NOW + policy.absolute_timeout {
+        while t + Seconds::minutes(10) < NOW + policy.sessions.absolute_timeout {
             t = t + Seconds::minutes(10);
             assert!(accepted(&accounts, &third.session_token, t).await);
         }
-        let past = NOW + policy.absolute_timeout;
+        let past = NOW + policy.sessions.absolute_timeout;
         assert!(!accepted(&accounts, &third.session_token, past).await);
 
         // Signing out ends the session.

@@ -19,6 +19,7 @@ mod oidc_keys;
 mod saml_apps;
 mod saml_keys;
 mod saml_sessions;
+mod sessions;
 mod settings;
 mod sqlite_pool;
 mod staff;

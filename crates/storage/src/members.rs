@@ -3,6 +3,7 @@
 
 use vestibule_domain::{TenantId, Timestamp};
 
+use crate::sessions::SessionTable;
 use crate::store::with_pool;
 use crate::{Result, Store};
 
@@ -353,24 +354,13 @@ impl Store {
     }
 
     pub async fn touch_member_session(&self, token_hash: &str, now: Timestamp) -> Result<()> {
-        with_pool!(self, pool => {
-            sqlx::query("UPDATE member_sessions SET last_seen_at = $1 WHERE token_hash = $2")
-                .bind(now.0)
-                .bind(token_hash)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
+        self.touch_session_in(SessionTable::Member, token_hash, now)
+            .await
     }
 
     pub async fn delete_member_session(&self, token_hash: &str) -> Result<()> {
-        with_pool!(self, pool => {
-            sqlx::query("DELETE FROM member_sessions WHERE token_hash = $1")
-                .bind(token_hash)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
+        self.delete_session_in(SessionTable::Member, token_hash)
+            .await
     }
 
     /// Deletes member sessions past their absolute expiry or idle since before `idle_since`.
@@ -379,15 +369,8 @@ impl Store {
         now: Timestamp,
         idle_since: Timestamp,
     ) -> Result<u64> {
-        let deleted = with_pool!(self, pool => {
-            sqlx::query("DELETE FROM member_sessions WHERE expires_at <= $1 OR last_seen_at < $2")
-                .bind(now.0)
-                .bind(idle_since.0)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(deleted)
+        self.delete_stale_sessions_in(SessionTable::Member, now, idle_since)
+            .await
     }
 
     // --- sign-in events ------------------------------------------------------------------------

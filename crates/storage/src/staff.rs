@@ -2,6 +2,7 @@ use vestibule_domain::{CloudId, Email, Role, Seconds, StaffId, StaffMember, Tena
 
 use sqlx::Connection;
 
+use crate::sessions::SessionTable;
 use crate::store::{with_pool, Pool};
 use crate::{Result, StorageError, Store};
 
@@ -238,41 +239,23 @@ impl Store {
     }
 
     pub async fn touch_session(&self, token_hash: &str, now: Timestamp) -> Result<()> {
-        with_pool!(self, pool => {
-            sqlx::query("UPDATE staff_sessions SET last_seen_at = $1 WHERE token_hash = $2")
-                .bind(now.0)
-                .bind(token_hash)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
+        self.touch_session_in(SessionTable::Staff, token_hash, now)
+            .await
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
-        with_pool!(self, pool => {
-            sqlx::query("DELETE FROM staff_sessions WHERE token_hash = $1")
-                .bind(token_hash)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
+        self.delete_session_in(SessionTable::Staff, token_hash)
+            .await
     }
 
-    /// Deletes sessions past their absolute expiry or idle for longer than `idle`.
+    /// Deletes staff sessions past their absolute expiry or idle since before `idle_since`.
     pub async fn delete_stale_sessions(
         &self,
         now: Timestamp,
         idle_since: Timestamp,
     ) -> Result<u64> {
-        let deleted = with_pool!(self, pool => {
-            sqlx::query("DELETE FROM staff_sessions WHERE expires_at <= $1 OR last_seen_at < $2")
-                .bind(now.0)
-                .bind(idle_since.0)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(deleted)
+        self.delete_stale_sessions_in(SessionTable::Staff, now, idle_since)
+            .await
     }
 
     // --- setup links -------------------------------------------------------------------------

@@ -198,12 +198,9 @@ pub async fn record_change<T: serde::Serialize>(
             return;
         }
     };
-    let recorded = match audit() {
-        Ok(audit) => audit.record(change, now()).await.map_err(|e| e.to_string()),
-        Err(_) => Err("the dashboard has no audit log".to_string()),
-    };
-    if let Err(error) = recorded {
-        tracing::error!(%error, %action, "an audit event could not be recorded");
+    match audit() {
+        Ok(audit) => audit.record_after(change, now()).await,
+        Err(_) => tracing::error!(%action, "the dashboard has no audit log"),
     }
 }
 

@@ -231,6 +231,16 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Records `change` after it was made. The change stands when the log cannot be written
+    /// (undoing a saved setting because the log is down would lose the admin's work): the
+    /// failure goes to the server's own log, for operators to see.
+    pub async fn record_after(&self, change: Change<'_>, now: Timestamp) {
+        let action = change.action;
+        if let Err(error) = self.record(change, now).await {
+            tracing::error!(%error, %action, "an audit event could not be recorded");
+        }
+    }
+
     /// A tenant's events matching `filter`, newest first, at most [`SEARCH_LIMIT`].
     pub async fn search(
         &self,

@@ -122,9 +122,7 @@ async fn save(
         before: None,
         after: Some(serde_json::json!({ "logo": true })),
     };
-    if let Err(error) = state.engines.audit.record(change, now).await {
-        tracing::error!(%error, "an audit event could not be recorded");
-    }
+    state.engines.audit.record_after(change, now).await;
     Ok(())
 }
 

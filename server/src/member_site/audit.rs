@@ -114,9 +114,7 @@ pub(crate) async fn record(
         before: None,
         after: Some(after),
     };
-    if let Err(error) = site.audit.record(change, Timestamp::now()).await {
-        tracing::warn!(%error, "recording a member sign-in in the audit log failed");
-    }
+    site.audit.record_after(change, Timestamp::now()).await;
 }
 
 /// The application a hosted sign-in page was shown for, from the address it returns to:

@@ -20,7 +20,7 @@ fn main() {
              |PtrList(Create|Destroy|Add|GetSize|GetItem)|TransformIdListGetKlass\
              |Transform(Enveloped|ExclC14N|ExclC14NWithComments)GetKlass\
              |OpenSSL(AppInit|Init|AppKeyLoadMemory|Transform(RsaSha(256|384|512)|Sha(256|384|512))GetKlass)\
-             |FindChild|ErrorsDefaultCallbackEnableOutput|DSigReferenceCtxGetPreDigestBuffer|Buffer(GetData|GetSize)|KeyDestroy)",
+             |FindChild|ErrorsDefaultCallbackEnableOutput|DSigReferenceCtxGetPreDigestBuffer|Buffer(GetData|GetSize)|Key(Destroy|Duplicate))",
         )
         .allowlist_function(
             "xml(InitParser|ReadMemory|FreeDoc|DocGetRootElement|HasProp|GetProp|AddID|DocDumpMemoryEnc)",

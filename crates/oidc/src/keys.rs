@@ -9,14 +9,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ring::signature::RsaKeyPair;
-use rsa::pkcs8::EncodePrivateKey;
-use rsa::traits::PublicKeyParts;
 use vestibule_domain::{Seconds, TenantId, Timestamp};
 use vestibule_secrets::SecretKey;
 use vestibule_storage::{SigningKeyRecord, Store};
 
-use crate::jws::{RsaPublicKey, Signer};
+use crate::jws::{RsaPublicKey, RsaSigningKey, Signer};
 use crate::random::random;
 use crate::{OidcError, SigningAlgorithm};
 
@@ -55,13 +52,13 @@ pub struct SigningKeys {
     current: Arc<Mutex<CurrentKeys>>,
 }
 
-type ParsedKeys = HashMap<(TenantId, String), Arc<RsaKeyPair>>;
+type ParsedKeys = HashMap<(TenantId, String), Arc<RsaSigningKey>>;
 
 /// The signing key in use, and the window in which it stays the answer.
 #[derive(Clone)]
 struct CurrentKey {
     kid: String,
-    key: Arc<RsaKeyPair>,
+    key: Arc<RsaSigningKey>,
     from: Timestamp,
     until: Timestamp,
 }
@@ -176,7 +173,7 @@ impl SigningKeys {
         &self,
         tenant: TenantId,
         record: &SigningKeyRecord,
-    ) -> Result<Arc<RsaKeyPair>, OidcError> {
+    ) -> Result<Arc<RsaSigningKey>, OidcError> {
         let id = (tenant, record.kid.clone());
         if let Some(key) = self
             .parsed
@@ -191,7 +188,7 @@ impl SigningKeys {
             &record.private_key_sealed,
         )?;
         let key = Arc::new(
-            RsaKeyPair::from_pkcs8(&pkcs8)
+            RsaSigningKey::from_pkcs8(&pkcs8)
                 .map_err(|e| OidcError::Key(format!("stored key {}: {e}", record.kid)))?,
         );
         if let Ok(mut held) = self.parsed.lock() {
@@ -267,16 +264,14 @@ impl SigningKeys {
     ) -> Result<(), OidcError> {
         // RSA key generation takes from milliseconds to seconds: off the async executor.
         let (pkcs8, modulus, exponent) = tokio::task::spawn_blocking(move || {
-            let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits)
-                .map_err(|e| OidcError::Key(e.to_string()))?;
-            let pkcs8 = key
-                .to_pkcs8_der()
-                .map_err(|e| OidcError::Key(e.to_string()))?;
-            Ok::<_, OidcError>((
-                pkcs8.as_bytes().to_vec(),
-                key.n().to_bytes_be(),
-                key.e().to_bytes_be(),
-            ))
+            let failed = |e: openssl::error::ErrorStack| OidcError::Key(e.to_string());
+            let bits = u32::try_from(bits).map_err(|e| OidcError::Key(e.to_string()))?;
+            let key = openssl::rsa::Rsa::generate(bits).map_err(failed)?;
+            let (modulus, exponent) = (key.n().to_vec(), key.e().to_vec());
+            let pkcs8 = openssl::pkey::PKey::from_rsa(key)
+                .and_then(|key| key.private_key_to_pkcs8())
+                .map_err(failed)?;
+            Ok::<_, OidcError>((pkcs8, modulus, exponent))
         })
         .await
         .map_err(|e| OidcError::Key(e.to_string()))??;

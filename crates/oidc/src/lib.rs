@@ -43,7 +43,7 @@ pub use grants::{
     Grant, Grants, ImplicitResponse, LogoutHint, OAuthErrorCode, TokenError, TokenResponse,
     CODE_LIFETIME,
 };
-pub use jws::{RsaPublicKey, Signer, Verifier};
+pub use jws::{RsaPublicKey, RsaSigningKey, Signer, Verifier};
 pub use keys::{KeyPolicy, SigningKeys};
 pub use token_request::{
     client_credentials, grant_request, password_grant_scopes, ClientCredentials, GrantRequest,

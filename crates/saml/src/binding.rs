@@ -7,8 +7,9 @@ use std::io::Write;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use openssl::hash::MessageDigest;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use ring::signature::{self, RsaKeyPair, UnparsedPublicKey};
+use ring::signature::{self, UnparsedPublicKey};
 
 use vestibule_xmldsig::XmlDsigError;
 
@@ -164,16 +165,10 @@ pub fn signed_redirect_query(
         query.push_str(&format!("&RelayState={}", encode(relay_state)));
     }
     query.push_str(&format!("&SigAlg={}", encode(RSA_SHA256)));
-    let pair =
-        RsaKeyPair::from_pkcs8(&key.private_pkcs8).map_err(|e| SamlError::Key(e.to_string()))?;
-    let mut signature = vec![0; pair.public().modulus_len()];
-    pair.sign(
-        &signature::RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        query.as_bytes(),
-        &mut signature,
-    )
-    .map_err(|e| SamlError::Signing(e.to_string()))?;
+    let failed = |e: openssl::error::ErrorStack| SamlError::Signing(e.to_string());
+    let signature = openssl::sign::Signer::new(MessageDigest::sha256(), &key.query_key)
+        .and_then(|mut signer| signer.sign_oneshot_to_vec(query.as_bytes()))
+        .map_err(failed)?;
     query.push_str(&format!(
         "&Signature={}",
         encode(&STANDARD.encode(signature))
@@ -191,6 +186,6 @@ pub fn sign_enveloped(xml: &str, id: &str, key: &SigningKey) -> Result<String, S
         + marker.len();
     let mut template = xml.to_string();
     template.insert_str(at, &signature_template(id, &key.certificate_base64()));
-    vestibule_xmldsig::sign_enveloped(&template, &key.private_pkcs8)
+    vestibule_xmldsig::sign_enveloped(&template, &key.xml_key)
         .map_err(|e| SamlError::Signing(e.to_string()))
 }

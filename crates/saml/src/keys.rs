@@ -2,10 +2,13 @@
 //! first use, the private key sealed at rest. Service providers pin the certificate from the
 //! metadata, so it is long-lived (ten years) rather than rotated on a schedule.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use openssl::pkey::{PKey, Private};
 use rand::RngCore;
-use rsa::pkcs8::EncodePrivateKey;
 use vestibule_domain::{Seconds, TenantId, Timestamp};
 use vestibule_secrets::SecretKey;
 use vestibule_storage::{SamlKeyRecord, Store};
@@ -15,13 +18,22 @@ use crate::SamlError;
 /// How long a certificate is valid.
 const CERTIFICATE_LIFETIME: Seconds = Seconds(10 * 365 * 86_400);
 
-/// A tenant's key, ready to sign.
+/// How long a node keeps a tenant's key in memory before reading it again: a tenant's key
+/// changes only when it is first made, so this bounds nothing but a deleted tenant's key.
+const KEY_HELD: Seconds = Seconds(60);
+
+/// Past this many tenants the memory of keys starts over.
+const KEYS_HELD: usize = 10_000;
+
+/// A tenant's key, read and parsed once, ready to sign. Cloning shares the parsed key.
 #[derive(Clone)]
 pub struct SigningKey {
     pub kid: String,
     pub certificate_der: Vec<u8>,
-    /// PKCS#8 DER. Never logged (see the `Debug` implementation).
-    pub(crate) private_pkcs8: Vec<u8>,
+    /// For XML signatures (libxmlsec1). Never logged (see the `Debug` implementation).
+    pub(crate) xml_key: Arc<vestibule_xmldsig::SigningKey>,
+    /// For the Redirect binding's query signature (OpenSSL).
+    pub(crate) query_key: PKey<Private>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -33,6 +45,25 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
+    /// Parses an RSA private key (PKCS#8 DER) for both kinds of signature.
+    pub fn from_pkcs8(
+        kid: String,
+        certificate_der: Vec<u8>,
+        private_pkcs8: &[u8],
+    ) -> Result<Self, SamlError> {
+        let unreadable = |why: String| SamlError::Key(format!("stored key {kid}: {why}"));
+        let xml_key = vestibule_xmldsig::SigningKey::from_pkcs8(private_pkcs8)
+            .map_err(|e| unreadable(e.to_string()))?;
+        let query_key =
+            PKey::private_key_from_pkcs8(private_pkcs8).map_err(|e| unreadable(e.to_string()))?;
+        Ok(Self {
+            kid,
+            certificate_der,
+            xml_key: Arc::new(xml_key),
+            query_key,
+        })
+    }
+
     /// The certificate as metadata and `KeyInfo` carry it: base64 DER without line breaks.
     pub fn certificate_base64(&self) -> String {
         STANDARD.encode(&self.certificate_der)
@@ -43,6 +74,9 @@ impl SigningKey {
 pub struct SamlKeys {
     store: Store,
     secret: SecretKey,
+    /// Each tenant's signing key as last read, and until when it stays the answer: saves a
+    /// database read, an unsealing and two key parses on every signed message.
+    held: Arc<Mutex<HashMap<TenantId, (SigningKey, Timestamp)>>>,
 }
 
 fn seal_context(tenant: TenantId, kid: &str) -> String {
@@ -51,12 +85,42 @@ fn seal_context(tenant: TenantId, kid: &str) -> String {
 
 impl SamlKeys {
     pub fn new(store: Store, secret: SecretKey) -> Self {
-        Self { store, secret }
+        Self {
+            store,
+            secret,
+            held: Arc::default(),
+        }
     }
 
     /// The key that signs for `tenant` now (the newest generation), made first when the tenant
     /// has none. `common_name` names the certificate's subject (the tenant's domain or Cloud ID).
     pub async fn signing_key(
+        &self,
+        tenant: TenantId,
+        common_name: &str,
+        now: Timestamp,
+    ) -> Result<SigningKey, SamlError> {
+        let held = self
+            .held
+            .lock()
+            .ok()
+            .and_then(|held| held.get(&tenant).cloned());
+        if let Some((key, until)) = held {
+            if now < until {
+                return Ok(key);
+            }
+        }
+        let key = self.read_signing_key(tenant, common_name, now).await?;
+        if let Ok(mut held) = self.held.lock() {
+            if held.len() >= KEYS_HELD {
+                held.clear();
+            }
+            held.insert(tenant, (key.clone(), now + KEY_HELD));
+        }
+        Ok(key)
+    }
+
+    async fn read_signing_key(
         &self,
         tenant: TenantId,
         common_name: &str,
@@ -78,11 +142,7 @@ impl SamlKeys {
             &seal_context(tenant, &record.kid),
             &record.private_key_sealed,
         )?;
-        Ok(SigningKey {
-            kid: record.kid,
-            certificate_der: record.certificate_der,
-            private_pkcs8,
-        })
+        SigningKey::from_pkcs8(record.kid, record.certificate_der, &private_pkcs8)
     }
 
     /// Every certificate the metadata publishes: all generations not yet expired.
@@ -139,13 +199,10 @@ fn self_signed(
     not_before: Timestamp,
     not_after: Timestamp,
 ) -> Result<(Vec<u8>, Vec<u8>), SamlError> {
-    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+    let pkcs8 = openssl::rsa::Rsa::generate(2048)
+        .and_then(openssl::pkey::PKey::from_rsa)
+        .and_then(|key| key.private_key_to_pkcs8())
         .map_err(|e| SamlError::Key(e.to_string()))?;
-    let pkcs8 = key
-        .to_pkcs8_der()
-        .map_err(|e| SamlError::Key(e.to_string()))?
-        .as_bytes()
-        .to_vec();
     let key_pair =
         rcgen::KeyPair::try_from(pkcs8.as_slice()).map_err(|e| SamlError::Key(e.to_string()))?;
     let mut params = rcgen::CertificateParams::default();

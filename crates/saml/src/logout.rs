@@ -265,7 +265,7 @@ pub fn logout_request(
 
 fn sign_if(xml: String, key: Option<&SigningKey>) -> Result<String, SamlError> {
     match key {
-        Some(key) => vestibule_xmldsig::sign_enveloped(&xml, &key.private_pkcs8)
+        Some(key) => vestibule_xmldsig::sign_enveloped(&xml, &key.xml_key)
             .map_err(|e| SamlError::Signing(e.to_string())),
         None => Ok(xml),
     }

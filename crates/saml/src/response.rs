@@ -183,7 +183,7 @@ pub fn signed_response(
         )
     };
     let sign = |xml: &str| {
-        vestibule_xmldsig::sign_enveloped(xml, &key.private_pkcs8)
+        vestibule_xmldsig::sign_enveloped(xml, &key.xml_key)
             .map(|signed| without_declaration(&signed).to_string())
             .map_err(|e| SamlError::Signing(e.to_string()))
     };
@@ -262,6 +262,6 @@ pub fn signed_status_response(
         signature = signature_template(&id, &key.certificate_base64()),
         message = escape(content.message),
     );
-    vestibule_xmldsig::sign_enveloped(&xml, &key.private_pkcs8)
+    vestibule_xmldsig::sign_enveloped(&xml, &key.xml_key)
         .map_err(|e| SamlError::Signing(e.to_string()))
 }

@@ -5,7 +5,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::ptr::{null, null_mut};
+use std::ptr::{null, null_mut, NonNull};
 use std::sync::OnceLock;
 
 use crate::XmlDsigError;
@@ -216,30 +216,77 @@ impl Context {
     }
 
     fn set_key(&mut self, data: &[u8], format: xmlSecKeyDataFormat) -> Result<(), XmlDsigError> {
-        let size = data
-            .len()
-            .try_into()
-            .map_err(|_| XmlDsigError::Key("too large"))?;
-        // SAFETY: `data` is alive for the call and copied by libxmlsec1; the context owns the
-        // key from here on and destroys it with itself.
+        self.adopt_key(load_key(data, format)?);
+        Ok(())
+    }
+
+    /// A copy of `key` for this context: libxmlsec1 shares the OpenSSL key underneath by
+    /// reference count, so this costs no parsing.
+    fn use_key(&mut self, key: &SigningKey) -> Result<(), XmlDsigError> {
+        // SAFETY: `key.key` is a valid key for as long as `key` lives; duplicating only reads it.
+        let copy = unsafe { xmlSecKeyDuplicate(key.key.as_ptr()) };
+        let copy = NonNull::new(copy).ok_or(XmlDsigError::Key("could not be copied"))?;
+        self.adopt_key(copy);
+        Ok(())
+    }
+
+    fn adopt_key(&mut self, key: NonNull<_xmlSecKey>) {
+        // SAFETY: the context owns the key from here on and destroys it with itself; a key it
+        // held before is destroyed here, once.
         unsafe {
-            let key = xmlSecOpenSSLAppKeyLoadMemory(
-                data.as_ptr(),
-                size,
-                format,
-                null(),
-                null_mut(),
-                null_mut(),
-            );
-            if key.is_null() {
-                return Err(XmlDsigError::Key("not a key libxmlsec1 can read"));
-            }
             if !(*self.ctx).signKey.is_null() {
                 xmlSecKeyDestroy((*self.ctx).signKey);
             }
-            (*self.ctx).signKey = key;
+            (*self.ctx).signKey = key.as_ptr();
         }
-        Ok(())
+    }
+}
+
+fn load_key(data: &[u8], format: xmlSecKeyDataFormat) -> Result<NonNull<_xmlSecKey>, XmlDsigError> {
+    initialised()?;
+    let size = data
+        .len()
+        .try_into()
+        .map_err(|_| XmlDsigError::Key("too large"))?;
+    // SAFETY: `data` is alive for the call and copied by libxmlsec1, which returns a key the
+    // caller owns, or null.
+    let key = unsafe {
+        xmlSecOpenSSLAppKeyLoadMemory(data.as_ptr(), size, format, null(), null_mut(), null_mut())
+    };
+    NonNull::new(key).ok_or(XmlDsigError::Key("not a key libxmlsec1 can read"))
+}
+
+/// A private key read once and kept for signing many messages: reading a PKCS#8 key costs
+/// about as much as a signature, on every message otherwise.
+pub struct SigningKey {
+    key: NonNull<_xmlSecKey>,
+}
+
+// SAFETY: the key is never changed after loading; signing works on a copy per context
+// (`xmlSecKeyDuplicate`, which only reads this one), and OpenSSL's keys may sign from several
+// threads at once.
+unsafe impl Send for SigningKey {}
+// SAFETY: as for `Send`: shared references only read the key.
+unsafe impl Sync for SigningKey {}
+
+impl SigningKey {
+    /// Reads an RSA private key (PKCS#8 DER).
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, XmlDsigError> {
+        let key = load_key(der, xmlSecKeyDataFormat_xmlSecKeyDataFormatDer)?;
+        Ok(Self { key })
+    }
+}
+
+impl Drop for SigningKey {
+    fn drop(&mut self) {
+        // SAFETY: loaded in `from_pkcs8`, owned by this value only, destroyed once.
+        unsafe { xmlSecKeyDestroy(self.key.as_ptr()) }
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey")
     }
 }
 
@@ -305,17 +352,14 @@ fn verify_signature_node(
 }
 
 /// Fills in the enveloped signature template that is a direct child of the root of `xml`
-/// (its one reference names the root's `ID`) with the private key (PKCS#8 DER). Returns the
+/// (its one reference names the root's `ID`) with `key`. Returns the
 /// signed document, with its XML declaration.
-pub fn sign_enveloped(xml: &str, private_key_pkcs8: &[u8]) -> Result<String, XmlDsigError> {
+pub fn sign_enveloped(xml: &str, key: &SigningKey) -> Result<String, XmlDsigError> {
     initialised()?;
     // Declared before the context, so the context (which points into it) is freed first.
     let document = Document::parse(xml)?;
     let mut context = Context::restricted()?;
-    context.set_key(
-        private_key_pkcs8,
-        xmlSecKeyDataFormat_xmlSecKeyDataFormatDer,
-    )?;
+    context.use_key(key)?;
     let (root, id) = document.root_with_id()?;
     let signature = the_signature(root, &id)?;
     // SAFETY: the context and signature node are valid; the document outlives the call.

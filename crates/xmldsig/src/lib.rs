@@ -23,7 +23,7 @@
 
 mod ffi;
 
-pub use ffi::{sign_enveloped, verify_enveloped};
+pub use ffi::{sign_enveloped, verify_enveloped, SigningKey};
 
 /// Why a signature was not made or not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

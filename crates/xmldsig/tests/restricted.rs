@@ -13,7 +13,7 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::{X509Builder, X509NameBuilder};
-use vestibule_xmldsig::{sign_enveloped, verify_enveloped, XmlDsigError};
+use vestibule_xmldsig::{sign_enveloped, verify_enveloped, SigningKey, XmlDsigError};
 
 struct Keys {
     private_pkcs8: Vec<u8>,
@@ -74,7 +74,7 @@ fn a_signature_made_here_verifies_and_yields_the_root_without_it() {
     let keys = new_keys();
     let signed = sign_enveloped(
         &message("_r1", &signature("#_r1", STANDARD_TRANSFORMS)),
-        &keys.private_pkcs8,
+        &SigningKey::from_pkcs8(&keys.private_pkcs8).unwrap(),
     )
     .unwrap();
     let covered = verify_enveloped(&signed, &keys.certificate_der).unwrap();
@@ -99,7 +99,7 @@ fn attack(reference_uri: &str, transforms: &str) -> Result<String, XmlDsigError>
     let keys = new_keys();
     let signed = sign_enveloped(
         &message("_a", &signature("#_a", STANDARD_TRANSFORMS)),
-        &keys.private_pkcs8,
+        &SigningKey::from_pkcs8(&keys.private_pkcs8).unwrap(),
     )
     .unwrap();
     let hostile = signed
@@ -165,7 +165,7 @@ fn objects_and_second_references_are_refused() {
     let keys = new_keys();
     let signed = sign_enveloped(
         &message("_o", &signature("#_o", STANDARD_TRANSFORMS)),
-        &keys.private_pkcs8,
+        &SigningKey::from_pkcs8(&keys.private_pkcs8).unwrap(),
     )
     .unwrap();
     let with_object = signed.replace(
@@ -191,7 +191,7 @@ fn sha1_and_documents_with_a_dtd_are_refused() {
     let keys = new_keys();
     let signed = sign_enveloped(
         &message("_s", &signature("#_s", STANDARD_TRANSFORMS)),
-        &keys.private_pkcs8,
+        &SigningKey::from_pkcs8(&keys.private_pkcs8).unwrap(),
     )
     .unwrap();
     let sha1 = signed.replace(
@@ -208,4 +208,34 @@ fn sha1_and_documents_with_a_dtd_are_refused() {
         verify_enveloped(&dtd, &keys.certificate_der),
         Err(XmlDsigError::Shape(_))
     ));
+}
+
+/// One key read once signs on many threads at once, each signature its own and valid, and
+/// outlives none of them: what the SAML engine does with a tenant's key under load.
+#[test]
+fn one_parsed_key_signs_from_many_threads() {
+    let keys = new_keys();
+    let key = std::sync::Arc::new(SigningKey::from_pkcs8(&keys.private_pkcs8).unwrap());
+    let signers: Vec<_> = (0..8)
+        .map(|n| {
+            let key = key.clone();
+            std::thread::spawn(move || {
+                let id = format!("_t{n}");
+                let xml = message(&id, &signature(&format!("#{id}"), STANDARD_TRANSFORMS));
+                (0..5)
+                    .map(|_| sign_enveloped(&xml, &key).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for signer in signers {
+        for signed in signer.join().unwrap() {
+            verify_enveloped(&signed, &keys.certificate_der).unwrap();
+        }
+    }
+    drop(key);
+    assert_eq!(
+        SigningKey::from_pkcs8(b"not a key").unwrap_err(),
+        XmlDsigError::Key("not a key libxmlsec1 can read")
+    );
 }

@@ -48,6 +48,8 @@ use tokio::net::TcpStream;
 #[path = "../../bench/support/figures.rs"]
 mod figures;
 use figures::{median, process_cpu_seconds};
+#[path = "../../bench/support/signing_floor.rs"]
+mod signing_floor;
 
 const ROUNDS: usize = 5;
 /// The rows: each algorithm, and the codes a round redeems with it (a second or two of work).
@@ -449,6 +451,21 @@ fn main() {
                 ours[1] / theirs[1],
                 theirs[2] / ours[2],
                 theirs[3] / ours[3]
+            );
+            // The floor, in this process while the servers are idle: an ID token's worth of
+            // bytes signed by each library, one thread (so per wall-clock second is per core).
+            let message = vec![b'e'; 620];
+            let (rates, best) = signing_floor::fastest(algorithm, &message, *count, 3);
+            let named: Vec<String> = signing_floor::LIBRARIES
+                .iter()
+                .zip(&rates)
+                .map(|(library, rate)| format!("{library} {rate:.0}/s"))
+                .collect();
+            println!(
+                "{algorithm:<6} floor: {}; Vestibule per core at {:.0}% of the faster ({})",
+                named.join(", "),
+                100.0 * ours[1] / rates[best],
+                signing_floor::LIBRARIES[best]
             );
         }
     });

@@ -483,9 +483,31 @@ test('the tenant admin registers an OIDC client app and sees its secret once', a
   await expect(page.getByRole('alert')).toContainText('https://');
   await page.getByLabel('Redirect URIs (one per line)', { exact: true }).fill('https://learning.example.org/cb');
   await page.getByRole('button', { name: 'Add app' }).click();
-  const secret = await page.locator('.client-secret').inputValue();
+
+  // The secret appears where the eye is: a dialog in the viewport that has the focus.
+  const dialog = page.getByRole('dialog', { name: 'Copy the client secret now' });
+  await expect(dialog).toBeVisible();
+  await expect(dialog).toBeInViewport();
+  await expect(dialog.getByRole('heading', { name: 'Copy the client secret now' })).toBeFocused();
+  const secret = await dialog.locator('.client-secret').inputValue();
   expect(secret).toHaveLength(43);
   await snapshot(page, 'oidc-app-created');
+
+  // Copy puts the secret itself on the clipboard, and says so.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  await dialog.getByRole('button', { name: 'Copy client secret' }).click();
+  await expect(dialog.getByRole('button', { name: 'Copy client secret' })).toHaveText('Copied');
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+  await dialog.getByRole('button', { name: 'Copy client ID' }).click();
+  const clientId = await dialog.locator('.client-id').innerText();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(clientId);
+
+  // The form is cleared, so a second click cannot add the app twice; the dialog closes only
+  // when the admin says they copied the secret.
+  await expect(page.getByLabel('Name')).toHaveValue('');
+  await expect(page.getByLabel('Redirect URIs (one per line)', { exact: true })).toHaveValue('');
+  await dialog.getByRole('button', { name: 'I have copied it' }).click();
+  await expect(dialog).toBeHidden();
 
   // Shown once: after a reload the app is listed and its secret is nowhere on the page.
   await visit(page, '/t/acme/oidc');
@@ -654,9 +676,10 @@ test('the tenant admin provisions the domain again and tunes an app on its edit 
   await page.getByLabel('Post-logout redirect URIs (one per line)', { exact: true }).fill(`${vendor.origin}/signed-out`);
   await page.getByRole('button', { name: 'Add app' }).click();
   apps.conference = {
-    clientId: await page.locator('.form-success .client-id').innerText(),
-    secret: await page.locator('.client-secret').inputValue(),
+    clientId: await page.getByRole('dialog').locator('.client-id').innerText(),
+    secret: await page.getByRole('dialog').locator('.client-secret').inputValue(),
   };
+  await page.getByRole('button', { name: 'I have copied it' }).click();
 
   // Edit: a nested claim and a shorter ID token; bad input is explained and nothing is lost.
   await visit(page, '/t/acme/oidc');

@@ -36,6 +36,25 @@ fn action_error<T: 'static>(
     }
 }
 
+/// A Copy button for a value an admin carries to another system; it says "Copied" once the
+/// browser has it. `label` names the value for screen readers ("Copy client ID").
+#[component]
+fn CopyButton(#[prop(into)] value: String, label: &'static str) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        let written = window().navigator().clipboard().write_text(&value);
+        leptos::task::spawn_local(async move {
+            let done = wasm_bindgen_futures::JsFuture::from(written).await.is_ok();
+            copied.set(done);
+        });
+    };
+    view! {
+        <button type="button" class="button subtle copy" aria-label=format!("Copy {label}") on:click=copy>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+    }
+}
+
 /// The heading of a tenant page.
 fn tenant_page_title(page: &'static str) -> impl IntoView {
     view! { <Title text=page/> <h1>{page}</h1> }

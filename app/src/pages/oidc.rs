@@ -14,6 +14,23 @@ pub fn OidcApps() -> impl IntoView {
     let create = ServerAction::<CreateOidcApp>::new();
     let rotate = ServerAction::<RotateOidcSecret>::new();
     let delete = ServerAction::<DeleteOidcApp>::new();
+    // A new app's ID and secret, or a rotated secret, until the admin says they copied it.
+    let shown = RwSignal::new(None::<ShownOnceView>);
+    let add_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(created)) = create.value().get() {
+            shown.set(Some(created));
+            // The app exists: a second click must not add it again.
+            if let Some(form) = add_form.get_untracked() {
+                form.reset();
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(rotated)) = rotate.value().get() {
+            shown.set(Some(rotated));
+        }
+    });
     let apps = Resource::new_blocking(
         move || {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();
@@ -28,22 +45,49 @@ pub fn OidcApps() -> impl IntoView {
     );
     view! {
         <TenantPage title="OIDC Client Apps" data=apps body=move |me, tenant, view| {
-            oidc_body(me, tenant, view, create, rotate, delete)
+            oidc_body(me, tenant, view, create, rotate, delete, add_form)
         }/>
+        {move || shown.get().map(|values| shown_once(values, shown))}
     }
 }
 
-/// A value shown once, to copy now.
-fn shown_once(shown: ShownOnceView) -> AnyView {
+/// A new client ID and secret in a dialog that takes the focus: the secret is shown only this
+/// once, so it stays until the admin says they copied it.
+fn shown_once(values: ShownOnceView, shown: RwSignal<Option<ShownOnceView>>) -> AnyView {
+    let heading = NodeRef::<leptos::html::H2>::new();
+    Effect::new(move |_| {
+        if let Some(heading) = heading.get() {
+            let _ = heading.focus();
+        }
+    });
+    let title = if values.client_secret.is_some() {
+        "Copy the client secret now"
+    } else {
+        "App added"
+    };
+    let client_id = values.client_id.clone();
     view! {
-        <div class="form-success" role="status">
-            <p>"Copy these now: the secret is shown only once."</p>
-            <dl class="facts">
-                <dt>"Client ID"</dt><dd><code class="client-id">{shown.client_id}</code></dd>
-                {shown.client_secret.map(|secret| view! {
-                    <dt>"Client secret"</dt><dd><input class="copy-field client-secret" readonly value=secret aria-label="Client secret"/></dd>
+        <div class="dialog-backdrop">
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="shown-once-title">
+                <h2 id="shown-once-title" tabindex="-1" node_ref=heading>{title}</h2>
+                {values.client_secret.is_some().then(|| view! {
+                    <p>"The secret is shown only this once. Store it in the application's settings before you close this."</p>
                 })}
-            </dl>
+                <dl class="facts">
+                    <dt>"Client ID"</dt>
+                    <dd><code class="client-id">{values.client_id}</code> " " <CopyButton value=client_id label="client ID"/></dd>
+                    {values.client_secret.map(|secret| view! {
+                        <dt>"Client secret"</dt>
+                        <dd>
+                            <input class="copy-field client-secret" readonly value=secret.clone() aria-label="Client secret"/>
+                            " " <CopyButton value=secret label="client secret"/>
+                        </dd>
+                    })}
+                </dl>
+                <button type="button" class="button primary" on:click=move |_| shown.set(None)>
+                    "I have copied it"
+                </button>
+            </div>
         </div>
     }
     .into_any()
@@ -56,6 +100,7 @@ fn oidc_body(
     create: ServerAction<CreateOidcApp>,
     rotate: ServerAction<RotateOidcSecret>,
     delete: ServerAction<DeleteOidcApp>,
+    add_form: NodeRef<leptos::html::Form>,
 ) -> AnyView {
     let endpoints = view.issuer.clone().map(|issuer| {
         let url = |path: &str| format!("{issuer}{path}");
@@ -142,13 +187,12 @@ fn oidc_body(
     view! {
         <p class="muted">"Register each event, learning or community site that signs members in with OpenID Connect. Redirect URIs must match exactly."</p>
         {endpoints}
-        {move || rotate.value().get().and_then(Result::ok).map(shown_once)}
         {action_error(move || rotate.value().get())}
         {action_error(move || delete.value().get())}
         {apps}
         <section class="card">
             <h2>"Add an app"</h2>
-            <ActionForm action=create attr:class="form-grid">
+            <ActionForm action=create node_ref=add_form attr:class="form-grid">
                 <input type="hidden" name="csrf" value=me.csrf.clone()/>
                 <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
                 <label for="app-name">"Name"</label>
@@ -168,7 +212,6 @@ fn oidc_body(
                 <label class="choice"><input type="checkbox" name="implicit"/>" Allow the implicit flow (legacy, less secure)"</label>
                 <label class="choice"><input type="checkbox" name="password"/>" Allow the password grant (legacy, less secure)"</label>
                 {action_error(move || create.value().get())}
-                {move || create.value().get().and_then(Result::ok).map(shown_once)}
                 <button type="submit" class="button primary">"Add app"</button>
             </ActionForm>
         </section>
@@ -182,6 +225,15 @@ pub fn OidcAppEdit() -> impl IntoView {
     let params = use_params_map();
     let update = ServerAction::<UpdateOidcApp>::new();
     let preview = ServerAction::<PreviewOidcIdToken>::new();
+    // Switching to HS512 issues a new secret, shown once.
+    let shown = RwSignal::new(None::<ShownOnceView>);
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = update.value().get() {
+            if saved.client_secret.is_some() {
+                shown.set(Some(saved));
+            }
+        }
+    });
     let app = Resource::new_blocking(
         move || {
             let params = params.read();
@@ -197,6 +249,7 @@ pub fn OidcAppEdit() -> impl IntoView {
         <TenantPage title="OIDC Client App" data=app body=move |me, tenant, view| {
             oidc_edit_body(me, tenant, view, update, preview)
         }/>
+        {move || shown.get().map(|values| shown_once(values, shown))}
     }
 }
 
@@ -267,9 +320,8 @@ fn oidc_edit_body(
                 <textarea id="edit-claims" name="claims" rows="6" spellcheck="false">{app.claims.clone()}</textarea>
                 <p class="muted hint">"Dotted claim names nest: address.country = Country gives {\"address\": {\"country\": …}}. Mapped claims are sent with the profile scope."</p>
                 {action_error(move || update.value().get())}
-                {move || update.value().get().and_then(Result::ok).map(|shown| view! {
+                {move || update.value().get().and_then(Result::ok).map(|_| view! {
                     <p class="form-success" role="status">"Saved."</p>
-                    {shown.client_secret.is_some().then(|| shown_once(shown))}
                 })}
                 <button type="submit" class="button primary">"Save changes"</button>
             </ActionForm>

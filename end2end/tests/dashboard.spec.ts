@@ -513,6 +513,25 @@ test('the tenant admin registers an OIDC client app and sees its secret once', a
   await visit(page, '/t/acme/oidc');
   await expect(page.locator('section.oidc-app h2')).toContainText(['Learning']);
   expect(await page.content()).not.toContain(secret);
+
+  // Deleting cannot be undone: it asks for the app's name, says beside the button when it does
+  // not match, and deletes nothing until it does.
+  await hydrated(page);
+  await page.getByLabel('Name').fill('Scratch');
+  await page.getByLabel('Redirect URIs (one per line)', { exact: true }).fill('https://scratch.example.org/cb');
+  await page.getByRole('button', { name: 'Add app' }).click();
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  const scratch = page.locator('section.oidc-app', { hasText: 'Scratch' });
+  await expect(scratch.getByRole('button', { name: 'Delete Scratch' })).toBeHidden();
+  await scratch.getByText('Delete…').click();
+  await scratch.getByLabel('Type Scratch to confirm').fill('Scratc');
+  await scratch.getByRole('button', { name: 'Delete Scratch' }).click();
+  await expect(scratch.getByRole('alert')).toHaveText('Type Scratch to confirm that you want to delete this app.');
+  await expect(scratch.getByRole('alert')).toBeInViewport();
+  await expect(page.locator('section.oidc-app h2')).toContainText(['Learning', 'Scratch']);
+  await scratch.getByLabel('Type Scratch to confirm').fill('Scratch');
+  await scratch.getByRole('button', { name: 'Delete Scratch' }).click();
+  await expect(page.locator('section.oidc-app h2')).toHaveText(['Learning']);
   await signOut(page);
 });
 

@@ -1109,18 +1109,39 @@ async fn oidc_client_apps_are_managed_per_cloud_id_and_secrets_are_shown_once() 
         )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let deleted = dashboard
-        .call(
-            "delete_oidc_app",
-            &[
-                ("csrf", &csrf),
-                ("cloud_id", "acme"),
-                ("client_id", &client_id),
-            ],
-            Some(&cookie),
-        )
+    // Deleting cannot be undone: it takes the app's name typed again.
+    let delete = |confirm: &'static str| {
+        let fields = [
+            ("csrf", csrf.clone()),
+            ("cloud_id", "acme".to_string()),
+            ("client_id", client_id.clone()),
+            ("confirm", confirm.to_string()),
+        ];
+        let (dashboard, cookie) = (&dashboard, cookie.clone());
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            dashboard
+                .call("delete_oidc_app", &fields, Some(&cookie))
+                .await
+        }
+    };
+    let unconfirmed = delete("Event").await;
+    assert_eq!(unconfirmed.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unconfirmed.body.contains("Type Events to confirm"),
+        "{}",
+        unconfirmed.body
+    );
+    let listed = dashboard
+        .call("oidc_apps", &[("cloud_id", "acme")], Some(&cookie))
         .await;
+    assert!(listed.body.contains(&client_id), "{}", listed.body);
+    let deleted = delete(" Events ").await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    let listed = dashboard
+        .call("oidc_apps", &[("cloud_id", "acme")], Some(&cookie))
+        .await;
+    assert!(!listed.body.contains(&client_id), "{}", listed.body);
 }
 
 #[tokio::test]
@@ -1562,10 +1583,28 @@ async fn saml_apps_are_imported_previewed_saved_edited_and_deleted_per_cloud_id(
         .call("saml_apps", &[("cloud_id", "beta")], Some(&cookie))
         .await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
-    let deleted = dashboard
+    let unconfirmed = dashboard
         .call(
             "delete_saml_app",
             &[("csrf", &csrf), ("cloud_id", "acme"), ("app_id", &app_id)],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(unconfirmed.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unconfirmed.body.contains("Type Events renamed to confirm"),
+        "{}",
+        unconfirmed.body
+    );
+    let deleted = dashboard
+        .call(
+            "delete_saml_app",
+            &[
+                ("csrf", &csrf),
+                ("cloud_id", "acme"),
+                ("app_id", &app_id),
+                ("confirm", "Events renamed"),
+            ],
             Some(&cookie),
         )
         .await;

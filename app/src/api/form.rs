@@ -11,6 +11,19 @@ pub(super) fn lines(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A change that cannot be undone goes ahead only when the admin typed the name of what it
+/// removes (`name`, exactly, spaces around it aside); `what` says what they were about to do.
+pub(super) fn confirmed(typed: &str, name: &str, what: &str) -> Result<(), AppError> {
+    if typed.trim() == name.trim() {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(format!(
+            "Type {} to confirm that you want to {what}.",
+            name.trim()
+        )))
+    }
+}
+
 /// A whole number typed into `field`.
 pub(super) fn minutes(field: &str, text: &str) -> Result<i64, AppError> {
     text.trim()

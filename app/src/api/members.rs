@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
+use super::form::confirmed;
+#[cfg(feature = "ssr")]
 use crate::ssr;
 
 use crate::error::AppError;
@@ -95,7 +97,9 @@ pub async fn set_member_password(
             members
                 .set_directory_password(tenant.id, id, &password, ssr::now())
                 .await?;
-            let target = member_target(&members, tenant.id, id).await?;
+            let target = member_target(&members, tenant.id, id)
+                .await?
+                .unwrap_or_else(|| format!("member #{id}"));
             let after = serde_json::json!({ "password": "set" });
             ssr::record_change(
                 &caller,
@@ -114,13 +118,23 @@ pub async fn set_member_password(
 
 /// Removes a directory member, ends their sessions and revokes their tokens.
 #[server(prefix = "/api", endpoint = "remove_member")]
-pub async fn remove_member(csrf: String, cloud_id: String, id: i64) -> Result<(), AppError> {
+pub async fn remove_member(
+    csrf: String,
+    cloud_id: String,
+    id: i64,
+    #[server(default)] confirm: String,
+) -> Result<(), AppError> {
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let members = ssr::members()?;
             let target = member_target(&members, tenant.id, id).await?;
+            // Another Cloud ID's member, or none: the engine answers "not found" below.
+            if let Some(username) = &target {
+                confirmed(&confirm, username, "remove this member")?;
+            }
+            let target = target.unwrap_or_else(|| format!("member #{id}"));
             members
                 .remove_directory_member(tenant.id, id, ssr::now())
                 .await?;
@@ -141,19 +155,20 @@ pub async fn remove_member(csrf: String, cloud_id: String, id: i64) -> Result<()
 }
 
 /// Removes the logo from the hosted pages.
-/// A directory member's username for the audit log.
+/// A directory member's username (for the confirmation and the audit log), if the tenant has
+/// this member.
 #[cfg(feature = "ssr")]
 async fn member_target(
     members: &vestibule_members::Members,
     tenant: vestibule_domain::TenantId,
     id: i64,
-) -> Result<String, AppError> {
+) -> Result<Option<String>, AppError> {
     Ok(members
         .directory(tenant)
         .await?
         .into_iter()
         .find(|member| member.id == id)
-        .map_or_else(|| format!("member #{id}"), |member| member.username))
+        .map(|member| member.username))
 }
 
 #[server(prefix = "/api", endpoint = "remove_logo")]

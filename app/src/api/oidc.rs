@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::ssr;
 
 #[cfg(feature = "ssr")]
-use super::form::{lines, minutes};
+use super::form::{confirmed, lines, minutes};
 use crate::error::AppError;
 use crate::views::*;
 
@@ -117,6 +117,7 @@ pub async fn delete_oidc_app(
     csrf: String,
     cloud_id: String,
     client_id: String,
+    #[server(default)] confirm: String,
 ) -> Result<(), AppError> {
     ssr::respond(
         async {
@@ -124,6 +125,7 @@ pub async fn delete_oidc_app(
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let clients = ssr::oidc_clients()?;
             let before = oidc_edit_view(clients.get(tenant.id, &client_id).await?);
+            confirmed(&confirm, &before.name, "delete this app")?;
             clients.delete(tenant.id, &client_id).await?;
             ssr::record_change(
                 &caller,

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::ssr;
 
 #[cfg(feature = "ssr")]
-use super::form::minutes;
+use super::form::{confirmed, minutes};
 use crate::error::AppError;
 use crate::views::*;
 
@@ -239,6 +239,7 @@ pub async fn delete_saml_app(
     csrf: String,
     cloud_id: String,
     app_id: String,
+    #[server(default)] confirm: String,
 ) -> Result<(), AppError> {
     ssr::respond(
         async {
@@ -246,6 +247,7 @@ pub async fn delete_saml_app(
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let apps = ssr::saml()?.apps;
             let app = apps.get(tenant.id, &app_id).await?;
+            confirmed(&confirm, &app.name, "delete this app")?;
             apps.delete(tenant.id, &app_id).await?;
             let target = saml_target(&app);
             let before = saml_form(&app);

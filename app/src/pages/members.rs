@@ -54,6 +54,7 @@ fn members_body(
             let id = member.id.to_string();
             let id2 = id.clone();
             let password_id = format!("password-{}", member.id);
+            let username = member.username.clone();
             view! {
                 <tr>
                     <td>{member.username}</td>
@@ -69,12 +70,18 @@ fn members_body(
                             <input id=password_id type="password" name="password" placeholder="New password" autocomplete="new-password" required minlength="12"/>
                             <button type="submit" class="button subtle">"Set"</button>
                         </ActionForm>
-                        <ActionForm action=remove attr:class="inline-form">
-                            <input type="hidden" name="csrf" value=csrf/>
-                            <input type="hidden" name="cloud_id" value=cloud_id/>
-                            <input type="hidden" name="id" value=id/>
-                            <button type="submit" class="button subtle danger">"Remove"</button>
-                        </ActionForm>
+                        <details class="danger-zone">
+                            <summary class="button subtle danger">"Remove…"</summary>
+                            <p>"Removing " {username.clone()} " ends their sessions and revokes their tokens. This cannot be undone."</p>
+                            <ActionForm action=remove attr:class="form-grid">
+                                <input type="hidden" name="csrf" value=csrf/>
+                                <input type="hidden" name="cloud_id" value=cloud_id/>
+                                <input type="hidden" name="id" value=id.clone()/>
+                                {typed_confirmation(format!("remove-{id}"), username.clone())}
+                                {action_error(move || remove.value().get())}
+                                <button type="submit" class="button danger" aria-label=format!("Remove {username}")>"Remove member"</button>
+                            </ActionForm>
+                        </details>
                     </td>
                 </tr>
             }
@@ -120,7 +127,6 @@ fn members_body(
         <section class="card">
             <h2>"Member directory"</h2>
             {directory}
-            {action_error(move || remove.value().get())}
             {action_error(move || password.value().get())}
             {move || matches!(password.value().get(), Some(Ok(()))).then(|| view! {
                 <p class="form-success" role="status">"Password changed."</p>

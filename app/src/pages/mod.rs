@@ -55,6 +55,15 @@ fn CopyButton(#[prop(into)] value: String, label: &'static str) -> impl IntoView
     }
 }
 
+/// What a form that cannot be undone asks for: the name of what it removes, typed again, as
+/// Release domain does. `id` is unique on the page.
+fn typed_confirmation(id: String, name: String) -> impl IntoView {
+    view! {
+        <label for=id.clone()>"Type " <strong>{name}</strong> " to confirm"</label>
+        <input id=id name="confirm" autocomplete="off" spellcheck="false" required/>
+    }
+}
+
 /// The heading of a tenant page.
 fn tenant_page_title(page: &'static str) -> impl IntoView {
     view! { <Title text=page/> <h1>{page}</h1> }

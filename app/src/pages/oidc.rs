@@ -172,12 +172,18 @@ fn oidc_body(
                         <ul class="secrets">{secrets}</ul>
                         <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
                         {rotate_form}
-                        <ActionForm action=delete attr:class="inline-form">
-                            <input type="hidden" name="csrf" value=csrf/>
-                            <input type="hidden" name="cloud_id" value=cloud_id/>
-                            <input type="hidden" name="client_id" value=app.client_id/>
-                            <button type="submit" class="button subtle danger">"Delete"</button>
-                        </ActionForm>
+                        <details class="danger-zone">
+                            <summary class="button subtle danger">"Delete…"</summary>
+                            <p>"Deleting " {app.name.clone()} " signs nobody out of it, but it can no longer sign anyone in, and its client ID and secrets stop working. This cannot be undone."</p>
+                            <ActionForm action=delete attr:class="form-grid">
+                                <input type="hidden" name="csrf" value=csrf/>
+                                <input type="hidden" name="cloud_id" value=cloud_id/>
+                                <input type="hidden" name="client_id" value=app.client_id.clone()/>
+                                {typed_confirmation(format!("delete-{}", app.client_id), app.name.clone())}
+                                {action_error(move || delete.value().get())}
+                                <button type="submit" class="button danger" aria-label=format!("Delete {}", app.name)>"Delete app"</button>
+                            </ActionForm>
+                        </details>
                     </section>
                 }
             })
@@ -188,7 +194,6 @@ fn oidc_body(
         <p class="muted">"Register each event, learning or community site that signs members in with OpenID Connect. Redirect URIs must match exactly."</p>
         {endpoints}
         {action_error(move || rotate.value().get())}
-        {action_error(move || delete.value().get())}
         {apps}
         <section class="card">
             <h2>"Add an app"</h2>

@@ -45,7 +45,10 @@ use vestibule_saml::{AssertionConsumer, NameIdFormat, SamlAppInput};
 
 #[path = "../../bench/support/figures.rs"]
 mod figures;
-use figures::{median, process_cpu_seconds};
+#[path = "../../bench/support/peer_runs.rs"]
+mod peer_runs;
+use figures::process_cpu_seconds;
+use peer_runs::{cookie_header, keep_cookies, summary, Round};
 
 const ROUNDS: usize = 5;
 /// Responses per throughput round (a second or two of work); half as many one at a time.
@@ -65,12 +68,6 @@ struct Target {
     pid: u32,
     /// One signed-in member's cookies per connection.
     sessions: Vec<String>,
-}
-
-struct Round {
-    wall: f64,
-    per_core: f64,
-    latencies: Vec<Duration>,
 }
 
 /// CPU seconds of `pid` and its child processes (PHP's workers).
@@ -329,31 +326,6 @@ async fn sign_in_to_peer(target: &Target) -> String {
     cookie_header(&jar)
 }
 
-fn keep_cookies(jar: &mut BTreeMap<String, String>, reply: &Reply) {
-    for line in reply.head.lines() {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        if name.eq_ignore_ascii_case("set-cookie") {
-            let pair = value.trim().split(';').next().unwrap_or_default();
-            if let Some((key, value)) = pair.split_once('=') {
-                jar.insert(key.to_string(), value.to_string());
-            }
-        }
-    }
-}
-
-fn cookie_header(jar: &BTreeMap<String, String>) -> String {
-    jar.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * fraction).round() as usize]
-}
-
 fn main() {
     // The client is one thread, so it never takes both cores from the servers.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -407,18 +379,4 @@ fn main() {
         );
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
-}
-
-/// Medians over the rounds: responses/s and per core under load, p50 and p99 latency in
-/// seconds one request at a time.
-fn summary((busy, alone): &(Vec<Round>, Vec<Round>)) -> [f64; 4] {
-    let median_of = |rounds: &[Round], figure: &dyn Fn(&Round) -> f64| {
-        median(rounds.iter().map(figure).collect())
-    };
-    [
-        median_of(busy, &|r| r.wall),
-        median_of(busy, &|r| r.per_core),
-        median_of(alone, &|r| percentile(&r.latencies, 0.5).as_secs_f64()),
-        median_of(alone, &|r| percentile(&r.latencies, 0.99).as_secs_f64()),
-    ]
 }

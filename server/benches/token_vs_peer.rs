@@ -47,7 +47,10 @@ use tokio::net::TcpStream;
 
 #[path = "../../bench/support/figures.rs"]
 mod figures;
-use figures::{median, process_cpu_seconds};
+#[path = "../../bench/support/peer_runs.rs"]
+mod peer_runs;
+use figures::process_cpu_seconds;
+use peer_runs::{cookie_header, keep_cookies, summary, Round};
 #[path = "../../bench/support/signing_floor.rs"]
 mod signing_floor;
 
@@ -73,13 +76,6 @@ struct Target {
     /// `GET` this with `cookie` and the answer redirects to the application with a code.
     authorize: String,
     cookie: String,
-}
-
-/// What one redemption round measured.
-struct Round {
-    wall: f64,
-    per_core: f64,
-    latencies: Vec<Duration>,
 }
 
 impl Target {
@@ -372,31 +368,6 @@ async fn sign_in_to_peer(target: &mut Target, jar: &mut BTreeMap<String, String>
     panic!("the peer never issued a code");
 }
 
-fn keep_cookies(jar: &mut BTreeMap<String, String>, reply: &Reply) {
-    for line in reply.head.lines() {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        if name.eq_ignore_ascii_case("set-cookie") {
-            let pair = value.trim().split(';').next().unwrap_or_default();
-            if let Some((key, value)) = pair.split_once('=') {
-                jar.insert(key.to_string(), value.to_string());
-            }
-        }
-    }
-}
-
-fn cookie_header(jar: &BTreeMap<String, String>) -> String {
-    jar.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * fraction).round() as usize]
-}
-
 fn main() {
     // The client is one thread, so it never takes both cores from the servers.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -470,18 +441,4 @@ fn main() {
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
-}
-
-/// Medians over the rounds: tokens/s and per core under load, p50 and p99 latency in seconds
-/// one request at a time.
-fn summary((busy, alone): &(Vec<Round>, Vec<Round>)) -> [f64; 4] {
-    let median_of = |rounds: &[Round], figure: &dyn Fn(&Round) -> f64| {
-        median(rounds.iter().map(figure).collect())
-    };
-    [
-        median_of(busy, &|r| r.wall),
-        median_of(busy, &|r| r.per_core),
-        median_of(alone, &|r| percentile(&r.latencies, 0.5).as_secs_f64()),
-        median_of(alone, &|r| percentile(&r.latencies, 0.99).as_secs_f64()),
-    ]
 }

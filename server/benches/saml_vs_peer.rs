@@ -32,6 +32,7 @@ mod node;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -204,8 +205,12 @@ struct Peer {
 }
 
 impl Drop for Peer {
+    /// PHP's workers are processes of their own: the whole process group goes, not only the
+    /// server that forked them.
     fn drop(&mut self) {
-        let _ = self.server.kill();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.server.id())])
+            .status();
         let _ = self.server.wait();
     }
 }
@@ -249,6 +254,7 @@ async fn peer() -> (Peer, Target) {
         .env("BENCH_DIR", folder.path())
         .env("BENCH_PORT", port.to_string())
         .env("PHP_CLI_SERVER_WORKERS", "2")
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

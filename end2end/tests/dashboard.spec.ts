@@ -411,6 +411,25 @@ test('members of a tenant without iMIS sign in with the member directory', async
   await expect(page.getByRole('status')).toContainText('Added demo.member');
   await expect(page.locator('table.members')).toContainText('demo.member@acme.test');
 
+  // Removing a member cannot be undone: it takes their username typed again.
+  await hydrated(page);
+  await page.getByLabel('Username').fill('leaving.member');
+  await page.getByLabel('E-mail address').fill('leaving.member@acme.test');
+  await page.getByLabel('First name').fill('Leaving');
+  await page.getByLabel('Last name').fill('Member');
+  await page.getByLabel('Initial password').fill('leaving-member-password');
+  await page.getByRole('button', { name: 'Add member' }).click();
+  const leaving = page.locator('table.members tr', { hasText: 'leaving.member' });
+  await expect(leaving).toBeVisible();
+  await leaving.getByText('Remove…').click();
+  await leaving.getByLabel('Type leaving.member to confirm').fill('demo.member');
+  await leaving.getByRole('button', { name: 'Remove leaving.member' }).click();
+  await expect(leaving.getByRole('alert')).toHaveText('Type leaving.member to confirm that you want to remove this member.');
+  await leaving.getByLabel('Type leaving.member to confirm').fill('leaving.member');
+  await leaving.getByRole('button', { name: 'Remove leaving.member' }).click();
+  await expect(page.locator('table.members')).not.toContainText('leaving.member');
+  await expect(page.locator('table.members')).toContainText('demo.member@acme.test');
+
   // Choose the directory in Settings, and upload a logo.
   await visit(page, '/t/acme/settings');
   await page.getByLabel("With an account in Vestibule's member directory").check();

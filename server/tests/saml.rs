@@ -1622,6 +1622,20 @@ async fn metadata_publishes_the_entity_endpoints_and_certificate() {
     let parsed: samael::metadata::EntityDescriptor = xml.parse().unwrap();
     assert_eq!(parsed.entity_id.as_deref(), Some(IDP_ENTITY));
     assert!(ORIGIN.starts_with("http://"));
+    // Service providers read it in place; the dashboard's Download asks for a file named
+    // after the domain, and so is the certificate.
+    assert!(reply.headers.get(header::CONTENT_DISPOSITION).is_none());
+    let download = idp.get("/saml/metadata?download", None).await;
+    assert_eq!(download.body, reply.body);
+    assert_eq!(
+        download.headers[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"sso.acme.localhost-idp-metadata.xml\""
+    );
+    let certificate = idp.get("/saml/certificate.pem", None).await;
+    assert_eq!(
+        certificate.headers[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"sso.acme.localhost-idp-signing-certificate.pem\""
+    );
 }
 
 fn query_param(url: &str, name: &str) -> String {

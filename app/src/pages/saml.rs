@@ -140,9 +140,9 @@ fn saml_body(
                     <dt>"Signing certificate"</dt>
                     <dd>
                         <textarea class="copy-field certificate" readonly rows="4" aria-label="Signing certificate">{idp.certificate_pem}</textarea>
-                        <a class="button subtle" href=idp.certificate_url download="idp-signing-certificate.pem">"Download certificate"</a>
+                        <a class="button subtle" href=idp.certificate_url>"Download certificate"</a>
                         " "
-                        <a class="button subtle" href=idp.metadata_url download="idp-metadata.xml">"Download metadata"</a>
+                        <a class="button subtle" href=format!("{}?download", idp.metadata_url)>"Download metadata"</a>
                     </dd>
                 </dl>
             </section>

@@ -4,7 +4,7 @@
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -49,7 +49,34 @@ pub(crate) fn idp(tenant: &Tenant, origin: &str) -> Idp {
     }
 }
 
-async fn metadata(State(state): State<SiteState>, located: Located) -> Result<Response, SiteError> {
+/// The file name a download of this site's `what` gets: the domain first, so an admin who
+/// serves several associations (or a test and a live domain) can tell the files apart.
+fn download_name(origin: &str, what: &str) -> String {
+    let host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let domain = host.split(':').next().unwrap_or(host);
+    format!("{domain}-{what}")
+}
+
+/// `?download` asks for the document as a file to save (the dashboard's Download buttons; the
+/// `download` attribute of a link to another origin is ignored by browsers).
+fn as_download(query: Option<&str>, origin: &str, what: &str) -> Option<(HeaderName, String)> {
+    let asked = query.is_some_and(|query| {
+        form_urlencoded::parse(query.as_bytes()).any(|(key, _)| key == "download")
+    });
+    asked.then(|| {
+        let name = download_name(origin, what);
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        )
+    })
+}
+
+async fn metadata(
+    State(state): State<SiteState>,
+    located: Located,
+    RawQuery(query): RawQuery,
+) -> Result<Response, SiteError> {
     let idp = idp(&located.tenant, &located.origin);
     let keys = &state.site.saml.keys;
     let now = Timestamp::now();
@@ -62,12 +89,14 @@ async fn metadata(State(state): State<SiteState>, located: Located) -> Result<Re
         single_logout: &idp.single_logout,
     };
     let xml = idp_metadata(&endpoints, &certificates);
+    let download = as_download(query.as_deref(), &located.origin, "idp-metadata.xml");
     Ok((
         [
             (header::CONTENT_TYPE, "application/samlmetadata+xml"),
             (header::CACHE_CONTROL, "public, max-age=300"),
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
         ],
+        download.map(|header| [header]),
         xml,
     )
         .into_response())
@@ -82,12 +111,13 @@ async fn certificate(
     let keys = &state.site.saml.keys;
     let key = keys.signing_key(idp.tenant, &idp.common_name, Timestamp::now());
     let pem = certificate_pem(&key.await?.certificate_der);
+    let name = download_name(&located.origin, "idp-signing-certificate.pem");
     Ok((
         [
-            (header::CONTENT_TYPE, "application/x-pem-file"),
+            (header::CONTENT_TYPE, "application/x-pem-file".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"idp-signing-certificate.pem\"",
+                format!("attachment; filename=\"{name}\""),
             ),
         ],
         pem,

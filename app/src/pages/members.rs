@@ -70,18 +70,20 @@ fn members_body(
                             <input id=password_id type="password" name="password" placeholder="New password" autocomplete="new-password" required minlength="12"/>
                             <button type="submit" class="button subtle">"Set"</button>
                         </ActionForm>
-                        <details class="danger-zone">
-                            <summary class="button subtle danger">"Remove…"</summary>
-                            <p>"Removing " {username.clone()} " ends their sessions and revokes their tokens. This cannot be undone."</p>
-                            <ActionForm action=remove attr:class="form-grid">
-                                <input type="hidden" name="csrf" value=csrf/>
-                                <input type="hidden" name="cloud_id" value=cloud_id/>
-                                <input type="hidden" name="id" value=id.clone()/>
-                                {typed_confirmation(format!("remove-{id}"), username.clone())}
-                                {action_error(move || remove.value().get())}
-                                <button type="submit" class="button danger" aria-label=format!("Remove {username}")>"Remove member"</button>
-                            </ActionForm>
-                        </details>
+                        {danger_zone(
+                            "Remove…",
+                            format!("Removing {username} ends their sessions and revokes their tokens. This cannot be undone."),
+                            view! {
+                                <ActionForm action=remove attr:class="form-grid">
+                                    <input type="hidden" name="csrf" value=csrf/>
+                                    <input type="hidden" name="cloud_id" value=cloud_id/>
+                                    <input type="hidden" name="id" value=id.clone()/>
+                                    {typed_confirmation(format!("remove-{id}"), username.clone())}
+                                    {action_error(move || remove.value().get())}
+                                    <button type="submit" class="button danger" aria-label=format!("Remove {username}")>"Remove member"</button>
+                                </ActionForm>
+                            },
+                        )}
                     </td>
                 </tr>
             }

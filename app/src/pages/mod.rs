@@ -55,6 +55,18 @@ fn CopyButton(#[prop(into)] value: String, label: &'static str) -> impl IntoView
     }
 }
 
+/// A change that cannot be undone, behind a disclosure: `summary` opens it, `warning` says what
+/// happens, and `form` (with a [`typed_confirmation`]) does it.
+fn danger_zone(summary: &'static str, warning: String, form: impl IntoView) -> impl IntoView {
+    view! {
+        <details class="danger-zone">
+            <summary class="button subtle danger">{summary}</summary>
+            <p>{warning}</p>
+            {form}
+        </details>
+    }
+}
+
 /// What a form that cannot be undone asks for: the name of what it removes, typed again, as
 /// Release domain does. `id` is unique on the page.
 fn typed_confirmation(id: String, name: String) -> impl IntoView {

@@ -172,18 +172,20 @@ fn oidc_body(
                         <ul class="secrets">{secrets}</ul>
                         <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
                         {rotate_form}
-                        <details class="danger-zone">
-                            <summary class="button subtle danger">"Delete…"</summary>
-                            <p>"Deleting " {app.name.clone()} " signs nobody out of it, but it can no longer sign anyone in, and its client ID and secrets stop working. This cannot be undone."</p>
-                            <ActionForm action=delete attr:class="form-grid">
-                                <input type="hidden" name="csrf" value=csrf/>
-                                <input type="hidden" name="cloud_id" value=cloud_id/>
-                                <input type="hidden" name="client_id" value=app.client_id.clone()/>
-                                {typed_confirmation(format!("delete-{}", app.client_id), app.name.clone())}
-                                {action_error(move || delete.value().get())}
-                                <button type="submit" class="button danger" aria-label=format!("Delete {}", app.name)>"Delete app"</button>
-                            </ActionForm>
-                        </details>
+                        {danger_zone(
+                            "Delete…",
+                            format!("Deleting {} signs nobody out of it, but it can no longer sign anyone in, and its client ID and secrets stop working. This cannot be undone.", app.name),
+                            view! {
+                                <ActionForm action=delete attr:class="form-grid">
+                                    <input type="hidden" name="csrf" value=csrf/>
+                                    <input type="hidden" name="cloud_id" value=cloud_id/>
+                                    <input type="hidden" name="client_id" value=app.client_id.clone()/>
+                                    {typed_confirmation(format!("delete-{}", app.client_id), app.name.clone())}
+                                    {action_error(move || delete.value().get())}
+                                    <button type="submit" class="button danger" aria-label=format!("Delete {}", app.name)>"Delete app"</button>
+                                </ActionForm>
+                            },
+                        )}
                     </section>
                 }
             })

@@ -178,18 +178,20 @@ fn saml_body(
                             {link}
                         </dl>
                         <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
-                        <details class="danger-zone">
-                            <summary class="button subtle danger">"Delete…"</summary>
-                            <p>"Deleting " {app.name.clone()} " ends its single sign-on: the service provider's requests are refused from then on. This cannot be undone."</p>
-                            <ActionForm action=delete attr:class="form-grid">
-                                <input type="hidden" name="csrf" value=csrf/>
-                                <input type="hidden" name="cloud_id" value=cloud_id/>
-                                <input type="hidden" name="app_id" value=app.app_id.clone()/>
-                                {typed_confirmation(format!("delete-{}", app.app_id), app.name.clone())}
-                                {action_error(move || delete.value().get())}
-                                <button type="submit" class="button danger" aria-label=format!("Delete {}", app.name)>"Delete app"</button>
-                            </ActionForm>
-                        </details>
+                        {danger_zone(
+                            "Delete…",
+                            format!("Deleting {} ends its single sign-on: the service provider's requests are refused from then on. This cannot be undone.", app.name),
+                            view! {
+                                <ActionForm action=delete attr:class="form-grid">
+                                    <input type="hidden" name="csrf" value=csrf/>
+                                    <input type="hidden" name="cloud_id" value=cloud_id/>
+                                    <input type="hidden" name="app_id" value=app.app_id.clone()/>
+                                    {typed_confirmation(format!("delete-{}", app.app_id), app.name.clone())}
+                                    {action_error(move || delete.value().get())}
+                                    <button type="submit" class="button danger" aria-label=format!("Delete {}", app.name)>"Delete app"</button>
+                                </ActionForm>
+                            },
+                        )}
                     </section>
                 }
             })

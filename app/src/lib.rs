@@ -14,9 +14,10 @@ pub mod ssr;
 pub mod views;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
+use leptos_router::SsrMode;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -29,6 +30,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // Named after the build's content (scripts/build-frontend), as the script is.
+                <link rel="stylesheet" href=format!("/pkg/{}.css", options.output_name)/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -40,6 +43,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Every page is sent whole once its data are loaded: nothing streams in behind a "Loading…"
+/// that only the WebAssembly would replace, so pages read (and their forms work) without it.
+const ASYNC: SsrMode = SsrMode::Async;
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -48,23 +55,22 @@ pub fn App() -> impl IntoView {
     // whole without JavaScript. Pages create their resources at the top of the page component,
     // never inside a `Suspend`, where a fetcher could outlive its owner and lose the request.
     view! {
-        <Stylesheet id="leptos" href="/pkg/vestibule.css"/>
         <Title formatter=|page: String| format!("{page} · Vestibule")/>
         <Router>
             <Routes fallback=pages::NotFound>
-                <Route path=path!("/") view=pages::Home/>
-                <Route path=path!("/login") view=pages::SignIn/>
-                <Route path=path!("/setup") view=pages::Setup/>
-                <Route path=path!("/tenants") view=pages::Tenants/>
-                <Route path=path!("/t/:cloud_id/domain") view=pages::DomainSetup/>
-                <Route path=path!("/t/:cloud_id/settings") view=pages::Settings/>
-                <Route path=path!("/t/:cloud_id/oidc") view=pages::OidcApps/>
-                <Route path=path!("/t/:cloud_id/oidc/:client_id") view=pages::OidcAppEdit/>
-                <Route path=path!("/t/:cloud_id/saml") view=pages::SamlApps/>
-                <Route path=path!("/t/:cloud_id/saml/:app_id") view=pages::SamlAppEdit/>
-                <Route path=path!("/t/:cloud_id/members") view=pages::Members/>
-                <Route path=path!("/t/:cloud_id/audit") view=pages::AuditLog/>
-                <Route path=path!("/t/:cloud_id/team") view=pages::Team/>
+                <Route path=path!("/") view=pages::Home ssr=ASYNC/>
+                <Route path=path!("/login") view=pages::SignIn ssr=ASYNC/>
+                <Route path=path!("/setup") view=pages::Setup ssr=ASYNC/>
+                <Route path=path!("/tenants") view=pages::Tenants ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/domain") view=pages::DomainSetup ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/settings") view=pages::Settings ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/oidc") view=pages::OidcApps ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/oidc/:client_id") view=pages::OidcAppEdit ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/saml") view=pages::SamlApps ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/saml/:app_id") view=pages::SamlAppEdit ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/members") view=pages::Members ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/audit") view=pages::AuditLog ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/team") view=pages::Team ssr=ASYNC/>
             </Routes>
         </Router>
     }

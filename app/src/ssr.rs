@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
-use http::header::{COOKIE, SET_COOKIE};
+use http::header::{ACCEPT, COOKIE, SET_COOKIE};
 use http::HeaderValue;
 use leptos::prelude::*;
 use vestibule_staff::{CurrentStaff, SetupLink, StaffAccounts, StaffError};
@@ -251,6 +251,11 @@ pub fn respond<T>(outcome: Result<T, AppError>) -> Result<T, AppError> {
     let Err(error) = &outcome else {
         return outcome;
     };
+    // A plain form post goes back to its page with the error in the query string (Leptos
+    // shows it in the form); an error status would replace that redirect with the raw error.
+    if is_form_post() {
+        return outcome;
+    }
     let status = match error {
         AppError::NotSignedIn | AppError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
@@ -290,6 +295,41 @@ pub fn state() -> Result<DashboardState, AppError> {
 
 pub fn accounts() -> Result<StaffAccounts, AppError> {
     Ok(state()?.accounts)
+}
+
+/// Whether this server-function call is a plain HTML form post, sent before the WebAssembly
+/// took over the page (or without it): the browser follows a redirect instead of reading the
+/// answer, so what the answer would have said must be where the redirect goes.
+pub fn is_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts.uri.path().starts_with("/api/")
+            && parts
+                .headers
+                .get(ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+    })
+}
+
+/// After a plain form post succeeded, sends the browser to `path` rather than back to the
+/// form (the page that would have navigated there in the browser).
+pub fn after_form_post(path: &str) {
+    if is_form_post() {
+        leptos_axum::redirect(path);
+    }
+}
+
+/// Refuses, before anything changes, a plain form post for an action whose answer exists only
+/// in that answer (a secret shown once, an invitation link, test results): the redirect that
+/// follows a form post would lose it. `answer` says what would be lost.
+pub fn answer_needs_script(answer: &str) -> Result<(), AppError> {
+    if is_form_post() {
+        return Err(AppError::Invalid(format!(
+            "This shows {answer} on this page, which needs JavaScript: turn it on for the \
+             dashboard and try again. Nothing was changed."
+        )));
+    }
+    Ok(())
 }
 
 fn request_parts() -> Result<http::request::Parts, AppError> {
@@ -399,7 +439,9 @@ pub async fn sign_in(email: &str, password: &str) -> Result<String, AppError> {
         .await?;
     let lifetime = state.accounts.policy().sessions.absolute_timeout.0;
     set_cookie(session_cookie(&state, &signed_in.session_token, lifetime));
-    Ok(home_of(&signed_in.staff))
+    let home = home_of(&signed_in.staff);
+    after_form_post(&home);
+    Ok(home)
 }
 
 pub async fn sign_out(csrf: &str) -> Result<(), AppError> {
@@ -412,6 +454,7 @@ pub async fn sign_out(csrf: &str) -> Result<(), AppError> {
         state.accounts.sign_out(&token).await?;
     }
     set_cookie(session_cookie(&state, "", 0));
+    after_form_post("/login");
     Ok(())
 }
 
@@ -433,6 +476,7 @@ pub async fn complete_setup(
         .complete_setup(token, email, password, now())
         .await?;
     tracing::info!(staff = %staff, "setup link used");
+    after_form_post("/login?password_set");
     Ok(())
 }
 

@@ -177,6 +177,101 @@ test('the tenant admin signs in and sees only their Cloud ID', async ({ page }) 
   await expect(page).toHaveURL(/\/login$/);
 });
 
+test('without JavaScript the dashboard signs in, renders every page whole and says what needs a script', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  // A wrong password: the sign-in form again, with the message in words (not the raw answer).
+  await page.goto('/login');
+  await page.getByLabel('E-mail address').fill(admin.email);
+  await page.getByLabel('Password').fill('not the right password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('The e-mail address or password is not right.');
+  await expect(page.getByRole('heading', { name: 'Sign in to Vestibule' })).toBeVisible();
+
+  // The right one: the tenant's first page, whole in the first response.
+  await page.getByLabel('E-mail address').fill(admin.email);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  const pages: [string, string][] = [
+    ['domain', 'Domain Setup'],
+    ['settings', 'Settings'],
+    ['members', 'Members'],
+    ['oidc', 'OIDC Client Apps'],
+    ['saml', 'SAML Client Apps'],
+    ['team', 'Team'],
+    ['audit', 'Audit log'],
+  ];
+  for (const [path, heading] of pages) {
+    await page.goto(`/t/acme/${path}`);
+    await expect(page.getByRole('heading', { level: 1, name: heading })).toBeVisible();
+    await expect(page.getByText('Loading…')).toHaveCount(0);
+    await expect(page.getByRole('button').first()).toBeVisible();
+  }
+
+  // A form whose answer is shown once (a new client secret) would lose it in the redirect that
+  // follows a plain form post: it is refused in words, and nothing is created.
+  await page.goto('/t/acme/oidc');
+  await page.getByLabel('Name', { exact: true }).fill('No script app');
+  await page.getByLabel('Redirect URIs (one per line)', { exact: true }).fill('https://noscript.example.org/cb');
+  await page.getByRole('button', { name: 'Add app' }).click();
+  await expect(page.getByRole('alert')).toContainText('needs JavaScript');
+  await expect(page.getByRole('alert')).toContainText('Nothing was changed.');
+  await expect(page.getByText('No script app')).toHaveCount(0);
+
+  // Sign out is a real form too.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.goto('/t/acme/domain');
+  await expect(page).toHaveURL(/\/login$/);
+  await context.close();
+});
+
+test('the dashboard\'s script, wasm and stylesheet are content-named, cached for a year and sent compressed', async ({ request }) => {
+  const html = await (await request.get('/login')).text();
+  const names = [...html.matchAll(/\/pkg\/(vestibule-[0-9a-f]{16})\.(js|wasm|css)/g)];
+  expect(new Set(names.map((m) => m[2]))).toEqual(new Set(['js', 'wasm', 'css']));
+  const name = names[0][1];
+  for (const extension of ['js', 'wasm', 'css']) {
+    const raw = await rawGet(`/pkg/${name}.${extension}`, 'br, gzip');
+    expect(raw.status, extension).toBe(200);
+    expect(raw.headers['content-encoding'], extension).toBe('br');
+    expect(raw.headers['cache-control'], extension).toBe('public, max-age=31536000, immutable');
+    expect(raw.headers['vary'], extension).toContain('accept-encoding');
+    if (extension === 'wasm') {
+      // Issue 24's budget for the whole app on the wire.
+      expect(raw.bytes).toBeLessThan(1_000_000);
+      const gzip = await rawGet(`/pkg/${name}.wasm`, 'gzip');
+      expect(gzip.headers['content-encoding']).toBe('gzip');
+      expect(gzip.bytes).toBeLessThan(1_000_000);
+    }
+  }
+  // Whatever is not named after its content is revalidated.
+  expect((await rawGet('/pkg/output-name', 'identity')).headers['cache-control']).toBe('no-cache');
+});
+
+// What the server sends, undecoded: status, headers and the number of bytes on the wire.
+function rawGet(
+  path: string,
+  acceptEncoding: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; bytes: number }> {
+  const base = new URL(process.env.VESTIBULE_E2E_URL ?? 'http://127.0.0.1:3310');
+  return new Promise((resolveReply, reject) => {
+    const req = httpRequest(
+      { host: base.hostname, port: base.port, path, headers: { 'accept-encoding': acceptEncoding } },
+      (response) => {
+        let bytes = 0;
+        response.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        response.on('end', () =>
+          resolveReply({ status: response.statusCode ?? 0, headers: response.headers, bytes }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 // --- Domain Setup, against the sandbox's ACME CA (Pebble) and DNS server ----------------------
 
 // Set VESTIBULE_E2E_SCREENSHOTS to a folder to keep pictures of key states for review.

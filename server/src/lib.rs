@@ -173,6 +173,7 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
             },
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .merge(dashboard::assets::router(&config.site_root))
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
         .merge(dashboard::logo_upload::router(
@@ -197,7 +198,7 @@ pub fn staff_accounts(config: &Config, store: Store) -> StaffAccounts {
 
 fn leptos_options(config: &Config) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name("vestibule")
+        .output_name(dashboard::assets::output_name(&config.site_root))
         .site_root(config.site_root.to_string_lossy().to_string())
         .site_pkg_dir("pkg")
         .site_addr(config.listen)

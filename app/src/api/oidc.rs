@@ -41,6 +41,7 @@ pub async fn create_oidc_app(
 ) -> Result<ShownOnceView, AppError> {
     ssr::respond(
         async {
+            ssr::answer_needs_script("the new client secret once")?;
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let (client, shown) = ssr::oidc_clients()?
@@ -75,6 +76,7 @@ pub async fn rotate_oidc_secret(
 ) -> Result<ShownOnceView, AppError> {
     ssr::respond(
         async {
+            ssr::answer_needs_script("the new client secret once")?;
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             if !(0..=24 * 30).contains(&overlap_hours) {
@@ -284,6 +286,7 @@ pub async fn preview_oidc_id_token(
 ) -> Result<String, AppError> {
     ssr::respond(
         async {
+            ssr::answer_needs_script("the previewed ID token")?;
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let client = ssr::oidc_clients()?.get(tenant.id, &client_id).await?;

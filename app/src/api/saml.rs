@@ -275,6 +275,7 @@ pub async fn preview_saml_metadata(
 ) -> Result<SamlMetadataPreview, AppError> {
     ssr::respond(
         async {
+            ssr::answer_needs_script("the imported settings for review")?;
             let caller = ssr::caller_for_change(&csrf).await?;
             ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let parsed = vestibule_saml::parse_sp_metadata(metadata.trim()).map_err(|problem| {

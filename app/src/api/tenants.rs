@@ -96,6 +96,7 @@ pub async fn invite_admin(
 ) -> Result<Invitation, AppError> {
     ssr::respond(
         async {
+            ssr::answer_needs_script("the invitation link once")?;
             let caller = ssr::caller_for_change(&csrf).await?;
             let accounts = ssr::accounts()?;
             let (staff, token) = accounts

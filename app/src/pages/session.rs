@@ -32,6 +32,11 @@ pub fn Home() -> impl IntoView {
 #[component]
 pub fn SignIn() -> impl IntoView {
     let action = ServerAction::<SignInAction>::new();
+    // Where a setup link sends the browser once the password is set without JavaScript.
+    let password_set = use_query_map()
+        .read_untracked()
+        .get("password_set")
+        .is_some();
     Effect::new(move |_| {
         if let Some(Ok(next)) = action.value().get() {
             let _ = window().location().set_href(&next);
@@ -43,6 +48,9 @@ pub fn SignIn() -> impl IntoView {
             <section class="auth-card">
                 <h1>"Sign in to Vestibule"</h1>
                 <p class="muted">"Cloud Dashboard for association staff."</p>
+                {password_set.then(|| view! {
+                    <p class="form-success" role="status">"Your password is set. Sign in with it."</p>
+                })}
                 <ActionForm action=action>
                     <label for="email">"E-mail address"</label>
                     <input id="email" type="email" name="email" autocomplete="username" required/>

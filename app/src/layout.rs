@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_location, use_params_map};
 
 use crate::api::{current_staff, tenant, AppError, Me, SignOut, TenantView};
 
@@ -170,15 +170,28 @@ fn Navigation(me: Me, cloud_id: Option<String>) -> impl IntoView {
             </ul>
         }
     });
+    // On a phone the links wait behind "Menu" (a disclosure, so it opens without the wasm);
+    // on wider screens the stylesheet shows them always. Following a link folds it again.
+    let menu = NodeRef::<leptos::html::Details>::new();
+    let location = use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        if let Some(menu) = menu.get_untracked() {
+            let _ = menu.remove_attribute("open");
+        }
+    });
     view! {
         <nav class="sidebar" aria-label="Dashboard">
-            {me.is_operator.then(|| view! {
-                <p class="nav-heading">"Platform"</p>
-                <ul>
-                    <li><A href="/tenants">"Tenants"</A></li>
-                </ul>
-            })}
-            {tenant_links}
+            <details class="nav-menu" node_ref=menu>
+                <summary class="nav-menu-toggle">"Menu"</summary>
+                {me.is_operator.then(|| view! {
+                    <p class="nav-heading">"Platform"</p>
+                    <ul>
+                        <li><A href="/tenants">"Tenants"</A></li>
+                    </ul>
+                })}
+                {tenant_links}
+            </details>
         </nav>
     }
 }

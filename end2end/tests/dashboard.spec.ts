@@ -1294,6 +1294,53 @@ test('the tenant admin reads the audit log, filters it and downloads it as CSV',
   await signOut(page);
 });
 
+test('on a phone the menu folds away and no page scrolls sideways', async ({ browser }) => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await hydrated(page);
+  // The first screen shows the page, not the nine links: they wait behind "Menu".
+  const menu = page.getByText('Menu', { exact: true });
+  await expect(menu).toBeInViewport();
+  await expect(page.getByRole('heading', { level: 1, name: 'Domain Setup' })).toBeInViewport();
+  await expect(page.getByRole('navigation').getByRole('link', { name: 'Audit log' })).toBeHidden();
+  await menu.click();
+  await page.getByRole('navigation').getByRole('link', { name: 'Settings' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Settings' })).toBeVisible();
+  // Following a link folds the menu again.
+  await expect(page.getByRole('navigation').getByRole('link', { name: 'Audit log' })).toBeHidden();
+
+  for (const path of ['domain', 'settings', 'members', 'oidc', 'saml', 'audit', 'team']) {
+    await visit(page, `/t/acme/${path}`);
+    expect(await overflowing(page), `/t/acme/${path}`).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  }
+  // An app's own page too, with its long endpoints and redirect URIs.
+  await visit(page, '/t/acme/oidc');
+  await page.locator('a[href^="/t/acme/oidc/"]').first().click();
+  await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+  expect(await overflowing(page)).toEqual([]);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await context.close();
+});
+
+// The innermost elements that reach past the viewport's right edge, outside the scrolling
+// regions that say they scroll sideways (`.scrolls-sideways`): what makes a page wider.
+// (A phone's layout viewport grows to fit a wide page, so the width is the device's, given.)
+function overflowing(page: Page, width = 390): Promise<string[]> {
+  return page.evaluate((width) => {
+    const wide = [...document.querySelectorAll('body *')].filter(
+      (element) =>
+        element.getBoundingClientRect().right > width + 0.5 &&
+        !element.parentElement?.closest('.scrolls-sideways'),
+    );
+    return wide
+      .filter((element) => !wide.some((other) => other !== element && element.contains(other)))
+      .map((element) => `${element.tagName.toLowerCase()}.${[...element.classList].join('.')} ${Math.round(element.getBoundingClientRect().right)}px: ${(element.textContent ?? '').slice(0, 40)}`);
+  }, width);
+}
+
 // --- The operator's view of all of the above
 
 test('the operator listener reports the requests, the certificate and readiness', async () => {

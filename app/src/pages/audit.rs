@@ -81,10 +81,12 @@ fn audit_body(
             view! { <p class="empty">"Nothing matches."</p> }.into_any()
         } else {
             view! {
-                <table class="table audit-log">
-                    <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"What"</th><th>"Before"</th><th>"After"</th></tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
+                <div class="scrolls-sideways" role="region" aria-label="Audit log entries" tabindex="0">
+                    <table class="table audit-log">
+                        <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"What"</th><th>"Before"</th><th>"After"</th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
             }
             .into_any()
         }}

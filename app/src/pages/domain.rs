@@ -84,14 +84,16 @@ fn domain_body(
         <section class="card">
             <h2>"1. Create a public DNS entry"</h2>
             <p>"At your DNS provider, create this record. Your IT department or domain registrar can help."</p>
-            <table class="table dns-record">
-                <thead><tr><th>"Type"</th><th>"Name"</th><th>"Value"</th></tr></thead>
-                <tbody><tr>
-                    <td>"CNAME"</td>
-                    <td><code class="cname-name">{record_name}</code></td>
-                    <td><code class="cname-target">{view.cname_target.clone()}</code></td>
-                </tr></tbody>
-            </table>
+            <div class="scrolls-sideways" role="region" aria-label="DNS record" tabindex="0">
+                <table class="table dns-record">
+                    <thead><tr><th>"Type"</th><th>"Name"</th><th>"Value"</th></tr></thead>
+                    <tbody><tr>
+                        <td>"CNAME"</td>
+                        <td><code class="cname-name">{record_name}</code></td>
+                        <td><code class="cname-target">{view.cname_target.clone()}</code></td>
+                    </tr></tbody>
+                </table>
+            </div>
         </section>
     };
     let state = view.state.clone();

@@ -105,21 +105,23 @@ fn tenant_table(list: TenantListView, search: &str) -> AnyView {
         view! { <a class="button subtle" rel="next" href=link(list.page + 1)>"Next"</a> }
     });
     view! {
-        <table class="table">
-            <thead><tr><th>"Cloud ID"</th><th>"Name"</th><th>"Created"</th></tr></thead>
-            <tbody>
-                {list.tenants.into_iter().map(|t| {
-                    let href = format!("/t/{}/domain", t.cloud_id);
-                    view! {
-                        <tr>
-                            <td><a href=href>{t.cloud_id}</a></td>
-                            <td>{t.display_name}</td>
-                            <td><time>{t.created_at}</time></td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
+        <div class="scrolls-sideways" role="region" aria-label="Tenants" tabindex="0">
+            <table class="table">
+                <thead><tr><th>"Cloud ID"</th><th>"Name"</th><th>"Created"</th></tr></thead>
+                <tbody>
+                    {list.tenants.into_iter().map(|t| {
+                        let href = format!("/t/{}/domain", t.cloud_id);
+                        view! {
+                            <tr>
+                                <td><a href=href>{t.cloud_id}</a></td>
+                                <td>{t.display_name}</td>
+                                <td><time>{t.created_at}</time></td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
         <nav class="pager" aria-label="Tenant pages">
             {previous}
             <span class="muted">{format!("{first}–{last} of {}", list.total)}</span>
@@ -160,19 +162,21 @@ fn team_body(
                         <p class="empty">"No tenant admins yet. Invite the first one below."</p>
                     }.into_any(),
                     Ok(list) => view! {
-                        <table class="table">
-                            <thead><tr><th>"E-mail"</th><th>"Role"</th><th>"Status"</th><th>"Added"</th></tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|s| view! {
-                                    <tr>
-                                        <td>{s.email}</td>
-                                        <td>{s.role}</td>
-                                        <td>{if s.active { "Active" } else { "Invitation pending" }}</td>
-                                        <td><time>{s.created_at}</time></td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
+                        <div class="scrolls-sideways" role="region" aria-label="Team" tabindex="0">
+                            <table class="table">
+                                <thead><tr><th>"E-mail"</th><th>"Role"</th><th>"Status"</th><th>"Added"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|s| view! {
+                                        <tr>
+                                            <td>{s.email}</td>
+                                            <td>{s.role}</td>
+                                            <td>{if s.active { "Active" } else { "Invitation pending" }}</td>
+                                            <td><time>{s.created_at}</time></td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
                     }.into_any(),
                     Err(error) => view! { <ErrorPage error/> }.into_any(),
                 }

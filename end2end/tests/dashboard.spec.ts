@@ -69,6 +69,15 @@ async function signIn(page: Page, email: string, password: string) {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+// Presses the Copy button of the value `label` names and returns what reached the clipboard.
+async function copied(page: Page, label: string): Promise<string> {
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+  const button = page.getByRole('button', { name: `Copy ${label}`, exact: true });
+  await button.click();
+  await expect(button).toHaveText('Copied');
+  return page.evaluate(() => navigator.clipboard.readText());
+}
+
 async function signOut(page: Page) {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/login$/);
@@ -129,9 +138,10 @@ test('the operator creates tenants and invites a tenant admin', async ({ page })
   await expect(page.getByText('No tenant admins yet.')).toBeVisible();
   await page.getByLabel('E-mail address').fill(admin.email);
   await page.getByRole('button', { name: 'Invite' }).click();
-  const link = page.getByLabel('Setup link');
+  const link = page.getByLabel('Setup link', { exact: true });
   await expect(link).toHaveValue(/\/setup\?token=/);
   invitationUrl = await link.inputValue();
+  expect(await copied(page, 'setup link')).toBe(invitationUrl);
   await expect(page.getByRole('cell', { name: 'Invitation pending' })).toBeVisible();
   await signOut(page);
 });
@@ -326,6 +336,7 @@ test('the tenant admin provisions the SSO domain and it serves HTTPS', async ({ 
   // can claim a name that points at this one.
   await expect(page.locator('.cname-target')).toHaveText(/^acme-[0-9a-f]{8}\.edge\.vestibule\.test$/);
   const cnameTarget = await page.locator('.cname-target').innerText();
+  expect(await copied(page, 'record value')).toBe(cnameTarget);
 
   // A pasted URL is explained, not accepted.
   await page.getByLabel('SSO Domain').fill('https://sso.acme.test/');
@@ -377,6 +388,8 @@ test('the tenant admin connects iMIS in Settings and tests the connection', asyn
   await hydrated(page);
 
   // A plain-HTTP address on another host is refused with the reason; nothing is saved.
+  const callback = await page.locator('.oidc-callback').innerText();
+  expect(await copied(page, 'OpenID Connect Login Redirect URL')).toBe(callback);
   await page.getByLabel('iMIS base URL').fill('http://members.acme.test');
   await page.getByRole('button', { name: 'Save settings' }).click();
   await expect(page.getByRole('alert')).toContainText('https://');
@@ -590,6 +603,8 @@ test('the tenant admin registers an OIDC client app and sees its secret once', a
   await expect(page.locator('.discovery-url')).toHaveText(
     `${memberSite()}/.well-known/openid-configuration`,
   );
+  expect(await copied(page, 'discovery URL')).toBe(`${memberSite()}/.well-known/openid-configuration`);
+  expect(await copied(page, 'token endpoint')).toBe(`${memberSite()}/oidc/token`);
 
   await page.getByLabel('Name').fill('Learning');
   await page.getByLabel('Redirect URIs (one per line)', { exact: true }).fill('http://learning.example.org/cb');
@@ -1096,9 +1111,11 @@ test('the tenant admin imports SAML metadata and a member signs in through the I
   await page.getByRole('navigation').getByRole('link', { name: 'SAML Client Apps' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'SAML Client Apps' })).toBeVisible();
   await hydrated(page);
-  const metadataUrl = await page.locator('.saml-metadata-url').inputValue();
+  const metadataUrl = await copied(page, 'IdP metadata URL');
+  await expect(page.locator('.saml-metadata-url')).toHaveText(metadataUrl);
   expect(metadataUrl).toMatch(/\/saml\/metadata$/);
   await expect(page.getByLabel('Signing certificate', { exact: true })).toHaveValue(/^-----BEGIN CERTIFICATE-----/);
+  expect(await copied(page, 'signing certificate')).toMatch(/^-----BEGIN CERTIFICATE-----/);
 
   await page.getByLabel('Service provider metadata').fill(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example.test/saml">
   <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
@@ -1120,7 +1137,8 @@ test('the tenant admin imports SAML metadata and a member signs in through the I
   await preview.getByRole('button', { name: 'Save imported app' }).click();
   const card = page.locator('section.saml-app', { hasText: 'Conference portal' });
   await expect(card).toBeVisible();
-  const link = await card.locator('.idp-initiated-link').inputValue();
+  const link = await copied(page, 'IdP-initiated sign-in link for Conference portal');
+  await expect(card.locator('.idp-initiated-link')).toHaveText(link);
   expect(link).toMatch(/\/saml\/idp\/[A-Za-z0-9_-]+$/);
   await snapshot(page, 'saml-apps');
   await signOut(page);
@@ -1196,7 +1214,7 @@ test('pysaml2 service providers sign a member in and out: both bindings, IdP-ini
     const eventsLink = await page
       .locator('section.saml-app', { hasText: 'Events' })
       .locator('.idp-initiated-link')
-      .inputValue();
+      .innerText();
     await signOut(page);
 
     // SP-initiated over HTTP-Redirect: pysaml2 signs the request's query, the member signs in

@@ -89,8 +89,8 @@ fn domain_body(
                     <thead><tr><th>"Type"</th><th>"Name"</th><th>"Value"</th></tr></thead>
                     <tbody><tr>
                         <td>"CNAME"</td>
-                        <td><code class="cname-name">{record_name}</code></td>
-                        <td><code class="cname-target">{view.cname_target.clone()}</code></td>
+                        <td><Copyable class="cname-name" value=record_name label="record name"/></td>
+                        <td><Copyable class="cname-target" value=view.cname_target.clone() label="record value"/></td>
                     </tr></tbody>
                 </table>
             </div>

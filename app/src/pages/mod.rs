@@ -39,7 +39,7 @@ fn action_error<T: 'static>(
 /// A Copy button for a value an admin carries to another system; it says "Copied" once the
 /// browser has it. `label` names the value for screen readers ("Copy client ID").
 #[component]
-fn CopyButton(#[prop(into)] value: String, label: &'static str) -> impl IntoView {
+fn CopyButton(#[prop(into)] value: String, #[prop(into)] label: String) -> impl IntoView {
     let copied = RwSignal::new(false);
     let copy = move |_| {
         let written = window().navigator().clipboard().write_text(&value);
@@ -53,6 +53,16 @@ fn CopyButton(#[prop(into)] value: String, label: &'static str) -> impl IntoView
             {move || if copied.get() { "Copied" } else { "Copy" }}
         </button>
     }
+}
+
+/// A value shown as code with its Copy button; `class` marks it for tests and styles.
+#[component]
+fn Copyable(
+    #[prop(into)] value: String,
+    #[prop(into)] label: String,
+    #[prop(optional)] class: &'static str,
+) -> impl IntoView {
+    view! { <code class=class>{value.clone()}</code> " " <CopyButton value label/> }
 }
 
 /// A change that cannot be undone, behind a disclosure: `summary` opens it, `warning` says what

@@ -108,13 +108,13 @@ fn oidc_body(
             <section class="card">
                 <h2>"For vendors"</h2>
                 <dl class="facts endpoints">
-                    <dt>"Discovery URL"</dt><dd><code class="discovery-url">{url("/.well-known/openid-configuration")}</code></dd>
-                    <dt>"Issuer"</dt><dd><code>{issuer.clone()}</code></dd>
-                    <dt>"Authorization"</dt><dd><code>{url("/oidc/authorize")}</code></dd>
-                    <dt>"Token"</dt><dd><code>{url("/oidc/token")}</code></dd>
-                    <dt>"UserInfo"</dt><dd><code>{url("/oidc/userinfo")}</code></dd>
-                    <dt>"JWKS"</dt><dd><code>{url("/oidc/jwks")}</code></dd>
-                    <dt>"Logout"</dt><dd><code>{url("/oidc/logout")}</code></dd>
+                    <dt>"Discovery URL"</dt><dd><Copyable class="discovery-url" value=url("/.well-known/openid-configuration") label="discovery URL"/></dd>
+                    <dt>"Issuer"</dt><dd><Copyable value=issuer.clone() label="issuer"/></dd>
+                    <dt>"Authorization"</dt><dd><Copyable value=url("/oidc/authorize") label="authorization endpoint"/></dd>
+                    <dt>"Token"</dt><dd><Copyable value=url("/oidc/token") label="token endpoint"/></dd>
+                    <dt>"UserInfo"</dt><dd><Copyable value=url("/oidc/userinfo") label="UserInfo endpoint"/></dd>
+                    <dt>"JWKS"</dt><dd><Copyable value=url("/oidc/jwks") label="JWKS URL"/></dd>
+                    <dt>"Logout"</dt><dd><Copyable value=url("/oidc/logout") label="logout endpoint"/></dd>
                 </dl>
             </section>
         }
@@ -161,7 +161,7 @@ fn oidc_body(
                     <section class="card oidc-app">
                         <h2>{app.name.clone()}</h2>
                         <dl class="facts">
-                            <dt>"Client ID"</dt><dd><code>{app.client_id.clone()}</code></dd>
+                            <dt>"Client ID"</dt><dd><Copyable class="client-id" value=app.client_id.clone() label=format!("client ID of {}", app.name)/></dd>
                             <dt>"Type"</dt><dd>{if app.confidential { "Confidential (has a secret)" } else { "Public (PKCE, no secret)" }}</dd>
                             <dt>"Redirect URIs"</dt><dd>{app.redirect_uris.join(", ")}</dd>
                             <dt>"Post-logout URIs"</dt><dd>{app.post_logout_redirect_uris.join(", ")}</dd>
@@ -284,7 +284,7 @@ fn oidc_edit_body(
         <p><a href=back>"← All OIDC client apps"</a></p>
         <section class="card">
             <h2>{app.name.clone()}</h2>
-            <p class="muted">"Client ID " <code class="client-id">{app.client_id.clone()}</code> ". "
+            <p class="muted">"Client ID " <Copyable class="client-id" value=app.client_id.clone() label="client ID"/> ". "
                 {if app.confidential { "Confidential: authenticates with its secret." } else { "Public: no secret, PKCE always required." }}
             </p>
             <ActionForm action=update attr:class="form-grid oidc-edit">

@@ -133,13 +133,15 @@ fn saml_body(
             <section class="card">
                 <h2>"For service providers"</h2>
                 <dl class="facts endpoints">
-                    <dt>"IdP metadata URL"</dt><dd><input class="copy-field saml-metadata-url" readonly value=idp.metadata_url.clone() aria-label="IdP metadata URL"/></dd>
-                    <dt>"Entity ID"</dt><dd><code>{idp.entity_id}</code></dd>
-                    <dt>"Single sign-on (Redirect, POST)"</dt><dd><code>{idp.single_sign_on}</code></dd>
-                    <dt>"Single logout (Redirect, POST)"</dt><dd><code>{idp.single_logout}</code></dd>
+                    <dt>"IdP metadata URL"</dt><dd><Copyable class="saml-metadata-url" value=idp.metadata_url.clone() label="IdP metadata URL"/></dd>
+                    <dt>"Entity ID"</dt><dd><Copyable value=idp.entity_id label="IdP entity ID"/></dd>
+                    <dt>"Single sign-on (Redirect, POST)"</dt><dd><Copyable value=idp.single_sign_on label="single sign-on URL"/></dd>
+                    <dt>"Single logout (Redirect, POST)"</dt><dd><Copyable value=idp.single_logout label="single logout URL"/></dd>
                     <dt>"Signing certificate"</dt>
                     <dd>
-                        <textarea class="copy-field certificate" readonly rows="4" aria-label="Signing certificate">{idp.certificate_pem}</textarea>
+                        <textarea class="copy-field certificate" readonly rows="4" aria-label="Signing certificate">{idp.certificate_pem.clone()}</textarea>
+                        <CopyButton value=idp.certificate_pem label="signing certificate"/>
+                        " "
                         <a class="button subtle" href=idp.certificate_url>"Download certificate"</a>
                         " "
                         <a class="button subtle" href=format!("{}?download", idp.metadata_url)>"Download metadata"</a>
@@ -164,7 +166,7 @@ fn saml_body(
                 let (csrf, cloud_id) = (me.csrf.clone(), tenant.cloud_id.clone());
                 let link = app.idp_initiated_link.clone().map(|link| view! {
                     <dt>"IdP-initiated sign-in link"</dt>
-                    <dd><input class="copy-field idp-initiated-link" readonly value=link aria-label=format!("IdP-initiated sign-in link for {}", app.name)/></dd>
+                    <dd><Copyable class="idp-initiated-link" value=link label=format!("IdP-initiated sign-in link for {}", app.name)/></dd>
                 });
                 view! {
                     <section class="card saml-app">

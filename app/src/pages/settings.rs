@@ -90,8 +90,8 @@ fn settings_body(
         {site}
         <p class="muted">"Members sign in with their iMIS account. Create two RiSE Client Applications in iMIS (Settings > Contacts > Client Applications), one for OpenID Connect and one for SAML, with these Login Redirect URLs:"</p>
         <dl class="facts">
-            <dt>"OpenID Connect"</dt><dd><code class="oidc-callback">{oidc_callback}</code></dd>
-            <dt>"SAML"</dt><dd><code class="saml-callback">{saml_callback}</code></dd>
+            <dt>"OpenID Connect"</dt><dd><Copyable class="oidc-callback" value=oidc_callback label="OpenID Connect Login Redirect URL"/></dd>
+            <dt>"SAML"</dt><dd><Copyable class="saml-callback" value=saml_callback label="SAML Login Redirect URL"/></dd>
         </dl>
         <ActionForm action=save attr:class="settings-form">
             <input type="hidden" name="csrf" value=me.csrf.clone()/>

@@ -194,7 +194,8 @@ fn team_body(
                     <div class="form-success" role="status">
                         <p>"Send this one-time link to " <strong>{invitation.email}</strong>
                            ". It lets them choose a password, works once, and expires in 72 hours."</p>
-                        <input class="copy-field setup-url" readonly value=invitation.setup_url aria-label="Setup link"/>
+                        <input class="copy-field setup-url" readonly value=invitation.setup_url.clone() aria-label="Setup link"/>
+                        <CopyButton value=invitation.setup_url label="setup link"/>
                     </div>
                 })}
                 <button type="submit" class="button primary">"Invite"</button>

@@ -553,8 +553,8 @@ pub async fn domain_view(
         steps,
         message: record.message.clone(),
         check_message: record.check_message.clone(),
-        checked_at: record.checked_at.map(|at| at.to_utc_string()),
-        certificate_expires: overview.certificate_expires.map(|at| at.to_utc_string()),
+        checked_at: record.checked_at.map(|at| at.to_string()),
+        certificate_expires: overview.certificate_expires.map(|at| at.to_string()),
     })
 }
 

@@ -1312,6 +1312,22 @@ test('the tenant admin reads the audit log, filters it and downloads it as CSV',
   await signOut(page);
 });
 
+test('times read in the viewer\'s time zone, with UTC on hover, on every page that shows one', async ({ browser }) => {
+  const context = await browser.newContext({ timezoneId: 'Pacific/Auckland', locale: 'en-NZ' });
+  const page = await context.newPage();
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  for (const path of ['audit', 'members', 'team', 'oidc']) {
+    await visit(page, `/t/acme/${path}`);
+    const time = page.locator('main time').first();
+    await expect(time, path).toHaveAttribute('datetime', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    await expect(time, path).toHaveAttribute('title', /^\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC$/);
+    // New Zealand's zone, named as the browser names it (NZDT in December).
+    await expect(time, path).toHaveText(/NZDT|GMT\+13/);
+  }
+  await context.close();
+});
+
 test('on a phone the menu folds away and no page scrolls sideways', async ({ browser }) => {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const page = await context.newPage();

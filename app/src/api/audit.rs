@@ -26,7 +26,7 @@ pub async fn audit_log(
                 events: events
                     .into_iter()
                     .map(|event| AuditEventView {
-                        at: event.at.to_utc_string(),
+                        at: event.at.to_string(),
                         actor: event.actor,
                         action: event.action,
                         target: event.target,

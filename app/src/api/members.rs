@@ -203,14 +203,14 @@ fn directory_member_view(member: vestibule_members::DirectoryMember) -> Director
             .to_string(),
         username: member.username,
         email: member.email,
-        created_at: member.created_at.to_utc_string(),
+        created_at: member.created_at.to_string(),
     }
 }
 
 #[cfg(feature = "ssr")]
 fn sign_in_event_view(event: vestibule_members::SignInEvent) -> SignInEventView {
     SignInEventView {
-        at: event.at.to_utc_string(),
+        at: event.at.to_string(),
         ok: vestibule_members::SignInOutcome::text_is_success(&event.outcome),
         source: if event.source == "imis" {
             "iMIS"

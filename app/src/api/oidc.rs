@@ -353,9 +353,9 @@ fn oidc_app_view(
         secrets: secrets
             .into_iter()
             .map(|s| SecretView {
-                created_at: s.created_at.to_utc_string(),
-                expires_at: s.expires_at.map(|t| t.to_utc_string()),
-                last_used_at: s.last_used_at.map(|t| t.to_utc_string()),
+                created_at: s.created_at.to_string(),
+                expires_at: s.expires_at.map(|t| t.to_string()),
+                last_used_at: s.last_used_at.map(|t| t.to_string()),
             })
             .collect(),
     }

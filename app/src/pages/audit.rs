@@ -53,7 +53,7 @@ fn audit_body(
         .map(|event| {
             view! {
                 <tr>
-                    <td>{event.at}</td>
+                    <td><Time at=event.at/></td>
                     <td>{event.actor}</td>
                     <td><code>{event.action}</code></td>
                     <td>{event.target}</td>
@@ -83,7 +83,7 @@ fn audit_body(
             view! {
                 <div class="scrolls-sideways" role="region" aria-label="Audit log entries" tabindex="0">
                     <table class="table audit-log">
-                        <thead><tr><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"What"</th><th>"Before"</th><th>"After"</th></tr></thead>
+                        <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"What"</th><th>"Before"</th><th>"After"</th></tr></thead>
                         <tbody>{rows}</tbody>
                     </table>
                 </div>

@@ -215,8 +215,14 @@ fn provisioned(
             {renewal_note}
             <dl class="facts">
                 <dt>"Address"</dt><dd><a href=format!("https://{}/", view.domain_ascii.clone().unwrap_or_default())>{format!("https://{domain}/")}</a></dd>
-                <dt>"Certificate valid until"</dt><dd>{view.certificate_expires.clone().unwrap_or_else(|| "—".into())}</dd>
-                <dt>"Last checked"</dt><dd>{view.checked_at.clone().unwrap_or_else(|| "not yet".into())}</dd>
+                <dt>"Certificate valid until"</dt><dd>{match view.certificate_expires.clone() {
+                    Some(at) => view! { <Time at/> }.into_any(),
+                    None => "—".into_any(),
+                }}</dd>
+                <dt>"Last checked"</dt><dd>{match view.checked_at.clone() {
+                    Some(at) => view! { <Time at/> }.into_any(),
+                    None => "not yet".into_any(),
+                }}</dd>
             </dl>
             <p class="muted">"Vestibule checks the DNS entry, the certificate and a real HTTPS connection every few minutes, and renews the certificate well before it expires."</p>
             <details class="help">

@@ -60,7 +60,7 @@ fn members_body(
                     <td>{member.username}</td>
                     <td>{member.name}</td>
                     <td>{member.email}</td>
-                    <td><time>{member.created_at}</time></td>
+                    <td><Time at=member.created_at/></td>
                     <td>
                         <ActionForm action=password attr:class="inline-form">
                             <input type="hidden" name="csrf" value=csrf2/>
@@ -108,7 +108,7 @@ fn members_body(
                 let class = if event.ok { "event-ok" } else { "event-failed" };
                 view! {
                     <tr class=class>
-                        <td><time>{event.at}</time></td>
+                        <td><Time at=event.at/></td>
                         <td>{event.source}</td>
                         <td>{event.member}</td>
                         <td>{event.outcome}</td>

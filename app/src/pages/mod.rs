@@ -55,6 +55,60 @@ fn CopyButton(#[prop(into)] value: String, #[prop(into)] label: String) -> impl 
     }
 }
 
+/// A moment, one format everywhere: the server writes it in UTC ("2 Dec 2026, 09:20 UTC"); once
+/// the page runs in the browser it reads in the viewer's own time zone, with UTC on hover.
+/// `at` is RFC 3339, as the views carry times.
+#[component]
+fn Time(#[prop(into)] at: String) -> impl IntoView {
+    let utc = utc_text(&at);
+    let shown = RwSignal::new(utc.clone());
+    let local_at = at.clone();
+    // Effects run only in the browser, after hydration: the first render matches the server's.
+    Effect::new(move |_| {
+        if let Some(local) = local_text(&local_at) {
+            shown.set(local);
+        }
+    });
+    view! { <time datetime=at title=utc>{move || shown.get()}</time> }
+}
+
+/// `2026-12-02T09:20:31Z` as `2 Dec 2026, 09:20 UTC` (anything else unchanged).
+fn utc_text(at: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts = (|| {
+        let (date, time) = at.split_once('T')?;
+        let mut date = date.splitn(3, '-');
+        let (year, month, day) = (date.next()?, date.next()?, date.next()?);
+        let month = MONTHS.get(month.parse::<usize>().ok()?.checked_sub(1)?)?;
+        let day = day.parse::<u32>().ok()?;
+        let hours_minutes = time.get(..5)?;
+        Some(format!("{day} {month} {year}, {hours_minutes} UTC"))
+    })();
+    parts.unwrap_or_else(|| at.to_string())
+}
+
+/// The moment in the browser's time zone and language, with the zone named.
+fn local_text(at: &str) -> Option<String> {
+    let date = js_sys::Date::new(&leptos::wasm_bindgen::JsValue::from_str(at));
+    if date.get_time().is_nan() {
+        return None;
+    }
+    let options = js_sys::Object::new();
+    for (key, value) in [
+        ("day", "numeric"),
+        ("month", "short"),
+        ("year", "numeric"),
+        ("hour", "2-digit"),
+        ("minute", "2-digit"),
+        ("timeZoneName", "short"),
+    ] {
+        js_sys::Reflect::set(&options, &key.into(), &value.into()).ok()?;
+    }
+    date.to_locale_string("default", &options).as_string()
+}
+
 /// A value shown as code with its Copy button; `class` marks it for tests and styles.
 #[component]
 fn Copyable(
@@ -119,4 +173,18 @@ pub(crate) fn url_encode(text: &str) -> String {
         .remove(b'.')
         .remove(b'~');
     percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc_text;
+
+    #[test]
+    fn times_read_as_day_month_year_and_minutes_in_utc() {
+        assert_eq!(utc_text("2026-12-02T09:20:31Z"), "2 Dec 2026, 09:20 UTC");
+        assert_eq!(utc_text("2027-01-09T23:05:00Z"), "9 Jan 2027, 23:05 UTC");
+        // Anything that is not an RFC 3339 time is shown as it came.
+        assert_eq!(utc_text("not yet"), "not yet");
+        assert_eq!(utc_text("2026-13-02T09:20:31Z"), "2026-13-02T09:20:31Z");
+    }
 }

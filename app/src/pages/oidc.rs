@@ -131,13 +131,16 @@ fn oidc_body(
                 let (csrf2, cloud_id2, client_id2) = (csrf.clone(), cloud_id.clone(), app.client_id.clone());
                 let secrets = app.secrets.into_iter().map(|secret| {
                     let state = match secret.expires_at {
-                        Some(until) => format!("retiring, works until {until}"),
-                        None => "current".to_string(),
+                        Some(until) => view! { "retiring, works until " <Time at=until/> }.into_any(),
+                        None => "current".into_any(),
+                    };
+                    let last_used = match secret.last_used_at {
+                        Some(at) => view! { <Time at/> }.into_any(),
+                        None => "never".into_any(),
                     };
                     view! {
                         <li>
-                            "Created " <time>{secret.created_at}</time> ", " {state} ", last used: "
-                            {secret.last_used_at.unwrap_or_else(|| "never".to_string())}
+                            "Created " <Time at=secret.created_at/> ", " {state} ", last used: " {last_used}
                         </li>
                     }
                 }).collect_view();

@@ -115,7 +115,7 @@ fn tenant_table(list: TenantListView, search: &str) -> AnyView {
                             <tr>
                                 <td><a href=href>{t.cloud_id}</a></td>
                                 <td>{t.display_name}</td>
-                                <td><time>{t.created_at}</time></td>
+                                <td><Time at=t.created_at/></td>
                             </tr>
                         }
                     }).collect_view()}
@@ -171,7 +171,7 @@ fn team_body(
                                             <td>{s.email}</td>
                                             <td>{s.role}</td>
                                             <td>{if s.active { "Active" } else { "Invitation pending" }}</td>
-                                            <td><time>{s.created_at}</time></td>
+                                            <td><Time at=s.created_at/></td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

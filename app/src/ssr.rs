@@ -509,10 +509,10 @@ pub fn provisioning() -> Result<Provisioning, AppError> {
 }
 
 pub async fn domain_view(
-    tenant: TenantId,
+    tenant: &Tenant,
     overview: Option<DomainOverview>,
 ) -> Result<DomainSetupView, AppError> {
-    let cname_target = provisioning()?.cname_target(tenant).await?;
+    let cname_target = provisioning()?.cname_target(tenant.id).await?;
     let Some(overview) = overview else {
         return Ok(DomainSetupView {
             status: "Not Provisioned".into(),
@@ -525,6 +525,7 @@ pub async fn domain_view(
             check_message: String::new(),
             checked_at: None,
             certificate_expires: None,
+            address: None,
         });
     };
     let record = &overview.record;
@@ -555,6 +556,8 @@ pub async fn domain_view(
         check_message: record.check_message.clone(),
         checked_at: record.checked_at.map(|at| at.to_string()),
         certificate_expires: overview.certificate_expires.map(|at| at.to_string()),
+        // With the port members use, as the issuer has it (not always 443).
+        address: (state()?.member_site_origin)(&tenant.cloud_id, Some(overview.domain.as_str())),
     })
 }
 

@@ -67,6 +67,8 @@ pub struct DomainSetupView {
     pub check_message: String,
     pub checked_at: Option<String>,
     pub certificate_expires: Option<String>,
+    /// Where members reach the domain, e.g. `https://sso.acme.org` (with a port other than 443).
+    pub address: Option<String>,
 }
 
 /// A tenant's saved Settings, flat, secrets only as "set" or not: what the page shows and what

@@ -332,6 +332,9 @@ test('the tenant admin provisions the SSO domain and it serves HTTPS', async ({ 
   await expect(page).toHaveURL(/\/t\/acme\/domain$/);
   await hydrated(page);
   await expect(page.locator('#domain-status')).toHaveText('Not Provisioned');
+  // No made-up name in the record before one is typed; the name follows the typing.
+  await expect(page.locator('.cname-name-pending')).toHaveText('the domain you enter in step 2');
+  await expect(page.locator('.cname-name')).toHaveCount(0);
   // Each Cloud ID points its record at its own name under the edge's, so no other Cloud ID
   // can claim a name that points at this one.
   await expect(page.locator('.cname-target')).toHaveText(/^acme-[0-9a-f]{8}\.edge\.vestibule\.test$/);
@@ -342,12 +345,19 @@ test('the tenant admin provisions the SSO domain and it serves HTTPS', async ({ 
   await page.getByLabel('SSO Domain').fill('https://sso.acme.test/');
   await page.getByRole('button', { name: 'Start Provisioning' }).click();
   await expect(page.getByRole('alert')).toContainText('without "https://"');
+  await expect(page.locator('#domain-status')).toHaveText('Not Provisioned: the check failed');
+  await expect(page.locator('#domain-status')).toHaveClass(/status-failed/);
 
   // Before the CNAME exists the DNS check says what it found and what it expected.
   await page.getByLabel('SSO Domain').fill('sso.acme.test');
+  await expect(page.locator('.cname-name')).toHaveText('sso.acme.test');
   await page.getByRole('button', { name: 'Start Provisioning' }).click();
   await expect(page.locator('#domain-problem')).toContainText('instead of a CNAME', { timeout: 30_000 });
   await expect(page.locator('#domain-status')).toHaveText('Failed');
+  await expect(page.locator('#domain-status')).toHaveClass(/status-failed/);
+  // One primary button: trying again; another domain is the secondary way.
+  await expect(page.locator('main .button.primary')).toHaveCount(1);
+  await expect(page.locator('main .button.primary')).toHaveText('Try again with sso.acme.test');
   await expect(page.locator('.cname-name')).toHaveText('sso.acme.test');
   await snapshot(page, 'domain-failed');
 
@@ -357,6 +367,7 @@ test('the tenant admin provisions the SSO domain and it serves HTTPS', async ({ 
   await page.getByRole('button', { name: 'Try again with sso.acme.test' }).click();
   await expect(page.locator('#domain-status')).toHaveText('Online', { timeout: 90_000 });
   await expect(page.getByText('Certificate valid until')).toBeVisible();
+  await expect(page.locator('.domain-address')).toHaveAttribute('href', 'https://sso.acme.test/');
   await snapshot(page, 'domain-online');
 
   // A member's browser reaches the domain over TLS with a chain from the CA.

@@ -704,6 +704,14 @@ async fn domain_setup_is_scoped_to_the_callers_cloud_id_and_explains_bad_input()
         assert_eq!(queued.status, StatusCode::OK, "{}", queued.body);
         assert!(queued.body.contains("Provisioning"), "{}", queued.body);
         assert!(queued.body.contains("sso.acme.org"), "{}", queued.body);
+        // The address members use keeps the edge's port (8443 here), as the issuer does.
+        assert!(
+            queued
+                .body
+                .contains(r#""address":"https://sso.acme.org:8443""#),
+            "{}",
+            queued.body
+        );
 
         let wrong_confirmation = dashboard
             .call(

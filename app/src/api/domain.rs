@@ -14,7 +14,7 @@ pub async fn domain_setup(cloud_id: String) -> Result<DomainSetupView, AppError>
         async {
             let caller = ssr::caller().await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            ssr::domain_view(tenant.id, ssr::provisioning()?.overview(tenant.id).await?).await
+            ssr::domain_view(&tenant, ssr::provisioning()?.overview(tenant.id).await?).await
         }
         .await,
     )
@@ -41,7 +41,7 @@ pub async fn start_provisioning(
                 &overview,
             )
             .await;
-            ssr::domain_view(tenant.id, Some(overview)).await
+            ssr::domain_view(&tenant, Some(overview)).await
         }
         .await,
     )
@@ -77,7 +77,7 @@ pub async fn retry_provisioning(
                 &overview,
             )
             .await;
-            ssr::domain_view(tenant.id, Some(overview)).await
+            ssr::domain_view(&tenant, Some(overview)).await
         }
         .await,
     )

@@ -74,12 +74,38 @@ fn domain_body(
     let status_class = match view.state.as_str() {
         "online" => "status status-on",
         "provisioning" => "status status-busy",
+        "failed" | "offline" => "status status-failed",
         _ => "status status-off",
     };
-    let record_name = view
-        .domain_ascii
-        .clone()
-        .unwrap_or_else(|| "sso.your-association.org".into());
+    // Before any domain was started, a check that refused the one entered says so in the status
+    // too, not only beside the form.
+    let start = actions.start;
+    let never_started = view.state == "none";
+    let status_text = view.status.clone();
+    let status = Signal::derive(move || {
+        if never_started && matches!(start.value().get(), Some(Err(_))) {
+            (
+                "status status-failed",
+                format!("{status_text}: the check failed"),
+            )
+        } else {
+            (status_class, status_text.clone())
+        }
+    });
+    // The record's name is the domain: the saved one, or what is being typed in step 2.
+    let typed = RwSignal::new(String::new());
+    let saved_name = view.domain_ascii.clone();
+    let record_name = move || {
+        let name = saved_name
+            .clone()
+            .unwrap_or_else(|| typed.get().trim().trim_end_matches('.').to_lowercase());
+        if name.is_empty() {
+            view! { <em class="cname-name-pending">"the domain you enter in step 2"</em> }
+                .into_any()
+        } else {
+            view! { <Copyable class="cname-name" value=name label="record name"/> }.into_any()
+        }
+    };
     let cname = view! {
         <section class="card">
             <h2>"1. Create a public DNS entry"</h2>
@@ -89,7 +115,7 @@ fn domain_body(
                     <thead><tr><th>"Type"</th><th>"Name"</th><th>"Value"</th></tr></thead>
                     <tbody><tr>
                         <td>"CNAME"</td>
-                        <td><Copyable class="cname-name" value=record_name label="record name"/></td>
+                        <td>{record_name}</td>
                         <td><Copyable class="cname-target" value=view.cname_target.clone() label="record value"/></td>
                     </tr></tbody>
                 </table>
@@ -98,12 +124,12 @@ fn domain_body(
     };
     let state = view.state.clone();
     let body = match state.as_str() {
-        "none" | "failed" => provision_form(&me, &tenant, &view, actions),
+        "none" | "failed" => provision_form(&me, &tenant, &view, actions, typed),
         "provisioning" => progress(&view),
         _ => provisioned(&me, &tenant, &view, actions),
     };
     view! {
-        <p class="status-line">"Domain Status: " <span class=status_class id="domain-status">{view.status.clone()}</span></p>
+        <p class="status-line">"Domain Status: " <span class=move || status.get().0 id="domain-status">{move || status.get().1}</span></p>
         {view.domain.clone().map(|domain| view! { <p class="domain-name">"SSO Domain: " <strong>{domain}</strong></p> })}
         {cname}
         {body}
@@ -134,9 +160,16 @@ fn provision_form(
     tenant: &TenantView,
     view: &DomainSetupView,
     actions: DomainActions,
+    typed: RwSignal<String>,
 ) -> AnyView {
     let start = actions.start;
     let retry = actions.retry;
+    // One primary button: after a failure it is "Try again", and a new domain is the other way.
+    let start_class = if view.state == "failed" {
+        "button"
+    } else {
+        "button primary"
+    };
     let failure = (view.state == "failed").then(|| {
         let steps = steps_list(view);
         let message = view.message.clone();
@@ -166,9 +199,10 @@ fn provision_form(
                 <input type="hidden" name="csrf" value=csrf/>
                 <input type="hidden" name="cloud_id" value=cloud_id/>
                 <label for="sso-domain">"SSO Domain"</label>
-                <input id="sso-domain" name="domain" placeholder="sso.your-association.org" autocomplete="off" spellcheck="false" required/>
+                <input id="sso-domain" name="domain" placeholder="sso.your-association.org" autocomplete="off" spellcheck="false" required
+                    on:input:target=move |event| typed.set(event.target().value())/>
                 {action_error(move || start.value().get())}
-                <button type="submit" class="button primary" disabled=move || start.pending().get()>"Start Provisioning"</button>
+                <button type="submit" class=start_class disabled=move || start.pending().get()>"Start Provisioning"</button>
             </ActionForm>
         </section>
     }
@@ -200,6 +234,14 @@ fn provisioned(
     let domain = view.domain.clone().unwrap_or_default();
     let csrf = me.csrf.clone();
     let cloud_id = tenant.cloud_id.clone();
+    // Where members go, with the port the issuer has; shown with the name as people read it.
+    let address = view.address.clone().map(|origin| {
+        let shown = match view.domain_ascii.as_deref() {
+            Some(ascii) => origin.replacen(ascii, &domain, 1),
+            None => origin.clone(),
+        };
+        view! { <a class="domain-address" href=format!("{origin}/")>{format!("{shown}/")}</a> }
+    });
     let check_problem = (view.state == "offline").then(|| {
         let message = view.check_message.clone();
         view! { <div class="form-error" role="alert" id="domain-problem"><p>{message}</p></div> }
@@ -214,7 +256,7 @@ fn provisioned(
             {check_problem}
             {renewal_note}
             <dl class="facts">
-                <dt>"Address"</dt><dd><a href=format!("https://{}/", view.domain_ascii.clone().unwrap_or_default())>{format!("https://{domain}/")}</a></dd>
+                <dt>"Address"</dt><dd>{address}</dd>
                 <dt>"Certificate valid until"</dt><dd>{match view.certificate_expires.clone() {
                     Some(at) => view! { <Time at/> }.into_any(),
                     None => "—".into_any(),

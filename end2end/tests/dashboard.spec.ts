@@ -438,8 +438,28 @@ test('the tenant admin connects iMIS in Settings and tests the connection', asyn
   await oidc.getByLabel('Client secret').fill('demo-oidc-secret');
   await page.getByRole('button', { name: 'Save settings' }).click();
   await expect(page.getByRole('status')).toHaveText('Settings saved.');
+  // The results were for the settings before the save: they are gone.
+  await expect(checks).toHaveCount(0);
   await page.getByRole('button', { name: 'Test connection' }).click();
   await expect(checks.locator('li.step-done')).toHaveCount(7);
+
+  // An iMIS that is down (HTTP 503 with its own HTML page) is not a green "iMIS address", its
+  // page is never shown, and the steps that need it say they were not checked.
+  const behaviour = async (body: object) => {
+    const response = await fetch(`${imis}/_emulator/behaviour`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(response.ok).toBeTruthy();
+  };
+  await behaviour({ fail: 'all', delay_ms: 0 });
+  await page.getByRole('button', { name: 'Test connection' }).click();
+  await expect(checks.locator('li').first()).toHaveClass(/step-failed/);
+  await expect(checks.locator('li').first()).toContainText('HTTP 503 (Service Unavailable)');
+  await expect(checks.locator('li', { hasText: 'Not checked: iMIS did not answer' })).toHaveCount(6);
+  await expect(checks).not.toContainText('<h1>');
+  await behaviour({ fail: 'none', delay_ms: 0 });
   await signOut(page);
 });
 

@@ -15,6 +15,14 @@ pub fn Settings() -> impl IntoView {
     let save = ServerAction::<SaveSettings>::new();
     let check = ServerAction::<TestConnection>::new();
     let remove_logo = ServerAction::<RemoveLogo>::new();
+    // Test results describe the settings they ran on: saving others clears them.
+    Effect::new(move |previous: Option<usize>| {
+        let version = save.version().get();
+        if previous.is_some_and(|previous| previous != version) {
+            check.value().set(None);
+        }
+        version
+    });
     let current = Resource::new_blocking(
         move || {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();

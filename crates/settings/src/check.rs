@@ -1,4 +1,6 @@
-//! Test connection: each step in plain words, every step run so every problem shows.
+//! Test connection: each step in plain words. Every step runs, so every problem shows, unless
+//! iMIS itself does not answer: then the steps that need it say so without waiting on it again
+//! (a slow iMIS would otherwise cost each of them the whole timeout in turn).
 
 use vestibule_imis::{Imis, ImisError};
 
@@ -38,16 +40,44 @@ fn unreachable_words(error: &ImisError) -> String {
         ImisError::Unreachable { detail, .. } => format!(
             "Vestibule could not connect ({detail}). Check the address and that the site's certificate is valid."
         ),
+        // The status and what kind of answer it was; never iMIS's own page.
+        ImisError::Unexpected { status, .. } => format!(
+            "iMIS answered HTTP {status} ({}): the site is not serving requests right now.",
+            reason(*status)
+        ),
         other => other.to_string(),
     }
 }
+
+/// The standard reason phrase of a status code, for the few an iMIS answers with when down.
+fn reason(status: u16) -> &'static str {
+    match status {
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "an error",
+    }
+}
+
+/// What the steps after an unanswered "iMIS address" say instead of trying.
+const NOT_CHECKED: &str = "Not checked: iMIS did not answer (see iMIS address).";
 
 pub(crate) async fn run(connection: &ImisConnection) -> Vec<CheckStep> {
     let imis = &connection.imis;
     let mut steps = Vec::new();
 
     let address = "iMIS address";
-    steps.push(match imis.page_status(imis.base_url()).await {
+    let reached = imis.page_status(imis.base_url()).await;
+    steps.push(match &reached {
+        Ok(status) if *status >= 500 => CheckStep::failed(
+            address,
+            format!(
+                "{} answered HTTP {status} ({}): the site is not serving pages right now.",
+                imis.base_url(),
+                reason(*status)
+            ),
+        ),
         Ok(status) => {
             let transport = if imis.base_url().starts_with("https://") {
                 "over a verified HTTPS connection"
@@ -59,8 +89,14 @@ pub(crate) async fn run(connection: &ImisConnection) -> Vec<CheckStep> {
                 format!("{} answered (HTTP {status}) {transport}.", imis.base_url()),
             )
         }
-        Err(error) => CheckStep::failed(address, unreachable_words(&error)),
+        Err(error) => CheckStep::failed(address, unreachable_words(error)),
     });
+    if !matches!(reached, Ok(status) if status < 500) {
+        for step in DEPENDENT_STEPS {
+            steps.push(CheckStep::failed(step, NOT_CHECKED));
+        }
+        return steps;
+    }
 
     let account = "Background account";
     let token = if connection.api_username.is_empty() || connection.api_password.is_empty() {
@@ -164,6 +200,16 @@ pub(crate) async fn run(connection: &ImisConnection) -> Vec<CheckStep> {
     }
     steps
 }
+
+/// The steps after "iMIS address", in order: each needs iMIS to answer.
+const DEPENDENT_STEPS: [&str; 6] = [
+    "Background account",
+    "Profile IQA",
+    "OpenID Connect client application",
+    "OpenID Connect SSO page",
+    "SAML client application",
+    "SAML SSO page",
+];
 
 /// iMIS checks a client's id and secret before it looks at the refresh token, so a made-up
 /// token tells a wrong secret (`invalid_client`) from a right one (`invalid_grant`).

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use imis_emulator::{Behaviour, Directory, Emulator};
+use imis_emulator::{Behaviour, Directory, Emulator, FailMode};
 use vestibule_domain::{TenantId, Timestamp};
 use vestibule_imis::Network;
 use vestibule_secrets::SecretKey;
@@ -215,5 +215,55 @@ async fn test_connection_reports_each_step() {
         down[0].detail.contains("could not connect"),
         "{:?}",
         down[0]
+    );
+}
+
+/// An iMIS that is down (HTTP 503 with its own HTML page) or too slow fails "iMIS address" in
+/// words, and the steps that need it say "Not checked" at once instead of each waiting in turn.
+#[tokio::test]
+async fn test_connection_stops_at_an_imis_that_does_not_answer() {
+    let emulator = Emulator::new(Directory::demo(), Behaviour::default());
+    let base = emulator.serve_on_loopback().await.unwrap();
+    let db = sqlite().await;
+    let acme = tenant(&db, "acme").await;
+    let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let timeout = Duration::from_secs(1);
+    let settings = TenantSettings::new(db.store().clone(), key, timeout, Network::Development);
+    settings.save(acme, demo_input(&base), NOW).await.unwrap();
+
+    emulator.set_behaviour(Behaviour {
+        fail: FailMode::All,
+        ..Behaviour::default()
+    });
+    let down = settings.test_connection(acme).await.unwrap();
+    assert_eq!(down.len(), 7, "{down:#?}");
+    assert!(!down[0].ok, "a 503 is not a working iMIS: {down:#?}");
+    assert!(
+        down[0].detail.contains("HTTP 503 (Service Unavailable)"),
+        "{down:?}"
+    );
+    for step in &down[1..] {
+        assert!(
+            !step.ok && step.detail.starts_with("Not checked"),
+            "{step:?}"
+        );
+    }
+    assert!(
+        down.iter().all(|s| !s.detail.contains('<')),
+        "no upstream HTML: {down:#?}"
+    );
+
+    // Slower than the timeout: the one wait is on "iMIS address"; the others do not call.
+    emulator.set_behaviour(Behaviour {
+        delay_ms: 3_000,
+        ..Behaviour::default()
+    });
+    let slow = settings.test_connection(acme).await.unwrap();
+    assert!(slow[0].detail.contains("did not answer within"), "{slow:?}");
+    assert!(
+        slow[1..]
+            .iter()
+            .all(|s| s.detail.starts_with("Not checked")),
+        "{slow:#?}"
     );
 }

@@ -1148,14 +1148,15 @@ test('the tenant admin imports SAML metadata and a member signs in through the I
   await expect(page.getByLabel('Signing certificate', { exact: true })).toHaveValue(/^-----BEGIN CERTIFICATE-----/);
   expect(await copied(page, 'signing certificate')).toMatch(/^-----BEGIN CERTIFICATE-----/);
 
-  await page.getByLabel('Service provider metadata').fill(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example.test/saml">
+  const spMetadata = `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example.test/saml">
   <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
     <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example.test/slo"/>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact" Location="https://sp.example.test/artifact" index="0"/>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example.test/acs" index="1"/>
   </md:SPSSODescriptor>
-</md:EntityDescriptor>`);
+</md:EntityDescriptor>`;
+  await page.getByLabel('Service provider metadata').fill(spMetadata);
   await page.getByRole('button', { name: 'Preview' }).click();
   const preview = page.locator('.saml-preview');
   await expect(preview.getByText('HTTP-Artifact')).toBeVisible();
@@ -1168,6 +1169,18 @@ test('the tenant admin imports SAML metadata and a member signs in through the I
   await preview.getByRole('button', { name: 'Save imported app' }).click();
   const card = page.locator('section.saml-app', { hasText: 'Conference portal' });
   await expect(card).toBeVisible();
+  // Saved: the preview closes and the new app's card is where the eye and the focus go.
+  await expect(page.locator('.saml-preview')).toHaveCount(0);
+  await expect(card).toBeInViewport();
+  await expect(card).toBeFocused();
+  // Importing the same service provider again: the refusal is beside the button pressed.
+  await page.getByLabel('Service provider metadata').fill(spMetadata);
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await preview.getByRole('button', { name: 'Save imported app' }).click();
+  await expect(preview.getByRole('alert')).toContainText('already');
+  await expect(preview.getByRole('alert')).toBeInViewport();
+  await expect(page.locator('section', { hasText: 'Add an app' }).getByRole('alert')).toHaveCount(0);
+  await card.scrollIntoViewIfNeeded();
   const link = await copied(page, 'IdP-initiated sign-in link for Conference portal');
   await expect(card.locator('.idp-initiated-link')).toHaveText(link);
   expect(link).toMatch(/\/saml\/idp\/[A-Za-z0-9_-]+$/);

@@ -12,20 +12,62 @@ use crate::layout::TenantPage;
 #[component]
 pub fn SamlApps() -> impl IntoView {
     let params = use_params_map();
-    let create = ServerAction::<CreateSamlApp>::new();
-    let import = ServerAction::<PreviewSamlMetadata>::new();
-    let delete = ServerAction::<DeleteSamlApp>::new();
+    let actions = SamlActions {
+        create: ServerAction::new(),
+        import: ServerAction::new(),
+        save_imported: ServerAction::new(),
+        delete: ServerAction::new(),
+    };
     let apps = Resource::new_blocking(
         move || {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();
-            (cloud_id, create.version().get(), delete.version().get())
+            let versions = (
+                actions.create.version().get(),
+                actions.save_imported.version().get(),
+                actions.delete.version().get(),
+            );
+            (cloud_id, versions)
         },
-        |(cloud_id, _, _)| saml_apps(cloud_id),
+        |(cloud_id, _)| saml_apps(cloud_id),
     );
+    // A saved import closes its preview (the page shows the app's card instead), and once the
+    // list has it, the card is scrolled to and focused: the feedback is where the app now is.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = actions.save_imported.value().get() {
+            actions.import.value().set(None);
+        }
+    });
+    Effect::new(move |_| {
+        apps.track();
+        if let Some(Ok(app_id)) = actions.save_imported.value().get_untracked() {
+            request_animation_frame(move || show_app_card(&app_id));
+        }
+    });
     view! {
         <TenantPage title="SAML Client Apps" data=apps body=move |me, tenant, view| {
-            saml_body(me, tenant, view, create, import, delete)
+            saml_body(me, tenant, view, actions)
         }/>
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SamlActions {
+    /// The hand-entry form's save.
+    create: ServerAction<CreateSamlApp>,
+    /// Reading metadata into a preview.
+    import: ServerAction<PreviewSamlMetadata>,
+    /// The preview's save: its own action, so its messages stay beside its button.
+    save_imported: ServerAction<CreateSamlApp>,
+    delete: ServerAction<DeleteSamlApp>,
+}
+
+/// Scrolls the app's card into view and moves the focus to it.
+fn show_app_card(app_id: &str) {
+    use leptos::wasm_bindgen::JsCast;
+    let card = document().get_element_by_id(&format!("saml-app-{app_id}"));
+    if let Some(card) = card.and_then(|card| card.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
+        card.scroll_into_view();
+        let _ = card.focus();
     }
 }
 
@@ -120,14 +162,13 @@ fn read_metadata_file(
     });
 }
 
-fn saml_body(
-    me: Me,
-    tenant: TenantView,
-    view: SamlAppsView,
-    create: ServerAction<CreateSamlApp>,
-    import: ServerAction<PreviewSamlMetadata>,
-    delete: ServerAction<DeleteSamlApp>,
-) -> AnyView {
+fn saml_body(me: Me, tenant: TenantView, view: SamlAppsView, actions: SamlActions) -> AnyView {
+    let SamlActions {
+        create,
+        import,
+        save_imported,
+        delete,
+    } = actions;
     let idp = match view.idp {
         Some(idp) => view! {
             <section class="card">
@@ -163,13 +204,14 @@ fn saml_body(
             .into_iter()
             .map(|app| {
                 let edit_href = format!("/t/{}/saml/{}", tenant.cloud_id, app.app_id);
+                let card_id = format!("saml-app-{}", app.app_id);
                 let (csrf, cloud_id) = (me.csrf.clone(), tenant.cloud_id.clone());
                 let link = app.idp_initiated_link.clone().map(|link| view! {
                     <dt>"IdP-initiated sign-in link"</dt>
                     <dd><Copyable class="idp-initiated-link" value=link label=format!("IdP-initiated sign-in link for {}", app.name)/></dd>
                 });
                 view! {
-                    <section class="card saml-app">
+                    <section class="card saml-app" id=card_id tabindex="-1">
                         <h2>{app.name.clone()}</h2>
                         <dl class="facts">
                             <dt>"Entity ID"</dt><dd><code>{app.entity_id.clone()}</code></dd>
@@ -232,10 +274,11 @@ fn saml_body(
                     <div class="saml-preview">
                         <h3>"Preview: check and save"</h3>
                         <ul class="notes">{notes}</ul>
-                        <ActionForm action=create attr:class="form-grid">
+                        <ActionForm action=save_imported attr:class="form-grid">
                             <input type="hidden" name="csrf" value=csrf/>
                             <input type="hidden" name="cloud_id" value=cloud_id/>
                             {saml_fields("import", preview.form)}
+                            {action_error(move || save_imported.value().get())}
                             <button type="submit" class="button primary">"Save imported app"</button>
                         </ActionForm>
                     </div>

@@ -527,6 +527,24 @@ test('tenant admins see member sign-ins with the technical cause of failures', a
   await expect(events.locator('tr.event-ok').first()).toContainText('jane');
   await expect(events.locator('tr.event-failed').first()).toContainText('refresh token refused');
   await expect(events.locator('tr.event-failed').first()).toContainText('iMIS refused the grant');
+  // Outcomes read by colour and by word.
+  await expect(events.locator('tr.event-ok .outcome-ok').first()).toContainText('✓');
+  await expect(events.locator('tr.event-failed .outcome-failed').first()).toContainText('✗');
+  // With iMIS as the identity source the sign-ins come first; the unused directory is folded.
+  expect((await page.locator('main h2').allInnerTexts())[0]).toBe('Recent sign-ins');
+  await expect(page.getByRole('heading', { name: 'Add a member' })).toBeHidden();
+  await expect(page.getByText('Member directory (not in use: members sign in with iMIS)')).toBeVisible();
+  // A search by member, any case.
+  await page.getByLabel('Member', { exact: true }).fill('JAN');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await expect(page).toHaveURL(/member=JAN/);
+  await expect(events.locator('tbody tr').first()).toBeVisible();
+  for (const member of await events.locator('tbody tr td:nth-child(3)').allInnerTexts()) {
+    expect(member.toLowerCase()).toContain('jan');
+  }
+  await page.getByLabel('Member', { exact: true }).fill('nobody-by-this-name');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await expect(page.getByText('No sign-ins of a member matching “nobody-by-this-name”.')).toBeVisible();
   await snapshot(page, 'members-events');
   await signOut(page);
 });
@@ -541,6 +559,8 @@ test('members of a tenant without iMIS sign in with the member directory', async
   await signIn(page, admin.email, admin.password);
   await expect(page).toHaveURL(/\/t\/acme\/domain$/);
   await visit(page, '/t/acme/members');
+  // acme still signs in with iMIS: its directory is folded until opened.
+  await page.getByText('Member directory (not in use: members sign in with iMIS)').click();
   await page.getByLabel('Username').fill('demo.member');
   await page.getByLabel('E-mail address').fill('demo.member@acme.test');
   await page.getByLabel('First name').fill('Demo');

@@ -549,7 +549,7 @@ async fn every_member_facing_failure_has_a_branded_page() {
     let events = site
         .engines
         .members
-        .sign_in_events(site.acme, 10)
+        .sign_in_events(site.acme, None, 10)
         .await
         .unwrap();
     let outcomes: Vec<&str> = events.iter().map(|e| e.outcome.as_str()).collect();

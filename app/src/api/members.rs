@@ -11,7 +11,10 @@ use crate::error::AppError;
 use crate::views::*;
 
 #[server(prefix = "/api", endpoint = "members")]
-pub async fn tenant_members(cloud_id: String) -> Result<MembersPageView, AppError> {
+pub async fn tenant_members(
+    cloud_id: String,
+    member: Option<String>,
+) -> Result<MembersPageView, AppError> {
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
@@ -19,7 +22,9 @@ pub async fn tenant_members(cloud_id: String) -> Result<MembersPageView, AppErro
             let members = ssr::members()?;
             let directory = members.directory(tenant.id).await?;
             let directory = directory.into_iter().map(directory_member_view).collect();
-            let events = members.sign_in_events(tenant.id, 50).await?;
+            let events = members
+                .sign_in_events(tenant.id, member.as_deref(), 50)
+                .await?;
             let events = events.into_iter().map(sign_in_event_view).collect();
             Ok(MembersPageView {
                 identity_source: members

@@ -1,7 +1,7 @@
 //! Members: the member directory and recent member sign-ins.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::*;
 use crate::api::*;
@@ -11,19 +11,27 @@ use crate::layout::TenantPage;
 #[component]
 pub fn Members() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     let add = ServerAction::<AddMember>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let password = ServerAction::<SetMemberPassword>::new();
     let members = Resource::new_blocking(
         move || {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();
-            (cloud_id, add.version().get(), remove.version().get())
+            let member = query.read().get("member").filter(|m| !m.trim().is_empty());
+            (
+                cloud_id,
+                member,
+                add.version().get(),
+                remove.version().get(),
+            )
         },
-        |(cloud_id, _, _)| tenant_members(cloud_id),
+        |(cloud_id, member, _, _)| tenant_members(cloud_id, member),
     );
     view! {
         <TenantPage title="Members" data=members body=move |me, tenant, view| {
-            members_body(me, tenant, view, add, remove, password)
+            let searched = query.read_untracked().get("member").unwrap_or_default();
+            members_body(me, tenant, view, searched, add, remove, password)
         }/>
     }
 }
@@ -32,6 +40,7 @@ fn members_body(
     me: Me,
     tenant: TenantView,
     view: MembersPageView,
+    searched: String,
     add: ServerAction<AddMember>,
     remove: ServerAction<RemoveMember>,
     password: ServerAction<SetMemberPassword>,
@@ -98,20 +107,34 @@ fn members_body(
         }
         .into_any()
     };
-    let events = if view.events.is_empty() {
+    let events = if view.events.is_empty() && !searched.is_empty() {
+        view! { <p class="empty">"No sign-ins of a member matching “" {searched.clone()} "”."</p> }
+            .into_any()
+    } else if view.events.is_empty() {
         view! { <p class="empty">"No member has signed in yet."</p> }.into_any()
     } else {
         let rows = view
             .events
             .into_iter()
             .map(|event| {
-                let class = if event.ok { "event-ok" } else { "event-failed" };
+                // Colour and a word (and a mark for who cannot tell the colours apart).
+                let (class, outcome) = if event.ok {
+                    (
+                        "event-ok",
+                        view! { <span class="outcome outcome-ok">"✓ " {event.outcome}</span> },
+                    )
+                } else {
+                    (
+                        "event-failed",
+                        view! { <span class="outcome outcome-failed">"✗ " {event.outcome}</span> },
+                    )
+                };
                 view! {
                     <tr class=class>
                         <td><Time at=event.at/></td>
                         <td>{event.source}</td>
                         <td>{event.member}</td>
-                        <td>{event.outcome}</td>
+                        <td>{outcome}</td>
                         <td class="detail">{event.detail}</td>
                     </tr>
                 }
@@ -127,9 +150,12 @@ fn members_body(
         }
         .into_any()
     };
-    view! {
-        {site}
-        <p class="muted">{source}</p>
+    let uses_directory = view.identity_source == "directory";
+    // Once the admin works in the folded directory, it stays open as the page reloads.
+    let directory_touched = add.version().get_untracked() > 0
+        || remove.version().get_untracked() > 0
+        || password.version().get_untracked() > 0;
+    let directory_sections = view! {
         <section class="card">
             <h2>"Member directory"</h2>
             {directory}
@@ -160,11 +186,37 @@ fn members_body(
                 <button type="submit" class="button primary">"Add member"</button>
             </ActionForm>
         </section>
+    };
+    let sign_ins = view! {
         <section class="card">
             <h2>"Recent sign-ins"</h2>
             <p class="muted">"The last 50 member sign-ins on your domain. When one fails, the technical cause says what to fix."</p>
+            <form method="get" class="filters" role="search">
+                <label for="sign-in-member">"Member"</label>
+                <input id="sign-in-member" type="search" name="member" value=searched placeholder="username or iMIS ID" spellcheck="false"/>
+                <button type="submit" class="button">"Search"</button>
+            </form>
             {events}
         </section>
+    };
+    // What fits the tenant's identity source comes first: with iMIS, the sign-ins; the unused
+    // directory waits behind a disclosure until Settings chooses it.
+    let sections = if uses_directory {
+        view! { {directory_sections} {sign_ins} }.into_any()
+    } else {
+        view! {
+            {sign_ins}
+            <details class="card unused-directory" open=directory_touched>
+                <summary>"Member directory (not in use: members sign in with iMIS)"</summary>
+                {directory_sections}
+            </details>
+        }
+        .into_any()
+    };
+    view! {
+        {site}
+        <p class="muted">{source}</p>
+        {sections}
     }
     .into_any()
 }

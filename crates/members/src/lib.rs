@@ -602,12 +602,15 @@ impl Members {
     // --- what admins see -------------------------------------------------------------------------
 
     /// The tenant's recent member sign-ins, newest first.
+    /// The newest sign-ins, or those of members whose name contains `member`.
     pub async fn sign_in_events(
         &self,
         tenant: TenantId,
+        member: Option<&str>,
         limit: i64,
     ) -> Result<Vec<SignInEvent>, MembersError> {
-        Ok(self.store.sign_in_events(tenant, limit).await?)
+        let member = member.map(str::trim).filter(|member| !member.is_empty());
+        Ok(self.store.sign_in_events(tenant, member, limit).await?)
     }
 
     /// Events are for admins' eyes; failing to write one must not fail the member's sign-in.

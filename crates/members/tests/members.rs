@@ -124,7 +124,7 @@ impl World {
     async fn last_event(&self) -> (String, String) {
         let event = self
             .members
-            .sign_in_events(self.acme, 1)
+            .sign_in_events(self.acme, None, 1)
             .await
             .unwrap()
             .remove(0);
@@ -343,7 +343,11 @@ async fn every_failure_a_member_can_hit_is_told_apart_and_recorded() {
             .await,
         Err(MembersError::NotConfigured(_))
     ));
-    let events = world.members.sign_in_events(world.beta, 1).await.unwrap();
+    let events = world
+        .members
+        .sign_in_events(world.beta, None, 1)
+        .await
+        .unwrap();
     assert_eq!(events[0].outcome, "not set up");
     assert!(
         events[0].detail.contains("no iMIS address"),
@@ -728,7 +732,7 @@ async fn members_are_looked_up_for_previews_without_signing_in() {
         let jane = members.find_member(world.acme, " jane ").await.unwrap();
         assert_eq!(jane.subject, "imis:23201");
         assert_eq!(jane.attributes["Email"], "jane@members.acme.test");
-        assert!(members.sign_in_events(world.acme, 5).await.unwrap().is_empty());
+        assert!(members.sign_in_events(world.acme, None, 5).await.unwrap().is_empty());
         let nobody = members.find_member(world.acme, "nobody").await;
         assert!(
             matches!(nobody, Err(MembersError::ProfileUnavailable(_))),

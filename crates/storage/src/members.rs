@@ -404,18 +404,31 @@ impl Store {
     }
 
     /// The tenant's most recent sign-in events, newest first.
+    /// The tenant's newest sign-ins, or only those of members whose name contains `member`
+    /// (any case; `%` and `_` are matched as themselves).
     pub async fn sign_in_events(
         &self,
         tenant: TenantId,
+        member: Option<&str>,
         limit: i64,
     ) -> Result<Vec<SignInEventRecord>> {
+        let pattern = member.map(|member| {
+            let escaped = member
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
         let rows: Vec<(i64, String, String, String, String)> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT at, source, member, outcome, detail FROM member_sign_in_events \
-                 WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+                 WHERE tenant_id = $1 AND ($3 IS NULL OR lower(member) LIKE $3 ESCAPE '\\') \
+                 ORDER BY at DESC, id DESC LIMIT $2",
             )
             .bind(tenant.0)
             .bind(limit)
+            .bind(pattern.clone())
             .fetch_all(pool)
             .await?
         });

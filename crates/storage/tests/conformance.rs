@@ -927,3 +927,42 @@ async fn audit_events_are_per_tenant_newest_first_and_filtered() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sign_in_events_are_searched_by_member_in_any_case_and_literally() {
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let now = Timestamp(1_800_000_000);
+        let acme = store
+            .create_tenant(&"acme".parse::<CloudId>().unwrap(), "Acme", now)
+            .await
+            .unwrap()
+            .id;
+        for (offset, member) in ["Jane.Member", "omar", "jane_2", "janeX2"]
+            .iter()
+            .enumerate()
+        {
+            let event = vestibule_storage::SignInEventRecord {
+                at: Timestamp(now.0 + offset as i64),
+                source: "imis".into(),
+                member: member.to_string(),
+                outcome: "signed in".into(),
+                detail: String::new(),
+            };
+            store.record_sign_in_event(acme, &event).await.unwrap();
+        }
+        let members = |found: Vec<vestibule_storage::SignInEventRecord>| {
+            found.into_iter().map(|e| e.member).collect::<Vec<_>>()
+        };
+        let all = store.sign_in_events(acme, None, 10).await.unwrap();
+        assert_eq!(members(all), ["janeX2", "jane_2", "omar", "Jane.Member"]);
+        let jane = store.sign_in_events(acme, Some("JANE"), 10).await.unwrap();
+        assert_eq!(members(jane), ["janeX2", "jane_2", "Jane.Member"]);
+        // `_` is a character here, not LIKE's wildcard: janeX2 does not match.
+        let underscore = store.sign_in_events(acme, Some("jane_"), 10).await.unwrap();
+        assert_eq!(members(underscore), ["jane_2"]);
+        let percent = store.sign_in_events(acme, Some("%"), 10).await.unwrap();
+        assert!(percent.is_empty());
+    })
+    .await;
+}

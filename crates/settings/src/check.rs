@@ -41,10 +41,13 @@ fn unreachable_words(error: &ImisError) -> String {
             "Vestibule could not connect ({detail}). Check the address and that the site's certificate is valid."
         ),
         // The status and what kind of answer it was; never iMIS's own page.
-        ImisError::Unexpected { status, .. } => format!(
+        ImisError::Unexpected { status, .. } if *status >= 500 => format!(
             "iMIS answered HTTP {status} ({}): the site is not serving requests right now.",
             reason(*status)
         ),
+        ImisError::Unexpected { status, .. } => {
+            format!("iMIS answered HTTP {status}, which Vestibule did not expect here.")
+        }
         other => other.to_string(),
     }
 }

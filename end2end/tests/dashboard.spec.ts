@@ -407,6 +407,7 @@ test('the tenant admin connects iMIS in Settings and tests the connection', asyn
 
   await page.getByLabel('iMIS base URL').fill(imis);
   await page.getByLabel('Profile IQA').fill('$/Vestibule/MemberProfile');
+  await page.getByLabel('Support contact').fill('help@acme.test');
   const oidc = page.locator('section', { hasText: 'OpenID Connect client application' });
   await oidc.getByLabel('Client ID').fill('vestibule-oidc');
   await oidc.getByLabel('Client secret').fill('not-the-secret');
@@ -511,9 +512,13 @@ test('a member signs in on the branded hosted page through iMIS', async ({ page 
   await expect(page.locator('header.brand')).toHaveText('Acme Association');
   await page.goto(`${site}/`);
   await expect(page.getByRole('heading', { name: 'You are signed in' })).toBeVisible();
+  // The support contact is a link the member can follow.
+  await expect(page.getByRole('link', { name: 'help@acme.test' })).toHaveAttribute('href', 'mailto:help@acme.test');
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByRole('heading', { name: 'You are signed out' })).toBeVisible();
+  // Signing out here does not end the session on the association's own (iMIS) site: said.
+  await expect(page.getByText('may still have you signed in')).toBeVisible();
   await page.goto(`${site}/`);
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
 });

@@ -58,13 +58,44 @@ fn frame(branding: &Branding, title: &str, body: Markup) -> Html<String> {
                     }
                     (body)
                     @if !branding.support_contact.is_empty() {
-                        footer.muted { "Need help? Contact " (branding.support_contact) "." }
+                        footer.muted { "Need help? Contact " (support_link(&branding.support_contact)) "." }
                     }
                 }
             }
         }
     };
     Html(page.into_string())
+}
+
+/// The support contact as a link a member can follow: an e-mail address (mailto:), an https://
+/// address, or a telephone number (tel:); anything else stays text. Only these three schemes
+/// are ever written, so an admin's value cannot become a script link.
+fn support_link(contact: &str) -> Markup {
+    let contact = contact.trim();
+    let email = contact.contains('@')
+        && !contact.starts_with('@')
+        && contact
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._%+-@".contains(c));
+    let web = contact.starts_with("https://") && !contact.contains(char::is_whitespace);
+    let digits = contact.chars().filter(char::is_ascii_digit).count();
+    let phone = digits >= 7
+        && contact
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if email {
+        html! { a href={ "mailto:" (contact) } { (contact) } }
+    } else if web {
+        html! { a href=(contact) { (contact) } }
+    } else if phone {
+        let dial: String = contact
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect();
+        html! { a href={ "tel:" (dial) } { (contact) } }
+    } else {
+        html! { (contact) }
+    }
 }
 
 fn sign_in_text(branding: &Branding) -> Markup {
@@ -181,6 +212,11 @@ pub fn signed_out(branding: &Branding) -> Html<String> {
     let body = html! {
         h1 { "You are signed out" }
         p { "You have signed out of single sign-on on this browser." }
+        p.muted {
+            "If you signed in with your " (branding.name) " member account on its own site, that \
+             site may still have you signed in: on a shared computer, sign out there too, or \
+             close the browser."
+        }
         a.button href="/login" { "Sign in again" }
     };
     frame(branding, "Signed out", body)
@@ -366,6 +402,28 @@ mod tests {
             assert!(!page.contains("\"><script"), "{page}");
             assert!(page.contains("&quot;&gt;&lt;script&gt;"), "{page}");
         }
+    }
+
+    #[test]
+    fn the_support_contact_is_a_link_only_in_safe_schemes() {
+        let link = |contact: &str| support_link(contact).into_string();
+        assert_eq!(
+            link("help@acme.test"),
+            r#"<a href="mailto:help@acme.test">help@acme.test</a>"#
+        );
+        assert_eq!(
+            link("https://acme.test/help"),
+            r#"<a href="https://acme.test/help">https://acme.test/help</a>"#
+        );
+        assert_eq!(
+            link("+1 (555) 010-2030"),
+            r#"<a href="tel:+15550102030">+1 (555) 010-2030</a>"#
+        );
+        assert_eq!(link("the front desk"), "the front desk");
+        // Never another scheme, and no mail headers smuggled into a mailto: link.
+        assert!(!link("javascript:alert(1)").contains("href"));
+        assert!(!link("help@acme.test?bcc=x@evil.test").contains("href"));
+        assert!(!link("http://acme.test/help").contains("href"));
     }
 
     #[test]

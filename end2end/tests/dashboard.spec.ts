@@ -1,3 +1,4 @@
+import AxeBuilder from '@axe-core/playwright';
 import { Browser, expect, Page, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
@@ -1443,6 +1444,28 @@ function overflowing(page: Page, width = 390): Promise<string[]> {
       .map((element) => `${element.tagName.toLowerCase()}.${[...element.classList].join('.')} ${Math.round(element.getBoundingClientRect().right)}px: ${(element.textContent ?? '').slice(0, 40)}`);
   }, width);
 }
+
+test('axe-core finds no accessibility violations on the dashboard\'s pages', async ({ page }) => {
+  const violations = async (path: string) => {
+    const results = await new AxeBuilder({ page }).analyze();
+    return results.violations.map(
+      (v) => `${path}: ${v.id} (${v.nodes.length}×, e.g. ${v.nodes[0]?.target.join(' ')}): ${v.help}`,
+    );
+  };
+  await visit(page, '/login');
+  expect(await violations('/login')).toEqual([]);
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  for (const path of ['domain', 'settings', 'members', 'oidc', 'saml', 'audit', 'team']) {
+    await visit(page, `/t/acme/${path}`);
+    expect(await violations(`/t/acme/${path}`)).toEqual([]);
+  }
+  await visit(page, '/t/acme/oidc');
+  await page.locator('a[href^="/t/acme/oidc/"]').first().click();
+  await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+  expect(await violations('an OIDC app')).toEqual([]);
+  await signOut(page);
+});
 
 // --- The operator's view of all of the above
 

@@ -81,12 +81,12 @@ fn audit_body(
             view! { <p class="empty">"Nothing matches."</p> }.into_any()
         } else {
             view! {
-                <div class="scrolls-sideways" role="region" aria-label="Audit log entries" tabindex="0">
+                <WideTable label="Audit log entries">
                     <table class="table audit-log">
                         <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"What"</th><th>"Before"</th><th>"After"</th></tr></thead>
                         <tbody>{rows}</tbody>
                     </table>
-                </div>
+                </WideTable>
             }
             .into_any()
         }}

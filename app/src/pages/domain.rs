@@ -106,20 +106,21 @@ fn domain_body(
             view! { <Copyable class="cname-name" value=name label="record name"/> }.into_any()
         }
     };
+    let cname_target = view.cname_target.clone();
     let cname = view! {
         <section class="card">
             <h2>"1. Create a public DNS entry"</h2>
             <p>"At your DNS provider, create this record. Your IT department or domain registrar can help."</p>
-            <div class="scrolls-sideways" role="region" aria-label="DNS record" tabindex="0">
+            <WideTable label="DNS record">
                 <table class="table dns-record">
                     <thead><tr><th>"Type"</th><th>"Name"</th><th>"Value"</th></tr></thead>
                     <tbody><tr>
                         <td>"CNAME"</td>
                         <td>{record_name}</td>
-                        <td><Copyable class="cname-target" value=view.cname_target.clone() label="record value"/></td>
+                        <td><Copyable class="cname-target" value=cname_target label="record value"/></td>
                     </tr></tbody>
                 </table>
-            </div>
+            </WideTable>
         </section>
     };
     let state = view.state.clone();
@@ -257,14 +258,8 @@ fn provisioned(
             {renewal_note}
             <dl class="facts">
                 <dt>"Address"</dt><dd>{address}</dd>
-                <dt>"Certificate valid until"</dt><dd>{match view.certificate_expires.clone() {
-                    Some(at) => view! { <Time at/> }.into_any(),
-                    None => "—".into_any(),
-                }}</dd>
-                <dt>"Last checked"</dt><dd>{match view.checked_at.clone() {
-                    Some(at) => view! { <Time at/> }.into_any(),
-                    None => "not yet".into_any(),
-                }}</dd>
+                <dt>"Certificate valid until"</dt><dd>{time_or(view.certificate_expires.clone(), "—")}</dd>
+                <dt>"Last checked"</dt><dd>{time_or(view.checked_at.clone(), "not yet")}</dd>
             </dl>
             <p class="muted">"Vestibule checks the DNS entry, the certificate and a real HTTPS connection every few minutes, and renews the certificate well before it expires."</p>
             <details class="help">

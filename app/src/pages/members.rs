@@ -98,12 +98,12 @@ fn members_body(
             }
         }).collect_view();
         view! {
-            <div class="scrolls-sideways" role="region" aria-label="Members" tabindex="0">
+            <WideTable label="Members">
                 <table class="table members">
                     <thead><tr><th>"Username"</th><th>"Name"</th><th>"E-mail"</th><th>"Added"</th><th>"Actions"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
-            </div>
+            </WideTable>
         }
         .into_any()
     };
@@ -141,12 +141,12 @@ fn members_body(
             })
             .collect_view();
         view! {
-            <div class="scrolls-sideways" role="region" aria-label="Sign-ins" tabindex="0">
+            <WideTable label="Sign-ins">
                 <table class="table events">
                     <thead><tr><th>"When"</th><th>"Source"</th><th>"Member"</th><th>"Outcome"</th><th>"Technical cause"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
-            </div>
+            </WideTable>
         }
         .into_any()
     };

@@ -109,6 +109,23 @@ fn local_text(at: &str) -> Option<String> {
     date.to_locale_string("default", &options).as_string()
 }
 
+/// A table that may be wider than a phone: it scrolls sideways inside a region of its own,
+/// named `label` (the stylesheet says it scrolls on narrow screens), and the page does not.
+#[component]
+fn WideTable(label: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class="scrolls-sideways" role="region" aria-label=label tabindex="0">{children()}</div>
+    }
+}
+
+/// A moment as [`Time`], or `otherwise` when there is none ("never", "not yet").
+fn time_or(at: Option<String>, otherwise: &'static str) -> AnyView {
+    match at {
+        Some(at) => view! { <Time at/> }.into_any(),
+        None => otherwise.into_any(),
+    }
+}
+
 /// A value shown as code with its Copy button; `class` marks it for tests and styles.
 #[component]
 fn Copyable(

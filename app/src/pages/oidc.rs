@@ -65,7 +65,6 @@ fn shown_once(values: ShownOnceView, shown: RwSignal<Option<ShownOnceView>>) -> 
     } else {
         "App added"
     };
-    let client_id = values.client_id.clone();
     view! {
         <div class="dialog-backdrop">
             <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="shown-once-title">
@@ -75,7 +74,7 @@ fn shown_once(values: ShownOnceView, shown: RwSignal<Option<ShownOnceView>>) -> 
                 })}
                 <dl class="facts">
                     <dt>"Client ID"</dt>
-                    <dd><code class="client-id">{values.client_id}</code> " " <CopyButton value=client_id label="client ID"/></dd>
+                    <dd><Copyable class="client-id" value=values.client_id label="client ID"/></dd>
                     {values.client_secret.map(|secret| view! {
                         <dt>"Client secret"</dt>
                         <dd>
@@ -134,10 +133,7 @@ fn oidc_body(
                         Some(until) => view! { "retiring, works until " <Time at=until/> }.into_any(),
                         None => "current".into_any(),
                     };
-                    let last_used = match secret.last_used_at {
-                        Some(at) => view! { <Time at/> }.into_any(),
-                        None => "never".into_any(),
-                    };
+                    let last_used = time_or(secret.last_used_at, "never");
                     view! {
                         <li>
                             "Created " <Time at=secret.created_at/> ", " {state} ", last used: " {last_used}

@@ -105,7 +105,7 @@ fn tenant_table(list: TenantListView, search: &str) -> AnyView {
         view! { <a class="button subtle" rel="next" href=link(list.page + 1)>"Next"</a> }
     });
     view! {
-        <div class="scrolls-sideways" role="region" aria-label="Tenants" tabindex="0">
+        <WideTable label="Tenants">
             <table class="table">
                 <thead><tr><th>"Cloud ID"</th><th>"Name"</th><th>"Created"</th></tr></thead>
                 <tbody>
@@ -121,7 +121,7 @@ fn tenant_table(list: TenantListView, search: &str) -> AnyView {
                     }).collect_view()}
                 </tbody>
             </table>
-        </div>
+        </WideTable>
         <nav class="pager" aria-label="Tenant pages">
             {previous}
             <span class="muted">{format!("{first}–{last} of {}", list.total)}</span>
@@ -162,7 +162,7 @@ fn team_body(
                         <p class="empty">"No tenant admins yet. Invite the first one below."</p>
                     }.into_any(),
                     Ok(list) => view! {
-                        <div class="scrolls-sideways" role="region" aria-label="Team" tabindex="0">
+                        <WideTable label="Team">
                             <table class="table">
                                 <thead><tr><th>"E-mail"</th><th>"Role"</th><th>"Status"</th><th>"Added"</th></tr></thead>
                                 <tbody>
@@ -176,7 +176,7 @@ fn team_body(
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        </div>
+                        </WideTable>
                     }.into_any(),
                     Err(error) => view! { <ErrorPage error/> }.into_any(),
                 }

@@ -57,19 +57,18 @@ fn download_name(origin: &str, what: &str) -> String {
     format!("{domain}-{what}")
 }
 
+/// `Content-Disposition` for saving this site's `what` as a file named by [`download_name`].
+fn attachment(origin: &str, what: &str) -> String {
+    format!("attachment; filename=\"{}\"", download_name(origin, what))
+}
+
 /// `?download` asks for the document as a file to save (the dashboard's Download buttons; the
 /// `download` attribute of a link to another origin is ignored by browsers).
 fn as_download(query: Option<&str>, origin: &str, what: &str) -> Option<(HeaderName, String)> {
     let asked = query.is_some_and(|query| {
         form_urlencoded::parse(query.as_bytes()).any(|(key, _)| key == "download")
     });
-    asked.then(|| {
-        let name = download_name(origin, what);
-        (
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{name}\""),
-        )
-    })
+    asked.then(|| (header::CONTENT_DISPOSITION, attachment(origin, what)))
 }
 
 async fn metadata(
@@ -111,13 +110,12 @@ async fn certificate(
     let keys = &state.site.saml.keys;
     let key = keys.signing_key(idp.tenant, &idp.common_name, Timestamp::now());
     let pem = certificate_pem(&key.await?.certificate_der);
-    let name = download_name(&located.origin, "idp-signing-certificate.pem");
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-pem-file".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
+                attachment(&located.origin, "idp-signing-certificate.pem"),
             ),
         ],
         pem,

@@ -1697,3 +1697,62 @@ async fn saml_apps_are_imported_previewed_saved_edited_and_deleted_per_cloud_id(
     let anonymous = dashboard.page("/t/acme/audit.csv", None).await;
     assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
 }
+
+/// `/pkg` serves the built front-end and nothing else: a path that climbs out of `pkg/` finds
+/// no file beside it, whatever its spelling; content-named files go out precompressed and
+/// immutable.
+#[tokio::test]
+async fn the_front_end_folder_serves_only_its_own_files() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(site.path().join("secret.key"), "not for the web").unwrap();
+    std::fs::write(pkg.join("vestibule-0123456789abcdef.wasm"), "wasm").unwrap();
+    std::fs::write(pkg.join("vestibule-0123456789abcdef.wasm.br"), "brotli").unwrap();
+    std::fs::write(pkg.join("output-name"), "vestibule-0123456789abcdef\n").unwrap();
+    let db = sqlite().await;
+    let config = Config {
+        site_root: site.path().to_path_buf(),
+        ..support::config(&[])
+    };
+    let engines = support::engines(&config, db.store().clone());
+    let router = dashboard_router(&config, &engines).unwrap();
+    let get = |path: &str, encoding: &str| {
+        Request::get(path)
+            .header(header::ACCEPT_ENCODING, encoding)
+            .body(Body::empty())
+            .unwrap()
+    };
+
+    for climb in [
+        "/pkg/../secret.key",
+        "/pkg/%2e%2e/secret.key",
+        "/pkg/..%2fsecret.key",
+        "/pkg/%2e%2e%2fsecret.key",
+        "/pkg/....//secret.key",
+    ] {
+        let reply = support::http::send(&router, get(climb, "identity")).await;
+        assert!(
+            !reply.body.contains("not for the web"),
+            "{climb}: {}",
+            reply.body
+        );
+        assert_ne!(reply.status, StatusCode::OK, "{climb}");
+    }
+
+    let wasm =
+        support::http::send(&router, get("/pkg/vestibule-0123456789abcdef.wasm", "br")).await;
+    assert_eq!(wasm.status, StatusCode::OK);
+    assert_eq!(wasm.body, "brotli");
+    assert_eq!(wasm.headers[header::CONTENT_ENCODING], "br");
+    assert_eq!(
+        wasm.headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    let page = support::http::send(&router, get("/login", "identity")).await;
+    assert!(
+        page.body.contains("/pkg/vestibule-0123456789abcdef.wasm"),
+        "the page asks for the build's own name: {}",
+        page.body
+    );
+}

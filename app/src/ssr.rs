@@ -206,8 +206,13 @@ pub async fn record_change<T: serde::Serialize>(
 
 impl From<vestibule_audit::AuditError> for AppError {
     fn from(error: vestibule_audit::AuditError) -> Self {
-        tracing::error!(%error, "audit log request failed");
-        AppError::Internal
+        match error {
+            vestibule_audit::AuditError::InvalidDate(_) => AppError::Invalid(error.to_string()),
+            other => {
+                tracing::error!(error = %other, "audit log request failed");
+                AppError::Internal
+            }
+        }
     }
 }
 

@@ -159,22 +159,37 @@ pub struct MembersPageView {
     pub events: Vec<SignInEventView>,
 }
 
-/// One change in the audit log; `before` and `after` are JSON with secrets redacted.
+/// One change in the audit log, in words, with its JSON (secrets redacted) for a closer look.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEventView {
     pub at: String,
     pub actor: String,
+    /// What happened, in words: `SAML app edited`.
+    pub action_label: String,
+    /// What happened, as stored and filtered: `saml_app.update`.
     pub action: String,
     pub target: String,
+    /// One line per field that changed: `NameID format: email_address → persistent`.
+    pub changes: Vec<String>,
     pub before: Option<String>,
     pub after: Option<String>,
 }
 
+/// A choice in the audit log's action filter: the stored prefix it filters by and its words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditActionChoice {
+    pub value: String,
+    pub label: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditLogView {
+    /// One page, newest first.
     pub events: Vec<AuditEventView>,
-    /// The most a page lists; narrow the filters or download the CSV for a closer look.
-    pub limit: i64,
+    /// The id the next (older) page starts below, when there is one.
+    pub older_than: Option<i64>,
+    /// The action filter's choices.
+    pub actions: Vec<AuditActionChoice>,
 }
 
 /// One client secret as the page lists it (never the secret).

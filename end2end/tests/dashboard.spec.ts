@@ -1344,26 +1344,36 @@ test('pysaml2 service providers sign a member in and out: both bindings, IdP-ini
 
 // --- The audit log of all of the above
 
-test('the tenant admin reads the audit log, filters it and downloads it as CSV', async ({ page }) => {
+test('the tenant admin reads the audit log in words, filters it by action and days, and downloads it as CSV', async ({ page }) => {
   await signIn(page, admin.email, admin.password);
   await expect(page).toHaveURL(/\/t\/acme\/domain$/);
   await page.getByRole('navigation').getByRole('link', { name: 'Audit log' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Audit log' })).toBeVisible();
-  const rows = page.locator('table.audit-log tbody tr');
+  const log = page.locator('table.audit-log');
+  const rows = log.locator('tbody tr');
   // The stories' changes (Settings, apps, the domain, members) and their members' sign-ins
-  // to the apps, newest first.
-  await expect(rows.first()).toContainText('sign_in.succeeded');
-  await expect(page.locator('table.audit-log')).toContainText('saml_app.update');
-  await expect(page.locator('table.audit-log')).toContainText('settings.save');
-  await expect(page.locator('table.audit-log')).toContainText('domain.provision');
-  await expect(page.locator('table.audit-log')).not.toContainText('very-secret');
+  // to the apps, newest first, each in words.
+  await expect(rows.first()).toContainText('Member signed in');
+  await expect(log).toContainText('SAML app edited');
+  await expect(log).toContainText('Settings saved');
+  await expect(log).toContainText('Domain provisioning started');
+  await expect(log).not.toContainText('very-secret');
+  await expect(log).not.toContainText('saml_app.update');
   await hydrated(page);
-  await page.getByLabel('Action starts with').fill('saml_app.update');
+  await page.getByLabel('What').selectOption({ label: 'SAML app edited' });
   await page.getByRole('button', { name: 'Filter' }).click();
   await expect(page).toHaveURL(/action=saml_app\.update/);
   await expect(rows).toHaveCount(1);
-  await expect(rows.first()).toContainText('Learning');
-  await expect(rows.first()).toContainText('"encrypt_assertions":"on"');
+  const edit = rows.first();
+  await expect(edit).toContainText('Learning');
+  // One line per change in words; the JSON is folded away until asked for.
+  await expect(edit.getByRole('listitem').filter({ hasText: 'Encrypt assertions: off → on' })).toBeVisible();
+  await expect(edit.locator('code.json').first()).toBeHidden();
+  const height = (await edit.boundingBox())?.height ?? 0;
+  expect(height, 'an edit is a few lines, not a wall of JSON').toBeLessThan(250);
+  await edit.getByText('Values before and after').click();
+  await expect(edit.locator('code.json').last()).toBeVisible();
+  await expect(edit.locator('code.json').last()).toContainText('"encrypt_assertions":"on"');
   await snapshot(page, 'audit-log');
   const csv = await page.request.get(await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href') ?? '');
   expect(csv.headers()['content-type']).toBe('text/csv; charset=utf-8');
@@ -1372,13 +1382,28 @@ test('the tenant admin reads the audit log, filters it and downloads it as CSV',
   expect(lines).toHaveLength(2);
   expect(lines[1]).toContain(`${admin.email},saml_app.update,Learning (`);
   // Member sign-ins, per application: the SAML stories' members reached Events and Learning.
-  await page.getByLabel('Action starts with').fill('sign_in');
+  await page.getByLabel('What').selectOption({ label: 'Any member sign-in' });
   await page.getByRole('button', { name: 'Filter' }).click();
   await expect(page).toHaveURL(/action=sign_in/);
-  await expect(rows.first()).toContainText('sign_in.');
-  await expect(page.locator('table.audit-log')).toContainText('SAML app Events (');
-  await expect(page.locator('table.audit-log')).toContainText('SAML app Learning (');
-  await expect(page.locator('table.audit-log')).toContainText('"outcome":"signed in"');
+  await expect(log).toContainText('SAML app Events (');
+  await expect(log).toContainText('SAML app Learning (');
+  await expect(log.locator('.outcome-ok').first()).toHaveText('Member signed in');
+  await expect(log).toContainText('Outcome: signed in');
+  // Days: everything happened today (UTC); nothing tomorrow; a day that does not exist is
+  // refused in words.
+  const today = new Date().toISOString().slice(0, 10);
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  await page.getByLabel('From').fill(today);
+  await page.getByLabel('To').fill(today);
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(new RegExp(`from=${today}&to=${today}`));
+  await expect(rows.first()).toContainText('Member signed in');
+  await page.getByLabel('From').fill(tomorrow);
+  await page.getByLabel('To').fill(tomorrow);
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page.getByText('Nothing matches.')).toBeVisible();
+  await visit(page, '/t/acme/audit?from=2026-02-30');
+  await expect(page.getByRole('alert')).toContainText('is not a date');
   await signOut(page);
 });
 

@@ -12,6 +12,9 @@ use vestibule_storage::{AuditEventRecord, StorageError, Store};
 
 pub use vestibule_storage::{AuditEventRecord as AuditEvent, AuditFilter};
 
+mod describe;
+pub use describe::{action_label, describe, FieldChange};
+
 /// What stands in for a secret's value.
 pub const REDACTED: &str = "[redacted]";
 
@@ -21,6 +24,8 @@ pub enum AuditError {
     Storage(#[from] StorageError),
     #[error("the change could not be written down: {0}")]
     Serialize(#[from] serde_json::Error),
+    #[error("“{0}” is not a date: write it as YYYY-MM-DD")]
+    InvalidDate(String),
 }
 
 /// The filter a search form describes: `action` a prefix (`saml_app`), `actor` part of an
@@ -32,6 +37,24 @@ pub fn filter(action: &str, actor: &str) -> AuditFilter {
         actor: given(actor),
         ..AuditFilter::default()
     }
+}
+
+/// `filter` narrowed to the days `from` to `to`, both included, both `YYYY-MM-DD` in UTC
+/// (what a date input sends); a blank one leaves that end open.
+pub fn with_dates(filter: AuditFilter, from: &str, to: &str) -> Result<AuditFilter, AuditError> {
+    let day = |text: &str| -> Result<Option<Timestamp>, AuditError> {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        Timestamp::from_date(text)
+            .map(Some)
+            .ok_or_else(|| AuditError::InvalidDate(text.trim().to_string()))
+    };
+    Ok(AuditFilter {
+        since: day(from)?,
+        until: day(to)?.map(|start| start + vestibule_domain::Seconds::hours(24)),
+        ..filter
+    })
 }
 
 /// What an audit event records, as `thing.verb`. The log stores and filters the text.
@@ -201,8 +224,11 @@ pub struct AuditLog {
     store: Store,
 }
 
-/// How many events a search returns at most.
+/// How many events a search returns at most: the CSV download, or a check in a test.
 pub const SEARCH_LIMIT: i64 = 500;
+
+/// How many events a page of the dashboard's log lists.
+pub const PAGE_SIZE: i64 = 50;
 
 impl AuditLog {
     pub fn new(store: Store) -> Self {
@@ -251,6 +277,28 @@ impl AuditLog {
             .store
             .audit_events(tenant, filter, SEARCH_LIMIT)
             .await?)
+    }
+
+    /// One page of a tenant's events matching `filter`, newest first: [`PAGE_SIZE`] of them,
+    /// older than event `older_than` when given. The second value says whether older ones
+    /// remain.
+    pub async fn page(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        older_than: Option<i64>,
+    ) -> Result<(Vec<AuditEvent>, bool), AuditError> {
+        let filter = AuditFilter {
+            older_than,
+            ..filter.clone()
+        };
+        let mut events = self
+            .store
+            .audit_events(tenant, &filter, PAGE_SIZE + 1)
+            .await?;
+        let more = events.len() as i64 > PAGE_SIZE;
+        events.truncate(PAGE_SIZE as usize);
+        Ok((events, more))
     }
 }
 

@@ -67,6 +67,23 @@ impl Timestamp {
     pub fn date(self) -> (i64, i64, i64) {
         civil_from_days(self.0.div_euclid(86_400))
     }
+
+    /// Midnight UTC at the start of a calendar date written `YYYY-MM-DD` (what an HTML date
+    /// input sends); `None` for anything else, including dates that do not exist.
+    pub fn from_date(text: &str) -> Option<Timestamp> {
+        let mut parts = text.trim().splitn(3, '-');
+        let mut number = |digits: usize| {
+            parts
+                .next()
+                .filter(|part| part.len() == digits && part.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|part| part.parse::<i64>().ok())
+        };
+        let (year, month, day) = (number(4)?, number(2)?, number(2)?);
+        let days = days_from_civil(year, month, day);
+        let start = Timestamp(days * 86_400);
+        // A date that does not exist (`2026-02-30`) comes back as another one.
+        (start.date() == (year, month, day)).then_some(start)
+    }
 }
 
 impl Add<Seconds> for Timestamp {
@@ -104,6 +121,17 @@ impl fmt::Display for Timestamp {
             secs_of_day % 60
         )
     }
+}
+
+/// Howard Hinnant's civil-to-days algorithm, the inverse of [`civil_from_days`].
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
@@ -152,6 +180,29 @@ mod tests {
         assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00Z");
         assert_eq!(Timestamp(951_782_400).to_string(), "2000-02-29T00:00:00Z");
         assert_eq!(Timestamp(1_795_424_461).to_string(), "2026-11-23T09:01:01Z");
+    }
+
+    #[test]
+    fn reads_calendar_dates_and_refuses_others() {
+        assert_eq!(Timestamp::from_date("1970-01-01"), Some(Timestamp(0)));
+        assert_eq!(
+            Timestamp::from_date("2000-02-29"),
+            Some(Timestamp(951_782_400))
+        );
+        assert_eq!(
+            Timestamp::from_date("2026-11-23"),
+            Some(Timestamp(1_795_392_000))
+        );
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "26-01-01",
+            "2026-1-01",
+            "",
+            "2026-01-01x",
+        ] {
+            assert_eq!(Timestamp::from_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct AuditFilter {
     pub since: Option<Timestamp>,
     /// Events before this time.
     pub until: Option<Timestamp>,
+    /// Events written before the one with this id: the next page of a listing.
+    pub older_than: Option<i64>,
 }
 
 type AuditRow = (
@@ -104,13 +106,15 @@ impl Store {
                  AND ($2 IS NULL OR action LIKE $2 ESCAPE '\\') \
                  AND ($3 IS NULL OR LOWER(actor) LIKE $3 ESCAPE '\\') \
                  AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
-                 ORDER BY id DESC LIMIT $6",
+                 AND ($6 IS NULL OR id < $6) \
+                 ORDER BY id DESC LIMIT $7",
             )
             .bind(tenant.0)
             .bind(action)
             .bind(actor)
             .bind(filter.since.map(|t| t.0))
             .bind(filter.until.map(|t| t.0))
+            .bind(filter.older_than)
             .bind(limit)
             .fetch_all(pool)
             .await?

@@ -919,6 +919,13 @@ async fn audit_events_are_per_tenant_newest_first_and_filtered() {
                 .action,
             "saml_apps.import"
         );
+        // Pages follow each other by id: the next page starts below the last one shown.
+        let older = AuditFilter {
+            older_than: Some(all[1].id),
+            ..AuditFilter::default()
+        };
+        let next_page = store.audit_events(acme.id, &older, 100).await.unwrap();
+        assert_eq!(next_page, all[2..].to_vec());
         let percent = store
             .audit_events(acme.id, &filter(Some("%"), None), 100)
             .await

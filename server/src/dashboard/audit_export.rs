@@ -27,6 +27,12 @@ struct AuditQuery {
     action: String,
     #[serde(default)]
     actor: String,
+    /// The first day, `YYYY-MM-DD` (UTC).
+    #[serde(default)]
+    from: String,
+    /// The last day, included.
+    #[serde(default)]
+    to: String,
 }
 
 pub fn router(engines: Engines, session_cookie: &'static str) -> Router {
@@ -59,6 +65,10 @@ async fn export(
         Err(error) => return staff_error(&error),
     };
     let filter = vestibule_audit::filter(&query.action, &query.actor);
+    let filter = match vestibule_audit::with_dates(filter, &query.from, &query.to) {
+        Ok(filter) => filter,
+        Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
+    };
     match state.engines.audit.search(tenant.id, &filter).await {
         Ok(events) => (
             [

@@ -24,8 +24,8 @@ use vestibule_settings::{SettingsError, SettingsView, TenantSettings};
 
 use crate::error::AppError;
 use crate::views::{
-    DomainSetupView, Me, SavedSettingsView, SettingsPageView, SetupView, StaffView, StepView,
-    TenantView,
+    ChecklistStepView, DomainSetupView, Me, SavedSettingsView, SettingsPageView, SetupView,
+    StaffView, StepView, TenantProgressView, TenantView,
 };
 
 /// Everything the dashboard's server functions need, provided as Leptos context per request.
@@ -500,6 +500,111 @@ pub fn tenant_view(tenant: &Tenant) -> TenantView {
     }
 }
 
+/// How far `tenant` has come, as the checklist and the tenant list show it.
+pub async fn progress_view(tenant: &Tenant) -> Result<TenantProgressView, AppError> {
+    let progress = accounts()?.progress(tenant).await?;
+    let page = |name: &str| format!("/t/{}/{name}", tenant.cloud_id);
+    let (domain, domain_state) = match &progress.domain {
+        Some((name, state)) => {
+            let words = DomainState::parse(state).map_or_else(|| state.clone(), |s| s.to_string());
+            let name = vestibule_provisioning::SsoDomain::from_stored(name.clone()).to_unicode();
+            (format!("{name} ({words})"), state.clone())
+        }
+        None => ("No domain".to_string(), "none".to_string()),
+    };
+    let online = domain_state == "online";
+    let directory = progress.identity_source == "directory";
+    let tested = progress.imis_check.is_some_and(|(_, passed)| passed);
+    let identity = if directory {
+        "Member directory".to_string()
+    } else {
+        match (progress.imis_configured, progress.imis_check) {
+            (false, _) => "iMIS, not connected".to_string(),
+            (true, None) => "iMIS, not tested".to_string(),
+            (true, Some((_, true))) => "iMIS, tested".to_string(),
+            (true, Some((_, false))) => "iMIS, test failed".to_string(),
+        }
+    };
+    let apps = progress.oidc_apps + progress.saml_apps;
+    let step = |title: &str, detail: String, href: String, done: bool| ChecklistStepView {
+        title: title.to_string(),
+        detail,
+        href,
+        done,
+    };
+    let domain_step = step(
+        "Put your SSO domain online",
+        if online {
+            format!("{domain}.")
+        } else if progress.domain.is_some() {
+            format!("{domain}: open Domain Setup to see what it waits for.")
+        } else {
+            "Choose a domain, create its CNAME record and provision it.".to_string()
+        },
+        page("domain"),
+        online,
+    );
+    let identity_step = if directory {
+        step(
+            "Add your members",
+            match progress.directory_members {
+                0 => "The member directory is empty: add the members who sign in.".to_string(),
+                1 => "1 member in the directory.".to_string(),
+                n => format!("{n} members in the directory."),
+            },
+            page("members"),
+            progress.directory_members > 0,
+        )
+    } else {
+        step(
+            "Connect iMIS and test the connection",
+            match (progress.imis_configured, progress.imis_check) {
+                (false, _) => "Enter your iMIS address and its client applications in Settings.",
+                (true, None) => "Saved: press Test connection in Settings.",
+                (true, Some((_, true))) => "Tested: every step passed.",
+                (true, Some((_, false))) => {
+                    "The last Test connection failed: open Settings to see which step."
+                }
+            }
+            .to_string(),
+            page("settings"),
+            progress.imis_configured && tested,
+        )
+    };
+    let app_step = step(
+        "Register your first application",
+        match apps {
+            0 => "Add the OpenID Connect or SAML application your members sign in to.".to_string(),
+            1 => "1 application registered.".to_string(),
+            n => format!("{n} applications registered."),
+        },
+        page(if progress.oidc_apps == 0 && progress.saml_apps > 0 {
+            "saml"
+        } else {
+            "oidc"
+        }),
+        apps > 0,
+    );
+    let sign_in_step = step(
+        "Sign a member in",
+        if progress.last_sign_in.is_some() {
+            "A member has signed in: see Members for each sign-in.".to_string()
+        } else {
+            "Sign in as a member through an application (or on your domain's sign-in page) to try it end to end.".to_string()
+        },
+        page("members"),
+        progress.last_sign_in.is_some(),
+    );
+    Ok(TenantProgressView {
+        domain,
+        domain_state,
+        identity,
+        apps,
+        last_sign_in: progress.last_sign_in.map(|at| at.to_string()),
+        steps: vec![domain_step, identity_step, app_step, sign_in_step],
+    })
+}
+
 pub fn staff_view(staff: &StaffMember) -> StaffView {
     StaffView {
         email: staff.email.to_string(),
@@ -520,6 +625,7 @@ pub async fn domain_view(
     let cname_target = provisioning()?.cname_target(tenant.id).await?;
     let Some(overview) = overview else {
         return Ok(DomainSetupView {
+            progress: progress_view(tenant).await?,
             status: "Not Provisioned".into(),
             state: "none".into(),
             domain: None,
@@ -551,6 +657,7 @@ pub async fn domain_view(
         })
         .collect();
     Ok(DomainSetupView {
+        progress: progress_view(tenant).await?,
         status: record.state.to_string(),
         state: record.state.as_str().to_string(),
         domain: Some(overview.domain.to_unicode()),

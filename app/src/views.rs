@@ -21,10 +21,44 @@ pub struct TenantView {
     pub created_at: String,
 }
 
+/// One step of getting an association live, ticked from what is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistStepView {
+    pub title: String,
+    /// Where the tenant stands on it, in words.
+    pub detail: String,
+    /// The page that does it.
+    pub href: String,
+    pub done: bool,
+}
+
+/// How far a tenant has come: the getting-started checklist, and the columns of the
+/// operators' tenant list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantProgressView {
+    /// The domain and its status in words: `sso.acme.org (Online)`, `No domain`.
+    pub domain: String,
+    /// `online`, `provisioning`, `offline`, `failed` or `none`, for its colour.
+    pub domain_state: String,
+    /// The identity source in words: `iMIS, tested`, `iMIS, not tested`, `Member directory`.
+    pub identity: String,
+    pub apps: i64,
+    /// RFC 3339, the newest successful member sign-in.
+    pub last_sign_in: Option<String>,
+    pub steps: Vec<ChecklistStepView>,
+}
+
+/// A tenant in the operators' list, with how far it has come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRowView {
+    pub tenant: TenantView,
+    pub progress: TenantProgressView,
+}
+
 /// One page of the tenant list, and where it sits in the whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantListView {
-    pub tenants: Vec<TenantView>,
+    pub tenants: Vec<TenantRowView>,
     /// How many tenants match, on every page.
     pub total: i64,
     /// Counting from 1.
@@ -51,6 +85,8 @@ pub struct Invitation {
 /// A tenant's domain as the Domain Setup page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainSetupView {
+    /// The getting-started checklist, shown above the domain.
+    pub progress: TenantProgressView,
     /// "Not Provisioned", "Provisioning", "Online", "Offline" or "Failed".
     pub status: String,
     /// "none", "provisioning", "online", "offline" or "failed".

@@ -163,6 +163,20 @@ test('the tenant admin signs in and sees only their Cloud ID', async ({ page }) 
   await expect(page.getByText('Acme Association')).toBeVisible();
   await expect(page.getByText('Not Provisioned')).toBeVisible();
   await expect(page.getByRole('link', { name: 'Tenants' })).toHaveCount(0);
+  // The first page starts with the way to a live association, nothing ticked yet, in view.
+  const checklist = page.locator('.getting-started');
+  await expect(checklist.getByRole('heading', { name: 'Getting started' })).toBeInViewport();
+  await expect(checklist).toContainText('0 of 4 done');
+  for (const [step, href] of [
+    ['Put your SSO domain online', '/t/acme/domain'],
+    ['Connect iMIS and test the connection', '/t/acme/settings'],
+    ['Register your first application', '/t/acme/oidc'],
+    ['Sign a member in', '/t/acme/members'],
+  ]) {
+    const item = checklist.getByRole('listitem').filter({ hasText: step });
+    await expect(item.getByRole('link', { name: step })).toHaveAttribute('href', href);
+    await expect(item).toContainText('To do');
+  }
 
   // Every Cloud SSO page renders, reached from the navigation.
   for (const name of ['Settings', 'OIDC Client Apps', 'SAML Client Apps', 'Team', 'Domain Setup']) {
@@ -444,6 +458,13 @@ test('the tenant admin connects iMIS in Settings and tests the connection', asyn
   await expect(checks).toHaveCount(0);
   await page.getByRole('button', { name: 'Test connection' }).click();
   await expect(checks.locator('li.step-done')).toHaveCount(7);
+  // The checklist on the first page ticks "iMIS" on the passed test (a failed one would not).
+  await page.getByRole('navigation').getByRole('link', { name: 'Domain Setup' }).click();
+  const imisStep = page.locator('.getting-started li', { hasText: 'Connect iMIS and test the connection' });
+  await expect(imisStep).toContainText('✓ Done');
+  await expect(imisStep).toContainText('Tested: every step passed.');
+  await page.getByRole('navigation').getByRole('link', { name: 'Settings' }).click();
+  await hydrated(page);
 
   // An iMIS that is down (HTTP 503 with its own HTML page) is not a green "iMIS address", its
   // page is never shown, and the steps that need it say they were not checked.
@@ -462,6 +483,12 @@ test('the tenant admin connects iMIS in Settings and tests the connection', asyn
   await expect(checks.locator('li', { hasText: 'Not checked: iMIS did not answer' })).toHaveCount(6);
   await expect(checks).not.toContainText('<h1>');
   await behaviour({ fail: 'none', delay_ms: 0 });
+  await visit(page, '/t/acme/domain');
+  await expect(imisStep).toContainText('To do');
+  await expect(imisStep).toContainText('The last Test connection failed');
+  await visit(page, '/t/acme/settings');
+  await page.getByRole('button', { name: 'Test connection' }).click();
+  await expect(checks.locator('li.step-done')).toHaveCount(7);
   await signOut(page);
 });
 
@@ -1404,6 +1431,37 @@ test('the tenant admin reads the audit log in words, filters it by action and da
   await expect(page.getByText('Nothing matches.')).toBeVisible();
   await visit(page, '/t/acme/audit?from=2026-02-30');
   await expect(page.getByRole('alert')).toContainText('is not a date');
+  await signOut(page);
+});
+
+test('the getting-started checklist ticks itself from what was done, and operators see each tenant\'s state', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  // The stories above put the domain online, tested iMIS, registered apps and signed members
+  // in: every step is ticked, and the list folds away.
+  const checklist = page.locator('details.getting-started');
+  await expect(checklist.locator('summary')).toHaveText('Getting started: all 4 steps done');
+  await expect(checklist.getByRole('listitem')).toHaveCount(0);
+  await checklist.locator('summary').click();
+  await expect(checklist.getByRole('listitem')).toHaveCount(4);
+  for (const item of await checklist.getByRole('listitem').all()) {
+    await expect(item).toContainText('✓ Done');
+  }
+  // Acme's members now sign in with the directory (the directory story switched it).
+  await expect(checklist).toContainText('1 member in the directory.');
+  await signOut(page);
+
+  await signIn(page, operator.email, operator.password);
+  await expect(page).toHaveURL(/\/tenants$/);
+  const acme = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'acme', exact: true }) });
+  await expect(acme.locator('.status-on')).toContainText('(Online)');
+  await expect(acme).toContainText('Member directory');
+  await expect(acme.locator('td').nth(4)).not.toHaveText('0');
+  await expect(acme.locator('td').nth(5).locator('time')).toBeVisible();
+  const beta = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'beta', exact: true }) });
+  await expect(beta).toContainText('No domain');
+  await expect(beta.locator('td').nth(4)).toHaveText('0');
+  await expect(beta.locator('td').nth(5)).toHaveText('Never');
   await signOut(page);
 });
 

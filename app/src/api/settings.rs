@@ -122,7 +122,9 @@ pub async fn test_connection(csrf: String, cloud_id: String) -> Result<Vec<Check
             ssr::answer_needs_script("each step's result")?;
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            let steps = ssr::settings()?.test_connection(tenant.id).await?;
+            let steps = ssr::settings()?
+                .test_connection(tenant.id, ssr::now())
+                .await?;
             Ok(steps
                 .into_iter()
                 .map(|s| CheckView {

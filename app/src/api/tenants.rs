@@ -20,8 +20,15 @@ pub async fn list_tenants(
             let listed = ssr::accounts()?
                 .visible_tenants(&caller, &search, page)
                 .await?;
+            let mut tenants = Vec::with_capacity(listed.tenants.len());
+            for tenant in &listed.tenants {
+                tenants.push(TenantRowView {
+                    tenant: ssr::tenant_view(tenant),
+                    progress: ssr::progress_view(tenant).await?,
+                });
+            }
             Ok(TenantListView {
-                tenants: listed.tenants.iter().map(ssr::tenant_view).collect(),
+                tenants,
                 total: listed.total,
                 page: listed.page,
                 pages: listed.pages(),

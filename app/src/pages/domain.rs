@@ -130,12 +130,58 @@ fn domain_body(
         _ => provisioned(&me, &tenant, &view, actions),
     };
     view! {
+        {getting_started(&view.progress)}
         <p class="status-line">"Domain Status: " <span class=move || status.get().0 id="domain-status">{move || status.get().1}</span></p>
         {view.domain.clone().map(|domain| view! { <p class="domain-name">"SSO Domain: " <strong>{domain}</strong></p> })}
         {cname}
         {body}
     }
     .into_any()
+}
+
+/// The way to a live association, each step linking to its page and ticked from what is
+/// stored; folded away once all are done.
+fn getting_started(progress: &TenantProgressView) -> AnyView {
+    let total = progress.steps.len();
+    let done = progress.steps.iter().filter(|step| step.done).count();
+    let steps = progress
+        .steps
+        .iter()
+        .cloned()
+        .map(|step| {
+            let (class, mark) = if step.done {
+                ("checklist-step checklist-done", "✓ Done")
+            } else {
+                ("checklist-step checklist-todo", "To do")
+            };
+            view! {
+                <li class=class>
+                    <span class="checklist-mark">{mark}</span>
+                    <a href=step.href>{step.title}</a>
+                    <span class="muted">{step.detail}</span>
+                </li>
+            }
+        })
+        .collect_view();
+    let list = view! { <ol class="checklist">{steps}</ol> };
+    if done == total {
+        view! {
+            <details class="card getting-started">
+                <summary>"Getting started: all " {total} " steps done"</summary>
+                {list}
+            </details>
+        }
+        .into_any()
+    } else {
+        view! {
+            <section class="card getting-started" aria-labelledby="getting-started">
+                <h2 id="getting-started">"Getting started"</h2>
+                <p class="muted">{format!("{done} of {total} done. Each step ticks itself when it is.")}</p>
+                {list}
+            </section>
+        }
+        .into_any()
+    }
 }
 
 fn steps_list(view: &DomainSetupView) -> AnyView {

@@ -107,14 +107,25 @@ fn tenant_table(list: TenantListView, search: &str) -> AnyView {
     view! {
         <WideTable label="Tenants">
             <table class="table">
-                <thead><tr><th>"Cloud ID"</th><th>"Name"</th><th>"Created"</th></tr></thead>
+                <thead><tr><th>"Cloud ID"</th><th>"Name"</th><th>"Domain"</th><th>"Sign-in source"</th><th>"Apps"</th><th>"Last member sign-in"</th><th>"Created"</th></tr></thead>
                 <tbody>
-                    {list.tenants.into_iter().map(|t| {
+                    {list.tenants.into_iter().map(|row| {
+                        let (t, progress) = (row.tenant, row.progress);
                         let href = format!("/t/{}/domain", t.cloud_id);
+                        let domain_class = format!("status status-{}", match progress.domain_state.as_str() {
+                            "online" => "on",
+                            "provisioning" => "busy",
+                            "failed" | "offline" => "failed",
+                            _ => "off",
+                        });
                         view! {
                             <tr>
                                 <td><a href=href>{t.cloud_id}</a></td>
                                 <td>{t.display_name}</td>
+                                <td><span class=domain_class>{progress.domain}</span></td>
+                                <td>{progress.identity}</td>
+                                <td>{progress.apps}</td>
+                                <td>{time_or(progress.last_sign_in, "Never")}</td>
                                 <td><Time at=t.created_at/></td>
                             </tr>
                         }

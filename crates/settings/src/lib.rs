@@ -161,6 +161,10 @@ impl TenantSettings {
             updated_at: now,
         };
         self.store.put_tenant_settings(tenant, &record).await?;
+        if !same_connection(&previous, &record) {
+            // A test of the old connection says nothing about the new one.
+            self.store.record_imis_check(tenant, None).await?;
+        }
         tracing::info!(tenant = tenant.0, "settings saved");
         Ok(view(&record))
     }
@@ -211,16 +215,46 @@ impl TenantSettings {
         }))
     }
 
-    /// Checks the saved connection step by step; stops at nothing, so every problem shows.
-    pub async fn test_connection(&self, tenant: TenantId) -> Result<Vec<CheckStep>, SettingsError> {
-        match self.connection(tenant).await? {
-            Some(connection) => Ok(check::run(&connection).await),
-            None => Ok(vec![CheckStep::failed(
+    /// Checks the saved connection step by step, so every problem shows, and writes down
+    /// whether all passed (the getting-started checklist ticks on it).
+    pub async fn test_connection(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<CheckStep>, SettingsError> {
+        let Some(connection) = self.connection(tenant).await? else {
+            return Ok(vec![CheckStep::failed(
                 "iMIS address",
                 "No iMIS address is saved yet. Enter the base URL of your iMIS site and save.",
-            )]),
-        }
+            )]);
+        };
+        let steps = check::run(&connection).await;
+        let passed = steps.iter().all(|step| step.ok);
+        self.store
+            .record_imis_check(tenant, Some((now, passed)))
+            .await?;
+        Ok(steps)
     }
+}
+
+/// Whether two saved Settings connect to iMIS the same way (branding aside).
+fn same_connection(a: &SettingsRecord, b: &SettingsRecord) -> bool {
+    let connection = |r: &SettingsRecord| {
+        [
+            r.imis_base_url.clone(),
+            r.oidc_client_id.clone(),
+            r.oidc_client_secret_sealed.clone(),
+            r.oidc_sso_page.clone(),
+            r.saml_client_id.clone(),
+            r.saml_client_secret_sealed.clone(),
+            r.saml_sso_page.clone(),
+            r.api_username.clone(),
+            r.api_password_sealed.clone(),
+            r.profile_iqa.clone(),
+            r.identity_source.clone(),
+        ]
+    };
+    connection(a) == connection(b)
 }
 
 /// An SSO page setting as a full URL: paths are taken relative to the iMIS base URL.

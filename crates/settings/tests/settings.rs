@@ -161,22 +161,45 @@ async fn test_connection_reports_each_step() {
         Network::Development,
     );
 
-    let nothing = settings.test_connection(acme).await.unwrap();
+    let nothing = settings.test_connection(acme, NOW).await.unwrap();
     assert_eq!(nothing.len(), 1);
     assert!(!nothing[0].ok);
 
     settings.save(acme, demo_input(&base), NOW).await.unwrap();
-    let steps = settings.test_connection(acme).await.unwrap();
+    let checked = |db: &vestibule_storage::testing::TestDatabase| {
+        let store = db.store().clone();
+        async move { store.tenant_progress(acme).await.unwrap().imis_check }
+    };
+    assert_eq!(checked(&db).await, None, "saved, not yet tested");
+    let steps = settings.test_connection(acme, NOW).await.unwrap();
     let failed: Vec<_> = steps.iter().filter(|s| !s.ok).collect();
     assert!(failed.is_empty(), "{failed:#?}");
     assert_eq!(steps.len(), 7, "{steps:#?}");
+    assert_eq!(
+        checked(&db).await,
+        Some((NOW, true)),
+        "the pass is written down"
+    );
+    // Branding is not the connection: the test still stands.
+    let mut rebranded = demo_input(&base);
+    rebranded.brand_colour = "#aa3300".into();
+    (
+        rebranded.oidc_client_secret,
+        rebranded.saml_client_secret,
+        rebranded.api_password,
+    ) = (String::new(), String::new(), String::new());
+    settings.save(acme, rebranded, NOW).await.unwrap();
+    assert_eq!(checked(&db).await, Some((NOW, true)));
 
     let mut wrong = demo_input(&base);
     wrong.oidc_client_secret = "not-the-secret".into();
     wrong.api_password = "wrong".into();
     wrong.saml_sso_page = "/no-such-page".into();
     settings.save(acme, wrong, NOW).await.unwrap();
-    let steps = settings.test_connection(acme).await.unwrap();
+    assert_eq!(checked(&db).await, None, "a changed connection is untested");
+    let later = NOW + vestibule_domain::Seconds(60);
+    let steps = settings.test_connection(acme, later).await.unwrap();
+    assert_eq!(checked(&db).await, Some((later, false)), "the failure too");
     let verdict = |name: &str| {
         steps
             .iter()
@@ -209,7 +232,7 @@ async fn test_connection_reports_each_step() {
         .save(acme, demo_input(&format!("http://{closed}")), NOW)
         .await
         .unwrap();
-    let down = settings.test_connection(acme).await.unwrap();
+    let down = settings.test_connection(acme, NOW).await.unwrap();
     assert!(down.iter().all(|s| !s.ok), "{down:#?}");
     assert!(
         down[0].detail.contains("could not connect"),
@@ -235,7 +258,7 @@ async fn test_connection_stops_at_an_imis_that_does_not_answer() {
         fail: FailMode::All,
         ..Behaviour::default()
     });
-    let down = settings.test_connection(acme).await.unwrap();
+    let down = settings.test_connection(acme, NOW).await.unwrap();
     assert_eq!(down.len(), 7, "{down:#?}");
     assert!(!down[0].ok, "a 503 is not a working iMIS: {down:#?}");
     assert!(
@@ -258,7 +281,7 @@ async fn test_connection_stops_at_an_imis_that_does_not_answer() {
         delay_ms: 3_000,
         ..Behaviour::default()
     });
-    let slow = settings.test_connection(acme).await.unwrap();
+    let slow = settings.test_connection(acme, NOW).await.unwrap();
     assert!(slow[0].detail.contains("did not answer within"), "{slow:?}");
     assert!(
         slow[1..]

@@ -399,6 +399,15 @@ impl StaffAccounts {
             .await?)
     }
 
+    /// How far a tenant the caller may see has come in setting up (domain, iMIS, apps, a
+    /// member's sign-in): the getting-started checklist and the operators' list read it.
+    pub async fn progress(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<vestibule_storage::TenantProgressRecord, StaffError> {
+        Ok(self.store.tenant_progress(tenant.id).await?)
+    }
+
     /// One page of the tenants a caller may see: those whose Cloud ID or name contains
     /// `search` for operators, [`TENANTS_PER_PAGE`] at a time (`page` counts from 1); their own
     /// for tenant admins.

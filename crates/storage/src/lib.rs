@@ -16,6 +16,7 @@ mod members;
 mod oidc_clients;
 mod oidc_grants;
 mod oidc_keys;
+mod progress;
 mod saml_apps;
 mod saml_keys;
 mod saml_sessions;
@@ -40,6 +41,7 @@ pub use oidc_clients::{
 };
 pub use oidc_grants::{AccessTokenRecord, CodeRecord, CodeRedemption, Redeemed};
 pub use oidc_keys::SigningKeyRecord;
+pub use progress::TenantProgressRecord;
 pub use saml_apps::SamlAppRecord;
 pub use saml_keys::SamlKeyRecord;
 pub use saml_sessions::{SamlParticipantRecord, SamlPendingRecord};

@@ -152,4 +152,26 @@ impl Store {
         });
         Ok(())
     }
+
+    /// Writes down the outcome of a Test connection (`passed`, at `at`), or forgets it
+    /// (`None`) when the connection it tested was changed. Nothing happens before Settings
+    /// were first saved: there is no connection to test then.
+    pub async fn record_imis_check(
+        &self,
+        tenant: TenantId,
+        outcome: Option<(Timestamp, bool)>,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE tenant_settings SET imis_checked_at = $2, imis_check_passed = $3 \
+                 WHERE tenant_id = $1",
+            )
+            .bind(tenant.0)
+            .bind(outcome.map(|(at, _)| at.0))
+            .bind(outcome.is_some_and(|(_, passed)| passed))
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
 }

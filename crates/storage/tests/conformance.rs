@@ -973,3 +973,99 @@ async fn sign_in_events_are_searched_by_member_in_any_case_and_literally() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn tenant_progress_reads_each_step_from_its_own_table_and_tenant() {
+    use vestibule_domain::Seconds;
+    use vestibule_storage::{AuditEventRecord, SettingsRecord};
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&cloud("acme"), "Acme", NOW)
+            .await
+            .unwrap()
+            .id;
+        let beta = store
+            .create_tenant(&cloud("beta"), "Beta", NOW)
+            .await
+            .unwrap()
+            .id;
+
+        let nothing = store.tenant_progress(acme).await.unwrap();
+        assert_eq!(nothing.domain, None);
+        assert_eq!(nothing.identity_source, "imis");
+        assert!(!nothing.imis_configured);
+        assert_eq!(nothing.imis_check, None);
+        assert_eq!(
+            (
+                nothing.oidc_apps,
+                nothing.saml_apps,
+                nothing.directory_members
+            ),
+            (0, 0, 0)
+        );
+        assert_eq!(nothing.last_sign_in, None);
+
+        // Beta's progress, which must not show on Acme's.
+        store.claim_domain(beta, "sso.beta.org", NOW).await.unwrap();
+        let signed_in = |tenant, at: Timestamp| AuditEventRecord {
+            id: 0,
+            tenant: Some(tenant),
+            at,
+            actor: "jo".into(),
+            action: "sign_in.succeeded".into(),
+            target: "SAML app Events (abc)".into(),
+            before: None,
+            after: Some("{\"outcome\":\"signed in\"}".into()),
+        };
+        store
+            .record_audit_event(&signed_in(beta, NOW + Seconds(5)))
+            .await
+            .unwrap();
+        assert_eq!(store.tenant_progress(acme).await.unwrap(), nothing);
+
+        store.claim_domain(acme, "sso.acme.org", NOW).await.unwrap();
+        let settings = SettingsRecord {
+            imis_base_url: "https://members.acme.org".into(),
+            ..SettingsRecord::empty(NOW)
+        };
+        store.put_tenant_settings(acme, &settings).await.unwrap();
+        store
+            .record_imis_check(acme, Some((NOW, true)))
+            .await
+            .unwrap();
+        let failed = AuditEventRecord {
+            action: "sign_in.failed".into(),
+            ..signed_in(acme, NOW + Seconds(20))
+        };
+        store
+            .record_audit_event(&signed_in(acme, NOW + Seconds(10)))
+            .await
+            .unwrap();
+        store.record_audit_event(&failed).await.unwrap();
+
+        let progress = store.tenant_progress(acme).await.unwrap();
+        assert_eq!(
+            progress.domain,
+            Some(("sso.acme.org".into(), "provisioning".into()))
+        );
+        assert!(progress.imis_configured);
+        assert_eq!(progress.imis_check, Some((NOW, true)));
+        assert_eq!(
+            progress.last_sign_in,
+            Some(NOW + Seconds(10)),
+            "successes only"
+        );
+
+        // Saving Settings again keeps the check (the service clears it when the connection
+        // changed); forgetting it leaves none.
+        store.put_tenant_settings(acme, &settings).await.unwrap();
+        assert_eq!(
+            store.tenant_progress(acme).await.unwrap().imis_check,
+            Some((NOW, true))
+        );
+        store.record_imis_check(acme, None).await.unwrap();
+        assert_eq!(store.tenant_progress(acme).await.unwrap().imis_check, None);
+    })
+    .await;
+}

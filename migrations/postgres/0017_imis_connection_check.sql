@@ -1,0 +1,7 @@
+-- The outcome of the last Test connection on Settings, so the getting-started checklist and the
+-- operators' tenant list can tell a tested iMIS connection from one merely typed in. Saving a
+-- changed connection clears it (NULL: not tested since).
+-- Keep in step with migrations/sqlite/0017_imis_connection_check.sql.
+
+ALTER TABLE tenant_settings ADD COLUMN imis_checked_at BIGINT;
+ALTER TABLE tenant_settings ADD COLUMN imis_check_passed BOOLEAN NOT NULL DEFAULT FALSE;

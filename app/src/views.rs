@@ -80,6 +80,8 @@ pub struct StaffView {
 pub struct Invitation {
     pub email: String,
     pub setup_url: String,
+    /// They had been invited before: this link replaces the earlier ones.
+    pub resent: bool,
 }
 
 /// A tenant's domain as the Domain Setup page shows it.

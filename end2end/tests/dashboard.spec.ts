@@ -141,9 +141,42 @@ test('the operator creates tenants and invites a tenant admin', async ({ page })
   await page.getByRole('button', { name: 'Invite' }).click();
   const link = page.getByLabel('Setup link', { exact: true });
   await expect(link).toHaveValue(/\/setup\?token=/);
-  invitationUrl = await link.inputValue();
-  expect(await copied(page, 'setup link')).toBe(invitationUrl);
+  const firstUrl = await link.inputValue();
+  expect(await copied(page, 'setup link')).toBe(firstUrl);
   await expect(page.getByRole('cell', { name: 'Invitation pending' })).toBeVisible();
+  // Inviting the same address again is not an error: a new link replaces the first.
+  await page.getByLabel('E-mail address').fill(admin.email);
+  await page.getByRole('button', { name: 'Invite' }).click();
+  await expect(page.getByRole('status')).toContainText('had been invited already');
+  await expect(link).not.toHaveValue(firstUrl);
+  // "Send a new link" on the row does the same, and the link is shown where the eye is.
+  await page.getByRole('button', { name: `Send a new link to ${admin.email}` }).click();
+  const resent = page.getByRole('status').filter({ hasText: 'this new link replaces the earlier ones' }).first();
+  await expect(resent).toBeInViewport();
+  invitationUrl = await resent.getByLabel('Setup link', { exact: true }).inputValue();
+  expect(invitationUrl).not.toBe(firstUrl);
+  await expect(page.getByRole('cell', { name: 'Invitation pending' })).toHaveCount(1);
+  await visit(page, firstUrl);
+  await expect(page.getByText('This setup link has expired or has already been used')).toBeVisible();
+  await visit(page, '/t/acme/team');
+  // A pending invitation is revoked only with its address typed again.
+  await page.getByLabel('E-mail address').fill('temp@acme.test');
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const tempLink = await page.getByLabel('Setup link', { exact: true }).inputValue();
+  const tempRow = page.getByRole('row').filter({ hasText: 'temp@acme.test' });
+  await tempRow.getByText('Revoke…').click();
+  await tempRow.getByLabel('Type temp@acme.test to confirm').fill('temp');
+  await tempRow.getByRole('button', { name: 'Revoke invitation: temp@acme.test' }).click();
+  await expect(tempRow.getByRole('alert')).toContainText('Type temp@acme.test to confirm');
+  await expect(tempRow).toHaveCount(1);
+  await tempRow.getByLabel('Type temp@acme.test to confirm').fill('temp@acme.test');
+  await tempRow.getByRole('button', { name: 'Revoke invitation: temp@acme.test' }).click();
+  await expect(tempRow).toHaveCount(0);
+  await visit(page, tempLink);
+  await expect(page.getByText('This setup link has expired or has already been used')).toBeVisible();
+  await visit(page, '/t/acme/audit');
+  await expect(page.locator('table.audit-log')).toContainText('Invitation revoked');
+  await expect(page.locator('table.audit-log')).toContainText('Invitation sent again');
   await signOut(page);
 });
 
@@ -200,6 +233,43 @@ test('the tenant admin signs in and sees only their Cloud ID', async ({ page }) 
   await signOut(page);
   await visit(page, '/t/acme/domain');
   await expect(page).toHaveURL(/\/login$/);
+});
+
+test('a tenant admin removes another admin from the team, whose session ends at once', async ({ page, browser }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await visit(page, '/t/acme/team');
+  const me = page.getByRole('row').filter({ hasText: `${admin.email} (you)` });
+  await expect(me).toBeVisible();
+  await expect(me.getByText('Remove…')).toHaveCount(0);
+  const second = { email: 'second@acme.test', password: 'second admin password 1' };
+  await page.getByLabel('E-mail address').fill(second.email);
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const link = await page.getByLabel('Setup link', { exact: true }).inputValue();
+
+  const context = await browser.newContext();
+  const other = await context.newPage();
+  await visit(other, link);
+  await other.getByLabel('New password (at least 12 characters)').fill(second.password);
+  await other.getByLabel('Repeat the password').fill(second.password);
+  await other.getByRole('button', { name: 'Set password' }).click();
+  await signIn(other, second.email, second.password);
+  await expect(other).toHaveURL(/\/t\/acme\/domain$/);
+
+  await visit(page, '/t/acme/team');
+  const row = page.getByRole('row').filter({ hasText: second.email });
+  await expect(row.getByRole('cell', { name: 'Active' })).toBeVisible();
+  await row.getByText('Remove…').click();
+  await row.getByLabel(`Type ${second.email} to confirm`).fill(second.email);
+  await row.getByRole('button', { name: `Remove from team: ${second.email}` }).click();
+  await expect(row).toHaveCount(0);
+  await visit(other, '/t/acme/domain');
+  await expect(other).toHaveURL(/\/login$/);
+  await context.close();
+  await visit(page, '/t/acme/audit');
+  await expect(page.locator('table.audit-log tbody tr').first()).toContainText('Staff member removed');
+  await expect(page.locator('table.audit-log tbody tr').first()).toContainText(second.email);
+  await signOut(page);
 });
 
 test('without JavaScript the dashboard signs in, renders every page whole and says what needs a script', async ({ browser }) => {

@@ -66,6 +66,7 @@ fn action_choices() -> Vec<AuditActionChoice> {
         ("saml_app.", "Any SAML app change"),
         ("domain.", "Any domain change"),
         ("member.", "Any directory member change"),
+        ("team.", "Any team change"),
         ("sign_in.", "Any member sign-in"),
     ];
     groups

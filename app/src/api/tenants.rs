@@ -106,26 +106,122 @@ pub async fn invite_admin(
             ssr::answer_needs_script("the invitation link once")?;
             let caller = ssr::caller_for_change(&csrf).await?;
             let accounts = ssr::accounts()?;
-            let (staff, token) = accounts
+            let invited = accounts
                 .invite_tenant_admin(&caller, &cloud_id, &email, ssr::now())
                 .await?;
-            let tenant = accounts.tenant_for(&caller, &cloud_id).await?;
-            let after =
-                serde_json::json!({ "email": staff.email.as_str(), "role": "tenant admin" });
-            ssr::record_change(
-                &caller,
-                Some(tenant.id),
-                vestibule_audit::AuditAction::TeamInvite,
-                staff.email.to_string(),
-                None,
-                Some(&after),
-            )
-            .await;
-            Ok(Invitation {
-                email: staff.email.to_string(),
-                setup_url: ssr::setup_url(&token)?,
-            })
+            let action = if invited.resent {
+                vestibule_audit::AuditAction::TeamResend
+            } else {
+                vestibule_audit::AuditAction::TeamInvite
+            };
+            record_team_change(&caller, &cloud_id, action, &invited.staff).await?;
+            invitation(invited)
         }
         .await,
     )
+}
+
+/// A new one-time link for someone whose invitation is pending; the earlier links stop working.
+#[server(prefix = "/api", endpoint = "resend_invitation")]
+pub async fn resend_invitation(
+    csrf: String,
+    cloud_id: String,
+    email: String,
+) -> Result<Invitation, AppError> {
+    ssr::respond(
+        async {
+            ssr::answer_needs_script("the invitation link once")?;
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let invited = ssr::accounts()?
+                .resend_invitation(&caller, &cloud_id, &email, ssr::now())
+                .await?;
+            record_team_change(
+                &caller,
+                &cloud_id,
+                vestibule_audit::AuditAction::TeamResend,
+                &invited.staff,
+            )
+            .await?;
+            invitation(invited)
+        }
+        .await,
+    )
+}
+
+/// Revokes a pending invitation or removes an admin from the team (their sessions end), once
+/// the e-mail address was typed again.
+#[server(prefix = "/api", endpoint = "remove_team_member")]
+pub async fn remove_team_member(
+    csrf: String,
+    cloud_id: String,
+    email: String,
+    #[server(default)] confirm: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            super::form::confirmed(&confirm, &email, "remove them from the team")?;
+            let removed = ssr::accounts()?
+                .remove_from_team(&caller, &cloud_id, &email)
+                .await?;
+            let action = if removed.has_password {
+                vestibule_audit::AuditAction::TeamRemove
+            } else {
+                vestibule_audit::AuditAction::TeamRevoke
+            };
+            record_team_change(&caller, &cloud_id, action, &removed).await?;
+            ssr::after_form_post(&format!("/t/{cloud_id}/team"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn invitation(invited: vestibule_staff::Invited) -> Result<Invitation, AppError> {
+    Ok(Invitation {
+        email: invited.staff.email.to_string(),
+        setup_url: ssr::setup_url(&invited.token)?,
+        resent: invited.resent,
+    })
+}
+
+/// A team change in the audit log: who, as what, and their status before and after.
+#[cfg(feature = "ssr")]
+async fn record_team_change(
+    caller: &vestibule_staff::CurrentStaff,
+    cloud_id: &str,
+    action: vestibule_audit::AuditAction,
+    staff: &vestibule_domain::StaffMember,
+) -> Result<(), AppError> {
+    use vestibule_audit::AuditAction;
+    let tenant = ssr::accounts()?.tenant_for(caller, cloud_id).await?;
+    let snapshot = |status: &str| {
+        serde_json::json!({
+            "email": staff.email.as_str(),
+            "role": staff.role.label(),
+            "status": status,
+        })
+    };
+    let current = snapshot(if staff.has_password {
+        "active"
+    } else {
+        "invitation pending"
+    });
+    let (before, after) = match action {
+        AuditAction::TeamInvite => (None, Some(current)),
+        // A resend changes no field; the log skips unchanged pairs, so it says what happened.
+        AuditAction::TeamResend => (Some(current), Some(snapshot("invitation sent again"))),
+        _ => (Some(current), None),
+    };
+    ssr::record_change(
+        caller,
+        Some(tenant.id),
+        action,
+        staff.email.to_string(),
+        before.as_ref(),
+        after.as_ref(),
+    )
+    .await;
+    Ok(())
 }

@@ -142,56 +142,87 @@ fn tenant_table(list: TenantListView, search: &str) -> AnyView {
     .into_any()
 }
 
-/// `/t/:cloud_id/team`: the tenant's admins, and invitations.
+/// `/t/:cloud_id/team`: the tenant's admins and pending invitations: invite, send a link
+/// again, revoke an invitation, remove an admin (each audited).
 #[component]
 pub fn Team() -> impl IntoView {
     let params = use_params_map();
-    let invite = ServerAction::<InviteAdmin>::new();
+    let actions = TeamActions {
+        invite: ServerAction::<InviteAdmin>::new(),
+        resend: ServerAction::<ResendInvitation>::new(),
+        remove: ServerAction::<RemoveTeamMember>::new(),
+    };
     let team = Resource::new_blocking(
         move || {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();
-            (cloud_id, invite.version().get())
+            let versions = (
+                actions.invite.version().get(),
+                actions.resend.version().get(),
+                actions.remove.version().get(),
+            );
+            (cloud_id, versions)
         },
         |(cloud_id, _)| tenant_team(cloud_id),
     );
-    view! { <TenantFrame page=move |me, tenant| team_body(me, tenant, invite, team)/> }
+    view! { <TenantFrame page=move |me, tenant| team_body(me, tenant, actions, team)/> }
+}
+
+#[derive(Clone, Copy)]
+struct TeamActions {
+    invite: ServerAction<InviteAdmin>,
+    resend: ServerAction<ResendInvitation>,
+    remove: ServerAction<RemoveTeamMember>,
+}
+
+/// A one-time link to hand over, with its Copy button, and what it replaced.
+fn invitation_note(invitation: Invitation) -> impl IntoView {
+    let words = if invitation.resent {
+        " had been invited already: this new link replaces the earlier ones, which no longer work. It lets them choose a password, works once, and expires in 72 hours."
+    } else {
+        ". It lets them choose a password, works once, and expires in 72 hours."
+    };
+    view! {
+        <div class="form-success" role="status">
+            <p>"Send this one-time link to " <strong>{invitation.email}</strong> {words}</p>
+            <input class="copy-field setup-url" readonly value=invitation.setup_url.clone() aria-label="Setup link"/>
+            <CopyButton value=invitation.setup_url label="setup link"/>
+        </div>
+    }
 }
 
 fn team_body(
     me: Me,
     tenant: TenantView,
-    invite: ServerAction<InviteAdmin>,
+    actions: TeamActions,
     team: Resource<Result<Vec<StaffView>, AppError>>,
 ) -> AnyView {
+    let TeamActions {
+        invite,
+        resend,
+        remove,
+    } = actions;
+    let (me_rows, tenant_rows) = (me.clone(), tenant.clone());
+    // Which row's Remove was pressed last: its error shows beside that button only. It lives
+    // out here because the table is drawn anew when the list reloads after each answer.
+    let pressed = RwSignal::new(String::new());
     view! {
         {tenant_page_title("Team")}
         <p class="muted">"Tenant admins manage this Cloud ID and nothing else."</p>
+        {action_error(move || resend.value().get())}
+        {move || resend.value().get().and_then(Result::ok).map(invitation_note)}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match team.await {
-                    Ok(list) if list.is_empty() => view! {
-                        <p class="empty">"No tenant admins yet. Invite the first one below."</p>
-                    }.into_any(),
-                    Ok(list) => view! {
-                        <WideTable label="Team">
-                            <table class="table">
-                                <thead><tr><th>"E-mail"</th><th>"Role"</th><th>"Status"</th><th>"Added"</th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|s| view! {
-                                        <tr>
-                                            <td>{s.email}</td>
-                                            <td>{s.role}</td>
-                                            <td>{if s.active { "Active" } else { "Invitation pending" }}</td>
-                                            <td><Time at=s.created_at/></td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        </WideTable>
-                    }.into_any(),
-                    Err(error) => view! { <ErrorPage error/> }.into_any(),
-                }
-            })}
+            {move || {
+                let (me, tenant) = (me_rows.clone(), tenant_rows.clone());
+                Suspend::new(async move {
+                    match team.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="empty">"No tenant admins yet. Invite the first one below."</p>
+                        }.into_any(),
+                        Ok(list) => team_table(&me, &tenant, list, resend, (remove, pressed)),
+                        Err(error) => view! { <ErrorPage error/> }.into_any(),
+                    }
+                })
+            }}
         </Transition>
         <section class="card">
             <h2>"Invite a tenant admin"</h2>
@@ -201,17 +232,92 @@ fn team_body(
                 <label for="invite-email">"E-mail address"</label>
                 <input id="invite-email" type="email" name="email" required/>
                 {action_error(move || invite.value().get())}
-                {move || invite.value().get().and_then(Result::ok).map(|invitation| view! {
-                    <div class="form-success" role="status">
-                        <p>"Send this one-time link to " <strong>{invitation.email}</strong>
-                           ". It lets them choose a password, works once, and expires in 72 hours."</p>
-                        <input class="copy-field setup-url" readonly value=invitation.setup_url.clone() aria-label="Setup link"/>
-                        <CopyButton value=invitation.setup_url label="setup link"/>
-                    </div>
-                })}
+                {move || invite.value().get().and_then(Result::ok).map(invitation_note)}
                 <button type="submit" class="button primary">"Invite"</button>
             </ActionForm>
         </section>
+    }
+    .into_any()
+}
+
+fn team_table(
+    me: &Me,
+    tenant: &TenantView,
+    list: Vec<StaffView>,
+    resend: ServerAction<ResendInvitation>,
+    (remove, pressed): (ServerAction<RemoveTeamMember>, RwSignal<String>),
+) -> AnyView {
+    let rows = list
+        .into_iter()
+        .map(|staff| {
+            let (csrf, cloud_id, email) = (me.csrf.clone(), tenant.cloud_id.clone(), staff.email.clone());
+            let yourself = staff.email == me.email;
+            let resend_form = (!staff.active).then(|| {
+                let (csrf, cloud_id, email) = (csrf.clone(), cloud_id.clone(), email.clone());
+                view! {
+                    <ActionForm action=resend attr:class="inline-form">
+                        <input type="hidden" name="csrf" value=csrf/>
+                        <input type="hidden" name="cloud_id" value=cloud_id/>
+                        <input type="hidden" name="email" value=email.clone()/>
+                        <button type="submit" class="button subtle" aria-label=format!("Send a new link to {email}")>"Send a new link"</button>
+                    </ActionForm>
+                }
+            });
+            let (summary, warning, button) = if staff.active {
+                (
+                    "Remove…",
+                    format!("Removing {email} ends their sessions at once; they can no longer sign in. Invite them again to undo."),
+                    "Remove from team",
+                )
+            } else {
+                (
+                    "Revoke…",
+                    format!("Revoking the invitation of {email} makes its link stop working."),
+                    "Revoke invitation",
+                )
+            };
+            let remove_form = (!yourself).then(|| {
+                let id = format!("remove-{}", email.replace(['@', '.'], "-"));
+                let (submitted, row_email) = (email.clone(), email.clone());
+                let error = move || {
+                    remove
+                        .value()
+                        .get()
+                        .filter(|_| pressed.with(|pressed| *pressed == row_email))
+                };
+                danger_zone(
+                    summary,
+                    warning,
+                    view! {
+                        <ActionForm action=remove attr:class="form-grid" on:submit=move |_| pressed.set(submitted.clone())>
+                            <input type="hidden" name="csrf" value=csrf/>
+                            <input type="hidden" name="cloud_id" value=cloud_id/>
+                            <input type="hidden" name="email" value=email.clone()/>
+                            {typed_confirmation(id, email.clone())}
+                            {action_error(error)}
+                            <button type="submit" class="button danger" aria-label=format!("{button}: {email}")>{button}</button>
+                        </ActionForm>
+                    },
+                )
+            });
+            view! {
+                <tr>
+                    <td>{staff.email}{yourself.then_some(" (you)")}</td>
+                    <td>{staff.role}</td>
+                    <td>{if staff.active { "Active" } else { "Invitation pending" }}</td>
+                    <td><Time at=staff.created_at/></td>
+                    <td>{resend_form}{remove_form}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <WideTable label="Team">
+            <table class="table team">
+                <thead><tr><th>"E-mail"</th><th>"Role"</th><th>"Status"</th><th>"Added"</th><th>"Actions"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </WideTable>
     }
     .into_any()
 }

@@ -66,6 +66,12 @@ pub enum AuditAction {
     TeamInvite,
     /// a staff member added from the command line.
     TeamAdd,
+    /// a pending invitation sent again (a new link; the earlier ones stop working).
+    TeamResend,
+    /// a pending invitation revoked.
+    TeamRevoke,
+    /// a staff member removed from a tenant's team.
+    TeamRemove,
     /// Settings saved.
     SettingsSave,
     /// a logo uploaded.
@@ -106,10 +112,13 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the dashboard lists them.
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::TenantCreate,
         AuditAction::TeamInvite,
         AuditAction::TeamAdd,
+        AuditAction::TeamResend,
+        AuditAction::TeamRevoke,
+        AuditAction::TeamRemove,
         AuditAction::SettingsSave,
         AuditAction::BrandingUploadLogo,
         AuditAction::BrandingRemoveLogo,
@@ -135,6 +144,9 @@ impl AuditAction {
             AuditAction::TenantCreate => "tenant.create",
             AuditAction::TeamInvite => "team.invite",
             AuditAction::TeamAdd => "team.add",
+            AuditAction::TeamResend => "team.resend",
+            AuditAction::TeamRevoke => "team.revoke",
+            AuditAction::TeamRemove => "team.remove",
             AuditAction::SettingsSave => "settings.save",
             AuditAction::BrandingUploadLogo => "branding.upload_logo",
             AuditAction::BrandingRemoveLogo => "branding.remove_logo",

@@ -11,6 +11,6 @@ mod token;
 pub use error::StaffError;
 pub use password::{PasswordHasher, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 pub use service::{
-    CurrentStaff, Policy, SetupLink, SignedIn, StaffAccounts, TenantPage, TENANTS_PER_PAGE,
+    CurrentStaff, Invited, Policy, SetupLink, SignedIn, StaffAccounts, TenantPage, TENANTS_PER_PAGE,
 };
 pub use token::{generate_password, random_token, token_hash};

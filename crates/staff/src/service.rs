@@ -1,6 +1,7 @@
 use subtle::ConstantTimeEq;
 use vestibule_domain::{
-    CloudId, Email, Role, Seconds, SessionCheck, SessionLifetime, StaffMember, Tenant, Timestamp,
+    CloudId, Email, InvalidInput, Role, Seconds, SessionCheck, SessionLifetime, StaffId,
+    StaffMember, Tenant, Timestamp,
 };
 use vestibule_storage::{
     NewStaff, PasswordLimits, PasswordOutcome, SessionRecord, SetupTokenRecord, Store,
@@ -496,15 +497,133 @@ impl StaffAccounts {
         Ok((tenant, team))
     }
 
-    /// Invites a tenant admin to a tenant the caller may access.
+    /// Invites a tenant admin to a tenant the caller may access. Inviting someone whose
+    /// invitation is still pending sends them a new link instead (the old one stops working);
+    /// someone already on the team is told so.
     pub async fn invite_tenant_admin(
         &self,
         caller: &CurrentStaff,
         cloud_id: &str,
         email: &str,
         now: Timestamp,
-    ) -> Result<(StaffMember, String), StaffError> {
+    ) -> Result<Invited, StaffError> {
         let tenant = self.tenant_for(caller, cloud_id).await?;
-        self.invite(email, Role::TenantAdmin(tenant.id), now).await
+        let address = Email::parse(email)?;
+        let team = self.store.list_tenant_staff(tenant.id).await?;
+        match team.into_iter().find(|staff| staff.email == address) {
+            Some(staff) if staff.has_password => Err(InvalidInput::new(
+                "email",
+                format!("{address} is already on this team."),
+            )
+            .into()),
+            Some(staff) => {
+                let token = self.new_setup_link(staff.id, now).await?;
+                Ok(Invited {
+                    staff,
+                    token,
+                    resent: true,
+                })
+            }
+            None => {
+                let (staff, token) = self
+                    .invite(email, Role::TenantAdmin(tenant.id), now)
+                    .await?;
+                Ok(Invited {
+                    staff,
+                    token,
+                    resent: false,
+                })
+            }
+        }
     }
+
+    /// A new setup link for a team member who has not chosen a password yet; the links sent
+    /// before stop working.
+    pub async fn resend_invitation(
+        &self,
+        caller: &CurrentStaff,
+        cloud_id: &str,
+        email: &str,
+        now: Timestamp,
+    ) -> Result<Invited, StaffError> {
+        let staff = self.team_member(caller, cloud_id, email).await?;
+        if staff.has_password {
+            return Err(InvalidInput::new(
+                "email",
+                format!(
+                    "{} has already chosen a password: there is no invitation to resend.",
+                    staff.email
+                ),
+            )
+            .into());
+        }
+        let token = self.new_setup_link(staff.id, now).await?;
+        Ok(Invited {
+            staff,
+            token,
+            resent: true,
+        })
+    }
+
+    /// Removes someone from a tenant's team: a pending invitation is revoked (its link stops
+    /// working), an admin loses access at once (their sessions end). Nobody removes
+    /// themselves, so a team cannot lock itself out by a slip.
+    pub async fn remove_from_team(
+        &self,
+        caller: &CurrentStaff,
+        cloud_id: &str,
+        email: &str,
+    ) -> Result<StaffMember, StaffError> {
+        let staff = self.team_member(caller, cloud_id, email).await?;
+        if staff.id == caller.staff.id {
+            return Err(InvalidInput::new(
+                "email",
+                "You cannot remove yourself. Ask another admin of this Cloud ID or an operator.",
+            )
+            .into());
+        }
+        if !self.store.delete_staff(staff.id).await? {
+            return Err(StaffError::NotFound);
+        }
+        Ok(staff)
+    }
+
+    /// A member of the team of a tenant the caller may access, by e-mail address.
+    async fn team_member(
+        &self,
+        caller: &CurrentStaff,
+        cloud_id: &str,
+        email: &str,
+    ) -> Result<StaffMember, StaffError> {
+        let tenant = self.tenant_for(caller, cloud_id).await?;
+        let address = Email::parse(email)?;
+        self.store
+            .list_tenant_staff(tenant.id)
+            .await?
+            .into_iter()
+            .find(|staff| staff.email == address)
+            .ok_or(StaffError::NotFound)
+    }
+
+    async fn new_setup_link(&self, staff: StaffId, now: Timestamp) -> Result<String, StaffError> {
+        let token = random_token();
+        self.store
+            .replace_setup_tokens(&SetupTokenRecord {
+                token_hash: token_hash(&token),
+                staff_id: Some(staff),
+                created_at: now,
+                expires_at: now + self.policy.setup_link_lifetime,
+            })
+            .await?;
+        Ok(token)
+    }
+}
+
+/// Someone invited to a team, and the one-time setup link to hand them.
+#[derive(Debug)]
+pub struct Invited {
+    pub staff: StaffMember,
+    pub token: String,
+    /// Whether they had been invited before (this link replaces the earlier ones).
+    pub resent: bool,
 }

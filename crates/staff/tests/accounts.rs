@@ -266,7 +266,11 @@ async fn first_operator_link_then_invitation() {
             .create_tenant(&caller, "acme", "Acme Association", NOW)
             .await
             .unwrap();
-        let (admin, invite) = accounts
+        let vestibule_staff::Invited {
+            staff: admin,
+            token: invite,
+            ..
+        } = accounts
             .invite_tenant_admin(&caller, "acme", "admin@acme.org", NOW)
             .await
             .unwrap();
@@ -308,10 +312,11 @@ async fn tenant_admins_reach_only_their_own_cloud_id() {
             .create_tenant(&operator, "beta", "Beta", NOW)
             .await
             .unwrap();
-        let (_, invite) = accounts
+        let invite = accounts
             .invite_tenant_admin(&operator, "acme", "admin@acme.org", NOW)
             .await
-            .unwrap();
+            .unwrap()
+            .token;
         accounts
             .complete_setup(&invite, None, PASSWORD, NOW)
             .await
@@ -398,6 +403,128 @@ async fn tenant_admins_reach_only_their_own_cloud_id() {
             accounts.tenant_team(&operator, "nosuch").await,
             Err(StaffError::NotFound)
         ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn teams_resend_revoke_and_remove_within_their_own_cloud_id() {
+    for_each_backend(|db| async move {
+        let accounts = accounts(&db);
+        let operator = operator(&accounts).await;
+        for (cloud_id, name) in [("acme", "Acme"), ("beta", "Beta")] {
+            accounts
+                .create_tenant(&operator, cloud_id, name, NOW)
+                .await
+                .unwrap();
+        }
+        let first = accounts
+            .invite_tenant_admin(&operator, "acme", "admin@acme.org", NOW)
+            .await
+            .unwrap();
+        assert!(!first.resent);
+        // Inviting a pending address again is a resend: a new link, the old one retired.
+        let again = accounts
+            .invite_tenant_admin(&operator, "acme", "Admin@Acme.org", NOW)
+            .await
+            .unwrap();
+        assert!(again.resent);
+        assert_eq!(again.staff.id, first.staff.id);
+        assert!(matches!(
+            accounts.setup_link(&first.token, NOW).await,
+            Err(StaffError::SetupLinkInvalid)
+        ));
+        let resent = accounts
+            .resend_invitation(&operator, "acme", "admin@acme.org", NOW)
+            .await
+            .unwrap();
+        assert!(matches!(
+            accounts.setup_link(&again.token, NOW).await,
+            Err(StaffError::SetupLinkInvalid)
+        ));
+        accounts
+            .complete_setup(&resent.token, None, PASSWORD, NOW)
+            .await
+            .unwrap();
+        let signed_in = accounts
+            .sign_in("admin@acme.org", PASSWORD, "::1", None, NOW)
+            .await
+            .unwrap();
+        let admin = accounts
+            .authenticate(&signed_in.session_token, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+
+        // Someone already on the team is told so; nothing to resend once a password is set.
+        let error = accounts
+            .invite_tenant_admin(&admin, "acme", "admin@acme.org", NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("already on this team"),
+            "{error}"
+        );
+        assert!(matches!(
+            accounts
+                .resend_invitation(&admin, "acme", "admin@acme.org", NOW)
+                .await,
+            Err(StaffError::InvalidInput(_))
+        ));
+        // Nobody removes themselves; nobody reaches another tenant's team.
+        assert!(matches!(
+            accounts
+                .remove_from_team(&admin, "acme", "admin@acme.org")
+                .await,
+            Err(StaffError::InvalidInput(_))
+        ));
+        let mole = accounts
+            .invite_tenant_admin(&operator, "beta", "admin@beta.org", NOW)
+            .await
+            .unwrap();
+        assert!(matches!(
+            accounts
+                .remove_from_team(&admin, "beta", "admin@beta.org")
+                .await,
+            Err(StaffError::Forbidden)
+        ));
+        assert!(matches!(
+            accounts
+                .remove_from_team(&admin, "acme", "admin@beta.org")
+                .await,
+            Err(StaffError::NotFound)
+        ));
+        assert!(accounts.setup_link(&mole.token, NOW).await.is_ok());
+
+        // Revoking a pending invitation retires its link.
+        let second = accounts
+            .invite_tenant_admin(&admin, "acme", "second@acme.org", NOW)
+            .await
+            .unwrap();
+        accounts
+            .remove_from_team(&admin, "acme", "second@acme.org")
+            .await
+            .unwrap();
+        assert!(matches!(
+            accounts.setup_link(&second.token, NOW).await,
+            Err(StaffError::SetupLinkInvalid)
+        ));
+        // Removing an admin ends their sessions at once.
+        accounts
+            .remove_from_team(&operator, "acme", "admin@acme.org")
+            .await
+            .unwrap();
+        assert!(accounts
+            .authenticate(&signed_in.session_token, NOW)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(accounts
+            .tenant_team(&operator, "acme")
+            .await
+            .unwrap()
+            .1
+            .is_empty());
     })
     .await;
 }

@@ -295,6 +295,30 @@ impl Store {
         Ok(row.map(setup_token_from_row))
     }
 
+    /// Replaces a staff member's setup links with `token`: a resent invitation retires the
+    /// links sent before it.
+    pub async fn replace_setup_tokens(&self, token: &SetupTokenRecord) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM setup_tokens WHERE staff_id = $1")
+                .bind(token.staff_id.map(|id| id.0))
+                .execute(pool)
+                .await?;
+        });
+        self.insert_setup_token(token).await
+    }
+
+    /// Removes a staff member; their sessions and setup links go with them (cascade).
+    pub async fn delete_staff(&self, id: StaffId) -> Result<bool> {
+        let removed = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM staff WHERE id = $1")
+                .bind(id.0)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(removed > 0)
+    }
+
     /// Removes every unused first-operator link, so only the newest printed link works.
     pub async fn delete_bootstrap_tokens(&self) -> Result<()> {
         with_pool!(self, pool => {

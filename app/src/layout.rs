@@ -159,6 +159,7 @@ fn Navigation(me: Me, cloud_id: Option<String>) -> impl IntoView {
             <ul>
                 <li><A href=link("domain")>"Domain Setup"</A></li>
                 <li><A href=link("settings")>"Settings"</A></li>
+                <li><A href=link("branding")>"Branding"</A></li>
                 <li><A href=link("members")>"Members"</A></li>
                 <li><A href=link("oidc")>"OIDC Client Apps"</A></li>
                 <li><A href=link("saml")>"SAML Client Apps"</A></li>

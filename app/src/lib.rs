@@ -64,6 +64,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/tenants") view=pages::Tenants ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/domain") view=pages::DomainSetup ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/settings") view=pages::Settings ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/branding") view=pages::Branding ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/oidc") view=pages::OidcApps ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/oidc/:client_id") view=pages::OidcAppEdit ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/saml") view=pages::SamlApps ssr=ASYNC/>

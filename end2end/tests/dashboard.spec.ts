@@ -253,6 +253,7 @@ test('a tenant admin removes another admin from the team, whose session ends at 
   await other.getByLabel('New password (at least 12 characters)').fill(second.password);
   await other.getByLabel('Repeat the password').fill(second.password);
   await other.getByRole('button', { name: 'Set password' }).click();
+  await expect(other.getByRole('heading', { name: 'Your password is set' })).toBeVisible();
   await signIn(other, second.email, second.password);
   await expect(other).toHaveURL(/\/t\/acme\/domain$/);
 
@@ -291,6 +292,7 @@ test('without JavaScript the dashboard signs in, renders every page whole and sa
   const pages: [string, string][] = [
     ['domain', 'Domain Setup'],
     ['settings', 'Settings'],
+    ['branding', 'Branding'],
     ['members', 'Members'],
     ['oidc', 'OIDC Client Apps'],
     ['saml', 'SAML Client Apps'],
@@ -492,7 +494,6 @@ test('the tenant admin connects iMIS in Settings and tests the connection', asyn
 
   await page.getByLabel('iMIS base URL').fill(imis);
   await page.getByLabel('Profile IQA').fill('$/Vestibule/MemberProfile');
-  await page.getByLabel('Support contact').fill('help@acme.test');
   const oidc = page.locator('section', { hasText: 'OpenID Connect client application' });
   await oidc.getByLabel('Client ID').fill('vestibule-oidc');
   await oidc.getByLabel('Client secret').fill('not-the-secret');
@@ -503,9 +504,33 @@ test('the tenant admin connects iMIS in Settings and tests the connection', asyn
   await saml.getByLabel('SSO page (publish location)').fill('/sso/saml');
   await page.getByLabel('Username').fill('vestibule-api');
   await page.getByLabel('Password', { exact: true }).fill('demo-api-password');
-  await page.getByLabel('Display name').fill('Acme Association');
   await page.getByRole('button', { name: 'Save settings' }).click();
   await expect(page.getByRole('status')).toHaveText('Settings saved.');
+
+  // Branding is its own page: the preview follows the form as it is typed, the colour has a
+  // picker beside its hex field, and saving it leaves the iMIS connection as it was.
+  await page.getByRole('navigation').getByRole('link', { name: 'Branding' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Branding' })).toBeVisible();
+  await hydrated(page);
+  const preview = page.locator('.preview-page');
+  await expect(preview).toBeInViewport();
+  await page.getByLabel('Display name').fill('Acme Association');
+  await expect(preview.locator('.preview-name')).toHaveText('Acme Association');
+  await page.getByLabel('Sign-in text').fill('Members sign in with their Acme account.');
+  await expect(preview).toContainText('Members sign in with their Acme account.');
+  await page.getByLabel('Support contact').fill('help@acme.test');
+  await expect(preview).toContainText('Need help? Contact help@acme.test.');
+  await page.getByLabel('Pick the colour').fill('#aa3300');
+  await expect(page.getByLabel('Colour', { exact: true })).toHaveValue('#aa3300');
+  await expect(preview.locator('.preview-button')).toHaveCSS('background-color', 'rgb(170, 51, 0)');
+  await page.getByLabel('Colour', { exact: true }).fill('#1f5fbf');
+  await expect(page.getByLabel('Pick the colour')).toHaveValue('#1f5fbf');
+  await expect(preview.locator('.preview-button')).toHaveCSS('background-color', 'rgb(31, 95, 191)');
+  await page.getByRole('button', { name: 'Save branding' }).click();
+  await expect(page.getByRole('status')).toHaveText('Branding saved.');
+  await visit(page, '/t/acme/settings');
+  await expect(page.getByLabel('iMIS base URL')).toHaveValue(imis);
+  await expect(page.getByLabel('Profile IQA')).toHaveValue('$/Vestibule/MemberProfile');
 
   // Secrets are write-only: the form never shows them again.
   await visit(page, '/t/acme/settings');
@@ -692,11 +717,12 @@ test('members of a tenant without iMIS sign in with the member directory', async
   await expect(page.locator('table.members')).not.toContainText('leaving.member');
   await expect(page.locator('table.members')).toContainText('demo.member@acme.test');
 
-  // Choose the directory in Settings, and upload a logo.
+  // Choose the directory in Settings, and upload a logo in Branding.
   await visit(page, '/t/acme/settings');
   await page.getByLabel("With an account in Vestibule's member directory").check();
   await page.getByRole('button', { name: 'Save settings' }).click();
   await expect(page.getByRole('status')).toHaveText('Settings saved.');
+  await visit(page, '/t/acme/branding');
   await page.getByLabel('Image file').setInputFiles({ name: 'logo.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg/>') });
   await page.getByRole('button', { name: 'Upload logo' }).click();
   await expect(page.getByRole('alert')).toContainText('SVG is not accepted');
@@ -1557,7 +1583,7 @@ test('on a phone the menu folds away and no page scrolls sideways', async ({ bro
   await signIn(page, admin.email, admin.password);
   await expect(page).toHaveURL(/\/t\/acme\/domain$/);
   await hydrated(page);
-  // The first screen shows the page, not the nine links: they wait behind "Menu".
+  // The first screen shows the page, not the ten links: they wait behind "Menu".
   const menu = page.getByText('Menu', { exact: true });
   await expect(menu).toBeInViewport();
   await expect(page.getByRole('heading', { level: 1, name: 'Domain Setup' })).toBeInViewport();
@@ -1568,7 +1594,7 @@ test('on a phone the menu folds away and no page scrolls sideways', async ({ bro
   // Following a link folds the menu again.
   await expect(page.getByRole('navigation').getByRole('link', { name: 'Audit log' })).toBeHidden();
 
-  for (const path of ['domain', 'settings', 'members', 'oidc', 'saml', 'audit', 'team']) {
+  for (const path of ['domain', 'settings', 'branding', 'members', 'oidc', 'saml', 'audit', 'team']) {
     await visit(page, `/t/acme/${path}`);
     expect(await overflowing(page), `/t/acme/${path}`).toEqual([]);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
@@ -1609,7 +1635,7 @@ test('axe-core finds no accessibility violations on the dashboard\'s pages', asy
   expect(await violations('/login')).toEqual([]);
   await signIn(page, admin.email, admin.password);
   await expect(page).toHaveURL(/\/t\/acme\/domain$/);
-  for (const path of ['domain', 'settings', 'members', 'oidc', 'saml', 'audit', 'team']) {
+  for (const path of ['domain', 'settings', 'branding', 'members', 'oidc', 'saml', 'audit', 'team']) {
     await visit(page, `/t/acme/${path}`);
     expect(await violations(`/t/acme/${path}`)).toEqual([]);
   }

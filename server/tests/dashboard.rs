@@ -990,7 +990,7 @@ async fn logo_uploads_are_checked_and_scoped() {
         .send(logo_upload("acme", &cookie, &csrf, &png))
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
-    assert_eq!(location(&saved), "/t/acme/settings?logo=saved");
+    assert_eq!(location(&saved), "/t/acme/branding?logo=saved");
     let settings = dashboard
         .call("settings", &[("cloud_id", "acme")], Some(&cookie))
         .await;
@@ -1035,6 +1035,31 @@ async fn logo_uploads_are_checked_and_scoped() {
         .send(logo_upload("acme", "vestibule_session=nobody", &csrf, &png))
         .await;
     assert_eq!(location(&anonymous), "/login");
+
+    // The Branding page's preview reads the logo from the dashboard, for its own staff only.
+    let read = |cloud_id: &str, cookie: &str| {
+        Request::get(format!("/t/{cloud_id}/settings/logo"))
+            .header(header::HOST, "127.0.0.1:3000")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let shown = dashboard.send(read("acme", &cookie)).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert_eq!(shown.headers[header::CONTENT_TYPE], "image/png");
+    assert_eq!(shown.headers[header::CACHE_CONTROL], "no-store");
+    assert!(shown.body.contains("the rest of the image"));
+    assert_eq!(
+        dashboard.send(read("beta", &cookie)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        dashboard
+            .send(read("acme", "vestibule_session=nobody"))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

@@ -21,17 +21,52 @@ pub async fn tenant_settings(cloud_id: String) -> Result<SettingsPageView, AppEr
     )
 }
 
-/// Saves the Settings form. Secret fields left empty keep the stored secrets.
+/// Saves a Settings form: `part` is `connection` (the Settings page: how members sign in and
+/// the iMIS connection) or `branding` (the Branding page), and the other part keeps its saved
+/// values; without a part, every field is taken as sent. Secret fields left empty keep the
+/// stored secrets.
 #[server(prefix = "/api", endpoint = "save_settings")]
 pub async fn save_settings(
     csrf: String,
     cloud_id: String,
+    #[server(default)] part: String,
     #[server(flatten)] form: SettingsForm,
 ) -> Result<SettingsPageView, AppError> {
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let stored = SavedSettingsView::from(&ssr::settings()?.get(tenant.id).await?);
+            let form = match part.as_str() {
+                "connection" => SettingsForm {
+                    brand_name: stored.brand_name,
+                    brand_colour: stored.brand_colour,
+                    sign_in_text: stored.sign_in_text,
+                    support_contact: stored.support_contact,
+                    ..form
+                },
+                "branding" => SettingsForm {
+                    imis_base_url: stored.imis_base_url,
+                    oidc_client_id: stored.oidc_client_id,
+                    oidc_sso_page: stored.oidc_sso_page,
+                    saml_client_id: stored.saml_client_id,
+                    saml_sso_page: stored.saml_sso_page,
+                    api_username: stored.api_username,
+                    profile_iqa: stored.profile_iqa,
+                    identity_source: stored.identity_source,
+                    // Empty secrets keep the stored ones.
+                    oidc_client_secret: String::new(),
+                    saml_client_secret: String::new(),
+                    api_password: String::new(),
+                    ..form
+                },
+                "" => form,
+                _ => {
+                    return Err(AppError::Invalid(
+                        "Unknown part of Settings: reload the page and try again.".into(),
+                    ))
+                }
+            };
             let input = settings_input(form);
             // Secrets are write-only: the log says which were replaced, never their values.
             let replaced: Vec<&str> = [

@@ -22,7 +22,7 @@ pub use members::Members;
 pub use oidc::{OidcAppEdit, OidcApps};
 pub use saml::{SamlAppEdit, SamlApps};
 pub use session::{Home, Setup, SignIn};
-pub use settings::Settings;
+pub use settings::{Branding, Settings};
 pub use tenants::{Team, Tenants};
 
 /// Shows the message of a failed action, announced to screen readers.

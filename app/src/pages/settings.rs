@@ -1,4 +1,5 @@
-//! Settings: the iMIS connection, branding and the logo, and Test connection.
+//! Settings (how members sign in, the iMIS connection, Test connection) and Branding (the
+//! hosted pages' name, colour, texts and logo, with a live preview).
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -7,14 +8,12 @@ use super::*;
 use crate::api::*;
 use crate::layout::TenantPage;
 
-/// `/t/:cloud_id/settings`: the iMIS connection and branding, and Test connection.
+/// `/t/:cloud_id/settings`: how members sign in, the iMIS connection, and Test connection.
 #[component]
 pub fn Settings() -> impl IntoView {
     let params = use_params_map();
-    let query = use_query_map();
     let save = ServerAction::<SaveSettings>::new();
     let check = ServerAction::<TestConnection>::new();
-    let remove_logo = ServerAction::<RemoveLogo>::new();
     // Test results describe the settings they ran on: saving others clears them.
     Effect::new(move |previous: Option<usize>| {
         let version = save.version().get();
@@ -23,6 +22,28 @@ pub fn Settings() -> impl IntoView {
         }
         version
     });
+    let current = Resource::new_blocking(
+        move || {
+            let cloud_id = params.read().get("cloud_id").unwrap_or_default();
+            (cloud_id, save.version().get())
+        },
+        |(cloud_id, _)| tenant_settings(cloud_id),
+    );
+    view! {
+        <TenantPage title="Settings" data=current body=move |me, tenant, view| {
+            settings_body(me, tenant, view, save, check)
+        }/>
+    }
+}
+
+/// `/t/:cloud_id/branding`: the hosted pages' name, colour, sign-in text, support contact and
+/// logo, beside a preview of the sign-in page that follows the form as it is typed.
+#[component]
+pub fn Branding() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let save = ServerAction::<SaveSettings>::new();
+    let remove_logo = ServerAction::<RemoveLogo>::new();
     let current = Resource::new_blocking(
         move || {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();
@@ -39,10 +60,10 @@ pub fn Settings() -> impl IntoView {
         )
     };
     view! {
-        <TenantPage title="Settings" data=current body=move |me, tenant, view| {
+        <TenantPage title="Branding" data=current body=move |me, tenant, view| {
             let logo = logo_section(&me, &tenant, &view, remove_logo, logo_outcome);
             view! {
-                {settings_body(me, tenant, view, save, check)}
+                {branding_body(me, tenant, view, save)}
                 {logo}
             }
             .into_any()
@@ -104,6 +125,7 @@ fn settings_body(
         <ActionForm action=save attr:class="settings-form">
             <input type="hidden" name="csrf" value=me.csrf.clone()/>
             <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
+            <input type="hidden" name="part" value="connection"/>
             <section class="card">
                 <h2>"How members sign in"</h2>
                 <fieldset class="choices">
@@ -141,14 +163,6 @@ fn settings_body(
                 {field("api_username", "Username", view.saved.api_username.clone(), "")}
                 {secret_field("api_password", "Password", view.saved.has_api_password)}
             </section>
-            <section class="card">
-                <h2>"Branding"</h2>
-                {field("brand_name", "Display name", view.saved.brand_name.clone(), "Shown on the sign-in page; your Cloud ID's name when empty.")}
-                {field("brand_colour", "Colour", view.saved.brand_colour.clone(), "A hex colour such as #1f5fbf.")}
-                <label for="sign_in_text">"Sign-in text"</label>
-                <textarea id="sign_in_text" name="sign_in_text" rows="3">{view.saved.sign_in_text.clone()}</textarea>
-                {field("support_contact", "Support contact", view.saved.support_contact.clone(), "An e-mail address or web page members can use for help.")}
-            </section>
             {action_error(move || save.value().get())}
             {move || matches!(save.value().get(), Some(Ok(_))).then(|| view! {
                 <p class="form-success" role="status">"Settings saved."</p>
@@ -177,6 +191,117 @@ fn settings_body(
         </section>
     }
     .into_any()
+}
+
+/// The Branding form beside its live preview. The preview follows the fields as they are
+/// typed once the page is hydrated; before that it shows the saved values.
+fn branding_body(
+    me: Me,
+    tenant: TenantView,
+    view: SettingsPageView,
+    save: ServerAction<SaveSettings>,
+) -> AnyView {
+    let saved = view.saved;
+    let name = RwSignal::new(saved.brand_name.clone());
+    let colour = RwSignal::new(saved.brand_colour.clone());
+    let text = RwSignal::new(saved.sign_in_text.clone());
+    let support = RwSignal::new(saved.support_contact.clone());
+    let fallback_name = tenant.display_name.clone();
+    let shown_name = move || {
+        let typed = name.get();
+        if typed.trim().is_empty() {
+            fallback_name.clone()
+        } else {
+            typed
+        }
+    };
+    // The colour picker needs a full #rrggbb; the text field may hold anything while typing.
+    let picker_value = move || {
+        let typed = colour.get();
+        if is_hex_colour(&typed) {
+            typed.to_ascii_lowercase()
+        } else {
+            DEFAULT_BRAND_COLOUR.to_string()
+        }
+    };
+    // The page's Content-Security-Policy refuses style attributes in the HTML, so the preview
+    // takes its colour through the DOM, after hydration.
+    let preview = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        let colour = picker_value();
+        if let Some(preview) = preview.get() {
+            let _ = preview.style(("--preview-brand", colour));
+        }
+    });
+    // From the dashboard's own origin (its Content-Security-Policy loads images from nowhere
+    // else), sent uncached, so a new upload shows at once.
+    let logo = view.has_logo.then(|| {
+        view! { <img src=format!("/t/{}/settings/logo", tenant.cloud_id) alt=""/> }
+    });
+    view! {
+        <p class="muted">"How your members' sign-in pages look on your domain."</p>
+        <div class="branding-layout">
+            <ActionForm action=save attr:class="settings-form">
+                <input type="hidden" name="csrf" value=me.csrf.clone()/>
+                <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
+                <input type="hidden" name="part" value="branding"/>
+                <section class="card">
+                    <label for="brand_name">"Display name"</label>
+                    <input id="brand_name" name="brand_name" prop:value=move || name.get() value=saved.brand_name.clone()
+                        on:input=move |event| name.set(event_target_value(&event)) autocomplete="off"/>
+                    <p class="muted hint">"Shown on the sign-in page; your Cloud ID's name when empty."</p>
+                    <label for="brand_colour">"Colour"</label>
+                    <div class="colour-field">
+                        <input id="brand_colour_picker" type="color" aria-label="Pick the colour"
+                            prop:value=picker_value value=picker_value
+                            on:input=move |event| colour.set(event_target_value(&event))/>
+                        <input id="brand_colour" name="brand_colour" prop:value=move || colour.get() value=saved.brand_colour.clone()
+                            on:input=move |event| colour.set(event_target_value(&event)) placeholder=DEFAULT_BRAND_COLOUR
+                            autocomplete="off" spellcheck="false"/>
+                    </div>
+                    <p class="muted hint">"A hex colour such as #1f5fbf: pick it, or type it."</p>
+                    <label for="sign_in_text">"Sign-in text"</label>
+                    <textarea id="sign_in_text" name="sign_in_text" rows="3"
+                        on:input=move |event| text.set(event_target_value(&event))>{saved.sign_in_text.clone()}</textarea>
+                    <label for="support_contact">"Support contact"</label>
+                    <input id="support_contact" name="support_contact" value=saved.support_contact.clone()
+                        on:input=move |event| support.set(event_target_value(&event)) autocomplete="off" spellcheck="false"/>
+                    <p class="muted hint">"An e-mail address or web page members can use for help."</p>
+                </section>
+                {action_error(move || save.value().get())}
+                {move || matches!(save.value().get(), Some(Ok(_))).then(|| view! {
+                    <p class="form-success" role="status">"Branding saved."</p>
+                })}
+                <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save branding"</button>
+            </ActionForm>
+            <figure class="sign-in-preview">
+                <figcaption class="muted">"Preview of the sign-in page"</figcaption>
+                <div class="preview-page" node_ref=preview aria-label="Sign-in page preview" role="img">
+                    <div class="preview-brand">{logo}<span class="preview-name">{shown_name}</span></div>
+                    <p class="preview-heading">"Sign in"</p>
+                    {move || {
+                        let text = text.get();
+                        (!text.trim().is_empty()).then(|| view! { <p class="preview-text">{text}</p> })
+                    }}
+                    <span class="preview-field">"Username"</span>
+                    <span class="preview-field">"Password"</span>
+                    <span class="preview-button">"Sign in"</span>
+                    {move || {
+                        let support = support.get();
+                        (!support.trim().is_empty()).then(|| view! { <p class="preview-support">"Need help? Contact " {support} "."</p> })
+                    }}
+                </div>
+            </figure>
+        </div>
+    }
+    .into_any()
+}
+
+/// The hosted pages' colour when none is set (style/member.css).
+const DEFAULT_BRAND_COLOUR: &str = "#1f5fbf";
+
+fn is_hex_colour(text: &str) -> bool {
+    text.len() == 7 && text.starts_with('#') && text[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// The logo on the hosted pages: a plain multipart form (works without JavaScript) to a route

@@ -1,6 +1,8 @@
-//! The Settings page's logo upload: a plain multipart form, so it works without JavaScript.
-//! Server functions speak URL-encoded forms; a file needs `multipart/form-data`, so this one
-//! form posts here and comes back to the Settings page saying how it went.
+//! The Branding page's logo: the upload is a plain multipart form, so it works without
+//! JavaScript (server functions speak URL-encoded forms; a file needs `multipart/form-data`,
+//! so this one form posts here and comes back to the Branding page saying how it went); and
+//! the logo itself for the page's preview, from the dashboard's own origin (its
+//! Content-Security-Policy loads images from nowhere else).
 
 use axum::extract::multipart::Multipart;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -24,7 +26,7 @@ struct UploadState {
 
 pub fn router(engines: Engines, session_cookie: &'static str) -> Router {
     Router::new()
-        .route("/t/{cloud_id}/settings/logo", post(upload))
+        .route("/t/{cloud_id}/settings/logo", post(upload).get(current))
         // Room for the image and the form's other parts; anything larger is refused unread.
         .layer(DefaultBodyLimit::max(MAX_LOGO_BYTES + 16 * 1024))
         .with_state(UploadState {
@@ -50,7 +52,7 @@ async fn upload(
         Ok(None) => return Redirect::to("/login").into_response(),
         Err(error) => return staff_error(&error),
     };
-    let back = |outcome: &str| Redirect::to(&format!("/t/{cloud_id}/settings?{outcome}"));
+    let back = |outcome: &str| Redirect::to(&format!("/t/{cloud_id}/branding?{outcome}"));
     let (csrf, image) = match read_form(form).await {
         Ok(read) => read,
         Err(problem) => {
@@ -73,6 +75,48 @@ async fn upload(
             tracing::error!(%error, "saving a logo failed");
             let status = StatusCode::INTERNAL_SERVER_ERROR;
             (status, "The logo could not be saved.").into_response()
+        }
+    }
+}
+
+/// The tenant's logo, to the staff who may see the tenant; never cached, as it changes under
+/// the same address.
+async fn current(
+    State(state): State<UploadState>,
+    Path(cloud_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let accounts = &state.engines.accounts;
+    let caller = match cookies::read(&headers, state.session_cookie) {
+        Some(token) => accounts.authenticate(&token, Timestamp::now()).await,
+        None => Ok(None),
+    };
+    let caller = match caller {
+        Ok(Some(caller)) => caller,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response(),
+        Err(error) => return staff_error(&error),
+    };
+    let tenant = match accounts.tenant_for(&caller, &cloud_id).await {
+        Ok(tenant) => tenant,
+        Err(error) => return staff_error(&error),
+    };
+    match state.engines.members.logo(tenant.id).await {
+        Ok(Some(logo)) => (
+            [
+                (axum::http::header::CONTENT_TYPE, logo.content_type),
+                (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+                (
+                    axum::http::header::X_CONTENT_TYPE_OPTIONS,
+                    "nosniff".to_string(),
+                ),
+            ],
+            logo.data,
+        )
+            .into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "No logo.").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "reading a logo failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response()
         }
     }
 }

@@ -285,6 +285,9 @@ pub struct OidcAppEditView {
     pub consent_grace_days: i64,
     /// `claim = Property`, one mapping per line.
     pub claims: String,
+    /// Where members start a sign-in from the launcher; empty: not in the launcher.
+    #[serde(default)]
+    pub initiate_login_uri: String,
 }
 
 /// The tenant's IdP as service providers import it.
@@ -347,6 +350,9 @@ pub struct SamlAppForm {
     /// Checkbox: the service provider may ask for another NameID format.
     #[serde(default)]
     pub sp_may_request_name_id_format: Option<String>,
+    /// Checkbox: listed on the members' signed-in page.
+    #[serde(default)]
+    pub show_in_launcher: Option<String>,
     /// `attribute = Property`, one per line.
     #[serde(default)]
     pub attributes: String,
@@ -421,6 +427,8 @@ pub struct OidcAppForm {
     pub access_token_minutes: String,
     /// `claim = Property`, one per line.
     pub claims: String,
+    /// Editing only: the login initiation endpoint the launcher links to.
+    pub initiate_login_uri: String,
 }
 
 /// A member added to the built-in directory, as the Members page sends it, flat.

@@ -1356,6 +1356,49 @@ test('the tenant admin imports SAML metadata and a member signs in through the I
   expect(response).toContain('<ds:SignatureValue>');
 });
 
+test('members open the apps their admin listed from the signed-in page', async ({ page, browser }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  // An OIDC app with a login initiation endpoint, and a SAML app by its IdP-initiated link.
+  await visit(page, '/t/acme/oidc');
+  await page.getByRole('link', { name: 'Edit Conference' }).click();
+  await hydrated(page);
+  await page.getByLabel("Start URL for the members' launcher (optional)").fill('javascript:alert(1)');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('alert')).toContainText('javascript:alert(1)');
+  await page.getByLabel("Start URL for the members' launcher (optional)").fill(`${vendor.origin}/sso/start`);
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('status')).toHaveText('Saved.');
+  await visit(page, '/t/acme/saml');
+  await page.getByRole('link', { name: 'Edit Conference portal' }).click();
+  await hydrated(page);
+  await page.getByLabel(/List this app on the page members see after signing in/).check();
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('status')).toHaveText('Saved.');
+  await signOut(page);
+
+  const memberPage = await memberBrowser(browser);
+  await memberPage.goto(`${issuer}/login`);
+  await signInAsMember(memberPage);
+  await expect(memberPage.getByRole('heading', { name: 'You are signed in' })).toBeVisible();
+  const launcher = memberPage.locator('ul.launcher');
+  await expect(launcher.getByRole('link')).toHaveText(['Conference', 'Conference portal']);
+  // OpenID Connect Core §4: the app's login initiation endpoint, told which issuer to use.
+  const start = new URL(await launcher.getByRole('link', { name: 'Conference', exact: true }).getAttribute('href') ?? '');
+  expect(`${start.origin}${start.pathname}`).toBe(`${vendor.origin}/sso/start`);
+  expect(start.searchParams.get('iss')).toBe(issuer);
+  // Times need no time zone: how long the session lasts, and its end in UTC beside it.
+  await expect(memberPage.locator('dd', { hasText: 'another' })).toHaveText(/^another \d+ (hours|minutes) \(until \d{4}-\d\d-\d\d \d\d:\d\d UTC\)$/);
+  // The SAML app opens signed in, without the form: the response goes straight to its ACS.
+  const posted = memberPage.waitForRequest(
+    (request) => request.url() === 'https://sp.example.test/acs' && request.method() === 'POST',
+  );
+  await launcher.getByRole('link', { name: 'Conference portal' }).click();
+  const form = new URLSearchParams((await posted).postData() ?? '');
+  expect(form.get('RelayState')).toBe('/welcome');
+  await memberPage.context().close();
+});
+
 // --- SAML with a third-party service provider library: pysaml2, on the vendors' side
 
 test('pysaml2 service providers sign a member in and out: both bindings, IdP-initiated, encrypted, single logout', async ({ page, browser }) => {
@@ -1486,9 +1529,10 @@ test('the tenant admin reads the audit log in words, filters it by action and da
   await page.getByLabel('What').selectOption({ label: 'SAML app edited' });
   await page.getByRole('button', { name: 'Filter' }).click();
   await expect(page).toHaveURL(/action=saml_app\.update/);
-  await expect(rows).toHaveCount(1);
-  const edit = rows.first();
-  await expect(edit).toContainText('Learning');
+  // Two edits: Learning's encryption (the pysaml2 story) and Conference portal's launcher.
+  await expect(rows).toHaveCount(2);
+  const edit = rows.filter({ hasText: 'Learning' });
+  await expect(rows.filter({ hasText: 'Conference portal' })).toContainText('Show in launcher: off → on');
   // One line per change in words; the JSON is folded away until asked for.
   await expect(edit.getByRole('listitem').filter({ hasText: 'Encrypt assertions: off → on' })).toBeVisible();
   await expect(edit.locator('code.json').first()).toBeHidden();
@@ -1502,8 +1546,8 @@ test('the tenant admin reads the audit log in words, filters it by action and da
   expect(csv.headers()['content-type']).toBe('text/csv; charset=utf-8');
   const lines = (await csv.text()).trim().split('\r\n');
   expect(lines[0]).toBe('time,actor,action,target,before,after');
-  expect(lines).toHaveLength(2);
-  expect(lines[1]).toContain(`${admin.email},saml_app.update,Learning (`);
+  expect(lines).toHaveLength(3);
+  expect(lines.some((line) => line.includes(`${admin.email},saml_app.update,Learning (`))).toBeTruthy();
   // Member sign-ins, per application: the SAML stories' members reached Events and Learning.
   await page.getByLabel('What').selectOption({ label: 'Any member sign-in' });
   await page.getByRole('button', { name: 'Filter' }).click();

@@ -181,6 +181,7 @@ fn oidc_edit_view(client: vestibule_oidc::Client) -> OidcAppEditView {
             .map(|m| format!("{} = {}", m.claim, m.property))
             .collect::<Vec<_>>()
             .join("\n"),
+        initiate_login_uri: settings.initiate_login_uri.unwrap_or_default(),
     }
 }
 
@@ -226,6 +227,7 @@ fn edited_client_input(
         consent: form.consent.is_some(),
         consent_grace_days: minutes("Consent remembered for", &form.consent_grace_days)?,
         claims: claim_mappings(&form.claims)?,
+        initiate_login_uri: form.initiate_login_uri,
     })
 }
 

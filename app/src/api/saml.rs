@@ -51,6 +51,7 @@ fn saml_input(form: SamlAppForm) -> Result<vestibule_saml::SamlAppInput, AppErro
         name_id_format,
         unspecified_is_imis_id: form.unspecified_is_imis_id.is_some(),
         sp_may_request_name_id_format: form.sp_may_request_name_id_format.is_some(),
+        show_in_launcher: form.show_in_launcher.is_some(),
         attributes,
         signed,
         require_signed_requests: form.require_signed_requests.is_some(),
@@ -76,6 +77,7 @@ fn saml_form(app: &vestibule_saml::SamlApp) -> SamlAppForm {
         sp_may_request_name_id_format: settings
             .sp_may_request_name_id_format
             .then(|| "on".to_string()),
+        show_in_launcher: settings.show_in_launcher.then(|| "on".to_string()),
         attributes: settings
             .attributes
             .iter()

@@ -322,6 +322,9 @@ fn oidc_edit_body(
                     <label for="edit-grace">"Remember a member's consent for (days)"</label>
                     <input id="edit-grace" name="consent_grace_days" inputmode="numeric" value=app.consent_grace_days.to_string()/>
                 </fieldset>
+                <label for="edit-initiate">"Start URL for the members' launcher (optional)"</label>
+                <input id="edit-initiate" name="initiate_login_uri" type="url" value=app.initiate_login_uri.clone() spellcheck="false" placeholder="https://events.example.org/sso/login"/>
+                <p class="muted hint">"The app's login initiation endpoint (OpenID Connect \"initiate_login_uri\"). When set, the page members see after signing in lists this app and starts its sign-in there, with iss set to your issuer."</p>
                 <label for="edit-claims">"Claim mapping (claim = profile property, one per line)"</label>
                 <textarea id="edit-claims" name="claims" rows="6" spellcheck="false">{app.claims.clone()}</textarea>
                 <p class="muted hint">"Dotted claim names nest: address.country = Country gives {\"address\": {\"country\": …}}. Mapped claims are sent with the profile scope."</p>

@@ -106,6 +106,7 @@ fn saml_fields(id: &'static str, form: SamlAppForm) -> AnyView {
         </select>
         <label class="choice"><input type="checkbox" name="form[unspecified_is_imis_id]" checked=form.unspecified_is_imis_id.is_some()/>" Unspecified sends the iMIS ID instead of the username"</label>
         <label class="choice"><input type="checkbox" name="form[sp_may_request_name_id_format]" checked=form.sp_may_request_name_id_format.is_some()/>" Let the service provider ask for another supported identifier type (otherwise such a request gets InvalidNameIDPolicy)"</label>
+        <label class="choice"><input type="checkbox" name="form[show_in_launcher]" checked=form.show_in_launcher.is_some()/>" List this app on the page members see after signing in (started by its IdP-initiated link; set the default RelayState to where members land)"</label>
         <label for=field("attributes")>"Attributes (attribute = profile property, one per line; urn:oid: names use the URI format)"</label>
         <textarea id=field("attributes") name="form[attributes]" rows="4" spellcheck="false">{form.attributes}</textarea>
         <label for=field("signed")>"Signed"</label>

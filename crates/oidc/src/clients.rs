@@ -48,6 +48,10 @@ pub struct ClientSettings {
     /// How long a member's consent lasts before it is asked again.
     pub consent_grace_days: i64,
     pub claims: Vec<ClaimMapping>,
+    /// The application's login initiation endpoint (OpenID Connect Core §4): members start a
+    /// sign-in from the launcher on the signed-in page there. `None`: not in the launcher.
+    #[serde(default)]
+    pub initiate_login_uri: Option<String>,
 }
 
 impl ClaimMapping {
@@ -98,6 +102,8 @@ pub struct ClientInput {
     pub consent: bool,
     pub consent_grace_days: i64,
     pub claims: Vec<ClaimMapping>,
+    /// Where members start signing in to the application from the launcher; empty: nowhere.
+    pub initiate_login_uri: String,
 }
 
 impl Default for ClientInput {
@@ -115,6 +121,7 @@ impl Default for ClientInput {
             access_token_minutes: 60,
             consent: false,
             consent_grace_days: 90,
+            initiate_login_uri: String::new(),
             claims: vec![
                 ClaimMapping {
                     claim: "email".into(),
@@ -181,6 +188,7 @@ impl ClientSettings {
             consent: false,
             consent_grace_days: 90,
             claims: vec![],
+            initiate_login_uri: None,
         }
     }
 }
@@ -303,6 +311,10 @@ impl ClientInput {
         for uri in &self.post_logout_redirect_uris {
             check_app_address("post_logout_redirect_uris", uri)?;
         }
+        self.initiate_login_uri = self.initiate_login_uri.trim().to_string();
+        if !self.initiate_login_uri.is_empty() {
+            check_app_address("initiate_login_uri", &self.initiate_login_uri)?;
+        }
         let algorithm = SigningAlgorithm::parse(&self.algorithm)
             .ok_or_else(|| InvalidInput::new("algorithm", "Choose RS256, RS512 or HS512."))?;
         if algorithm == SigningAlgorithm::HS512 && !self.confidential {
@@ -375,6 +387,7 @@ impl OidcClients {
             consent: input.consent,
             consent_grace_days: input.consent_grace_days,
             claims: input.claims,
+            initiate_login_uri: Some(input.initiate_login_uri).filter(|uri| !uri.is_empty()),
         }
     }
 

@@ -174,6 +174,9 @@ pub struct SamlAppSettings {
     /// [`Self::name_id_format`] in its AuthnRequest (otherwise it gets `InvalidNameIDPolicy`).
     #[serde(default)]
     pub sp_may_request_name_id_format: bool,
+    /// The app is listed on the members' signed-in page, started by its IdP-initiated link.
+    #[serde(default)]
+    pub show_in_launcher: bool,
 }
 
 impl SamlAppSettings {
@@ -315,6 +318,7 @@ pub struct SamlAppInput {
     /// PEM (or bare base64 DER), as pasted.
     pub sp_encryption_certificate: Option<String>,
     pub sp_may_request_name_id_format: bool,
+    pub show_in_launcher: bool,
 }
 
 impl Default for SamlAppInput {
@@ -348,6 +352,7 @@ impl Default for SamlAppInput {
             default_relay_state: String::new(),
             encrypt_assertions: false,
             sp_may_request_name_id_format: false,
+            show_in_launcher: false,
             sp_encryption_certificate: None,
         }
     }
@@ -520,6 +525,7 @@ impl SamlAppInput {
                 encrypt_assertions: self.encrypt_assertions,
                 sp_encryption_certificate,
                 sp_may_request_name_id_format: self.sp_may_request_name_id_format,
+                show_in_launcher: self.show_in_launcher,
             },
         ))
     }

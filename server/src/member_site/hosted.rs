@@ -87,11 +87,49 @@ struct ReturnTo {
     again: Option<String>,
 }
 
-async fn home(visitor: Visitor) -> Response {
+async fn home(State(state): State<SiteState>, visitor: Visitor) -> Response {
     match visitor.session() {
-        Some(session) => pages::signed_in(&visitor.site.branding, session).into_response(),
+        Some(session) => {
+            let launcher = launcher(&state, &visitor.site).await;
+            pages::signed_in(&visitor.site.branding, session, &launcher, Timestamp::now())
+                .into_response()
+        }
         None => login_response(&visitor.site, "/", None, StatusCode::OK),
     }
+}
+
+/// The applications the tenant's admins chose to list on the signed-in page, by name: each
+/// OIDC app with a login initiation endpoint (OpenID Connect Core §4: it is sent `iss`, and
+/// starts its own authorization request), and each SAML app by its IdP-initiated link. A
+/// listing that cannot be read leaves the launcher empty rather than the page broken.
+async fn launcher(state: &SiteState, site: &Site) -> Vec<pages::LauncherApp> {
+    let tenant = site.tenant.id;
+    let mut apps = Vec::new();
+    match state.site.oidc.clients.list(tenant).await {
+        Ok(clients) => apps.extend(clients.into_iter().filter_map(|client| {
+            let start = client.settings.initiate_login_uri?;
+            let separator = if start.contains('?') { '&' } else { '?' };
+            Some(pages::LauncherApp {
+                name: client.name,
+                href: format!("{start}{separator}iss={}", pages::query_value(&site.origin)),
+            })
+        })),
+        Err(error) => tracing::error!(%error, "listing OIDC apps for the launcher failed"),
+    }
+    match state.site.saml.apps.list(tenant).await {
+        Ok(saml_apps) => apps.extend(
+            saml_apps
+                .into_iter()
+                .filter(|app| app.settings.show_in_launcher)
+                .map(|app| pages::LauncherApp {
+                    href: format!("/saml/idp/{}", app.app_id),
+                    name: app.name,
+                }),
+        ),
+        Err(error) => tracing::error!(%error, "listing SAML apps for the launcher failed"),
+    }
+    apps.sort_by_key(|app| app.name.to_lowercase());
+    apps
 }
 
 async fn login_page(visitor: Visitor, Query(query): Query<ReturnTo>) -> Response {

@@ -183,13 +183,45 @@ pub fn password_login(
     frame(branding, "Sign in", body)
 }
 
-pub fn signed_in(branding: &Branding, session: &MemberSession) -> Html<String> {
+/// An application on the signed-in page's launcher: its name and where its sign-in starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LauncherApp {
+    pub name: String,
+    pub href: String,
+}
+
+/// How long until `until`, in words that need no time zone: "8 hours", "45 minutes".
+fn time_left(until: vestibule_domain::Timestamp, now: vestibule_domain::Timestamp) -> String {
+    let minutes = ((until - now).0.max(0) + 59) / 60;
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match minutes {
+        0..=1 => "a minute".to_string(),
+        2..=89 => plural(minutes, "minute"),
+        _ if minutes < 36 * 60 => plural((minutes + 30) / 60, "hour"),
+        _ => plural((minutes + 12 * 60) / (24 * 60), "day"),
+    }
+}
+
+pub fn signed_in(
+    branding: &Branding,
+    session: &MemberSession,
+    launcher: &[LauncherApp],
+    now: vestibule_domain::Timestamp,
+) -> Html<String> {
     let member = &session.member;
     let body = html! {
         h1 { "You are signed in" }
-        p {
-            "Welcome, " (member.name) ". You can now open " (branding.name) "'s event, \
-             learning and community sites without signing in again."
+        @if launcher.is_empty() {
+            p {
+                "Welcome, " (member.name) ". " (branding.name) "'s sites that use single                  sign-on let you in without signing in again."
+            }
+        } @else {
+            p { "Welcome, " (member.name) ". Open one of " (branding.name) "'s sites:" }
+            ul.launcher {
+                @for app in launcher {
+                    li { a href=(app.href) { (app.name) } }
+                }
+            }
         }
         dl {
             dt { "Signed in as" }
@@ -198,8 +230,11 @@ pub fn signed_in(branding: &Branding, session: &MemberSession) -> Html<String> {
                 dt { "E-mail" }
                 dd { (member.email) }
             }
-            dt { "Until" }
-            dd { (session.expires_at.to_utc_string()) }
+            dt { "Signed in for" }
+            dd {
+                "another " (time_left(session.expires_at, now))
+                " " span.muted { "(until " (session.expires_at.to_utc_string()) ")" }
+            }
         }
         form method="post" action="/logout" {
             button type="submit" { "Sign out" }
@@ -434,5 +469,19 @@ mod tests {
             ..branding()
         };
         assert!(stylesheet(&plain).ends_with(":root { --brand: #a1b2c3; }\n"));
+    }
+
+    #[test]
+    fn time_left_reads_without_a_time_zone() {
+        use vestibule_domain::{Seconds, Timestamp};
+        let now = Timestamp(1_800_000_000);
+        let left = |seconds: i64| time_left(now + Seconds(seconds), now);
+        assert_eq!(left(-5), "a minute");
+        assert_eq!(left(30), "a minute");
+        assert_eq!(left(45 * 60), "45 minutes");
+        assert_eq!(left(8 * 3600 - 20), "8 hours");
+        assert_eq!(left(3600 + 25 * 60), "85 minutes");
+        assert_eq!(left(2 * 3600), "2 hours");
+        assert_eq!(left(30 * 24 * 3600), "30 days");
     }
 }

@@ -745,6 +745,7 @@ impl From<&SettingsView> for SavedSettingsView {
             sign_in_text: view.sign_in_text.clone(),
             support_contact: view.support_contact.clone(),
             identity_source: view.identity_source.as_str().to_string(),
+            imis_sign_out_url: view.imis_sign_out_url.clone(),
         }
     }
 }

@@ -129,6 +129,8 @@ pub struct SavedSettingsView {
     pub support_contact: String,
     /// `imis` or `directory`.
     pub identity_source: String,
+    /// A path on the iMIS site or a full address; empty when not named.
+    pub imis_sign_out_url: String,
 }
 
 /// The Settings page: the saved values and what follows from them.
@@ -404,6 +406,7 @@ pub struct SettingsForm {
     pub support_contact: String,
     /// `imis` or `directory`; empty means `imis`.
     pub identity_source: String,
+    pub imis_sign_out_url: String,
 }
 
 /// An OIDC app's form as the Add and Edit forms send it, flat. Lists are one entry per line;

@@ -494,6 +494,7 @@ test('the tenant admin connects iMIS in Settings and tests the connection', asyn
 
   await page.getByLabel('iMIS base URL').fill(imis);
   await page.getByLabel('Profile IQA').fill('$/Vestibule/MemberProfile');
+  await page.getByLabel('iMIS sign-out page (optional)').fill('/');
   const oidc = page.locator('section', { hasText: 'OpenID Connect client application' });
   await oidc.getByLabel('Client ID').fill('vestibule-oidc');
   await oidc.getByLabel('Client secret').fill('not-the-secret');
@@ -640,8 +641,14 @@ test('a member signs in on the branded hosted page through iMIS', async ({ page 
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByRole('heading', { name: 'You are signed out' })).toBeVisible();
-  // Signing out here does not end the session on the association's own (iMIS) site: said.
-  await expect(page.getByText('may still have you signed in')).toBeVisible();
+  // Signing out here does not end the session on the association's own (iMIS) site: said,
+  // with iMIS's own sign-out page (named in Settings) one click away.
+  await expect(page.getByText('You may still be signed in to Acme Association')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Sign out of the member site' }))
+    .toHaveAttribute('href', `${process.env.VESTIBULE_E2E_IMIS_URL}/`);
+  await page.getByRole('link', { name: 'Sign out of the member site' }).click();
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+  await page.getByRole('button', { name: 'Sign out' }).click();
   await page.goto(`${site}/`);
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
 });

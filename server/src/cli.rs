@@ -405,6 +405,8 @@ async fn demo(mut config: Config, imis_url: &str, cloud_id: &str) -> Result<(), 
             .into(),
         support_contact: "membership@demo.example".into(),
         identity_source: "imis".into(),
+        // The emulator's home page, where a signed-in member signs out of "iMIS".
+        imis_sign_out_url: "/".into(),
     };
     engines
         .settings

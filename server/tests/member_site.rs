@@ -50,6 +50,7 @@ fn settings(imis: &str) -> SettingsInput {
         sign_in_text: "Welcome, <members>!".into(),
         support_contact: "help@acme.test".into(),
         identity_source: "imis".into(),
+        imis_sign_out_url: "/sign-out-page".into(),
     }
 }
 
@@ -440,6 +441,15 @@ async fn a_member_signs_in_through_imis_and_lands_where_they_were_going() {
         .contains("Jane"));
     let out = site.post("/logout", "", Some(&session), Some(ORIGIN)).await;
     assert!(out.body.contains("You are signed out"));
+    // The iMIS session is not ours to end: the page says so and links to iMIS's own sign-out
+    // page, which Settings name (a path on the iMIS site).
+    assert!(
+        out.body
+            .contains(&format!("href=\"{}/sign-out-page\"", site.imis)),
+        "{}",
+        out.body
+    );
+    assert!(out.body.contains("Sign out of the member site"));
     assert!(out
         .set_cookie("__Host-vestibule_member")
         .unwrap()

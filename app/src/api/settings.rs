@@ -54,6 +54,7 @@ pub async fn save_settings(
                     api_username: stored.api_username,
                     profile_iqa: stored.profile_iqa,
                     identity_source: stored.identity_source,
+                    imis_sign_out_url: stored.imis_sign_out_url,
                     // Empty secrets keep the stored ones.
                     oidc_client_secret: String::new(),
                     saml_client_secret: String::new(),
@@ -116,6 +117,7 @@ fn settings_input(form: SettingsForm) -> vestibule_settings::SettingsInput {
         sign_in_text,
         support_contact,
         identity_source,
+        imis_sign_out_url,
     } = form;
     vestibule_settings::SettingsInput {
         imis_base_url,
@@ -133,6 +135,7 @@ fn settings_input(form: SettingsForm) -> vestibule_settings::SettingsInput {
         sign_in_text,
         support_contact,
         identity_source,
+        imis_sign_out_url,
     }
 }
 

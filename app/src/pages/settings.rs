@@ -143,6 +143,7 @@ fn settings_body(
             <section class="card">
                 <h2>"iMIS"</h2>
                 {field("imis_base_url", "iMIS base URL", view.saved.imis_base_url.clone(), "The address of your iMIS site, for example https://members.your-association.org. Changing it to another site clears the saved client secrets and background password: enter them again with the new address.")}
+                {field("imis_sign_out_url", "iMIS sign-out page (optional)", view.saved.imis_sign_out_url.clone(), "Where members sign out of iMIS itself, e.g. /sign-out or a full address on the iMIS site. Signing out of single sign-on leaves the iMIS session open; the signed-out page then offers this link.")}
                 {field("profile_iqa", "Profile IQA", view.saved.profile_iqa.clone(), "The IQA query that returns a member's profile, taking the username as its parameter.")}
             </section>
             <section class="card">

@@ -38,6 +38,9 @@ pub struct SettingsInput {
     pub support_contact: String,
     /// `imis` or `directory`; empty means `imis`.
     pub identity_source: String,
+    /// Where members sign out of iMIS itself: a path on the iMIS site or a full address on
+    /// it; empty when not named.
+    pub imis_sign_out_url: String,
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -102,6 +105,7 @@ impl SettingsInput {
             &mut self.brand_colour,
             &mut self.sign_in_text,
             &mut self.support_contact,
+            &mut self.imis_sign_out_url,
         ] {
             *field = field.trim().to_string();
         }
@@ -138,6 +142,11 @@ impl SettingsInput {
                 "The OpenID Connect SSO page",
             ),
             ("saml_sso_page", &self.saml_sso_page, "The SAML SSO page"),
+            (
+                "imis_sign_out_url",
+                &self.imis_sign_out_url,
+                "The iMIS sign-out page",
+            ),
         ] {
             if value.is_empty() || value.starts_with('/') {
                 continue;
@@ -312,6 +321,16 @@ mod tests {
             ..SettingsInput::default()
         };
         assert_eq!(fields(elsewhere), ["saml_sso_page"]);
+        // The iMIS sign-out page the signed-out page links to is on the iMIS site too: never a
+        // link to elsewhere, nor a script.
+        for page in ["https://elsewhere.example/logout", "javascript:alert(1)"] {
+            let sign_out = SettingsInput {
+                imis_base_url: "https://members.acme.org".into(),
+                imis_sign_out_url: page.into(),
+                ..SettingsInput::default()
+            };
+            assert_eq!(fields(sign_out), ["imis_sign_out_url"], "{page}");
+        }
         let local = SettingsInput {
             imis_base_url: "http://127.0.0.1:3400".into(),
             ..SettingsInput::default()

@@ -51,7 +51,17 @@ pub struct SettingsView {
     pub sign_in_text: String,
     pub support_contact: String,
     pub identity_source: IdentitySource,
+    /// The iMIS sign-out page as entered (a path on the iMIS site, or a full address).
+    pub imis_sign_out_url: String,
     pub updated_at: Option<Timestamp>,
+}
+
+impl SettingsView {
+    /// Where members sign out of iMIS itself, as a full address, when Settings name it.
+    pub fn imis_sign_out(&self) -> Option<String> {
+        (!self.imis_base_url.is_empty() && !self.imis_sign_out_url.is_empty())
+            .then(|| absolute(&self.imis_base_url, &self.imis_sign_out_url))
+    }
 }
 
 /// Everything needed to talk to a tenant's iMIS, secrets opened. Lives only as long as a
@@ -158,6 +168,7 @@ impl TenantSettings {
             sign_in_text: input.sign_in_text.clone(),
             support_contact: input.support_contact.clone(),
             identity_source: input.identity_source.as_str().to_string(),
+            imis_sign_out_url: input.imis_sign_out_url.clone(),
             updated_at: now,
         };
         self.store.put_tenant_settings(tenant, &record).await?;
@@ -287,6 +298,7 @@ fn view(record: &SettingsRecord) -> SettingsView {
         sign_in_text: record.sign_in_text.clone(),
         support_contact: record.support_contact.clone(),
         identity_source: IdentitySource::parse(&record.identity_source),
+        imis_sign_out_url: record.imis_sign_out_url.clone(),
         updated_at: Some(record.updated_at),
     }
 }

@@ -36,6 +36,7 @@ fn demo_input(base: &str) -> SettingsInput {
         sign_in_text: "Members sign in with their Acme account.".into(),
         support_contact: "help@acme.test".into(),
         identity_source: "imis".into(),
+        imis_sign_out_url: String::new(),
     }
 }
 

@@ -22,6 +22,8 @@ pub struct SettingsRecord {
     pub support_contact: String,
     /// `imis` or `directory`: where members sign in.
     pub identity_source: String,
+    /// Where members sign out of iMIS itself; empty when not named.
+    pub imis_sign_out_url: String,
     pub updated_at: Timestamp,
 }
 
@@ -44,6 +46,7 @@ impl SettingsRecord {
             sign_in_text: String::new(),
             support_contact: String::new(),
             identity_source: "imis".to_string(),
+            imis_sign_out_url: String::new(),
             updated_at,
         }
     }
@@ -51,7 +54,8 @@ impl SettingsRecord {
 
 const FIELDS: &str = "imis_base_url, oidc_client_id, oidc_client_secret_sealed, oidc_sso_page, \
      saml_client_id, saml_client_secret_sealed, saml_sso_page, api_username, api_password_sealed, \
-     profile_iqa, brand_name, brand_colour, sign_in_text, support_contact, identity_source, updated_at";
+     profile_iqa, brand_name, brand_colour, sign_in_text, support_contact, identity_source, \
+     imis_sign_out_url, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct SettingsRow {
@@ -70,6 +74,7 @@ struct SettingsRow {
     sign_in_text: String,
     support_contact: String,
     identity_source: String,
+    imis_sign_out_url: String,
     updated_at: i64,
 }
 
@@ -91,6 +96,7 @@ impl From<SettingsRow> for SettingsRecord {
             sign_in_text: row.sign_in_text,
             support_contact: row.support_contact,
             identity_source: row.identity_source,
+            imis_sign_out_url: row.imis_sign_out_url,
             updated_at: Timestamp(row.updated_at),
         }
     }
@@ -117,7 +123,7 @@ impl Store {
         with_pool!(self, pool => {
             sqlx::query(&format!(
                 "INSERT INTO tenant_settings (tenant_id, {FIELDS}) VALUES ($1, $2, $3, $4, $5, \
-                 $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (tenant_id) DO \
+                 $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) ON CONFLICT (tenant_id) DO \
                  UPDATE SET imis_base_url = excluded.imis_base_url, \
                  oidc_client_id = excluded.oidc_client_id, \
                  oidc_client_secret_sealed = excluded.oidc_client_secret_sealed, \
@@ -128,7 +134,8 @@ impl Store {
                  profile_iqa = excluded.profile_iqa, brand_name = excluded.brand_name, \
                  brand_colour = excluded.brand_colour, sign_in_text = excluded.sign_in_text, \
                  support_contact = excluded.support_contact, \
-                 identity_source = excluded.identity_source, updated_at = excluded.updated_at"
+                 identity_source = excluded.identity_source, \
+                 imis_sign_out_url = excluded.imis_sign_out_url, updated_at = excluded.updated_at"
             ))
             .bind(tenant.0)
             .bind(&record.imis_base_url)
@@ -146,6 +153,7 @@ impl Store {
             .bind(&record.sign_in_text)
             .bind(&record.support_contact)
             .bind(&record.identity_source)
+            .bind(&record.imis_sign_out_url)
             .bind(record.updated_at.0)
             .execute(pool)
             .await?;

@@ -16,6 +16,8 @@ pub struct Branding {
     pub support_contact: String,
     /// When the logo was last changed, if there is one: busts caches on change.
     pub logo_version: Option<i64>,
+    /// Where members sign out of iMIS itself, when Settings name it (iMIS tenants only).
+    pub imis_sign_out: Option<String>,
 }
 
 /// An error page's words: what happened and what to try.
@@ -247,12 +249,22 @@ pub fn signed_out(branding: &Branding) -> Html<String> {
     let body = html! {
         h1 { "You are signed out" }
         p { "You have signed out of single sign-on on this browser." }
-        p.muted {
-            "If you signed in with your " (branding.name) " member account on its own site, that \
-             site may still have you signed in: on a shared computer, sign out there too, or \
-             close the browser."
+        @if let Some(imis) = &branding.imis_sign_out {
+            p {
+                "You may still be signed in to " (branding.name) "'s member site, where you \
+                 signed in with your member account. On a shared computer, sign out there too."
+            }
+            a.button href=(imis) { "Sign out of the member site" }
+            " "
+            a.button.secondary href="/login" { "Sign in again" }
+        } @else {
+            p.muted {
+                "If you signed in with your " (branding.name) " member account on its own site, \
+                 that site may still have you signed in: on a shared computer, sign out there \
+                 too, or close the browser."
+            }
+            a.button href="/login" { "Sign in again" }
         }
-        a.button href="/login" { "Sign in again" }
     };
     frame(branding, "Signed out", body)
 }
@@ -398,6 +410,7 @@ mod tests {
             sign_in_text: HOSTILE.to_string(),
             support_contact: HOSTILE.to_string(),
             logo_version: Some(7),
+            imis_sign_out: Some(format!("https://imis.example/{HOSTILE}")),
         }
     }
 
@@ -431,6 +444,7 @@ mod tests {
                 },
             )
             .0,
+            signed_out(&branding).0,
         ];
         for page in pages {
             assert!(!page.contains("<script>alert"), "{page}");

@@ -235,6 +235,9 @@ impl SiteState {
             sign_in_text: settings.sign_in_text.clone(),
             support_contact: settings.support_contact.clone(),
             logo_version: logo_version.map(|at| at.0),
+            imis_sign_out: (settings.identity_source == IdentitySource::Imis)
+                .then(|| settings.imis_sign_out())
+                .flatten(),
         };
         Ok(Site {
             source: settings.identity_source,

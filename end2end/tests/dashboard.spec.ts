@@ -1694,7 +1694,31 @@ test('axe-core finds no accessibility violations on the dashboard\'s pages', asy
   await page.locator('a[href^="/t/acme/oidc/"]').first().click();
   await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
   expect(await violations('an OIDC app')).toEqual([]);
+  await visit(page, '/t/acme/saml');
+  await page.locator('a[href^="/t/acme/saml/"]').first().click();
+  await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+  expect(await violations('a SAML app')).toEqual([]);
   await signOut(page);
+  // The operator's pages: the tenant list with each tenant's state.
+  await signIn(page, operator.email, operator.password);
+  await expect(page).toHaveURL(/\/tenants$/);
+  expect(await violations('/tenants')).toEqual([]);
+  await signOut(page);
+  // The hosted member pages, signed out and signed in.
+  const member = await memberBrowser(page.context().browser()!);
+  const memberViolations = async (path: string) => {
+    const results = await new AxeBuilder({ page: member }).analyze();
+    return results.violations.map((v) => `${path}: ${v.id} (${v.nodes.length}×): ${v.help}`);
+  };
+  await member.goto(`${issuer}/login`);
+  expect(await memberViolations('member /login')).toEqual([]);
+  await signInAsMember(member);
+  await expect(member.getByRole('heading', { name: 'You are signed in' })).toBeVisible();
+  expect(await memberViolations('member /')).toEqual([]);
+  await member.getByRole('button', { name: 'Sign out' }).click();
+  await expect(member.getByRole('heading', { name: 'You are signed out' })).toBeVisible();
+  expect(await memberViolations('member signed out')).toEqual([]);
+  await member.context().close();
 });
 
 // --- The operator's view of all of the above

@@ -583,8 +583,16 @@ test('the tenant admin connects iMIS in Settings and tests the connection', asyn
   await expect(imisStep).toContainText('To do');
   await expect(imisStep).toContainText('The last Test connection failed');
   await visit(page, '/t/acme/settings');
+  // A slow iMIS: each step shows as soon as it is known, while the next is still checked.
+  await behaviour({ fail: 'none', delay_ms: 700 });
   await page.getByRole('button', { name: 'Test connection' }).click();
-  await expect(checks.locator('li.step-done')).toHaveCount(7);
+  await expect(checks.locator('li.step-done').first()).toContainText('iMIS address');
+  await expect(page.getByRole('button', { name: 'Testing…' })).toBeVisible();
+  await expect(checks.locator('li.step-active')).toHaveText('Checking the next step…');
+  await expect(checks.locator('li.step-done')).toHaveCount(7, { timeout: 30_000 });
+  await expect(page.getByRole('button', { name: 'Test connection' })).toBeEnabled();
+  await expect(checks.locator('li.step-active')).toHaveCount(0);
+  await behaviour({ fail: 'none', delay_ms: 0 });
   await signOut(page);
 });
 

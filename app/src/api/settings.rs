@@ -1,6 +1,7 @@
 //! Settings: the iMIS connection (secrets write-only) and branding.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::{StreamingText, TextStream};
 
 #[cfg(feature = "ssr")]
 use crate::ssr;
@@ -152,26 +153,70 @@ fn settings_snapshot(
     snapshot
 }
 
-/// Runs Test connection on the saved Settings.
-#[server(prefix = "/api", endpoint = "test_connection")]
-pub async fn test_connection(csrf: String, cloud_id: String) -> Result<Vec<CheckView>, AppError> {
+/// Runs Test connection on the saved Settings, sending each step the moment it is known: one
+/// JSON [`CheckView`] per line. A slow iMIS then shows which step it is slow on, instead of
+/// "Testing…" until the last step's answer.
+#[server(
+    prefix = "/api",
+    endpoint = "test_connection",
+    output = StreamingText
+)]
+pub async fn test_connection(
+    csrf: String,
+    cloud_id: String,
+) -> Result<TextStream<AppError>, AppError> {
     ssr::respond(
         async {
             ssr::answer_needs_script("each step's result")?;
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
-            let steps = ssr::settings()?
-                .test_connection(tenant.id, ssr::now())
-                .await?;
-            Ok(steps
-                .into_iter()
-                .map(|s| CheckView {
-                    step: s.step,
-                    ok: s.ok,
-                    detail: s.detail,
-                })
-                .collect())
+            let settings = ssr::settings()?;
+            let now = ssr::now();
+            let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
+            // The check runs on its own task: the answer starts while it waits on iMIS.
+            tokio::spawn(async move {
+                let report = |step: &vestibule_settings::CheckStep| {
+                    let view = CheckView {
+                        step: step.step.clone(),
+                        ok: step.ok,
+                        detail: step.detail.clone(),
+                    };
+                    if let Ok(line) = serde_json::to_string(&view) {
+                        // A closed page stops listening; the check still finishes and is
+                        // written down.
+                        let _ = sender.send(format!("{line}\n"));
+                    }
+                };
+                if let Err(error) = settings
+                    .test_connection_reporting(tenant.id, now, &report)
+                    .await
+                {
+                    tracing::error!(%error, "Test connection could not run");
+                    report(&vestibule_settings::CheckStep::failed(
+                        "Test connection",
+                        "The check could not run on our side. Try again in a moment.",
+                    ));
+                }
+            });
+            let lines = futures_util::stream::unfold(receiver, |mut receiver| async move {
+                receiver.recv().await.map(|line| (Ok(line), receiver))
+            });
+            Ok(TextStream::new(lines))
         }
         .await,
     )
+}
+
+/// The steps in a chunk of [`test_connection`]'s answer, with `pending` holding a line cut
+/// between chunks until its end arrives.
+pub fn check_lines(pending: &mut String, chunk: &str) -> Vec<CheckView> {
+    pending.push_str(chunk);
+    let mut steps = Vec::new();
+    while let Some(end) = pending.find('\n') {
+        let line: String = pending.drain(..=end).collect();
+        if let Ok(step) = serde_json::from_str::<CheckView>(line.trim()) {
+            steps.push(step);
+        }
+    }
+    steps
 }

@@ -13,12 +13,12 @@ use crate::layout::TenantPage;
 pub fn Settings() -> impl IntoView {
     let params = use_params_map();
     let save = ServerAction::<SaveSettings>::new();
-    let check = ServerAction::<TestConnection>::new();
+    let check = ConnectionCheck::default();
     // Test results describe the settings they ran on: saving others clears them.
     Effect::new(move |previous: Option<usize>| {
         let version = save.version().get();
         if previous.is_some_and(|previous| previous != version) {
-            check.value().set(None);
+            check.clear();
         }
         version
     });
@@ -71,6 +71,54 @@ pub fn Branding() -> impl IntoView {
     }
 }
 
+/// Test connection on the page: the steps received so far, whether more are coming, and an
+/// error that stopped it before the first step.
+#[derive(Clone, Copy, Default)]
+struct ConnectionCheck {
+    steps: RwSignal<Option<Vec<CheckView>>>,
+    running: RwSignal<bool>,
+    error: RwSignal<Option<AppError>>,
+}
+
+impl ConnectionCheck {
+    fn clear(self) {
+        self.steps.set(None);
+        self.error.set(None);
+    }
+
+    /// Asks the server to run the check and shows each step as its line arrives.
+    fn run(self, csrf: String, cloud_id: String) {
+        use futures_util::StreamExt;
+        self.clear();
+        self.running.set(true);
+        leptos::task::spawn_local(async move {
+            match test_connection(csrf, cloud_id).await {
+                Ok(stream) => {
+                    self.steps.set(Some(Vec::new()));
+                    let mut pending = String::new();
+                    let mut chunks = stream.into_inner();
+                    while let Some(chunk) = chunks.next().await {
+                        match chunk {
+                            Ok(chunk) => {
+                                let arrived = check_lines(&mut pending, &chunk);
+                                self.steps.update(|steps| {
+                                    steps.get_or_insert_with(Vec::new).extend(arrived)
+                                });
+                            }
+                            Err(error) => {
+                                self.error.set(Some(error));
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(error) => self.error.set(Some(error)),
+            }
+            self.running.set(false);
+        });
+    }
+}
+
 /// A labelled text field of the Settings form.
 fn field(id: &'static str, label: &'static str, value: String, hint: &'static str) -> AnyView {
     view! {
@@ -100,7 +148,7 @@ fn settings_body(
     tenant: TenantView,
     view: SettingsPageView,
     save: ServerAction<SaveSettings>,
-    check: ServerAction<TestConnection>,
+    check: ConnectionCheck,
 ) -> AnyView {
     let callback = |url: Option<String>| {
         url.unwrap_or_else(|| "Provision your domain first (Domain Setup)".to_string())
@@ -109,6 +157,7 @@ fn settings_body(
     let saml_callback = callback(view.saml_callback.clone());
     let csrf = me.csrf.clone();
     let cloud_id = tenant.cloud_id.clone();
+    let (csrf_field, cloud_id_field) = (csrf.clone(), cloud_id.clone());
     let uses_directory = view.saved.identity_source == "directory";
     let site = view.site_url.clone().map(|url| {
         view! {
@@ -173,20 +222,29 @@ fn settings_body(
         <section class="card">
             <h2>"Test connection"</h2>
             <p class="muted">"Checks the saved settings against your iMIS, step by step."</p>
-            <ActionForm action=check>
-                <input type="hidden" name="csrf" value=csrf/>
-                <input type="hidden" name="cloud_id" value=cloud_id/>
-                <button type="submit" class="button" disabled=move || check.pending().get()>
-                    {move || if check.pending().get() { "Testing…" } else { "Test connection" }}
+            // A real form (without the wasm it posts and is told the check needs a script);
+            // with it, the steps stream in one by one.
+            <form method="post" action="/api/test_connection" on:submit=move |event| {
+                event.prevent_default();
+                check.run(csrf.clone(), cloud_id.clone());
+            }>
+                <input type="hidden" name="csrf" value=csrf_field/>
+                <input type="hidden" name="cloud_id" value=cloud_id_field/>
+                <button type="submit" class="button" disabled=move || check.running.get()>
+                    {move || if check.running.get() { "Testing…" } else { "Test connection" }}
                 </button>
-            </ActionForm>
-            {action_error(move || check.value().get())}
-            {move || check.value().get().and_then(Result::ok).map(|steps| view! {
-                <ol class="steps checks">
+            </form>
+            <noscript><p class="muted">"Test connection shows each step as it runs, which needs JavaScript."</p></noscript>
+            {move || check.error.get().map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })}
+            {move || check.steps.get().map(|steps| view! {
+                <ol class="steps checks" aria-live="polite">
                     {steps.into_iter().map(|step| {
                         let class = if step.ok { "step step-done" } else { "step step-failed" };
                         view! { <li class=class><strong>{step.step}</strong> " — " {step.detail}</li> }
                     }).collect_view()}
+                    {move || check.running.get().then(|| view! {
+                        <li class="step step-active">"Checking the next step…"</li>
+                    })}
                 </ol>
             })}
         </section>

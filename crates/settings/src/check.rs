@@ -66,9 +66,29 @@ fn reason(status: u16) -> &'static str {
 /// What the steps after an unanswered "iMIS address" say instead of trying.
 const NOT_CHECKED: &str = "Not checked: iMIS did not answer (see iMIS address).";
 
-pub(crate) async fn run(connection: &ImisConnection) -> Vec<CheckStep> {
+/// The steps so far, each told to `report` the moment it is known, so a page can show the
+/// check's progress while the slower steps still wait on iMIS.
+struct Reported<'a> {
+    steps: Vec<CheckStep>,
+    report: &'a (dyn Fn(&CheckStep) + Send + Sync),
+}
+
+impl Reported<'_> {
+    fn push(&mut self, step: CheckStep) {
+        (self.report)(&step);
+        self.steps.push(step);
+    }
+}
+
+pub(crate) async fn run(
+    connection: &ImisConnection,
+    report: &(dyn Fn(&CheckStep) + Send + Sync),
+) -> Vec<CheckStep> {
     let imis = &connection.imis;
-    let mut steps = Vec::new();
+    let mut steps = Reported {
+        steps: Vec::new(),
+        report,
+    };
 
     let address = "iMIS address";
     let reached = imis.page_status(imis.base_url()).await;
@@ -98,7 +118,7 @@ pub(crate) async fn run(connection: &ImisConnection) -> Vec<CheckStep> {
         for step in DEPENDENT_STEPS {
             steps.push(CheckStep::failed(step, NOT_CHECKED));
         }
-        return steps;
+        return steps.steps;
     }
 
     let account = "Background account";
@@ -201,7 +221,7 @@ pub(crate) async fn run(connection: &ImisConnection) -> Vec<CheckStep> {
             }
         });
     }
-    steps
+    steps.steps
 }
 
 /// The steps after "iMIS address", in order: each needs iMIS to answer.

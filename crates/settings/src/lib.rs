@@ -233,13 +233,25 @@ impl TenantSettings {
         tenant: TenantId,
         now: Timestamp,
     ) -> Result<Vec<CheckStep>, SettingsError> {
+        self.test_connection_reporting(tenant, now, &|_| {}).await
+    }
+
+    /// [`Self::test_connection`], telling `report` each step as soon as it is known.
+    pub async fn test_connection_reporting(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+        report: &(dyn Fn(&CheckStep) + Send + Sync),
+    ) -> Result<Vec<CheckStep>, SettingsError> {
         let Some(connection) = self.connection(tenant).await? else {
-            return Ok(vec![CheckStep::failed(
+            let step = CheckStep::failed(
                 "iMIS address",
                 "No iMIS address is saved yet. Enter the base URL of your iMIS site and save.",
-            )]);
+            );
+            report(&step);
+            return Ok(vec![step]);
         };
-        let steps = check::run(&connection).await;
+        let steps = check::run(&connection, report).await;
         let passed = steps.iter().all(|step| step.ok);
         self.store
             .record_imis_check(tenant, Some((now, passed)))

@@ -181,6 +181,18 @@ async fn test_connection_reports_each_step() {
         Some((NOW, true)),
         "the pass is written down"
     );
+    // Each step is reported as it is known, in the order of the result.
+    let reported = std::sync::Mutex::new(Vec::new());
+    let report = |step: &vestibule_settings::CheckStep| {
+        reported.lock().unwrap().push(step.step.clone());
+    };
+    let again = settings
+        .test_connection_reporting(acme, NOW, &report)
+        .await
+        .unwrap();
+    let names: Vec<String> = again.iter().map(|step| step.step.clone()).collect();
+    assert_eq!(names.len(), 7);
+    assert_eq!(*reported.lock().unwrap(), names);
     // Branding is not the connection: the test still stands.
     let mut rebranded = demo_input(&base);
     rebranded.brand_colour = "#aa3300".into();

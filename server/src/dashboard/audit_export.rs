@@ -8,10 +8,8 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 use vestibule_audit::to_csv;
-use vestibule_domain::Timestamp;
 use vestibule_staff::StaffError;
 
-use crate::cookies;
 use crate::Engines;
 
 #[derive(Clone)]
@@ -51,10 +49,7 @@ async fn export(
     headers: HeaderMap,
 ) -> Response {
     let accounts = &state.engines.accounts;
-    let caller = match cookies::read(&headers, state.session_cookie) {
-        Some(token) => accounts.authenticate(&token, Timestamp::now()).await,
-        None => Ok(None),
-    };
+    let caller = super::signed_in_staff(accounts, &headers, state.session_cookie).await;
     let caller = match caller {
         Ok(Some(caller)) => caller,
         Ok(None) => return Redirect::to("/login").into_response(),

@@ -14,7 +14,6 @@ use vestibule_domain::Timestamp;
 use vestibule_members::{MembersError, MAX_LOGO_BYTES};
 use vestibule_staff::StaffError;
 
-use crate::cookies;
 use crate::member_site::query_value;
 use crate::Engines;
 
@@ -43,10 +42,7 @@ async fn upload(
 ) -> Response {
     let accounts = &state.engines.accounts;
     let now = Timestamp::now();
-    let caller = match cookies::read(&headers, state.session_cookie) {
-        Some(token) => accounts.authenticate(&token, now).await,
-        None => Ok(None),
-    };
+    let caller = super::signed_in_staff(accounts, &headers, state.session_cookie).await;
     let caller = match caller {
         Ok(Some(caller)) => caller,
         Ok(None) => return Redirect::to("/login").into_response(),
@@ -87,10 +83,7 @@ async fn current(
     headers: HeaderMap,
 ) -> Response {
     let accounts = &state.engines.accounts;
-    let caller = match cookies::read(&headers, state.session_cookie) {
-        Some(token) => accounts.authenticate(&token, Timestamp::now()).await,
-        None => Ok(None),
-    };
+    let caller = super::signed_in_staff(accounts, &headers, state.session_cookie).await;
     let caller = match caller {
         Ok(Some(caller)) => caller,
         Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response(),

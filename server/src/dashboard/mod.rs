@@ -5,3 +5,20 @@ pub(crate) mod assets;
 pub(crate) mod audit_export;
 pub(crate) mod harden;
 pub(crate) mod logo_upload;
+
+use axum::http::HeaderMap;
+use vestibule_domain::Timestamp;
+use vestibule_staff::{CurrentStaff, StaffAccounts, StaffError};
+
+/// The staff member a plain (non-Leptos) dashboard route is called by, from the session
+/// cookie named `cookie`: `None` when nobody is signed in.
+pub(crate) async fn signed_in_staff(
+    accounts: &StaffAccounts,
+    headers: &HeaderMap,
+    cookie: &str,
+) -> Result<Option<CurrentStaff>, StaffError> {
+    match crate::cookies::read(headers, cookie) {
+        Some(token) => accounts.authenticate(&token, Timestamp::now()).await,
+        None => Ok(None),
+    }
+}

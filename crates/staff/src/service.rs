@@ -346,15 +346,7 @@ impl StaffAccounts {
                 now,
             )
             .await?;
-        let token = random_token();
-        self.store
-            .insert_setup_token(&SetupTokenRecord {
-                token_hash: token_hash(&token),
-                staff_id: Some(staff.id),
-                created_at: now,
-                expires_at: now + self.policy.setup_link_lifetime,
-            })
-            .await?;
+        let token = self.new_setup_link(staff.id, now).await?;
         Ok((staff, token))
     }
 
@@ -400,8 +392,9 @@ impl StaffAccounts {
             .await?)
     }
 
-    /// How far a tenant the caller may see has come in setting up (domain, iMIS, apps, a
-    /// member's sign-in): the getting-started checklist and the operators' list read it.
+    /// How far a tenant has come in setting up (domain, iMIS, apps, a member's sign-in): the
+    /// getting-started checklist and the operators' list read it, for a tenant they got from
+    /// [`Self::tenant_for`] or [`Self::visible_tenants`].
     pub async fn progress(
         &self,
         tenant: &Tenant,
@@ -605,6 +598,7 @@ impl StaffAccounts {
             .ok_or(StaffError::NotFound)
     }
 
+    /// A fresh one-time setup link for `staff`, replacing any sent before.
     async fn new_setup_link(&self, staff: StaffId, now: Timestamp) -> Result<String, StaffError> {
         let token = random_token();
         self.store

@@ -114,7 +114,7 @@ pub async fn invite_admin(
             } else {
                 vestibule_audit::AuditAction::TeamInvite
             };
-            record_team_change(&caller, &cloud_id, action, &invited.staff).await?;
+            record_team_change(&caller, action, &invited.staff).await;
             invitation(invited)
         }
         .await,
@@ -137,11 +137,10 @@ pub async fn resend_invitation(
                 .await?;
             record_team_change(
                 &caller,
-                &cloud_id,
                 vestibule_audit::AuditAction::TeamResend,
                 &invited.staff,
             )
-            .await?;
+            .await;
             invitation(invited)
         }
         .await,
@@ -169,7 +168,7 @@ pub async fn remove_team_member(
             } else {
                 vestibule_audit::AuditAction::TeamRevoke
             };
-            record_team_change(&caller, &cloud_id, action, &removed).await?;
+            record_team_change(&caller, action, &removed).await;
             ssr::after_form_post(&format!("/t/{cloud_id}/team"));
             Ok(())
         }
@@ -186,16 +185,15 @@ fn invitation(invited: vestibule_staff::Invited) -> Result<Invitation, AppError>
     })
 }
 
-/// A team change in the audit log: who, as what, and their status before and after.
+/// A team change in the audit log of the tenant the staff member belongs to: who, as what,
+/// and their status before and after.
 #[cfg(feature = "ssr")]
 async fn record_team_change(
     caller: &vestibule_staff::CurrentStaff,
-    cloud_id: &str,
     action: vestibule_audit::AuditAction,
     staff: &vestibule_domain::StaffMember,
-) -> Result<(), AppError> {
+) {
     use vestibule_audit::AuditAction;
-    let tenant = ssr::accounts()?.tenant_for(caller, cloud_id).await?;
     let snapshot = |status: &str| {
         serde_json::json!({
             "email": staff.email.as_str(),
@@ -216,12 +214,11 @@ async fn record_team_change(
     };
     ssr::record_change(
         caller,
-        Some(tenant.id),
+        staff.role.tenant(),
         action,
         staff.email.to_string(),
         before.as_ref(),
         after.as_ref(),
     )
     .await;
-    Ok(())
 }

@@ -23,11 +23,7 @@ pub fn AuditLog() -> impl IntoView {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();
             let query = query.read();
             let get = |name: &str| query.get(name).unwrap_or_default();
-            (
-                cloud_id,
-                [get("action"), get("actor"), get("from"), get("to")],
-                get("older_than"),
-            )
+            (cloud_id, FILTERS.map(get), get("older_than"))
         },
         |(cloud_id, [action, actor, from, to], older_than)| {
             audit_log(cloud_id, action, actor, from, to, older_than)

@@ -63,6 +63,14 @@ impl Role {
         }
     }
 
+    /// The tenant a tenant admin belongs to; `None` for operators.
+    pub fn tenant(&self) -> Option<TenantId> {
+        match self {
+            Role::Operator => None,
+            Role::TenantAdmin(tenant) => Some(*tenant),
+        }
+    }
+
     pub fn is_operator(&self) -> bool {
         matches!(self, Role::Operator)
     }

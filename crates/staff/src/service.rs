@@ -502,8 +502,7 @@ impl StaffAccounts {
     ) -> Result<Invited, StaffError> {
         let tenant = self.tenant_for(caller, cloud_id).await?;
         let address = Email::parse(email)?;
-        let team = self.store.list_tenant_staff(tenant.id).await?;
-        match team.into_iter().find(|staff| staff.email == address) {
+        match self.find_team_member(&tenant, &address).await? {
             Some(staff) if staff.has_password => Err(InvalidInput::new(
                 "email",
                 format!("{address} is already on this team."),
@@ -590,12 +589,23 @@ impl StaffAccounts {
     ) -> Result<StaffMember, StaffError> {
         let tenant = self.tenant_for(caller, cloud_id).await?;
         let address = Email::parse(email)?;
-        self.store
+        self.find_team_member(&tenant, &address)
+            .await?
+            .ok_or(StaffError::NotFound)
+    }
+
+    /// The member of `tenant`'s team with this address, if there is one.
+    async fn find_team_member(
+        &self,
+        tenant: &Tenant,
+        address: &Email,
+    ) -> Result<Option<StaffMember>, StaffError> {
+        Ok(self
+            .store
             .list_tenant_staff(tenant.id)
             .await?
             .into_iter()
-            .find(|staff| staff.email == address)
-            .ok_or(StaffError::NotFound)
+            .find(|staff| staff.email == *address))
     }
 
     /// A fresh one-time setup link for `staff`, replacing any sent before.

@@ -49,16 +49,12 @@ async fn export(
     headers: HeaderMap,
 ) -> Response {
     let accounts = &state.engines.accounts;
-    let caller = super::signed_in_staff(accounts, &headers, state.session_cookie).await;
-    let caller = match caller {
-        Ok(Some(caller)) => caller,
-        Ok(None) => return Redirect::to("/login").into_response(),
-        Err(error) => return staff_error(&error),
-    };
-    let tenant = match accounts.tenant_for(&caller, &cloud_id).await {
-        Ok(tenant) => tenant,
-        Err(error) => return staff_error(&error),
-    };
+    let tenant =
+        match super::staff_for_tenant(accounts, &headers, state.session_cookie, &cloud_id).await {
+            Ok(Some((_, tenant))) => tenant,
+            Ok(None) => return Redirect::to("/login").into_response(),
+            Err(error) => return staff_error(&error),
+        };
     let filter = vestibule_audit::filter(&query.action, &query.actor);
     let filter = match vestibule_audit::with_dates(filter, &query.from, &query.to) {
         Ok(filter) => filter,

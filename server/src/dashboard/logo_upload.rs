@@ -83,16 +83,12 @@ async fn current(
     headers: HeaderMap,
 ) -> Response {
     let accounts = &state.engines.accounts;
-    let caller = super::signed_in_staff(accounts, &headers, state.session_cookie).await;
-    let caller = match caller {
-        Ok(Some(caller)) => caller,
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response(),
-        Err(error) => return staff_error(&error),
-    };
-    let tenant = match accounts.tenant_for(&caller, &cloud_id).await {
-        Ok(tenant) => tenant,
-        Err(error) => return staff_error(&error),
-    };
+    let tenant =
+        match super::staff_for_tenant(accounts, &headers, state.session_cookie, &cloud_id).await {
+            Ok(Some((_, tenant))) => tenant,
+            Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response(),
+            Err(error) => return staff_error(&error),
+        };
     match state.engines.members.logo(tenant.id).await {
         Ok(Some(logo)) => (
             [

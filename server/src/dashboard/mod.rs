@@ -7,7 +7,7 @@ pub(crate) mod harden;
 pub(crate) mod logo_upload;
 
 use axum::http::HeaderMap;
-use vestibule_domain::Timestamp;
+use vestibule_domain::{Tenant, Timestamp};
 use vestibule_staff::{CurrentStaff, StaffAccounts, StaffError};
 
 /// The staff member a plain (non-Leptos) dashboard route is called by, from the session
@@ -21,4 +21,19 @@ pub(crate) async fn signed_in_staff(
         Some(token) => accounts.authenticate(&token, Timestamp::now()).await,
         None => Ok(None),
     }
+}
+
+/// The signed-in staff member and the tenant `cloud_id` names, when they may see it: `None`
+/// when nobody is signed in; [`StaffError::Forbidden`] or [`StaffError::NotFound`] otherwise.
+pub(crate) async fn staff_for_tenant(
+    accounts: &StaffAccounts,
+    headers: &HeaderMap,
+    cookie: &str,
+    cloud_id: &str,
+) -> Result<Option<(CurrentStaff, Tenant)>, StaffError> {
+    let Some(caller) = signed_in_staff(accounts, headers, cookie).await? else {
+        return Ok(None);
+    };
+    let tenant = accounts.tenant_for(&caller, cloud_id).await?;
+    Ok(Some((caller, tenant)))
 }

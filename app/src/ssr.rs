@@ -220,6 +220,7 @@ impl From<SettingsError> for AppError {
     fn from(error: SettingsError) -> Self {
         match error {
             SettingsError::Invalid(_) => AppError::Invalid(error.to_string()),
+            SettingsError::CheckRunning => AppError::Conflict(error.to_string()),
             other => {
                 tracing::error!(error = %other, "settings request failed");
                 AppError::Internal

@@ -171,6 +171,8 @@ pub async fn test_connection(
             let caller = ssr::caller_for_change(&csrf).await?;
             let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
             let settings = ssr::settings()?;
+            // Refused here, in words, while this tenant's previous check still runs.
+            let slot = settings.reserve_check(tenant.id)?;
             let now = ssr::now();
             let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<String>();
             // The check runs on its own task: the answer starts while it waits on iMIS.
@@ -187,10 +189,7 @@ pub async fn test_connection(
                         let _ = sender.send(format!("{line}\n"));
                     }
                 };
-                if let Err(error) = settings
-                    .test_connection_reporting(tenant.id, now, &report)
-                    .await
-                {
+                if let Err(error) = settings.test_connection_reporting(slot, now, &report).await {
                     tracing::error!(%error, "Test connection could not run");
                     report(&vestibule_settings::CheckStep::failed(
                         "Test connection",

@@ -8,6 +8,8 @@
 mod check;
 mod input;
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use vestibule_domain::{web_origin, IdentitySource, TenantId, Timestamp};
@@ -27,6 +29,9 @@ pub enum SettingsError {
     Storage(#[from] StorageError),
     #[error("a stored secret cannot be opened: {0}")]
     Seal(#[from] SealError),
+    /// A Test connection for this tenant is still running on this node.
+    #[error("A Test connection for this Cloud ID is still running: wait for its result.")]
+    CheckRunning,
 }
 
 /// One RiSE client application as the Settings page shows it: the secret only as "set" or not.
@@ -85,6 +90,24 @@ pub struct TenantSettings {
     secret: SecretKey,
     timeout: Duration,
     network: Network,
+    /// Tenants whose Test connection runs on this node: one at a time each, so pressing the
+    /// button again and again (the check outlives the page) cannot pile up calls to an iMIS.
+    checks_running: Arc<Mutex<HashSet<TenantId>>>,
+}
+
+/// A tenant's turn to run Test connection, from [`TenantSettings::reserve_check`]; the next
+/// check may start once it is dropped.
+pub struct CheckSlot {
+    tenant: TenantId,
+    running: Arc<Mutex<HashSet<TenantId>>>,
+}
+
+impl Drop for CheckSlot {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&self.tenant);
+        }
+    }
 }
 
 fn context(kind: &str, tenant: TenantId) -> String {
@@ -100,6 +123,7 @@ impl TenantSettings {
             secret,
             timeout,
             network,
+            checks_running: Arc::default(),
         }
     }
 
@@ -233,16 +257,35 @@ impl TenantSettings {
         tenant: TenantId,
         now: Timestamp,
     ) -> Result<Vec<CheckStep>, SettingsError> {
-        self.test_connection_reporting(tenant, now, &|_| {}).await
+        let slot = self.reserve_check(tenant)?;
+        self.test_connection_reporting(slot, now, &|_| {}).await
     }
 
-    /// [`Self::test_connection`], telling `report` each step as soon as it is known.
+    /// The tenant's turn to run Test connection, or [`SettingsError::CheckRunning`] while
+    /// another of its checks runs on this node.
+    pub fn reserve_check(&self, tenant: TenantId) -> Result<CheckSlot, SettingsError> {
+        let mut running = self
+            .checks_running
+            .lock()
+            .map_err(|_| SettingsError::CheckRunning)?;
+        if !running.insert(tenant) {
+            return Err(SettingsError::CheckRunning);
+        }
+        Ok(CheckSlot {
+            tenant,
+            running: Arc::clone(&self.checks_running),
+        })
+    }
+
+    /// [`Self::test_connection`] in a reserved slot, telling `report` each step as soon as it
+    /// is known.
     pub async fn test_connection_reporting(
         &self,
-        tenant: TenantId,
+        slot: CheckSlot,
         now: Timestamp,
         report: &(dyn Fn(&CheckStep) + Send + Sync),
     ) -> Result<Vec<CheckStep>, SettingsError> {
+        let tenant = slot.tenant;
         let Some(connection) = self.connection(tenant).await? else {
             let step = CheckStep::failed(
                 "iMIS address",

@@ -186,10 +186,17 @@ async fn test_connection_reports_each_step() {
     let report = |step: &vestibule_settings::CheckStep| {
         reported.lock().unwrap().push(step.step.clone());
     };
+    let slot = settings.reserve_check(acme).unwrap();
+    // One check at a time per tenant: a second press while it runs is refused, in words.
+    let refused = settings.test_connection(acme, NOW).await.unwrap_err();
+    assert!(matches!(refused, SettingsError::CheckRunning), "{refused}");
+    assert!(refused.to_string().contains("still running"));
     let again = settings
-        .test_connection_reporting(acme, NOW, &report)
+        .test_connection_reporting(slot, NOW, &report)
         .await
         .unwrap();
+    // The slot went with the check: the next one may start.
+    drop(settings.reserve_check(acme).unwrap());
     let names: Vec<String> = again.iter().map(|step| step.step.clone()).collect();
     assert_eq!(names.len(), 7);
     assert_eq!(*reported.lock().unwrap(), names);

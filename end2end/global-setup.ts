@@ -39,6 +39,15 @@ export default async function globalSetup() {
     ['--listen', `127.0.0.1:${imisPort}`, '--data', imisData],
     { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  // A real SMTP server on loopback (aiosmtpd) that writes each message it gets to a folder the
+  // tests read: invitations and password resets arrive there.
+  const mailPort = String(Number(port) + 5);
+  const mailFolder = join(data, 'mail');
+  const smtp = spawn(
+    join(repo, 'tools/smtp-sink/smtp-sink'),
+    ['--listen', `127.0.0.1:${mailPort}`, '--dir', mailFolder],
+    { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const server = spawn(join(repo, 'target/debug/vestibule'), ['serve'], {
     cwd: repo,
     env: {
@@ -61,6 +70,11 @@ export default async function globalSetup() {
       VESTIBULE_TEST_DOMAINS: 'sso.acme.localhost=acme',
       // The iMIS emulator runs on this machine.
       VESTIBULE_IMIS_PRIVATE_NETWORK: 'true',
+      // Plain SMTP is allowed for a relay on this machine only.
+      VESTIBULE_MAIL_SMTP_HOST: '127.0.0.1',
+      VESTIBULE_MAIL_SMTP_PORT: mailPort,
+      VESTIBULE_MAIL_SECURITY: 'none',
+      VESTIBULE_MAIL_FROM: 'sso@vestibule.test',
       VESTIBULE_LOG: 'warn',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -90,12 +104,14 @@ export default async function globalSetup() {
   process.env.VESTIBULE_E2E_SECRET_KEY_FILE = `${data}/secret.key`;
   process.env.VESTIBULE_E2E_HTTP_PORT = httpPort;
   process.env.VESTIBULE_E2E_OPERATOR_URL = `http://127.0.0.1:${operatorPort}`;
+  process.env.VESTIBULE_E2E_MAIL_DIR = mailFolder;
   process.env.SANDBOX_DNS_API = sandbox.SANDBOX_DNS_API;
   process.env.SANDBOX_ACME_API = sandbox.SANDBOX_ACME_API;
   process.env.SANDBOX_TRUSTED_ROOT = sandbox.VESTIBULE_ACME_ROOT;
   return async () => {
     server.kill('SIGTERM');
     imis.kill('SIGTERM');
+    smtp.kill('SIGTERM');
     execFileSync(sandboxScript, ['stop', sandboxFolder]);
   };
 }

@@ -30,6 +30,12 @@ pub enum AppError {
     SetupLink(String),
     #[error("Your session has expired or this form is stale. Reload the page and try again.")]
     Csrf,
+    /// Two-step verification is required of this account and not set up yet.
+    #[error("Set up two-step verification before going on: open Your account.")]
+    SecondFactorSetupNeeded,
+    /// The sign-in waits for a code from the authenticator app.
+    #[error("{0}")]
+    SecondFactor(String),
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,
     /// The request itself failed (network, decoding).

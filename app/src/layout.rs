@@ -12,8 +12,11 @@ use crate::api::{current_staff, tenant, AppError, Me, SignOut, TenantView};
 ///
 /// Pages create their resources and actions before this frame (never inside `page`), so every
 /// resource has a lasting owner and the request's context on the server.
+///
+/// Someone who must set up a second factor first is sent to Your account, unless this is it
+/// (`for_setup`).
 #[component]
-pub fn Frame<P>(page: P) -> impl IntoView
+pub fn Frame<P>(page: P, #[prop(optional)] for_setup: bool) -> impl IntoView
 where
     P: Fn(Me) -> AnyView + Clone + Send + Sync + 'static,
 {
@@ -24,6 +27,9 @@ where
                 let page = page.clone();
                 Suspend::new(async move {
                 match me.await {
+                    Ok(Some(me)) if me.must_add_second_factor && !for_setup => {
+                        go_to("/account").into_any()
+                    }
                     Ok(Some(me)) => chrome(me.clone(), None, page(me)),
                     Ok(None) | Err(AppError::NotSignedIn) => go_to("/login").into_any(),
                     Err(error) => view! { <ErrorPage error/> }.into_any(),
@@ -51,6 +57,7 @@ where
                 Suspend::new(async move {
                 match (me.await, current.await) {
                     (Ok(None) | Err(AppError::NotSignedIn), _) => go_to("/login").into_any(),
+                    (Ok(Some(me)), _) if me.must_add_second_factor => go_to("/account").into_any(),
                     (Err(error), _) => view! { <ErrorPage error/> }.into_any(),
                     (Ok(Some(me)), Ok(tenant)) => {
                         let heading = view! {
@@ -139,7 +146,7 @@ fn TopBar(me: Me) -> impl IntoView {
             <a class="skip-link" href="#content">"Skip to content"</a>
             <a class="brand" href="/">"Vestibule"</a>
             <div class="who">
-                <span class="who-email">{me.email.clone()}</span>
+                <a class="who-email" href="/account" title="Your account">{me.email.clone()}</a>
                 <span class="badge">{role}</span>
                 <ActionForm action=sign_out attr:class="inline">
                     <input type="hidden" name="csrf" value=me.csrf.clone()/>

@@ -61,6 +61,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=pages::Home ssr=ASYNC/>
                 <Route path=path!("/login") view=pages::SignIn ssr=ASYNC/>
                 <Route path=path!("/setup") view=pages::Setup ssr=ASYNC/>
+                <Route path=path!("/forgot-password") view=pages::ForgotPassword ssr=ASYNC/>
+                <Route path=path!("/login/verify") view=pages::VerifySignIn ssr=ASYNC/>
+                <Route path=path!("/account") view=pages::Account ssr=ASYNC/>
                 <Route path=path!("/tenants") view=pages::Tenants ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/domain") view=pages::DomainSetup ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/settings") view=pages::Settings ssr=ASYNC/>

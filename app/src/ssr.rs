@@ -38,6 +38,8 @@ pub struct DashboardState {
     pub oidc_clients: OidcClients,
     pub saml: SamlIdp,
     pub audit: AuditLog,
+    /// Sends invitations and password resets; `None` when no SMTP server is configured.
+    pub mail: Option<vestibule_mail::Outbox>,
     /// Where the dashboard is reached, e.g. `https://dashboard.vestibule.example`.
     pub public_url: String,
     /// The origin of a tenant's member site, given its provisioned domain (if any): the edge
@@ -74,6 +76,15 @@ impl From<StaffError> for AppError {
             },
             StaffError::SetupLinkInvalid => AppError::SetupLink(error.to_string()),
             StaffError::NotSignedIn => AppError::NotSignedIn,
+            StaffError::SecondFactorSetupNeeded => AppError::SecondFactorSetupNeeded,
+            StaffError::BadSecondFactor | StaffError::ChallengeExpired => {
+                AppError::SecondFactor(error.to_string())
+            }
+            // Handled where a sign-in happens; anywhere else it is a bug.
+            StaffError::SecondFactorNeeded { .. } => {
+                tracing::error!("a second-factor challenge reached a generic error");
+                AppError::Internal
+            }
             StaffError::CsrfMismatch => AppError::Csrf,
             StaffError::Forbidden => AppError::Forbidden,
             StaffError::NotFound => AppError::NotFound,
@@ -84,7 +95,7 @@ impl From<StaffError> for AppError {
                 }
                 AppError::Conflict(format!("{message}."))
             }
-            StaffError::Storage(_) | StaffError::Hashing(_) => {
+            StaffError::Storage(_) | StaffError::Hashing(_) | StaffError::Sealing(_) => {
                 tracing::error!(error = %error, "dashboard request failed");
                 AppError::Internal
             }
@@ -264,7 +275,10 @@ pub fn respond<T>(outcome: Result<T, AppError>) -> Result<T, AppError> {
     }
     let status = match error {
         AppError::NotSignedIn | AppError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+        AppError::Forbidden | AppError::Csrf | AppError::SecondFactorSetupNeeded => {
+            StatusCode::FORBIDDEN
+        }
+        AppError::SecondFactor(_) => StatusCode::UNAUTHORIZED,
         AppError::NotFound => StatusCode::NOT_FOUND,
         AppError::Invalid(_) | AppError::Request(_) => StatusCode::BAD_REQUEST,
         AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -367,7 +381,17 @@ pub async fn optional_caller() -> Result<Option<CurrentStaff>, AppError> {
     }
 }
 
+/// The signed-in staff member, who must have set up a second factor if one is required of
+/// them (everything but the account page's own calls goes through here).
 pub async fn caller() -> Result<CurrentStaff, AppError> {
+    let caller = signed_in_caller().await?;
+    caller.require_second_factor_in_place()?;
+    Ok(caller)
+}
+
+/// The signed-in staff member, whether or not a required second factor is in place yet: for
+/// setting one up.
+pub async fn signed_in_caller() -> Result<CurrentStaff, AppError> {
     optional_caller().await?.ok_or(AppError::NotSignedIn)
 }
 
@@ -384,6 +408,7 @@ pub fn me(caller: &CurrentStaff) -> Me {
         is_operator: caller.staff.role.is_operator(),
         cloud_id: caller.staff.cloud_id.as_ref().map(ToString::to_string),
         csrf: caller.csrf_token.clone(),
+        must_add_second_factor: caller.must_add_second_factor,
     }
 }
 
@@ -433,7 +458,7 @@ pub async fn sign_in(email: &str, password: &str) -> Result<String, AppError> {
     let state = state()?;
     let parts = request_parts()?;
     let previous = session_token(&parts, state.session_cookie_name());
-    let signed_in = state
+    let outcome = state
         .accounts
         .sign_in(
             email,
@@ -442,12 +467,68 @@ pub async fn sign_in(email: &str, password: &str) -> Result<String, AppError> {
             previous.as_deref(),
             now(),
         )
-        .await?;
+        .await;
+    let signed_in = match outcome {
+        Err(StaffError::SecondFactorNeeded { challenge }) => {
+            // The password was right; the session waits for the code, on the next page.
+            let lifetime = vestibule_staff::CHALLENGE_LIFETIME.0;
+            set_cookie(challenge_cookie(&state, &challenge, lifetime));
+            let next = "/login/verify".to_string();
+            after_form_post(&next);
+            return Ok(next);
+        }
+        outcome => outcome?,
+    };
+    start_session(&state, &signed_in)
+}
+
+/// The session cookie for a finished sign-in, and where the staff member goes next.
+fn start_session(
+    state: &DashboardState,
+    signed_in: &vestibule_staff::SignedIn,
+) -> Result<String, AppError> {
     let lifetime = state.accounts.policy().sessions.absolute_timeout.0;
-    set_cookie(session_cookie(&state, &signed_in.session_token, lifetime));
+    set_cookie(session_cookie(state, &signed_in.session_token, lifetime));
     let home = home_of(&signed_in.staff);
     after_form_post(&home);
     Ok(home)
+}
+
+/// The cookie that carries a sign-in waiting for its second factor: `Strict`, minutes long.
+fn challenge_cookie(state: &DashboardState, value: &str, max_age: i64) -> String {
+    let (name, secure) = challenge_cookie_name(state);
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+fn challenge_cookie_name(state: &DashboardState) -> (&'static str, &'static str) {
+    if state.secure_cookies() {
+        ("__Host-vestibule_challenge", "; Secure")
+    } else {
+        ("vestibule_challenge", "")
+    }
+}
+
+/// The second step of a sign-in: the authenticator app's code (or a recovery code) for the
+/// challenge the password step left in its cookie.
+pub async fn verify_second_factor(code: &str) -> Result<String, AppError> {
+    let state = state()?;
+    let parts = request_parts()?;
+    let (name, _) = challenge_cookie_name(&state);
+    let challenge = session_token(&parts, name)
+        .ok_or_else(|| AppError::SecondFactor(StaffError::ChallengeExpired.to_string()))?;
+    let previous = session_token(&parts, state.session_cookie_name());
+    let signed_in = state
+        .accounts
+        .complete_second_factor(
+            &challenge,
+            code,
+            &client_address(&parts),
+            previous.as_deref(),
+            now(),
+        )
+        .await?;
+    set_cookie(challenge_cookie(&state, "", 0));
+    start_session(&state, &signed_in)
 }
 
 pub async fn sign_out(csrf: &str) -> Result<(), AppError> {
@@ -470,7 +551,111 @@ pub async fn setup_link(token: &str) -> Result<SetupView, AppError> {
         SetupLink::Invitation { email } => SetupView::Invitation {
             email: email.to_string(),
         },
+        SetupLink::PasswordReset { email } => SetupView::PasswordReset {
+            email: email.to_string(),
+        },
     })
+}
+
+/// Whether this installation sends e-mail, so "Forgot password" can work.
+pub fn mail_enabled() -> Result<bool, AppError> {
+    Ok(state()?.mail.is_some())
+}
+
+/// "Forgot password": sends a reset link to the address if a staff member has it. The lookup
+/// and the queueing run after the answer, so neither the answer nor its timing says whether
+/// the address has an account.
+pub async fn request_password_reset(email: &str) -> Result<(), AppError> {
+    let state = state()?;
+    let Some(outbox) = state.mail.clone() else {
+        return Err(AppError::Invalid(
+            "This installation does not send e-mail. Ask an operator for a new setup link."
+                .to_string(),
+        ));
+    };
+    let accounts = state.accounts.clone();
+    let (email, now) = (email.to_string(), now());
+    let origin = state.public_url.trim_end_matches('/').to_string();
+    tokio::spawn(async move {
+        let link = match accounts.password_reset(&email, now).await {
+            Ok(Some(link)) => link,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::error!(%error, "making a password reset link failed");
+                return;
+            }
+        };
+        let (staff, token) = link;
+        let url = format!("{origin}/setup?token={token}");
+        let lifetime = accounts.policy().reset_link_lifetime;
+        let mail = vestibule_mail::Mail::staff_password_reset(staff.email, &url, lifetime);
+        if let Err(error) = outbox.enqueue(&mail, now).await {
+            tracing::error!(%error, "queueing a password reset e-mail failed");
+        }
+    });
+    after_form_post("/forgot-password?sent");
+    Ok(())
+}
+
+/// A staff member's second factor was added or removed (by an operator, when `by` names one):
+/// recorded in their tenant's audit log (or the installation's, for operators) and told to
+/// them by e-mail, so a change they did not make does not go unnoticed.
+pub async fn second_factor_changed(staff: &StaffMember, added: bool, by: Option<&str>) {
+    let Ok(state) = state() else {
+        return;
+    };
+    let action = if added {
+        vestibule_audit::AuditAction::TeamSecondFactorAdd
+    } else {
+        vestibule_audit::AuditAction::TeamSecondFactorRemove
+    };
+    let tenant = match staff.role {
+        Role::TenantAdmin(tenant) => Some(tenant),
+        Role::Operator => None,
+    };
+    let change = vestibule_audit::Change {
+        tenant,
+        actor: by.unwrap_or(staff.email.as_str()),
+        action,
+        target: staff.email.to_string(),
+        before: Some(serde_json::json!({ "authenticator_app": !added })),
+        after: Some(serde_json::json!({ "authenticator_app": added })),
+    };
+    state.audit.record_after(change, now()).await;
+    if let Some(outbox) = &state.mail {
+        let mail = vestibule_mail::Mail::second_factor_changed(
+            staff.email.clone(),
+            added,
+            by,
+            &state.public_url,
+        );
+        if let Err(error) = outbox.enqueue(&mail, now()).await {
+            tracing::error!(%error, "queueing a second-factor notice failed");
+        }
+    }
+}
+
+/// E-mails an invitation's setup link when this installation sends e-mail; says whether it
+/// did. A failure to queue is logged and the link is still shown to hand over by hand.
+pub async fn email_invitation(
+    invited: &vestibule_staff::Invited,
+    tenant: Option<(vestibule_domain::TenantId, &str)>,
+) -> Result<bool, AppError> {
+    let state = state()?;
+    let Some(outbox) = &state.mail else {
+        return Ok(false);
+    };
+    let url = setup_url(&invited.token)?;
+    let lifetime = state.accounts.policy().setup_link_lifetime;
+    let mail =
+        vestibule_mail::Mail::staff_invitation(invited.staff.email.clone(), tenant, &url, lifetime);
+    match outbox.enqueue(&mail, now()).await {
+        Ok(queued) => Ok(queued.is_some()),
+        Err(error) => {
+            tracing::error!(%error, "queueing an invitation e-mail failed");
+            Ok(false)
+        }
+    }
 }
 
 pub async fn complete_setup(

@@ -12,6 +12,8 @@ pub struct Me {
     pub cloud_id: Option<String>,
     /// Echoed by every state-changing form.
     pub csrf: String,
+    /// A second factor is required of them and not set up yet: only Your account works.
+    pub must_add_second_factor: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +84,8 @@ pub struct Invitation {
     pub setup_url: String,
     /// They had been invited before: this link replaces the earlier ones.
     pub resent: bool,
+    /// The link is on its way to them by e-mail too.
+    pub emailed: bool,
 }
 
 /// A tenant's domain as the Domain Setup page shows it.
@@ -166,7 +170,13 @@ pub struct StepView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SetupView {
     FirstOperator,
-    Invitation { email: String },
+    Invitation {
+        email: String,
+    },
+    /// Someone who forgot their password chooses a new one.
+    PasswordReset {
+        email: String,
+    },
 }
 
 /// A member of the built-in directory, as the Members page lists them.
@@ -443,4 +453,24 @@ pub struct NewMemberForm {
     pub given_name: String,
     pub family_name: String,
     pub password: String,
+}
+
+/// Where the signed-in staff member stands with two-step verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondFactorView {
+    pub email: String,
+    pub enrolled: bool,
+    pub recovery_codes_left: i64,
+    /// Required of them (by the installation or their Cloud ID).
+    pub required: bool,
+}
+
+/// An authenticator app being set up: a QR code to scan, or the secret to type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetupView {
+    /// Grouped base32.
+    pub secret: String,
+    pub uri: String,
+    /// The QR code of `uri`, as SVG markup made on the server.
+    pub qr_svg: String,
 }

@@ -1,8 +1,8 @@
 import AxeBuilder from '@axe-core/playwright';
 import { Browser, expect, Page, test } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { createHash, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, createHmac, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request as httpRequest } from 'node:http';
 import { join, resolve as resolvePath } from 'node:path';
@@ -77,6 +77,55 @@ async function copied(page: Page, label: string): Promise<string> {
   await button.click();
   await expect(button).toHaveText('Copied');
   return page.evaluate(() => navigator.clipboard.readText());
+}
+
+// A message with its quoted-printable soft line breaks and =XX escapes undone (lettre encodes
+// text bodies with long lines so).
+function quotedPrintableDecoded(message: string): string {
+  const joined = message.replace(/=\r?\n/g, '');
+  const bytes: number[] = [];
+  for (let i = 0; i < joined.length; i++) {
+    const hex = joined.slice(i + 1, i + 3);
+    if (joined[i] === '=' && /^[0-9A-F]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(joined[i], 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+// The newest message the test SMTP server (tools/smtp-sink) received for `address` after
+// `since` messages to it, decoded, waiting up to 20 seconds for the outbox to send it.
+async function mailTo(address: string, since = 0): Promise<string> {
+  const folder = process.env.VESTIBULE_E2E_MAIL_DIR ?? '';
+  const messages = () =>
+    (existsSync(folder) ? readdirSync(folder) : [])
+      .filter((name) => name.endsWith('.eml'))
+      .sort()
+      .map((name) => readFileSync(join(folder, name), 'utf8'))
+      .filter((text) => text.startsWith(`X-Sink-Rcpt: ${address}\r\n`));
+  let found: string[] = [];
+  await expect
+    .poll(() => (found = messages()).length, { timeout: 20_000, message: `mail to ${address}` })
+    .toBeGreaterThan(since);
+  return quotedPrintableDecoded(found[found.length - 1]);
+}
+
+function mailCount(address: string): number {
+  const folder = process.env.VESTIBULE_E2E_MAIL_DIR ?? '';
+  return (existsSync(folder) ? readdirSync(folder) : [])
+    .filter((name) => name.endsWith('.eml'))
+    .filter((name) => readFileSync(join(folder, name), 'utf8').startsWith(`X-Sink-Rcpt: ${address}\r\n`))
+    .length;
+}
+
+// The link in a message's plain-text body.
+function linkIn(body: string, path: string): string {
+  const match = body.match(new RegExp(`https?://\\S+${path.replace(/[?]/g, '\\?')}\\S+`));
+  expect(match, `a ${path} link in:\n${body}`).not.toBeNull();
+  return match![0];
 }
 
 async function signOut(page: Page) {
@@ -155,6 +204,12 @@ test('the operator creates tenants and invites a tenant admin', async ({ page })
   await expect(resent).toBeInViewport();
   invitationUrl = await resent.getByLabel('Setup link', { exact: true }).inputValue();
   expect(invitationUrl).not.toBe(firstUrl);
+  // The same link went out by e-mail, in words, from the deployment's address.
+  await expect(resent).toContainText('on its way to them by e-mail');
+  const invitationMail = await mailTo(admin.email, 2);
+  expect(invitationMail).toContain('From: Vestibule <sso@vestibule.test>');
+  expect(invitationMail).toContain('manage single sign-on for Acme Association');
+  expect(linkIn(invitationMail, '/setup?token=')).toBe(invitationUrl);
   await expect(page.getByRole('cell', { name: 'Invitation pending' })).toHaveCount(1);
   await visit(page, firstUrl);
   await expect(page.getByText('This setup link has expired or has already been used')).toBeVisible();
@@ -761,6 +816,67 @@ test('members of a tenant without iMIS sign in with the member directory', async
   await expect(page.getByRole('heading', { name: 'You are signed in' })).toBeVisible();
   await expect(page.locator('main')).toContainText('Welcome, Demo Member.');
   await snapshot(page, 'member-directory-signed-in');
+});
+
+test('a directory member who forgot the password gets a link by e-mail and chooses a new one', async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const site = memberSite();
+  await page.goto(`${site}/login`);
+  await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await expect(page.getByRole('heading', { name: 'Forgot your password?' })).toBeVisible();
+  // Nobody by that name: the same answer, and no mail.
+  await page.getByLabel('Username or e-mail address').fill('nobody.here');
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await expect(page.getByRole('status')).toContainText('If an account matches');
+  const before = mailCount('demo.member@acme.test');
+  await page.goto(`${site}/password/forgot`);
+  await page.getByLabel('Username or e-mail address').fill('Demo.Member@acme.test');
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await expect(page.getByRole('status')).toContainText('If an account matches');
+  const mail = await mailTo('demo.member@acme.test', before);
+  // Sent in the association's name, naming the username, with a link on the tenant's domain.
+  expect(mail).toMatch(/From: .*Acme.* <sso@vestibule\.test>/);
+  expect(mail).toContain('username demo.member');
+  const link = linkIn(mail, '/password/reset?token=');
+  expect(link.startsWith(`${site}/password/reset?token=`)).toBe(true);
+
+  await page.goto(link);
+  await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible();
+  await expect(page.locator('main')).toContainText('demo.member');
+  await page.getByLabel('New password (at least 12 characters)').fill('a new member password');
+  await page.getByLabel('Repeat the new password').fill('a different password');
+  await page.getByRole('button', { name: 'Set the new password' }).click();
+  await expect(page.getByRole('alert')).toHaveText('The two passwords do not match.');
+  await page.getByLabel('New password (at least 12 characters)').fill('a new member password');
+  await page.getByLabel('Repeat the new password').fill('a new member password');
+  await page.getByRole('button', { name: 'Set the new password' }).click();
+  await expect(page.getByRole('heading', { name: 'Your password is changed' })).toBeVisible();
+  // The link worked once.
+  await page.goto(link);
+  await expect(page.getByRole('heading', { name: 'This link does not work any more' })).toBeVisible();
+
+  await page.goto(`${site}/login`);
+  await page.getByLabel('Username').fill('demo.member');
+  await page.getByLabel('Password').fill('demo-member-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toContainText('do not match');
+  await page.getByLabel('Username').fill('demo.member');
+  await page.getByLabel('Password').fill('a new member password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'You are signed in' })).toBeVisible();
+
+  // By username this time, back to the password the later stories sign in with.
+  const sent = mailCount('demo.member@acme.test');
+  await page.goto(`${site}/password/forgot`);
+  await page.getByLabel('Username or e-mail address').fill('demo.member');
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await page.goto(linkIn(await mailTo('demo.member@acme.test', sent), '/password/reset?token='));
+  await page.getByLabel('New password (at least 12 characters)').fill('demo-member-password');
+  await page.getByLabel('Repeat the new password').fill('demo-member-password');
+  await page.getByRole('button', { name: 'Set the new password' }).click();
+  await expect(page.getByRole('heading', { name: 'Your password is changed' })).toBeVisible();
+  await context.close();
 });
 
 // The relying party's side of the code flow, as an application's server would do it: the token
@@ -1692,8 +1808,12 @@ test('axe-core finds no accessibility violations on the dashboard\'s pages', asy
   };
   await visit(page, '/login');
   expect(await violations('/login')).toEqual([]);
+  await visit(page, '/forgot-password');
+  expect(await violations('/forgot-password')).toEqual([]);
   await signIn(page, admin.email, admin.password);
   await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await visit(page, '/account');
+  expect(await violations('/account')).toEqual([]);
   for (const path of ['domain', 'settings', 'branding', 'members', 'oidc', 'saml', 'audit', 'team']) {
     await visit(page, `/t/acme/${path}`);
     expect(await violations(`/t/acme/${path}`)).toEqual([]);
@@ -1747,4 +1867,108 @@ test('the operator listener reports the requests, the certificate and readiness'
   const days = Number(metrics.match(/vestibule_certificate_days_to_expiry\{domain="sso\.acme\.test"\} ([\d.]+)/)?.[1]);
   expect(days).toBeGreaterThan(1);
   expect(metrics).toContain('vestibule_provisioning_jobs{state="running"} 0');
+});
+
+test('a staff member who forgot the password chooses a new one from a link e-mailed to them', async ({ page }) => {
+  await visit(page, '/login');
+  await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await expect(page).toHaveURL(/\/forgot-password$/);
+  await hydrated(page);
+  const before = mailCount(admin.email);
+  await page.getByLabel('E-mail address').fill('nobody@vestibule.test');
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await expect(page.getByRole('status')).toContainText('If a Cloud Dashboard account uses that address');
+  await visit(page, '/forgot-password');
+  await page.getByLabel('E-mail address').fill(admin.email);
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await expect(page.getByRole('status')).toContainText('If a Cloud Dashboard account uses that address');
+  const mail = await mailTo(admin.email, before);
+  expect(mail).toContain('Subject: Choose a new password for the Vestibule Cloud Dashboard');
+  const link = linkIn(mail, '/setup?token=');
+
+  await visit(page, link);
+  await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible();
+  await expect(page.locator('.setup-email')).toHaveText(admin.email);
+  admin.password = 'tenant admin password 2';
+  await page.getByLabel('New password (at least 12 characters)').fill(admin.password);
+  await page.getByLabel('Repeat the password').fill(admin.password);
+  await page.getByRole('button', { name: 'Set password' }).click();
+  await expect(page.getByText('Your password is set')).toBeVisible();
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+});
+
+// What an authenticator app shows at `at` for a base32 key (RFC 6238: HMAC-SHA-1, 30 s, 6 digits).
+function totp(key: string, at = Date.now()): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of key.replace(/\s/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const secret = Buffer.from(bits.match(/.{8}/g)!.map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac('sha1', secret).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+test('with an authenticator app added, a staff member\'s password alone no longer signs in', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await hydrated(page);
+  await page.getByRole('link', { name: admin.email }).click();
+  await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Add an authenticator app' }).click();
+  await expect(page.getByRole('img', { name: 'QR code for your authenticator app' })).toBeVisible();
+  const key = await page.getByLabel('Authenticator key', { exact: true }).inputValue();
+  await page.getByLabel('Enter the 6-digit code the app shows').fill('000000');
+  await page.getByRole('button', { name: 'Turn on two-step verification' }).click();
+  await expect(page.getByRole('alert')).toContainText('That code is not right');
+  const before = mailCount(admin.email);
+  await page.getByLabel('Enter the 6-digit code the app shows').fill(totp(key));
+  await page.getByRole('button', { name: 'Turn on two-step verification' }).click();
+  const done = page.getByRole('status').filter({ hasText: 'Two-step verification is on.' });
+  await expect(done).toBeInViewport();
+  const codes = await done.locator('ul.codes li').allTextContents();
+  expect(codes).toHaveLength(10);
+  expect((await mailTo(admin.email, before))).toContain('Subject: Two-step verification turned on');
+  await visit(page, '/t/acme/audit');
+  await expect(page.locator('table.audit-log')).toContainText('Authenticator app added');
+  await signOut(page);
+
+  // The right password alone leads to the code, not in.
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/login\/verify$/);
+  await visit(page, '/t/acme/domain');
+  await expect(page).toHaveURL(/\/login$/);
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/login\/verify$/);
+  await hydrated(page);
+  await page.getByLabel('Code').fill('123456');
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await expect(page.getByRole('alert')).toContainText('That code is not right');
+  // The next step's code (the current one confirmed the app and is used up).
+  await page.getByLabel('Code').fill(totp(key, Date.now() + 30_000));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await hydrated(page);
+  await signOut(page);
+
+  // A recovery code stands in for a lost phone, once.
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/login\/verify$/);
+  await hydrated(page);
+  await page.getByLabel('Code').fill(codes[0]);
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await hydrated(page);
+
+  // The Cloud ID requires it of every admin from now on.
+  await visit(page, '/t/acme/team');
+  await page.getByLabel('Require every admin of this Cloud ID to use an authenticator app when signing in').check();
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Saved.' })).toBeVisible();
+  await visit(page, '/t/acme/team');
+  await expect(page.getByLabel('Require every admin of this Cloud ID to use an authenticator app when signing in')).toBeChecked();
+  await signOut(page);
 });

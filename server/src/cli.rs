@@ -62,6 +62,20 @@ pub enum Command {
         #[arg(long, default_value = "demo")]
         cloud_id: String,
     },
+    /// E-mail: what the outbox holds, and a test message through the configured SMTP server.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// The newest messages in the outbox: when, to whom, what, and how sending went.
+    Outbox {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Sends a test message to an address now, through the outbox, and says how it went.
+    Test { to: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +163,9 @@ pub enum StaffCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Remove a staff member's authenticator app (a lost phone, no recovery codes left): they
+    /// sign in with their password alone again and are told so by e-mail.
+    ResetSecondFactor { email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +186,8 @@ pub enum CliError {
     Input(#[from] vestibule_domain::InvalidInput),
     #[error(transparent)]
     Provisioning(#[from] vestibule_provisioning::ProvisioningError),
+    #[error(transparent)]
+    Mail(#[from] vestibule_mail::MailError),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -192,6 +211,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Domain(command) => domain(config, command).await,
         Command::Demo { imis_url, cloud_id } => demo(config, &imis_url, &cloud_id).await,
         Command::Oidc(command) => oidc(config, command).await,
+        Command::Mail(command) => mail(config, command).await,
         Command::Config(ConfigCommand::Check) => {
             println!("# configuration is valid\n{}", config.redacted_toml());
             Ok(())
@@ -231,6 +251,37 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::Staff(StaffCommand::ResetSecondFactor { email }) => {
+            let store = open_store(&config).await?;
+            let secret = config.load_secret_key()?;
+            let accounts = crate::staff_accounts(&config, store.clone(), secret.clone());
+            let staff = accounts.reset_second_factor(&email).await?;
+            let tenant = match staff.role {
+                Role::TenantAdmin(tenant) => Some(tenant),
+                Role::Operator => None,
+            };
+            let change = Change {
+                tenant,
+                actor: &command_line_actor(),
+                action: vestibule_audit::AuditAction::TeamSecondFactorRemove,
+                target: staff.email.to_string(),
+                before: Some(json!({ "authenticator_app": true })),
+                after: Some(json!({ "authenticator_app": false })),
+            };
+            write_down(&store, change).await;
+            if let Some(outbox) = crate::outbox(&config, store.clone(), secret)? {
+                let notice = vestibule_mail::Mail::second_factor_changed(
+                    staff.email.clone(),
+                    false,
+                    Some(&command_line_actor()),
+                    config.public_origin(),
+                );
+                // Queued: a running server's worker sends it.
+                outbox.enqueue(&notice, Timestamp::now()).await?;
+            }
+            println!("Removed the authenticator app of {staff}; they sign in with their password alone until they add one again.");
+            Ok(())
+        }
         Command::Staff(StaffCommand::Add {
             email,
             role,
@@ -267,7 +318,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
                 Role::Operator => (None, "operator"),
                 Role::TenantAdmin(tenant) => (Some(*tenant), "tenant admin"),
             };
-            let accounts = crate::staff_accounts(&config, store.clone());
+            let accounts = crate::staff_accounts(&config, store.clone(), config.load_secret_key()?);
             let staff = accounts
                 .add_with_password(&email, role, &password, Timestamp::now())
                 .await?;
@@ -615,12 +666,76 @@ async fn write_down(store: &Store, change: Change<'_>) {
     }
 }
 
+async fn mail(config: Config, command: MailCommand) -> Result<(), CliError> {
+    let store = open_store(&config).await?;
+    let secret = config.load_secret_key()?;
+    let Some(outbox) = crate::outbox(&config, store.clone(), secret)? else {
+        return Err(CliError::Usage(
+            "e-mail is off: set mail.smtp_host and mail.from_address (docs/deploy.md)".to_string(),
+        ));
+    };
+    match command {
+        MailCommand::Outbox { limit } => {
+            for message in outbox.recent(limit).await? {
+                let kind = vestibule_mail::MailKind::parse(&message.kind)
+                    .map_or(message.kind.clone(), |kind| kind.label().to_string());
+                let state = match message.state.as_str() {
+                    "pending" if message.attempts > 0 => format!(
+                        "retrying ({} attempts, next {})",
+                        message.attempts,
+                        message.next_attempt_at.to_utc_string()
+                    ),
+                    other => other.to_string(),
+                };
+                println!(
+                    "{}  {}  {kind}  {state}",
+                    message.created_at.to_utc_string(),
+                    message.recipient
+                );
+                if !message.last_error.is_empty() {
+                    println!("    {}", message.last_error);
+                }
+            }
+        }
+        MailCommand::Test { to } => {
+            let to = vestibule_domain::Email::parse(&to)?;
+            let now = Timestamp::now();
+            outbox
+                .enqueue(&vestibule_mail::Mail::test(to.clone()), now)
+                .await?;
+            let delivered = outbox.deliver_due(now).await?;
+            if delivered.sent > 0 {
+                println!("sent a test message to {to}");
+            } else {
+                let last = outbox.recent(1).await?;
+                let why = last.first().map_or("", |m| m.last_error.as_str());
+                return Err(CliError::Usage(format!(
+                    "the test message to {to} was not sent: {why}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn serve(config: Config) -> Result<(), CliError> {
     let store = open_store(&config).await?;
     // Read (or, on first start, create) the key once; every engine seals with it.
     let secret = config.load_secret_key()?;
     let provisioning = provisioning(&config, store.clone(), secret.clone())?;
-    let engines = crate::Engines::new(&config, store.clone(), secret, provisioning.clone());
+    let mut engines =
+        crate::Engines::new(&config, store.clone(), secret.clone(), provisioning.clone());
+    engines.mail = crate::outbox(&config, store.clone(), secret)?;
+    match &engines.mail {
+        Some(outbox) => {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.run(std::time::Duration::from_secs(15)).await });
+            tracing::info!(host = %config.mail.smtp_host, "e-mail on: invitations and password resets are sent");
+        }
+        None => {
+            tracing::info!("e-mail off (no mail.smtp_host): setup links are handed over by hand")
+        }
+    }
     let accounts = engines.accounts.clone();
     if let Some(token) = accounts.first_operator_link(Timestamp::now()).await? {
         println!(

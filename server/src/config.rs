@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use vestibule_domain::{CloudId, Seconds, SessionLifetime};
+use vestibule_domain::{CloudId, Email, Seconds, SessionLifetime};
+use vestibule_mail::{Security, SmtpSettings};
 use vestibule_members::MemberPolicy;
 use vestibule_provisioning::{reserved_names, AcmeSettings, ProvisioningSettings};
 use vestibule_saml::SsoPolicy;
@@ -77,6 +78,55 @@ pub struct Config {
     pub edge: EdgeConfig,
     pub acme: AcmeConfig,
     pub provisioning: ProvisioningConfig,
+    pub mail: MailConfig,
+}
+
+/// Outgoing e-mail (invitations, password resets). With no `smtp_host`, nothing is sent:
+/// setup links are handed over by hand and "Forgot password" is not offered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// The SMTP server (a relay or a provider's submission host). Empty: no e-mail.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `starttls` (port 587), `tls` (implicit TLS, port 465), or `none`, allowed only for a
+    /// relay on this machine (`localhost`, `127.0.0.1`, `::1`).
+    pub security: MailSecurity,
+    /// Sign in to the SMTP server with these, when `username` is set.
+    pub username: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub password: String,
+    /// The address every message is sent from. Tenants' messages carry the association's name
+    /// before it, and its support address as Reply-To.
+    pub from_address: String,
+    /// A PEM root to trust for the SMTP server's certificate besides the system's (a private
+    /// relay's own CA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_root: Option<PathBuf>,
+    pub timeout_seconds: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailSecurity {
+    Starttls,
+    Tls,
+    None,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_host: String::new(),
+            smtp_port: 587,
+            security: MailSecurity::Starttls,
+            username: String::new(),
+            password: String::new(),
+            from_address: String::new(),
+            trusted_root: None,
+            timeout_seconds: 30,
+        }
+    }
 }
 
 /// The listeners that serve tenant domains, and what tenants point their DNS at.
@@ -175,6 +225,9 @@ pub struct SessionConfig {
     pub idle_minutes: i64,
     pub absolute_hours: i64,
     pub setup_link_hours: i64,
+    /// Every staff member must sign in with a second factor (an authenticator app); those
+    /// without one are asked to add it before anything else.
+    pub second_factor_required: bool,
 }
 
 /// Member sign-in on tenant domains.
@@ -247,7 +300,7 @@ pub struct SignInLimits {
 
 /// Every environment variable that sets something (see `Config::apply_env`), for the
 /// suggestion when one is misspelt.
-const ENV_SETTINGS: [&str; 39] = [
+const ENV_SETTINGS: [&str; 47] = [
     "VESTIBULE_ACME_CAA_IDENTITIES",
     "VESTIBULE_ACME_CONTACT",
     "VESTIBULE_ACME_DIRECTORY",
@@ -265,6 +318,13 @@ const ENV_SETTINGS: [&str; 39] = [
     "VESTIBULE_LISTEN",
     "VESTIBULE_LOG",
     "VESTIBULE_LOG_FORMAT",
+    "VESTIBULE_MAIL_FROM",
+    "VESTIBULE_MAIL_PASSWORD",
+    "VESTIBULE_MAIL_ROOT",
+    "VESTIBULE_MAIL_SECURITY",
+    "VESTIBULE_MAIL_SMTP_HOST",
+    "VESTIBULE_MAIL_SMTP_PORT",
+    "VESTIBULE_MAIL_USERNAME",
     "VESTIBULE_MEMBER_SESSION_ABSOLUTE_HOURS",
     "VESTIBULE_MEMBER_SESSION_IDLE_MINUTES",
     "VESTIBULE_OPERATOR_LISTEN",
@@ -276,6 +336,7 @@ const ENV_SETTINGS: [&str; 39] = [
     "VESTIBULE_SAML_CLOCK_SKEW_SECONDS",
     "VESTIBULE_SAML_REQUEST_LIFETIME_SECONDS",
     "VESTIBULE_SAML_SIGN_IN_WINDOW_MINUTES",
+    "VESTIBULE_SECOND_FACTOR_REQUIRED",
     "VESTIBULE_SECRET_KEY",
     "VESTIBULE_SECRET_KEY_FILE",
     "VESTIBULE_SESSION_ABSOLUTE_HOURS",
@@ -343,6 +404,7 @@ impl Default for Config {
             edge: EdgeConfig::default(),
             acme: AcmeConfig::default(),
             provisioning: ProvisioningConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -353,6 +415,7 @@ impl Default for SessionConfig {
             idle_minutes: 30,
             absolute_hours: 12,
             setup_link_hours: 72,
+            second_factor_required: false,
         }
     }
 }
@@ -424,6 +487,10 @@ impl Config {
             }
             "VESTIBULE_SESSION_ABSOLUTE_HOURS" => {
                 self.sessions.absolute_hours = parse("VESTIBULE_SESSION_ABSOLUTE_HOURS", value)?
+            }
+            "VESTIBULE_SECOND_FACTOR_REQUIRED" => {
+                self.sessions.second_factor_required =
+                    parse("VESTIBULE_SECOND_FACTOR_REQUIRED", value)?
             }
             "VESTIBULE_SETUP_LINK_HOURS" => {
                 self.sessions.setup_link_hours = parse("VESTIBULE_SETUP_LINK_HOURS", value)?
@@ -534,6 +601,29 @@ impl Config {
             "VESTIBULE_CERTIFICATE_RELOAD_SECONDS" => {
                 self.provisioning.reload_seconds =
                     parse("VESTIBULE_CERTIFICATE_RELOAD_SECONDS", value)?
+            }
+            "VESTIBULE_MAIL_SMTP_HOST" => self.mail.smtp_host = value.trim().to_string(),
+            "VESTIBULE_MAIL_SMTP_PORT" => {
+                self.mail.smtp_port = parse("VESTIBULE_MAIL_SMTP_PORT", value)?
+            }
+            "VESTIBULE_MAIL_SECURITY" => {
+                self.mail.security = match value.trim() {
+                    "starttls" => MailSecurity::Starttls,
+                    "tls" => MailSecurity::Tls,
+                    "none" => MailSecurity::None,
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            setting: "VESTIBULE_MAIL_SECURITY",
+                            message: "use starttls, tls or none".to_string(),
+                        })
+                    }
+                }
+            }
+            "VESTIBULE_MAIL_USERNAME" => self.mail.username = value.trim().to_string(),
+            "VESTIBULE_MAIL_PASSWORD" => self.mail.password = value.to_string(),
+            "VESTIBULE_MAIL_FROM" => self.mail.from_address = value.trim().to_string(),
+            "VESTIBULE_MAIL_ROOT" => {
+                self.mail.trusted_root = (!value.is_empty()).then(|| PathBuf::from(value))
             }
             other
                 if other.starts_with("VESTIBULE_")
@@ -661,7 +751,73 @@ impl Config {
             return invalid("saml.clock_skew_seconds", "use 0 to 600 seconds");
         }
         self.test_domains()?;
+        self.smtp_settings()?;
         Ok(())
+    }
+
+    /// How to send e-mail, or `None` when no SMTP server is configured.
+    pub fn smtp_settings(&self) -> Result<Option<SmtpSettings>, ConfigError> {
+        let mail = &self.mail;
+        let host = mail.smtp_host.trim();
+        if host.is_empty() {
+            return Ok(None);
+        }
+        let invalid = |setting, message: String| ConfigError::Invalid { setting, message };
+        let from = Email::parse(&mail.from_address).map_err(|_| {
+            invalid(
+                "mail.from_address",
+                "set the address messages are sent from, like sso@example.org".to_string(),
+            )
+        })?;
+        let loopback = host == "localhost"
+            || host
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        let security = match mail.security {
+            MailSecurity::Starttls => Security::StartTls,
+            MailSecurity::Tls => Security::Tls,
+            MailSecurity::None if loopback => Security::None,
+            MailSecurity::None => {
+                return Err(invalid(
+                    "mail.security",
+                    format!(
+                        "{host} is not on this machine: use starttls or tls (none is for a relay \
+                         on localhost only)"
+                    ),
+                ))
+            }
+        };
+        if mail.smtp_port == 0 {
+            return Err(invalid(
+                "mail.smtp_port",
+                "use the SMTP port, like 587".to_string(),
+            ));
+        }
+        if mail.timeout_seconds <= 0 {
+            return Err(invalid(
+                "mail.timeout_seconds",
+                "must be greater than zero".to_string(),
+            ));
+        }
+        let extra_roots_pem = match &mail.trusted_root {
+            Some(path) => Some(std::fs::read(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let credentials =
+            (!mail.username.is_empty()).then(|| (mail.username.clone(), mail.password.clone()));
+        Ok(Some(SmtpSettings {
+            host: host.trim_matches(['[', ']']).to_string(),
+            port: mail.smtp_port,
+            security,
+            credentials,
+            from,
+            extra_roots_pem,
+            timeout: std::time::Duration::from_secs(mail.timeout_seconds.unsigned_abs()),
+        }))
     }
 
     /// What stands in front of the dashboard (trusted proxies' headers; never the PROXY
@@ -763,6 +919,8 @@ impl Config {
             failures_per_account: self.sign_in_limits.per_account,
             failures_per_address: self.sign_in_limits.per_address,
             failure_window: Seconds::minutes(self.sign_in_limits.window_minutes),
+            require_second_factor: self.sessions.second_factor_required,
+            ..Policy::default()
         }
     }
 
@@ -835,6 +993,9 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = redact_url_password(&shown.database_url);
         shown.secret_key = shown.secret_key.map(|_| "***".to_string());
+        if !shown.mail.password.is_empty() {
+            shown.mail.password = "***".to_string();
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
 }

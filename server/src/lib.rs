@@ -23,6 +23,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use member_site::{MemberSite, SiteAddresses, TestDomains};
 use vestibule_audit::AuditLog;
 use vestibule_domain::CloudId;
+use vestibule_mail::{Outbox, OutboxPolicy, SmtpSender};
 use vestibule_members::Members;
 use vestibule_oidc::{Authorizer, Consents, Grants, KeyPolicy, OidcClients, SigningKeys};
 use vestibule_provisioning::Provisioning;
@@ -45,6 +46,33 @@ pub struct Engines {
     pub oidc: OidcEngines,
     pub saml: SamlIdp,
     pub audit: AuditLog,
+    /// E-mail, when an SMTP server is configured: set by `serve` (see [`outbox`]) and by the
+    /// tests that read what was sent.
+    pub mail: Option<Outbox>,
+}
+
+/// The outbox for `config`'s SMTP server, or `None` when it names none. `node` tells this
+/// server's leases apart from other nodes'.
+pub fn outbox(
+    config: &Config,
+    store: Store,
+    secret: SecretKey,
+) -> Result<Option<Outbox>, ConfigError> {
+    let Some(settings) = config.smtp_settings()? else {
+        return Ok(None);
+    };
+    let sender = SmtpSender::new(&settings).map_err(|error| ConfigError::Invalid {
+        setting: "mail",
+        message: error.to_string(),
+    })?;
+    let node = format!("node-{}", &vestibule_secrets::token::random_token()[..12]);
+    Ok(Some(Outbox::new(
+        store,
+        secret,
+        sender,
+        node,
+        OutboxPolicy::default(),
+    )))
 }
 
 /// The OpenID Connect provider's engines.
@@ -99,6 +127,8 @@ impl Engines {
         } else {
             vestibule_imis::Network::PublicOnly
         };
+        let accounts = StaffAccounts::new(store.clone(), hasher.clone(), config.staff_policy())
+            .with_secret_key(secret.clone());
         let settings = TenantSettings::new(store.clone(), secret, config.imis_timeout(), network);
         let members = Members::new(
             store.clone(),
@@ -107,7 +137,7 @@ impl Engines {
             config.member_policy(),
         );
         Self {
-            accounts: StaffAccounts::new(store.clone(), hasher, config.staff_policy()),
+            accounts,
             audit: AuditLog::new(store.clone()),
             store,
             provisioning,
@@ -115,6 +145,7 @@ impl Engines {
             members,
             oidc,
             saml,
+            mail: None,
         }
     }
 
@@ -127,6 +158,7 @@ impl Engines {
             oidc: self.oidc.clone(),
             saml: self.saml.clone(),
             audit: self.audit.clone(),
+            mail: self.mail.clone(),
             addresses: site_addresses(config)?,
             recent_tenants: Arc::default(),
         })
@@ -153,6 +185,7 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
         oidc_clients: engines.oidc.clients.clone(),
         saml: engines.saml.clone(),
         audit: engines.audit.clone(),
+        mail: engines.mail.clone(),
         public_url: config.public_origin().to_string(),
         member_site_origin: Arc::new(move |cloud_id: &CloudId, domain: Option<&str>| {
             addresses.origin(cloud_id, domain)
@@ -192,8 +225,9 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
 }
 
 /// The account engine with production password hashing.
-pub fn staff_accounts(config: &Config, store: Store) -> StaffAccounts {
+pub fn staff_accounts(config: &Config, store: Store, secret: SecretKey) -> StaffAccounts {
     StaffAccounts::new(store, PasswordHasher::default(), config.staff_policy())
+        .with_secret_key(secret)
 }
 
 fn leptos_options(config: &Config) -> LeptosOptions {

@@ -88,6 +88,7 @@ struct Inner {
     sign_ins: Family<SignInLabels, Counter>,
     certificate_days: Family<DomainLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     jobs: Family<QueueLabels, Gauge>,
+    mail: Family<QueueLabels, Gauge>,
     certificate_orders: Counter,
 }
 
@@ -165,6 +166,13 @@ impl Default for Metrics {
             "Provisioning and renewal jobs: waiting (due, not leased) and running (leased)",
             jobs.clone(),
         );
+        let mail = Family::default();
+        registry.register(
+            "mail_outbox",
+            "E-mail in the outbox: pending (retrying: of those, failed at least once), sent, \
+             failed (given up)",
+            mail.clone(),
+        );
         let certificate_orders = Counter::default();
         registry.register(
             "certificate_orders",
@@ -179,6 +187,7 @@ impl Default for Metrics {
                 sign_ins,
                 certificate_days,
                 jobs,
+                mail,
                 certificate_orders,
             }),
         }
@@ -276,6 +285,18 @@ impl Metrics {
             .await
             .map_err(|e| e.to_string())?;
         let queue = store.job_queue(now).await.map_err(|e| e.to_string())?;
+        let outbox = store.outbox_counts().await.map_err(|e| e.to_string())?;
+        for (state, value) in [
+            ("pending", outbox.pending),
+            ("retrying", outbox.retrying),
+            ("sent", outbox.sent),
+            ("failed", outbox.failed),
+        ] {
+            self.inner
+                .mail
+                .get_or_create(&QueueLabels { state })
+                .set(value);
+        }
         // Released domains disappear from the figures instead of lingering.
         self.inner.certificate_days.clear();
         for (domain, not_after) in expiries {

@@ -3,6 +3,7 @@
 //! function is a public HTTP endpoint, so each one first establishes who is calling; every
 //! state-changing one also checks the session's CSRF token.
 
+mod account;
 mod audit;
 mod domain;
 #[cfg(feature = "ssr")]
@@ -16,6 +17,7 @@ mod tenants;
 
 pub use crate::error::AppError;
 pub use crate::views::*;
+pub use account::*;
 pub use audit::*;
 pub use domain::*;
 pub use members::*;

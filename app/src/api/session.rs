@@ -45,3 +45,16 @@ pub async fn complete_setup(
     };
     ssr::respond(outcome)
 }
+
+/// Whether "Forgot password" can send a link (this installation sends e-mail).
+#[server(prefix = "/api", endpoint = "password_reset_offered")]
+pub async fn password_reset_offered() -> Result<bool, AppError> {
+    ssr::respond(ssr::mail_enabled())
+}
+
+/// Sends a link to choose a new password to `email`, if a staff member has that address. The
+/// answer is the same either way.
+#[server(prefix = "/api", endpoint = "request_password_reset")]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    ssr::respond(ssr::request_password_reset(&email).await)
+}

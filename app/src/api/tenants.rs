@@ -115,7 +115,7 @@ pub async fn invite_admin(
                 vestibule_audit::AuditAction::TeamInvite
             };
             record_team_change(&caller, action, &invited.staff).await;
-            invitation(invited)
+            invitation(&caller, &cloud_id, invited).await
         }
         .await,
     )
@@ -141,7 +141,7 @@ pub async fn resend_invitation(
                 &invited.staff,
             )
             .await;
-            invitation(invited)
+            invitation(&caller, &cloud_id, invited).await
         }
         .await,
     )
@@ -176,12 +176,21 @@ pub async fn remove_team_member(
     )
 }
 
+/// The link to show, after it went out by e-mail too when this installation sends e-mail.
 #[cfg(feature = "ssr")]
-fn invitation(invited: vestibule_staff::Invited) -> Result<Invitation, AppError> {
+async fn invitation(
+    caller: &vestibule_staff::CurrentStaff,
+    cloud_id: &str,
+    invited: vestibule_staff::Invited,
+) -> Result<Invitation, AppError> {
+    let tenant = ssr::accounts()?.tenant_for(caller, cloud_id).await?;
+    let emailed =
+        ssr::email_invitation(&invited, Some((tenant.id, tenant.display_name.as_str()))).await?;
     Ok(Invitation {
         email: invited.staff.email.to_string(),
         setup_url: ssr::setup_url(&invited.token)?,
         resent: invited.resent,
+        emailed,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The dashboard's pages, one module per page (or pair of list and edit pages), and the few
 //! pieces every page uses.
 
+mod account;
 mod audit;
 mod domain;
 mod members;
@@ -16,12 +17,13 @@ use leptos_router::components::A;
 
 use crate::api::AppError;
 
+pub use account::{Account, VerifySignIn};
 pub use audit::AuditLog;
 pub use domain::DomainSetup;
 pub use members::Members;
 pub use oidc::{OidcAppEdit, OidcApps};
 pub use saml::{SamlAppEdit, SamlApps};
-pub use session::{Home, Setup, SignIn};
+pub use session::{ForgotPassword, Home, Setup, SignIn};
 pub use settings::{Branding, Settings};
 pub use tenants::{Team, Tenants};
 

@@ -32,6 +32,7 @@ pub fn Home() -> impl IntoView {
 #[component]
 pub fn SignIn() -> impl IntoView {
     let action = ServerAction::<SignInAction>::new();
+    let reset_offered = Resource::new_blocking(|| (), |_| password_reset_offered());
     // Where a setup link sends the browser once the password is set without JavaScript.
     let password_set = use_query_map()
         .read_untracked()
@@ -61,6 +62,13 @@ pub fn SignIn() -> impl IntoView {
                         {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
                     </button>
                 </ActionForm>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        matches!(reset_offered.await, Ok(true)).then(|| view! {
+                            <p class="auth-aside"><a href="/forgot-password">"Forgot your password?"</a></p>
+                        })
+                    })}
+                </Suspense>
             </section>
         </main>
     }
@@ -108,6 +116,13 @@ pub fn Setup() -> impl IntoView {
                                             <p>"Account: " <strong class="setup-email">{email}</strong></p>
                                         }.into_any(),
                                     ),
+                                    SetupView::PasswordReset { email } => (
+                                        "Choose a new password",
+                                        view! {
+                                            <p>"Account: " <strong class="setup-email">{email}</strong></p>
+                                            <p class="muted">"Choosing a new password signs this account out everywhere."</p>
+                                        }.into_any(),
+                                    ),
                                 };
                                 view! {
                                     <h1>{heading}</h1>
@@ -125,6 +140,56 @@ pub fn Setup() -> impl IntoView {
                             }
                         };
                         view
+                    })}
+                </Suspense>
+            </section>
+        </main>
+    }
+}
+
+/// `/forgot-password`: asks for the address a link to choose a new password goes to. The
+/// answer is the same whether or not an account has the address.
+#[component]
+pub fn ForgotPassword() -> impl IntoView {
+    let action = ServerAction::<RequestPasswordReset>::new();
+    let offered = Resource::new_blocking(|| (), |_| password_reset_offered());
+    // Where the form post lands without JavaScript.
+    let sent_before = use_query_map().read_untracked().get("sent").is_some();
+    let sent = move || sent_before || matches!(action.value().get(), Some(Ok(())));
+    view! {
+        <Title text="Forgot your password"/>
+        <main class="auth-page">
+            <section class="auth-card">
+                <h1>"Forgot your password?"</h1>
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        let offered = matches!(offered.await, Ok(true));
+                        if sent() {
+                            view! {
+                                <p class="form-success" role="status">
+                                    "If a Cloud Dashboard account uses that address, a link to choose a new password is on its way to it. The link works once, for one hour."
+                                </p>
+                                <a class="button" href="/login">"Back to sign in"</a>
+                            }.into_any()
+                        } else if !offered {
+                            view! {
+                                <p>"This installation does not send e-mail. Ask an operator (or another admin of your Cloud ID) for a new setup link."</p>
+                                <a class="button" href="/login">"Back to sign in"</a>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <p class="muted">"Enter the address you sign in with. We will e-mail it a link to choose a new password."</p>
+                                <ActionForm action=action>
+                                    <label for="email">"E-mail address"</label>
+                                    <input id="email" type="email" name="email" autocomplete="username" required/>
+                                    {action_error(move || action.value().get())}
+                                    <button type="submit" class="button primary" disabled=move || action.pending().get()>
+                                        {move || if action.pending().get() { "Sending…" } else { "Send the link" }}
+                                    </button>
+                                </ActionForm>
+                                <p class="auth-aside"><a href="/login">"Back to sign in"</a></p>
+                            }.into_any()
+                        }
                     })}
                 </Suspense>
             </section>

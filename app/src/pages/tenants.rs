@@ -151,7 +151,15 @@ pub fn Team() -> impl IntoView {
         invite: ServerAction::<InviteAdmin>::new(),
         resend: ServerAction::<ResendInvitation>::new(),
         remove: ServerAction::<RemoveTeamMember>::new(),
+        rule: ServerAction::<SetTenantSecondFactorRule>::new(),
     };
+    let rule = Resource::new_blocking(
+        move || {
+            let cloud_id = params.read().get("cloud_id").unwrap_or_default();
+            (cloud_id, actions.rule.version().get())
+        },
+        |(cloud_id, _)| tenant_second_factor_rule(cloud_id),
+    );
     let team = Resource::new_blocking(
         move || {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();
@@ -164,7 +172,7 @@ pub fn Team() -> impl IntoView {
         },
         |(cloud_id, _)| tenant_team(cloud_id),
     );
-    view! { <TenantFrame page=move |me, tenant| team_body(me, tenant, actions, team)/> }
+    view! { <TenantFrame page=move |me, tenant| team_body(me, tenant, actions, team, rule)/> }
 }
 
 #[derive(Clone, Copy)]
@@ -172,6 +180,7 @@ struct TeamActions {
     invite: ServerAction<InviteAdmin>,
     resend: ServerAction<ResendInvitation>,
     remove: ServerAction<RemoveTeamMember>,
+    rule: ServerAction<SetTenantSecondFactorRule>,
 }
 
 /// A one-time link to hand over, with its Copy button, and what it replaced.
@@ -181,9 +190,13 @@ fn invitation_note(invitation: Invitation) -> impl IntoView {
     } else {
         ". It lets them choose a password, works once, and expires in 72 hours."
     };
+    let sent = invitation.emailed.then(|| {
+        view! { <p class="invitation-emailed">"It is on its way to them by e-mail; copy it here to hand it over another way."</p> }
+    });
     view! {
         <div class="form-success" role="status">
             <p>"Send this one-time link to " <strong>{invitation.email}</strong> {words}</p>
+            {sent}
             <input class="copy-field setup-url" readonly value=invitation.setup_url.clone() aria-label="Setup link"/>
             <CopyButton value=invitation.setup_url label="setup link"/>
         </div>
@@ -195,12 +208,15 @@ fn team_body(
     tenant: TenantView,
     actions: TeamActions,
     team: Resource<Result<Vec<StaffView>, AppError>>,
+    required: Resource<Result<bool, AppError>>,
 ) -> AnyView {
     let TeamActions {
         invite,
         resend,
         remove,
+        rule,
     } = actions;
+    let (rule_csrf, rule_cloud_id) = (me.csrf.clone(), tenant.cloud_id.clone());
     let (me_rows, tenant_rows) = (me.clone(), tenant.clone());
     // Which row's Remove was pressed last: its error shows beside that button only. It lives
     // out here because the table is drawn anew when the list reloads after each answer.
@@ -235,6 +251,31 @@ fn team_body(
                 {move || invite.value().get().and_then(Result::ok).map(invitation_note)}
                 <button type="submit" class="button primary">"Invite"</button>
             </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"Two-step verification"</h2>
+            <Transition fallback=|| ()>
+                {move || {
+                    let (csrf, cloud_id) = (rule_csrf.clone(), rule_cloud_id.clone());
+                    Suspend::new(async move {
+                        let on = matches!(required.await, Ok(true));
+                        view! {
+                            <ActionForm action=rule attr:class="form-grid">
+                                <input type="hidden" name="csrf" value=csrf/>
+                                <input type="hidden" name="cloud_id" value=cloud_id/>
+                                <label class="choice">
+                                    <input type="checkbox" name="required" value="on" checked=on/>
+                                    " Require every admin of this Cloud ID to use an authenticator app when signing in"
+                                </label>
+                                <p class="muted">"Admins without one are asked to add it at their next page."</p>
+                                {action_error(move || rule.value().get())}
+                                {move || matches!(rule.value().get(), Some(Ok(()))).then(|| view! { <p class="form-success" role="status">"Saved."</p> })}
+                                <button type="submit" class="button">"Save"</button>
+                            </ActionForm>
+                        }
+                    })
+                }}
+            </Transition>
         </section>
     }
     .into_any()

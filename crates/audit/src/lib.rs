@@ -72,6 +72,12 @@ pub enum AuditAction {
     TeamRevoke,
     /// a staff member removed from a tenant's team.
     TeamRemove,
+    /// a staff member added an authenticator app (a second factor).
+    TeamSecondFactorAdd,
+    /// a staff member's authenticator app removed (by them, or by an operator).
+    TeamSecondFactorRemove,
+    /// a Cloud ID's rule that its admins must use a second factor, turned on or off.
+    TeamSecondFactorRule,
     /// Settings saved.
     SettingsSave,
     /// a logo uploaded.
@@ -112,13 +118,16 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the dashboard lists them.
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::TenantCreate,
         AuditAction::TeamInvite,
         AuditAction::TeamAdd,
         AuditAction::TeamResend,
         AuditAction::TeamRevoke,
         AuditAction::TeamRemove,
+        AuditAction::TeamSecondFactorAdd,
+        AuditAction::TeamSecondFactorRemove,
+        AuditAction::TeamSecondFactorRule,
         AuditAction::SettingsSave,
         AuditAction::BrandingUploadLogo,
         AuditAction::BrandingRemoveLogo,
@@ -147,6 +156,9 @@ impl AuditAction {
             AuditAction::TeamResend => "team.resend",
             AuditAction::TeamRevoke => "team.revoke",
             AuditAction::TeamRemove => "team.remove",
+            AuditAction::TeamSecondFactorAdd => "team.second_factor_add",
+            AuditAction::TeamSecondFactorRemove => "team.second_factor_remove",
+            AuditAction::TeamSecondFactorRule => "team.second_factor_rule",
             AuditAction::SettingsSave => "settings.save",
             AuditAction::BrandingUploadLogo => "branding.upload_logo",
             AuditAction::BrandingRemoveLogo => "branding.remove_logo",

@@ -1,7 +1,8 @@
 //! The built-in member directory, managed by the tenant's admins in the dashboard.
 
 use vestibule_domain::{Email, InvalidInput, TenantId, Timestamp};
-use vestibule_storage::{Conflict, DirectoryMemberRecord, StorageError};
+use vestibule_secrets::token::{random_token, token_hash};
+use vestibule_storage::{Conflict, DirectoryMemberRecord, MemberResetRecord, StorageError};
 
 use crate::{Members, MembersError};
 
@@ -157,6 +158,111 @@ impl Members {
         } else {
             Err(MembersError::NotFound)
         }
+    }
+
+    // --- forgotten passwords -------------------------------------------------------------------
+
+    /// "Forgot password": a reset link for each member of the tenant's directory known by `who`
+    /// (a username, or an e-mail address several members may share), each replacing the links
+    /// sent to that member before. Empty when nobody matches. The caller answers the same either
+    /// way and sends each link only to its member's address.
+    pub async fn password_reset_links(
+        &self,
+        tenant: TenantId,
+        who: &str,
+        now: Timestamp,
+    ) -> Result<Vec<(DirectoryMember, String)>, MembersError> {
+        let who = who.trim();
+        let members = if who.contains('@') {
+            let by_email = match Email::parse(who) {
+                Ok(email) => {
+                    self.store
+                        .directory_members_by_email(tenant, email.as_str())
+                        .await?
+                }
+                Err(_) => Vec::new(),
+            };
+            if by_email.is_empty() {
+                // Usernames may contain @ too.
+                self.store
+                    .directory_member_by_username(tenant, &normalise_username(who))
+                    .await?
+                    .into_iter()
+                    .collect()
+            } else {
+                by_email
+            }
+        } else {
+            self.store
+                .directory_member_by_username(tenant, &normalise_username(who))
+                .await?
+                .into_iter()
+                .collect()
+        };
+        let mut links = Vec::with_capacity(members.len());
+        for member in members {
+            let token = random_token();
+            self.store
+                .replace_member_reset_token(&MemberResetRecord {
+                    token_hash: token_hash(&token),
+                    tenant,
+                    member_id: member.id,
+                    created_at: now,
+                    expires_at: now + self.policy.reset_link_lifetime,
+                })
+                .await?;
+            tracing::info!(tenant = tenant.0, member = %member.username, "password reset link made");
+            links.push((DirectoryMember::from(member), token));
+        }
+        Ok(links)
+    }
+
+    /// The member a live reset link is for, without using it up (the page that asks for the
+    /// new password names them).
+    pub async fn reset_link_member(
+        &self,
+        tenant: TenantId,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<DirectoryMember, MembersError> {
+        let id = self
+            .store
+            .member_reset_token(tenant, &token_hash(token), now)
+            .await?
+            .ok_or(MembersError::ResetLinkInvalid)?;
+        self.store
+            .directory_member_by_id(tenant, id)
+            .await?
+            .map(DirectoryMember::from)
+            .ok_or(MembersError::ResetLinkInvalid)
+    }
+
+    /// Uses a reset link: sets the member's new password, which ends their sessions and
+    /// revokes the tokens the old one opened. A password too short to use leaves the link
+    /// working, so the member can try again.
+    pub async fn reset_password(
+        &self,
+        tenant: TenantId,
+        token: &str,
+        password: &str,
+        now: Timestamp,
+    ) -> Result<DirectoryMember, MembersError> {
+        let member = self.reset_link_member(tenant, token, now).await?;
+        let hash = self.hasher.hash(password).await?;
+        let id = self
+            .store
+            .take_member_reset_token(tenant, &token_hash(token), now)
+            .await?
+            .ok_or(MembersError::ResetLinkInvalid)?;
+        if !self
+            .store
+            .set_directory_password(tenant, id, &hash, now)
+            .await?
+        {
+            return Err(MembersError::ResetLinkInvalid);
+        }
+        tracing::info!(tenant = tenant.0, member = %member.username, "password reset");
+        Ok(member)
     }
 }
 

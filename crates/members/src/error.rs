@@ -36,6 +36,9 @@ pub enum MembersError {
     TooManyAttempts { retry_after: Seconds },
     #[error("no such member")]
     NotFound,
+    /// A password-reset link that is unknown, expired, already used or of another tenant.
+    #[error("this password reset link has expired or was already used")]
+    ResetLinkInvalid,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -90,6 +93,7 @@ impl MembersError {
             MembersError::BadCredentials => "wrong password",
             MembersError::TooManyAttempts { .. } => "too many attempts",
             MembersError::NotFound => "not found",
+            MembersError::ResetLinkInvalid => "reset link invalid",
             MembersError::Storage(_) | MembersError::Settings(_) | MembersError::Hashing(_) => {
                 "internal error"
             }

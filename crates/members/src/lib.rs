@@ -50,6 +50,8 @@ pub struct MemberPolicy {
     pub failures_per_member: i64,
     pub failures_per_address: i64,
     pub failure_window: Seconds,
+    /// How long a directory member's password-reset link works.
+    pub reset_link_lifetime: Seconds,
 }
 
 impl Default for MemberPolicy {
@@ -63,6 +65,7 @@ impl Default for MemberPolicy {
             failures_per_member: 5,
             failures_per_address: 30,
             failure_window: Seconds::minutes(15),
+            reset_link_lifetime: Seconds::hours(1),
         }
     }
 }

@@ -768,3 +768,132 @@ async fn members_are_looked_up_for_previews_without_signing_in() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_reset_link_sets_a_new_password_once_within_its_tenant_and_hour() {
+    for_each_backend(|db| async move {
+        let world = world(&db).await;
+        let members = &world.members;
+        let mut settings = input(&world.imis, "");
+        settings.identity_source = "directory".into();
+        world
+            .settings
+            .save(world.acme, settings, NOW)
+            .await
+            .unwrap();
+        let add = |tenant, username: &str, email: &str| {
+            members.add_directory_member(
+                tenant,
+                NewDirectoryMember {
+                    username: username.into(),
+                    email: email.into(),
+                    given_name: "Family".into(),
+                    family_name: "Member".into(),
+                    password: "the old password".into(),
+                },
+                NOW,
+            )
+        };
+        add(world.acme, "parent", "family@acme.test").await.unwrap();
+        add(world.acme, "child", "family@acme.test").await.unwrap();
+        add(world.beta, "parent", "family@acme.test").await.unwrap();
+        let beta_hash = || async {
+            db.store()
+                .directory_member_by_username(world.beta, "parent")
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash
+        };
+        let beta_before = beta_hash().await;
+        let session = members
+            .sign_in_with_password(world.acme, "parent", "the old password", "ip", NOW)
+            .await
+            .unwrap()
+            .session_token;
+
+        // By e-mail address: one link per member of this tenant who has it.
+        let mut by_email = members
+            .password_reset_links(world.acme, "Family@ACME.test", NOW)
+            .await
+            .unwrap();
+        by_email.sort_by(|a, b| a.0.username.cmp(&b.0.username));
+        let usernames: Vec<&str> = by_email.iter().map(|(m, _)| m.username.as_str()).collect();
+        assert_eq!(usernames, ["child", "parent"]);
+        assert!(members
+            .password_reset_links(world.acme, "nobody", NOW)
+            .await
+            .unwrap()
+            .is_empty());
+
+        let (_, link) = members
+            .password_reset_links(world.acme, " Parent ", NOW)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        let (_, replaced) = &by_email[1];
+        assert!(
+            matches!(
+                members.reset_link_member(world.acme, replaced, NOW).await,
+                Err(MembersError::ResetLinkInvalid)
+            ),
+            "a newer link replaces the one before"
+        );
+        assert!(
+            matches!(
+                members.reset_link_member(world.beta, &link, NOW).await,
+                Err(MembersError::ResetLinkInvalid)
+            ),
+            "a link works on its own tenant's domain only"
+        );
+        let hour = NOW + members.policy().reset_link_lifetime;
+        assert!(matches!(
+            members.reset_link_member(world.acme, &link, hour).await,
+            Err(MembersError::ResetLinkInvalid)
+        ));
+
+        // Too short: refused, and the link still works.
+        assert!(matches!(
+            members
+                .reset_password(world.acme, &link, "short", NOW)
+                .await,
+            Err(MembersError::Invalid(_))
+        ));
+        let member = members
+            .reset_password(world.acme, &link, "the new password!", NOW)
+            .await
+            .unwrap();
+        assert_eq!(member.username, "parent");
+        assert!(matches!(
+            members
+                .reset_password(world.acme, &link, "another new password", NOW)
+                .await,
+            Err(MembersError::ResetLinkInvalid)
+        ));
+        assert!(
+            members
+                .session(world.acme, &session, NOW)
+                .await
+                .unwrap()
+                .is_none(),
+            "the new password ends the old one's sessions"
+        );
+        assert!(matches!(
+            members
+                .sign_in_with_password(world.acme, "parent", "the old password", "ip", NOW)
+                .await,
+            Err(MembersError::BadCredentials)
+        ));
+        members
+            .sign_in_with_password(world.acme, "parent", "the new password!", "ip", NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            beta_hash().await,
+            beta_before,
+            "the other tenant's member of the same name keeps their password"
+        );
+    })
+    .await;
+}

@@ -17,6 +17,18 @@ pub enum StaffError {
     SetupLinkInvalid,
     #[error("Please sign in.")]
     NotSignedIn,
+    /// The password was right and the account has a second factor: the sign-in continues with
+    /// `challenge` (for a cookie) once a code is given.
+    #[error("Enter the code from your authenticator app.")]
+    SecondFactorNeeded { challenge: String },
+    #[error("That code is not right, or was already used. Enter the current code from your authenticator app, or one of your recovery codes.")]
+    BadSecondFactor,
+    /// The half-finished sign-in is unknown or took too long.
+    #[error("This sign-in took too long. Sign in again.")]
+    ChallengeExpired,
+    /// Their Cloud ID (or the installation) requires a second factor they have not set up.
+    #[error("Set up two-step verification before going on: your account page shows how.")]
+    SecondFactorSetupNeeded,
     #[error("Your session has expired or this form is stale. Reload the page and try again.")]
     CsrfMismatch,
     #[error("You do not have access to this.")]
@@ -29,6 +41,9 @@ pub enum StaffError {
     Storage(StorageError),
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// A sealed secret that does not open, or no key to seal with.
+    #[error("secret sealing failed: {0}")]
+    Sealing(String),
 }
 
 impl From<StorageError> for StaffError {

@@ -5,11 +5,14 @@
 
 mod error;
 mod password;
+mod second_factor;
 mod service;
 mod token;
+pub mod totp;
 
 pub use error::StaffError;
 pub use password::{PasswordHasher, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+pub use second_factor::{SecondFactorStatus, TotpSetup, CHALLENGE_LIFETIME, RECOVERY_CODES};
 pub use service::{
     CurrentStaff, Invited, Policy, SetupLink, SignedIn, StaffAccounts, TenantPage, TENANTS_PER_PAGE,
 };

@@ -7,6 +7,8 @@ use vestibule_storage::{
     NewStaff, PasswordLimits, PasswordOutcome, SessionRecord, SetupTokenRecord, Store,
 };
 
+use vestibule_secrets::SecretKey;
+
 use crate::password::PasswordHasher;
 use crate::token::{random_token, token_hash};
 use crate::StaffError;
@@ -16,11 +18,15 @@ use crate::StaffError;
 pub struct Policy {
     pub sessions: SessionLifetime,
     pub setup_link_lifetime: Seconds,
+    /// How long a "forgot password" link works: short, since it arrives unasked for.
+    pub reset_link_lifetime: Seconds,
     /// Failed attempts allowed per e-mail address within `failure_window`.
     pub failures_per_account: i64,
     /// Failed attempts allowed per client address within `failure_window`.
     pub failures_per_address: i64,
     pub failure_window: Seconds,
+    /// Every staff member must use a second factor (the operators' rule for the installation).
+    pub require_second_factor: bool,
 }
 
 impl Default for Policy {
@@ -31,9 +37,11 @@ impl Default for Policy {
                 absolute_timeout: Seconds::hours(12),
             },
             setup_link_lifetime: Seconds::hours(72),
+            reset_link_lifetime: Seconds::hours(1),
             failures_per_account: 5,
             failures_per_address: 30,
             failure_window: Seconds::minutes(15),
+            require_second_factor: false,
         }
     }
 }
@@ -51,6 +59,9 @@ pub struct CurrentStaff {
     pub staff: StaffMember,
     /// Synchroniser token that every state-changing dashboard request must echo.
     pub csrf_token: String,
+    /// A second factor is required of them and not set up yet: until it is, they may only set
+    /// one up (and sign out).
+    pub must_add_second_factor: bool,
 }
 
 impl CurrentStaff {
@@ -65,6 +76,15 @@ impl CurrentStaff {
             Ok(())
         } else {
             Err(StaffError::CsrfMismatch)
+        }
+    }
+
+    /// Refuses everything but setting up a second factor to someone who must add one first.
+    pub fn require_second_factor_in_place(&self) -> Result<(), StaffError> {
+        if self.must_add_second_factor {
+            Err(StaffError::SecondFactorSetupNeeded)
+        } else {
+            Ok(())
         }
     }
 
@@ -84,6 +104,8 @@ pub enum SetupLink {
     FirstOperator,
     /// An invited staff member, whose e-mail address is fixed.
     Invitation { email: Email },
+    /// Someone who has a password and asked for a new one.
+    PasswordReset { email: Email },
 }
 
 /// How many tenants a page of the tenant list shows.
@@ -112,6 +134,8 @@ pub struct StaffAccounts {
     store: Store,
     hasher: PasswordHasher,
     policy: Policy,
+    /// Seals authenticator apps' secrets; without it, second factors cannot be set up.
+    key: Option<SecretKey>,
 }
 
 impl StaffAccounts {
@@ -120,7 +144,18 @@ impl StaffAccounts {
             store,
             hasher,
             policy,
+            key: None,
         }
+    }
+
+    /// With the key that seals authenticator apps' secrets.
+    pub fn with_secret_key(mut self, key: SecretKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    pub(crate) fn secret_key(&self) -> Option<&SecretKey> {
+        self.key.as_ref()
     }
 
     pub fn policy(&self) -> &Policy {
@@ -193,6 +228,20 @@ impl StaffAccounts {
         self.store
             .finish_password_check(attempt, &limits, PasswordOutcome::Right, now)
             .await?;
+        if self.second_factor_state(&staff).await?.enrolled {
+            let challenge = self.second_factor_challenge(staff.id, now).await?;
+            return Err(StaffError::SecondFactorNeeded { challenge });
+        }
+        self.start_session(staff, previous_session, now).await
+    }
+
+    /// A new session for `staff`, ending the one this browser had.
+    pub(crate) async fn start_session(
+        &self,
+        staff: StaffMember,
+        previous_session: Option<&str>,
+        now: Timestamp,
+    ) -> Result<SignedIn, StaffError> {
         if let Some(previous) = previous_session {
             self.store.delete_session(&token_hash(previous)).await?;
         }
@@ -239,7 +288,9 @@ impl StaffAccounts {
         if touch {
             self.store.touch_session(&hash, now).await?;
         }
+        let second_factor = self.second_factor_state(&staff).await?;
         Ok(Some(CurrentStaff {
+            must_add_second_factor: self.required(second_factor) && !second_factor.enrolled,
             staff,
             csrf_token: session.csrf_token,
         }))
@@ -296,7 +347,11 @@ impl StaffAccounts {
                     .staff_by_id(id)
                     .await?
                     .ok_or(StaffError::SetupLinkInvalid)?;
-                Ok(SetupLink::Invitation { email: staff.email })
+                Ok(if staff.has_password {
+                    SetupLink::PasswordReset { email: staff.email }
+                } else {
+                    SetupLink::Invitation { email: staff.email }
+                })
             }
         }
     }
@@ -319,13 +374,36 @@ impl StaffAccounts {
                     .complete_bootstrap(&hash, &email, &password_hash, now)
                     .await?
             }
-            SetupLink::Invitation { .. } => {
+            SetupLink::Invitation { .. } | SetupLink::PasswordReset { .. } => {
                 self.store
                     .complete_invitation(&hash, &password_hash, now)
                     .await?
             }
         };
         completed.ok_or(StaffError::SetupLinkInvalid)
+    }
+
+    /// "Forgot password": a link that lets the staff member with this address choose a new
+    /// password, for [`Policy::reset_link_lifetime`], replacing links sent before; `None` when
+    /// nobody has the address. The caller must answer the same either way and send the link
+    /// only to the address, so the answer tells a stranger nothing.
+    pub async fn password_reset(
+        &self,
+        email: &str,
+        now: Timestamp,
+    ) -> Result<Option<(StaffMember, String)>, StaffError> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(None);
+        };
+        let Some(credentials) = self.store.staff_credentials(&email).await? else {
+            return Ok(None);
+        };
+        let staff = credentials.staff;
+        let token = self
+            .replace_setup_link(staff.id, now, self.policy.reset_link_lifetime)
+            .await?;
+        tracing::info!(staff = %staff.email, "password reset link made");
+        Ok(Some((staff, token)))
     }
 
     /// Creates a staff member without a password and returns their one-time setup token.
@@ -610,13 +688,23 @@ impl StaffAccounts {
 
     /// A fresh one-time setup link for `staff`, replacing any sent before.
     async fn new_setup_link(&self, staff: StaffId, now: Timestamp) -> Result<String, StaffError> {
+        self.replace_setup_link(staff, now, self.policy.setup_link_lifetime)
+            .await
+    }
+
+    async fn replace_setup_link(
+        &self,
+        staff: StaffId,
+        now: Timestamp,
+        lifetime: Seconds,
+    ) -> Result<String, StaffError> {
         let token = random_token();
         self.store
             .replace_setup_tokens(&SetupTokenRecord {
                 token_hash: token_hash(&token),
                 staff_id: Some(staff),
                 created_at: now,
-                expires_at: now + self.policy.setup_link_lifetime,
+                expires_at: now + lifetime,
             })
             .await?;
         Ok(token)

@@ -528,3 +528,356 @@ async fn teams_resend_revoke_and_remove_within_their_own_cloud_id() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_forgotten_password_is_replaced_through_a_single_use_hour_long_link() {
+    for_each_backend(|db| async move {
+        let accounts = accounts(&db);
+        assert!(accounts
+            .password_reset("nobody@vestibule.test", NOW)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(accounts
+            .password_reset("not an address", NOW)
+            .await
+            .unwrap()
+            .is_none());
+
+        accounts
+            .add_with_password("ops@vestibule.test", Role::Operator, PASSWORD, NOW)
+            .await
+            .unwrap();
+        let signed_in = accounts
+            .sign_in("ops@vestibule.test", PASSWORD, "::1", None, NOW)
+            .await
+            .unwrap();
+
+        let (staff, first) = accounts
+            .password_reset(" OPS@vestibule.test ", NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(staff.email.as_str(), "ops@vestibule.test");
+        let (_, link) = accounts
+            .password_reset("ops@vestibule.test", NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(
+                accounts.setup_link(&first, NOW).await,
+                Err(StaffError::SetupLinkInvalid)
+            ),
+            "a newer link replaces the one before"
+        );
+        assert_eq!(
+            accounts.setup_link(&link, NOW).await.unwrap(),
+            SetupLink::PasswordReset {
+                email: staff.email.clone()
+            }
+        );
+        let expired = NOW + accounts.policy().reset_link_lifetime;
+        assert!(matches!(
+            accounts.setup_link(&link, expired).await,
+            Err(StaffError::SetupLinkInvalid)
+        ));
+
+        let new_password = "a brand new long password";
+        accounts
+            .complete_setup(&link, Some("evil@x.org"), new_password, NOW)
+            .await
+            .unwrap();
+        assert!(
+            !accepted(&accounts, &signed_in.session_token, NOW).await,
+            "a new password ends the sessions the old one opened"
+        );
+        assert!(matches!(
+            accounts
+                .sign_in("ops@vestibule.test", PASSWORD, "::1", None, NOW)
+                .await,
+            Err(StaffError::BadCredentials)
+        ));
+        accounts
+            .sign_in("ops@vestibule.test", new_password, "::1", None, NOW)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                accounts
+                    .complete_setup(&link, None, "yet another password!", NOW)
+                    .await,
+                Err(StaffError::SetupLinkInvalid)
+            ),
+            "the link works once"
+        );
+    })
+    .await;
+}
+
+fn accounts_with_key(db: &TestDatabase) -> StaffAccounts {
+    accounts(db).with_secret_key(
+        vestibule_secrets::SecretKey::from_base64(&vestibule_secrets::SecretKey::generate_base64())
+            .unwrap(),
+    )
+}
+
+/// The challenge a right password leaves when a second factor is needed.
+fn challenge(outcome: Result<vestibule_staff::SignedIn, StaffError>) -> String {
+    match outcome {
+        Err(StaffError::SecondFactorNeeded { challenge }) => challenge,
+        other => panic!("expected a second-factor challenge, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn with_an_authenticator_app_a_password_alone_does_not_sign_in() {
+    use vestibule_staff::totp::TotpSecret;
+    for_each_backend(|db| async move {
+        let accounts = accounts_with_key(&db);
+        let caller = operator(&accounts).await;
+        assert!(
+            !accounts
+                .second_factor_status(&caller)
+                .await
+                .unwrap()
+                .enrolled
+        );
+
+        let setup = accounts
+            .begin_totp(&caller, "Vestibule (test)", NOW)
+            .await
+            .unwrap();
+        assert!(setup
+            .uri
+            .starts_with("otpauth://totp/Vestibule%20%28test%29:ops@vestibule.test?secret="));
+        let secret = TotpSecret::from_base32(&setup.secret).unwrap();
+        // Until confirmed, sign-in does not ask for it.
+        accounts
+            .sign_in("ops@vestibule.test", PASSWORD, "::1", None, NOW)
+            .await
+            .unwrap();
+        assert!(matches!(
+            accounts.confirm_totp(&caller, "000000", NOW).await,
+            Err(StaffError::BadSecondFactor)
+        ));
+        let recovery = accounts
+            .confirm_totp(&caller, &secret.code_at(NOW), NOW)
+            .await
+            .unwrap();
+        assert_eq!(recovery.len(), vestibule_staff::RECOVERY_CODES);
+        let status = accounts.second_factor_status(&caller).await.unwrap();
+        assert!(status.enrolled);
+        assert_eq!(status.recovery_codes_left, 10);
+        assert!(matches!(
+            accounts.begin_totp(&caller, "Vestibule (test)", NOW).await,
+            Err(StaffError::Conflict(_))
+        ));
+
+        // The password alone now gives a challenge, not a session.
+        let first = challenge(
+            accounts
+                .sign_in("ops@vestibule.test", PASSWORD, "::1", None, NOW)
+                .await,
+        );
+        assert!(matches!(
+            accounts
+                .sign_in("ops@vestibule.test", "wrong password", "::1", None, NOW)
+                .await,
+            Err(StaffError::BadCredentials)
+        ));
+        assert!(matches!(
+            accounts
+                .complete_second_factor(&first, "123456", "::1", None, NOW)
+                .await,
+            Err(StaffError::BadSecondFactor)
+        ));
+        // The code that confirmed the app was used: not accepted again.
+        assert!(matches!(
+            accounts
+                .complete_second_factor(&first, &secret.code_at(NOW), "::1", None, NOW)
+                .await,
+            Err(StaffError::BadSecondFactor)
+        ));
+        let later = NOW + Seconds(30);
+        let signed_in = accounts
+            .complete_second_factor(&first, &secret.code_at(later), "::1", None, later)
+            .await
+            .unwrap();
+        assert!(accepted(&accounts, &signed_in.session_token, later).await);
+        assert!(
+            matches!(
+                accounts
+                    .complete_second_factor(
+                        &first,
+                        &secret.code_at(later + Seconds(30)),
+                        "::1",
+                        None,
+                        later
+                    )
+                    .await,
+                Err(StaffError::ChallengeExpired)
+            ),
+            "a challenge starts one session"
+        );
+
+        // A recovery code works once, in any case and with spaces.
+        let second = challenge(
+            accounts
+                .sign_in("ops@vestibule.test", PASSWORD, "::1", None, later)
+                .await,
+        );
+        let typed = recovery[0].to_lowercase().replace('-', " ");
+        accounts
+            .complete_second_factor(&second, &typed, "::1", None, later)
+            .await
+            .unwrap();
+        let third = challenge(
+            accounts
+                .sign_in("ops@vestibule.test", PASSWORD, "::1", None, later)
+                .await,
+        );
+        assert!(matches!(
+            accounts
+                .complete_second_factor(&third, &recovery[0], "::1", None, later)
+                .await,
+            Err(StaffError::BadSecondFactor)
+        ));
+        assert_eq!(
+            accounts
+                .second_factor_status(&caller)
+                .await
+                .unwrap()
+                .recovery_codes_left,
+            9
+        );
+        // A challenge lasts minutes.
+        let expired = later + vestibule_staff::CHALLENGE_LIFETIME;
+        assert!(matches!(
+            accounts
+                .complete_second_factor(&third, &secret.code_at(expired), "::1", None, expired)
+                .await,
+            Err(StaffError::ChallengeExpired)
+        ));
+
+        // Removing the app takes a code; then the password alone signs in again.
+        assert!(matches!(
+            accounts.remove_totp(&caller, "999999", expired).await,
+            Err(StaffError::BadSecondFactor)
+        ));
+        let much_later = expired + Seconds(60);
+        accounts
+            .remove_totp(&caller, &secret.code_at(much_later), much_later)
+            .await
+            .unwrap();
+        accounts
+            .sign_in("ops@vestibule.test", PASSWORD, "::1", None, much_later)
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wrong_codes_are_limited_like_wrong_passwords() {
+    use vestibule_staff::totp::TotpSecret;
+    for_each_backend(|db| async move {
+        let accounts = accounts_with_key(&db);
+        let caller = operator(&accounts).await;
+        let setup = accounts
+            .begin_totp(&caller, "Vestibule", NOW)
+            .await
+            .unwrap();
+        let secret = TotpSecret::from_base32(&setup.secret).unwrap();
+        accounts
+            .confirm_totp(&caller, &secret.code_at(NOW), NOW)
+            .await
+            .unwrap();
+        let pending = challenge(
+            accounts
+                .sign_in("ops@vestibule.test", PASSWORD, "::1", None, NOW)
+                .await,
+        );
+        let limit = accounts.policy().failures_per_account;
+        for _ in 0..limit {
+            let _ = accounts
+                .complete_second_factor(&pending, "000000", "::1", None, NOW)
+                .await;
+        }
+        let later = NOW + Seconds(30);
+        assert!(matches!(
+            accounts
+                .complete_second_factor(&pending, &secret.code_at(later), "::1", None, later)
+                .await,
+            Err(StaffError::TooManyAttempts { .. })
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cloud_id_can_require_its_admins_to_add_a_second_factor() {
+    use vestibule_staff::totp::TotpSecret;
+    for_each_backend(|db| async move {
+        let accounts = accounts_with_key(&db);
+        let operator = operator(&accounts).await;
+        accounts
+            .create_tenant(&operator, "acme", "Acme", NOW)
+            .await
+            .unwrap();
+        let invite = accounts
+            .invite_tenant_admin(&operator, "acme", "admin@acme.org", NOW)
+            .await
+            .unwrap()
+            .token;
+        accounts
+            .complete_setup(&invite, None, PASSWORD, NOW)
+            .await
+            .unwrap();
+        let session = accounts
+            .sign_in("admin@acme.org", PASSWORD, "::1", None, NOW)
+            .await
+            .unwrap()
+            .session_token;
+        let admin = accounts.authenticate(&session, NOW).await.unwrap().unwrap();
+        assert!(!admin.must_add_second_factor);
+        assert!(!accounts
+            .tenant_requires_second_factor(&admin, "acme")
+            .await
+            .unwrap());
+        accounts
+            .require_second_factor_for_tenant(&operator, "acme", true)
+            .await
+            .unwrap();
+        let admin = accounts.authenticate(&session, NOW).await.unwrap().unwrap();
+        assert!(admin.must_add_second_factor);
+        assert!(matches!(
+            admin.require_second_factor_in_place(),
+            Err(StaffError::SecondFactorSetupNeeded)
+        ));
+        // Operators are not tenant admins: the Cloud ID's rule is not theirs.
+        let operator = accounts
+            .authenticate(
+                &accounts
+                    .sign_in("ops@vestibule.test", PASSWORD, "::1", None, NOW)
+                    .await
+                    .unwrap()
+                    .session_token,
+                NOW,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!operator.must_add_second_factor);
+
+        let setup = accounts.begin_totp(&admin, "Vestibule", NOW).await.unwrap();
+        let secret = TotpSecret::from_base32(&setup.secret).unwrap();
+        accounts
+            .confirm_totp(&admin, &secret.code_at(NOW), NOW)
+            .await
+            .unwrap();
+        let admin = accounts.authenticate(&session, NOW).await.unwrap().unwrap();
+        assert!(!admin.must_add_second_factor);
+    })
+    .await;
+}

@@ -13,6 +13,8 @@ pub enum Conflict {
     MemberUsername,
     /// The tenant already has a SAML app with this entity id.
     SamlEntityId,
+    /// The staff member already has an authenticator app.
+    SecondFactorEnrolled,
 }
 
 impl fmt::Display for Conflict {
@@ -24,6 +26,9 @@ impl fmt::Display for Conflict {
             Conflict::TenantDomain => "this Cloud ID already has a domain",
             Conflict::MemberUsername => "a member with this username already exists",
             Conflict::SamlEntityId => "a SAML app with this entity id already exists",
+            Conflict::SecondFactorEnrolled => {
+                "an authenticator app is already set up: remove it before adding another"
+            }
         })
     }
 }

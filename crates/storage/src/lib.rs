@@ -12,6 +12,7 @@ mod audit;
 mod changes;
 mod domains;
 mod error;
+mod mail;
 mod members;
 mod oidc_clients;
 mod oidc_grants;
@@ -20,6 +21,7 @@ mod progress;
 mod saml_apps;
 mod saml_keys;
 mod saml_sessions;
+mod second_factor;
 mod sessions;
 mod settings;
 mod sqlite_pool;
@@ -33,6 +35,7 @@ pub use audit::{AuditEventRecord, AuditFilter};
 pub use changes::CertificateChanges;
 pub use domains::{CertificateRecord, DomainRecord, JobOutcome, JobQueue};
 pub use error::{Conflict, StorageError};
+pub use mail::{MailRecord, MemberResetRecord, NewMailRecord, OutboxCounts};
 pub use members::{
     DirectoryMemberRecord, LogoRecord, MemberSessionRecord, PendingSignInRecord, SignInEventRecord,
 };
@@ -45,6 +48,7 @@ pub use progress::TenantProgressRecord;
 pub use saml_apps::SamlAppRecord;
 pub use saml_keys::SamlKeyRecord;
 pub use saml_sessions::{SamlParticipantRecord, SamlPendingRecord};
+pub use second_factor::{SecondFactorState, TotpRecord};
 pub use settings::SettingsRecord;
 pub use staff::{
     Failures, NewStaff, PasswordLimits, PasswordOutcome, SessionRecord, SetupTokenRecord,

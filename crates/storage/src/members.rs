@@ -190,6 +190,43 @@ impl Store {
         Ok(row.map(directory_member))
     }
 
+    /// The members of this tenant's directory with this e-mail address (any case): several
+    /// members may share one, a family's for instance.
+    pub async fn directory_members_by_email(
+        &self,
+        tenant: TenantId,
+        email: &str,
+    ) -> Result<Vec<DirectoryMemberRecord>> {
+        let rows: Vec<DirectoryRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {DIRECTORY_COLUMNS} FROM directory_members \
+                 WHERE tenant_id = $1 AND LOWER(email) = LOWER($2) ORDER BY username LIMIT 20"
+            ))
+            .bind(tenant.0)
+            .bind(email)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(directory_member).collect())
+    }
+
+    pub async fn directory_member_by_id(
+        &self,
+        tenant: TenantId,
+        id: i64,
+    ) -> Result<Option<DirectoryMemberRecord>> {
+        let row: Option<DirectoryRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {DIRECTORY_COLUMNS} FROM directory_members WHERE tenant_id = $1 AND id = $2"
+            ))
+            .bind(tenant.0)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(directory_member))
+    }
+
     /// Replaces a member's password; false when the tenant has no such member.
     pub async fn set_directory_password(
         &self,

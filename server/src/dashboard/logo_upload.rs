@@ -165,6 +165,9 @@ fn staff_error(error: &StaffError) -> Response {
             (StatusCode::FORBIDDEN, "You may not change this Cloud ID.").into_response()
         }
         StaffError::NotFound => (StatusCode::NOT_FOUND, "No such Cloud ID.").into_response(),
+        StaffError::SecondFactorSetupNeeded => {
+            (StatusCode::FORBIDDEN, error.to_string()).into_response()
+        }
         error => {
             tracing::error!(%error, "logo upload failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response()

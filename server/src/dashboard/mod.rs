@@ -17,10 +17,14 @@ pub(crate) async fn signed_in_staff(
     headers: &HeaderMap,
     cookie: &str,
 ) -> Result<Option<CurrentStaff>, StaffError> {
-    match crate::cookies::read(headers, cookie) {
-        Some(token) => accounts.authenticate(&token, Timestamp::now()).await,
-        None => Ok(None),
+    let Some(token) = crate::cookies::read(headers, cookie) else {
+        return Ok(None);
+    };
+    let caller = accounts.authenticate(&token, Timestamp::now()).await?;
+    if let Some(caller) = &caller {
+        caller.require_second_factor_in_place()?;
     }
+    Ok(caller)
 }
 
 /// The signed-in staff member and the tenant `cloud_id` names, when they may see it: `None`

@@ -458,7 +458,7 @@ async fn logout(
 
 /// The page for each error a member can hit: what happened and what to try, in words for the
 /// member. The technical cause was recorded for the tenant's admins by the engine.
-fn error_response(site: &Site, error: &MembersError) -> Response {
+pub(super) fn error_response(site: &Site, error: &MembersError) -> Response {
     let support = if site.branding.support_contact.is_empty() {
         format!("{}'s membership team", site.branding.name)
     } else {
@@ -516,6 +516,13 @@ fn error_response(site: &Site, error: &MembersError) -> Response {
             "Too many attempts",
             "There were too many unsuccessful sign-ins for this account.".to_string(),
             "Please wait a quarter of an hour and try again.".to_string(),
+        ),
+        MembersError::ResetLinkInvalid => (
+            StatusCode::GONE,
+            "This link does not work any more",
+            "Password reset links work once, for an hour, and only the newest one sent works."
+                .to_string(),
+            "Ask for a new link from the sign-in page.".to_string(),
         ),
         MembersError::BadCredentials
         | MembersError::Invalid(_)

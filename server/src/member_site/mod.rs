@@ -14,6 +14,7 @@ mod audit;
 mod hosted;
 mod oidc;
 mod pages;
+mod password_reset;
 mod saml;
 mod site;
 
@@ -44,6 +45,7 @@ fn router(site: MemberSite, scheme: Scheme) -> Router {
     let state = SiteState { site, scheme };
     let router = Router::new()
         .merge(hosted::routes())
+        .merge(password_reset::routes())
         .merge(oidc::routes())
         .merge(saml::routes())
         .fallback(hosted::not_found)

@@ -18,6 +18,9 @@ pub struct Branding {
     pub logo_version: Option<i64>,
     /// Where members sign out of iMIS itself, when Settings name it (iMIS tenants only).
     pub imis_sign_out: Option<String>,
+    /// Whether "Forgot your password?" is offered: a directory tenant on an installation that
+    /// sends e-mail.
+    pub password_reset: bool,
 }
 
 /// An error page's words: what happened and what to try.
@@ -181,8 +184,84 @@ pub fn password_login(
                 autocomplete="current-password" required;
             button type="submit" { "Sign in" }
         }
+        @if branding.password_reset {
+            p.aside {
+                a href={ "/password/forgot?return_to=" (query_value(return_to)) } {
+                    "Forgot your password?"
+                }
+            }
+        }
     };
     frame(branding, "Sign in", body)
+}
+
+/// Asks who forgot their password: a username, or the e-mail address on the account.
+pub fn forgot_password(branding: &Branding, return_to: &str, error: Option<&str>) -> Html<String> {
+    let body = html! {
+        h1 { "Forgot your password?" }
+        @if let Some(message) = error {
+            p.error role="alert" { (message) }
+        }
+        p { "Enter your username or the e-mail address on your account. We will e-mail you a link to choose a new password." }
+        form method="post" action="/password/forgot" {
+            input type="hidden" name="return_to" value=(return_to);
+            label for="who" { "Username or e-mail address" }
+            input type="text" id="who" name="who" autocomplete="username"
+                autocapitalize="none" spellcheck="false" required;
+            button type="submit" { "Send the link" }
+        }
+        p.aside { a href={ "/login?return_to=" (query_value(return_to)) } { "Back to sign in" } }
+    };
+    frame(branding, "Forgot your password", body)
+}
+
+/// The same answer whether or not anyone matched: it must not tell who has an account.
+pub fn reset_link_sent(branding: &Branding, return_to: &str) -> Html<String> {
+    let body = html! {
+        h1 { "Check your e-mail" }
+        p role="status" {
+            "If an account matches, a link to choose a new password is on its way to the e-mail \
+             address on it. The link works once, for one hour."
+        }
+        p.aside { a href={ "/login?return_to=" (query_value(return_to)) } { "Back to sign in" } }
+    };
+    frame(branding, "Check your e-mail", body)
+}
+
+/// The new password form a reset link opens.
+pub fn choose_password(
+    branding: &Branding,
+    token: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Html<String> {
+    let body = html! {
+        h1 { "Choose a new password" }
+        @if let Some(message) = error {
+            p.error role="alert" { (message) }
+        }
+        p { "For the username " strong { (username) } ". Choosing a new password signs you out everywhere." }
+        form method="post" action="/password/reset" {
+            input type="hidden" name="token" value=(token);
+            label for="password" { "New password (at least 12 characters)" }
+            input type="password" id="password" name="password" autocomplete="new-password"
+                minlength="12" required;
+            label for="confirm" { "Repeat the new password" }
+            input type="password" id="confirm" name="confirm" autocomplete="new-password"
+                minlength="12" required;
+            button type="submit" { "Set the new password" }
+        }
+    };
+    frame(branding, "Choose a new password", body)
+}
+
+pub fn password_changed(branding: &Branding) -> Html<String> {
+    let body = html! {
+        h1 { "Your password is changed" }
+        p role="status" { "Sign in with your new password." }
+        p { a.button href="/login" { "Sign in" } }
+    };
+    frame(branding, "Password changed", body)
 }
 
 /// An application on the signed-in page's launcher: its name and where its sign-in starts.
@@ -411,6 +490,7 @@ mod tests {
             support_contact: HOSTILE.to_string(),
             logo_version: Some(7),
             imis_sign_out: Some(format!("https://imis.example/{HOSTILE}")),
+            password_reset: true,
         }
     }
 

@@ -86,6 +86,8 @@ pub struct MemberSite {
     pub saml: vestibule_saml::SamlIdp,
     /// Where member sign-in outcomes per application are written down.
     pub audit: vestibule_audit::AuditLog,
+    /// Sends directory members their password-reset links; `None` without an SMTP server.
+    pub mail: Option<vestibule_mail::Outbox>,
     pub addresses: SiteAddresses,
     /// Shared by every clone, so all of this node's listeners remember the same answers.
     pub recent_tenants: Arc<RecentTenants>,
@@ -238,6 +240,8 @@ impl SiteState {
             imis_sign_out: (settings.identity_source == IdentitySource::Imis)
                 .then(|| settings.imis_sign_out())
                 .flatten(),
+            password_reset: settings.identity_source == IdentitySource::Directory
+                && self.site.mail.is_some(),
         };
         Ok(Site {
             source: settings.identity_source,

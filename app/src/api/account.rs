@@ -1,0 +1,171 @@
+//! Your account: two-step verification with an authenticator app, and the second step of a
+//! sign-in. These calls work for someone who must still set up a second factor; everything else
+//! refuses them until they have.
+
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::ssr;
+
+use crate::error::AppError;
+use crate::views::*;
+
+/// The second step of a sign-in: the code from the authenticator app, or a recovery code.
+/// Returns where to go next.
+#[server(prefix = "/api", endpoint = "verify_second_factor")]
+pub async fn verify_second_factor(code: String) -> Result<String, AppError> {
+    ssr::respond(ssr::verify_second_factor(&code).await)
+}
+
+#[server(prefix = "/api", endpoint = "second_factor")]
+pub async fn second_factor() -> Result<SecondFactorView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::signed_in_caller().await?;
+            let status = ssr::accounts()?.second_factor_status(&caller).await?;
+            Ok(SecondFactorView {
+                email: caller.staff.email.to_string(),
+                enrolled: status.enrolled,
+                recovery_codes_left: status.recovery_codes_left,
+                required: status.required,
+            })
+        }
+        .await,
+    )
+}
+
+/// Starts adding an authenticator app: a new secret, asked for at sign-in only once confirmed.
+#[server(prefix = "/api", endpoint = "begin_totp")]
+pub async fn begin_totp(csrf: String) -> Result<TotpSetupView, AppError> {
+    ssr::respond(
+        async {
+            ssr::answer_needs_script("the QR code to scan")?;
+            let caller = ssr::signed_in_caller().await?;
+            caller.check_csrf(&csrf)?;
+            let state = ssr::state()?;
+            let host = state
+                .public_url
+                .split_once("://")
+                .map_or(state.public_url.as_str(), |(_, host)| host);
+            let issuer = format!("Vestibule ({host})");
+            let setup = state
+                .accounts
+                .begin_totp(&caller, &issuer, ssr::now())
+                .await?;
+            Ok(TotpSetupView {
+                qr_svg: qr_svg(&setup.uri)?,
+                secret: setup.secret,
+                uri: setup.uri,
+            })
+        }
+        .await,
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn qr_svg(text: &str) -> Result<String, AppError> {
+    use qrcode::render::svg;
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(|error| {
+        tracing::error!(%error, "QR code");
+        AppError::Internal
+    })?;
+    Ok(code
+        .render::<svg::Color>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build())
+}
+
+/// Confirms the app with a code from it; answers the recovery codes, shown once.
+#[server(prefix = "/api", endpoint = "confirm_totp")]
+pub async fn confirm_totp(csrf: String, code: String) -> Result<Vec<String>, AppError> {
+    ssr::respond(
+        async {
+            ssr::answer_needs_script("the recovery codes once")?;
+            let caller = ssr::signed_in_caller().await?;
+            caller.check_csrf(&csrf)?;
+            let codes = ssr::accounts()?
+                .confirm_totp(&caller, &code, ssr::now())
+                .await?;
+            ssr::second_factor_changed(&caller.staff, true, None).await;
+            Ok(codes)
+        }
+        .await,
+    )
+}
+
+/// Removes the app, given a current code or a recovery code.
+#[server(prefix = "/api", endpoint = "remove_totp")]
+pub async fn remove_totp(csrf: String, code: String) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::signed_in_caller().await?;
+            caller.check_csrf(&csrf)?;
+            ssr::accounts()?
+                .remove_totp(&caller, &code, ssr::now())
+                .await?;
+            ssr::second_factor_changed(&caller.staff, false, None).await;
+            ssr::after_form_post("/account");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Whether the admins of `cloud_id` must use two-step verification.
+#[server(prefix = "/api", endpoint = "tenant_second_factor_rule")]
+pub async fn tenant_second_factor_rule(cloud_id: String) -> Result<bool, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            Ok(ssr::accounts()?
+                .tenant_requires_second_factor(&caller, &cloud_id)
+                .await?)
+        }
+        .await,
+    )
+}
+
+/// Turns the rule on or off; turning it on needs the caller's own second factor in place, so a
+/// team cannot lock out the admin who set it.
+#[server(prefix = "/api", endpoint = "set_tenant_second_factor_rule")]
+pub async fn set_tenant_second_factor_rule(
+    csrf: String,
+    cloud_id: String,
+    #[server(default)] required: Option<String>,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let accounts = ssr::accounts()?;
+            let required = required.is_some();
+            if required && !accounts.second_factor_status(&caller).await?.enrolled {
+                return Err(AppError::Invalid(
+                    "Add an authenticator app to your own account first (Your account), so \
+                     this rule does not lock you out."
+                        .to_string(),
+                ));
+            }
+            let before = accounts
+                .tenant_requires_second_factor(&caller, &cloud_id)
+                .await?;
+            let tenant = accounts
+                .require_second_factor_for_tenant(&caller, &cloud_id, required)
+                .await?;
+            if before != required {
+                let change = vestibule_audit::Change {
+                    tenant: Some(tenant.id),
+                    actor: caller.staff.email.as_str(),
+                    action: vestibule_audit::AuditAction::TeamSecondFactorRule,
+                    target: tenant.cloud_id.to_string(),
+                    before: Some(serde_json::json!({ "second_factor_required": before })),
+                    after: Some(serde_json::json!({ "second_factor_required": required })),
+                };
+                ssr::state()?.audit.record_after(change, ssr::now()).await;
+            }
+            ssr::after_form_post(&format!("/t/{cloud_id}/team"));
+            Ok(())
+        }
+        .await,
+    )
+}

@@ -1,0 +1,254 @@
+//! What Vestibule writes to people, in words: staff invitations and password resets, members'
+//! password resets. Plain text only: every mail client shows it, and no HTML needs escaping.
+
+use vestibule_domain::{Email, Seconds, TenantId};
+
+/// Why a message is sent: stored with it, shown to operators, and the unit of the limit on how
+/// often one address gets mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    StaffInvitation,
+    StaffPasswordReset,
+    MemberPasswordReset,
+    /// An operator's `vestibule mail test`.
+    Test,
+    /// A change to how someone signs in (a second factor added or removed).
+    SecurityNotice,
+}
+
+impl MailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StaffInvitation => "staff_invitation",
+            Self::StaffPasswordReset => "staff_password_reset",
+            Self::MemberPasswordReset => "member_password_reset",
+            Self::Test => "test",
+            Self::SecurityNotice => "security_notice",
+        }
+    }
+
+    /// The kind stored as `kind`.
+    pub fn parse(kind: &str) -> Option<Self> {
+        [
+            Self::StaffInvitation,
+            Self::StaffPasswordReset,
+            Self::MemberPasswordReset,
+            Self::Test,
+            Self::SecurityNotice,
+        ]
+        .into_iter()
+        .find(|candidate| candidate.as_str() == kind)
+    }
+
+    /// Words for an operator reading the outbox.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::StaffInvitation => "Dashboard invitation",
+            Self::StaffPasswordReset => "Dashboard password reset",
+            Self::MemberPasswordReset => "Member password reset",
+            Self::Test => "Test message",
+            Self::SecurityNotice => "Sign-in change notice",
+        }
+    }
+}
+
+/// One message to one person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    /// The tenant it is sent for, if any (an operator's invitation has none).
+    pub tenant: Option<TenantId>,
+    pub kind: MailKind,
+    pub to: Email,
+    /// The name in `From:`; the address is the deployment's.
+    pub from_name: String,
+    pub reply_to: Option<Email>,
+    pub subject: String,
+    pub body: String,
+}
+
+fn lifetime_in_words(lifetime: Seconds) -> String {
+    let hours = lifetime.0 / 3600;
+    if hours >= 48 && hours % 24 == 0 {
+        format!("{} days", hours / 24)
+    } else if hours >= 2 {
+        format!("{hours} hours")
+    } else if hours == 1 && lifetime.0 % 3600 == 0 {
+        "one hour".to_string()
+    } else {
+        format!("{} minutes", (lifetime.0 / 60).max(1))
+    }
+}
+
+/// From-name every dashboard message is sent under.
+pub const DASHBOARD_SENDER: &str = "Vestibule";
+
+impl Mail {
+    /// What `vestibule mail test` sends: proof that the SMTP settings work.
+    pub fn test(to: Email) -> Self {
+        Self {
+            tenant: None,
+            kind: MailKind::Test,
+            to,
+            from_name: DASHBOARD_SENDER.to_string(),
+            reply_to: None,
+            subject: "Vestibule test message".to_string(),
+            body: "This message shows that Vestibule can send e-mail through its SMTP server.\n"
+                .to_string(),
+        }
+    }
+
+    /// An invitation to the Cloud Dashboard: `link` is the one-time setup link. `team` is the
+    /// Cloud ID's display name for tenant admins, `None` for operators.
+    pub fn staff_invitation(
+        to: Email,
+        tenant: Option<(TenantId, &str)>,
+        link: &str,
+        lifetime: Seconds,
+    ) -> Self {
+        let what = match tenant {
+            Some((_, name)) => format!("manage single sign-on for {name}"),
+            None => "operate this Vestibule installation".to_string(),
+        };
+        Self {
+            tenant: tenant.map(|(id, _)| id),
+            kind: MailKind::StaffInvitation,
+            to,
+            from_name: DASHBOARD_SENDER.to_string(),
+            reply_to: None,
+            subject: "You are invited to the Vestibule Cloud Dashboard".to_string(),
+            body: format!(
+                "Hello,\n\n\
+                 You have been invited to the Vestibule Cloud Dashboard to {what}.\n\n\
+                 Choose your password here (the link works once, for {}):\n\n{link}\n\n\
+                 If you did not expect this invitation, you can ignore this message: nothing \
+                 happens until the link is used.\n",
+                lifetime_in_words(lifetime)
+            ),
+        }
+    }
+
+    /// Tells a staff member their second factor changed, so a change they did not make is
+    /// noticed. `by` names an operator who made it for them.
+    pub fn second_factor_changed(
+        to: Email,
+        added: bool,
+        by: Option<&str>,
+        dashboard: &str,
+    ) -> Self {
+        let what = if added {
+            "An authenticator app was added to your Cloud Dashboard account: signing in now \
+             takes a code from it after your password."
+        } else {
+            "The authenticator app was removed from your Cloud Dashboard account: signing in \
+             takes your password alone until you add one again."
+        };
+        let who = by.map_or_else(String::new, |operator| {
+            format!(" The change was made by the operator {operator}.")
+        });
+        Self {
+            tenant: None,
+            kind: MailKind::SecurityNotice,
+            to,
+            from_name: DASHBOARD_SENDER.to_string(),
+            reply_to: None,
+            subject: if added {
+                "Two-step verification turned on".to_string()
+            } else {
+                "Two-step verification turned off".to_string()
+            },
+            body: format!(
+                "Hello,\n\n{what}{who}\n\nIf you did not make this change, sign in at \
+                 {dashboard} and check your account, and tell your operators at once.\n"
+            ),
+        }
+    }
+
+    /// A link to choose a new dashboard password.
+    pub fn staff_password_reset(to: Email, link: &str, lifetime: Seconds) -> Self {
+        Self {
+            tenant: None,
+            kind: MailKind::StaffPasswordReset,
+            to,
+            from_name: DASHBOARD_SENDER.to_string(),
+            reply_to: None,
+            subject: "Choose a new password for the Vestibule Cloud Dashboard".to_string(),
+            body: format!(
+                "Hello,\n\n\
+                 Someone asked to reset the password of this address's Cloud Dashboard \
+                 account. Choose a new password here (the link works once, for {}):\n\n{link}\n\n\
+                 Choosing a new password signs you out everywhere. If you did not ask for this, \
+                 ignore this message: your password stays as it is.\n",
+                lifetime_in_words(lifetime)
+            ),
+        }
+    }
+
+    /// A link for a directory member to choose a new password, sent in the association's name.
+    /// `support` is the association's support contact, if Settings name one.
+    pub fn member_password_reset(
+        to: Email,
+        tenant: TenantId,
+        association: &str,
+        username: &str,
+        link: &str,
+        lifetime: Seconds,
+        support: Option<&str>,
+    ) -> Self {
+        let reply_to = support.and_then(|s| Email::parse(s).ok());
+        let help = match support {
+            Some(contact) => format!("\nQuestions? Contact {contact}.\n"),
+            None => String::new(),
+        };
+        Self {
+            tenant: Some(tenant),
+            kind: MailKind::MemberPasswordReset,
+            to,
+            from_name: association.to_string(),
+            reply_to,
+            subject: format!("Choose a new password for {association}"),
+            body: format!(
+                "Hello,\n\n\
+                 Someone asked to reset the password of the {association} sign-in with the \
+                 username {username}. Choose a new password here (the link works once, for \
+                 {}):\n\n{link}\n\n\
+                 If you did not ask for this, ignore this message: your password stays as it \
+                 is.\n{help}",
+                lifetime_in_words(lifetime)
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_read_as_people_say_them() {
+        assert_eq!(lifetime_in_words(Seconds::hours(72)), "3 days");
+        assert_eq!(lifetime_in_words(Seconds::hours(1)), "one hour");
+        assert_eq!(lifetime_in_words(Seconds::hours(5)), "5 hours");
+        assert_eq!(lifetime_in_words(Seconds::minutes(30)), "30 minutes");
+    }
+
+    #[test]
+    fn a_member_reset_replies_to_the_association_and_names_the_username() {
+        let to = Email::parse("jane@example.org").unwrap();
+        let mail = Mail::member_password_reset(
+            to,
+            TenantId(7),
+            "Acme Society",
+            "jane",
+            "https://sso.acme.org/password/reset?token=abc",
+            Seconds::hours(1),
+            Some("help@acme.org"),
+        );
+        assert_eq!(mail.from_name, "Acme Society");
+        assert_eq!(mail.reply_to.unwrap().to_string(), "help@acme.org");
+        assert!(mail.body.contains("username jane"));
+        assert!(mail
+            .body
+            .contains("https://sso.acme.org/password/reset?token=abc"));
+        assert!(mail.body.contains("Contact help@acme.org"));
+    }
+}

@@ -1,0 +1,204 @@
+//! "Forgot your password?" for members of the built-in directory: a link by e-mail, on the
+//! tenant's own domain, that works once for an hour. Offered only when the tenant signs members
+//! in with the directory and this installation sends e-mail.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+use vestibule_domain::{Email, Timestamp};
+use vestibule_mail::Mail;
+use vestibule_members::MembersError;
+
+use super::pages;
+use super::site::{FromThisSite, Site, SiteState};
+
+pub(super) fn routes() -> Router<SiteState> {
+    Router::new()
+        .route("/password/forgot", get(forgot_page).post(send_link))
+        .route("/password/reset", get(choose_page).post(set_password))
+}
+
+/// Where the reset pages are not offered, they are not found: the page that says so.
+fn not_offered(site: &Site) -> Option<Response> {
+    if site.branding.password_reset {
+        None
+    } else {
+        Some(
+            (
+                StatusCode::NOT_FOUND,
+                pages::error(
+                    &site.branding,
+                    &pages::Page {
+                        title: "Not available".to_string(),
+                        happened: "Passwords cannot be reset here.".to_string(),
+                        try_next: "Please contact your association for help with signing in."
+                            .to_string(),
+                    },
+                ),
+            )
+                .into_response(),
+        )
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ForgotForm {
+    #[serde(default)]
+    who: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+async fn forgot_page(site: Site, Query(query): Query<ForgotForm>) -> Response {
+    if let Some(response) = not_offered(&site) {
+        return response;
+    }
+    let return_to = vestibule_members::safe_return_to(&query.return_to);
+    pages::forgot_password(&site.branding, &return_to, None).into_response()
+}
+
+/// Answers "check your e-mail" at once and makes and queues the links afterwards, so neither
+/// the answer nor its timing says whether anyone matched.
+async fn send_link(
+    State(state): State<SiteState>,
+    _: FromThisSite,
+    site: Site,
+    form: Result<Form<ForgotForm>, FormRejection>,
+) -> Response {
+    if let Some(response) = not_offered(&site) {
+        return response;
+    }
+    let Ok(Form(form)) = form else {
+        let page = pages::forgot_password(&site.branding, "/", Some("Enter your username."));
+        return (StatusCode::BAD_REQUEST, page).into_response();
+    };
+    let return_to = vestibule_members::safe_return_to(&form.return_to);
+    let who = form.who.trim().to_string();
+    if who.is_empty() || who.chars().count() > Email::MAX_LEN {
+        let page = pages::forgot_password(
+            &site.branding,
+            &return_to,
+            Some("Enter your username or the e-mail address on your account."),
+        );
+        return (StatusCode::BAD_REQUEST, page).into_response();
+    }
+    if let Some(outbox) = state.site.mail.clone() {
+        let members = state.site.members.clone();
+        let (tenant, origin) = (site.tenant.id, site.origin.clone());
+        let (association, support) = (
+            site.branding.name.clone(),
+            site.branding.support_contact.clone(),
+        );
+        tokio::spawn(async move {
+            let now = Timestamp::now();
+            let links = match members.password_reset_links(tenant, &who, now).await {
+                Ok(links) => links,
+                Err(error) => {
+                    tracing::error!(%error, "making member reset links failed");
+                    return;
+                }
+            };
+            let lifetime = members.policy().reset_link_lifetime;
+            for (member, token) in links {
+                let Ok(to) = Email::parse(&member.email) else {
+                    tracing::warn!(member = %member.username, "no usable e-mail address for a reset link");
+                    continue;
+                };
+                let link = format!("{origin}/password/reset?token={token}");
+                let support = (!support.is_empty()).then_some(support.as_str());
+                let mail = Mail::member_password_reset(
+                    to,
+                    tenant,
+                    &association,
+                    &member.username,
+                    &link,
+                    lifetime,
+                    support,
+                );
+                if let Err(error) = outbox.enqueue(&mail, now).await {
+                    tracing::error!(%error, "queueing a member reset e-mail failed");
+                }
+            }
+        });
+    }
+    pages::reset_link_sent(&site.branding, &return_to).into_response()
+}
+
+#[derive(Deserialize)]
+struct ResetQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn choose_page(
+    State(state): State<SiteState>,
+    site: Site,
+    Query(query): Query<ResetQuery>,
+) -> Response {
+    if let Some(response) = not_offered(&site) {
+        return response;
+    }
+    let member =
+        state
+            .site
+            .members
+            .reset_link_member(site.tenant.id, &query.token, Timestamp::now());
+    match member.await {
+        Ok(member) => pages::choose_password(&site.branding, &query.token, &member.username, None)
+            .into_response(),
+        Err(error) => super::hosted::error_response(&site, &error),
+    }
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn set_password(
+    State(state): State<SiteState>,
+    _: FromThisSite,
+    site: Site,
+    form: Result<Form<ResetForm>, FormRejection>,
+) -> Response {
+    if let Some(response) = not_offered(&site) {
+        return response;
+    }
+    let Ok(Form(form)) = form else {
+        return super::hosted::error_response(&site, &MembersError::ResetLinkInvalid);
+    };
+    let members = &state.site.members;
+    let now = Timestamp::now();
+    // Mistakes the member can correct show the form again, with the link still working.
+    let again = |username: &str, message: &str| {
+        let page = pages::choose_password(&site.branding, &form.token, username, Some(message));
+        (StatusCode::BAD_REQUEST, page).into_response()
+    };
+    let member = match members
+        .reset_link_member(site.tenant.id, &form.token, now)
+        .await
+    {
+        Ok(member) => member,
+        Err(error) => return super::hosted::error_response(&site, &error),
+    };
+    if form.password != form.confirm {
+        return again(&member.username, "The two passwords do not match.");
+    }
+    match members
+        .reset_password(site.tenant.id, &form.token, &form.password, now)
+        .await
+    {
+        Ok(_) => pages::password_changed(&site.branding).into_response(),
+        Err(MembersError::Invalid(invalid)) => again(&member.username, &invalid.to_string()),
+        Err(error) => super::hosted::error_response(&site, &error),
+    }
+}

@@ -1934,6 +1934,9 @@ test('with an authenticator app added, a staff member\'s password alone no longe
   expect((await mailTo(admin.email, before))).toContain('Subject: Two-step verification turned on');
   await visit(page, '/t/acme/audit');
   await expect(page.locator('table.audit-log')).toContainText('Authenticator app added');
+  // The directory member's own reset, earlier, is in the log as theirs.
+  await visit(page, '/t/acme/audit?action=member.set_password&actor=demo.member');
+  await expect(page.locator('table.audit-log')).toContainText('the member, from an e-mailed link');
   await signOut(page);
 
   // The right password alone leads to the code, not in.

@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
+use serde_json::json;
+use vestibule_audit::{AuditAction, Change};
 use vestibule_domain::{Email, Timestamp};
 use vestibule_mail::Mail;
 use vestibule_members::MembersError;
@@ -197,7 +199,19 @@ async fn set_password(
         .reset_password(site.tenant.id, &form.token, &form.password, now)
         .await
     {
-        Ok(_) => pages::password_changed(&site.branding).into_response(),
+        Ok(member) => {
+            // The admins' log shows who changed a password and how: here the member, by link.
+            let change = Change {
+                tenant: Some(site.tenant.id),
+                actor: &member.username,
+                action: AuditAction::MemberSetPassword,
+                target: member.username.clone(),
+                before: None,
+                after: Some(json!({ "changed_by": "the member, from an e-mailed link" })),
+            };
+            state.site.audit.record_after(change, now).await;
+            pages::password_changed(&site.branding).into_response()
+        }
         Err(MembersError::Invalid(invalid)) => again(&member.username, &invalid.to_string()),
         Err(error) => super::hosted::error_response(&site, &error),
     }

@@ -359,7 +359,8 @@ fn request_parts() -> Result<http::request::Parts, AppError> {
     })
 }
 
-fn session_token(parts: &http::request::Parts, cookie_name: &str) -> Option<String> {
+/// The value of the request's cookie `cookie_name` (the session's, or a sign-in's challenge).
+fn cookie_value(parts: &http::request::Parts, cookie_name: &str) -> Option<String> {
     parts
         .headers
         .get_all(COOKIE)
@@ -375,7 +376,7 @@ fn session_token(parts: &http::request::Parts, cookie_name: &str) -> Option<Stri
 pub async fn optional_caller() -> Result<Option<CurrentStaff>, AppError> {
     let state = state()?;
     let parts = request_parts()?;
-    match session_token(&parts, state.session_cookie_name()) {
+    match cookie_value(&parts, state.session_cookie_name()) {
         Some(token) => Ok(state.accounts.authenticate(&token, now()).await?),
         None => Ok(None),
     }
@@ -457,7 +458,7 @@ fn session_cookie(state: &DashboardState, value: &str, max_age: i64) -> String {
 pub async fn sign_in(email: &str, password: &str) -> Result<String, AppError> {
     let state = state()?;
     let parts = request_parts()?;
-    let previous = session_token(&parts, state.session_cookie_name());
+    let previous = cookie_value(&parts, state.session_cookie_name());
     let outcome = state
         .accounts
         .sign_in(
@@ -514,9 +515,9 @@ pub async fn verify_second_factor(code: &str) -> Result<String, AppError> {
     let state = state()?;
     let parts = request_parts()?;
     let (name, _) = challenge_cookie_name(&state);
-    let challenge = session_token(&parts, name)
+    let challenge = cookie_value(&parts, name)
         .ok_or_else(|| AppError::SecondFactor(StaffError::ChallengeExpired.to_string()))?;
-    let previous = session_token(&parts, state.session_cookie_name());
+    let previous = cookie_value(&parts, state.session_cookie_name());
     let signed_in = state
         .accounts
         .complete_second_factor(
@@ -534,7 +535,7 @@ pub async fn verify_second_factor(code: &str) -> Result<String, AppError> {
 pub async fn sign_out(csrf: &str) -> Result<(), AppError> {
     let state = state()?;
     let parts = request_parts()?;
-    if let Some(token) = session_token(&parts, state.session_cookie_name()) {
+    if let Some(token) = cookie_value(&parts, state.session_cookie_name()) {
         if let Some(caller) = state.accounts.authenticate(&token, now()).await? {
             caller.check_csrf(csrf)?;
         }

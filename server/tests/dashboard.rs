@@ -1781,3 +1781,69 @@ async fn the_front_end_folder_serves_only_its_own_files() {
         page.body
     );
 }
+
+#[tokio::test]
+async fn a_cloud_ids_second_factor_rule_holds_its_admins_at_their_account_page() {
+    for_each_backend(|db| async move {
+        let dashboard = seeded(db, "http://127.0.0.1:3000").await;
+        let (admin, admin_csrf) = dashboard.sign_in("admin@acme.org").await;
+        let dashboard = &dashboard;
+        let require = |cookie: String, csrf: String| async move {
+            let fields = [
+                ("csrf", csrf.as_str()),
+                ("cloud_id", "acme"),
+                ("required", "on"),
+            ];
+            dashboard
+                .call("set_tenant_second_factor_rule", &fields, Some(&cookie))
+                .await
+        };
+        // An admin without an authenticator app cannot lock themselves out.
+        let refused = require(admin.clone(), admin_csrf).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert!(
+            refused.body.contains("your own account first"),
+            "{}",
+            refused.body
+        );
+        let team = dashboard
+            .call("team", &[("cloud_id", "acme")], Some(&admin))
+            .await;
+        assert_eq!(
+            team.status,
+            StatusCode::OK,
+            "the rule stayed off: {}",
+            team.body
+        );
+
+        // An operator may require it of the Cloud ID's admins.
+        let (operator, operator_csrf) = dashboard.sign_in("ops@vestibule.test").await;
+        let set = require(operator.clone(), operator_csrf).await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+
+        // From now on the admin reaches only what sets up the second factor.
+        let held = dashboard
+            .call("team", &[("cloud_id", "acme")], Some(&admin))
+            .await;
+        assert_eq!(held.status, StatusCode::FORBIDDEN, "{}", held.body);
+        assert!(
+            held.body.contains("SecondFactorSetupNeeded"),
+            "{}",
+            held.body
+        );
+        let status = dashboard.call("second_factor", &[], Some(&admin)).await;
+        assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+        assert!(status.body.contains("\"required\":true"), "{}", status.body);
+        let page = dashboard.page("/t/acme/domain", Some(&admin)).await;
+        assert!(
+            page.status.is_redirection() && page.headers[header::LOCATION] == "/account",
+            "{} {:?}",
+            page.status,
+            page.headers.get(header::LOCATION)
+        );
+        // The operator is not bound by a Cloud ID's rule.
+        let tenants = dashboard.page("/tenants", Some(&operator)).await;
+        assert_eq!(tenants.status, StatusCode::OK);
+    })
+    .await;
+}

@@ -126,8 +126,8 @@ pub async fn tenant_second_factor_rule(cloud_id: String) -> Result<bool, AppErro
     )
 }
 
-/// Turns the rule on or off; turning it on needs the caller's own second factor in place, so a
-/// team cannot lock out the admin who set it.
+/// Turns the rule on or off; a tenant admin turning it on needs their own second factor in
+/// place first, so the rule cannot lock out the admin who set it.
 #[server(prefix = "/api", endpoint = "set_tenant_second_factor_rule")]
 pub async fn set_tenant_second_factor_rule(
     csrf: String,
@@ -139,7 +139,9 @@ pub async fn set_tenant_second_factor_rule(
             let caller = ssr::caller_for_change(&csrf).await?;
             let accounts = ssr::accounts()?;
             let required = required.is_some();
-            if required && !accounts.second_factor_status(&caller).await?.enrolled {
+            // Operators are not bound by a Cloud ID's rule, so only its own admins must be.
+            let bound = !caller.staff.role.is_operator();
+            if required && bound && !accounts.second_factor_status(&caller).await?.enrolled {
                 return Err(AppError::Invalid(
                     "Add an authenticator app to your own account first (Your account), so \
                      this rule does not lock you out."

@@ -273,6 +273,14 @@ pub fn respond<T>(outcome: Result<T, AppError>) -> Result<T, AppError> {
     if is_form_post() {
         return outcome;
     }
+    // While a page renders, the frame sends someone who must add a second factor to Your
+    // account; the page's own data calls fail alongside and must not turn that redirect into
+    // a 403 (whichever sets the status last would win).
+    let rendering_page = use_context::<http::request::Parts>()
+        .is_some_and(|parts| !parts.uri.path().starts_with("/api/"));
+    if rendering_page && *error == AppError::SecondFactorSetupNeeded {
+        return outcome;
+    }
     let status = match error {
         AppError::NotSignedIn | AppError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden | AppError::Csrf | AppError::SecondFactorSetupNeeded => {

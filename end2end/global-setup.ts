@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 export default async function globalSetup() {
   const repo = resolve(__dirname, '..');
   const port = process.env.VESTIBULE_E2E_PORT ?? '3310';
-  const url = `http://127.0.0.1:${port}`;
+  // localhost, not 127.0.0.1: passkeys need a host name (browsers refuse an IP address as RP ID).
+  const url = `http://localhost:${port}`;
   const httpPort = String(Number(port) + 1);
   const httpsPort = String(Number(port) + 2);
   const data = mkdtempSync(join(tmpdir(), 'vestibule-e2e-'));

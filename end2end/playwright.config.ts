@@ -12,7 +12,7 @@ export default defineConfig({
   reporter: [['list']],
   globalSetup: './global-setup.ts',
   use: {
-    baseURL: process.env.VESTIBULE_E2E_URL ?? 'http://127.0.0.1:3310',
+    baseURL: process.env.VESTIBULE_E2E_URL ?? 'http://localhost:3310',
     trace: 'retain-on-failure',
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',

@@ -12,6 +12,7 @@ mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod views;
+mod webauthn;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

@@ -77,9 +77,12 @@ impl From<StaffError> for AppError {
             StaffError::SetupLinkInvalid => AppError::SetupLink(error.to_string()),
             StaffError::NotSignedIn => AppError::NotSignedIn,
             StaffError::SecondFactorSetupNeeded => AppError::SecondFactorSetupNeeded,
-            StaffError::BadSecondFactor | StaffError::ChallengeExpired => {
-                AppError::SecondFactor(error.to_string())
-            }
+            StaffError::BadSecondFactor
+            | StaffError::ChallengeExpired
+            | StaffError::PasskeyRefused => AppError::SecondFactor(error.to_string()),
+            StaffError::PasskeyNotAdded(_)
+            | StaffError::PasskeysUnavailable
+            | StaffError::WrongPassword => AppError::Invalid(error.to_string()),
             // Handled where a sign-in happens; anywhere else it is a bug.
             StaffError::SecondFactorNeeded { .. } => {
                 tracing::error!("a second-factor challenge reached a generic error");
@@ -519,18 +522,18 @@ fn challenge_cookie_name(state: &DashboardState) -> (&'static str, &'static str)
 
 /// The second step of a sign-in: the authenticator app's code (or a recovery code) for the
 /// challenge the password step left in its cookie.
-pub async fn verify_second_factor(code: &str) -> Result<String, AppError> {
+pub async fn verify_second_factor(
+    proof: vestibule_staff::SecondFactorProof<'_>,
+) -> Result<String, AppError> {
     let state = state()?;
     let parts = request_parts()?;
-    let (name, _) = challenge_cookie_name(&state);
-    let challenge = cookie_value(&parts, name)
-        .ok_or_else(|| AppError::SecondFactor(StaffError::ChallengeExpired.to_string()))?;
+    let challenge = sign_in_challenge(&state, &parts)?;
     let previous = cookie_value(&parts, state.session_cookie_name());
     let signed_in = state
         .accounts
         .complete_second_factor(
             &challenge,
-            code,
+            proof,
             &client_address(&parts),
             previous.as_deref(),
             now(),
@@ -538,6 +541,39 @@ pub async fn verify_second_factor(code: &str) -> Result<String, AppError> {
         .await?;
     set_cookie(challenge_cookie(&state, "", 0));
     start_session(&state, &signed_in)
+}
+
+/// The challenge of the sign-in this browser is finishing (its cookie).
+fn sign_in_challenge(
+    state: &DashboardState,
+    parts: &http::request::Parts,
+) -> Result<String, AppError> {
+    let (name, _) = challenge_cookie_name(state);
+    cookie_value(parts, name)
+        .ok_or_else(|| AppError::SecondFactor(StaffError::ChallengeExpired.to_string()))
+}
+
+/// What the sign-in this browser is finishing may be finished with.
+pub async fn sign_in_factors() -> Result<crate::views::SignInFactorsView, AppError> {
+    let state = state()?;
+    let parts = request_parts()?;
+    let challenge = sign_in_challenge(&state, &parts)?;
+    let passkey = if state.accounts.passkeys_available() {
+        state.accounts.passkey_sign_in(&challenge, now()).await?
+    } else {
+        None
+    };
+    let authenticator_app = state
+        .accounts
+        .sign_in_has_authenticator_app(&challenge, now())
+        .await?;
+    Ok(crate::views::SignInFactorsView {
+        authenticator_app,
+        passkey: passkey.map(|ceremony| crate::views::PasskeyCeremonyView {
+            options: ceremony.options,
+            state: ceremony.state,
+        }),
+    })
 }
 
 pub async fn sign_out(csrf: &str) -> Result<(), AppError> {
@@ -586,15 +622,34 @@ pub async fn request_password_reset(email: &str) -> Result<(), AppError> {
     let (email, now) = (email.to_string(), now());
     let origin = state.public_url.trim_end_matches('/').to_string();
     tokio::spawn(async move {
-        let link = match accounts.password_reset(&email, now).await {
-            Ok(Some(link)) => link,
+        let staff = match accounts.password_reset_account(&email).await {
+            Ok(Some(staff)) => staff,
             Ok(None) => return,
+            Err(error) => {
+                tracing::error!(%error, "looking up a password reset failed");
+                return;
+            }
+        };
+        // Past the hourly limit no link is made: a new one would replace the last one mailed.
+        let kind = vestibule_mail::MailKind::StaffPasswordReset;
+        match outbox.has_room(&staff.email, kind, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("password reset not made: the address's hourly limit");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "checking the outbox failed");
+                return;
+            }
+        }
+        let token = match accounts.password_reset_link(&staff, now).await {
+            Ok(token) => token,
             Err(error) => {
                 tracing::error!(%error, "making a password reset link failed");
                 return;
             }
         };
-        let (staff, token) = link;
         let url = format!("{origin}/setup?token={token}");
         let lifetime = accounts.policy().reset_link_lifetime;
         let mail = vestibule_mail::Mail::staff_password_reset(staff.email, &url, lifetime);
@@ -609,38 +664,71 @@ pub async fn request_password_reset(email: &str) -> Result<(), AppError> {
 /// A staff member's second factor was added or removed (by an operator, when `by` names one):
 /// recorded in their tenant's audit log (or the installation's, for operators) and told to
 /// them by e-mail, so a change they did not make does not go unnoticed.
-pub async fn second_factor_changed(staff: &StaffMember, added: bool, by: Option<&str>) {
+pub async fn second_factor_changed(
+    staff: &StaffMember,
+    change: vestibule_mail::SecondFactorChange<'_>,
+    by: Option<&str>,
+) {
     let Ok(state) = state() else {
         return;
     };
-    let action = if added {
-        vestibule_audit::AuditAction::TeamSecondFactorAdd
-    } else {
-        vestibule_audit::AuditAction::TeamSecondFactorRemove
-    };
-    let tenant = match staff.role {
-        Role::TenantAdmin(tenant) => Some(tenant),
-        Role::Operator => None,
-    };
-    let change = vestibule_audit::Change {
-        tenant,
-        actor: by.unwrap_or(staff.email.as_str()),
-        action,
-        target: staff.email.to_string(),
-        before: Some(serde_json::json!({ "authenticator_app": !added })),
-        after: Some(serde_json::json!({ "authenticator_app": added })),
-    };
-    state.audit.record_after(change, now()).await;
+    let change_record = second_factor_audit(staff, change, by);
+    state.audit.record_after(change_record, now()).await;
     if let Some(outbox) = &state.mail {
         let mail = vestibule_mail::Mail::second_factor_changed(
             staff.email.clone(),
-            added,
+            change,
             by,
             &state.public_url,
         );
         if let Err(error) = outbox.enqueue(&mail, now()).await {
             tracing::error!(%error, "queueing a second-factor notice failed");
         }
+    }
+}
+
+/// The audit log's record of a second factor added or removed.
+pub fn second_factor_audit<'a>(
+    staff: &'a StaffMember,
+    change: vestibule_mail::SecondFactorChange<'_>,
+    by: Option<&'a str>,
+) -> vestibule_audit::Change<'a> {
+    use serde_json::json;
+    use vestibule_audit::AuditAction::{TeamSecondFactorAdd, TeamSecondFactorRemove};
+    use vestibule_mail::SecondFactorChange::*;
+    let (action, before, after) = match change {
+        AppAdded => (
+            TeamSecondFactorAdd,
+            json!({ "authenticator_app": false }),
+            json!({ "authenticator_app": true }),
+        ),
+        AppRemoved => (
+            TeamSecondFactorRemove,
+            json!({ "authenticator_app": true }),
+            json!({ "authenticator_app": false }),
+        ),
+        PasskeyAdded(name) => (TeamSecondFactorAdd, json!({}), json!({ "passkey": name })),
+        PasskeyRemoved(name) => (
+            TeamSecondFactorRemove,
+            json!({ "passkey": name }),
+            json!({}),
+        ),
+        AllRemoved => (
+            TeamSecondFactorRemove,
+            json!({ "second_factors": "all" }),
+            json!({ "second_factors": "none" }),
+        ),
+    };
+    vestibule_audit::Change {
+        tenant: match staff.role {
+            Role::TenantAdmin(tenant) => Some(tenant),
+            Role::Operator => None,
+        },
+        actor: by.unwrap_or(staff.email.as_str()),
+        action,
+        target: staff.email.to_string(),
+        before: Some(before),
+        after: Some(after),
     }
 }
 
@@ -800,11 +888,12 @@ pub async fn progress_view(tenant: &Tenant) -> Result<TenantProgressView, AppErr
     })
 }
 
-pub fn staff_view(staff: &StaffMember) -> StaffView {
+pub fn staff_view(staff: &StaffMember, second_factor: bool) -> StaffView {
     StaffView {
         email: staff.email.to_string(),
         role: staff.role.label().to_string(),
         active: staff.has_password,
+        second_factor,
         created_at: staff.created_at.to_string(),
     }
 }

@@ -74,6 +74,8 @@ pub struct StaffView {
     pub email: String,
     pub role: String,
     pub active: bool,
+    /// A passkey or an authenticator app is in place.
+    pub second_factor: bool,
     pub created_at: String,
 }
 
@@ -459,10 +461,45 @@ pub struct NewMemberForm {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecondFactorView {
     pub email: String,
-    pub enrolled: bool,
+    pub authenticator_app: bool,
     pub recovery_codes_left: i64,
+    pub passkeys: Vec<PasskeyView>,
+    /// Whether this installation can add passkeys (its dashboard has a host name).
+    pub passkeys_available: bool,
     /// Required of them (by the installation or their Cloud ID).
     pub required: bool,
+}
+
+impl SecondFactorView {
+    /// Whether a password alone no longer signs them in.
+    pub fn enrolled(&self) -> bool {
+        self.authenticator_app || !self.passkeys.is_empty()
+    }
+}
+
+/// One of the staff member's passkeys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyView {
+    pub id: i64,
+    pub name: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// Half of a passkey ceremony: the `publicKey` options for the browser (JSON) and the sealed
+/// state to send back with its answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyCeremonyView {
+    pub options: String,
+    pub state: String,
+}
+
+/// The second factors a waiting sign-in may be finished with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInFactorsView {
+    pub authenticator_app: bool,
+    pub passkey: Option<PasskeyCeremonyView>,
 }
 
 /// An authenticator app being set up: a QR code to scan, or the secret to type.

@@ -256,30 +256,21 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             let secret = config.load_secret_key()?;
             let accounts = crate::staff_accounts(&config, store.clone(), secret.clone());
             let staff = accounts.reset_second_factor(&email).await?;
-            let tenant = match staff.role {
-                Role::TenantAdmin(tenant) => Some(tenant),
-                Role::Operator => None,
-            };
-            let change = Change {
-                tenant,
-                actor: &command_line_actor(),
-                action: vestibule_audit::AuditAction::TeamSecondFactorRemove,
-                target: staff.email.to_string(),
-                before: Some(json!({ "authenticator_app": true })),
-                after: Some(json!({ "authenticator_app": false })),
-            };
+            let actor = command_line_actor();
+            let removed = vestibule_mail::SecondFactorChange::AllRemoved;
+            let change = app::ssr::second_factor_audit(&staff, removed, Some(&actor));
             write_down(&store, change).await;
             if let Some(outbox) = crate::outbox(&config, store.clone(), secret)? {
                 let notice = vestibule_mail::Mail::second_factor_changed(
                     staff.email.clone(),
-                    false,
-                    Some(&command_line_actor()),
+                    removed,
+                    Some(&actor),
                     config.public_origin(),
                 );
                 // Queued: a running server's worker sends it.
                 outbox.enqueue(&notice, Timestamp::now()).await?;
             }
-            println!("Removed the authenticator app of {staff}; they sign in with their password alone until they add one again.");
+            println!("Removed the authenticator app and passkeys of {staff}; they sign in with their password alone until they add one again.");
             Ok(())
         }
         Command::Staff(StaffCommand::Add {
@@ -751,6 +742,21 @@ async fn serve(config: Config) -> Result<(), CliError> {
     let metrics = crate::operator::Metrics::default();
     engines.members.observe_sign_ins(metrics.sign_in_observer());
     provisioning.observe_orders(metrics.order_observer());
+    if let Some(outbox) = engines.mail.clone() {
+        let dashboard = config.public_origin().to_string();
+        provisioning.warn_of_failed_renewals(crate::warnings::renewal_warner(
+            store.clone(),
+            outbox.clone(),
+            dashboard.clone(),
+        ));
+        engines
+            .members
+            .observe_imis_trouble(crate::warnings::imis_trouble_observer(
+                store.clone(),
+                outbox,
+                dashboard,
+            ));
+    }
     let operator = tokio::net::TcpListener::bind(config.operator_listen).await?;
     let operator_router = crate::operator::operator_router(metrics.clone(), store.clone());
     tokio::spawn(crate::listen::serve(

@@ -390,7 +390,7 @@ impl Default for Config {
             database_url: "sqlite://data/vestibule.db".to_string(),
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             operator_listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
-            public_url: "http://127.0.0.1:3000".to_string(),
+            public_url: "http://localhost:3000".to_string(),
             site_root: PathBuf::from("target/site"),
             log: "info".to_string(),
             log_format: LogFormat::Text,

@@ -11,6 +11,7 @@ pub mod member_site;
 pub mod operator;
 mod security_headers;
 pub mod tenant_edge;
+pub mod warnings;
 
 use std::sync::Arc;
 
@@ -128,7 +129,8 @@ impl Engines {
             vestibule_imis::Network::PublicOnly
         };
         let accounts = StaffAccounts::new(store.clone(), hasher.clone(), config.staff_policy())
-            .with_secret_key(secret.clone());
+            .with_secret_key(secret.clone())
+            .with_passkeys(&config.public_url);
         let settings = TenantSettings::new(store.clone(), secret, config.imis_timeout(), network);
         let members = Members::new(
             store.clone(),
@@ -228,6 +230,7 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
 pub fn staff_accounts(config: &Config, store: Store, secret: SecretKey) -> StaffAccounts {
     StaffAccounts::new(store, PasswordHasher::default(), config.staff_policy())
         .with_secret_key(secret)
+        .with_passkeys(&config.public_url)
 }
 
 fn leptos_options(config: &Config) -> LeptosOptions {

@@ -696,6 +696,48 @@ async fn a_short_lived_certificate_is_renewed_and_served_without_a_restart() {
         .unwrap();
     unreachable.acme.directory_url = format!("https://{closed}/dir");
     let cut_off = Provisioning::new(unreachable, db.store().clone(), secret.clone()).unwrap();
+    // The Cloud ID's admins hear of it by e-mail (an invitation not yet accepted does not).
+    let store = db.store();
+    for (email, password) in [
+        ("admin@acme.test", Some("hash")),
+        ("invited@acme.test", None),
+    ] {
+        store
+            .create_staff(
+                &vestibule_storage::NewStaff {
+                    email: vestibule_domain::Email::parse(email).unwrap(),
+                    role: vestibule_domain::Role::TenantAdmin(acme),
+                    password_hash: password.map(str::to_string),
+                },
+                Timestamp::now(),
+            )
+            .await
+            .unwrap();
+    }
+    let outbox = vestibule_mail::Outbox::new(
+        store.clone(),
+        secret.clone(),
+        vestibule_mail::SmtpSender::new(&vestibule_mail::SmtpSettings {
+            host: "127.0.0.1".to_string(),
+            port: closed.port(),
+            security: vestibule_mail::Security::None,
+            credentials: None,
+            from: vestibule_domain::Email::parse("sso@vestibule.test").unwrap(),
+            extra_roots_pem: None,
+            timeout: Duration::from_secs(1),
+        })
+        .unwrap(),
+        "node-test".to_string(),
+        vestibule_mail::OutboxPolicy::default(),
+    );
+    let dashboard = "https://dashboard.vestibule.test".to_string();
+    assert!(
+        cut_off.warn_of_failed_renewals(vestibule_server::warnings::renewal_warner(
+            store.clone(),
+            outbox.clone(),
+            dashboard.clone(),
+        ))
+    );
     let due = provisioning
         .overview(acme)
         .await
@@ -725,6 +767,58 @@ async fn a_short_lived_certificate_is_renewed_and_served_without_a_restart() {
         .await
         .unwrap();
     assert_eq!(still_served, leaf_of(&renewed.chain_pem));
+
+    // The warning is queued for the admin alone, naming the domain and the expiry.
+    let warnings = || async {
+        store
+            .recent_mail(20)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|mail| mail.kind == "certificate_warning")
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while warnings().await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warning was queued"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let queued = warnings().await;
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].recipient, "admin@acme.test");
+    assert_eq!(queued[0].tenant, Some(acme));
+    assert_eq!(
+        queued[0].subject,
+        "The certificate of sso.acme.test could not be renewed"
+    );
+    // Failing again the same day warns nobody again.
+    let failure = vestibule_provisioning::RenewalFailure {
+        tenant: acme,
+        domain: "sso.acme.test".to_string(),
+        reason: "again".to_string(),
+        expires_at: Some(renewed.not_after),
+        attempts: 2,
+    };
+    let again = vestibule_server::warnings::certificate_renewal_failed(
+        store,
+        &outbox,
+        &dashboard,
+        &failure,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, 0);
+    let next_day = Timestamp::now() + vestibule_domain::Seconds::hours(25);
+    let later = vestibule_server::warnings::certificate_renewal_failed(
+        store, &outbox, &dashboard, &failure, next_day,
+    )
+    .await
+    .unwrap();
+    assert_eq!(later, 1);
 }
 
 fn leaf_of(chain_pem: &str) -> Vec<u8> {

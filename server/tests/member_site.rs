@@ -414,6 +414,21 @@ async fn a_member_signs_in_through_imis_and_lands_where_they_were_going() {
     // Signed in: the branded page greets the member.
     let home = site.get(ACME, "/", Some(&session)).await;
     assert!(home.body.contains("You are signed in"), "{}", home.body);
+    // Its times are written in UTC and read in the member's zone by the site's own script,
+    // which the page's policy lets run (and nothing else).
+    assert!(
+        home.body.contains("<time datetime=\"")
+            && home.body.contains("<script src=\"/local-time.js\">"),
+        "{}",
+        home.body
+    );
+    let policy = home.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    let script = site.get(ACME, "/local-time.js", None).await;
+    assert!(script.body.contains("toLocaleString"), "{}", script.body);
     assert!(home.body.contains("Jane Member"));
     assert!(home.body.contains("jane@members.acme.test"));
     // The sign-in page sends a signed-in member straight on.

@@ -1,11 +1,13 @@
-//! Your account: two-step verification with an authenticator app, and the second step of a
-//! sign-in. These calls work for someone who must still set up a second factor; everything else
+//! Your account: two-step verification with an authenticator app or passkeys, and the second
+//! step of a sign-in. These calls work for someone who must still set up a second factor; everything else
 //! refuses them until they have.
 
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use crate::ssr;
+#[cfg(feature = "ssr")]
+use vestibule_mail::SecondFactorChange;
 
 use crate::error::AppError;
 use crate::views::*;
@@ -14,7 +16,26 @@ use crate::views::*;
 /// Returns where to go next.
 #[server(prefix = "/api", endpoint = "verify_second_factor")]
 pub async fn verify_second_factor(code: String) -> Result<String, AppError> {
-    ssr::respond(ssr::verify_second_factor(&code).await)
+    ssr::respond(ssr::verify_second_factor(vestibule_staff::SecondFactorProof::Code(&code)).await)
+}
+
+/// The second step of a sign-in with a passkey: the sealed `state` from [`sign_in_factors`] and
+/// the browser's assertion. Returns where to go next.
+#[server(prefix = "/api", endpoint = "verify_passkey")]
+pub async fn verify_passkey(state: String, credential: String) -> Result<String, AppError> {
+    ssr::respond(
+        ssr::verify_second_factor(vestibule_staff::SecondFactorProof::Passkey {
+            state: &state,
+            credential: &credential,
+        })
+        .await,
+    )
+}
+
+/// What the sign-in this browser is finishing may be finished with.
+#[server(prefix = "/api", endpoint = "sign_in_factors")]
+pub async fn sign_in_factors() -> Result<SignInFactorsView, AppError> {
+    ssr::respond(ssr::sign_in_factors().await)
 }
 
 #[server(prefix = "/api", endpoint = "second_factor")]
@@ -22,13 +43,84 @@ pub async fn second_factor() -> Result<SecondFactorView, AppError> {
     ssr::respond(
         async {
             let caller = ssr::signed_in_caller().await?;
-            let status = ssr::accounts()?.second_factor_status(&caller).await?;
+            let accounts = ssr::accounts()?;
+            let status = accounts.second_factor_status(&caller).await?;
+            let passkeys = accounts.passkeys(&caller).await?;
             Ok(SecondFactorView {
                 email: caller.staff.email.to_string(),
-                enrolled: status.enrolled,
+                authenticator_app: status.authenticator_app,
                 recovery_codes_left: status.recovery_codes_left,
+                passkeys: passkeys
+                    .into_iter()
+                    .map(|passkey| PasskeyView {
+                        id: passkey.id,
+                        name: passkey.name,
+                        created_at: passkey.created_at.to_string(),
+                        last_used_at: passkey.last_used_at.map(|at| at.to_string()),
+                    })
+                    .collect(),
+                passkeys_available: accounts.passkeys_available(),
                 required: status.required,
             })
+        }
+        .await,
+    )
+}
+
+/// Starts adding a passkey: the options the browser asks the authenticator with.
+#[server(prefix = "/api", endpoint = "begin_passkey")]
+pub async fn begin_passkey(csrf: String) -> Result<PasskeyCeremonyView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::signed_in_caller().await?;
+            caller.check_csrf(&csrf)?;
+            let ceremony = ssr::accounts()?.begin_passkey(&caller, ssr::now()).await?;
+            Ok(PasskeyCeremonyView {
+                options: ceremony.options,
+                state: ceremony.state,
+            })
+        }
+        .await,
+    )
+}
+
+/// Finishes adding a passkey with the authenticator's answer; answers its name.
+#[server(prefix = "/api", endpoint = "finish_passkey")]
+pub async fn finish_passkey(
+    csrf: String,
+    name: String,
+    state: String,
+    credential: String,
+) -> Result<String, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::signed_in_caller().await?;
+            caller.check_csrf(&csrf)?;
+            let passkey = ssr::accounts()?
+                .finish_passkey(&caller, &name, &state, &credential, ssr::now())
+                .await?;
+            let change = SecondFactorChange::PasskeyAdded(&passkey.name);
+            ssr::second_factor_changed(&caller.staff, change, None).await;
+            Ok(passkey.name)
+        }
+        .await,
+    )
+}
+
+/// Removes one of the caller's passkeys, given their password.
+#[server(prefix = "/api", endpoint = "remove_passkey")]
+pub async fn remove_passkey(csrf: String, id: i64, password: String) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::signed_in_caller().await?;
+            caller.check_csrf(&csrf)?;
+            let removed = ssr::accounts()?
+                .remove_passkey(&caller, id, &password, ssr::now())
+                .await?;
+            let change = SecondFactorChange::PasskeyRemoved(&removed.name);
+            ssr::second_factor_changed(&caller.staff, change, None).await;
+            ssr::after_form_post("/account");
+            Ok(())
         }
         .await,
     )
@@ -87,7 +179,7 @@ pub async fn confirm_totp(csrf: String, code: String) -> Result<Vec<String>, App
             let codes = ssr::accounts()?
                 .confirm_totp(&caller, &code, ssr::now())
                 .await?;
-            ssr::second_factor_changed(&caller.staff, true, None).await;
+            ssr::second_factor_changed(&caller.staff, SecondFactorChange::AppAdded, None).await;
             Ok(codes)
         }
         .await,
@@ -104,7 +196,7 @@ pub async fn remove_totp(csrf: String, code: String) -> Result<(), AppError> {
             ssr::accounts()?
                 .remove_totp(&caller, &code, ssr::now())
                 .await?;
-            ssr::second_factor_changed(&caller.staff, false, None).await;
+            ssr::second_factor_changed(&caller.staff, SecondFactorChange::AppRemoved, None).await;
             ssr::after_form_post("/account");
             Ok(())
         }
@@ -141,10 +233,10 @@ pub async fn set_tenant_second_factor_rule(
             let required = required.is_some();
             // Operators are not bound by a Cloud ID's rule, so only its own admins must be.
             let bound = !caller.staff.role.is_operator();
-            if required && bound && !accounts.second_factor_status(&caller).await?.enrolled {
+            if required && bound && !accounts.second_factor_status(&caller).await?.enrolled() {
                 return Err(AppError::Invalid(
-                    "Add an authenticator app to your own account first (Your account), so \
-                     this rule does not lock you out."
+                    "Add an authenticator app or a passkey to your own account first (Your \
+                     account), so this rule does not lock you out."
                         .to_string(),
                 ));
             }

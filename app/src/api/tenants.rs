@@ -88,8 +88,14 @@ pub async fn tenant_team(cloud_id: String) -> Result<Vec<StaffView>, AppError> {
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
-            let (_, team) = ssr::accounts()?.tenant_team(&caller, &cloud_id).await?;
-            Ok(team.iter().map(ssr::staff_view).collect())
+            let accounts = ssr::accounts()?;
+            let (_, team) = accounts.tenant_team(&caller, &cloud_id).await?;
+            let mut views = Vec::with_capacity(team.len());
+            for staff in &team {
+                let second_factor = accounts.has_second_factor(staff).await?;
+                views.push(ssr::staff_view(staff, second_factor));
+            }
+            Ok(views)
         }
         .await,
     )

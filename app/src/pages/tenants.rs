@@ -265,7 +265,7 @@ fn team_body(
                                 <input type="hidden" name="cloud_id" value=cloud_id/>
                                 <label class="choice">
                                     <input type="checkbox" name="required" value="on" checked=on/>
-                                    " Require every admin of this Cloud ID to use an authenticator app when signing in"
+                                    " Require every admin of this Cloud ID to use a passkey or an authenticator app when signing in"
                                 </label>
                                 <p class="muted">"Admins without one are asked to add it at their next page."</p>
                                 {action_error(move || rule.value().get())}
@@ -345,7 +345,11 @@ fn team_table(
                 <tr>
                     <td>{staff.email}{yourself.then_some(" (you)")}</td>
                     <td>{staff.role}</td>
-                    <td>{if staff.active { "Active" } else { "Invitation pending" }}</td>
+                    <td>{match (staff.active, staff.second_factor) {
+                        (false, _) => "Invitation pending",
+                        (true, true) => "Active · two-step verification on",
+                        (true, false) => "Active · password only",
+                    }}</td>
                     <td><Time at=staff.created_at/></td>
                     <td>{resend_form}{remove_form}</td>
                 </tr>

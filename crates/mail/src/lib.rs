@@ -12,6 +12,6 @@ mod outbox;
 mod smtp;
 
 pub use error::MailError;
-pub use message::{Mail, MailKind};
+pub use message::{ImisFailures, Mail, MailKind, SecondFactorChange};
 pub use outbox::{Delivered, Outbox, OutboxPolicy};
 pub use smtp::{Security, SmtpSender, SmtpSettings};

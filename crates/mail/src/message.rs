@@ -14,6 +14,10 @@ pub enum MailKind {
     Test,
     /// A change to how someone signs in (a second factor added or removed).
     SecurityNotice,
+    /// A tenant's domain certificate could not be renewed.
+    CertificateWarning,
+    /// A tenant's members keep failing to sign in with iMIS for a reason only its admins can fix.
+    ImisWarning,
 }
 
 impl MailKind {
@@ -24,6 +28,8 @@ impl MailKind {
             Self::MemberPasswordReset => "member_password_reset",
             Self::Test => "test",
             Self::SecurityNotice => "security_notice",
+            Self::CertificateWarning => "certificate_warning",
+            Self::ImisWarning => "imis_warning",
         }
     }
 
@@ -35,6 +41,8 @@ impl MailKind {
             Self::MemberPasswordReset,
             Self::Test,
             Self::SecurityNotice,
+            Self::CertificateWarning,
+            Self::ImisWarning,
         ]
         .into_iter()
         .find(|candidate| candidate.as_str() == kind)
@@ -48,11 +56,35 @@ impl MailKind {
             Self::MemberPasswordReset => "Member password reset",
             Self::Test => "Test message",
             Self::SecurityNotice => "Sign-in change notice",
+            Self::CertificateWarning => "Certificate renewal warning",
+            Self::ImisWarning => "iMIS sign-in warning",
         }
     }
 }
 
 /// One message to one person.
+/// What [`Mail::imis_sign_ins_failing`] tells: `failures` in the last `minutes` at `cloud_id`,
+/// the latest `outcome` and its technical `detail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImisFailures<'a> {
+    pub cloud_id: &'a str,
+    pub failures: usize,
+    pub minutes: i64,
+    pub outcome: &'a str,
+    pub detail: &'a str,
+}
+
+/// Which way of signing in to the dashboard changed, for [`Mail::second_factor_changed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorChange<'a> {
+    AppAdded,
+    AppRemoved,
+    PasskeyAdded(&'a str),
+    PasskeyRemoved(&'a str),
+    /// An operator removed all of them (a lost device).
+    AllRemoved,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
     /// The tenant it is sent for, if any (an operator's invitation has none).
@@ -127,20 +159,45 @@ impl Mail {
         }
     }
 
-    /// Tells a staff member their second factor changed, so a change they did not make is
-    /// noticed. `by` names an operator who made it for them.
+    /// A notice that a way of signing in to the dashboard was added or removed, so a change
+    /// the staff member did not make does not go unnoticed. `by` names the operator who made it
+    /// for them.
     pub fn second_factor_changed(
         to: Email,
-        added: bool,
+        change: SecondFactorChange<'_>,
         by: Option<&str>,
         dashboard: &str,
     ) -> Self {
-        let what = if added {
-            "An authenticator app was added to your Cloud Dashboard account: signing in now \
-             takes a code from it after your password."
-        } else {
-            "The authenticator app was removed from your Cloud Dashboard account: signing in \
-             takes your password alone until you add one again."
+        let (subject, what) = match change {
+            SecondFactorChange::AppAdded => (
+                "An authenticator app was added to your account".to_string(),
+                "An authenticator app was added to your Cloud Dashboard account: signing in now \
+                 takes a code from it (or a passkey) after your password."
+                    .to_string(),
+            ),
+            SecondFactorChange::AppRemoved => (
+                "The authenticator app was removed from your account".to_string(),
+                "The authenticator app was removed from your Cloud Dashboard account.".to_string(),
+            ),
+            SecondFactorChange::PasskeyAdded(name) => (
+                "A passkey was added to your account".to_string(),
+                format!(
+                    "A passkey named \"{name}\" was added to your Cloud Dashboard account: \
+                     signing in now takes it (or another second factor) after your password."
+                ),
+            ),
+            SecondFactorChange::PasskeyRemoved(name) => (
+                "A passkey was removed from your account".to_string(),
+                format!(
+                    "The passkey named \"{name}\" was removed from your Cloud Dashboard account."
+                ),
+            ),
+            SecondFactorChange::AllRemoved => (
+                "Two-step verification was turned off for your account".to_string(),
+                "Your authenticator app and passkeys were removed from your Cloud Dashboard \
+                 account: signing in takes your password alone until you add one again."
+                    .to_string(),
+            ),
         };
         let who = by.map_or_else(String::new, |operator| {
             format!(" The change was made by the operator {operator}.")
@@ -151,14 +208,74 @@ impl Mail {
             to,
             from_name: DASHBOARD_SENDER.to_string(),
             reply_to: None,
-            subject: if added {
-                "Two-step verification turned on".to_string()
-            } else {
-                "Two-step verification turned off".to_string()
-            },
+            subject,
             body: format!(
                 "Hello,\n\n{what}{who}\n\nIf you did not make this change, sign in at \
                  {dashboard} and check your account, and tell your operators at once.\n"
+            ),
+        }
+    }
+
+    /// A warning to a Cloud ID's admins that their domain's certificate could not be renewed:
+    /// the current one still serves until `expires` (when known), and `reason` says what failed
+    /// in words they can act on.
+    pub fn certificate_renewal_failing(
+        to: Email,
+        tenant: TenantId,
+        domain: &str,
+        reason: &str,
+        expires: Option<&str>,
+        domain_setup: &str,
+    ) -> Self {
+        let until = expires.map_or_else(String::new, |at| format!(" until {at}"));
+        Self {
+            tenant: Some(tenant),
+            kind: MailKind::CertificateWarning,
+            to,
+            from_name: DASHBOARD_SENDER.to_string(),
+            reply_to: None,
+            subject: format!("The certificate of {domain} could not be renewed"),
+            body: format!(
+                "Hello,\n\nVestibule could not renew the HTTPS certificate of {domain}:\n\n  \
+                 {reason}\n\nThe current certificate stays in use{until}, and Vestibule keeps \
+                 trying. If the cause is on your side (the CNAME record, a CAA record), fix it \
+                 and the next attempt succeeds; if not, forward this to your Vestibule \
+                 operators.\n\nDomain Setup shows the state: {domain_setup}\n\nYou get \
+                 this warning at most once a day while renewal keeps failing.\n"
+            ),
+        }
+    }
+
+    /// A warning to a Cloud ID's admins that its members keep failing to sign in with iMIS for a
+    /// reason only they can fix.
+    pub fn imis_sign_ins_failing(
+        to: Email,
+        tenant: TenantId,
+        failing: &ImisFailures<'_>,
+        dashboard: &str,
+    ) -> Self {
+        let ImisFailures {
+            cloud_id,
+            failures,
+            minutes,
+            outcome,
+            detail,
+        } = *failing;
+        Self {
+            tenant: Some(tenant),
+            kind: MailKind::ImisWarning,
+            to,
+            from_name: DASHBOARD_SENDER.to_string(),
+            reply_to: None,
+            subject: format!("Members of {cloud_id} cannot sign in with iMIS"),
+            body: format!(
+                "Hello,\n\n{failures} member sign-ins to {cloud_id} failed in the last {minutes} \
+                 minutes for a reason on the iMIS side, which members cannot fix themselves.\n\n\
+                 The latest: {outcome}\n  {detail}\n\nSettings → iMIS connection → Test \
+                 connection shows which step fails: {dashboard}/t/{cloud_id}/settings\n\
+                 Members lists each sign-in with its technical cause: \
+                 {dashboard}/t/{cloud_id}/members\n\nYou get this warning at most once a day \
+                 while it lasts.\n"
             ),
         }
     }

@@ -113,11 +113,7 @@ impl Outbox {
     /// asked (they may not own the address).
     pub async fn enqueue(&self, mail: &Mail, now: Timestamp) -> Result<Option<i64>, MailError> {
         let recipient = mail.to.to_string();
-        let recent = self
-            .store
-            .recent_mail_count(&recipient, mail.kind.as_str(), now - Seconds::hours(1))
-            .await?;
-        if recent >= self.policy.per_recipient_per_hour {
+        if !self.has_room(&mail.to, mail.kind, now).await? {
             tracing::warn!(
                 kind = mail.kind.as_str(),
                 "mail not queued: recipient's hourly limit"
@@ -150,6 +146,38 @@ impl Outbox {
         tracing::info!(id, kind = mail.kind.as_str(), "mail queued");
         self.wake.notify_one();
         Ok(Some(id))
+    }
+
+    /// Whether `recipient` may be sent another message of `kind` this hour. A caller whose
+    /// message replaces something (a reset link replaces the one mailed before) asks first, so
+    /// that past the limit the last message sent stays good.
+    pub async fn has_room(
+        &self,
+        recipient: &Email,
+        kind: MailKind,
+        now: Timestamp,
+    ) -> Result<bool, MailError> {
+        let recent = self
+            .store
+            .recent_mail_count(recipient.as_str(), kind.as_str(), now - Seconds::hours(1))
+            .await?;
+        Ok(recent < self.policy.per_recipient_per_hour)
+    }
+
+    /// Whether `recipient` was sent (or has queued) a message of `kind` within `window` before
+    /// `now`: warnings that repeat while a problem lasts go out once per window.
+    pub async fn sent_within(
+        &self,
+        recipient: &Email,
+        kind: MailKind,
+        window: Seconds,
+        now: Timestamp,
+    ) -> Result<bool, MailError> {
+        let recent = self
+            .store
+            .recent_mail_count(recipient.as_str(), kind.as_str(), now - window)
+            .await?;
+        Ok(recent > 0)
     }
 
     /// Sends every message that is due and not leased by another node.

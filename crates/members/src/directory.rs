@@ -162,17 +162,26 @@ impl Members {
 
     // --- forgotten passwords -------------------------------------------------------------------
 
-    /// "Forgot password": a reset link for each member of the tenant's directory known by `who`
-    /// (a username, or an e-mail address several members may share), each replacing the links
-    /// sent to that member before. Empty when nobody matches. The caller answers the same either
-    /// way and sends each link only to its member's address.
-    pub async fn password_reset_links(
+    /// "Forgot password", first half: the members of the tenant's directory known by `who` (a
+    /// username, or an e-mail address several members may share); empty when nobody matches.
+    /// The caller answers the same either way, and makes a link with
+    /// [`Members::password_reset_link`] only for a member it can mail at once, since a new link
+    /// replaces the one sent before.
+    pub async fn members_known_as(
         &self,
         tenant: TenantId,
         who: &str,
-        now: Timestamp,
-    ) -> Result<Vec<(DirectoryMember, String)>, MembersError> {
+    ) -> Result<Vec<DirectoryMember>, MembersError> {
         let who = who.trim();
+        let by_username = || async {
+            Ok::<_, MembersError>(
+                self.store
+                    .directory_member_by_username(tenant, &normalise_username(who))
+                    .await?
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+            )
+        };
         let members = if who.contains('@') {
             let by_email = match Email::parse(who) {
                 Ok(email) => {
@@ -184,37 +193,36 @@ impl Members {
             };
             if by_email.is_empty() {
                 // Usernames may contain @ too.
-                self.store
-                    .directory_member_by_username(tenant, &normalise_username(who))
-                    .await?
-                    .into_iter()
-                    .collect()
+                by_username().await?
             } else {
                 by_email
             }
         } else {
-            self.store
-                .directory_member_by_username(tenant, &normalise_username(who))
-                .await?
-                .into_iter()
-                .collect()
+            by_username().await?
         };
-        let mut links = Vec::with_capacity(members.len());
-        for member in members {
-            let token = random_token();
-            self.store
-                .replace_member_reset_token(&MemberResetRecord {
-                    token_hash: token_hash(&token),
-                    tenant,
-                    member_id: member.id,
-                    created_at: now,
-                    expires_at: now + self.policy.reset_link_lifetime,
-                })
-                .await?;
-            tracing::info!(tenant = tenant.0, member = %member.username, "password reset link made");
-            links.push((DirectoryMember::from(member), token));
-        }
-        Ok(links)
+        Ok(members.into_iter().map(DirectoryMember::from).collect())
+    }
+
+    /// "Forgot password", second half: a reset link for `member`, replacing the links sent to
+    /// them before, valid for [`Policy::reset_link_lifetime`].
+    pub async fn password_reset_link(
+        &self,
+        tenant: TenantId,
+        member: &DirectoryMember,
+        now: Timestamp,
+    ) -> Result<String, MembersError> {
+        let token = random_token();
+        self.store
+            .replace_member_reset_token(&MemberResetRecord {
+                token_hash: token_hash(&token),
+                tenant,
+                member_id: member.id,
+                created_at: now,
+                expires_at: now + self.policy.reset_link_lifetime,
+            })
+            .await?;
+        tracing::info!(tenant = tenant.0, member = %member.username, "password reset link made");
+        Ok(token)
     }
 
     /// The member a live reset link is for, without using it up (the page that asks for the

@@ -77,6 +77,25 @@ impl SignInOutcome {
     pub fn text_is_success(text: &str) -> bool {
         text == Self::SIGNED_IN
     }
+
+    /// Outcomes only the tenant's admins can fix (iMIS down or unreachable, a refused client
+    /// secret, a background account that cannot read profiles, iMIS not set up), unlike a
+    /// member's wrong password: what warnings are made of.
+    const FOR_ADMINS: [&'static str; 4] = [
+        "iMIS unavailable",
+        "client secret refused",
+        "profile unavailable",
+        "not set up",
+    ];
+
+    pub fn is_for_admins(self) -> bool {
+        Self::text_is_for_admins(self.as_str())
+    }
+
+    /// [`Self::is_for_admins`] of an outcome column's text.
+    pub fn text_is_for_admins(text: &str) -> bool {
+        Self::FOR_ADMINS.contains(&text)
+    }
 }
 
 impl MembersError {

@@ -105,12 +105,27 @@ pub struct Members {
     policy: MemberPolicy,
     /// Shared by every clone, so an observer set once hears them all.
     observer: Arc<OnceLock<SignInObserver>>,
+    trouble_observer: Arc<OnceLock<ImisTroubleObserver>>,
 }
 
 /// Told of every sign-in outcome as it is recorded: the identity source (`imis`, `directory`)
 /// and the outcome (`signed in`, `wrong password`, `iMIS unavailable`, …; a small fixed set).
 /// The server counts them for its metrics.
 pub type SignInObserver = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// An iMIS sign-in failure only the tenant's admins can fix (see
+/// [`SignInOutcome::is_for_admins`]), told once it is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImisTrouble {
+    pub tenant: TenantId,
+    pub outcome: &'static str,
+    /// The technical cause, as the Members page shows it.
+    pub detail: String,
+    pub at: Timestamp,
+}
+
+/// Hears each [`ImisTrouble`] (the server warns the tenant's admins when it lasts).
+pub type ImisTroubleObserver = Arc<dyn Fn(ImisTrouble) + Send + Sync>;
 
 impl Members {
     pub fn new(
@@ -125,12 +140,19 @@ impl Members {
             hasher,
             policy,
             observer: Arc::default(),
+            trouble_observer: Arc::default(),
         }
     }
 
     /// Sets the one observer of sign-in outcomes; false when one was set before.
     pub fn observe_sign_ins(&self, observer: SignInObserver) -> bool {
         self.observer.set(observer).is_ok()
+    }
+
+    /// Sets the one listener told of iMIS failures only the tenant's admins can fix; false
+    /// when one was set before.
+    pub fn observe_imis_trouble(&self, observer: ImisTroubleObserver) -> bool {
+        self.trouble_observer.set(observer).is_ok()
     }
 
     pub fn policy(&self) -> MemberPolicy {
@@ -626,6 +648,7 @@ impl Members {
         detail: &str,
         now: Timestamp,
     ) {
+        let for_admins = outcome.is_for_admins();
         let outcome = outcome.as_str();
         let event = SignInEventRecord {
             at: now,
@@ -639,6 +662,17 @@ impl Members {
         }
         if let Err(error) = self.store.record_sign_in_event(tenant, &event).await {
             tracing::warn!(%error, "recording a sign-in event failed");
+        }
+        // After the event is stored, so whoever hears this counts it among the recent ones.
+        if for_admins && source == IdentitySource::Imis {
+            if let Some(observer) = self.trouble_observer.get() {
+                observer(ImisTrouble {
+                    tenant,
+                    outcome,
+                    detail: detail.to_string(),
+                    at: now,
+                });
+            }
         }
     }
 }

@@ -266,6 +266,14 @@ async fn saml_flow_uses_the_saml_client_application() {
 async fn every_failure_a_member_can_hit_is_told_apart_and_recorded() {
     let db = sqlite().await;
     let world = world(&db).await;
+    // Failures only the admins can fix are told to the server, which warns them.
+    let troubles = std::sync::Arc::new(std::sync::Mutex::new(Vec::<&'static str>::new()));
+    let heard = troubles.clone();
+    assert!(world
+        .members
+        .observe_imis_trouble(std::sync::Arc::new(move |trouble| {
+            heard.lock().unwrap().push(trouble.outcome)
+        })));
 
     // Replayed refresh token.
     let token = world.refresh_token("jane");
@@ -367,6 +375,14 @@ async fn every_failure_a_member_can_hit_is_told_apart_and_recorded() {
         world.complete(None, &world.refresh_token("jane")).await,
         Err(MembersError::NotConfigured(_))
     ));
+
+    let heard = troubles.lock().unwrap().clone();
+    for admins in ["iMIS unavailable", "client secret refused", "not set up"] {
+        assert!(heard.contains(&admins), "{admins} not heard in {heard:?}");
+    }
+    for members in ["refresh token refused", "no refresh token"] {
+        assert!(!heard.contains(&members), "{members} heard in {heard:?}");
+    }
 }
 
 #[tokio::test]
@@ -812,30 +828,38 @@ async fn a_reset_link_sets_a_new_password_once_within_its_tenant_and_hour() {
             .unwrap()
             .session_token;
 
-        // By e-mail address: one link per member of this tenant who has it.
+        // By e-mail address: every member of this tenant who has it.
         let mut by_email = members
-            .password_reset_links(world.acme, "Family@ACME.test", NOW)
+            .members_known_as(world.acme, "Family@ACME.test")
             .await
             .unwrap();
-        by_email.sort_by(|a, b| a.0.username.cmp(&b.0.username));
-        let usernames: Vec<&str> = by_email.iter().map(|(m, _)| m.username.as_str()).collect();
+        by_email.sort_by(|a, b| a.username.cmp(&b.username));
+        let usernames: Vec<&str> = by_email.iter().map(|m| m.username.as_str()).collect();
         assert_eq!(usernames, ["child", "parent"]);
         assert!(members
-            .password_reset_links(world.acme, "nobody", NOW)
+            .members_known_as(world.acme, "nobody")
             .await
             .unwrap()
             .is_empty());
+        let first = members
+            .password_reset_link(world.acme, &by_email[1], NOW)
+            .await
+            .unwrap();
 
-        let (_, link) = members
-            .password_reset_links(world.acme, " Parent ", NOW)
+        let parent = members
+            .members_known_as(world.acme, " Parent ")
             .await
             .unwrap()
             .pop()
             .unwrap();
-        let (_, replaced) = &by_email[1];
+        assert_eq!(parent.id, by_email[1].id);
+        let link = members
+            .password_reset_link(world.acme, &parent, NOW)
+            .await
+            .unwrap();
         assert!(
             matches!(
-                members.reset_link_member(world.acme, replaced, NOW).await,
+                members.reset_link_member(world.acme, &first, NOW).await,
                 Err(MembersError::ResetLinkInvalid)
             ),
             "a newer link replaces the one before"

@@ -27,4 +27,7 @@ pub use dns::DnsChecker;
 pub use error::ProvisioningError;
 pub use name::{reserved_names, SsoDomain};
 pub use self_check::LOCAL_PROXY_HEADER;
-pub use service::{tenant_cname_target, DomainOverview, Provisioning, ProvisioningSettings};
+pub use service::{
+    tenant_cname_target, DomainOverview, Provisioning, ProvisioningSettings, RenewalFailure,
+    RenewalWarner,
+};

@@ -64,7 +64,26 @@ pub struct Provisioning {
     inner: Arc<Inner>,
 }
 
+/// A renewal that failed while the current certificate still serves: what warnings are made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalFailure {
+    pub tenant: TenantId,
+    pub domain: String,
+    /// In words staff can act on.
+    pub reason: String,
+    /// When the certificate in use expires, when one is stored.
+    pub expires_at: Option<Timestamp>,
+    /// Failed renewals in a row.
+    pub attempts: i64,
+}
+
+/// Hears every failed renewal, on the node that tried (see
+/// [`Provisioning::warn_of_failed_renewals`]).
+pub type RenewalWarner = Box<dyn Fn(RenewalFailure) + Send + Sync>;
+
 struct Inner {
+    /// Told of failed renewals; set once, by the server that sends the warnings.
+    renewal_warner: std::sync::OnceLock<RenewalWarner>,
     settings: ProvisioningSettings,
     store: Store,
     secret: SecretKey,
@@ -90,6 +109,7 @@ impl Provisioning {
         let node = format!("node-{:016x}", rand::thread_rng().gen::<u64>());
         Ok(Self {
             inner: Arc::new(Inner {
+                renewal_warner: std::sync::OnceLock::new(),
                 settings,
                 store,
                 secret,
@@ -128,6 +148,12 @@ impl Provisioning {
     /// Sets the one observer of certificate orders this node places; false when one was set.
     pub fn observe_orders(&self, observer: OrderObserver) -> bool {
         self.inner.acme.observe_orders(observer)
+    }
+
+    /// Sets the one listener told of each failed renewal (the server e-mails the tenant's
+    /// admins); false when one was set before.
+    pub fn warn_of_failed_renewals(&self, warner: RenewalWarner) -> bool {
+        self.inner.renewal_warner.set(warner).is_ok()
     }
 
     /// The SNI certificate resolver the TLS edge serves from.
@@ -289,6 +315,15 @@ impl Provisioning {
                     .await?
                     .map(|c| c.not_after);
                 tracing::warn!(domain = %domain, %error, attempts, "renewal failed");
+                if let Some(warn) = self.inner.renewal_warner.get() {
+                    warn(RenewalFailure {
+                        tenant: record.tenant,
+                        domain: record.name.clone(),
+                        reason: error.to_string(),
+                        expires_at: expires,
+                        attempts,
+                    });
+                }
                 JobOutcome {
                     state: record.state,
                     phase: ProvisioningPhase::Online,

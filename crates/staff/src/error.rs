@@ -23,6 +23,14 @@ pub enum StaffError {
     SecondFactorNeeded { challenge: String },
     #[error("That code is not right, or was already used. Enter the current code from your authenticator app, or one of your recovery codes.")]
     BadSecondFactor,
+    #[error("That passkey was not accepted. Try again, or use your authenticator app or a recovery code.")]
+    PasskeyRefused,
+    #[error("The passkey could not be added ({0}). Try again, or use another authenticator.")]
+    PasskeyNotAdded(String),
+    #[error("Passkeys need the dashboard on a host name with https; ask an operator.")]
+    PasskeysUnavailable,
+    #[error("That password is not right.")]
+    WrongPassword,
     /// The half-finished sign-in is unknown or took too long.
     #[error("This sign-in took too long. Sign in again.")]
     ChallengeExpired,

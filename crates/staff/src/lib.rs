@@ -4,6 +4,7 @@
 //! address and the time of the request, and turns its answers into cookies and pages.
 
 mod error;
+mod passkey;
 mod password;
 mod second_factor;
 mod service;
@@ -11,8 +12,11 @@ mod token;
 pub mod totp;
 
 pub use error::StaffError;
+pub use passkey::{PasskeyCeremony, PasskeyInfo, PasskeyRelyingParty};
 pub use password::{PasswordHasher, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
-pub use second_factor::{SecondFactorStatus, TotpSetup, CHALLENGE_LIFETIME, RECOVERY_CODES};
+pub use second_factor::{
+    SecondFactorProof, SecondFactorStatus, TotpSetup, CHALLENGE_LIFETIME, RECOVERY_CODES,
+};
 pub use service::{
     CurrentStaff, Invited, Policy, SetupLink, SignedIn, StaffAccounts, TenantPage, TENANTS_PER_PAGE,
 };

@@ -1,9 +1,11 @@
-//! A second factor for staff: an authenticator app (TOTP) with single-use recovery codes.
+//! A second factor for staff: an authenticator app (TOTP) with single-use recovery codes, and
+//! passkeys (see `passkey.rs`).
 //!
-//! With an app confirmed, a right password no longer signs in by itself: [`StaffAccounts::sign_in`]
-//! answers [`StaffError::SecondFactorNeeded`] with a short-lived challenge, and
-//! [`StaffAccounts::complete_second_factor`] starts the session once a current code (or an unused
-//! recovery code) comes with it. Codes are rate limited like passwords.
+//! With either in place, a right password no longer signs in by itself:
+//! [`StaffAccounts::sign_in`] answers [`StaffError::SecondFactorNeeded`] with a short-lived
+//! challenge, and [`StaffAccounts::complete_second_factor`] starts the session once a proof
+//! comes with it: a current code, an unused recovery code, or a passkey's assertion. Failed
+//! proofs are rate limited like passwords.
 
 use vestibule_domain::{Email, Role, Seconds, StaffId, StaffMember, Timestamp};
 use vestibule_storage::{PasswordLimits, PasswordOutcome, SecondFactorState};
@@ -30,10 +32,28 @@ pub struct TotpSetup {
 /// Where a staff member stands with second factors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecondFactorStatus {
-    pub enrolled: bool,
+    pub authenticator_app: bool,
+    pub passkeys: i64,
     pub recovery_codes_left: i64,
     /// By the installation or their Cloud ID.
     pub required: bool,
+}
+
+impl SecondFactorStatus {
+    /// Whether a right password alone no longer signs them in.
+    pub fn enrolled(&self) -> bool {
+        self.authenticator_app || self.passkeys > 0
+    }
+}
+
+/// What a sign-in waiting on its second factor is answered with.
+#[derive(Debug, Clone, Copy)]
+pub enum SecondFactorProof<'a> {
+    /// The authenticator app's current code, or an unused recovery code.
+    Code(&'a str),
+    /// The browser's answer to [`StaffAccounts::passkey_sign_in`]: the sealed `state` it was
+    /// given and the assertion (`PublicKeyCredential` as JSON).
+    Passkey { state: &'a str, credential: &'a str },
 }
 
 fn seal_context(staff: StaffId) -> String {
@@ -101,13 +121,12 @@ impl StaffAccounts {
         Ok(challenge)
     }
 
-    /// Finishes a sign-in that [`Self::sign_in`] left waiting: `code` is the app's current code
-    /// or an unused recovery code. Wrong codes count against the account and the address like
-    /// wrong passwords.
+    /// Finishes a sign-in that [`Self::sign_in`] left waiting. Wrong proofs count against the
+    /// account and the address like wrong passwords.
     pub async fn complete_second_factor(
         &self,
         challenge: &str,
-        code: &str,
+        proof: SecondFactorProof<'_>,
         client: &str,
         previous_session: Option<&str>,
         now: Timestamp,
@@ -130,7 +149,13 @@ impl StaffAccounts {
             Ok(attempt) => attempt,
             Err(retry_after) => return Err(StaffError::TooManyAttempts { retry_after }),
         };
-        let accepted = self.check_code(staff_id, code, now).await;
+        let accepted = match proof {
+            SecondFactorProof::Code(code) => self.check_code(staff_id, code, now).await,
+            SecondFactorProof::Passkey { state, credential } => {
+                self.check_passkey(staff_id, &challenge_hash, state, credential, now)
+                    .await
+            }
+        };
         let outcome = match &accepted {
             Ok(true) => PasswordOutcome::Right,
             Ok(false) => PasswordOutcome::Wrong,
@@ -141,7 +166,10 @@ impl StaffAccounts {
             .await?;
         if !accepted? {
             tracing::info!(client, "staff second factor refused");
-            return Err(StaffError::BadSecondFactor);
+            return Err(match proof {
+                SecondFactorProof::Code(_) => StaffError::BadSecondFactor,
+                SecondFactorProof::Passkey { .. } => StaffError::PasskeyRefused,
+            });
         }
         // Two requests with one challenge: only the first starts a session.
         if !self
@@ -157,6 +185,25 @@ impl StaffAccounts {
             .await?
             .ok_or(StaffError::ChallengeExpired)?;
         self.start_session(staff, previous_session, now).await
+    }
+
+    /// Whether the account a waiting sign-in is for has an authenticator app (so the page asks
+    /// for a code, not only a passkey).
+    pub async fn sign_in_has_authenticator_app(
+        &self,
+        challenge: &str,
+        now: Timestamp,
+    ) -> Result<bool, StaffError> {
+        let staff = self
+            .store()
+            .sign_in_challenge(&token_hash(challenge), now)
+            .await?
+            .ok_or(StaffError::ChallengeExpired)?;
+        Ok(self
+            .store()
+            .staff_totp(staff)
+            .await?
+            .is_some_and(|record| record.confirmed_at.is_some()))
     }
 
     /// Whether `code` is the app's current code (not used before) or an unused recovery code;
@@ -200,6 +247,12 @@ impl StaffAccounts {
             .ok_or_else(|| StaffError::Sealing("a stored secret has the wrong length".to_string()))
     }
 
+    /// Whether `staff` has a second factor (a team's list shows who does, so an admin about to
+    /// require one knows who it will stop).
+    pub async fn has_second_factor(&self, staff: &StaffMember) -> Result<bool, StaffError> {
+        Ok(self.second_factor_state(staff).await?.enrolled())
+    }
+
     /// Where the caller stands with second factors.
     pub async fn second_factor_status(
         &self,
@@ -207,8 +260,9 @@ impl StaffAccounts {
     ) -> Result<SecondFactorStatus, StaffError> {
         let state = self.second_factor_state(&caller.staff).await?;
         Ok(SecondFactorStatus {
-            enrolled: state.enrolled,
-            recovery_codes_left: if state.enrolled {
+            authenticator_app: state.authenticator_app,
+            passkeys: state.passkeys,
+            recovery_codes_left: if state.authenticator_app {
                 self.store().recovery_codes_left(caller.staff.id).await?
             } else {
                 0
@@ -291,9 +345,10 @@ impl StaffAccounts {
         Ok(())
     }
 
-    /// Removes a staff member's app for them (a lost phone and no recovery codes left): they
-    /// sign in with their password alone again, and are asked to add a new app if one is
-    /// required. For operators at the command line, who are trusted with the host.
+    /// Removes a staff member's app and passkeys for them (a lost phone or key and no recovery
+    /// codes left): they sign in with their password alone again, and are asked to add a new
+    /// second factor if one is required. For operators at the command line, who are trusted
+    /// with the host.
     pub async fn reset_second_factor(&self, email: &str) -> Result<StaffMember, StaffError> {
         let email = Email::parse(email)?;
         let staff = self
@@ -302,7 +357,9 @@ impl StaffAccounts {
             .await?
             .ok_or(StaffError::NotFound)?
             .staff;
-        if !self.store().delete_staff_totp(staff.id).await? {
+        let app = self.store().delete_staff_totp(staff.id).await?;
+        let passkeys = self.store().delete_staff_passkeys(staff.id).await?;
+        if !app && passkeys == 0 {
             return Err(StaffError::NotFound);
         }
         Ok(staff)

@@ -9,6 +9,7 @@ use vestibule_storage::{
 
 use vestibule_secrets::SecretKey;
 
+use crate::passkey::PasskeyRelyingParty;
 use crate::password::PasswordHasher;
 use crate::token::{random_token, token_hash};
 use crate::StaffError;
@@ -134,8 +135,11 @@ pub struct StaffAccounts {
     store: Store,
     hasher: PasswordHasher,
     policy: Policy,
-    /// Seals authenticator apps' secrets; without it, second factors cannot be set up.
+    /// Seals authenticator apps' secrets and passkey ceremonies; without it, second factors
+    /// cannot be set up.
     key: Option<SecretKey>,
+    /// Without one (a dashboard on an IP address), passkeys cannot be added.
+    passkeys: Option<PasskeyRelyingParty>,
 }
 
 impl StaffAccounts {
@@ -145,6 +149,7 @@ impl StaffAccounts {
             hasher,
             policy,
             key: None,
+            passkeys: None,
         }
     }
 
@@ -156,6 +161,23 @@ impl StaffAccounts {
 
     pub(crate) fn secret_key(&self) -> Option<&SecretKey> {
         self.key.as_ref()
+    }
+
+    /// With passkeys, for a dashboard at `public_url`; without them when browsers would refuse
+    /// that address (see [`PasskeyRelyingParty::for_dashboard`]).
+    pub fn with_passkeys(mut self, public_url: &str) -> Self {
+        self.passkeys = PasskeyRelyingParty::for_dashboard(public_url);
+        if self.passkeys.is_none() {
+            tracing::warn!(
+                public_url,
+                "passkeys are off: the dashboard needs a host name on https (or localhost)"
+            );
+        }
+        self
+    }
+
+    pub(crate) fn passkey_relying_party(&self) -> Option<&PasskeyRelyingParty> {
+        self.passkeys.as_ref()
     }
 
     pub fn policy(&self) -> &Policy {
@@ -228,11 +250,52 @@ impl StaffAccounts {
         self.store
             .finish_password_check(attempt, &limits, PasswordOutcome::Right, now)
             .await?;
-        if self.second_factor_state(&staff).await?.enrolled {
+        if self.second_factor_state(&staff).await?.enrolled() {
             let challenge = self.second_factor_challenge(staff.id, now).await?;
             return Err(StaffError::SecondFactorNeeded { challenge });
         }
         self.start_session(staff, previous_session, now).await
+    }
+
+    /// Checks the signed-in caller's password again before a change a stolen session must not
+    /// make alone; wrong passwords count against the account like wrong sign-ins.
+    pub(crate) async fn confirm_password(
+        &self,
+        caller: &CurrentStaff,
+        password: &str,
+        now: Timestamp,
+    ) -> Result<(), StaffError> {
+        // The account's bucket is sign-in's, so guesses here and there add up; the session
+        // stands in for the address, which this call does not know.
+        let account_key = format!("account:{}", caller.staff.email);
+        let session_key = format!("reauth:{}", caller.staff.id.0);
+        let limits = PasswordLimits {
+            account: (&account_key, self.policy.failures_per_account),
+            address: (&session_key, self.policy.failures_per_address),
+            window: self.policy.failure_window,
+        };
+        let attempt = match self.store.begin_password_check(&limits, now).await? {
+            Ok(attempt) => attempt,
+            Err(retry_after) => return Err(StaffError::TooManyAttempts { retry_after }),
+        };
+        let credentials = self.store.staff_credentials(&caller.staff.email).await?;
+        let stored_hash = credentials
+            .as_ref()
+            .and_then(|c| c.password_hash.as_deref());
+        let verified = self.hasher.verify(password, stored_hash).await;
+        let outcome = match verified {
+            Ok(true) => PasswordOutcome::Right,
+            Ok(false) => PasswordOutcome::Wrong,
+            Err(_) => PasswordOutcome::Unjudged,
+        };
+        self.store
+            .finish_password_check(attempt, &limits, outcome, now)
+            .await?;
+        if verified? {
+            Ok(())
+        } else {
+            Err(StaffError::WrongPassword)
+        }
     }
 
     /// A new session for `staff`, ending the one this browser had.
@@ -290,7 +353,7 @@ impl StaffAccounts {
         }
         let second_factor = self.second_factor_state(&staff).await?;
         Ok(Some(CurrentStaff {
-            must_add_second_factor: self.required(second_factor) && !second_factor.enrolled,
+            must_add_second_factor: self.required(second_factor) && !second_factor.enrolled(),
             staff,
             csrf_token: session.csrf_token,
         }))
@@ -383,27 +446,36 @@ impl StaffAccounts {
         completed.ok_or(StaffError::SetupLinkInvalid)
     }
 
-    /// "Forgot password": a link that lets the staff member with this address choose a new
-    /// password, for [`Policy::reset_link_lifetime`], replacing links sent before; `None` when
-    /// nobody has the address. The caller must answer the same either way and send the link
-    /// only to the address, so the answer tells a stranger nothing.
-    pub async fn password_reset(
+    /// "Forgot password", first half: the staff member with this address, `None` when nobody
+    /// has it. The caller answers the same either way, and makes a link with
+    /// [`StaffAccounts::password_reset_link`] only when it can mail it at once, since a new link
+    /// replaces the one sent before.
+    pub async fn password_reset_account(
         &self,
         email: &str,
-        now: Timestamp,
-    ) -> Result<Option<(StaffMember, String)>, StaffError> {
+    ) -> Result<Option<StaffMember>, StaffError> {
         let Ok(email) = Email::parse(email) else {
             return Ok(None);
         };
-        let Some(credentials) = self.store.staff_credentials(&email).await? else {
-            return Ok(None);
-        };
-        let staff = credentials.staff;
+        Ok(self
+            .store
+            .staff_credentials(&email)
+            .await?
+            .map(|credentials| credentials.staff))
+    }
+
+    /// "Forgot password", second half: a link that lets `staff` choose a new password, for
+    /// [`Policy::reset_link_lifetime`], replacing links sent before.
+    pub async fn password_reset_link(
+        &self,
+        staff: &StaffMember,
+        now: Timestamp,
+    ) -> Result<String, StaffError> {
         let token = self
             .replace_setup_link(staff.id, now, self.policy.reset_link_lifetime)
             .await?;
         tracing::info!(staff = %staff.email, "password reset link made");
-        Ok(Some((staff, token)))
+        Ok(token)
     }
 
     /// Creates a staff member without a password and returns their one-time setup token.

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use vestibule_domain::{Role, Seconds, Timestamp};
+use vestibule_staff::SecondFactorProof::Code;
 use vestibule_staff::{CurrentStaff, PasswordHasher, Policy, SetupLink, StaffAccounts, StaffError};
 use vestibule_storage::testing::{for_each_backend, TestDatabase};
 
@@ -534,12 +535,12 @@ async fn a_forgotten_password_is_replaced_through_a_single_use_hour_long_link() 
     for_each_backend(|db| async move {
         let accounts = accounts(&db);
         assert!(accounts
-            .password_reset("nobody@vestibule.test", NOW)
+            .password_reset_account("nobody@vestibule.test")
             .await
             .unwrap()
             .is_none());
         assert!(accounts
-            .password_reset("not an address", NOW)
+            .password_reset_account("not an address")
             .await
             .unwrap()
             .is_none());
@@ -553,17 +554,14 @@ async fn a_forgotten_password_is_replaced_through_a_single_use_hour_long_link() 
             .await
             .unwrap();
 
-        let (staff, first) = accounts
-            .password_reset(" OPS@vestibule.test ", NOW)
+        let staff = accounts
+            .password_reset_account(" OPS@vestibule.test ")
             .await
             .unwrap()
             .unwrap();
         assert_eq!(staff.email.as_str(), "ops@vestibule.test");
-        let (_, link) = accounts
-            .password_reset("ops@vestibule.test", NOW)
-            .await
-            .unwrap()
-            .unwrap();
+        let first = accounts.password_reset_link(&staff, NOW).await.unwrap();
+        let link = accounts.password_reset_link(&staff, NOW).await.unwrap();
         assert!(
             matches!(
                 accounts.setup_link(&first, NOW).await,
@@ -636,13 +634,11 @@ async fn with_an_authenticator_app_a_password_alone_does_not_sign_in() {
     for_each_backend(|db| async move {
         let accounts = accounts_with_key(&db);
         let caller = operator(&accounts).await;
-        assert!(
-            !accounts
-                .second_factor_status(&caller)
-                .await
-                .unwrap()
-                .enrolled
-        );
+        assert!(!accounts
+            .second_factor_status(&caller)
+            .await
+            .unwrap()
+            .enrolled());
 
         let setup = accounts
             .begin_totp(&caller, "Vestibule (test)", NOW)
@@ -667,7 +663,7 @@ async fn with_an_authenticator_app_a_password_alone_does_not_sign_in() {
             .unwrap();
         assert_eq!(recovery.len(), vestibule_staff::RECOVERY_CODES);
         let status = accounts.second_factor_status(&caller).await.unwrap();
-        assert!(status.enrolled);
+        assert!(status.enrolled());
         assert_eq!(status.recovery_codes_left, 10);
         assert!(matches!(
             accounts.begin_totp(&caller, "Vestibule (test)", NOW).await,
@@ -688,20 +684,20 @@ async fn with_an_authenticator_app_a_password_alone_does_not_sign_in() {
         ));
         assert!(matches!(
             accounts
-                .complete_second_factor(&first, "123456", "::1", None, NOW)
+                .complete_second_factor(&first, Code("123456"), "::1", None, NOW)
                 .await,
             Err(StaffError::BadSecondFactor)
         ));
         // The code that confirmed the app was used: not accepted again.
         assert!(matches!(
             accounts
-                .complete_second_factor(&first, &secret.code_at(NOW), "::1", None, NOW)
+                .complete_second_factor(&first, Code(&secret.code_at(NOW)), "::1", None, NOW)
                 .await,
             Err(StaffError::BadSecondFactor)
         ));
         let later = NOW + Seconds(30);
         let signed_in = accounts
-            .complete_second_factor(&first, &secret.code_at(later), "::1", None, later)
+            .complete_second_factor(&first, Code(&secret.code_at(later)), "::1", None, later)
             .await
             .unwrap();
         assert!(accepted(&accounts, &signed_in.session_token, later).await);
@@ -710,7 +706,7 @@ async fn with_an_authenticator_app_a_password_alone_does_not_sign_in() {
                 accounts
                     .complete_second_factor(
                         &first,
-                        &secret.code_at(later + Seconds(30)),
+                        Code(&secret.code_at(later + Seconds(30))),
                         "::1",
                         None,
                         later
@@ -729,7 +725,7 @@ async fn with_an_authenticator_app_a_password_alone_does_not_sign_in() {
         );
         let typed = recovery[0].to_lowercase().replace('-', " ");
         accounts
-            .complete_second_factor(&second, &typed, "::1", None, later)
+            .complete_second_factor(&second, Code(&typed), "::1", None, later)
             .await
             .unwrap();
         let third = challenge(
@@ -739,7 +735,7 @@ async fn with_an_authenticator_app_a_password_alone_does_not_sign_in() {
         );
         assert!(matches!(
             accounts
-                .complete_second_factor(&third, &recovery[0], "::1", None, later)
+                .complete_second_factor(&third, Code(&recovery[0]), "::1", None, later)
                 .await,
             Err(StaffError::BadSecondFactor)
         ));
@@ -755,7 +751,13 @@ async fn with_an_authenticator_app_a_password_alone_does_not_sign_in() {
         let expired = later + vestibule_staff::CHALLENGE_LIFETIME;
         assert!(matches!(
             accounts
-                .complete_second_factor(&third, &secret.code_at(expired), "::1", None, expired)
+                .complete_second_factor(
+                    &third,
+                    Code(&secret.code_at(expired)),
+                    "::1",
+                    None,
+                    expired
+                )
                 .await,
             Err(StaffError::ChallengeExpired)
         ));
@@ -801,13 +803,13 @@ async fn wrong_codes_are_limited_like_wrong_passwords() {
         let limit = accounts.policy().failures_per_account;
         for _ in 0..limit {
             let _ = accounts
-                .complete_second_factor(&pending, "000000", "::1", None, NOW)
+                .complete_second_factor(&pending, Code("000000"), "::1", None, NOW)
                 .await;
         }
         let later = NOW + Seconds(30);
         assert!(matches!(
             accounts
-                .complete_second_factor(&pending, &secret.code_at(later), "::1", None, later)
+                .complete_second_factor(&pending, Code(&secret.code_at(later)), "::1", None, later)
                 .await,
             Err(StaffError::TooManyAttempts { .. })
         ));
@@ -878,6 +880,194 @@ async fn a_cloud_id_can_require_its_admins_to_add_a_second_factor() {
             .unwrap();
         let admin = accounts.authenticate(&session, NOW).await.unwrap().unwrap();
         assert!(!admin.must_add_second_factor);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_a_passkey_a_password_alone_does_not_sign_in_and_forged_answers_are_refused() {
+    use vestibule_staff::SecondFactorProof::Passkey;
+    for_each_backend(|db| async move {
+        // On an IP address browsers refuse passkeys: none are offered.
+        let on_an_address = accounts_with_key(&db).with_passkeys("http://127.0.0.1:3000");
+        let caller = operator(&on_an_address).await;
+        assert!(!on_an_address.passkeys_available());
+        assert!(matches!(
+            on_an_address.begin_passkey(&caller, NOW).await,
+            Err(StaffError::PasskeysUnavailable)
+        ));
+
+        let accounts = accounts_with_key(&db).with_passkeys("https://dashboard.vestibule.test");
+        let ceremony = accounts.begin_passkey(&caller, NOW).await.unwrap();
+        let options: serde_json::Value = serde_json::from_str(&ceremony.options).unwrap();
+        assert_eq!(options["rp"]["id"], "dashboard.vestibule.test");
+        assert_eq!(options["user"]["name"], "ops@vestibule.test");
+        assert_eq!(
+            options["authenticatorSelection"]["userVerification"],
+            "required"
+        );
+        // A browser answer that is not a credential adds nothing.
+        assert!(matches!(
+            accounts
+                .finish_passkey(&caller, "Laptop", &ceremony.state, "{}", NOW)
+                .await,
+            Err(StaffError::PasskeyNotAdded(_))
+        ));
+        // The state is bound to its staff member and its five minutes.
+        let other = accounts
+            .add_with_password("other@vestibule.test", Role::Operator, PASSWORD, NOW)
+            .await
+            .unwrap();
+        let other = CurrentStaff {
+            staff: other,
+            ..caller.clone()
+        };
+        assert!(matches!(
+            accounts
+                .finish_passkey(&other, "Laptop", &ceremony.state, "{}", NOW)
+                .await,
+            Err(StaffError::ChallengeExpired)
+        ));
+        let late = NOW + Seconds::minutes(6);
+        assert!(matches!(
+            accounts
+                .finish_passkey(&caller, "Laptop", &ceremony.state, "{}", late)
+                .await,
+            Err(StaffError::ChallengeExpired)
+        ));
+
+        // With a passkey stored (as a real ceremony would store it), a right password alone
+        // leaves a challenge, and the challenge is not answered by a forged assertion.
+        db.store()
+            .insert_staff_passkey(caller.staff.id, "Y3JlZGVudGlhbA", "Laptop", "{}", NOW)
+            .await
+            .unwrap();
+        assert!(accounts
+            .second_factor_status(&caller)
+            .await
+            .unwrap()
+            .enrolled());
+        let pending = challenge(
+            accounts
+                .sign_in("ops@vestibule.test", PASSWORD, "::1", None, NOW)
+                .await,
+        );
+        assert!(!accounts
+            .sign_in_has_authenticator_app(&pending, NOW)
+            .await
+            .unwrap());
+        assert!(matches!(
+            accounts
+                .complete_second_factor(
+                    &pending,
+                    Passkey {
+                        state: &ceremony.state,
+                        credential: "{}",
+                    },
+                    "::1",
+                    None,
+                    NOW,
+                )
+                .await,
+            Err(StaffError::PasskeyRefused)
+        ));
+        // Forged answers count like wrong passwords.
+        let mut refused = None;
+        for _ in 0..20 {
+            let outcome = accounts
+                .complete_second_factor(
+                    &pending,
+                    Passkey {
+                        state: "forged",
+                        credential: "{}",
+                    },
+                    "::1",
+                    None,
+                    NOW,
+                )
+                .await;
+            if !matches!(outcome, Err(StaffError::PasskeyRefused)) {
+                refused = Some(outcome);
+                break;
+            }
+        }
+        assert!(matches!(
+            refused,
+            Some(Err(StaffError::TooManyAttempts { .. }))
+        ));
+
+        // Removing a passkey takes the password; an operator's reset removes them all.
+        let id = accounts.passkeys(&caller).await.unwrap()[0].id;
+        assert!(matches!(
+            accounts
+                .remove_passkey(&caller, id, "not the password", NOW)
+                .await,
+            Err(StaffError::WrongPassword)
+        ));
+        db.store()
+            .insert_staff_passkey(caller.staff.id, "c2Vjb25k", "Key", "{}", NOW)
+            .await
+            .unwrap();
+        assert!(matches!(
+            db.store()
+                .insert_staff_passkey(other.staff.id, "c2Vjb25k", "Key", "{}", NOW)
+                .await,
+            Err(vestibule_storage::StorageError::Conflict(
+                vestibule_storage::Conflict::PasskeyRegistered
+            ))
+        ));
+        let removed = accounts
+            .remove_passkey(&caller, id, PASSWORD, NOW + Seconds::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(removed.name, "Laptop");
+        accounts
+            .reset_second_factor("ops@vestibule.test")
+            .await
+            .unwrap();
+        assert!(accounts.passkeys(&caller).await.unwrap().is_empty());
+        accounts
+            .sign_in(
+                "ops@vestibule.test",
+                PASSWORD,
+                "::2",
+                None,
+                NOW + Seconds::hours(1),
+            )
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_when_removing_a_passkey_count_once_toward_the_sign_in_limit() {
+    for_each_backend(|db| async move {
+        let accounts = accounts_with_key(&db).with_passkeys("https://dashboard.vestibule.test");
+        let caller = operator(&accounts).await;
+        db.store()
+            .insert_staff_passkey(caller.staff.id, "Y3JlZA", "Laptop", "{}", NOW)
+            .await
+            .unwrap();
+        let id = accounts.passkeys(&caller).await.unwrap()[0].id;
+        for _ in 0..accounts.policy().failures_per_account {
+            let outcome = accounts.remove_passkey(&caller, id, "wrong", NOW).await;
+            assert!(
+                matches!(outcome, Err(StaffError::WrongPassword)),
+                "{outcome:?}"
+            );
+        }
+        // The account's limit is sign-in's: reached here, it holds there too.
+        assert!(matches!(
+            accounts.remove_passkey(&caller, id, PASSWORD, NOW).await,
+            Err(StaffError::TooManyAttempts { .. })
+        ));
+        assert!(matches!(
+            accounts
+                .sign_in("ops@vestibule.test", PASSWORD, "::9", None, NOW)
+                .await,
+            Err(StaffError::TooManyAttempts { .. })
+        ));
     })
     .await;
 }

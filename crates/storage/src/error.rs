@@ -15,6 +15,8 @@ pub enum Conflict {
     SamlEntityId,
     /// The staff member already has an authenticator app.
     SecondFactorEnrolled,
+    /// This authenticator's passkey is already registered.
+    PasskeyRegistered,
 }
 
 impl fmt::Display for Conflict {
@@ -29,6 +31,7 @@ impl fmt::Display for Conflict {
             Conflict::SecondFactorEnrolled => {
                 "an authenticator app is already set up: remove it before adding another"
             }
+            Conflict::PasskeyRegistered => "this passkey is already added",
         })
     }
 }
@@ -71,6 +74,11 @@ impl From<sqlx::Error> for StorageError {
                     || message.contains("directory_members.username")
                 {
                     return StorageError::Conflict(Conflict::MemberUsername);
+                }
+                if constraint == "staff_passkeys_credential_key"
+                    || message.contains("staff_passkeys.credential_id")
+                {
+                    return StorageError::Conflict(Conflict::PasskeyRegistered);
                 }
                 if constraint == "saml_apps_entity_id_key"
                     || message.contains("saml_apps.entity_id")

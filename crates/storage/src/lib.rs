@@ -48,7 +48,7 @@ pub use progress::TenantProgressRecord;
 pub use saml_apps::SamlAppRecord;
 pub use saml_keys::SamlKeyRecord;
 pub use saml_sessions::{SamlParticipantRecord, SamlPendingRecord};
-pub use second_factor::{SecondFactorState, TotpRecord};
+pub use second_factor::{PasskeyRecord, SecondFactorState, TotpRecord};
 pub use settings::SettingsRecord;
 pub use staff::{
     Failures, NewStaff, PasswordLimits, PasswordOutcome, SessionRecord, SetupTokenRecord,

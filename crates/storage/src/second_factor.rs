@@ -1,5 +1,5 @@
-//! Staff second factors: the authenticator app's sealed secret, recovery codes, sign-ins
-//! waiting for a code, and a Cloud ID's rule that its admins must have one.
+//! Staff second factors: the authenticator app's sealed secret, recovery codes, passkeys,
+//! sign-ins waiting for a second factor, and a Cloud ID's rule that its admins must have one.
 
 use sqlx::Connection;
 use vestibule_domain::{StaffId, TenantId, Timestamp};
@@ -22,9 +22,46 @@ pub struct TotpRecord {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SecondFactorState {
     /// A confirmed authenticator app.
-    pub enrolled: bool,
+    pub authenticator_app: bool,
+    pub passkeys: i64,
     /// Their Cloud ID requires one (always false for operators).
     pub required_by_tenant: bool,
+}
+
+impl SecondFactorState {
+    /// Whether a right password alone no longer signs them in.
+    pub fn enrolled(&self) -> bool {
+        self.authenticator_app || self.passkeys > 0
+    }
+}
+
+/// A staff member's passkey as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    pub id: i64,
+    pub staff: StaffId,
+    /// Base64url, as authenticators name it.
+    pub credential_id: String,
+    pub name: String,
+    /// webauthn-rs's record of it, as JSON.
+    pub passkey: String,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+type PasskeyRow = (i64, i64, String, String, String, i64, Option<i64>);
+
+fn passkey_record(row: PasskeyRow) -> PasskeyRecord {
+    let (id, staff, credential_id, name, passkey, created_at, last_used_at) = row;
+    PasskeyRecord {
+        id,
+        staff: StaffId(staff),
+        credential_id,
+        name,
+        passkey,
+        created_at: Timestamp(created_at),
+        last_used_at: last_used_at.map(Timestamp),
+    }
 }
 
 type TotpRow = (String, i64, i64, Option<i64>);
@@ -183,10 +220,11 @@ impl Store {
         staff: StaffId,
         tenant: Option<TenantId>,
     ) -> Result<SecondFactorState> {
-        let (enrolled, required): (i64, bool) = with_pool!(self, pool => {
+        let (app, passkeys, required): (i64, i64, bool) = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT (SELECT COUNT(*) FROM staff_totp \
                          WHERE staff_id = $1 AND confirmed_at IS NOT NULL), \
+                        (SELECT COUNT(*) FROM staff_passkeys WHERE staff_id = $1), \
                         COALESCE((SELECT require_second_factor FROM tenants WHERE id = $2), FALSE)",
             )
             .bind(staff.0)
@@ -195,7 +233,8 @@ impl Store {
             .await?
         });
         Ok(SecondFactorState {
-            enrolled: enrolled > 0,
+            authenticator_app: app > 0,
+            passkeys,
             required_by_tenant: required,
         })
     }
@@ -213,6 +252,89 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+
+    // --- passkeys -------------------------------------------------------------------------------
+
+    /// Stores a new passkey; a credential already registered (to anyone) is a conflict.
+    pub async fn insert_staff_passkey(
+        &self,
+        staff: StaffId,
+        credential_id: &str,
+        name: &str,
+        passkey: &str,
+        now: Timestamp,
+    ) -> Result<i64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "INSERT INTO staff_passkeys (staff_id, credential_id, name, passkey, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(staff.0)
+            .bind(credential_id)
+            .bind(name)
+            .bind(passkey)
+            .bind(now.0)
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
+    /// A staff member's passkeys, oldest first.
+    pub async fn staff_passkeys(&self, staff: StaffId) -> Result<Vec<PasskeyRecord>> {
+        let rows: Vec<PasskeyRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, staff_id, credential_id, name, passkey, created_at, last_used_at \
+                 FROM staff_passkeys WHERE staff_id = $1 ORDER BY id",
+            )
+            .bind(staff.0)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(passkey_record).collect())
+    }
+
+    /// Records a sign-in with a passkey: its updated record (signature counter, backup state)
+    /// and when.
+    pub async fn record_staff_passkey_use(
+        &self,
+        id: i64,
+        passkey: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE staff_passkeys SET passkey = $1, last_used_at = $2 WHERE id = $3")
+                .bind(passkey)
+                .bind(now.0)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Removes one of a staff member's passkeys; false when they have none by that id.
+    pub async fn delete_staff_passkey(&self, staff: StaffId, id: i64) -> Result<bool> {
+        let deleted = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM staff_passkeys WHERE staff_id = $1 AND id = $2")
+                .bind(staff.0)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(deleted == 1)
+    }
+
+    /// Removes every passkey of a staff member; how many there were.
+    pub async fn delete_staff_passkeys(&self, staff: StaffId) -> Result<u64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query("DELETE FROM staff_passkeys WHERE staff_id = $1")
+                .bind(staff.0)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
     }
 
     // --- sign-ins waiting for the second factor ------------------------------------------------

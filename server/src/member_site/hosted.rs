@@ -39,6 +39,7 @@ pub(super) fn routes() -> Router<SiteState> {
         .route("/logout", post(logout))
         .route("/branding/logo", get(logo))
         .route("/branding/site.css", get(stylesheet))
+        .route("/local-time.js", get(local_time_script))
         .route("/healthz", get(|| async { "ok" }))
         .route(crate::listen::HEAD_TOO_LARGE_PATH, get(head_too_large))
 }
@@ -87,12 +88,27 @@ struct ReturnTo {
     again: Option<String>,
 }
 
+async fn local_time_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        pages::LOCAL_TIME_SCRIPT,
+    )
+        .into_response()
+}
+
 async fn home(State(state): State<SiteState>, visitor: Visitor) -> Response {
     match visitor.session() {
         Some(session) => {
             let launcher = launcher(&state, &visitor.site).await;
-            pages::signed_in(&visitor.site.branding, session, &launcher, Timestamp::now())
-                .into_response()
+            pages::with_own_scripts(pages::signed_in(
+                &visitor.site.branding,
+                session,
+                &launcher,
+                Timestamp::now(),
+            ))
         }
         None => login_response(&visitor.site, "/", None, StatusCode::OK),
     }

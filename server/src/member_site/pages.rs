@@ -2,7 +2,8 @@
 //! pages must work without JavaScript, on any phone, on the tenant's own domain. Written with
 //! maud, so the markup is checked when it compiles and every value is escaped.
 
-use axum::response::Html;
+use axum::http::{header, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 use vestibule_members::{Member, MemberSession};
 
@@ -314,14 +315,48 @@ pub fn signed_in(
             dt { "Signed in for" }
             dd {
                 "another " (time_left(session.expires_at, now))
-                " " span.muted { "(until " (session.expires_at.to_utc_string()) ")" }
+                " " span.muted {
+                    "(until "
+                    time datetime=(session.expires_at.to_string()) { (session.expires_at.to_utc_string()) }
+                    ")"
+                }
             }
         }
         form method="post" action="/logout" {
             button type="submit" { "Sign out" }
         }
+        script src="/local-time.js" {}
     };
     frame(branding, "Signed in", body)
+}
+
+/// Rewrites each `<time>` of a page written in UTC into the viewer's own zone, keeping UTC on
+/// hover; without it the page reads in UTC. Served as `/local-time.js` (the pages' policy lets
+/// only scripts of the site's own run).
+pub const LOCAL_TIME_SCRIPT: &str = "\
+for (const time of document.querySelectorAll('time[datetime]')) {
+  const at = new Date(time.getAttribute('datetime'));
+  if (isNaN(at)) continue;
+  time.title = time.textContent;
+  time.textContent = at.toLocaleString(undefined, {
+    day: 'numeric', month: 'short', year: 'numeric',
+    hour: '2-digit', minute: '2-digit', timeZoneName: 'short',
+  });
+}
+";
+
+/// A page that runs scripts of the site's own (`/saml/post.js`, `/local-time.js`) and still
+/// nothing else.
+pub fn with_own_scripts(page: Html<String>) -> Response {
+    let mut response = page.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    response
 }
 
 pub fn signed_out(branding: &Branding) -> Html<String> {

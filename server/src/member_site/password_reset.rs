@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use vestibule_audit::{AuditAction, Change};
 use vestibule_domain::{Email, Timestamp};
-use vestibule_mail::Mail;
+use vestibule_mail::{Mail, MailKind};
 use vestibule_members::MembersError;
 
 use super::pages;
@@ -97,18 +97,40 @@ async fn send_link(
         );
         tokio::spawn(async move {
             let now = Timestamp::now();
-            let links = match members.password_reset_links(tenant, &who, now).await {
-                Ok(links) => links,
+            let known = match members.members_known_as(tenant, &who).await {
+                Ok(known) => known,
                 Err(error) => {
-                    tracing::error!(%error, "making member reset links failed");
+                    tracing::error!(%error, "looking up members for a reset failed");
                     return;
                 }
             };
             let lifetime = members.policy().reset_link_lifetime;
-            for (member, token) in links {
+            for member in known {
                 let Ok(to) = Email::parse(&member.email) else {
                     tracing::warn!(member = %member.username, "no usable e-mail address for a reset link");
                     continue;
+                };
+                // Past the hourly limit no link is made: it would replace the last one mailed.
+                match outbox
+                    .has_room(&to, MailKind::MemberPasswordReset, now)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(member = %member.username, "reset link not made: the address's hourly limit");
+                        continue;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "checking the outbox failed");
+                        return;
+                    }
+                }
+                let token = match members.password_reset_link(tenant, &member, now).await {
+                    Ok(token) => token,
+                    Err(error) => {
+                        tracing::error!(%error, "making a member reset link failed");
+                        continue;
+                    }
                 };
                 let link = format!("{origin}/password/reset?token={token}");
                 let support = (!support.is_empty()).then_some(support.as_str());

@@ -4,7 +4,7 @@
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -437,15 +437,7 @@ fn post_page(site: &Site, application: &str, message: &PostMessage) -> Response 
             relay_state: message.relay_state.as_deref(),
         },
     );
-    let mut response = html.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    response
+    pages::with_own_scripts(html)
 }
 
 async fn post_script() -> Response {

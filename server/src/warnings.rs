@@ -1,0 +1,153 @@
+//! Warnings by e-mail: a problem that lasts (a certificate that will not renew, iMIS refusing
+//! sign-ins) told to the people who can fix it, once a day while it lasts. Operators see the
+//! same in their metrics.
+
+use vestibule_domain::{Seconds, StaffMember, TenantId, Timestamp};
+use vestibule_mail::{ImisFailures, Mail, MailError, MailKind, Outbox};
+use vestibule_members::{ImisTrouble, ImisTroubleObserver, SignInOutcome};
+use vestibule_provisioning::{RenewalFailure, RenewalWarner};
+use vestibule_storage::Store;
+
+/// A warning about a problem that lasts goes out again after this long.
+pub const REPEAT_AFTER: Seconds = Seconds::hours(24);
+/// iMIS failures count toward a warning within this window...
+pub const IMIS_WINDOW: Seconds = Seconds::minutes(15);
+/// ...once there are this many: one failed sign-in may be a blip, three are a pattern.
+pub const IMIS_FAILURES: usize = 3;
+
+/// The admins of `tenant` who act on warnings (invitations not yet accepted are left out) and
+/// were not sent one of `kind` within [`REPEAT_AFTER`].
+async fn admins_to_warn(
+    store: &Store,
+    outbox: &Outbox,
+    tenant: TenantId,
+    kind: MailKind,
+    now: Timestamp,
+) -> Result<Vec<StaffMember>, MailError> {
+    let mut admins = Vec::new();
+    for admin in store.list_tenant_staff(tenant).await? {
+        if admin.has_password
+            && admin.cloud_id.is_some()
+            && !outbox
+                .sent_within(&admin.email, kind, REPEAT_AFTER, now)
+                .await?
+        {
+            admins.push(admin);
+        }
+    }
+    Ok(admins)
+}
+
+/// E-mails each admin of the failing domain's Cloud ID who was not warned within
+/// [`REPEAT_AFTER`]; invitations not yet accepted are left out (nobody acts on those yet).
+/// Answers how many were warned.
+pub async fn certificate_renewal_failed(
+    store: &Store,
+    outbox: &Outbox,
+    dashboard: &str,
+    failure: &RenewalFailure,
+    now: Timestamp,
+) -> Result<usize, MailError> {
+    let kind = MailKind::CertificateWarning;
+    let mut warned = 0;
+    for admin in admins_to_warn(store, outbox, failure.tenant, kind, now).await? {
+        let Some(cloud_id) = &admin.cloud_id else {
+            continue;
+        };
+        let expires = failure.expires_at.map(|at| at.to_utc_string());
+        let mail = Mail::certificate_renewal_failing(
+            admin.email.clone(),
+            failure.tenant,
+            &failure.domain,
+            &failure.reason,
+            expires.as_deref(),
+            &format!("{dashboard}/t/{cloud_id}/domain"),
+        );
+        if outbox.enqueue(&mail, now).await?.is_some() {
+            warned += 1;
+        }
+    }
+    Ok(warned)
+}
+
+/// The listener the provisioning engine tells of failed renewals: it queues the warnings
+/// without holding up the renewal job.
+pub fn renewal_warner(store: Store, outbox: Outbox, dashboard: String) -> RenewalWarner {
+    Box::new(move |failure| {
+        let (store, outbox, dashboard) = (store.clone(), outbox.clone(), dashboard.clone());
+        tokio::spawn(async move {
+            let now = Timestamp::now();
+            match certificate_renewal_failed(&store, &outbox, &dashboard, &failure, now).await {
+                Ok(warned) => {
+                    tracing::info!(domain = %failure.domain, warned, "renewal failure warned of")
+                }
+                Err(error) => {
+                    tracing::error!(domain = %failure.domain, %error, "warning of a failed renewal")
+                }
+            }
+        });
+    })
+}
+
+/// When `trouble` makes [`IMIS_FAILURES`] such failures of its tenant within [`IMIS_WINDOW`],
+/// e-mails each admin not warned within [`REPEAT_AFTER`]. Answers how many were warned.
+pub async fn imis_trouble(
+    store: &Store,
+    outbox: &Outbox,
+    dashboard: &str,
+    trouble: &ImisTrouble,
+    now: Timestamp,
+) -> Result<usize, MailError> {
+    let since = now - IMIS_WINDOW;
+    let recent = store
+        .sign_in_events(trouble.tenant, None, 50)
+        .await?
+        .into_iter()
+        .filter(|event| event.at >= since && SignInOutcome::text_is_for_admins(&event.outcome))
+        .count();
+    if recent < IMIS_FAILURES {
+        return Ok(0);
+    }
+    let kind = MailKind::ImisWarning;
+    let mut warned = 0;
+    for admin in admins_to_warn(store, outbox, trouble.tenant, kind, now).await? {
+        let Some(cloud_id) = &admin.cloud_id else {
+            continue;
+        };
+        let failing = ImisFailures {
+            cloud_id: cloud_id.as_str(),
+            failures: recent,
+            minutes: IMIS_WINDOW.0 / 60,
+            outcome: trouble.outcome,
+            detail: &trouble.detail,
+        };
+        let mail =
+            Mail::imis_sign_ins_failing(admin.email.clone(), trouble.tenant, &failing, dashboard);
+        if outbox.enqueue(&mail, now).await?.is_some() {
+            warned += 1;
+        }
+    }
+    Ok(warned)
+}
+
+/// The listener the members engine tells of iMIS trouble: it queues the warnings without
+/// holding up the member's answer.
+pub fn imis_trouble_observer(
+    store: Store,
+    outbox: Outbox,
+    dashboard: String,
+) -> ImisTroubleObserver {
+    std::sync::Arc::new(move |trouble| {
+        let (store, outbox, dashboard) = (store.clone(), outbox.clone(), dashboard.clone());
+        tokio::spawn(async move {
+            let now = Timestamp::now();
+            match imis_trouble(&store, &outbox, &dashboard, &trouble, now).await {
+                Ok(0) => {}
+                Ok(warned) => {
+                    tracing::info!(tenant = trouble.tenant.0, warned, "iMIS trouble warned of")
+                }
+                Err(error) => tracing::error!(%error, "warning of iMIS trouble"),
+            }
+        });
+    })
+}

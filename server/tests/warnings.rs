@@ -1,0 +1,183 @@
+//! Warnings by e-mail (`server/src/warnings.rs`): who is warned, when, and how often — against
+//! the real outbox on both databases. The SMTP side is the outbox's own tests'.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use vestibule_domain::{Email, Role, Seconds, TenantId, Timestamp};
+use vestibule_mail::{Outbox, OutboxPolicy, Security, SmtpSender, SmtpSettings};
+use vestibule_members::ImisTrouble;
+use vestibule_secrets::SecretKey;
+use vestibule_server::warnings::{imis_trouble, IMIS_WINDOW};
+use vestibule_storage::testing::for_each_backend;
+use vestibule_storage::{NewStaff, SignInEventRecord, Store};
+
+const NOW: Timestamp = Timestamp(1_800_000_000);
+const DASHBOARD: &str = "https://dashboard.vestibule.test";
+
+/// An outbox that queues (nothing here sends: the port is closed).
+fn outbox(store: &Store) -> Outbox {
+    let sender = SmtpSender::new(&SmtpSettings {
+        host: "127.0.0.1".to_string(),
+        port: 9,
+        security: Security::None,
+        credentials: None,
+        from: Email::parse("sso@vestibule.test").unwrap(),
+        extra_roots_pem: None,
+        timeout: Duration::from_secs(1),
+    })
+    .unwrap();
+    let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    Outbox::new(
+        store.clone(),
+        key,
+        sender,
+        "node-test".into(),
+        OutboxPolicy::default(),
+    )
+}
+
+async fn staff(store: &Store, email: &str, role: Role, password: bool) {
+    store
+        .create_staff(
+            &NewStaff {
+                email: Email::parse(email).unwrap(),
+                role,
+                password_hash: password.then(|| "hash".to_string()),
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+}
+
+async fn failed_sign_in(store: &Store, tenant: TenantId, outcome: &str, at: Timestamp) {
+    store
+        .record_sign_in_event(
+            tenant,
+            &SignInEventRecord {
+                at,
+                source: "imis".into(),
+                member: "jane".into(),
+                outcome: outcome.into(),
+                detail: "iMIS answered 503 Service Unavailable".into(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn warnings(store: &Store) -> Vec<(String, Option<TenantId>, String)> {
+    store
+        .recent_mail(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|mail| mail.kind == "imis_warning")
+        .map(|mail| (mail.recipient, mail.tenant, mail.subject))
+        .collect()
+}
+
+#[tokio::test]
+async fn lasting_imis_failures_warn_each_admin_of_the_tenant_once_a_day() {
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let outbox = outbox(store);
+        let acme = store
+            .create_tenant(&"acme".parse().unwrap(), "Acme", NOW)
+            .await
+            .unwrap()
+            .id;
+        let beta = store
+            .create_tenant(&"beta".parse().unwrap(), "Beta", NOW)
+            .await
+            .unwrap()
+            .id;
+        staff(store, "admin@acme.test", Role::TenantAdmin(acme), true).await;
+        staff(store, "invited@acme.test", Role::TenantAdmin(acme), false).await;
+        staff(store, "admin@beta.test", Role::TenantAdmin(beta), true).await;
+        staff(store, "ops@vestibule.test", Role::Operator, true).await;
+        let trouble = |at| ImisTrouble {
+            tenant: acme,
+            outcome: "iMIS unavailable",
+            detail: "iMIS answered 503 Service Unavailable".into(),
+            at,
+        };
+
+        // One failure of Acme's in the window (one older does not count), a member's wrong
+        // password and two of another tenant's: a blip, not a pattern.
+        failed_sign_in(
+            store,
+            acme,
+            "iMIS unavailable",
+            NOW - IMIS_WINDOW - Seconds(1),
+        )
+        .await;
+        failed_sign_in(store, acme, "wrong password", NOW).await;
+        failed_sign_in(store, acme, "iMIS unavailable", NOW).await;
+        failed_sign_in(store, beta, "client secret refused", NOW).await;
+        failed_sign_in(store, beta, "client secret refused", NOW).await;
+        assert_eq!(
+            imis_trouble(store, &outbox, DASHBOARD, &trouble(NOW), NOW)
+                .await
+                .unwrap(),
+            0
+        );
+        assert!(warnings(store).await.is_empty());
+
+        // A second, then a third within fifteen minutes: the admin who can act is warned,
+        // nobody else.
+        failed_sign_in(
+            store,
+            acme,
+            "client secret refused",
+            NOW - Seconds::minutes(14),
+        )
+        .await;
+        assert_eq!(
+            imis_trouble(store, &outbox, DASHBOARD, &trouble(NOW), NOW)
+                .await
+                .unwrap(),
+            0
+        );
+        failed_sign_in(store, acme, "not set up", NOW).await;
+        assert_eq!(
+            imis_trouble(store, &outbox, DASHBOARD, &trouble(NOW), NOW)
+                .await
+                .unwrap(),
+            1
+        );
+        let sent = warnings(store).await;
+        assert_eq!(
+            sent,
+            [(
+                "admin@acme.test".to_string(),
+                Some(acme),
+                "Members of acme cannot sign in with iMIS".to_string()
+            )]
+        );
+
+        // While it lasts, not again the same day; the next day, again.
+        let later = NOW + Seconds::hours(2);
+        for _ in 0..3 {
+            failed_sign_in(store, acme, "iMIS unavailable", later).await;
+        }
+        assert_eq!(
+            imis_trouble(store, &outbox, DASHBOARD, &trouble(later), later)
+                .await
+                .unwrap(),
+            0
+        );
+        let next_day = NOW + Seconds::hours(25);
+        for _ in 0..3 {
+            failed_sign_in(store, acme, "iMIS unavailable", next_day).await;
+        }
+        assert_eq!(
+            imis_trouble(store, &outbox, DASHBOARD, &trouble(next_day), next_day)
+                .await
+                .unwrap(),
+            1
+        );
+    })
+    .await;
+}

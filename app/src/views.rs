@@ -197,6 +197,8 @@ pub struct SignInEventView {
     pub at: String,
     pub source: String,
     pub member: String,
+    /// The application the member was signing in to, or empty for the hosted page itself.
+    pub application: String,
     pub outcome: String,
     pub ok: bool,
     pub detail: String,

@@ -760,17 +760,19 @@ test('tenant admins see member sign-ins with the technical cause of failures', a
   expect((await page.locator('main h2').allInnerTexts())[0]).toBe('Recent sign-ins');
   await expect(page.getByRole('heading', { name: 'Add a member' })).toBeHidden();
   await expect(page.getByText('Member directory (not in use: members sign in with iMIS)')).toBeVisible();
+  // Sign-ins on the hosted page itself went to no application.
+  await expect(events.locator('tr.event-ok').first().locator('td:nth-child(4)')).toHaveText('Sign-in page');
   // A search by member, any case.
-  await page.getByLabel('Member', { exact: true }).fill('JAN');
+  await page.getByLabel('Member or application').fill('JAN');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
-  await expect(page).toHaveURL(/member=JAN/);
+  await expect(page).toHaveURL(/search=JAN/);
   await expect(events.locator('tbody tr').first()).toBeVisible();
   for (const member of await events.locator('tbody tr td:nth-child(3)').allInnerTexts()) {
     expect(member.toLowerCase()).toContain('jan');
   }
-  await page.getByLabel('Member', { exact: true }).fill('nobody-by-this-name');
+  await page.getByLabel('Member or application').fill('nobody-by-this-name');
   await page.getByRole('button', { name: 'Search', exact: true }).click();
-  await expect(page.getByText('No sign-ins of a member matching “nobody-by-this-name”.')).toBeVisible();
+  await expect(page.getByText('No sign-ins of a member or application matching “nobody-by-this-name”.')).toBeVisible();
   await snapshot(page, 'members-events');
   await signOut(page);
 });
@@ -1126,6 +1128,17 @@ test('an OpenID Connect application signs a member in with the code flow and PKC
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: 'https://rp.example.test/cb', code_verifier: verifier }).toString(),
   });
   expect(JSON.parse(replay.body).error).toBe('invalid_grant');
+
+  // The admins' list of sign-ins says which application the member signed in to, and finds
+  // the sign-ins of one application.
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await visit(page, '/t/acme/members?search=events');
+  const row = page.locator('table.events tbody tr.event-ok').first();
+  await expect(row).toBeVisible();
+  await expect(row.locator('td:nth-child(3)')).toHaveText('demo.member');
+  await expect(row.locator('td:nth-child(4)')).toHaveText(`OIDC app Events (${clientId})`);
+  await signOut(page);
 });
 
 // --- Vendor applications with a maintained OpenID Connect library, on the provisioned domain --

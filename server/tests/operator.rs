@@ -11,7 +11,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use tower::ServiceExt;
 use vestibule_domain::{Seconds, Timestamp};
-use vestibule_members::NewDirectoryMember;
+use vestibule_members::{NewDirectoryMember, SignInAttempt};
 use vestibule_server::operator::{operator_router, Listener, Metrics};
 use vestibule_server::tenant_edge;
 use vestibule_settings::SettingsInput;
@@ -76,7 +76,13 @@ async fn metrics_count_requests_by_route_and_read_certificates_and_jobs_from_the
     for password in ["jane-member-password", "wrong", "also wrong"] {
         let _ = engines
             .members
-            .sign_in_with_password(acme.id, "jane", password, "192.0.2.1", now)
+            .sign_in_with_password(
+                acme.id,
+                "jane",
+                password,
+                SignInAttempt::by("192.0.2.1"),
+                now,
+            )
             .await;
     }
 

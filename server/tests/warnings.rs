@@ -59,6 +59,7 @@ async fn failed_sign_in(store: &Store, tenant: TenantId, outcome: &str, at: Time
                 at,
                 source: "imis".into(),
                 member: "jane".into(),
+                application: String::new(),
                 outcome: outcome.into(),
                 detail: "iMIS answered 503 Service Unavailable".into(),
             },

@@ -13,7 +13,7 @@ use crate::views::*;
 #[server(prefix = "/api", endpoint = "members")]
 pub async fn tenant_members(
     cloud_id: String,
-    member: Option<String>,
+    search: Option<String>,
 ) -> Result<MembersPageView, AppError> {
     ssr::respond(
         async {
@@ -23,7 +23,7 @@ pub async fn tenant_members(
             let directory = members.directory(tenant.id).await?;
             let directory = directory.into_iter().map(directory_member_view).collect();
             let events = members
-                .sign_in_events(tenant.id, member.as_deref(), 50)
+                .sign_in_events(tenant.id, search.as_deref(), 50)
                 .await?;
             let events = events.into_iter().map(sign_in_event_view).collect();
             Ok(MembersPageView {
@@ -224,6 +224,7 @@ fn sign_in_event_view(event: vestibule_members::SignInEvent) -> SignInEventView 
         }
         .to_string(),
         member: event.member,
+        application: event.application,
         outcome: event.outcome,
         detail: event.detail,
     }

@@ -18,19 +18,19 @@ pub fn Members() -> impl IntoView {
     let members = Resource::new_blocking(
         move || {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();
-            let member = query.read().get("member").filter(|m| !m.trim().is_empty());
+            let search = query.read().get("search").filter(|s| !s.trim().is_empty());
             (
                 cloud_id,
-                member,
+                search,
                 add.version().get(),
                 remove.version().get(),
             )
         },
-        |(cloud_id, member, _, _)| tenant_members(cloud_id, member),
+        |(cloud_id, search, _, _)| tenant_members(cloud_id, search),
     );
     view! {
         <TenantPage title="Members" data=members body=move |me, tenant, view| {
-            let searched = query.read_untracked().get("member").unwrap_or_default();
+            let searched = query.read_untracked().get("search").unwrap_or_default();
             members_body(me, tenant, view, searched, add, remove, password)
         }/>
     }
@@ -108,7 +108,7 @@ fn members_body(
         .into_any()
     };
     let events = if view.events.is_empty() && !searched.is_empty() {
-        view! { <p class="empty">"No sign-ins of a member matching “" {searched.clone()} "”."</p> }
+        view! { <p class="empty">"No sign-ins of a member or application matching “" {searched.clone()} "”."</p> }
             .into_any()
     } else if view.events.is_empty() {
         view! { <p class="empty">"No member has signed in yet."</p> }.into_any()
@@ -129,11 +129,17 @@ fn members_body(
                         view! { <span class="outcome outcome-failed">"✗ " {event.outcome}</span> },
                     )
                 };
+                let application = if event.application.is_empty() {
+                    view! { <span class="muted">"Sign-in page"</span> }.into_any()
+                } else {
+                    event.application.into_any()
+                };
                 view! {
                     <tr class=class>
                         <td><Time at=event.at/></td>
                         <td>{event.source}</td>
                         <td>{event.member}</td>
+                        <td>{application}</td>
                         <td>{outcome}</td>
                         <td class="detail">{event.detail}</td>
                     </tr>
@@ -143,7 +149,7 @@ fn members_body(
         view! {
             <WideTable label="Sign-ins">
                 <table class="table events">
-                    <thead><tr><th>"When"</th><th>"Source"</th><th>"Member"</th><th>"Outcome"</th><th>"Technical cause"</th></tr></thead>
+                    <thead><tr><th>"When"</th><th>"Source"</th><th>"Member"</th><th>"Application"</th><th>"Outcome"</th><th>"Technical cause"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
             </WideTable>
@@ -190,10 +196,10 @@ fn members_body(
     let sign_ins = view! {
         <section class="card">
             <h2>"Recent sign-ins"</h2>
-            <p class="muted">"The last 50 member sign-ins on your domain. When one fails, the technical cause says what to fix."</p>
+            <p class="muted">"The last 50 member sign-ins on your domain, with the application each member was signing in to. When one fails, the technical cause says what to fix."</p>
             <form method="get" class="filters" role="search">
-                <label for="sign-in-member">"Member"</label>
-                <input id="sign-in-member" type="search" name="member" value=searched placeholder="username or iMIS ID" spellcheck="false"/>
+                <label for="sign-in-search">"Member or application"</label>
+                <input id="sign-in-search" type="search" name="search" value=searched placeholder="username, iMIS ID or app name" spellcheck="false"/>
                 <button type="submit" class="button">"Search"</button>
             </form>
             {events}

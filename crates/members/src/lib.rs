@@ -70,6 +70,33 @@ impl Default for MemberPolicy {
     }
 }
 
+/// Who is signing in from where, and to what: the client's address keys the per-address
+/// failure limit; the application names the sign-in in the tenant's sign-in log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignInAttempt<'a> {
+    pub client: &'a str,
+    /// The application the member is signing in to, as the audit log names it ("OIDC app
+    /// Events (events-portal)"); empty on the hosted page with nowhere to go.
+    pub application: &'a str,
+}
+
+impl<'a> SignInAttempt<'a> {
+    /// An attempt from this client address, to no application in particular.
+    pub fn by(client: &'a str) -> Self {
+        Self {
+            client,
+            application: "",
+        }
+    }
+
+    pub fn to_application(self, application: &'a str) -> Self {
+        Self {
+            application,
+            ..self
+        }
+    }
+}
+
 /// A member's session as the hosted pages and protocols see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberSession {
@@ -200,18 +227,19 @@ impl Members {
         prefer: Option<ImisFlow>,
         return_to: &str,
         resume: &str,
+        application: &str,
         now: Timestamp,
     ) -> Result<StartedSignIn, MembersError> {
         let started = self
-            .start_pending(tenant, prefer, return_to, resume, now)
+            .start_pending(tenant, prefer, return_to, resume, application, now)
             .await;
         if let Err(error) = &started {
             self.record(
                 tenant,
                 IdentitySource::Imis,
                 "",
-                error.outcome(),
-                &error.to_string(),
+                application,
+                Err(error),
                 now,
             )
             .await;
@@ -225,6 +253,7 @@ impl Members {
         prefer: Option<ImisFlow>,
         return_to: &str,
         resume: &str,
+        application: &str,
         now: Timestamp,
     ) -> Result<StartedSignIn, MembersError> {
         let connection = self.imis_connection(tenant).await?;
@@ -250,6 +279,7 @@ impl Members {
                 tenant,
                 return_to: safe_return_to(return_to),
                 resume: resume.to_string(),
+                application: application.to_string(),
                 created_at: now,
                 expires_at: now + self.policy.pending_timeout,
             })
@@ -282,18 +312,14 @@ impl Members {
         };
         let outcome = self.exchange(tenant, flow, refresh_token).await;
         let source = IdentitySource::Imis;
+        let application = pending
+            .as_ref()
+            .map_or(String::new(), |pending| pending.application.clone());
         match outcome {
             Ok(member) => {
                 let session_token = self.open_session(tenant, &member, now).await?;
-                self.record(
-                    tenant,
-                    source,
-                    &member.username,
-                    SignInOutcome::SignedIn,
-                    "",
-                    now,
-                )
-                .await;
+                self.record(tenant, source, &member.username, &application, Ok(()), now)
+                    .await;
                 Ok(SignedIn {
                     session_token,
                     member,
@@ -302,7 +328,7 @@ impl Members {
                 })
             }
             Err(error) => {
-                self.record(tenant, source, "", error.outcome(), &error.to_string(), now)
+                self.record(tenant, source, "", &application, Err(&error), now)
                     .await;
                 tracing::info!(tenant = tenant.0, %error, "iMIS sign-in failed");
                 Err(error)
@@ -428,7 +454,7 @@ impl Members {
         tenant: TenantId,
         username: &str,
         password: &str,
-        client: &str,
+        sign_in: SignInAttempt<'_>,
         now: Timestamp,
     ) -> Result<SignedIn, MembersError> {
         if self.identity_source(tenant).await? != IdentitySource::Directory {
@@ -437,7 +463,7 @@ impl Members {
             ));
         }
         let member = self
-            .verify_password(tenant, username, password, client, now)
+            .verify_password(tenant, username, password, sign_in, now)
             .await?;
         let session_token = self.open_session(tenant, &member, now).await?;
         Ok(SignedIn {
@@ -457,7 +483,7 @@ impl Members {
         tenant: TenantId,
         username: &str,
         password: &str,
-        client: &str,
+        sign_in: SignInAttempt<'_>,
         now: Timestamp,
     ) -> Result<Member, MembersError> {
         let source = self.identity_source(tenant).await?;
@@ -465,7 +491,7 @@ impl Members {
         // Both buckets belong to the tenant: another tenant's members (or one address's
         // guesses at another tenant) never lock this tenant out.
         let member_key = format!("member:{}:{username}", tenant.0);
-        let address_key = format!("member-address:{}:{client}", tenant.0);
+        let address_key = format!("member-address:{}:{}", tenant.0, sign_in.client);
         let limits = PasswordLimits {
             account: (&member_key, self.policy.failures_per_member),
             address: (&address_key, self.policy.failures_per_address),
@@ -489,7 +515,7 @@ impl Members {
             .await?;
         match verified {
             Ok(member) => {
-                self.record(tenant, source, &username, SignInOutcome::SignedIn, "", now)
+                self.record(tenant, source, &username, sign_in.application, Ok(()), now)
                     .await;
                 Ok(member)
             }
@@ -498,8 +524,8 @@ impl Members {
                     tenant,
                     source,
                     &username,
-                    error.outcome(),
-                    &error.to_string(),
+                    sign_in.application,
+                    Err(&error),
                     now,
                 )
                 .await;
@@ -626,16 +652,16 @@ impl Members {
 
     // --- what admins see -------------------------------------------------------------------------
 
-    /// The tenant's recent member sign-ins, newest first.
-    /// The newest sign-ins, or those of members whose name contains `member`.
+    /// The tenant's newest member sign-ins, or those whose member or application contains
+    /// `search`.
     pub async fn sign_in_events(
         &self,
         tenant: TenantId,
-        member: Option<&str>,
+        search: Option<&str>,
         limit: i64,
     ) -> Result<Vec<SignInEvent>, MembersError> {
-        let member = member.map(str::trim).filter(|member| !member.is_empty());
-        Ok(self.store.sign_in_events(tenant, member, limit).await?)
+        let search = search.map(str::trim).filter(|search| !search.is_empty());
+        Ok(self.store.sign_in_events(tenant, search, limit).await?)
     }
 
     /// Events are for admins' eyes; failing to write one must not fail the member's sign-in.
@@ -644,18 +670,23 @@ impl Members {
         tenant: TenantId,
         source: IdentitySource,
         member: &str,
-        outcome: SignInOutcome,
-        detail: &str,
+        application: &str,
+        result: Result<(), &MembersError>,
         now: Timestamp,
     ) {
+        let (outcome, detail) = match result {
+            Ok(()) => (SignInOutcome::SignedIn, String::new()),
+            Err(error) => (error.outcome(), error.to_string()),
+        };
         let for_admins = outcome.is_for_admins();
         let outcome = outcome.as_str();
         let event = SignInEventRecord {
             at: now,
             source: source.as_str().to_string(),
             member: member.to_string(),
+            application: application.to_string(),
             outcome: outcome.to_string(),
-            detail: detail.to_string(),
+            detail: detail.clone(),
         };
         if let Some(observer) = self.observer.get() {
             observer(source.as_str(), outcome);
@@ -669,7 +700,7 @@ impl Members {
                 observer(ImisTrouble {
                     tenant,
                     outcome,
-                    detail: detail.to_string(),
+                    detail,
                     at: now,
                 });
             }

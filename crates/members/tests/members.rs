@@ -10,6 +10,7 @@ use vestibule_domain::{Seconds, TenantId, Timestamp};
 use vestibule_imis::Network;
 use vestibule_members::{
     IdentitySource, ImisFlow, MemberPolicy, Members, MembersError, NewDirectoryMember,
+    SignInAttempt,
 };
 use vestibule_secrets::SecretKey;
 use vestibule_settings::{SettingsInput, TenantSettings};
@@ -160,7 +161,14 @@ async fn imis_sign_in_round_trip_keeps_the_destination_and_opens_a_session() {
         let world = world(&db).await;
         let started = world
             .members
-            .start_imis_sign_in(world.acme, None, "/account?tab=events", "", NOW)
+            .start_imis_sign_in(
+                world.acme,
+                None,
+                "/account?tab=events",
+                "",
+                "OIDC app Events (events)",
+                NOW,
+            )
             .await
             .unwrap();
         assert_eq!(started.sso_page, format!("{}/sso/oidc", world.imis));
@@ -199,7 +207,17 @@ async fn imis_sign_in_round_trip_keeps_the_destination_and_opens_a_session() {
             .await
             .unwrap()
             .is_none());
-        assert_eq!(world.last_event().await.0, "signed in");
+        // The sign-in log names the application the pending sign-in was started for.
+        let event = world
+            .members
+            .sign_in_events(world.acme, None, 1)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            (event.outcome.as_str(), event.application.as_str()),
+            ("signed in", "OIDC app Events (events)")
+        );
 
         // The pending sign-in was single use: iMIS coming back again has no destination.
         let again = world
@@ -214,6 +232,13 @@ async fn imis_sign_in_round_trip_keeps_the_destination_and_opens_a_session() {
             .await
             .unwrap();
         assert_eq!(again.return_to, None);
+        let event = world
+            .members
+            .sign_in_events(world.acme, None, 1)
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(event.application, "", "no pending sign-in, no application");
 
         world
             .members
@@ -236,7 +261,7 @@ async fn saml_flow_uses_the_saml_client_application() {
     let world = world(&db).await;
     let started = world
         .members
-        .start_imis_sign_in(world.acme, Some(ImisFlow::Saml), "/", "", NOW)
+        .start_imis_sign_in(world.acme, Some(ImisFlow::Saml), "/", "", "", NOW)
         .await
         .unwrap();
     assert_eq!(started.sso_page, format!("{}/sso/saml", world.imis));
@@ -347,7 +372,7 @@ async fn every_failure_a_member_can_hit_is_told_apart_and_recorded() {
     assert!(matches!(
         world
             .members
-            .start_imis_sign_in(world.beta, None, "/", "", NOW)
+            .start_imis_sign_in(world.beta, None, "/", "", "", NOW)
             .await,
         Err(MembersError::NotConfigured(_))
     ));
@@ -469,7 +494,13 @@ async fn the_member_directory_signs_members_in_with_argon2id_passwords() {
 
         // Only once the tenant chooses the directory.
         let refused = members
-            .sign_in_with_password(world.acme, "demo.member", "demo-member-password", "ip", NOW)
+            .sign_in_with_password(
+                world.acme,
+                "demo.member",
+                "demo-member-password",
+                SignInAttempt::by("ip"),
+                NOW,
+            )
             .await;
         assert!(matches!(refused, Err(MembersError::NotConfigured(_))));
         let mut settings = input(&world.imis, "");
@@ -485,7 +516,7 @@ async fn the_member_directory_signs_members_in_with_argon2id_passwords() {
                 world.acme,
                 " DEMO.member ",
                 "demo-member-password",
-                "ip",
+                SignInAttempt::by("ip"),
                 NOW,
             )
             .await
@@ -495,12 +526,24 @@ async fn the_member_directory_signs_members_in_with_argon2id_passwords() {
         assert!(!signed_in.member.subject.contains("demo.member"));
         assert_eq!(signed_in.member.name, "Demo Member");
         let wrong = members
-            .sign_in_with_password(world.acme, "demo.member", "not the password", "ip", NOW)
+            .sign_in_with_password(
+                world.acme,
+                "demo.member",
+                "not the password",
+                SignInAttempt::by("ip"),
+                NOW,
+            )
             .await;
         assert!(matches!(wrong, Err(MembersError::BadCredentials)));
         assert_eq!(world.last_event().await.0, "wrong password");
         let unknown = members
-            .sign_in_with_password(world.acme, "nobody", "demo-member-password", "ip", NOW)
+            .sign_in_with_password(
+                world.acme,
+                "nobody",
+                "demo-member-password",
+                SignInAttempt::by("ip"),
+                NOW,
+            )
             .await;
         assert!(matches!(unknown, Err(MembersError::BadCredentials)));
 
@@ -510,7 +553,13 @@ async fn the_member_directory_signs_members_in_with_argon2id_passwords() {
             .await
             .unwrap();
         assert!(members
-            .sign_in_with_password(world.acme, "demo.member", "a brand new password", "ip", NOW)
+            .sign_in_with_password(
+                world.acme,
+                "demo.member",
+                "a brand new password",
+                SignInAttempt::by("ip"),
+                NOW
+            )
             .await
             .is_ok());
         // Another tenant cannot touch this member.
@@ -554,7 +603,7 @@ async fn the_member_directory_signs_members_in_with_argon2id_passwords() {
                 world.acme,
                 "demo.member",
                 "someone-elses-password",
-                "ip",
+                SignInAttempt::by("ip"),
                 NOW,
             )
             .await
@@ -577,19 +626,28 @@ async fn repeated_wrong_passwords_are_limited() {
         .unwrap();
     let members = &world.members;
     let limit = members.policy().failures_per_member;
+    let to_learning = SignInAttempt::by("ip").to_application("SAML app Learning (lms)");
     for _ in 0..limit {
         let wrong = members
-            .sign_in_with_password(world.acme, "jane", "wrong password!", "ip", NOW)
+            .sign_in_with_password(world.acme, "jane", "wrong password!", to_learning, NOW)
             .await;
         assert!(matches!(wrong, Err(MembersError::BadCredentials)));
     }
     let limited = members
-        .sign_in_with_password(world.acme, "jane", "wrong password!", "ip", NOW)
+        .sign_in_with_password(world.acme, "jane", "wrong password!", to_learning, NOW)
         .await;
     assert!(
         matches!(limited, Err(MembersError::TooManyAttempts { .. })),
         "{limited:?}"
     );
+    // The sign-in log says which application the refused member was on their way to.
+    let event = members
+        .sign_in_events(world.acme, Some("learning"), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(event.application, "SAML app Learning (lms)");
+    assert_eq!(event.member, "jane");
 }
 
 /// Review finding: the failure count was read before the password check and written after,
@@ -612,7 +670,13 @@ async fn wrong_passwords_sent_at_once_are_limited_too() {
             let (members, acme) = (world.members.clone(), world.acme);
             running.spawn(async move {
                 members
-                    .sign_in_with_password(acme, "jane", "wrong password!", &format!("ip-{i}"), NOW)
+                    .sign_in_with_password(
+                        acme,
+                        "jane",
+                        "wrong password!",
+                        SignInAttempt::by(&format!("ip-{i}")),
+                        NOW,
+                    )
                     .await
             });
         }
@@ -635,12 +699,24 @@ async fn wrong_passwords_sent_at_once_are_limited_too() {
         for _ in 0..world.members.policy().failures_per_address + 1 {
             let _ = world
                 .members
-                .sign_in_with_password(beta, "someone", "wrong password!", "shared-ip", NOW)
+                .sign_in_with_password(
+                    beta,
+                    "someone",
+                    "wrong password!",
+                    SignInAttempt::by("shared-ip"),
+                    NOW,
+                )
                 .await;
         }
         let acme_from_same_address = world
             .members
-            .sign_in_with_password(world.acme, "omar", "wrong password!", "shared-ip", NOW)
+            .sign_in_with_password(
+                world.acme,
+                "omar",
+                "wrong password!",
+                SignInAttempt::by("shared-ip"),
+                NOW,
+            )
             .await;
         assert!(
             matches!(acme_from_same_address, Err(MembersError::BadCredentials)),
@@ -696,13 +772,25 @@ async fn passwords_are_verified_against_either_identity_source_without_a_session
 
     // iMIS: the password grant at iMIS, then the profile.
     let jane = members
-        .verify_password(world.acme, "jane", "jane-demo-password", "ip", NOW)
+        .verify_password(
+            world.acme,
+            "jane",
+            "jane-demo-password",
+            SignInAttempt::by("ip"),
+            NOW,
+        )
         .await
         .unwrap();
     assert_eq!(jane.subject, "imis:23201");
     assert_eq!(jane.email, "jane@members.acme.test");
     let wrong = members
-        .verify_password(world.acme, "jane", "not her password", "ip", NOW)
+        .verify_password(
+            world.acme,
+            "jane",
+            "not her password",
+            SignInAttempt::by("ip"),
+            NOW,
+        )
         .await;
     assert!(
         matches!(wrong, Err(MembersError::BadCredentials)),
@@ -714,7 +802,13 @@ async fn passwords_are_verified_against_either_identity_source_without_a_session
         ..Behaviour::default()
     });
     let down = members
-        .verify_password(world.acme, "jane", "jane-demo-password", "ip", NOW)
+        .verify_password(
+            world.acme,
+            "jane",
+            "jane-demo-password",
+            SignInAttempt::by("ip"),
+            NOW,
+        )
         .await;
     assert!(
         matches!(down, Err(MembersError::ImisUnavailable(_))),
@@ -725,14 +819,26 @@ async fn passwords_are_verified_against_either_identity_source_without_a_session
     // The member directory, once chosen.
     world.use_directory_with_demo_member().await;
     let demo = members
-        .verify_password(world.acme, "demo.member", "demo-member-password", "ip", NOW)
+        .verify_password(
+            world.acme,
+            "demo.member",
+            "demo-member-password",
+            SignInAttempt::by("ip"),
+            NOW,
+        )
         .await
         .unwrap();
     assert!(demo.subject.starts_with("directory:"), "{}", demo.subject);
     // iMIS passwords no longer work for this tenant.
     assert!(matches!(
         members
-            .verify_password(world.acme, "jane", "jane-demo-password", "ip", NOW)
+            .verify_password(
+                world.acme,
+                "jane",
+                "jane-demo-password",
+                SignInAttempt::by("ip"),
+                NOW
+            )
             .await,
         Err(MembersError::BadCredentials)
     ));
@@ -823,7 +929,13 @@ async fn a_reset_link_sets_a_new_password_once_within_its_tenant_and_hour() {
         };
         let beta_before = beta_hash().await;
         let session = members
-            .sign_in_with_password(world.acme, "parent", "the old password", "ip", NOW)
+            .sign_in_with_password(
+                world.acme,
+                "parent",
+                "the old password",
+                SignInAttempt::by("ip"),
+                NOW,
+            )
             .await
             .unwrap()
             .session_token;
@@ -905,12 +1017,24 @@ async fn a_reset_link_sets_a_new_password_once_within_its_tenant_and_hour() {
         );
         assert!(matches!(
             members
-                .sign_in_with_password(world.acme, "parent", "the old password", "ip", NOW)
+                .sign_in_with_password(
+                    world.acme,
+                    "parent",
+                    "the old password",
+                    SignInAttempt::by("ip"),
+                    NOW
+                )
                 .await,
             Err(MembersError::BadCredentials)
         ));
         members
-            .sign_in_with_password(world.acme, "parent", "the new password!", "ip", NOW)
+            .sign_in_with_password(
+                world.acme,
+                "parent",
+                "the new password!",
+                SignInAttempt::by("ip"),
+                NOW,
+            )
             .await
             .unwrap();
         assert_eq!(

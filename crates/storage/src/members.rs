@@ -31,6 +31,8 @@ pub struct PendingSignInRecord {
     pub tenant: TenantId,
     pub return_to: String,
     pub resume: String,
+    /// The application the member is on their way to, for the sign-in log ("" for none).
+    pub application: String,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -53,6 +55,8 @@ pub struct SignInEventRecord {
     pub at: Timestamp,
     pub source: String,
     pub member: String,
+    /// The application the member was signing in to ("" for the hosted page itself).
+    pub application: String,
     pub outcome: String,
     pub detail: String,
 }
@@ -296,13 +300,14 @@ impl Store {
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO pending_sign_ins \
-                 (token_hash, tenant_id, return_to, resume, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                 (token_hash, tenant_id, return_to, resume, application, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&pending.token_hash)
             .bind(pending.tenant.0)
             .bind(&pending.return_to)
             .bind(&pending.resume)
+            .bind(&pending.application)
             .bind(pending.created_at.0)
             .bind(pending.expires_at.0)
             .execute(pool)
@@ -323,10 +328,12 @@ impl Store {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<PendingSignInRecord>> {
-        let row: Option<(String, i64, String, String, i64, i64)> = with_pool!(self, pool => {
+        type Row = (String, i64, String, String, String, i64, i64);
+        let row: Option<Row> = with_pool!(self, pool => {
             sqlx::query_as(
                 "DELETE FROM pending_sign_ins WHERE token_hash = $1 AND tenant_id = $2 \
-                 RETURNING token_hash, tenant_id, return_to, resume, created_at, expires_at",
+                 RETURNING token_hash, tenant_id, return_to, resume, application, created_at, \
+                 expires_at",
             )
             .bind(token_hash)
             .bind(tenant.0)
@@ -335,12 +342,13 @@ impl Store {
         });
         Ok(row
             .map(
-                |(token_hash, tenant, return_to, resume, created_at, expires_at)| {
+                |(token_hash, tenant, return_to, resume, application, created_at, expires_at)| {
                     PendingSignInRecord {
                         token_hash,
                         tenant: TenantId(tenant),
                         return_to,
                         resume,
+                        application,
                         created_at: Timestamp(created_at),
                         expires_at: Timestamp(expires_at),
                     }
@@ -420,13 +428,15 @@ impl Store {
     ) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO member_sign_in_events (tenant_id, at, source, member, outcome, detail) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO member_sign_in_events \
+                 (tenant_id, at, source, member, application, outcome, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(tenant.0)
             .bind(event.at.0)
             .bind(&event.source)
             .bind(&event.member)
+            .bind(&event.application)
             .bind(&event.outcome)
             .bind(&event.detail)
             .execute(pool)
@@ -440,27 +450,28 @@ impl Store {
         Ok(())
     }
 
-    /// The tenant's most recent sign-in events, newest first.
-    /// The tenant's newest sign-ins, or only those of members whose name contains `member`
-    /// (any case; `%` and `_` are matched as themselves).
+    /// The tenant's newest sign-ins, or only those whose member or application contains
+    /// `search` (any case; `%` and `_` are matched as themselves).
     pub async fn sign_in_events(
         &self,
         tenant: TenantId,
-        member: Option<&str>,
+        search: Option<&str>,
         limit: i64,
     ) -> Result<Vec<SignInEventRecord>> {
-        let pattern = member.map(|member| {
-            let escaped = member
+        let pattern = search.map(|search| {
+            let escaped = search
                 .to_lowercase()
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_");
             format!("%{escaped}%")
         });
-        let rows: Vec<(i64, String, String, String, String)> = with_pool!(self, pool => {
+        let rows: Vec<(i64, String, String, String, String, String)> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT at, source, member, outcome, detail FROM member_sign_in_events \
-                 WHERE tenant_id = $1 AND ($3 IS NULL OR lower(member) LIKE $3 ESCAPE '\\') \
+                "SELECT at, source, member, application, outcome, detail \
+                 FROM member_sign_in_events \
+                 WHERE tenant_id = $1 AND ($3 IS NULL OR lower(member) LIKE $3 ESCAPE '\\' \
+                 OR lower(application) LIKE $3 ESCAPE '\\') \
                  ORDER BY at DESC, id DESC LIMIT $2",
             )
             .bind(tenant.0)
@@ -471,13 +482,16 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(at, source, member, outcome, detail)| SignInEventRecord {
-                at: Timestamp(at),
-                source,
-                member,
-                outcome,
-                detail,
-            })
+            .map(
+                |(at, source, member, application, outcome, detail)| SignInEventRecord {
+                    at: Timestamp(at),
+                    source,
+                    member,
+                    application,
+                    outcome,
+                    detail,
+                },
+            )
             .collect())
     }
 

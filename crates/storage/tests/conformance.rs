@@ -936,7 +936,7 @@ async fn audit_events_are_per_tenant_newest_first_and_filtered() {
 }
 
 #[tokio::test]
-async fn sign_in_events_are_searched_by_member_in_any_case_and_literally() {
+async fn sign_in_events_are_searched_by_member_or_application_in_any_case_and_literally() {
     for_each_backend(|db| async move {
         let store = db.store();
         let now = Timestamp(1_800_000_000);
@@ -953,6 +953,11 @@ async fn sign_in_events_are_searched_by_member_in_any_case_and_literally() {
                 at: Timestamp(now.0 + offset as i64),
                 source: "imis".into(),
                 member: member.to_string(),
+                application: if offset == 1 {
+                    "SAML app Learning (lms)".into()
+                } else {
+                    String::new()
+                },
                 outcome: "signed in".into(),
                 detail: String::new(),
             };
@@ -970,6 +975,14 @@ async fn sign_in_events_are_searched_by_member_in_any_case_and_literally() {
         assert_eq!(members(underscore), ["jane_2"]);
         let percent = store.sign_in_events(acme, Some("%"), 10).await.unwrap();
         assert!(percent.is_empty());
+        // The application is kept and searched like the member.
+        let learning = store
+            .sign_in_events(acme, Some("learning"), 10)
+            .await
+            .unwrap();
+        assert_eq!(learning.len(), 1);
+        assert_eq!(learning[0].member, "omar");
+        assert_eq!(learning[0].application, "SAML app Learning (lms)");
     })
     .await;
 }

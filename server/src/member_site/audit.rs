@@ -37,7 +37,8 @@ pub(crate) enum Destination<'a> {
 }
 
 impl Destination<'_> {
-    fn label(&self) -> String {
+    /// The destination as the audit log's target and the sign-in log's application name it.
+    pub(crate) fn label(&self) -> String {
         match self {
             Destination::Oidc { name, client_id } => format!("OIDC app {name} ({client_id})"),
             Destination::Saml { name, app_id } => format!("SAML app {name} ({app_id})"),
@@ -94,6 +95,16 @@ pub(crate) async fn record(
     destination: Destination<'_>,
     outcome: SignInOutcome,
 ) {
+    record_target(site, tenant, who, destination.label(), outcome).await;
+}
+
+async fn record_target(
+    site: &MemberSite,
+    tenant: TenantId,
+    who: Who<'_>,
+    target: String,
+    outcome: SignInOutcome,
+) {
     let action = if outcome.is_success() {
         SUCCEEDED
     } else {
@@ -110,54 +121,65 @@ pub(crate) async fn record(
         tenant: Some(tenant),
         actor,
         action,
-        target: destination.label(),
+        target,
         before: None,
         after: Some(after),
     };
     site.audit.record_after(change, Timestamp::now()).await;
 }
 
-/// The application a hosted sign-in page was shown for, from the address it returns to:
-/// an OIDC authorization request or a pending SAML request. Anything else (the account page,
-/// an application since deleted) is the hosted sign-in page itself.
-pub(crate) async fn record_for_return_to(
+/// The application a hosted sign-in page was shown for, named as the audit log names it, from
+/// the address the page returns to: an OIDC authorization request or a pending SAML request.
+/// Anything else (the account page, an application since deleted) is the hosted sign-in page
+/// itself: `None`.
+pub(crate) async fn application_for_return_to(
+    site: &MemberSite,
+    tenant: TenantId,
+    return_to: &str,
+) -> Option<String> {
+    let (path, query) = return_to.split_once('?').unwrap_or((return_to, ""));
+    let param = |name: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    if path == vestibule_oidc::paths::AUTHORIZE {
+        let client_id = param("client_id")?;
+        let client = site.oidc.clients.get(tenant, &client_id).await.ok()?;
+        let destination = Destination::Oidc {
+            name: &client.name,
+            client_id: &client.client_id,
+        };
+        Some(destination.label())
+    } else if path == super::site::SAML_CONTINUE {
+        let token = param("request")?;
+        let pending = site
+            .saml
+            .pending(tenant, &token, Timestamp::now())
+            .await
+            .ok()??;
+        let destination = Destination::Saml {
+            name: &pending.app_name,
+            app_id: &pending.app_id,
+        };
+        Some(destination.label())
+    } else {
+        None
+    }
+}
+
+/// A member turned away at the hosted sign-in page, against the application the page was
+/// shown for (see [`application_for_return_to`]), or the page itself.
+pub(crate) async fn record_refused_at_login(
     site: &MemberSite,
     tenant: TenantId,
     typed: &str,
-    return_to: &str,
+    application: Option<&str>,
     outcome: SignInOutcome,
 ) {
-    let member = Who::Typed(typed);
-    let (path, query) = return_to.split_once('?').unwrap_or((return_to, ""));
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
+    let target = match application {
+        Some(application) => application.to_string(),
+        None => Destination::HostedLogin.label(),
     };
-    if path == vestibule_oidc::paths::AUTHORIZE {
-        if let Some(client_id) = param("client_id") {
-            if let Ok(client) = site.oidc.clients.get(tenant, &client_id).await {
-                let destination = Destination::Oidc {
-                    name: &client.name,
-                    client_id: &client.client_id,
-                };
-                return record(site, tenant, member, destination, outcome).await;
-            }
-        }
-    } else if path == super::site::SAML_CONTINUE {
-        if let Some(token) = param("request") {
-            if let Ok(Some(pending)) = site.saml.pending(tenant, &token, Timestamp::now()).await {
-                let destination = Destination::Saml {
-                    name: &pending.app_name,
-                    app_id: &pending.app_id,
-                };
-                return record(site, tenant, member, destination, outcome).await;
-            }
-        }
-    }
-    record(site, tenant, member, Destination::HostedLogin, outcome).await;
+    record_target(site, tenant, Who::Typed(typed), target, outcome).await;
 }

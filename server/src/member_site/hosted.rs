@@ -11,7 +11,9 @@ use axum::{Form, Router};
 use cookie::SameSite;
 use serde::Deserialize;
 use vestibule_domain::{web_origin, Seconds, Timestamp};
-use vestibule_members::{IdentitySource, ImisFlow, MemberSession, MembersError, SignedIn};
+use vestibule_members::{
+    IdentitySource, ImisFlow, MemberSession, MembersError, SignInAttempt, SignedIn,
+};
 
 use super::audit::{self, Destination};
 use super::pages;
@@ -196,8 +198,10 @@ async fn login_with_imis(
         .starts_with(super::saml::CONTINUE)
         .then_some(ImisFlow::Saml);
     let members = &state.site.members;
-    let now = Timestamp::now();
-    let started = members.start_imis_sign_in(site.tenant.id, prefer, &query.return_to, "", now);
+    let (tenant, return_to, now) = (site.tenant.id, &query.return_to, Timestamp::now());
+    let application = audit::application_for_return_to(&state.site, tenant, return_to).await;
+    let application = application.as_deref().unwrap_or_default();
+    let started = members.start_imis_sign_in(tenant, prefer, return_to, "", application, now);
     match started.await {
         Ok(started) => {
             let mut response = Redirect::to(&started.sso_page).into_response();
@@ -417,13 +421,16 @@ async fn login_with_password(
     let (tenant, address) = (site.tenant.id, client_address(&extensions));
     let members = &state.site.members;
     let (username, password) = (&form.username, &form.password);
+    let application = audit::application_for_return_to(&state.site, tenant, &return_to).await;
+    let attempt = SignInAttempt::by(&address).to_application(application.as_deref().unwrap_or(""));
     let outcome =
-        members.sign_in_with_password(tenant, username, password, &address, Timestamp::now());
+        members.sign_in_with_password(tenant, username, password, attempt, Timestamp::now());
     let signed_in = match outcome.await {
         Ok(signed_in) => signed_in,
         Err(error) => {
-            let outcome = error.outcome();
-            audit::record_for_return_to(&state.site, tenant, username, &return_to, outcome).await;
+            let (application, outcome) = (application.as_deref(), error.outcome());
+            audit::record_refused_at_login(&state.site, tenant, username, application, outcome)
+                .await;
             return Ok(match error {
                 MembersError::BadCredentials => login_response(
                     site,

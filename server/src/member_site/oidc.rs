@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde_json::{json, Value};
 use vestibule_domain::{web_origin, TenantId, Timestamp};
-use vestibule_members::{Member, MemberSession, MembersError};
+use vestibule_members::{Member, MemberSession, MembersError, SignInAttempt};
 use vestibule_oidc::{
     client_credentials, decide_logout, discovery_document, grant_request, jwks,
     password_grant_scopes, paths, AuthorizationRequest, Client, ConsentAnswer, ConsentDecision,
@@ -672,13 +672,14 @@ async fn password_member(
     }
     let (tenant, address) = (located.tenant.id, client_address(extensions));
     let members = &state.site.members;
-    let verified =
-        members.verify_password(tenant, &username, &password, &address, Timestamp::now());
-    let verified = verified.await;
     let destination = Destination::Oidc {
         name: &client.name,
         client_id: &client.client_id,
     };
+    let application = destination.label();
+    let attempt = SignInAttempt::by(&address).to_application(&application);
+    let verified = members.verify_password(tenant, &username, &password, attempt, Timestamp::now());
+    let verified = verified.await;
     let (who, outcome) = match &verified {
         Ok(member) => (
             audit::Who::Member(&member.username),

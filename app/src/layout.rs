@@ -66,7 +66,14 @@ where
                                 <span class="cloud-id">{tenant.cloud_id.clone()}</span>
                             </p>
                         };
-                        let content = view! { {heading} {page(me.clone(), tenant.clone())} };
+                        // Said once, above every page: forms still show, and a change is
+                        // refused with the same words beside the button pressed.
+                        let read_only = me.read_only.then(|| view! {
+                            <p class="notice read-only" role="note">
+                                "Read-only access: you can see everything in this Cloud ID and change nothing. Ask one of its admins for a change."
+                            </p>
+                        });
+                        let content = view! { {heading} {read_only} {page(me.clone(), tenant.clone())} };
                         chrome(me, Some(tenant.cloud_id), content.into_any())
                     }
                     (Ok(Some(me)), Err(error)) => {
@@ -220,6 +227,7 @@ pub fn ErrorPage(error: AppError) -> impl IntoView {
     let _ = crate::ssr::respond::<()>(Err(error.clone()));
     let title = match error {
         AppError::Forbidden => "No access",
+        AppError::ReadOnly => "Read-only access",
         AppError::NotFound => "Not found",
         _ => "Something went wrong",
     };

@@ -90,6 +90,7 @@ impl From<StaffError> for AppError {
             }
             StaffError::CsrfMismatch => AppError::Csrf,
             StaffError::Forbidden => AppError::Forbidden,
+            StaffError::ReadOnly => AppError::ReadOnly,
             StaffError::NotFound => AppError::NotFound,
             StaffError::Conflict(conflict) => {
                 let mut message = conflict.to_string();
@@ -286,9 +287,10 @@ pub fn respond<T>(outcome: Result<T, AppError>) -> Result<T, AppError> {
     }
     let status = match error {
         AppError::NotSignedIn | AppError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden | AppError::Csrf | AppError::SecondFactorSetupNeeded => {
-            StatusCode::FORBIDDEN
-        }
+        AppError::Forbidden
+        | AppError::ReadOnly
+        | AppError::Csrf
+        | AppError::SecondFactorSetupNeeded => StatusCode::FORBIDDEN,
         AppError::SecondFactor(_) => StatusCode::UNAUTHORIZED,
         AppError::NotFound => StatusCode::NOT_FOUND,
         AppError::Invalid(_) | AppError::Request(_) => StatusCode::BAD_REQUEST,
@@ -421,13 +423,20 @@ pub fn me(caller: &CurrentStaff) -> Me {
         cloud_id: caller.staff.cloud_id.as_ref().map(ToString::to_string),
         csrf: caller.csrf_token.clone(),
         must_add_second_factor: caller.must_add_second_factor,
+        read_only: caller
+            .staff
+            .role
+            .tenant()
+            .is_some_and(|tenant| !caller.staff.role.can_change(tenant)),
     }
 }
 
 /// Where a staff member lands after signing in.
 pub fn home_of(staff: &StaffMember) -> String {
     match (&staff.role, &staff.cloud_id) {
-        (Role::TenantAdmin(_), Some(cloud_id)) => format!("/t/{cloud_id}/domain"),
+        (Role::TenantAdmin(_) | Role::TenantViewer(_), Some(cloud_id)) => {
+            format!("/t/{cloud_id}/domain")
+        }
         _ => "/tenants".to_string(),
     }
 }
@@ -720,10 +729,7 @@ pub fn second_factor_audit<'a>(
         ),
     };
     vestibule_audit::Change {
-        tenant: match staff.role {
-            Role::TenantAdmin(tenant) => Some(tenant),
-            Role::Operator => None,
-        },
+        tenant: staff.role.tenant(),
         actor: by.unwrap_or(staff.email.as_str()),
         action,
         target: staff.email.to_string(),
@@ -892,6 +898,10 @@ pub fn staff_view(staff: &StaffMember, second_factor: bool) -> StaffView {
     StaffView {
         email: staff.email.to_string(),
         role: staff.role.label().to_string(),
+        access: staff
+            .role
+            .tenant_access()
+            .map(|access| access.as_str().to_string()),
         active: staff.has_password,
         second_factor,
         created_at: staff.created_at.to_string(),

@@ -14,6 +14,8 @@ pub struct Me {
     pub csrf: String,
     /// A second factor is required of them and not set up yet: only Your account works.
     pub must_add_second_factor: bool,
+    /// A read-only member of their Cloud ID's team: they see it and change nothing.
+    pub read_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +75,8 @@ pub struct TenantListView {
 pub struct StaffView {
     pub email: String,
     pub role: String,
+    /// For a Cloud ID's team: `admin` or `read_only`.
+    pub access: Option<String>,
     pub active: bool,
     /// A passkey or an authenticator app is in place.
     pub second_factor: bool,

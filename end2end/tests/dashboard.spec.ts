@@ -213,7 +213,7 @@ test('the operator creates tenants and invites a tenant admin', async ({ page })
   await page.getByRole('link', { name: 'acme' }).click();
   await expect(page.getByRole('heading', { name: 'Domain Setup' })).toBeVisible();
   await page.getByRole('link', { name: 'Team' }).click();
-  await expect(page.getByText('No tenant admins yet.')).toBeVisible();
+  await expect(page.getByText('No one on this team yet.')).toBeVisible();
   await page.getByLabel('E-mail address').fill(admin.email);
   await page.getByRole('button', { name: 'Invite' }).click();
   const link = page.getByLabel('Setup link', { exact: true });
@@ -353,6 +353,65 @@ test('a tenant admin removes another admin from the team, whose session ends at 
   await visit(page, '/t/acme/audit');
   await expect(page.locator('table.audit-log tbody tr').first()).toContainText('Staff member removed');
   await expect(page.locator('table.audit-log tbody tr').first()).toContainText(second.email);
+  await signOut(page);
+});
+
+test('a read-only member sees the Cloud ID and changes nothing, until an admin makes them an admin', async ({ page, browser }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await visit(page, '/t/acme/team');
+  // Nobody changes their own access.
+  const me = page.getByRole('row').filter({ hasText: `${admin.email} (you)` });
+  await expect(me.getByRole('combobox')).toHaveCount(0);
+  const viewer = { email: 'viewer@acme.test', password: 'viewer password 123' };
+  await page.getByLabel('E-mail address').fill(viewer.email);
+  await page.getByLabel('Access', { exact: true }).selectOption('read_only');
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const link = await page.getByLabel('Setup link', { exact: true }).inputValue();
+
+  const context = await browser.newContext();
+  const other = await context.newPage();
+  await visit(other, link);
+  await other.getByLabel('New password (at least 12 characters)').fill(viewer.password);
+  await other.getByLabel('Repeat the password').fill(viewer.password);
+  await other.getByRole('button', { name: 'Set password' }).click();
+  await expect(other.getByRole('heading', { name: 'Your password is set' })).toBeVisible();
+  await signIn(other, viewer.email, viewer.password);
+  await expect(other).toHaveURL(/\/t\/acme\/domain$/);
+  const notice = other.getByRole('note').filter({ hasText: 'Read-only access' });
+  await expect(notice).toBeInViewport();
+
+  // Every page shows; a change is refused beside the button pressed, in words.
+  await visit(other, '/t/acme/team');
+  await expect(other.getByRole('row').filter({ hasText: `${viewer.email} (you)` })).toContainText('Read-only');
+  await expect(other.getByRole('combobox', { name: /Access of/ })).toHaveCount(0);
+  await other.getByLabel('E-mail address').fill('friend@acme.test');
+  await other.getByRole('button', { name: 'Invite' }).click();
+  const refused = other.getByText('Your access to this Cloud ID is read-only: ask one of its admins to make this change.').last();
+  await expect(refused).toBeInViewport();
+  await expect(other.getByRole('row').filter({ hasText: 'friend@acme.test' })).toHaveCount(0);
+
+  // The admin makes them an admin; the notice is gone at their next page.
+  await visit(page, '/t/acme/team');
+  const row = page.getByRole('row').filter({ hasText: viewer.email });
+  await row.getByRole('combobox', { name: `Access of ${viewer.email}` }).selectOption('admin');
+  await row.getByRole('button', { name: `Change the access of ${viewer.email}` }).click();
+  await expect(row.getByRole('combobox', { name: `Access of ${viewer.email}` })).toHaveValue('admin');
+  await visit(other, '/t/acme/team');
+  await expect(other.getByRole('note').filter({ hasText: 'Read-only access' })).toHaveCount(0);
+  await expect(other.getByRole('row').filter({ hasText: `${viewer.email} (you)` })).toContainText('Admin');
+  await context.close();
+
+  await visit(page, '/t/acme/audit');
+  const latest = page.locator('table.audit-log tbody tr').first();
+  await expect(latest).toContainText("Staff member's access changed");
+  await expect(latest).toContainText('Role: read-only → tenant admin');
+  // Back to read-only, and removed, so the later stories see the team they expect.
+  await visit(page, '/t/acme/team');
+  await row.getByText('Remove…').click();
+  await row.getByLabel(`Type ${viewer.email} to confirm`).fill(viewer.email);
+  await row.getByRole('button', { name: `Remove from team: ${viewer.email}` }).click();
+  await expect(row).toHaveCount(0);
   await signOut(page);
 });
 

@@ -305,10 +305,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             } else {
                 (generate_password(), true)
             };
-            let (tenant, role_name) = match &role {
-                Role::Operator => (None, "operator"),
-                Role::TenantAdmin(tenant) => (Some(*tenant), "tenant admin"),
-            };
+            let (tenant, role_name) = (role.tenant(), role.label());
             let accounts = crate::staff_accounts(&config, store.clone(), config.load_secret_key()?);
             let staff = accounts
                 .add_with_password(&email, role, &password, Timestamp::now())

@@ -349,6 +349,102 @@ async fn cross_site_writes_are_refused() {
     );
 }
 
+/// Every server function that changes a Cloud ID refuses its read-only members, whatever
+/// else the request says; what they may read still answers.
+#[tokio::test]
+async fn a_read_only_member_is_refused_every_change_to_their_cloud_id() {
+    let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
+    let cloud_id = "acme".parse().unwrap();
+    let store = dashboard.accounts.store();
+    let acme = store.tenant_by_cloud_id(&cloud_id).await.unwrap().unwrap();
+    dashboard
+        .accounts
+        .add_with_password(
+            "viewer@acme.org",
+            Role::TenantViewer(acme.id),
+            PASSWORD,
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let (cookie, csrf) = dashboard.sign_in("viewer@acme.org").await;
+    for endpoint in [
+        "team",
+        "tenant",
+        "domain",
+        "settings",
+        "oidc_apps",
+        "saml_apps",
+        "members",
+    ] {
+        let reply = dashboard
+            .call(endpoint, &[("cloud_id", "acme")], Some(&cookie))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{endpoint}: {}", reply.body);
+    }
+    let changes: &[(&str, &[(&str, &str)])] = &[
+        (
+            "invite_to_team",
+            &[("email", "friend@acme.org"), ("access", "admin")],
+        ),
+        (
+            "change_team_access",
+            &[("email", "admin@acme.org"), ("access", "read_only")],
+        ),
+        (
+            "remove_team_member",
+            &[("email", "admin@acme.org"), ("confirm", "admin@acme.org")],
+        ),
+        ("set_tenant_second_factor_rule", &[("required", "on")]),
+        ("start_provisioning", &[("domain", "sso.acme.org")]),
+        ("retry_provisioning", &[]),
+        ("release_domain", &[("confirm", "sso.acme.org")]),
+        ("remove_logo", &[]),
+        ("remove_member", &[("id", "1"), ("confirm", "jane")]),
+        (
+            "set_member_password",
+            &[("id", "1"), ("password", "a brand new password")],
+        ),
+        (
+            "delete_oidc_app",
+            &[("client_id", "app"), ("confirm", "app")],
+        ),
+        (
+            "rotate_oidc_secret",
+            &[("client_id", "app"), ("overlap_hours", "24")],
+        ),
+        ("delete_saml_app", &[("app_id", "app"), ("confirm", "app")]),
+    ];
+    for (endpoint, fields) in changes {
+        let mut form = vec![("csrf", csrf.as_str()), ("cloud_id", "acme")];
+        form.extend_from_slice(fields);
+        let reply = dashboard.call(endpoint, &form, Some(&cookie)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{endpoint}: {}",
+            reply.body
+        );
+        assert!(
+            reply.body.contains("ReadOnly"),
+            "{endpoint}: {}",
+            reply.body
+        );
+    }
+    // The admin is still on the team, as an admin.
+    let team = dashboard
+        .call("team", &[("cloud_id", "acme")], Some(&cookie))
+        .await;
+    assert!(team.body.contains("admin@acme.org"), "{}", team.body);
+    assert!(!team.body.contains("friend@acme.org"), "{}", team.body);
+    assert_eq!(
+        team.body.matches("\"read_only\"").count(),
+        1,
+        "{}",
+        team.body
+    );
+}
+
 #[tokio::test]
 async fn a_tenant_admin_cannot_reach_another_cloud_id_by_editing_ids() {
     for_each_backend(|db| async move {
@@ -377,11 +473,12 @@ async fn a_tenant_admin_cannot_reach_another_cloud_id_by_editing_ids() {
         }
         let invite = dashboard
             .call(
-                "invite_admin",
+                "invite_to_team",
                 &[
                     ("csrf", &csrf),
                     ("cloud_id", "beta"),
                     ("email", "mole@evil.example"),
+                    ("access", "admin"),
                 ],
                 Some(&cookie),
             )
@@ -437,11 +534,12 @@ async fn a_tenant_admin_cannot_reach_another_cloud_id_by_editing_ids() {
         // Inviting within their own Cloud ID works and yields a setup link.
         let invite = dashboard
             .call(
-                "invite_admin",
+                "invite_to_team",
                 &[
                     ("csrf", &csrf),
                     ("cloud_id", "acme"),
                     ("email", "second@acme.org"),
+                    ("access", "admin"),
                 ],
                 Some(&cookie),
             )

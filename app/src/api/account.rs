@@ -230,6 +230,8 @@ pub async fn set_tenant_second_factor_rule(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
             let accounts = ssr::accounts()?;
+            // Who may change the Cloud ID at all comes before what their own account lacks.
+            accounts.tenant_to_change(&caller, &cloud_id).await?;
             let required = required.is_some();
             // Operators are not bound by a Cloud ID's rule, so only its own admins must be.
             let bound = !caller.staff.role.is_operator();

@@ -23,7 +23,7 @@ pub async fn audit_log(
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let filter = vestibule_audit::filter(&action, &actor);
             let filter = vestibule_audit::with_dates(filter, &from, &to)?;
             // A hand-edited page link that is not a number starts from the newest.

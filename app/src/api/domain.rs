@@ -13,7 +13,7 @@ pub async fn domain_setup(cloud_id: String) -> Result<DomainSetupView, AppError>
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             ssr::domain_view(&tenant, ssr::provisioning()?.overview(tenant.id).await?).await
         }
         .await,
@@ -30,7 +30,9 @@ pub async fn start_provisioning(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let overview = ssr::provisioning()?
                 .start(tenant.id, &domain, ssr::now())
                 .await?;
@@ -68,7 +70,9 @@ pub async fn retry_provisioning(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let overview = ssr::provisioning()?.retry(tenant.id, ssr::now()).await?;
             record_domain_change(
                 &caller,
@@ -94,7 +98,9 @@ pub async fn release_domain(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             ssr::release_domain(tenant.id, &confirm).await?;
             let before = serde_json::json!({ "domain": confirm.trim() });
             ssr::record_change(

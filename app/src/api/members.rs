@@ -18,7 +18,7 @@ pub async fn tenant_members(
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let members = ssr::members()?;
             let directory = members.directory(tenant.id).await?;
             let directory = directory.into_iter().map(directory_member_view).collect();
@@ -51,7 +51,9 @@ pub async fn add_member(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let added = ssr::members()?
                 .add_directory_member(
                     tenant.id,
@@ -97,7 +99,9 @@ pub async fn set_member_password(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let members = ssr::members()?;
             members
                 .set_directory_password(tenant.id, id, &password, ssr::now())
@@ -132,7 +136,9 @@ pub async fn remove_member(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let members = ssr::members()?;
             let target = member_target(&members, tenant.id, id).await?;
             // Another Cloud ID's member, or none: the engine answers "not found" below.
@@ -181,7 +187,9 @@ pub async fn remove_logo(csrf: String, cloud_id: String) -> Result<(), AppError>
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             ssr::members()?.remove_logo(tenant.id).await?;
             let before = serde_json::json!({ "logo": true });
             ssr::record_change(

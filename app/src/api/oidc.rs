@@ -15,7 +15,7 @@ pub async fn oidc_apps(cloud_id: String) -> Result<OidcAppsView, AppError> {
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let clients = ssr::oidc_clients()?;
             let now = ssr::now();
             let mut apps = Vec::new();
@@ -43,7 +43,9 @@ pub async fn create_oidc_app(
         async {
             ssr::answer_needs_script("the new client secret once")?;
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let (client, shown) = ssr::oidc_clients()?
                 .create(tenant.id, new_client_input(form), ssr::now())
                 .await?;
@@ -78,7 +80,9 @@ pub async fn rotate_oidc_secret(
         async {
             ssr::answer_needs_script("the new client secret once")?;
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             if !(0..=24 * 30).contains(&overlap_hours) {
                 return Err(AppError::Invalid(
                     "The overlap is 0 to 720 hours.".to_string(),
@@ -124,7 +128,9 @@ pub async fn delete_oidc_app(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let clients = ssr::oidc_clients()?;
             let before = oidc_edit_view(clients.get(tenant.id, &client_id).await?);
             confirmed(&confirm, &before.name, "delete this app")?;
@@ -149,7 +155,7 @@ pub async fn oidc_app(cloud_id: String, client_id: String) -> Result<OidcAppEdit
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let client = ssr::oidc_clients()?.get(tenant.id, &client_id).await?;
             Ok(oidc_edit_view(client))
         }
@@ -250,7 +256,9 @@ pub async fn update_oidc_app(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let clients = ssr::oidc_clients()?;
             let existing = clients.get(tenant.id, &client_id).await?;
             let before = oidc_edit_view(existing.clone());
@@ -290,7 +298,7 @@ pub async fn preview_oidc_id_token(
         async {
             ssr::answer_needs_script("the previewed ID token")?;
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let client = ssr::oidc_clients()?.get(tenant.id, &client_id).await?;
             if username.trim().is_empty() {
                 return Err(AppError::Invalid(

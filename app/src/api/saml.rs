@@ -131,7 +131,7 @@ pub async fn saml_apps(cloud_id: String) -> Result<SamlAppsView, AppError> {
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let saml = ssr::saml()?;
             let origin = ssr::member_site(&tenant).await?;
             let idp = match &origin {
@@ -168,7 +168,9 @@ pub async fn create_saml_app(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let app = ssr::saml()?
                 .apps
                 .create(tenant.id, saml_input(form)?, ssr::now())
@@ -195,7 +197,7 @@ pub async fn saml_app(cloud_id: String, app_id: String) -> Result<SamlAppForm, A
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let app = ssr::saml()?.apps.get(tenant.id, &app_id).await?;
             Ok(saml_form(&app))
         }
@@ -213,7 +215,9 @@ pub async fn update_saml_app(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let apps = ssr::saml()?.apps;
             let before = saml_form(&apps.get(tenant.id, &app_id).await?);
             let app = apps
@@ -246,7 +250,9 @@ pub async fn delete_saml_app(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let apps = ssr::saml()?.apps;
             let app = apps.get(tenant.id, &app_id).await?;
             confirmed(&confirm, &app.name, "delete this app")?;
@@ -279,7 +285,7 @@ pub async fn preview_saml_metadata(
         async {
             ssr::answer_needs_script("the imported settings for review")?;
             let caller = ssr::caller_for_change(&csrf).await?;
-            ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let parsed = vestibule_saml::parse_sp_metadata(metadata.trim()).map_err(|problem| {
                 AppError::Invalid(format!("The metadata cannot be imported: {problem}."))
             })?;

@@ -14,7 +14,7 @@ pub async fn tenant_settings(cloud_id: String) -> Result<SettingsPageView, AppEr
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let view = ssr::settings()?.get(tenant.id).await?;
             ssr::settings_view(&tenant, view).await
         }
@@ -36,7 +36,9 @@ pub async fn save_settings(
     ssr::respond(
         async {
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             let stored = SavedSettingsView::from(&ssr::settings()?.get(tenant.id).await?);
             let form = match part.as_str() {
                 "connection" => SettingsForm {
@@ -169,7 +171,7 @@ pub async fn test_connection(
         async {
             ssr::answer_needs_script("each step's result")?;
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let settings = ssr::settings()?;
             // Refused here, in words, while this tenant's previous check still runs.
             let slot = settings.reserve_check(tenant.id)?;

@@ -76,7 +76,7 @@ pub async fn tenant(cloud_id: String) -> Result<TenantView, AppError> {
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
-            let tenant = ssr::accounts()?.tenant_for(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             Ok(ssr::tenant_view(&tenant))
         }
         .await,
@@ -101,19 +101,23 @@ pub async fn tenant_team(cloud_id: String) -> Result<Vec<StaffView>, AppError> {
     )
 }
 
-#[server(prefix = "/api", endpoint = "invite_admin")]
-pub async fn invite_admin(
+/// Invites someone to the team as an admin or read-only (`access`: `admin`, `read_only`).
+#[server(prefix = "/api", endpoint = "invite_to_team")]
+pub async fn invite_to_team(
     csrf: String,
     cloud_id: String,
     email: String,
+    access: String,
 ) -> Result<Invitation, AppError> {
     ssr::respond(
         async {
             ssr::answer_needs_script("the invitation link once")?;
             let caller = ssr::caller_for_change(&csrf).await?;
+            let access = vestibule_domain::TenantAccess::parse(&access)
+                .map_err(|invalid| AppError::Invalid(invalid.to_string()))?;
             let accounts = ssr::accounts()?;
             let invited = accounts
-                .invite_tenant_admin(&caller, &cloud_id, &email, ssr::now())
+                .invite_to_team(&caller, &cloud_id, &email, access, ssr::now())
                 .await?;
             let action = if invited.resent {
                 vestibule_audit::AuditAction::TeamResend
@@ -148,6 +152,43 @@ pub async fn resend_invitation(
             )
             .await;
             invitation(&caller, &cloud_id, invited).await
+        }
+        .await,
+    )
+}
+
+/// Makes a member of the team an admin or read-only (`access`: `admin`, `read_only`).
+#[server(prefix = "/api", endpoint = "change_team_access")]
+pub async fn change_team_access(
+    csrf: String,
+    cloud_id: String,
+    email: String,
+    access: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let access = vestibule_domain::TenantAccess::parse(&access)
+                .map_err(|invalid| AppError::Invalid(invalid.to_string()))?;
+            let (before, after) = ssr::accounts()?
+                .change_team_access(&caller, &cloud_id, &email, access)
+                .await?;
+            if before.role != after.role {
+                let role = |staff: &vestibule_domain::StaffMember| {
+                    serde_json::json!({ "role": staff.role.label() })
+                };
+                ssr::record_change(
+                    &caller,
+                    after.role.tenant(),
+                    vestibule_audit::AuditAction::TeamAccessChange,
+                    after.email.to_string(),
+                    Some(&role(&before)),
+                    Some(&role(&after)),
+                )
+                .await;
+            }
+            ssr::after_form_post(&format!("/t/{cloud_id}/team"));
+            Ok(())
         }
         .await,
     )
@@ -189,7 +230,7 @@ async fn invitation(
     cloud_id: &str,
     invited: vestibule_staff::Invited,
 ) -> Result<Invitation, AppError> {
-    let tenant = ssr::accounts()?.tenant_for(caller, cloud_id).await?;
+    let tenant = ssr::accounts()?.tenant_to_read(caller, cloud_id).await?;
     let emailed =
         ssr::email_invitation(&invited, Some((tenant.id, tenant.display_name.as_str()))).await?;
     Ok(Invitation {

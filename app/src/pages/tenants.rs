@@ -148,9 +148,10 @@ fn tenant_table(list: TenantListView, search: &str) -> AnyView {
 pub fn Team() -> impl IntoView {
     let params = use_params_map();
     let actions = TeamActions {
-        invite: ServerAction::<InviteAdmin>::new(),
+        invite: ServerAction::<InviteToTeam>::new(),
         resend: ServerAction::<ResendInvitation>::new(),
         remove: ServerAction::<RemoveTeamMember>::new(),
+        access: ServerAction::<ChangeTeamAccess>::new(),
         rule: ServerAction::<SetTenantSecondFactorRule>::new(),
     };
     let rule = Resource::new_blocking(
@@ -167,6 +168,7 @@ pub fn Team() -> impl IntoView {
                 actions.invite.version().get(),
                 actions.resend.version().get(),
                 actions.remove.version().get(),
+                actions.access.version().get(),
             );
             (cloud_id, versions)
         },
@@ -177,9 +179,10 @@ pub fn Team() -> impl IntoView {
 
 #[derive(Clone, Copy)]
 struct TeamActions {
-    invite: ServerAction<InviteAdmin>,
+    invite: ServerAction<InviteToTeam>,
     resend: ServerAction<ResendInvitation>,
     remove: ServerAction<RemoveTeamMember>,
+    access: ServerAction<ChangeTeamAccess>,
     rule: ServerAction<SetTenantSecondFactorRule>,
 }
 
@@ -214,16 +217,19 @@ fn team_body(
         invite,
         resend,
         remove,
+        access,
         rule,
     } = actions;
     let (rule_csrf, rule_cloud_id) = (me.csrf.clone(), tenant.cloud_id.clone());
     let (me_rows, tenant_rows) = (me.clone(), tenant.clone());
-    // Which row's Remove was pressed last: its error shows beside that button only. It lives
-    // out here because the table is drawn anew when the list reloads after each answer.
+    // Which row's Remove or Change was pressed last: its error shows beside that button only.
+    // They live out here because the table is drawn anew when the list reloads after each
+    // answer.
     let pressed = RwSignal::new(String::new());
+    let access_pressed = RwSignal::new(String::new());
     view! {
         {tenant_page_title("Team")}
-        <p class="muted">"Tenant admins manage this Cloud ID and nothing else."</p>
+        <p class="muted">"Admins manage this Cloud ID and nothing else; read-only members see it and change nothing (their own account aside)."</p>
         {action_error(move || resend.value().get())}
         {move || resend.value().get().and_then(Result::ok).map(invitation_note)}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -232,21 +238,33 @@ fn team_body(
                 Suspend::new(async move {
                     match team.await {
                         Ok(list) if list.is_empty() => view! {
-                            <p class="empty">"No tenant admins yet. Invite the first one below."</p>
+                            <p class="empty">"No one on this team yet. Invite the first admin below."</p>
                         }.into_any(),
-                        Ok(list) => team_table(&me, &tenant, list, resend, (remove, pressed)),
+                        Ok(list) => team_table(
+                            &me,
+                            &tenant,
+                            list,
+                            resend,
+                            (remove, pressed),
+                            (access, access_pressed),
+                        ),
                         Err(error) => view! { <ErrorPage error/> }.into_any(),
                     }
                 })
             }}
         </Transition>
         <section class="card">
-            <h2>"Invite a tenant admin"</h2>
+            <h2>"Invite to the team"</h2>
             <ActionForm action=invite attr:class="form-grid">
                 <input type="hidden" name="csrf" value=me.csrf.clone()/>
                 <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
                 <label for="invite-email">"E-mail address"</label>
                 <input id="invite-email" type="email" name="email" required/>
+                <label for="invite-access">"Access"</label>
+                <select id="invite-access" name="access">
+                    <option value="admin" selected>"Admin: changes everything in this Cloud ID"</option>
+                    <option value="read_only">"Read-only: sees everything, changes nothing"</option>
+                </select>
                 {action_error(move || invite.value().get())}
                 {move || invite.value().get().and_then(Result::ok).map(invitation_note)}
                 <button type="submit" class="button primary">"Invite"</button>
@@ -287,6 +305,7 @@ fn team_table(
     list: Vec<StaffView>,
     resend: ServerAction<ResendInvitation>,
     (remove, pressed): (ServerAction<RemoveTeamMember>, RwSignal<String>),
+    (access, access_pressed): (ServerAction<ChangeTeamAccess>, RwSignal<String>),
 ) -> AnyView {
     let rows = list
         .into_iter()
@@ -341,10 +360,46 @@ fn team_table(
                     },
                 )
             });
+            let role = match staff.access.as_deref() {
+                Some("read_only") => "Read-only",
+                Some(_) => "Admin",
+                None => "Operator",
+            };
+            // Admins (and operators) change what others may do; nobody changes their own.
+            let access_form = (!yourself && !me.read_only).then(|| {
+                let (csrf, cloud_id, email) = (me.csrf.clone(), tenant.cloud_id.clone(), staff.email.clone());
+                let read_only = staff.access.as_deref() == Some("read_only");
+                let id = format!("access-{}", email.replace(['@', '.'], "-"));
+                let (submitted, row_email) = (email.clone(), email.clone());
+                let error = move || {
+                    access
+                        .value()
+                        .get()
+                        .filter(|_| access_pressed.with(|pressed| *pressed == row_email))
+                };
+                view! {
+                    <ActionForm action=access attr:class="inline-form access-form" on:submit=move |_| access_pressed.set(submitted.clone())>
+                        <input type="hidden" name="csrf" value=csrf/>
+                        <input type="hidden" name="cloud_id" value=cloud_id/>
+                        <input type="hidden" name="email" value=email.clone()/>
+                        <label class="visually-hidden" for=id.clone()>{format!("Access of {email}")}</label>
+                        <select id=id name="access">
+                            <option value="admin" selected=!read_only>"Admin"</option>
+                            <option value="read_only" selected=read_only>"Read-only"</option>
+                        </select>
+                        <button type="submit" class="button subtle" aria-label=format!("Change the access of {email}")>"Change"</button>
+                        {action_error(error)}
+                    </ActionForm>
+                }
+            });
+            let role_cell = match access_form {
+                Some(form) => form.into_any(),
+                None => role.into_any(),
+            };
             view! {
                 <tr>
                     <td>{staff.email}{yourself.then_some(" (you)")}</td>
-                    <td>{staff.role}</td>
+                    <td>{role_cell}</td>
                     <td>{match (staff.active, staff.second_factor) {
                         (false, _) => "Invitation pending",
                         (true, true) => "Active · two-step verification on",
@@ -359,7 +414,7 @@ fn team_table(
     view! {
         <WideTable label="Team">
             <table class="table team">
-                <thead><tr><th>"E-mail"</th><th>"Role"</th><th>"Status"</th><th>"Added"</th><th>"Actions"</th></tr></thead>
+                <thead><tr><th>"E-mail"</th><th>"Access"</th><th>"Status"</th><th>"Added"</th><th>"Actions"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         </WideTable>

@@ -39,6 +39,7 @@ impl AuditAction {
             AuditAction::TeamResend => "Invitation sent again",
             AuditAction::TeamRevoke => "Invitation revoked",
             AuditAction::TeamRemove => "Staff member removed",
+            AuditAction::TeamAccessChange => "Staff member's access changed",
             AuditAction::TeamSecondFactorAdd => "Second factor added",
             AuditAction::TeamSecondFactorRemove => "Second factor removed",
             AuditAction::TeamSecondFactorRule => "Two-step verification rule changed",

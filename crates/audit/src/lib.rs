@@ -72,6 +72,8 @@ pub enum AuditAction {
     TeamRevoke,
     /// a staff member removed from a tenant's team.
     TeamRemove,
+    /// what a member of a tenant's team may do there changed (admin or read-only).
+    TeamAccessChange,
     /// a staff member added an authenticator app (a second factor).
     TeamSecondFactorAdd,
     /// a staff member's authenticator app removed (by them, or by an operator).
@@ -118,13 +120,14 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the dashboard lists them.
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::TenantCreate,
         AuditAction::TeamInvite,
         AuditAction::TeamAdd,
         AuditAction::TeamResend,
         AuditAction::TeamRevoke,
         AuditAction::TeamRemove,
+        AuditAction::TeamAccessChange,
         AuditAction::TeamSecondFactorAdd,
         AuditAction::TeamSecondFactorRemove,
         AuditAction::TeamSecondFactorRule,
@@ -156,6 +159,7 @@ impl AuditAction {
             AuditAction::TeamResend => "team.resend",
             AuditAction::TeamRevoke => "team.revoke",
             AuditAction::TeamRemove => "team.remove",
+            AuditAction::TeamAccessChange => "team.access_change",
             AuditAction::TeamSecondFactorAdd => "team.second_factor_add",
             AuditAction::TeamSecondFactorRemove => "team.second_factor_remove",
             AuditAction::TeamSecondFactorRule => "team.second_factor_rule",

@@ -18,7 +18,7 @@ pub use email::Email;
 pub use identity_source::IdentitySource;
 pub use session::{SessionCheck, SessionLifetime};
 pub use sso_domain::{DomainState, ProvisioningPhase};
-pub use staff::{Role, StaffId, StaffMember, Tenant, TenantId};
+pub use staff::{Role, StaffId, StaffMember, Tenant, TenantAccess, TenantId};
 pub use time::{Seconds, Timestamp};
 
 /// Input that does not satisfy a domain rule. The message is written for the person who typed it.

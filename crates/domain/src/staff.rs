@@ -53,21 +53,76 @@ pub enum Role {
     Operator,
     /// Sees and changes only their own Cloud ID.
     TenantAdmin(TenantId),
+    /// Sees their own Cloud ID and changes nothing in it (their own account aside): for help
+    /// desks, auditors and vendors' integrators who need to look, not to touch.
+    TenantViewer(TenantId),
 }
 
-impl Role {
-    pub fn can_access(&self, tenant: TenantId) -> bool {
+/// What a member of a Cloud ID's team may do there: the part of [`Role`] its admins choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TenantAccess {
+    Admin,
+    ReadOnly,
+}
+
+impl TenantAccess {
+    /// As forms and the database spell it: `admin`, `read_only`.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Role::Operator => true,
-            Role::TenantAdmin(own) => *own == tenant,
+            TenantAccess::Admin => "admin",
+            TenantAccess::ReadOnly => "read_only",
         }
     }
 
-    /// The tenant a tenant admin belongs to; `None` for operators.
+    pub fn parse(value: &str) -> Result<Self, InvalidInput> {
+        match value {
+            "admin" => Ok(TenantAccess::Admin),
+            "read_only" => Ok(TenantAccess::ReadOnly),
+            _ => Err(InvalidInput::new("access", "Choose Admin or Read-only.")),
+        }
+    }
+
+    /// The role of a member of `tenant`'s team with this access.
+    pub fn role(self, tenant: TenantId) -> Role {
+        match self {
+            TenantAccess::Admin => Role::TenantAdmin(tenant),
+            TenantAccess::ReadOnly => Role::TenantViewer(tenant),
+        }
+    }
+}
+
+impl Role {
+    /// Whether the staff member may see `tenant`'s Cloud ID.
+    pub fn can_access(&self, tenant: TenantId) -> bool {
+        match self {
+            Role::Operator => true,
+            Role::TenantAdmin(own) | Role::TenantViewer(own) => *own == tenant,
+        }
+    }
+
+    /// Whether the staff member may change anything in `tenant`'s Cloud ID.
+    pub fn can_change(&self, tenant: TenantId) -> bool {
+        match self {
+            Role::Operator => true,
+            Role::TenantAdmin(own) => *own == tenant,
+            Role::TenantViewer(_) => false,
+        }
+    }
+
+    /// The tenant a member of a Cloud ID's team belongs to; `None` for operators.
     pub fn tenant(&self) -> Option<TenantId> {
         match self {
             Role::Operator => None,
-            Role::TenantAdmin(tenant) => Some(*tenant),
+            Role::TenantAdmin(tenant) | Role::TenantViewer(tenant) => Some(*tenant),
+        }
+    }
+
+    /// What a member of a Cloud ID's team may do there; `None` for operators.
+    pub fn tenant_access(&self) -> Option<TenantAccess> {
+        match self {
+            Role::Operator => None,
+            Role::TenantAdmin(_) => Some(TenantAccess::Admin),
+            Role::TenantViewer(_) => Some(TenantAccess::ReadOnly),
         }
     }
 
@@ -79,6 +134,7 @@ impl Role {
         match self {
             Role::Operator => "operator",
             Role::TenantAdmin(_) => "tenant admin",
+            Role::TenantViewer(_) => "read-only",
         }
     }
 }

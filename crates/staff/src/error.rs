@@ -41,6 +41,11 @@ pub enum StaffError {
     CsrfMismatch,
     #[error("You do not have access to this.")]
     Forbidden,
+    /// A read-only member of a Cloud ID's team asked to change something in it.
+    #[error(
+        "Your access to this Cloud ID is read-only: ask one of its admins to make this change."
+    )]
+    ReadOnly,
     #[error("Not found.")]
     NotFound,
     #[error("{0}")]

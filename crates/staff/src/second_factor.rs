@@ -7,7 +7,7 @@
 //! comes with it: a current code, an unused recovery code, or a passkey's assertion. Failed
 //! proofs are rate limited like passwords.
 
-use vestibule_domain::{Email, Role, Seconds, StaffId, StaffMember, Timestamp};
+use vestibule_domain::{Email, Seconds, StaffId, StaffMember, Timestamp};
 use vestibule_storage::{PasswordLimits, PasswordOutcome, SecondFactorState};
 
 use crate::service::CurrentStaff;
@@ -96,10 +96,7 @@ impl StaffAccounts {
         &self,
         staff: &StaffMember,
     ) -> Result<SecondFactorState, StaffError> {
-        let tenant = match staff.role {
-            Role::TenantAdmin(tenant) => Some(tenant),
-            Role::Operator => None,
-        };
+        let tenant = staff.role.tenant();
         Ok(self.store().second_factor_state(staff.id, tenant).await?)
     }
 
@@ -372,7 +369,7 @@ impl StaffAccounts {
         cloud_id: &str,
         required: bool,
     ) -> Result<vestibule_domain::Tenant, StaffError> {
-        let tenant = self.tenant_for(caller, cloud_id).await?;
+        let tenant = self.tenant_to_change(caller, cloud_id).await?;
         self.store()
             .set_tenant_requires_second_factor(tenant.id, required)
             .await?;
@@ -385,7 +382,7 @@ impl StaffAccounts {
         caller: &CurrentStaff,
         cloud_id: &str,
     ) -> Result<bool, StaffError> {
-        let tenant = self.tenant_for(caller, cloud_id).await?;
+        let tenant = self.tenant_to_read(caller, cloud_id).await?;
         let state = self
             .store()
             .second_factor_state(caller.staff.id, Some(tenant.id))

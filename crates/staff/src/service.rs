@@ -1,7 +1,7 @@
 use subtle::ConstantTimeEq;
 use vestibule_domain::{
     CloudId, Email, InvalidInput, Role, Seconds, SessionCheck, SessionLifetime, StaffId,
-    StaffMember, Tenant, Timestamp,
+    StaffMember, Tenant, TenantAccess, Timestamp,
 };
 use vestibule_storage::{
     NewStaff, PasswordLimits, PasswordOutcome, SessionRecord, SetupTokenRecord, Store,
@@ -544,7 +544,7 @@ impl StaffAccounts {
 
     /// How far a tenant has come in setting up (domain, iMIS, apps, a member's sign-in): the
     /// getting-started checklist and the operators' list read it, for a tenant they got from
-    /// [`Self::tenant_for`] or [`Self::visible_tenants`].
+    /// [`Self::tenant_to_read`] or [`Self::visible_tenants`].
     pub async fn progress(
         &self,
         tenant: &Tenant,
@@ -569,7 +569,7 @@ impl StaffAccounts {
                     .search_tenants(search, offset, TENANTS_PER_PAGE)
                     .await?
             }
-            Role::TenantAdmin(_) => {
+            Role::TenantAdmin(_) | Role::TenantViewer(_) => {
                 let own: Vec<Tenant> = match &caller.staff.cloud_id {
                     Some(own) => self
                         .store
@@ -590,19 +590,17 @@ impl StaffAccounts {
         })
     }
 
-    /// The one gate to tenant data: resolves a Cloud ID from a request and checks the caller may
-    /// use it. Tenant admins get `Forbidden` for any Cloud ID but their own, whether or not it
-    /// exists, so ids cannot be probed.
-    pub async fn tenant_for(
+    /// One of the two gates to tenant data (with [`Self::tenant_to_change`]): resolves a Cloud
+    /// ID from a request and checks the caller may see it. A Cloud ID's team gets `Forbidden`
+    /// for any Cloud ID but their own, whether or not it exists, so ids cannot be probed.
+    pub async fn tenant_to_read(
         &self,
         caller: &CurrentStaff,
         cloud_id: &str,
     ) -> Result<Tenant, StaffError> {
         let cloud_id = CloudId::parse(cloud_id).map_err(|_| StaffError::NotFound)?;
-        if let Role::TenantAdmin(_) = caller.staff.role {
-            if caller.staff.cloud_id.as_ref() != Some(&cloud_id) {
-                return Err(StaffError::Forbidden);
-            }
+        if !caller.staff.role.is_operator() && caller.staff.cloud_id.as_ref() != Some(&cloud_id) {
+            return Err(StaffError::Forbidden);
         }
         let tenant = self
             .store
@@ -615,13 +613,27 @@ impl StaffAccounts {
         Ok(tenant)
     }
 
+    /// The gate to changing tenant data: [`Self::tenant_to_read`], and the caller may change
+    /// it (read-only team members get [`StaffError::ReadOnly`]).
+    pub async fn tenant_to_change(
+        &self,
+        caller: &CurrentStaff,
+        cloud_id: &str,
+    ) -> Result<Tenant, StaffError> {
+        let tenant = self.tenant_to_read(caller, cloud_id).await?;
+        if !caller.staff.role.can_change(tenant.id) {
+            return Err(StaffError::ReadOnly);
+        }
+        Ok(tenant)
+    }
+
     pub async fn rename_tenant(
         &self,
         caller: &CurrentStaff,
         cloud_id: &str,
         display_name: &str,
     ) -> Result<Tenant, StaffError> {
-        let tenant = self.tenant_for(caller, cloud_id).await?;
+        let tenant = self.tenant_to_change(caller, cloud_id).await?;
         let display_name = Tenant::parse_display_name(display_name)?;
         self.store.rename_tenant(tenant.id, &display_name).await?;
         Ok(Tenant {
@@ -635,22 +647,24 @@ impl StaffAccounts {
         caller: &CurrentStaff,
         cloud_id: &str,
     ) -> Result<(Tenant, Vec<StaffMember>), StaffError> {
-        let tenant = self.tenant_for(caller, cloud_id).await?;
+        let tenant = self.tenant_to_read(caller, cloud_id).await?;
         let team = self.store.list_tenant_staff(tenant.id).await?;
         Ok((tenant, team))
     }
 
-    /// Invites a tenant admin to a tenant the caller may access. Inviting someone whose
-    /// invitation is still pending sends them a new link instead (the old one stops working);
-    /// someone already on the team is told so.
-    pub async fn invite_tenant_admin(
+    /// Invites someone to the team of a tenant the caller may change, as an admin or read-only.
+    /// Inviting someone whose invitation is still pending sends them a new link instead (the
+    /// old one stops working; the access chosen now applies); someone already on the team is
+    /// told so.
+    pub async fn invite_to_team(
         &self,
         caller: &CurrentStaff,
         cloud_id: &str,
         email: &str,
+        access: TenantAccess,
         now: Timestamp,
     ) -> Result<Invited, StaffError> {
-        let tenant = self.tenant_for(caller, cloud_id).await?;
+        let tenant = self.tenant_to_change(caller, cloud_id).await?;
         let address = Email::parse(email)?;
         match self.find_team_member(&tenant, &address).await? {
             Some(staff) if staff.has_password => Err(InvalidInput::new(
@@ -659,6 +673,11 @@ impl StaffAccounts {
             )
             .into()),
             Some(staff) => {
+                let staff = if staff.role.tenant_access() == Some(access) {
+                    staff
+                } else {
+                    self.set_access(&tenant, staff, access, caller).await?
+                };
                 let token = self.new_setup_link(staff.id, now).await?;
                 Ok(Invited {
                     staff,
@@ -667,9 +686,7 @@ impl StaffAccounts {
                 })
             }
             None => {
-                let (staff, token) = self
-                    .invite(email, Role::TenantAdmin(tenant.id), now)
-                    .await?;
+                let (staff, token) = self.invite(email, access.role(tenant.id), now).await?;
                 Ok(Invited {
                     staff,
                     token,
@@ -688,7 +705,7 @@ impl StaffAccounts {
         email: &str,
         now: Timestamp,
     ) -> Result<Invited, StaffError> {
-        let staff = self.team_member(caller, cloud_id, email).await?;
+        let (_, staff) = self.team_member(caller, cloud_id, email).await?;
         if staff.has_password {
             return Err(InvalidInput::new(
                 "email",
@@ -716,7 +733,7 @@ impl StaffAccounts {
         cloud_id: &str,
         email: &str,
     ) -> Result<StaffMember, StaffError> {
-        let staff = self.team_member(caller, cloud_id, email).await?;
+        let (_, staff) = self.team_member(caller, cloud_id, email).await?;
         if staff.id == caller.staff.id {
             return Err(InvalidInput::new(
                 "email",
@@ -730,18 +747,67 @@ impl StaffAccounts {
         Ok(staff)
     }
 
-    /// A member of the team of a tenant the caller may access, by e-mail address.
+    /// Changes what a member of the team may do in the Cloud ID: admin or read-only. Nobody
+    /// changes their own access, so the admin making the change stays one; their change is
+    /// refused if they stopped being an admin a moment ago. Returns the member as they were
+    /// before and as they are now.
+    pub async fn change_team_access(
+        &self,
+        caller: &CurrentStaff,
+        cloud_id: &str,
+        email: &str,
+        access: TenantAccess,
+    ) -> Result<(StaffMember, StaffMember), StaffError> {
+        let (tenant, staff) = self.team_member(caller, cloud_id, email).await?;
+        if staff.id == caller.staff.id {
+            return Err(InvalidInput::new(
+                "access",
+                "You cannot change your own access. Ask another admin of this Cloud ID or an operator.",
+            )
+            .into());
+        }
+        let changed = self
+            .set_access(&tenant, staff.clone(), access, caller)
+            .await?;
+        Ok((staff, changed))
+    }
+
+    async fn set_access(
+        &self,
+        tenant: &Tenant,
+        staff: StaffMember,
+        access: TenantAccess,
+        caller: &CurrentStaff,
+    ) -> Result<StaffMember, StaffError> {
+        let by = caller.staff.id;
+        if !self
+            .store
+            .set_tenant_access(tenant.id, staff.id, access, by)
+            .await?
+        {
+            // The member left the team, or the caller stopped being an admin, a moment ago.
+            return Err(StaffError::ReadOnly);
+        }
+        Ok(StaffMember {
+            role: access.role(tenant.id),
+            ..staff
+        })
+    }
+
+    /// A member of the team of a tenant the caller may change, by e-mail address.
     async fn team_member(
         &self,
         caller: &CurrentStaff,
         cloud_id: &str,
         email: &str,
-    ) -> Result<StaffMember, StaffError> {
-        let tenant = self.tenant_for(caller, cloud_id).await?;
+    ) -> Result<(Tenant, StaffMember), StaffError> {
+        let tenant = self.tenant_to_change(caller, cloud_id).await?;
         let address = Email::parse(email)?;
-        self.find_team_member(&tenant, &address)
+        let staff = self
+            .find_team_member(&tenant, &address)
             .await?
-            .ok_or(StaffError::NotFound)
+            .ok_or(StaffError::NotFound)?;
+        Ok((tenant, staff))
     }
 
     /// The member of `tenant`'s team with this address, if there is one.

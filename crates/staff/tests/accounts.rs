@@ -3,7 +3,7 @@
 // Helpers outside #[test] functions unwrap too: a panic is the failure report we want.
 #![allow(clippy::unwrap_used)]
 
-use vestibule_domain::{Role, Seconds, Timestamp};
+use vestibule_domain::{Role, Seconds, TenantAccess, Timestamp};
 use vestibule_staff::SecondFactorProof::Code;
 use vestibule_staff::{CurrentStaff, PasswordHasher, Policy, SetupLink, StaffAccounts, StaffError};
 use vestibule_storage::testing::{for_each_backend, TestDatabase};
@@ -272,7 +272,7 @@ async fn first_operator_link_then_invitation() {
             token: invite,
             ..
         } = accounts
-            .invite_tenant_admin(&caller, "acme", "admin@acme.org", NOW)
+            .invite_to_team(&caller, "acme", "admin@acme.org", TenantAccess::Admin, NOW)
             .await
             .unwrap();
         assert!(!admin.has_password);
@@ -314,7 +314,13 @@ async fn tenant_admins_reach_only_their_own_cloud_id() {
             .await
             .unwrap();
         let invite = accounts
-            .invite_tenant_admin(&operator, "acme", "admin@acme.org", NOW)
+            .invite_to_team(
+                &operator,
+                "acme",
+                "admin@acme.org",
+                TenantAccess::Admin,
+                NOW,
+            )
             .await
             .unwrap()
             .token;
@@ -371,7 +377,7 @@ async fn tenant_admins_reach_only_their_own_cloud_id() {
         ));
         assert!(matches!(
             accounts
-                .invite_tenant_admin(&admin, "beta", "mole@x.org", NOW)
+                .invite_to_team(&admin, "beta", "mole@x.org", TenantAccess::Admin, NOW)
                 .await,
             Err(StaffError::Forbidden)
         ));
@@ -393,7 +399,7 @@ async fn tenant_admins_reach_only_their_own_cloud_id() {
             .await
             .unwrap();
         accounts
-            .invite_tenant_admin(&admin, "acme", "second@acme.org", NOW)
+            .invite_to_team(&admin, "acme", "second@acme.org", TenantAccess::Admin, NOW)
             .await
             .unwrap();
         assert_eq!(
@@ -420,13 +426,25 @@ async fn teams_resend_revoke_and_remove_within_their_own_cloud_id() {
                 .unwrap();
         }
         let first = accounts
-            .invite_tenant_admin(&operator, "acme", "admin@acme.org", NOW)
+            .invite_to_team(
+                &operator,
+                "acme",
+                "admin@acme.org",
+                TenantAccess::Admin,
+                NOW,
+            )
             .await
             .unwrap();
         assert!(!first.resent);
         // Inviting a pending address again is a resend: a new link, the old one retired.
         let again = accounts
-            .invite_tenant_admin(&operator, "acme", "Admin@Acme.org", NOW)
+            .invite_to_team(
+                &operator,
+                "acme",
+                "Admin@Acme.org",
+                TenantAccess::Admin,
+                NOW,
+            )
             .await
             .unwrap();
         assert!(again.resent);
@@ -459,7 +477,7 @@ async fn teams_resend_revoke_and_remove_within_their_own_cloud_id() {
 
         // Someone already on the team is told so; nothing to resend once a password is set.
         let error = accounts
-            .invite_tenant_admin(&admin, "acme", "admin@acme.org", NOW)
+            .invite_to_team(&admin, "acme", "admin@acme.org", TenantAccess::Admin, NOW)
             .await
             .unwrap_err();
         assert!(
@@ -480,7 +498,13 @@ async fn teams_resend_revoke_and_remove_within_their_own_cloud_id() {
             Err(StaffError::InvalidInput(_))
         ));
         let mole = accounts
-            .invite_tenant_admin(&operator, "beta", "admin@beta.org", NOW)
+            .invite_to_team(
+                &operator,
+                "beta",
+                "admin@beta.org",
+                TenantAccess::Admin,
+                NOW,
+            )
             .await
             .unwrap();
         assert!(matches!(
@@ -499,7 +523,7 @@ async fn teams_resend_revoke_and_remove_within_their_own_cloud_id() {
 
         // Revoking a pending invitation retires its link.
         let second = accounts
-            .invite_tenant_admin(&admin, "acme", "second@acme.org", NOW)
+            .invite_to_team(&admin, "acme", "second@acme.org", TenantAccess::Admin, NOW)
             .await
             .unwrap();
         accounts
@@ -526,6 +550,185 @@ async fn teams_resend_revoke_and_remove_within_their_own_cloud_id() {
             .unwrap()
             .1
             .is_empty());
+    })
+    .await;
+}
+
+/// Invites `email` to acme's team with `access`, sets their password and signs them in: who
+/// they are and their session's token.
+async fn team_member(
+    accounts: &StaffAccounts,
+    by: &CurrentStaff,
+    email: &str,
+    access: TenantAccess,
+) -> (CurrentStaff, String) {
+    let invited = accounts
+        .invite_to_team(by, "acme", email, access, NOW)
+        .await
+        .unwrap();
+    accounts
+        .complete_setup(&invited.token, None, PASSWORD, NOW)
+        .await
+        .unwrap();
+    let signed_in = accounts
+        .sign_in(email, PASSWORD, "::1", None, NOW)
+        .await
+        .unwrap();
+    let staff = accounts
+        .authenticate(&signed_in.session_token, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    (staff, signed_in.session_token)
+}
+
+#[tokio::test]
+async fn read_only_members_see_their_cloud_id_and_change_nothing_until_made_admins() {
+    for_each_backend(|db| async move {
+        let accounts = accounts(&db);
+        let operator = operator(&accounts).await;
+        for (cloud_id, name) in [("acme", "Acme"), ("beta", "Beta")] {
+            accounts
+                .create_tenant(&operator, cloud_id, name, NOW)
+                .await
+                .unwrap();
+        }
+        let (admin, _) =
+            team_member(&accounts, &operator, "admin@acme.org", TenantAccess::Admin).await;
+        let (viewer, viewer_session) =
+            team_member(&accounts, &admin, "viewer@acme.org", TenantAccess::ReadOnly).await;
+        assert_eq!(
+            viewer.staff.role,
+            Role::TenantViewer(admin.staff.role.tenant().unwrap())
+        );
+
+        // Their own Cloud ID to look at, not to change; another's not even that.
+        assert!(accounts.tenant_to_read(&viewer, "acme").await.is_ok());
+        assert!(matches!(
+            accounts.tenant_to_change(&viewer, "acme").await,
+            Err(StaffError::ReadOnly)
+        ));
+        assert!(matches!(
+            accounts.tenant_to_read(&viewer, "beta").await,
+            Err(StaffError::Forbidden)
+        ));
+        assert!(matches!(
+            accounts
+                .invite_to_team(&viewer, "acme", "friend@acme.org", TenantAccess::Admin, NOW)
+                .await,
+            Err(StaffError::ReadOnly)
+        ));
+        assert!(matches!(
+            accounts
+                .change_team_access(&viewer, "acme", "viewer@acme.org", TenantAccess::Admin)
+                .await,
+            Err(StaffError::ReadOnly)
+        ));
+        assert!(matches!(
+            accounts
+                .remove_from_team(&viewer, "acme", "admin@acme.org")
+                .await,
+            Err(StaffError::ReadOnly)
+        ));
+        assert!(matches!(
+            accounts.rename_tenant(&viewer, "acme", "Renamed").await,
+            Err(StaffError::ReadOnly)
+        ));
+
+        // Nobody changes their own access.
+        assert!(matches!(
+            accounts
+                .change_team_access(&admin, "acme", "admin@acme.org", TenantAccess::ReadOnly)
+                .await,
+            Err(StaffError::InvalidInput(_))
+        ));
+        // An admin makes them an admin: the session they hold changes with it.
+        let (before, after) = accounts
+            .change_team_access(&admin, "acme", "viewer@acme.org", TenantAccess::Admin)
+            .await
+            .unwrap();
+        assert_eq!(before.role.tenant_access(), Some(TenantAccess::ReadOnly));
+        assert_eq!(after.role.tenant_access(), Some(TenantAccess::Admin));
+        let promoted = accounts
+            .authenticate(&viewer_session, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(accounts.tenant_to_change(&promoted, "acme").await.is_ok());
+        let team = accounts.tenant_team(&operator, "acme").await.unwrap().1;
+        assert!(team
+            .iter()
+            .all(|staff| staff.role.tenant_access() == Some(TenantAccess::Admin)));
+
+        // Two admins making each other read-only at the same moment: one change wins, and the
+        // Cloud ID keeps an admin.
+        let (first, second) = tokio::join!(
+            accounts.change_team_access(&admin, "acme", "viewer@acme.org", TenantAccess::ReadOnly),
+            accounts.change_team_access(
+                &promoted,
+                "acme",
+                "admin@acme.org",
+                TenantAccess::ReadOnly
+            ),
+        );
+        assert_eq!(
+            [first.is_ok(), second.is_ok()]
+                .iter()
+                .filter(|ok| **ok)
+                .count(),
+            1,
+            "{first:?} {second:?}"
+        );
+        let team = accounts.tenant_team(&operator, "acme").await.unwrap().1;
+        let admins = team
+            .iter()
+            .filter(|staff| staff.role.tenant_access() == Some(TenantAccess::Admin))
+            .count();
+        assert_eq!(admins, 1);
+
+        // Re-inviting a pending member with other access changes it; operators change anyone.
+        let pending = accounts
+            .invite_to_team(
+                &operator,
+                "acme",
+                "pending@acme.org",
+                TenantAccess::Admin,
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            pending.staff.role.tenant_access(),
+            Some(TenantAccess::Admin)
+        );
+        let again = accounts
+            .invite_to_team(
+                &operator,
+                "acme",
+                "pending@acme.org",
+                TenantAccess::ReadOnly,
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert!(again.resent);
+        assert_eq!(
+            again.staff.role.tenant_access(),
+            Some(TenantAccess::ReadOnly)
+        );
+        let stored = accounts.tenant_team(&operator, "acme").await.unwrap().1;
+        let stored = stored
+            .iter()
+            .find(|s| s.email.as_str() == "pending@acme.org")
+            .unwrap();
+        assert_eq!(stored.role.tenant_access(), Some(TenantAccess::ReadOnly));
+        // An access only a team member has: the operator is never made read-only.
+        assert!(matches!(
+            accounts
+                .change_team_access(&admin, "acme", "ops@vestibule.test", TenantAccess::ReadOnly)
+                .await,
+            Err(StaffError::NotFound) | Err(StaffError::ReadOnly)
+        ));
     })
     .await;
 }
@@ -828,7 +1031,13 @@ async fn a_cloud_id_can_require_its_admins_to_add_a_second_factor() {
             .await
             .unwrap();
         let invite = accounts
-            .invite_tenant_admin(&operator, "acme", "admin@acme.org", NOW)
+            .invite_to_team(
+                &operator,
+                "acme",
+                "admin@acme.org",
+                TenantAccess::Admin,
+                NOW,
+            )
             .await
             .unwrap()
             .token;

@@ -1,4 +1,6 @@
-use vestibule_domain::{CloudId, Email, Role, Seconds, StaffId, StaffMember, TenantId, Timestamp};
+use vestibule_domain::{
+    CloudId, Email, Role, Seconds, StaffId, StaffMember, TenantAccess, TenantId, Timestamp,
+};
 
 use sqlx::Connection;
 
@@ -43,11 +45,12 @@ pub struct SetupTokenRecord {
 }
 
 const STAFF_COLUMNS: &str =
-    "s.id, s.email, s.role, s.tenant_id, t.cloud_id, s.password_hash, s.created_at \
+    "s.id, s.email, s.role, s.access, s.tenant_id, t.cloud_id, s.password_hash, s.created_at \
      FROM staff s LEFT JOIN tenants t ON t.id = s.tenant_id";
 
 type StaffRow = (
     i64,
+    String,
     String,
     String,
     Option<i64>,
@@ -57,13 +60,13 @@ type StaffRow = (
 );
 
 fn credentials_from_row(row: StaffRow) -> Result<StaffCredentials> {
-    let (id, email, role, tenant_id, cloud_id, password_hash, created_at) = row;
-    let role = match (role.as_str(), tenant_id) {
-        ("operator", None) => Role::Operator,
-        ("tenant_admin", Some(tenant)) => Role::TenantAdmin(TenantId(tenant)),
-        (other, _) => {
+    let (id, email, role, access, tenant_id, cloud_id, password_hash, created_at) = row;
+    let role = match (role.as_str(), TenantAccess::parse(&access), tenant_id) {
+        ("operator", Ok(TenantAccess::Admin), None) => Role::Operator,
+        ("tenant_admin", Ok(access), Some(tenant)) => access.role(TenantId(tenant)),
+        (other, _, _) => {
             return Err(StorageError::Corrupt(format!(
-                "staff {id} has role {other:?} with tenant {tenant_id:?}"
+                "staff {id} has role {other:?}, access {access:?} and tenant {tenant_id:?}"
             )))
         }
     };
@@ -80,10 +83,14 @@ fn credentials_from_row(row: StaffRow) -> Result<StaffCredentials> {
     })
 }
 
-fn role_columns(role: &Role) -> (&'static str, Option<i64>) {
+/// The `role`, `access` and `tenant_id` columns of a role.
+fn role_columns(role: &Role) -> (&'static str, &'static str, Option<i64>) {
+    let access = role.tenant_access().unwrap_or(TenantAccess::Admin).as_str();
     match role {
-        Role::Operator => ("operator", None),
-        Role::TenantAdmin(tenant) => ("tenant_admin", Some(tenant.0)),
+        Role::Operator => ("operator", access, None),
+        Role::TenantAdmin(tenant) | Role::TenantViewer(tenant) => {
+            ("tenant_admin", access, Some(tenant.0))
+        }
     }
 }
 
@@ -119,14 +126,15 @@ impl Store {
 
     /// Creates a staff member. A taken e-mail address gives [`crate::Conflict::StaffEmail`].
     pub async fn create_staff(&self, new: &NewStaff, now: Timestamp) -> Result<StaffMember> {
-        let (role, tenant_id) = role_columns(&new.role);
+        let (role, access, tenant_id) = role_columns(&new.role);
         let id: i64 = with_pool!(self, pool => {
             sqlx::query_scalar(
-                "INSERT INTO staff (email, role, tenant_id, password_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO staff (email, role, access, tenant_id, password_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(new.email.as_str())
             .bind(role)
+            .bind(access)
             .bind(tenant_id)
             .bind(new.password_hash.as_deref())
             .bind(now.0)
@@ -305,6 +313,56 @@ impl Store {
                 .await?;
         });
         self.insert_setup_token(token).await
+    }
+
+    /// Sets what `staff`, on `tenant`'s team, may do there, on behalf of `by`, who must still
+    /// be an operator or one of the tenant's admins when the change is made. The check and the
+    /// change share one transaction that first writes the tenant's row (a row lock on
+    /// PostgreSQL, the write lock on SQLite), so two admins making each other read-only at the
+    /// same moment cannot leave the Cloud ID without an admin. False when `staff` is not on
+    /// the team or `by` may no longer change it.
+    pub async fn set_tenant_access(
+        &self,
+        tenant: TenantId,
+        staff: StaffId,
+        access: TenantAccess,
+        by: StaffId,
+    ) -> Result<bool> {
+        let changed = with_pool!(self, pool => {
+            let mut connection = pool.acquire().await?;
+            let mut tx = connection.begin().await?;
+            sqlx::query("UPDATE tenants SET display_name = display_name WHERE id = $1")
+                .bind(tenant.0)
+                .execute(&mut *tx)
+                .await?;
+            let may_change: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM staff WHERE id = $1 \
+                 AND (role = 'operator' OR (tenant_id = $2 AND access = 'admin'))",
+            )
+            .bind(by.0)
+            .bind(tenant.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            let changed = may_change == 1
+                && sqlx::query(
+                    "UPDATE staff SET access = $1 \
+                     WHERE id = $2 AND tenant_id = $3 AND role = 'tenant_admin'",
+                )
+                .bind(access.as_str())
+                .bind(staff.0)
+                .bind(tenant.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+            if changed {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            changed
+        });
+        Ok(changed)
     }
 
     /// Removes a staff member; their sessions and setup links go with them (cascade).

@@ -58,7 +58,7 @@ async fn upload(
     if let Err(error) = caller.check_csrf(&csrf) {
         return staff_error(&error);
     }
-    let tenant = match accounts.tenant_for(&caller, &cloud_id).await {
+    let tenant = match accounts.tenant_to_change(&caller, &cloud_id).await {
         Ok(tenant) => tenant,
         Err(error) => return staff_error(&error),
     };
@@ -165,7 +165,7 @@ fn staff_error(error: &StaffError) -> Response {
             (StatusCode::FORBIDDEN, "You may not change this Cloud ID.").into_response()
         }
         StaffError::NotFound => (StatusCode::NOT_FOUND, "No such Cloud ID.").into_response(),
-        StaffError::SecondFactorSetupNeeded => {
+        StaffError::SecondFactorSetupNeeded | StaffError::ReadOnly => {
             (StatusCode::FORBIDDEN, error.to_string()).into_response()
         }
         error => {

@@ -38,6 +38,6 @@ pub(crate) async fn staff_for_tenant(
     let Some(caller) = signed_in_staff(accounts, headers, cookie).await? else {
         return Ok(None);
     };
-    let tenant = accounts.tenant_for(&caller, cloud_id).await?;
+    let tenant = accounts.tenant_to_read(&caller, cloud_id).await?;
     Ok(Some((caller, tenant)))
 }

@@ -145,6 +145,8 @@ fn TopBar(me: Me) -> impl IntoView {
     });
     let role = if me.is_operator {
         "Operator"
+    } else if me.read_only {
+        "Read-only"
     } else {
         "Tenant admin"
     };

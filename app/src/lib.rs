@@ -11,6 +11,7 @@ mod layout;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod templates;
 pub mod views;
 mod webauthn;
 
@@ -71,8 +72,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/t/:cloud_id/branding") view=pages::Branding ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/oidc") view=pages::OidcApps ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/oidc/:client_id") view=pages::OidcAppEdit ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/oidc/:client_id/vendor") view=pages::OidcVendorSheet ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/saml") view=pages::SamlApps ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/saml/:app_id") view=pages::SamlAppEdit ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/saml/:app_id/vendor") view=pages::SamlVendorSheet ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/members") view=pages::Members ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/audit") view=pages::AuditLog ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/team") view=pages::Team ssr=ASYNC/>

@@ -517,3 +517,29 @@ pub struct TotpSetupView {
     /// The QR code of `uri`, as SVG markup made on the server.
     pub qr_svg: String,
 }
+
+/// One thing a vendor needs, on the "Send to your vendor" sheet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VendorFactView {
+    pub label: String,
+    pub value: String,
+    /// Several lines (a certificate, a list): shown as a block.
+    pub block: bool,
+}
+
+/// Everything a vendor needs to connect an app, never a secret: as facts, as plain text for an
+/// e-mail, and as a file to download.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VendorSheetView {
+    pub app_name: String,
+    /// `OpenID Connect` or `SAML 2.0`.
+    pub protocol: String,
+    /// The app's list page.
+    pub back_href: String,
+    /// Empty until the Cloud ID has an SSO domain: every address depends on it.
+    pub facts: Vec<VendorFactView>,
+    pub text: String,
+    /// The file: the client and provider metadata as JSON, or the IdP metadata XML.
+    pub download_href: Option<String>,
+    pub download_name: String,
+}

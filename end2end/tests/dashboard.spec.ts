@@ -1200,6 +1200,62 @@ test('an OpenID Connect application signs a member in with the code flow and PKC
   await signOut(page);
 });
 
+test('an admin starts an app from a vendor template and sends the vendor its sheet, without the secret', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await visit(page, '/t/acme/oidc');
+  const templates = page.getByRole('navigation', { name: 'Start from a template' });
+  await expect(templates.getByRole('link', { name: /^Web application/ })).toHaveAttribute('aria-current', 'true');
+  await templates.getByRole('link', { name: /^Moodle/ }).click();
+  await expect(page).toHaveURL(/\?template=moodle#add-app$/);
+  await expect(templates.getByRole('link', { name: /^Moodle/ })).toHaveAttribute('aria-current', 'true');
+  // The template fills the form, says why, and names the vendor's documentation.
+  await expect(page.getByLabel('Name', { exact: true })).toHaveValue('Moodle');
+  const redirects = page.getByLabel('Redirect URIs (one per line)', { exact: true });
+  await expect(redirects).toHaveAttribute('placeholder', 'https://moodle.example.org/admin/oauth2callback.php');
+  await expect(page.getByText('The redirect URI is your Moodle address followed by /admin/oauth2callback.php.')).toBeInViewport();
+  await expect(page.getByRole('link', { name: 'MoodleDocs: OAuth 2 services' })).toHaveAttribute('href', 'https://docs.moodle.org/en/OAuth_2_services');
+  await expect(page.getByLabel('Public app (no secret; PKCE required)')).not.toBeChecked();
+  await hydrated(page);
+  await redirects.fill('https://moodle.acme.test/admin/oauth2callback.php');
+  await page.getByRole('button', { name: 'Add app' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Copy the client secret now' });
+  const secret = await dialog.locator('.client-secret').inputValue();
+  const clientId = await dialog.locator('.client-id').innerText();
+  await dialog.getByRole('button', { name: 'I have copied it' }).click();
+
+  // The vendor sheet: every address and the registration, as facts, text and a file.
+  await page.getByRole('link', { name: 'Send to your vendor: Moodle' }).click();
+  await expect(page).toHaveURL(new RegExp(`/t/acme/oidc/${clientId}/vendor$`));
+  await expect(page.getByRole('heading', { level: 1, name: 'Send to your vendor' })).toBeVisible();
+  const facts = page.locator('dl.vendor-facts');
+  await expect(facts).toContainText(`${memberSite()}/.well-known/openid-configuration`);
+  await expect(facts).toContainText(clientId);
+  await expect(facts).toContainText('https://moodle.acme.test/admin/oauth2callback.php');
+  await expect(page.locator('main')).not.toContainText(secret);
+  await hydrated(page);
+  const text = await copied(page, 'the sheet as text');
+  expect(text).toBe(await page.locator('#vendor-text').inputValue());
+  expect(text).toContain(`Client ID: ${clientId}`);
+  expect(text).toContain(`Issuer: ${memberSite()}`);
+  expect(text).not.toContain(secret);
+  const downloading = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Download moodle-oidc.json' }).click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe('moodle-oidc.json');
+  const file = readFileSync(await download.path());
+  const json = JSON.parse(file.toString());
+  expect(json).toMatchObject({
+    issuer: memberSite(),
+    client_id: clientId,
+    token_endpoint: `${memberSite()}/oidc/token`,
+    redirect_uris: ['https://moodle.acme.test/admin/oauth2callback.php'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  });
+  expect(file.toString()).not.toContain(secret);
+  await signOut(page);
+});
+
 // --- Vendor applications with a maintained OpenID Connect library, on the provisioned domain --
 
 const issuer = 'https://sso.acme.test';
@@ -1646,6 +1702,33 @@ test('members open the apps their admin listed from the signed-in page', async (
   const form = new URLSearchParams((await posted).postData() ?? '');
   expect(form.get('RelayState')).toBe('/welcome');
   await memberPage.context().close();
+});
+
+test('a SAML app starts from the Zoom template and its vendor sheet carries the certificate and metadata', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await visit(page, '/t/acme/saml?template=zoom#add-app');
+  await expect(page.getByRole('link', { name: 'Zoom Support: Getting started with SSO' })).toBeVisible();
+  await expect(page.locator('#new-name')).toHaveValue('Zoom');
+  await expect(page.locator('#new-entity')).toHaveAttribute('placeholder', 'yourcompany.zoom.us');
+  await expect(page.locator('#new-nameid')).toHaveValue('email_address');
+  await expect(page.locator('#new-attributes')).toHaveValue(/^urn:oid:0\.9\.2342\.19200300\.100\.1\.3 = Email/);
+  await hydrated(page);
+  await page.locator('#new-entity').fill('acme.zoom.us');
+  await page.locator('#new-acs').fill('https://acme.zoom.us/saml/SSO');
+  await page.getByRole('button', { name: 'Add app' }).click();
+  await expect(page.locator('#add-app').getByRole('status')).toHaveText('Saved.');
+  await page.getByRole('link', { name: 'Send to your vendor: Zoom' }).click();
+  const facts = page.locator('dl.vendor-facts');
+  await expect(facts).toContainText(`${issuer}/saml/metadata`);
+  await expect(facts).toContainText('acme.zoom.us');
+  await expect(facts).toContainText('https://acme.zoom.us/saml/SSO (index 0, HTTP-POST)');
+  await expect(facts).toContainText("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress: the member's e-mail address");
+  await expect(facts.locator('pre.fact-block').first()).toContainText('-----BEGIN CERTIFICATE-----');
+  const download = page.getByRole('link', { name: /^Download .*-idp-metadata\.xml$/ });
+  await expect(download).toHaveAttribute('href', `${issuer}/saml/metadata?download`);
+  await expect(download).toHaveAttribute('download', /-idp-metadata\.xml$/);
+  await signOut(page);
 });
 
 // --- SAML with a third-party service provider library: pysaml2, on the vendors' side

@@ -14,6 +14,8 @@ mod saml;
 mod session;
 mod settings;
 mod tenants;
+#[cfg(feature = "ssr")]
+mod vendor;
 
 pub use crate::error::AppError;
 pub use crate::views::*;

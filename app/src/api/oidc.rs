@@ -370,3 +370,121 @@ fn oidc_app_view(
             .collect(),
     }
 }
+
+/// The "Send to your vendor" sheet of one app: the provider's addresses, the client's
+/// registration and what its tokens carry. The client secret is never on it.
+#[server(prefix = "/api", endpoint = "oidc_vendor_sheet")]
+pub async fn oidc_vendor_sheet(
+    cloud_id: String,
+    client_id: String,
+) -> Result<VendorSheetView, AppError> {
+    use super::vendor::{fact, sheet_text};
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
+            let client = ssr::oidc_clients()?.get(tenant.id, &client_id).await?;
+            let app = oidc_edit_view(client);
+            let back_href = format!("/t/{cloud_id}/oidc");
+            let download_name = format!("{}-oidc.json", super::vendor::file_stem(&app.name));
+            let Some(issuer) = ssr::member_site(&tenant).await? else {
+                return Ok(VendorSheetView {
+                    app_name: app.name,
+                    protocol: "OpenID Connect".to_string(),
+                    back_href,
+                    facts: Vec::new(),
+                    text: String::new(),
+                    download_href: None,
+                    download_name,
+                });
+            };
+            let url = |path: &str| format!("{issuer}{path}");
+            let claims: Vec<&str> = app
+                .claims
+                .lines()
+                .filter_map(|line| line.split_once('=').map(|(claim, _)| claim.trim()))
+                .collect();
+            let mut grant_types = vec!["authorization_code"];
+            if app.implicit {
+                grant_types.push("implicit");
+            }
+            if app.password {
+                grant_types.push("password");
+            }
+            let auth_method = if app.confidential {
+                "client_secret_basic or client_secret_post (the client secret reaches you separately)"
+            } else {
+                "none: a public client, PKCE with S256 required"
+            };
+            let pkce = if app.confidential && !app.require_pkce {
+                "accepted (S256), not required"
+            } else {
+                "required (S256)"
+            };
+            let mut facts = vec![
+                fact("Issuer", issuer.clone()),
+                fact("Discovery URL", url("/.well-known/openid-configuration")),
+                fact("Authorization endpoint", url("/oidc/authorize")),
+                fact("Token endpoint", url("/oidc/token")),
+                fact("UserInfo endpoint", url("/oidc/userinfo")),
+                fact("JWKS URL", url("/oidc/jwks")),
+                fact("End-session (logout) endpoint", url("/oidc/logout")),
+                fact("Client ID", app.client_id.clone()),
+                fact("Client authentication", auth_method),
+                fact("Redirect URIs we accept (exactly)", app.redirect_uris.clone()),
+            ];
+            if !app.post_logout_redirect_uris.is_empty() {
+                facts.push(fact(
+                    "Post-logout redirect URIs we accept",
+                    app.post_logout_redirect_uris.clone(),
+                ));
+            }
+            facts.extend([
+                fact("Scopes", "openid profile"),
+                fact("Grant types", grant_types.join(", ")),
+                fact("PKCE", pkce),
+                fact("ID token signature", app.algorithm.clone()),
+                fact("Claims in the ID token and UserInfo", claims.join(", ")),
+            ]);
+            let heading = format!(
+                "Single sign-on for {} (OpenID Connect), from {}",
+                app.name, tenant.display_name
+            );
+            let json = serde_json::json!({
+                "issuer": issuer,
+                "discovery_url": url("/.well-known/openid-configuration"),
+                "authorization_endpoint": url("/oidc/authorize"),
+                "token_endpoint": url("/oidc/token"),
+                "userinfo_endpoint": url("/oidc/userinfo"),
+                "jwks_uri": url("/oidc/jwks"),
+                "end_session_endpoint": url("/oidc/logout"),
+                "client_id": app.client_id,
+                "client_name": app.name,
+                "token_endpoint_auth_method":
+                    if app.confidential { "client_secret_basic" } else { "none" },
+                "redirect_uris": app.redirect_uris.lines().collect::<Vec<_>>(),
+                "post_logout_redirect_uris":
+                    app.post_logout_redirect_uris.lines().collect::<Vec<_>>(),
+                "scope": "openid profile",
+                "grant_types": grant_types,
+                "code_challenge_method": "S256",
+                "id_token_signed_response_alg": app.algorithm,
+                "claims": claims,
+            });
+            let json = serde_json::to_string_pretty(&json).map_err(|_| AppError::Internal)?;
+            Ok(VendorSheetView {
+                text: sheet_text(&heading, &facts),
+                app_name: app.name,
+                protocol: "OpenID Connect".to_string(),
+                back_href,
+                facts,
+                download_href: Some(format!(
+                    "data:application/json;charset=utf-8,{}",
+                    crate::pages::url_encode(&json)
+                )),
+                download_name,
+            })
+        }
+        .await,
+    )
+}

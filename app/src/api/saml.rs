@@ -373,3 +373,146 @@ fn imported_form(parsed: vestibule_saml::SpMetadata) -> SamlAppForm {
         ..defaults
     }
 }
+
+/// The "Send to your vendor" sheet of one app: the identity provider's addresses and
+/// certificate, and what this app's registration expects and sends. Nothing secret is on it.
+#[server(prefix = "/api", endpoint = "saml_vendor_sheet")]
+pub async fn saml_vendor_sheet(
+    cloud_id: String,
+    app_id: String,
+) -> Result<VendorSheetView, AppError> {
+    use super::vendor::{fact, sheet_text};
+    use vestibule_saml::{NameIdFormat, SignedPartsSetting};
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
+            let saml = ssr::saml()?;
+            let app = saml.apps.get(tenant.id, &app_id).await?;
+            let back_href = format!("/t/{cloud_id}/saml");
+            let Some(origin) = ssr::member_site(&tenant).await? else {
+                return Ok(VendorSheetView {
+                    app_name: app.name,
+                    protocol: "SAML 2.0".to_string(),
+                    back_href,
+                    facts: Vec::new(),
+                    text: String::new(),
+                    download_href: None,
+                    download_name: String::new(),
+                });
+            };
+            let key = saml
+                .keys
+                .signing_key(tenant.id, tenant.cloud_id.as_str(), ssr::now())
+                .await?;
+            let idp = idp_view(&origin, &key.certificate_der);
+            let settings = &app.settings;
+            let name_id = match (settings.name_id_format, settings.unspecified_is_imis_id) {
+                (NameIdFormat::Unspecified, true) => "the member's iMIS ID",
+                (NameIdFormat::Unspecified, false) => "the member's iMIS username",
+                (NameIdFormat::EmailAddress, _) => "the member's e-mail address",
+                (NameIdFormat::Persistent, _) => "an opaque identifier, stable for each member, for this app only",
+                (NameIdFormat::Transient, _) => "a new opaque identifier at every sign-in",
+            };
+            let signed = match settings.signed {
+                SignedPartsSetting::Assertion => "the assertion",
+                SignedPartsSetting::Response => "the response",
+                SignedPartsSetting::Both => "the response and the assertion",
+            };
+            let mut consumers = settings.assertion_consumers.clone();
+            consumers.sort_by_key(|acs| (!acs.is_default, acs.index));
+            let consumers = consumers
+                .iter()
+                .map(|acs| format!("{} (index {}, HTTP-POST)", acs.url, acs.index))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let attributes = settings
+                .attributes
+                .iter()
+                .map(|mapping| format!("{} (the member's {})", mapping.attribute, mapping.property))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let mut facts = vec![
+                fact("IdP entity ID (Issuer)", idp.entity_id.clone()),
+                fact("IdP metadata URL", idp.metadata_url.clone()),
+                fact("Single sign-on URL (HTTP-Redirect and HTTP-POST)", idp.single_sign_on.clone()),
+                fact("Single logout URL", idp.single_logout.clone()),
+                fact("IdP-initiated sign-in link", format!("{origin}/saml/idp/{}", app.app_id)),
+                fact("Signing certificate (PEM)", idp.certificate_pem.trim().to_string()),
+                fact("Signature", format!("RSA-SHA256 over {signed}")),
+                fact("Your entity ID we expect", app.entity_id.clone()),
+                fact("Assertion consumer services we send to (exactly)", consumers),
+            ];
+            if let Some(logout) = &settings.single_logout {
+                facts.push(fact("Your single logout URL", logout.clone()));
+            }
+            facts.push(fact(
+                "NameID",
+                format!("{}: {name_id}", settings.name_id_format.uri()),
+            ));
+            if !attributes.is_empty() {
+                facts.push(fact("Attributes", attributes));
+            }
+            facts.push(fact(
+                "Your requests",
+                if settings.require_signed_requests {
+                    "must be signed (with the certificate in your metadata)"
+                } else {
+                    "may be signed or not"
+                },
+            ));
+            if settings.encrypt_assertions {
+                facts.push(fact(
+                    "Encryption",
+                    "assertions are encrypted to your encryption certificate (AES-256-GCM, RSA-OAEP)",
+                ));
+            }
+            let heading = format!(
+                "Single sign-on for {} (SAML 2.0), from {}",
+                app.name, tenant.display_name
+            );
+            let host = origin
+                .split_once("://")
+                .map_or(origin.as_str(), |(_, host)| host)
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            Ok(VendorSheetView {
+                text: sheet_text(&heading, &facts),
+                app_name: app.name,
+                protocol: "SAML 2.0".to_string(),
+                back_href,
+                facts,
+                download_href: Some(format!("{}?download", idp.metadata_url)),
+                download_name: format!("{host}-idp-metadata.xml"),
+            })
+        }
+        .await,
+    )
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    /// Every template's starting values pass the checks an Add press runs, once the admin has
+    /// typed the addresses the template can only show as examples.
+    #[test]
+    fn every_template_fills_a_form_the_engine_accepts() {
+        for template in crate::templates::SAML_TEMPLATES {
+            let mut form = template.apply(new_saml_form());
+            form.name = "Vendor".into();
+            form.entity_id = "https://sp.example.org".into();
+            form.assertion_consumers = "https://sp.example.org/acs".into();
+            // What importing the vendor's metadata brings when its requests are signed.
+            if template.require_signed_requests {
+                form.sp_certificate = include_str!("test-sp-certificate.pem").into();
+            }
+            let input = saml_input(form).unwrap_or_else(|error| panic!("{}: {error}", template.id));
+            input
+                .check()
+                .unwrap_or_else(|error| panic!("{}: {error}", template.id));
+        }
+    }
+}

@@ -10,6 +10,7 @@ mod saml;
 mod session;
 mod settings;
 mod tenants;
+mod vendor;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -26,6 +27,7 @@ pub use saml::{SamlAppEdit, SamlApps};
 pub use session::{ForgotPassword, Home, Setup, SignIn};
 pub use settings::{Branding, Settings};
 pub use tenants::{Team, Tenants};
+pub use vendor::{OidcVendorSheet, SamlVendorSheet};
 
 /// Shows the message of a failed action, announced to screen readers.
 fn action_error<T: 'static>(
@@ -162,6 +164,64 @@ fn typed_confirmation(id: String, name: String) -> impl IntoView {
 /// The heading of a tenant page.
 fn tenant_page_title(page: &'static str) -> impl IntoView {
     view! { <Title text=page/> <h1>{page}</h1> }
+}
+
+/// One template to start an app from, as the picker lists it.
+struct TemplateChoice {
+    id: &'static str,
+    name: &'static str,
+    summary: &'static str,
+}
+
+/// The templates an Add form can start from, as links (`?template=…#add-app`), so the choice
+/// works before the page's script runs and stays in the address; the current one is marked.
+fn template_picker(choices: Vec<TemplateChoice>, current: &'static str) -> impl IntoView {
+    let links = choices
+        .into_iter()
+        .map(|choice| {
+            let href = format!("?template={}#add-app", choice.id);
+            let current = (choice.id == current).then_some("true");
+            view! {
+                <li>
+                    <a class="template" href=href aria-current=current>
+                        <strong>{choice.name}</strong>
+                        <span class="muted">{choice.summary}</span>
+                    </a>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <nav class="templates" aria-label="Start from a template">
+            <ul>{links}</ul>
+        </nav>
+    }
+}
+
+/// Why a template fills the form as it does, one line per choice, and where the vendor says so.
+fn template_reasons(
+    why: &'static [&'static str],
+    source: Option<crate::templates::Source>,
+) -> impl IntoView {
+    let lines = why
+        .iter()
+        .map(|line| view! { <li>{*line}</li> })
+        .collect_view();
+    let source = source.map(|source| {
+        view! {
+            <p class="template-source">
+                "From the vendor's documentation: "
+                <a href=source.url rel="noopener noreferrer" target="_blank">{source.title}</a>
+            </p>
+        }
+    });
+    view! {
+        <div class="template-reasons">
+            <h3>"Why these settings"</h3>
+            <ul>{lines}</ul>
+            {source}
+        </div>
+    }
 }
 
 #[component]

@@ -31,17 +31,20 @@ pub fn OidcApps() -> impl IntoView {
             shown.set(Some(rotated));
         }
     });
+    let query = leptos_router::hooks::use_query_map();
     let apps = Resource::new_blocking(
         move || {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();
             (
                 cloud_id,
+                // Another template redraws the Add form (see `oidc_body`).
+                query.read().get("template"),
                 create.version().get(),
                 rotate.version().get(),
                 delete.version().get(),
             )
         },
-        |(cloud_id, _, _, _)| oidc_apps(cloud_id),
+        |(cloud_id, _, _, _, _)| oidc_apps(cloud_id),
     );
     view! {
         <TenantPage title="OIDC Client Apps" data=apps body=move |me, tenant, view| {
@@ -101,6 +104,11 @@ fn oidc_body(
     delete: ServerAction<DeleteOidcApp>,
     add_form: NodeRef<leptos::html::Form>,
 ) -> AnyView {
+    // The page's data reloads when the address names another template (see `OidcApps`), so
+    // the form is redrawn in place: what the admin typed survives an action's answer.
+    let template = leptos_router::hooks::use_query_map()
+        .read_untracked()
+        .get("template");
     let endpoints = view.issuer.clone().map(|issuer| {
         let url = |path: &str| format!("{issuer}{path}");
         view! {
@@ -170,6 +178,7 @@ fn oidc_body(
                         </dl>
                         <ul class="secrets">{secrets}</ul>
                         <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
+                        <a class="button subtle" href=format!("/t/{}/oidc/{}/vendor", tenant.cloud_id, app.client_id) aria-label=format!("Send to your vendor: {}", app.name)>"Send to your vendor"</a>
                         {rotate_form}
                         {danger_zone(
                             "Delete…",
@@ -196,33 +205,62 @@ fn oidc_body(
         {endpoints}
         {action_error(move || rotate.value().get())}
         {apps}
-        <section class="card">
+        <section class="card" id="add-app">
             <h2>"Add an app"</h2>
-            <ActionForm action=create node_ref=add_form attr:class="form-grid">
-                <input type="hidden" name="csrf" value=me.csrf.clone()/>
-                <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
-                <label for="app-name">"Name"</label>
-                <input id="app-name" name="name" required/>
-                <label for="app-redirects">"Redirect URIs (one per line)"</label>
-                <textarea id="app-redirects" name="redirect_uris" rows="2" required></textarea>
-                <label for="app-logout">"Post-logout redirect URIs (one per line)"</label>
-                <textarea id="app-logout" name="post_logout_redirect_uris" rows="2"></textarea>
-                <label for="app-algorithm">"Signing algorithm"</label>
-                <select id="app-algorithm" name="algorithm">
-                    <option value="RS256" selected>"RS256"</option>
-                    <option value="RS512">"RS512"</option>
-                    <option value="HS512">"HS512 (signed with the client secret)"</option>
-                </select>
-                <label class="choice"><input type="checkbox" name="public"/>" Public app (no secret; PKCE required)"</label>
-                <label class="choice"><input type="checkbox" name="consent"/>" Ask members for consent"</label>
-                <label class="choice"><input type="checkbox" name="implicit"/>" Allow the implicit flow (legacy, less secure)"</label>
-                <label class="choice"><input type="checkbox" name="password"/>" Allow the password grant (legacy, less secure)"</label>
-                {action_error(move || create.value().get())}
-                <button type="submit" class="button primary">"Add app"</button>
-            </ActionForm>
+            {add_app_form(template, me.csrf.clone(), tenant.cloud_id.clone(), create, add_form)}
         </section>
     }
     .into_any()
+}
+
+/// The Add form, filled from the template the address names (`?template=moodle`).
+fn add_app_form(
+    template: Option<String>,
+    csrf: String,
+    cloud_id: String,
+    create: ServerAction<CreateOidcApp>,
+    add_form: NodeRef<leptos::html::Form>,
+) -> impl IntoView {
+    let template = crate::templates::oidc_template(template.as_deref());
+    let form = template.form();
+    let choices = crate::templates::OIDC_TEMPLATES
+        .iter()
+        .map(|t| TemplateChoice {
+            id: t.id,
+            name: t.name,
+            summary: t.summary,
+        })
+        .collect();
+    let algorithm = form.algorithm.clone();
+    let algorithm_option = move |value: &'static str, label: &'static str| {
+        view! { <option value=value selected=algorithm == value>{label}</option> }
+    };
+    view! {
+        {template_picker(choices, template.id)}
+        {template_reasons(template.why, template.source)}
+        <ActionForm action=create node_ref=add_form attr:class="form-grid">
+            <input type="hidden" name="csrf" value=csrf/>
+            <input type="hidden" name="cloud_id" value=cloud_id/>
+            <label for="app-name">"Name"</label>
+            <input id="app-name" name="name" required value=form.name/>
+            <label for="app-redirects">"Redirect URIs (one per line)"</label>
+            <textarea id="app-redirects" name="redirect_uris" rows="2" required placeholder=template.redirect_uri_example spellcheck="false"></textarea>
+            <label for="app-logout">"Post-logout redirect URIs (one per line)"</label>
+            <textarea id="app-logout" name="post_logout_redirect_uris" rows="2" spellcheck="false"></textarea>
+            <label for="app-algorithm">"Signing algorithm"</label>
+            <select id="app-algorithm" name="algorithm">
+                {algorithm_option("RS256", "RS256")}
+                {algorithm_option("RS512", "RS512")}
+                {algorithm_option("HS512", "HS512 (signed with the client secret)")}
+            </select>
+            <label class="choice"><input type="checkbox" name="public" checked=form.public.is_some()/>" Public app (no secret; PKCE required)"</label>
+            <label class="choice"><input type="checkbox" name="consent" checked=form.consent.is_some()/>" Ask members for consent"</label>
+            <label class="choice"><input type="checkbox" name="implicit" checked=form.implicit.is_some()/>" Allow the implicit flow (legacy, less secure)"</label>
+            <label class="choice"><input type="checkbox" name="password" checked=form.password.is_some()/>" Allow the password grant (legacy, less secure)"</label>
+            {action_error(move || create.value().get())}
+            <button type="submit" class="button primary">"Add app"</button>
+        </ActionForm>
+    }
 }
 
 /// `/t/:cloud_id/oidc/:client_id`: everything about one app, and a preview of its ID token.

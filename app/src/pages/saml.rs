@@ -18,6 +18,7 @@ pub fn SamlApps() -> impl IntoView {
         save_imported: ServerAction::new(),
         delete: ServerAction::new(),
     };
+    let query = leptos_router::hooks::use_query_map();
     let apps = Resource::new_blocking(
         move || {
             let cloud_id = params.read().get("cloud_id").unwrap_or_default();
@@ -26,9 +27,10 @@ pub fn SamlApps() -> impl IntoView {
                 actions.save_imported.version().get(),
                 actions.delete.version().get(),
             );
-            (cloud_id, versions)
+            // Another template redraws the Add form (see `saml_body`).
+            (cloud_id, query.read().get("template"), versions)
         },
-        |(cloud_id, _)| saml_apps(cloud_id),
+        |(cloud_id, _, _)| saml_apps(cloud_id),
     );
     // A saved import closes its preview (the page shows the app's card instead), and once the
     // list has it, the card is scrolled to and focused: the feedback is where the app now is.
@@ -73,8 +75,18 @@ fn show_app_card(app_id: &str) {
 
 /// The fields of a SAML app's form (`form[…]`), filled with `form`. `id` keeps labels unique
 /// when two forms share a page.
-fn saml_fields(id: &'static str, form: SamlAppForm) -> AnyView {
+/// The app's fields; `examples` shows what a template's addresses look like, as placeholders.
+fn saml_fields(
+    id: &'static str,
+    form: SamlAppForm,
+    examples: Option<&'static crate::templates::SamlTemplate>,
+) -> AnyView {
     let field = move |name: &str| format!("{id}-{name}");
+    let entity_example = examples.map(|t| t.entity_id_example);
+    let acs_example = examples.map(|t| t.acs_example);
+    let slo_example = examples
+        .map(|t| t.single_logout_example)
+        .filter(|example| !example.is_empty());
     let name_id = form.name_id_format.clone();
     let name_id_option = move |value: &'static str, label: &'static str| {
         view! { <option value=value selected=name_id == value>{label}</option> }
@@ -87,11 +99,11 @@ fn saml_fields(id: &'static str, form: SamlAppForm) -> AnyView {
         <label for=field("name")>"Name"</label>
         <input id=field("name") name="form[name]" required value=form.name/>
         <label for=field("entity")>"Entity ID (the service provider's Issuer)"</label>
-        <input id=field("entity") name="form[entity_id]" required value=form.entity_id spellcheck="false"/>
+        <input id=field("entity") name="form[entity_id]" required value=form.entity_id placeholder=entity_example spellcheck="false"/>
         <label for=field("acs")>"Assertion consumer services (HTTP-POST), one per line as \"index URL\"; the first is the default"</label>
-        <textarea id=field("acs") name="form[assertion_consumers]" rows="3" required spellcheck="false">{form.assertion_consumers}</textarea>
+        <textarea id=field("acs") name="form[assertion_consumers]" rows="3" required placeholder=acs_example spellcheck="false">{form.assertion_consumers}</textarea>
         <label for=field("slo")>"Single logout URL"</label>
-        <input id=field("slo") name="form[single_logout]" value=form.single_logout spellcheck="false"/>
+        <input id=field("slo") name="form[single_logout]" value=form.single_logout placeholder=slo_example spellcheck="false"/>
         <label for=field("slo-binding")>"Single logout binding"</label>
         <select id=field("slo-binding") name="form[single_logout_binding]">
             <option value="redirect" selected=form.single_logout_binding != "post">"HTTP-Redirect"</option>
@@ -164,6 +176,11 @@ fn read_metadata_file(
 }
 
 fn saml_body(me: Me, tenant: TenantView, view: SamlAppsView, actions: SamlActions) -> AnyView {
+    // The page's data reloads when the address names another template (see `SamlApps`), so
+    // the form is redrawn in place: what the admin typed survives an action's answer.
+    let template = leptos_router::hooks::use_query_map()
+        .read_untracked()
+        .get("template");
     let SamlActions {
         create,
         import,
@@ -223,6 +240,7 @@ fn saml_body(me: Me, tenant: TenantView, view: SamlAppsView, actions: SamlAction
                             {link}
                         </dl>
                         <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
+                        <a class="button subtle" href=format!("/t/{}/saml/{}/vendor", tenant.cloud_id, app.app_id) aria-label=format!("Send to your vendor: {}", app.name)>"Send to your vendor"</a>
                         {danger_zone(
                             "Delete…",
                             format!("Deleting {} ends its single sign-on: the service provider's requests are refused from then on. This cannot be undone.", app.name),
@@ -278,7 +296,7 @@ fn saml_body(me: Me, tenant: TenantView, view: SamlAppsView, actions: SamlAction
                         <ActionForm action=save_imported attr:class="form-grid">
                             <input type="hidden" name="csrf" value=csrf/>
                             <input type="hidden" name="cloud_id" value=cloud_id/>
-                            {saml_fields("import", preview.form)}
+                            {saml_fields("import", preview.form, None)}
                             {action_error(move || save_imported.value().get())}
                             <button type="submit" class="button primary">"Save imported app"</button>
                         </ActionForm>
@@ -286,21 +304,45 @@ fn saml_body(me: Me, tenant: TenantView, view: SamlAppsView, actions: SamlAction
                 }
             })}}
         </section>
-        <section class="card">
+        <section class="card" id="add-app">
             <h2>"Add an app"</h2>
-            <ActionForm action=create attr:class="form-grid">
-                <input type="hidden" name="csrf" value=me.csrf.clone()/>
-                <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
-                {saml_fields("new", new_app)}
-                {action_error(move || create.value().get())}
-                {move || create.value().get().and_then(Result::ok).map(|_| view! {
-                    <p class="form-success" role="status">"Saved."</p>
-                })}
-                <button type="submit" class="button primary">"Add app"</button>
-            </ActionForm>
+            {add_app_form(template, me.csrf.clone(), tenant.cloud_id.clone(), new_app, create)}
         </section>
     }
     .into_any()
+}
+
+/// The hand-entry Add form, filled from the template the address names (`?template=zoom`).
+fn add_app_form(
+    template: Option<String>,
+    csrf: String,
+    cloud_id: String,
+    defaults: SamlAppForm,
+    create: ServerAction<CreateSamlApp>,
+) -> impl IntoView {
+    let template = crate::templates::saml_template(template.as_deref());
+    let choices = crate::templates::SAML_TEMPLATES
+        .iter()
+        .map(|t| TemplateChoice {
+            id: t.id,
+            name: t.name,
+            summary: t.summary,
+        })
+        .collect();
+    view! {
+        {template_picker(choices, template.id)}
+        {template_reasons(template.why, template.source)}
+        <ActionForm action=create attr:class="form-grid">
+            <input type="hidden" name="csrf" value=csrf/>
+            <input type="hidden" name="cloud_id" value=cloud_id/>
+            {saml_fields("new", template.apply(defaults), Some(template))}
+            {action_error(move || create.value().get())}
+            {move || create.value().get().and_then(Result::ok).map(|_| view! {
+                <p class="form-success" role="status">"Saved."</p>
+            })}
+            <button type="submit" class="button primary">"Add app"</button>
+        </ActionForm>
+    }
 }
 
 /// `/t/:cloud_id/saml/:app_id`: one SAML app's settings.
@@ -344,7 +386,7 @@ fn saml_edit_body(
                 <input type="hidden" name="csrf" value=me.csrf.clone()/>
                 <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
                 <input type="hidden" name="app_id" value=app_id/>
-                {saml_fields("edit", form)}
+                {saml_fields("edit", form, None)}
                 {action_error(move || update.value().get())}
                 {move || update.value().get().and_then(Result::ok).map(|()| view! {
                     <p class="form-success" role="status">"Saved."</p>

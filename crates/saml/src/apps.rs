@@ -407,6 +407,11 @@ fn check_attribute(mapping: &AttributeMapping) -> Result<(), InvalidInput> {
 }
 
 impl SamlAppInput {
+    /// Checks the input as saving it would, without saving.
+    pub fn check(&self) -> Result<(), InvalidInput> {
+        self.clone().validated().map(|_| ())
+    }
+
     fn validated(self) -> Result<(String, String, SamlAppSettings), InvalidInput> {
         let name = self.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 100 {

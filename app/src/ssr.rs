@@ -36,6 +36,8 @@ pub struct DashboardState {
     pub settings: TenantSettings,
     pub members: Members,
     pub oidc_clients: OidcClients,
+    /// The tenants' token signing keys, for the dashboard's calendar of keys.
+    pub oidc_keys: vestibule_oidc::SigningKeys,
     pub saml: SamlIdp,
     pub audit: AuditLog,
     /// Sends invitations and password resets; `None` when no SMTP server is configured.

@@ -543,3 +543,30 @@ pub struct VendorSheetView {
     pub download_href: Option<String>,
     pub download_name: String,
 }
+
+/// A SAML signing certificate on the calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningCertificateView {
+    pub kid: String,
+    pub published_since: String,
+    pub signs_from: String,
+    pub valid_until: String,
+}
+
+/// A token signing key of OpenID Connect on the calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenKeyView {
+    pub kid: String,
+    pub algorithm: String,
+    pub signs_from: String,
+    pub signs_until: String,
+    pub published_until: String,
+}
+
+/// The Cloud ID's signing certificates and keys: what signs now, what comes next and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningCalendarView {
+    pub saml_current: Option<SigningCertificateView>,
+    pub saml_next: Option<SigningCertificateView>,
+    pub oidc_keys: Vec<TokenKeyView>,
+}

@@ -1731,6 +1731,52 @@ test('a SAML app starts from the Zoom template and its vendor sheet carries the 
   await signOut(page);
 });
 
+test('the SAML certificate rolls over: the next one is published ahead, postponed, then signs at once', async ({ page }) => {
+  const certificates = async () => {
+    const metadata = (await backchannel('/saml/metadata', {})).body;
+    return [...metadata.matchAll(/<ds:X509Certificate>([^<]+)</g)].map((m) => m[1]);
+  };
+  const before = await certificates();
+  expect(before).toHaveLength(1);
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await visit(page, '/t/acme/saml#signing-certificates');
+  const calendar = page.locator('#signing-certificates');
+  await expect(calendar.getByRole('heading', { name: 'Signing certificates and keys' })).toBeVisible();
+  const current = await calendar.locator('.current-certificate code').innerText();
+  // OpenID Connect's keys are on the same calendar.
+  await expect(calendar.locator('.token-keys')).toContainText('RS256');
+  await calendar.getByRole('button', { name: 'Prepare the next certificate' }).click();
+  const next = calendar.locator('.next-certificate');
+  await expect(next).toContainText('signs from');
+  await expect(next).toBeInViewport();
+  const nextKid = await next.locator('code').innerText();
+  // Published beside the current one; the current one still signs.
+  const both = await certificates();
+  expect(both).toHaveLength(2);
+  expect(both[0]).toBe(before[0]);
+  await expect(calendar.locator('.current-certificate code')).toHaveText(current);
+
+  const firstDate = await next.locator('strong').innerText();
+  await next.getByRole('button', { name: 'Postpone' }).click();
+  await expect(next.locator('strong')).not.toHaveText(firstDate);
+  await next.getByRole('button', { name: 'Roll over now' }).click();
+  await expect(calendar.locator('.current-certificate code')).toHaveText(nextKid);
+  await expect(calendar.getByRole('button', { name: 'Prepare the next certificate' })).toBeVisible();
+  const after = await certificates();
+  expect(after).toEqual([both[1]]);
+  // The IdP card shows the certificate that signs now.
+  const escaped = both[1].slice(0, 40).replace(/[+/]/g, (c) => `\\${c}`);
+  await expect(page.getByLabel('Signing certificate', { exact: true })).toHaveValue(new RegExp(escaped));
+
+  await visit(page, '/t/acme/audit');
+  const log = page.locator('table.audit-log tbody');
+  await expect(log.locator('tr').nth(0)).toContainText('SAML certificate rolled over');
+  await expect(log.locator('tr').nth(1)).toContainText('SAML certificate rollover postponed');
+  await expect(log.locator('tr').nth(2)).toContainText('Next SAML certificate published');
+  await signOut(page);
+});
+
 // --- SAML with a third-party service provider library: pysaml2, on the vendors' side
 
 test('pysaml2 service providers sign a member in and out: both bindings, IdP-initiated, encrypted, single logout', async ({ page, browser }) => {

@@ -185,6 +185,7 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
         settings: engines.settings.clone(),
         members: engines.members.clone(),
         oidc_clients: engines.oidc.clients.clone(),
+        oidc_keys: engines.oidc.keys.clone(),
         saml: engines.saml.clone(),
         audit: engines.audit.clone(),
         mail: engines.mail.clone(),

@@ -492,6 +492,149 @@ pub async fn saml_vendor_sheet(
     )
 }
 
+/// The SAML signing certificates (the one that signs and the next one) and the OpenID
+/// Connect token keys, as the calendar shows them.
+#[server(prefix = "/api", endpoint = "signing_calendar")]
+pub async fn signing_calendar(cloud_id: String) -> Result<SigningCalendarView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller().await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
+            let now = ssr::now();
+            // The first key is made when it is first needed: the calendar shows it from the start.
+            let saml = ssr::saml()?;
+            saml.keys
+                .signing_key(tenant.id, tenant.cloud_id.as_str(), now)
+                .await?;
+            let calendar = saml.keys.calendar(tenant.id, now).await?;
+            let certificate = |entry: vestibule_saml::CalendarEntry| SigningCertificateView {
+                kid: entry.kid,
+                published_since: entry.created_at.to_string(),
+                signs_from: entry.signs_from.to_string(),
+                valid_until: entry.not_after.to_string(),
+            };
+            let oidc_keys = ssr::state()?
+                .oidc_keys
+                .calendar(tenant.id, now)
+                .await?
+                .into_iter()
+                .map(|window| TokenKeyView {
+                    kid: window.kid,
+                    algorithm: window.algorithm,
+                    signs_from: window.signs_from.to_string(),
+                    signs_until: window.signs_until.to_string(),
+                    published_until: window.published_until.to_string(),
+                })
+                .collect();
+            Ok(SigningCalendarView {
+                saml_current: calendar.current.map(certificate),
+                saml_next: calendar.next.map(certificate),
+                oidc_keys,
+            })
+        }
+        .await,
+    )
+}
+
+/// Makes the next SAML certificate: published at once, signing after `overlap_days`.
+#[server(prefix = "/api", endpoint = "prepare_saml_rollover")]
+pub async fn prepare_saml_rollover(
+    csrf: String,
+    cloud_id: String,
+    overlap_days: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
+            let days = rollover_days(&overlap_days)?;
+            let keys = &ssr::saml()?.keys;
+            let overlap = vestibule_domain::Seconds(days * 86_400);
+            let next = keys
+                .prepare_rollover(tenant.id, tenant.cloud_id.as_str(), overlap, ssr::now())
+                .await?;
+            let after = serde_json::json!({
+                "next_certificate": next.kid,
+                "signs_from": next.signs_from.to_string(),
+            });
+            let action = vestibule_audit::AuditAction::SamlCertificatePrepare;
+            let target = "SAML signing certificate".to_string();
+            ssr::record_change(&caller, Some(tenant.id), action, target, None, Some(&after)).await;
+            ssr::after_form_post(&format!("/t/{cloud_id}/saml"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Rolls over to the next SAML certificate now (`postpone_days` empty), or postpones its start
+/// by `postpone_days`.
+#[server(prefix = "/api", endpoint = "reschedule_saml_rollover")]
+pub async fn reschedule_saml_rollover(
+    csrf: String,
+    cloud_id: String,
+    kid: String,
+    #[server(default)] postpone_days: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
+            let keys = &ssr::saml()?.keys;
+            let now = ssr::now();
+            let next = keys
+                .calendar(tenant.id, now)
+                .await?
+                .next
+                .filter(|next| next.kid == kid)
+                .ok_or(AppError::NotFound)?;
+            let (signs_from, action) = if postpone_days.trim().is_empty() {
+                (now, vestibule_audit::AuditAction::SamlCertificateRoll)
+            } else {
+                let days = rollover_days(&postpone_days)?;
+                let later = next.signs_from + vestibule_domain::Seconds(days * 86_400);
+                (later, vestibule_audit::AuditAction::SamlCertificatePostpone)
+            };
+            if !keys
+                .reschedule_rollover(tenant.id, &kid, signs_from, now)
+                .await?
+            {
+                return Err(AppError::NotFound);
+            }
+            let before = serde_json::json!({ "signs_from": next.signs_from.to_string() });
+            let after = serde_json::json!({ "signs_from": signs_from.to_string() });
+            let target = format!("SAML signing certificate {kid}");
+            ssr::record_change(
+                &caller,
+                Some(tenant.id),
+                action,
+                target,
+                Some(&before),
+                Some(&after),
+            )
+            .await;
+            ssr::after_form_post(&format!("/t/{cloud_id}/saml"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// An overlap or a postponement in days, as the forms offer them: 1 to 365.
+#[cfg(feature = "ssr")]
+fn rollover_days(text: &str) -> Result<i64, AppError> {
+    match text.trim().parse::<i64>() {
+        Ok(days) if (1..=365).contains(&days) => Ok(days),
+        _ => Err(AppError::Invalid(
+            "Choose a number of days from 1 to 365.".to_string(),
+        )),
+    }
+}
+
 #[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::*;

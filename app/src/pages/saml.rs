@@ -5,7 +5,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::*;
 use crate::api::*;
-use crate::layout::TenantPage;
+use crate::layout::{ErrorPage, TenantPage};
 
 /// `/t/:cloud_id/saml`: the tenant's SAML service providers, the IdP's details to give them,
 /// and metadata import with a preview before saving.
@@ -17,6 +17,8 @@ pub fn SamlApps() -> impl IntoView {
         import: ServerAction::new(),
         save_imported: ServerAction::new(),
         delete: ServerAction::new(),
+        prepare_rollover: ServerAction::new(),
+        reschedule_rollover: ServerAction::new(),
     };
     let query = leptos_router::hooks::use_query_map();
     let apps = Resource::new_blocking(
@@ -26,11 +28,24 @@ pub fn SamlApps() -> impl IntoView {
                 actions.create.version().get(),
                 actions.save_imported.version().get(),
                 actions.delete.version().get(),
+                // A rollover changes the certificate the IdP card shows.
+                actions.reschedule_rollover.version().get(),
             );
             // Another template redraws the Add form (see `saml_body`).
             (cloud_id, query.read().get("template"), versions)
         },
         |(cloud_id, _, _)| saml_apps(cloud_id),
+    );
+    // Made here, with the page's other data, so the server's page and the browser's agree on it.
+    let calendar = Resource::new_blocking(
+        move || {
+            (
+                params.read().get("cloud_id").unwrap_or_default(),
+                actions.prepare_rollover.version().get(),
+                actions.reschedule_rollover.version().get(),
+            )
+        },
+        |(cloud_id, _, _)| signing_calendar(cloud_id),
     );
     // A saved import closes its preview (the page shows the app's card instead), and once the
     // list has it, the card is scrolled to and focused: the feedback is where the app now is.
@@ -47,7 +62,7 @@ pub fn SamlApps() -> impl IntoView {
     });
     view! {
         <TenantPage title="SAML Client Apps" data=apps body=move |me, tenant, view| {
-            saml_body(me, tenant, view, actions)
+            saml_body(me, tenant, view, actions, calendar)
         }/>
     }
 }
@@ -61,6 +76,8 @@ struct SamlActions {
     /// The preview's save: its own action, so its messages stay beside its button.
     save_imported: ServerAction<CreateSamlApp>,
     delete: ServerAction<DeleteSamlApp>,
+    prepare_rollover: ServerAction<PrepareSamlRollover>,
+    reschedule_rollover: ServerAction<RescheduleSamlRollover>,
 }
 
 /// Scrolls the app's card into view and moves the focus to it.
@@ -175,7 +192,13 @@ fn read_metadata_file(
     });
 }
 
-fn saml_body(me: Me, tenant: TenantView, view: SamlAppsView, actions: SamlActions) -> AnyView {
+fn saml_body(
+    me: Me,
+    tenant: TenantView,
+    view: SamlAppsView,
+    actions: SamlActions,
+    calendar: Resource<Result<SigningCalendarView, AppError>>,
+) -> AnyView {
     // The page's data reloads when the address names another template (see `SamlApps`), so
     // the form is redrawn in place: what the admin typed survives an action's answer.
     let template = leptos_router::hooks::use_query_map()
@@ -186,7 +209,20 @@ fn saml_body(me: Me, tenant: TenantView, view: SamlAppsView, actions: SamlAction
         import,
         save_imported,
         delete,
+        prepare_rollover,
+        reschedule_rollover,
     } = actions;
+    let calendar = view.idp.is_some().then(|| {
+        signing_calendar_card(
+            me.csrf.clone(),
+            tenant.cloud_id.clone(),
+            calendar,
+            prepare_rollover,
+            reschedule_rollover,
+        )
+    });
+    // The certificate's textarea carries it as text for the first page and as its value when a
+    // rollover redraws the card in place (a textarea's text alone would not change what it shows).
     let idp = match view.idp {
         Some(idp) => view! {
             <section class="card">
@@ -198,7 +234,7 @@ fn saml_body(me: Me, tenant: TenantView, view: SamlAppsView, actions: SamlAction
                     <dt>"Single logout (Redirect, POST)"</dt><dd><Copyable value=idp.single_logout label="single logout URL"/></dd>
                     <dt>"Signing certificate"</dt>
                     <dd>
-                        <textarea class="copy-field certificate" readonly rows="4" aria-label="Signing certificate">{idp.certificate_pem.clone()}</textarea>
+                        <textarea class="copy-field certificate" readonly rows="4" aria-label="Signing certificate" prop:value=idp.certificate_pem.clone()>{idp.certificate_pem.clone()}</textarea>
                         <CopyButton value=idp.certificate_pem label="signing certificate"/>
                         " "
                         <a class="button subtle" href=idp.certificate_url>"Download certificate"</a>
@@ -269,6 +305,7 @@ fn saml_body(me: Me, tenant: TenantView, view: SamlAppsView, actions: SamlAction
     view! {
         <p class="muted">"Register each site that signs members in with SAML 2.0. Responses go only to the assertion consumer services listed here, exactly."</p>
         {idp}
+        {calendar}
         {action_error(move || delete.value().get())}
         {apps}
         <section class="card">
@@ -308,6 +345,126 @@ fn saml_body(me: Me, tenant: TenantView, view: SamlAppsView, actions: SamlAction
             <h2>"Add an app"</h2>
             {add_app_form(template, me.csrf.clone(), tenant.cloud_id.clone(), new_app, create)}
         </section>
+    }
+    .into_any()
+}
+
+/// The signing certificates on a calendar: the one that signs, the next one (published ahead,
+/// with its date, to roll over now or postpone), and the OpenID Connect keys beside them.
+fn signing_calendar_card(
+    csrf: String,
+    cloud_id: String,
+    calendar: Resource<Result<SigningCalendarView, AppError>>,
+    prepare: ServerAction<PrepareSamlRollover>,
+    reschedule: ServerAction<RescheduleSamlRollover>,
+) -> impl IntoView {
+    view! {
+        <section class="card signing-calendar" id="signing-certificates">
+            <h2>"Signing certificates and keys"</h2>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || {
+                    let (csrf, cloud_id) = (csrf.clone(), cloud_id.clone());
+                    Suspend::new(async move {
+                        match calendar.await {
+                            Ok(calendar) => calendar_view(calendar, csrf, cloud_id, prepare, reschedule),
+                            Err(error) => view! { <ErrorPage error/> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+fn calendar_view(
+    calendar: SigningCalendarView,
+    csrf: String,
+    cloud_id: String,
+    prepare: ServerAction<PrepareSamlRollover>,
+    reschedule: ServerAction<RescheduleSamlRollover>,
+) -> AnyView {
+    let current = calendar.saml_current.map(|current| view! {
+        <dt>"SAML: signs now"</dt>
+        <dd class="current-certificate">
+            "Since " <Time at=current.signs_from/> ", valid until " <Time at=current.valid_until/>
+            " (" <code>{current.kid}</code> ")"
+        </dd>
+    });
+    let next = match calendar.saml_next {
+        Some(next) => {
+            let (csrf2, cloud_id2, kid2) = (csrf.clone(), cloud_id.clone(), next.kid.clone());
+            view! {
+                <dt>"SAML: next"</dt>
+                <dd class="next-certificate">
+                    "Published since " <Time at=next.published_since/> "; signs from "
+                    <strong><Time at=next.signs_from.clone()/></strong>
+                    " (" <code>{next.kid.clone()}</code> "). Service providers that read the metadata take it before then; give it to the others now."
+                    <div class="actions">
+                        <ActionForm action=reschedule attr:class="inline-form">
+                            <input type="hidden" name="csrf" value=csrf/>
+                            <input type="hidden" name="cloud_id" value=cloud_id/>
+                            <input type="hidden" name="kid" value=next.kid/>
+                            <button type="submit" class="button">"Roll over now"</button>
+                        </ActionForm>
+                        <ActionForm action=reschedule attr:class="inline-form">
+                            <input type="hidden" name="csrf" value=csrf2/>
+                            <input type="hidden" name="cloud_id" value=cloud_id2/>
+                            <input type="hidden" name="kid" value=kid2/>
+                            <label>"Postpone by "
+                                <select name="postpone_days">
+                                    <option value="7">"7 days"</option>
+                                    <option value="30" selected>"30 days"</option>
+                                    <option value="90">"90 days"</option>
+                                </select>
+                            </label>
+                            <button type="submit" class="button subtle">"Postpone"</button>
+                        </ActionForm>
+                    </div>
+                </dd>
+            }
+            .into_any()
+        }
+        None => view! {
+            <dt>"SAML: next"</dt>
+            <dd>
+                <ActionForm action=prepare attr:class="inline-form">
+                    <input type="hidden" name="csrf" value=csrf/>
+                    <input type="hidden" name="cloud_id" value=cloud_id/>
+                    <label>"Publish the next certificate now; it signs after "
+                        <select name="overlap_days">
+                            <option value="7">"7 days"</option>
+                            <option value="14">"14 days"</option>
+                            <option value="30" selected>"30 days"</option>
+                            <option value="60">"60 days"</option>
+                            <option value="90">"90 days"</option>
+                        </select>
+                    </label>
+                    <button type="submit" class="button">"Prepare the next certificate"</button>
+                </ActionForm>
+            </dd>
+        }
+        .into_any(),
+    };
+    let oidc = calendar
+        .oidc_keys
+        .into_iter()
+        .map(|key| view! {
+            <li>
+                <code>{key.kid}</code> " " {key.algorithm} ": signs " <Time at=key.signs_from/>
+                " – " <Time at=key.signs_until/> ", published until " <Time at=key.published_until/>
+            </li>
+        })
+        .collect_view();
+    view! {
+        <dl class="facts calendar">
+            {current}
+            {next}
+        </dl>
+        {action_error(move || prepare.value().get())}
+        {action_error(move || reschedule.value().get())}
+        <h3>"OpenID Connect token keys"</h3>
+        <p class="muted">"They rotate on their own: each is published a week before it signs for 90 days, and stays published two days after."</p>
+        <ul class="token-keys">{oidc}</ul>
     }
     .into_any()
 }

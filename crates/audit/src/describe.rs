@@ -59,6 +59,9 @@ impl AuditAction {
             AuditAction::SamlAppCreate => "SAML app created",
             AuditAction::SamlAppUpdate => "SAML app edited",
             AuditAction::SamlAppDelete => "SAML app deleted",
+            AuditAction::SamlCertificatePrepare => "Next SAML certificate published",
+            AuditAction::SamlCertificateRoll => "SAML certificate rolled over",
+            AuditAction::SamlCertificatePostpone => "SAML certificate rollover postponed",
             AuditAction::SignInSucceeded => "Member signed in",
             AuditAction::SignInFailed => "Member sign-in failed",
         }

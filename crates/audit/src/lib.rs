@@ -112,6 +112,12 @@ pub enum AuditAction {
     SamlAppUpdate,
     /// a SAML app deleted.
     SamlAppDelete,
+    /// the next SAML signing certificate made and published ahead.
+    SamlCertificatePrepare,
+    /// the SAML signing certificate rolled over to the next one, now.
+    SamlCertificateRoll,
+    /// the next SAML signing certificate's start postponed.
+    SamlCertificatePostpone,
     /// a member signed in to an application (or the hosted page).
     SignInSucceeded,
     /// a member's sign-in failed, with the reason.
@@ -120,7 +126,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the dashboard lists them.
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 31] = [
         AuditAction::TenantCreate,
         AuditAction::TeamInvite,
         AuditAction::TeamAdd,
@@ -147,6 +153,9 @@ impl AuditAction {
         AuditAction::SamlAppCreate,
         AuditAction::SamlAppUpdate,
         AuditAction::SamlAppDelete,
+        AuditAction::SamlCertificatePrepare,
+        AuditAction::SamlCertificateRoll,
+        AuditAction::SamlCertificatePostpone,
         AuditAction::SignInSucceeded,
         AuditAction::SignInFailed,
     ];
@@ -179,6 +188,9 @@ impl AuditAction {
             AuditAction::SamlAppCreate => "saml_app.create",
             AuditAction::SamlAppUpdate => "saml_app.update",
             AuditAction::SamlAppDelete => "saml_app.delete",
+            AuditAction::SamlCertificatePrepare => "saml_certificate.prepare",
+            AuditAction::SamlCertificateRoll => "saml_certificate.roll",
+            AuditAction::SamlCertificatePostpone => "saml_certificate.postpone",
             AuditAction::SignInSucceeded => "sign_in.succeeded",
             AuditAction::SignInFailed => "sign_in.failed",
         }

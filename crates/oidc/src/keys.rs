@@ -38,6 +38,16 @@ impl Default for KeyPolicy {
     }
 }
 
+/// One token signing key's time on the calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyWindow {
+    pub kid: String,
+    pub algorithm: String,
+    pub signs_from: Timestamp,
+    pub signs_until: Timestamp,
+    pub published_until: Timestamp,
+}
+
 #[derive(Clone)]
 pub struct SigningKeys {
     store: Store,
@@ -198,6 +208,30 @@ impl SigningKeys {
             held.insert(id, key.clone());
         }
         Ok(key)
+    }
+
+    /// The tenant's keys on the calendar: each published key, when it signs and until when it
+    /// stays published, newest first.
+    pub async fn calendar(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<KeyWindow>, OidcError> {
+        let mut windows: Vec<KeyWindow> = self
+            .store
+            .signing_keys(tenant, None, now)
+            .await?
+            .into_iter()
+            .map(|record| KeyWindow {
+                kid: record.kid,
+                algorithm: record.algorithm,
+                signs_from: record.active_from,
+                signs_until: record.active_until,
+                published_until: record.published_until,
+            })
+            .collect();
+        windows.sort_by_key(|window| std::cmp::Reverse(window.signs_from));
+        Ok(windows)
     }
 
     /// Every key the tenant's JWKS publishes at `now`: next, current and recently retired.

@@ -44,7 +44,7 @@ pub use grants::{
     CODE_LIFETIME,
 };
 pub use jws::{RsaPublicKey, RsaSigningKey, Signer, Verifier};
-pub use keys::{KeyPolicy, SigningKeys};
+pub use keys::{KeyPolicy, KeyWindow, SigningKeys};
 pub use token_request::{
     client_credentials, grant_request, password_grant_scopes, ClientCredentials, GrantRequest,
 };

@@ -1,6 +1,8 @@
 //! Tenant SAML signing keys: an RSA-2048 key and a self-signed certificate per tenant, made on
 //! first use, the private key sealed at rest. Service providers pin the certificate from the
-//! metadata, so it is long-lived (ten years) rather than rotated on a schedule.
+//! metadata, so it is long-lived (ten years) and changes only when an admin rolls it over: the
+//! next key is made ahead and published beside the current one for an overlap (30 days unless
+//! the admin chooses), then signs; the admin may roll over at once or postpone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,9 +20,13 @@ use crate::SamlError;
 /// How long a certificate is valid.
 const CERTIFICATE_LIFETIME: Seconds = Seconds(10 * 365 * 86_400);
 
-/// How long a node keeps a tenant's key in memory before reading it again: a tenant's key
-/// changes only when it is first made, so this bounds nothing but a deleted tenant's key.
+/// How long a node keeps a tenant's key in memory before reading it again, and so how long
+/// another node may go on signing with the previous key after an admin rolls over at once
+/// (a scheduled rollover is never held past its moment).
 const KEY_HELD: Seconds = Seconds(60);
+
+/// How long a next key is published before it signs, unless the admin chooses.
+pub const DEFAULT_ROLLOVER_OVERLAP: Seconds = Seconds(30 * 86_400);
 
 /// Past this many tenants the memory of keys starts over.
 const KEYS_HELD: usize = 10_000;
@@ -110,54 +116,154 @@ impl SamlKeys {
                 return Ok(key);
             }
         }
-        let key = self.read_signing_key(tenant, common_name, now).await?;
+        let (key, next_signs_from) = self.read_signing_key(tenant, common_name, now).await?;
+        let until = next_signs_from.map_or(now + KEY_HELD, |at| at.min(now + KEY_HELD));
         if let Ok(mut held) = self.held.lock() {
             if held.len() >= KEYS_HELD {
                 held.clear();
             }
-            held.insert(tenant, (key.clone(), now + KEY_HELD));
+            held.insert(tenant, (key.clone(), until));
         }
         Ok(key)
     }
 
+    /// Forgets this node's memory of the tenant's key, after a rollover changed it.
+    fn forget(&self, tenant: TenantId) {
+        if let Ok(mut held) = self.held.lock() {
+            held.remove(&tenant);
+        }
+    }
+
+    /// The key that signs now, and when a next key takes over, if one is scheduled.
     async fn read_signing_key(
         &self,
         tenant: TenantId,
         common_name: &str,
         now: Timestamp,
-    ) -> Result<SigningKey, SamlError> {
-        let record = match self.store.saml_keys(tenant, now).await?.pop() {
-            Some(record) => record,
-            None => {
-                self.create(tenant, 1, common_name, now).await?;
-                // Another node may have stored its key first: take whichever was kept.
-                self.store
-                    .saml_keys(tenant, now)
-                    .await?
-                    .pop()
-                    .ok_or_else(|| SamlError::Key("no key after creating one".to_string()))?
-            }
-        };
+    ) -> Result<(SigningKey, Option<Timestamp>), SamlError> {
+        let mut generations = self.generations(tenant, now).await?;
+        if generations.current.is_none() {
+            self.create(tenant, 1, common_name, now, None).await?;
+            // Another node may have stored its key first: take whichever was kept.
+            generations = self.generations(tenant, now).await?;
+        }
+        let record = generations
+            .current
+            .ok_or_else(|| SamlError::Key("no key after creating one".to_string()))?;
         let private_pkcs8 = self.secret.open(
             &seal_context(tenant, &record.kid),
             &record.private_key_sealed,
         )?;
-        SigningKey::from_pkcs8(record.kid, record.certificate_der, &private_pkcs8)
+        let key = SigningKey::from_pkcs8(record.kid, record.certificate_der, &private_pkcs8)?;
+        Ok((key, generations.next.and_then(|next| next.signs_from)))
     }
 
-    /// Every certificate the metadata publishes: all generations not yet expired.
+    /// The tenant's key that signs at `now` (the newest whose time has come) and the next one
+    /// waiting for its time, if any; older generations no longer matter.
+    async fn generations(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+    ) -> Result<Generations, SamlError> {
+        let records = self.store.saml_keys(tenant, now).await?;
+        let signs = |record: &SamlKeyRecord| record.signs_from.is_none_or(|at| at <= now);
+        let current = records.iter().rev().find(|record| signs(record)).cloned();
+        let next = records
+            .iter()
+            .filter(|record| !signs(record))
+            .filter(|record| {
+                current
+                    .as_ref()
+                    .is_none_or(|c| record.generation > c.generation)
+            })
+            .min_by_key(|record| record.generation)
+            .cloned();
+        Ok(Generations { current, next })
+    }
+
+    /// Every certificate the metadata publishes: the one that signs and the next one, so
+    /// service providers can take it before it signs.
     pub async fn certificates(
         &self,
         tenant: TenantId,
         now: Timestamp,
     ) -> Result<Vec<Vec<u8>>, SamlError> {
-        Ok(self
+        let generations = self.generations(tenant, now).await?;
+        Ok([generations.current, generations.next]
+            .into_iter()
+            .flatten()
+            .map(|record| record.certificate_der)
+            .collect())
+    }
+
+    /// The current certificate and the next one, as the dashboard's calendar shows them.
+    pub async fn calendar(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+    ) -> Result<KeyCalendar, SamlError> {
+        let generations = self.generations(tenant, now).await?;
+        let entry = |record: SamlKeyRecord| CalendarEntry {
+            signs_from: record.signs_from.unwrap_or(record.created_at),
+            kid: record.kid,
+            certificate_der: record.certificate_der,
+            created_at: record.created_at,
+            not_after: record.not_after,
+        };
+        Ok(KeyCalendar {
+            current: generations.current.map(entry),
+            next: generations.next.map(entry),
+        })
+    }
+
+    /// Makes the next key, published at once and signing after `overlap`. There is one next
+    /// key at a time: an admin who wants another date postpones or rolls over this one.
+    pub async fn prepare_rollover(
+        &self,
+        tenant: TenantId,
+        common_name: &str,
+        overlap: Seconds,
+        now: Timestamp,
+    ) -> Result<CalendarEntry, SamlError> {
+        let generations = self.generations(tenant, now).await?;
+        if generations.next.is_some() {
+            return Err(SamlError::Invalid(vestibule_domain::InvalidInput::new(
+                "rollover",
+                "A next certificate is already published: roll over to it now or postpone it.",
+            )));
+        }
+        let newest = self
             .store
             .saml_keys(tenant, now)
             .await?
-            .into_iter()
-            .map(|record| record.certificate_der)
-            .collect())
+            .iter()
+            .map(|record| record.generation)
+            .max()
+            .unwrap_or(0);
+        self.create(tenant, newest + 1, common_name, now, Some(now + overlap))
+            .await?;
+        self.forget(tenant);
+        self.calendar(tenant, now)
+            .await?
+            .next
+            .ok_or_else(|| SamlError::Key("no next key after creating one".to_string()))
+    }
+
+    /// Moves the next key's start: `now` rolls over at once; a later time postpones. False
+    /// when `kid` is not a key waiting to sign.
+    pub async fn reschedule_rollover(
+        &self,
+        tenant: TenantId,
+        kid: &str,
+        signs_from: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, SamlError> {
+        let moved = self
+            .store
+            .reschedule_saml_key(tenant, kid, signs_from, now)
+            .await?;
+        self.forget(tenant);
+        Ok(moved)
     }
 
     async fn create(
@@ -166,6 +272,7 @@ impl SamlKeys {
         generation: i64,
         common_name: &str,
         now: Timestamp,
+        signs_from: Option<Timestamp>,
     ) -> Result<(), SamlError> {
         let common_name = common_name.to_string();
         let not_after = now + CERTIFICATE_LIFETIME;
@@ -185,12 +292,35 @@ impl SamlKeys {
             certificate_der,
             not_after,
             created_at: now,
+            signs_from,
         };
         if self.store.insert_saml_key(&record).await? {
             tracing::info!(tenant = tenant.0, kid = %record.kid, "SAML signing key created");
         }
         Ok(())
     }
+}
+
+struct Generations {
+    current: Option<SamlKeyRecord>,
+    next: Option<SamlKeyRecord>,
+}
+
+/// A tenant's signing certificates on the calendar: the one that signs and the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCalendar {
+    pub current: Option<CalendarEntry>,
+    pub next: Option<CalendarEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarEntry {
+    pub kid: String,
+    pub certificate_der: Vec<u8>,
+    pub created_at: Timestamp,
+    /// When it signs (or signed) from.
+    pub signs_from: Timestamp,
+    pub not_after: Timestamp,
 }
 
 /// A new RSA-2048 key (PKCS#8 DER) and a certificate for it, signed by itself.

@@ -75,6 +75,110 @@ async fn each_tenant_gets_one_sealed_key_and_certificate_on_first_use() {
     .await;
 }
 
+#[tokio::test]
+async fn a_next_certificate_is_published_ahead_then_signs_and_can_roll_over_now_or_later() {
+    for_each_backend(|db| async move {
+        let acme = tenant(&db, "acme").await;
+        let keys = keys(&db);
+        let first = keys.signing_key(acme, "sso.acme.test", T0).await.unwrap();
+        let overlap = Seconds(30 * 86_400);
+        let next = keys
+            .prepare_rollover(acme, "sso.acme.test", overlap, T0)
+            .await
+            .unwrap();
+        assert_eq!(next.signs_from, T0 + overlap);
+        // Published beside the current one at once; the current one still signs, here and
+        // (without waiting for this node's memory) on a node that never saw the change.
+        assert_eq!(
+            keys.certificates(acme, T0).await.unwrap(),
+            [first.certificate_der.clone(), next.certificate_der.clone()]
+        );
+        assert_eq!(
+            keys.signing_key(acme, "sso.acme.test", T0)
+                .await
+                .unwrap()
+                .kid,
+            first.kid
+        );
+        // One next certificate at a time.
+        assert!(matches!(
+            keys.prepare_rollover(acme, "sso.acme.test", overlap, T0)
+                .await,
+            Err(vestibule_saml::SamlError::Invalid(_))
+        ));
+        // At its moment it signs, even on a node that held the old key a moment before; the
+        // old certificate is no longer published.
+        let just_before = T0 + overlap - Seconds(1);
+        assert_eq!(
+            keys.signing_key(acme, "sso.acme.test", just_before)
+                .await
+                .unwrap()
+                .kid,
+            first.kid
+        );
+        let at = T0 + overlap;
+        assert_eq!(
+            keys.signing_key(acme, "sso.acme.test", at)
+                .await
+                .unwrap()
+                .kid,
+            next.kid
+        );
+        assert_eq!(
+            keys.certificates(acme, at).await.unwrap(),
+            [next.certificate_der.clone()]
+        );
+
+        // Postponing, then rolling over at once.
+        let third = keys
+            .prepare_rollover(acme, "sso.acme.test", overlap, at)
+            .await
+            .unwrap();
+        let later = at + overlap + Seconds(7 * 86_400);
+        assert!(keys
+            .reschedule_rollover(acme, &third.kid, later, at)
+            .await
+            .unwrap());
+        assert_eq!(
+            keys.calendar(acme, at)
+                .await
+                .unwrap()
+                .next
+                .unwrap()
+                .signs_from,
+            later
+        );
+        assert_eq!(
+            keys.signing_key(acme, "sso.acme.test", at + overlap)
+                .await
+                .unwrap()
+                .kid,
+            next.kid
+        );
+        let now = at + Seconds(3600);
+        assert!(keys
+            .reschedule_rollover(acme, &third.kid, now, now)
+            .await
+            .unwrap());
+        assert_eq!(
+            keys.signing_key(acme, "sso.acme.test", now)
+                .await
+                .unwrap()
+                .kid,
+            third.kid
+        );
+        // A key that signs already cannot be moved.
+        assert!(!keys
+            .reschedule_rollover(acme, &third.kid, later, now)
+            .await
+            .unwrap());
+        let calendar = keys.calendar(acme, now).await.unwrap();
+        assert_eq!(calendar.current.unwrap().kid, third.kid);
+        assert!(calendar.next.is_none());
+    })
+    .await;
+}
+
 fn content<'a>(signed: SignedParts, attributes: &'a [Attribute]) -> ResponseContent<'a> {
     ResponseContent {
         issuer: ISSUER,

@@ -914,6 +914,66 @@ pub fn provisioning() -> Result<Provisioning, AppError> {
     Ok(state()?.provisioning)
 }
 
+/// How far ahead a service provider's certificate is said to expire.
+const CERTIFICATE_WARNING: vestibule_domain::Seconds = vestibule_domain::Seconds(30 * 86_400);
+
+/// What needs the tenant's admins before it breaks sign-ins: a service provider certificate
+/// that expires within 30 days (or has), and iMIS sign-ins failing in ways only an admin can fix
+/// in the last day. (A failing certificate renewal is on the domain's own card.)
+pub async fn tenant_warnings(tenant: &Tenant) -> Result<Vec<crate::views::WarningView>, AppError> {
+    let now = now();
+    let mut warnings = Vec::new();
+    for app in saml()?.apps.list(tenant.id).await? {
+        for (used, not_after) in app.certificate_expiries() {
+            if not_after - now > CERTIFICATE_WARNING {
+                continue;
+            }
+            let (day, _) = not_after
+                .to_string()
+                .split_once('T')
+                .map_or((not_after.to_string(), String::new()), |(day, rest)| {
+                    (day.to_string(), rest.to_string())
+                });
+            let when = if not_after <= now {
+                format!("expired on {day}")
+            } else {
+                format!("expires on {day}")
+            };
+            warnings.push(crate::views::WarningView {
+                text: format!(
+                    "SAML app {}: the service provider's {} certificate {when}. Ask the vendor \
+                     for their new metadata and import it, or paste the new certificate on the \
+                     app's page.",
+                    app.name,
+                    used.as_str()
+                ),
+                href: format!("/t/{}/saml/{}", tenant.cloud_id, app.app_id),
+            });
+        }
+    }
+    let day_ago = now - vestibule_domain::Seconds(86_400);
+    let failures: Vec<_> = members()?
+        .sign_in_events(tenant.id, None, 200)
+        .await?
+        .into_iter()
+        .filter(|event| event.at > day_ago && event.source == "imis")
+        .filter(|event| vestibule_members::SignInOutcome::text_is_for_admins(&event.outcome))
+        .collect();
+    if let Some(latest) = failures.first() {
+        warnings.push(crate::views::WarningView {
+            text: format!(
+                "iMIS sign-ins failed {} time{} in the last day in a way only an admin can fix \
+                 (latest: {}).",
+                failures.len(),
+                if failures.len() == 1 { "" } else { "s" },
+                latest.outcome
+            ),
+            href: format!("/t/{}/members", tenant.cloud_id),
+        });
+    }
+    Ok(warnings)
+}
+
 pub async fn domain_view(
     tenant: &Tenant,
     overview: Option<DomainOverview>,
@@ -921,6 +981,7 @@ pub async fn domain_view(
     let cname_target = provisioning()?.cname_target(tenant.id).await?;
     let Some(overview) = overview else {
         return Ok(DomainSetupView {
+            warnings: tenant_warnings(tenant).await?,
             progress: progress_view(tenant).await?,
             status: "Not Provisioned".into(),
             state: "none".into(),
@@ -953,6 +1014,7 @@ pub async fn domain_view(
         })
         .collect();
     Ok(DomainSetupView {
+        warnings: tenant_warnings(tenant).await?,
         progress: progress_view(tenant).await?,
         status: record.state.to_string(),
         state: record.state.as_str().to_string(),

@@ -97,6 +97,9 @@ pub struct Invitation {
 /// A tenant's domain as the Domain Setup page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainSetupView {
+    /// What needs an admin before it breaks: expiring service provider certificates, iMIS
+    /// failing. Shown first.
+    pub warnings: Vec<WarningView>,
     /// The getting-started checklist, shown above the domain.
     pub progress: TenantProgressView,
     /// "Not Provisioned", "Provisioning", "Online", "Offline" or "Failed".
@@ -569,4 +572,11 @@ pub struct SigningCalendarView {
     pub saml_current: Option<SigningCertificateView>,
     pub saml_next: Option<SigningCertificateView>,
     pub oidc_keys: Vec<TokenKeyView>,
+}
+
+/// Something that needs an admin, in words, and the page where it is fixed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarningView {
+    pub text: String,
+    pub href: String,
 }

@@ -1777,6 +1777,54 @@ test('the SAML certificate rolls over: the next one is published ahead, postpone
   await signOut(page);
 });
 
+test('a service provider certificate about to expire is flagged on the first page and in the metrics', async ({ page }) => {
+  const folder = mkdtempSync(join(tmpdir(), 'vestibule-sp-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(folder, 'key.pem'),
+    '-out', join(folder, 'certificate.pem'), '-days', '10', '-subj', '/CN=expiring.example.org'], { stdio: 'ignore' });
+  const certificate = readFileSync(join(folder, 'certificate.pem'), 'utf8');
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await expect(page.getByRole('heading', { name: 'Needs attention' })).toHaveCount(0);
+  await visit(page, '/t/acme/saml');
+  await page.locator('#new-name').fill('Expiring SP');
+  await page.locator('#new-entity').fill('https://expiring.example.org');
+  await page.locator('#new-acs').fill('https://expiring.example.org/acs');
+  await page.locator('#new-certificate').fill(certificate);
+  await page.getByRole('button', { name: 'Add app' }).click();
+  await expect(page.locator('#add-app').getByRole('status')).toHaveText('Saved.');
+
+  await visit(page, '/t/acme/domain');
+  const attention = page.getByRole('region', { name: 'Needs attention' });
+  await expect(attention).toBeInViewport();
+  const warning = attention.getByRole('link', { name: /^SAML app Expiring SP: the service provider's signing certificate expires on \d{4}-\d{2}-\d{2}\./ });
+  await expect(warning).toBeVisible();
+  await warning.click();
+  await expect(page.getByRole('heading', { level: 1, name: 'SAML Client App' })).toBeVisible();
+
+  // iMIS failing in a way only an admin can fix (here: down) is flagged too.
+  const imis = process.env.VESTIBULE_E2E_IMIS_URL!;
+  const behaviour = (body: string) => fetch(`${imis}/_emulator/behaviour`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  await behaviour('{"fail":"all"}');
+  try {
+    const refused = await backchannel('/imis/callback', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: memberSite() },
+      body: 'refresh_token=a-token-iMIS-cannot-check-now',
+    });
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+  } finally {
+    await behaviour('{}');
+  }
+  await visit(page, '/t/acme/domain');
+  await expect(attention.getByRole('link', { name: /^iMIS sign-ins failed 1 time in the last day/ })).toHaveAttribute('href', '/t/acme/members');
+  await signOut(page);
+
+  const metrics = await (await fetch(`${process.env.VESTIBULE_E2E_OPERATOR_URL}/metrics`)).text();
+  const days = Number(metrics.match(/vestibule_sp_certificate_days_to_expiry\{cloud_id="acme",app="[^"]+",certificate="signing"\} ([\d.]+)/)?.[1]);
+  expect(days).toBeGreaterThan(9);
+  expect(days).toBeLessThanOrEqual(10);
+});
+
 // --- SAML with a third-party service provider library: pysaml2, on the vendors' side
 
 test('pysaml2 service providers sign a member in and out: both bindings, IdP-initiated, encrypted, single logout', async ({ page, browser }) => {

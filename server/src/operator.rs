@@ -77,6 +77,14 @@ struct DomainLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SpCertificateLabels {
+    cloud_id: String,
+    app: String,
+    /// `signing` or `encryption`.
+    certificate: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct QueueLabels {
     state: &'static str,
 }
@@ -87,6 +95,7 @@ struct Inner {
     durations: Family<RouteLabels, Histogram>,
     sign_ins: Family<SignInLabels, Counter>,
     certificate_days: Family<DomainLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    sp_certificate_days: Family<SpCertificateLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     jobs: Family<QueueLabels, Gauge>,
     mail: Family<QueueLabels, Gauge>,
     certificate_orders: Counter,
@@ -160,6 +169,13 @@ impl Default for Metrics {
             "Days until each tenant domain's certificate expires (negative: expired)",
             certificate_days.clone(),
         );
+        let sp_certificate_days = Family::default();
+        registry.register(
+            "sp_certificate_days_to_expiry",
+            "Days until each SAML service provider certificate held for an app expires \
+             (negative: expired)",
+            sp_certificate_days.clone(),
+        );
         let jobs = Family::default();
         registry.register(
             "provisioning_jobs",
@@ -186,6 +202,7 @@ impl Default for Metrics {
                 durations,
                 sign_ins,
                 certificate_days,
+                sp_certificate_days,
                 jobs,
                 mail,
                 certificate_orders,
@@ -305,6 +322,25 @@ impl Metrics {
                 .certificate_days
                 .get_or_create(&DomainLabels { domain })
                 .set(days);
+        }
+        // Apps deleted or given new certificates disappear from the figures too.
+        self.inner.sp_certificate_days.clear();
+        for (cloud_id, record) in store.every_saml_app().await.map_err(|e| e.to_string())? {
+            let Ok(app) = vestibule_saml::SamlApp::from_record(record) else {
+                continue;
+            };
+            for (used, not_after) in app.certificate_expiries() {
+                let labels = SpCertificateLabels {
+                    cloud_id: cloud_id.clone(),
+                    app: app.app_id.clone(),
+                    certificate: used.as_str().to_string(),
+                };
+                let days = (not_after - now).0 as f64 / 86_400.0;
+                self.inner
+                    .sp_certificate_days
+                    .get_or_create(&labels)
+                    .set(days);
+            }
         }
         for (state, value) in [("waiting", queue.waiting), ("running", queue.running)] {
             self.inner

@@ -130,6 +130,7 @@ fn domain_body(
         _ => provisioned(&me, &tenant, &view, actions),
     };
     view! {
+        {needs_attention(&view.warnings)}
         {getting_started(&view.progress)}
         <p class="status-line">"Domain Status: " <span class=move || status.get().0 id="domain-status">{move || status.get().1}</span></p>
         {view.domain.clone().map(|domain| view! { <p class="domain-name">"SSO Domain: " <strong>{domain}</strong></p> })}
@@ -141,6 +142,25 @@ fn domain_body(
 
 /// The way to a live association, each step linking to its page and ticked from what is
 /// stored; folded away once all are done.
+/// What needs an admin before it breaks sign-ins, first on the Cloud ID's first page.
+fn needs_attention(warnings: &[WarningView]) -> Option<impl IntoView> {
+    if warnings.is_empty() {
+        return None;
+    }
+    let items = warnings
+        .iter()
+        .map(|warning| {
+            view! { <li><a href=warning.href.clone()>{warning.text.clone()}</a></li> }
+        })
+        .collect_view();
+    Some(view! {
+        <section class="card needs-attention" aria-labelledby="needs-attention">
+            <h2 id="needs-attention">"Needs attention"</h2>
+            <ul>{items}</ul>
+        </section>
+    })
+}
+
 fn getting_started(progress: &TenantProgressView) -> AnyView {
     let total = progress.steps.len();
     let done = progress.steps.iter().filter(|step| step.done).count();

@@ -277,7 +277,55 @@ pub struct SamlApp {
     pub settings: SamlAppSettings,
 }
 
+/// Which of a service provider's certificates: the one that checks its signed messages, or the
+/// one assertions are encrypted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpCertificateUse {
+    Signing,
+    Encryption,
+}
+
+impl SpCertificateUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpCertificateUse::Signing => "signing",
+            SpCertificateUse::Encryption => "encryption",
+        }
+    }
+}
+
+/// When a certificate (DER) stops being valid; `None` when it does not parse.
+pub fn certificate_not_after(der: &[u8]) -> Option<Timestamp> {
+    let certificate = openssl::x509::X509::from_der(der).ok()?;
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
+    let diff = epoch.diff(certificate.not_after()).ok()?;
+    Some(Timestamp(
+        i64::from(diff.days) * 86_400 + i64::from(diff.secs),
+    ))
+}
+
 impl SamlApp {
+    /// When each of the service provider's certificates held here expires.
+    pub fn certificate_expiries(&self) -> Vec<(SpCertificateUse, Timestamp)> {
+        [
+            (
+                SpCertificateUse::Signing,
+                self.settings.sp_certificate.as_deref(),
+            ),
+            (
+                SpCertificateUse::Encryption,
+                self.settings.sp_encryption_certificate.as_deref(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(used, der)| Some((used, certificate_not_after(der?)?)))
+        .collect()
+    }
+
+    /// Reads a stored app.
+    pub fn from_record(record: SamlAppRecord) -> Result<SamlApp, SamlError> {
+        SamlApps::app(record)
+    }
     /// The assertion consumer service a request names (by URL or index), or the default. A URL
     /// that is not registered exactly is never used: the caller shows an error page instead.
     pub fn assertion_consumer(&self, url: Option<&str>, index: Option<usize>) -> Option<&str> {

@@ -366,3 +366,21 @@ pub fn certificate_pem(der: &[u8]) -> String {
     pem.push_str("-----END CERTIFICATE-----\n");
     pem
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_reads_back_the_day_it_ends() {
+        let not_before = Timestamp(1_900_000_000);
+        let not_after = not_before + Seconds(10 * 86_400);
+        let (_, der) = self_signed("sp.example.org", not_before, not_after).unwrap();
+        let read = crate::certificate_not_after(&der).unwrap();
+        // rcgen writes whole days: midnight UTC of the day it ends.
+        let (year, month, day) = not_after.date();
+        assert_eq!(read.date(), (year, month, day));
+        assert_eq!(read.0 % 86_400, 0);
+        assert!(crate::certificate_not_after(b"not a certificate").is_none());
+    }
+}

@@ -24,8 +24,8 @@ mod workers;
 mod xml;
 
 pub use apps::{
-    AssertionConsumer, AttributeMapping, LogoutBinding, NameIdFormat, SamlApp, SamlAppInput,
-    SamlAppSettings, SamlApps, SignedPartsSetting,
+    certificate_not_after, AssertionConsumer, AttributeMapping, LogoutBinding, NameIdFormat,
+    SamlApp, SamlAppInput, SamlAppSettings, SamlApps, SignedPartsSetting, SpCertificateUse,
 };
 pub use binding::{sign_enveloped, signed_redirect_query, verified_element, RedirectQuery};
 pub use encryption::EncryptionKey;

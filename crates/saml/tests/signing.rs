@@ -126,7 +126,7 @@ async fn a_next_certificate_is_published_ahead_then_signs_and_can_roll_over_now_
         );
         assert_eq!(
             keys.certificates(acme, at).await.unwrap(),
-            [next.certificate_der.clone()]
+            std::slice::from_ref(&next.certificate_der)
         );
 
         // Postponing, then rolling over at once.

@@ -70,6 +70,29 @@ impl Store {
         Ok(rows.into_iter().map(app).collect())
     }
 
+    /// Every tenant's SAML apps, with the tenant's Cloud ID: what the operator's metrics read.
+    pub async fn every_saml_app(&self) -> Result<Vec<(String, SamlAppRecord)>> {
+        let sql = format!("SELECT {APP_COLUMNS} ORDER BY tenant_id, name, id");
+        let rows: Vec<AppRow> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).fetch_all(pool).await?
+        });
+        let cloud_ids: Vec<(i64, String)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id, cloud_id FROM tenants").fetch_all(pool).await?
+        });
+        let cloud_id = |tenant: TenantId| {
+            cloud_ids
+                .iter()
+                .find(|(id, _)| *id == tenant.0)
+                .map(|(_, cloud_id)| cloud_id.clone())
+                .unwrap_or_default()
+        };
+        Ok(rows
+            .into_iter()
+            .map(app)
+            .map(|record| (cloud_id(record.tenant), record))
+            .collect())
+    }
+
     pub async fn saml_app(&self, tenant: TenantId, app_id: &str) -> Result<Option<SamlAppRecord>> {
         let sql = format!("SELECT {APP_COLUMNS} WHERE tenant_id = $1 AND app_id = $2");
         let row: Option<AppRow> = with_pool!(self, pool => {

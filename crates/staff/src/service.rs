@@ -733,7 +733,7 @@ impl StaffAccounts {
         cloud_id: &str,
         email: &str,
     ) -> Result<StaffMember, StaffError> {
-        let (_, staff) = self.team_member(caller, cloud_id, email).await?;
+        let (tenant, staff) = self.team_member(caller, cloud_id, email).await?;
         if staff.id == caller.staff.id {
             return Err(InvalidInput::new(
                 "email",
@@ -741,8 +741,13 @@ impl StaffAccounts {
             )
             .into());
         }
-        if !self.store.delete_staff(staff.id).await? {
-            return Err(StaffError::NotFound);
+        let by = caller.staff.id;
+        if !self
+            .store
+            .remove_team_member(tenant.id, staff.id, by)
+            .await?
+        {
+            return Err(self.refused_team_change(staff.id).await?);
         }
         Ok(staff)
     }
@@ -785,12 +790,20 @@ impl StaffAccounts {
             .set_tenant_access(tenant.id, staff.id, access, by)
             .await?
         {
-            // The member left the team, or the caller stopped being an admin, a moment ago.
-            return Err(StaffError::ReadOnly);
+            return Err(self.refused_team_change(staff.id).await?);
         }
         Ok(StaffMember {
             role: access.role(tenant.id),
             ..staff
+        })
+    }
+
+    /// Why a team change the store refused did not happen: the member left the team a moment
+    /// ago, or else the caller stopped being an admin a moment ago.
+    async fn refused_team_change(&self, staff: StaffId) -> Result<StaffError, StaffError> {
+        Ok(match self.store.staff_by_id(staff).await? {
+            None => StaffError::NotFound,
+            Some(_) => StaffError::ReadOnly,
         })
     }
 

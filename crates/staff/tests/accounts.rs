@@ -733,6 +733,56 @@ async fn read_only_members_see_their_cloud_id_and_change_nothing_until_made_admi
     .await;
 }
 
+/// Review finding: two admins removing each other at the same moment both succeeded, and the
+/// Cloud ID was left without an admin. The removal re-checks the remover in its transaction.
+#[tokio::test]
+async fn two_admins_removing_each_other_at_once_leave_one_admin() {
+    for_each_backend(|db| async move {
+        let accounts = accounts(&db);
+        let operator = operator(&accounts).await;
+        accounts
+            .create_tenant(&operator, "acme", "Acme", NOW)
+            .await
+            .unwrap();
+        let (first, _) =
+            team_member(&accounts, &operator, "first@acme.org", TenantAccess::Admin).await;
+        let (second, _) =
+            team_member(&accounts, &operator, "second@acme.org", TenantAccess::Admin).await;
+        let (one, other) = tokio::join!(
+            accounts.remove_from_team(&first, "acme", "second@acme.org"),
+            accounts.remove_from_team(&second, "acme", "first@acme.org"),
+        );
+        assert_eq!(
+            [one.is_ok(), other.is_ok()]
+                .iter()
+                .filter(|ok| **ok)
+                .count(),
+            1,
+            "{one:?} {other:?}"
+        );
+        let refused = if one.is_ok() { other } else { one };
+        assert!(matches!(refused, Err(StaffError::ReadOnly)), "{refused:?}");
+        let team = accounts.tenant_team(&operator, "acme").await.unwrap().1;
+        assert_eq!(team.len(), 1);
+        // Removing someone who is already gone says so.
+        let survivor = if team[0].email.as_str() == "first@acme.org" {
+            &first
+        } else {
+            &second
+        };
+        let gone = if team[0].email.as_str() == "first@acme.org" {
+            "second@acme.org"
+        } else {
+            "first@acme.org"
+        };
+        assert!(matches!(
+            accounts.remove_from_team(survivor, "acme", gone).await,
+            Err(StaffError::NotFound)
+        ));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_forgotten_password_is_replaced_through_a_single_use_hour_long_link() {
     for_each_backend(|db| async move {

@@ -365,16 +365,48 @@ impl Store {
         Ok(changed)
     }
 
-    /// Removes a staff member; their sessions and setup links go with them (cascade).
-    pub async fn delete_staff(&self, id: StaffId) -> Result<bool> {
+    /// Removes `staff` from `tenant`'s team on behalf of `by`, who must still be an operator or
+    /// one of the tenant's admins when it happens: checked and removed in one transaction that
+    /// first writes the tenant's row, like [`Store::set_tenant_access`], so two admins removing
+    /// each other at the same moment leave one of them. Their sessions and setup links go with
+    /// them (cascade). False when `staff` is not on the team or `by` may no longer remove.
+    pub async fn remove_team_member(
+        &self,
+        tenant: TenantId,
+        staff: StaffId,
+        by: StaffId,
+    ) -> Result<bool> {
         let removed = with_pool!(self, pool => {
-            sqlx::query("DELETE FROM staff WHERE id = $1")
-                .bind(id.0)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            let mut connection = pool.acquire().await?;
+            let mut tx = connection.begin().await?;
+            sqlx::query("UPDATE tenants SET display_name = display_name WHERE id = $1")
+                .bind(tenant.0)
+                .execute(&mut *tx)
+                .await?;
+            let may_remove: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM staff WHERE id = $1 \
+                 AND (role = 'operator' OR (tenant_id = $2 AND access = 'admin'))",
+            )
+            .bind(by.0)
+            .bind(tenant.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            let removed = may_remove == 1
+                && sqlx::query("DELETE FROM staff WHERE id = $1 AND tenant_id = $2")
+                    .bind(staff.0)
+                    .bind(tenant.0)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+            if removed {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            removed
         });
-        Ok(removed > 0)
+        Ok(removed)
     }
 
     /// Removes every unused first-operator link, so only the newest printed link works.

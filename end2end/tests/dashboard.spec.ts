@@ -448,6 +448,15 @@ test('without JavaScript the dashboard signs in, renders every page whole and sa
     await expect(page.getByRole('button').first()).toBeVisible();
   }
 
+  // Templates are links: choosing one fills the form in the first response.
+  await page.goto('/t/acme/oidc');
+  await page.getByRole('navigation', { name: 'Start from a template' }).getByRole('link', { name: /^WordPress/ }).click();
+  await expect(page).toHaveURL(/\?template=wordpress#add-app$/);
+  await expect(page.getByLabel('Name', { exact: true })).toHaveValue('WordPress');
+  await page.goto('/t/acme/saml?template=higher-logic');
+  await expect(page.locator('#new-nameid')).toHaveValue('unspecified');
+  await expect(page.getByLabel('Require signed requests')).toBeChecked();
+
   // A form whose answer is shown once (a new client secret) would lose it in the redirect that
   // follows a plain form post: it is refused in words, and nothing is created.
   await page.goto('/t/acme/oidc');

@@ -928,12 +928,9 @@ pub async fn tenant_warnings(tenant: &Tenant) -> Result<Vec<crate::views::Warnin
             if not_after - now > CERTIFICATE_WARNING {
                 continue;
             }
-            let (day, _) = not_after
-                .to_string()
-                .split_once('T')
-                .map_or((not_after.to_string(), String::new()), |(day, rest)| {
-                    (day.to_string(), rest.to_string())
-                });
+            // The day (UTC) is enough for a warning given a month ahead.
+            let at = not_after.to_string();
+            let day = at.split_once('T').map_or(at.as_str(), |(day, _)| day);
             let when = if not_after <= now {
                 format!("expired on {day}")
             } else {

@@ -25,9 +25,6 @@ const CERTIFICATE_LIFETIME: Seconds = Seconds(10 * 365 * 86_400);
 /// (a scheduled rollover is never held past its moment).
 const KEY_HELD: Seconds = Seconds(60);
 
-/// How long a next key is published before it signs, unless the admin chooses.
-pub const DEFAULT_ROLLOVER_OVERLAP: Seconds = Seconds(30 * 86_400);
-
 /// Past this many tenants the memory of keys starts over.
 const KEYS_HELD: usize = 10_000;
 

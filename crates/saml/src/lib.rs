@@ -30,9 +30,7 @@ pub use apps::{
 pub use binding::{sign_enveloped, signed_redirect_query, verified_element, RedirectQuery};
 pub use encryption::EncryptionKey;
 pub use error::SamlError;
-pub use keys::{
-    certificate_pem, CalendarEntry, KeyCalendar, SamlKeys, SigningKey, DEFAULT_ROLLOVER_OVERLAP,
-};
+pub use keys::{certificate_pem, CalendarEntry, KeyCalendar, SamlKeys, SigningKey};
 pub use logout::{
     logout_request, logout_response, parse_logout_request, parse_logout_response, LogoutAddress,
     LogoutRequest, LogoutResponse, STATUS_SUCCESS,

@@ -166,26 +166,22 @@ fn tenant_page_title(page: &'static str) -> impl IntoView {
     view! { <Title text=page/> <h1>{page}</h1> }
 }
 
-/// One template to start an app from, as the picker lists it.
-struct TemplateChoice {
-    id: &'static str,
-    name: &'static str,
-    summary: &'static str,
-}
-
 /// The templates an Add form can start from, as links (`?template=…#add-app`), so the choice
 /// works before the page's script runs and stays in the address; the current one is marked.
-fn template_picker(choices: Vec<TemplateChoice>, current: &'static str) -> impl IntoView {
+/// Each choice is a template's id, name and summary.
+fn template_picker(
+    choices: impl Iterator<Item = (&'static str, &'static str, &'static str)>,
+    current: &'static str,
+) -> impl IntoView {
     let links = choices
-        .into_iter()
-        .map(|choice| {
-            let href = format!("?template={}#add-app", choice.id);
-            let current = (choice.id == current).then_some("true");
+        .map(|(id, name, summary)| {
+            let href = format!("?template={id}#add-app");
+            let current = (id == current).then_some("true");
             view! {
                 <li>
                     <a class="template" href=href aria-current=current>
-                        <strong>{choice.name}</strong>
-                        <span class="muted">{choice.summary}</span>
+                        <strong>{name}</strong>
+                        <span class="muted">{summary}</span>
                     </a>
                 </li>
             }

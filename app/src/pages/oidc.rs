@@ -223,20 +223,12 @@ fn add_app_form(
 ) -> impl IntoView {
     let template = crate::templates::oidc_template(template.as_deref());
     let form = template.form();
-    let choices = crate::templates::OIDC_TEMPLATES
-        .iter()
-        .map(|t| TemplateChoice {
-            id: t.id,
-            name: t.name,
-            summary: t.summary,
-        })
-        .collect();
     let algorithm = form.algorithm.clone();
     let algorithm_option = move |value: &'static str, label: &'static str| {
         view! { <option value=value selected=algorithm == value>{label}</option> }
     };
     view! {
-        {template_picker(choices, template.id)}
+        {template_picker(crate::templates::OIDC_TEMPLATES.iter().map(|t| (t.id, t.name, t.summary)), template.id)}
         {template_reasons(template.why, template.source)}
         <ActionForm action=create node_ref=add_form attr:class="form-grid">
             <input type="hidden" name="csrf" value=csrf/>

@@ -478,16 +478,8 @@ fn add_app_form(
     create: ServerAction<CreateSamlApp>,
 ) -> impl IntoView {
     let template = crate::templates::saml_template(template.as_deref());
-    let choices = crate::templates::SAML_TEMPLATES
-        .iter()
-        .map(|t| TemplateChoice {
-            id: t.id,
-            name: t.name,
-            summary: t.summary,
-        })
-        .collect();
     view! {
-        {template_picker(choices, template.id)}
+        {template_picker(crate::templates::SAML_TEMPLATES.iter().map(|t| (t.id, t.name, t.summary)), template.id)}
         {template_reasons(template.why, template.source)}
         <ActionForm action=create attr:class="form-grid">
             <input type="hidden" name="csrf" value=csrf/>

@@ -4,7 +4,7 @@ use vestibule_domain::{
     StaffMember, Tenant, TenantAccess, Timestamp,
 };
 use vestibule_storage::{
-    NewStaff, PasswordLimits, PasswordOutcome, SessionRecord, SetupTokenRecord, Store,
+    NewStaff, PasswordLimits, PasswordOutcome, SessionRecord, SetupTokenRecord, Store, TeamChange,
 };
 
 use vestibule_secrets::SecretKey;
@@ -744,7 +744,7 @@ impl StaffAccounts {
         let by = caller.staff.id;
         if !self
             .store
-            .remove_team_member(tenant.id, staff.id, by)
+            .change_team_member(tenant.id, staff.id, TeamChange::Remove, by)
             .await?
         {
             return Err(self.refused_team_change(staff.id).await?);
@@ -787,7 +787,7 @@ impl StaffAccounts {
         let by = caller.staff.id;
         if !self
             .store
-            .set_tenant_access(tenant.id, staff.id, access, by)
+            .change_team_member(tenant.id, staff.id, TeamChange::Access(access), by)
             .await?
         {
             return Err(self.refused_team_change(staff.id).await?);

@@ -52,7 +52,7 @@ pub use second_factor::{PasskeyRecord, SecondFactorState, TotpRecord};
 pub use settings::SettingsRecord;
 pub use staff::{
     Failures, NewStaff, PasswordLimits, PasswordOutcome, SessionRecord, SetupTokenRecord,
-    SignInAttempt, StaffCredentials,
+    SignInAttempt, StaffCredentials, TeamChange,
 };
 pub use store::{Backend, Store};
 

@@ -4,7 +4,7 @@
 use vestibule_domain::{TenantId, Timestamp};
 
 use crate::sessions::SessionTable;
-use crate::store::with_pool;
+use crate::store::{like_literal, with_pool};
 use crate::{Result, Store};
 
 /// A member of the built-in directory. `username` is stored lower-cased.
@@ -458,14 +458,7 @@ impl Store {
         search: Option<&str>,
         limit: i64,
     ) -> Result<Vec<SignInEventRecord>> {
-        let pattern = search.map(|search| {
-            let escaped = search
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        let pattern = search.map(|search| format!("%{}%", like_literal(&search.to_lowercase())));
         let rows: Vec<(i64, String, String, String, String, String)> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT at, source, member, application, outcome, detail \

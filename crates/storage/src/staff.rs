@@ -17,6 +17,15 @@ pub struct NewStaff {
     pub password_hash: Option<String>,
 }
 
+/// A change the admins of a Cloud ID make to a member of its team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamChange {
+    /// What the member may do there from now on.
+    Access(TenantAccess),
+    /// Off the team, sessions ended.
+    Remove,
+}
+
 /// What sign-in needs: the member and their password hash, if they have chosen one.
 #[derive(Debug, Clone)]
 pub struct StaffCredentials {
@@ -315,17 +324,17 @@ impl Store {
         self.insert_setup_token(token).await
     }
 
-    /// Sets what `staff`, on `tenant`'s team, may do there, on behalf of `by`, who must still
-    /// be an operator or one of the tenant's admins when the change is made. The check and the
-    /// change share one transaction that first writes the tenant's row (a row lock on
-    /// PostgreSQL, the write lock on SQLite), so two admins making each other read-only at the
-    /// same moment cannot leave the Cloud ID without an admin. False when `staff` is not on
-    /// the team or `by` may no longer change it.
-    pub async fn set_tenant_access(
+    /// Makes `change` to `staff` on `tenant`'s team on behalf of `by`, who must still be an
+    /// operator or one of the tenant's admins when it happens. The check and the change share
+    /// one transaction that first writes the tenant's row (a row lock on PostgreSQL, the write
+    /// lock on SQLite), so two admins demoting or removing each other at the same moment leave
+    /// one of them. A removal takes the member's sessions and setup links with it (cascade).
+    /// False when `staff` is not on the team or `by` may no longer change it.
+    pub async fn change_team_member(
         &self,
         tenant: TenantId,
         staff: StaffId,
-        access: TenantAccess,
+        change: TeamChange,
         by: StaffId,
     ) -> Result<bool> {
         let changed = with_pool!(self, pool => {
@@ -343,18 +352,22 @@ impl Store {
             .bind(tenant.0)
             .fetch_one(&mut *tx)
             .await?;
-            let changed = may_change == 1
-                && sqlx::query(
-                    "UPDATE staff SET access = $1 \
-                     WHERE id = $2 AND tenant_id = $3 AND role = 'tenant_admin'",
+            let statement = match change {
+                TeamChange::Access(access) => sqlx::query(
+                    "UPDATE staff SET access = $3 \
+                     WHERE id = $1 AND tenant_id = $2 AND role = 'tenant_admin'",
                 )
-                .bind(access.as_str())
                 .bind(staff.0)
                 .bind(tenant.0)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
+                .bind(access.as_str()),
+                TeamChange::Remove => {
+                    sqlx::query("DELETE FROM staff WHERE id = $1 AND tenant_id = $2")
+                        .bind(staff.0)
+                        .bind(tenant.0)
+                }
+            };
+            let changed =
+                may_change == 1 && statement.execute(&mut *tx).await?.rows_affected() == 1;
             if changed {
                 tx.commit().await?;
             } else {
@@ -363,50 +376,6 @@ impl Store {
             changed
         });
         Ok(changed)
-    }
-
-    /// Removes `staff` from `tenant`'s team on behalf of `by`, who must still be an operator or
-    /// one of the tenant's admins when it happens: checked and removed in one transaction that
-    /// first writes the tenant's row, like [`Store::set_tenant_access`], so two admins removing
-    /// each other at the same moment leave one of them. Their sessions and setup links go with
-    /// them (cascade). False when `staff` is not on the team or `by` may no longer remove.
-    pub async fn remove_team_member(
-        &self,
-        tenant: TenantId,
-        staff: StaffId,
-        by: StaffId,
-    ) -> Result<bool> {
-        let removed = with_pool!(self, pool => {
-            let mut connection = pool.acquire().await?;
-            let mut tx = connection.begin().await?;
-            sqlx::query("UPDATE tenants SET display_name = display_name WHERE id = $1")
-                .bind(tenant.0)
-                .execute(&mut *tx)
-                .await?;
-            let may_remove: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM staff WHERE id = $1 \
-                 AND (role = 'operator' OR (tenant_id = $2 AND access = 'admin'))",
-            )
-            .bind(by.0)
-            .bind(tenant.0)
-            .fetch_one(&mut *tx)
-            .await?;
-            let removed = may_remove == 1
-                && sqlx::query("DELETE FROM staff WHERE id = $1 AND tenant_id = $2")
-                    .bind(staff.0)
-                    .bind(tenant.0)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    == 1;
-            if removed {
-                tx.commit().await?;
-            } else {
-                tx.rollback().await?;
-            }
-            removed
-        });
-        Ok(removed)
     }
 
     /// Removes every unused first-operator link, so only the newest printed link works.

@@ -414,6 +414,8 @@ async fn a_read_only_member_is_refused_every_change_to_their_cloud_id() {
             &[("client_id", "app"), ("overlap_hours", "24")],
         ),
         ("delete_saml_app", &[("app_id", "app"), ("confirm", "app")]),
+        ("prepare_saml_rollover", &[("overlap_days", "30")]),
+        ("reschedule_saml_rollover", &[("kid", "next")]),
     ];
     for (endpoint, fields) in changes {
         let mut form = vec![("csrf", csrf.as_str()), ("cloud_id", "acme")];
@@ -471,6 +473,35 @@ async fn a_tenant_admin_cannot_reach_another_cloud_id_by_editing_ids() {
                 assert!(!reply.body.contains("Beta Society"), "{}", reply.body);
             }
         }
+        // What the new pages read of another Cloud ID: refused before any lookup.
+        let reads: &[(&str, &[(&str, &str)])] = &[
+            ("oidc_vendor_sheet", &[("client_id", "x")]),
+            ("saml_vendor_sheet", &[("app_id", "x")]),
+            ("signing_calendar", &[]),
+        ];
+        for (endpoint, fields) in reads {
+            let mut form = vec![("cloud_id", "beta")];
+            form.extend_from_slice(fields);
+            let reply = dashboard.call(endpoint, &form, Some(&cookie)).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "{endpoint}: {}",
+                reply.body
+            );
+        }
+        let rollover = dashboard
+            .call(
+                "prepare_saml_rollover",
+                &[
+                    ("csrf", &csrf),
+                    ("cloud_id", "beta"),
+                    ("overlap_days", "30"),
+                ],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(rollover.status, StatusCode::FORBIDDEN, "{}", rollover.body);
         let invite = dashboard
             .call(
                 "invite_to_team",

@@ -12,6 +12,7 @@ mod audit;
 mod changes;
 mod domains;
 mod error;
+mod exchanges;
 mod mail;
 mod members;
 mod oidc_clients;
@@ -35,6 +36,7 @@ pub use audit::{AuditEventRecord, AuditFilter};
 pub use changes::CertificateChanges;
 pub use domains::{CertificateRecord, DomainRecord, JobOutcome, JobQueue};
 pub use error::{Conflict, StorageError};
+pub use exchanges::{ExchangeApp, ExchangeRecord};
 pub use mail::{MailRecord, MemberResetRecord, NewMailRecord, OutboxCounts};
 pub use members::{
     DirectoryMemberRecord, LogoRecord, MemberSessionRecord, PendingSignInRecord, SignInEventRecord,

@@ -1082,3 +1082,117 @@ async fn tenant_progress_reads_each_step_from_its_own_table_and_tenant() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn protocol_exchanges_keep_the_latest_per_app_and_forget_details_on_time() {
+    use vestibule_domain::Seconds;
+    use vestibule_storage::{ExchangeApp, ExchangeRecord};
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&cloud("acme"), "Acme", NOW)
+            .await
+            .unwrap();
+        let beta = store
+            .create_tenant(&cloud("beta"), "Beta", NOW)
+            .await
+            .unwrap();
+        let exchange = |tenant, app: &str, at: i64| ExchangeRecord {
+            id: 0,
+            tenant,
+            protocol: "oidc".into(),
+            app: app.into(),
+            at: NOW + Seconds(at),
+            kind: "token".into(),
+            member: "jo".into(),
+            outcome: "answered".into(),
+            reason: String::new(),
+            signature: String::new(),
+            summary: format!("{{\"n\":{at}}}"),
+            detail: Some("sealed".into()),
+            detail_until: Some(NOW + Seconds(at + 100)),
+        };
+        let events = ExchangeApp {
+            protocol: "oidc",
+            app: "events",
+        };
+        for at in 0..5 {
+            store
+                .record_exchange(&exchange(acme.id, "events", at), 3)
+                .await
+                .unwrap();
+        }
+        // Another app, another protocol with the same id, another tenant: none trims the other.
+        store
+            .record_exchange(&exchange(acme.id, "learning", 0), 3)
+            .await
+            .unwrap();
+        let saml = ExchangeRecord {
+            protocol: "saml".into(),
+            ..exchange(acme.id, "events", 9)
+        };
+        store.record_exchange(&saml, 3).await.unwrap();
+        store
+            .record_exchange(&exchange(beta.id, "events", 0), 3)
+            .await
+            .unwrap();
+
+        let kept = store.exchanges(acme.id, events, 100).await.unwrap();
+        let summaries: Vec<&str> = kept.iter().map(|e| e.summary.as_str()).collect();
+        assert_eq!(summaries, ["{\"n\":4}", "{\"n\":3}", "{\"n\":2}"]);
+        assert_eq!(store.exchanges(acme.id, events, 1).await.unwrap().len(), 1);
+        let saml_app = ExchangeApp {
+            protocol: "saml",
+            app: "events",
+        };
+        assert_eq!(
+            store.exchanges(acme.id, saml_app, 100).await.unwrap().len(),
+            1
+        );
+        assert_eq!(
+            store.exchanges(beta.id, events, 100).await.unwrap().len(),
+            1
+        );
+
+        let newest = &kept[0];
+        assert_eq!(
+            store
+                .exchange(acme.id, events, newest.id)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(newest)
+        );
+        assert_eq!(
+            store.exchange(beta.id, events, newest.id).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.exchange(acme.id, saml_app, newest.id).await.unwrap(),
+            None
+        );
+
+        // Details of the exchanges at 2 and 3 end at NOW+102 and NOW+103.
+        let forgotten = store
+            .forget_exchange_details(NOW + Seconds(103))
+            .await
+            .unwrap();
+        assert!(forgotten >= 2, "{forgotten}");
+        let kept = store.exchanges(acme.id, events, 100).await.unwrap();
+        assert_eq!(kept[0].detail.as_deref(), Some("sealed"));
+        assert_eq!((kept[1].detail.clone(), kept[1].detail_until), (None, None));
+        assert_eq!(kept[2].detail, None);
+
+        store.delete_exchanges(acme.id, events).await.unwrap();
+        assert!(store
+            .exchanges(acme.id, events, 100)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store.exchanges(acme.id, saml_app, 100).await.unwrap().len(),
+            1
+        );
+    })
+    .await;
+}

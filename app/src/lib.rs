@@ -73,9 +73,13 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/t/:cloud_id/oidc") view=pages::OidcApps ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/oidc/:client_id") view=pages::OidcAppEdit ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/oidc/:client_id/vendor") view=pages::OidcVendorSheet ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/oidc/:client_id/recorder") view=pages::OidcRecorder ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/oidc/:client_id/recorder/:exchange") view=pages::OidcExchange ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/saml") view=pages::SamlApps ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/saml/:app_id") view=pages::SamlAppEdit ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/saml/:app_id/vendor") view=pages::SamlVendorSheet ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/saml/:app_id/recorder") view=pages::SamlRecorder ssr=ASYNC/>
+                <Route path=path!("/t/:cloud_id/saml/:app_id/recorder/:exchange") view=pages::SamlExchange ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/members") view=pages::Members ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/audit") view=pages::AuditLog ssr=ASYNC/>
                 <Route path=path!("/t/:cloud_id/team") view=pages::Team ssr=ASYNC/>

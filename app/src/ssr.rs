@@ -40,6 +40,8 @@ pub struct DashboardState {
     pub oidc_keys: vestibule_oidc::SigningKeys,
     pub saml: SamlIdp,
     pub audit: AuditLog,
+    /// Each app's latest protocol exchanges.
+    pub recorder: vestibule_recorder::FlightRecorder,
     /// Sends invitations and password resets; `None` when no SMTP server is configured.
     pub mail: Option<vestibule_mail::Outbox>,
     /// Where the dashboard is reached, e.g. `https://dashboard.vestibule.example`.
@@ -188,6 +190,18 @@ pub fn saml() -> Result<SamlIdp, AppError> {
 
 pub fn audit() -> Result<AuditLog, AppError> {
     Ok(state()?.audit)
+}
+
+/// Forgets a deleted app's recorded exchanges. The app is gone whatever happens here (its
+/// exchanges can no longer be reached), so a failure is logged, not shown.
+pub async fn forget_recorded(tenant: TenantId, app: vestibule_recorder::AppRef) {
+    let forgotten = match state() {
+        Ok(state) => state.recorder.forget_app(tenant, &app).await,
+        Err(_) => return,
+    };
+    if let Err(error) = forgotten {
+        tracing::warn!(%error, app = %app.id, "a deleted app's recorded exchanges stay");
+    }
 }
 
 /// Writes down a change `caller` just made. The change is done whatever happens here, so a

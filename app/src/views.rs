@@ -580,3 +580,57 @@ pub struct WarningView {
     pub text: String,
     pub href: String,
 }
+
+/// One app's flight recorder: its latest protocol exchanges, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecorderView {
+    pub app_name: String,
+    /// `OpenID Connect` or `SAML 2.0`.
+    pub protocol: String,
+    /// The app's list page.
+    pub back_href: String,
+    pub entries: Vec<ExchangeRowView>,
+    /// How many exchanges an app keeps.
+    pub kept: i64,
+    /// Whether this reader may open exchanges in full (the tenant's admins).
+    pub can_reveal: bool,
+}
+
+/// One exchange in the recorder's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeRowView {
+    pub id: i64,
+    pub at: String,
+    pub kind: String,
+    pub member: String,
+    pub answered: bool,
+    /// Why it was refused; empty when answered.
+    pub reason: String,
+    pub href: String,
+}
+
+/// A message as the recorder shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownMessageView {
+    /// `json`, `xml` or `text`.
+    pub format: String,
+    pub text: String,
+}
+
+/// One recorded exchange opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeView {
+    pub app_name: String,
+    pub protocol: String,
+    /// The recorder's list.
+    pub list_href: String,
+    pub row: ExchangeRowView,
+    /// What was signed and what was checked, in words; empty when nothing is signed.
+    pub signature: String,
+    pub redacted: ShownMessageView,
+    /// The full message, when an admin asked for it within its day.
+    pub full: Option<ShownMessageView>,
+    /// When the full detail is deleted; `None` once it is gone.
+    pub detail_until: Option<String>,
+    pub can_reveal: bool,
+}

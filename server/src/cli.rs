@@ -735,6 +735,7 @@ async fn serve(config: Config) -> Result<(), CliError> {
     spawn_session_sweeper(accounts);
     spawn_member_session_sweeper(engines.members.clone());
     spawn_grant_sweeper(engines.oidc.grants.clone());
+    spawn_recorder_sweeper(engines.recorder.clone());
     let site = engines.member_site(&config)?;
     let metrics = crate::operator::Metrics::default();
     engines.members.observe_sign_ins(metrics.sign_in_observer());
@@ -818,6 +819,20 @@ fn spawn_grant_sweeper(grants: vestibule_oidc::Grants) {
             every.tick().await;
             if let Err(error) = grants.sweep(Timestamp::now()).await {
                 tracing::warn!(%error, "sweeping expired codes and tokens failed");
+            }
+        }
+    });
+}
+
+/// Empties the flight recorder's full details once their day is up, every ten minutes (reading
+/// hides them at once; this deletes them).
+fn spawn_recorder_sweeper(recorder: vestibule_recorder::FlightRecorder) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            if let Err(error) = recorder.forget_expired_details(Timestamp::now()).await {
+                tracing::warn!(%error, "emptying the flight recorder's old details failed");
             }
         }
     });

@@ -28,6 +28,7 @@ use vestibule_mail::{Outbox, OutboxPolicy, SmtpSender};
 use vestibule_members::Members;
 use vestibule_oidc::{Authorizer, Consents, Grants, KeyPolicy, OidcClients, SigningKeys};
 use vestibule_provisioning::Provisioning;
+use vestibule_recorder::FlightRecorder;
 use vestibule_saml::SamlIdp;
 use vestibule_secrets::SecretKey;
 use vestibule_settings::TenantSettings;
@@ -47,6 +48,8 @@ pub struct Engines {
     pub oidc: OidcEngines,
     pub saml: SamlIdp,
     pub audit: AuditLog,
+    /// Each app's latest protocol exchanges, for its admins.
+    pub recorder: FlightRecorder,
     /// E-mail, when an SMTP server is configured: set by `serve` (see [`outbox`]) and by the
     /// tests that read what was sent.
     pub mail: Option<Outbox>,
@@ -131,6 +134,7 @@ impl Engines {
         let accounts = StaffAccounts::new(store.clone(), hasher.clone(), config.staff_policy())
             .with_secret_key(secret.clone())
             .with_passkeys(&config.public_url);
+        let recorder = FlightRecorder::new(store.clone(), secret.clone());
         let settings = TenantSettings::new(store.clone(), secret, config.imis_timeout(), network);
         let members = Members::new(
             store.clone(),
@@ -141,6 +145,7 @@ impl Engines {
         Self {
             accounts,
             audit: AuditLog::new(store.clone()),
+            recorder,
             store,
             provisioning,
             settings,
@@ -160,6 +165,7 @@ impl Engines {
             oidc: self.oidc.clone(),
             saml: self.saml.clone(),
             audit: self.audit.clone(),
+            recorder: self.recorder.clone(),
             mail: self.mail.clone(),
             addresses: site_addresses(config)?,
             recent_tenants: Arc::default(),
@@ -188,6 +194,7 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
         oidc_keys: engines.oidc.keys.clone(),
         saml: engines.saml.clone(),
         audit: engines.audit.clone(),
+        recorder: engines.recorder.clone(),
         mail: engines.mail.clone(),
         public_url: config.public_origin().to_string(),
         member_site_origin: Arc::new(move |cloud_id: &CloudId, domain: Option<&str>| {

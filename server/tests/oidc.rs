@@ -1869,3 +1869,101 @@ async fn oversized_bodies_are_refused() {
         .await;
     assert_eq!(sign_in.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn the_flight_recorder_keeps_each_exchange_with_its_exact_reason_and_no_credential() {
+    use vestibule_recorder::{AppRef, Kind, Reveal};
+    let op = provider(|_| {}).await;
+    let session = op.sign_in().await;
+    let code = op.code(&session).await;
+    let tokens = op.redeem(&code).await.json();
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    // The same code again, a wrong secret, and a redirect URI one letter off.
+    assert_eq!(op.redeem(&code).await.status, StatusCode::BAD_REQUEST);
+    let wrong_secret = op
+        .backchannel(
+            "/oidc/token",
+            form(&[("grant_type", "authorization_code"), ("code", "x")]),
+            Some((&op.client_id, "not-the-secret")),
+        )
+        .await;
+    assert_eq!(wrong_secret.status, StatusCode::UNAUTHORIZED);
+    let off_by_one = "https://events.example.org/cB";
+    let page = op
+        .get(
+            &op.authorize_url(&[("redirect_uri", off_by_one)]),
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    // A client that is not the tenant's leaves nothing behind.
+    let stranger = op
+        .get(
+            &op.authorize_url(&[("client_id", "not-a-client")]),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(stranger.status, StatusCode::BAD_REQUEST);
+
+    let recorder = &op.engines.recorder;
+    let app = AppRef::oidc(&op.client_id);
+    let now = Timestamp::now();
+    let recent = recorder.recent(op.tenant, &app, now).await.unwrap();
+    let seen: Vec<(Option<Kind>, bool)> = recent.iter().map(|e| (e.kind, e.answered)).collect();
+    assert_eq!(
+        seen,
+        [
+            (Some(Kind::Authorization), false),
+            (Some(Kind::Token), false),
+            (Some(Kind::Token), false),
+            (Some(Kind::Token), true),
+            (Some(Kind::Authorization), true),
+        ]
+    );
+    assert_eq!(
+        recent[0].reason,
+        "redirect_uri differs from the registered one (\"https://events.example.org/cb\") at \
+         character 29: 'B' where the registered one has 'b'"
+    );
+    assert!(
+        recent[1].reason.starts_with("invalid_client"),
+        "{}",
+        recent[1].reason
+    );
+    assert!(
+        recent[2].reason.starts_with("invalid_grant"),
+        "{}",
+        recent[2].reason
+    );
+    let jane = op.members.directory(op.tenant).await.unwrap().remove(0);
+    assert_eq!(recent[3].member, jane.subject);
+    assert!(
+        recent[3].signature.contains("RS256"),
+        "{}",
+        recent[3].signature
+    );
+    assert_eq!(recent[4].member, "jane");
+
+    // Everything kept, opened in full: the ID token's claims, never a credential.
+    for entry in &recent {
+        let opened = recorder.open(op.tenant, &app, entry.id, Reveal::Full, now);
+        let opened = opened.await.unwrap().unwrap();
+        let full = opened.full.unwrap().text;
+        for credential in [
+            code.as_str(),
+            access.as_str(),
+            op.secret.as_str(),
+            VERIFIER,
+            "not-the-secret",
+        ] {
+            assert!(!full.contains(credential), "{credential} kept: {full}");
+            assert!(!opened.redacted.text.contains(credential));
+        }
+    }
+    let token = recorder.open(op.tenant, &app, recent[3].id, Reveal::Full, now);
+    let token = token.await.unwrap().unwrap();
+    assert!(token.full.unwrap().text.contains(&jane.subject));
+    assert!(!token.redacted.text.contains(&jane.subject));
+}

@@ -1642,3 +1642,80 @@ fn query_param(url: &str, name: &str) -> String {
     let query = url.split_once('?').map_or(url, |(_, q)| q);
     RedirectQuery::parse(query).get(name).unwrap_or_default()
 }
+
+#[tokio::test]
+async fn the_flight_recorder_shows_requests_signatures_and_responses_with_contents_redacted() {
+    use vestibule_recorder::{AppRef, Kind, Reveal};
+    let idp = idp(|app| app.require_signed_requests = true).await;
+    let request = authn_request("_recorded-1");
+    let (_, posted) = idp.sign_in_with(&request, Some("back-to-7")).await;
+    assert_eq!(posted.action, ACS);
+    // Signed by someone else: refused, and kept under the app its issuer names.
+    let other = idp
+        .engines
+        .saml
+        .keys
+        .signing_key(idp.acme, "acme", Timestamp::now())
+        .await
+        .unwrap();
+    let query = redirect_query(&authn_request("_recorded-2"), None, &other, true);
+    let refused = idp.get(&format!("/saml/sso?{query}"), None).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    // From an issuer that is no app of the tenant's: kept nowhere.
+    let stranger = authn_request("_recorded-3").replace(SP, "https://stranger.example/sp");
+    let query = redirect_query(&stranger, None, &idp.sp_key, true);
+    let unknown = idp.get(&format!("/saml/sso?{query}"), None).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+
+    let recorder = &idp.engines.recorder;
+    let app = AppRef::saml(&idp.app_id);
+    let now = Timestamp::now();
+    let recent = recorder.recent(idp.acme, &app, now).await.unwrap();
+    let seen: Vec<(Option<Kind>, bool)> = recent.iter().map(|e| (e.kind, e.answered)).collect();
+    assert_eq!(
+        seen,
+        [
+            (Some(Kind::AuthnRequest), false),
+            (Some(Kind::Response), true),
+            (Some(Kind::AuthnRequest), true),
+        ]
+    );
+    assert!(
+        recent[0].reason.contains("signature"),
+        "{}",
+        recent[0].reason
+    );
+    assert_eq!(
+        recent[2].signature,
+        "Signed (Redirect binding query signature): verified with the app's certificate"
+    );
+    assert_eq!(recent[1].member, "jane");
+    assert!(
+        recent[1]
+            .signature
+            .starts_with("Signed by this IdP's current key: the assertion"),
+        "{}",
+        recent[1].signature
+    );
+    let response = recorder.open(idp.acme, &app, recent[1].id, Reveal::Full, now);
+    let response = response.await.unwrap().unwrap();
+    assert!(response
+        .redacted
+        .text
+        .contains("InResponseTo=\"_recorded-1\""));
+    assert!(
+        !response.redacted.text.contains("jane@acme.test"),
+        "{}",
+        response.redacted.text
+    );
+    assert!(!response.redacted.text.contains(">Jane<"));
+    assert_eq!(response.full.unwrap().text, posted.xml);
+    let received = recorder.open(idp.acme, &app, recent[2].id, Reveal::Redacted, now);
+    let received = received.await.unwrap().unwrap();
+    assert!(
+        received.redacted.text.contains("ID=\"_recorded-1\""),
+        "{}",
+        received.redacted.text
+    );
+    assert_eq!(received.full, None);
+}

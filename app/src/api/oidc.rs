@@ -135,6 +135,7 @@ pub async fn delete_oidc_app(
             let before = oidc_edit_view(clients.get(tenant.id, &client_id).await?);
             confirmed(&confirm, &before.name, "delete this app")?;
             clients.delete(tenant.id, &client_id).await?;
+            ssr::forget_recorded(tenant.id, vestibule_recorder::AppRef::oidc(&client_id)).await;
             ssr::record_change(
                 &caller,
                 Some(tenant.id),

@@ -257,6 +257,7 @@ pub async fn delete_saml_app(
             let app = apps.get(tenant.id, &app_id).await?;
             confirmed(&confirm, &app.name, "delete this app")?;
             apps.delete(tenant.id, &app_id).await?;
+            ssr::forget_recorded(tenant.id, vestibule_recorder::AppRef::saml(&app_id)).await;
             let target = saml_target(&app);
             let before = saml_form(&app);
             ssr::record_change(

@@ -62,6 +62,7 @@ impl AuditAction {
             AuditAction::SamlCertificatePrepare => "Next SAML certificate published",
             AuditAction::SamlCertificateRoll => "SAML certificate rolled over",
             AuditAction::SamlCertificatePostpone => "SAML certificate rollover postponed",
+            AuditAction::FlightRecorderReveal => "Recorded exchange opened in full",
             AuditAction::SignInSucceeded => "Member signed in",
             AuditAction::SignInFailed => "Member sign-in failed",
         }

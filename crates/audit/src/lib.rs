@@ -118,6 +118,8 @@ pub enum AuditAction {
     SamlCertificateRoll,
     /// the next SAML signing certificate's start postponed.
     SamlCertificatePostpone,
+    /// a tenant admin opened the full detail of a recorded protocol exchange.
+    FlightRecorderReveal,
     /// a member signed in to an application (or the hosted page).
     SignInSucceeded,
     /// a member's sign-in failed, with the reason.
@@ -126,7 +128,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the dashboard lists them.
-    pub const ALL: [AuditAction; 31] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::TenantCreate,
         AuditAction::TeamInvite,
         AuditAction::TeamAdd,
@@ -156,6 +158,7 @@ impl AuditAction {
         AuditAction::SamlCertificatePrepare,
         AuditAction::SamlCertificateRoll,
         AuditAction::SamlCertificatePostpone,
+        AuditAction::FlightRecorderReveal,
         AuditAction::SignInSucceeded,
         AuditAction::SignInFailed,
     ];
@@ -191,6 +194,7 @@ impl AuditAction {
             AuditAction::SamlCertificatePrepare => "saml_certificate.prepare",
             AuditAction::SamlCertificateRoll => "saml_certificate.roll",
             AuditAction::SamlCertificatePostpone => "saml_certificate.postpone",
+            AuditAction::FlightRecorderReveal => "flight_recorder.reveal",
             AuditAction::SignInSucceeded => "sign_in.succeeded",
             AuditAction::SignInFailed => "sign_in.failed",
         }

@@ -24,7 +24,7 @@ use vestibule_secrets::SecretKey;
 use vestibule_storage::{ExchangeApp, ExchangeRecord, StorageError, Store};
 
 pub use difference::first_difference;
-pub use message::{Message, Shown};
+pub use message::{id_token_facts, pairs_json, Message, Shown};
 
 /// How many exchanges each app keeps.
 pub const KEEP: i64 = 200;

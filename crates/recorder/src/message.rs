@@ -204,6 +204,22 @@ fn decoded_jwt(token: &str) -> Value {
     }
 }
 
+/// The `sub` of the ID token in an answer, and how it is signed in words ("ID token signed by
+/// this provider: RS256, key k1"); `None`s when the answer carries no readable ID token.
+pub fn id_token_facts(answer: &Value) -> (Option<String>, Option<String>) {
+    let Some(token) = answer.get("id_token").and_then(Value::as_str) else {
+        return (None, None);
+    };
+    let decoded = decoded_jwt(token);
+    let text = |value: &Value| value.as_str().map(str::to_string);
+    let subject = text(&decoded["claims"]["sub"]);
+    let signature = text(&decoded["header"]["alg"]).map(|alg| {
+        let key = text(&decoded["header"]["kid"]).unwrap_or_default();
+        format!("ID token signed by this provider: {alg}, key {key}")
+    });
+    (subject, signature)
+}
+
 /// `xml` with the assertion's contents and signature bytes replaced by [`REDACTED`]: element
 /// and attribute names, issuers, audiences, times and addresses stay, which is what an
 /// integrator compares.

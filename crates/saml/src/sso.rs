@@ -100,7 +100,8 @@ impl IncomingMessage {
         }
     }
 
-    fn xml(&self) -> Result<String, RequestProblem> {
+    /// The message's XML, decoded (not yet checked in any way).
+    pub fn xml(&self) -> Result<String, RequestProblem> {
         match self.binding {
             Binding::Redirect => decode_redirect(&self.encoded),
             Binding::Post => decode_post(&self.encoded),
@@ -262,6 +263,49 @@ impl PendingSso {
 pub struct Received {
     pub token: String,
     pub pending: PendingSso,
+    /// What the request's signature check established (an IdP-initiated sign-in has none).
+    pub signature: SignatureCheck,
+}
+
+/// A LogoutRequest accepted from a service provider.
+#[derive(Debug)]
+pub struct ReceivedLogout {
+    pub app: SamlApp,
+    pub request: crate::LogoutRequest,
+    pub relay_state: Option<String>,
+    pub signature: SignatureCheck,
+}
+
+/// What the signature check established about a message from a service provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// The Redirect binding's query signature verified with the app's certificate.
+    QueryVerified,
+    /// The enveloped XML signature verified with the app's certificate.
+    XmlVerified,
+    /// Signed, but the app has no certificate to check it with (and does not require one):
+    /// read as unsigned.
+    NotChecked,
+    /// Not signed, and the app does not require it.
+    NotSigned,
+}
+
+impl SignatureCheck {
+    /// In words, for the flight recorder.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SignatureCheck::QueryVerified => {
+                "Signed (Redirect binding query signature): verified with the app's certificate"
+            }
+            SignatureCheck::XmlVerified => {
+                "Signed (XML signature): verified with the app's certificate"
+            }
+            SignatureCheck::NotChecked => {
+                "Signed, but not checked: the app has no signing certificate registered"
+            }
+            SignatureCheck::NotSigned => "Not signed (the app does not require signed requests)",
+        }
+    }
 }
 
 /// What a single logout asks of the member site next.
@@ -329,7 +373,7 @@ impl SamlIdp {
         incoming: &IncomingMessage,
         now: Timestamp,
     ) -> Result<Received, SsoRefusal> {
-        let (app, request, relay_state) = self
+        let (app, request, relay_state, signature) = self
             .read_request(idp, incoming, parse_authn_request)
             .await?;
         let issuer = app.entity_id.clone();
@@ -454,7 +498,11 @@ impl SamlIdp {
             requested_subject: request.subject.clone(),
             replaced_session: None,
         };
-        Ok(self.remember(idp.tenant, pending, now).await?)
+        let received = self.remember(idp.tenant, pending, now).await?;
+        Ok(Received {
+            signature,
+            ..received
+        })
     }
 
     /// A sign-in the IdP starts for an app (the link a tenant puts on its own website).
@@ -530,7 +578,11 @@ impl SamlIdp {
                 expires_at: now + self.policy.sign_in_window,
             })
             .await?;
-        Ok(Received { token, pending })
+        Ok(Received {
+            token,
+            pending,
+            signature: SignatureCheck::NotSigned,
+        })
     }
 
     /// What to do with a pending request given the browser's member session: answer it, tell
@@ -811,8 +863,8 @@ impl SamlIdp {
         idp: &Idp,
         incoming: &IncomingMessage,
         now: Timestamp,
-    ) -> Result<(SamlApp, crate::LogoutRequest, Option<String>), SsoRefusal> {
-        let (app, request, relay_state) = self
+    ) -> Result<ReceivedLogout, SsoRefusal> {
+        let (app, request, relay_state, signature) = self
             .read_request(idp, incoming, parse_logout_request)
             .await?;
         let issuer = app.entity_id.clone();
@@ -854,7 +906,12 @@ impl SamlIdp {
                 "this logout request was already used".into(),
             ));
         }
-        Ok((app, request, relay_state))
+        Ok(ReceivedLogout {
+            app,
+            request,
+            relay_state,
+            signature,
+        })
     }
 
     /// Whether the logout request names this member session (by its NameID with the app, and
@@ -1111,7 +1168,7 @@ impl SamlIdp {
         idp: &Idp,
         incoming: &IncomingMessage,
         parse: fn(&str) -> Result<T, RequestProblem>,
-    ) -> Result<(SamlApp, T, Option<String>), SsoRefusal> {
+    ) -> Result<(SamlApp, T, Option<String>, SignatureCheck), SsoRefusal> {
         let page = |problem: RequestProblem| SsoRefusal::Page(problem.to_string());
         let relay_state = relay_state(incoming.relay_state.as_deref()).map_err(page)?;
         let xml = incoming.xml().map_err(page)?;
@@ -1129,10 +1186,20 @@ impl SamlIdp {
             .check_signature(&app, incoming, &xml, "SAMLRequest", shape)
             .await
             .map_err(page)?;
-        let request = match signed {
-            Verified::Xml(signed) => parse(&signed).map_err(page)?.signed(),
-            Verified::Query => request.signed(),
-            Verified::Unsigned => request,
+        let query_signed = incoming
+            .query
+            .as_ref()
+            .is_some_and(RedirectQuery::is_signed);
+        let (request, check) = match signed {
+            Verified::Xml(signed) => (
+                parse(&signed).map_err(page)?.signed(),
+                SignatureCheck::XmlVerified,
+            ),
+            Verified::Query => (request.signed(), SignatureCheck::QueryVerified),
+            Verified::Unsigned if query_signed || shape == SignatureShape::Enveloped => {
+                (request, SignatureCheck::NotChecked)
+            }
+            Verified::Unsigned => (request, SignatureCheck::NotSigned),
         };
         // Bindings §3.4.5.2 and §3.5.5.2: a signed message names where it is going, so that it
         // cannot be replayed to another endpoint that trusts the same key.
@@ -1148,7 +1215,7 @@ impl SamlIdp {
                 "the signed request names another issuer".into(),
             ));
         }
-        Ok((app, request, relay_state))
+        Ok((app, request, relay_state, check))
     }
 
     /// The signed element to read instead of the whole message, when the message is signed

@@ -15,6 +15,7 @@ mod hosted;
 mod oidc;
 mod pages;
 mod password_reset;
+mod recording;
 mod saml;
 mod site;
 

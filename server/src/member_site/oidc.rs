@@ -20,6 +20,7 @@ use vestibule_oidc::{
 
 use super::audit::{self, Destination};
 use super::pages::{self, query_value};
+use super::recording;
 use super::site::{
     client_address, forbidden, page, session_cookie_removal, unavailable, FromThisSite, Located,
     Site, SiteError, SiteState, Visitor,
@@ -257,6 +258,7 @@ async fn authorize_with(
     let decision = authorizer
         .decide(site.tenant.id, &params, facts, now)
         .await?;
+    recording::refused_authorization(&state, site.tenant.id, &params, &decision).await;
     Ok(match (decision, visitor.session()) {
         (Decision::Issue { client, request }, Some(session)) => {
             answer_signed_in(&state, site, &client, &request, session, now).await
@@ -313,11 +315,11 @@ async fn answer_signed_in(
         site,
         client,
         request,
-        subject(&session.member),
+        &session.member,
         session.created_at,
         now,
-    )
-    .await;
+    );
+    let answer = answer.await;
     if answer.status().is_redirection() {
         let destination = Destination::Oidc {
             name: &client.name,
@@ -337,17 +339,17 @@ async fn answer_signed_in(
     answer
 }
 
-/// Issues what the request asked for and sends it to the application.
+/// Issues what the request asked for to `member` and sends it to the application.
 async fn respond(
     state: &SiteState,
     site: &Site,
     client: &Client,
     request: &AuthorizationRequest,
-    subject: Subject,
+    member: &Member,
     auth_time: Timestamp,
     now: Timestamp,
 ) -> Response {
-    let grants = &state.site.oidc.grants;
+    let (grants, subject) = (&state.site.oidc.grants, subject(member));
     let pairs = match request.response_type {
         ResponseType::Code => {
             match grants
@@ -368,6 +370,8 @@ async fn respond(
             }
         }
     };
+    recording::answered_authorization(state, site.tenant.id, request, &member.username, &pairs)
+        .await;
     to_application(
         &request.redirect_uri,
         request.response_mode,
@@ -426,6 +430,8 @@ async fn consent(
         (ConsentDecision::Refused(decision), _) => respond_otherwise(site, decision, None),
         (ConsentDecision::Denied { client, refusal }, session) => {
             record_denial(&state, tenant, session, &client).await;
+            let member = session.map(|session| session.member.username.as_str());
+            recording::consent_denied(&state, tenant, &client, member, &refusal).await;
             redirect_error(refusal)
         }
         (ConsentDecision::Again { to }, _) => Redirect::to(&to).into_response(),
@@ -626,9 +632,65 @@ async fn token(
     form: Result<Form<Params>, FormRejection>,
 ) -> Result<Response, BackChannelError> {
     let form = form_body(form)?;
-    let client = calling_client(&state, &located, &headers, &extensions, &form, false).await?;
+    let mut member = None;
+    let answered = token_answer(&state, &located, &headers, &extensions, &form, &mut member).await;
+    let recorded = match &answered {
+        Ok(issued) => Ok(serde_json::to_value(issued).unwrap_or_default()),
+        Err(error) => Err(token_refusal(error)),
+    };
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let named = client_credentials(authorization, &form).ok();
+    let client_id = named.as_ref().map(|named| named.client_id.as_str());
+    let tenant = located.tenant.id;
+    recording::token(
+        &state,
+        tenant,
+        client_id,
+        &form,
+        member.as_deref(),
+        recorded,
+    )
+    .await;
+    Ok(no_store(Json(answered?).into_response()))
+}
+
+/// Why a token request was refused and what it was answered, for the flight recorder.
+fn token_refusal(error: &BackChannelError) -> (String, Value) {
+    match error {
+        BackChannelError::OAuth { error, .. } => (
+            format!("{}: {}", error.error.as_str(), error.description),
+            json!({ "error": error.error.as_str(), "error_description": error.description }),
+        ),
+        BackChannelError::TooManyAttempts(retry_after) => (
+            format!(
+                "too many failed client authentications from this address; retry after {} \
+                 seconds",
+                retry_after.0
+            ),
+            json!({ "error": "temporarily_unavailable" }),
+        ),
+        BackChannelError::Site(_) => (
+            "the server could not answer (see its log)".to_string(),
+            Value::Null,
+        ),
+    }
+}
+
+/// The token endpoint's answer to a form; `member` is set to the username a password grant
+/// named.
+async fn token_answer(
+    state: &SiteState,
+    located: &Located,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    form: &Params,
+    member: &mut Option<String>,
+) -> Result<vestibule_oidc::TokenResponse, BackChannelError> {
+    let client = calling_client(state, located, headers, extensions, form, false).await?;
     let (grants, now) = (&state.site.oidc.grants, Timestamp::now());
-    let issued = match grant_request(&form)? {
+    let issued = match grant_request(form)? {
         GrantRequest::AuthorizationCode {
             code,
             redirect_uri,
@@ -644,8 +706,8 @@ async fn token(
             password,
             scope,
         } => {
-            let member =
-                password_member(&state, &located, &client, &extensions, username, password);
+            *member = Some(username.clone());
+            let member = password_member(state, located, &client, extensions, username, password);
             let (member, scopes) = member.await.map(|member| (member, scope))?;
             let scopes = password_grant_scopes(scopes.as_deref())?;
             let issued =
@@ -653,7 +715,7 @@ async fn token(
             issued.await?
         }
     };
-    Ok(no_store(Json(issued).into_response()))
+    Ok(issued)
 }
 
 /// The member a password grant names, with their password checked and the attempt recorded
@@ -897,7 +959,11 @@ async fn logout_request(
         .session()
         .map(|session| session.member.subject.as_str());
     let return_to = query.post_logout_redirect_uri.as_deref();
-    let back = match decide_logout(hint.as_ref(), member, confirmed, return_to) {
+    let decision = decide_logout(hint.as_ref(), member, confirmed, return_to);
+    if let Some(hint) = &hint {
+        record_end_session(&state, &visitor, hint, &query, &decision).await;
+    }
+    let back = match decision {
         LogoutDecision::Ask => return Ok(confirm_logout(&visitor, hint.as_ref(), &query)),
         LogoutDecision::SignOut { back } => back,
     };
@@ -911,6 +977,36 @@ async fn logout_request(
     };
     cookies::append(&mut response, &session_cookie_removal());
     Ok(response)
+}
+
+/// A logout request whose ID token hint names one of the tenant's apps, for its recorder.
+async fn record_end_session(
+    state: &SiteState,
+    visitor: &Visitor,
+    hint: &LogoutHint,
+    query: &LogoutQuery,
+    decision: &LogoutDecision,
+) {
+    let parameters = [
+        ("id_token_hint", &query.id_token_hint),
+        ("post_logout_redirect_uri", &query.post_logout_redirect_uri),
+        ("state", &query.state),
+        ("decision", &query.decision),
+    ];
+    let parameters: Vec<(String, String)> = parameters
+        .into_iter()
+        .filter_map(|(name, value)| value.clone().map(|value| (name.to_string(), value)))
+        .collect();
+    let answer = match decision {
+        LogoutDecision::Ask => json!({ "asked_the_member_to_confirm": true }),
+        LogoutDecision::SignOut { back } => json!({
+            "signed_out": true,
+            "returned_to": back,
+        }),
+    };
+    let member = visitor.session().map(|s| s.member.username.as_str());
+    let tenant = visitor.site.tenant.id;
+    recording::end_session(state, tenant, &hint.client, member, &parameters, answer).await;
 }
 
 /// "Sign out?", with the logout request's own parameters to send back with the answer.

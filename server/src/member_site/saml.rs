@@ -10,14 +10,16 @@ use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 use vestibule_domain::{Tenant, Timestamp};
+use vestibule_recorder::Kind;
 use vestibule_saml::{
     certificate_pem, idp_metadata, logout_status, Arrival, Idp, IdpEndpoints, IncomingMessage,
-    LogoutStep, MemberSession, PendingSso, PostMessage, Principal, Received, SsoDecision,
-    SsoRefusal, SsoSession,
+    LogoutStep, MemberSession, PendingSso, PostMessage, Principal, Received, ReceivedLogout,
+    SsoDecision, SsoRefusal, SsoSession,
 };
 
 use super::audit::{self, Destination};
 use super::pages::{self, query_value, SamlPost};
+use super::recording;
 use super::site::{
     page, session_cookie_removal, unavailable, Located, Site, SiteError, SiteState, Visitor,
 };
@@ -166,7 +168,17 @@ async fn sso(state: SiteState, visitor: Visitor, incoming: Option<IncomingMessag
     let idp = idp(&site.tenant, &site.origin);
     let saml = &state.site.saml;
     let received = saml.receive_authn_request(&idp, &incoming, Timestamp::now());
-    answer_received(&state, &visitor, &idp, received.await).await
+    let received = received.await;
+    let (app, accepted) = match &received {
+        Ok(received) => (
+            Some(received.pending.app_id.as_str()),
+            Ok(received.signature.describe()),
+        ),
+        Err(refusal) => (None, Err(refusal)),
+    };
+    let (tenant, kind) = (site.tenant.id, Kind::AuthnRequest);
+    recording::received(&state, tenant, kind, &incoming, app, accepted).await;
+    answer_received(&state, &visitor, &idp, received).await
 }
 
 /// A request just accepted is answered at once (or sent through the sign-in page).
@@ -202,7 +214,11 @@ async fn idp_initiated(
     let relay_state = query.relay_state.as_deref();
     let saml = &state.site.saml;
     let received = saml.start_idp_initiated(&idp, &app_id, relay_state, Timestamp::now());
-    answer_received(&state, &visitor, &idp, received.await).await
+    let received = received.await;
+    let tenant = visitor.site.tenant.id;
+    let refusal = received.as_ref().err();
+    recording::idp_initiated(&state, tenant, &app_id, relay_state, refusal).await;
+    answer_received(&state, &visitor, &idp, received).await
 }
 
 #[derive(Deserialize)]
@@ -307,6 +323,9 @@ async fn assertion(
                 SignInOutcome::SignedIn,
             )
             .await;
+            let (tenant, app) = (site.tenant.id, pending.app_id.as_str());
+            let member = Some(member.username.as_str());
+            recording::response_sent(state, tenant, app, member, &message, None).await;
             post_page(site, &pending.app_name, &message)
         }
         Ok(None) => already_finished(site),
@@ -361,7 +380,12 @@ async fn refused(
                 .refuse(idp, &answer, token, Timestamp::now())
                 .await
             {
-                Ok(message) => post_page(site, &app_name, &message),
+                Ok(message) => {
+                    let (tenant, app) = (site.tenant.id, answer.app_id.as_str());
+                    let reason = Some(answer.message.as_str());
+                    recording::response_sent(state, tenant, app, None, &message, reason).await;
+                    post_page(site, &app_name, &message)
+                }
                 Err(error) => unavailable(&error),
             }
         }
@@ -510,6 +534,9 @@ async fn slo(
         }
         Some(Slo::Response(incoming)) => {
             let step = saml.continue_logout(&idp, &incoming, now).await;
+            let accepted = step.as_ref().map(|_| "");
+            let (tenant, kind) = (site.tenant.id, Kind::LogoutResponse);
+            recording::received(&state, tenant, kind, &incoming, None, accepted).await;
             return Ok(match step {
                 Err(refusal) => refused(&state, site, &idp, refusal, None).await,
                 ok => logout_step(site, ok),
@@ -530,7 +557,22 @@ async fn logout_request(
     now: Timestamp,
 ) -> Result<Response, SiteError> {
     let (site, saml) = (&visitor.site, &state.site.saml);
-    let (app, request, relay_state) = match saml.receive_logout_request(idp, incoming, now).await {
+    let received = saml.receive_logout_request(idp, incoming, now).await;
+    let (tenant, kind) = (site.tenant.id, Kind::LogoutRequest);
+    let (app, accepted) = match &received {
+        Ok(received) => (
+            Some(received.app.app_id.as_str()),
+            Ok(received.signature.describe()),
+        ),
+        Err(refusal) => (None, Err(refusal)),
+    };
+    recording::received(state, tenant, kind, incoming, app, accepted).await;
+    let ReceivedLogout {
+        app,
+        request,
+        relay_state,
+        ..
+    } = match received {
         Ok(received) => received,
         Err(refusal) => return Ok(refused(state, site, idp, refusal, None).await),
     };

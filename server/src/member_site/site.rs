@@ -86,6 +86,8 @@ pub struct MemberSite {
     pub saml: vestibule_saml::SamlIdp,
     /// Where member sign-in outcomes per application are written down.
     pub audit: vestibule_audit::AuditLog,
+    /// Each app's latest protocol exchanges, for its admins.
+    pub recorder: vestibule_recorder::FlightRecorder,
     /// Sends directory members their password-reset links; `None` without an SMTP server.
     pub mail: Option<vestibule_mail::Outbox>,
     pub addresses: SiteAddresses,

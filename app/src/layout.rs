@@ -1,5 +1,7 @@
 //! The signed-in frame: top bar, navigation and the tenant context of the Cloud SSO pages.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::{use_location, use_params_map};
@@ -20,6 +22,17 @@ pub fn Frame<P>(page: P, #[prop(optional)] for_setup: bool) -> impl IntoView
 where
     P: Fn(Me) -> AnyView + Clone + Send + Sync + 'static,
 {
+    frame(Arc::new(page), for_setup)
+}
+
+/// A page's content given the session. The frames take it as a trait object so their code is
+/// compiled once, not once per page (each copy cost the browser's wasm tens of kilobytes).
+type PageContent = Arc<dyn Fn(Me) -> AnyView + Send + Sync>;
+
+/// A Cloud ID's page content given the session and the tenant.
+type TenantContent = Arc<dyn Fn(Me, TenantView) -> AnyView + Send + Sync>;
+
+fn frame(page: PageContent, for_setup: bool) -> AnyView {
     let me = Resource::new_blocking(|| (), |_| current_staff());
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -37,6 +50,7 @@ where
             })}}
         </Suspense>
     }
+    .into_any()
 }
 
 /// Like [`Frame`] for the pages of one Cloud ID (`/t/:cloud_id/…`): also loads the tenant, which
@@ -46,6 +60,10 @@ pub fn TenantFrame<P>(page: P) -> impl IntoView
 where
     P: Fn(Me, TenantView) -> AnyView + Clone + Send + Sync + 'static,
 {
+    tenant_frame(Arc::new(page))
+}
+
+fn tenant_frame(page: TenantContent) -> AnyView {
     let params = use_params_map();
     let cloud_id = move || params.read().get("cloud_id").unwrap_or_default();
     let me = Resource::new_blocking(|| (), |_| current_staff());
@@ -83,6 +101,7 @@ where
             })}}
         </Suspense>
     }
+    .into_any()
 }
 
 /// A page of one Cloud ID: the [`TenantFrame`], the page's `title`, and `body` once `data`

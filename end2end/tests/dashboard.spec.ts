@@ -1419,6 +1419,62 @@ test('openid-client signs a member in with the code flow, reads userinfo, intros
   await page.context().close();
 });
 
+test('the flight recorder shows an app\'s exchanges, the exact reason of a refusal, and the full detail to its admin', async ({ page, browser }) => {
+  const { clientId } = apps.conference;
+  // The vendor's redirect URI differs by one letter: the member sees an error page, and the
+  // admin the reason, to the character.
+  const member = await memberBrowser(browser);
+  const wrong = new URL(`${issuer}/oidc/authorize`);
+  wrong.search = new URLSearchParams({
+    client_id: clientId,
+    redirect_uri: `${vendor.origin}/Cb`,
+    response_type: 'code',
+    scope: 'openid',
+    state: 'st',
+  }).toString();
+  await member.goto(wrong.href);
+  await expect(member.getByRole('heading', { name: 'This sign-in link is not valid' })).toBeVisible();
+  await expect(member.locator('body')).not.toContainText('character');
+  await member.context().close();
+
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await visit(page, '/t/acme/oidc');
+  await page.getByRole('link', { name: 'Flight recorder: Conference' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Flight recorder' })).toBeVisible();
+  const rows = page.locator('table.exchanges tbody tr');
+  await expect(rows.first()).toContainText('Authorization request');
+  await expect(rows.first()).toContainText('Refused');
+  const at = `${vendor.origin}/`.length + 1;
+  await expect(rows.first().locator('.reason')).toHaveText(
+    `redirect_uri differs from the registered one ("${vendor.origin}/cb") at character ${at}: 'C' where the registered one has 'c'`,
+  );
+  // The openid-client story above: its sign-in, its token requests (the replayed code refused)
+  // and its logout.
+  await expect(rows.filter({ hasText: 'Token request' }).filter({ hasText: 'invalid_grant' }).first()).toBeVisible();
+  await expect(rows.filter({ hasText: 'Logout (end session)' }).first()).toContainText('demo.member');
+  const answeredToken = rows.filter({ hasText: 'Token request' }).filter({ hasText: 'Answered' }).last();
+  await answeredToken.getByRole('link').click();
+  await expect(page.getByRole('heading', { level: 2, name: 'Token request · OpenID Connect' })).toBeVisible();
+  await expect(page.locator('dd', { hasText: 'ID token signed by this provider: RS256' })).toBeVisible();
+  const redacted = page.locator('pre.message').first();
+  await expect(redacted).toContainText('"id_token": "[redacted]"');
+  await expect(redacted).toContainText('"code": "[redacted]"');
+  await expect(redacted).not.toContainText('"aud"');
+  await snapshot(page, 'flight-recorder-exchange');
+
+  // In full, for the admin, audited: the ID token's claims; credentials are never kept.
+  await page.getByRole('link', { name: 'Show in full' }).click();
+  await expect(page.getByRole('heading', { name: /^In full/ })).toBeVisible();
+  const full = page.locator('pre.message').nth(1);
+  await expect(full).toContainText(`"aud": "${clientId}"`);
+  await expect(full).toContainText('"access_token": "[not kept]"');
+  await expect(full).toContainText('"code": "[not kept]"');
+  await visit(page, '/t/acme/audit?action=flight_recorder');
+  await expect(page.locator('table tbody tr').first()).toContainText('Recorded exchange opened in full');
+  await signOut(page);
+});
+
 test('openid-client runs a public app with PKCE and the implicit flow, RS512-signed', async ({ browser }) => {
   const { clientId } = (apps.learning = registerApp(
     'Learning',
@@ -1941,6 +1997,32 @@ test('pysaml2 service providers sign a member in and out: both bindings, IdP-ini
     await events.close();
     await learning.close();
   }
+});
+
+// --- The flight recorder of a SAML app
+
+test('the flight recorder shows a service provider\'s signed requests and the responses sent, contents redacted', async ({ page }) => {
+  await signIn(page, admin.email, admin.password);
+  await expect(page).toHaveURL(/\/t\/acme\/domain$/);
+  await visit(page, '/t/acme/saml');
+  await page.getByRole('link', { name: 'Flight recorder: Events' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Flight recorder' })).toBeVisible();
+  const rows = page.locator('table.exchanges tbody tr');
+  await expect(rows.filter({ hasText: 'IdP-initiated sign-in' }).first()).toContainText('Answered');
+  await expect(rows.filter({ hasText: 'Response sent' }).first()).toContainText('demo.member');
+  // The first exchange of all: pysaml2's AuthnRequest over HTTP-Redirect, its query signed.
+  await rows.filter({ hasText: 'AuthnRequest received' }).last().getByRole('link').click();
+  await expect(page.getByRole('heading', { level: 2, name: 'AuthnRequest received · SAML 2.0' })).toBeVisible();
+  await expect(page.locator('dd', { hasText: "verified with the app's certificate" })).toBeVisible();
+  await expect(page.locator('pre.message').first()).toContainText('/metadata</');
+  await page.getByRole('link', { name: /Flight recorder of Events/ }).click();
+  await rows.filter({ hasText: 'Response sent' }).last().getByRole('link').click();
+  const redacted = page.locator('pre.message').first();
+  await expect(redacted).toContainText('[redacted]');
+  await expect(redacted).toContainText('Destination=');
+  await expect(redacted).not.toContainText('demo.member@acme.test');
+  await expect(page.getByRole('link', { name: 'Show in full' })).toBeVisible();
+  await signOut(page);
 });
 
 // --- The audit log of all of the above

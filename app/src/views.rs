@@ -590,7 +590,7 @@ pub struct RecorderView {
     /// The app's list page.
     pub back_href: String,
     pub entries: Vec<ExchangeRowView>,
-    /// How many exchanges an app keeps.
+    /// How many answered exchanges an app keeps, and how many refused ones.
     pub kept: i64,
     /// Whether this reader may open exchanges in full (the tenant's admins).
     pub can_reveal: bool,

@@ -54,9 +54,9 @@ fn outcome(answered: bool) -> AnyView {
 
 fn recorder_body(recorder: RecorderView) -> AnyView {
     let intro = format!(
-        "The latest {} protocol exchanges of {} ({}), newest first. Messages are decoded; \
-         secrets, tokens and assertion contents are redacted.",
-        recorder.kept, recorder.app_name, recorder.protocol
+        "The latest {} answered and {} refused protocol exchanges of {} ({}), newest first. \
+         Messages are decoded; secrets, tokens and assertion contents are redacted.",
+        recorder.kept, recorder.kept, recorder.app_name, recorder.protocol
     );
     let reveal_note = if recorder.can_reveal {
         "Open an exchange to see it in full: the full detail is kept for 24 hours, and each opening is written to the audit log."

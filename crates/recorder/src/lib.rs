@@ -4,7 +4,9 @@
 //! tracers, because identity providers show them nothing.
 //!
 //! What is kept, and for how long (docs/decisions.md, "The flight recorder"):
-//! - the latest [`KEEP`] exchanges per app; older ones are deleted as new ones are written;
+//! - the latest [`KEEP`] answered and the latest [`KEEP`] refused exchanges per app; older ones
+//!   are deleted as new ones are written (apart, so that a flood of forged requests naming an
+//!   app cannot push out the exchanges that worked);
 //! - a redacted copy of each message for anyone who may read the tenant: secrets, tokens and
 //!   assertion contents (NameID, attribute values) replaced by `[redacted]`;
 //! - the full decoded message for [`DETAIL_KEPT`] only, sealed with the installation's secret
@@ -26,7 +28,7 @@ use vestibule_storage::{ExchangeApp, ExchangeRecord, StorageError, Store};
 pub use difference::first_difference;
 pub use message::{id_token_facts, pairs_json, Message, Shown};
 
-/// How many exchanges each app keeps.
+/// How many answered exchanges each app keeps, and how many refused ones.
 pub const KEEP: i64 = 200;
 
 /// How long an exchange's full detail is kept.
@@ -270,7 +272,7 @@ impl FlightRecorder {
         app: &AppRef,
         now: Timestamp,
     ) -> Result<Vec<Entry>, RecorderError> {
-        let records = self.store.exchanges(tenant, app.stored(), KEEP).await?;
+        let records = self.store.exchanges(tenant, app.stored(), 2 * KEEP).await?;
         Ok(records
             .into_iter()
             .map(|record| entry(&record, now))

@@ -141,6 +141,24 @@ async fn each_app_keeps_its_latest_exchanges_only() {
         assert_eq!(recent.len() as i64, KEEP);
         assert_eq!(recent[0].member, format!("member-{}", KEEP + 4));
         assert_eq!(recent.last().unwrap().member, "member-5");
+        // As many refused ones again push none of those out, and are all listed.
+        for n in 0..KEEP {
+            let refused = Exchange {
+                outcome: Outcome::Refused {
+                    reason: "forged".into(),
+                },
+                ..token_exchange("events", &format!("forged-{n}"))
+            };
+            recorder
+                .record(acme.id, refused, NOW + Seconds(KEEP + n))
+                .await;
+        }
+        let recent = recorder
+            .recent(acme.id, &AppRef::oidc("events"), NOW)
+            .await
+            .unwrap();
+        assert_eq!(recent.len() as i64, 2 * KEEP);
+        assert_eq!(recent.last().unwrap().member, "member-5");
     })
     .await;
 }

@@ -93,8 +93,9 @@ fn from_row(row: ExchangeRow) -> ExchangeRecord {
 }
 
 impl Store {
-    /// Writes `exchange` down and forgets the app's exchanges beyond the latest `keep`.
-    /// Returns the new row's id.
+    /// Writes `exchange` down and forgets the app's exchanges with the same outcome beyond the
+    /// latest `keep`: answered and refused exchanges are kept apart, so a flood of refused
+    /// requests cannot push the answered ones out. Returns the new row's id.
     pub async fn record_exchange(&self, exchange: &ExchangeRecord, keep: i64) -> Result<i64> {
         let id = with_pool!(self, pool => {
             let (id,): (i64,) = sqlx::query_as(
@@ -116,18 +117,20 @@ impl Store {
             .bind(exchange.detail_until.map(|t| t.0))
             .fetch_one(pool)
             .await?;
-            // The `keep`-th newest row's id and everything older goes: one indexed range
-            // delete. Two writers trimming at once delete the same rows.
+            // The `keep`-th newest row's id and everything older goes: one range delete.
+            // Two writers trimming at once delete the same rows.
             sqlx::query(
                 "DELETE FROM protocol_exchanges \
-                 WHERE tenant_id = $1 AND protocol = $2 AND app = $3 AND id <= ( \
+                 WHERE tenant_id = $1 AND protocol = $2 AND app = $3 AND outcome = $4 \
+                 AND id <= ( \
                    SELECT id FROM protocol_exchanges \
-                   WHERE tenant_id = $1 AND protocol = $2 AND app = $3 \
-                   ORDER BY id DESC LIMIT 1 OFFSET $4)",
+                   WHERE tenant_id = $1 AND protocol = $2 AND app = $3 AND outcome = $4 \
+                   ORDER BY id DESC LIMIT 1 OFFSET $5)",
             )
             .bind(exchange.tenant.0)
             .bind(&exchange.protocol)
             .bind(&exchange.app)
+            .bind(&exchange.outcome)
             .bind(keep)
             .execute(pool)
             .await?;

@@ -1154,6 +1154,29 @@ async fn protocol_exchanges_keep_the_latest_per_app_and_forget_details_on_time()
             1
         );
 
+        // Refused exchanges are kept apart: three of them push no answered one out.
+        for at in 10..13 {
+            let refused = ExchangeRecord {
+                outcome: "refused".into(),
+                ..exchange(acme.id, "events", at)
+            };
+            store.record_exchange(&refused, 3).await.unwrap();
+        }
+        let both = store.exchanges(acme.id, events, 100).await.unwrap();
+        assert_eq!(both.len(), 6);
+        assert_eq!(both[3..].to_vec(), kept);
+        for at in 13..15 {
+            let refused = ExchangeRecord {
+                outcome: "refused".into(),
+                ..exchange(acme.id, "events", at)
+            };
+            store.record_exchange(&refused, 3).await.unwrap();
+        }
+        let both = store.exchanges(acme.id, events, 100).await.unwrap();
+        let refused: Vec<&str> = both[..3].iter().map(|e| e.summary.as_str()).collect();
+        assert_eq!(refused, ["{\"n\":14}", "{\"n\":13}", "{\"n\":12}"]);
+        assert_eq!(both[3..].to_vec(), kept);
+
         let newest = &kept[0];
         assert_eq!(
             store
@@ -1178,7 +1201,7 @@ async fn protocol_exchanges_keep_the_latest_per_app_and_forget_details_on_time()
             .await
             .unwrap();
         assert!(forgotten >= 2, "{forgotten}");
-        let kept = store.exchanges(acme.id, events, 100).await.unwrap();
+        let kept = store.exchanges(acme.id, events, 100).await.unwrap()[3..].to_vec();
         assert_eq!(kept[0].detail.as_deref(), Some("sealed"));
         assert_eq!((kept[1].detail.clone(), kept[1].detail_until), (None, None));
         assert_eq!(kept[2].detail, None);

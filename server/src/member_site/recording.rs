@@ -174,14 +174,9 @@ pub(super) async fn token(
     let Some(client_id) = client_id else {
         return;
     };
-    if state
-        .site
-        .oidc
-        .clients
-        .get(tenant, client_id)
-        .await
-        .is_err()
-    {
+    // An answer means the client authenticated; a refusal may name any client id.
+    let clients = &state.site.oidc.clients;
+    if answer.is_err() && clients.get(tenant, client_id).await.is_err() {
         return;
     }
     let (outcome, answer, subject, signature) = match answer {

@@ -1709,7 +1709,13 @@ async fn the_flight_recorder_shows_requests_signatures_and_responses_with_conten
         response.redacted.text
     );
     assert!(!response.redacted.text.contains(">Jane<"));
-    assert_eq!(response.full.unwrap().text, posted.xml);
+    // In full: the assertion's contents, but not its signature, so it cannot be replayed.
+    let full = response.full.unwrap().text;
+    assert!(full.contains("jane@acme.test"), "{full}");
+    let signature = between(&posted.xml, "<ds:SignatureValue>", "</ds:SignatureValue>");
+    assert!(signature.len() > 100);
+    assert!(!full.contains(signature), "{full}");
+    assert!(full.contains("<ds:SignatureValue>[not kept]</ds:SignatureValue>"));
     let received = recorder.open(idp.acme, &app, recent[2].id, Reveal::Redacted, now);
     let received = received.await.unwrap().unwrap();
     assert!(

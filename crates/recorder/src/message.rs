@@ -104,18 +104,22 @@ impl Message {
         }
     }
 
-    /// A SAML protocol message (decoded XML).
+    /// A SAML protocol message (decoded XML). The full copy leaves out the signature values:
+    /// with them a signed response would be a bearer credential a reader could replay to the
+    /// service provider; without them it is everything the message says.
     pub fn saml(xml: &str) -> Self {
-        let redacted = match redacted_xml(xml) {
+        let redacted = match replaced_xml(xml, &REDACTED_ELEMENTS, REDACTED) {
             Ok(redacted) => Shown::new("xml", redacted),
             Err(problem) => Shown::new(
                 "text",
-                format!("[the message is not readable XML ({problem}); open the full detail]"),
+                format!("[the message is not readable XML ({problem})]"),
             ),
         };
+        let full = replaced_xml(xml, &[b"SignatureValue"], NOT_KEPT)
+            .unwrap_or_else(|problem| format!("[the message is not readable XML ({problem})]"));
         Self {
             redacted,
-            full: Shown::new("xml", xml.to_string()),
+            full: Shown::new("xml", full),
         }
     }
 
@@ -220,10 +224,10 @@ pub fn id_token_facts(answer: &Value) -> (Option<String>, Option<String>) {
     (subject, signature)
 }
 
-/// `xml` with the assertion's contents and signature bytes replaced by [`REDACTED`]: element
-/// and attribute names, issuers, audiences, times and addresses stay, which is what an
+/// `xml` with the text of `elements` replaced by `stand_in`. With [`REDACTED_ELEMENTS`]:
+/// element and attribute names, issuers, audiences, times and addresses stay, which is what an
 /// integrator compares.
-fn redacted_xml(xml: &str) -> Result<String, String> {
+fn replaced_xml(xml: &str, elements: &[&[u8]], stand_in: &str) -> Result<String, String> {
     let mut reader = Reader::from_str(xml);
     let mut writer = Writer::new(Vec::new());
     // Depth inside a redacted element (0: not inside one), and whether its stand-in is written.
@@ -233,7 +237,7 @@ fn redacted_xml(xml: &str) -> Result<String, String> {
         match &event {
             Event::Eof => break,
             Event::Start(_) if inside > 0 => inside += 1,
-            Event::Start(start) if REDACTED_ELEMENTS.contains(&start.local_name().as_ref()) => {
+            Event::Start(start) if elements.contains(&start.local_name().as_ref()) => {
                 inside = 1;
                 replaced = false;
             }
@@ -247,7 +251,7 @@ fn redacted_xml(xml: &str) -> Result<String, String> {
             {
                 if !replaced {
                     replaced = true;
-                    write(&mut writer, Event::Text(BytesText::new(REDACTED)))?;
+                    write(&mut writer, Event::Text(BytesText::new(stand_in)))?;
                 }
                 continue;
             }
@@ -364,14 +368,19 @@ mod tests {
             "{}",
             redacted.text
         );
-        assert_eq!(full.text, xml);
+        // The full copy has every value but the signature's: it cannot be replayed.
+        let unsigned = "[not kept]</ds:SignatureValue>";
+        assert_eq!(
+            full.text,
+            xml.replace("c2lnbmF0dXJl</ds:SignatureValue>", unsigned)
+        );
     }
 
     #[test]
     fn unreadable_xml_is_not_shown_redacted_and_long_text_is_cut() {
         let (redacted, full) = Message::saml("<a><NameID>secret</b>").into_parts();
         assert!(!redacted.text.contains("secret"), "{}", redacted.text);
-        assert!(full.text.contains("secret"));
+        assert!(!full.text.contains("secret"), "{}", full.text);
         let long = "x".repeat(MAX_CHARS + 10);
         let (shown, _) = Message::text(&long).into_parts();
         assert!(shown.text.ends_with("[… 10 more characters not kept]"));

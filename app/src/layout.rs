@@ -117,27 +117,39 @@ where
     T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
     B: Fn(Me, TenantView, T) -> AnyView + Clone + Send + Sync + 'static,
 {
-    view! {
-        <TenantFrame page=move |me, tenant| {
-            let body = body.clone();
-            view! {
-                <leptos_meta::Title text=title/>
-                <h1>{title}</h1>
-                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || {
-                        let (me, tenant, body) = (me.clone(), tenant.clone(), body.clone());
-                        Suspend::new(async move {
-                            match data.await {
-                                Ok(loaded) => body(me, tenant, loaded),
-                                Err(error) => view! { <ErrorPage error/> }.into_any(),
-                            }
-                        })
-                    }}
-                </Transition>
+    // Only the wait for `data` depends on the page's types; the frame, title and transition
+    // around it are compiled once (see `PageContent`).
+    let load: PageLoad = Arc::new(move |me, tenant| {
+        let body = body.clone();
+        Box::pin(async move {
+            match data.await {
+                Ok(loaded) => body(me, tenant, loaded),
+                Err(error) => view! { <ErrorPage error/> }.into_any(),
             }
-            .into_any()
-        }/>
-    }
+        })
+    });
+    tenant_page(title, load)
+}
+
+/// A page's content once its data has loaded, as a future.
+type PageLoad = Arc<
+    dyn Fn(Me, TenantView) -> std::pin::Pin<Box<dyn std::future::Future<Output = AnyView> + Send>>
+        + Send
+        + Sync,
+>;
+
+fn tenant_page(title: &'static str, load: PageLoad) -> AnyView {
+    tenant_frame(Arc::new(move |me: Me, tenant: TenantView| {
+        let load = load.clone();
+        view! {
+            <leptos_meta::Title text=title/>
+            <h1>{title}</h1>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(load(me.clone(), tenant.clone()))}
+            </Transition>
+        }
+        .into_any()
+    }))
 }
 
 /// The signed-in frame around a page's content.

@@ -42,6 +42,8 @@ pub struct DashboardState {
     pub audit: AuditLog,
     /// Each app's latest protocol exchanges.
     pub recorder: vestibule_recorder::FlightRecorder,
+    /// The installation's key: seals the test sign-in links the member site opens.
+    pub secret_key: vestibule_secrets::SecretKey,
     /// Sends invitations and password resets; `None` when no SMTP server is configured.
     pub mail: Option<vestibule_mail::Outbox>,
     /// Where the dashboard is reached, e.g. `https://dashboard.vestibule.example`.

@@ -1472,6 +1472,28 @@ test('the flight recorder shows an app\'s exchanges, the exact reason of a refus
   await expect(full).toContainText('"code": "[not kept]"');
   await visit(page, '/t/acme/audit?action=flight_recorder');
   await expect(page.locator('table tbody tr').first()).toContainText('Recorded exchange opened in full');
+
+  // Test sign-in: the built-in relying party on the SSO domain runs the app's own settings for
+  // the member the admin signs in as, in a new tab, and shows what a library would check.
+  await visit(page, '/t/acme/oidc');
+  await page.getByRole('link', { name: 'Test sign-in: Conference' }).click();
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Test sign-in' }).click();
+  const testLink = page.getByRole('link', { name: 'Open the test sign-in' });
+  await expect(testLink).toHaveAttribute('target', '_blank');
+  const href = (await testLink.getAttribute('href'))!;
+  expect(href.startsWith(`${issuer}/test-sign-in/oidc/${clientId}?ticket=`)).toBe(true);
+  const tester = await memberBrowser(browser);
+  await tester.goto(href);
+  await signInAsMember(tester);
+  await expect(tester.getByRole('heading', { name: 'Test sign-in: Conference' })).toBeVisible();
+  await expect(tester.locator('.test-verdict')).toHaveText('Every check passed.');
+  await expect(tester.locator('table.test-checks')).toContainText('RS256 verified with the keys published at /oidc/jwks');
+  await expect(tester.locator('pre.test-detail').nth(1)).toContainText(`"aud": "${clientId}"`);
+  await expect(tester.locator('pre.test-detail').nth(2)).toContainText('"email": "demo.member@acme.test"');
+  await tester.context().close();
+  await visit(page, '/t/acme/audit?action=test_sign_in');
+  await expect(page.locator('table tbody tr').first()).toContainText('Test sign-in started');
   await signOut(page);
 });
 
@@ -2001,7 +2023,7 @@ test('pysaml2 service providers sign a member in and out: both bindings, IdP-ini
 
 // --- The flight recorder of a SAML app
 
-test('the flight recorder shows a service provider\'s signed requests and the responses sent, contents redacted', async ({ page }) => {
+test('the flight recorder shows a service provider\'s signed requests and the responses sent, contents redacted; a test sign-in checks its response', async ({ page, browser }) => {
   await signIn(page, admin.email, admin.password);
   await expect(page).toHaveURL(/\/t\/acme\/domain$/);
   await visit(page, '/t/acme/saml');
@@ -2022,6 +2044,20 @@ test('the flight recorder shows a service provider\'s signed requests and the re
   await expect(redacted).toContainText('Destination=');
   await expect(redacted).not.toContainText('demo.member@acme.test');
   await expect(page.getByRole('link', { name: 'Show in full' })).toBeVisible();
+
+  // Test sign-in: the IdP answers with Events' own settings, to the test service provider.
+  await page.getByRole('link', { name: /Flight recorder of Events/ }).click();
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Test sign-in' }).click();
+  const href = (await page.getByRole('link', { name: 'Open the test sign-in' }).getAttribute('href'))!;
+  const tester = await memberBrowser(browser);
+  await tester.goto(href);
+  await signInAsMember(tester);
+  await expect(tester.getByRole('heading', { name: 'Test sign-in: Events' })).toBeVisible();
+  await expect(tester.locator('.test-verdict')).toHaveText('Every check passed.');
+  await expect(tester.locator('pre.test-detail').first()).toContainText('nameid-format:persistent');
+  await expect(tester.locator('pre.test-detail').nth(1)).toContainText('email = demo.member@acme.test');
+  await tester.context().close();
   await signOut(page);
 });
 
@@ -2038,10 +2074,14 @@ test('the tenant admin reads the audit log in words, filters it by action and da
   // to the apps, newest first, each in words.
   await expect(rows.first()).toContainText('Member signed in');
   await expect(log).toContainText('SAML app edited');
-  await expect(log).toContainText('Settings saved');
-  await expect(log).toContainText('Domain provisioning started');
-  await expect(log).not.toContainText('very-secret');
   await expect(log).not.toContainText('saml_app.update');
+  // Older changes are past the first page of 50: a filter finds them.
+  await visit(page, '/t/acme/audit?action=settings');
+  await expect(log).toContainText('Settings saved');
+  await expect(log).not.toContainText('very-secret');
+  await visit(page, '/t/acme/audit?action=domain');
+  await expect(log).toContainText('Domain provisioning started');
+  await visit(page, '/t/acme/audit');
   await hydrated(page);
   await page.getByLabel('What').selectOption({ label: 'SAML app edited' });
   await page.getByRole('button', { name: 'Filter' }).click();

@@ -50,6 +50,8 @@ pub struct Engines {
     pub audit: AuditLog,
     /// Each app's latest protocol exchanges, for its admins.
     pub recorder: FlightRecorder,
+    /// The installation's key, for what the dashboard hands the member site (test sign-ins).
+    pub secret: SecretKey,
     /// E-mail, when an SMTP server is configured: set by `serve` (see [`outbox`]) and by the
     /// tests that read what was sent.
     pub mail: Option<Outbox>,
@@ -135,7 +137,12 @@ impl Engines {
             .with_secret_key(secret.clone())
             .with_passkeys(&config.public_url);
         let recorder = FlightRecorder::new(store.clone(), secret.clone());
-        let settings = TenantSettings::new(store.clone(), secret, config.imis_timeout(), network);
+        let settings = TenantSettings::new(
+            store.clone(),
+            secret.clone(),
+            config.imis_timeout(),
+            network,
+        );
         let members = Members::new(
             store.clone(),
             settings.clone(),
@@ -146,6 +153,7 @@ impl Engines {
             accounts,
             audit: AuditLog::new(store.clone()),
             recorder,
+            secret,
             store,
             provisioning,
             settings,
@@ -166,6 +174,7 @@ impl Engines {
             saml: self.saml.clone(),
             audit: self.audit.clone(),
             recorder: self.recorder.clone(),
+            secret: self.secret.clone(),
             mail: self.mail.clone(),
             addresses: site_addresses(config)?,
             recent_tenants: Arc::default(),
@@ -195,6 +204,7 @@ pub fn dashboard_router(config: &Config, engines: &Engines) -> Result<Router, Co
         saml: engines.saml.clone(),
         audit: engines.audit.clone(),
         recorder: engines.recorder.clone(),
+        secret_key: engines.secret.clone(),
         mail: engines.mail.clone(),
         public_url: config.public_origin().to_string(),
         member_site_origin: Arc::new(move |cloud_id: &CloudId, domain: Option<&str>| {

@@ -1967,3 +1967,70 @@ async fn the_flight_recorder_keeps_each_exchange_with_its_exact_reason_and_no_cr
     assert!(token.full.unwrap().text.contains(&jane.subject));
     assert!(!token.redacted.text.contains(&jane.subject));
 }
+
+#[tokio::test]
+async fn the_test_relying_party_signs_in_with_the_apps_settings_and_keeps_no_token() {
+    let op = provider(|_| {}).await;
+    let ticket = |client: &str, until: i64| {
+        let payload = format!("{}:oidc:{client}", op.tenant.0);
+        let expires = Timestamp::now().0 + until;
+        op.engines
+            .secret
+            .seal_expiring("test-sign-in", &payload, expires)
+            .unwrap()
+    };
+    let start = format!(
+        "/test-sign-in/oidc/{}?ticket={}",
+        op.client_id,
+        ticket(&op.client_id, 600)
+    );
+    // Not signed in: the hosted sign-in first, back to the test.
+    let first = op.get(&start, None, None).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    let return_to = param(&first.location(), "return_to").unwrap();
+    assert_eq!(return_to, start);
+    let (session, next) = op.sign_in_to(&return_to).await;
+    let report = op.get(&next, Some(&session), None).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert!(
+        report.body.contains("Every check passed."),
+        "{}",
+        report.body
+    );
+    for check in [
+        "Signature",
+        "Issuer (iss)",
+        "Audience (aud)",
+        "Nonce",
+        "Expiry (exp)",
+    ] {
+        assert!(report.body.contains(check), "{check}: {}", report.body);
+    }
+    assert!(report
+        .body
+        .contains("RS256 verified with the keys published at /oidc/jwks"));
+    assert!(report.body.contains("jane@acme.test"));
+    // About the member signed in, and never a token itself.
+    assert!(!report.body.contains("access_token"));
+    let jane = op.members.directory(op.tenant).await.unwrap().remove(0);
+    assert!(report.body.contains(&jane.subject));
+    // Another app's link, and a late one, are refused.
+    let other = format!(
+        "/test-sign-in/oidc/{}?ticket={}",
+        op.client_id,
+        ticket("other", 600)
+    );
+    assert_eq!(
+        op.get(&other, Some(&session), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let late = format!(
+        "/test-sign-in/oidc/{}?ticket={}",
+        op.client_id,
+        ticket(&op.client_id, -1)
+    );
+    assert_eq!(
+        op.get(&late, Some(&session), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -1725,3 +1725,90 @@ async fn the_flight_recorder_shows_requests_signatures_and_responses_with_conten
     );
     assert_eq!(received.full, None);
 }
+
+#[tokio::test]
+async fn the_test_service_provider_checks_the_apps_response_which_never_reaches_the_app() {
+    let idp = idp(|_| {}).await;
+    let ticket = |app: &str, until: i64| {
+        let payload = format!("{}:saml:{app}", idp.acme.0);
+        let expires = Timestamp::now().0 + until;
+        idp.engines
+            .secret
+            .seal_expiring("test-sign-in", &payload, expires)
+            .unwrap()
+    };
+    // A link for another app, or an expired one, is refused.
+    let other = idp
+        .get(
+            &format!(
+                "/test-sign-in/saml/{}?ticket={}",
+                idp.app_id,
+                ticket("other", 600)
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let late = idp
+        .get(
+            &format!(
+                "/test-sign-in/saml/{}?ticket={}",
+                idp.app_id,
+                ticket(&idp.app_id, -1)
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::FORBIDDEN);
+
+    // Through the hosted sign-in, as the member the admin signs in as.
+    let start = format!(
+        "/test-sign-in/saml/{}?ticket={}",
+        idp.app_id,
+        ticket(&idp.app_id, 600)
+    );
+    let first = idp.get(&start, None).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    let return_to = unescape_query(first.location().strip_prefix("/login?return_to=").unwrap());
+    let (cookie, next) = idp.sign_in(&return_to).await;
+    let posted = idp.get(&next, Some(&cookie)).await.posted();
+    // Addressed to the test service provider, never to the app's assertion consumer service.
+    let test_acs = format!("{ORIGIN}/test-sign-in/saml/acs");
+    assert_eq!(posted.action, test_acs);
+    assert!(posted.xml.contains(&format!("Destination=\"{test_acs}\"")));
+    assert!(!posted.xml.contains(ACS), "{}", posted.xml);
+    assert!(posted
+        .xml
+        .contains(&format!("<saml:Audience>{SP}</saml:Audience>")));
+
+    let body = form(&[
+        ("SAMLResponse", &STANDARD.encode(&posted.xml)),
+        ("RelayState", posted.relay_state.as_deref().unwrap()),
+    ]);
+    let report = idp
+        .post("/test-sign-in/saml/acs", body, Some(&cookie), ORIGIN)
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert!(
+        report.body.contains("Every check passed."),
+        "{}",
+        report.body
+    );
+    assert!(!report.body.contains("Failed"), "{}", report.body);
+    assert!(report.body.contains("jane@acme.test"));
+    assert!(report.body.contains("firstName = Jane"), "{}", report.body);
+
+    // A response changed after signing fails its signature check.
+    let forged = posted.xml.replace("jane@acme.test", "root@acme.test");
+    let body = form(&[
+        ("SAMLResponse", &STANDARD.encode(&forged)),
+        ("RelayState", posted.relay_state.as_deref().unwrap()),
+    ]);
+    let report = idp.post("/test-sign-in/saml/acs", body, None, ORIGIN).await;
+    assert!(
+        report.body.contains("Some checks failed"),
+        "{}",
+        report.body
+    );
+    assert!(!report.body.contains("root@acme.test"), "{}", report.body);
+}

@@ -149,3 +149,58 @@ pub async fn recorded_exchange(
         .await,
     )
 }
+
+/// How long a test sign-in link works after the admin pressed the button.
+#[cfg(feature = "ssr")]
+const TEST_SIGN_IN_MINUTES: i64 = 10;
+
+/// What the member site's test sign-in links are sealed for.
+pub const TEST_SIGN_IN_PURPOSE: &str = "test-sign-in";
+
+/// Starts a test sign-in of an app (audited): the link to open in a new tab on the Cloud ID's
+/// SSO domain, working for ten minutes.
+#[server(prefix = "/api", endpoint = "start_test_sign_in")]
+pub async fn start_test_sign_in(
+    csrf: String,
+    cloud_id: String,
+    protocol: String,
+    app_id: String,
+) -> Result<String, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
+            let (app, app_name, _) = recorded_app(tenant.id, &protocol, &app_id).await?;
+            let Some(origin) = ssr::member_site(&tenant).await? else {
+                return Err(AppError::Invalid(
+                    "Provision the SSO domain on Domain Setup first: the test sign-in runs there."
+                        .into(),
+                ));
+            };
+            let expires = ssr::now() + vestibule_domain::Seconds::minutes(TEST_SIGN_IN_MINUTES);
+            let payload = format!("{}:{}:{}", tenant.id.0, app.protocol.as_str(), app.id);
+            let ticket = ssr::state()?
+                .secret_key
+                .seal_expiring(TEST_SIGN_IN_PURPOSE, &payload, expires.0)
+                .map_err(|error| {
+                    tracing::error!(%error, "a test sign-in link could not be sealed");
+                    AppError::Internal
+                })?;
+            ssr::record_change::<()>(
+                &caller,
+                Some(tenant.id),
+                vestibule_audit::AuditAction::TestSignInStart,
+                format!("{app_name} ({app_id})"),
+                None,
+                None,
+            )
+            .await;
+            Ok(format!(
+                "{origin}/test-sign-in/{protocol}/{app_id}?ticket={ticket}"
+            ))
+        }
+        .await,
+    )
+}

@@ -180,6 +180,7 @@ fn oidc_body(
                         <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
                         <a class="button subtle" href=format!("/t/{}/oidc/{}/vendor", tenant.cloud_id, app.client_id) aria-label=format!("Send to your vendor: {}", app.name)>"Send to your vendor"</a>
                         <a class="button subtle" href=format!("/t/{}/oidc/{}/recorder", tenant.cloud_id, app.client_id) aria-label=format!("Flight recorder: {}", app.name)>"Flight recorder"</a>
+                        <a class="button subtle" href=format!("/t/{}/oidc/{}/recorder#test-sign-in", tenant.cloud_id, app.client_id) aria-label=format!("Test sign-in: {}", app.name)>"Test sign-in"</a>
                         {rotate_form}
                         {danger_zone(
                             "Delete…",

@@ -37,11 +37,57 @@ pub fn SamlRecorder() -> impl IntoView {
 }
 
 fn recorder_page(key: impl Fn() -> (String, String, String) + Send + Sync + 'static) -> AnyView {
-    let recorder = Resource::new_blocking(key, |(cloud_id, protocol, app_id)| {
-        flight_recorder(cloud_id, protocol, app_id)
-    });
-    view! { <TenantPage title="Flight recorder" data=recorder body=|_, _, recorder| recorder_body(recorder)/> }
+    let key = std::sync::Arc::new(key);
+    let test = ServerAction::<StartTestSignIn>::new();
+    let recorder = Resource::new_blocking(
+        {
+            let key = key.clone();
+            move || key()
+        },
+        |(cloud_id, protocol, app_id)| flight_recorder(cloud_id, protocol, app_id),
+    );
+    view! {
+        <TenantPage title="Flight recorder" data=recorder body=move |me, _, recorder| {
+            let (cloud_id, protocol, app_id) = key();
+            let test_card = recorder.can_reveal.then(|| test_sign_in_card(test, me.csrf.clone(), cloud_id, protocol, app_id));
+            view! { {test_card} {recorder_body(recorder)} }.into_any()
+        }/>
+    }
     .into_any()
+}
+
+/// "Test sign-in": the button makes an audited link to the SSO domain, opened in a new tab.
+fn test_sign_in_card(
+    test: ServerAction<StartTestSignIn>,
+    csrf: String,
+    cloud_id: String,
+    protocol: String,
+    app_id: String,
+) -> impl IntoView {
+    let opened = move || {
+        test.value().get().map(|answer| match answer {
+            Ok(href) => view! {
+                <p><a class="button" href=href target="_blank" rel="noopener">"Open the test sign-in"</a>
+                <span class="muted">" In a new tab, on the SSO domain; the link works for ten minutes."</span></p>
+            }
+            .into_any(),
+            Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+        })
+    };
+    view! {
+        <section class="card" id="test-sign-in">
+            <h2>"Test sign-in"</h2>
+            <p class="muted">"Runs this app's sign-in with its exact settings, for the member you sign in as, and shows what the app would receive and what its library would check. Nothing it issues can be used by the app. Each test is written to the audit log."</p>
+            <ActionForm action=test>
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="cloud_id" value=cloud_id/>
+                <input type="hidden" name="protocol" value=protocol/>
+                <input type="hidden" name="app_id" value=app_id/>
+                <button type="submit" class="button">"Test sign-in"</button>
+            </ActionForm>
+            {opened}
+        </section>
+    }
 }
 
 fn outcome(answered: bool) -> AnyView {

@@ -278,6 +278,7 @@ fn saml_body(
                         <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
                         <a class="button subtle" href=format!("/t/{}/saml/{}/vendor", tenant.cloud_id, app.app_id) aria-label=format!("Send to your vendor: {}", app.name)>"Send to your vendor"</a>
                         <a class="button subtle" href=format!("/t/{}/saml/{}/recorder", tenant.cloud_id, app.app_id) aria-label=format!("Flight recorder: {}", app.name)>"Flight recorder"</a>
+                        <a class="button subtle" href=format!("/t/{}/saml/{}/recorder#test-sign-in", tenant.cloud_id, app.app_id) aria-label=format!("Test sign-in: {}", app.name)>"Test sign-in"</a>
                         {danger_zone(
                             "Delete…",
                             format!("Deleting {} ends its single sign-on: the service provider's requests are refused from then on. This cannot be undone.", app.name),

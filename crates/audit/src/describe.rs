@@ -63,6 +63,7 @@ impl AuditAction {
             AuditAction::SamlCertificateRoll => "SAML certificate rolled over",
             AuditAction::SamlCertificatePostpone => "SAML certificate rollover postponed",
             AuditAction::FlightRecorderReveal => "Recorded exchange opened in full",
+            AuditAction::TestSignInStart => "Test sign-in started",
             AuditAction::SignInSucceeded => "Member signed in",
             AuditAction::SignInFailed => "Member sign-in failed",
         }

@@ -120,6 +120,8 @@ pub enum AuditAction {
     SamlCertificatePostpone,
     /// a tenant admin opened the full detail of a recorded protocol exchange.
     FlightRecorderReveal,
+    /// a tenant admin started a test sign-in of an app.
+    TestSignInStart,
     /// a member signed in to an application (or the hosted page).
     SignInSucceeded,
     /// a member's sign-in failed, with the reason.
@@ -128,7 +130,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the dashboard lists them.
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 33] = [
         AuditAction::TenantCreate,
         AuditAction::TeamInvite,
         AuditAction::TeamAdd,
@@ -159,6 +161,7 @@ impl AuditAction {
         AuditAction::SamlCertificateRoll,
         AuditAction::SamlCertificatePostpone,
         AuditAction::FlightRecorderReveal,
+        AuditAction::TestSignInStart,
         AuditAction::SignInSucceeded,
         AuditAction::SignInFailed,
     ];
@@ -195,6 +198,7 @@ impl AuditAction {
             AuditAction::SamlCertificateRoll => "saml_certificate.roll",
             AuditAction::SamlCertificatePostpone => "saml_certificate.postpone",
             AuditAction::FlightRecorderReveal => "flight_recorder.reveal",
+            AuditAction::TestSignInStart => "test_sign_in.start",
             AuditAction::SignInSucceeded => "sign_in.succeeded",
             AuditAction::SignInFailed => "sign_in.failed",
         }

@@ -28,6 +28,9 @@ pub enum OidcError {
     NotRsa(&'static str),
     #[error("a signing key could not be made or read: {0}")]
     Key(String),
+    /// The built-in test relying party could not finish the app's sign-in.
+    #[error("the test sign-in stopped: {0}")]
+    TestStopped(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]

@@ -171,8 +171,8 @@ fn check_verifier(grant: &Grant, code_verifier: Option<&str>) -> Result<(), Toke
 #[derive(Clone)]
 pub struct Grants {
     store: Store,
-    keys: SigningKeys,
-    clients: OidcClients,
+    pub(crate) keys: SigningKeys,
+    pub(crate) clients: OidcClients,
 }
 
 impl Grants {

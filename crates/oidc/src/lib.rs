@@ -20,6 +20,7 @@ mod grants;
 mod jws;
 mod keys;
 mod random;
+mod test_sign_in;
 mod token_request;
 
 pub use algorithm::SigningAlgorithm;
@@ -45,6 +46,7 @@ pub use grants::{
 };
 pub use jws::{RsaPublicKey, RsaSigningKey, Signer, Verifier};
 pub use keys::{KeyPolicy, KeyWindow, SigningKeys};
+pub use test_sign_in::{test_redirect_uri, TestCheck, TestReport};
 pub use token_request::{
     client_credentials, grant_request, password_grant_scopes, ClientCredentials, GrantRequest,
 };

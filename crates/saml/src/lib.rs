@@ -20,6 +20,7 @@ mod response;
 mod signature_shape;
 mod sp_metadata;
 mod sso;
+mod test_sp;
 mod workers;
 mod xml;
 
@@ -47,4 +48,5 @@ pub use response::{
 pub use signature_shape::{inspect as inspect_signature, SignatureProblem, SignatureShape};
 pub use sp_metadata::{parse_sp_metadata, SpMetadata};
 pub use sso::*;
+pub use test_sp::{check_test_response, test_acs_url, ResponseFacts, SpCheck, SpReport};
 pub use workers::SignatureWorkers;

@@ -560,7 +560,7 @@ impl SamlIdp {
         Ok(self.remember(idp.tenant, pending, now).await?)
     }
 
-    async fn remember(
+    pub(crate) async fn remember(
         &self,
         tenant: TenantId,
         pending: PendingSso,

@@ -5,7 +5,7 @@
 
 pub mod token;
 
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -103,6 +103,46 @@ impl SecretKey {
     }
 }
 
+impl SecretKey {
+    /// A short-lived ticket for `purpose` carrying `payload`, readable by every node until
+    /// `expires_at` (Unix seconds): what the dashboard hands the member site (a test sign-in)
+    /// without a database row. URL-safe.
+    pub fn seal_expiring(
+        &self,
+        purpose: &str,
+        payload: &str,
+        expires_at: i64,
+    ) -> Result<String, SealError> {
+        let sealed = self.seal(purpose, format!("{expires_at}:{payload}").as_bytes())?;
+        let bytes = STANDARD
+            .decode(sealed.trim_start_matches("v1:"))
+            .map_err(|_| SealError("not base64".into()))?;
+        Ok(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// The payload of a ticket [`SecretKey::seal_expiring`] made for `purpose`, if it has not
+    /// expired at `now`.
+    pub fn open_expiring(
+        &self,
+        purpose: &str,
+        ticket: &str,
+        now: i64,
+    ) -> Result<String, SealError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(ticket.trim())
+            .map_err(|_| SealError("the ticket is not readable".into()))?;
+        let opened = self.open(purpose, &format!("v1:{}", STANDARD.encode(bytes)))?;
+        let opened = String::from_utf8(opened).map_err(|_| SealError("not text".into()))?;
+        let (expires_at, payload) = opened
+            .split_once(':')
+            .ok_or_else(|| SealError("the ticket is not readable".into()))?;
+        match expires_at.parse::<i64>() {
+            Ok(expires_at) if now < expires_at => Ok(payload.to_string()),
+            _ => Err(SealError("the ticket has expired".into())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +168,24 @@ mod tests {
             key.seal("certificate-key:a.example.org", b"secret")
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn tickets_open_for_their_purpose_until_they_expire() {
+        let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+        let ticket = key
+            .seal_expiring("test-sign-in", "7:oidc:abc", 1_000)
+            .unwrap();
+        assert!(ticket
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_eq!(
+            key.open_expiring("test-sign-in", &ticket, 999).unwrap(),
+            "7:oidc:abc"
+        );
+        assert!(key.open_expiring("test-sign-in", &ticket, 1_000).is_err());
+        assert!(key.open_expiring("other", &ticket, 999).is_err());
+        assert!(key.open_expiring("test-sign-in", "garbage", 999).is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod password_reset;
 mod recording;
 mod saml;
 mod site;
+mod test_sign_in;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
@@ -49,6 +50,7 @@ fn router(site: MemberSite, scheme: Scheme) -> Router {
         .merge(password_reset::routes())
         .merge(oidc::routes())
         .merge(saml::routes())
+        .merge(test_sign_in::routes())
         .fallback(hosted::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

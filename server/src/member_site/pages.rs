@@ -511,6 +511,55 @@ pub struct SamlPost<'a> {
     pub relay_state: Option<&'a str>,
 }
 
+/// One line of a test sign-in's report: a check and whether it passed.
+pub struct ReportCheck<'a> {
+    pub name: &'a str,
+    pub passed: bool,
+    pub detail: &'a str,
+}
+
+/// The report of an admin's test sign-in: what the built-in test relying party or service
+/// provider checked, and what it received (claims, attributes), never a token.
+pub fn test_report(
+    branding: &Branding,
+    heading: &str,
+    intro: &str,
+    checks: &[ReportCheck<'_>],
+    sections: &[(&str, String)],
+) -> Html<String> {
+    let passed = checks.iter().all(|check| check.passed);
+    let body = html! {
+        h1 { (heading) }
+        p { (intro) }
+        p.test-verdict {
+            @if passed { strong { "Every check passed." } }
+            @else { strong { "Some checks failed: see below." } }
+        }
+        table.test-checks {
+            thead { tr { th { "Check" } th { "Result" } th { "Details" } } }
+            tbody {
+                @for check in checks {
+                    tr {
+                        td { (check.name) }
+                        td { @if check.passed { "Passed" } @else { "Failed" } }
+                        td { (check.detail) }
+                    }
+                }
+            }
+        }
+        @for (title, content) in sections {
+            h2 { (title) }
+            pre.test-detail { (content) }
+        }
+        p.muted {
+            "Nothing issued in this test can be used by the app: it was sent to the test's own \
+             address on this domain, and the test's access tokens are revoked. The Flight \
+             recorder of the app lists the exchanges."
+        }
+    };
+    frame(branding, heading, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

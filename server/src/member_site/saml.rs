@@ -182,7 +182,7 @@ async fn sso(state: SiteState, visitor: Visitor, incoming: Option<IncomingMessag
 }
 
 /// A request just accepted is answered at once (or sent through the sign-in page).
-async fn answer_received(
+pub(super) async fn answer_received(
     state: &SiteState,
     visitor: &Visitor,
     idp: &Idp,

@@ -88,6 +88,8 @@ pub struct MemberSite {
     pub audit: vestibule_audit::AuditLog,
     /// Each app's latest protocol exchanges, for its admins.
     pub recorder: vestibule_recorder::FlightRecorder,
+    /// The installation's key: opens the dashboard's test sign-in links.
+    pub secret: vestibule_secrets::SecretKey,
     /// Sends directory members their password-reset links; `None` without an SMTP server.
     pub mail: Option<vestibule_mail::Outbox>,
     pub addresses: SiteAddresses,

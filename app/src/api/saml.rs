@@ -280,13 +280,34 @@ pub async fn delete_saml_app(
 pub async fn preview_saml_metadata(
     csrf: String,
     cloud_id: String,
-    metadata: String,
+    #[server(default)] metadata: String,
+    #[server(default)] metadata_url: String,
 ) -> Result<SamlMetadataPreview, AppError> {
     ssr::respond(
         async {
             ssr::answer_needs_script("the imported settings for review")?;
             let caller = ssr::caller_for_change(&csrf).await?;
             ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
+            // Pasted or uploaded XML wins; otherwise the address, fetched through the outbound
+            // guard (public HTTPS addresses only, no redirects, 1 MB, the iMIS timeout).
+            let metadata = match (metadata.trim(), metadata_url.trim()) {
+                ("", "") => {
+                    return Err(AppError::Invalid(
+                        "Give the metadata's address, or upload or paste the XML.".into(),
+                    ))
+                }
+                ("", address) => {
+                    ssr::settings()?
+                        .fetch_document(address)
+                        .await
+                        .map_err(|error| {
+                            AppError::Invalid(format!(
+                                "The metadata could not be fetched: {error}."
+                            ))
+                        })?
+                }
+                (pasted, _) => pasted.to_string(),
+            };
             let parsed = vestibule_saml::parse_sp_metadata(metadata.trim()).map_err(|problem| {
                 AppError::Invalid(format!("The metadata cannot be imported: {problem}."))
             })?;

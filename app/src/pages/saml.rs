@@ -312,15 +312,17 @@ fn saml_body(
         {apps}
         <section class="card">
             <h2>"Import metadata"</h2>
-            <p class="muted">"Upload or paste the service provider's metadata XML. You will see what it registers before anything is saved."</p>
+            <p class="muted">"Give the address the service provider publishes its metadata at, or upload or paste the XML. You will see what it registers before anything is saved."</p>
             <ActionForm action=import attr:class="form-grid">
                 <input type="hidden" name="csrf" value=import_csrf/>
                 <input type="hidden" name="cloud_id" value=import_cloud/>
+                <label for="saml-metadata-url">"Metadata address"</label>
+                <input id="saml-metadata-url" name="metadata_url" type="url" placeholder="https://sp.example.org/saml/metadata" spellcheck="false"/>
                 <label for="saml-metadata-file">"Metadata file"</label>
                 <input id="saml-metadata-file" type="file" accept=".xml,application/xml,text/xml,application/samlmetadata+xml" on:change=move |event| read_metadata_file(&event, metadata, upload_error)/>
                 {move || upload_error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
                 <label for="saml-metadata">"Service provider metadata"</label>
-                <textarea id="saml-metadata" name="metadata" rows="6" required spellcheck="false" prop:value=move || metadata.get() on:input=move |event| metadata.set(event_target_value(&event))></textarea>
+                <textarea id="saml-metadata" name="metadata" rows="6" spellcheck="false" prop:value=move || metadata.get() on:input=move |event| metadata.set(event_target_value(&event))></textarea>
                 {action_error(move || import.value().get())}
                 <button type="submit" class="button">"Preview"</button>
             </ActionForm>

@@ -96,47 +96,106 @@ fn shared_client(network: Network) -> Result<HttpClient, ImisError> {
 /// Answers larger than this are not iMIS answers we want to read.
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
+/// The address rules of the guard (network.rs) for an address a tenant admin typed: on
+/// [`Network::PublicOnly`], HTTPS to a public host (an IP literal must be public; names are
+/// checked when they resolve). Never a `#` part or `user@`; a `?` part only when `query`.
+pub(crate) fn guarded_address(
+    address: &str,
+    network: Network,
+    query: bool,
+) -> Result<http::Uri, String> {
+    if address.contains('#') || address.contains('@') {
+        return Err(format!(
+            "{address}: leave out any # part and any user@ part"
+        ));
+    }
+    let uri: http::Uri = address.parse().map_err(|e| format!("{address}: {e}"))?;
+    let scheme_ok = match network {
+        Network::PublicOnly => uri.scheme_str() == Some("https"),
+        Network::Development => matches!(uri.scheme_str(), Some("https" | "http")),
+    };
+    if !scheme_ok || uri.host().is_none() {
+        return Err(format!(
+            "{address}: use an https:// address, like https://members.example.org"
+        ));
+    }
+    let host = uri.host().unwrap_or_default();
+    let literal = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>();
+    if let (Network::PublicOnly, Ok(ip)) = (network, literal) {
+        if !is_public(ip) {
+            return Err(format!(
+                "{address}: {ip} is a private, loopback or link-local address, which Vestibule \
+                 does not call"
+            ));
+        }
+    }
+    if uri.query().is_some() && !query {
+        return Err(format!("{address}: leave out the part after ?"));
+    }
+    Ok(uri)
+}
+
+/// A document larger than this is not a metadata document.
+const MAX_DOCUMENT: usize = 1024 * 1024;
+
+/// A document a tenant admin names by address (a service provider's SAML metadata), fetched
+/// through the same guard as every call to iMIS: the address rules above, public addresses
+/// only (resolved once, no rebinding), no redirects, at most 1 MB, within `timeout`.
+pub async fn fetch_document(
+    address: &str,
+    network: Network,
+    timeout: Duration,
+) -> Result<String, ImisError> {
+    let address = address.trim();
+    guarded_address(address, network, true).map_err(ImisError::AddressRefused)?;
+    let client = Imis {
+        base: Arc::from(address),
+        http: shared_client(network)?,
+        timeout,
+    };
+    let request = Request::get(address)
+        .header(
+            header::ACCEPT,
+            "application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.8",
+        )
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| ImisError::AddressRefused(e.to_string()))?;
+    // The same client and limits as iMIS calls; the words name the document, not iMIS.
+    let (status, body) = client
+        .send(address, request)
+        .await
+        .map_err(|error| match error {
+            ImisError::Unreachable { url, detail } => {
+                ImisError::DocumentUnreachable { url, detail }
+            }
+            ImisError::Timeout { url, seconds } => ImisError::DocumentUnreachable {
+                url,
+                detail: format!("no answer within {seconds} seconds"),
+            },
+            other => other,
+        })?;
+    if status != StatusCode::OK {
+        return Err(ImisError::DocumentStatus {
+            url: address.to_string(),
+            status: status.as_u16(),
+        });
+    }
+    if body.len() > MAX_DOCUMENT {
+        return Err(ImisError::DocumentTooLarge(address.to_string()));
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| ImisError::DocumentTooLarge(address.to_string()))
+}
+
 impl Imis {
     /// `base_url` is the iMIS site root, e.g. `https://members.acme.org` (a path prefix such as
     /// `/imis` is kept). On [`Network::PublicOnly`] it must be HTTPS at a public address; plain
     /// HTTP and private addresses are for [`Network::Development`] only.
     pub fn new(base_url: &str, timeout: Duration, network: Network) -> Result<Self, ImisError> {
         let base = base_url.trim().trim_end_matches('/');
-        if base.contains('#') || base.contains('@') {
-            return Err(ImisError::InvalidBaseUrl(format!(
-                "{base}: leave out any # part and any user@ part"
-            )));
-        }
-        let uri: http::Uri = base
-            .parse()
-            .map_err(|e| ImisError::InvalidBaseUrl(format!("{base}: {e}")))?;
-        let scheme_ok = match network {
-            Network::PublicOnly => uri.scheme_str() == Some("https"),
-            Network::Development => matches!(uri.scheme_str(), Some("https" | "http")),
-        };
-        if !scheme_ok || uri.host().is_none() {
-            return Err(ImisError::InvalidBaseUrl(format!(
-                "{base}: use the site's address, like https://members.example.org"
-            )));
-        }
-        let host = uri.host().unwrap_or_default();
-        let literal = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>();
-        if let (Network::PublicOnly, Ok(ip)) = (network, literal) {
-            if !is_public(ip) {
-                return Err(ImisError::InvalidBaseUrl(format!(
-                    "{base}: {ip} is a private, loopback or link-local address, which Vestibule \
-                     does not call"
-                )));
-            }
-        }
-        if uri.query().is_some() {
-            return Err(ImisError::InvalidBaseUrl(format!(
-                "{base}: leave out the part after ?"
-            )));
-        }
+        guarded_address(base, network, false).map_err(ImisError::InvalidBaseUrl)?;
         Ok(Self {
             base: Arc::from(base),
             http: shared_client(network)?,
@@ -297,4 +356,47 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn documents_are_fetched_from_public_https_addresses_only() {
+        let second = Duration::from_secs(1);
+        for (address, words) in [
+            ("http://sp.example.org/metadata", "use an https:// address"),
+            (
+                "https://127.0.0.1/metadata",
+                "private, loopback or link-local",
+            ),
+            ("https://[::1]/metadata", "private, loopback or link-local"),
+            (
+                "https://169.254.169.254/latest",
+                "private, loopback or link-local",
+            ),
+            ("https://user@sp.example.org/metadata", "user@"),
+            ("https://sp.example.org/metadata#top", "# part"),
+        ] {
+            let refused = fetch_document(address, Network::PublicOnly, second).await;
+            match refused {
+                Err(ImisError::AddressRefused(message)) => {
+                    assert!(message.contains(words), "{address}: {message}")
+                }
+                other => panic!("{address}: {other:?}"),
+            }
+        }
+        // A name that resolves only to private addresses is refused when it resolves.
+        let local = fetch_document("https://localhost:9/metadata", Network::PublicOnly, second);
+        match local.await {
+            Err(ImisError::DocumentUnreachable { detail, .. }) => {
+                assert!(
+                    detail.contains("private, loopback or link-local"),
+                    "{detail}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -3,6 +3,16 @@
 pub enum ImisError {
     #[error("the iMIS address is not usable: {0}")]
     InvalidBaseUrl(String),
+    /// An address the outbound guard does not call (another document than iMIS's).
+    #[error("the address is not usable: {0}")]
+    AddressRefused(String),
+    /// A document (not iMIS) answered with something else than 200.
+    #[error("{url} answered HTTP {status}, not the document")]
+    DocumentStatus { url: String, status: u16 },
+    #[error("could not fetch {url}: {detail}")]
+    DocumentUnreachable { url: String, detail: String },
+    #[error("{0} did not answer with a text document of at most 1 MB")]
+    DocumentTooLarge(String),
     #[error("could not connect to iMIS at {url}: {detail}")]
     Unreachable { url: String, detail: String },
     #[error("iMIS did not answer within {seconds} seconds ({url})")]

@@ -12,7 +12,7 @@ mod network;
 mod profile;
 mod token;
 
-pub use client::{ClientCredentials, Imis};
+pub use client::{fetch_document, ClientCredentials, Imis};
 pub use error::ImisError;
 pub use network::{is_public, Network};
 pub use profile::Profile;

@@ -1,5 +1,6 @@
-//! The one guard every call to a tenant's iMIS goes through. The address is the tenant
-//! admin's to choose, so without it Settings would be a way to make Vestibule call anything it
+//! The one guard every outbound call a tenant admin can point goes through: calls to the
+//! tenant's iMIS, and documents fetched by address (a service provider's SAML metadata,
+//! `fetch_document`). The address is the tenant admin's to choose, so without it Settings would be a way to make Vestibule call anything it
 //! can reach: its own loopback services, the cloud's metadata address, the private network it
 //! runs in. In production ([`Network::PublicOnly`]):
 //!

@@ -127,6 +127,13 @@ impl TenantSettings {
         }
     }
 
+    /// A document a tenant admin names by address (a service provider's SAML metadata),
+    /// fetched through the outbound guard with this installation's network rule and the iMIS
+    /// timeout.
+    pub async fn fetch_document(&self, address: &str) -> Result<String, vestibule_imis::ImisError> {
+        vestibule_imis::fetch_document(address, self.network, self.timeout).await
+    }
+
     pub async fn get(&self, tenant: TenantId) -> Result<SettingsView, SettingsError> {
         Ok(match self.store.tenant_settings(tenant).await? {
             Some(record) => view(&record),

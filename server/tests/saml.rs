@@ -1812,3 +1812,42 @@ async fn the_test_service_provider_checks_the_apps_response_which_never_reaches_
     );
     assert!(!report.body.contains("root@acme.test"), "{}", report.body);
 }
+
+#[tokio::test]
+async fn a_test_sign_in_of_an_encrypting_app_says_only_the_service_provider_can_read_it() {
+    // The service provider's own certificate is also the one assertions are encrypted to.
+    let idp = idp(|app| {
+        app.encrypt_assertions = true;
+        app.sp_encryption_certificate = app.sp_certificate.clone();
+    })
+    .await;
+    let payload = format!("{}:saml:{}", idp.acme.0, idp.app_id);
+    let ticket = idp
+        .engines
+        .secret
+        .seal_expiring("test-sign-in", &payload, Timestamp::now().0 + 600)
+        .unwrap();
+    let (cookie, _) = idp.sign_in("/").await;
+    let start = format!("/test-sign-in/saml/{}?ticket={ticket}", idp.app_id);
+    let posted = idp.get(&start, Some(&cookie)).await.posted();
+    assert!(posted.xml.contains("EncryptedAssertion"), "{}", posted.xml);
+    assert!(!posted.xml.contains("jane@acme.test"));
+    let body = form(&[
+        ("SAMLResponse", &STANDARD.encode(&posted.xml)),
+        ("RelayState", posted.relay_state.as_deref().unwrap()),
+    ]);
+    let report = idp
+        .post("/test-sign-in/saml/acs", body, Some(&cookie), ORIGIN)
+        .await;
+    assert!(
+        report.body.contains("Every check passed."),
+        "{}",
+        report.body
+    );
+    assert!(
+        report.body.contains("only the service provider can"),
+        "{}",
+        report.body
+    );
+    assert!(report.body.contains("(encrypted or none)"));
+}

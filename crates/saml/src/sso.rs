@@ -330,7 +330,7 @@ pub struct SamlIdp {
     pub apps: SamlApps,
     pub keys: SamlKeys,
     policy: SsoPolicy,
-    workers: SignatureWorkers,
+    pub(crate) workers: SignatureWorkers,
 }
 
 /// A logout journey's state, kept server-side under the RelayState token while the member's

@@ -292,6 +292,31 @@ pub fn check_test_response(
 }
 
 impl SamlIdp {
+    /// [`check_test_response`] with this tenant's IdP certificates, on the bounded signature
+    /// workers like every other signature check (anyone can post to the test's address).
+    /// `None` when the workers are too busy to check it in time.
+    pub async fn check_test_response(
+        &self,
+        xml: String,
+        idp: Idp,
+        app_entity_id: String,
+        request_id: String,
+        now: Timestamp,
+    ) -> Result<Option<SpReport>, crate::SamlError> {
+        let certificates = self.keys.certificates(idp.tenant, now).await?;
+        let checked = self.workers.run(move || {
+            check_test_response(
+                &xml,
+                &certificates,
+                &idp,
+                &app_entity_id,
+                Some(&request_id),
+                now,
+            )
+        });
+        Ok(checked.await.ok())
+    }
+
     /// A sign-in for `app_id` answered to the test service provider at `acs_url` (see the
     /// module): the app's configuration, another address. The request id it gets is in
     /// [`PendingSso::request_id`].

@@ -2,7 +2,7 @@
 //! and test service provider (SAML). The dashboard hands out a sealed link that works for ten
 //! minutes for one app; the member signs in on the hosted page as usual, and the report shows
 //! what the app would receive and what its library would check. The engines do the work
-//! (`Grants::test_sign_in`, `SamlIdp::start_test`, `check_test_response`); this maps HTTP.
+//! (`Grants::test_sign_in`, `SamlIdp::start_test`, `SamlIdp::check_test_response`); this maps HTTP.
 
 use app::api::TEST_SIGN_IN_PURPOSE as PURPOSE;
 use axum::extract::rejection::FormRejection;
@@ -14,7 +14,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use vestibule_domain::Timestamp;
 use vestibule_oidc::{OidcError, Subject};
-use vestibule_saml::{check_test_response, decode_post, test_acs_url};
+use vestibule_saml::{decode_post, test_acs_url};
 
 use super::pages::{self, query_value, ReportCheck};
 use super::saml::{answer_received, idp};
@@ -189,7 +189,6 @@ async fn saml_acs(
         return Ok(unreadable("The SAML response is not readable."));
     };
     let (saml, now) = (&state.site.saml, Timestamp::now());
-    let certificates = saml.keys.certificates(site.tenant.id, now).await?;
     // The test's RelayState names its request and app; only this tenant's apps are looked up,
     // and the checks compare them with the verified response.
     let relay_state = form.relay_state.unwrap_or_default();
@@ -202,21 +201,14 @@ async fn saml_acs(
     let Ok(app) = saml.apps.get(site.tenant.id, app_id).await else {
         return Ok(unreadable("The response does not answer a test sign-in."));
     };
-    let request_id = request_id.to_string();
     let idp = idp(&site.tenant, &site.origin);
-    let (entity_id, checked_xml) = (app.entity_id.clone(), xml.clone());
-    let report = tokio::task::spawn_blocking(move || {
-        check_test_response(
-            &checked_xml,
-            &certificates,
-            &idp,
-            &entity_id,
-            Some(&request_id),
-            now,
-        )
-    })
-    .await
-    .map_err(|error| SiteError::Unavailable(error.to_string()))?;
+    let checked =
+        saml.check_test_response(xml, idp, app.entity_id.clone(), request_id.to_string(), now);
+    let Some(report) = checked.await? else {
+        return Ok(unreadable(
+            "The server is too busy to check signatures: try again.",
+        ));
+    };
     let checks: Vec<ReportCheck<'_>> = report
         .checks
         .iter()

@@ -14,11 +14,15 @@
 //!   codes, access and refresh tokens) are never kept at all: an ID token is kept as its
 //!   decoded header and claims.
 //!
-//! Recording never fails an exchange: a write that fails is logged and the member goes on.
+//! Recording never fails an exchange: a write that fails is logged and the member goes on. A
+//! node writes at most [`PER_APP_PER_MINUTE`] exchanges of one app a minute.
 //! It knows nothing of HTTP: the member site describes each exchange, this keeps it.
 
 mod difference;
 mod message;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use vestibule_domain::{Seconds, TenantId, Timestamp};
@@ -33,6 +37,14 @@ pub const KEEP: i64 = 200;
 
 /// How long an exchange's full detail is kept.
 pub const DETAIL_KEPT: Seconds = Seconds::hours(24);
+
+/// How many exchanges of one app a node writes down per minute. Past it the rest of the minute
+/// goes unrecorded: a flood of requests anyone can send (IdP-initiated links, forged
+/// AuthnRequests) costs one write a second at most and leaves most of the app's history.
+pub const PER_APP_PER_MINUTE: u32 = 60;
+
+/// Past this many apps in a minute, the counts start over (they are per node and per minute).
+const APPS_COUNTED: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
@@ -215,15 +227,43 @@ pub enum Reveal {
 pub struct FlightRecorder {
     store: Store,
     secret: SecretKey,
+    counted: Arc<Mutex<MinuteCounts>>,
 }
+
+/// The minute (Unix seconds / 60) and how many exchanges of each app were written in it (see
+/// [`PER_APP_PER_MINUTE`]).
+type MinuteCounts = (i64, HashMap<(TenantId, String), u32>);
 
 impl FlightRecorder {
     pub fn new(store: Store, secret: SecretKey) -> Self {
-        Self { store, secret }
+        Self {
+            store,
+            secret,
+            counted: Arc::default(),
+        }
+    }
+
+    /// Whether this minute still has room for one more of `app`'s exchanges.
+    fn room_for(&self, tenant: TenantId, app: &AppRef, now: Timestamp) -> bool {
+        let Ok(mut counted) = self.counted.lock() else {
+            return true;
+        };
+        let minute = now.0.div_euclid(60);
+        if counted.0 != minute || counted.1.len() >= APPS_COUNTED {
+            *counted = (minute, HashMap::new());
+        }
+        let key = (tenant, format!("{}:{}", app.protocol.as_str(), app.id));
+        let count = counted.1.entry(key).or_insert(0);
+        *count += 1;
+        *count <= PER_APP_PER_MINUTE
     }
 
     /// Writes `exchange` down for `tenant`. Never fails the caller: a failure is logged.
     pub async fn record(&self, tenant: TenantId, exchange: Exchange, now: Timestamp) {
+        if !self.room_for(tenant, &exchange.app, now) {
+            tracing::debug!(app = %exchange.app.id, "flight recorder: this app's minute is full");
+            return;
+        }
         if let Err(error) = self.try_record(tenant, exchange, now).await {
             tracing::warn!(%error, "the flight recorder could not write an exchange down");
         }

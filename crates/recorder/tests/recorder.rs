@@ -131,7 +131,11 @@ async fn each_app_keeps_its_latest_exchanges_only() {
         for n in 0..KEEP + 5 {
             let member = format!("member-{n}");
             recorder
-                .record(acme.id, token_exchange("events", &member), NOW + Seconds(n))
+                .record(
+                    acme.id,
+                    token_exchange("events", &member),
+                    NOW + Seconds(60 * n),
+                )
                 .await;
         }
         let recent = recorder
@@ -159,6 +163,47 @@ async fn each_app_keeps_its_latest_exchanges_only() {
             .unwrap();
         assert_eq!(recent.len() as i64, 2 * KEEP);
         assert_eq!(recent.last().unwrap().member, "member-5");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_node_writes_at_most_sixty_exchanges_of_an_app_a_minute() {
+    use vestibule_recorder::PER_APP_PER_MINUTE;
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&CloudId::parse("acme").unwrap(), "Acme", NOW)
+            .await
+            .unwrap();
+        let secret = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+        let recorder = FlightRecorder::new(store.clone(), secret);
+        let minute = Timestamp(NOW.0 - NOW.0 % 60);
+        for n in 0..PER_APP_PER_MINUTE + 10 {
+            let at = minute + Seconds(i64::from(n % 60));
+            recorder
+                .record(acme.id, token_exchange("events", "flood"), at)
+                .await;
+        }
+        // Another app has its own minute; the next minute has room again.
+        recorder
+            .record(acme.id, token_exchange("learning", "jo"), minute)
+            .await;
+        let next = minute + Seconds(60);
+        recorder
+            .record(acme.id, token_exchange("events", "later"), next)
+            .await;
+        let events = recorder
+            .recent(acme.id, &AppRef::oidc("events"), NOW)
+            .await
+            .unwrap();
+        assert_eq!(events.len() as u32, PER_APP_PER_MINUTE + 1);
+        assert_eq!(events[0].member, "later");
+        let learning = recorder
+            .recent(acme.id, &AppRef::oidc("learning"), NOW)
+            .await
+            .unwrap();
+        assert_eq!(learning.len(), 1);
     })
     .await;
 }

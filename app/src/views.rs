@@ -634,3 +634,20 @@ pub struct ExchangeView {
     pub detail_until: Option<String>,
     pub can_reveal: bool,
 }
+
+/// What a service provider's published metadata changes in an app, field by field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataComparisonView {
+    /// The address compared with: Apply fetches it again.
+    pub url: String,
+    pub changes: Vec<MetadataChangeView>,
+    /// The changes were applied (the admin pressed Apply).
+    pub applied: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataChangeView {
+    pub field: String,
+    pub before: String,
+    pub after: String,
+}

@@ -1972,6 +1972,29 @@ test('pysaml2 service providers sign a member in and out: both bindings, IdP-ini
     await expect(page.getByRole('status')).toHaveText('Saved.');
     await visit(page, '/t/acme/saml');
     await expect(page.locator('section.saml-app', { hasText: 'Learning' })).toContainText('assertions encrypted');
+
+    // Later the registration has drifted from what Events publishes (an old second assertion
+    // consumer service): comparing with its metadata shows the difference, Apply puts back
+    // what the metadata says. Another service provider's metadata is refused.
+    await page.getByRole('link', { name: 'Edit Events' }).click();
+    await hydrated(page);
+    const consumers = page.getByLabel(/^Assertion consumer services/);
+    await consumers.fill(`1 ${events.origin}/acs\n2 ${events.origin}/acs-old`);
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect(page.getByRole('status')).toHaveText('Saved.');
+    await page.getByLabel('Metadata address').fill(`${learning.origin}/metadata`);
+    await page.getByRole('button', { name: 'Compare' }).click();
+    await expect(page.getByRole('alert')).toContainText("This is not the app's metadata");
+    await page.getByLabel('Metadata address').fill(`${events.origin}/metadata`);
+    await page.getByRole('button', { name: 'Compare' }).click();
+    const changes = page.locator('table.metadata-changes');
+    await expect(changes).toContainText('Assertion consumer services');
+    await expect(changes).toContainText(`2 ${events.origin}/acs-old`);
+    await expect(changes.locator('tbody tr')).toHaveCount(1);
+    await page.getByRole('button', { name: 'Apply these changes' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Applied' })).toBeVisible();
+    await expect(consumers).toHaveValue(`1 ${events.origin}/acs`);
+    await visit(page, '/t/acme/saml');
     const eventsLink = await page
       .locator('section.saml-app', { hasText: 'Events' })
       .locator('.idp-initiated-link')
@@ -2098,8 +2121,10 @@ test('the tenant admin reads the audit log in words, filters it by action and da
   await page.getByLabel('What').selectOption({ label: 'SAML app edited' });
   await page.getByRole('button', { name: 'Filter' }).click();
   await expect(page).toHaveURL(/action=saml_app\.update/);
-  // Two edits: Learning's encryption (the pysaml2 story) and Conference portal's launcher.
-  await expect(rows).toHaveCount(2);
+  // Four edits: Learning's encryption and Events' ACS addresses by hand then from its metadata
+  // (the pysaml2 story), and Conference portal's launcher.
+  await expect(rows).toHaveCount(4);
+  await expect(rows.filter({ hasText: 'Events' })).toHaveCount(2);
   const edit = rows.filter({ hasText: 'Learning' });
   await expect(rows.filter({ hasText: 'Conference portal' })).toContainText('Show in launcher: off → on');
   // One line per change in words; the JSON is folded away until asked for.
@@ -2115,7 +2140,7 @@ test('the tenant admin reads the audit log in words, filters it by action and da
   expect(csv.headers()['content-type']).toBe('text/csv; charset=utf-8');
   const lines = (await csv.text()).trim().split('\r\n');
   expect(lines[0]).toBe('time,actor,action,target,before,after');
-  expect(lines).toHaveLength(3);
+  expect(lines).toHaveLength(5);
   expect(lines.some((line) => line.includes(`${admin.email},saml_app.update,Learning (`))).toBeTruthy();
   // Member sign-ins, per application: the SAML stories' members reached Events and Learning.
   await page.getByLabel('What').selectOption({ label: 'Any member sign-in' });

@@ -240,6 +240,72 @@ pub async fn update_saml_app(
     )
 }
 
+/// Compares an app with the metadata its service provider publishes at `metadata_url`
+/// (fetched through the outbound guard), and with `apply` set, applies what changed: the
+/// assertion consumer services, single logout and certificates; the admin's own choices stay.
+/// Audited like an edit.
+#[server(prefix = "/api", endpoint = "compare_saml_metadata")]
+pub async fn compare_saml_metadata(
+    csrf: String,
+    cloud_id: String,
+    app_id: String,
+    metadata_url: String,
+    #[server(default)] apply: String,
+) -> Result<MetadataComparisonView, AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
+            let apps = ssr::saml()?.apps;
+            let app = apps.get(tenant.id, &app_id).await?;
+            let xml = ssr::settings()?
+                .fetch_document(metadata_url.trim())
+                .await
+                .map_err(|error| {
+                    AppError::Invalid(format!("The metadata could not be fetched: {error}."))
+                })?;
+            let fresh = vestibule_saml::parse_sp_metadata(xml.trim()).map_err(|problem| {
+                AppError::Invalid(format!("The metadata cannot be read: {problem}."))
+            })?;
+            let changes = app.metadata_changes(&fresh).map_err(|why| {
+                AppError::Invalid(format!("This is not the app's metadata: {why}."))
+            })?;
+            let applied = apply == "yes" && !changes.is_empty();
+            if applied {
+                let before = saml_form(&app);
+                let updated = apps
+                    .update(tenant.id, &app_id, app.with_metadata(&fresh), ssr::now())
+                    .await?;
+                let after = saml_form(&updated);
+                ssr::record_change(
+                    &caller,
+                    Some(tenant.id),
+                    vestibule_audit::AuditAction::SamlAppUpdate,
+                    saml_target(&updated),
+                    Some(&before),
+                    Some(&after),
+                )
+                .await;
+            }
+            Ok(MetadataComparisonView {
+                url: metadata_url.trim().to_string(),
+                changes: changes
+                    .into_iter()
+                    .map(|change| MetadataChangeView {
+                        field: change.field.to_string(),
+                        before: change.before,
+                        after: change.after,
+                    })
+                    .collect(),
+                applied,
+            })
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/api", endpoint = "delete_saml_app")]
 pub async fn delete_saml_app(
     csrf: String,

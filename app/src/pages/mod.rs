@@ -13,6 +13,8 @@ mod settings;
 mod tenants;
 mod vendor;
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -33,13 +35,16 @@ pub use vendor::{OidcVendorSheet, SamlVendorSheet};
 
 /// Shows the message of a failed action, announced to screen readers.
 fn action_error<T: 'static>(
-    value: impl Fn() -> Option<Result<T, AppError>> + Send + 'static,
+    value: impl Fn() -> Option<Result<T, AppError>> + Send + Sync + 'static,
 ) -> impl IntoView {
-    move || {
-        value().and_then(Result::err).map(|error| {
-            view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-        })
-    }
+    error_line(Arc::new(move || {
+        value().and_then(Result::err).map(|error| error.to_string())
+    }))
+}
+
+/// The error line itself, one type for every form (its rendering is compiled once).
+fn error_line(message: Arc<dyn Fn() -> Option<String> + Send + Sync>) -> impl IntoView {
+    move || message().map(|text| view! { <p class="form-error" role="alert">{text}</p> })
 }
 
 /// A Copy button for a value an admin carries to another system; it says "Copied" once the

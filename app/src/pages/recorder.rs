@@ -90,12 +90,13 @@ fn test_sign_in_card(
     }
 }
 
-fn outcome(answered: bool) -> AnyView {
-    if answered {
-        view! { <span class="exchange-outcome status-on">"Answered"</span> }.into_any()
+fn outcome(answered: bool) -> impl IntoView {
+    let (class, said) = if answered {
+        ("exchange-outcome status-on", "Answered")
     } else {
-        view! { <span class="exchange-outcome status-failed">"Refused"</span> }.into_any()
-    }
+        ("exchange-outcome status-failed", "Refused")
+    };
+    view! { <span class=class>{said}</span> }
 }
 
 fn recorder_body(recorder: RecorderView) -> AnyView {
@@ -209,8 +210,14 @@ fn exchange_body(exchange: ExchangeView) -> AnyView {
             <span class="muted">" Kept until " {until} " UTC. Opening it is written to the audit log."</span></p>
         }
         .into_any(),
-        (None, Some(_), false) => view! { <p class="muted">"Only the Cloud ID's admins can open this exchange in full."</p> }.into_any(),
-        (None, None, _) => view! { <p class="muted">"The full detail of this exchange is no longer kept (24 hours)."</p> }.into_any(),
+        (None, until, _) => {
+            let said = if until.is_some() {
+                "Only the Cloud ID's admins can open this exchange in full."
+            } else {
+                "The full detail of this exchange is no longer kept (24 hours)."
+            };
+            view! { <p class="muted">{said}</p> }.into_any()
+        }
     };
     view! {
         <p><a href=exchange.list_href.clone()>"← Flight recorder of " {exchange.app_name.clone()}</a></p>

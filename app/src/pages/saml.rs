@@ -112,13 +112,19 @@ fn saml_fields(
     let signed_option = move |value: &'static str, label: &'static str| {
         view! { <option value=value selected=signed == value>{label}</option> }
     };
+    // Also as the elements' values: a form shown again after "Apply" replaces what was typed.
+    let (acs_value, certificate_value, encryption_value) = (
+        form.assertion_consumers.clone(),
+        form.sp_certificate.clone(),
+        form.sp_encryption_certificate.clone(),
+    );
     view! {
         <label for=field("name")>"Name"</label>
         <input id=field("name") name="form[name]" required value=form.name/>
         <label for=field("entity")>"Entity ID (the service provider's Issuer)"</label>
         <input id=field("entity") name="form[entity_id]" required value=form.entity_id placeholder=entity_example spellcheck="false"/>
         <label for=field("acs")>"Assertion consumer services (HTTP-POST), one per line as \"index URL\"; the first is the default"</label>
-        <textarea id=field("acs") name="form[assertion_consumers]" rows="3" required placeholder=acs_example spellcheck="false">{form.assertion_consumers}</textarea>
+        <textarea id=field("acs") name="form[assertion_consumers]" prop:value=acs_value rows="3" required placeholder=acs_example spellcheck="false">{form.assertion_consumers}</textarea>
         <label for=field("slo")>"Single logout URL"</label>
         <input id=field("slo") name="form[single_logout]" value=form.single_logout placeholder=slo_example spellcheck="false"/>
         <label for=field("slo-binding")>"Single logout binding"</label>
@@ -146,10 +152,10 @@ fn saml_fields(
         </select>
         <label class="choice"><input type="checkbox" name="form[require_signed_requests]" checked=form.require_signed_requests.is_some()/>" Require signed requests"</label>
         <label for=field("certificate")>"Service provider's signing certificate (PEM): checks its signed requests and logout messages"</label>
-        <textarea id=field("certificate") name="form[sp_certificate]" rows="4" spellcheck="false">{form.sp_certificate}</textarea>
+        <textarea id=field("certificate") name="form[sp_certificate]" prop:value=certificate_value rows="4" spellcheck="false">{form.sp_certificate}</textarea>
         <label class="choice"><input type="checkbox" name="form[encrypt_assertions]" checked=form.encrypt_assertions.is_some()/>" Encrypt assertions (AES-256-GCM, key by RSA-OAEP)"</label>
         <label for=field("encryption")>"Service provider's encryption certificate (PEM, RSA)"</label>
-        <textarea id=field("encryption") name="form[sp_encryption_certificate]" rows="4" spellcheck="false">{form.sp_encryption_certificate}</textarea>
+        <textarea id=field("encryption") name="form[sp_encryption_certificate]" prop:value=encryption_value rows="4" spellcheck="false">{form.sp_encryption_certificate}</textarea>
         <label for=field("minutes")>"Assertion lifetime (minutes)"</label>
         <input id=field("minutes") name="form[assertion_minutes]" inputmode="numeric" value=form.assertion_minutes/>
         <label for=field("relay")>"Default RelayState for IdP-initiated sign-in (where the app takes the member)"</label>
@@ -503,6 +509,17 @@ fn add_app_form(
 pub fn SamlAppEdit() -> impl IntoView {
     let params = use_params_map();
     let update = ServerAction::<UpdateSamlApp>::new();
+    let compare = ServerAction::<CompareSamlMetadata>::new();
+    // The form shows the app again once metadata was applied (a comparison alone changes
+    // nothing, and keeps the typed address).
+    let applied = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Some(Ok(compared)) = compare.value().get() {
+            if compared.applied {
+                applied.update(|count| *count += 1);
+            }
+        }
+    });
     let app = Resource::new_blocking(
         move || {
             let params = params.read();
@@ -510,15 +527,76 @@ pub fn SamlAppEdit() -> impl IntoView {
                 params.get("cloud_id").unwrap_or_default(),
                 params.get("app_id").unwrap_or_default(),
                 update.version().get(),
+                applied.get(),
             )
         },
-        |(cloud_id, app_id, _)| saml_app(cloud_id, app_id),
+        |(cloud_id, app_id, _, _)| saml_app(cloud_id, app_id),
     );
     view! {
         <TenantPage title="SAML Client App" data=app body=move |me, tenant, form| {
             let app_id = params.read_untracked().get("app_id").unwrap_or_default();
-            saml_edit_body(me, tenant, app_id, form, update)
+            let metadata = metadata_card(&me, &tenant, &app_id, compare);
+            view! { {saml_edit_body(me, tenant, app_id, form, update)} {metadata} }.into_any()
         }/>
+    }
+}
+
+/// "Compare with the service provider's metadata": what its published metadata changes, then
+/// Apply. The address is sent again with Apply, so what is applied is fetched then.
+fn metadata_card(
+    me: &Me,
+    tenant: &TenantView,
+    app_id: &str,
+    compare: ServerAction<CompareSamlMetadata>,
+) -> impl IntoView {
+    let (csrf, cloud_id, app_id) = (me.csrf.clone(), tenant.cloud_id.clone(), app_id.to_string());
+    let hidden = (csrf.clone(), cloud_id.clone(), app_id.clone());
+    let result = move || {
+        let (csrf, cloud_id, app_id) = hidden.clone();
+        compare.value().get().and_then(Result::ok).map(move |compared| {
+            if compared.applied || compared.changes.is_empty() {
+                let said = if compared.applied {
+                    "Applied: the app now has the service provider's addresses and certificates."
+                } else {
+                    "Up to date: the metadata changes nothing."
+                };
+                return view! { <p class="form-success" role="status">{said}</p> }.into_any();
+            }
+            let rows = compared.changes.into_iter().map(|change| view! {
+                <tr><td>{change.field}</td><td><pre>{change.before}</pre></td><td><pre>{change.after}</pre></td></tr>
+            }).collect_view();
+            view! {
+                <table class="table metadata-changes">
+                    <thead><tr><th>"Field"</th><th>"Now"</th><th>"In the metadata"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+                <ActionForm action=compare>
+                    <input type="hidden" name="csrf" value=csrf/>
+                    <input type="hidden" name="cloud_id" value=cloud_id/>
+                    <input type="hidden" name="app_id" value=app_id/>
+                    <input type="hidden" name="metadata_url" value=compared.url.clone()/>
+                    <input type="hidden" name="apply" value="yes"/>
+                    <button type="submit" class="button primary">"Apply these changes"</button>
+                </ActionForm>
+            }
+            .into_any()
+        })
+    };
+    view! {
+        <section class="card">
+            <h2>"Service provider's metadata"</h2>
+            <p class="muted">"Compare this app with the metadata its service provider publishes now (a new address, a new certificate) and apply what changed. Your choices (NameID, attributes, signing, encryption) stay."</p>
+            <ActionForm action=compare attr:class="form-grid">
+                <input type="hidden" name="csrf" value=csrf/>
+                <input type="hidden" name="cloud_id" value=cloud_id/>
+                <input type="hidden" name="app_id" value=app_id/>
+                <label for="compare-metadata-url">"Metadata address"</label>
+                <input id="compare-metadata-url" name="metadata_url" type="url" required spellcheck="false"/>
+                {action_error(move || compare.value().get())}
+                <button type="submit" class="button">"Compare"</button>
+            </ActionForm>
+            {result}
+        </section>
     }
 }
 

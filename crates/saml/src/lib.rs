@@ -15,6 +15,7 @@ mod error;
 mod keys;
 mod logout;
 mod metadata;
+mod metadata_changes;
 mod request;
 mod response;
 mod signature_shape;
@@ -37,6 +38,7 @@ pub use logout::{
     LogoutRequest, LogoutResponse, STATUS_SUCCESS,
 };
 pub use metadata::{idp_metadata, IdpEndpoints};
+pub use metadata_changes::MetadataChange;
 pub use request::{
     decode_post, decode_redirect, parse_authn_request, relay_state, AuthnRequest, RequestProblem,
     RequestedContext, MAX_MESSAGE_BYTES, MAX_RELAY_STATE_BYTES,

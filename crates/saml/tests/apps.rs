@@ -333,3 +333,61 @@ fn the_forms_choices_read_back_what_they_show() {
     assert!(SignedPartsSetting::from_form_key("").is_err());
     assert!(LogoutBinding::from_form_key("artifact").is_err());
 }
+
+/// An app registered from pysaml2's metadata, then compared with the metadata it publishes
+/// later: a new assertion consumer service and a rolled-over signing certificate.
+#[tokio::test]
+async fn fresh_metadata_is_compared_with_the_app_and_applied_keeping_the_admins_choices() {
+    for_each_backend(|db| async move {
+        let (acme, _) = tenants(&db).await;
+        let apps = SamlApps::new(db.store().clone());
+        let xml = include_str!("fixtures/pysaml2-sp-metadata.xml");
+        let parsed = parse_sp_metadata(xml).unwrap();
+        let input = SamlAppInput {
+            name: "Learning".into(),
+            entity_id: parsed.entity_id.clone(),
+            assertion_consumers: parsed.assertion_consumers.clone(),
+            single_logout: parsed.single_logout.clone(),
+            name_id_format: NameIdFormat::Persistent,
+            signed: SignedPartsSetting::Both,
+            ..SamlAppInput::default()
+        };
+        let app = apps.create(acme, input, T0).await.unwrap();
+        // The registration round-trips through the form unchanged.
+        assert_eq!(app.input().assertion_consumers, parsed.assertion_consumers);
+
+        // The same metadata, with its certificates now registered, changes nothing.
+        let with_certificates = apps
+            .update(acme, &app.app_id, app.with_metadata(&parsed), T0)
+            .await
+            .unwrap();
+        assert_eq!(with_certificates.metadata_changes(&parsed).unwrap(), vec![]);
+        assert_eq!(with_certificates.settings.signed, SignedPartsSetting::Both);
+
+        // Later: the service provider publishes a second assertion consumer service.
+        let later = xml.replace(
+            "</ns0:SPSSODescriptor>",
+            "<ns0:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" \
+             Location=\"http://127.0.0.1:43257/acs2\" index=\"2\"/></ns0:SPSSODescriptor>",
+        );
+        let fresh = parse_sp_metadata(&later).unwrap();
+        let changes = with_certificates.metadata_changes(&fresh).unwrap();
+        let fields: Vec<&str> = changes.iter().map(|c| c.field).collect();
+        assert_eq!(fields, ["Assertion consumer services"]);
+        assert!(changes[0].after.contains("2 http://127.0.0.1:43257/acs2"));
+        assert!(!changes[0].is_certificate());
+        let applied = apps
+            .update(acme, &app.app_id, with_certificates.with_metadata(&fresh), T0)
+            .await
+            .unwrap();
+        assert_eq!(applied.settings.assertion_consumers.len(), 2);
+        assert_eq!(applied.name, "Learning");
+        assert_eq!(applied.settings.name_id_format, NameIdFormat::Persistent);
+
+        // Metadata of another service provider is not this app's.
+        let other = xml.replace("http://127.0.0.1:43257/metadata", "https://other.example/sp");
+        let refused = applied.metadata_changes(&parse_sp_metadata(&other).unwrap());
+        assert!(refused.unwrap_err().contains("describes https://other.example/sp"));
+    })
+    .await;
+}

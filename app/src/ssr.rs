@@ -964,6 +964,20 @@ pub async fn tenant_warnings(tenant: &Tenant) -> Result<Vec<crate::views::Warnin
             });
         }
     }
+    let subscriptions = saml()?.metadata.list(tenant.id).await?;
+    for (app_id, subscription) in subscriptions {
+        let Some(notice) = crate::api::metadata_notice(&subscription) else {
+            continue;
+        };
+        let name = match saml()?.apps.get(tenant.id, &app_id).await {
+            Ok(app) => app.name,
+            Err(_) => continue,
+        };
+        warnings.push(crate::views::WarningView {
+            text: format!("SAML app {name}: {notice}"),
+            href: format!("/t/{}/saml/{app_id}", tenant.cloud_id),
+        });
+    }
     let day_ago = now - vestibule_domain::Seconds(86_400);
     let failures: Vec<_> = members()?
         .sign_in_events(tenant.id, None, 200)

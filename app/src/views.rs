@@ -338,6 +338,8 @@ pub struct SamlAppView {
     pub encrypt_assertions: bool,
     /// The IdP-initiated sign-in link, once the tenant has a domain.
     pub idp_initiated_link: Option<String>,
+    /// What its metadata subscription needs from the admin: a failed read, changes waiting.
+    pub metadata_notice: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -635,14 +637,36 @@ pub struct ExchangeView {
     pub can_reveal: bool,
 }
 
-/// What a service provider's published metadata changes in an app, field by field.
+/// A read of a service provider's published metadata, compared with the app field by field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataComparisonView {
-    /// The address compared with: Apply fetches it again.
+    /// The address read: Apply reads it again.
     pub url: String,
-    pub changes: Vec<MetadataChangeView>,
-    /// The changes were applied (the admin pressed Apply).
-    pub applied: bool,
+    /// What was applied by this read (Apply, or a certificate rollover the subscription allows).
+    pub applied: Vec<MetadataChangeView>,
+    /// What the metadata would change and waits for the admin.
+    pub waiting: Vec<MetadataChangeView>,
+    /// The app's subscription after this read, if it has one.
+    pub subscription: Option<MetadataSubscriptionView>,
+}
+
+/// An app's subscription to its service provider's metadata address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataSubscriptionView {
+    pub url: String,
+    pub apply_certificates: bool,
+    /// RFC 3339, like every time in the views.
+    pub checked_at: Option<String>,
+    pub next_check_at: String,
+    pub failure: Option<String>,
+    pub waiting: Vec<MetadataChangeView>,
+}
+
+/// A SAML app's edit page: the form and the metadata subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlAppEditView {
+    pub form: SamlAppForm,
+    pub subscription: Option<MetadataSubscriptionView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1994,7 +1994,42 @@ test('pysaml2 service providers sign a member in and out: both bindings, IdP-ini
     await page.getByRole('button', { name: 'Apply these changes' }).click();
     await expect(page.getByRole('status').filter({ hasText: 'Applied' })).toBeVisible();
     await expect(consumers).toHaveValue(`1 ${events.origin}/acs`);
+    // Subscribed: Events' metadata is re-read every day, its certificate rollovers applied on
+    // their own; the page says so and when it was read.
+    await page.getByLabel('Re-read it every day').check();
+    await page.getByLabel(/Apply its certificate rollovers/).check();
+    await page.getByRole('button', { name: 'Compare' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Up to date' })).toBeVisible();
+    const subscription = page.locator('.metadata-subscription');
+    await expect(subscription).toContainText(`Re-read every day from ${events.origin}/metadata`);
+    await expect(subscription).toContainText('Certificate rollovers are applied without asking');
+    await expect(subscription).toContainText('Last read');
+    await visit(page, page.url());
+    await expect(subscription).toContainText('Next read');
+    await expect(page.getByLabel('Re-read it every day')).toBeChecked();
+
+    // A subscription whose address stops answering shows on the app's card and the Cloud ID's
+    // first page until the admin acts; stopping the re-reads clears it.
     await visit(page, '/t/acme/saml');
+    await page.getByRole('link', { name: 'Edit Learning' }).click();
+    await hydrated(page);
+    await page.getByLabel('Metadata address').fill('http://127.0.0.1:9/metadata');
+    await page.getByLabel('Re-read it every day').check();
+    await page.getByRole('button', { name: 'Compare' }).click();
+    await expect(page.getByRole('alert')).toContainText('The metadata could not be fetched');
+    await visit(page, '/t/acme/saml');
+    await expect(page.locator('section.saml-app', { hasText: 'Learning' }).locator('.metadata-notice')).toContainText('Reading its metadata failed');
+    await expect(page.locator('section.saml-app', { hasText: 'Events' }).locator('.metadata-notice')).toHaveCount(0);
+    await visit(page, '/t/acme/domain');
+    await expect(page.locator('.needs-attention')).toContainText('SAML app Learning: Reading its metadata failed');
+    await visit(page, '/t/acme/saml');
+    await page.getByRole('link', { name: 'Edit Learning' }).click();
+    await hydrated(page);
+    await expect(page.locator('.metadata-failure')).toContainText('The last read failed');
+    await page.getByRole('button', { name: 'Stop re-reading' }).click();
+    await expect(page.locator('.metadata-subscription')).toHaveCount(0);
+    await visit(page, '/t/acme/saml');
+    await expect(page.locator('.metadata-notice')).toHaveCount(0);
     const eventsLink = await page
       .locator('section.saml-app', { hasText: 'Events' })
       .locator('.idp-initiated-link')

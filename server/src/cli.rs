@@ -736,6 +736,11 @@ async fn serve(config: Config) -> Result<(), CliError> {
     spawn_member_session_sweeper(engines.members.clone());
     spawn_grant_sweeper(engines.oidc.grants.clone());
     spawn_recorder_sweeper(engines.recorder.clone());
+    crate::metadata_refresh::spawn(
+        engines.saml.clone(),
+        engines.settings.clone(),
+        engines.audit.clone(),
+    );
     let site = engines.member_site(&config)?;
     let metrics = crate::operator::Metrics::default();
     engines.members.observe_sign_ins(metrics.sign_in_observer());

@@ -8,6 +8,7 @@ mod cookies;
 mod dashboard;
 pub mod listen;
 pub mod member_site;
+pub mod metadata_refresh;
 pub mod operator;
 mod security_headers;
 pub mod tenant_edge;

@@ -1851,3 +1851,113 @@ async fn a_test_sign_in_of_an_encrypting_app_says_only_the_service_provider_can_
     );
     assert!(report.body.contains("(encrypted or none)"));
 }
+
+/// A subscribed app's metadata, re-read when due through the outbound guard (here allowed to
+/// reach this machine, like run-local): certificates the admin let roll over are applied and
+/// audited as the automatic refresh, a new assertion consumer service waits for the admin, an
+/// address that stops answering is a failure on the app, and nothing is read before it is due.
+#[tokio::test]
+async fn subscribed_metadata_is_reread_when_due_and_applies_only_what_the_admin_allowed() {
+    use std::sync::{Arc, Mutex};
+    use vestibule_server::metadata_refresh::{refresh_due, ACTOR};
+
+    let db = sqlite().await;
+    let store = db.store().clone();
+    let now = Timestamp::now();
+    let acme = store
+        .create_tenant(&"acme".parse().unwrap(), "Acme", now)
+        .await
+        .unwrap()
+        .id;
+    let engines = support::engines(&support::config(&[]), store.clone());
+
+    // The service provider publishes its metadata on this machine.
+    let xml = include_str!("../../crates/saml/tests/fixtures/pysaml2-sp-metadata.xml");
+    let published = Arc::new(Mutex::new((StatusCode::OK, xml.to_string())));
+    let served = published.clone();
+    let sp = Router::new().route(
+        "/metadata",
+        axum::routing::get(move || {
+            let (status, body) = served.lock().unwrap().clone();
+            async move {
+                (
+                    status,
+                    [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+                    body,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metadata", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, sp).await.unwrap() });
+
+    // Registered by hand without its certificates; subscribed with rollovers allowed.
+    let parsed = vestibule_saml::parse_sp_metadata(xml).unwrap();
+    let input = SamlAppInput {
+        name: "Learning".into(),
+        entity_id: parsed.entity_id.clone(),
+        assertion_consumers: parsed.assertion_consumers.clone(),
+        single_logout: parsed.single_logout.clone(),
+        single_logout_binding: parsed.single_logout_binding,
+        ..SamlAppInput::default()
+    };
+    let saml = &engines.saml;
+    let id = saml.apps.create(acme, input, now).await.unwrap().app_id;
+    engines.settings.check_document_address(&url).unwrap();
+    saml.metadata
+        .subscribe(acme, &id, &url, true, now)
+        .await
+        .unwrap();
+    let refresh = |at| refresh_due(saml, &engines.settings, &engines.audit, at);
+    let automatic_edits = || async {
+        let filter = vestibule_audit::filter("saml_app.update", ACTOR);
+        engines.audit.search(acme, &filter).await.unwrap().len()
+    };
+
+    // The first read applies the certificates (allowed), in the audit log as the refresh.
+    assert_eq!(refresh(now).await.unwrap(), 1);
+    let app = saml.apps.get(acme, &id).await.unwrap();
+    assert!(app.settings.sp_certificate.is_some());
+    assert!(app.settings.sp_encryption_certificate.is_some());
+    assert_eq!(automatic_edits().await, 1);
+    let subscription = saml.metadata.get(acme, &id).await.unwrap().unwrap();
+    assert_eq!(
+        (subscription.failure, subscription.waiting.len()),
+        (None, 0)
+    );
+
+    // Not due again for a day.
+    assert_eq!(
+        refresh(now + vestibule_domain::Seconds::hours(23))
+            .await
+            .unwrap(),
+        0
+    );
+
+    // A new assertion consumer service waits for the admin; nothing is applied.
+    let day = vestibule_saml::REFRESH_EVERY;
+    published.lock().unwrap().1 = xml.replace(
+        "</ns0:SPSSODescriptor>",
+        "<ns0:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" \
+         Location=\"http://127.0.0.1:43257/acs2\" index=\"2\"/></ns0:SPSSODescriptor>",
+    );
+    assert_eq!(refresh(now + day).await.unwrap(), 1);
+    let subscription = saml.metadata.get(acme, &id).await.unwrap().unwrap();
+    assert_eq!(subscription.waiting.len(), 1);
+    assert_eq!(subscription.waiting[0].field, "Assertion consumer services");
+    let app = saml.apps.get(acme, &id).await.unwrap();
+    assert_eq!(app.settings.assertion_consumers.len(), 1);
+    assert_eq!(automatic_edits().await, 1);
+
+    // The address stops answering: a failure on the app, read again the next day.
+    *published.lock().unwrap() = (StatusCode::NOT_FOUND, String::new());
+    assert_eq!(refresh(now + day + day).await.unwrap(), 1);
+    let subscription = saml.metadata.get(acme, &id).await.unwrap().unwrap();
+    let failure = subscription.failure.unwrap();
+    assert!(
+        failure.starts_with("The metadata could not be fetched"),
+        "{failure}"
+    );
+    assert_eq!(subscription.next_check_at, now + day + day + day);
+}

@@ -63,8 +63,9 @@ fn saml_input(form: SamlAppForm) -> Result<vestibule_saml::SamlAppInput, AppErro
     })
 }
 
+/// The app as its form shows it: what the audit log records of every edit.
 #[cfg(feature = "ssr")]
-fn saml_form(app: &vestibule_saml::SamlApp) -> SamlAppForm {
+pub fn saml_form(app: &vestibule_saml::SamlApp) -> SamlAppForm {
     let settings = &app.settings;
     SamlAppForm {
         name: app.name.clone(),
@@ -104,7 +105,7 @@ fn saml_form(app: &vestibule_saml::SamlApp) -> SamlAppForm {
 
 /// How an app is named in the audit log.
 #[cfg(feature = "ssr")]
-fn saml_target(app: &vestibule_saml::SamlApp) -> String {
+pub fn saml_target(app: &vestibule_saml::SamlApp) -> String {
     format!("{} ({})", app.name, app.app_id)
 }
 
@@ -144,10 +145,20 @@ pub async fn saml_apps(cloud_id: String) -> Result<SamlAppsView, AppError> {
                 }
                 None => None,
             };
+            let subscriptions = saml.metadata.list(tenant.id).await?;
             let apps = saml.apps.list(tenant.id).await?;
             let apps = apps
                 .into_iter()
-                .map(|app| app_view(app, origin.as_deref()))
+                .map(|app| {
+                    let notice = subscriptions
+                        .iter()
+                        .find(|(app_id, _)| *app_id == app.app_id)
+                        .and_then(|(_, subscription)| metadata_notice(subscription));
+                    SamlAppView {
+                        metadata_notice: notice,
+                        ..app_view(app, origin.as_deref())
+                    }
+                })
                 .collect();
             Ok(SamlAppsView {
                 idp,
@@ -193,13 +204,18 @@ pub async fn create_saml_app(
 }
 
 #[server(prefix = "/api", endpoint = "saml_app")]
-pub async fn saml_app(cloud_id: String, app_id: String) -> Result<SamlAppForm, AppError> {
+pub async fn saml_app(cloud_id: String, app_id: String) -> Result<SamlAppEditView, AppError> {
     ssr::respond(
         async {
             let caller = ssr::caller().await?;
             let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
-            let app = ssr::saml()?.apps.get(tenant.id, &app_id).await?;
-            Ok(saml_form(&app))
+            let saml = ssr::saml()?;
+            let app = saml.apps.get(tenant.id, &app_id).await?;
+            let subscription = saml.metadata.get(tenant.id, &app_id).await?;
+            Ok(SamlAppEditView {
+                form: saml_form(&app),
+                subscription: subscription.map(subscription_view),
+            })
         }
         .await,
     )
@@ -244,13 +260,21 @@ pub async fn update_saml_app(
 /// (fetched through the outbound guard), and with `apply` set, applies what changed: the
 /// assertion consumer services, single logout and certificates; the admin's own choices stay.
 /// Audited like an edit.
+/// Reads the service provider's metadata at `metadata_url` and compares it with the app;
+/// `apply=yes` applies every change. `subscribe=daily` first subscribes the app to the address
+/// (re-read every day; `apply_certificates=on` lets certificate rollovers apply without asking),
+/// `subscribe=stop` ends the subscription instead of reading. Reads of the subscribed address
+/// apply what the subscription allows, like the scheduled ones.
 #[server(prefix = "/api", endpoint = "compare_saml_metadata")]
+#[allow(clippy::too_many_arguments)]
 pub async fn compare_saml_metadata(
     csrf: String,
     cloud_id: String,
     app_id: String,
-    metadata_url: String,
+    #[server(default)] metadata_url: String,
     #[server(default)] apply: String,
+    #[server(default)] subscribe: String,
+    #[server(default)] apply_certificates: Option<String>,
 ) -> Result<MetadataComparisonView, AppError> {
     ssr::respond(
         async {
@@ -258,48 +282,91 @@ pub async fn compare_saml_metadata(
             let tenant = ssr::accounts()?
                 .tenant_to_change(&caller, &cloud_id)
                 .await?;
-            let apps = ssr::saml()?.apps;
-            let app = apps.get(tenant.id, &app_id).await?;
-            let xml = ssr::settings()?
-                .fetch_document(metadata_url.trim())
+            let saml = ssr::saml()?;
+            let app = saml.apps.get(tenant.id, &app_id).await?;
+            let url = metadata_url.trim();
+            let before = saml.metadata.get(tenant.id, &app_id).await?;
+            let subscription_change = match subscribe.as_str() {
+                "daily" => {
+                    ssr::settings()?
+                        .check_document_address(url)
+                        .map_err(|why| {
+                            AppError::Invalid(format!(
+                                "The metadata address cannot be used: {why}."
+                            ))
+                        })?;
+                    let allow = apply_certificates.is_some();
+                    saml.metadata
+                        .subscribe(tenant.id, &app_id, url, allow, ssr::now())
+                        .await?;
+                    Some(serde_json::json!({ "url": url, "apply_certificate_rollovers": allow }))
+                }
+                "stop" => {
+                    saml.metadata.unsubscribe(tenant.id, &app_id).await?;
+                    Some(serde_json::Value::Null)
+                }
+                _ => None,
+            };
+            let before = before.map(|subscription| {
+                serde_json::json!({
+                    "url": subscription.url,
+                    "apply_certificate_rollovers": subscription.apply_certificates,
+                })
+            });
+            let changed = subscription_change
+                .filter(|after| before.as_ref().unwrap_or(&serde_json::Value::Null) != after);
+            if let Some(after) = changed {
+                ssr::record_change(
+                    &caller,
+                    Some(tenant.id),
+                    vestibule_audit::AuditAction::SamlAppMetadataSubscription,
+                    saml_target(&app),
+                    before.as_ref(),
+                    (!after.is_null()).then_some(&after),
+                )
+                .await;
+            }
+            if subscribe == "stop" {
+                return Ok(MetadataComparisonView {
+                    url: url.to_string(),
+                    applied: Vec::new(),
+                    waiting: Vec::new(),
+                    subscription: None,
+                });
+            }
+            let document = ssr::settings()?
+                .fetch_document(url)
                 .await
-                .map_err(|error| {
-                    AppError::Invalid(format!("The metadata could not be fetched: {error}."))
-                })?;
-            let fresh = vestibule_saml::parse_sp_metadata(xml.trim()).map_err(|problem| {
-                AppError::Invalid(format!("The metadata cannot be read: {problem}."))
-            })?;
-            let changes = app.metadata_changes(&fresh).map_err(|why| {
-                AppError::Invalid(format!("This is not the app's metadata: {why}."))
-            })?;
-            let applied = apply == "yes" && !changes.is_empty();
-            if applied {
-                let before = saml_form(&app);
-                let updated = apps
-                    .update(tenant.id, &app_id, app.with_metadata(&fresh), ssr::now())
-                    .await?;
-                let after = saml_form(&updated);
+                .map_err(|error| error.to_string());
+            let apply = if apply == "yes" {
+                vestibule_saml::ApplyChanges::Everything
+            } else {
+                vestibule_saml::ApplyChanges::Nothing
+            };
+            let check = saml
+                .metadata
+                .check(tenant.id, &app_id, url, document, apply, ssr::now())
+                .await?;
+            if let Some(failure) = check.failure {
+                return Err(AppError::Invalid(failure));
+            }
+            if let Some(after) = &check.after {
                 ssr::record_change(
                     &caller,
                     Some(tenant.id),
                     vestibule_audit::AuditAction::SamlAppUpdate,
-                    saml_target(&updated),
-                    Some(&before),
-                    Some(&after),
+                    saml_target(after),
+                    Some(&saml_form(&check.before)),
+                    Some(&saml_form(after)),
                 )
                 .await;
             }
+            let subscription = saml.metadata.get(tenant.id, &app_id).await?;
             Ok(MetadataComparisonView {
-                url: metadata_url.trim().to_string(),
-                changes: changes
-                    .into_iter()
-                    .map(|change| MetadataChangeView {
-                        field: change.field.to_string(),
-                        before: change.before,
-                        after: change.after,
-                    })
-                    .collect(),
-                applied,
+                url: url.to_string(),
+                applied: change_views(check.applied),
+                waiting: change_views(check.waiting),
+                subscription: subscription.map(subscription_view),
             })
         }
         .await,
@@ -419,6 +486,48 @@ fn app_view(app: vestibule_saml::SamlApp, origin: Option<&str>) -> SamlAppView {
         signed: app.settings.signed.form_key().to_string(),
         require_signed_requests: app.settings.require_signed_requests,
         encrypt_assertions: app.settings.encrypt_assertions,
+        metadata_notice: None,
+    }
+}
+
+/// What a subscription needs from the admin, in one line; `None` when all is well.
+#[cfg(feature = "ssr")]
+pub fn metadata_notice(subscription: &vestibule_saml::MetadataSubscription) -> Option<String> {
+    if let Some(failure) = &subscription.failure {
+        return Some(format!("Reading its metadata failed: {failure}"));
+    }
+    match subscription.waiting.len() {
+        0 => None,
+        1 => Some("1 change from its metadata waits for your approval.".to_string()),
+        many => Some(format!(
+            "{many} changes from its metadata wait for your approval."
+        )),
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn change_views(changes: Vec<vestibule_saml::MetadataChange>) -> Vec<MetadataChangeView> {
+    changes
+        .into_iter()
+        .map(|change| MetadataChangeView {
+            field: change.field,
+            before: change.before,
+            after: change.after,
+        })
+        .collect()
+}
+
+#[cfg(feature = "ssr")]
+fn subscription_view(
+    subscription: vestibule_saml::MetadataSubscription,
+) -> MetadataSubscriptionView {
+    MetadataSubscriptionView {
+        url: subscription.url,
+        apply_certificates: subscription.apply_certificates,
+        checked_at: subscription.checked_at.map(|at| at.to_string()),
+        next_check_at: subscription.next_check_at.to_string(),
+        failure: subscription.failure,
+        waiting: change_views(subscription.waiting),
     }
 }
 

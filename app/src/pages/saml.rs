@@ -281,6 +281,7 @@ fn saml_body(
                             <dt>"Signed"</dt><dd>{app.signed.clone()}{if app.require_signed_requests { "; requests must be signed" } else { "" }}{if app.encrypt_assertions { "; assertions encrypted" } else { "" }}</dd>
                             {link}
                         </dl>
+                        {app.metadata_notice.clone().map(|notice| view! { <p class="warning metadata-notice"><a href=edit_href.clone()>{notice}</a></p> })}
                         <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
                         <a class="button subtle" href=format!("/t/{}/saml/{}/vendor", tenant.cloud_id, app.app_id) aria-label=format!("Send to your vendor: {}", app.name)>"Send to your vendor"</a>
                         <a class="button subtle" href=format!("/t/{}/saml/{}/recorder", tenant.cloud_id, app.app_id) aria-label=format!("Flight recorder: {}", app.name)>"Flight recorder"</a>
@@ -515,7 +516,7 @@ pub fn SamlAppEdit() -> impl IntoView {
     let applied = RwSignal::new(0u32);
     Effect::new(move |_| {
         if let Some(Ok(compared)) = compare.value().get() {
-            if compared.applied {
+            if !compared.applied.is_empty() {
                 applied.update(|count| *count += 1);
             }
         }
@@ -533,69 +534,141 @@ pub fn SamlAppEdit() -> impl IntoView {
         |(cloud_id, app_id, _, _)| saml_app(cloud_id, app_id),
     );
     view! {
-        <TenantPage title="SAML Client App" data=app body=move |me, tenant, form| {
+        <TenantPage title="SAML Client App" data=app body=move |me, tenant, edit| {
             let app_id = params.read_untracked().get("app_id").unwrap_or_default();
-            let metadata = metadata_card(&me, &tenant, &app_id, compare);
-            view! { {saml_edit_body(me, tenant, app_id, form, update)} {metadata} }.into_any()
+            let hidden = (me.csrf.clone(), tenant.cloud_id.clone(), app_id.clone());
+            let metadata = metadata_card(hidden, edit.subscription, compare);
+            view! { {saml_edit_body(me, tenant, app_id, edit.form, update)} {metadata} }.into_any()
         }/>
     }
 }
 
-/// "Compare with the service provider's metadata": what its published metadata changes, then
-/// Apply. The address is sent again with Apply, so what is applied is fetched then.
-fn metadata_card(
-    me: &Me,
-    tenant: &TenantView,
-    app_id: &str,
+/// The csrf token, Cloud ID and app id every form of an app's page sends.
+type AppFormKeys = (String, String, String);
+
+fn app_form_keys(keys: AppFormKeys) -> impl IntoView {
+    let (csrf, cloud_id, app_id) = keys;
+    view! {
+        <input type="hidden" name="csrf" value=csrf/>
+        <input type="hidden" name="cloud_id" value=cloud_id/>
+        <input type="hidden" name="app_id" value=app_id/>
+    }
+}
+
+/// What the metadata at `url` would change, and Apply (which reads it again, so what is applied
+/// is what it says then).
+fn waiting_changes(
+    keys: AppFormKeys,
+    url: String,
+    waiting: Vec<MetadataChangeView>,
     compare: ServerAction<CompareSamlMetadata>,
 ) -> impl IntoView {
-    let (csrf, cloud_id, app_id) = (me.csrf.clone(), tenant.cloud_id.clone(), app_id.to_string());
-    let hidden = (csrf.clone(), cloud_id.clone(), app_id.clone());
-    let result = move || {
-        let (csrf, cloud_id, app_id) = hidden.clone();
-        compare.value().get().and_then(Result::ok).map(move |compared| {
-            if compared.applied || compared.changes.is_empty() {
-                let said = if compared.applied {
-                    "Applied: the app now has the service provider's addresses and certificates."
-                } else {
-                    "Up to date: the metadata changes nothing."
-                };
-                return view! { <p class="form-success" role="status">{said}</p> }.into_any();
+    let rows = waiting
+        .into_iter()
+        .map(|change| view! {
+            <tr><td>{change.field}</td><td><pre>{change.before}</pre></td><td><pre>{change.after}</pre></td></tr>
+        })
+        .collect_view();
+    view! {
+        <table class="table metadata-changes">
+            <thead><tr><th>"Field"</th><th>"Now"</th><th>"In the metadata"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <ActionForm action=compare>
+            {app_form_keys(keys)}
+            <input type="hidden" name="metadata_url" value=url/>
+            <input type="hidden" name="apply" value="yes"/>
+            <button type="submit" class="button primary">"Apply these changes"</button>
+        </ActionForm>
+    }
+}
+
+/// "Service provider's metadata": compare the app with what its service provider publishes now,
+/// apply it, and subscribe to the address so it is re-read every day. The subscription's state
+/// (last read, failure, changes waiting) comes with the page and with every read.
+fn metadata_card(
+    keys: AppFormKeys,
+    subscribed: Option<MetadataSubscriptionView>,
+    compare: ServerAction<CompareSamlMetadata>,
+) -> impl IntoView {
+    let url = subscribed
+        .as_ref()
+        .map(|subscription| subscription.url.clone())
+        .unwrap_or_default();
+    let allow_rollovers = subscribed
+        .as_ref()
+        .is_some_and(|subscription| subscription.apply_certificates);
+    let is_subscribed = subscribed.is_some();
+    let typed_url = url.clone();
+    let shown_keys = keys.clone();
+    // One reactive part for the subscription's state and the latest read: what the page came
+    // with, until a read (or Stop) answers with newer.
+    let shown = move || {
+        let keys = shown_keys.clone();
+        let (read_now, subscription, url, applied, waiting) = match compare.value().get() {
+            Some(Ok(compared)) => (
+                !compared.url.is_empty(),
+                compared.subscription,
+                compared.url,
+                compared.applied,
+                compared.waiting,
+            ),
+            _ => {
+                let waiting = subscribed
+                    .as_ref()
+                    .map(|s| s.waiting.clone())
+                    .unwrap_or_default();
+                (false, subscribed.clone(), url.clone(), Vec::new(), waiting)
             }
-            let rows = compared.changes.into_iter().map(|change| view! {
-                <tr><td>{change.field}</td><td><pre>{change.before}</pre></td><td><pre>{change.after}</pre></td></tr>
-            }).collect_view();
+        };
+        let stop_keys = keys.clone();
+        let status = subscription.map(move |subscription| {
+            let rollovers = if subscription.apply_certificates {
+                "Certificate rollovers are applied without asking; other changes wait for you."
+            } else {
+                "Every change waits for you."
+            };
+            let text = format!("Re-read every day from {}. {rollovers}", subscription.url);
+            let last = subscription.checked_at.map(|at| view! { " Last read " <Time at=at/> "." });
+            let failure = subscription.failure.map(|failure| view! {
+                <p class="warning metadata-failure">"The last read failed: " {failure}</p>
+            });
             view! {
-                <table class="table metadata-changes">
-                    <thead><tr><th>"Field"</th><th>"Now"</th><th>"In the metadata"</th></tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
+                <p class="metadata-subscription">{text} {last} " Next read " <Time at=subscription.next_check_at/> "."</p>
+                {failure}
                 <ActionForm action=compare>
-                    <input type="hidden" name="csrf" value=csrf/>
-                    <input type="hidden" name="cloud_id" value=cloud_id/>
-                    <input type="hidden" name="app_id" value=app_id/>
-                    <input type="hidden" name="metadata_url" value=compared.url.clone()/>
-                    <input type="hidden" name="apply" value="yes"/>
-                    <button type="submit" class="button primary">"Apply these changes"</button>
+                    {app_form_keys(stop_keys)}
+                    <input type="hidden" name="subscribe" value="stop"/>
+                    <button type="submit" class="button subtle">"Stop re-reading"</button>
                 </ActionForm>
             }
-            .into_any()
-        })
+        });
+        let said = if !applied.is_empty() {
+            let fields: Vec<String> = applied.into_iter().map(|change| change.field).collect();
+            Some(format!("Applied: {}.", fields.join(", ")))
+        } else if read_now && waiting.is_empty() {
+            Some("Up to date: the metadata changes nothing.".to_string())
+        } else {
+            None
+        };
+        let said = said.map(|said| view! { <p class="form-success" role="status">{said}</p> });
+        let waiting = (!waiting.is_empty()).then(|| waiting_changes(keys, url, waiting, compare));
+        view! { {status} {said} {waiting} }
     };
     view! {
         <section class="card">
             <h2>"Service provider's metadata"</h2>
-            <p class="muted">"Compare this app with the metadata its service provider publishes now (a new address, a new certificate) and apply what changed. Your choices (NameID, attributes, signing, encryption) stay."</p>
+            <p class="muted">"Compare this app with the metadata its service provider publishes now (a new address, a new certificate) and apply what changed; or have it re-read every day. Your choices (NameID, attributes, signing, encryption) stay."</p>
             <ActionForm action=compare attr:class="form-grid">
-                <input type="hidden" name="csrf" value=csrf/>
-                <input type="hidden" name="cloud_id" value=cloud_id/>
-                <input type="hidden" name="app_id" value=app_id/>
+                {app_form_keys(keys)}
                 <label for="compare-metadata-url">"Metadata address"</label>
-                <input id="compare-metadata-url" name="metadata_url" type="url" required spellcheck="false"/>
+                <input id="compare-metadata-url" name="metadata_url" type="url" required spellcheck="false" value=typed_url/>
+                <label class="choice"><input type="checkbox" name="subscribe" value="daily" checked=is_subscribed/>" Re-read it every day"</label>
+                <label class="choice"><input type="checkbox" name="apply_certificates" value="on" checked=allow_rollovers/>" Apply its certificate rollovers without asking (other changes wait for you)"</label>
                 {action_error(move || compare.value().get())}
                 <button type="submit" class="button">"Compare"</button>
             </ActionForm>
-            {result}
+            {shown}
         </section>
     }
 }

@@ -59,6 +59,7 @@ impl AuditAction {
             AuditAction::SamlAppCreate => "SAML app created",
             AuditAction::SamlAppUpdate => "SAML app edited",
             AuditAction::SamlAppDelete => "SAML app deleted",
+            AuditAction::SamlAppMetadataSubscription => "SAML app's metadata subscription changed",
             AuditAction::SamlCertificatePrepare => "Next SAML certificate published",
             AuditAction::SamlCertificateRoll => "SAML certificate rolled over",
             AuditAction::SamlCertificatePostpone => "SAML certificate rollover postponed",

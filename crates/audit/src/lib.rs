@@ -112,6 +112,8 @@ pub enum AuditAction {
     SamlAppUpdate,
     /// a SAML app deleted.
     SamlAppDelete,
+    /// a SAML app subscribed to its service provider's metadata address, or no longer.
+    SamlAppMetadataSubscription,
     /// the next SAML signing certificate made and published ahead.
     SamlCertificatePrepare,
     /// the SAML signing certificate rolled over to the next one, now.
@@ -130,7 +132,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the dashboard lists them.
-    pub const ALL: [AuditAction; 33] = [
+    pub const ALL: [AuditAction; 34] = [
         AuditAction::TenantCreate,
         AuditAction::TeamInvite,
         AuditAction::TeamAdd,
@@ -157,6 +159,7 @@ impl AuditAction {
         AuditAction::SamlAppCreate,
         AuditAction::SamlAppUpdate,
         AuditAction::SamlAppDelete,
+        AuditAction::SamlAppMetadataSubscription,
         AuditAction::SamlCertificatePrepare,
         AuditAction::SamlCertificateRoll,
         AuditAction::SamlCertificatePostpone,
@@ -194,6 +197,7 @@ impl AuditAction {
             AuditAction::SamlAppCreate => "saml_app.create",
             AuditAction::SamlAppUpdate => "saml_app.update",
             AuditAction::SamlAppDelete => "saml_app.delete",
+            AuditAction::SamlAppMetadataSubscription => "saml_app.metadata_subscription",
             AuditAction::SamlCertificatePrepare => "saml_certificate.prepare",
             AuditAction::SamlCertificateRoll => "saml_certificate.roll",
             AuditAction::SamlCertificatePostpone => "saml_certificate.postpone",

@@ -99,6 +99,12 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 /// The address rules of the guard (network.rs) for an address a tenant admin typed: on
 /// [`Network::PublicOnly`], HTTPS to a public host (an IP literal must be public; names are
 /// checked when they resolve). Never a `#` part or `user@`; a `?` part only when `query`.
+/// Whether the guard lets a document be fetched from `address` (checked again, with the names
+/// resolved, when it is fetched): for an address kept to be read later.
+pub fn check_document_address(address: &str, network: Network) -> Result<(), String> {
+    guarded_address(address.trim(), network, true).map(|_| ())
+}
+
 pub(crate) fn guarded_address(
     address: &str,
     network: Network,

@@ -12,7 +12,7 @@ mod network;
 mod profile;
 mod token;
 
-pub use client::{fetch_document, ClientCredentials, Imis};
+pub use client::{check_document_address, fetch_document, ClientCredentials, Imis};
 pub use error::ImisError;
 pub use network::{is_public, Network};
 pub use profile::Profile;

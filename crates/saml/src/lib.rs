@@ -16,6 +16,7 @@ mod keys;
 mod logout;
 mod metadata;
 mod metadata_changes;
+mod metadata_subscriptions;
 mod request;
 mod response;
 mod signature_shape;
@@ -39,6 +40,9 @@ pub use logout::{
 };
 pub use metadata::{idp_metadata, IdpEndpoints};
 pub use metadata_changes::MetadataChange;
+pub use metadata_subscriptions::{
+    ApplyChanges, MetadataCheck, MetadataSubscription, MetadataSubscriptions, REFRESH_EVERY,
+};
 pub use request::{
     decode_post, decode_redirect, parse_authn_request, relay_state, AuthnRequest, RequestProblem,
     RequestedContext, MAX_MESSAGE_BYTES, MAX_RELAY_STATE_BYTES,

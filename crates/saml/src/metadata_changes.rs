@@ -3,15 +3,16 @@
 //! what the app has, and the registration with them applied (checked like any edit).
 
 use ring::digest;
+use serde::{Deserialize, Serialize};
 
 use crate::apps::{AssertionConsumer, SamlApp, SamlAppInput};
 use crate::keys::certificate_pem;
 use crate::{certificate_not_after, SpMetadata};
 
 /// One field the metadata changes, in words.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataChange {
-    pub field: &'static str,
+    pub field: String,
     pub before: String,
     pub after: String,
 }
@@ -123,7 +124,7 @@ impl SamlApp {
             .into_iter()
             .filter(|(_, before, after)| before != after)
             .map(|(field, before, after)| MetadataChange {
-                field,
+                field: field.to_string(),
                 before,
                 after,
             })
@@ -137,6 +138,16 @@ impl SamlApp {
             assertion_consumers: fresh.assertion_consumers.clone(),
             single_logout: fresh.single_logout.clone(),
             single_logout_binding: fresh.single_logout_binding,
+            sp_certificate: fresh.signing_certificate.as_deref().map(certificate_pem),
+            sp_encryption_certificate: fresh.encryption_certificate.as_deref().map(certificate_pem),
+            ..self.input()
+        }
+    }
+
+    /// The registration with only `fresh` metadata's certificates: a rollover the admin allowed
+    /// to happen without them, while new addresses wait for their approval.
+    pub fn with_metadata_certificates(&self, fresh: &SpMetadata) -> SamlAppInput {
+        SamlAppInput {
             sp_certificate: fresh.signing_certificate.as_deref().map(certificate_pem),
             sp_encryption_certificate: fresh.encryption_certificate.as_deref().map(certificate_pem),
             ..self.input()

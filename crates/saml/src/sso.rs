@@ -18,6 +18,7 @@ use crate::logout::{
     logout_request, logout_response, parse_logout_request, parse_logout_response, LogoutAddress,
     STATUS_SUCCESS,
 };
+use crate::metadata_subscriptions::MetadataSubscriptions;
 use crate::request::{decode_post, decode_redirect, parse_authn_request, relay_state};
 use crate::response::{signed_status_response, StatusContent};
 use crate::signature_shape::{inspect, SignatureShape};
@@ -329,6 +330,8 @@ pub struct SamlIdp {
     store: Store,
     pub apps: SamlApps,
     pub keys: SamlKeys,
+    /// Apps subscribed to their service provider's metadata address.
+    pub metadata: MetadataSubscriptions,
     policy: SsoPolicy,
     pub(crate) workers: SignatureWorkers,
 }
@@ -358,6 +361,7 @@ impl SamlIdp {
         Self {
             apps: SamlApps::new(store.clone()),
             keys: SamlKeys::new(store.clone(), secret),
+            metadata: MetadataSubscriptions::new(store.clone()),
             store,
             policy,
             workers: SignatureWorkers::sized_to_cores(),

@@ -3,10 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use vestibule_domain::{TenantId, Timestamp};
+use vestibule_domain::{Seconds, TenantId, Timestamp};
 use vestibule_saml::{
-    parse_sp_metadata, AssertionConsumer, EncryptionKey, LogoutBinding, NameIdFormat, SamlAppInput,
-    SamlApps, SamlError, SignedPartsSetting,
+    parse_sp_metadata, ApplyChanges, AssertionConsumer, EncryptionKey, LogoutBinding,
+    MetadataSubscriptions, NameIdFormat, SamlAppInput, SamlApps, SamlError, SignedPartsSetting,
+    REFRESH_EVERY,
 };
 use vestibule_storage::testing::{for_each_backend, TestDatabase};
 use vestibule_storage::{Conflict, StorageError};
@@ -372,7 +373,7 @@ async fn fresh_metadata_is_compared_with_the_app_and_applied_keeping_the_admins_
         );
         let fresh = parse_sp_metadata(&later).unwrap();
         let changes = with_certificates.metadata_changes(&fresh).unwrap();
-        let fields: Vec<&str> = changes.iter().map(|c| c.field).collect();
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, ["Assertion consumer services"]);
         assert!(changes[0].after.contains("2 http://127.0.0.1:43257/acs2"));
         assert!(!changes[0].is_certificate());
@@ -388,6 +389,149 @@ async fn fresh_metadata_is_compared_with_the_app_and_applied_keeping_the_admins_
         let other = xml.replace("http://127.0.0.1:43257/metadata", "https://other.example/sp");
         let refused = applied.metadata_changes(&parse_sp_metadata(&other).unwrap());
         assert!(refused.unwrap_err().contains("describes https://other.example/sp"));
+    })
+    .await;
+}
+
+/// A new RSA certificate (base64 DER, as metadata carries it): the service provider's next one.
+fn next_certificate() -> String {
+    use base64::Engine as _;
+    use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509};
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "events service provider 2027")
+        .unwrap();
+    let name = name.build();
+    let mut builder = x509::X509Builder::new().unwrap();
+    builder.set_version(2).unwrap();
+    builder.set_subject_name(&name).unwrap();
+    builder.set_issuer_name(&name).unwrap();
+    builder.set_pubkey(&key).unwrap();
+    builder
+        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::days_from_now(400).unwrap())
+        .unwrap();
+    builder.sign(&key, MessageDigest::sha256()).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(builder.build().to_der().unwrap())
+}
+
+/// An app subscribed to its service provider's metadata address: due reads claimed once, a
+/// failed read kept, a certificate rollover applied on its own when allowed while a new address
+/// waits for the admin, and nothing applied when rollovers were not allowed.
+#[tokio::test]
+async fn subscribed_metadata_applies_allowed_rollovers_and_keeps_the_rest_for_the_admin() {
+    for_each_backend(|db| async move {
+        let (acme, beta) = tenants(&db).await;
+        let store = db.store().clone();
+        let apps = SamlApps::new(store.clone());
+        let subscriptions = MetadataSubscriptions::new(store);
+        let xml = include_str!("fixtures/pysaml2-sp-metadata.xml");
+        let parsed = parse_sp_metadata(xml).unwrap();
+        let input = SamlAppInput {
+            name: "Learning".into(),
+            entity_id: parsed.entity_id.clone(),
+            assertion_consumers: parsed.assertion_consumers.clone(),
+            ..SamlAppInput::default()
+        };
+        let created = apps.create(acme, input, T0).await.unwrap();
+        let app = apps
+            .update(acme, &created.app_id, created.with_metadata(&parsed), T0)
+            .await
+            .unwrap();
+        let id = app.app_id.as_str();
+        let url = "https://learning.example/saml/metadata";
+
+        // One address (the outbound guard judges it when read); only the tenant's own apps.
+        for bad in ["https://a.example/ x", ""] {
+            let refused = subscriptions.subscribe(acme, id, bad, true, T0).await;
+            assert!(matches!(refused, Err(SamlError::Invalid(_))), "{bad}");
+        }
+        let foreign = subscriptions.subscribe(beta, id, url, true, T0).await;
+        assert!(matches!(foreign, Err(SamlError::NoSuchApp)));
+        subscriptions.subscribe(acme, id, url, true, T0).await.unwrap();
+
+        // Due at once, claimed by one node only.
+        let due = subscriptions.claim_due(T0, 10).await.unwrap();
+        assert_eq!(due, vec![(acme, id.to_string(), url.to_string())]);
+        assert_eq!(subscriptions.claim_due(T0, 10).await.unwrap(), vec![]);
+
+        // A failed read is kept for the app's page, and the address is read again a day later.
+        let failed = subscriptions
+            .check(acme, id, url, Err("connection refused".into()), ApplyChanges::Nothing, T0)
+            .await
+            .unwrap();
+        assert!(failed.after.is_none());
+        let shown = subscriptions.get(acme, id).await.unwrap().unwrap();
+        assert_eq!(
+            shown.failure.as_deref(),
+            Some("The metadata could not be fetched: connection refused.")
+        );
+        assert_eq!(shown.next_check_at, T0 + REFRESH_EVERY);
+        assert_eq!(subscriptions.claim_due(T0 + Seconds::hours(23), 10).await.unwrap(), vec![]);
+
+        // The service provider rolls its signing certificate over and adds an ACS: the
+        // certificate is applied (allowed), the address waits for the admin.
+        let current = parsed.signing_certificate.as_deref().unwrap();
+        let current = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(current)
+        };
+        let next = next_certificate();
+        let later = xml.replacen(&current, &next, 1).replace(
+            "</ns0:SPSSODescriptor>",
+            "<ns0:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" \
+             Location=\"https://learning.example/acs2\" index=\"2\"/></ns0:SPSSODescriptor>",
+        );
+        let t1 = T0 + REFRESH_EVERY;
+        let check = subscriptions
+            .check(acme, id, url, Ok(later.clone()), ApplyChanges::Nothing, t1)
+            .await
+            .unwrap();
+        let fields = |changes: &[vestibule_saml::MetadataChange]| -> Vec<String> {
+            changes.iter().map(|c| c.field.clone()).collect()
+        };
+        assert_eq!(check.failure, None);
+        assert_eq!(fields(&check.applied), ["Signing certificate"]);
+        assert_eq!(fields(&check.waiting), ["Assertion consumer services"]);
+        let rolled = apps.get(acme, id).await.unwrap();
+        assert_ne!(rolled.settings.sp_certificate, app.settings.sp_certificate);
+        assert_eq!(rolled.settings.assertion_consumers.len(), 1);
+        let shown = subscriptions.get(acme, id).await.unwrap().unwrap();
+        assert_eq!((shown.failure, fields(&shown.waiting)), (None, vec!["Assertion consumer services".to_string()]));
+
+        // The admin applies the rest; nothing waits then.
+        let check = subscriptions
+            .check(acme, id, url, Ok(later.clone()), ApplyChanges::Everything, t1)
+            .await
+            .unwrap();
+        assert_eq!(fields(&check.applied), ["Assertion consumer services"]);
+        assert_eq!(apps.get(acme, id).await.unwrap().settings.assertion_consumers.len(), 2);
+        assert!(subscriptions.get(acme, id).await.unwrap().unwrap().waiting.is_empty());
+
+        // Rollovers not allowed: the next certificate waits like everything else.
+        subscriptions.subscribe(acme, id, url, false, t1).await.unwrap();
+        let again = later.replacen(&next, &next_certificate(), 1);
+        let check = subscriptions
+            .check(acme, id, url, Ok(again), ApplyChanges::Nothing, t1)
+            .await
+            .unwrap();
+        assert!(check.applied.is_empty() && check.after.is_none());
+        assert_eq!(fields(&check.waiting), ["Signing certificate"]);
+
+        // Another service provider's metadata is a failure, not a change.
+        let other = later.replace("http://127.0.0.1:43257/metadata", "https://other.example/sp");
+        let check = subscriptions
+            .check(acme, id, url, Ok(other), ApplyChanges::Everything, t1)
+            .await
+            .unwrap();
+        assert!(check.failure.unwrap().starts_with("This is not the app's metadata"));
+        assert!(check.after.is_none());
+
+        // The subscription goes with its app.
+        apps.delete(acme, id).await.unwrap();
+        assert!(subscriptions.list(acme).await.unwrap().is_empty());
     })
     .await;
 }

@@ -134,6 +134,12 @@ impl TenantSettings {
         vestibule_imis::fetch_document(address, self.network, self.timeout).await
     }
 
+    /// Whether the outbound guard would fetch a document from `address`, before it is kept to
+    /// be read later; why not, in words.
+    pub fn check_document_address(&self, address: &str) -> Result<(), String> {
+        vestibule_imis::check_document_address(address, self.network)
+    }
+
     pub async fn get(&self, tenant: TenantId) -> Result<SettingsView, SettingsError> {
         Ok(match self.store.tenant_settings(tenant).await? {
             Some(record) => view(&record),

@@ -120,9 +120,10 @@ impl From<ProvisioningError> for AppError {
             ProvisioningError::DomainTaken(_) | ProvisioningError::AlreadyHasDomain => {
                 AppError::Conflict(error.to_string())
             }
-            ProvisioningError::NoDomain | ProvisioningError::Cancelled => {
-                AppError::Conflict(error.to_string())
-            }
+            ProvisioningError::NoDomain
+            | ProvisioningError::NoSuchDomain
+            | ProvisioningError::NotFailed
+            | ProvisioningError::Cancelled => AppError::Conflict(error.to_string()),
             ProvisioningError::NoTenant => AppError::NotFound,
             other => {
                 tracing::error!(error = %other, "domain request failed");
@@ -1021,8 +1022,24 @@ pub async fn domain_view(
             checked_at: None,
             certificate_expires: None,
             address: None,
+            other_domains: Vec::new(),
+            can_add_domain: false,
         });
     };
+    let domains = provisioning()?.domains(tenant.id).await?;
+    let can_add_domain = (domains.len() as i64) < vestibule_storage::MAX_DOMAINS_PER_TENANT;
+    let other_domains = domains
+        .into_iter()
+        .filter(|other| other.record.id != overview.record.id)
+        .map(|other| crate::views::OtherDomainView {
+            name: other.domain.to_unicode(),
+            ascii: other.domain.as_str().to_string(),
+            status: other.record.state.to_string(),
+            state: other.record.state.as_str().to_string(),
+            message: other.record.message.clone(),
+            certificate_expires: other.certificate_expires.map(|at| at.to_string()),
+        })
+        .collect();
     let record = &overview.record;
     let steps = ProvisioningPhase::ALL
         .into_iter()
@@ -1055,24 +1072,37 @@ pub async fn domain_view(
         certificate_expires: overview.certificate_expires.map(|at| at.to_string()),
         // With the port members use, as the issuer has it (not always 443).
         address: (state()?.member_site_origin)(&tenant.cloud_id, Some(overview.domain.as_str())),
+        other_domains,
+        can_add_domain,
     })
 }
 
-pub async fn release_domain(tenant: TenantId, confirm: &str) -> Result<(), AppError> {
+/// Releases the tenant's domain `name` (or its primary) once `confirm` repeats its name.
+pub async fn release_domain(
+    tenant: TenantId,
+    name: Option<&str>,
+    confirm: &str,
+) -> Result<String, AppError> {
     let provisioning = provisioning()?;
-    let overview = provisioning
-        .overview(tenant)
+    let domain = provisioning
+        .domains(tenant)
         .await?
-        .ok_or_else(|| AppError::Conflict("This Cloud ID has no domain to release.".into()))?;
+        .into_iter()
+        .find(|domain| match name {
+            Some(name) => domain.domain.as_str() == name,
+            None => domain.record.is_primary,
+        })
+        .map(|overview| overview.domain)
+        .ok_or_else(|| AppError::Conflict("This Cloud ID has no such domain to release.".into()))?;
     let typed = confirm.trim().trim_end_matches('.').to_lowercase();
-    if typed != overview.domain.as_str() && typed != overview.domain.to_unicode() {
+    if typed != domain.as_str() && typed != domain.to_unicode() {
         return Err(AppError::Invalid(format!(
             "Type {} to confirm that you want to release it.",
-            overview.domain.to_unicode()
+            domain.to_unicode()
         )));
     }
-    provisioning.release(tenant).await?;
-    Ok(())
+    provisioning.release(tenant, Some(domain.as_str())).await?;
+    Ok(domain.to_unicode())
 }
 
 pub fn settings() -> Result<TenantSettings, AppError> {

@@ -120,6 +120,24 @@ pub struct DomainSetupView {
     pub certificate_expires: Option<String>,
     /// Where members reach the domain, e.g. `https://sso.acme.org` (with a port other than 443).
     pub address: Option<String>,
+    /// The Cloud ID's other domains (a test domain, a new one moving in).
+    pub other_domains: Vec<OtherDomainView>,
+    /// Whether another domain may be added.
+    pub can_add_domain: bool,
+}
+
+/// One of a Cloud ID's domains besides the primary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtherDomainView {
+    /// As people read it.
+    pub name: String,
+    /// As it goes into DNS, and what the forms send.
+    pub ascii: String,
+    pub status: String,
+    /// "provisioning", "online", "offline" or "failed".
+    pub state: String,
+    pub message: String,
+    pub certificate_expires: Option<String>,
 }
 
 /// A tenant's saved Settings, flat, secrets only as "set" or not: what the page shows and what

@@ -620,6 +620,30 @@ test('the tenant admin provisions the SSO domain and it serves HTTPS', async ({ 
   await visit(page, '/t/acme/domain');
   await expect(page.locator('#domain-status')).toHaveText('Online');
 
+  // A second domain for trying apps: its own CNAME, certificate and status, served beside the
+  // first. Made primary, the page's links follow it; released, the first goes on.
+  await setDns('set-cname', { host: 'sso-test.acme.test.', target: `${cnameTarget}.` });
+  await page.getByLabel('Another domain').fill('sso-test.acme.test');
+  await page.getByRole('button', { name: 'Add domain' }).click();
+  const others = page.locator('table.other-domains');
+  await expect(others.locator('tbody tr')).toHaveCount(1);
+  await expect(others.locator('tbody tr').first()).toContainText('sso-test.acme.test');
+  await expect(others.locator('.status')).toHaveText('Online', { timeout: 90_000 });
+  const second = await httpsHome('sso-test.acme.test', root);
+  expect(second.authorized).toBe(true);
+  expect(second.body).toMatch(/^HTTP\/1\.1 200/);
+  await page.getByRole('button', { name: 'Make sso-test.acme.test primary' }).click();
+  await expect(page.locator('.domain-name')).toContainText('sso-test.acme.test');
+  await expect(others).toContainText('sso.acme.test');
+  await page.getByRole('button', { name: 'Make sso.acme.test primary' }).click();
+  await expect(page.locator('.domain-name')).toContainText('sso.acme.test');
+  await others.getByText('Release…').click();
+  await others.getByLabel(/to confirm/).fill('sso-test.acme.test');
+  await others.getByRole('button', { name: 'Release sso-test.acme.test' }).click();
+  await expect(others).toHaveCount(0);
+  await expect(httpsHome('sso-test.acme.test', root)).rejects.toThrow();
+  expect((await httpsHome('sso.acme.test', root)).authorized).toBe(true);
+
   // Releasing needs the name typed out, then the edge stops serving it.
   await page.getByLabel(/to confirm/).fill('sso.acme.test');
   await page.getByRole('button', { name: 'Release domain' }).click();

@@ -551,7 +551,7 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
         }
         DomainCommand::Retry { cloud_id } => {
             let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
-            let overview = engine.retry(tenant.id, Timestamp::now()).await?;
+            let overview = engine.retry(tenant.id, None, Timestamp::now()).await?;
             let name = overview.domain.as_str().to_string();
             let after = json!({ "domain": name, "state": overview.record.state.as_str() });
             record_change(
@@ -597,7 +597,7 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
                     overview.domain
                 )));
             }
-            let released = engine.release(tenant.id).await?;
+            let released = engine.release(tenant.id, None).await?;
             let change = Change {
                 tenant: Some(tenant.id),
                 actor: &command_line_actor(),

@@ -288,7 +288,7 @@ async fn provisions_a_domain_and_serves_it_over_tls_by_sni() {
     assert!(restarted.resolver().serves("sso.acme.test"));
 
     // Released: the edge stops serving it at once, and another Cloud ID may claim it.
-    provisioning.release(acme).await.unwrap();
+    provisioning.release(acme, None).await.unwrap();
     assert!(https_get(sandbox.https, "sso.acme.test", &root)
         .await
         .is_err());
@@ -322,7 +322,7 @@ async fn a_release_by_another_process_stops_the_edge_serving_the_name() {
 
     // The command line: its own engine, writing the same database.
     let command_line = engine(sandbox, db, secret);
-    command_line.release(acme).await.unwrap();
+    command_line.release(acme, None).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while https_get(sandbox.https, "sso.acme.test", &root)
         .await
@@ -943,4 +943,92 @@ async fn the_edge_refuses_old_protocols_and_non_aead_suites() {
         ],
         "{report}"
     );
+}
+
+/// Issue 26 §6: a Cloud ID with a live and a test domain. Each is provisioned with its own
+/// certificate and status and served by SNI, each is its own OpenID issuer; the first is primary
+/// until the admin chooses the other, and releasing one leaves the other serving.
+#[tokio::test]
+async fn a_cloud_id_serves_several_domains_each_with_its_own_certificate_and_issuer() {
+    let Some(edge) = running_edge(None).await else {
+        return;
+    };
+    let Edge {
+        sandbox,
+        db,
+        provisioning,
+        ..
+    } = &edge;
+    let acme = edge.provision("acme", "sso.acme.test").await;
+    let target = provisioning.cname_target(acme).await.unwrap();
+    sandbox.point_cname("sso-test.acme.test", &target);
+    let added = provisioning
+        .start(acme, "sso-test.acme.test", Timestamp::now())
+        .await
+        .unwrap();
+    assert!(!added.record.is_primary);
+    assert_eq!(provisioning.run_due_jobs().await.unwrap(), 1);
+
+    let domains = provisioning.domains(acme).await.unwrap();
+    let names: Vec<(&str, bool, DomainState)> = domains
+        .iter()
+        .map(|d| (d.domain.as_str(), d.record.is_primary, d.record.state))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("sso.acme.test", true, DomainState::Online),
+            ("sso-test.acme.test", false, DomainState::Online)
+        ]
+    );
+    let root = sandbox.issuing_root();
+    let mut leaves = Vec::new();
+    for domain in &domains {
+        let name = domain.domain.as_str();
+        assert!(domain.certificate_expires.is_some());
+        let (discovery, leaf) = sandbox::https_get_path(
+            sandbox.https,
+            name,
+            "/.well-known/openid-configuration",
+            &root,
+        )
+        .await
+        .unwrap();
+        assert!(discovery.starts_with("HTTP/1.1 200"), "{discovery}");
+        // The issuer is the origin the domain is reached at (with the configured public port).
+        let issuer = discovery
+            .split("\"issuer\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap();
+        let host = issuer.trim_start_matches("https://").split(':').next();
+        assert_eq!(host, Some(name), "{issuer}");
+        leaves.push(leaf);
+    }
+    assert_ne!(leaves[0], leaves[1], "each domain has its own certificate");
+
+    // The admin makes the test domain primary, then releases the live one: the test domain
+    // goes on serving.
+    provisioning
+        .make_primary(acme, "sso-test.acme.test")
+        .await
+        .unwrap();
+    let primary = provisioning.overview(acme).await.unwrap().unwrap();
+    assert_eq!(primary.domain.as_str(), "sso-test.acme.test");
+    let beta = tenant(db.store(), "beta").await;
+    assert!(provisioning
+        .make_primary(beta, "sso.acme.test")
+        .await
+        .is_err());
+    provisioning
+        .release(acme, Some("sso.acme.test"))
+        .await
+        .unwrap();
+    assert!(https_get(sandbox.https, "sso.acme.test", &root)
+        .await
+        .is_err());
+    let still = https_get(sandbox.https, "sso-test.acme.test", &root)
+        .await
+        .unwrap();
+    assert!(still.starts_with("HTTP/1.1 200"), "{still}");
 }

@@ -168,7 +168,7 @@ async fn metrics_count_requests_by_route_and_read_certificates_and_jobs_from_the
     assert!(text.ends_with("# EOF\n"));
 
     // Released domains leave the figures at the next scrape.
-    store.release_domain(acme.id).await.unwrap();
+    store.release_domain(acme.id, None).await.unwrap();
     let (_, text) = get(&operator, "127.0.0.1:9464", "/metrics").await;
     assert!(!text.contains("sso.acme.org"), "{text}");
     assert!(

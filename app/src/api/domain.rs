@@ -33,9 +33,8 @@ pub async fn start_provisioning(
             let tenant = ssr::accounts()?
                 .tenant_to_change(&caller, &cloud_id)
                 .await?;
-            let overview = ssr::provisioning()?
-                .start(tenant.id, &domain, ssr::now())
-                .await?;
+            let provisioning = ssr::provisioning()?;
+            let overview = provisioning.start(tenant.id, &domain, ssr::now()).await?;
             record_domain_change(
                 &caller,
                 &tenant,
@@ -43,7 +42,8 @@ pub async fn start_provisioning(
                 &overview,
             )
             .await;
-            ssr::domain_view(&tenant, Some(overview)).await
+            // The page is the primary's, whether this was the first domain or another.
+            ssr::domain_view(&tenant, provisioning.overview(tenant.id).await?).await
         }
         .await,
     )
@@ -73,7 +73,9 @@ pub async fn retry_provisioning(
             let tenant = ssr::accounts()?
                 .tenant_to_change(&caller, &cloud_id)
                 .await?;
-            let overview = ssr::provisioning()?.retry(tenant.id, ssr::now()).await?;
+            let overview = ssr::provisioning()?
+                .retry(tenant.id, None, ssr::now())
+                .await?;
             record_domain_change(
                 &caller,
                 &tenant,
@@ -87,12 +89,13 @@ pub async fn retry_provisioning(
     )
 }
 
-/// Releases the domain. `confirm` must repeat the domain name: releasing breaks every SSO
-/// connection that uses it.
+/// Releases a domain: `domain` (another of the Cloud ID's), or the primary when empty.
+/// `confirm` must repeat the domain name: releasing breaks every SSO connection that uses it.
 #[server(prefix = "/api", endpoint = "release_domain")]
 pub async fn release_domain(
     csrf: String,
     cloud_id: String,
+    #[server(default)] domain: String,
     confirm: String,
 ) -> Result<(), AppError> {
     ssr::respond(
@@ -101,17 +104,61 @@ pub async fn release_domain(
             let tenant = ssr::accounts()?
                 .tenant_to_change(&caller, &cloud_id)
                 .await?;
-            ssr::release_domain(tenant.id, &confirm).await?;
-            let before = serde_json::json!({ "domain": confirm.trim() });
+            let name = Some(domain.trim()).filter(|name| !name.is_empty());
+            let released = ssr::release_domain(tenant.id, name, &confirm).await?;
+            let before = serde_json::json!({ "domain": released });
             ssr::record_change(
                 &caller,
                 Some(tenant.id),
                 vestibule_audit::AuditAction::DomainRelease,
-                confirm.trim().to_string(),
+                released,
                 Some(&before),
                 None,
             )
             .await;
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Another of the Cloud ID's domains: `make_primary` makes it the primary (the one links name),
+/// `retry` queues its failed provisioning again.
+#[server(prefix = "/api", endpoint = "change_domain")]
+pub async fn change_domain(
+    csrf: String,
+    cloud_id: String,
+    domain: String,
+    change: String,
+) -> Result<(), AppError> {
+    ssr::respond(
+        async {
+            let caller = ssr::caller_for_change(&csrf).await?;
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
+            let provisioning = ssr::provisioning()?;
+            let (action, overview) = match change.as_str() {
+                "make_primary" => {
+                    provisioning.make_primary(tenant.id, domain.trim()).await?;
+                    let overview = provisioning.overview(tenant.id).await?;
+                    (vestibule_audit::AuditAction::DomainMakePrimary, overview)
+                }
+                "retry" => {
+                    let overview = provisioning
+                        .retry(tenant.id, Some(domain.trim()), ssr::now())
+                        .await?;
+                    (vestibule_audit::AuditAction::DomainRetry, Some(overview))
+                }
+                _ => {
+                    return Err(AppError::Invalid(
+                        "Choose what to do with the domain.".into(),
+                    ))
+                }
+            };
+            if let Some(overview) = overview {
+                record_domain_change(&caller, &tenant, action, &overview).await;
+            }
             Ok(())
         }
         .await,

@@ -15,6 +15,7 @@ pub fn DomainSetup() -> impl IntoView {
     let start = ServerAction::<StartProvisioning>::new();
     let retry = ServerAction::<RetryProvisioning>::new();
     let release = ServerAction::<ReleaseDomain>::new();
+    let change = ServerAction::<ChangeDomain>::new();
     // While a job runs the page asks again every two seconds; the job itself runs on the
     // server, so closing the tab loses nothing.
     let tick = RwSignal::new(0u32);
@@ -40,6 +41,7 @@ pub fn DomainSetup() -> impl IntoView {
                 start.version().get(),
                 retry.version().get(),
                 release.version().get(),
+                change.version().get(),
             );
             (cloud_id, versions, tick.get())
         },
@@ -49,10 +51,12 @@ pub fn DomainSetup() -> impl IntoView {
         start,
         retry,
         release,
+        change,
     };
     view! {
         <TenantPage title="Domain Setup" data=domain body=move |me, tenant, view| {
-            polling.set(view.state == "provisioning");
+            let other_busy = view.other_domains.iter().any(|other| other.state == "provisioning");
+            polling.set(view.state == "provisioning" || other_busy);
             domain_body(me, tenant, view, actions)
         }/>
     }
@@ -63,6 +67,7 @@ struct DomainActions {
     start: ServerAction<StartProvisioning>,
     retry: ServerAction<RetryProvisioning>,
     release: ServerAction<ReleaseDomain>,
+    change: ServerAction<ChangeDomain>,
 }
 
 fn domain_body(
@@ -333,6 +338,7 @@ fn provisioned(
                 <p>"Networks with their own internal DNS (such as Windows DNS on a domain controller, or a firewall that answers DNS) may not know the public CNAME record. Ask your IT department or MSP to add an internal CNAME that matches the public one. To confirm, open the address from outside your office network, for example on a phone hotspot."</p>
             </details>
         </section>
+        {other_domains(me, tenant, view, actions)}
         <section class="card danger-zone">
             <h2>"Release this domain"</h2>
             <p>"Releasing stops Vestibule serving " <strong>{domain.clone()}</strong> ". Every SSO connection that uses it — OIDC and SAML client apps, links on your website — stops working until a domain is provisioned again."</p>
@@ -347,4 +353,93 @@ fn provisioned(
         </section>
     }
     .into_any()
+}
+
+/// The Cloud ID's other domains (a test domain, a new one moving in), each with its status and
+/// certificate: make one primary, retry one that failed, release one; and add another.
+fn other_domains(
+    me: &Me,
+    tenant: &TenantView,
+    view: &DomainSetupView,
+    actions: DomainActions,
+) -> impl IntoView {
+    let DomainActions {
+        start,
+        release,
+        change,
+        ..
+    } = actions;
+    let keys = (me.csrf.clone(), tenant.cloud_id.clone());
+    let rows = view.other_domains.iter().cloned().map(|other| {
+        let (csrf, cloud_id) = keys.clone();
+        let (csrf_release, cloud_release) = keys.clone();
+        let status_class = match other.state.as_str() {
+            "online" => "status status-on",
+            "provisioning" => "status status-busy",
+            _ => "status status-failed",
+        };
+        let (verb, label) = if other.state == "failed" {
+            ("retry", format!("Retry {}", other.name))
+        } else {
+            ("make_primary", format!("Make {} primary", other.name))
+        };
+        let button = if verb == "retry" { "Retry" } else { "Make primary" };
+        let release_label = format!("Release {}", other.name);
+        let (ascii, ascii_release) = (other.ascii.clone(), other.ascii.clone());
+        let confirm = typed_confirmation(format!("release-{}", other.ascii), other.name.clone());
+        let warning = format!("Releasing stops Vestibule serving {}: apps and links that use it stop working.", other.name);
+        let message = (!other.message.is_empty()).then(|| view! { <p class="muted">{other.message}</p> });
+        view! {
+            <tr>
+                <td><strong>{other.name}</strong>{message}</td>
+                <td><span class=status_class>{other.status}</span></td>
+                <td>{time_or(other.certificate_expires, "—")}</td>
+                <td>
+                    <ActionForm action=change>
+                        <input type="hidden" name="csrf" value=csrf/>
+                        <input type="hidden" name="cloud_id" value=cloud_id/>
+                        <input type="hidden" name="domain" value=ascii/>
+                        <input type="hidden" name="change" value=verb/>
+                        <button type="submit" class="button subtle" aria-label=label>{button}</button>
+                    </ActionForm>
+                    {danger_zone("Release…", warning, view! {
+                        <ActionForm action=release attr:class="form-grid">
+                            <input type="hidden" name="csrf" value=csrf_release/>
+                            <input type="hidden" name="cloud_id" value=cloud_release/>
+                            <input type="hidden" name="domain" value=ascii_release/>
+                            {confirm}
+                            <button type="submit" class="button danger" aria-label=release_label>"Release"</button>
+                        </ActionForm>
+                    })}
+                </td>
+            </tr>
+        }
+    }).collect_view();
+    let table = (!view.other_domains.is_empty()).then(|| view! {
+        <table class="table other-domains">
+            <thead><tr><th>"Domain"</th><th>"Status"</th><th>"Certificate valid until"</th><th></th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    });
+    let (csrf, cloud_id) = keys;
+    let add = view.can_add_domain.then(|| view! {
+        <ActionForm action=start attr:class="form-grid">
+            <input type="hidden" name="csrf" value=csrf/>
+            <input type="hidden" name="cloud_id" value=cloud_id/>
+            <label for="add-domain">"Another domain"</label>
+            <input id="add-domain" name="domain" placeholder="sso-test.your-org.org" autocomplete="off" spellcheck="false" required/>
+            {action_error(move || start.value().get())}
+            <button type="submit" class="button">"Add domain"</button>
+        </ActionForm>
+    });
+    view! {
+        <section class="card">
+            <h2>"Other domains"</h2>
+            <p class="muted">"A test domain (such as sso-test.your-org.org) or a new one moving in. Each gets its own certificate and status and is its own OpenID Connect issuer and SAML entity ID, so an app can be tried on the test domain before it moves. Create its CNAME with the value above first. Links and Login Redirect URLs on these pages name the primary domain."</p>
+            {table}
+            {action_error(move || change.value().get())}
+            {action_error(move || release.value().get())}
+            {add}
+        </section>
+    }
 }

@@ -49,6 +49,7 @@ impl AuditAction {
             AuditAction::DomainProvision => "Domain provisioning started",
             AuditAction::DomainRetry => "Domain provisioning retried",
             AuditAction::DomainRelease => "Domain released",
+            AuditAction::DomainMakePrimary => "Primary domain changed",
             AuditAction::MemberAdd => "Directory member added",
             AuditAction::MemberSetPassword => "Directory member's password set",
             AuditAction::MemberRemove => "Directory member removed",

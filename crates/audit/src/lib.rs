@@ -92,6 +92,8 @@ pub enum AuditAction {
     DomainRetry,
     /// a domain released.
     DomainRelease,
+    /// another of the Cloud ID's domains made its primary.
+    DomainMakePrimary,
     /// a directory member added.
     MemberAdd,
     /// a directory member's password set by an admin.
@@ -132,7 +134,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the dashboard lists them.
-    pub const ALL: [AuditAction; 34] = [
+    pub const ALL: [AuditAction; 35] = [
         AuditAction::TenantCreate,
         AuditAction::TeamInvite,
         AuditAction::TeamAdd,
@@ -149,6 +151,7 @@ impl AuditAction {
         AuditAction::DomainProvision,
         AuditAction::DomainRetry,
         AuditAction::DomainRelease,
+        AuditAction::DomainMakePrimary,
         AuditAction::MemberAdd,
         AuditAction::MemberSetPassword,
         AuditAction::MemberRemove,
@@ -187,6 +190,7 @@ impl AuditAction {
             AuditAction::DomainProvision => "domain.provision",
             AuditAction::DomainRetry => "domain.retry",
             AuditAction::DomainRelease => "domain.release",
+            AuditAction::DomainMakePrimary => "domain.primary",
             AuditAction::MemberAdd => "member.add",
             AuditAction::MemberSetPassword => "member.set_password",
             AuditAction::MemberRemove => "member.remove",

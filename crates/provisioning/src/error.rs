@@ -8,10 +8,17 @@ pub enum ProvisioningError {
     InvalidDomain(String),
     #[error("{0} is already used by another Cloud ID. Each domain can serve one Cloud ID; choose another name or ask the other organisation to release it.")]
     DomainTaken(String),
-    #[error("This Cloud ID already has a domain. Release it before provisioning another.")]
+    #[error(
+        "This Cloud ID already holds {} domains. Release one before adding another.",
+        vestibule_storage::MAX_DOMAINS_PER_TENANT
+    )]
     AlreadyHasDomain,
     #[error("This Cloud ID has no domain yet.")]
     NoDomain,
+    #[error("This Cloud ID has no domain of that name.")]
+    NoSuchDomain,
+    #[error("Only a domain whose provisioning failed can be retried.")]
+    NotFailed,
     #[error("No such Cloud ID.")]
     NoTenant,
     /// The domain was released while its job ran; the job stops quietly.

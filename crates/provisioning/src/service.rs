@@ -190,54 +190,91 @@ impl Provisioning {
         })
     }
 
-    /// Queues a failed domain again, with the same name.
+    /// Queues a failed domain again, with the same name: `name`, or the primary.
     pub async fn retry(
         &self,
         tenant: TenantId,
+        name: Option<&str>,
         now: Timestamp,
     ) -> Result<DomainOverview, ProvisioningError> {
-        let record = self
-            .inner
-            .store
-            .domain_for_tenant(tenant)
-            .await?
-            .ok_or(ProvisioningError::NoDomain)?;
+        let domains = self.inner.store.domains_for_tenant(tenant).await?;
+        let record = match name {
+            Some(name) => domains
+                .into_iter()
+                .find(|domain| domain.name == name)
+                .ok_or(ProvisioningError::NoSuchDomain)?,
+            None => domains
+                .into_iter()
+                .find(|domain| domain.is_primary)
+                .ok_or(ProvisioningError::NoDomain)?,
+        };
         if record.state != DomainState::Failed {
-            return Err(ProvisioningError::AlreadyHasDomain);
+            return Err(ProvisioningError::NotFailed);
         }
         self.start(tenant, &record.name, now).await
     }
 
+    /// The tenant's primary domain.
     pub async fn overview(
         &self,
         tenant: TenantId,
     ) -> Result<Option<DomainOverview>, ProvisioningError> {
-        let Some(record) = self.inner.store.domain_for_tenant(tenant).await? else {
-            return Ok(None);
-        };
-        let certificate_expires = self
-            .inner
-            .store
-            .certificate_for_domain(record.id)
-            .await?
-            .map(|c| c.not_after);
-        Ok(Some(DomainOverview {
-            domain: SsoDomain::from_stored(record.name.clone()),
-            record,
-            certificate_expires,
-        }))
+        Ok(self.domains(tenant).await?.into_iter().next())
     }
 
-    /// Releases the tenant's domain: it stops being served at once, on this node and (through
-    /// PostgreSQL's notifications, or their timed reload) on the others. Returns the name that
-    /// was released.
-    pub async fn release(&self, tenant: TenantId) -> Result<SsoDomain, ProvisioningError> {
-        let name = self
-            .inner
-            .store
-            .release_domain(tenant)
-            .await?
-            .ok_or(ProvisioningError::NoDomain)?;
+    /// Every domain the tenant holds, the primary first.
+    pub async fn domains(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<DomainOverview>, ProvisioningError> {
+        let mut domains = Vec::new();
+        for record in self.inner.store.domains_for_tenant(tenant).await? {
+            let certificate_expires = self
+                .inner
+                .store
+                .certificate_for_domain(record.id)
+                .await?
+                .map(|c| c.not_after);
+            domains.push(DomainOverview {
+                domain: SsoDomain::from_stored(record.name.clone()),
+                record,
+                certificate_expires,
+            });
+        }
+        Ok(domains)
+    }
+
+    /// Makes `name` the tenant's primary domain: the one its links name.
+    pub async fn make_primary(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<(), ProvisioningError> {
+        if self.inner.store.make_primary_domain(tenant, name).await? {
+            Ok(())
+        } else {
+            Err(ProvisioningError::NoSuchDomain)
+        }
+    }
+
+    /// Releases the tenant's domain `name` (or its primary, whose role passes to its oldest
+    /// other domain): it stops being served at once, on this node and (through PostgreSQL's
+    /// notifications, or their timed reload) on the others. Returns the name that was released.
+    pub async fn release(
+        &self,
+        tenant: TenantId,
+        name: Option<&str>,
+    ) -> Result<SsoDomain, ProvisioningError> {
+        let name =
+            self.inner
+                .store
+                .release_domain(tenant, name)
+                .await?
+                .ok_or(if name.is_some() {
+                    ProvisioningError::NoSuchDomain
+                } else {
+                    ProvisioningError::NoDomain
+                })?;
         self.inner.resolver.reload().await?;
         tracing::info!(domain = %name, tenant = tenant.0, "domain released");
         Ok(SsoDomain::from_stored(name))
@@ -499,10 +536,13 @@ impl Provisioning {
         let stored = self
             .inner
             .store
-            .domain_for_tenant(record.tenant)
+            .domains_for_tenant(record.tenant)
             .await
-            .ok()??;
-        (stored.id == record.id).then_some(stored.phase)
+            .ok()?;
+        stored
+            .into_iter()
+            .find(|domain| domain.id == record.id)
+            .map(|domain| domain.phase)
     }
 
     fn retry_delay(&self, attempts: i64) -> Seconds {

@@ -22,7 +22,12 @@ pub struct DomainRecord {
     pub check_message: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The tenant's main domain: the one its dashboard links and Login Redirect URLs name.
+    pub is_primary: bool,
 }
+
+/// How many SSO domains one Cloud ID may hold (a live one, a test one, a new one moving in).
+pub const MAX_DOMAINS_PER_TENANT: i64 = 5;
 
 /// A certificate as stored; the private key stays sealed until the edge loads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +61,7 @@ pub struct JobOutcome {
 }
 
 const DOMAIN_FIELDS: &str = "id, tenant_id, name, state, phase, message, attempts, \
-     next_attempt_at, checked_at, check_message, created_at, updated_at";
+     next_attempt_at, checked_at, check_message, created_at, updated_at, is_primary";
 
 type DomainRow = (
     i64,
@@ -71,11 +76,25 @@ type DomainRow = (
     String,
     i64,
     i64,
+    bool,
 );
 
 fn domain_from_row(row: DomainRow) -> Result<DomainRecord> {
-    let (id, tenant, name, state, phase, message, attempts, next, checked, check, created, updated) =
-        row;
+    let (
+        id,
+        tenant,
+        name,
+        state,
+        phase,
+        message,
+        attempts,
+        next,
+        checked,
+        check,
+        created,
+        updated,
+        is_primary,
+    ) = row;
     Ok(DomainRecord {
         id,
         tenant: TenantId(tenant),
@@ -91,6 +110,7 @@ fn domain_from_row(row: DomainRow) -> Result<DomainRecord> {
         check_message: check,
         created_at: Timestamp(created),
         updated_at: Timestamp(updated),
+        is_primary,
     })
 }
 
@@ -113,9 +133,11 @@ const CERTIFICATE_COLUMNS: &str = "c.domain_id, d.name, c.chain_pem, c.key_seale
      c.not_before, c.not_after, c.issued_at FROM certificates c JOIN domains d ON d.id = c.domain_id";
 
 impl Store {
-    /// Claims `name` for `tenant` and queues its provisioning job. A tenant's earlier failed
-    /// attempt is replaced; a domain another tenant holds gives [`crate::Conflict::DomainName`],
-    /// and a tenant that already has a domain gives [`crate::Conflict::TenantDomain`].
+    /// Claims `name` for `tenant` and queues its provisioning job; the tenant's first domain is
+    /// its primary. Failed attempts hold no name: the tenant's earlier ones, and another tenant's
+    /// failed attempt at this name, give way. A domain another tenant holds gives
+    /// [`crate::Conflict::DomainName`], and a tenant that already holds
+    /// [`MAX_DOMAINS_PER_TENANT`] gives [`crate::Conflict::TenantDomain`].
     pub async fn claim_domain(
         &self,
         tenant: TenantId,
@@ -123,8 +145,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<DomainRecord> {
         // One transaction: when the new name is refused, the failed attempt (and its message)
-        // stays as it was. A failed attempt holds no name: this tenant's last one, and another
-        // tenant's failed attempt at this name, give way.
+        // stays as it was.
         let row: DomainRow = with_pool!(self, pool => {
             let mut connection = pool.acquire().await?;
             let mut transaction = connection.begin().await?;
@@ -135,14 +156,25 @@ impl Store {
             .bind(name)
             .execute(&mut *transaction)
             .await?;
+            let (held, has_primary): (i64, i64) = sqlx::query_as(
+                "SELECT COUNT(*), COUNT(CASE WHEN is_primary THEN 1 END) FROM domains \
+                 WHERE tenant_id = $1",
+            )
+            .bind(tenant.0)
+            .fetch_one(&mut *transaction)
+            .await?;
+            if held >= MAX_DOMAINS_PER_TENANT {
+                return Err(StorageError::Conflict(crate::Conflict::TenantDomain));
+            }
             let row = sqlx::query_as(&format!(
                 "INSERT INTO domains (tenant_id, name, state, phase, next_attempt_at, created_at, \
-                 updated_at) VALUES ($1, $2, 'provisioning', 'dns_check', $3, $3, $3) \
-                 RETURNING {DOMAIN_FIELDS}"
+                 updated_at, is_primary) VALUES ($1, $2, 'provisioning', 'dns_check', $3, $3, $3, \
+                 $4) RETURNING {DOMAIN_FIELDS}"
             ))
             .bind(tenant.0)
             .bind(name)
             .bind(now.0)
+            .bind(has_primary == 0)
             .fetch_one(&mut *transaction)
             .await?;
             transaction.commit().await?;
@@ -151,9 +183,56 @@ impl Store {
         domain_from_row(row)
     }
 
+    /// The tenant's domains, the primary first, then in the order they were claimed.
+    pub async fn domains_for_tenant(&self, tenant: TenantId) -> Result<Vec<DomainRecord>> {
+        let rows: Vec<DomainRow> = with_pool!(self, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {DOMAIN_FIELDS} FROM domains WHERE tenant_id = $1 \
+                 ORDER BY is_primary DESC, id"
+            ))
+            .bind(tenant.0)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(domain_from_row).collect()
+    }
+
+    /// Makes the tenant's domain `name` its primary; `false` when it holds no such domain.
+    pub async fn make_primary_domain(&self, tenant: TenantId, name: &str) -> Result<bool> {
+        let moved = with_pool!(self, pool => {
+            let mut connection = pool.acquire().await?;
+            let mut transaction = connection.begin().await?;
+            let held: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM domains WHERE tenant_id = $1 AND name = $2",
+            )
+            .bind(tenant.0)
+            .bind(name)
+            .fetch_optional(&mut *transaction)
+            .await?;
+            if let Some(id) = held {
+                sqlx::query("UPDATE domains SET is_primary = $2 WHERE tenant_id = $1")
+                    .bind(tenant.0)
+                    .bind(false)
+                    .execute(&mut *transaction)
+                    .await?;
+                sqlx::query("UPDATE domains SET is_primary = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(true)
+                    .execute(&mut *transaction)
+                    .await?;
+                transaction.commit().await?;
+            }
+            held.is_some()
+        });
+        Ok(moved)
+    }
+
     pub async fn domain_for_tenant(&self, tenant: TenantId) -> Result<Option<DomainRecord>> {
         let row: Option<DomainRow> = with_pool!(self, pool => {
-            sqlx::query_as(&format!("SELECT {DOMAIN_FIELDS} FROM domains WHERE tenant_id = $1"))
+            sqlx::query_as(&format!(
+                "SELECT {DOMAIN_FIELDS} FROM domains WHERE tenant_id = $1 \
+                 ORDER BY is_primary DESC, id LIMIT 1"
+            ))
                 .bind(tenant.0)
                 .fetch_optional(pool)
                 .await?
@@ -347,13 +426,35 @@ impl Store {
         Ok(())
     }
 
-    /// Releases a tenant's domain: the domain row, its certificate and challenges go.
-    pub async fn release_domain(&self, tenant: TenantId) -> Result<Option<String>> {
+    /// Releases a tenant's domain (`name`, or its primary): the domain row, its certificate and
+    /// challenges go. When the primary goes, the tenant's oldest other domain becomes primary.
+    pub async fn release_domain(
+        &self,
+        tenant: TenantId,
+        name: Option<&str>,
+    ) -> Result<Option<String>> {
         let name: Option<String> = with_pool!(self, pool => {
-            sqlx::query_scalar("DELETE FROM domains WHERE tenant_id = $1 RETURNING name")
-                .bind(tenant.0)
-                .fetch_optional(pool)
-                .await?
+            let mut connection = pool.acquire().await?;
+            let mut transaction = connection.begin().await?;
+            let released: Option<String> = sqlx::query_scalar(
+                "DELETE FROM domains WHERE id = (SELECT id FROM domains WHERE tenant_id = $1 \
+                 AND (name = $2 OR ($2 IS NULL AND is_primary))) RETURNING name",
+            )
+            .bind(tenant.0)
+            .bind(name)
+            .fetch_optional(&mut *transaction)
+            .await?;
+            sqlx::query(
+                "UPDATE domains SET is_primary = $2 WHERE id = (SELECT MIN(id) FROM domains \
+                 WHERE tenant_id = $1) AND NOT EXISTS (SELECT 1 FROM domains \
+                 WHERE tenant_id = $1 AND is_primary)",
+            )
+            .bind(tenant.0)
+            .bind(true)
+            .execute(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
+            released
         });
         if name.is_some() {
             self.announce_certificate_change().await?;

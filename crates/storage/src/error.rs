@@ -25,7 +25,7 @@ impl fmt::Display for Conflict {
             Conflict::CloudId => "a tenant with this Cloud ID already exists",
             Conflict::StaffEmail => "a staff member with this e-mail address already exists",
             Conflict::DomainName => "this domain is already in use by another Cloud ID",
-            Conflict::TenantDomain => "this Cloud ID already has a domain",
+            Conflict::TenantDomain => "this Cloud ID already has as many domains as it may hold",
             Conflict::MemberUsername => "a member with this username already exists",
             Conflict::SamlEntityId => "a SAML app with this entity id already exists",
             Conflict::SecondFactorEnrolled => {
@@ -67,7 +67,8 @@ impl From<sqlx::Error> for StorageError {
                 if constraint == "domains_name_key" || message.contains("domains.name") {
                     return StorageError::Conflict(Conflict::DomainName);
                 }
-                if constraint == "domains_tenant_key" || message.contains("domains.tenant_id") {
+                // Two first domains claimed at once: both would be primary.
+                if constraint == "domains_one_primary" || message.contains("domains.tenant_id") {
                     return StorageError::Conflict(Conflict::TenantDomain);
                 }
                 if constraint == "directory_members_username_key"

@@ -35,7 +35,7 @@ pub mod testing;
 
 pub use audit::{AuditEventRecord, AuditFilter};
 pub use changes::CertificateChanges;
-pub use domains::{CertificateRecord, DomainRecord, JobOutcome, JobQueue};
+pub use domains::{CertificateRecord, DomainRecord, JobOutcome, JobQueue, MAX_DOMAINS_PER_TENANT};
 pub use error::{Conflict, StorageError};
 pub use exchanges::{ExchangeApp, ExchangeRecord};
 pub use mail::{MailRecord, MemberResetRecord, NewMailRecord, OutboxCounts};

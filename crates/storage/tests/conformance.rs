@@ -386,6 +386,109 @@ async fn sign_in_failures_are_counted_per_bucket_and_forgotten() {
     .await;
 }
 
+/// A Cloud ID holds up to five domains, one of them primary: the first claimed, or the one the
+/// admin chose; when the primary is released its role passes to the oldest other domain.
+#[tokio::test]
+async fn a_tenant_holds_several_domains_and_exactly_one_primary() {
+    use vestibule_storage::MAX_DOMAINS_PER_TENANT;
+
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&cloud("acme"), "Acme", NOW)
+            .await
+            .unwrap()
+            .id;
+        let beta = store
+            .create_tenant(&cloud("beta"), "Beta", NOW)
+            .await
+            .unwrap()
+            .id;
+        let names = |domains: Vec<vestibule_storage::DomainRecord>| -> Vec<(String, bool)> {
+            domains
+                .into_iter()
+                .map(|d| (d.name, d.is_primary))
+                .collect()
+        };
+        let live = store.claim_domain(acme, "sso.acme.org", NOW).await.unwrap();
+        let test = store
+            .claim_domain(acme, "sso-test.acme.org", NOW)
+            .await
+            .unwrap();
+        assert!(live.is_primary && !test.is_primary);
+        assert_eq!(
+            names(store.domains_for_tenant(acme).await.unwrap()),
+            [
+                ("sso.acme.org".into(), true),
+                ("sso-test.acme.org".into(), false)
+            ]
+        );
+        assert_eq!(
+            store.domain_for_tenant(acme).await.unwrap().unwrap().name,
+            "sso.acme.org"
+        );
+        for n in 3..=MAX_DOMAINS_PER_TENANT {
+            store
+                .claim_domain(acme, &format!("sso{n}.acme.org"), NOW)
+                .await
+                .unwrap();
+        }
+        assert!(matches!(
+            store.claim_domain(acme, "one-too-many.acme.org", NOW).await,
+            Err(StorageError::Conflict(Conflict::TenantDomain))
+        ));
+        // Another tenant's domains are out of reach.
+        assert!(!store
+            .make_primary_domain(beta, "sso.acme.org")
+            .await
+            .unwrap());
+        assert_eq!(
+            store
+                .release_domain(beta, Some("sso.acme.org"))
+                .await
+                .unwrap(),
+            None
+        );
+
+        assert!(store
+            .make_primary_domain(acme, "sso-test.acme.org")
+            .await
+            .unwrap());
+        let domains = store.domains_for_tenant(acme).await.unwrap();
+        assert_eq!(domains.iter().filter(|d| d.is_primary).count(), 1);
+        assert_eq!(domains[0].name, "sso-test.acme.org");
+
+        // The primary released: the oldest remaining domain takes over.
+        let released = store
+            .release_domain(acme, Some("sso-test.acme.org"))
+            .await
+            .unwrap();
+        assert_eq!(released.as_deref(), Some("sso-test.acme.org"));
+        assert_eq!(
+            store.domain_for_tenant(acme).await.unwrap().unwrap().name,
+            "sso.acme.org"
+        );
+        assert_eq!(
+            store
+                .release_domain(acme, Some("nope.acme.org"))
+                .await
+                .unwrap(),
+            None
+        );
+        // No name: the primary.
+        let released = store.release_domain(acme, None).await.unwrap();
+        assert_eq!(released.as_deref(), Some("sso.acme.org"));
+        let domains = store.domains_for_tenant(acme).await.unwrap();
+        assert_eq!(domains.len(), (MAX_DOMAINS_PER_TENANT - 2) as usize);
+        assert_eq!(
+            (domains[0].name.as_str(), domains[0].is_primary),
+            ("sso3.acme.org", true)
+        );
+        assert_eq!(domains.iter().filter(|d| d.is_primary).count(), 1);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
     use vestibule_domain::{DomainState, ProvisioningPhase, Seconds};
@@ -419,10 +522,6 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
         assert!(matches!(
             store.claim_domain(beta.id, "sso.acme.org", NOW).await,
             Err(StorageError::Conflict(Conflict::DomainName))
-        ));
-        assert!(matches!(
-            store.claim_domain(acme.id, "login.acme.org", NOW).await,
-            Err(StorageError::Conflict(Conflict::TenantDomain))
         ));
 
         // One node wins the lease; the other sees nothing due until it runs out.
@@ -581,7 +680,11 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
             .is_none());
 
         assert_eq!(
-            store.release_domain(acme.id).await.unwrap().as_deref(),
+            store
+                .release_domain(acme.id, None)
+                .await
+                .unwrap()
+                .as_deref(),
             Some("sso.acme.org")
         );
         if let Some(changes) = changes.as_mut() {

@@ -177,6 +177,30 @@ pub async fn https_request_after(
     root: &[u8],
     extra_headers: &str,
 ) -> Result<(String, Vec<u8>), String> {
+    https_request_full(edge, prefix, sni, host, "/", root, extra_headers).await
+}
+
+/// `GET path` over TLS to `name`, verified against `root`: the response and the leaf
+/// certificate the edge presented.
+#[allow(dead_code)] // domains.rs asks; nodes.rs, which shares this module, does not.
+pub async fn https_get_path(
+    edge: std::net::SocketAddr,
+    name: &str,
+    path: &str,
+    root: &[u8],
+) -> Result<(String, Vec<u8>), String> {
+    https_request_full(edge, &[], name, name, path, root, "").await
+}
+
+async fn https_request_full(
+    edge: std::net::SocketAddr,
+    prefix: &[u8],
+    sni: &str,
+    host: &str,
+    path: &str,
+    root: &[u8],
+    extra_headers: &str,
+) -> Result<(String, Vec<u8>), String> {
     let name = sni;
     let mut tcp = TcpStream::connect(edge).await.map_err(|e| e.to_string())?;
     if !prefix.is_empty() {
@@ -187,7 +211,7 @@ pub async fn https_request_after(
         .await
         .map_err(|e| e.to_string())?;
     tls.write_all(
-        format!("GET / HTTP/1.1\r\nHost: {host}\r\n{extra_headers}Connection: close\r\n\r\n")
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra_headers}Connection: close\r\n\r\n")
             .as_bytes(),
     )
     .await

@@ -117,14 +117,15 @@ pub enum DomainCommand {
     Provision { cloud_id: String, domain: String },
     /// Queue a failed provisioning again.
     Retry { cloud_id: String },
-    /// Show a tenant's domain, its status and the CNAME record it needs.
+    /// Show a tenant's domains (the primary first), their status and the CNAME record they need.
     Status { cloud_id: String },
     /// Every claimed domain.
     List,
-    /// Release a tenant's domain. SSO connections that use it stop working.
+    /// Release one of a tenant's domains. SSO connections that use it stop working; when it was
+    /// the primary, the tenant's oldest other domain becomes primary.
     Release {
         cloud_id: String,
-        /// Repeat the domain name to confirm.
+        /// Repeat the name of the domain to release (any of the Cloud ID's) to confirm.
         #[arg(long)]
         confirm: String,
     },
@@ -566,19 +567,31 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
         }
         DomainCommand::Status { cloud_id } => {
             let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
-            match engine.overview(tenant.id).await? {
-                Some(overview) => print(&overview, &engine.cname_target(tenant.id).await?),
-                None => println!(
+            let domains = engine.domains(tenant.id).await?;
+            if domains.is_empty() {
+                println!(
                     "Status:  Not Provisioned\nCNAME:   <your SSO domain> -> {}",
                     engine.cname_target(tenant.id).await?
-                ),
+                );
+            }
+            // The primary first, then the others, a blank line between.
+            for (position, overview) in domains.iter().enumerate() {
+                if position > 0 {
+                    println!();
+                }
+                print(overview, &engine.cname_target(tenant.id).await?);
             }
         }
         DomainCommand::List => {
             for tenant in store.list_tenants().await? {
-                if let Some(overview) = engine.overview(tenant.id).await? {
+                for overview in engine.domains(tenant.id).await? {
+                    let role = if overview.record.is_primary {
+                        "primary"
+                    } else {
+                        "other"
+                    };
                     println!(
-                        "{}\t{}\t{}",
+                        "{}\t{}\t{}\t{role}",
                         tenant.cloud_id, overview.domain, overview.record.state
                     );
                 }
@@ -586,18 +599,24 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
         }
         DomainCommand::Release { cloud_id, confirm } => {
             let tenant = tenant_by_cloud_id(&store, &cloud_id).await?;
-            let overview = engine
-                .overview(tenant.id)
-                .await?
-                .ok_or(vestibule_provisioning::ProvisioningError::NoDomain)?;
-            let confirm = confirm.trim().trim_end_matches('.').to_lowercase();
-            if confirm != overview.domain.as_str() && confirm != overview.domain.to_unicode() {
-                return Err(CliError::Usage(format!(
-                    "--confirm must repeat the domain name ({})",
-                    overview.domain
-                )));
+            let domains = engine.domains(tenant.id).await?;
+            if domains.is_empty() {
+                return Err(vestibule_provisioning::ProvisioningError::NoDomain.into());
             }
-            let released = engine.release(tenant.id, None).await?;
+            // --confirm names the domain to release: any of the Cloud ID's.
+            let confirm = confirm.trim().trim_end_matches('.').to_lowercase();
+            let Some(overview) = domains.iter().find(|overview| {
+                confirm == overview.domain.as_str() || confirm == overview.domain.to_unicode()
+            }) else {
+                let names: Vec<String> = domains.iter().map(|d| d.domain.to_string()).collect();
+                return Err(CliError::Usage(format!(
+                    "--confirm must repeat the name of the domain to release ({})",
+                    names.join(", ")
+                )));
+            };
+            let released = engine
+                .release(tenant.id, Some(overview.domain.as_str()))
+                .await?;
             let change = Change {
                 tenant: Some(tenant.id),
                 actor: &command_line_actor(),

@@ -264,8 +264,21 @@ async fn domains_can_be_managed_from_the_command_line() {
         text(&taken.stderr)
     );
 
+    // A second domain for the same Cloud ID; the first stays primary.
+    let second = vestibule(
+        dir,
+        &["domain", "provision", "acme", "sso-test.acme.org"],
+        None,
+    );
+    assert!(second.status.success(), "{}", text(&second.stderr));
     let listed = vestibule(dir, &["domain", "list"], None);
-    assert!(text(&listed.stdout).contains("acme\tsso.acme.org\tProvisioning"));
+    assert!(text(&listed.stdout).contains("acme\tsso.acme.org\tProvisioning\tprimary"));
+    assert!(text(&listed.stdout).contains("acme\tsso-test.acme.org\tProvisioning\tother"));
+    let status = text(&vestibule(dir, &["domain", "status", "acme"], None).stdout);
+    assert!(
+        status.find("sso.acme.org") < status.find("sso-test.acme.org"),
+        "{status}"
+    );
 
     let unconfirmed = vestibule(
         dir,
@@ -273,6 +286,19 @@ async fn domains_can_be_managed_from_the_command_line() {
         None,
     );
     assert!(!unconfirmed.status.success());
+    assert!(text(&unconfirmed.stderr).contains("sso.acme.org, sso-test.acme.org"));
+    let released = vestibule(
+        dir,
+        &[
+            "domain",
+            "release",
+            "acme",
+            "--confirm",
+            "sso-test.acme.org",
+        ],
+        None,
+    );
+    assert!(released.status.success(), "{}", text(&released.stderr));
     let released = vestibule(
         dir,
         &["domain", "release", "acme", "--confirm", "sso.acme.org"],

@@ -1733,6 +1733,9 @@ async fn saml_apps_are_imported_previewed_saved_edited_and_deleted_per_cloud_id(
         )
         .await;
     let edited: serde_json::Value = serde_json::from_str(&edited.body).unwrap();
+    // The edit page's form, beside the app's metadata subscription (none).
+    assert_eq!(edited["subscription"], serde_json::Value::Null);
+    let edited = &edited["form"];
     assert_eq!(edited["name"], "Events renamed");
     assert_eq!(edited["signed"], "both");
     assert_eq!(

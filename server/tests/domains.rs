@@ -477,13 +477,24 @@ async fn a_domain_belongs_to_one_cloud_id() {
         "{taken}"
     );
     assert!(taken.to_string().contains("another Cloud ID"), "{taken}");
-    let second = provisioning
+    // A Cloud ID may hold several domains, up to a limit.
+    for n in 2..=vestibule_storage::MAX_DOMAINS_PER_TENANT {
+        provisioning
+            .start(acme, &format!("login{n}.acme.test"), Timestamp::now())
+            .await
+            .unwrap();
+    }
+    let too_many = provisioning
         .start(acme, "login.acme.test", Timestamp::now())
         .await
         .unwrap_err();
     assert!(
-        matches!(second, ProvisioningError::AlreadyHasDomain),
-        "{second}"
+        matches!(too_many, ProvisioningError::AlreadyHasDomain),
+        "{too_many}"
+    );
+    assert!(
+        too_many.to_string().contains("already holds 5 domains"),
+        "{too_many}"
     );
 }
 

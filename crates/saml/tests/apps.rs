@@ -12,6 +12,8 @@ use vestibule_saml::{
 use vestibule_storage::testing::{for_each_backend, TestDatabase};
 use vestibule_storage::{Conflict, StorageError};
 
+mod support;
+
 const T0: Timestamp = Timestamp(1_900_000_000);
 
 /// One way to spoil the form.
@@ -396,25 +398,8 @@ async fn fresh_metadata_is_compared_with_the_app_and_applied_keeping_the_admins_
 /// A new RSA certificate (base64 DER, as metadata carries it): the service provider's next one.
 fn next_certificate() -> String {
     use base64::Engine as _;
-    use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509};
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = x509::X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "events service provider 2027")
-        .unwrap();
-    let name = name.build();
-    let mut builder = x509::X509Builder::new().unwrap();
-    builder.set_version(2).unwrap();
-    builder.set_subject_name(&name).unwrap();
-    builder.set_issuer_name(&name).unwrap();
-    builder.set_pubkey(&key).unwrap();
-    builder
-        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    builder
-        .set_not_after(&Asn1Time::days_from_now(400).unwrap())
-        .unwrap();
-    builder.sign(&key, MessageDigest::sha256()).unwrap();
-    base64::engine::general_purpose::STANDARD.encode(builder.build().to_der().unwrap())
+    let (_, der) = support::service_provider_key(2048);
+    base64::engine::general_purpose::STANDARD.encode(der)
 }
 
 /// An app subscribed to its service provider's metadata address: due reads claimed once, a

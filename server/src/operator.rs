@@ -77,6 +77,12 @@ struct DomainLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AppLabels {
+    cloud_id: String,
+    app: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SpCertificateLabels {
     cloud_id: String,
     app: String,
@@ -96,6 +102,7 @@ struct Inner {
     sign_ins: Family<SignInLabels, Counter>,
     certificate_days: Family<DomainLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     sp_certificate_days: Family<SpCertificateLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    metadata_failing: Family<AppLabels, Gauge>,
     jobs: Family<QueueLabels, Gauge>,
     mail: Family<QueueLabels, Gauge>,
     certificate_orders: Counter,
@@ -176,6 +183,13 @@ impl Default for Metrics {
              (negative: expired)",
             sp_certificate_days.clone(),
         );
+        let metadata_failing = Family::default();
+        registry.register(
+            "saml_metadata_read_failing",
+            "1 for each SAML app whose subscribed service provider metadata could not be read or \
+             used at the last try, 0 when the last read worked",
+            metadata_failing.clone(),
+        );
         let jobs = Family::default();
         registry.register(
             "provisioning_jobs",
@@ -203,6 +217,7 @@ impl Default for Metrics {
                 sign_ins,
                 certificate_days,
                 sp_certificate_days,
+                metadata_failing,
                 jobs,
                 mail,
                 certificate_orders,
@@ -341,6 +356,22 @@ impl Metrics {
                     .get_or_create(&labels)
                     .set(days);
             }
+        }
+        self.inner.metadata_failing.clear();
+        for (cloud_id, subscription) in store
+            .every_saml_metadata_subscription()
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let labels = AppLabels {
+                cloud_id,
+                app: subscription.app_id,
+            };
+            let failing = i64::from(subscription.failure.is_some());
+            self.inner
+                .metadata_failing
+                .get_or_create(&labels)
+                .set(failing);
         }
         for (state, value) in [("waiting", queue.waiting), ("running", queue.running)] {
             self.inner

@@ -117,8 +117,38 @@ async fn metrics_count_requests_by_route_and_read_certificates_and_jobs_from_the
         .await
         .unwrap();
 
+    // A SAML app whose subscribed metadata address did not answer at the last read.
+    let input = vestibule_saml::SamlAppInput {
+        name: "Events".into(),
+        entity_id: "https://events.example.org/sp".into(),
+        assertion_consumers: vec![vestibule_saml::AssertionConsumer {
+            url: "https://events.example.org/acs".into(),
+            index: 0,
+            is_default: true,
+        }],
+        ..Default::default()
+    };
+    let events = engines.saml.apps.create(acme.id, input, now).await.unwrap();
+    let metadata = "https://events.example.org/metadata";
+    let subscriptions = &engines.saml.metadata;
+    subscriptions
+        .subscribe(acme.id, &events.app_id, metadata, false, now)
+        .await
+        .unwrap();
+    let unanswered = Err("connection refused".to_string());
+    let nothing = vestibule_saml::ApplyChanges::Nothing;
+    subscriptions
+        .check(acme.id, &events.app_id, metadata, unanswered, nothing, now)
+        .await
+        .unwrap();
+
     let (status, text) = get(&operator, "127.0.0.1:9464", "/metrics").await;
     assert_eq!(status, StatusCode::OK);
+    let failing = format!(
+        "vestibule_saml_metadata_read_failing{{cloud_id=\"acme\",app=\"{}\"}} 1",
+        events.app_id
+    );
+    assert!(text.contains(&failing), "{text}");
     assert!(
         text.contains(
             "vestibule_http_requests_total{listener=\"edge\",route=\"/saml/idp/{app_id}\",method=\"GET\",status=\"400\"} 2"

@@ -124,6 +124,40 @@ impl Store {
         Ok(rows.into_iter().map(subscription).collect())
     }
 
+    /// Every tenant's subscriptions, with the tenant's Cloud ID: what the operator's metrics read.
+    pub async fn every_saml_metadata_subscription(
+        &self,
+    ) -> Result<Vec<(String, MetadataSubscriptionRecord)>> {
+        let sql = format!(
+            "SELECT t.cloud_id, {SUBSCRIPTION_COLUMNS} JOIN tenants t ON t.id = a.tenant_id \
+             ORDER BY a.tenant_id, a.id"
+        );
+        type Row = (
+            String,
+            i64,
+            String,
+            String,
+            bool,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(cloud_id, t, app, url, apply, next, checked, failure, pending)| {
+                    let record =
+                        subscription((t, app, url, apply, next, checked, failure, pending));
+                    (cloud_id, record)
+                },
+            )
+            .collect())
+    }
+
     /// Up to `limit` subscriptions due at `now`, each claimed by moving its next read to
     /// `claimed_until`: with several nodes, a subscription another node claimed first (its
     /// next read moved meanwhile) is left to that node.

@@ -940,7 +940,8 @@ const CERTIFICATE_WARNING: vestibule_domain::Seconds = vestibule_domain::Seconds
 pub async fn tenant_warnings(tenant: &Tenant) -> Result<Vec<crate::views::WarningView>, AppError> {
     let now = now();
     let mut warnings = Vec::new();
-    for app in saml()?.apps.list(tenant.id).await? {
+    let apps = saml()?.apps.list(tenant.id).await?;
+    for app in &apps {
         for (used, not_after) in app.certificate_expiries() {
             if not_after - now > CERTIFICATE_WARNING {
                 continue;
@@ -970,12 +971,11 @@ pub async fn tenant_warnings(tenant: &Tenant) -> Result<Vec<crate::views::Warnin
         let Some(notice) = crate::api::metadata_notice(&subscription) else {
             continue;
         };
-        let name = match saml()?.apps.get(tenant.id, &app_id).await {
-            Ok(app) => app.name,
-            Err(_) => continue,
+        let Some(app) = apps.iter().find(|app| app.app_id == app_id) else {
+            continue;
         };
         warnings.push(crate::views::WarningView {
-            text: format!("SAML app {name}: {notice}"),
+            text: format!("SAML app {}: {notice}", app.name),
             href: format!("/t/{}/saml/{app_id}", tenant.cloud_id),
         });
     }

@@ -385,6 +385,9 @@ mod tests {
             ("https://user@sp.example.org/metadata", "user@"),
             ("https://sp.example.org/metadata#top", "# part"),
         ] {
+            // An address kept to be read later (a metadata subscription) is judged the same.
+            let kept = check_document_address(address, Network::PublicOnly).unwrap_err();
+            assert!(kept.contains(words), "{address}: {kept}");
             let refused = fetch_document(address, Network::PublicOnly, second).await;
             match refused {
                 Err(ImisError::AddressRefused(message)) => {

@@ -214,12 +214,15 @@ impl Provisioning {
         self.start(tenant, &record.name, now).await
     }
 
-    /// The tenant's primary domain.
+    /// The tenant's primary domain: what every dashboard page's links name, so only it is read.
     pub async fn overview(
         &self,
         tenant: TenantId,
     ) -> Result<Option<DomainOverview>, ProvisioningError> {
-        Ok(self.domains(tenant).await?.into_iter().next())
+        match self.inner.store.domain_for_tenant(tenant).await? {
+            Some(record) => Ok(Some(self.with_certificate(record).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Every domain the tenant holds, the primary first.
@@ -229,19 +232,26 @@ impl Provisioning {
     ) -> Result<Vec<DomainOverview>, ProvisioningError> {
         let mut domains = Vec::new();
         for record in self.inner.store.domains_for_tenant(tenant).await? {
-            let certificate_expires = self
-                .inner
-                .store
-                .certificate_for_domain(record.id)
-                .await?
-                .map(|c| c.not_after);
-            domains.push(DomainOverview {
-                domain: SsoDomain::from_stored(record.name.clone()),
-                record,
-                certificate_expires,
-            });
+            domains.push(self.with_certificate(record).await?);
         }
         Ok(domains)
+    }
+
+    async fn with_certificate(
+        &self,
+        record: DomainRecord,
+    ) -> Result<DomainOverview, ProvisioningError> {
+        let certificate_expires = self
+            .inner
+            .store
+            .certificate_for_domain(record.id)
+            .await?
+            .map(|c| c.not_after);
+        Ok(DomainOverview {
+            domain: SsoDomain::from_stored(record.name.clone()),
+            record,
+            certificate_expires,
+        })
     }
 
     /// Makes `name` the tenant's primary domain: the one its links name.

@@ -1101,8 +1101,41 @@ pub async fn release_domain(
             domain.to_unicode()
         )));
     }
+    let bound = apps_on_domain(tenant, domain.as_str()).await?;
+    if !bound.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "{} {} used on {}: move {} to another domain on {} edit page first.",
+            bound.join(", "),
+            if bound.len() == 1 { "is" } else { "are" },
+            domain.to_unicode(),
+            if bound.len() == 1 { "it" } else { "them" },
+            if bound.len() == 1 { "its" } else { "their" },
+        )));
+    }
     provisioning.release(tenant, Some(domain.as_str())).await?;
     Ok(domain.to_unicode())
+}
+
+/// The apps bound to the tenant's domain `name`, by name and protocol.
+async fn apps_on_domain(tenant: TenantId, name: &str) -> Result<Vec<String>, AppError> {
+    let on_it = |domain: &Option<String>| domain.as_deref() == Some(name);
+    let mut apps: Vec<String> = oidc_clients()?
+        .list(tenant)
+        .await?
+        .into_iter()
+        .filter(|client| on_it(&client.settings.domain))
+        .map(|client| format!("{} (OIDC)", client.name))
+        .collect();
+    apps.extend(
+        saml()?
+            .apps
+            .list(tenant)
+            .await?
+            .into_iter()
+            .filter(|app| on_it(&app.settings.domain))
+            .map(|app| format!("{} (SAML)", app.name)),
+    );
+    Ok(apps)
 }
 
 pub fn settings() -> Result<TenantSettings, AppError> {
@@ -1123,6 +1156,27 @@ pub async fn member_site(tenant: &Tenant) -> Result<Option<String>, AppError> {
         &tenant.cloud_id,
         domain.as_deref(),
     ))
+}
+
+/// The origin an app bound to `domain` (`None`: the primary) is used at: its issuer or
+/// entity ID, its endpoints and its test sign-in live there.
+pub async fn app_site(tenant: &Tenant, domain: Option<&str>) -> Result<Option<String>, AppError> {
+    match domain {
+        Some(domain) => Ok((state()?.member_site_origin)(
+            &tenant.cloud_id,
+            Some(domain),
+        )),
+        None => member_site(tenant).await,
+    }
+}
+
+/// The tenant's SSO domains (ASCII), the primary first: what an app can be bound to.
+pub async fn domain_names(tenant: &Tenant) -> Result<Vec<String>, AppError> {
+    let domains = provisioning()?.domains(tenant.id).await?;
+    Ok(domains
+        .into_iter()
+        .map(|overview| overview.domain.as_str().to_string())
+        .collect())
 }
 
 /// The page's view of the Settings, with the RiSE Login Redirect URLs for the tenant's domain.

@@ -291,6 +291,8 @@ pub struct OidcAppView {
     pub algorithm: String,
     pub consent: bool,
     pub secrets: Vec<SecretView>,
+    /// The domain it is used on, when it is bound to one (otherwise the primary).
+    pub domain: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,6 +300,8 @@ pub struct OidcAppsView {
     /// The issuer (`https://<domain>`), once the tenant has a domain.
     pub issuer: Option<String>,
     pub apps: Vec<OidcAppView>,
+    /// The tenant's SSO domains, the primary first: what an app can be used on.
+    pub domains: Vec<String>,
 }
 
 /// What is shown once after creating an app or rotating its secret.
@@ -329,6 +333,12 @@ pub struct OidcAppEditView {
     /// Where members start a sign-in from the launcher; empty: not in the launcher.
     #[serde(default)]
     pub initiate_login_uri: String,
+    /// The SSO domain it is used on; empty: the primary.
+    #[serde(default)]
+    pub domain: String,
+    /// The tenant's SSO domains, the primary first (for the form; not part of the app).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
 }
 
 /// The tenant's IdP as service providers import it.
@@ -358,6 +368,8 @@ pub struct SamlAppView {
     pub idp_initiated_link: Option<String>,
     /// What its metadata subscription needs from the admin: a failed read, changes waiting.
     pub metadata_notice: Option<String>,
+    /// The domain it is used on, when it is bound to one (otherwise the primary).
+    pub domain: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -366,6 +378,8 @@ pub struct SamlAppsView {
     pub apps: Vec<SamlAppView>,
     /// The add form's starting values.
     pub new_app: SamlAppForm,
+    /// The tenant's SSO domains, the primary first: what an app can be used on.
+    pub domains: Vec<String>,
 }
 
 /// A SAML app's form, as the dashboard's create and edit forms send it (`form[field]`) and
@@ -417,6 +431,9 @@ pub struct SamlAppForm {
     /// PEM.
     #[serde(default)]
     pub sp_encryption_certificate: String,
+    /// One of the tenant's SSO domains; blank: the primary one.
+    #[serde(default)]
+    pub domain: String,
 }
 
 /// What imported metadata would register, shown before saving, with the form it fills.
@@ -473,6 +490,8 @@ pub struct OidcAppForm {
     pub claims: String,
     /// Editing only: the login initiation endpoint the launcher links to.
     pub initiate_login_uri: String,
+    /// One of the tenant's SSO domains; blank: the primary one.
+    pub domain: String,
 }
 
 /// A member added to the built-in directory, as the Members page sends it, flat.
@@ -685,6 +704,8 @@ pub struct MetadataSubscriptionView {
 pub struct SamlAppEditView {
     pub form: SamlAppForm,
     pub subscription: Option<MetadataSubscriptionView>,
+    /// The tenant's SSO domains, the primary first: what the app can be used on.
+    pub domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -632,6 +632,46 @@ test('the tenant admin provisions the SSO domain and it serves HTTPS', async ({ 
   const second = await httpsHome('sso-test.acme.test', root);
   expect(second.authorized).toBe(true);
   expect(second.body).toMatch(/^HTTP\/1\.1 200/);
+
+  // An app registered on the test domain is used there: its card says so and its vendor sheet
+  // gives that domain's issuer. The test domain is not released while an app is on it; moving
+  // the app is an edit.
+  await visit(page, '/t/acme/oidc');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('Trial');
+  await page.getByLabel('SSO domain').selectOption('sso-test.acme.test');
+  await page.getByLabel('Redirect URIs (one per line)', { exact: true }).fill('https://trial.example.org/cb');
+  await page.getByRole('button', { name: 'Add app' }).click();
+  await page.getByRole('button', { name: 'I have copied it' }).click();
+  const trial = page.locator('section.oidc-app', { hasText: 'Trial' });
+  await expect(trial.locator('.app-domain')).toHaveText('sso-test.acme.test');
+  await trial.getByRole('link', { name: 'Send to your vendor: Trial' }).click();
+  await expect(page.locator('dl.vendor-facts')).toContainText('https://sso-test.acme.test');
+  await expect(page.locator('dl.vendor-facts')).not.toContainText('https://sso.acme.test');
+  await visit(page, '/t/acme/domain');
+  await hydrated(page);
+  const otherCard = page.locator('section.card', { has: page.getByRole('heading', { name: 'Other domains' }) });
+  await others.getByText('Release…').click();
+  await others.getByLabel(/to confirm/).fill('sso-test.acme.test');
+  await others.getByRole('button', { name: 'Release sso-test.acme.test' }).click();
+  await expect(otherCard.getByRole('alert')).toContainText('Trial (OIDC) is used on sso-test.acme.test');
+  await expect(others.locator('tbody tr')).toHaveCount(1);
+  await visit(page, '/t/acme/oidc');
+  await page.getByRole('link', { name: 'Edit Trial' }).click();
+  await hydrated(page);
+  await expect(page.getByLabel('SSO domain')).toHaveValue('sso-test.acme.test');
+  await page.getByLabel('SSO domain').selectOption('');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('status')).toHaveText('Saved.');
+  await visit(page, '/t/acme/oidc');
+  await hydrated(page);
+  await expect(trial.locator('.app-domain')).toHaveText('sso.acme.test (primary)');
+  await trial.getByText('Delete…').click();
+  await trial.getByLabel('Type Trial to confirm').fill('Trial');
+  await trial.getByRole('button', { name: 'Delete Trial' }).click();
+  await expect(trial).toHaveCount(0);
+  await visit(page, '/t/acme/domain');
+  await hydrated(page);
   await page.getByRole('button', { name: 'Make sso-test.acme.test primary' }).click();
   await expect(page.locator('.domain-name')).toContainText('sso-test.acme.test');
   await expect(others).toContainText('sso.acme.test');

@@ -1018,6 +1018,114 @@ async fn a_cloud_id_serves_several_domains_each_with_its_own_certificate_and_iss
     }
     assert_ne!(leaves[0], leaves[1], "each domain has its own certificate");
 
+    // Apps are used on one domain each: one registered on the test domain is served there and
+    // refused on the live one, and one that follows the primary the other way round.
+    let store = db.store().clone();
+    let clients = vestibule_oidc::OidcClients::new(store.clone(), edge.secret.clone());
+    let app = |name: &str, domain: &str| vestibule_oidc::ClientInput {
+        name: name.into(),
+        redirect_uris: vec!["https://events.example.org/cb".into()],
+        confidential: false,
+        domain: domain.into(),
+        ..vestibule_oidc::ClientInput::default()
+    };
+    let now = Timestamp::now();
+    let (on_test, _) = clients
+        .create(acme, app("Events (test)", "sso-test.acme.test"), now)
+        .await
+        .unwrap();
+    let (on_primary, _) = clients.create(acme, app("Events", ""), now).await.unwrap();
+    let authorize = |client_id: &str| {
+        format!(
+            "/oidc/authorize?client_id={client_id}&redirect_uri=https%3A%2F%2Fevents.example.org\
+             %2Fcb&response_type=code&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8U\
+             RWbuGJSstw-cM&code_challenge_method=S256"
+        )
+    };
+    for (client, served, refused, refusal) in [
+        (
+            &on_test,
+            "sso-test.acme.test",
+            "sso.acme.test",
+            "Events (test) is set up on sso-test.acme.test",
+        ),
+        (
+            &on_primary,
+            "sso.acme.test",
+            "sso-test.acme.test",
+            "Events is set up on this organisation",
+        ),
+    ] {
+        let path = authorize(&client.client_id);
+        let (answer, _) = sandbox::https_get_path(sandbox.https, served, &path, &root)
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+        let to_sign_in = answer
+            .to_ascii_lowercase()
+            .contains("location: /login?return_to=");
+        assert!(to_sign_in, "{answer}");
+        let (answer, _) = sandbox::https_get_path(sandbox.https, refused, &path, &root)
+            .await
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains(refusal), "{answer}");
+        // The token endpoint does not know it there either (a made-up code: on its own domain
+        // the client is known and the code is what is wrong).
+        let form = format!(
+            "grant_type=authorization_code&code=made-up&client_id={}&code_verifier={}\
+             &redirect_uri=https%3A%2F%2Fevents.example.org%2Fcb",
+            client.client_id, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        );
+        let token = |host: &'static str| {
+            let form = form.clone();
+            let root = root.clone();
+            async move {
+                sandbox::https_post_form(sandbox.https, host, "/oidc/token", &form, &root)
+                    .await
+                    .unwrap()
+            }
+        };
+        let answer = token(served).await;
+        assert!(answer.contains("\"invalid_grant\""), "{answer}");
+        let answer = token(refused).await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        assert!(answer.contains("\"invalid_client\""), "{answer}");
+    }
+    let saml = vestibule_saml::SamlApps::new(store.clone());
+    let sp = saml
+        .create(
+            acme,
+            vestibule_saml::SamlAppInput {
+                name: "Learning (test)".into(),
+                entity_id: "https://learning.example.org/sp".into(),
+                assertion_consumers: vestibule_saml::AssertionConsumer::parse_lines(
+                    "https://learning.example.org/acs",
+                )
+                .unwrap(),
+                domain: "sso-test.acme.test".into(),
+                ..vestibule_saml::SamlAppInput::default()
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let idp_initiated = format!("/saml/idp/{}", sp.app_id);
+    let (answer, _) =
+        sandbox::https_get_path(sandbox.https, "sso-test.acme.test", &idp_initiated, &root)
+            .await
+            .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    let (answer, _) =
+        sandbox::https_get_path(sandbox.https, "sso.acme.test", &idp_initiated, &root)
+            .await
+            .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("Learning (test) is set up on sso-test.acme.test"),
+        "{answer}"
+    );
+
     // The admin makes the test domain primary, then releases the live one: the test domain
     // goes on serving.
     provisioning

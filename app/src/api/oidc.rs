@@ -26,6 +26,7 @@ pub async fn oidc_apps(cloud_id: String) -> Result<OidcAppsView, AppError> {
             Ok(OidcAppsView {
                 issuer: ssr::member_site(&tenant).await?,
                 apps,
+                domains: ssr::domain_names(&tenant).await?,
             })
         }
         .await,
@@ -158,7 +159,10 @@ pub async fn oidc_app(cloud_id: String, client_id: String) -> Result<OidcAppEdit
             let caller = ssr::caller().await?;
             let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let client = ssr::oidc_clients()?.get(tenant.id, &client_id).await?;
-            Ok(oidc_edit_view(client))
+            Ok(OidcAppEditView {
+                domains: ssr::domain_names(&tenant).await?,
+                ..oidc_edit_view(client)
+            })
         }
         .await,
     )
@@ -189,6 +193,8 @@ fn oidc_edit_view(client: vestibule_oidc::Client) -> OidcAppEditView {
             .collect::<Vec<_>>()
             .join("\n"),
         initiate_login_uri: settings.initiate_login_uri.unwrap_or_default(),
+        domain: settings.domain.unwrap_or_default(),
+        domains: Vec::new(),
     }
 }
 
@@ -210,6 +216,7 @@ fn new_client_input(form: OidcAppForm) -> vestibule_oidc::ClientInput {
         allow_password: form.password.is_some(),
         consent: form.consent.is_some(),
         algorithm: form.algorithm,
+        domain: form.domain,
         ..vestibule_oidc::ClientInput::default()
     }
 }
@@ -235,6 +242,7 @@ fn edited_client_input(
         consent_grace_days: minutes("Consent remembered for", &form.consent_grace_days)?,
         claims: claim_mappings(&form.claims)?,
         initiate_login_uri: form.initiate_login_uri,
+        domain: form.domain,
     })
 }
 
@@ -325,7 +333,7 @@ pub async fn preview_oidc_id_token(
                 sub: member.subject,
                 attributes: member.attributes,
             };
-            let issuer = ssr::member_site(&tenant)
+            let issuer = ssr::app_site(&tenant, client.settings.domain.as_deref())
                 .await?
                 .unwrap_or_else(|| "https://<your SSO domain>".to_string());
             let claims = vestibule_oidc::preview_id_token(&issuer, &client, &subject, ssr::now());
@@ -361,6 +369,7 @@ fn oidc_app_view(
         flows,
         algorithm: settings.algorithm.as_str().to_string(),
         consent: settings.consent,
+        domain: settings.domain,
         secrets: secrets
             .into_iter()
             .map(|s| SecretView {
@@ -385,10 +394,11 @@ pub async fn oidc_vendor_sheet(
             let caller = ssr::caller().await?;
             let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let client = ssr::oidc_clients()?.get(tenant.id, &client_id).await?;
+            let site = ssr::app_site(&tenant, client.settings.domain.as_deref()).await?;
             let app = oidc_edit_view(client);
             let back_href = format!("/t/{cloud_id}/oidc");
             let download_name = format!("{}-oidc.json", super::vendor::file_stem(&app.name));
-            let Some(issuer) = ssr::member_site(&tenant).await? else {
+            let Some(issuer) = site else {
                 return Ok(VendorSheetView {
                     app_name: app.name,
                     protocol: "OpenID Connect".to_string(),

@@ -12,26 +12,41 @@ use crate::{
     views::{ExchangeRowView, ShownMessageView},
 };
 
-/// The app a recorder page is about, its name and protocol, checked to be the tenant's.
+/// The app a recorder page is about, checked to be the tenant's.
+#[cfg(feature = "ssr")]
+struct RecordedApp {
+    app: vestibule_recorder::AppRef,
+    name: String,
+    protocol: &'static str,
+    /// The SSO domain it is used on; `None`: the primary.
+    domain: Option<String>,
+}
+
 #[cfg(feature = "ssr")]
 async fn recorded_app(
     tenant: vestibule_domain::TenantId,
     protocol: &str,
     app_id: &str,
-) -> Result<(vestibule_recorder::AppRef, String, &'static str), AppError> {
+) -> Result<RecordedApp, AppError> {
     use vestibule_recorder::AppRef;
     match protocol {
         "oidc" => {
             let client = ssr::oidc_clients()?.get(tenant, app_id).await?;
-            Ok((
-                AppRef::oidc(&client.client_id),
-                client.name,
-                "OpenID Connect",
-            ))
+            Ok(RecordedApp {
+                app: AppRef::oidc(&client.client_id),
+                name: client.name,
+                protocol: "OpenID Connect",
+                domain: client.settings.domain,
+            })
         }
         "saml" => {
             let app = ssr::saml()?.apps.get(tenant, app_id).await?;
-            Ok((AppRef::saml(&app.app_id), app.name, "SAML 2.0"))
+            Ok(RecordedApp {
+                app: AppRef::saml(&app.app_id),
+                name: app.name,
+                protocol: "SAML 2.0",
+                domain: app.settings.domain,
+            })
         }
         _ => Err(AppError::NotFound),
     }
@@ -72,8 +87,12 @@ pub async fn flight_recorder(
         async {
             let caller = ssr::caller().await?;
             let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
-            let (app, app_name, protocol_name) =
-                recorded_app(tenant.id, &protocol, &app_id).await?;
+            let RecordedApp {
+                app,
+                name: app_name,
+                protocol: protocol_name,
+                ..
+            } = recorded_app(tenant.id, &protocol, &app_id).await?;
             let recorder = ssr::state()?.recorder;
             let entries = recorder.recent(tenant.id, &app, ssr::now()).await?;
             let base = format!("/t/{cloud_id}/{protocol}/{app_id}/recorder");
@@ -110,8 +129,12 @@ pub async fn recorded_exchange(
             } else {
                 accounts.tenant_to_read(&caller, &cloud_id).await?
             };
-            let (app, app_name, protocol_name) =
-                recorded_app(tenant.id, &protocol, &app_id).await?;
+            let RecordedApp {
+                app,
+                name: app_name,
+                protocol: protocol_name,
+                ..
+            } = recorded_app(tenant.id, &protocol, &app_id).await?;
             let reveal = if full { Reveal::Full } else { Reveal::Redacted };
             let recorder = ssr::state()?.recorder;
             let opened = recorder
@@ -172,8 +195,13 @@ pub async fn start_test_sign_in(
             let tenant = ssr::accounts()?
                 .tenant_to_change(&caller, &cloud_id)
                 .await?;
-            let (app, app_name, _) = recorded_app(tenant.id, &protocol, &app_id).await?;
-            let Some(origin) = ssr::member_site(&tenant).await? else {
+            let RecordedApp {
+                app,
+                name: app_name,
+                domain,
+                ..
+            } = recorded_app(tenant.id, &protocol, &app_id).await?;
+            let Some(origin) = ssr::app_site(&tenant, domain.as_deref()).await? else {
                 return Err(AppError::Invalid(
                     "Provision the SSO domain on Domain Setup first: the test sign-in runs there."
                         .into(),

@@ -60,6 +60,7 @@ fn saml_input(form: SamlAppForm) -> Result<vestibule_saml::SamlAppInput, AppErro
         default_relay_state: form.default_relay_state.trim().to_string(),
         encrypt_assertions: form.encrypt_assertions.is_some(),
         sp_encryption_certificate,
+        domain: form.domain,
     })
 }
 
@@ -100,6 +101,7 @@ pub fn saml_form(app: &vestibule_saml::SamlApp) -> SamlAppForm {
             .as_deref()
             .map(pem)
             .unwrap_or_default(),
+        domain: settings.domain.clone().unwrap_or_default(),
     }
 }
 
@@ -146,24 +148,26 @@ pub async fn saml_apps(cloud_id: String) -> Result<SamlAppsView, AppError> {
                 None => None,
             };
             let subscriptions = saml.metadata.list(tenant.id).await?;
-            let apps = saml.apps.list(tenant.id).await?;
-            let apps = apps
-                .into_iter()
-                .map(|app| {
-                    let notice = subscriptions
-                        .iter()
-                        .find(|(app_id, _)| *app_id == app.app_id)
-                        .and_then(|(_, subscription)| metadata_notice(subscription));
-                    SamlAppView {
-                        metadata_notice: notice,
-                        ..app_view(app, origin.as_deref())
-                    }
-                })
-                .collect();
+            let mut apps = Vec::new();
+            for app in saml.apps.list(tenant.id).await? {
+                let notice = subscriptions
+                    .iter()
+                    .find(|(app_id, _)| *app_id == app.app_id)
+                    .and_then(|(_, subscription)| metadata_notice(subscription));
+                let site = match &app.settings.domain {
+                    Some(domain) => ssr::app_site(&tenant, Some(domain)).await?,
+                    None => origin.clone(),
+                };
+                apps.push(SamlAppView {
+                    metadata_notice: notice,
+                    ..app_view(app, site.as_deref())
+                });
+            }
             Ok(SamlAppsView {
                 idp,
                 apps,
                 new_app: new_saml_form(),
+                domains: ssr::domain_names(&tenant).await?,
             })
         }
         .await,
@@ -215,6 +219,7 @@ pub async fn saml_app(cloud_id: String, app_id: String) -> Result<SamlAppEditVie
             Ok(SamlAppEditView {
                 form: saml_form(&app),
                 subscription: subscription.map(subscription_view),
+                domains: ssr::domain_names(&tenant).await?,
             })
         }
         .await,
@@ -487,6 +492,7 @@ fn app_view(app: vestibule_saml::SamlApp, origin: Option<&str>) -> SamlAppView {
         require_signed_requests: app.settings.require_signed_requests,
         encrypt_assertions: app.settings.encrypt_assertions,
         metadata_notice: None,
+        domain: app.settings.domain,
     }
 }
 
@@ -587,7 +593,7 @@ pub async fn saml_vendor_sheet(
             let saml = ssr::saml()?;
             let app = saml.apps.get(tenant.id, &app_id).await?;
             let back_href = format!("/t/{cloud_id}/saml");
-            let Some(origin) = ssr::member_site(&tenant).await? else {
+            let Some(origin) = ssr::app_site(&tenant, app.settings.domain.as_deref()).await? else {
                 return Ok(VendorSheetView {
                     app_name: app.name,
                     protocol: "SAML 2.0".to_string(),

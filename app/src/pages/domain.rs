@@ -435,7 +435,7 @@ fn other_domains(
     view! {
         <section class="card">
             <h2>"Other domains"</h2>
-            <p class="muted">"A test domain (such as sso-test.your-org.org) or a new one moving in. Each gets its own certificate and status and is its own OpenID Connect issuer and SAML entity ID, so an app can be tried on the test domain before it moves. Create its CNAME with the value above first. Links and Login Redirect URLs on these pages name the primary domain."</p>
+            <p class="muted">"A test domain (such as sso-test.your-org.org) or a new one moving in. Each gets its own certificate and status and is its own OpenID Connect issuer and SAML entity ID, so an app can be tried on the test domain before it moves (an app's domain is chosen on its edit page). Create its CNAME with the value above first. Links and Login Redirect URLs on these pages name the primary domain."</p>
             {table}
             {action_error(move || change.value().get())}
             {action_error(move || release.value().get())}

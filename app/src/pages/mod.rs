@@ -168,6 +168,53 @@ fn typed_confirmation(id: String, name: String) -> impl IntoView {
     }
 }
 
+/// The SSO domain an app is used on, as a form field named `name` (blank: the primary). Shown
+/// once the Cloud ID has several domains, or while the app is bound to one.
+fn domain_field(
+    id: String,
+    name: &'static str,
+    domains: &[String],
+    selected: String,
+) -> Option<AnyView> {
+    if domains.len() < 2 && selected.is_empty() {
+        return None;
+    }
+    let primary = domains.first().cloned().unwrap_or_default();
+    let mut choices = domains.to_vec();
+    // Bound to a domain released since: shown, so saving says why it cannot stay.
+    if !selected.is_empty() && !choices.contains(&selected) {
+        choices.push(selected.clone());
+    }
+    let options = choices
+        .into_iter()
+        .map(|domain| {
+            let (chosen, value) = (domain == selected, domain.clone());
+            view! { <option value=value selected=chosen>{domain}</option> }
+        })
+        .collect_view();
+    Some(
+        view! {
+            <label for=id.clone()>"SSO domain"</label>
+            <select id=id name=name>
+                <option value="" selected=selected.is_empty()>{format!("The primary domain (now {primary})")}</option>
+                {options}
+            </select>
+            <p class="muted hint">"The app's issuer (entity ID) and endpoints are on this domain; the other domains refuse it. Test on a test domain, then move it. Choose the primary domain by name to keep the app there if another domain becomes primary."</p>
+        }
+        .into_any(),
+    )
+}
+
+/// Which SSO domain an app is used on, for its card: once there is a choice.
+fn domain_fact(domain: Option<String>, domains: &[String]) -> Option<AnyView> {
+    let shown = match domain {
+        Some(domain) => domain,
+        None if domains.len() > 1 => format!("{} (primary)", domains[0]),
+        None => return None,
+    };
+    Some(view! { <dt>"SSO domain"</dt><dd class="app-domain">{shown}</dd> }.into_any())
+}
+
 /// The heading of a tenant page.
 fn tenant_page_title(page: &'static str) -> impl IntoView {
     view! { <Title text=page/> <h1>{page}</h1> }

@@ -126,6 +126,7 @@ fn oidc_body(
             </section>
         }
     });
+    let domains = view.domains;
     let apps = if view.apps.is_empty() {
         view! { <p class="empty">"No OIDC client apps yet. Add the first one below."</p> }
             .into_any()
@@ -175,6 +176,7 @@ fn oidc_body(
                             <dt>"Flows"</dt><dd>{app.flows.join(", ")}</dd>
                             <dt>"Signing"</dt><dd>{app.algorithm}</dd>
                             <dt>"Consent"</dt><dd>{if app.consent { "Asked" } else { "Not asked" }}</dd>
+                            {domain_fact(app.domain.clone(), &domains)}
                         </dl>
                         <ul class="secrets">{secrets}</ul>
                         <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
@@ -209,7 +211,7 @@ fn oidc_body(
         {apps}
         <section class="card" id="add-app">
             <h2>"Add an app"</h2>
-            {add_app_form(template, me.csrf.clone(), tenant.cloud_id.clone(), create, add_form)}
+            {add_app_form(template, me.csrf.clone(), tenant.cloud_id.clone(), &domains, create, add_form)}
         </section>
     }
     .into_any()
@@ -220,11 +222,13 @@ fn add_app_form(
     template: Option<String>,
     csrf: String,
     cloud_id: String,
+    domains: &[String],
     create: ServerAction<CreateOidcApp>,
     add_form: NodeRef<leptos::html::Form>,
 ) -> impl IntoView {
     let template = crate::templates::oidc_template(template.as_deref());
     let form = template.form();
+    let domain_choice = domain_field("app-domain".into(), "domain", domains, String::new());
     let algorithm = form.algorithm.clone();
     let algorithm_option = move |value: &'static str, label: &'static str| {
         view! { <option value=value selected=algorithm == value>{label}</option> }
@@ -237,6 +241,7 @@ fn add_app_form(
             <input type="hidden" name="cloud_id" value=cloud_id/>
             <label for="app-name">"Name"</label>
             <input id="app-name" name="name" required value=form.name/>
+            {domain_choice}
             <label for="app-redirects">"Redirect URIs (one per line)"</label>
             <textarea id="app-redirects" name="redirect_uris" rows="2" required placeholder=template.redirect_uri_example spellcheck="false"></textarea>
             <label for="app-logout">"Post-logout redirect URIs (one per line)"</label>
@@ -324,6 +329,7 @@ fn oidc_edit_body(
                 <input type="hidden" name="client_id" value=client_id/>
                 <label for="edit-name">"Name"</label>
                 <input id="edit-name" name="name" required value=app.name.clone()/>
+                {domain_field("edit-domain".into(), "domain", &app.domains, app.domain.clone())}
                 <label for="edit-redirects">"Redirect URIs (one per line)"</label>
                 <textarea id="edit-redirects" name="redirect_uris" rows="3" required>{app.redirect_uris.clone()}</textarea>
                 <label for="edit-logout">"Post-logout redirect URIs (one per line)"</label>

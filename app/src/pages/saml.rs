@@ -97,6 +97,7 @@ fn saml_fields(
     id: &'static str,
     form: SamlAppForm,
     examples: Option<&'static crate::templates::SamlTemplate>,
+    domains: &[String],
 ) -> AnyView {
     let field = move |name: &str| format!("{id}-{name}");
     let entity_example = examples.map(|t| t.entity_id_example);
@@ -121,6 +122,7 @@ fn saml_fields(
     view! {
         <label for=field("name")>"Name"</label>
         <input id=field("name") name="form[name]" required value=form.name/>
+        {domain_field(field("domain"), "form[domain]", domains, form.domain.clone())}
         <label for=field("entity")>"Entity ID (the service provider's Issuer)"</label>
         <input id=field("entity") name="form[entity_id]" required value=form.entity_id placeholder=entity_example spellcheck="false"/>
         <label for=field("acs")>"Assertion consumer services (HTTP-POST), one per line as \"index URL\"; the first is the default"</label>
@@ -256,6 +258,7 @@ fn saml_body(
         }
         .into_any(),
     };
+    let domains = view.domains;
     let apps = if view.apps.is_empty() {
         view! { <p class="empty">"No SAML client apps yet. Import a service provider's metadata or add one by hand below."</p> }
             .into_any()
@@ -280,6 +283,7 @@ fn saml_body(
                             <dt>"NameID format"</dt><dd><code>{app.name_id_format.clone()}</code></dd>
                             <dt>"Signed"</dt><dd>{app.signed.clone()}{if app.require_signed_requests { "; requests must be signed" } else { "" }}{if app.encrypt_assertions { "; assertions encrypted" } else { "" }}</dd>
                             {link}
+                            {domain_fact(app.domain.clone(), &domains)}
                         </dl>
                         {app.metadata_notice.clone().map(|notice| view! { <p class="warning metadata-notice"><a href=edit_href.clone()>{notice}</a></p> })}
                         <a class="button subtle" href=edit_href aria-label=format!("Edit {}", app.name)>"Edit"</a>
@@ -310,6 +314,7 @@ fn saml_body(
     let metadata = RwSignal::new(String::new());
     let upload_error = RwSignal::new(None::<String>);
     let (preview_csrf, preview_cloud) = (me.csrf.clone(), tenant.cloud_id.clone());
+    let preview_domains = domains.clone();
     let new_app = view.new_app;
     view! {
         <p class="muted">"Register each site that signs members in with SAML 2.0. Responses go only to the assertion consumer services listed here, exactly."</p>
@@ -335,6 +340,7 @@ fn saml_body(
             </ActionForm>
             {move || {
                 let (csrf, cloud_id) = (preview_csrf.clone(), preview_cloud.clone());
+                let domains = preview_domains.clone();
                 import.value().get().and_then(Result::ok).map(move |preview| {
                 let notes = preview.notes.into_iter().map(|note| view! { <li>{note}</li> }).collect_view();
                 view! {
@@ -344,7 +350,7 @@ fn saml_body(
                         <ActionForm action=save_imported attr:class="form-grid">
                             <input type="hidden" name="csrf" value=csrf/>
                             <input type="hidden" name="cloud_id" value=cloud_id/>
-                            {saml_fields("import", preview.form, None)}
+                            {saml_fields("import", preview.form, None, &domains)}
                             {action_error(move || save_imported.value().get())}
                             <button type="submit" class="button primary">"Save imported app"</button>
                         </ActionForm>
@@ -354,7 +360,7 @@ fn saml_body(
         </section>
         <section class="card" id="add-app">
             <h2>"Add an app"</h2>
-            {add_app_form(template, me.csrf.clone(), tenant.cloud_id.clone(), new_app, create)}
+            {add_app_form(template, me.csrf.clone(), tenant.cloud_id.clone(), new_app, &domains, create)}
         </section>
     }
     .into_any()
@@ -486,16 +492,18 @@ fn add_app_form(
     csrf: String,
     cloud_id: String,
     defaults: SamlAppForm,
+    domains: &[String],
     create: ServerAction<CreateSamlApp>,
 ) -> impl IntoView {
     let template = crate::templates::saml_template(template.as_deref());
+    let fields = saml_fields("new", template.apply(defaults), Some(template), domains);
     view! {
         {template_picker(crate::templates::SAML_TEMPLATES.iter().map(|t| (t.id, t.name, t.summary)), template.id)}
         {template_reasons(template.why, template.source)}
         <ActionForm action=create attr:class="form-grid">
             <input type="hidden" name="csrf" value=csrf/>
             <input type="hidden" name="cloud_id" value=cloud_id/>
-            {saml_fields("new", template.apply(defaults), Some(template))}
+            {fields}
             {action_error(move || create.value().get())}
             {move || create.value().get().and_then(Result::ok).map(|_| view! {
                 <p class="form-success" role="status">"Saved."</p>
@@ -538,7 +546,7 @@ pub fn SamlAppEdit() -> impl IntoView {
             let app_id = params.read_untracked().get("app_id").unwrap_or_default();
             let hidden = (me.csrf.clone(), tenant.cloud_id.clone(), app_id.clone());
             let metadata = metadata_card(hidden, edit.subscription, compare);
-            view! { {saml_edit_body(me, tenant, app_id, edit.form, update)} {metadata} }.into_any()
+            view! { {saml_edit_body(me, tenant, app_id, edit.form, &edit.domains, update)} {metadata} }.into_any()
         }/>
     }
 }
@@ -678,10 +686,12 @@ fn saml_edit_body(
     tenant: TenantView,
     app_id: String,
     form: SamlAppForm,
+    domains: &[String],
     update: ServerAction<UpdateSamlApp>,
 ) -> AnyView {
     let back = format!("/t/{}/saml", tenant.cloud_id);
     let title = form.name.clone();
+    let fields = saml_fields("edit", form, None, domains);
     view! {
         <p><a href=back>"← All SAML client apps"</a></p>
         <section class="card">
@@ -690,7 +700,7 @@ fn saml_edit_body(
                 <input type="hidden" name="csrf" value=me.csrf.clone()/>
                 <input type="hidden" name="cloud_id" value=tenant.cloud_id.clone()/>
                 <input type="hidden" name="app_id" value=app_id/>
-                {saml_fields("edit", form, None)}
+                {fields}
                 {action_error(move || update.value().get())}
                 {move || update.value().get().and_then(Result::ok).map(|()| view! {
                     <p class="form-success" role="status">"Saved."</p>

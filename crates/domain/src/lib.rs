@@ -17,7 +17,7 @@ pub use cloud_id::CloudId;
 pub use email::Email;
 pub use identity_source::IdentitySource;
 pub use session::{SessionCheck, SessionLifetime};
-pub use sso_domain::{DomainState, ProvisioningPhase};
+pub use sso_domain::{app_domain, DomainState, ProvisioningPhase, SiteAddress};
 pub use staff::{Role, StaffId, StaffMember, Tenant, TenantAccess, TenantId};
 pub use time::{Seconds, Timestamp};
 

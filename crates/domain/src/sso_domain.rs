@@ -94,6 +94,54 @@ impl fmt::Display for DomainState {
     }
 }
 
+/// Which of a tenant's addresses a request reached. An app is used on one of the tenant's
+/// domains: the one it is bound to, or (unbound) whichever is primary. Its issuer or entity ID
+/// is that domain's, so a request for it on another domain is refused rather than answered
+/// with an issuer the vendor never configured.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SiteAddress {
+    /// The tenant's primary domain.
+    Primary(String),
+    /// One of the tenant's other domains (`sso-test.org.org`).
+    Other(String),
+    /// A development test domain (`*.localhost`, plain HTTP): every app is served there, so
+    /// apps can be tried before any domain is provisioned.
+    TestDomain,
+}
+
+impl SiteAddress {
+    /// Whether an app bound to `bound` (`None`: the primary domain) is served here.
+    pub fn serves(&self, bound: Option<&str>) -> bool {
+        match (self, bound) {
+            (SiteAddress::TestDomain, _) | (SiteAddress::Primary(_), None) => true,
+            (SiteAddress::Primary(name) | SiteAddress::Other(name), Some(bound)) => {
+                name.eq_ignore_ascii_case(bound)
+            }
+            (SiteAddress::Other(_), None) => false,
+        }
+    }
+
+    /// Why an app bound to `bound` is not served here, for the page or error that says so.
+    pub fn refusal(&self, app: &str, bound: Option<&str>) -> String {
+        match bound {
+            Some(domain) => {
+                format!("{app} is set up on {domain}: its sign-ins start there, not on this domain")
+            }
+            None => format!(
+                "{app} is set up on this organisation's primary SSO domain: its sign-ins start \
+                 there, not on this domain"
+            ),
+        }
+    }
+}
+
+/// The domain an app is bound to, as a form sends it: `None` (blank) follows the primary.
+pub fn app_domain(input: Option<&str>) -> Option<String> {
+    input
+        .map(|name| name.trim().trim_end_matches('.').to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +160,23 @@ mod tests {
         .map(ToString::to_string)
         .collect();
         assert_eq!(shown, ["Provisioning", "Online", "Offline", "Failed"]);
+    }
+
+    #[test]
+    fn an_app_is_served_on_its_own_domain_only() {
+        let primary = SiteAddress::Primary("sso.acme.org".into());
+        let test = SiteAddress::Other("sso-test.acme.org".into());
+        // Unbound apps follow the primary domain.
+        assert!(primary.serves(None));
+        assert!(!test.serves(None));
+        // Bound apps are served on their domain, primary or not, and nowhere else.
+        assert!(test.serves(Some("sso-test.acme.org")));
+        assert!(test.serves(Some("SSO-Test.acme.org")));
+        assert!(!primary.serves(Some("sso-test.acme.org")));
+        assert!(primary.serves(Some("sso.acme.org")));
+        assert!(!test.serves(Some("sso.acme.org")));
+        // Development test domains serve every app.
+        assert!(SiteAddress::TestDomain.serves(Some("sso-test.acme.org")));
+        assert!(SiteAddress::TestDomain.serves(None));
     }
 }

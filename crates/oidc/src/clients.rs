@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
-use vestibule_domain::{check_app_address, InvalidInput, Seconds, TenantId, Timestamp};
+use vestibule_domain::{app_domain, check_app_address, InvalidInput, Seconds, TenantId, Timestamp};
 use vestibule_secrets::SecretKey;
 use vestibule_storage::{
     ClientSecretChange, ClientSecretRecord, Failures, NewClientSecret, OidcClientRecord, Store,
@@ -52,6 +52,9 @@ pub struct ClientSettings {
     /// sign-in from the launcher on the signed-in page there. `None`: not in the launcher.
     #[serde(default)]
     pub initiate_login_uri: Option<String>,
+    /// The tenant's domain the application is used on (its issuer); `None`: the primary.
+    #[serde(default)]
+    pub domain: Option<String>,
 }
 
 impl ClaimMapping {
@@ -104,6 +107,8 @@ pub struct ClientInput {
     pub claims: Vec<ClaimMapping>,
     /// Where members start signing in to the application from the launcher; empty: nowhere.
     pub initiate_login_uri: String,
+    /// One of the tenant's domains; blank: the primary one.
+    pub domain: String,
 }
 
 impl Default for ClientInput {
@@ -122,6 +127,7 @@ impl Default for ClientInput {
             consent: false,
             consent_grace_days: 90,
             initiate_login_uri: String::new(),
+            domain: String::new(),
             claims: vec![
                 ClaimMapping {
                     claim: "email".into(),
@@ -189,6 +195,7 @@ impl ClientSettings {
             consent_grace_days: 90,
             claims: vec![],
             initiate_login_uri: None,
+            domain: None,
         }
     }
 }
@@ -388,6 +395,24 @@ impl OidcClients {
             consent_grace_days: input.consent_grace_days,
             claims: input.claims,
             initiate_login_uri: Some(input.initiate_login_uri).filter(|uri| !uri.is_empty()),
+            domain: app_domain(Some(&input.domain)),
+        }
+    }
+
+    /// Refuses a domain that is not one of the tenant's.
+    async fn check_domain(
+        &self,
+        tenant: TenantId,
+        settings: &ClientSettings,
+    ) -> Result<(), OidcError> {
+        match &settings.domain {
+            Some(domain) if !self.store.tenant_has_domain(tenant, domain).await? => {
+                Err(OidcError::Invalid(InvalidInput::new(
+                    "domain",
+                    format!("{domain} is not one of this Cloud ID's SSO domains: choose another."),
+                )))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -420,6 +445,7 @@ impl OidcClients {
         let name = input.name.clone();
         let confidential = input.confidential;
         let settings = Self::settings(input, algorithm);
+        self.check_domain(tenant, &settings).await?;
         let client_secret = confidential.then(|| new_secret(algorithm));
         let stored_secret = match &client_secret {
             Some(secret) => Some((
@@ -492,6 +518,7 @@ impl OidcClients {
         }
         let name = input.name.clone();
         let settings = Self::settings(input, algorithm);
+        self.check_domain(tenant, &settings).await?;
         let json = serde_json::to_string(&settings).map_err(|e| OidcError::Key(e.to_string()))?;
         let was_hs512 = existing.settings.algorithm == SigningAlgorithm::HS512;
         let is_hs512 = algorithm == SigningAlgorithm::HS512;

@@ -3,7 +3,7 @@
 //! whether consent must be asked, and what goes back to the application when something stops
 //! the request. Kanidm's `Authorizer` is the model.
 
-use vestibule_domain::{TenantId, Timestamp};
+use vestibule_domain::{SiteAddress, TenantId, Timestamp};
 
 use crate::{
     check_request, paths, AuthorizationRequest, AuthorizeError, Client, Consents, OidcClients,
@@ -107,6 +107,7 @@ impl Authorizer {
     async fn checked(
         &self,
         tenant: TenantId,
+        address: &SiteAddress,
         params: &[(String, String)],
     ) -> Result<Result<(Client, AuthorizationRequest), Decision>, OidcError> {
         let client_id = params
@@ -119,6 +120,15 @@ impl Authorizer {
             Err(OidcError::NoSuchClient) => None,
             Err(error) => return Err(error),
         };
+        // Served elsewhere: its issuer is another domain's, so nothing is sent to its
+        // redirect URI from here (the vendor would reject the answer as from a stranger).
+        if let Some(client) = &client {
+            let bound = client.settings.domain.as_deref();
+            if !address.serves(bound) {
+                let refusal = address.refusal(&client.name, bound);
+                return Ok(Err(Decision::ErrorPage(format!("{refusal}."))));
+            }
+        }
         let request = match check_request(params, client.as_ref()) {
             Ok(request) => request,
             Err(AuthorizeError::Page(message)) => return Ok(Err(Decision::ErrorPage(message))),
@@ -147,11 +157,12 @@ impl Authorizer {
     pub async fn decide(
         &self,
         tenant: TenantId,
+        address: &SiteAddress,
         params: &[(String, String)],
         session: Option<SessionFacts<'_>>,
         now: Timestamp,
     ) -> Result<Decision, OidcError> {
-        let (client, request) = match self.checked(tenant, params).await? {
+        let (client, request) = match self.checked(tenant, address, params).await? {
             Ok(checked) => checked,
             Err(decision) => return Ok(decision),
         };
@@ -212,6 +223,7 @@ impl Authorizer {
     pub async fn decide_consent(
         &self,
         tenant: TenantId,
+        address: &SiteAddress,
         resume: &str,
         answer: ConsentAnswer,
         session: Option<SessionFacts<'_>>,
@@ -224,7 +236,7 @@ impl Authorizer {
         let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
-        let (client, request) = match self.checked(tenant, &params).await? {
+        let (client, request) = match self.checked(tenant, address, &params).await? {
             Ok(checked) => checked,
             Err(decision) => return Ok(ConsentDecision::Refused(decision)),
         };

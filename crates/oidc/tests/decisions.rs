@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use vestibule_domain::{Seconds, TenantId, Timestamp};
+use vestibule_domain::{Seconds, SiteAddress, TenantId, Timestamp};
 use vestibule_oidc::{
     Authorizer, ClientInput, ConsentAnswer, ConsentDecision, Consents, Decision, OidcClients,
     SessionFacts,
@@ -19,6 +19,8 @@ const JANE: &str = "imis:23201";
 
 struct World {
     authorizer: Authorizer,
+    clients: OidcClients,
+    store: vestibule_storage::Store,
     acme: TenantId,
     plain: String,
     asking: String,
@@ -52,7 +54,9 @@ async fn world() -> World {
         .unwrap()
         .0;
     World {
-        authorizer: Authorizer::new(clients, Consents::new(store)),
+        authorizer: Authorizer::new(clients.clone(), Consents::new(store.clone())),
+        clients,
+        store,
         acme,
         plain: plain.client_id,
         asking: asking.client_id,
@@ -80,6 +84,11 @@ fn params(client_id: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
 }
 
+/// The tenant's primary domain, where apps not bound to a domain are served.
+fn primary() -> SiteAddress {
+    SiteAddress::Primary("sso.acme.org".into())
+}
+
 fn signed_in(at: Timestamp) -> Option<SessionFacts<'static>> {
     Some(SessionFacts {
         subject: JANE,
@@ -94,7 +103,11 @@ async fn requests_are_checked_then_signed_in_then_consented() {
         let params = params(client, extra);
         let authorizer = w.authorizer.clone();
         let acme = w.acme;
-        async move { authorizer.decide(acme, &params, session, T0).await.unwrap() }
+        async move {
+            let primary = primary();
+            let decided = authorizer.decide(acme, &primary, &params, session, T0);
+            decided.await.unwrap()
+        }
     };
 
     // Until client and redirect URI are known to be genuine, nothing goes to the application.
@@ -173,7 +186,7 @@ async fn the_consent_answer_is_checked_again_and_remembered() {
         let (acme, resume) = (w.acme, resume.clone());
         async move {
             authorizer
-                .decide_consent(acme, &resume, answer, session, T0)
+                .decide_consent(acme, &primary(), &resume, answer, session, T0)
                 .await
                 .unwrap()
         }
@@ -197,7 +210,13 @@ async fn the_consent_answer_is_checked_again_and_remembered() {
     // Remembered: the next request is issued without asking.
     let next = w
         .authorizer
-        .decide(w.acme, &params(&w.asking, &[]), signed_in(T0), T0)
+        .decide(
+            w.acme,
+            &primary(),
+            &params(&w.asking, &[]),
+            signed_in(T0),
+            T0,
+        )
         .await
         .unwrap();
     assert!(matches!(next, Decision::Issue { .. }), "{next:?}");
@@ -209,11 +228,71 @@ async fn the_consent_answer_is_checked_again_and_remembered() {
     ));
     let refused = w
         .authorizer
-        .decide_consent(w.acme, &tampered, ConsentAnswer::Allow, signed_in(T0), T0)
+        .decide_consent(
+            w.acme,
+            &primary(),
+            &tampered,
+            ConsentAnswer::Allow,
+            signed_in(T0),
+            T0,
+        )
         .await
         .unwrap();
     assert!(
         matches!(refused, ConsentDecision::Refused(Decision::ErrorPage(_))),
         "{refused:?}"
+    );
+}
+
+/// Issue 26 §6: an app registered on the test domain is used there, with that domain's issuer;
+/// the primary domain refuses it (and the test domain refuses apps that follow the primary)
+/// before anything is sent to its redirect URI.
+#[tokio::test]
+async fn an_app_bound_to_a_domain_is_served_there_only() {
+    let w = world().await;
+    for name in ["sso.acme.org", "sso-test.acme.org"] {
+        w.store.claim_domain(w.acme, name, T0).await.unwrap();
+    }
+    let on_test = ClientInput {
+        name: "Events (test)".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        domain: " SSO-Test.acme.org ".into(),
+        ..ClientInput::default()
+    };
+    let (bound, _) = w.clients.create(w.acme, on_test.clone(), T0).await.unwrap();
+    assert_eq!(bound.settings.domain.as_deref(), Some("sso-test.acme.org"));
+    let test = SiteAddress::Other("sso-test.acme.org".into());
+    let decide = |client: String, address: SiteAddress| {
+        let authorizer = w.authorizer.clone();
+        let acme = w.acme;
+        async move {
+            let params = params(&client, &[]);
+            let decided = authorizer.decide(acme, &address, &params, signed_in(T0), T0);
+            decided.await.unwrap()
+        }
+    };
+    let issued = decide(bound.client_id.clone(), test.clone()).await;
+    assert!(matches!(issued, Decision::Issue { .. }), "{issued:?}");
+    match decide(bound.client_id.clone(), primary()).await {
+        Decision::ErrorPage(message) => assert_eq!(
+            message,
+            "Events (test) is set up on sso-test.acme.org: its sign-ins start there, not on \
+             this domain."
+        ),
+        other => panic!("{other:?}"),
+    }
+    let unbound = decide(w.plain.clone(), test).await;
+    assert!(matches!(unbound, Decision::ErrorPage(_)), "{unbound:?}");
+
+    // Only the tenant's own domains can be chosen.
+    let elsewhere = ClientInput {
+        domain: "sso.beta.org".into(),
+        ..on_test
+    };
+    let refused = w.clients.create(w.acme, elsewhere, T0).await;
+    assert!(
+        matches!(&refused, Err(vestibule_oidc::OidcError::Invalid(invalid)) if invalid.field == "domain"),
+        "{:?}",
+        refused.map(|_| ())
     );
 }

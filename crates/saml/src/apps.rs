@@ -6,7 +6,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use vestibule_domain::{check_app_address, InvalidInput, Seconds, TenantId, Timestamp};
+use vestibule_domain::{app_domain, check_app_address, InvalidInput, Seconds, TenantId, Timestamp};
 use vestibule_storage::{SamlAppRecord, Store};
 
 use crate::{EncryptionKey, SamlError, SignedParts};
@@ -177,6 +177,9 @@ pub struct SamlAppSettings {
     /// The app is listed on the members' signed-in page, started by its IdP-initiated link.
     #[serde(default)]
     pub show_in_launcher: bool,
+    /// The tenant's domain the app is used on (its IdP entity ID); `None`: the primary.
+    #[serde(default)]
+    pub domain: Option<String>,
 }
 
 impl SamlAppSettings {
@@ -367,6 +370,8 @@ pub struct SamlAppInput {
     pub sp_encryption_certificate: Option<String>,
     pub sp_may_request_name_id_format: bool,
     pub show_in_launcher: bool,
+    /// One of the tenant's domains; blank: the primary one.
+    pub domain: String,
 }
 
 impl Default for SamlAppInput {
@@ -402,6 +407,7 @@ impl Default for SamlAppInput {
             sp_may_request_name_id_format: false,
             show_in_launcher: false,
             sp_encryption_certificate: None,
+            domain: String::new(),
         }
     }
 }
@@ -579,6 +585,7 @@ impl SamlAppInput {
                 sp_encryption_certificate,
                 sp_may_request_name_id_format: self.sp_may_request_name_id_format,
                 show_in_launcher: self.show_in_launcher,
+                domain: app_domain(Some(&self.domain)),
             },
         ))
     }
@@ -637,12 +644,26 @@ impl SamlApps {
         })
     }
 
+    /// Refuses a domain that is not one of the tenant's.
+    async fn check_domain(&self, tenant: TenantId, input: &SamlAppInput) -> Result<(), SamlError> {
+        match app_domain(Some(&input.domain)) {
+            Some(domain) if !self.store.tenant_has_domain(tenant, &domain).await? => {
+                Err(SamlError::Invalid(InvalidInput::new(
+                    "domain",
+                    format!("{domain} is not one of this Cloud ID's SSO domains: choose another."),
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub async fn create(
         &self,
         tenant: TenantId,
         input: SamlAppInput,
         now: Timestamp,
     ) -> Result<SamlApp, SamlError> {
+        self.check_domain(tenant, &input).await?;
         let record = Self::record(tenant, new_app_id(), input, now, now)?;
         Self::app(self.store.insert_saml_app(&record).await?)
     }
@@ -690,6 +711,7 @@ impl SamlApps {
             .saml_app(tenant, app_id)
             .await?
             .ok_or(SamlError::NoSuchApp)?;
+        self.check_domain(tenant, &input).await?;
         let record = Self::record(tenant, app_id.to_string(), input, existing.created_at, now)?;
         if !self.store.update_saml_app(&record).await? {
             return Err(SamlError::NoSuchApp);

@@ -79,6 +79,7 @@ impl SamlApp {
                 .map(certificate_pem),
             sp_may_request_name_id_format: settings.sp_may_request_name_id_format,
             show_in_launcher: settings.show_in_launcher,
+            domain: settings.domain.clone().unwrap_or_default(),
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use vestibule_domain::{web_origin, Seconds, TenantId, Timestamp};
+use vestibule_domain::{web_origin, Seconds, SiteAddress, TenantId, Timestamp};
 use vestibule_secrets::token::{random_token, token_hash};
 use vestibule_secrets::SecretKey;
 use vestibule_storage::{SamlParticipantRecord, SamlPendingRecord, Store};
@@ -119,6 +119,20 @@ pub struct Idp {
     pub single_logout: String,
     /// The name in the signing certificate's subject (the tenant's domain or Cloud ID).
     pub common_name: String,
+    /// Which of the tenant's addresses this is: apps bound to another are not served here.
+    pub address: SiteAddress,
+}
+
+impl Idp {
+    /// Refuses `app` when it is used on another of the tenant's domains: its service provider
+    /// trusts that domain's entity ID, not this one's.
+    pub(crate) fn check_serves(&self, app: &SamlApp) -> Result<(), SsoRefusal> {
+        let bound = app.settings.domain.as_deref();
+        match self.address.serves(bound) {
+            true => Ok(()),
+            false => Err(SsoRefusal::Page(self.address.refusal(&app.name, bound))),
+        }
+    }
 }
 
 /// The member a response is about, as the identity source describes them.
@@ -528,6 +542,7 @@ impl SamlIdp {
             }
             Err(error) => return Err(error.into()),
         };
+        idp.check_serves(&app)?;
         let relay_state = relay_state(relay_state_value)
             .map_err(|problem| SsoRefusal::Page(problem.to_string()))?;
         if let Some(asked) = &relay_state {
@@ -1186,6 +1201,7 @@ impl SamlIdp {
                 "the service provider {issuer:?} is not registered with this sign-in service"
             )));
         };
+        idp.check_serves(&app)?;
         let signed = self
             .check_signature(&app, incoming, &xml, "SAMLRequest", shape)
             .await

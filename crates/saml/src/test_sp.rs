@@ -328,6 +328,7 @@ impl SamlIdp {
         now: Timestamp,
     ) -> Result<Received, SsoRefusal> {
         let app = self.apps.get(idp.tenant, app_id).await?;
+        idp.check_serves(&app)?;
         let request_id = format!("_test-{}", vestibule_secrets::token::random_token());
         let pending = PendingSso {
             app_id: app.app_id.clone(),

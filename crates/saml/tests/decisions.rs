@@ -50,6 +50,7 @@ async fn sessions_answer_unless_force_authn_or_is_passive_say_otherwise() {
         single_sign_on: "https://sso.acme.test/saml/sso".into(),
         single_logout: "https://sso.acme.test/saml/slo".into(),
         common_name: "sso.acme.test".into(),
+        address: vestibule_domain::SiteAddress::Primary("sso.acme.test".into()),
     };
     let received = saml
         .start_idp_initiated(&idp, &app.app_id, None, T0)

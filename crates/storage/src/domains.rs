@@ -197,6 +197,19 @@ impl Store {
         rows.into_iter().map(domain_from_row).collect()
     }
 
+    /// Whether `name` is one of the tenant's domains (in any state): what an app may be bound
+    /// to.
+    pub async fn tenant_has_domain(&self, tenant: TenantId, name: &str) -> Result<bool> {
+        let found: Option<(i64,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id FROM domains WHERE tenant_id = $1 AND name = $2")
+                .bind(tenant.0)
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(found.is_some())
+    }
+
     /// Makes the tenant's domain `name` its primary; `false` when it holds no such domain.
     pub async fn make_primary_domain(&self, tenant: TenantId, name: &str) -> Result<bool> {
         let moved = with_pool!(self, pool => {

@@ -1,4 +1,4 @@
-use vestibule_domain::{CloudId, Tenant, TenantId, Timestamp};
+use vestibule_domain::{CloudId, SiteAddress, Tenant, TenantId, Timestamp};
 
 use crate::store::{like_literal, with_pool};
 use crate::{Result, Store};
@@ -110,18 +110,28 @@ impl Store {
 
     /// The tenant whose SSO domain is `name` (ASCII form) while that domain is Online, in one
     /// query: what every request to a tenant domain asks first. A name still being
-    /// provisioned, or one monitoring found no longer pointing at its tenant, routes nowhere.
-    pub async fn tenant_by_domain_name(&self, name: &str) -> Result<Option<Tenant>> {
-        let row: Option<TenantRow> = with_pool!(self, pool => {
+    /// provisioned, or one monitoring found no longer pointing at its tenant, routes nowhere. The
+    /// address says whether `name` is the tenant's primary domain.
+    pub async fn tenant_by_domain_name(&self, name: &str) -> Result<Option<(Tenant, SiteAddress)>> {
+        let row: Option<(i64, String, String, i64, bool)> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT t.id, t.cloud_id, t.display_name, t.created_at FROM tenants t \
-                 JOIN domains d ON d.tenant_id = t.id WHERE d.name = $1 AND d.state = 'online'",
+                "SELECT t.id, t.cloud_id, t.display_name, t.created_at, d.is_primary \
+                 FROM tenants t JOIN domains d ON d.tenant_id = t.id \
+                 WHERE d.name = $1 AND d.state = 'online'",
             )
             .bind(name)
             .fetch_optional(pool)
             .await?
         });
-        row.map(tenant_from_row).transpose()
+        row.map(|(id, cloud_id, display_name, created_at, primary)| {
+            let tenant = tenant_from_row((id, cloud_id, display_name, created_at))?;
+            let address = match primary {
+                true => SiteAddress::Primary(name.to_string()),
+                false => SiteAddress::Other(name.to_string()),
+            };
+            Ok((tenant, address))
+        })
+        .transpose()
     }
 
     /// Renames a tenant. Returns false when no tenant has that id.

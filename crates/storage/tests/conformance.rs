@@ -513,7 +513,7 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
         assert_eq!(claimed.phase, ProvisioningPhase::DnsCheck);
         // A name routes to its tenant only once it is Online.
         let served = store.tenant_by_domain_name("sso.acme.org").await.unwrap();
-        assert_eq!(served.map(|t| t.id), None);
+        assert_eq!(served.map(|(t, _)| t.id), None);
         assert!(store
             .tenant_by_domain_name("sso.beta.org")
             .await
@@ -648,7 +648,13 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
             .await
             .unwrap());
         let served = store.tenant_by_domain_name("sso.acme.org").await.unwrap();
-        assert_eq!(served.map(|t| t.id), Some(acme.id));
+        assert_eq!(
+            served.map(|(t, address)| (t.id, address)),
+            Some((
+                acme.id,
+                vestibule_domain::SiteAddress::Primary("sso.acme.org".into())
+            ))
+        );
         store
             .record_domain_check(claimed.id, DomainState::Offline, "CNAME gone", NOW)
             .await
@@ -657,7 +663,7 @@ async fn domains_are_unique_leased_once_and_released_with_their_certificates() {
         assert_eq!(checked.state, DomainState::Offline);
         let served = store.tenant_by_domain_name("sso.acme.org").await.unwrap();
         assert_eq!(
-            served.map(|t| t.id),
+            served.map(|(t, _)| t.id),
             None,
             "an Offline domain routes nowhere"
         );

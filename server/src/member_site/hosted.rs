@@ -118,13 +118,17 @@ async fn home(State(state): State<SiteState>, visitor: Visitor) -> Response {
 
 /// The applications the tenant's admins chose to list on the signed-in page, by name: each
 /// OIDC app with a login initiation endpoint (OpenID Connect Core §4: it is sent `iss`, and
-/// starts its own authorization request), and each SAML app by its IdP-initiated link. A
-/// listing that cannot be read leaves the launcher empty rather than the page broken.
+/// starts its own authorization request), and each SAML app by its IdP-initiated link. Only
+/// the apps used on this domain: the others would refuse a sign-in started here. A listing that
+/// cannot be read leaves the launcher empty rather than the page broken.
 async fn launcher(state: &SiteState, site: &Site) -> Vec<pages::LauncherApp> {
     let tenant = site.tenant.id;
     let mut apps = Vec::new();
     match state.site.oidc.clients.list(tenant).await {
         Ok(clients) => apps.extend(clients.into_iter().filter_map(|client| {
+            if !site.address.serves(client.settings.domain.as_deref()) {
+                return None;
+            }
             let start = client.settings.initiate_login_uri?;
             let separator = if start.contains('?') { '&' } else { '?' };
             Some(pages::LauncherApp {
@@ -139,6 +143,7 @@ async fn launcher(state: &SiteState, site: &Site) -> Vec<pages::LauncherApp> {
             saml_apps
                 .into_iter()
                 .filter(|app| app.settings.show_in_launcher)
+                .filter(|app| site.address.serves(app.settings.domain.as_deref()))
                 .map(|app| pages::LauncherApp {
                     href: format!("/saml/idp/{}", app.app_id),
                     name: app.name,

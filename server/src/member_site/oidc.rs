@@ -256,7 +256,7 @@ async fn authorize_with(
     let facts = facts(visitor.session());
     let authorizer = &state.site.oidc.authorizer;
     let decision = authorizer
-        .decide(site.tenant.id, &params, facts, now)
+        .decide(site.tenant.id, &site.address, &params, facts, now)
         .await?;
     recording::refused_authorization(&state, site.tenant.id, &params, &decision).await;
     Ok(match (decision, visitor.session()) {
@@ -425,7 +425,8 @@ async fn consent(
     let (tenant, now) = (site.tenant.id, Timestamp::now());
     let authorizer = &state.site.oidc.authorizer;
     let facts = facts(visitor.session());
-    let decided = authorizer.decide_consent(tenant, &form.request, answer, facts, now);
+    let address = &site.address;
+    let decided = authorizer.decide_consent(tenant, address, &form.request, answer, facts, now);
     Ok(match (decided.await?, visitor.session()) {
         (ConsentDecision::Refused(decision), _) => respond_otherwise(site, decision, None),
         (ConsentDecision::Denied { client, refusal }, session) => {
@@ -567,8 +568,10 @@ async fn calling_client(
         Timestamp::now(),
     );
     match caller.await {
-        Ok(client) => Ok(client),
-        Err(OidcError::InvalidClient) => Err(BackChannelError::OAuth {
+        // An application used on another of the tenant's domains is unknown here, like one
+        // of another tenant: its codes and tokens carry that domain's issuer.
+        Ok(client) if located.address.serves(client.settings.domain.as_deref()) => Ok(client),
+        Ok(_) | Err(OidcError::InvalidClient) => Err(BackChannelError::OAuth {
             error: token_error(
                 OAuthErrorCode::InvalidClient,
                 "client authentication failed",
@@ -849,6 +852,9 @@ async fn userinfo_for(
         return Ok(bearer_refused(Some("invalid_token")));
     };
     match oidc.clients.get(tenant, &client_id).await {
+        Ok(client) if !located.address.serves(client.settings.domain.as_deref()) => {
+            Ok(bearer_refused(Some("invalid_token")))
+        }
         Ok(client) => {
             let claims = vestibule_oidc::userinfo(&client, &grant.subject, &grant.scopes);
             Ok(no_store(Json(claims).into_response()))

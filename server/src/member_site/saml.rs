@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
-use vestibule_domain::{Tenant, Timestamp};
+use vestibule_domain::{SiteAddress, Tenant, Timestamp};
 use vestibule_recorder::Kind;
 use vestibule_saml::{
     certificate_pem, idp_metadata, logout_status, Arrival, Idp, IdpEndpoints, IncomingMessage,
@@ -40,14 +40,16 @@ pub(crate) fn routes() -> Router<SiteState> {
         .route("/saml/post.js", get(post_script))
 }
 
-/// The tenant's IdP as reached at `origin`: the entity id is the metadata's URL.
-pub(crate) fn idp(tenant: &Tenant, origin: &str) -> Idp {
+/// The tenant's IdP as reached at `origin` (which is its `address`): the entity id is the
+/// metadata's URL.
+pub(crate) fn idp(tenant: &Tenant, origin: &str, address: &SiteAddress) -> Idp {
     Idp {
         tenant: tenant.id,
         entity_id: format!("{origin}/saml/metadata"),
         single_sign_on: format!("{origin}/saml/sso"),
         single_logout: format!("{origin}/saml/slo"),
         common_name: tenant.cloud_id.to_string(),
+        address: address.clone(),
     }
 }
 
@@ -78,7 +80,7 @@ async fn metadata(
     located: Located,
     RawQuery(query): RawQuery,
 ) -> Result<Response, SiteError> {
-    let idp = idp(&located.tenant, &located.origin);
+    let idp = idp(&located.tenant, &located.origin, &located.address);
     let keys = &state.site.saml.keys;
     let now = Timestamp::now();
     // The first read of a tenant's metadata makes its signing key.
@@ -108,7 +110,7 @@ async fn certificate(
     State(state): State<SiteState>,
     located: Located,
 ) -> Result<Response, SiteError> {
-    let idp = idp(&located.tenant, &located.origin);
+    let idp = idp(&located.tenant, &located.origin, &located.address);
     let keys = &state.site.saml.keys;
     let key = keys.signing_key(idp.tenant, &idp.common_name, Timestamp::now());
     let pem = certificate_pem(&key.await?.certificate_der);
@@ -165,7 +167,7 @@ async fn sso(state: SiteState, visitor: Visitor, incoming: Option<IncomingMessag
     let Some(incoming) = incoming else {
         return bad_request(site, "There is no SAML request in this address.");
     };
-    let idp = idp(&site.tenant, &site.origin);
+    let idp = idp(&site.tenant, &site.origin, &site.address);
     let saml = &state.site.saml;
     let received = saml.receive_authn_request(&idp, &incoming, Timestamp::now());
     let received = received.await;
@@ -210,7 +212,11 @@ async fn idp_initiated(
     Path(app_id): Path<String>,
     Query(query): Query<RelayStateQuery>,
 ) -> Response {
-    let idp = idp(&visitor.site.tenant, &visitor.site.origin);
+    let idp = idp(
+        &visitor.site.tenant,
+        &visitor.site.origin,
+        &visitor.site.address,
+    );
     let relay_state = query.relay_state.as_deref();
     let saml = &state.site.saml;
     let received = saml.start_idp_initiated(&idp, &app_id, relay_state, Timestamp::now());
@@ -234,7 +240,7 @@ async fn continue_sign_in(
     Query(query): Query<ContinueQuery>,
 ) -> Result<Response, SiteError> {
     let site = &visitor.site;
-    let idp = idp(&site.tenant, &site.origin);
+    let idp = idp(&site.tenant, &site.origin, &site.address);
     let saml = &state.site.saml;
     let pending = saml.pending(site.tenant.id, &query.request, Timestamp::now());
     Ok(match pending.await? {
@@ -523,7 +529,7 @@ async fn slo(
     incoming: Option<Slo>,
 ) -> Result<Response, SiteError> {
     let site = &visitor.site;
-    let idp = idp(&site.tenant, &site.origin);
+    let idp = idp(&site.tenant, &site.origin, &site.address);
     let (saml, now) = (&state.site.saml, Timestamp::now());
     let incoming = match incoming {
         None => {
@@ -615,7 +621,7 @@ pub(crate) async fn logout_everywhere(
     site: &Site,
     session_token: Option<&str>,
 ) -> Response {
-    let idp = idp(&site.tenant, &site.origin);
+    let idp = idp(&site.tenant, &site.origin, &site.address);
     let step = state
         .site
         .saml

@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{header, Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cookie::SameSite;
-use vestibule_domain::{ClientAddress, CloudId, Tenant, Timestamp};
+use vestibule_domain::{ClientAddress, CloudId, SiteAddress, Tenant, Timestamp};
 use vestibule_members::{IdentitySource, MemberSession, Members};
 use vestibule_settings::TenantSettings;
 use vestibule_storage::Store;
@@ -102,35 +102,40 @@ pub struct MemberSite {
 /// a tenant renamed), which then reaches every node within those seconds.
 #[derive(Default)]
 pub struct RecentTenants {
-    by_host: std::sync::Mutex<HashMap<(bool, String), (Tenant, Instant)>>,
+    by_host: std::sync::Mutex<HashMap<(bool, String), HeldTenant>>,
 }
+
+/// A host's tenant, which of its addresses the host is, and when that was read.
+type HeldTenant = (Tenant, SiteAddress, Instant);
 
 const TENANT_HELD: Duration = Duration::from_secs(5);
 /// Past this many hosts the memory starts over.
 const HOSTS_HELD: usize = 10_000;
 
 impl RecentTenants {
-    fn get(&self, https: bool, host: &str) -> Option<Tenant> {
+    fn get(&self, https: bool, host: &str) -> Option<(Tenant, SiteAddress)> {
         let held = self.by_host.lock().ok()?;
-        let (tenant, at) = held.get(&(https, host.to_string()))?;
-        (at.elapsed() < TENANT_HELD).then(|| tenant.clone())
+        let (tenant, address, at) = held.get(&(https, host.to_string()))?;
+        (at.elapsed() < TENANT_HELD).then(|| (tenant.clone(), address.clone()))
     }
 
-    fn put(&self, https: bool, host: String, tenant: &Tenant) {
+    fn put(&self, https: bool, host: String, tenant: &Tenant, address: &SiteAddress) {
         if let Ok(mut held) = self.by_host.lock() {
             if held.len() >= HOSTS_HELD {
                 held.clear();
             }
-            held.insert((https, host), (tenant.clone(), Instant::now()));
+            let entry = (tenant.clone(), address.clone(), Instant::now());
+            held.insert((https, host), entry);
         }
     }
 }
 
-/// One request's tenant, with what its pages need.
-/// A request's tenant and the origin its site is reached at (also the OIDC issuer).
+/// A request's tenant, the origin its site is reached at (also the OIDC issuer) and which of
+/// the tenant's addresses that is (an app is served on its own domain only).
 pub(crate) struct Located {
     pub(crate) tenant: Tenant,
     pub(crate) origin: String,
+    pub(crate) address: SiteAddress,
 }
 
 #[derive(Clone)]
@@ -138,6 +143,8 @@ pub(crate) struct Site {
     pub(crate) tenant: Tenant,
     /// `https://<domain>` (or a test domain's `http://` origin): also the OIDC issuer.
     pub(crate) origin: String,
+    /// Which of the tenant's addresses this is: apps bound to another are not served here.
+    pub(crate) address: SiteAddress,
     pub(crate) branding: Branding,
     pub(crate) source: IdentitySource,
 }
@@ -182,24 +189,28 @@ impl SiteState {
         let store = &self.site.store;
         let addresses = &self.site.addresses;
         let https = self.scheme == Scheme::Https;
-        let tenant = match self.site.recent_tenants.get(https, &host) {
-            Some(tenant) => Some(tenant),
+        let found = match self.site.recent_tenants.get(https, &host) {
+            Some(found) => Some(found),
             None => {
                 let found = match self.scheme {
                     Scheme::Http => match addresses.test_domains.cloud_id(&host) {
-                        Some(cloud_id) => store.tenant_by_cloud_id(cloud_id).await,
+                        Some(cloud_id) => store
+                            .tenant_by_cloud_id(cloud_id)
+                            .await
+                            .map(|found| found.map(|tenant| (tenant, SiteAddress::TestDomain))),
                         None => Ok(None),
                     },
                     Scheme::Https => store.tenant_by_domain_name(&host).await,
                 }
                 .map_err(|error| unavailable(&error))?;
-                if let Some(tenant) = &found {
-                    self.site.recent_tenants.put(https, host.clone(), tenant);
+                if let Some((tenant, address)) = &found {
+                    let recent = &self.site.recent_tenants;
+                    recent.put(https, host.clone(), tenant, address);
                 }
                 found
             }
         };
-        let Some(tenant) = tenant else {
+        let Some((tenant, address)) = found else {
             // The TLS layer only completes handshakes for names we serve; a Host header naming
             // another one is a misdirected request.
             return Err((
@@ -213,12 +224,20 @@ impl SiteState {
             Scheme::Http => addresses.origin(&tenant.cloud_id, None),
         }
         .unwrap_or_default();
-        Ok(Located { tenant, origin })
+        Ok(Located {
+            tenant,
+            origin,
+            address,
+        })
     }
 
     /// The tenant with what its pages need: branding and how members sign in.
     pub(crate) async fn site(&self, headers: &HeaderMap) -> Result<Site, Response> {
-        let Located { tenant, origin } = self.located(headers).await?;
+        let Located {
+            tenant,
+            origin,
+            address,
+        } = self.located(headers).await?;
         let settings = self
             .site
             .settings
@@ -251,6 +270,7 @@ impl SiteState {
             source: settings.identity_source,
             tenant,
             origin,
+            address,
             branding,
         })
     }

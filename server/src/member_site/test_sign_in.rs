@@ -79,6 +79,17 @@ async fn oidc_test(
     };
     let oidc = &state.site.oidc;
     let client = oidc.clients.get(site.tenant.id, &client_id).await?;
+    let bound = client.settings.domain.as_deref();
+    if !site.address.serves(bound) {
+        let refusal = site.address.refusal(&client.name, bound);
+        return Ok(page(
+            site,
+            StatusCode::OK,
+            "The test sign-in runs on the app's domain",
+            &format!("{refusal}."),
+            "Press Test sign-in in the dashboard again: its link opens the app's domain.",
+        ));
+    }
     let member = &session.member;
     let subject = Subject {
         sub: member.subject.clone(),
@@ -146,7 +157,7 @@ async fn saml_test(
     if !ticket_opens(&state, site, "saml", &app_id, &query.ticket) {
         return expired(site);
     }
-    let idp = idp(&site.tenant, &site.origin);
+    let idp = idp(&site.tenant, &site.origin, &site.address);
     let acs = test_acs_url(&site.origin);
     let received = state
         .site
@@ -201,7 +212,7 @@ async fn saml_acs(
     let Ok(app) = saml.apps.get(site.tenant.id, app_id).await else {
         return Ok(unreadable("The response does not answer a test sign-in."));
     };
-    let idp = idp(&site.tenant, &site.origin);
+    let idp = idp(&site.tenant, &site.origin, &site.address);
     let checked =
         saml.check_test_response(xml, idp, app.entity_id.clone(), request_id.to_string(), now);
     let Some(report) = checked.await? else {

@@ -931,54 +931,21 @@ pub fn provisioning() -> Result<Provisioning, AppError> {
     Ok(state()?.provisioning)
 }
 
-/// How far ahead a service provider's certificate is said to expire.
-const CERTIFICATE_WARNING: vestibule_domain::Seconds = vestibule_domain::Seconds(30 * 86_400);
-
-/// What needs the tenant's admins before it breaks sign-ins: a service provider certificate
-/// that expires within 30 days (or has), and iMIS sign-ins failing in ways only an admin can fix
-/// in the last day. (A failing certificate renewal is on the domain's own card.)
+/// What needs the tenant's admins before it breaks sign-ins: what its SAML apps need (a
+/// service provider certificate that expires within 30 days or has, metadata that failed to
+/// read or waits for approval), and iMIS sign-ins failing in ways only an admin can fix in the
+/// last day. (A failing certificate renewal is on the domain's own card.)
 pub async fn tenant_warnings(tenant: &Tenant) -> Result<Vec<crate::views::WarningView>, AppError> {
     let now = now();
-    let mut warnings = Vec::new();
-    let apps = saml()?.apps.list(tenant.id).await?;
-    for app in &apps {
-        for (used, not_after) in app.certificate_expiries() {
-            if not_after - now > CERTIFICATE_WARNING {
-                continue;
-            }
-            // The day (UTC) is enough for a warning given a month ahead.
-            let at = not_after.to_string();
-            let day = at.split_once('T').map_or(at.as_str(), |(day, _)| day);
-            let when = if not_after <= now {
-                format!("expired on {day}")
-            } else {
-                format!("expires on {day}")
-            };
-            warnings.push(crate::views::WarningView {
-                text: format!(
-                    "SAML app {}: the service provider's {} certificate {when}. Ask the vendor \
-                     for their new metadata and import it, or paste the new certificate on the \
-                     app's page.",
-                    app.name,
-                    used.as_str()
-                ),
-                href: format!("/t/{}/saml/{}", tenant.cloud_id, app.app_id),
-            });
-        }
-    }
-    let subscriptions = saml()?.metadata.list(tenant.id).await?;
-    for (app_id, subscription) in subscriptions {
-        let Some(notice) = crate::api::metadata_notice(&subscription) else {
-            continue;
-        };
-        let Some(app) = apps.iter().find(|app| app.app_id == app_id) else {
-            continue;
-        };
-        warnings.push(crate::views::WarningView {
-            text: format!("SAML app {}: {notice}", app.name),
-            href: format!("/t/{}/saml/{app_id}", tenant.cloud_id),
-        });
-    }
+    let mut warnings: Vec<_> = saml()?
+        .apps_needing_attention(tenant.id, now)
+        .await?
+        .into_iter()
+        .map(|attention| crate::views::WarningView {
+            text: format!("SAML app {}: {}", attention.app_name, attention.text),
+            href: format!("/t/{}/saml/{}", tenant.cloud_id, attention.app_id),
+        })
+        .collect();
     let day_ago = now - vestibule_domain::Seconds(86_400);
     let failures: Vec<_> = members()?
         .sign_in_events(tenant.id, None, 200)

@@ -771,6 +771,12 @@ async fn serve(config: Config) -> Result<(), CliError> {
             outbox.clone(),
             dashboard.clone(),
         ));
+        crate::warnings::spawn_saml_app_warnings(
+            store.clone(),
+            engines.saml.clone(),
+            outbox.clone(),
+            dashboard.clone(),
+        );
         engines
             .members
             .observe_imis_trouble(crate::warnings::imis_trouble_observer(

@@ -1,11 +1,13 @@
 //! Warnings by e-mail: a problem that lasts (a certificate that will not renew, iMIS refusing
-//! sign-ins) told to the people who can fix it, once a day while it lasts. Operators see the
-//! same in their metrics.
+//! sign-ins, a SAML app whose service provider certificate expires or whose metadata fails)
+//! told to the people who can fix it, once a day while it lasts. Operators see the same in
+//! their metrics.
 
 use vestibule_domain::{Seconds, StaffMember, TenantId, Timestamp};
 use vestibule_mail::{ImisFailures, Mail, MailError, MailKind, Outbox};
 use vestibule_members::{ImisTrouble, ImisTroubleObserver, SignInOutcome};
 use vestibule_provisioning::{RenewalFailure, RenewalWarner};
+use vestibule_saml::{AppAttention, SamlIdp};
 use vestibule_storage::Store;
 
 /// A warning about a problem that lasts goes out again after this long.
@@ -150,4 +152,83 @@ pub fn imis_trouble_observer(
             }
         });
     })
+}
+
+/// How often the SAML apps of every Cloud ID are looked at for what they need.
+pub const SAML_APPS_LOOKED_AT_EVERY: Seconds = Seconds::hours(1);
+
+/// E-mails each admin of `tenant` not warned within [`REPEAT_AFTER`] what its SAML apps
+/// `need` (nothing when they need nothing). Answers how many were warned.
+pub async fn saml_apps_need_attention(
+    store: &Store,
+    outbox: &Outbox,
+    dashboard: &str,
+    tenant: TenantId,
+    need: &[AppAttention],
+    now: Timestamp,
+) -> Result<usize, MailError> {
+    if need.is_empty() {
+        return Ok(0);
+    }
+    let lines: Vec<(String, String)> = need
+        .iter()
+        .map(|attention| (attention.app_name.clone(), attention.text.clone()))
+        .collect();
+    let mut warned = 0;
+    for admin in admins_to_warn(store, outbox, tenant, MailKind::SamlAppWarning, now).await? {
+        let Some(cloud_id) = &admin.cloud_id else {
+            continue;
+        };
+        let mail = Mail::saml_apps_need_attention(
+            admin.email.clone(),
+            tenant,
+            cloud_id.as_str(),
+            &lines,
+            dashboard,
+        );
+        if outbox.enqueue(&mail, now).await?.is_some() {
+            warned += 1;
+        }
+    }
+    Ok(warned)
+}
+
+/// Looks at every Cloud ID's SAML apps and warns the admins of those that need them; a
+/// Cloud ID that cannot be read is logged and the others are still looked at. Answers how
+/// many admins were warned.
+pub async fn warn_of_saml_apps(
+    store: &Store,
+    saml: &SamlIdp,
+    outbox: &Outbox,
+    dashboard: &str,
+    now: Timestamp,
+) -> Result<usize, MailError> {
+    let mut warned = 0;
+    for tenant in store.list_tenants().await? {
+        let need = match saml.apps_needing_attention(tenant.id, now).await {
+            Ok(need) => need,
+            Err(error) => {
+                tracing::error!(tenant = tenant.id.0, %error, "reading what SAML apps need");
+                continue;
+            }
+        };
+        warned += saml_apps_need_attention(store, outbox, dashboard, tenant.id, &need, now).await?;
+    }
+    Ok(warned)
+}
+
+/// Looks at the SAML apps every [`SAML_APPS_LOOKED_AT_EVERY`].
+pub fn spawn_saml_app_warnings(store: Store, saml: SamlIdp, outbox: Outbox, dashboard: String) {
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(SAML_APPS_LOOKED_AT_EVERY.0.unsigned_abs());
+        let mut every = tokio::time::interval(period);
+        loop {
+            every.tick().await;
+            match warn_of_saml_apps(&store, &saml, &outbox, &dashboard, Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(warned) => tracing::info!(warned, "SAML apps needing their admins warned of"),
+                Err(error) => tracing::error!(%error, "warning of SAML apps"),
+            }
+        }
+    });
 }

@@ -8,7 +8,7 @@ use vestibule_domain::{Email, Role, Seconds, TenantId, Timestamp};
 use vestibule_mail::{Outbox, OutboxPolicy, Security, SmtpSender, SmtpSettings};
 use vestibule_members::ImisTrouble;
 use vestibule_secrets::SecretKey;
-use vestibule_server::warnings::{imis_trouble, IMIS_WINDOW};
+use vestibule_server::warnings::{imis_trouble, warn_of_saml_apps, IMIS_WINDOW};
 use vestibule_storage::testing::for_each_backend;
 use vestibule_storage::{NewStaff, SignInEventRecord, Store};
 
@@ -69,12 +69,16 @@ async fn failed_sign_in(store: &Store, tenant: TenantId, outcome: &str, at: Time
 }
 
 async fn warnings(store: &Store) -> Vec<(String, Option<TenantId>, String)> {
+    mail_of_kind(store, "imis_warning").await
+}
+
+async fn mail_of_kind(store: &Store, kind: &str) -> Vec<(String, Option<TenantId>, String)> {
     store
         .recent_mail(50)
         .await
         .unwrap()
         .into_iter()
-        .filter(|mail| mail.kind == "imis_warning")
+        .filter(|mail| mail.kind == kind)
         .map(|mail| (mail.recipient, mail.tenant, mail.subject))
         .collect()
 }
@@ -179,6 +183,69 @@ async fn lasting_imis_failures_warn_each_admin_of_the_tenant_once_a_day() {
                 .unwrap(),
             1
         );
+    })
+    .await;
+}
+
+/// Issue 26 §4: what a SAML app needs (here a subscribed metadata address that stopped
+/// answering) reaches its Cloud ID's admins by e-mail as well as the dashboard, once a day
+/// while it lasts; other Cloud IDs' admins hear nothing.
+#[tokio::test]
+async fn saml_apps_that_need_their_admins_warn_them_once_a_day() {
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let outbox = outbox(store);
+        let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+        let saml = vestibule_saml::SamlIdp::new(store.clone(), key, Default::default());
+        let mut tenants = Vec::new();
+        for (cloud_id, admin) in [("acme", "admin@acme.test"), ("beta", "admin@beta.test")] {
+            let tenant = store
+                .create_tenant(&cloud_id.parse().unwrap(), cloud_id, NOW)
+                .await
+                .unwrap()
+                .id;
+            staff(store, admin, Role::TenantAdmin(tenant), true).await;
+            let input = vestibule_saml::SamlAppInput {
+                name: "Events".into(),
+                entity_id: "https://events.example.org/sp".into(),
+                assertion_consumers: vestibule_saml::AssertionConsumer::parse_lines(
+                    "https://events.example.org/acs",
+                )
+                .unwrap(),
+                ..Default::default()
+            };
+            let app = saml.apps.create(tenant, input, NOW).await.unwrap();
+            tenants.push((tenant, app.app_id));
+        }
+        let sweep = |at| warn_of_saml_apps(store, &saml, &outbox, DASHBOARD, at);
+        assert_eq!(sweep(NOW).await.unwrap(), 0, "nothing needs anyone yet");
+
+        let (acme, events) = &tenants[0];
+        let url = "https://events.example.org/metadata";
+        saml.metadata
+            .subscribe(*acme, events, url, false, NOW)
+            .await
+            .unwrap();
+        let unanswered = Err("connection refused".to_string());
+        let nothing = vestibule_saml::ApplyChanges::Nothing;
+        saml.metadata
+            .check(*acme, events, url, unanswered, nothing, NOW)
+            .await
+            .unwrap();
+        assert_eq!(sweep(NOW).await.unwrap(), 1);
+        let sent = mail_of_kind(store, "saml_app_warning").await;
+        assert_eq!(
+            sent,
+            [(
+                "admin@acme.test".to_string(),
+                Some(*acme),
+                "SAML apps of acme need you before sign-ins break".to_string()
+            )]
+        );
+
+        // While it lasts, once a day.
+        assert_eq!(sweep(NOW + Seconds::hours(2)).await.unwrap(), 0);
+        assert_eq!(sweep(NOW + Seconds::hours(25)).await.unwrap(), 1);
     })
     .await;
 }

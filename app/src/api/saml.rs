@@ -153,7 +153,7 @@ pub async fn saml_apps(cloud_id: String) -> Result<SamlAppsView, AppError> {
                 let notice = subscriptions
                     .iter()
                     .find(|(app_id, _)| *app_id == app.app_id)
-                    .and_then(|(_, subscription)| metadata_notice(subscription));
+                    .and_then(|(_, subscription)| subscription.notice());
                 let site = match &app.settings.domain {
                     Some(domain) => ssr::app_site(&tenant, Some(domain)).await?,
                     None => origin.clone(),
@@ -493,21 +493,6 @@ fn app_view(app: vestibule_saml::SamlApp, origin: Option<&str>) -> SamlAppView {
         encrypt_assertions: app.settings.encrypt_assertions,
         metadata_notice: None,
         domain: app.settings.domain,
-    }
-}
-
-/// What a subscription needs from the admin, in one line; `None` when all is well.
-#[cfg(feature = "ssr")]
-pub fn metadata_notice(subscription: &vestibule_saml::MetadataSubscription) -> Option<String> {
-    if let Some(failure) = &subscription.failure {
-        return Some(format!("Reading its metadata failed: {failure}"));
-    }
-    match subscription.waiting.len() {
-        0 => None,
-        1 => Some("1 change from its metadata waits for your approval.".to_string()),
-        many => Some(format!(
-            "{many} changes from its metadata wait for your approval."
-        )),
     }
 }
 

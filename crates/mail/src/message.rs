@@ -18,6 +18,9 @@ pub enum MailKind {
     CertificateWarning,
     /// A tenant's members keep failing to sign in with iMIS for a reason only its admins can fix.
     ImisWarning,
+    /// A tenant's SAML apps need its admins: a service provider certificate expiring, metadata
+    /// that fails to read or waits for approval.
+    SamlAppWarning,
 }
 
 impl MailKind {
@@ -30,6 +33,7 @@ impl MailKind {
             Self::SecurityNotice => "security_notice",
             Self::CertificateWarning => "certificate_warning",
             Self::ImisWarning => "imis_warning",
+            Self::SamlAppWarning => "saml_app_warning",
         }
     }
 
@@ -43,6 +47,7 @@ impl MailKind {
             Self::SecurityNotice,
             Self::CertificateWarning,
             Self::ImisWarning,
+            Self::SamlAppWarning,
         ]
         .into_iter()
         .find(|candidate| candidate.as_str() == kind)
@@ -58,6 +63,7 @@ impl MailKind {
             Self::SecurityNotice => "Sign-in change notice",
             Self::CertificateWarning => "Certificate renewal warning",
             Self::ImisWarning => "iMIS sign-in warning",
+            Self::SamlAppWarning => "SAML app warning",
         }
     }
 }
@@ -280,6 +286,34 @@ impl Mail {
         }
     }
 
+    /// A warning to a Cloud ID's admins of what its SAML apps need before sign-ins break, one
+    /// `(app, what it needs)` per line.
+    pub fn saml_apps_need_attention(
+        to: Email,
+        tenant: TenantId,
+        cloud_id: &str,
+        needs: &[(String, String)],
+        dashboard: &str,
+    ) -> Self {
+        let lines: String = needs
+            .iter()
+            .map(|(app, need)| format!("- {app}: {need}\n"))
+            .collect();
+        Self {
+            tenant: Some(tenant),
+            kind: MailKind::SamlAppWarning,
+            to,
+            from_name: DASHBOARD_SENDER.to_string(),
+            reply_to: None,
+            subject: format!("SAML apps of {cloud_id} need you before sign-ins break"),
+            body: format!(
+                "Hello,\n\nSAML apps of {cloud_id} need an admin:\n\n{lines}\nEach app's \
+                 page in SAML Client Apps says more: {dashboard}/t/{cloud_id}/saml\n\nYou get \
+                 this warning at most once a day while it lasts.\n"
+            ),
+        }
+    }
+
     /// A link to choose a new dashboard password.
     pub fn staff_password_reset(to: Email, link: &str, lifetime: Seconds) -> Self {
         Self {
@@ -367,5 +401,38 @@ mod tests {
             .body
             .contains("https://sso.acme.org/password/reset?token=abc"));
         assert!(mail.body.contains("Contact help@acme.org"));
+    }
+
+    #[test]
+    fn a_saml_app_warning_lists_each_app_and_links_to_the_apps_page() {
+        let to = Email::parse("admin@acme.org").unwrap();
+        let needs = [
+            (
+                "Events".to_string(),
+                "Reading its metadata failed: timeout".to_string(),
+            ),
+            (
+                "Zoom".to_string(),
+                "the service provider's signing certificate expires on 2027-01-02.".to_string(),
+            ),
+        ];
+        let mail = Mail::saml_apps_need_attention(
+            to,
+            TenantId(7),
+            "acme",
+            &needs,
+            "https://dashboard.vestibule.example",
+        );
+        assert_eq!(mail.kind, MailKind::SamlAppWarning);
+        assert!(mail
+            .body
+            .contains("- Events: Reading its metadata failed: timeout\n- Zoom: the service"));
+        assert!(mail
+            .body
+            .contains("https://dashboard.vestibule.example/t/acme/saml"));
+        assert_eq!(
+            MailKind::parse("saml_app_warning"),
+            Some(MailKind::SamlAppWarning)
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! It knows nothing of HTTP or Leptos: the server's member site turns requests into calls here.
 
 mod apps;
+mod attention;
 mod binding;
 mod encryption;
 mod error;
@@ -30,6 +31,7 @@ pub use apps::{
     certificate_not_after, AssertionConsumer, AttributeMapping, LogoutBinding, NameIdFormat,
     SamlApp, SamlAppInput, SamlAppSettings, SamlApps, SignedPartsSetting, SpCertificateUse,
 };
+pub use attention::{needing_attention, AppAttention, SP_CERTIFICATE_WARNING};
 pub use binding::{sign_enveloped, signed_redirect_query, verified_element, RedirectQuery};
 pub use encryption::EncryptionKey;
 pub use error::SamlError;

@@ -520,3 +520,49 @@ async fn subscribed_metadata_applies_allowed_rollovers_and_keeps_the_rest_for_th
     })
     .await;
 }
+
+/// Issue 26 §4: a service provider certificate is flagged from 30 days before it expires,
+/// and a subscription whose read failed is flagged; both say which app.
+#[tokio::test]
+async fn apps_needing_their_admins_are_found_by_certificate_and_metadata() {
+    use vestibule_saml::{certificate_pem, needing_attention, MetadataSubscription};
+    let db = vestibule_storage::testing::sqlite().await;
+    let (acme, _) = tenants(&db).await;
+    let (_, certificate) = support::service_provider_key(2048);
+    let input = SamlAppInput {
+        sp_certificate: Some(certificate_pem(&certificate)),
+        ..events()
+    };
+    let now = Timestamp::now();
+    let app = SamlApps::new(db.store().clone())
+        .create(acme, input, now)
+        .await
+        .unwrap();
+    // Valid for 30 days from now: flagged now, not a day earlier.
+    let flagged = needing_attention(std::slice::from_ref(&app), &[], now);
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert!(
+        flagged[0]
+            .text
+            .starts_with("the service provider's signing certificate expires on "),
+        "{flagged:?}"
+    );
+    let earlier = now - vestibule_domain::Seconds(86_400);
+    assert!(needing_attention(std::slice::from_ref(&app), &[], earlier).is_empty());
+
+    let failing = MetadataSubscription {
+        url: "https://events.example.org/metadata".into(),
+        apply_certificates: false,
+        checked_at: Some(earlier),
+        next_check_at: now,
+        failure: Some("connection refused".into()),
+        waiting: Vec::new(),
+    };
+    let subscriptions = [(app.app_id.clone(), failing)];
+    let flagged = needing_attention(std::slice::from_ref(&app), &subscriptions, earlier);
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(
+        (flagged[0].app_name.as_str(), flagged[0].text.as_str()),
+        ("Events", "Reading its metadata failed: connection refused")
+    );
+}

@@ -195,6 +195,39 @@ pub enum CliError {
     Io(#[from] std::io::Error),
 }
 
+/// The names of the tenant's apps bound to its domain `name`, read from their settings
+/// documents (nothing here needs the installation's key).
+async fn apps_on_domain(
+    store: &Store,
+    tenant: vestibule_domain::TenantId,
+    name: &str,
+) -> Result<Vec<String>, CliError> {
+    #[derive(serde::Deserialize)]
+    struct Bound {
+        #[serde(default)]
+        domain: Option<String>,
+    }
+    let on_it = |settings: &str| {
+        serde_json::from_str::<Bound>(settings).is_ok_and(|b| b.domain.as_deref() == Some(name))
+    };
+    let mut apps: Vec<String> = store
+        .oidc_clients(tenant)
+        .await?
+        .into_iter()
+        .filter(|client| on_it(&client.settings))
+        .map(|client| format!("{} (OIDC)", client.name))
+        .collect();
+    apps.extend(
+        store
+            .saml_apps(tenant)
+            .await?
+            .into_iter()
+            .filter(|app| on_it(&app.settings))
+            .map(|app| format!("{} (SAML)", app.name)),
+    );
+    Ok(apps)
+}
+
 pub async fn open_store(config: &Config) -> Result<Store, CliError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
@@ -627,6 +660,14 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
             };
             write_down(&store, change).await;
             println!("Released {released}. SSO connections that used it no longer work.");
+            let stranded = apps_on_domain(&store, tenant.id, released.as_str()).await?;
+            if !stranded.is_empty() {
+                println!(
+                    "These apps were used on it and are refused on every domain until an admin \
+                     chooses another on their edit page: {}",
+                    stranded.join(", ")
+                );
+            }
         }
     }
     store.close().await;

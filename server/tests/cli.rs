@@ -287,6 +287,31 @@ async fn domains_can_be_managed_from_the_command_line() {
     );
     assert!(!unconfirmed.status.success());
     assert!(text(&unconfirmed.stderr).contains("sso.acme.org, sso-test.acme.org"));
+    // An app used on the test domain: the operator is told it is now refused everywhere.
+    let store = Store::connect(&format!("sqlite://{}/v.db", dir.display()))
+        .await
+        .unwrap();
+    let acme = store
+        .tenant_by_cloud_id(&"acme".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let trial = vestibule_saml::SamlAppInput {
+        name: "Trial".into(),
+        entity_id: "https://trial.example.org/sp".into(),
+        assertion_consumers: vestibule_saml::AssertionConsumer::parse_lines(
+            "https://trial.example.org/acs",
+        )
+        .unwrap(),
+        domain: "sso-test.acme.org".into(),
+        ..Default::default()
+    };
+    vestibule_saml::SamlApps::new(store.clone())
+        .create(acme, trial, vestibule_domain::Timestamp::now())
+        .await
+        .unwrap();
+    store.close().await;
     let released = vestibule(
         dir,
         &[
@@ -299,6 +324,11 @@ async fn domains_can_be_managed_from_the_command_line() {
         None,
     );
     assert!(released.status.success(), "{}", text(&released.stderr));
+    assert!(
+        text(&released.stdout).contains("refused on every domain until an admin chooses another on their edit page: Trial (SAML)"),
+        "{}",
+        text(&released.stdout)
+    );
     let released = vestibule(
         dir,
         &["domain", "release", "acme", "--confirm", "sso.acme.org"],

@@ -1022,19 +1022,31 @@ async fn a_cloud_id_serves_several_domains_each_with_its_own_certificate_and_iss
     // refused on the live one, and one that follows the primary the other way round.
     let store = db.store().clone();
     let clients = vestibule_oidc::OidcClients::new(store.clone(), edge.secret.clone());
-    let app = |name: &str, domain: &str| vestibule_oidc::ClientInput {
+    // Both register the same redirect URI, and each one of its own (`only`).
+    let app = |name: &str, domain: &str, only: &str| vestibule_oidc::ClientInput {
         name: name.into(),
-        redirect_uris: vec!["https://events.example.org/cb".into()],
+        redirect_uris: vec!["https://events.example.org/cb".into(), format!("{only}/cb")],
         confidential: false,
         domain: domain.into(),
         ..vestibule_oidc::ClientInput::default()
     };
     let now = Timestamp::now();
     let (on_test, _) = clients
-        .create(acme, app("Events (test)", "sso-test.acme.test"), now)
+        .create(
+            acme,
+            app(
+                "Events (test)",
+                "sso-test.acme.test",
+                "https://trial.example.org",
+            ),
+            now,
+        )
         .await
         .unwrap();
-    let (on_primary, _) = clients.create(acme, app("Events", ""), now).await.unwrap();
+    let (on_primary, _) = clients
+        .create(acme, app("Events", "", "https://live.example.org"), now)
+        .await
+        .unwrap();
     let authorize = |client_id: &str| {
         format!(
             "/oidc/authorize?client_id={client_id}&redirect_uri=https%3A%2F%2Fevents.example.org\
@@ -1042,18 +1054,20 @@ async fn a_cloud_id_serves_several_domains_each_with_its_own_certificate_and_iss
              RWbuGJSstw-cM&code_challenge_method=S256"
         )
     };
-    for (client, served, refused, refusal) in [
+    for (client, served, refused, refusal, only) in [
         (
             &on_test,
             "sso-test.acme.test",
             "sso.acme.test",
             "Events (test) is set up on sso-test.acme.test",
+            "https://trial.example.org",
         ),
         (
             &on_primary,
             "sso.acme.test",
             "sso-test.acme.test",
             "Events is set up on this organisation",
+            "https://live.example.org",
         ),
     ] {
         let path = authorize(&client.client_id);
@@ -1091,6 +1105,22 @@ async fn a_cloud_id_serves_several_domains_each_with_its_own_certificate_and_iss
         let answer = token(refused).await;
         assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
         assert!(answer.contains("\"invalid_client\""), "{answer}");
+        // A browser application on an origin only this app registered may call the back
+        // channel from the app's domain, not from the other.
+        let own_origin = format!("Origin: {only}\r\n");
+        let cors = |host: &'static str| {
+            let (own_origin, root) = (own_origin.clone(), root.clone());
+            async move {
+                let path = "/oidc/userinfo";
+                sandbox::https_get_with_headers(sandbox.https, host, path, &own_origin, &root)
+                    .await
+                    .unwrap()
+                    .to_ascii_lowercase()
+            }
+        };
+        let allowed = "access-control-allow-origin: https://";
+        assert!(cors(served).await.contains(allowed));
+        assert!(!cors(refused).await.contains(allowed));
     }
     let saml = vestibule_saml::SamlApps::new(store.clone());
     let sp = saml

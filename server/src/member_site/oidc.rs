@@ -110,8 +110,8 @@ fn allow_origin(headers: &mut HeaderMap, origin: &str, preflight: bool) {
     }
 }
 
-/// Whether `origin` is the origin of a redirect URI one of the tenant's applications
-/// registered.
+/// Whether `origin` is the origin of a redirect URI one of the tenant's applications used on
+/// this domain registered.
 async fn registered_origin(state: &SiteState, headers: &HeaderMap, origin: &str) -> bool {
     let Ok(site) = state.located(headers).await else {
         return false;
@@ -119,7 +119,8 @@ async fn registered_origin(state: &SiteState, headers: &HeaderMap, origin: &str)
     let Ok(clients) = state.site.oidc.clients.list(site.tenant.id).await else {
         return false;
     };
-    clients.iter().any(|client| {
+    let served = |client: &&Client| site.address.serves(client.settings.domain.as_deref());
+    clients.iter().filter(served).any(|client| {
         client
             .settings
             .redirect_uris

@@ -192,6 +192,20 @@ pub async fn https_get_path(
     https_request_full(edge, &[], name, name, path, root, "", None).await
 }
 
+/// `GET path` with `extra_headers` (each line ending in CRLF) over TLS to `name`, verified
+/// against `root`: the response.
+#[allow(dead_code)] // domains.rs asks; nodes.rs, which shares this module, does not.
+pub async fn https_get_with_headers(
+    edge: std::net::SocketAddr,
+    name: &str,
+    path: &str,
+    extra_headers: &str,
+    root: &[u8],
+) -> Result<String, String> {
+    let got = https_request_full(edge, &[], name, name, path, root, extra_headers, None).await;
+    got.map(|(response, _)| response)
+}
+
 /// `POST path` of a form `body` over TLS to `name`, verified against `root`: the response.
 #[allow(dead_code)] // domains.rs asks; nodes.rs, which shares this module, does not.
 pub async fn https_post_form(

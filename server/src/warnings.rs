@@ -65,7 +65,11 @@ pub async fn certificate_renewal_failed(
             expires.as_deref(),
             &format!("{dashboard}/t/{cloud_id}/domain"),
         );
-        if outbox.enqueue(&mail, now).await?.is_some() {
+        if outbox
+            .enqueue_once(&mail, REPEAT_AFTER, now)
+            .await?
+            .is_some()
+        {
             warned += 1;
         }
     }
@@ -125,7 +129,11 @@ pub async fn imis_trouble(
         };
         let mail =
             Mail::imis_sign_ins_failing(admin.email.clone(), trouble.tenant, &failing, dashboard);
-        if outbox.enqueue(&mail, now).await?.is_some() {
+        if outbox
+            .enqueue_once(&mail, REPEAT_AFTER, now)
+            .await?
+            .is_some()
+        {
             warned += 1;
         }
     }
@@ -186,7 +194,11 @@ pub async fn saml_apps_need_attention(
             &lines,
             dashboard,
         );
-        if outbox.enqueue(&mail, now).await?.is_some() {
+        if outbox
+            .enqueue_once(&mail, REPEAT_AFTER, now)
+            .await?
+            .is_some()
+        {
             warned += 1;
         }
     }

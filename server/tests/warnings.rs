@@ -249,3 +249,60 @@ async fn saml_apps_that_need_their_admins_warn_them_once_a_day() {
     })
     .await;
 }
+
+/// Two nodes that decide at the same moment to send the same warning (each saw none sent yet)
+/// queue it once: the outbox keys it by its period. Plain messages are not limited so.
+#[tokio::test]
+async fn a_warning_two_nodes_send_at_once_is_queued_once() {
+    for_each_backend(|db| async move {
+        let store = db.store();
+        let acme = store
+            .create_tenant(&"acme".parse().unwrap(), "Acme", NOW)
+            .await
+            .unwrap()
+            .id;
+        let (node_a, node_b) = (outbox(store), outbox(store));
+        let warning = vestibule_mail::Mail::saml_apps_need_attention(
+            Email::parse("admin@acme.test").unwrap(),
+            acme,
+            "acme",
+            &[(
+                "Events".into(),
+                "Reading its metadata failed: timeout".into(),
+            )],
+            DASHBOARD,
+        );
+        let day = Seconds::hours(24);
+        let (a, b) = tokio::join!(
+            node_a.enqueue_once(&warning, day, NOW),
+            node_b.enqueue_once(&warning, day, NOW)
+        );
+        let queued = [a.unwrap(), b.unwrap()];
+        assert_eq!(queued.iter().flatten().count(), 1, "{queued:?}");
+        assert!(node_b
+            .enqueue_once(&warning, day, NOW + Seconds::hours(1))
+            .await
+            .unwrap()
+            .is_none());
+        // The next period is another one.
+        let tomorrow = NOW + day;
+        assert!(node_b
+            .enqueue_once(&warning, day, tomorrow)
+            .await
+            .unwrap()
+            .is_some());
+        // Another recipient, or a message without a period, is its own.
+        let other = vestibule_mail::Mail {
+            to: Email::parse("other@acme.test").unwrap(),
+            ..warning.clone()
+        };
+        assert!(node_a
+            .enqueue_once(&other, day, NOW)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(node_a.enqueue(&warning, NOW).await.unwrap().is_some());
+        assert_eq!(mail_of_kind(store, "saml_app_warning").await.len(), 4);
+    })
+    .await;
+}

@@ -112,6 +112,35 @@ impl Outbox {
     /// of message: nothing is queued, and the caller says nothing different to the person who
     /// asked (they may not own the address).
     pub async fn enqueue(&self, mail: &Mail, now: Timestamp) -> Result<Option<i64>, MailError> {
+        self.queue(mail, None, now).await
+    }
+
+    /// Queues `mail` unless the same kind of message, for the same tenant and recipient, was
+    /// queued in this `period` (counted from the Unix epoch) by any node: a warning that
+    /// several nodes decide to send at once goes out once. `Ok(None)` when it was, or when the
+    /// recipient had this hour's share.
+    pub async fn enqueue_once(
+        &self,
+        mail: &Mail,
+        period: Seconds,
+        now: Timestamp,
+    ) -> Result<Option<i64>, MailError> {
+        let tenant = mail.tenant.map_or(0, |tenant| tenant.0);
+        let key = format!(
+            "{}:{tenant}:{}:{}",
+            mail.kind.as_str(),
+            mail.to,
+            now.0.div_euclid(period.0.max(1))
+        );
+        self.queue(mail, Some(key), now).await
+    }
+
+    async fn queue(
+        &self,
+        mail: &Mail,
+        once_key: Option<String>,
+        now: Timestamp,
+    ) -> Result<Option<i64>, MailError> {
         let recipient = mail.to.to_string();
         if !self.has_room(&mail.to, mail.kind, now).await? {
             tracing::warn!(
@@ -139,10 +168,18 @@ impl Outbox {
                         .unwrap_or_default(),
                     subject: mail.subject.clone(),
                     sealed_body,
+                    once_key,
                 },
                 now,
             )
             .await?;
+        let Some(id) = id else {
+            tracing::info!(
+                kind = mail.kind.as_str(),
+                "mail not queued: already sent this period"
+            );
+            return Ok(None);
+        };
         tracing::info!(id, kind = mail.kind.as_str(), "mail queued");
         self.wake.notify_one();
         Ok(Some(id))

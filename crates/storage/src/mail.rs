@@ -19,6 +19,8 @@ pub struct NewMailRecord {
     pub reply_to: String,
     pub subject: String,
     pub sealed_body: String,
+    /// At most one message is ever queued with a given key (`None`: no such limit).
+    pub once_key: Option<String>,
 }
 
 /// A message as stored.
@@ -119,12 +121,15 @@ fn mail_from_row(row: MailRow) -> MailRecord {
 
 impl Store {
     /// Queues a message, due at once.
-    pub async fn enqueue_mail(&self, mail: &NewMailRecord, now: Timestamp) -> Result<i64> {
+    /// Queues a message; `None` when one with its `once_key` was queued before (by this node
+    /// or another, at any time).
+    pub async fn enqueue_mail(&self, mail: &NewMailRecord, now: Timestamp) -> Result<Option<i64>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_scalar(
                 "INSERT INTO mail_outbox (tenant_id, kind, recipient, from_name, reply_to, \
-                 subject, body, created_at, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                 subject, body, created_at, next_attempt_at, once_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
+                 ON CONFLICT (once_key) DO NOTHING RETURNING id",
             )
             .bind(mail.tenant.map(|t| t.0))
             .bind(&mail.kind)
@@ -134,7 +139,8 @@ impl Store {
             .bind(&mail.subject)
             .bind(&mail.sealed_body)
             .bind(now.0)
-            .fetch_one(pool)
+            .bind(&mail.once_key)
+            .fetch_optional(pool)
             .await?
         }))
     }

@@ -648,6 +648,16 @@ pub async fn request_password_reset(email: &str) -> Result<(), AppError> {
     };
     let accounts = state.accounts.clone();
     let (email, now) = (email.to_string(), now());
+    let client = client_address(&request_parts()?);
+    if let Err(wait) = accounts.take_reset_request(&client, now).await? {
+        return Err(AppError::TooManyAttempts {
+            message: format!(
+                "Too many password reset requests from your network: try again in {} minutes.",
+                (wait.0 + 59) / 60
+            ),
+            retry_after_seconds: wait.0,
+        });
+    }
     let origin = state.public_url.trim_end_matches('/').to_string();
     tokio::spawn(async move {
         let staff = match accounts.password_reset_account(&email).await {

@@ -1979,3 +1979,39 @@ async fn a_cloud_ids_second_factor_rule_holds_its_admins_at_their_account_page()
     })
     .await;
 }
+
+/// Review: "Forgot your password?" from one address could make the server write to every
+/// staff member. Each client address gets ten requests per fifteen minutes; past them the
+/// answer is 429 with how long to wait.
+#[tokio::test]
+async fn one_address_cannot_make_the_dashboard_mail_every_staff_member() {
+    let db = sqlite().await;
+    let config = support::config(&[]);
+    let mut engines = support::engines(&config, db.store().clone());
+    engines.mail = Some(support::queueing_outbox(db.store()));
+    let router = dashboard_router(&config, &engines).unwrap();
+    let mut answers = Vec::new();
+    for n in 0..12 {
+        let email = format!("staff{n}@example.org");
+        let request = Request::post("/api/request_password_reset")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .header(header::HOST, "127.0.0.1:3000")
+            .body(Body::from(form(&[("email", email.as_str())])))
+            .unwrap();
+        answers.push(support::http::send(&router, request).await);
+    }
+    let statuses: Vec<StatusCode> = answers.iter().map(|a| a.status).collect();
+    assert!(
+        statuses[..10].iter().all(|s| s.is_success()),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[10..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+    assert!(
+        answers[11]
+            .body
+            .contains("Too many password reset requests from your network"),
+        "{}",
+        answers[11].body
+    );
+}

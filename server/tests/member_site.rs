@@ -761,3 +761,70 @@ impl std::io::Write for LogWriter {
         Ok(())
     }
 }
+
+/// Review: "forgot password" from one address could make the server write to every member of
+/// a tenant. Each client address gets ten requests per fifteen minutes, however many arrive at
+/// once; past them the page says how long to wait (429 with Retry-After), and other addresses
+/// are not held up.
+#[tokio::test]
+async fn one_address_cannot_make_the_server_mail_every_member() {
+    let site = site().await;
+    let mut directory = settings(&site.imis);
+    directory.identity_source = "directory".into();
+    site.engines
+        .settings
+        .save(site.acme, directory, Timestamp::now())
+        .await
+        .unwrap();
+    // E-mail on, so resets are offered.
+    let mut engines = site.engines.clone();
+    engines.mail = Some(support::queueing_outbox(&engines.store));
+    let config = support::config(&["sso.acme.localhost=acme", "sso.beta.localhost=beta"]);
+    let router = tenant_edge::plain_http_router(
+        engines.provisioning.clone(),
+        8443,
+        engines.member_site(&config).unwrap(),
+    );
+    let forgot = |n: usize, from: [u8; 4]| {
+        let router = router.clone();
+        async move {
+            let mut request = Request::post("/password/forgot")
+                .header(header::HOST, ACME)
+                .header(header::ORIGIN, ORIGIN)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("who=member{n}&return_to=/")))
+                .unwrap();
+            let address = std::net::IpAddr::from(from);
+            request
+                .extensions_mut()
+                .insert(vestibule_domain::ClientAddress(address));
+            support::http::send(&router, request).await
+        }
+    };
+    let attacker = [203, 0, 113, 9];
+    let mut at_once = tokio::task::JoinSet::new();
+    for n in 0..25 {
+        at_once.spawn(forgot(n, attacker));
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = at_once.join_next().await {
+        answers.push(answer.unwrap());
+    }
+    let answered = |status| answers.iter().filter(|a| a.status == status).count();
+    assert_eq!(answered(StatusCode::OK), 10);
+    assert_eq!(answered(StatusCode::TOO_MANY_REQUESTS), 15);
+    let refused = answers
+        .iter()
+        .find(|a| a.status == StatusCode::TOO_MANY_REQUESTS)
+        .unwrap();
+    assert!(refused
+        .body
+        .contains("Too many reset requests from your network"));
+    let wait: i64 = refused.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&wait), "{wait}");
+    assert_eq!(forgot(99, [198, 51, 100, 7]).await.status, StatusCode::OK);
+}

@@ -1,6 +1,6 @@
 //! The built-in member directory, managed by the tenant's admins in the dashboard.
 
-use vestibule_domain::{Email, InvalidInput, TenantId, Timestamp};
+use vestibule_domain::{Email, InvalidInput, Seconds, TenantId, Timestamp};
 use vestibule_secrets::token::{random_token, token_hash};
 use vestibule_storage::{Conflict, DirectoryMemberRecord, MemberResetRecord, StorageError};
 
@@ -201,6 +201,25 @@ impl Members {
             by_username().await?
         };
         Ok(members.into_iter().map(DirectoryMember::from).collect())
+    }
+
+    /// "Forgot password", first half: takes one of the client address's
+    /// [`crate::MemberPolicy::reset_requests_per_address`] requests this window, or answers how long
+    /// to wait. Each request may mail someone, so one address cannot make the server write to
+    /// every member; any number arriving at once take at most the limit.
+    pub async fn take_reset_request(
+        &self,
+        tenant: TenantId,
+        client: &str,
+        now: Timestamp,
+    ) -> Result<Result<(), Seconds>, MembersError> {
+        let bucket = format!("member-reset-address:{}:{client}", tenant.0);
+        let (limit, window) = (
+            self.policy.reset_requests_per_address,
+            self.policy.failure_window,
+        );
+        let taken = self.store.take_place(&bucket, limit, window, now).await?;
+        Ok(taken.map(|_| ()))
     }
 
     /// "Forgot password", second half: a reset link for `member`, replacing the links sent to

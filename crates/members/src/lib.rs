@@ -52,6 +52,8 @@ pub struct MemberPolicy {
     pub failure_window: Seconds,
     /// How long a directory member's password-reset link works.
     pub reset_link_lifetime: Seconds,
+    /// "Forgot password" requests allowed per client address per `failure_window`.
+    pub reset_requests_per_address: i64,
 }
 
 impl Default for MemberPolicy {
@@ -66,6 +68,7 @@ impl Default for MemberPolicy {
             failures_per_address: 30,
             failure_window: Seconds::minutes(15),
             reset_link_lifetime: Seconds::hours(1),
+            reset_requests_per_address: 10,
         }
     }
 }

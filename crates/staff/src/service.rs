@@ -28,6 +28,8 @@ pub struct Policy {
     pub failure_window: Seconds,
     /// Every staff member must use a second factor (the operators' rule for the installation).
     pub require_second_factor: bool,
+    /// "Forgot password" requests allowed per client address within `failure_window`.
+    pub reset_requests_per_address: i64,
 }
 
 impl Default for Policy {
@@ -43,6 +45,7 @@ impl Default for Policy {
             failures_per_address: 30,
             failure_window: Seconds::minutes(15),
             require_second_factor: false,
+            reset_requests_per_address: 10,
         }
     }
 }
@@ -462,6 +465,23 @@ impl StaffAccounts {
             .staff_credentials(&email)
             .await?
             .map(|credentials| credentials.staff))
+    }
+
+    /// "Forgot password", first half: takes one of the client address's
+    /// [`Policy::reset_requests_per_address`] requests this window, or answers how long to
+    /// wait: one address cannot make the server write to every staff member's mailbox.
+    pub async fn take_reset_request(
+        &self,
+        client: &str,
+        now: Timestamp,
+    ) -> Result<Result<(), Seconds>, StaffError> {
+        let bucket = format!("reset-address:{client}");
+        let (limit, window) = (
+            self.policy.reset_requests_per_address,
+            self.policy.failure_window,
+        );
+        let taken = self.store.take_place(&bucket, limit, window, now).await?;
+        Ok(taken.map(|_| ()))
     }
 
     /// "Forgot password", second half: a link that lets `staff` choose a new password, for

@@ -562,31 +562,48 @@ impl Store {
             return Ok(Err(wait));
         }
         let (account, account_limit) = limits.account;
-        let since = Failures::counted_since(limits.window, now);
+        let taken = self.take_place(account, account_limit, limits.window, now);
+        Ok(taken.await?.map(|id| SignInAttempt { id }))
+    }
+
+    /// Takes one of `limit` places per `window` in `bucket`, or answers how long until one
+    /// frees up (at least a second). One statement writes the place only while the bucket is
+    /// under its limit (SQLite runs it under its write lock; on PostgreSQL a
+    /// transaction-scoped advisory lock on the bucket serialises it), so at most `limit` are
+    /// taken a window however many requests arrive at once. Places are kept, like failures,
+    /// until a failure recorded later forgets them.
+    pub async fn take_place(
+        &self,
+        bucket: &str,
+        limit: i64,
+        window: Seconds,
+        now: Timestamp,
+    ) -> Result<std::result::Result<i64, Seconds>> {
+        let since = Failures::counted_since(window, now);
         let insert = "INSERT INTO sign_in_failures (bucket, at) SELECT $1, $2 \
              WHERE (SELECT COUNT(*) FROM sign_in_failures WHERE bucket = $1 AND at >= $3) < $4 \
              RETURNING id";
         let id: Option<i64> = match &self.pool {
             Pool::Sqlite(pool) => {
                 sqlx::query_scalar(insert)
-                    .bind(account)
+                    .bind(bucket)
                     .bind(now.0)
                     .bind(since.0)
-                    .bind(account_limit)
+                    .bind(limit)
                     .fetch_optional(pool)
                     .await?
             }
             Pool::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
-                    .bind(account)
+                    .bind(bucket)
                     .execute(&mut *tx)
                     .await?;
                 let id = sqlx::query_scalar(insert)
-                    .bind(account)
+                    .bind(bucket)
                     .bind(now.0)
                     .bind(since.0)
-                    .bind(account_limit)
+                    .bind(limit)
                     .fetch_optional(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -594,11 +611,11 @@ impl Store {
             }
         };
         match id {
-            Some(id) => Ok(Ok(SignInAttempt { id })),
+            Some(id) => Ok(Ok(id)),
             None => {
-                let (count, oldest) = self.sign_in_failures(account, since).await?;
+                let (count, oldest) = self.sign_in_failures(bucket, since).await?;
                 let wait = Failures { count, oldest }
-                    .retry_after(account_limit, limits.window, now)
+                    .retry_after(limit, window, now)
                     .unwrap_or(Seconds(1));
                 Ok(Err(wait))
             }

@@ -4,7 +4,7 @@
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -16,7 +16,7 @@ use vestibule_mail::{Mail, MailKind};
 use vestibule_members::MembersError;
 
 use super::pages;
-use super::site::{FromThisSite, Site, SiteState};
+use super::site::{client_address, unavailable, FromThisSite, Site, SiteState};
 
 pub(super) fn routes() -> Router<SiteState> {
     Router::new()
@@ -69,6 +69,7 @@ async fn send_link(
     State(state): State<SiteState>,
     _: FromThisSite,
     site: Site,
+    extensions: Extensions,
     form: Result<Form<ForgotForm>, FormRejection>,
 ) -> Response {
     if let Some(response) = not_offered(&site) {
@@ -87,6 +88,24 @@ async fn send_link(
             Some("Enter your username or the e-mail address on your account."),
         );
         return (StatusCode::BAD_REQUEST, page).into_response();
+    }
+    let client = client_address(&extensions);
+    let taken = state
+        .site
+        .members
+        .take_reset_request(site.tenant.id, &client, Timestamp::now());
+    match taken.await {
+        Ok(Ok(())) => {}
+        Ok(Err(wait)) => {
+            let minutes = (wait.0 + 59) / 60;
+            let message = format!(
+                "Too many reset requests from your network: try again in {minutes} minutes."
+            );
+            let page = pages::forgot_password(&site.branding, &return_to, Some(&message));
+            let retry_after = [(header::RETRY_AFTER, wait.0.to_string())];
+            return (StatusCode::TOO_MANY_REQUESTS, retry_after, page).into_response();
+        }
+        Err(error) => return unavailable(&error),
     }
     if let Some(outbox) = state.site.mail.clone() {
         let members = state.site.members.clone();

@@ -30,6 +30,30 @@ pub fn engines(config: &Config, store: Store) -> Engines {
     )
 }
 
+/// An outbox that queues without sending (its SMTP port is closed): what makes e-mail on
+/// (password resets offered, warnings queued) for a test.
+#[allow(dead_code)] // Not every test that shares this module mails.
+pub fn queueing_outbox(store: &Store) -> vestibule_mail::Outbox {
+    let sender = vestibule_mail::SmtpSender::new(&vestibule_mail::SmtpSettings {
+        host: "127.0.0.1".to_string(),
+        port: 9,
+        security: vestibule_mail::Security::None,
+        credentials: None,
+        from: vestibule_domain::Email::parse("sso@vestibule.test").unwrap(),
+        extra_roots_pem: None,
+        timeout: std::time::Duration::from_secs(1),
+    })
+    .expect("an SMTP sender");
+    let key = SecretKey::from_base64(&SecretKey::generate_base64()).expect("a key");
+    vestibule_mail::Outbox::new(
+        store.clone(),
+        key,
+        sender,
+        "node-test".into(),
+        vestibule_mail::OutboxPolicy::default(),
+    )
+}
+
 /// The defaults with a fresh secret key, serving `test_domains` (`name=cloud-id`) over plain
 /// HTTP as `vestibule serve` does.
 pub fn config(test_domains: &[&str]) -> Config {

@@ -20,6 +20,10 @@ use crate::SamlError;
 /// How long a certificate is valid.
 const CERTIFICATE_LIFETIME: Seconds = Seconds(10 * 365 * 86_400);
 
+/// Next certificates a Cloud ID may make per [`ROLLOVER_WINDOW`].
+pub const ROLLOVERS_PER_WINDOW: i64 = 3;
+pub const ROLLOVER_WINDOW: Seconds = Seconds::minutes(15);
+
 /// How long a node keeps a tenant's key in memory before reading it again, and so how long
 /// another node may go on signing with the previous key after an admin rolls over at once
 /// (a scheduled rollover is never held past its moment).
@@ -227,6 +231,23 @@ impl SamlKeys {
             return Err(SamlError::Invalid(vestibule_domain::InvalidInput::new(
                 "rollover",
                 "A next certificate is already published: roll over to it now or postpone it.",
+            )));
+        }
+        // Each one is a new RSA key, made on this node's CPU: an admin who rolls over in a
+        // loop must not take it from every other Cloud ID.
+        let bucket = format!("saml-rollover:{}", tenant.0);
+        let taken = self
+            .store
+            .take_place(&bucket, ROLLOVERS_PER_WINDOW, ROLLOVER_WINDOW, now);
+        if let Err(wait) = taken.await? {
+            return Err(SamlError::Invalid(vestibule_domain::InvalidInput::new(
+                "rollover",
+                format!(
+                    "{ROLLOVERS_PER_WINDOW} next certificates were made in the last {} minutes: \
+                     try again in {} minutes.",
+                    ROLLOVER_WINDOW.0 / 60,
+                    (wait.0 + 59) / 60
+                ),
             )));
         }
         let newest = self

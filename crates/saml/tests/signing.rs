@@ -575,3 +575,44 @@ fn encryption_needs_an_rsa_key_of_2048_bits() {
     assert!(error.contains("1024 bits"), "{error}");
     assert!(vestibule_saml::EncryptionKey::from_certificate(b"not a certificate").is_err());
 }
+
+/// Review: every next certificate is a new RSA key made on the server's CPU, and "Roll over
+/// now" then "Publish the next certificate" could be pressed in a loop. Three a quarter of an
+/// hour per Cloud ID; another Cloud ID is not held up.
+#[tokio::test]
+async fn next_certificates_are_made_at_most_three_times_a_quarter_hour() {
+    let db = vestibule_storage::testing::sqlite().await;
+    let (acme, beta) = (tenant(&db, "acme").await, tenant(&db, "beta").await);
+    let keys = keys(&db);
+    keys.signing_key(acme, "sso.acme.test", T0).await.unwrap();
+    let overlap = Seconds(86_400);
+    let mut at = T0;
+    for _ in 0..3 {
+        let next = keys
+            .prepare_rollover(acme, "sso.acme.test", overlap, at)
+            .await
+            .unwrap();
+        assert!(keys
+            .reschedule_rollover(acme, &next.kid, at, at)
+            .await
+            .unwrap());
+        at = at + Seconds(60);
+    }
+    match keys
+        .prepare_rollover(acme, "sso.acme.test", overlap, at)
+        .await
+    {
+        Err(vestibule_saml::SamlError::Invalid(invalid)) => assert_eq!(
+            invalid.message,
+            "3 next certificates were made in the last 15 minutes: try again in 12 minutes."
+        ),
+        other => panic!("{:?}", other.map(|entry| entry.kid)),
+    }
+    keys.prepare_rollover(beta, "sso.beta.test", overlap, at)
+        .await
+        .unwrap();
+    let later = T0 + Seconds::minutes(15);
+    keys.prepare_rollover(acme, "sso.acme.test", overlap, later)
+        .await
+        .unwrap();
+}

@@ -1095,24 +1095,13 @@ pub async fn release_domain(
 
 /// The apps bound to the tenant's domain `name`, by name and protocol.
 async fn apps_on_domain(tenant: TenantId, name: &str) -> Result<Vec<String>, AppError> {
-    let on_it = |domain: &Option<String>| domain.as_deref() == Some(name);
-    let mut apps: Vec<String> = oidc_clients()?
-        .list(tenant)
-        .await?
+    let oidc = oidc_clients()?.on_domain(tenant, name).await?;
+    let saml = saml()?.apps.on_domain(tenant, name).await?;
+    Ok(oidc
         .into_iter()
-        .filter(|client| on_it(&client.settings.domain))
         .map(|client| format!("{} (OIDC)", client.name))
-        .collect();
-    apps.extend(
-        saml()?
-            .apps
-            .list(tenant)
-            .await?
-            .into_iter()
-            .filter(|app| on_it(&app.settings.domain))
-            .map(|app| format!("{} (SAML)", app.name)),
-    );
-    Ok(apps)
+        .chain(saml.into_iter().map(|app| format!("{} (SAML)", app.name)))
+        .collect())
 }
 
 pub fn settings() -> Result<TenantSettings, AppError> {

@@ -195,39 +195,6 @@ pub enum CliError {
     Io(#[from] std::io::Error),
 }
 
-/// The names of the tenant's apps bound to its domain `name`, read from their settings
-/// documents (nothing here needs the installation's key).
-async fn apps_on_domain(
-    store: &Store,
-    tenant: vestibule_domain::TenantId,
-    name: &str,
-) -> Result<Vec<String>, CliError> {
-    #[derive(serde::Deserialize)]
-    struct Bound {
-        #[serde(default)]
-        domain: Option<String>,
-    }
-    let on_it = |settings: &str| {
-        serde_json::from_str::<Bound>(settings).is_ok_and(|b| b.domain.as_deref() == Some(name))
-    };
-    let mut apps: Vec<String> = store
-        .oidc_clients(tenant)
-        .await?
-        .into_iter()
-        .filter(|client| on_it(&client.settings))
-        .map(|client| format!("{} (OIDC)", client.name))
-        .collect();
-    apps.extend(
-        store
-            .saml_apps(tenant)
-            .await?
-            .into_iter()
-            .filter(|app| on_it(&app.settings))
-            .map(|app| format!("{} (SAML)", app.name)),
-    );
-    Ok(apps)
-}
-
 pub async fn open_store(config: &Config) -> Result<Store, CliError> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
@@ -660,7 +627,21 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
             };
             write_down(&store, change).await;
             println!("Released {released}. SSO connections that used it no longer work.");
-            let stranded = apps_on_domain(&store, tenant.id, released.as_str()).await?;
+            // Read after the release: what it leaves without a domain is what the operator
+            // needs to hear about. The apps' settings are read, never a secret.
+            let name = released.as_str();
+            let unreadable = |e: String| CliError::Usage(format!("the apps on {name}: {e}"));
+            let oidc = vestibule_oidc::OidcClients::new(store.clone(), config.load_secret_key()?);
+            let saml = vestibule_saml::SamlApps::new(store.clone());
+            let oidc = oidc.on_domain(tenant.id, name).await;
+            let saml = saml.on_domain(tenant.id, name).await;
+            let oidc = oidc.map_err(|e| unreadable(e.to_string()))?;
+            let saml = saml.map_err(|e| unreadable(e.to_string()))?;
+            let stranded: Vec<String> = oidc
+                .into_iter()
+                .map(|client| format!("{} (OIDC)", client.name))
+                .chain(saml.into_iter().map(|app| format!("{} (SAML)", app.name)))
+                .collect();
             if !stranded.is_empty() {
                 println!(
                     "These apps were used on it and are refused on every domain until an admin \

@@ -3,7 +3,7 @@
 //! told to the people who can fix it, once a day while it lasts. Operators see the same in
 //! their metrics.
 
-use vestibule_domain::{Seconds, StaffMember, TenantId, Timestamp};
+use vestibule_domain::{CloudId, Email, Seconds, TenantId, Timestamp};
 use vestibule_mail::{ImisFailures, Mail, MailError, MailKind, Outbox};
 use vestibule_members::{ImisTrouble, ImisTroubleObserver, SignInOutcome};
 use vestibule_provisioning::{RenewalFailure, RenewalWarner};
@@ -17,27 +17,39 @@ pub const IMIS_WINDOW: Seconds = Seconds::minutes(15);
 /// ...once there are this many: one failed sign-in may be a blip, three are a pattern.
 pub const IMIS_FAILURES: usize = 3;
 
-/// The admins of `tenant` who act on warnings (invitations not yet accepted are left out) and
-/// were not sent one of `kind` within [`REPEAT_AFTER`].
-async fn admins_to_warn(
+/// Queues the warning `mail` makes (from an admin's address and Cloud ID) for each admin of
+/// `tenant` who acts on warnings (invitations not yet accepted are left out: nobody acts on
+/// those yet) and was not sent one of `kind` within [`REPEAT_AFTER`]. Each is queued once per
+/// period even when several nodes send it at once. Answers how many were warned.
+async fn warn_admins(
     store: &Store,
     outbox: &Outbox,
     tenant: TenantId,
     kind: MailKind,
     now: Timestamp,
-) -> Result<Vec<StaffMember>, MailError> {
-    let mut admins = Vec::new();
+    mail: impl Fn(Email, &CloudId) -> Mail,
+) -> Result<usize, MailError> {
+    let mut warned = 0;
     for admin in store.list_tenant_staff(tenant).await? {
-        if admin.has_password
-            && admin.cloud_id.is_some()
-            && !outbox
-                .sent_within(&admin.email, kind, REPEAT_AFTER, now)
-                .await?
+        let Some(cloud_id) = admin.cloud_id.as_ref().filter(|_| admin.has_password) else {
+            continue;
+        };
+        if outbox
+            .sent_within(&admin.email, kind, REPEAT_AFTER, now)
+            .await?
         {
-            admins.push(admin);
+            continue;
+        }
+        let warning = mail(admin.email.clone(), cloud_id);
+        if outbox
+            .enqueue_once(&warning, REPEAT_AFTER, now)
+            .await?
+            .is_some()
+        {
+            warned += 1;
         }
     }
-    Ok(admins)
+    Ok(warned)
 }
 
 /// E-mails each admin of the failing domain's Cloud ID who was not warned within
@@ -50,30 +62,19 @@ pub async fn certificate_renewal_failed(
     failure: &RenewalFailure,
     now: Timestamp,
 ) -> Result<usize, MailError> {
+    let expires = failure.expires_at.map(|at| at.to_utc_string());
     let kind = MailKind::CertificateWarning;
-    let mut warned = 0;
-    for admin in admins_to_warn(store, outbox, failure.tenant, kind, now).await? {
-        let Some(cloud_id) = &admin.cloud_id else {
-            continue;
-        };
-        let expires = failure.expires_at.map(|at| at.to_utc_string());
-        let mail = Mail::certificate_renewal_failing(
-            admin.email.clone(),
+    warn_admins(store, outbox, failure.tenant, kind, now, |to, cloud_id| {
+        Mail::certificate_renewal_failing(
+            to,
             failure.tenant,
             &failure.domain,
             &failure.reason,
             expires.as_deref(),
             &format!("{dashboard}/t/{cloud_id}/domain"),
-        );
-        if outbox
-            .enqueue_once(&mail, REPEAT_AFTER, now)
-            .await?
-            .is_some()
-        {
-            warned += 1;
-        }
-    }
-    Ok(warned)
+        )
+    })
+    .await
 }
 
 /// The listener the provisioning engine tells of failed renewals: it queues the warnings
@@ -115,11 +116,7 @@ pub async fn imis_trouble(
         return Ok(0);
     }
     let kind = MailKind::ImisWarning;
-    let mut warned = 0;
-    for admin in admins_to_warn(store, outbox, trouble.tenant, kind, now).await? {
-        let Some(cloud_id) = &admin.cloud_id else {
-            continue;
-        };
+    warn_admins(store, outbox, trouble.tenant, kind, now, |to, cloud_id| {
         let failing = ImisFailures {
             cloud_id: cloud_id.as_str(),
             failures: recent,
@@ -127,17 +124,9 @@ pub async fn imis_trouble(
             outcome: trouble.outcome,
             detail: &trouble.detail,
         };
-        let mail =
-            Mail::imis_sign_ins_failing(admin.email.clone(), trouble.tenant, &failing, dashboard);
-        if outbox
-            .enqueue_once(&mail, REPEAT_AFTER, now)
-            .await?
-            .is_some()
-        {
-            warned += 1;
-        }
-    }
-    Ok(warned)
+        Mail::imis_sign_ins_failing(to, trouble.tenant, &failing, dashboard)
+    })
+    .await
 }
 
 /// The listener the members engine tells of iMIS trouble: it queues the warnings without
@@ -182,27 +171,11 @@ pub async fn saml_apps_need_attention(
         .iter()
         .map(|attention| (attention.app_name.clone(), attention.text.clone()))
         .collect();
-    let mut warned = 0;
-    for admin in admins_to_warn(store, outbox, tenant, MailKind::SamlAppWarning, now).await? {
-        let Some(cloud_id) = &admin.cloud_id else {
-            continue;
-        };
-        let mail = Mail::saml_apps_need_attention(
-            admin.email.clone(),
-            tenant,
-            cloud_id.as_str(),
-            &lines,
-            dashboard,
-        );
-        if outbox
-            .enqueue_once(&mail, REPEAT_AFTER, now)
-            .await?
-            .is_some()
-        {
-            warned += 1;
-        }
-    }
-    Ok(warned)
+    let kind = MailKind::SamlAppWarning;
+    warn_admins(store, outbox, tenant, kind, now, |to, cloud_id| {
+        Mail::saml_apps_need_attention(to, tenant, cloud_id.as_str(), &lines, dashboard)
+    })
+    .await
 }
 
 /// Looks at every Cloud ID's SAML apps and warns the admins of those that need them; a

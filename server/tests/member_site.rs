@@ -90,6 +90,17 @@ async fn site() -> Site {
 }
 
 impl Site {
+    /// Members of Acme sign in with the built-in directory instead of iMIS.
+    async fn use_the_member_directory(&self) {
+        let mut directory = settings(&self.imis);
+        directory.identity_source = "directory".into();
+        self.engines
+            .settings
+            .save(self.acme, directory, Timestamp::now())
+            .await
+            .unwrap();
+    }
+
     async fn send(&self, request: Request<Body>) -> Reply {
         let reply = support::http::send(&self.router, request).await;
         for secret in SECRETS {
@@ -610,13 +621,7 @@ async fn every_member_facing_failure_has_a_branded_page() {
 #[tokio::test]
 async fn directory_members_sign_in_with_a_form_from_this_site() {
     let site = site().await;
-    let mut directory = settings(&site.imis);
-    directory.identity_source = "directory".into();
-    site.engines
-        .settings
-        .save(site.acme, directory, Timestamp::now())
-        .await
-        .unwrap();
+    site.use_the_member_directory().await;
     site.engines
         .members
         .add_directory_member(
@@ -769,13 +774,7 @@ impl std::io::Write for LogWriter {
 #[tokio::test]
 async fn one_address_cannot_make_the_server_mail_every_member() {
     let site = site().await;
-    let mut directory = settings(&site.imis);
-    directory.identity_source = "directory".into();
-    site.engines
-        .settings
-        .save(site.acme, directory, Timestamp::now())
-        .await
-        .unwrap();
+    site.use_the_member_directory().await;
     // E-mail on, so resets are offered.
     let mut engines = site.engines.clone();
     engines.mail = Some(support::queueing_outbox(&engines.store));

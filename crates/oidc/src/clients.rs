@@ -489,6 +489,13 @@ impl OidcClients {
             .collect()
     }
 
+    /// The tenant's applications bound to its domain `name` (not those following the primary).
+    pub async fn on_domain(&self, tenant: TenantId, name: &str) -> Result<Vec<Client>, OidcError> {
+        let mut clients = self.list(tenant).await?;
+        clients.retain(|client| client.settings.domain.as_deref() == Some(name));
+        Ok(clients)
+    }
+
     pub async fn get(&self, tenant: TenantId, client_id: &str) -> Result<Client, OidcError> {
         let record = self
             .store

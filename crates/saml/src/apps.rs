@@ -677,6 +677,13 @@ impl SamlApps {
             .collect()
     }
 
+    /// The tenant's apps bound to its domain `name` (not those following the primary).
+    pub async fn on_domain(&self, tenant: TenantId, name: &str) -> Result<Vec<SamlApp>, SamlError> {
+        let mut apps = self.list(tenant).await?;
+        apps.retain(|app| app.settings.domain.as_deref() == Some(name));
+        Ok(apps)
+    }
+
     pub async fn get(&self, tenant: TenantId, app_id: &str) -> Result<SamlApp, SamlError> {
         let record = self
             .store

@@ -638,6 +638,7 @@ test('the tenant admin provisions the SSO domain and it serves HTTPS', async ({ 
   // the app is an edit.
   await visit(page, '/t/acme/oidc');
   await hydrated(page);
+  await expect(page.locator('section.card', { hasText: 'For vendors' })).toContainText('The primary domain\'s.');
   await page.getByLabel('Name').fill('Trial');
   await page.getByLabel('SSO domain').selectOption('sso-test.acme.test');
   await page.getByLabel('Redirect URIs (one per line)', { exact: true }).fill('https://trial.example.org/cb');

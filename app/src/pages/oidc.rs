@@ -109,11 +109,15 @@ fn oidc_body(
     let template = leptos_router::hooks::use_query_map()
         .read_untracked()
         .get("template");
+    let several_domains = view.domains.len() > 1;
     let endpoints = view.issuer.clone().map(|issuer| {
         let url = |path: &str| format!("{issuer}{path}");
         view! {
             <section class="card">
                 <h2>"For vendors"</h2>
+                {several_domains.then(|| view! {
+                    <p class="muted">"The primary domain's. An app used on another domain has that domain's on its Send to your vendor page."</p>
+                })}
                 <dl class="facts endpoints">
                     <dt>"Discovery URL"</dt><dd><Copyable class="discovery-url" value=url("/.well-known/openid-configuration") label="discovery URL"/></dd>
                     <dt>"Issuer"</dt><dd><Copyable value=issuer.clone() label="issuer"/></dd>

@@ -231,10 +231,14 @@ fn saml_body(
     });
     // The certificate's textarea carries it as text for the first page and as its value when a
     // rollover redraws the card in place (a textarea's text alone would not change what it shows).
+    let several_domains = view.domains.len() > 1;
     let idp = match view.idp {
         Some(idp) => view! {
             <section class="card">
                 <h2>"For service providers"</h2>
+                {several_domains.then(|| view! {
+                    <p class="muted">"The primary domain's. An app used on another domain has that domain's on its Send to your vendor page."</p>
+                })}
                 <dl class="facts endpoints">
                     <dt>"IdP metadata URL"</dt><dd><Copyable class="saml-metadata-url" value=idp.metadata_url.clone() label="IdP metadata URL"/></dd>
                     <dt>"Entity ID"</dt><dd><Copyable value=idp.entity_id label="IdP entity ID"/></dd>

@@ -1124,6 +1124,24 @@ pub async fn member_site(tenant: &Tenant) -> Result<Option<String>, AppError> {
     ))
 }
 
+/// One of the tenant's turns to have a document on the web read now (metadata import or
+/// compare), or the answer that says how long to wait.
+pub async fn document_turn(tenant: TenantId) -> Result<(), AppError> {
+    match settings()?.take_document_turn(tenant, now()).await? {
+        Ok(()) => Ok(()),
+        Err(wait) => Err(AppError::TooManyAttempts {
+            message: format!(
+                "This Cloud ID had {} documents read in the last {} minutes: try again in {} \
+                 minutes.",
+                vestibule_settings::DOCUMENTS_ASKED_PER_WINDOW,
+                vestibule_settings::DOCUMENT_WINDOW.0 / 60,
+                (wait.0 + 59) / 60
+            ),
+            retry_after_seconds: wait.0,
+        }),
+    }
+}
+
 /// The origin an app bound to `domain` (`None`: the primary) is used at: its issuer or
 /// entity ID, its endpoints and its test sign-in live there.
 pub async fn app_site(tenant: &Tenant, domain: Option<&str>) -> Result<Option<String>, AppError> {

@@ -2015,3 +2015,48 @@ async fn one_address_cannot_make_the_dashboard_mail_every_staff_member() {
         answers[11].body
     );
 }
+
+/// Review: "Import metadata" and "Compare" read any public address the admin names, at once;
+/// in a loop they would make the server send a stranger requests. Thirty a quarter hour per
+/// Cloud ID, refused ones included; then 429 with the wait.
+#[tokio::test]
+async fn a_cloud_id_has_documents_read_at_most_thirty_times_a_quarter_hour() {
+    let dashboard = seeded(sqlite().await, "http://127.0.0.1:3000").await;
+    let (cookie, csrf) = dashboard.sign_in("admin@acme.org").await;
+    let import = |address: &'static str| {
+        let (dashboard, csrf, cookie) = (&dashboard, csrf.clone(), cookie.clone());
+        async move {
+            let fields = [
+                ("csrf", csrf.as_str()),
+                ("cloud_id", "acme"),
+                ("metadata_url", address),
+            ];
+            let endpoint = "preview_saml_metadata";
+            dashboard.call(endpoint, &fields, Some(&cookie)).await
+        }
+    };
+    for _ in 0..30 {
+        // The outbound guard refuses a loopback address without connecting.
+        let refused = import("https://127.0.0.1/metadata").await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert!(
+            refused.body.contains("could not be fetched"),
+            "{}",
+            refused.body
+        );
+    }
+    let limited = import("https://sp.example.org/metadata").await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.body
+    );
+    assert!(
+        limited
+            .body
+            .contains("This Cloud ID had 30 documents read in the last 15 minutes"),
+        "{}",
+        limited.body
+    );
+}

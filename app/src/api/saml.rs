@@ -339,6 +339,7 @@ pub async fn compare_saml_metadata(
                     subscription: None,
                 });
             }
+            ssr::document_turn(tenant.id).await?;
             let document = ssr::settings()?
                 .fetch_document(url)
                 .await
@@ -425,7 +426,7 @@ pub async fn preview_saml_metadata(
         async {
             ssr::answer_needs_script("the imported settings for review")?;
             let caller = ssr::caller_for_change(&csrf).await?;
-            ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
+            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             // Pasted or uploaded XML wins; otherwise the address, fetched through the outbound
             // guard (public HTTPS addresses only, no redirects, 1 MB, the iMIS timeout).
             let metadata = match (metadata.trim(), metadata_url.trim()) {
@@ -435,6 +436,7 @@ pub async fn preview_saml_metadata(
                     ))
                 }
                 ("", address) => {
+                    ssr::document_turn(tenant.id).await?;
                     ssr::settings()?
                         .fetch_document(address)
                         .await

@@ -12,10 +12,14 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use vestibule_domain::{web_origin, IdentitySource, TenantId, Timestamp};
+use vestibule_domain::{web_origin, IdentitySource, Seconds, TenantId, Timestamp};
 use vestibule_imis::{ClientCredentials, Imis, Network};
 use vestibule_secrets::{SealError, SecretKey};
 use vestibule_storage::{SettingsRecord, StorageError, Store};
+
+/// Documents a Cloud ID's staff may have read at their request per [`DOCUMENT_WINDOW`].
+pub const DOCUMENTS_ASKED_PER_WINDOW: i64 = 30;
+pub const DOCUMENT_WINDOW: Seconds = Seconds::minutes(15);
 
 pub use check::CheckStep;
 pub use input::{FieldError, SettingsInput};
@@ -125,6 +129,21 @@ impl TenantSettings {
             network,
             checks_running: Arc::default(),
         }
+    }
+
+    /// Takes one of the tenant's [`DOCUMENTS_ASKED_PER_WINDOW`] turns to have a document read
+    /// now at its staff's request (an import or a compare; the daily scheduled reads are not
+    /// counted), or answers how long until one frees up: the server is no way to send a
+    /// stranger requests in a loop.
+    pub async fn take_document_turn(
+        &self,
+        tenant: TenantId,
+        now: Timestamp,
+    ) -> Result<Result<(), Seconds>, SettingsError> {
+        let bucket = format!("document-read:{}", tenant.0);
+        let (limit, window) = (DOCUMENTS_ASKED_PER_WINDOW, DOCUMENT_WINDOW);
+        let taken = self.store.take_place(&bucket, limit, window, now).await?;
+        Ok(taken.map(|_| ()))
     }
 
     /// A document a tenant admin names by address (a service provider's SAML metadata),

@@ -416,6 +416,11 @@ async fn a_read_only_member_is_refused_every_change_to_their_cloud_id() {
         ("delete_saml_app", &[("app_id", "app"), ("confirm", "app")]),
         ("prepare_saml_rollover", &[("overlap_days", "30")]),
         ("reschedule_saml_rollover", &[("kid", "next")]),
+        // Saves nothing, but reads an address on the web for the Cloud ID.
+        (
+            "preview_saml_metadata",
+            &[("metadata_url", "https://sp.example.org/metadata")],
+        ),
     ];
     for (endpoint, fields) in changes {
         let mut form = vec![("csrf", csrf.as_str()), ("cloud_id", "acme")];

@@ -426,7 +426,10 @@ pub async fn preview_saml_metadata(
         async {
             ssr::answer_needs_script("the imported settings for review")?;
             let caller = ssr::caller_for_change(&csrf).await?;
-            let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
+            // An admin's: it saves nothing, but it may read an address on the web.
+            let tenant = ssr::accounts()?
+                .tenant_to_change(&caller, &cloud_id)
+                .await?;
             // Pasted or uploaded XML wins; otherwise the address, fetched through the outbound
             // guard (public HTTPS addresses only, no redirects, 1 MB, the iMIS timeout).
             let metadata = match (metadata.trim(), metadata_url.trim()) {

@@ -1095,8 +1095,19 @@ pub async fn release_domain(
 
 /// The apps bound to the tenant's domain `name`, by name and protocol.
 async fn apps_on_domain(tenant: TenantId, name: &str) -> Result<Vec<String>, AppError> {
-    let oidc = oidc_clients()?.on_domain(tenant, name).await?;
-    let saml = saml()?.apps.on_domain(tenant, name).await?;
+    apps_bound_to(&oidc_clients()?, &saml()?.apps, tenant, name).await
+}
+
+/// The names (with their protocol) of the tenant's apps bound to its domain `name`: what a
+/// release of it leaves without a domain. The operator's command line asks too.
+pub async fn apps_bound_to(
+    oidc: &vestibule_oidc::OidcClients,
+    saml: &vestibule_saml::SamlApps,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Vec<String>, AppError> {
+    let oidc = oidc.on_domain(tenant, name).await?;
+    let saml = saml.on_domain(tenant, name).await?;
     Ok(oidc
         .into_iter()
         .map(|client| format!("{} (OIDC)", client.name))
@@ -1118,10 +1129,12 @@ pub async fn member_site(tenant: &Tenant) -> Result<Option<String>, AppError> {
         .overview(tenant.id)
         .await?
         .map(|overview| overview.domain.as_str().to_string());
-    Ok((state()?.member_site_origin)(
-        &tenant.cloud_id,
-        domain.as_deref(),
-    ))
+    site_origin(tenant, domain.as_deref())
+}
+
+/// The origin of the tenant's site on `domain` (ASCII), or on its test domain without one.
+pub fn site_origin(tenant: &Tenant, domain: Option<&str>) -> Result<Option<String>, AppError> {
+    Ok((state()?.member_site_origin)(&tenant.cloud_id, domain))
 }
 
 /// One of the tenant's turns to have a document on the web read now (metadata import or
@@ -1146,20 +1159,17 @@ pub async fn document_turn(tenant: TenantId) -> Result<(), AppError> {
 /// entity ID, its endpoints and its test sign-in live there.
 pub async fn app_site(tenant: &Tenant, domain: Option<&str>) -> Result<Option<String>, AppError> {
     match domain {
-        Some(domain) => Ok((state()?.member_site_origin)(
-            &tenant.cloud_id,
-            Some(domain),
-        )),
+        Some(domain) => site_origin(tenant, Some(domain)),
         None => member_site(tenant).await,
     }
 }
 
 /// The tenant's SSO domains (ASCII), the primary first: what an app can be bound to.
 pub async fn domain_names(tenant: &Tenant) -> Result<Vec<String>, AppError> {
-    let domains = provisioning()?.domains(tenant.id).await?;
+    let domains = provisioning()?.domain_names(tenant.id).await?;
     Ok(domains
         .into_iter()
-        .map(|overview| overview.domain.as_str().to_string())
+        .map(|domain| domain.as_str().to_string())
         .collect())
 }
 

@@ -629,19 +629,11 @@ async fn domain(config: Config, command: DomainCommand) -> Result<(), CliError> 
             println!("Released {released}. SSO connections that used it no longer work.");
             // Read after the release: what it leaves without a domain is what the operator
             // needs to hear about. The apps' settings are read, never a secret.
-            let name = released.as_str();
-            let unreadable = |e: String| CliError::Usage(format!("the apps on {name}: {e}"));
             let oidc = vestibule_oidc::OidcClients::new(store.clone(), config.load_secret_key()?);
             let saml = vestibule_saml::SamlApps::new(store.clone());
-            let oidc = oidc.on_domain(tenant.id, name).await;
-            let saml = saml.on_domain(tenant.id, name).await;
-            let oidc = oidc.map_err(|e| unreadable(e.to_string()))?;
-            let saml = saml.map_err(|e| unreadable(e.to_string()))?;
-            let stranded: Vec<String> = oidc
-                .into_iter()
-                .map(|client| format!("{} (OIDC)", client.name))
-                .chain(saml.into_iter().map(|app| format!("{} (SAML)", app.name)))
-                .collect();
+            let stranded = app::ssr::apps_bound_to(&oidc, &saml, tenant.id, released.as_str())
+                .await
+                .map_err(|e| CliError::Usage(format!("the apps on {released}: {e}")))?;
             if !stranded.is_empty() {
                 println!(
                     "These apps were used on it and are refused on every domain until an admin \

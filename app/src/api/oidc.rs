@@ -23,10 +23,12 @@ pub async fn oidc_apps(cloud_id: String) -> Result<OidcAppsView, AppError> {
                 let secrets = clients.secrets(&client, now).await?;
                 apps.push(oidc_app_view(client, secrets));
             }
+            // The primary comes first: the issuer the page shows.
+            let domains = ssr::domain_names(&tenant).await?;
             Ok(OidcAppsView {
-                issuer: ssr::member_site(&tenant).await?,
+                issuer: ssr::site_origin(&tenant, domains.first().map(String::as_str))?,
                 apps,
-                domains: ssr::domain_names(&tenant).await?,
+                domains,
             })
         }
         .await,

@@ -136,7 +136,10 @@ pub async fn saml_apps(cloud_id: String) -> Result<SamlAppsView, AppError> {
             let caller = ssr::caller().await?;
             let tenant = ssr::accounts()?.tenant_to_read(&caller, &cloud_id).await?;
             let saml = ssr::saml()?;
-            let origin = ssr::member_site(&tenant).await?;
+            // The primary comes first: the IdP the page shows.
+            let domains = ssr::domain_names(&tenant).await?;
+            let primary = domains.first().map(String::as_str);
+            let origin = ssr::site_origin(&tenant, primary)?;
             let idp = match &origin {
                 Some(origin) => {
                     let key = saml
@@ -154,10 +157,7 @@ pub async fn saml_apps(cloud_id: String) -> Result<SamlAppsView, AppError> {
                     .iter()
                     .find(|(app_id, _)| *app_id == app.app_id)
                     .and_then(|(_, subscription)| subscription.notice());
-                let site = match &app.settings.domain {
-                    Some(domain) => ssr::app_site(&tenant, Some(domain)).await?,
-                    None => origin.clone(),
-                };
+                let site = ssr::site_origin(&tenant, app.settings.domain.as_deref().or(primary))?;
                 apps.push(SamlAppView {
                     metadata_notice: notice,
                     ..app_view(app, site.as_deref())
@@ -167,7 +167,7 @@ pub async fn saml_apps(cloud_id: String) -> Result<SamlAppsView, AppError> {
                 idp,
                 apps,
                 new_app: new_saml_form(),
-                domains: ssr::domain_names(&tenant).await?,
+                domains,
             })
         }
         .await,

@@ -205,6 +205,14 @@ fn domain_field(
     )
 }
 
+/// Over an endpoints card once the Cloud ID has several domains: the addresses are the
+/// primary's, and where an app on another domain finds its own.
+fn primary_domain_note(several_domains: bool) -> Option<impl IntoView> {
+    several_domains.then(|| view! {
+        <p class="muted">"The primary domain's. An app used on another domain has that domain's on its Send to your vendor page."</p>
+    })
+}
+
 /// Which SSO domain an app is used on, for its card: once there is a choice.
 fn domain_fact(domain: Option<String>, domains: &[String]) -> Option<AnyView> {
     let shown = match domain {

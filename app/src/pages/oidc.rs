@@ -115,9 +115,7 @@ fn oidc_body(
         view! {
             <section class="card">
                 <h2>"For vendors"</h2>
-                {several_domains.then(|| view! {
-                    <p class="muted">"The primary domain's. An app used on another domain has that domain's on its Send to your vendor page."</p>
-                })}
+                {primary_domain_note(several_domains)}
                 <dl class="facts endpoints">
                     <dt>"Discovery URL"</dt><dd><Copyable class="discovery-url" value=url("/.well-known/openid-configuration") label="discovery URL"/></dd>
                     <dt>"Issuer"</dt><dd><Copyable value=issuer.clone() label="issuer"/></dd>

@@ -236,9 +236,7 @@ fn saml_body(
         Some(idp) => view! {
             <section class="card">
                 <h2>"For service providers"</h2>
-                {several_domains.then(|| view! {
-                    <p class="muted">"The primary domain's. An app used on another domain has that domain's on its Send to your vendor page."</p>
-                })}
+                {primary_domain_note(several_domains)}
                 <dl class="facts endpoints">
                     <dt>"IdP metadata URL"</dt><dd><Copyable class="saml-metadata-url" value=idp.metadata_url.clone() label="IdP metadata URL"/></dd>
                     <dt>"Entity ID"</dt><dd><Copyable value=idp.entity_id label="IdP entity ID"/></dd>

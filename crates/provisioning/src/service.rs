@@ -237,6 +237,19 @@ impl Provisioning {
         Ok(domains)
     }
 
+    /// The names of the tenant's domains, the primary first: what an app can be bound to (no
+    /// certificate is read).
+    pub async fn domain_names(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Vec<SsoDomain>, ProvisioningError> {
+        let records = self.inner.store.domains_for_tenant(tenant).await?;
+        Ok(records
+            .into_iter()
+            .map(|record| SsoDomain::from_stored(record.name))
+            .collect())
+    }
+
     async fn with_certificate(
         &self,
         record: DomainRecord,

@@ -566,3 +566,42 @@ async fn apps_needing_their_admins_are_found_by_certificate_and_metadata() {
         ("Events", "Reading its metadata failed: connection refused")
     );
 }
+
+/// Issue 26 §6: an app can be bound only to one of its own Cloud ID's domains, never to
+/// another's; blank follows the primary.
+#[tokio::test]
+async fn an_app_is_bound_only_to_its_own_cloud_ids_domains() {
+    for_each_backend(|db| async move {
+        let (acme, beta) = tenants(&db).await;
+        let store = db.store();
+        store
+            .claim_domain(acme, "sso-test.acme.org", T0)
+            .await
+            .unwrap();
+        store.claim_domain(beta, "sso.beta.org", T0).await.unwrap();
+        let apps = SamlApps::new(store.clone());
+        let on = |domain: &str| SamlAppInput {
+            domain: domain.into(),
+            ..events()
+        };
+        match apps.create(acme, on("sso.beta.org"), T0).await {
+            Err(SamlError::Invalid(invalid)) => assert_eq!(invalid.field, "domain"),
+            other => panic!("{:?}", other.map(|app| app.app_id)),
+        }
+        let app = apps
+            .create(acme, on("SSO-Test.acme.org"), T0)
+            .await
+            .unwrap();
+        assert_eq!(app.settings.domain.as_deref(), Some("sso-test.acme.org"));
+        let on_it = apps.on_domain(acme, "sso-test.acme.org").await.unwrap();
+        assert_eq!(on_it.len(), 1);
+        let moved = apps.update(acme, &app.app_id, on(""), T0).await.unwrap();
+        assert_eq!(moved.settings.domain, None);
+        assert!(apps
+            .on_domain(acme, "sso-test.acme.org")
+            .await
+            .unwrap()
+            .is_empty());
+    })
+    .await;
+}
